@@ -1,0 +1,169 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/fixture"
+	"github.com/normledger/normledger/ledger/store"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+const testChain = "normledger-test"
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// harness drives one App through ABCI calls the way CometBFT would.
+type harness struct {
+	t       testing.TB
+	app     *App
+	st      *store.Store
+	members map[string]fixture.Member
+	seq     map[string]uint64
+	height  int64
+	now     time.Time
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	st, err := store.OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newHarnessOn(t, st, true)
+}
+
+func newHarnessOn(t testing.TB, st *store.Store, initChain bool) *harness {
+	t.Helper()
+	ms := fixture.Dev(3, fixture.SeededKey)
+	h := &harness{t: t, st: st, members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}
+	a, err := New(st, Options{Clock: func() time.Time { return h.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.app = a
+	if initChain {
+		gs, err := protojson.Marshal(fixture.Genesis(ms))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, Time: t0, InitialHeight: 1, AppStateBytes: gs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.height = st.Version()
+	return h
+}
+
+// sign builds a tx from author with its next sequence (and bumps it).
+func (h *harness) sign(author string, rec *pb.Record, coSigners ...string) []byte {
+	h.t.Helper()
+	h.seq[author]++
+	if h.seq[author] == 0 {
+		h.seq[author] = 1
+	}
+	return h.signSeq(author, h.seq[author], rec, coSigners...)
+}
+
+func (h *harness) nextSeq(author string) uint64 { return h.seq[author] + 1 }
+
+func (h *harness) signSeq(author string, seq uint64, rec *pb.Record, coSigners ...string) []byte {
+	h.t.Helper()
+	m, ok := h.members[author]
+	if !ok {
+		h.t.Fatalf("no member %q", author)
+	}
+	var cs []ledger.Signer
+	for _, c := range coSigners {
+		cs = append(cs, h.members[c].Signer())
+	}
+	body := &pb.TxBody{ChainId: testChain, Sequence: seq, Record: rec}
+	tx, err := ledger.BuildTx(body, m.Signer(), cs...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tx
+}
+
+func (h *harness) checkTx(tx []byte) *abci.ResponseCheckTx {
+	h.t.Helper()
+	r, err := h.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// block finalizes and commits one block holding txs, one second after the last.
+func (h *harness) block(txs ...[]byte) *abci.ResponseFinalizeBlock {
+	h.t.Helper()
+	h.height++
+	h.now = h.now.Add(time.Second)
+	ctx := context.Background()
+	pp, err := h.app.ProcessProposal(ctx, &abci.RequestProcessProposal{Txs: txs, Height: h.height, Time: h.now})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_ = pp // the outcome is asserted by callers that care
+	res, err := h.app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Txs: txs, Height: h.height, Time: h.now})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(res.TxResults) != len(txs) {
+		h.t.Fatalf("%d results for %d txs", len(res.TxResults), len(txs))
+	}
+	if _, err := h.app.Commit(ctx, &abci.RequestCommit{}); err != nil {
+		h.t.Fatal(err)
+	}
+	if !bytes.Equal(res.AppHash, h.st.Hash()) {
+		h.t.Fatalf("FinalizeBlock app hash %X != committed hash %X", res.AppHash, h.st.Hash())
+	}
+	return res
+}
+
+func (h *harness) query(path string, data []byte, prove bool) *abci.ResponseQuery {
+	h.t.Helper()
+	r, err := h.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: prove})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) record(id string) *pb.StoredRecord {
+	h.t.Helper()
+	r := h.query("/record/"+id, nil, false)
+	if r.Code != 0 {
+		h.t.Fatalf("query record %s: code %d %s", id, r.Code, r.Log)
+	}
+	out := new(pb.StoredRecord)
+	if err := proto.Unmarshal(r.Value, out); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// runScenario files every scenario step, one block each, and returns ids and txs.
+func (h *harness) runScenario() (ids []string, txs [][]byte) {
+	h.t.Helper()
+	for i, s := range fixture.Scenario(t0) {
+		tx := h.sign(s.Author, s.Build(ids), s.CoSigners...)
+		if r := h.checkTx(tx); r.Code != 0 {
+			h.t.Fatalf("step %d CheckTx: code %d: %s", i, r.Code, r.Log)
+		}
+		res := h.block(tx)
+		if c := res.TxResults[0].Code; c != 0 {
+			h.t.Fatalf("step %d FinalizeBlock: code %d: %s", i, c, res.TxResults[0].Log)
+		}
+		ids = append(ids, ledger.RecordID(tx))
+		txs = append(txs, tx)
+	}
+	return ids, txs
+}

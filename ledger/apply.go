@@ -1,0 +1,372 @@
+package ledger
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+type pbTime = timestamppb.Timestamp
+
+// State is the read-only view of ledger state that Apply needs. Absent
+// entries are (nil, nil) or zero values; an error means storage failed.
+type State interface {
+	Member(id string) (*pb.Member, error)
+	// NextSequence is the sequence the member's next transaction must carry (1 for a new member).
+	NextSequence(member string) (uint64, error)
+	Record(id string) (*pb.StoredRecord, error)
+	ContentSeen(author string, content [32]byte) (bool, error)
+	RecordCount() (uint64, error)
+}
+
+// Block is the context a transaction is applied in. For CheckTx it describes
+// the block the transaction is expected to land in.
+type Block struct {
+	ChainID string
+	Height  int64
+	Time    time.Time
+	TxIndex uint32
+	Params  *pb.Params
+}
+
+// Changes is what applying one valid transaction does to state.
+type Changes struct {
+	Record       *pb.StoredRecord
+	ContentHash  [32]byte
+	Subjects     []string    // sorted, unique member ids the record concerns
+	Sectors      []pb.Sector // sorted, unique
+	NextSequence uint64      // the author's new next sequence
+}
+
+// DefaultParams are the chain parameters used when genesis gives none.
+func DefaultParams() *pb.Params {
+	return &pb.Params{MaxTxBytes: DefaultMaxTxBytes, MaxClockSkewSeconds: 600, AckWindowHours: 24}
+}
+
+// Apply checks one raw transaction against state at block b and returns the
+// changes it makes, or a rejection (*Error) that leaves state untouched, or an
+// internal error (storage failure). It is pure and deterministic: the same
+// state, bytes and block always give the same answer.
+func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
+	params := b.Params
+	if params == nil {
+		params = DefaultParams()
+	}
+	tx, err := DecodeTx(raw, int(params.MaxTxBytes))
+	if err != nil {
+		return nil, err
+	}
+	body := tx.Body
+	if body.ChainId != b.ChainID {
+		return nil, errf(CodeWrongChainID, "tx is for chain %q, this is %q", body.ChainId, b.ChainID)
+	}
+	v := &validator{reg: reg, blockTime: b.Time, skew: time.Duration(params.MaxClockSkewSeconds) * time.Second}
+	if err := v.record(body.Record); err != nil {
+		return nil, err
+	}
+	kind := reg.Kind(KindOf(body.Record))
+
+	// Who signed, with which key, and does the signature hold?
+	if !isMemberID(body.Signer) {
+		return nil, errf(CodeUnknownSigner, "signer %q is not a member id", body.Signer)
+	}
+	signer, err := st.Member(body.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("read member %q: %w", body.Signer, err)
+	}
+	if signer == nil {
+		return nil, errf(CodeUnknownSigner, "signer %q is not a member", body.Signer)
+	}
+	if err := checkSig(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height); err != nil {
+		return nil, err
+	}
+
+	// Replay protection: strictly the next sequence.
+	next, err := st.NextSequence(body.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("read sequence of %q: %w", body.Signer, err)
+	}
+	switch {
+	case body.Sequence < next:
+		return nil, errf(CodeReplay, "sequence %d of %q is already used (next is %d)", body.Sequence, body.Signer, next)
+	case body.Sequence > next:
+		return nil, errf(CodeSequenceGap, "sequence %d of %q is ahead of the next sequence %d", body.Sequence, body.Signer, next)
+	}
+
+	if !kind.allows(signer.Class) {
+		return nil, errf(CodeClassNotAllowed, "a %v may not file %s records", signer.Class, kind.Name)
+	}
+	if err := reg.checkCoSignatures(st, tx, b.Height); err != nil {
+		return nil, err
+	}
+
+	a := &admission{reg: reg, st: st, signer: signer, author: body.Signer}
+	for _, ref := range body.Record.Refs {
+		if _, _, err := a.record("record.refs", ref); err != nil {
+			return nil, err
+		}
+	}
+	if err := kind.Admit(a, body.Record); err != nil {
+		return nil, err
+	}
+
+	content, err := ContentHash(body.Record)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := st.ContentSeen(body.Signer, content)
+	if err != nil {
+		return nil, fmt.Errorf("read content index: %w", err)
+	}
+	if seen {
+		return nil, errf(CodeDuplicateRecord, "%q already filed a record with this content", body.Signer)
+	}
+
+	count, err := st.RecordCount()
+	if err != nil {
+		return nil, fmt.Errorf("read record count: %w", err)
+	}
+	return &Changes{
+		Record: &pb.StoredRecord{
+			Id:        RecordID(raw),
+			Seq:       count + 1,
+			Height:    b.Height,
+			BlockTime: timestamppb.New(b.Time),
+			TxIndex:   b.TxIndex,
+			Kind:      kind.Enum,
+			Author:    body.Signer,
+			Tx:        append([]byte(nil), raw...),
+		},
+		ContentHash:  content,
+		Subjects:     sortedUnique(a.subjects),
+		Sectors:      sortedSectors(a.sectors),
+		NextSequence: next + 1,
+	}, nil
+}
+
+// checkSig verifies one signature by member m with keyID over body.
+func checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64) error {
+	if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE {
+		return errf(CodeMemberInactive, "member %q is %v", m.Id, m.Status)
+	}
+	var key *pb.MemberKey
+	for _, k := range m.Keys {
+		if k.KeyId == keyID {
+			key = k
+			break
+		}
+	}
+	if key == nil {
+		return errf(CodeUnknownKey, "member %q has no key %q", m.Id, keyID)
+	}
+	if key.Status != pb.KeyStatus_KEY_STATUS_ACTIVE {
+		return errf(CodeKeyInactive, "key %q of %q is %v", keyID, m.Id, key.Status)
+	}
+	if height < key.ValidFromHeight || (key.ValidUntilHeight != 0 && height > key.ValidUntilHeight) {
+		return errf(CodeKeyInactive, "key %q of %q is not valid at height %d", keyID, m.Id, height)
+	}
+	if len(sig) != ed25519.SignatureSize {
+		return errf(CodeBadSignature, "signature of %q is %d bytes, want %d", signer, len(sig), ed25519.SignatureSize)
+	}
+	msg, err := SignBytes(body, signer, keyID)
+	if err != nil {
+		return err
+	}
+	if !ed25519.PubKey(key.PubKey).VerifySignature(msg, sig) {
+		return errf(CodeBadSignature, "signature of %q with key %q does not verify", signer, keyID)
+	}
+	return nil
+}
+
+// requiredCoSigners lists who besides the signer must sign: the other
+// pledgors of a pledge (also when a pledge is amended).
+func requiredCoSigners(r *pb.Record, signer string) []string {
+	var pledgors []string
+	if p := r.GetPledge(); p != nil {
+		pledgors = p.Pledgors
+	} else if am := r.GetAmendment(); am != nil {
+		pledgors = am.GetReplacement().GetPledge().GetPledgors()
+	}
+	var out []string
+	for _, p := range pledgors {
+		if p != signer {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (reg *Registry) checkCoSignatures(st State, tx *pb.Tx, height int64) error {
+	want := requiredCoSigners(tx.Body.Record, tx.Body.Signer)
+	got := tx.CoSignatures
+	if len(got) != len(want) {
+		return errf(CodeCoSignature, "tx has %d co-signatures, the record needs %d (%v)", len(got), len(want), want)
+	}
+	for i, cs := range got {
+		if cs.Signer != want[i] {
+			return errf(CodeCoSignature, "co-signature %d is by %q, want %q (co-signatures are sorted by member id)", i, cs.Signer, want[i])
+		}
+		m, err := st.Member(cs.Signer)
+		if err != nil {
+			return fmt.Errorf("read member %q: %w", cs.Signer, err)
+		}
+		if m == nil {
+			return errf(CodeUnknownSigner, "co-signer %q is not a member", cs.Signer)
+		}
+		if err := checkSig(m, tx.Body, cs.Signer, cs.KeyId, cs.Signature, height); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record checks the fields every record has, then its kind's body.
+func (v *validator) record(r *pb.Record) error {
+	if r.SchemaVersion == 0 {
+		return errf(CodeMissingField, "record.schema_version is required")
+	}
+	if r.SchemaVersion != CurrentSchemaVersion {
+		return errf(CodeUnsupportedSchema, "record.schema_version %d is not supported (want %d)", r.SchemaVersion, CurrentSchemaVersion)
+	}
+	if err := recordIDs("record.refs", r.Refs, 0, MaxRefs); err != nil {
+		return err
+	}
+	if err := enumOpt("record.tlp", r.Tlp); err != nil {
+		return err
+	}
+	if err := v.past("record.client_time", r.ClientTime, false); err != nil {
+		return err
+	}
+	k := v.reg.Kind(KindOf(r))
+	if k == nil {
+		return errf(CodeEmptyBody, "record has no body")
+	}
+	return k.Validate(v, r)
+}
+
+// admission carries what Admit functions need and collects index terms.
+type admission struct {
+	reg      *Registry
+	st       State
+	signer   *pb.Member
+	author   string
+	subjects []string
+	sectors  []pb.Sector
+}
+
+func (a *admission) subject(ids ...string) { a.subjects = append(a.subjects, ids...) }
+func (a *admission) sector(s ...pb.Sector) { a.sectors = append(a.sectors, s...) }
+func (a *admission) admitBody(r *pb.Record) error {
+	k := a.reg.Kind(KindOf(r))
+	if !k.allows(a.signer.Class) {
+		return errf(CodeClassNotAllowed, "a %v may not file %s records", a.signer.Class, k.Name)
+	}
+	return k.Admit(a, r)
+}
+
+// member loads a referenced member that must exist, be active and, if classes
+// are given, be of one of them.
+func (a *admission) member(field, id string, classes ...pb.MemberClass) (*pb.Member, error) {
+	m, err := a.st.Member(id)
+	if err != nil {
+		return nil, fmt.Errorf("read member %q: %w", id, err)
+	}
+	if m == nil {
+		return nil, errf(CodeUnknownMember, "%s: %q is not a member", field, id)
+	}
+	if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE {
+		return nil, errf(CodeUnknownMember, "%s: member %q is %v", field, id, m.Status)
+	}
+	if len(classes) > 0 {
+		ok := false
+		for _, c := range classes {
+			ok = ok || m.Class == c
+		}
+		if !ok {
+			return nil, errf(CodeUnknownMember, "%s: member %q is a %v, want %v", field, id, m.Class, classes)
+		}
+	}
+	return m, nil
+}
+
+// record loads a referenced record that must exist and, if kinds are given,
+// be of one of them; it returns the stored record and its decoded tx.
+func (a *admission) record(field, id string, kinds ...pb.RecordKind) (*pb.StoredRecord, *pb.Tx, error) {
+	rec, err := a.st.Record(id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read record %s: %w", id, err)
+	}
+	if rec == nil {
+		return nil, nil, errf(CodeUnknownRecord, "%s: record %s does not exist", field, id)
+	}
+	if len(kinds) > 0 {
+		ok := false
+		for _, k := range kinds {
+			ok = ok || rec.Kind == k
+		}
+		if !ok {
+			return nil, nil, errf(CodeWrongRecordKind, "%s: record %s is a %v, want %v", field, id, rec.Kind, kinds)
+		}
+	}
+	tx := new(pb.Tx)
+	if err := proto.Unmarshal(rec.Tx, tx); err != nil {
+		return nil, nil, fmt.Errorf("stored record %s does not decode: %w", id, err)
+	}
+	return rec, tx, nil
+}
+
+// own loads a referenced record that the signer authored.
+func (a *admission) own(field, id string, kinds ...pb.RecordKind) (*pb.StoredRecord, error) {
+	rec, _, err := a.ownTx(field, id, kinds...)
+	return rec, err
+}
+
+func (a *admission) ownTx(field, id string, kinds ...pb.RecordKind) (*pb.StoredRecord, *pb.Tx, error) {
+	rec, tx, err := a.record(field, id, kinds...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.Author != a.author {
+		return nil, nil, errf(CodeNotAuthor, "%s: record %s is by %q, only its author may do this", field, id, rec.Author)
+	}
+	return rec, tx, nil
+}
+
+func sortedUnique(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	j := 0
+	for i := range out {
+		if i == 0 || out[i] != out[j-1] {
+			out[j] = out[i]
+			j++
+		}
+	}
+	return out[:j]
+}
+
+func sortedSectors(s []pb.Sector) []pb.Sector {
+	if len(s) == 0 {
+		return nil
+	}
+	out := append([]pb.Sector(nil), s...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	j := 0
+	for i := range out {
+		if i == 0 || out[i] != out[j-1] {
+			out[j] = out[i]
+			j++
+		}
+	}
+	return out[:j]
+}

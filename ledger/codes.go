@@ -1,0 +1,131 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Codespace names the registry of result codes below in ABCI results.
+const Codespace = "normledger"
+
+// Code is a stable result code. Codes are only ever appended: never reorder,
+// renumber or reuse one. Edges (ABCI, HTTP, CLI exit status) map from here.
+type Code uint32
+
+const (
+	CodeOK                Code = 0
+	CodeInternal          Code = 1  // a bug or storage failure, not the client's fault
+	CodeTxDecode          Code = 2  // bytes are not a Tx
+	CodeNonCanonical      Code = 3  // decodes, but is not the canonical encoding (trailing bytes, field order, unknown fields...)
+	CodeTxTooLarge        Code = 4  // larger than params.max_tx_bytes
+	CodeBadSignature      Code = 5  // signature or co-signature does not verify
+	CodeWrongChainID      Code = 6  // body.chain_id is not this chain's
+	CodeUnknownSigner     Code = 7  // signer is not a member
+	CodeUnknownKey        Code = 8  // key_id is not one of the signer's keys
+	CodeReplay            Code = 9  // sequence already used
+	CodeSequenceGap       Code = 10 // sequence is ahead of the signer's next sequence
+	CodeDuplicateRecord   Code = 11 // the author already filed a record with the same content
+	CodeClassNotAllowed   Code = 12 // the signer's member class may not submit this kind
+	CodeMissingField      Code = 13 // a required field is empty
+	CodeBadEnum           Code = 14 // an enum is unspecified, undefined or repeated
+	CodeBadTime           Code = 15 // a time is invalid, out of order, or too far beyond block time
+	CodeFieldTooLong      Code = 16 // a string, bytes or list exceeds its limit
+	CodeBadFormat         Code = 17 // a field has the wrong shape (id, country code, ...)
+	CodeUnsupportedSchema Code = 18 // record schema_version is not supported
+	CodeUnknownRecord     Code = 19 // a referenced record does not exist
+	CodeWrongRecordKind   Code = 20 // a referenced record is of the wrong kind
+	CodeNotAuthor         Code = 21 // only the original author may do this
+	CodeNotRecipient      Code = 22 // only a recipient of the notification may do this
+	CodeMemberInactive    Code = 23 // the member is suspended or removed
+	CodeKeyInactive       Code = 24 // the key is revoked or outside its valid heights
+	CodeCoSignature       Code = 25 // co-signatures missing, unexpected, duplicated or unsorted
+	CodeRevealMismatch    Code = 26 // a reveal does not match the sealed commitment
+	CodeUnknownMember     Code = 27 // a referenced member does not exist or has the wrong class
+	CodeAssessorMismatch  Code = 28 // assessor_class does not match the author's member class
+	CodeGenesis           Code = 29 // genesis app_state is invalid
+	CodeEmptyBody         Code = 30 // the record has no body
+	CodeSelfReference     Code = 31 // a record refers to its own author where it may not
+)
+
+var codeNames = map[Code]string{
+	CodeOK: "ok", CodeInternal: "internal", CodeTxDecode: "tx_decode", CodeNonCanonical: "non_canonical",
+	CodeTxTooLarge: "tx_too_large", CodeBadSignature: "bad_signature", CodeWrongChainID: "wrong_chain_id",
+	CodeUnknownSigner: "unknown_signer", CodeUnknownKey: "unknown_key", CodeReplay: "replay",
+	CodeSequenceGap: "sequence_gap", CodeDuplicateRecord: "duplicate_record",
+	CodeClassNotAllowed: "class_not_allowed", CodeMissingField: "missing_field", CodeBadEnum: "bad_enum",
+	CodeBadTime: "bad_time", CodeFieldTooLong: "field_too_long", CodeBadFormat: "bad_format",
+	CodeUnsupportedSchema: "unsupported_schema", CodeUnknownRecord: "unknown_record",
+	CodeWrongRecordKind: "wrong_record_kind", CodeNotAuthor: "not_author", CodeNotRecipient: "not_recipient",
+	CodeMemberInactive: "member_inactive", CodeKeyInactive: "key_inactive", CodeCoSignature: "co_signature",
+	CodeRevealMismatch: "reveal_mismatch", CodeUnknownMember: "unknown_member",
+	CodeAssessorMismatch: "assessor_mismatch", CodeGenesis: "genesis", CodeEmptyBody: "empty_body",
+	CodeSelfReference: "self_reference",
+}
+
+// String returns the code's stable name, e.g. "bad_signature".
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("code_%d", uint32(c))
+}
+
+// Codes lists every defined code in numeric order.
+func Codes() []Code {
+	out := make([]Code, 0, len(codeNames))
+	for c := Code(0); int(c) < len(codeNames); c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error is a rejection with a stable code and a message for humans.
+type Error struct {
+	Code Code
+	Msg  string
+	Err  error // optional cause
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, &ledger.Error{Code: ledger.CodeReplay}) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+func errf(c Code, format string, args ...any) *Error {
+	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}
+}
+
+func wrapf(c Code, err error, format string, args ...any) *Error {
+	return &Error{Code: c, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// CodeOf returns the code carried by err: CodeOK for nil, CodeInternal for an
+// error that is not a rejection.
+func CodeOf(err error) Code {
+	if err == nil {
+		return CodeOK
+	}
+	var le *Error
+	if errors.As(err, &le) {
+		return le.Code
+	}
+	return CodeInternal
+}
+
+// IsRejection reports whether err is a rejection of the input (as opposed to
+// an internal failure, which must never be turned into a result).
+func IsRejection(err error) bool {
+	var le *Error
+	return errors.As(err, &le) && le.Code != CodeInternal
+}

@@ -1,0 +1,155 @@
+package ledger
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Kind describes one record kind: who may submit it, how its body is checked
+// alone (Validate) and against state (Admit). Each kind lives in the explicit
+// Registry built by NewRegistry; there is no init-time registration.
+type Kind struct {
+	Enum pb.RecordKind
+	// Name is the stable lower_snake name used in index keys, APIs and the CLI.
+	Name string
+	// Classes may submit this kind.
+	Classes []pb.MemberClass
+	// Sealable says whether the body may be committed to in a Sealed record.
+	Sealable bool
+	// Amendable says whether an Amendment may supersede a record of this kind.
+	Amendable bool
+	// Validate checks the body without state.
+	Validate func(v *validator, r *pb.Record) error
+	// Admit checks the body against state and adds index terms.
+	Admit func(a *admission, r *pb.Record) error
+}
+
+func (k *Kind) allows(c pb.MemberClass) bool {
+	for _, x := range k.Classes {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry is the fixed set of record kinds a ledger accepts.
+type Registry struct {
+	byEnum map[pb.RecordKind]*Kind
+	byName map[string]*Kind
+	order  []*Kind
+}
+
+// NewRegistry builds a registry, rejecting duplicate enums or names and
+// kinds without validators.
+func NewRegistry(kinds ...Kind) (*Registry, error) {
+	r := &Registry{byEnum: map[pb.RecordKind]*Kind{}, byName: map[string]*Kind{}}
+	for i := range kinds {
+		k := &kinds[i]
+		if k.Enum == pb.RecordKind_RECORD_KIND_UNSPECIFIED || k.Name == "" || k.Validate == nil || k.Admit == nil {
+			return nil, fmt.Errorf("kind %d (%q) is incomplete", k.Enum, k.Name)
+		}
+		if _, dup := r.byEnum[k.Enum]; dup {
+			return nil, fmt.Errorf("kind %v registered twice", k.Enum)
+		}
+		if _, dup := r.byName[k.Name]; dup {
+			return nil, fmt.Errorf("kind name %q registered twice", k.Name)
+		}
+		r.byEnum[k.Enum] = k
+		r.byName[k.Name] = k
+		r.order = append(r.order, k)
+	}
+	sort.Slice(r.order, func(i, j int) bool { return r.order[i].Enum < r.order[j].Enum })
+	return r, nil
+}
+
+// Kind returns the kind for e, or nil.
+func (r *Registry) Kind(e pb.RecordKind) *Kind { return r.byEnum[e] }
+
+// KindByName returns the kind named n ("pledge", "incident_disclosure"...), or nil.
+func (r *Registry) KindByName(n string) *Kind { return r.byName[n] }
+
+// Kinds lists the registered kinds in enum order.
+func (r *Registry) Kinds() []*Kind { return append([]*Kind(nil), r.order...) }
+
+// KindOf returns the kind enum of a record's body (UNSPECIFIED if it has none).
+func KindOf(r *pb.Record) pb.RecordKind {
+	switch r.GetBody().(type) {
+	case *pb.Record_Pledge:
+		return pb.RecordKind_RECORD_KIND_PLEDGE
+	case *pb.Record_Notification:
+		return pb.RecordKind_RECORD_KIND_NOTIFICATION
+	case *pb.Record_Acknowledgement:
+		return pb.RecordKind_RECORD_KIND_ACKNOWLEDGEMENT
+	case *pb.Record_Response:
+		return pb.RecordKind_RECORD_KIND_RESPONSE
+	case *pb.Record_IncidentDisclosure:
+		return pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE
+	case *pb.Record_HarmAssessment:
+		return pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT
+	case *pb.Record_Finding:
+		return pb.RecordKind_RECORD_KIND_FINDING
+	case *pb.Record_Challenge:
+		return pb.RecordKind_RECORD_KIND_CHALLENGE
+	case *pb.Record_Amendment:
+		return pb.RecordKind_RECORD_KIND_AMENDMENT
+	case *pb.Record_Retraction:
+		return pb.RecordKind_RECORD_KIND_RETRACTION
+	case *pb.Record_Reveal:
+		return pb.RecordKind_RECORD_KIND_REVEAL
+	case *pb.Record_Sealed:
+		return pb.RecordKind_RECORD_KIND_SEALED
+	}
+	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
+}
+
+var (
+	classState    = pb.MemberClass_MEMBER_CLASS_STATE
+	classNeutral  = pb.MemberClass_MEMBER_CLASS_NEUTRAL_BODY
+	classVerifier = pb.MemberClass_MEMBER_CLASS_VERIFIER
+	allWriters    = []pb.MemberClass{classState, classNeutral, classVerifier}
+)
+
+// DefaultRegistry returns the record kinds of schema version 1.
+func DefaultRegistry() *Registry {
+	r, err := NewRegistry(
+		Kind{Enum: pb.RecordKind_RECORD_KIND_PLEDGE, Name: "pledge", Classes: []pb.MemberClass{classState},
+			Amendable: true, Validate: validatePledge, Admit: admitPledge},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_NOTIFICATION, Name: "notification", Classes: []pb.MemberClass{classState},
+			Sealable: true, Amendable: true, Validate: validateNotification, Admit: admitNotification},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_ACKNOWLEDGEMENT, Name: "acknowledgement", Classes: allWriters,
+			Sealable: true, Validate: validateAcknowledgement, Admit: admitAcknowledgement},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_RESPONSE, Name: "response", Classes: allWriters,
+			Sealable: true, Amendable: true, Validate: validateResponse, Admit: admitResponse},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE, Name: "incident_disclosure",
+			Classes: []pb.MemberClass{classState, classNeutral}, Sealable: true, Amendable: true,
+			Validate: validateDisclosure, Admit: admitDisclosure},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT, Name: "harm_assessment", Classes: allWriters,
+			Sealable: true, Amendable: true, Validate: validateAssessment, Admit: admitAssessment},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_FINDING, Name: "finding", Classes: []pb.MemberClass{classVerifier},
+			Sealable: true, Amendable: true, Validate: validateFinding, Admit: admitFinding},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_CHALLENGE, Name: "challenge", Classes: allWriters,
+			Sealable: true, Validate: validateChallenge, Admit: admitChallenge},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_AMENDMENT, Name: "amendment", Classes: allWriters,
+			Validate: validateAmendment, Admit: admitAmendment},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_RETRACTION, Name: "retraction", Classes: allWriters,
+			Validate: validateRetraction, Admit: admitRetraction},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_REVEAL, Name: "reveal", Classes: allWriters,
+			Validate: validateReveal, Admit: admitReveal},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_SEALED, Name: "sealed", Classes: allWriters,
+			Validate: validateSealed, Admit: admitSealed},
+	)
+	if err != nil {
+		panic(err) // a broken built-in table is a programming error
+	}
+	return r
+}
+
+// KindNameOf returns the stable name of a record kind ("pledge", ...), or
+// "unspecified". It does not depend on a registry.
+func KindNameOf(k pb.RecordKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "RECORD_KIND_"))
+}

@@ -1,0 +1,592 @@
+package ledger
+
+import (
+	"bytes"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Per-kind rules. Validate* see only the body and block time; admit* also see
+// state through the admission and record index terms.
+
+func validatePledge(v *validator, r *pb.Record) error {
+	p := r.GetPledge()
+	if err := reqText("pledge.title", p.Title, MaxTitleLen); err != nil {
+		return err
+	}
+	if err := memberIDs("pledge.pledgors", p.Pledgors, 1); err != nil {
+		return err
+	}
+	if err := tokens("pledge.norm_refs", p.NormRefs, 1); err != nil {
+		return err
+	}
+	if err := enumList("pledge.protected_sectors", p.ProtectedSectors, 1); err != nil {
+		return err
+	}
+	if err := geoScope("pledge.geo_scope", p.GeoScope, 1); err != nil {
+		return err
+	}
+	if err := ts("pledge.effective_from", p.EffectiveFrom, true); err != nil {
+		return err
+	}
+	if err := ts("pledge.effective_until", p.EffectiveUntil, false); err != nil {
+		return err
+	}
+	if err := ts("pledge.review_due", p.ReviewDue, false); err != nil {
+		return err
+	}
+	if err := order("pledge.effective_from", p.EffectiveFrom, "pledge.effective_until", p.EffectiveUntil); err != nil {
+		return err
+	}
+	if err := order("pledge.effective_from", p.EffectiveFrom, "pledge.review_due", p.ReviewDue); err != nil {
+		return err
+	}
+	if vp := p.Verification; vp != nil {
+		if vp.DiscloseWithinHours > 8760 || vp.RespondWithinHours > 8760 {
+			return errf(CodeBadFormat, "pledge.verification windows are limited to 8760 hours")
+		}
+		if err := memberIDs("pledge.verification.accepted_verifiers", vp.AcceptedVerifiers, 0); err != nil {
+			return err
+		}
+	}
+	return checkText("pledge.text", p.Text, MaxTextLen)
+}
+
+func admitPledge(a *admission, r *pb.Record) error {
+	p := r.GetPledge()
+	if !contains(p.Pledgors, a.author) {
+		return errf(CodeNotAuthor, "pledge.pledgors must include the signer %q", a.author)
+	}
+	for _, id := range p.Pledgors {
+		if _, err := a.member("pledge.pledgors", id, classState); err != nil {
+			return err
+		}
+	}
+	if vp := p.Verification; vp != nil {
+		for _, id := range vp.AcceptedVerifiers {
+			if _, err := a.member("pledge.verification.accepted_verifiers", id, classVerifier); err != nil {
+				return err
+			}
+		}
+	}
+	a.subject(p.Pledgors...)
+	a.sector(p.ProtectedSectors...)
+	return nil
+}
+
+func validateNotification(v *validator, r *pb.Record) error {
+	n := r.GetNotification()
+	if err := enumReq("notification.type", n.Type); err != nil {
+		return err
+	}
+	if err := memberIDs("notification.recipients", n.Recipients, 1); err != nil {
+		return err
+	}
+	if err := reqText("notification.summary", n.Summary, MaxSummaryLen); err != nil {
+		return err
+	}
+	switch n.Type {
+	case pb.NotificationType_NOTIFICATION_TYPE_IMMINENT_OPERATION, pb.NotificationType_NOTIFICATION_TYPE_EXERCISE:
+		if n.OperationWindow == nil {
+			return errf(CodeMissingField, "notification.operation_window is required for %v", n.Type)
+		}
+	case pb.NotificationType_NOTIFICATION_TYPE_POC_UPDATE:
+		poc := n.PointOfContact
+		if poc == nil || poc.Name == "" || (poc.Email == "" && poc.Phone == "") {
+			return errf(CodeMissingField, "notification.point_of_contact needs a name and an email or phone")
+		}
+	}
+	if w := n.OperationWindow; w != nil {
+		if err := ts("notification.operation_window.start", w.Start, true); err != nil {
+			return err
+		}
+		if err := ts("notification.operation_window.end", w.End, true); err != nil {
+			return err
+		}
+		if err := order("notification.operation_window.start", w.Start, "notification.operation_window.end", w.End); err != nil {
+			return err
+		}
+	}
+	if poc := n.PointOfContact; poc != nil {
+		for _, f := range []struct{ n, s string }{{"name", poc.Name}, {"organisation", poc.Organisation}, {"email", poc.Email}, {"phone", poc.Phone}} {
+			if err := checkText("notification.point_of_contact."+f.n, f.s, MaxTitleLen); err != nil {
+				return err
+			}
+		}
+	}
+	if err := enumList("notification.excluded_sectors", n.ExcludedSectors, 0); err != nil {
+		return err
+	}
+	if n.ResponseRequested {
+		if err := v.future("notification.respond_by", n.RespondBy, true); err != nil {
+			return err
+		}
+	} else if err := ts("notification.respond_by", n.RespondBy, false); err != nil {
+		return err
+	}
+	return geoScope("notification.geo_scope", n.GeoScope, 0)
+}
+
+func admitNotification(a *admission, r *pb.Record) error {
+	n := r.GetNotification()
+	for _, id := range n.Recipients {
+		if id == a.author {
+			return errf(CodeSelfReference, "notification.recipients must not include the signer")
+		}
+		if _, err := a.member("notification.recipients", id); err != nil {
+			return err
+		}
+	}
+	a.subject(a.author)
+	a.subject(n.Recipients...)
+	a.sector(n.ExcludedSectors...)
+	return nil
+}
+
+func validateAcknowledgement(v *validator, r *pb.Record) error {
+	ack := r.GetAcknowledgement()
+	if err := recordID("acknowledgement.notification_id", ack.NotificationId); err != nil {
+		return err
+	}
+	return checkText("acknowledgement.note", ack.Note, MaxSummaryLen)
+}
+
+// recipientOf checks that the signer is a recipient of notification id.
+func recipientOf(a *admission, field, id string) error {
+	rec, tx, err := a.record(field, id, pb.RecordKind_RECORD_KIND_NOTIFICATION)
+	if err != nil {
+		return err
+	}
+	if !contains(tx.Body.Record.GetNotification().Recipients, a.author) {
+		return errf(CodeNotRecipient, "%s: %q is not a recipient of notification %s", field, a.author, id)
+	}
+	a.subject(rec.Author)
+	return nil
+}
+
+func admitAcknowledgement(a *admission, r *pb.Record) error {
+	return recipientOf(a, "acknowledgement.notification_id", r.GetAcknowledgement().NotificationId)
+}
+
+func validateResponse(v *validator, r *pb.Record) error {
+	resp := r.GetResponse()
+	if err := recordID("response.request_id", resp.RequestId); err != nil {
+		return err
+	}
+	if err := enumReq("response.disposition", resp.Disposition); err != nil {
+		return err
+	}
+	return reqText("response.summary", resp.Summary, MaxSummaryLen)
+}
+
+func admitResponse(a *admission, r *pb.Record) error {
+	return recipientOf(a, "response.request_id", r.GetResponse().RequestId)
+}
+
+func validateDisclosure(v *validator, r *pb.Record) error {
+	d := r.GetIncidentDisclosure()
+	if d.IncidentRef == "" {
+		return errf(CodeMissingField, "incident_disclosure.incident_ref is required")
+	}
+	if !isToken(d.IncidentRef) {
+		return errf(CodeBadFormat, "incident_disclosure.incident_ref %q is not a valid reference", d.IncidentRef)
+	}
+	if err := enumReq("incident_disclosure.stage", d.Stage); err != nil {
+		return err
+	}
+	if err := enumReq("incident_disclosure.role", d.Role); err != nil {
+		return err
+	}
+	if err := enumList("incident_disclosure.sectors", d.Sectors, 1); err != nil {
+		return err
+	}
+	if err := memberIDs("incident_disclosure.affected_states", d.AffectedStates, 1); err != nil {
+		return err
+	}
+	names := []string{"incident_disclosure.first_observed_at", "incident_disclosure.detected_at",
+		"incident_disclosure.aware_at", "incident_disclosure.contained_at", "incident_disclosure.remediated_at"}
+	times := []*pbTime{d.FirstObservedAt, d.DetectedAt, d.AwareAt, d.ContainedAt, d.RemediatedAt}
+	for i, t := range times {
+		required := i == 1 || i == 2 // detected and aware
+		if err := v.past(names[i], t, required); err != nil {
+			return err
+		}
+	}
+	if err := chain(names, times); err != nil {
+		return err
+	}
+	if err := textList("incident_disclosure.impacts", d.Impacts, MaxSummaryLen); err != nil {
+		return err
+	}
+	if err := enumReq("incident_disclosure.severity", d.Severity); err != nil {
+		return err
+	}
+	if at := d.Attribution; at != nil {
+		if err := tokens("incident_disclosure.attribution.to", at.To, 1); err != nil {
+			return err
+		}
+		if err := enumReq("incident_disclosure.attribution.confidence", at.Confidence); err != nil {
+			return err
+		}
+		if err := reqText("incident_disclosure.attribution.basis", at.Basis, MaxSummaryLen); err != nil {
+			return err
+		}
+	}
+	if err := tokens("incident_disclosure.norms_alleged_breached", d.NormsAllegedBreached, 0); err != nil {
+		return err
+	}
+	return reqText("incident_disclosure.summary", d.Summary, MaxSummaryLen)
+}
+
+func admitDisclosure(a *admission, r *pb.Record) error {
+	d := r.GetIncidentDisclosure()
+	for _, id := range d.AffectedStates {
+		if _, err := a.member("incident_disclosure.affected_states", id, classState); err != nil {
+			return err
+		}
+	}
+	if a.signer.Class == classState {
+		a.subject(a.author)
+	}
+	a.subject(d.AffectedStates...)
+	a.sector(d.Sectors...)
+	return nil
+}
+
+func validateMethodology(field string, m *pb.Methodology) error {
+	if m == nil {
+		return errf(CodeMissingField, "%s is required", field)
+	}
+	if err := reqText(field+".name", m.Name, MaxTitleLen); err != nil {
+		return err
+	}
+	return reqText(field+".version", m.Version, MaxIDLen)
+}
+
+func validateAssessment(v *validator, r *pb.Record) error {
+	h := r.GetHarmAssessment()
+	if err := recordIDs("harm_assessment.subject_incidents", h.SubjectIncidents, 1, MaxListLen); err != nil {
+		return err
+	}
+	if err := enumReq("harm_assessment.assessor_class", h.AssessorClass); err != nil {
+		return err
+	}
+	if err := validateMethodology("harm_assessment.methodology", h.Methodology); err != nil {
+		return err
+	}
+	if err := checkListLen("harm_assessment.services_lost", len(h.ServicesLost), MaxListLen); err != nil {
+		return err
+	}
+	for _, s := range h.ServicesLost {
+		if err := reqText("harm_assessment.services_lost.service", s.Service, MaxTitleLen); err != nil {
+			return err
+		}
+		if err := enumReq("harm_assessment.services_lost.sector", s.Sector); err != nil {
+			return err
+		}
+	}
+	pa := h.PersonsAffected
+	if pa == nil {
+		return errf(CodeMissingField, "harm_assessment.persons_affected is required")
+	}
+	if pa.Min > pa.Best || pa.Best > pa.Max {
+		return errf(CodeBadFormat, "harm_assessment.persons_affected needs min <= best <= max")
+	}
+	if err := checkText("harm_assessment.physical_harm", h.PhysicalHarm, MaxSummaryLen); err != nil {
+		return err
+	}
+	if err := enumReq("harm_assessment.causation_confidence", h.CausationConfidence); err != nil {
+		return err
+	}
+	if err := ts("harm_assessment.remediation_due", h.RemediationDue, false); err != nil {
+		return err
+	}
+	if h.ResponsibleParty != "" && !isMemberID(h.ResponsibleParty) {
+		return errf(CodeBadFormat, "harm_assessment.responsible_party is not a member id")
+	}
+	if h.RemediationDue != nil && h.ResponsibleParty == "" {
+		return errf(CodeMissingField, "harm_assessment.responsible_party is required with remediation_due")
+	}
+	if err := enumReq("harm_assessment.status", h.Status); err != nil {
+		return err
+	}
+	return memberIDs("harm_assessment.affected_states", h.AffectedStates, 0)
+}
+
+func admitAssessment(a *admission, r *pb.Record) error {
+	h := r.GetHarmAssessment()
+	want := map[pb.MemberClass]pb.AssessorClass{
+		classNeutral:  pb.AssessorClass_ASSESSOR_CLASS_NEUTRAL,
+		classVerifier: pb.AssessorClass_ASSESSOR_CLASS_VERIFIER,
+		classState:    pb.AssessorClass_ASSESSOR_CLASS_SELF,
+	}[a.signer.Class]
+	if h.AssessorClass != want {
+		return errf(CodeAssessorMismatch, "harm_assessment.assessor_class is %v but a %v must file %v",
+			h.AssessorClass, a.signer.Class, want)
+	}
+	for _, id := range h.SubjectIncidents {
+		if _, _, err := a.record("harm_assessment.subject_incidents", id, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE); err != nil {
+			return err
+		}
+	}
+	if h.ResponsibleParty != "" {
+		if _, err := a.member("harm_assessment.responsible_party", h.ResponsibleParty, classState); err != nil {
+			return err
+		}
+		a.subject(h.ResponsibleParty)
+	}
+	for _, id := range h.AffectedStates {
+		if _, err := a.member("harm_assessment.affected_states", id, classState); err != nil {
+			return err
+		}
+	}
+	a.subject(h.AffectedStates...)
+	for _, s := range h.ServicesLost {
+		a.sector(s.Sector)
+	}
+	return nil
+}
+
+func validateFinding(v *validator, r *pb.Record) error {
+	f := r.GetFinding()
+	if err := enumReq("finding.subject_type", f.SubjectType); err != nil {
+		return err
+	}
+	if f.SubjectType == pb.FindingSubjectType_FINDING_SUBJECT_TYPE_OBLIGATION {
+		if f.SubjectId == "" {
+			return errf(CodeMissingField, "finding.subject_id is required")
+		}
+		if !isToken(f.SubjectId) {
+			return errf(CodeBadFormat, "finding.subject_id is not an obligation id")
+		}
+	} else if err := recordID("finding.subject_id", f.SubjectId); err != nil {
+		return err
+	}
+	if err := memberIDs("finding.subject_states", f.SubjectStates, 1); err != nil {
+		return err
+	}
+	if err := enumReq("finding.determination", f.Determination); err != nil {
+		return err
+	}
+	if err := textList("finding.evidence_refs", f.EvidenceRefs, MaxTitleLen); err != nil {
+		return err
+	}
+	if len(f.EvidenceRefs) == 0 {
+		return errf(CodeMissingField, "finding.evidence_refs is required")
+	}
+	if err := validateMethodology("finding.methodology", f.Methodology); err != nil {
+		return err
+	}
+	coi := f.ConflictOfInterest
+	if coi == nil || (!coi.NoneDeclared && coi.Statement == "") {
+		return errf(CodeMissingField, "finding.conflict_of_interest needs none_declared or a statement")
+	}
+	if err := checkText("finding.conflict_of_interest.statement", coi.Statement, MaxSummaryLen); err != nil {
+		return err
+	}
+	if err := v.future("finding.reply_due", f.ReplyDue, false); err != nil {
+		return err
+	}
+	return reqText("finding.summary", f.Summary, MaxSummaryLen)
+}
+
+func admitFinding(a *admission, r *pb.Record) error {
+	f := r.GetFinding()
+	switch f.SubjectType {
+	case pb.FindingSubjectType_FINDING_SUBJECT_TYPE_PLEDGE:
+		if _, _, err := a.record("finding.subject_id", f.SubjectId, pb.RecordKind_RECORD_KIND_PLEDGE); err != nil {
+			return err
+		}
+	case pb.FindingSubjectType_FINDING_SUBJECT_TYPE_INCIDENT:
+		if _, _, err := a.record("finding.subject_id", f.SubjectId, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE); err != nil {
+			return err
+		}
+	}
+	for _, id := range f.SubjectStates {
+		if _, err := a.member("finding.subject_states", id, classState); err != nil {
+			return err
+		}
+	}
+	a.subject(f.SubjectStates...)
+	return nil
+}
+
+func validateChallenge(v *validator, r *pb.Record) error {
+	c := r.GetChallenge()
+	if err := recordID("challenge.target_id", c.TargetId); err != nil {
+		return err
+	}
+	if err := reqText("challenge.grounds", c.Grounds, MaxSummaryLen); err != nil {
+		return err
+	}
+	return v.future("challenge.reply_by", c.ReplyBy, true)
+}
+
+func admitChallenge(a *admission, r *pb.Record) error {
+	c := r.GetChallenge()
+	rec, _, err := a.record("challenge.target_id", c.TargetId,
+		pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE, pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT, pb.RecordKind_RECORD_KIND_FINDING)
+	if err != nil {
+		return err
+	}
+	if rec.Author == a.author {
+		return errf(CodeSelfReference, "challenge.target_id: a member cannot challenge its own record")
+	}
+	a.subject(rec.Author)
+	return nil
+}
+
+func validateAmendment(v *validator, r *pb.Record) error {
+	am := r.GetAmendment()
+	if err := recordID("amendment.target_id", am.TargetId); err != nil {
+		return err
+	}
+	if err := reqText("amendment.reason", am.Reason, MaxSummaryLen); err != nil {
+		return err
+	}
+	if am.Replacement == nil {
+		return errf(CodeMissingField, "amendment.replacement is required")
+	}
+	k := v.reg.Kind(KindOf(am.Replacement))
+	if k == nil {
+		return errf(CodeEmptyBody, "amendment.replacement has no body")
+	}
+	if !k.Amendable {
+		return errf(CodeWrongRecordKind, "amendment.replacement: %s records cannot be amended", k.Name)
+	}
+	return v.record(am.Replacement)
+}
+
+func admitAmendment(a *admission, r *pb.Record) error {
+	am := r.GetAmendment()
+	kind := KindOf(am.Replacement)
+	if _, err := a.own("amendment.target_id", am.TargetId, kind); err != nil {
+		return err
+	}
+	return a.admitBody(am.Replacement)
+}
+
+func validateRetraction(v *validator, r *pb.Record) error {
+	rt := r.GetRetraction()
+	if err := recordID("retraction.target_id", rt.TargetId); err != nil {
+		return err
+	}
+	return reqText("retraction.reason", rt.Reason, MaxSummaryLen)
+}
+
+func admitRetraction(a *admission, r *pb.Record) error {
+	rec, err := a.own("retraction.target_id", r.GetRetraction().TargetId)
+	if err != nil {
+		return err
+	}
+	if rec.Kind == pb.RecordKind_RECORD_KIND_RETRACTION {
+		return errf(CodeWrongRecordKind, "retraction.target_id: a retraction cannot be retracted")
+	}
+	return nil
+}
+
+func validateSealed(v *validator, r *pb.Record) error {
+	s := r.GetSealed()
+	if err := enumReq("sealed.sealed_kind", s.SealedKind); err != nil {
+		return err
+	}
+	if k := v.reg.Kind(s.SealedKind); k == nil || !k.Sealable {
+		return errf(CodeWrongRecordKind, "sealed.sealed_kind %v cannot be sealed", s.SealedKind)
+	}
+	if len(s.Commitment) == 0 {
+		return errf(CodeMissingField, "sealed.commitment is required")
+	}
+	if len(s.Commitment) != 32 {
+		return errf(CodeBadFormat, "sealed.commitment must be 32 bytes (SHA-256), got %d", len(s.Commitment))
+	}
+	if err := v.future("sealed.reveal_by", s.RevealBy, true); err != nil {
+		return err
+	}
+	if err := checkListLen("sealed.encrypted_copies", len(s.EncryptedCopies), MaxListLen); err != nil {
+		return err
+	}
+	for _, c := range s.EncryptedCopies {
+		if !isMemberID(c.Recipient) {
+			return errf(CodeBadFormat, "sealed.encrypted_copies.recipient %q is not a member id", c.Recipient)
+		}
+		if len(c.Ciphertext) == 0 {
+			return errf(CodeMissingField, "sealed.encrypted_copies.ciphertext is required")
+		}
+		if len(c.Ciphertext) > MaxCiphertext {
+			return errf(CodeFieldTooLong, "sealed.encrypted_copies.ciphertext exceeds %d bytes", MaxCiphertext)
+		}
+	}
+	return memberIDs("sealed.subject_states", s.SubjectStates, 0)
+}
+
+func admitSealed(a *admission, r *pb.Record) error {
+	s := r.GetSealed()
+	if k := a.reg.Kind(s.SealedKind); !k.allows(a.signer.Class) {
+		return errf(CodeClassNotAllowed, "a %v may not file %s records, sealed or not", a.signer.Class, k.Name)
+	}
+	for _, c := range s.EncryptedCopies {
+		if _, err := a.member("sealed.encrypted_copies.recipient", c.Recipient); err != nil {
+			return err
+		}
+	}
+	for _, id := range s.SubjectStates {
+		if _, err := a.member("sealed.subject_states", id); err != nil {
+			return err
+		}
+	}
+	a.subject(s.SubjectStates...)
+	return nil
+}
+
+func validateReveal(v *validator, r *pb.Record) error {
+	rv := r.GetReveal()
+	if err := recordID("reveal.sealed_id", rv.SealedId); err != nil {
+		return err
+	}
+	if len(rv.Salt) == 0 {
+		return errf(CodeMissingField, "reveal.salt is required")
+	}
+	if len(rv.Salt) < MinSaltLen || len(rv.Salt) > MaxSaltLen {
+		return errf(CodeBadFormat, "reveal.salt must be %d to %d bytes", MinSaltLen, MaxSaltLen)
+	}
+	if rv.Body == nil {
+		return errf(CodeMissingField, "reveal.body is required")
+	}
+	k := v.reg.Kind(KindOf(rv.Body))
+	if k == nil {
+		return errf(CodeEmptyBody, "reveal.body has no body")
+	}
+	if !k.Sealable {
+		return errf(CodeWrongRecordKind, "reveal.body: %s records cannot be sealed", k.Name)
+	}
+	return v.record(rv.Body)
+}
+
+func admitReveal(a *admission, r *pb.Record) error {
+	rv := r.GetReveal()
+	_, stx, err := a.ownTx("reveal.sealed_id", rv.SealedId, pb.RecordKind_RECORD_KIND_SEALED)
+	if err != nil {
+		return err
+	}
+	sealed := stx.Body.Record.GetSealed()
+	if got := KindOf(rv.Body); got != sealed.SealedKind {
+		return errf(CodeRevealMismatch, "reveal.body is a %v but the sealed record committed to a %v", got, sealed.SealedKind)
+	}
+	c, err := SealCommitment(rv.Salt, rv.Body)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(c, sealed.Commitment) {
+		return errf(CodeRevealMismatch, "reveal.salt and reveal.body do not match the sealed commitment")
+	}
+	return a.admitBody(rv.Body)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,468 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	corestore "cosmossdk.io/core/store"
+	"github.com/cosmos/iavl"
+	iavldb "github.com/cosmos/iavl/db"
+	ics23 "github.com/cosmos/ics23/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// DefaultCacheSize is the IAVL node cache size (nodes).
+const DefaultCacheSize = 100_000
+
+// Store is the versioned ledger state. Writes (Write, InitGenesis, Commit) are
+// made by one goroutine at a time (the ABCI connection); At may be called
+// concurrently with them.
+type Store struct {
+	db   closer
+	tree *iavl.MutableTree
+
+	mu      sync.RWMutex // guards version and hash below
+	version int64
+	hash    []byte
+}
+
+type closer interface{ Close() error }
+
+// Open opens (or creates) the state database in dir and loads the latest
+// committed version.
+func Open(dir string, cacheSize int) (*Store, error) {
+	db, err := iavldb.NewGoLevelDB("appstate", dir)
+	if err != nil {
+		return nil, fmt.Errorf("open app state database in %s: %w", dir, err)
+	}
+	s, err := newStore(db, cacheSize)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenMem opens an empty in-memory store (tests, audit re-execution).
+func OpenMem() (*Store, error) { return newStore(iavldb.NewMemDB(), DefaultCacheSize) }
+
+type iavlDB interface {
+	iavldb.DB
+	closer
+}
+
+func newStore(db iavlDB, cacheSize int) (*Store, error) {
+	if cacheSize <= 0 {
+		cacheSize = DefaultCacheSize
+	}
+	tree := iavl.NewMutableTree(db, cacheSize, false, iavl.NewNopLogger(), iavl.SyncOption(false))
+	v, err := tree.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load app state: %w", err)
+	}
+	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash()}
+	if v > 0 {
+		// A committed version must carry the chain id written at genesis;
+		// anything else means the database is damaged.
+		cid, err := tree.Get([]byte(KeyChainID))
+		if err != nil {
+			return nil, fmt.Errorf("app state at version %d is unreadable: %w", v, err)
+		}
+		if len(cid) == 0 {
+			return nil, fmt.Errorf("app state at version %d has no chain id: database is damaged", v)
+		}
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Version is the latest committed version (block height); 0 before the first commit.
+func (s *Store) Version() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
+}
+
+// Hash is the root hash of the latest committed version.
+func (s *Store) Hash() []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hash
+}
+
+// WorkingHash is the root hash including uncommitted writes.
+func (s *Store) WorkingHash() []byte { return s.tree.WorkingHash() }
+
+// InitGenesis writes the genesis state. It must be called once, before the
+// first commit; initialHeight is the chain's first block height.
+func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight int64) error {
+	if s.tree.Version() != 0 || !s.tree.IsEmpty() {
+		return errors.New("init genesis: state is not empty")
+	}
+	if err := ledger.ValidateGenesis(gs); err != nil {
+		return err
+	}
+	if initialHeight > 1 {
+		s.tree.SetInitialVersion(uint64(initialHeight))
+	}
+	params := gs.Params
+	if params == nil {
+		params = ledger.DefaultParams()
+	}
+	if err := s.setProto([]byte(KeyParams), params); err != nil {
+		return err
+	}
+	if err := s.set([]byte(KeyChainID), []byte(chainID)); err != nil {
+		return err
+	}
+	if err := s.set([]byte(KeyCount), u64(0)); err != nil {
+		return err
+	}
+	for _, m := range gs.Members {
+		if err := s.setProto(MemberKey(m.Id), m); err != nil {
+			return err
+		}
+		if err := s.set(SequenceKey(m.Id), u64(1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write applies the changes of one accepted transaction to the working state.
+func (s *Store) Write(ch *ledger.Changes) error {
+	r := ch.Record
+	seq := r.Seq
+	idKey, err := IDKey(r.Id)
+	if err != nil {
+		return err
+	}
+	idRaw := idKey[len(prefixID):]
+	if err := s.setProto(RecordKey(seq), r); err != nil {
+		return err
+	}
+	writes := [][2][]byte{
+		{idKey, u64(seq)},
+		{KindIndexKey(kindName(r.Kind), seq), idRaw},
+		{AuthorIndexKey(r.Author, seq), idRaw},
+		{ContentKey(r.Author, ch.ContentHash), idRaw},
+		{SequenceKey(r.Author), u64(ch.NextSequence)},
+		{[]byte(KeyCount), u64(seq)},
+	}
+	for _, sub := range ch.Subjects {
+		writes = append(writes, [2][]byte{SubjectIndexKey(sub, seq), idRaw})
+	}
+	for _, sec := range ch.Sectors {
+		writes = append(writes, [2][]byte{SectorIndexKey(SectorName(sec), seq), idRaw})
+	}
+	for _, w := range writes {
+		if err := s.set(w[0], w[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Commit saves the working state as a new version.
+func (s *Store) Commit() ([]byte, int64, error) {
+	hash, v, err := s.tree.SaveVersion()
+	if err != nil {
+		return nil, 0, fmt.Errorf("save version: %w", err)
+	}
+	s.mu.Lock()
+	s.version, s.hash = v, hash
+	s.mu.Unlock()
+	return hash, v, nil
+}
+
+// Working returns a view of the working (uncommitted) state, for FinalizeBlock.
+func (s *Store) Working() *View { return &View{r: s.tree} }
+
+// At returns an immutable view of committed version v (0 = latest).
+func (s *Store) At(v int64) (*View, error) {
+	if v == 0 {
+		v = s.Version()
+	}
+	if v <= 0 {
+		return nil, ErrNoVersion
+	}
+	it, err := s.tree.GetImmutable(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
+	}
+	return &View{r: it, imm: it, version: v}, nil
+}
+
+// ErrNoVersion is returned for a version that was never committed or was pruned.
+var ErrNoVersion = errors.New("state version not available")
+
+func (s *Store) set(k, v []byte) error {
+	if _, err := s.tree.Set(k, v); err != nil {
+		return fmt.Errorf("set %q: %w", k, err)
+	}
+	return nil
+}
+
+func (s *Store) setProto(k []byte, m proto.Message) error {
+	bz, err := ledger.Canonical(m)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", k, err)
+	}
+	return s.set(k, bz)
+}
+
+func kindName(k pb.RecordKind) string {
+	return ledger.KindNameOf(k)
+}
+
+type reader interface {
+	Get(key []byte) ([]byte, error)
+	Iterator(start, end []byte, ascending bool) (corestore.Iterator, error)
+}
+
+// View reads one state: the working state or an immutable committed version.
+// A committed view is safe for concurrent use.
+type View struct {
+	r       reader
+	imm     *iavl.ImmutableTree
+	version int64
+}
+
+var _ ledger.State = (*View)(nil)
+
+// Version is the committed version the view reads (0 for the working state).
+func (v *View) Version() int64 { return v.version }
+
+// Get returns the raw value at key (nil if absent).
+func (v *View) Get(key []byte) ([]byte, error) { return v.r.Get(key) }
+
+// Proof returns an ICS23 existence proof if key is present and a
+// non-existence proof if it is absent, against this version's root hash.
+func (v *View) Proof(key []byte) (*ics23.CommitmentProof, error) {
+	if v.imm == nil {
+		return nil, errors.New("proofs are only available for committed versions")
+	}
+	return v.imm.GetProof(key)
+}
+
+// RootHash is the root hash of this committed version.
+func (v *View) RootHash() []byte {
+	if v.imm == nil {
+		return nil
+	}
+	return v.imm.Hash()
+}
+
+func (v *View) getProto(key []byte, m proto.Message) (bool, error) {
+	bz, err := v.r.Get(key)
+	if err != nil {
+		return false, err
+	}
+	if bz == nil {
+		return false, nil
+	}
+	if err := proto.Unmarshal(bz, m); err != nil {
+		return false, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func (v *View) getU64(key []byte) (uint64, bool, error) {
+	bz, err := v.r.Get(key)
+	if err != nil || bz == nil {
+		return 0, false, err
+	}
+	if len(bz) != 8 {
+		return 0, false, fmt.Errorf("value at %q is %d bytes, want 8", key, len(bz))
+	}
+	return binary.BigEndian.Uint64(bz), true, nil
+}
+
+// Member implements ledger.State.
+func (v *View) Member(id string) (*pb.Member, error) {
+	m := new(pb.Member)
+	ok, err := v.getProto(MemberKey(id), m)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NextSequence implements ledger.State.
+func (v *View) NextSequence(member string) (uint64, error) {
+	n, ok, err := v.getU64(SequenceKey(member))
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 1, nil
+	}
+	return n, nil
+}
+
+// Record implements ledger.State.
+func (v *View) Record(id string) (*pb.StoredRecord, error) {
+	k, err := IDKey(id)
+	if err != nil {
+		return nil, nil //nolint:nilerr // a malformed id names no record
+	}
+	seq, ok, err := v.getU64(k)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return v.RecordBySeq(seq)
+}
+
+// RecordBySeq returns the record at ledger position seq, or nil.
+func (v *View) RecordBySeq(seq uint64) (*pb.StoredRecord, error) {
+	r := new(pb.StoredRecord)
+	ok, err := v.getProto(RecordKey(seq), r)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ContentSeen implements ledger.State.
+func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
+	bz, err := v.r.Get(ContentKey(author, h))
+	return bz != nil, err
+}
+
+// RecordCount implements ledger.State.
+func (v *View) RecordCount() (uint64, error) {
+	n, _, err := v.getU64([]byte(KeyCount))
+	return n, err
+}
+
+// ChainID returns the chain id written at genesis.
+func (v *View) ChainID() (string, error) {
+	bz, err := v.r.Get([]byte(KeyChainID))
+	return string(bz), err
+}
+
+// Params returns the chain parameters.
+func (v *View) Params() (*pb.Params, error) {
+	p := new(pb.Params)
+	ok, err := v.getProto([]byte(KeyParams), p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return ledger.DefaultParams(), nil
+	}
+	return p, nil
+}
+
+// Members lists all members in id order.
+func (v *View) Members() ([]*pb.Member, error) {
+	p := []byte(prefixMember)
+	it, err := v.r.Iterator(p, prefixEnd(p), true)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []*pb.Member
+	for ; it.Valid(); it.Next() {
+		m := new(pb.Member)
+		if err := proto.Unmarshal(it.Value(), m); err != nil {
+			return nil, fmt.Errorf("decode member %q: %w", it.Key(), err)
+		}
+		out = append(out, m)
+	}
+	return out, it.Error()
+}
+
+// Filter selects records; empty fields match everything.
+type Filter struct {
+	Kind, Author, Subject, Sector string
+	// After is the ledger sequence to continue after (0 = from the start).
+	After uint64
+	Limit int
+}
+
+// MaxPageSize caps List.
+const MaxPageSize = 200
+
+// List returns records matching f in ledger order, and the sequence to pass
+// as After for the next page (0 when there is none). It scans the most
+// selective index the filter names and checks the others per record.
+func (v *View) List(f Filter) ([]*pb.StoredRecord, uint64, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	var prefix []byte
+	switch {
+	case f.Subject != "":
+		prefix = SubjectPrefix(f.Subject)
+	case f.Author != "":
+		prefix = AuthorPrefix(f.Author)
+	case f.Kind != "":
+		prefix = KindPrefix(f.Kind)
+	case f.Sector != "":
+		prefix = SectorPrefix(f.Sector)
+	default:
+		prefix = []byte(prefixRecord)
+	}
+	start := cat(prefix, u64(f.After+1))
+	it, err := v.r.Iterator(start, prefixEnd(prefix), true)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer it.Close()
+	var out []*pb.StoredRecord
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		if len(out) == limit {
+			return out, out[len(out)-1].Seq, nil
+		}
+		r, err := v.RecordBySeq(seq)
+		if err != nil {
+			return nil, 0, err
+		}
+		if r == nil {
+			return nil, 0, fmt.Errorf("index entry %x points at missing record %d", k, seq)
+		}
+		ok, err := v.matches(r, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, 0, it.Error()
+}
+
+func (v *View) matches(r *pb.StoredRecord, f Filter) (bool, error) {
+	if f.Kind != "" && kindName(r.Kind) != f.Kind {
+		return false, nil
+	}
+	if f.Author != "" && r.Author != f.Author {
+		return false, nil
+	}
+	if f.Subject != "" {
+		if bz, err := v.r.Get(SubjectIndexKey(f.Subject, r.Seq)); bz == nil || err != nil {
+			return false, err
+		}
+	}
+	if f.Sector != "" {
+		if bz, err := v.r.Get(SectorIndexKey(f.Sector, r.Seq)); bz == nil || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// IDFromIndexValue renders an index entry's value (32 raw bytes) as a record id.
+func IDFromIndexValue(bz []byte) string { return hex.EncodeToString(bz) }
