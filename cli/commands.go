@@ -1,0 +1,293 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/ledger/fixture"
+	"github.com/normledger/normledger/node"
+)
+
+// passphrase returns the passphrase source: NORMLEDGER_KEYRING_PASSPHRASE,
+// then --passphrase-file, then a terminal prompt. One answer serves the
+// whole command.
+func (e *env) passphrase() keyring.Passphrase {
+	var once sync.Once
+	var cached string
+	var cerr error
+	return func(prompt string, confirm bool) (string, error) {
+		once.Do(func() {
+			if p := os.Getenv("NORMLEDGER_KEYRING_PASSPHRASE"); p != "" {
+				cached = p
+				return
+			}
+			if e.cfg.PassphraseFile != "" {
+				bz, err := os.ReadFile(e.cfg.PassphraseFile)
+				if err != nil {
+					cerr = fmt.Errorf("passphrase file: %w", err)
+					return
+				}
+				cached = strings.TrimRight(string(bz), "\r\n")
+				return
+			}
+			f, ok := e.in.(*os.File)
+			if !ok || !term.IsTerminal(int(f.Fd())) {
+				cerr = errors.New("no passphrase: set NORMLEDGER_KEYRING_PASSPHRASE or --passphrase-file, or run in a terminal")
+				return
+			}
+			fmt.Fprint(e.err, prompt)
+			bz, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(e.err)
+			if err != nil {
+				cerr = err
+				return
+			}
+			if confirm {
+				fmt.Fprint(e.err, "Repeat: ")
+				again, err := term.ReadPassword(int(f.Fd()))
+				fmt.Fprintln(e.err)
+				if err != nil {
+					cerr = err
+					return
+				}
+				if string(again) != string(bz) {
+					cerr = errors.New("passphrases do not match")
+					return
+				}
+			}
+			cached = string(bz)
+		})
+		return cached, cerr
+	}
+}
+
+func (e *env) keyring() (*keyring.Keyring, error) {
+	return keyring.Open(filepath.Join(e.cfg.Home, "keyring"), e.cfg.KeyringBackend, e.passphrase())
+}
+
+func (e *env) client() (*client.Client, error) { return client.New(e.cfg.Node) }
+
+// initHome lays out a single-validator development chain with the dev member
+// set, whose keys go into the home's keyring.
+func (e *env) initHome(chainID, moniker string, states int, comet func(*cmtcfg.Config)) ([]fixture.Member, error) {
+	ccfg, err := node.InitHome(node.InitOptions{Home: e.cfg.Home, Moniker: moniker, Comet: comet})
+	if err != nil {
+		return nil, err
+	}
+	val, err := node.ValidatorPubKey(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	members := fixture.Dev(states, func(string) ed25519.PrivKey { return ed25519.GenPrivKey() })
+	kr, err := e.keyring()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if _, err := kr.Add(m.ID, m.ID, m.Key); err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+	}
+	gs := fixture.Genesis(members)
+	if err := node.WriteGenesis(ccfg.GenesisFile(), chainID, time.Time{}, []cmttypes.GenesisValidator{val}, gs); err != nil {
+		return nil, err
+	}
+	rpc := ccfg.RPC.ListenAddress
+	if err := writeAppToml(e.cfg.Home, chainID, rpc, e.cfg.KeyringBackend); err != nil {
+		return nil, err
+	}
+	return members, nil
+}
+
+func initCmd(e *env) *cobra.Command {
+	var chainID, moniker string
+	var states int
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Initialise a single-validator development chain with fictional member states",
+		Long: `init creates a node home (config, genesis, validator and node keys) for a
+single-validator development chain. Its member registry holds fictional states
+with ISO 3166-1 user-assigned codes (xaa, xbb, ...), one neutral body
+(observatory) and one verifier (lumen); their signing keys go into the home's
+keyring under their member ids.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			members, err := e.initHome(chainID, moniker, states, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "initialised %s for chain %s\n", e.cfg.Home, chainID)
+			for _, m := range members {
+				fmt.Fprintf(e.out, "  member %-12s %-13s key %s\n", m.ID, strings.TrimPrefix(m.Class.String(), "MEMBER_CLASS_"), m.Signer().KeyID())
+			}
+			fmt.Fprintf(e.out, "start it with: normledger start --home %s\n", e.cfg.Home)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&chainID, "chain-id", "normledger-dev", "chain id")
+	cmd.Flags().StringVar(&moniker, "moniker", "normledger-node", "node name")
+	cmd.Flags().IntVar(&states, "states", 3, "number of fictional member states (1-8)")
+	return cmd
+}
+
+func (e *env) nodeConfig() node.Config {
+	return node.Config{
+		Home: e.cfg.Home, RPCListen: e.cfg.RPC.Laddr, P2PListen: e.cfg.P2P.Laddr,
+		LogLevel: e.cfg.Log.Level, CometLogLevel: e.cfg.Log.CometLevel, LogFormat: e.cfg.Log.Format,
+		LogOutput: e.err, AppCacheSize: e.cfg.App.CacheSize, Version: Version,
+	}
+}
+
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+}
+
+func startCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run the node until SIGINT or SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			return node.Run(ctx, e.nodeConfig())
+		},
+	}
+	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (overrides config.toml)")
+	cmd.Flags().String("p2p.laddr", "", "CometBFT P2P listen address (overrides config.toml)")
+	return cmd
+}
+
+func keysCmd(e *env) *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage member signing keys in the local keyring"}
+	var member string
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Generate a new ed25519 key for a member",
+		Long: `add generates a key and stores it under NAME. A new key signs for the
+member only once it is in the on-chain registry (genesis or governance); give
+the printed public key and key id to the consortium.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if member == "" {
+				member = args[0]
+			}
+			kr, err := e.keyring()
+			if err != nil {
+				return err
+			}
+			info, err := kr.Add(args[0], member, ed25519.GenPrivKey())
+			if err != nil {
+				return err
+			}
+			return e.printKey(info)
+		},
+	}
+	add.Flags().StringVar(&member, "member", "", "member id the key signs for (default: NAME)")
+	list := &cobra.Command{
+		Use: "list", Short: "List keys", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kr, err := e.keyring()
+			if err != nil {
+				return err
+			}
+			infos, err := kr.List()
+			if err != nil {
+				return err
+			}
+			if e.cfg.Output == "json" {
+				return printJSON(e.out, infos)
+			}
+			for _, i := range infos {
+				fmt.Fprintf(e.out, "%-16s member %-12s key %s\n", i.Name, i.Member, i.KeyID)
+			}
+			return nil
+		},
+	}
+	show := &cobra.Command{
+		Use: "show NAME", Short: "Show a key's public part", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := e.keyring()
+			if err != nil {
+				return err
+			}
+			info, err := kr.Show(args[0])
+			if err != nil {
+				return err
+			}
+			return e.printKey(info)
+		},
+	}
+	var outFile string
+	export := &cobra.Command{
+		Use: "export NAME", Short: "Export a key, encrypted with a passphrase", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := e.keyring()
+			if err != nil {
+				return err
+			}
+			pass, err := e.passphrase()("Passphrase to protect the exported key: ", true)
+			if err != nil {
+				return err
+			}
+			blob, err := kr.Export(args[0], pass)
+			if err != nil {
+				return err
+			}
+			if outFile == "" {
+				_, err = e.out.Write(append(blob, '\n'))
+				return err
+			}
+			return os.WriteFile(outFile, append(blob, '\n'), 0o600)
+		},
+	}
+	export.Flags().StringVar(&outFile, "out", "", "write to this file (mode 0600) instead of stdout")
+	imp := &cobra.Command{
+		Use: "import NAME FILE", Short: "Import an exported key", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := e.keyring()
+			if err != nil {
+				return err
+			}
+			blob, err := os.ReadFile(args[1])
+			if err != nil {
+				return err
+			}
+			pass, err := e.passphrase()("Passphrase of the exported key: ", false)
+			if err != nil {
+				return err
+			}
+			info, err := kr.Import(args[0], blob, pass)
+			if err != nil {
+				return err
+			}
+			return e.printKey(info)
+		},
+	}
+	keys.AddCommand(add, list, show, export, imp)
+	return keys
+}
+
+func (e *env) printKey(i keyring.Info) error {
+	if e.cfg.Output == "json" {
+		return printJSON(e.out, i)
+	}
+	fmt.Fprintf(e.out, "name:    %s\nmember:  %s\nkey_id:  %s\npub_key: %s (%s)\n", i.Name, i.Member, i.KeyID, i.PubKey, i.Type)
+	return nil
+}

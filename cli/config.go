@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the merged CLI configuration.
+type Config struct {
+	Home           string `mapstructure:"home"`
+	ChainID        string `mapstructure:"chain_id"`
+	Node           string `mapstructure:"node"`
+	KeyringBackend string `mapstructure:"keyring_backend"`
+	PassphraseFile string `mapstructure:"passphrase_file"`
+	Output         string `mapstructure:"output"`
+	Log            struct {
+		Level      string `mapstructure:"level"`
+		CometLevel string `mapstructure:"comet_level"`
+		Format     string `mapstructure:"format"`
+	} `mapstructure:"log"`
+	RPC struct {
+		Laddr string `mapstructure:"laddr"`
+	} `mapstructure:"rpc"`
+	P2P struct {
+		Laddr string `mapstructure:"laddr"`
+	} `mapstructure:"p2p"`
+	App struct {
+		CacheSize int `mapstructure:"cache_size"`
+	} `mapstructure:"app"`
+}
+
+// defaults lists every configuration key; AutomaticEnv and Unmarshal only
+// see keys that have a default.
+var defaults = map[string]any{
+	"home":            defaultHome(),
+	"chain_id":        "",
+	"node":            "tcp://127.0.0.1:26657",
+	"keyring_backend": "file",
+	"passphrase_file": "",
+	"output":          "text",
+	"log.level":       "info",
+	"log.comet_level": "error",
+	"log.format":      "text",
+	"rpc.laddr":       "",
+	"p2p.laddr":       "",
+	"app.cache_size":  0,
+}
+
+// flagKeys maps flag names to configuration keys.
+var flagKeys = map[string]string{
+	"home": "home", "chain-id": "chain_id", "node": "node", "keyring-backend": "keyring_backend",
+	"passphrase-file": "passphrase_file", "output": "output", "log-level": "log.level",
+	"log-format": "log.format", "rpc.laddr": "rpc.laddr", "p2p.laddr": "p2p.laddr",
+}
+
+func defaultHome() string {
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".normledger")
+	}
+	return ".normledger"
+}
+
+// loadConfig merges flag > env > file > default for the running command.
+func loadConfig(cmd *cobra.Command) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("NORMLEDGER")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	var bindErr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if key, ok := flagKeys[f.Name]; ok {
+			bindErr = errors.Join(bindErr, v.BindPFlag(key, f))
+		}
+	})
+	if bindErr != nil {
+		return nil, bindErr
+	}
+	home := v.GetString("home")
+	v.SetConfigFile(filepath.Join(home, "config", "app.toml"))
+	v.SetConfigType("toml")
+	if err := v.ReadInConfig(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		var nf viper.ConfigFileNotFoundError
+		if !errors.As(err, &nf) {
+			return nil, fmt.Errorf("read %s: %w", v.ConfigFileUsed(), err)
+		}
+	}
+	cfg := new(Config)
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg.Output != "text" && cfg.Output != "json" {
+		return nil, fmt.Errorf("--output %q: want text or json", cfg.Output)
+	}
+	return cfg, nil
+}
+
+const appTomlTemplate = `# normledger settings. Precedence: command-line flags, then NORMLEDGER_*
+# environment variables (NORMLEDGER_LOG_LEVEL for log.level), then this file.
+# CometBFT's own settings live in config.toml next to this file.
+
+# Chain this home belongs to.
+chain_id = %q
+
+# RPC endpoint that client commands (tx, query) talk to.
+node = %q
+
+# Where member keys are kept: "file" (passphrase-encrypted) or "test"
+# (unencrypted, development only).
+keyring_backend = %q
+
+# Default output of queries: "text" or "json".
+output = "text"
+
+[log]
+# normledger log level: debug, info, warn, error.
+level = "info"
+# CometBFT's own log level.
+comet_level = "error"
+# text or json.
+format = "text"
+
+[rpc]
+# Overrides config.toml rpc.laddr when set, e.g. "tcp://127.0.0.1:26657".
+laddr = ""
+
+[p2p]
+# Overrides config.toml p2p.laddr when set.
+laddr = ""
+
+[app]
+# IAVL node cache size (nodes); 0 = default.
+cache_size = 0
+`
+
+func writeAppToml(home, chainID, node, backend string) error {
+	path := filepath.Join(home, "config", "app.toml")
+	return os.WriteFile(path, []byte(fmt.Sprintf(appTomlTemplate, chainID, node, backend)), 0o644)
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/spf13/cobra"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/node"
+)
+
+// Manifest orders example record files: who signs each and under which name
+// its id is kept for the placeholders of later files.
+type Manifest struct {
+	Steps []struct {
+		File      string   `json:"file"`
+		From      string   `json:"from"`
+		CoSigners []string `json:"co_signers"`
+		SaveAs    string   `json:"save_as"`
+	} `json:"steps"`
+}
+
+// SeedExamples submits the example records of dir (in manifest.json order)
+// through c, signing with keys from kr, and returns the ids by save_as name.
+func SeedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir string, log io.Writer) (map[string]string, []string, error) {
+	bz, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("examples: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(bz, &m); err != nil {
+		return nil, nil, fmt.Errorf("examples manifest: %w", err)
+	}
+	ids := map[string]string{}
+	var order []string
+	for _, s := range m.Steps {
+		rec, err := loadRecord(filepath.Join(dir, s.File), ids, time.Now())
+		if err != nil {
+			return ids, order, err
+		}
+		signer, co, err := signers(kr, s.From, s.CoSigners)
+		if err != nil {
+			return ids, order, err
+		}
+		res, err := c.Submit(ctx, rec, signer, co, true)
+		if err != nil {
+			return ids, order, fmt.Errorf("%s: %w", s.File, err)
+		}
+		if res.Rejected() {
+			return ids, order, fmt.Errorf("%s: rejected: %s (code %d): %s", s.File, res.Code, res.Code, res.Log)
+		}
+		fmt.Fprintf(log, "  %-26s by %-12s -> %s (height %d)\n", s.File, s.From, res.ID, res.Height)
+		ids[s.SaveAs] = res.ID
+		order = append(order, s.SaveAs)
+	}
+	return ids, order, nil
+}
+
+const devMarker = ".normledger-dev"
+
+func devCmd(e *env) *cobra.Command {
+	var examples string
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a single-validator development ledger with the example records committed",
+		Long: `dev initialises a development chain in ./.normledger-dev (or --home), starts
+the node, submits every example record in examples/records as signed
+transactions, prints how to query them, and runs until Ctrl-C. Each run starts
+from a fresh chain unless --keep is given; it only ever wipes a directory it
+created itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("home") && os.Getenv("NORMLEDGER_HOME") == "" {
+				e.cfg.Home = ".normledger-dev"
+			}
+			home, err := filepath.Abs(e.cfg.Home)
+			if err != nil {
+				return err
+			}
+			e.cfg.Home = home
+			e.cfg.KeyringBackend = keyring.BackendTest
+			initialised := exists(filepath.Join(home, "config", "config.toml"))
+			if initialised && !keep {
+				if !exists(filepath.Join(home, devMarker)) {
+					return fmt.Errorf("refusing to wipe %s: it was not created by `normledger dev` (use --keep or another --home)", home)
+				}
+				if err := os.RemoveAll(home); err != nil {
+					return err
+				}
+				initialised = false
+			}
+			rpcAddr := "tcp://127.0.0.1:26657"
+			if e.cfg.RPC.Laddr != "" {
+				rpcAddr = e.cfg.RPC.Laddr
+			}
+			p2pAddr := "tcp://127.0.0.1:26656"
+			if e.cfg.P2P.Laddr != "" {
+				p2pAddr = e.cfg.P2P.Laddr
+			}
+			if !initialised {
+				_, err := e.initHome("normledger-dev", "dev", 3, func(c *cmtcfg.Config) {
+					c.RPC.ListenAddress = rpcAddr
+					c.P2P.ListenAddress = p2pAddr
+					c.P2P.PexReactor = false
+					c.Consensus.TimeoutCommit = 500 * time.Millisecond
+				})
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(home, devMarker), []byte("created by normledger dev\n"), 0o644); err != nil {
+					return err
+				}
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			n, err := node.New(e.nodeConfig())
+			if err != nil {
+				return err
+			}
+			if err := n.Start(); err != nil {
+				return errors.Join(err, n.Stop())
+			}
+			defer n.Stop()
+			e.cfg.Node = n.CometConfig().RPC.ListenAddress
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			if err := waitHeight(ctx, c, 1); err != nil {
+				return err
+			}
+			kr, err := e.keyring()
+			if err != nil {
+				return err
+			}
+			existing, err := c.Records(ctx, nil)
+			if err != nil {
+				return err
+			}
+			var ids map[string]string
+			var order []string
+			if len(existing.Records) == 0 {
+				fmt.Fprintf(e.out, "submitting example records from %s:\n", examples)
+				if ids, order, err = SeedExamples(ctx, c, kr, examples, e.out); err != nil {
+					return err
+				}
+			}
+			printDevHelp(e.out, home, n.CometConfig().RPC.ListenAddress, ids, order)
+			<-ctx.Done()
+			fmt.Fprintln(e.out, "stopping")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&examples, "examples", filepath.Join("examples", "records"), "directory of example records with manifest.json")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the existing dev chain instead of starting fresh")
+	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (default tcp://127.0.0.1:26657)")
+	cmd.Flags().String("p2p.laddr", "", "CometBFT P2P listen address (default tcp://127.0.0.1:26656)")
+	return cmd
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func waitHeight(ctx context.Context, c *client.Client, h int64) error {
+	for {
+		st, err := c.RPC().Status(ctx)
+		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// progName is how the user invoked us, for the printed commands.
+func progName() string {
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, "go-build") {
+		return "go run ./cmd/normledger"
+	}
+	return "normledger"
+}
+
+func printDevHelp(w io.Writer, home, rpc string, ids map[string]string, order []string) {
+	p := progName()
+	rel := home
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, home); err == nil && !strings.HasPrefix(r, "..") {
+			rel = r
+		}
+	}
+	fmt.Fprintf(w, "\nnormledger dev chain is running (home %s, CometBFT RPC %s).\n", rel, rpc)
+	if len(ids) > 0 {
+		fmt.Fprintf(w, "%d example records committed. Query them from another terminal:\n\n", len(ids))
+	}
+	fmt.Fprintf(w, "  %s query records --home %s\n", p, rel)
+	fmt.Fprintf(w, "  %s query records --kind incident_disclosure --sector health --home %s\n", p, rel)
+	if id, ok := ids["pledge"]; ok {
+		fmt.Fprintf(w, "  %s query record %s --home %s -o json\n", p, id, rel)
+	}
+	fmt.Fprintf(w, "  %s query members --home %s\n", p, rel)
+	fmt.Fprintf(w, "  %s tx submit --from xcc --file examples/records/acknowledgement.json --var notification=%s --home %s\n",
+		p, ids["notification"], rel)
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
+}

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/normledger/normledger/cli/client"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+func notFound(err error) error {
+	if errors.Is(err, client.ErrNotFound) {
+		return &exitError{code: ExitNotFound, err: err}
+	}
+	return err
+}
+
+func queryCmd(e *env) *cobra.Command {
+	q := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read records and members from a node"}
+	withClient := func(cmd *cobra.Command, fn func(ctx context.Context, c *client.Client) error) error {
+		c, err := e.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+		defer cancel()
+		return fn(ctx, c)
+	}
+	record := &cobra.Command{
+		Use: "record ID", Short: "Show one record", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.Record(ctx, args[0])
+				if err != nil {
+					return notFound(err)
+				}
+				v, err := viewOf(r)
+				if err != nil {
+					return err
+				}
+				if e.cfg.Output == "json" {
+					return printJSON(e.out, v)
+				}
+				fmt.Fprintf(e.out, "id:         %s\nkind:       %s\nauthor:     %s (key %s, sequence %d)\n", v.ID, v.Kind, v.Author, v.KeyID, v.Sequence)
+				if len(v.CoSigners) > 0 {
+					fmt.Fprintf(e.out, "co-signers: %s\n", strings.Join(v.CoSigners, ", "))
+				}
+				fmt.Fprintf(e.out, "ledger seq: %d\nheight:     %d\nblock time: %s\nrecord:\n", v.Seq, v.Height, v.BlockTime)
+				return printJSON(e.out, v.Record)
+			})
+		},
+	}
+	var lr pb.ListRecordsRequest
+	var limit uint32
+	records := &cobra.Command{
+		Use: "records", Short: "List records, filtered and paginated", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				req := &pb.ListRecordsRequest{Kind: lr.Kind, Author: lr.Author, Subject: lr.Subject, Sector: lr.Sector, PageToken: lr.PageToken, Limit: limit}
+				res, err := c.Records(ctx, req)
+				if err != nil {
+					return err
+				}
+				return printRecords(e.out, e.cfg.Output, res.Records, res.NextPageToken)
+			})
+		},
+	}
+	rf := records.Flags()
+	rf.StringVar(&lr.Kind, "kind", "", "record kind, e.g. pledge, notification, incident_disclosure")
+	rf.StringVar(&lr.Author, "author", "", "author member id")
+	rf.StringVar(&lr.Subject, "subject", "", "member id the records concern")
+	rf.StringVar(&lr.Sector, "sector", "", "sector, e.g. health, energy, water")
+	rf.StringVar(&lr.PageToken, "page-token", "", "continue from a previous page")
+	rf.Uint32Var(&limit, "limit", 50, "page size (at most 200)")
+	members := &cobra.Command{
+		Use: "members", Short: "List the member registry", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				ms, err := c.Members(ctx)
+				if err != nil {
+					return err
+				}
+				if e.cfg.Output == "json" {
+					out := make([]any, 0, len(ms))
+					for _, m := range ms {
+						out = append(out, protoJSON(m))
+					}
+					return printJSON(e.out, out)
+				}
+				for _, m := range ms {
+					fmt.Fprintf(e.out, "%-12s %-13s %-4s %s\n", m.Id, strings.TrimPrefix(m.Class.String(), "MEMBER_CLASS_"), m.CountryCode, m.Name)
+				}
+				return nil
+			})
+		},
+	}
+	member := &cobra.Command{
+		Use: "member ID", Short: "Show one member", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				m, err := c.Member(ctx, args[0])
+				if err != nil {
+					return notFound(err)
+				}
+				bz, err := pj.Marshal(m)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(e.out, string(bz))
+				return err
+			})
+		},
+	}
+	q.AddCommand(record, records, members, member)
+	return q
+}

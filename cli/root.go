@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/normledger/normledger/cli/keyring"
+)
+
+// Version is set at build time with -ldflags "-X github.com/normledger/normledger/cli.Version=...".
+var Version = "dev"
+
+// Exit statuses of the normledger command.
+const (
+	ExitOK       = 0
+	ExitError    = 1 // usage, configuration, I/O or network failure
+	ExitRejected = 2 // the ledger rejected the transaction (its result code is printed)
+	ExitNotFound = 3 // the queried record or member does not exist
+)
+
+// ExitError carries an exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode maps an error returned by Execute to a process exit status.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitError
+}
+
+// env is what every command shares: merged config and output streams.
+type env struct {
+	cfg *Config
+	out io.Writer
+	err io.Writer
+	in  io.Reader
+}
+
+// NewRootCmd builds the normledger command tree.
+func NewRootCmd(out, errOut io.Writer, in io.Reader) *cobra.Command {
+	e := &env{out: out, err: errOut, in: in}
+	root := &cobra.Command{
+		Use:           "normledger",
+		Short:         "normledger: a verifiable ledger of cyber-norms compliance records",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			e.cfg = cfg
+			return nil
+		},
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	pf := root.PersistentFlags()
+	pf.String("home", defaultHome(), "node and keyring directory (env NORMLEDGER_HOME)")
+	pf.String("log-level", "info", "log level: debug, info, warn, error")
+	pf.String("log-format", "text", "log format: text or json")
+	pf.StringP("output", "o", "text", "output format: text or json")
+	pf.String("node", "tcp://127.0.0.1:26657", "CometBFT RPC endpoint for client commands")
+	pf.String("keyring-backend", keyring.BackendFile, "keyring backend: file (encrypted) or test (unencrypted, dev only)")
+	pf.String("passphrase-file", "", "read key passphrases from this file instead of prompting (env NORMLEDGER_KEYRING_PASSPHRASE also works)")
+	root.AddCommand(
+		initCmd(e), startCmd(e), devCmd(e), keysCmd(e), txCmd(e), queryCmd(e), versionCmd(e),
+	)
+	return root
+}
+
+// Execute runs the CLI with os.Args and returns the process exit status.
+func Execute(ctx context.Context) int {
+	root := NewRootCmd(os.Stdout, os.Stderr, os.Stdin)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+	}
+	return ExitCode(err)
+}
+
+func versionCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if e.cfg.Output == "json" {
+				return printJSON(e.out, map[string]any{"version": Version, "app_version": 1, "schema_version": 1})
+			}
+			fmt.Fprintf(e.out, "normledger %s (app protocol 1, record schema 1)\n", Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,13 @@
+// Command normledger runs and talks to a normledger node. See README.md.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/normledger/normledger/cli"
+)
+
+func main() {
+	os.Exit(cli.Execute(context.Background()))
+}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	cmttypes "github.com/cometbft/cometbft/types"
+	cmttime "github.com/cometbft/cometbft/types/time"
+	"github.com/spf13/viper"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Home layout (CometBFT's, plus ours):
+//
+//	config/config.toml      CometBFT settings
+//	config/app.toml         normledger settings (read by cli)
+//	config/genesis.json     genesis; app_state is a GenesisState in protojson
+//	config/node_key.json, config/priv_validator_key.json
+//	data/                   CometBFT stores, data/appstate.db (IAVL state)
+//	keyring/                member keys (cli/keyring)
+
+// InitOptions describe a new node home.
+type InitOptions struct {
+	Home    string
+	Moniker string
+	// Comet, when set, adjusts the default CometBFT config before it is written.
+	Comet func(*cmtcfg.Config)
+}
+
+// InitHome creates config.toml, the node key and the validator key in a new
+// home, and returns the validator's public key. It refuses to overwrite an
+// existing config.
+func InitHome(o InitOptions) (*cmtcfg.Config, error) {
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(o.Home)
+	if _, err := os.Stat(filepath.Join(o.Home, "config", "config.toml")); err == nil {
+		return nil, fmt.Errorf("%s is already initialised (config/config.toml exists)", o.Home)
+	}
+	if err := os.MkdirAll(filepath.Join(o.Home, "config"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(o.Home, "data"), 0o700); err != nil {
+		return nil, err
+	}
+	if o.Moniker != "" {
+		cfg.Moniker = o.Moniker
+	}
+	// Our own REST and gRPC edges serve transactions by id; CometBFT's kv
+	// indexer roughly halves throughput, so it is off by default.
+	cfg.TxIndex.Indexer = "null"
+	cfg.Instrumentation.Prometheus = false
+	if o.Comet != nil {
+		o.Comet(cfg)
+	}
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cmtcfg.WriteConfigFile(filepath.Join(o.Home, "config", "config.toml"), cfg)
+	privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	return cfg, nil
+}
+
+// ValidatorPubKey reads the validator public key of a home.
+func ValidatorPubKey(cfg *cmtcfg.Config) (cmttypes.GenesisValidator, error) {
+	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	pk, err := pv.GetPubKey()
+	if err != nil {
+		return cmttypes.GenesisValidator{}, err
+	}
+	return cmttypes.GenesisValidator{Address: pk.Address(), PubKey: pk, Power: 10, Name: cfg.Moniker}, nil
+}
+
+// WriteGenesis writes genesis.json with the given validators and app state.
+func WriteGenesis(path, chainID string, genesisTime time.Time, vals []cmttypes.GenesisValidator, gs *pb.GenesisState) error {
+	if err := ledger.ValidateGenesis(gs); err != nil {
+		return err
+	}
+	appState, err := protojson.MarshalOptions{Indent: "  "}.Marshal(gs)
+	if err != nil {
+		return err
+	}
+	if genesisTime.IsZero() {
+		genesisTime = cmttime.Now()
+	}
+	doc := &cmttypes.GenesisDoc{
+		ChainID:         chainID,
+		GenesisTime:     genesisTime,
+		InitialHeight:   1,
+		ConsensusParams: cmttypes.DefaultConsensusParams(),
+		Validators:      vals,
+		AppState:        json.RawMessage(appState),
+	}
+	doc.ConsensusParams.Block.MaxBytes = 4 << 20
+	if err := doc.ValidateAndComplete(); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	return doc.SaveAs(path)
+}
+
+// LoadCometConfig reads config/config.toml of home into a CometBFT config.
+func LoadCometConfig(home string) (*cmtcfg.Config, error) {
+	cfg := cmtcfg.DefaultConfig()
+	path := filepath.Join(home, "config", "config.toml")
+	v := viper.New()
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found: run `normledger init --home %s` first", path, home)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	cfg.SetRoot(home)
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
