@@ -1,0 +1,40 @@
+# normledger developer targets. Only Go is needed for build, test and run;
+# `make proto` also needs protoc (Debian: protobuf-compiler).
+GO      ?= go
+BIN     ?= build/normledger
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/normledger/normledger/cli.Version=$(VERSION)
+
+.PHONY: build test run proto proto-check lint fuzz ci clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/normledger
+
+# The README's test command.
+test:
+	$(GO) test ./...
+
+# A single-validator ledger with the example records committed.
+run:
+	$(GO) run ./cmd/normledger dev
+
+proto:
+	./scripts/protogen.sh
+
+# Regenerating must not change the committed code.
+proto-check: proto
+	git diff --exit-code -- proto/gen
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./ledger
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf build .normledger-dev

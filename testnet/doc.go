@@ -1,0 +1,3 @@
+// Package testnet generates and runs local multi-validator normledger
+// networks as separate OS processes, seeds scenarios and injects faults.
+package testnet
