@@ -22,6 +22,7 @@ import (
 	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
+	"github.com/normledger/normledger/node/api"
 )
 
 // passphrase returns the passphrase source: NORMLEDGER_KEYRING_PASSPHRASE,
@@ -151,6 +152,10 @@ func (e *env) nodeConfig() node.Config {
 		Home: e.cfg.Home, RPCListen: e.cfg.RPC.Laddr, P2PListen: e.cfg.P2P.Laddr,
 		LogLevel: e.cfg.Log.Level, CometLogLevel: e.cfg.Log.CometLevel, LogFormat: e.cfg.Log.Format,
 		LogOutput: e.err, AppCacheSize: e.cfg.App.CacheSize, Version: Version,
+		API: api.Config{
+			RESTListen: e.cfg.API.RESTLaddr, GRPCListen: e.cfg.API.GRPCLaddr, CORSOrigins: e.cfg.API.CORSOrigins,
+			MaxBodyBytes: e.cfg.API.MaxBodyBytes, ReadRateLimit: e.cfg.API.ReadRateLimit, ReadRateBurst: e.cfg.API.ReadRateBurst,
+		},
 	}
 }
 
@@ -171,6 +176,8 @@ func startCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (overrides config.toml)")
 	cmd.Flags().String("p2p.laddr", "", "CometBFT P2P listen address (overrides config.toml)")
+	cmd.Flags().String("rest.laddr", "tcp://127.0.0.1:1317", "REST API listen address (\"\" disables)")
+	cmd.Flags().String("grpc.laddr", "tcp://127.0.0.1:9090", "gRPC API listen address (\"\" disables)")
 	return cmd
 }
 

@@ -34,23 +34,37 @@ type Config struct {
 	App struct {
 		CacheSize int `mapstructure:"cache_size"`
 	} `mapstructure:"app"`
+	API struct {
+		RESTLaddr     string   `mapstructure:"rest_laddr"`
+		GRPCLaddr     string   `mapstructure:"grpc_laddr"`
+		CORSOrigins   []string `mapstructure:"cors_origins"`
+		MaxBodyBytes  int64    `mapstructure:"max_body_bytes"`
+		ReadRateLimit float64  `mapstructure:"read_rate_limit"`
+		ReadRateBurst int      `mapstructure:"read_rate_burst"`
+	} `mapstructure:"api"`
 }
 
 // defaults lists every configuration key; AutomaticEnv and Unmarshal only
 // see keys that have a default.
 var defaults = map[string]any{
-	"home":            defaultHome(),
-	"chain_id":        "",
-	"node":            "tcp://127.0.0.1:26657",
-	"keyring_backend": "file",
-	"passphrase_file": "",
-	"output":          "text",
-	"log.level":       "info",
-	"log.comet_level": "error",
-	"log.format":      "text",
-	"rpc.laddr":       "",
-	"p2p.laddr":       "",
-	"app.cache_size":  0,
+	"home":                defaultHome(),
+	"chain_id":            "",
+	"node":                "tcp://127.0.0.1:26657",
+	"keyring_backend":     "file",
+	"passphrase_file":     "",
+	"output":              "text",
+	"log.level":           "info",
+	"log.comet_level":     "error",
+	"log.format":          "text",
+	"rpc.laddr":           "",
+	"p2p.laddr":           "",
+	"app.cache_size":      0,
+	"api.rest_laddr":      "tcp://127.0.0.1:1317",
+	"api.grpc_laddr":      "tcp://127.0.0.1:9090",
+	"api.cors_origins":    []string{},
+	"api.max_body_bytes":  int64(256 << 10),
+	"api.read_rate_limit": 200.0,
+	"api.read_rate_burst": 400,
 }
 
 // flagKeys maps flag names to configuration keys.
@@ -58,6 +72,7 @@ var flagKeys = map[string]string{
 	"home": "home", "chain-id": "chain_id", "node": "node", "keyring-backend": "keyring_backend",
 	"passphrase-file": "passphrase_file", "output": "output", "log-level": "log.level",
 	"log-format": "log.format", "rpc.laddr": "rpc.laddr", "p2p.laddr": "p2p.laddr",
+	"rest.laddr": "api.rest_laddr", "grpc.laddr": "api.grpc_laddr",
 }
 
 func defaultHome() string {
@@ -140,6 +155,18 @@ laddr = ""
 [app]
 # IAVL node cache size (nodes); 0 = default.
 cache_size = 0
+
+[api]
+# REST (grpc-gateway) and gRPC listeners; "" disables a server.
+rest_laddr = "tcp://127.0.0.1:1317"
+grpc_laddr = "tcp://127.0.0.1:9090"
+# Browser origins allowed to call the REST API ("*" for any).
+cors_origins = []
+# Largest accepted request body, bytes (413 beyond).
+max_body_bytes = 262144
+# GET requests per second per client address, and burst (429 beyond); 0 disables.
+read_rate_limit = 200
+read_rate_burst = 400
 `
 
 func writeAppToml(home, chainID, node, backend string) error {

@@ -149,14 +149,13 @@ created itself.`,
 				return err
 			}
 			var ids map[string]string
-			var order []string
 			if len(existing.Records) == 0 {
 				fmt.Fprintf(e.out, "submitting example records from %s:\n", examples)
-				if ids, order, err = SeedExamples(ctx, c, kr, examples, e.out); err != nil {
+				if ids, _, err = SeedExamples(ctx, c, kr, examples, e.out); err != nil {
 					return err
 				}
 			}
-			printDevHelp(e.out, home, n.CometConfig().RPC.ListenAddress, ids, order)
+			printDevHelp(e.out, home, n.CometConfig().RPC.ListenAddress, n.RESTAddress(), ids)
 			<-ctx.Done()
 			fmt.Fprintln(e.out, "stopping")
 			return nil
@@ -166,6 +165,8 @@ created itself.`,
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the existing dev chain instead of starting fresh")
 	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (default tcp://127.0.0.1:26657)")
 	cmd.Flags().String("p2p.laddr", "", "CometBFT P2P listen address (default tcp://127.0.0.1:26656)")
+	cmd.Flags().String("rest.laddr", "tcp://127.0.0.1:1317", "REST API listen address")
+	cmd.Flags().String("grpc.laddr", "tcp://127.0.0.1:9090", "gRPC API listen address")
 	return cmd
 }
 
@@ -193,7 +194,7 @@ func progName() string {
 	return "normledger"
 }
 
-func printDevHelp(w io.Writer, home, rpc string, ids map[string]string, order []string) {
+func printDevHelp(w io.Writer, home, rpc, rest string, ids map[string]string) {
 	p := progName()
 	rel := home
 	if wd, err := os.Getwd(); err == nil {
@@ -213,5 +214,14 @@ func printDevHelp(w io.Writer, home, rpc string, ids map[string]string, order []
 	fmt.Fprintf(w, "  %s query members --home %s\n", p, rel)
 	fmt.Fprintf(w, "  %s tx submit --from xcc --file examples/records/acknowledgement.json --var notification=%s --home %s\n",
 		p, ids["notification"], rel)
+	if rest != "" {
+		u := "http://" + rest
+		fmt.Fprintf(w, "\nREST API %s (OpenAPI at %s/openapi.json):\n\n", u, u)
+		fmt.Fprintf(w, "  curl -s %s/v1/status\n", u)
+		fmt.Fprintf(w, "  curl -s '%s/v1/records?kind=incident_disclosure&sector=health'\n", u)
+		if id, ok := ids["pledge"]; ok {
+			fmt.Fprintf(w, "  curl -s '%s/v1/records/%s?prove=true'\n", u, id)
+		}
+	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
 }

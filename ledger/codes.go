@@ -45,6 +45,9 @@ const (
 	CodeGenesis           Code = 29 // genesis app_state is invalid
 	CodeEmptyBody         Code = 30 // the record has no body
 	CodeSelfReference     Code = 31 // a record refers to its own author where it may not
+	CodeRateLimited       Code = 32 // the API edge refused the request: too many from this client
+	CodeNoRoute           Code = 33 // the API has no such endpoint or method
+	CodeUnavailable       Code = 34 // the node cannot answer yet (no attested state, consensus unreachable)
 )
 
 var codeNames = map[Code]string{
@@ -59,7 +62,8 @@ var codeNames = map[Code]string{
 	CodeMemberInactive: "member_inactive", CodeKeyInactive: "key_inactive", CodeCoSignature: "co_signature",
 	CodeRevealMismatch: "reveal_mismatch", CodeUnknownMember: "unknown_member",
 	CodeAssessorMismatch: "assessor_mismatch", CodeGenesis: "genesis", CodeEmptyBody: "empty_body",
-	CodeSelfReference: "self_reference",
+	CodeSelfReference: "self_reference", CodeRateLimited: "rate_limited", CodeNoRoute: "no_route",
+	CodeUnavailable: "unavailable",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -47,6 +47,12 @@ func isMemberID(s string) bool {
 	return true
 }
 
+// IsMemberID reports whether s has the shape of a member id.
+func IsMemberID(s string) bool { return isMemberID(s) }
+
+// IsRecordID reports whether s has the shape of a record id (64 lowercase hex).
+func IsRecordID(s string) bool { return isRecordID(s) }
+
 func isRecordID(s string) bool {
 	if len(s) != 64 {
 		return false

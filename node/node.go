@@ -15,9 +15,11 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/rpc/client/local"
 
 	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/ledger/store"
+	"github.com/normledger/normledger/node/api"
 )
 
 // Config is everything a node process needs; cli builds it from flags,
@@ -35,6 +37,8 @@ type Config struct {
 	// AppCacheSize is the IAVL node cache size; 0 means the default.
 	AppCacheSize int
 	Version      string
+	// API configures the REST and gRPC servers (empty listen addresses disable them).
+	API api.Config
 }
 
 // Node is a running (or ready to run) normledger process.
@@ -45,6 +49,7 @@ type Node struct {
 	st    *store.Store
 	app   *app.App
 	ccfg  *cmtcfg.Config
+	api   *api.Servers
 }
 
 // New assembles a node from an initialised home. It opens the state
@@ -107,14 +112,49 @@ func (n *Node) Start() error {
 	if err := n.comet.Start(); err != nil {
 		return fmt.Errorf("start cometbft: %w", err)
 	}
+	if n.cfg.API.RESTListen != "" || n.cfg.API.GRPCListen != "" {
+		acfg := n.cfg.API
+		acfg.Logger = n.log.With("module", "api")
+		svc := api.NewServer(n.st, local.New(n.comet), n.comet.BlockStore().Height, n.cfg.Version)
+		s, err := api.Start(acfg, svc)
+		if err != nil {
+			n.comet.Stop()
+			n.comet.Wait()
+			return err
+		}
+		n.api = s
+	}
 	n.log.Info("node started", "home", n.cfg.Home, "chain_id", n.comet.GenesisDoc().ChainID,
-		"rpc", n.ccfg.RPC.ListenAddress, "p2p", n.ccfg.P2P.ListenAddress, "height", n.st.Version())
+		"rpc", n.ccfg.RPC.ListenAddress, "p2p", n.ccfg.P2P.ListenAddress, "rest", n.RESTAddress(),
+		"grpc", n.GRPCAddress(), "height", n.st.Version())
 	return nil
+}
+
+// RESTAddress is the REST listener (host:port), or "" if disabled.
+func (n *Node) RESTAddress() string {
+	if n.api == nil {
+		return ""
+	}
+	return n.api.RESTAddr()
+}
+
+// GRPCAddress is the gRPC listener (host:port), or "" if disabled.
+func (n *Node) GRPCAddress() string {
+	if n.api == nil {
+		return ""
+	}
+	return n.api.GRPCAddr()
 }
 
 // Stop stops consensus, waits for it, and closes the state database.
 func (n *Node) Stop() error {
 	var errs []error
+	if n.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, n.api.Stop(ctx))
+		cancel()
+		n.api = nil
+	}
 	if n.comet.IsRunning() {
 		if err := n.comet.Stop(); err != nil {
 			errs = append(errs, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corestore "cosmossdk.io/core/store"
 	"github.com/cosmos/iavl"
@@ -387,6 +388,9 @@ type Filter struct {
 	// After is the ledger sequence to continue after (0 = from the start).
 	After uint64
 	Limit int
+	// From and To bound block time: From <= t < To; zero means unbounded.
+	// Block times never decrease along the ledger, so To ends the scan.
+	From, To time.Time
 }
 
 // MaxPageSize caps List.
@@ -432,6 +436,13 @@ func (v *View) List(f Filter) ([]*pb.StoredRecord, uint64, error) {
 		}
 		if r == nil {
 			return nil, 0, fmt.Errorf("index entry %x points at missing record %d", k, seq)
+		}
+		bt := r.BlockTime.AsTime()
+		if !f.To.IsZero() && !bt.Before(f.To) {
+			break
+		}
+		if !f.From.IsZero() && bt.Before(f.From) {
+			continue
 		}
 		ok, err := v.matches(r, f)
 		if err != nil {

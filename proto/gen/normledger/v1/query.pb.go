@@ -9,6 +9,7 @@ package normledgerv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -32,8 +33,16 @@ type ListRecordsRequest struct {
 	// Sector name, e.g. "health".
 	Sector string `protobuf:"bytes,4,opt,name=sector,proto3" json:"sector,omitempty"`
 	// Opaque; from a previous response's next_page_token.
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Limit         uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Page size; default 50, at most 200.
+	Limit uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only records whose block time is at or after from_time / before to_time.
+	FromTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=from_time,json=fromTime,proto3" json:"from_time,omitempty"`
+	ToTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=to_time,json=toTime,proto3" json:"to_time,omitempty"`
+	// Attach an ICS23 proof of each record.
+	Prove bool `protobuf:"varint,9,opt,name=prove,proto3" json:"prove,omitempty"`
+	// State height to read; 0 means the newest attested height.
+	Height        int64 `protobuf:"varint,10,opt,name=height,proto3" json:"height,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -110,10 +119,43 @@ func (x *ListRecordsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ListRecordsRequest) GetFromTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FromTime
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetToTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ToTime
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+func (x *ListRecordsRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 type ListRecordsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*StoredRecord        `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// State height the answer was read at; proofs verify against the app hash
+	// in the header of height + 1.
+	Height int64 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs[i] proves records[i] at key r/<seq>.
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +204,92 @@ func (x *ListRecordsResponse) GetNextPageToken() string {
 	return ""
 }
 
+func (x *ListRecordsResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListRecordsResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+// Proof is an ICS23 proof that key has value (exists) or is absent, in the
+// IAVL tree whose root is the app hash of a height.
+type Proof struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The exact bytes proven; empty when the key is absent.
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// A protobuf-encoded cosmos.ics23.v1.CommitmentProof (IavlSpec).
+	Proof         []byte `protobuf:"bytes,3,opt,name=proof,proto3" json:"proof,omitempty"`
+	Exists        bool   `protobuf:"varint,4,opt,name=exists,proto3" json:"exists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proof) Reset() {
+	*x = Proof{}
+	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proof) ProtoMessage() {}
+
+func (x *Proof) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proof.ProtoReflect.Descriptor instead.
+func (*Proof) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_query_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Proof) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Proof) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *Proof) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *Proof) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
+}
+
 type MemberList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
@@ -171,7 +299,7 @@ type MemberList struct {
 
 func (x *MemberList) Reset() {
 	*x = MemberList{}
-	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	mi := &file_normledger_v1_query_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +311,7 @@ func (x *MemberList) String() string {
 func (*MemberList) ProtoMessage() {}
 
 func (x *MemberList) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	mi := &file_normledger_v1_query_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +324,7 @@ func (x *MemberList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberList.ProtoReflect.Descriptor instead.
 func (*MemberList) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_normledger_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MemberList) GetMembers() []*Member {
@@ -210,7 +338,7 @@ var File_normledger_v1_query_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x19normledger/v1/query.proto\x12\rnormledger.v1\x1a\x1anormledger/v1/member.proto\x1a\x16normledger/v1/tx.proto\"\xa7\x01\n" +
+	"\x19normledger/v1/query.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x16normledger/v1/tx.proto\"\xc3\x02\n" +
 	"\x12ListRecordsRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x18\n" +
@@ -218,10 +346,22 @@ const file_normledger_v1_query_proto_rawDesc = "" +
 	"\x06sector\x18\x04 \x01(\tR\x06sector\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x14\n" +
-	"\x05limit\x18\x06 \x01(\rR\x05limit\"t\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\x127\n" +
+	"\tfrom_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bfromTime\x123\n" +
+	"\ato_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06toTime\x12\x14\n" +
+	"\x05prove\x18\t \x01(\bR\x05prove\x12\x16\n" +
+	"\x06height\x18\n" +
+	" \x01(\x03R\x06height\"\xba\x01\n" +
 	"\x13ListRecordsResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.normledger.v1.StoredRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"=\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"]\n" +
+	"\x05Proof\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
+	"\x05proof\x18\x03 \x01(\fR\x05proof\x12\x16\n" +
+	"\x06exists\x18\x04 \x01(\bR\x06exists\"=\n" +
 	"\n" +
 	"MemberList\x12/\n" +
 	"\amembers\x18\x01 \x03(\v2\x15.normledger.v1.MemberR\amembersBGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
@@ -238,22 +378,27 @@ func file_normledger_v1_query_proto_rawDescGZIP() []byte {
 	return file_normledger_v1_query_proto_rawDescData
 }
 
-var file_normledger_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_normledger_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_normledger_v1_query_proto_goTypes = []any{
-	(*ListRecordsRequest)(nil),  // 0: normledger.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil), // 1: normledger.v1.ListRecordsResponse
-	(*MemberList)(nil),          // 2: normledger.v1.MemberList
-	(*StoredRecord)(nil),        // 3: normledger.v1.StoredRecord
-	(*Member)(nil),              // 4: normledger.v1.Member
+	(*ListRecordsRequest)(nil),    // 0: normledger.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),   // 1: normledger.v1.ListRecordsResponse
+	(*Proof)(nil),                 // 2: normledger.v1.Proof
+	(*MemberList)(nil),            // 3: normledger.v1.MemberList
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*StoredRecord)(nil),          // 5: normledger.v1.StoredRecord
+	(*Member)(nil),                // 6: normledger.v1.Member
 }
 var file_normledger_v1_query_proto_depIdxs = []int32{
-	3, // 0: normledger.v1.ListRecordsResponse.records:type_name -> normledger.v1.StoredRecord
-	4, // 1: normledger.v1.MemberList.members:type_name -> normledger.v1.Member
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 0: normledger.v1.ListRecordsRequest.from_time:type_name -> google.protobuf.Timestamp
+	4, // 1: normledger.v1.ListRecordsRequest.to_time:type_name -> google.protobuf.Timestamp
+	5, // 2: normledger.v1.ListRecordsResponse.records:type_name -> normledger.v1.StoredRecord
+	2, // 3: normledger.v1.ListRecordsResponse.proofs:type_name -> normledger.v1.Proof
+	6, // 4: normledger.v1.MemberList.members:type_name -> normledger.v1.Member
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_query_proto_init() }
@@ -269,7 +414,7 @@ func file_normledger_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_query_proto_rawDesc), len(file_normledger_v1_query_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

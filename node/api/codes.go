@@ -1,0 +1,54 @@
+package api
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// grpcCode maps a ledger result code to a gRPC code (and so, through
+// grpc-gateway, to an HTTP status). This is the only such mapping.
+func grpcCode(c ledger.Code) codes.Code {
+	switch c {
+	case ledger.CodeOK:
+		return codes.OK
+	case ledger.CodeInternal:
+		return codes.Internal
+	case ledger.CodeBadSignature, ledger.CodeUnknownSigner, ledger.CodeUnknownKey, ledger.CodeKeyInactive, ledger.CodeCoSignature:
+		return codes.Unauthenticated
+	case ledger.CodeClassNotAllowed, ledger.CodeNotAuthor, ledger.CodeNotRecipient, ledger.CodeMemberInactive:
+		return codes.PermissionDenied
+	case ledger.CodeReplay, ledger.CodeSequenceGap, ledger.CodeDuplicateRecord:
+		return codes.AlreadyExists
+	case ledger.CodeUnknownRecord, ledger.CodeUnknownMember:
+		return codes.FailedPrecondition // a tx refers to something absent: the request, not the URL, is wrong
+	}
+	return codes.InvalidArgument
+}
+
+// httpOverride gives HTTP statuses that no gRPC code maps to.
+func httpOverride(c ledger.Code) int {
+	if c == ledger.CodeTxTooLarge {
+		return http.StatusRequestEntityTooLarge
+	}
+	return 0
+}
+
+func errorInfo(c ledger.Code) *pb.ErrorInfo {
+	return &pb.ErrorInfo{Code: uint32(c), Codespace: ledger.Codespace, CodeName: c.String()}
+}
+
+// apiError builds a status error with the ledger code attached as details.
+func apiError(gc codes.Code, lc ledger.Code, msg string) error {
+	st := status.New(gc, msg)
+	if d, err := st.WithDetails(errorInfo(lc)); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func badRequest(lc ledger.Code, msg string) error { return apiError(codes.InvalidArgument, lc, msg) }

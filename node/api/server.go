@@ -1,0 +1,382 @@
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
+	cmttypes "github.com/cometbft/cometbft/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/store"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Chain is what the service needs from the consensus engine; an in-process
+// CometBFT RPC client (rpc/client/local) provides it.
+type Chain interface {
+	Status(ctx context.Context) (*coretypes.ResultStatus, error)
+	Validators(ctx context.Context, height *int64, page, perPage *int) (*coretypes.ResultValidators, error)
+	BroadcastTxSync(ctx context.Context, tx cmttypes.Tx) (*coretypes.ResultBroadcastTx, error)
+	BroadcastTxCommit(ctx context.Context, tx cmttypes.Tx) (*coretypes.ResultBroadcastTxCommit, error)
+}
+
+// Server implements LedgerService. It is safe for concurrent use.
+type Server struct {
+	pb.UnimplementedLedgerServiceServer
+	st          *store.Store
+	chain       Chain
+	blockHeight func() int64 // latest block in the block store
+	reg         *ledger.Registry
+	version     string
+}
+
+// NewServer builds the service over a store and a chain.
+func NewServer(st *store.Store, chain Chain, blockHeight func() int64, version string) *Server {
+	return &Server{st: st, chain: chain, blockHeight: blockHeight, reg: ledger.DefaultRegistry(), version: version}
+}
+
+// AttestedHeight is the newest state height whose app hash is in a header:
+// header H+1 carries the app hash of state H.
+func (s *Server) AttestedHeight() int64 {
+	h := s.blockHeight() - 1
+	if v := s.st.Version(); v < h {
+		h = v
+	}
+	return h
+}
+
+// view opens the state at height (0 = newest attested).
+func (s *Server) view(height int64) (*store.View, error) {
+	if height < 0 {
+		return nil, badRequest(ledger.CodeBadFormat, "height must not be negative")
+	}
+	if height == 0 {
+		height = s.AttestedHeight()
+		if height < 1 {
+			return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, "no attested state yet: wait for the second block")
+		}
+	}
+	if latest := s.st.Version(); height > latest {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("height %d is not available (latest state is %d)", height, latest))
+	}
+	v, err := s.st.At(height)
+	if err != nil {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("height %d is not available: %v", height, err))
+	}
+	return v, nil
+}
+
+func internal(err error) error {
+	return apiError(codes.Internal, ledger.CodeInternal, err.Error())
+}
+
+// proofOf proves key (present or absent) in view v.
+func proofOf(v *store.View, key []byte) (*pb.Proof, error) {
+	val, err := v.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.Proof(key)
+	if err != nil {
+		return nil, fmt.Errorf("prove %x: %w", key, err)
+	}
+	bz, err := p.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Proof{Key: key, Value: val, Proof: bz, Exists: val != nil}, nil
+}
+
+// Status implements LedgerService.
+func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	st, err := s.chain.Status(ctx)
+	if err != nil {
+		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, err.Error())
+	}
+	out := &pb.StatusResponse{
+		ChainId:              st.NodeInfo.Network,
+		NodeId:               string(st.NodeInfo.DefaultNodeID),
+		Version:              s.version,
+		AppVersion:           st.NodeInfo.ProtocolVersion.App,
+		LatestHeight:         st.SyncInfo.LatestBlockHeight,
+		LatestBlockTime:      timestamppb.New(st.SyncInfo.LatestBlockTime),
+		LatestAttestedHeight: st.SyncInfo.LatestBlockHeight - 1,
+		AppHash:              st.SyncInfo.LatestAppHash,
+		CatchingUp:           st.SyncInfo.CatchingUp,
+	}
+	page, perPage := 1, 100
+	vals, err := s.chain.Validators(ctx, nil, &page, &perPage)
+	if err != nil {
+		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, err.Error())
+	}
+	for _, v := range vals.Validators {
+		out.Validators = append(out.Validators, &pb.Validator{Address: v.Address, PubKey: v.PubKey.Bytes(), VotingPower: v.VotingPower})
+	}
+	return out, nil
+}
+
+// ListMembers implements LedgerService.
+func (s *Server) ListMembers(_ context.Context, req *pb.ListMembersRequest) (*pb.ListMembersResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := v.Members()
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.ListMembersResponse{Members: ms, Height: v.Version()}
+	if req.Prove {
+		for _, m := range ms {
+			p, err := proofOf(v, store.MemberKey(m.Id))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, p)
+		}
+	}
+	return out, nil
+}
+
+// GetMember implements LedgerService.
+func (s *Server) GetMember(_ context.Context, req *pb.GetMemberRequest) (*pb.GetMemberResponse, error) {
+	if !ledger.IsMemberID(req.Id) {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%q is not a member id", req.Id))
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	m, err := v.Member(req.Id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetMemberResponse{Member: m, Height: v.Version()}
+	if req.Prove {
+		if out.Proof, err = proofOf(v, store.MemberKey(req.Id)); err != nil {
+			return nil, internal(err)
+		}
+	}
+	if m == nil {
+		return nil, notFound(ledger.CodeUnknownMember, fmt.Sprintf("member %q not found at height %d", req.Id, v.Version()), out)
+	}
+	return out, nil
+}
+
+// notFound is NOT_FOUND with the ledger code and, as further details, the
+// (proof-carrying) response describing the absence.
+func notFound(c ledger.Code, msg string, absence proto.Message) error {
+	st := status.New(codes.NotFound, msg)
+	details := []protoadapt.MessageV1{protoadapt.MessageV1Of(errorInfo(c))}
+	if absence != nil {
+		details = append(details, protoadapt.MessageV1Of(absence))
+	}
+	if d, err := st.WithDetails(details...); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func normaliseID(field, id string) (string, error) {
+	id = strings.ToLower(id)
+	if !ledger.IsRecordID(id) {
+		return "", badRequest(ledger.CodeBadFormat, fmt.Sprintf("%s %q is not 64 hex characters", field, id))
+	}
+	return id, nil
+}
+
+// GetRecord implements LedgerService.
+func (s *Server) GetRecord(_ context.Context, req *pb.GetRecordRequest) (*pb.GetRecordResponse, error) {
+	id, err := normaliseID("id", req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return s.record(id, req.Height, req.Prove)
+}
+
+// GetTx implements LedgerService: a committed tx's hash is its record id.
+func (s *Server) GetTx(_ context.Context, req *pb.GetTxRequest) (*pb.GetRecordResponse, error) {
+	id, err := normaliseID("hash", req.Hash)
+	if err != nil {
+		return nil, err
+	}
+	return s.record(id, req.Height, req.Prove)
+}
+
+func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordResponse, error) {
+	v, err := s.view(height)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := v.Record(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetRecordResponse{Record: rec, Height: v.Version()}
+	if prove {
+		idKey, _ := store.IDKey(id)
+		p, err := proofOf(v, idKey)
+		if err != nil {
+			return nil, internal(err)
+		}
+		out.Proofs = append(out.Proofs, p)
+		if rec != nil {
+			p, err := proofOf(v, store.RecordKey(rec.Seq))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, p)
+		}
+	}
+	if rec == nil {
+		return nil, notFound(ledger.CodeUnknownRecord, fmt.Sprintf("record %s not found at height %d", id, v.Version()), out)
+	}
+	return out, nil
+}
+
+// ListRecords implements LedgerService.
+func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb.ListRecordsResponse, error) {
+	f := store.Filter{Kind: req.Kind, Author: req.Author, Subject: req.Subject, Sector: req.Sector, Limit: int(req.Limit)}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Kind != "" && s.reg.KindByName(f.Kind) == nil {
+		return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown kind %q", f.Kind))
+	}
+	if f.Sector != "" {
+		if _, ok := store.SectorByName(f.Sector); !ok {
+			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q", f.Sector))
+		}
+	}
+	for name, id := range map[string]string{"author": f.Author, "subject": f.Subject} {
+		if id != "" && !ledger.IsMemberID(id) {
+			return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%s %q is not a member id", name, id))
+		}
+	}
+	if req.PageToken != "" {
+		n, err := strconv.ParseUint(req.PageToken, 10, 64)
+		if err != nil {
+			return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+		}
+		f.After = n
+	}
+	if req.FromTime != nil {
+		if err := req.FromTime.CheckValid(); err != nil {
+			return nil, badRequest(ledger.CodeBadTime, "from_time: "+err.Error())
+		}
+		f.From = req.FromTime.AsTime()
+	}
+	if req.ToTime != nil {
+		if err := req.ToTime.CheckValid(); err != nil {
+			return nil, badRequest(ledger.CodeBadTime, "to_time: "+err.Error())
+		}
+		f.To = req.ToTime.AsTime()
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	recs, next, err := v.List(f)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.ListRecordsResponse{Records: recs, Height: v.Version()}
+	if next != 0 {
+		out.NextPageToken = strconv.FormatUint(next, 10)
+	}
+	if req.Prove {
+		for _, r := range recs {
+			p, err := proofOf(v, store.RecordKey(r.Seq))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, p)
+		}
+	}
+	return out, nil
+}
+
+// GetProof implements LedgerService.
+func (s *Server) GetProof(_ context.Context, req *pb.GetProofRequest) (*pb.GetProofResponse, error) {
+	key, err := hex.DecodeString(req.Key)
+	if err != nil || len(key) == 0 || len(key) > 1024 {
+		return nil, badRequest(ledger.CodeBadFormat, "key must be 1 to 1024 bytes, hex-encoded")
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	p, err := proofOf(v, key)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &pb.GetProofResponse{Height: v.Version(), Proof: p}, nil
+}
+
+// BroadcastTx implements LedgerService. Rejections are errors carrying the
+// ledger code (and the response, for its hash and log) in their details.
+func (s *Server) BroadcastTx(ctx context.Context, req *pb.BroadcastTxRequest) (*pb.BroadcastTxResponse, error) {
+	if len(req.Tx) == 0 {
+		return nil, badRequest(ledger.CodeTxDecode, "tx is required (base64 in JSON)")
+	}
+	tx := cmttypes.Tx(req.Tx)
+	out := &pb.BroadcastTxResponse{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash())), RecordId: ledger.RecordID(req.Tx)}
+	switch req.Mode {
+	case pb.BroadcastMode_BROADCAST_MODE_UNSPECIFIED, pb.BroadcastMode_BROADCAST_MODE_SYNC:
+		res, err := s.chain.BroadcastTxSync(ctx, tx)
+		if err != nil {
+			return nil, broadcastFailure(err)
+		}
+		out.Code, out.Codespace, out.Log = res.Code, res.Codespace, res.Log
+	case pb.BroadcastMode_BROADCAST_MODE_COMMIT:
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		res, err := s.chain.BroadcastTxCommit(ctx, tx)
+		if err != nil {
+			return nil, broadcastFailure(err)
+		}
+		out.Code, out.Codespace, out.Log = res.CheckTx.Code, res.CheckTx.Codespace, res.CheckTx.Log
+		if out.Code == 0 {
+			out.Code, out.Codespace, out.Log, out.Height = res.TxResult.Code, res.TxResult.Codespace, res.TxResult.Log, res.Height
+		}
+	default:
+		return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown broadcast mode %d", req.Mode))
+	}
+	if out.Code != 0 {
+		lc := ledger.Code(out.Code)
+		st := status.New(grpcCode(lc), out.Log)
+		if d, err := st.WithDetails(errorInfo(lc), out); err == nil {
+			st = d
+		}
+		return nil, st.Err()
+	}
+	return out, nil
+}
+
+func broadcastFailure(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apiError(codes.DeadlineExceeded, ledger.CodeInternal, "timed out waiting for the transaction to commit; it may still be included")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "tx already exists in cache") {
+		return apiError(codes.AlreadyExists, ledger.CodeReplay, "this transaction was already submitted")
+	}
+	if strings.Contains(msg, "mempool is full") {
+		return apiError(codes.Unavailable, ledger.CodeUnavailable, msg)
+	}
+	if strings.Contains(msg, "tx too large") {
+		return apiError(codes.InvalidArgument, ledger.CodeTxTooLarge, msg)
+	}
+	return apiError(codes.Unavailable, ledger.CodeUnavailable, msg)
+}
