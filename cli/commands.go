@@ -109,8 +109,8 @@ func (e *env) initHome(chainID, moniker string, states int, comet func(*cmtcfg.C
 	if err := node.WriteGenesis(ccfg.GenesisFile(), chainID, time.Time{}, []cmttypes.GenesisValidator{val}, gs); err != nil {
 		return nil, err
 	}
-	rpc := ccfg.RPC.ListenAddress
-	if err := writeAppToml(e.cfg.Home, chainID, rpc, e.cfg.KeyringBackend); err != nil {
+	rest := "http://" + strings.TrimPrefix(e.cfg.API.RESTLaddr, "tcp://")
+	if err := writeAppToml(e.cfg.Home, chainID, rest, e.cfg.KeyringBackend); err != nil {
 		return nil, err
 	}
 	return members, nil

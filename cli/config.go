@@ -126,7 +126,7 @@ const appTomlTemplate = `# normledger settings. Precedence: command-line flags, 
 # Chain this home belongs to.
 chain_id = %q
 
-# RPC endpoint that client commands (tx, query) talk to.
+# REST API that client commands (tx, query, verify) talk to.
 node = %q
 
 # Where member keys are kept: "file" (passphrase-encrypted) or "test"

@@ -132,12 +132,12 @@ created itself.`,
 				return errors.Join(err, n.Stop())
 			}
 			defer n.Stop()
-			e.cfg.Node = n.CometConfig().RPC.ListenAddress
+			e.cfg.Node = "http://" + n.RESTAddress()
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			if err := waitHeight(ctx, c, 1); err != nil {
+			if _, err := c.WaitHeight(ctx, 2); err != nil {
 				return err
 			}
 			kr, err := e.keyring()
@@ -171,20 +171,6 @@ created itself.`,
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func waitHeight(ctx context.Context, c *client.Client, h int64) error {
-	for {
-		st, err := c.RPC().Status(ctx)
-		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
 
 // progName is how the user invoked us, for the printed commands.
 func progName() string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/normledger/normledger/cli/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers"
 )
 
 func notFound(err error) error {
@@ -31,9 +32,30 @@ func queryCmd(e *env) *cobra.Command {
 		defer cancel()
 		return fn(ctx, c)
 	}
+	var bundleOut string
+	var witnesses []string
+	tf := &trustFlags{}
 	record := &cobra.Command{
-		Use: "record ID", Short: "Show one record", Args: cobra.ExactArgs(1),
+		Use:   "record ID",
+		Short: "Show one record (with --bundle: verify it and write an offline evidence bundle)",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundleOut != "" {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+				defer cancel()
+				res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf)
+				if err != nil && !errors.Is(err, verifiers.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
+					return err
+				}
+				if b != nil {
+					if werr := writeBundle(bundleOut, b); werr != nil {
+						return werr
+					}
+					fmt.Fprintf(e.err, "evidence bundle written to %s\n", bundleOut)
+				}
+				e.printVerified(res, err)
+				return verifyExit(err)
+			}
 			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
 				r, err := c.Record(ctx, args[0])
 				if err != nil {
@@ -55,6 +77,9 @@ func queryCmd(e *env) *cobra.Command {
 			})
 		},
 	}
+	record.Flags().StringVar(&bundleOut, "bundle", "", "verify the record and write an evidence bundle to this file")
+	record.Flags().StringArrayVar(&witnesses, "witness", nil, "with --bundle: REST URL of another node to cross-check headers with")
+	tf.add(record, true)
 	var lr pb.ListRecordsRequest
 	var limit uint32
 	records := &cobra.Command{

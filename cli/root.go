@@ -76,11 +76,11 @@ func NewRootCmd(out, errOut io.Writer, in io.Reader) *cobra.Command {
 	pf.String("log-level", "info", "log level: debug, info, warn, error")
 	pf.String("log-format", "text", "log format: text or json")
 	pf.StringP("output", "o", "text", "output format: text or json")
-	pf.String("node", "tcp://127.0.0.1:26657", "CometBFT RPC endpoint for client commands")
+	pf.String("node", "http://127.0.0.1:1317", "REST API of the node client commands talk to")
 	pf.String("keyring-backend", keyring.BackendFile, "keyring backend: file (encrypted) or test (unencrypted, dev only)")
 	pf.String("passphrase-file", "", "read key passphrases from this file instead of prompting (env NORMLEDGER_KEYRING_PASSPHRASE also works)")
 	root.AddCommand(
-		initCmd(e), startCmd(e), devCmd(e), keysCmd(e), txCmd(e), queryCmd(e), versionCmd(e),
+		initCmd(e), startCmd(e), devCmd(e), keysCmd(e), txCmd(e), queryCmd(e), verifyCmd(e), versionCmd(e),
 	)
 	return root
 }

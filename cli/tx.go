@@ -72,6 +72,9 @@ chain id, the signer's next sequence and client_time if absent, signs it with
 Placeholders ${name}, ${now}, ${now+72h}, ${now-3d} are expanded first;
 give names with --var name=VALUE.
 
+In commit mode it returns once the block after the record's exists, so the
+record can be queried and verified at once.
+
 Exit status: 0 committed (or accepted, with --broadcast-mode sync),
 2 rejected by the ledger (its result code is printed), 1 other failures.`,
 		Args: cobra.NoArgs,
@@ -112,6 +115,13 @@ Exit status: 0 committed (or accepted, with --broadcast-mode sync),
 			res, err := c.Broadcast(ctx, raw, mode != "sync")
 			if err != nil {
 				return err
+			}
+			if res.Committed {
+				// Return once the record is readable and verifiable at the
+				// default (attested) height: one more block.
+				if err := c.WaitAttested(ctx, res.Height); err != nil {
+					return err
+				}
 			}
 			return e.printResult(res)
 		},

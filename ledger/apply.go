@@ -184,6 +184,35 @@ func checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, h
 	return nil
 }
 
+// VerifySignatures checks every signature of tx (primary and co-signers)
+// against the members' keys as they were at height, as Apply does. It lets
+// verifiers and auditors re-check records without trusting the node.
+func VerifySignatures(members func(id string) (*pb.Member, error), tx *pb.Tx, height int64) error {
+	m, err := members(tx.Body.Signer)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return errf(CodeUnknownSigner, "signer %q is not a member", tx.Body.Signer)
+	}
+	if err := checkSig(m, tx.Body, tx.Body.Signer, tx.Body.KeyId, tx.Signature, height); err != nil {
+		return err
+	}
+	for _, cs := range tx.CoSignatures {
+		m, err := members(cs.Signer)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return errf(CodeUnknownSigner, "co-signer %q is not a member", cs.Signer)
+		}
+		if err := checkSig(m, tx.Body, cs.Signer, cs.KeyId, cs.Signature, height); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // requiredCoSigners lists who besides the signer must sign: the other
 // pledgors of a pledge (also when a pledge is amended).
 func requiredCoSigners(r *pb.Record, signer string) []string {

@@ -48,6 +48,7 @@ const (
 	CodeRateLimited       Code = 32 // the API edge refused the request: too many from this client
 	CodeNoRoute           Code = 33 // the API has no such endpoint or method
 	CodeUnavailable       Code = 34 // the node cannot answer yet (no attested state, consensus unreachable)
+	CodeHeightTooHigh     Code = 35 // the requested height is beyond the latest block
 )
 
 var codeNames = map[Code]string{
@@ -63,7 +64,7 @@ var codeNames = map[Code]string{
 	CodeRevealMismatch: "reveal_mismatch", CodeUnknownMember: "unknown_member",
 	CodeAssessorMismatch: "assessor_mismatch", CodeGenesis: "genesis", CodeEmptyBody: "empty_body",
 	CodeSelfReference: "self_reference", CodeRateLimited: "rate_limited", CodeNoRoute: "no_route",
-	CodeUnavailable: "unavailable",
+	CodeUnavailable: "unavailable", CodeHeightTooHigh: "height_too_high",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

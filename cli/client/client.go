@@ -1,16 +1,25 @@
-// Package client talks to a normledger node over CometBFT RPC: it reads the
-// chain id and sequences, builds and signs transactions, broadcasts them and
-// runs ABCI queries. It is used by the CLI, tests and the testnet tools.
+// Package client talks to a normledger node's REST API: status, members,
+// records (with proofs), broadcasting signed transactions, raw proofs and
+// light blocks. It builds and signs transactions for the CLI, tests and the
+// testnet tools. It verifies nothing by itself: package verifiers does.
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	cmttypes "github.com/cometbft/cometbft/types"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,157 +27,279 @@ import (
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
-// ErrNotFound is returned when the queried record or member does not exist.
+// ErrNotFound matches (errors.Is) an APIError for a missing record or member.
 var ErrNotFound = errors.New("not found")
 
-// Client is a normledger RPC client; safe for concurrent use.
+// APIError is a non-2xx answer: the HTTP status, the ledger result code and
+// the error details (for a missing record with prove=true, the
+// GetRecordResponse carrying the non-membership proof).
+type APIError struct {
+	HTTPStatus int
+	Code       ledger.Code
+	Message    string
+	Details    []proto.Message
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d, code %d): %s", e.Code, e.HTTPStatus, e.Code, e.Message)
+}
+
+// Is makes errors.Is(err, ErrNotFound) true for missing records and members.
+func (e *APIError) Is(target error) bool {
+	return target == ErrNotFound && e.HTTPStatus == http.StatusNotFound &&
+		(e.Code == ledger.CodeUnknownRecord || e.Code == ledger.CodeUnknownMember)
+}
+
+// Client is a REST client; safe for concurrent use.
 type Client struct {
-	rpc *rpchttp.HTTP
+	base string
+	hc   *http.Client
 }
 
-// New connects to a CometBFT RPC endpoint such as tcp://127.0.0.1:26657.
+// New returns a client for a node's REST API, e.g. http://127.0.0.1:1317
+// ("tcp://" and bare host:port are accepted).
 func New(addr string) (*Client, error) {
-	c, err := rpchttp.NewWithTimeout(addr, "/websocket", 30)
-	if err != nil {
-		return nil, fmt.Errorf("rpc client for %s: %w", addr, err)
+	base := strings.TrimRight(addr, "/")
+	switch {
+	case strings.HasPrefix(base, "tcp://"):
+		base = "http://" + strings.TrimPrefix(base, "tcp://")
+	case !strings.Contains(base, "://"):
+		base = "http://" + base
 	}
-	return &Client{rpc: c}, nil
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("node address %q: want http(s)://host:port", addr)
+	}
+	return &Client{base: base, hc: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
-// RPC exposes the underlying CometBFT client.
-func (c *Client) RPC() *rpchttp.HTTP { return c.rpc }
+// WithHTTPClient replaces the HTTP client (tests, custom transports).
+func (c *Client) WithHTTPClient(hc *http.Client) *Client { return &Client{base: c.base, hc: hc} }
+
+// Base is the API's base URL.
+func (c *Client) Base() string { return c.base }
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body proto.Message, out proto.Message) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		bz, err := protojson.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(bz)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	bz, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return decodeError(resp.StatusCode, bz)
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(bz, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+func decodeError(httpStatus int, bz []byte) error {
+	e := &APIError{HTTPStatus: httpStatus, Code: ledger.CodeInternal, Message: strings.TrimSpace(string(bz))}
+	st := new(spb.Status)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(bz, st); err != nil {
+		return e
+	}
+	e.Message = st.Message
+	for _, a := range st.Details {
+		m, err := a.UnmarshalNew()
+		if err != nil {
+			continue
+		}
+		if info, ok := m.(*pb.ErrorInfo); ok {
+			e.Code = ledger.Code(info.Code)
+			continue
+		}
+		e.Details = append(e.Details, m)
+	}
+	return e
+}
+
+// Status returns the node's status.
+func (c *Client) Status(ctx context.Context) (*pb.StatusResponse, error) {
+	out := new(pb.StatusResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/status", nil, nil, out)
+}
 
 // ChainID asks the node which chain it serves.
 func (c *Client) ChainID(ctx context.Context) (string, error) {
-	st, err := c.rpc.Status(ctx)
+	st, err := c.Status(ctx)
 	if err != nil {
-		return "", fmt.Errorf("node status: %w", err)
+		return "", err
 	}
-	return st.NodeInfo.Network, nil
+	return st.ChainId, nil
 }
 
-// QueryError is a non-zero ABCI query result.
-type QueryError struct {
-	Code ledger.Code
-	Log  string
-}
-
-func (e *QueryError) Error() string {
-	return fmt.Sprintf("query failed: %s (code %d): %s", e.Code, e.Code, e.Log)
-}
-
-func (c *Client) query(ctx context.Context, path string, data []byte) ([]byte, int64, error) {
-	res, err := c.rpc.ABCIQuery(ctx, path, data)
-	if err != nil {
-		return nil, 0, fmt.Errorf("abci query %s: %w", path, err)
+func heightQuery(height int64, prove bool) url.Values {
+	q := url.Values{}
+	if height > 0 {
+		q.Set("height", strconv.FormatInt(height, 10))
 	}
-	r := res.Response
-	if r.Code != 0 {
-		qe := &QueryError{Code: ledger.Code(r.Code), Log: r.Log}
-		if qe.Code == ledger.CodeUnknownRecord || qe.Code == ledger.CodeUnknownMember {
-			return nil, r.Height, fmt.Errorf("%w: %s", ErrNotFound, r.Log)
-		}
-		return nil, r.Height, qe
+	if prove {
+		q.Set("prove", "true")
 	}
-	return r.Value, r.Height, nil
+	return q
 }
 
-// NextSequence returns the sequence member's next transaction must carry.
-func (c *Client) NextSequence(ctx context.Context, member string) (uint64, error) {
-	bz, _, err := c.query(ctx, "/sequence/"+member, nil)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseUint(string(bz), 10, 64)
+// GetMember fetches a member at height (0 = newest attested), optionally with its proof.
+func (c *Client) GetMember(ctx context.Context, id string, height int64, prove bool) (*pb.GetMemberResponse, error) {
+	out := new(pb.GetMemberResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/members/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
 }
 
-// Record fetches a record by id.
-func (c *Client) Record(ctx context.Context, id string) (*pb.StoredRecord, error) {
-	bz, _, err := c.query(ctx, "/record/"+id, nil)
+// Member fetches one member.
+func (c *Client) Member(ctx context.Context, id string) (*pb.Member, error) {
+	r, err := c.GetMember(ctx, id, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	r := new(pb.StoredRecord)
-	if err := proto.Unmarshal(bz, r); err != nil {
-		return nil, fmt.Errorf("decode record: %w", err)
-	}
-	return r, nil
-}
-
-// Records lists records matching req.
-func (c *Client) Records(ctx context.Context, req *pb.ListRecordsRequest) (*pb.ListRecordsResponse, error) {
-	data, err := proto.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	bz, _, err := c.query(ctx, "/records", data)
-	if err != nil {
-		return nil, err
-	}
-	out := new(pb.ListRecordsResponse)
-	return out, proto.Unmarshal(bz, out)
+	return r.Member, nil
 }
 
 // Members lists the member registry.
 func (c *Client) Members(ctx context.Context) ([]*pb.Member, error) {
-	bz, _, err := c.query(ctx, "/members", nil)
-	if err != nil {
-		return nil, err
-	}
-	out := new(pb.MemberList)
-	if err := proto.Unmarshal(bz, out); err != nil {
+	out := new(pb.ListMembersResponse)
+	if err := c.do(ctx, http.MethodGet, "/v1/members", nil, nil, out); err != nil {
 		return nil, err
 	}
 	return out.Members, nil
 }
 
-// Member fetches one member.
-func (c *Client) Member(ctx context.Context, id string) (*pb.Member, error) {
-	bz, _, err := c.query(ctx, "/member/"+id, nil)
+// NextSequence returns the sequence member's next transaction must carry.
+func (c *Client) NextSequence(ctx context.Context, member string) (uint64, error) {
+	r, err := c.GetMember(ctx, member, 0, false)
+	if err != nil {
+		return 0, err
+	}
+	return r.NextSequence, nil
+}
+
+// GetRecord fetches a record at height (0 = newest attested), optionally with proofs.
+func (c *Client) GetRecord(ctx context.Context, id string, height int64, prove bool) (*pb.GetRecordResponse, error) {
+	out := new(pb.GetRecordResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/records/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
+}
+
+// Record fetches a record by id.
+func (c *Client) Record(ctx context.Context, id string) (*pb.StoredRecord, error) {
+	r, err := c.GetRecord(ctx, id, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	out := new(pb.Member)
-	return out, proto.Unmarshal(bz, out)
+	return r.Record, nil
+}
+
+// Records lists records matching req.
+func (c *Client) Records(ctx context.Context, req *pb.ListRecordsRequest) (*pb.ListRecordsResponse, error) {
+	if req == nil {
+		req = &pb.ListRecordsRequest{}
+	}
+	q := heightQuery(req.Height, req.Prove)
+	for k, v := range map[string]string{"kind": req.Kind, "author": req.Author, "subject": req.Subject,
+		"sector": req.Sector, "page_token": req.PageToken} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if req.Limit > 0 {
+		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
+	}
+	if req.FromTime != nil {
+		q.Set("from_time", req.FromTime.AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	if req.ToTime != nil {
+		q.Set("to_time", req.ToTime.AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	out := new(pb.ListRecordsResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/records", q, nil, out)
+}
+
+// Proof fetches the raw proof of a state key.
+func (c *Client) Proof(ctx context.Context, key []byte, height int64) (*pb.GetProofResponse, error) {
+	q := heightQuery(height, false)
+	q.Set("key", fmt.Sprintf("%x", key))
+	out := new(pb.GetProofResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/proofs", q, nil, out)
+}
+
+// LightBlock fetches a signed header and validator set (0 = latest).
+func (c *Client) LightBlock(ctx context.Context, height int64) (*cmttypes.LightBlock, error) {
+	out := new(pb.GetLightBlockResponse)
+	if err := c.do(ctx, http.MethodGet, "/v1/light_blocks/"+strconv.FormatInt(height, 10), nil, nil, out); err != nil {
+		return nil, err
+	}
+	lbp := new(cmtproto.LightBlock)
+	if err := lbp.Unmarshal(out.LightBlock); err != nil {
+		return nil, fmt.Errorf("light block %d: %w", height, err)
+	}
+	lb, err := cmttypes.LightBlockFromProto(lbp)
+	if err != nil {
+		return nil, fmt.Errorf("light block %d: %w", height, err)
+	}
+	return lb, nil
 }
 
 // Result is the outcome of a broadcast.
 type Result struct {
-	ID     string      `json:"id"`
-	Code   ledger.Code `json:"code"`
-	Log    string      `json:"log,omitempty"`
-	Height int64       `json:"height,omitempty"`
-	// Committed is true when the tx was included in a block (commit mode).
-	Committed bool `json:"committed"`
+	ID        string      `json:"id"`
+	Code      ledger.Code `json:"code"`
+	Log       string      `json:"log,omitempty"`
+	Height    int64       `json:"height,omitempty"`
+	Committed bool        `json:"committed"`
 }
 
 // Rejected reports whether the ledger refused the transaction.
 func (r Result) Rejected() bool { return r.Code != ledger.CodeOK }
 
 // Broadcast submits raw tx bytes. With commit it waits for the block;
-// otherwise it returns after CheckTx.
+// otherwise it returns after CheckTx. A rejection is a Result with its code,
+// not an error; errors are transport or server failures.
 func (c *Client) Broadcast(ctx context.Context, tx []byte, commit bool) (Result, error) {
-	id := ledger.RecordID(tx)
-	if !commit {
-		res, err := c.rpc.BroadcastTxSync(ctx, tx)
-		if err != nil {
-			return Result{ID: id}, fmt.Errorf("broadcast: %w", err)
-		}
-		return Result{ID: id, Code: ledger.Code(res.Code), Log: res.Log}, nil
+	mode := pb.BroadcastMode_BROADCAST_MODE_SYNC
+	if commit {
+		mode = pb.BroadcastMode_BROADCAST_MODE_COMMIT
 	}
-	res, err := c.rpc.BroadcastTxCommit(ctx, tx)
+	res := Result{ID: ledger.RecordID(tx)}
+	out := new(pb.BroadcastTxResponse)
+	err := c.do(ctx, http.MethodPost, "/v1/txs", nil, &pb.BroadcastTxRequest{Tx: tx, Mode: mode}, out)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.HTTPStatus/100 == 4 && ae.Code != ledger.CodeInternal {
+		res.Code, res.Log = ae.Code, ae.Message
+		return res, nil
+	}
 	if err != nil {
-		return Result{ID: id}, fmt.Errorf("broadcast: %w", err)
+		return res, err
 	}
-	if res.CheckTx.Code != 0 {
-		return Result{ID: id, Code: ledger.Code(res.CheckTx.Code), Log: res.CheckTx.Log}, nil
-	}
-	return Result{ID: id, Code: ledger.Code(res.TxResult.Code), Log: res.TxResult.Log, Height: res.Height, Committed: res.TxResult.Code == 0}, nil
+	res.Code, res.Log, res.Height = ledger.Code(out.Code), out.Log, out.Height
+	res.Committed = commit && out.Code == 0
+	return res, nil
 }
 
 // Submit signs rec as signer (with co-signers), using the node's chain id and
-// the signer's next sequence, and broadcasts it. A record without
-// client_time gets the current time.
+// the signer's next sequence, and broadcasts it.
 func (c *Client) Submit(ctx context.Context, rec *pb.Record, signer ledger.Signer, coSigners []ledger.Signer, commit bool) (Result, error) {
 	tx, err := c.Sign(ctx, rec, signer, coSigners)
 	if err != nil {
@@ -177,7 +308,8 @@ func (c *Client) Submit(ctx context.Context, rec *pb.Record, signer ledger.Signe
 	return c.Broadcast(ctx, tx, commit)
 }
 
-// Sign builds the signed tx bytes for rec without broadcasting.
+// Sign builds the signed tx bytes for rec without broadcasting. A record
+// without client_time gets the current time.
 func (c *Client) Sign(ctx context.Context, rec *pb.Record, signer ledger.Signer, coSigners []ledger.Signer) ([]byte, error) {
 	chainID, err := c.ChainID(ctx)
 	if err != nil {
@@ -191,4 +323,44 @@ func (c *Client) Sign(ctx context.Context, rec *pb.Record, signer ledger.Signer,
 		rec.ClientTime = timestamppb.New(time.Now().UTC().Truncate(time.Second))
 	}
 	return ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: seq, Record: rec}, signer, coSigners...)
+}
+
+// WaitHeight polls until the node's latest block reaches h.
+func (c *Client) WaitHeight(ctx context.Context, h int64) (int64, error) {
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && st.LatestHeight >= h {
+			return st.LatestHeight, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return 0, fmt.Errorf("waiting for height %d: %w (last error: %v)", h, ctx.Err(), err)
+			}
+			return 0, fmt.Errorf("waiting for height %d: %w", h, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// LedgerCode returns the ledger result code (for verifiers' error checks).
+func (e *APIError) LedgerCode() ledger.Code { return e.Code }
+
+// ErrorDetails returns the error's details other than the ErrorInfo.
+func (e *APIError) ErrorDetails() []proto.Message { return e.Details }
+
+// WaitAttested polls until the node attests state height h (its header h+1
+// exists), so that reads at the default height include what h committed.
+func (c *Client) WaitAttested(ctx context.Context, h int64) error {
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && st.LatestAttestedHeight >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for height %d to be attested: %w", h, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

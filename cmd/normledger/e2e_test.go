@@ -17,6 +17,8 @@ import (
 	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers"
+	"google.golang.org/protobuf/proto"
 )
 
 var binary string
@@ -63,6 +65,8 @@ type proc struct {
 	home string
 	rpc  string
 	p2p  string
+	rest string
+	grpc string
 	log  *bytes.Buffer
 }
 
@@ -80,14 +84,17 @@ func initNode(t *testing.T) *proc {
 		t.Fatal(err)
 	}
 	return &proc{t: t, home: home,
-		rpc: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
-		p2p: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))}
+		rpc:  fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
+		p2p:  fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
+		rest: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		grpc: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))}
 }
 
 func (p *proc) start() {
 	p.t.Helper()
 	p.log = new(bytes.Buffer)
-	p.cmd = exec.Command(binary, "start", "--home", p.home, "--rpc.laddr", p.rpc, "--p2p.laddr", p.p2p)
+	p.cmd = exec.Command(binary, "start", "--home", p.home, "--rpc.laddr", p.rpc, "--p2p.laddr", p.p2p,
+		"--rest.laddr", strings.Replace(p.rest, "http://", "tcp://", 1), "--grpc.laddr", p.grpc)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -110,18 +117,13 @@ func (p *proc) signal(sig syscall.Signal) {
 
 func waitHeight(t *testing.T, c *client.Client, h int64, within time.Duration) int64 {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		st, err := c.RPC().Status(ctx)
-		cancel()
-		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
-			return st.SyncInfo.LatestBlockHeight
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	got, err := c.WaitHeight(ctx, h)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("height %d not reached within %s", h, within)
-	return 0
+	return got
 }
 
 func note(i int) *pb.Record {
@@ -137,15 +139,16 @@ func TestSIGKILLRestartKeepsEveryCommittedRecord(t *testing.T) {
 	const n = 25
 	p := initNode(t)
 	p.start()
-	c, err := client.New(p.rpc)
+	c, err := client.New(p.rest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitHeight(t, c, 1, 30*time.Second)
+	waitHeight(t, c, 2, 30*time.Second)
 	kr, _ := keyring.Open(filepath.Join(p.home, "keyring"), keyring.BackendTest, nil)
 	signers := []string{"xaa", "xbb", "xcc"}
 	ctx := context.Background()
 	var ids []string
+	var lastHeight int64
 	for i := 0; i < n; i++ {
 		s, err := kr.Signer(signers[i%3])
 		if err != nil {
@@ -158,12 +161,21 @@ func TestSIGKILLRestartKeepsEveryCommittedRecord(t *testing.T) {
 			t.Fatalf("submit %d: %+v %v", i, res, err)
 		}
 		ids = append(ids, res.ID)
+		lastHeight = res.Height
 	}
-	info, err := c.RPC().ABCIInfo(ctx)
+	// The newest state whose app hash a header carries, and that app hash.
+	if err := c.WaitAttested(ctx, lastHeight); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	killedAt, killedHash := info.Response.LastBlockHeight, info.Response.LastBlockAppHash
+	killedAt, killedHash := st.LatestAttestedHeight, st.AppHash
+	proofBefore, err := c.GetRecord(ctx, ids[n-1], killedAt, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.signal(syscall.SIGKILL)
 	t.Logf("killed at height %d with %d records", killedAt, n)
 
@@ -180,26 +192,40 @@ func TestSIGKILLRestartKeepsEveryCommittedRecord(t *testing.T) {
 			t.Fatalf("record %d changed", i)
 		}
 	}
-	// The state committed before the kill is the one the chain attests.
-	blk, err := c.RPC().Block(ctx, &[]int64{killedAt + 1}[0])
+	// The restarted app serves the same state at the pre-kill height: its
+	// proof verifies against the header that attested it before the kill.
+	hdr, err := c.LightBlock(ctx, killedAt+1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(blk.Block.AppHash, killedHash) {
-		t.Fatalf("header %d app hash %X, app had %X before the kill", killedAt+1, blk.Block.AppHash, killedHash)
+	if !bytes.Equal(hdr.AppHash, killedHash) {
+		t.Fatalf("header %d app hash %X, was %X before the kill", killedAt+1, hdr.AppHash, killedHash)
 	}
-	info, err = c.RPC().ABCIInfo(ctx)
+	after, err := c.GetRecord(ctx, ids[n-1], killedAt, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hNow := info.Response.LastBlockHeight
-	waitHeight(t, c, hNow+1, 30*time.Second)
-	next, err := c.RPC().Block(ctx, &[]int64{hNow + 1}[0])
+	if !proto.Equal(after, proofBefore) {
+		t.Fatal("state at the pre-kill height differs after restart")
+	}
+	if _, err := verifiers.Record(hdr.AppHash, ids[n-1], after); err != nil {
+		t.Fatalf("pre-kill state after restart: %v", err)
+	}
+	// And the newest state after restart matches the newest header.
+	st, err = c.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(next.Block.AppHash, info.Response.LastBlockAppHash) {
-		t.Fatalf("after restart, header %d app hash %X != app hash %X", hNow+1, next.Block.AppHash, info.Response.LastBlockAppHash)
+	latest, err := c.GetRecord(ctx, ids[0], st.LatestAttestedHeight, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err = c.LightBlock(ctx, st.LatestAttestedHeight+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifiers.Record(hdr.AppHash, ids[0], latest); err != nil {
+		t.Fatalf("state after restart does not match header %d: %v", st.LatestAttestedHeight+1, err)
 	}
 	// And it keeps committing new records.
 	s, _ := kr.Signer("xaa")
@@ -218,8 +244,8 @@ func TestSIGKILLRestartKeepsEveryCommittedRecord(t *testing.T) {
 func TestExampleRecordsThroughTheCLI(t *testing.T) {
 	p := initNode(t)
 	p.start()
-	c, _ := client.New(p.rpc)
-	waitHeight(t, c, 1, 30*time.Second)
+	c, _ := client.New(p.rest)
+	waitHeight(t, c, 2, 30*time.Second)
 	examples, _ := filepath.Abs("../../examples/records")
 	steps := []struct{ file, from, co, save string }{
 		{"pledge.json", "xaa", "xbb", "pledge"}, {"notification.json", "xaa", "", "notification"},
@@ -231,7 +257,7 @@ func TestExampleRecordsThroughTheCLI(t *testing.T) {
 	}
 	vars := map[string]string{}
 	for _, s := range steps {
-		args := []string{"tx", "submit", "--home", p.home, "--node", p.rpc, "--from", s.from, "--file", filepath.Join(examples, s.file), "-o", "json"}
+		args := []string{"tx", "submit", "--home", p.home, "--node", p.rest, "--from", s.from, "--file", filepath.Join(examples, s.file), "-o", "json"}
 		if s.co != "" {
 			args = append(args, "--co-signer", s.co)
 		}
@@ -249,7 +275,7 @@ func TestExampleRecordsThroughTheCLI(t *testing.T) {
 		vars[s.save] = res.ID
 		// Query it back through the CLI: the stored tx hashes to the id the
 		// submitter computed, so it is byte-for-byte the signed record sent.
-		q := run(t, "query", "record", res.ID, "--home", p.home, "--node", p.rpc, "-o", "json")
+		q := run(t, "query", "record", res.ID, "--home", p.home, "--node", p.rest, "-o", "json")
 		var view struct {
 			ID     string `json:"id"`
 			Kind   string `json:"kind"`
@@ -264,11 +290,11 @@ func TestExampleRecordsThroughTheCLI(t *testing.T) {
 		}
 	}
 	// A missing record exits 3; a rejected submission exits 2.
-	cmd := exec.Command(binary, "query", "record", strings.Repeat("0", 64), "--home", p.home, "--node", p.rpc)
+	cmd := exec.Command(binary, "query", "record", strings.Repeat("0", 64), "--home", p.home, "--node", p.rest)
 	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 3 {
 		t.Fatalf("missing record: exit %d (%v)", cmd.ProcessState.ExitCode(), err)
 	}
-	cmd = exec.Command(binary, "tx", "submit", "--home", p.home, "--node", p.rpc, "--from", "lumen",
+	cmd = exec.Command(binary, "tx", "submit", "--home", p.home, "--node", p.rest, "--from", "lumen",
 		"--file", filepath.Join(examples, "pledge.json"), "--co-signer", "xbb")
 	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 2 {
 		t.Fatalf("rejected submission: exit %d (%v)", cmd.ProcessState.ExitCode(), err)

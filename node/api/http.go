@@ -392,6 +392,8 @@ func route(p string) string {
 		return "/v1/members/{id}"
 	case strings.HasPrefix(p, "/v1/txs/"):
 		return "/v1/txs/{hash}"
+	case strings.HasPrefix(p, "/v1/light_blocks/"):
+		return "/v1/light_blocks/{height}"
 	}
 	switch p {
 	case "/v1/status", "/v1/members", "/v1/records", "/v1/txs", "/v1/proofs", "/healthz", "/metrics", "/openapi.json":

@@ -29,6 +29,7 @@ type Chain interface {
 	Validators(ctx context.Context, height *int64, page, perPage *int) (*coretypes.ResultValidators, error)
 	BroadcastTxSync(ctx context.Context, tx cmttypes.Tx) (*coretypes.ResultBroadcastTx, error)
 	BroadcastTxCommit(ctx context.Context, tx cmttypes.Tx) (*coretypes.ResultBroadcastTxCommit, error)
+	Commit(ctx context.Context, height *int64) (*coretypes.ResultCommit, error)
 }
 
 // Server implements LedgerService. It is safe for concurrent use.
@@ -163,6 +164,15 @@ func (s *Server) GetMember(_ context.Context, req *pb.GetMemberRequest) (*pb.Get
 		return nil, internal(err)
 	}
 	out := &pb.GetMemberResponse{Member: m, Height: v.Version()}
+	if m != nil {
+		latest, err := s.st.At(0)
+		if err != nil {
+			return nil, internal(err)
+		}
+		if out.NextSequence, err = latest.NextSequence(req.Id); err != nil {
+			return nil, internal(err)
+		}
+	}
 	if req.Prove {
 		if out.Proof, err = proofOf(v, store.MemberKey(req.Id)); err != nil {
 			return nil, internal(err)
@@ -305,6 +315,51 @@ func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb
 		}
 	}
 	return out, nil
+}
+
+// GetLightBlock implements LedgerService.
+func (s *Server) GetLightBlock(ctx context.Context, req *pb.GetLightBlockRequest) (*pb.GetLightBlockResponse, error) {
+	if req.Height < 0 {
+		return nil, badRequest(ledger.CodeBadFormat, "height must not be negative")
+	}
+	latest := s.blockHeight()
+	h := req.Height
+	if h == 0 {
+		h = latest
+	}
+	if h > latest {
+		return nil, apiError(codes.NotFound, ledger.CodeHeightTooHigh, fmt.Sprintf("height %d is beyond the latest block %d", h, latest))
+	}
+	c, err := s.chain.Commit(ctx, &h)
+	if err != nil {
+		return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("no signed header at height %d: %v", h, err))
+	}
+	var vals []*cmttypes.Validator
+	for page := 1; ; page++ {
+		perPage := 100
+		res, err := s.chain.Validators(ctx, &h, &page, &perPage)
+		if err != nil {
+			return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("no validator set at height %d: %v", h, err))
+		}
+		vals = append(vals, res.Validators...)
+		if len(vals) >= res.Total || len(res.Validators) == 0 {
+			break
+		}
+	}
+	vs, err := cmttypes.ValidatorSetFromExistingValidators(vals)
+	if err != nil {
+		return nil, internal(err)
+	}
+	lb := &cmttypes.LightBlock{SignedHeader: &c.SignedHeader, ValidatorSet: vs}
+	lbp, err := lb.ToProto()
+	if err != nil {
+		return nil, internal(err)
+	}
+	bz, err := lbp.Marshal()
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &pb.GetLightBlockResponse{Height: h, LightBlock: bz}, nil
 }
 
 // GetProof implements LedgerService.

@@ -465,10 +465,13 @@ func (x *GetMemberRequest) GetProve() bool {
 }
 
 type GetMemberResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
-	Proof         *Proof                 `protobuf:"bytes,3,opt,name=proof,proto3" json:"proof,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Height int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Proof  *Proof                 `protobuf:"bytes,3,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The sequence the member's next transaction must carry, from the newest
+	// committed state (not from height); for building transactions.
+	NextSequence  uint64 `protobuf:"varint,4,opt,name=next_sequence,json=nextSequence,proto3" json:"next_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,6 +525,13 @@ func (x *GetMemberResponse) GetProof() *Proof {
 		return x.Proof
 	}
 	return nil
+}
+
+func (x *GetMemberResponse) GetNextSequence() uint64 {
+	if x != nil {
+		return x.NextSequence
+	}
+	return 0
 }
 
 type GetRecordRequest struct {
@@ -849,6 +859,105 @@ func (x *GetTxRequest) GetHeight() int64 {
 	return 0
 }
 
+type GetLightBlockRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 means the latest block.
+	Height        int64 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLightBlockRequest) Reset() {
+	*x = GetLightBlockRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLightBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLightBlockRequest) ProtoMessage() {}
+
+func (x *GetLightBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLightBlockRequest.ProtoReflect.Descriptor instead.
+func (*GetLightBlockRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetLightBlockRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetLightBlockResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Height int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	// A protobuf-encoded tendermint.types.LightBlock (signed header and
+	// validator set), as CometBFT's light client consumes it.
+	LightBlock    []byte `protobuf:"bytes,2,opt,name=light_block,json=lightBlock,proto3" json:"light_block,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLightBlockResponse) Reset() {
+	*x = GetLightBlockResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLightBlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLightBlockResponse) ProtoMessage() {}
+
+func (x *GetLightBlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLightBlockResponse.ProtoReflect.Descriptor instead.
+func (*GetLightBlockResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetLightBlockResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetLightBlockResponse) GetLightBlock() []byte {
+	if x != nil {
+		return x.LightBlock
+	}
+	return nil
+}
+
 type GetProofRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// State key, hex.
@@ -860,7 +969,7 @@ type GetProofRequest struct {
 
 func (x *GetProofRequest) Reset() {
 	*x = GetProofRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[12]
+	mi := &file_normledger_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +981,7 @@ func (x *GetProofRequest) String() string {
 func (*GetProofRequest) ProtoMessage() {}
 
 func (x *GetProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[12]
+	mi := &file_normledger_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +994,7 @@ func (x *GetProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProofRequest.ProtoReflect.Descriptor instead.
 func (*GetProofRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetProofRequest) GetKey() string {
@@ -912,7 +1021,7 @@ type GetProofResponse struct {
 
 func (x *GetProofResponse) Reset() {
 	*x = GetProofResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[13]
+	mi := &file_normledger_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1033,7 @@ func (x *GetProofResponse) String() string {
 func (*GetProofResponse) ProtoMessage() {}
 
 func (x *GetProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[13]
+	mi := &file_normledger_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1046,7 @@ func (x *GetProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProofResponse.ProtoReflect.Descriptor instead.
 func (*GetProofResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetProofResponse) GetHeight() int64 {
@@ -966,7 +1075,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_normledger_v1_service_proto_msgTypes[14]
+	mi := &file_normledger_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1087,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[14]
+	mi := &file_normledger_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1100,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ErrorInfo) GetCode() uint32 {
@@ -1051,11 +1160,12 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\x10GetMemberRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
-	"\x05prove\x18\x03 \x01(\bR\x05prove\"\x86\x01\n" +
+	"\x05prove\x18\x03 \x01(\bR\x05prove\"\xab\x01\n" +
 	"\x11GetMemberResponse\x12-\n" +
 	"\x06member\x18\x01 \x01(\v2\x15.normledger.v1.MemberR\x06member\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\x12*\n" +
-	"\x05proof\x18\x03 \x01(\v2\x14.normledger.v1.ProofR\x05proof\"P\n" +
+	"\x05proof\x18\x03 \x01(\v2\x14.normledger.v1.ProofR\x05proof\x12#\n" +
+	"\rnext_sequence\x18\x04 \x01(\x04R\fnextSequence\"P\n" +
 	"\x10GetRecordRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05prove\x18\x02 \x01(\bR\x05prove\x12\x16\n" +
@@ -1077,7 +1187,13 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\fGetTxRequest\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x14\n" +
 	"\x05prove\x18\x02 \x01(\bR\x05prove\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x03R\x06height\";\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\".\n" +
+	"\x14GetLightBlockRequest\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\"P\n" +
+	"\x15GetLightBlockResponse\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12\x1f\n" +
+	"\vlight_block\x18\x02 \x01(\fR\n" +
+	"lightBlock\";\n" +
 	"\x0fGetProofRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\"V\n" +
@@ -1091,7 +1207,7 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\rBroadcastMode\x12\x1e\n" +
 	"\x1aBROADCAST_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROADCAST_MODE_SYNC\x10\x01\x12\x19\n" +
-	"\x15BROADCAST_MODE_COMMIT\x10\x022\xbf\x06\n" +
+	"\x15BROADCAST_MODE_COMMIT\x10\x022\xbe\a\n" +
 	"\rLedgerService\x12Y\n" +
 	"\x06Status\x12\x1c.normledger.v1.StatusRequest\x1a\x1d.normledger.v1.StatusResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/status\x12i\n" +
@@ -1100,7 +1216,8 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\tGetRecord\x12\x1f.normledger.v1.GetRecordRequest\x1a .normledger.v1.GetRecordResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/records/{id}\x12i\n" +
 	"\vListRecords\x12!.normledger.v1.ListRecordsRequest\x1a\".normledger.v1.ListRecordsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/records\x12h\n" +
 	"\vBroadcastTx\x12!.normledger.v1.BroadcastTxRequest\x1a\".normledger.v1.BroadcastTxResponse\"\x12\x82\xd3\xe4\x93\x02\f:\x01*\"\a/v1/txs\x12^\n" +
-	"\x05GetTx\x12\x1b.normledger.v1.GetTxRequest\x1a .normledger.v1.GetRecordResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/txs/{hash}\x12_\n" +
+	"\x05GetTx\x12\x1b.normledger.v1.GetTxRequest\x1a .normledger.v1.GetRecordResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/txs/{hash}\x12}\n" +
+	"\rGetLightBlock\x12#.normledger.v1.GetLightBlockRequest\x1a$.normledger.v1.GetLightBlockResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/light_blocks/{height}\x12_\n" +
 	"\bGetProof\x12\x1e.normledger.v1.GetProofRequest\x1a\x1f.normledger.v1.GetProofResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/proofsB\xc5\x03\x92A\xfa\x02\x12\xcf\x02\n" +
 	"\x18normledger LedgerService\x12\x99\x02Read and submit API of a normledger node. Reads carry the state height and, with prove=true, ICS23 proofs that verify against the app hash in header height+1. Errors are google.rpc.Status objects whose details include a normledger.v1.ErrorInfo with the ledger's stable result code.*\x14\n" +
@@ -1119,7 +1236,7 @@ func file_normledger_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_normledger_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_normledger_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_normledger_v1_service_proto_goTypes = []any{
 	(BroadcastMode)(0),            // 0: normledger.v1.BroadcastMode
 	(*StatusRequest)(nil),         // 1: normledger.v1.StatusRequest
@@ -1134,45 +1251,49 @@ var file_normledger_v1_service_proto_goTypes = []any{
 	(*BroadcastTxRequest)(nil),    // 10: normledger.v1.BroadcastTxRequest
 	(*BroadcastTxResponse)(nil),   // 11: normledger.v1.BroadcastTxResponse
 	(*GetTxRequest)(nil),          // 12: normledger.v1.GetTxRequest
-	(*GetProofRequest)(nil),       // 13: normledger.v1.GetProofRequest
-	(*GetProofResponse)(nil),      // 14: normledger.v1.GetProofResponse
-	(*ErrorInfo)(nil),             // 15: normledger.v1.ErrorInfo
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*Member)(nil),                // 17: normledger.v1.Member
-	(*Proof)(nil),                 // 18: normledger.v1.Proof
-	(*StoredRecord)(nil),          // 19: normledger.v1.StoredRecord
-	(*ListRecordsRequest)(nil),    // 20: normledger.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),   // 21: normledger.v1.ListRecordsResponse
+	(*GetLightBlockRequest)(nil),  // 13: normledger.v1.GetLightBlockRequest
+	(*GetLightBlockResponse)(nil), // 14: normledger.v1.GetLightBlockResponse
+	(*GetProofRequest)(nil),       // 15: normledger.v1.GetProofRequest
+	(*GetProofResponse)(nil),      // 16: normledger.v1.GetProofResponse
+	(*ErrorInfo)(nil),             // 17: normledger.v1.ErrorInfo
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*Member)(nil),                // 19: normledger.v1.Member
+	(*Proof)(nil),                 // 20: normledger.v1.Proof
+	(*StoredRecord)(nil),          // 21: normledger.v1.StoredRecord
+	(*ListRecordsRequest)(nil),    // 22: normledger.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),   // 23: normledger.v1.ListRecordsResponse
 }
 var file_normledger_v1_service_proto_depIdxs = []int32{
-	16, // 0: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
+	18, // 0: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
-	17, // 2: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
-	18, // 3: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
-	17, // 4: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
-	18, // 5: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
-	19, // 6: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
-	18, // 7: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
+	19, // 2: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
+	20, // 3: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
+	19, // 4: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
+	20, // 5: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
+	21, // 6: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
+	20, // 7: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
 	0,  // 8: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
-	18, // 9: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
+	20, // 9: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
 	1,  // 10: normledger.v1.LedgerService.Status:input_type -> normledger.v1.StatusRequest
 	4,  // 11: normledger.v1.LedgerService.ListMembers:input_type -> normledger.v1.ListMembersRequest
 	6,  // 12: normledger.v1.LedgerService.GetMember:input_type -> normledger.v1.GetMemberRequest
 	8,  // 13: normledger.v1.LedgerService.GetRecord:input_type -> normledger.v1.GetRecordRequest
-	20, // 14: normledger.v1.LedgerService.ListRecords:input_type -> normledger.v1.ListRecordsRequest
+	22, // 14: normledger.v1.LedgerService.ListRecords:input_type -> normledger.v1.ListRecordsRequest
 	10, // 15: normledger.v1.LedgerService.BroadcastTx:input_type -> normledger.v1.BroadcastTxRequest
 	12, // 16: normledger.v1.LedgerService.GetTx:input_type -> normledger.v1.GetTxRequest
-	13, // 17: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
-	3,  // 18: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
-	5,  // 19: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
-	7,  // 20: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
-	9,  // 21: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
-	21, // 22: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
-	11, // 23: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
-	9,  // 24: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
-	14, // 25: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
+	13, // 17: normledger.v1.LedgerService.GetLightBlock:input_type -> normledger.v1.GetLightBlockRequest
+	15, // 18: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
+	3,  // 19: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
+	5,  // 20: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
+	7,  // 21: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
+	9,  // 22: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
+	23, // 23: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
+	11, // 24: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
+	9,  // 25: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
+	14, // 26: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
+	16, // 27: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
+	19, // [19:28] is the sub-list for method output_type
+	10, // [10:19] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1192,7 +1313,7 @@ func file_normledger_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_service_proto_rawDesc), len(file_normledger_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

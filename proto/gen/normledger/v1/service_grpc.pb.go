@@ -19,14 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LedgerService_Status_FullMethodName      = "/normledger.v1.LedgerService/Status"
-	LedgerService_ListMembers_FullMethodName = "/normledger.v1.LedgerService/ListMembers"
-	LedgerService_GetMember_FullMethodName   = "/normledger.v1.LedgerService/GetMember"
-	LedgerService_GetRecord_FullMethodName   = "/normledger.v1.LedgerService/GetRecord"
-	LedgerService_ListRecords_FullMethodName = "/normledger.v1.LedgerService/ListRecords"
-	LedgerService_BroadcastTx_FullMethodName = "/normledger.v1.LedgerService/BroadcastTx"
-	LedgerService_GetTx_FullMethodName       = "/normledger.v1.LedgerService/GetTx"
-	LedgerService_GetProof_FullMethodName    = "/normledger.v1.LedgerService/GetProof"
+	LedgerService_Status_FullMethodName        = "/normledger.v1.LedgerService/Status"
+	LedgerService_ListMembers_FullMethodName   = "/normledger.v1.LedgerService/ListMembers"
+	LedgerService_GetMember_FullMethodName     = "/normledger.v1.LedgerService/GetMember"
+	LedgerService_GetRecord_FullMethodName     = "/normledger.v1.LedgerService/GetRecord"
+	LedgerService_ListRecords_FullMethodName   = "/normledger.v1.LedgerService/ListRecords"
+	LedgerService_BroadcastTx_FullMethodName   = "/normledger.v1.LedgerService/BroadcastTx"
+	LedgerService_GetTx_FullMethodName         = "/normledger.v1.LedgerService/GetTx"
+	LedgerService_GetLightBlock_FullMethodName = "/normledger.v1.LedgerService/GetLightBlock"
+	LedgerService_GetProof_FullMethodName      = "/normledger.v1.LedgerService/GetProof"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -54,6 +55,9 @@ type LedgerServiceClient interface {
 	BroadcastTx(ctx context.Context, in *BroadcastTxRequest, opts ...grpc.CallOption) (*BroadcastTxResponse, error)
 	// A committed transaction by hash (the hash is the record id).
 	GetTx(ctx context.Context, in *GetTxRequest, opts ...grpc.CallOption) (*GetRecordResponse, error)
+	// A signed header and its validator set, for light clients: the provider
+	// that lets verifiers check headers through this API alone.
+	GetLightBlock(ctx context.Context, in *GetLightBlockRequest, opts ...grpc.CallOption) (*GetLightBlockResponse, error)
 	// Raw proof for any state key, for clients that verify generically.
 	GetProof(ctx context.Context, in *GetProofRequest, opts ...grpc.CallOption) (*GetProofResponse, error)
 }
@@ -136,6 +140,16 @@ func (c *ledgerServiceClient) GetTx(ctx context.Context, in *GetTxRequest, opts 
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetLightBlock(ctx context.Context, in *GetLightBlockRequest, opts ...grpc.CallOption) (*GetLightBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLightBlockResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetLightBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ledgerServiceClient) GetProof(ctx context.Context, in *GetProofRequest, opts ...grpc.CallOption) (*GetProofResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetProofResponse)
@@ -171,6 +185,9 @@ type LedgerServiceServer interface {
 	BroadcastTx(context.Context, *BroadcastTxRequest) (*BroadcastTxResponse, error)
 	// A committed transaction by hash (the hash is the record id).
 	GetTx(context.Context, *GetTxRequest) (*GetRecordResponse, error)
+	// A signed header and its validator set, for light clients: the provider
+	// that lets verifiers check headers through this API alone.
+	GetLightBlock(context.Context, *GetLightBlockRequest) (*GetLightBlockResponse, error)
 	// Raw proof for any state key, for clients that verify generically.
 	GetProof(context.Context, *GetProofRequest) (*GetProofResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
@@ -203,6 +220,9 @@ func (UnimplementedLedgerServiceServer) BroadcastTx(context.Context, *BroadcastT
 }
 func (UnimplementedLedgerServiceServer) GetTx(context.Context, *GetTxRequest) (*GetRecordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTx not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetLightBlock(context.Context, *GetLightBlockRequest) (*GetLightBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLightBlock not implemented")
 }
 func (UnimplementedLedgerServiceServer) GetProof(context.Context, *GetProofRequest) (*GetProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProof not implemented")
@@ -354,6 +374,24 @@ func _LedgerService_GetTx_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetLightBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLightBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetLightBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetLightBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetLightBlock(ctx, req.(*GetLightBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LedgerService_GetProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetProofRequest)
 	if err := dec(in); err != nil {
@@ -406,6 +444,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTx",
 			Handler:    _LedgerService_GetTx_Handler,
+		},
+		{
+			MethodName: "GetLightBlock",
+			Handler:    _LedgerService_GetLightBlock_Handler,
 		},
 		{
 			MethodName: "GetProof",

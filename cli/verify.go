@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	"github.com/cometbft/cometbft/types"
+	"github.com/spf13/cobra"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/verifiers"
+)
+
+// ExitUnverified: the answer could not be verified (tampering, bad proof,
+// header not signed by enough validators, witnesses disagree).
+const ExitUnverified = 4
+
+type trustFlags struct {
+	height  int64
+	hash    string
+	genesis string
+	period  time.Duration
+	store   string
+}
+
+func (t *trustFlags) add(cmd *cobra.Command, withStore bool) {
+	f := cmd.Flags()
+	f.Int64Var(&t.height, "trust-height", 0, "height of a header you trust")
+	f.StringVar(&t.hash, "trust-hash", "", "hash (hex) of the header at --trust-height")
+	f.StringVar(&t.genesis, "genesis", "", "trust the chain's first block as signed by this genesis file's validators")
+	f.DurationVar(&t.period, "trust-period", verifiers.DefaultTrustPeriod, "trusting period of the light client")
+	if withStore {
+		f.StringVar(&t.store, "trust-store", "", "light client trust store directory (default <home>/light); later runs may omit the trust flags")
+	}
+}
+
+func (t *trustFlags) root(ctx context.Context, src verifiers.LightBlockSource) (verifiers.TrustRoot, error) {
+	root := verifiers.TrustRoot{Period: t.period}
+	switch {
+	case t.genesis != "":
+		gen, err := types.GenesisDocFromFile(t.genesis)
+		if err != nil {
+			return root, err
+		}
+		r, err := verifiers.TrustFromGenesis(ctx, gen, src)
+		if err != nil {
+			return root, err
+		}
+		r.Period = t.period
+		return r, nil
+	case t.height != 0 || t.hash != "":
+		h, err := hex.DecodeString(t.hash)
+		if err != nil || len(h) != 32 || t.height <= 0 {
+			return root, errors.New("--trust-height needs a positive height and --trust-hash a 32-byte hex hash")
+		}
+		root.Height, root.Hash = t.height, h
+	}
+	return root, nil
+}
+
+func verifyExit(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, verifiers.ErrAbsent):
+		return &exitError{code: ExitNotFound, err: err}
+	case errors.Is(err, verifiers.ErrVerification):
+		return &exitError{code: ExitUnverified, err: err}
+	}
+	return err
+}
+
+func (e *env) printVerified(v *verifiers.Verified, err error) {
+	if e.cfg.Output == "json" {
+		out := map[string]any{"verified": err == nil || errors.Is(err, verifiers.ErrAbsent)}
+		if v != nil {
+			out["result"] = v
+		}
+		if errors.Is(err, verifiers.ErrAbsent) {
+			out["absent"] = true
+		} else if err != nil {
+			out["error"] = err.Error()
+		}
+		_ = printJSON(e.out, out)
+		return
+	}
+	switch {
+	case errors.Is(err, verifiers.ErrAbsent):
+		fmt.Fprintf(e.out, "VERIFIED ABSENT: record %s does not exist at height %d (app hash %s in header %s)\n", v.RecordID, v.Height, v.AppHash, v.HeaderHash)
+	case err != nil:
+		fmt.Fprintf(e.out, "NOT VERIFIED: %v\n", err)
+	default:
+		fmt.Fprintf(e.out, "VERIFIED: %s record %s by %s (signers %s), committed at height %d (%s)\n",
+			v.Kind, v.RecordID, v.Author, strings.Join(v.Signers, ", "), v.RecordHeight, v.BlockTime.UTC().Format(time.RFC3339))
+		fmt.Fprintf(e.out, "  proven at state height %d: app hash %s in header %s, header verified by the light client\n", v.Height, v.AppHash, v.HeaderHash)
+	}
+}
+
+// verifyOnline runs the light-client verifier against --node with --witness nodes.
+func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags) (*verifiers.Verified, *verifiers.Bundle, error) {
+	c, err := e.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := tf.root(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	primary := verifiers.NewProvider(chainID, c.Base(), c)
+	var ws []*verifiers.Provider
+	for _, w := range witnesses {
+		wc, err := client.New(w)
+		if err != nil {
+			return nil, nil, err
+		}
+		ws = append(ws, verifiers.NewProvider(chainID, wc.Base(), wc))
+	}
+	dir := tf.store
+	if dir == "" {
+		dir = filepath.Join(e.cfg.Home, "light")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	lc, err := verifiers.NewLightClient(ctx, chainID, primary, ws, root, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer lc.Close()
+	v := &verifiers.Verifier{API: c, Light: lc, ChainID: chainID}
+	return v.Record(ctx, id)
+}
+
+func writeBundle(path string, b *verifiers.Bundle) error {
+	bz, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(bz, '\n'), 0o644)
+}
+
+func verifyCmd(e *env) *cobra.Command {
+	v := &cobra.Command{Use: "verify", Short: "Verify answers without trusting the node that gave them"}
+	var witnesses []string
+	var bundleOut string
+	tf := &trustFlags{}
+	record := &cobra.Command{
+		Use:   "record ID",
+		Short: "Fetch a record with proofs and verify it against light-client-verified headers",
+		Long: `verify record asks --node for the record with ICS23 proofs, verifies the
+header that commits to the answer with CometBFT's light client (from a trust
+root, cross-checked against every --witness), checks the proofs, and checks
+every signature against member keys proven at the record's height.
+
+Trust root: --trust-height and --trust-hash, or --genesis FILE, or a trust
+store from an earlier run (--trust-store, default <home>/light).
+
+Exit status: 0 verified; 3 verified absent (a non-membership proof); 4 not
+verified (the reason is printed); 1 other errors (network, usage).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf)
+			if err != nil && !errors.Is(err, verifiers.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
+				return err
+			}
+			e.printVerified(res, err)
+			if bundleOut != "" && b != nil {
+				if werr := writeBundle(bundleOut, b); werr != nil {
+					return werr
+				}
+			}
+			return verifyExit(err)
+		},
+	}
+	record.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")
+	record.Flags().StringVar(&bundleOut, "bundle-out", "", "also write an offline evidence bundle here")
+	tf.add(record, true)
+
+	btf := &trustFlags{}
+	bundle := &cobra.Command{
+		Use:   "bundle FILE",
+		Short: "Check an offline evidence bundle (no network)",
+		Long: `verify bundle re-checks an evidence bundle written by query record --bundle
+or verify record --bundle-out: the chain of signed headers from the trust root
+(--trust-height/--trust-hash, or --genesis), the proofs and the signatures.
+Without a trust root it only checks that the bundle is internally consistent,
+and says so. Exit status as for verify record.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bz, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			b := new(verifiers.Bundle)
+			if err := json.Unmarshal(bz, b); err != nil {
+				return &exitError{code: ExitUnverified, err: fmt.Errorf("%w: not a bundle: %v", verifiers.ErrVerification, err)}
+			}
+			root, err := btf.root(cmd.Context(), bundleSource{b})
+			if err != nil {
+				if errors.Is(err, verifiers.ErrVerification) {
+					e.printVerified(nil, err)
+				}
+				return verifyExit(err)
+			}
+			if root.Height == 0 && len(root.Hash) == 0 {
+				fmt.Fprintln(e.err, "warning: no trust root given; checking internal consistency only")
+			}
+			res, err := verifiers.VerifyBundle(b, root)
+			e.printVerified(res, err)
+			return verifyExit(err)
+		},
+	}
+	btf.add(bundle, false)
+	v.AddCommand(record, bundle)
+	return v
+}
+
+// bundleSource serves a bundle's own light blocks, so --genesis works offline.
+type bundleSource struct{ b *verifiers.Bundle }
+
+func (s bundleSource) LightBlock(_ context.Context, height int64) (*types.LightBlock, error) {
+	for _, bz := range s.b.LightBlocks {
+		p := new(cmtproto.LightBlock)
+		if err := p.Unmarshal(bz); err != nil {
+			return nil, err
+		}
+		if p.SignedHeader != nil && p.SignedHeader.Header != nil && p.SignedHeader.Header.Height == height {
+			return types.LightBlockFromProto(p)
+		}
+	}
+	return nil, fmt.Errorf("bundle has no header at height %d", height)
+}

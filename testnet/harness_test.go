@@ -1,0 +1,108 @@
+package testnet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/fixture"
+	"github.com/normledger/normledger/node"
+	"github.com/normledger/normledger/node/api"
+)
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// inproc is a network whose nodes run in this test process.
+type inproc struct {
+	net     *Network
+	nodes   []*node.Node
+	clients []*client.Client
+	kr      *keyring.Keyring
+}
+
+func startInProcess(t *testing.T, validators int) *inproc {
+	t.Helper()
+	ports := make([]Ports, validators)
+	for i := range ports {
+		ports[i] = Ports{
+			RPC: fmt.Sprintf("127.0.0.1:%d", freePort(t)), P2P: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			REST: fmt.Sprintf("127.0.0.1:%d", freePort(t)), GRPC: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		}
+	}
+	nw, err := Generate(Options{Dir: t.TempDir(), ChainID: "verify-test", Validators: validators,
+		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 150 * time.Millisecond, KeyFor: fixture.SeededKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := &inproc{net: nw}
+	for _, n := range nw.Nodes {
+		nd, err := node.New(node.Config{Home: n.Home, LogOutput: io.Discard, Version: "test",
+			API: api.Config{RESTListen: n.REST, GRPCListen: n.GRPC, ReadRateLimit: 0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nd.Stop() })
+		ip.nodes = append(ip.nodes, nd)
+		c, err := client.New(n.RESTURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip.clients = append(ip.clients, c)
+	}
+	ip.kr, err = keyring.Open(nw.Keyring, keyring.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, c := range ip.clients {
+		if _, err := c.WaitHeight(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ip
+}
+
+// seed files every scenario record through node 0 and returns their ids.
+func (ip *inproc) seed(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for i, s := range fixture.Scenario(time.Now().UTC()) {
+		signer, err := ip.kr.Signer(s.Author)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var co []ledger.Signer
+		for _, c := range s.CoSigners {
+			cs, err := ip.kr.Signer(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			co = append(co, cs)
+		}
+		res, err := ip.clients[0].Submit(ctx, s.Build(ids), signer, co, true)
+		if err != nil || !res.Committed {
+			t.Fatalf("scenario step %d: %+v %v", i, res, err)
+		}
+		ids = append(ids, res.ID)
+	}
+	return ids
+}
