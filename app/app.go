@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/normledger/normledger/ledger/keys"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -306,7 +307,7 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 		if m == nil {
 			return nil, &ledger.Error{Code: ledger.CodeUnknownMember, Msg: fmt.Sprintf("member %q not found", arg)}
 		}
-		return marshalResp(m, store.MemberKey(arg))
+		return marshalResp(m, keys.Member(arg))
 	case "/members":
 		ms, err := v.Members()
 		if err != nil {
@@ -318,7 +319,7 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 		if err != nil {
 			return nil, err
 		}
-		return &abci.ResponseQuery{Key: store.SequenceKey(arg), Value: []byte(strconv.FormatUint(n, 10))}, nil
+		return &abci.ResponseQuery{Key: keys.Sequence(arg), Value: []byte(strconv.FormatUint(n, 10))}, nil
 	case "/store":
 		val, err := v.Get(req.Data)
 		if err != nil {
@@ -338,7 +339,7 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 }
 
 func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQuery, error) {
-	idKey, err := store.IDKey(id)
+	idKey, err := keys.ID(id)
 	if err != nil {
 		return nil, &ledger.Error{Code: ledger.CodeBadFormat, Msg: err.Error()}
 	}
@@ -363,7 +364,7 @@ func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQ
 		}
 		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{op}}
 		if rec != nil {
-			op2, err := proofOp(v, store.RecordKey(rec.Seq))
+			op2, err := proofOp(v, keys.Record(rec.Seq))
 			if err != nil {
 				return nil, err
 			}
@@ -379,7 +380,7 @@ func (a *App) queryRecords(v *store.View, lr *pb.ListRecordsRequest) (*abci.Resp
 		return nil, &ledger.Error{Code: ledger.CodeBadEnum, Msg: fmt.Sprintf("unknown kind %q", f.Kind)}
 	}
 	if f.Sector != "" {
-		if _, ok := store.SectorByName(f.Sector); !ok {
+		if _, ok := keys.SectorByName(f.Sector); !ok {
 			return nil, &ledger.Error{Code: ledger.CodeBadEnum, Msg: fmt.Sprintf("unknown sector %q", f.Sector)}
 		}
 	}

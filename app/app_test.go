@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"github.com/normledger/normledger/ledger/keys"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -61,7 +62,7 @@ func TestRecordProofs(t *testing.T) {
 	if err := proto.Unmarshal(r.Value, rec); err != nil {
 		t.Fatal(err)
 	}
-	idKey, _ := store.IDKey(ids[0])
+	idKey, _ := keys.ID(ids[0])
 	verify := func(op []byte, key, val []byte) bool {
 		p := new(ics23.CommitmentProof)
 		if err := p.Unmarshal(op); err != nil {
@@ -76,12 +77,12 @@ func TestRecordProofs(t *testing.T) {
 	if !verify(r.ProofOps.Ops[0].Data, idKey, seqVal) {
 		t.Fatal("id index proof does not verify")
 	}
-	if !verify(r.ProofOps.Ops[1].Data, store.RecordKey(1), r.Value) {
+	if !verify(r.ProofOps.Ops[1].Data, keys.Record(1), r.Value) {
 		t.Fatal("record proof does not verify")
 	}
 	tampered := append([]byte(nil), r.Value...)
 	tampered[len(tampered)-1] ^= 1
-	if verify(r.ProofOps.Ops[1].Data, store.RecordKey(1), tampered) {
+	if verify(r.ProofOps.Ops[1].Data, keys.Record(1), tampered) {
 		t.Fatal("tampered record verified")
 	}
 	missing := "00" + ids[0][2:]
@@ -89,7 +90,7 @@ func TestRecordProofs(t *testing.T) {
 	if r.Code != uint32(ledger.CodeUnknownRecord) || r.ProofOps == nil {
 		t.Fatalf("missing record: code %d", r.Code)
 	}
-	mk, _ := store.IDKey(missing)
+	mk, _ := keys.ID(missing)
 	if !verify(r.ProofOps.Ops[0].Data, mk, nil) {
 		t.Fatal("non-existence proof does not verify")
 	}

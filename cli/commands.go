@@ -147,8 +147,12 @@ keyring under their member ids.`,
 	return cmd
 }
 
-func (e *env) nodeConfig() node.Config {
-	return node.Config{
+func (e *env) nodeConfig() (node.Config, error) {
+	ccfg, err := LoadCometConfig(e.cfg.Home)
+	if err != nil {
+		return node.Config{}, err
+	}
+	return node.Config{Comet: ccfg,
 		Home: e.cfg.Home, RPCListen: e.cfg.RPC.Laddr, P2PListen: e.cfg.P2P.Laddr,
 		LogLevel: e.cfg.Log.Level, CometLogLevel: e.cfg.Log.CometLevel, LogFormat: e.cfg.Log.Format,
 		LogOutput: e.err, AppCacheSize: e.cfg.App.CacheSize, Version: Version,
@@ -156,7 +160,7 @@ func (e *env) nodeConfig() node.Config {
 			RESTListen: e.cfg.API.RESTLaddr, GRPCListen: e.cfg.API.GRPCLaddr, CORSOrigins: e.cfg.API.CORSOrigins,
 			MaxBodyBytes: e.cfg.API.MaxBodyBytes, ReadRateLimit: e.cfg.API.ReadRateLimit, ReadRateBurst: e.cfg.API.ReadRateBurst,
 		},
-	}
+	}, nil
 }
 
 func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
@@ -171,7 +175,11 @@ func startCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			return node.Run(ctx, e.nodeConfig())
+			ncfg, err := e.nodeConfig()
+			if err != nil {
+				return err
+			}
+			return node.Run(ctx, ncfg)
 		},
 	}
 	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (overrides config.toml)")

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"errors"
+
 	"fmt"
+	cmtcfg "github.com/cometbft/cometbft/config"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,4 +174,26 @@ read_rate_burst = 400
 func writeAppToml(home, chainID, node, backend string) error {
 	path := filepath.Join(home, "config", "app.toml")
 	return os.WriteFile(path, []byte(fmt.Sprintf(appTomlTemplate, chainID, node, backend)), 0o644)
+}
+
+// LoadCometConfig reads config/config.toml of home into a CometBFT config.
+func LoadCometConfig(home string) (*cmtcfg.Config, error) {
+	cfg := cmtcfg.DefaultConfig()
+	path := filepath.Join(home, "config", "config.toml")
+	v := viper.New()
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found: run `normledger init --home %s` first", path, home)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	cfg.SetRoot(home)
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
 }

@@ -124,7 +124,11 @@ created itself.`,
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			n, err := node.New(e.nodeConfig())
+			ncfg, err := e.nodeConfig()
+			if err != nil {
+				return err
+			}
+			n, err := node.New(ncfg)
 			if err != nil {
 				return err
 			}

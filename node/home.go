@@ -2,7 +2,6 @@ package node
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
 	cmttime "github.com/cometbft/cometbft/types/time"
-	"github.com/spf13/viper"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/ledger"
@@ -108,26 +106,4 @@ func WriteGenesis(path, chainID string, genesisTime time.Time, vals []cmttypes.G
 		return fmt.Errorf("genesis: %w", err)
 	}
 	return doc.SaveAs(path)
-}
-
-// LoadCometConfig reads config/config.toml of home into a CometBFT config.
-func LoadCometConfig(home string) (*cmtcfg.Config, error) {
-	cfg := cmtcfg.DefaultConfig()
-	path := filepath.Join(home, "config", "config.toml")
-	v := viper.New()
-	v.SetConfigFile(path)
-	if err := v.ReadInConfig(); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s not found: run `normledger init --home %s` first", path, home)
-		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if err := v.Unmarshal(cfg); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	cfg.SetRoot(home)
-	if err := cfg.ValidateBasic(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
 }

@@ -26,6 +26,9 @@ import (
 // environment and config/app.toml.
 type Config struct {
 	Home string
+	// Comet is CometBFT's configuration (cli.LoadCometConfig reads it from
+	// <home>/config/config.toml).
+	Comet *cmtcfg.Config
 	// RPCListen and P2PListen override config.toml's rpc.laddr and p2p.laddr when set.
 	RPCListen string
 	P2PListen string
@@ -72,10 +75,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	ccfg, err := LoadCometConfig(cfg.Home)
-	if err != nil {
-		return nil, err
+	if cfg.Comet == nil {
+		return nil, fmt.Errorf("node config: no CometBFT configuration for %s", cfg.Home)
 	}
+	ccfg := cfg.Comet
 	if cfg.RPCListen != "" {
 		ccfg.RPC.ListenAddress = cfg.RPCListen
 	}

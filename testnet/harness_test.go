@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/cli/client"
 	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger"
@@ -50,7 +51,11 @@ func startInProcess(t *testing.T, validators int) *inproc {
 	}
 	ip := &inproc{net: nw}
 	for _, n := range nw.Nodes {
-		nd, err := node.New(node.Config{Home: n.Home, LogOutput: io.Discard, Version: "test",
+		ccfg, err := cli.LoadCometConfig(n.Home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd, err := node.New(node.Config{Home: n.Home, Comet: ccfg, LogOutput: io.Discard, Version: "test",
 			API: api.Config{RESTListen: n.REST, GRPCListen: n.GRPC, ReadRateLimit: 0}})
 		if err != nil {
 			t.Fatal(err)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/cli/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
@@ -181,6 +184,45 @@ func TestVerification(t *testing.T) {
 		_, err = verifiers.VerifyBundle(b, verifiers.TrustRoot{})
 		mustFail("forged header with 1/4 of the signatures", err)
 	})
+	t.Run("verify CLI exit statuses", func(t *testing.T) {
+		home := t.TempDir()
+		gen := ip.net.Nodes[0].Home + "/config/genesis.json"
+		n := ip.net.Nodes
+		common := []string{"--home", home, "--witness", n[1].RESTURL(), "--witness", n[2].RESTURL(), "-o", "json"}
+		code, out := runCLI(t, append([]string{"verify", "record", ids[2], "--node", n[0].RESTURL(), "--genesis", gen}, common...)...)
+		if code != 0 || !strings.Contains(out, `"verified": true`) {
+			t.Fatalf("honest: exit %d\n%s", code, out)
+		}
+		// The trust store persists: no trust flags needed the second time.
+		code, out = runCLI(t, append([]string{"verify", "record", ids[3], "--node", n[3].RESTURL()}, common...)...)
+		if code != 0 {
+			t.Fatalf("from the trust store: exit %d\n%s", code, out)
+		}
+		code, out = runCLI(t, append([]string{"verify", "record", strings.Repeat("cd", 32), "--node", n[0].RESTURL()}, common...)...)
+		if code != cli.ExitNotFound || !strings.Contains(out, `"absent": true`) {
+			t.Fatalf("absent: exit %d\n%s", code, out)
+		}
+		liar := httptest.NewServer(rewriter(t, n[0].RESTURL()))
+		defer liar.Close()
+		code, out = runCLI(t, append([]string{"verify", "record", ids[2], "--node", liar.URL}, common...)...)
+		if code != cli.ExitUnverified || !strings.Contains(out, `"verified": false`) {
+			t.Fatalf("liar: exit %d\n%s", code, out)
+		}
+		// query record --bundle, then verify the bundle offline from a trust root.
+		bundle := filepath.Join(home, "evidence.json")
+		code, out = runCLI(t, append([]string{"query", "record", ids[0], "--node", n[1].RESTURL(), "--bundle", bundle}, common...)...)
+		if code != 0 {
+			t.Fatalf("query --bundle: exit %d\n%s", code, out)
+		}
+		code, out = runCLI(t, "verify", "bundle", bundle, "--genesis", gen, "-o", "json")
+		if code != 0 {
+			t.Fatalf("verify bundle: exit %d\n%s", code, out)
+		}
+		code, out = runCLI(t, "verify", "bundle", bundle, "--trust-height", "1", "--trust-hash", strings.Repeat("11", 32))
+		if code != cli.ExitUnverified {
+			t.Fatalf("verify bundle, wrong root: exit %d\n%s", code, out)
+		}
+	})
 	t.Run("node serving altered data", func(t *testing.T) {
 		liar := httptest.NewServer(rewriter(t, ip.net.Nodes[0].RESTURL()))
 		defer liar.Close()
@@ -205,6 +247,16 @@ func TestVerification(t *testing.T) {
 		}
 		t.Logf("lying node's forged header %d: dropped; the light client used an honest witness's header", h)
 	})
+}
+
+// runCLI runs the normledger command in-process and returns its exit status and output.
+func runCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := cli.NewRootCmd(&out, &errOut, strings.NewReader(""))
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return cli.ExitCode(err), out.String() + errOut.String() + fmt.Sprint(err)
 }
 
 func decodeLB(t *testing.T, bz []byte) *types.LightBlock {

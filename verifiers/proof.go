@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/normledger/normledger/ledger/keys"
 
 	ics23 "github.com/cosmos/ics23/go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -53,7 +53,7 @@ func Proof(appHash []byte, p *pb.Proof) error {
 // record entry, and that the returned record is exactly the proven bytes,
 // carries id, and hashes to it. It returns the verified record.
 func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, error) {
-	idKey, err := store.IDKey(id)
+	idKey, err := keys.ID(id)
 	if err != nil {
 		return nil, failf("%v", err)
 	}
@@ -68,7 +68,7 @@ func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRe
 		return nil, err
 	}
 	seq := binary.BigEndian.Uint64(ip.Value)
-	if !bytes.Equal(rp.Key, store.RecordKey(seq)) || !rp.Exists {
+	if !bytes.Equal(rp.Key, keys.Record(seq)) || !rp.Exists {
 		return nil, failf("second proof is not of record %d", seq)
 	}
 	if err := Proof(appHash, rp); err != nil {
@@ -90,7 +90,7 @@ func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRe
 // Absence checks that resp (the details of a 404 with prove=true) proves
 // that no record id exists under appHash.
 func Absence(appHash []byte, id string, resp *pb.GetRecordResponse) error {
-	idKey, err := store.IDKey(id)
+	idKey, err := keys.ID(id)
 	if err != nil {
 		return failf("%v", err)
 	}
@@ -109,7 +109,7 @@ func Member(appHash []byte, id string, resp *pb.GetMemberResponse) (*pb.Member, 
 	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
 		return nil, failf("member answer for %q carries no existence proof", id)
 	}
-	if !bytes.Equal(resp.Proof.Key, store.MemberKey(id)) {
+	if !bytes.Equal(resp.Proof.Key, keys.Member(id)) {
 		return nil, failf("proof is not of member %q", id)
 	}
 	if err := Proof(appHash, resp.Proof); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/normledger/normledger/ledger/keys"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	if v > 0 {
 		// A committed version must carry the chain id written at genesis;
 		// anything else means the database is damaged.
-		cid, err := tree.Get([]byte(KeyChainID))
+		cid, err := tree.Get([]byte(keys.KeyChainID))
 		if err != nil {
 			return nil, fmt.Errorf("app state at version %d is unreadable: %w", v, err)
 		}
@@ -118,20 +119,20 @@ func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if params == nil {
 		params = ledger.DefaultParams()
 	}
-	if err := s.setProto([]byte(KeyParams), params); err != nil {
+	if err := s.setProto([]byte(keys.KeyParams), params); err != nil {
 		return err
 	}
-	if err := s.set([]byte(KeyChainID), []byte(chainID)); err != nil {
+	if err := s.set([]byte(keys.KeyChainID), []byte(chainID)); err != nil {
 		return err
 	}
-	if err := s.set([]byte(KeyCount), u64(0)); err != nil {
+	if err := s.set([]byte(keys.KeyCount), keys.U64(0)); err != nil {
 		return err
 	}
 	for _, m := range gs.Members {
-		if err := s.setProto(MemberKey(m.Id), m); err != nil {
+		if err := s.setProto(keys.Member(m.Id), m); err != nil {
 			return err
 		}
-		if err := s.set(SequenceKey(m.Id), u64(1)); err != nil {
+		if err := s.set(keys.Sequence(m.Id), keys.U64(1)); err != nil {
 			return err
 		}
 	}
@@ -142,27 +143,27 @@ func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 func (s *Store) Write(ch *ledger.Changes) error {
 	r := ch.Record
 	seq := r.Seq
-	idKey, err := IDKey(r.Id)
+	idKey, err := keys.ID(r.Id)
 	if err != nil {
 		return err
 	}
-	idRaw := idKey[len(prefixID):]
-	if err := s.setProto(RecordKey(seq), r); err != nil {
+	idRaw := idKey[len(keys.PrefixID):]
+	if err := s.setProto(keys.Record(seq), r); err != nil {
 		return err
 	}
 	writes := [][2][]byte{
-		{idKey, u64(seq)},
-		{KindIndexKey(kindName(r.Kind), seq), idRaw},
-		{AuthorIndexKey(r.Author, seq), idRaw},
-		{ContentKey(r.Author, ch.ContentHash), idRaw},
-		{SequenceKey(r.Author), u64(ch.NextSequence)},
-		{[]byte(KeyCount), u64(seq)},
+		{idKey, keys.U64(seq)},
+		{keys.KindIndex(kindName(r.Kind), seq), idRaw},
+		{keys.AuthorIndex(r.Author, seq), idRaw},
+		{keys.Content(r.Author, ch.ContentHash), idRaw},
+		{keys.Sequence(r.Author), keys.U64(ch.NextSequence)},
+		{[]byte(keys.KeyCount), keys.U64(seq)},
 	}
 	for _, sub := range ch.Subjects {
-		writes = append(writes, [2][]byte{SubjectIndexKey(sub, seq), idRaw})
+		writes = append(writes, [2][]byte{keys.SubjectIndex(sub, seq), idRaw})
 	}
 	for _, sec := range ch.Sectors {
-		writes = append(writes, [2][]byte{SectorIndexKey(SectorName(sec), seq), idRaw})
+		writes = append(writes, [2][]byte{keys.SectorIndex(keys.SectorName(sec), seq), idRaw})
 	}
 	for _, w := range writes {
 		if err := s.set(w[0], w[1]); err != nil {
@@ -290,7 +291,7 @@ func (v *View) getU64(key []byte) (uint64, bool, error) {
 // Member implements ledger.State.
 func (v *View) Member(id string) (*pb.Member, error) {
 	m := new(pb.Member)
-	ok, err := v.getProto(MemberKey(id), m)
+	ok, err := v.getProto(keys.Member(id), m)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -299,7 +300,7 @@ func (v *View) Member(id string) (*pb.Member, error) {
 
 // NextSequence implements ledger.State.
 func (v *View) NextSequence(member string) (uint64, error) {
-	n, ok, err := v.getU64(SequenceKey(member))
+	n, ok, err := v.getU64(keys.Sequence(member))
 	if err != nil {
 		return 0, err
 	}
@@ -311,7 +312,7 @@ func (v *View) NextSequence(member string) (uint64, error) {
 
 // Record implements ledger.State.
 func (v *View) Record(id string) (*pb.StoredRecord, error) {
-	k, err := IDKey(id)
+	k, err := keys.ID(id)
 	if err != nil {
 		return nil, nil //nolint:nilerr // a malformed id names no record
 	}
@@ -325,7 +326,7 @@ func (v *View) Record(id string) (*pb.StoredRecord, error) {
 // RecordBySeq returns the record at ledger position seq, or nil.
 func (v *View) RecordBySeq(seq uint64) (*pb.StoredRecord, error) {
 	r := new(pb.StoredRecord)
-	ok, err := v.getProto(RecordKey(seq), r)
+	ok, err := v.getProto(keys.Record(seq), r)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -334,26 +335,26 @@ func (v *View) RecordBySeq(seq uint64) (*pb.StoredRecord, error) {
 
 // ContentSeen implements ledger.State.
 func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
-	bz, err := v.r.Get(ContentKey(author, h))
+	bz, err := v.r.Get(keys.Content(author, h))
 	return bz != nil, err
 }
 
 // RecordCount implements ledger.State.
 func (v *View) RecordCount() (uint64, error) {
-	n, _, err := v.getU64([]byte(KeyCount))
+	n, _, err := v.getU64([]byte(keys.KeyCount))
 	return n, err
 }
 
 // ChainID returns the chain id written at genesis.
 func (v *View) ChainID() (string, error) {
-	bz, err := v.r.Get([]byte(KeyChainID))
+	bz, err := v.r.Get([]byte(keys.KeyChainID))
 	return string(bz), err
 }
 
 // Params returns the chain parameters.
 func (v *View) Params() (*pb.Params, error) {
 	p := new(pb.Params)
-	ok, err := v.getProto([]byte(KeyParams), p)
+	ok, err := v.getProto([]byte(keys.KeyParams), p)
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +366,8 @@ func (v *View) Params() (*pb.Params, error) {
 
 // Members lists all members in id order.
 func (v *View) Members() ([]*pb.Member, error) {
-	p := []byte(prefixMember)
-	it, err := v.r.Iterator(p, prefixEnd(p), true)
+	p := []byte(keys.PrefixMember)
+	it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
 	if err != nil {
 		return nil, err
 	}
@@ -407,18 +408,18 @@ func (v *View) List(f Filter) ([]*pb.StoredRecord, uint64, error) {
 	var prefix []byte
 	switch {
 	case f.Subject != "":
-		prefix = SubjectPrefix(f.Subject)
+		prefix = keys.SubjectPrefix(f.Subject)
 	case f.Author != "":
-		prefix = AuthorPrefix(f.Author)
+		prefix = keys.AuthorPrefix(f.Author)
 	case f.Kind != "":
-		prefix = KindPrefix(f.Kind)
+		prefix = keys.KindPrefix(f.Kind)
 	case f.Sector != "":
-		prefix = SectorPrefix(f.Sector)
+		prefix = keys.SectorPrefix(f.Sector)
 	default:
-		prefix = []byte(prefixRecord)
+		prefix = []byte(keys.PrefixRecord)
 	}
-	start := cat(prefix, u64(f.After+1))
-	it, err := v.r.Iterator(start, prefixEnd(prefix), true)
+	start := keys.Cat(prefix, keys.U64(f.After+1))
+	it, err := v.r.Iterator(start, keys.PrefixEnd(prefix), true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -463,12 +464,12 @@ func (v *View) matches(r *pb.StoredRecord, f Filter) (bool, error) {
 		return false, nil
 	}
 	if f.Subject != "" {
-		if bz, err := v.r.Get(SubjectIndexKey(f.Subject, r.Seq)); bz == nil || err != nil {
+		if bz, err := v.r.Get(keys.SubjectIndex(f.Subject, r.Seq)); bz == nil || err != nil {
 			return false, err
 		}
 	}
 	if f.Sector != "" {
-		if bz, err := v.r.Get(SectorIndexKey(f.Sector, r.Seq)); bz == nil || err != nil {
+		if bz, err := v.r.Get(keys.SectorIndex(f.Sector, r.Seq)); bz == nil || err != nil {
 			return false, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/ledger"
 	nlproto "github.com/normledger/normledger/proto"
@@ -158,6 +159,10 @@ func (s *Servers) Stop(ctx context.Context) error {
 // /metrics and /openapi.json, behind the edge middleware.
 func Handler(cfg Config, svc *Server) (http.Handler, error) {
 	gw := runtime.NewServeMux(
+		// Strict bodies: an unknown field or enum name is an error, not ignored.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 	)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/normledger/normledger/ledger/keys"
 	"strconv"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func (s *Server) ListMembers(_ context.Context, req *pb.ListMembersRequest) (*pb
 	out := &pb.ListMembersResponse{Members: ms, Height: v.Version()}
 	if req.Prove {
 		for _, m := range ms {
-			p, err := proofOf(v, store.MemberKey(m.Id))
+			p, err := proofOf(v, keys.Member(m.Id))
 			if err != nil {
 				return nil, internal(err)
 			}
@@ -174,7 +175,7 @@ func (s *Server) GetMember(_ context.Context, req *pb.GetMemberRequest) (*pb.Get
 		}
 	}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, store.MemberKey(req.Id)); err != nil {
+		if out.Proof, err = proofOf(v, keys.Member(req.Id)); err != nil {
 			return nil, internal(err)
 		}
 	}
@@ -235,14 +236,14 @@ func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordRespo
 	}
 	out := &pb.GetRecordResponse{Record: rec, Height: v.Version()}
 	if prove {
-		idKey, _ := store.IDKey(id)
+		idKey, _ := keys.ID(id)
 		p, err := proofOf(v, idKey)
 		if err != nil {
 			return nil, internal(err)
 		}
 		out.Proofs = append(out.Proofs, p)
 		if rec != nil {
-			p, err := proofOf(v, store.RecordKey(rec.Seq))
+			p, err := proofOf(v, keys.Record(rec.Seq))
 			if err != nil {
 				return nil, internal(err)
 			}
@@ -265,7 +266,7 @@ func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb
 		return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown kind %q", f.Kind))
 	}
 	if f.Sector != "" {
-		if _, ok := store.SectorByName(f.Sector); !ok {
+		if _, ok := keys.SectorByName(f.Sector); !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q", f.Sector))
 		}
 	}
@@ -307,7 +308,7 @@ func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb
 	}
 	if req.Prove {
 		for _, r := range recs {
-			p, err := proofOf(v, store.RecordKey(r.Seq))
+			p, err := proofOf(v, keys.Record(r.Seq))
 			if err != nil {
 				return nil, internal(err)
 			}

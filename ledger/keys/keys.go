@@ -1,0 +1,116 @@
+// Package keys is the ledger's state key layout, shared by ledger/store
+// (which writes it) and verifiers (which check that a proof is of the key
+// it claims). It imports nothing beyond the standard library and proto/gen.
+//
+//	meta/chain_id                      chain id
+//	meta/params                        Params
+//	meta/count                         number of records, u64be
+//	m/<member>                         Member
+//	n/<member>                         next sequence, u64be
+//	r/<seq u64be>                      StoredRecord (sequential keys: fast appends)
+//	i/<id 32 bytes>                    seq u64be (id -> seq index)
+//	k/<kind>/<seq u64be>               id (32 bytes)
+//	a/<author>/<seq u64be>             id
+//	s/<subject member>/<seq u64be>     id
+//	c/<sector>/<seq u64be>             id
+//	h/<author>/<content hash 32 bytes> id (duplicate detection)
+package keys
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Key prefixes; see the package documentation.
+const (
+	KeyChainID    = "meta/chain_id"
+	KeyParams     = "meta/params"
+	KeyCount      = "meta/count"
+	PrefixMember  = "m/"
+	PrefixSeq     = "n/"
+	PrefixRecord  = "r/"
+	PrefixID      = "i/"
+	PrefixKind    = "k/"
+	PrefixAuthor  = "a/"
+	PrefixSubject = "s/"
+	PrefixSector  = "c/"
+	PrefixContent = "h/"
+)
+
+func U64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func Cat(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Member is where member id is stored.
+func Member(id string) []byte { return []byte(PrefixMember + id) }
+
+// Sequence holds a member's next sequence.
+func Sequence(id string) []byte { return []byte(PrefixSeq + id) }
+
+// Record is where the record with ledger sequence seq is stored.
+func Record(seq uint64) []byte { return Cat([]byte(PrefixRecord), U64(seq)) }
+
+// ID maps a record id (64 hex) to its sequence.
+func ID(id string) ([]byte, error) {
+	raw, err := hex.DecodeString(id)
+	if err != nil || len(raw) != 32 {
+		return nil, fmt.Errorf("record id %q is not 64 hex characters", id)
+	}
+	return Cat([]byte(PrefixID), raw), nil
+}
+
+// KindIndex, AuthorIndex, SubjectIndex and SectorIndex are index
+// entries; the prefix functions give the range to scan.
+func KindIndex(kind string, seq uint64) []byte     { return Cat(KindPrefix(kind), U64(seq)) }
+func AuthorIndex(m string, seq uint64) []byte      { return Cat(AuthorPrefix(m), U64(seq)) }
+func SubjectIndex(m string, seq uint64) []byte     { return Cat(SubjectPrefix(m), U64(seq)) }
+func SectorIndex(sector string, seq uint64) []byte { return Cat(SectorPrefix(sector), U64(seq)) }
+func KindPrefix(kind string) []byte                { return []byte(PrefixKind + kind + "/") }
+func AuthorPrefix(m string) []byte                 { return []byte(PrefixAuthor + m + "/") }
+func SubjectPrefix(m string) []byte                { return []byte(PrefixSubject + m + "/") }
+func SectorPrefix(sector string) []byte            { return []byte(PrefixSector + sector + "/") }
+
+// Content marks that author filed a record with this content hash.
+func Content(author string, h [32]byte) []byte {
+	return Cat([]byte(PrefixContent+author+"/"), h[:])
+}
+
+// SectorName is the index name of a sector: SECTOR_HEALTH -> "health".
+func SectorName(s pb.Sector) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "SECTOR_"))
+}
+
+// SectorByName is the inverse of SectorName.
+func SectorByName(name string) (pb.Sector, bool) {
+	v, ok := pb.Sector_value["SECTOR_"+strings.ToUpper(name)]
+	if !ok || v == 0 {
+		return 0, false
+	}
+	return pb.Sector(v), true
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func PrefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

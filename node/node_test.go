@@ -1,0 +1,232 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/normledger/normledger/cli"
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/ledger/fixture"
+	"github.com/normledger/normledger/node"
+	"github.com/normledger/normledger/node/api"
+	nlproto "github.com/normledger/normledger/proto"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startNode runs a single-validator node in-process with the dev members
+// (seeded keys) and returns it with a REST client.
+func startNode(t testing.TB, apiCfg api.Config) (*node.Node, *client.Client, map[string]fixture.Member) {
+	t.Helper()
+	home := t.TempDir()
+	ccfg, err := node.InitHome(node.InitOptions{Home: home, Moniker: "test", Comet: func(c *cmtcfg.Config) {
+		c.RPC.ListenAddress = "tcp://" + freeAddr(t)
+		c.P2P.ListenAddress = "tcp://" + freeAddr(t)
+		c.P2P.PexReactor = false
+		c.Consensus.TimeoutCommit = 50 * time.Millisecond
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := node.ValidatorPubKey(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := fixture.Dev(3, fixture.SeededKey)
+	if err := node.WriteGenesis(filepath.Join(home, "config", "genesis.json"), "api-test", time.Time{}, []cmttypes.GenesisValidator{val}, fixture.Genesis(ms)); err != nil {
+		t.Fatal(err)
+	}
+	apiCfg.RESTListen = freeAddr(t)
+	apiCfg.GRPCListen = freeAddr(t)
+	ccfg2, err := cli.LoadCometConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(node.Config{Home: home, Comet: ccfg2, LogOutput: io.Discard, API: apiCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	c, err := client.New(n.RESTAddress())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.WaitHeight(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	return n, c, fixture.ByID(ms)
+}
+
+// Bad requests get 4xx with a JSON error carrying the ledger code; never 500.
+func TestHTTPStatuses(t *testing.T) {
+	n, c, ms := startNode(t, api.Config{MaxBodyBytes: 4096, ReadRateLimit: 0})
+	ctx := context.Background()
+	res, err := c.Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
+		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xbb"}, Summary: "hello"}}}, ms["xaa"].Signer(), nil, true)
+	if err != nil || !res.Committed {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if err := c.WaitAttested(ctx, res.Height); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + n.RESTAddress()
+	missing := strings.Repeat("0", 64)
+	cases := []struct {
+		method, path, body string
+		want               int
+		code               string // ledger code name in the error, if any
+	}{
+		{"GET", "/v1/status", "", 200, ""},
+		{"GET", "/v1/records/" + res.ID + "?prove=true", "", 200, ""},
+		{"GET", "/v1/records/" + strings.ToUpper(res.ID), "", 200, ""},
+		{"GET", "/v1/txs/" + strings.ToUpper(res.ID), "", 200, ""},
+		{"GET", "/v1/records?kind=notification&author=xaa&limit=5&prove=true", "", 200, ""},
+		{"GET", "/v1/records?from_time=2020-01-01T00:00:00Z&to_time=2100-01-01T00:00:00Z", "", 200, ""},
+		{"GET", "/v1/members?prove=true", "", 200, ""},
+		{"GET", "/v1/members/xaa?prove=true", "", 200, ""},
+		{"GET", "/v1/proofs?key=6d2f786161", "", 200, ""},
+		{"GET", "/v1/light_blocks/1", "", 200, ""},
+		{"GET", "/healthz", "", 200, ""},
+		{"GET", "/metrics", "", 200, ""},
+		{"GET", "/openapi.json", "", 200, ""},
+		// 400 malformed
+		{"GET", "/v1/records/not-an-id", "", 400, "bad_format"},
+		{"GET", "/v1/records?kind=nonsense", "", 400, "bad_enum"},
+		{"GET", "/v1/records?sector=moon", "", 400, "bad_enum"},
+		{"GET", "/v1/records?author=NOT%20AN%20ID", "", 400, "bad_format"},
+		{"GET", "/v1/records?page_token=xyz", "", 400, "bad_format"},
+		{"GET", "/v1/records?limit=-1", "", 400, "bad_format"},
+		{"GET", "/v1/records?height=abc", "", 400, "bad_format"},
+		{"GET", "/v1/records?height=-5", "", 400, "bad_format"},
+		{"GET", "/v1/records?height=999999999", "", 400, "bad_format"},
+		{"GET", "/v1/records?from_time=yesterday", "", 400, "bad_format"},
+		{"GET", "/v1/members/UPPER", "", 400, "bad_format"},
+		{"GET", "/v1/proofs?key=zz", "", 400, "bad_format"},
+		{"GET", "/v1/proofs", "", 400, "bad_format"},
+		{"GET", "/v1/light_blocks/-1", "", 400, "bad_format"},
+		{"POST", "/v1/txs", "{not json", 400, "bad_format"},
+		{"POST", "/v1/txs", `{"tx": "not base64!"}`, 400, "bad_format"},
+		{"POST", "/v1/txs", `{}`, 400, "tx_decode"},
+		{"POST", "/v1/txs", `{"tx": "AAAA"}`, 400, "tx_decode"},
+		{"POST", "/v1/txs", `{"tx": "AAAA", "mode": "BROADCAST_MODE_NONSENSE"}`, 400, "bad_format"},
+		{"POST", "/v1/txs", `{"tx": "AAAA", "typo": 1}`, 400, "bad_format"},
+		// 404 missing
+		{"GET", "/v1/records/" + missing, "", 404, "unknown_record"},
+		{"GET", "/v1/records/" + missing + "?prove=true", "", 404, "unknown_record"},
+		{"GET", "/v1/txs/" + missing, "", 404, "unknown_record"},
+		{"GET", "/v1/members/xzz", "", 404, "unknown_member"},
+		{"GET", "/v1/light_blocks/99999999", "", 404, "height_too_high"},
+		{"GET", "/v1/nothing-here", "", 404, "no_route"},
+		{"GET", "/nothing", "", 404, "no_route"},
+		// 405
+		{"DELETE", "/v1/status", "", 405, "no_route"},
+		// 413 too large
+		{"POST", "/v1/txs", `{"tx":"` + strings.Repeat("A", 8000) + `"}`, 413, "tx_too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path[:min(len(tc.path), 60)], func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, body)
+			}
+			if tc.code != "" {
+				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+					t.Fatalf("error content type %q", ct)
+				}
+				if !bytes.Contains(body, []byte(`"codeName":"`+tc.code+`"`)) {
+					t.Fatalf("error lacks code %s: %s", tc.code, body)
+				}
+			}
+		})
+	}
+	// A rejected transaction is 4xx with the ledger's code: replaying res.
+	tx, _ := c.GetRecord(ctx, res.ID, 0, false)
+	r2, err := c.Broadcast(ctx, tx.Record.Tx, false)
+	if err != nil || r2.Code.String() != "replay" {
+		t.Fatalf("replayed tx: %+v %v", r2, err)
+	}
+	// A chunked body over the limit is 413 too.
+	req, _ := http.NewRequest("POST", base+"/v1/txs", io.MultiReader(strings.NewReader(`{"tx":"`), strings.NewReader(strings.Repeat("A", 9000)), strings.NewReader(`"}`)))
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("chunked oversized body: %d", resp.StatusCode)
+	}
+	// The served OpenAPI document is the generated one.
+	resp, err = http.Get(base + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(served, nlproto.OpenAPI) {
+		t.Fatal("served OpenAPI differs from proto/gen/normledger.swagger.json")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	n, _, _ := startNode(t, api.Config{ReadRateLimit: 5, ReadRateBurst: 5})
+	url := "http://" + n.RESTAddress() + "/v1/status"
+	time.Sleep(1100 * time.Millisecond) // let the start-up polling's bucket refill
+	codes := map[int]int{}
+	for i := 0; i < 30; i++ {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+		if resp.StatusCode == 429 {
+			if resp.Header.Get("Retry-After") == "" || !bytes.Contains(body, []byte("rate_limited")) {
+				t.Fatalf("429 without Retry-After or code: %s", body)
+			}
+		}
+	}
+	if codes[429] == 0 || codes[200] < 5 || codes[500] != 0 {
+		t.Fatalf("statuses %v: want some 200, some 429, no 500", codes)
+	}
+	// Writes are not rate limited as reads.
+	resp, err := http.Post("http://"+n.RESTAddress()+"/v1/txs", "application/json", strings.NewReader(`{"tx":"AAAA"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("POST after read limit: %d", resp.StatusCode)
+	}
+}
