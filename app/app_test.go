@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"github.com/normledger/normledger/ledger/keys"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -11,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/keys"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -178,5 +178,36 @@ func TestRestartKeepsState(t *testing.T) {
 	tx := h2.sign("xcc", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Retraction{Retraction: &pb.Retraction{TargetId: ids[0], Reason: "x"}}})
 	if res := h2.block(tx); res.TxResults[0].Code != uint32(ledger.CodeNotAuthor) {
 		t.Fatalf("after reopen: code %d: %s", res.TxResults[0].Code, res.TxResults[0].Log)
+	}
+}
+
+// Replies: the challenged author may answer a challenge, a state a finding
+// concerns may answer the finding; nobody else.
+func TestReplies(t *testing.T) {
+	h := newHarness(t)
+	ids, _ := h.runScenario()
+	reply := func(to string) *pb.Record {
+		return &pb.Record{SchemaVersion: 1, Body: &pb.Record_Response{Response: &pb.Response{
+			RequestId: to, Disposition: pb.ResponseDisposition_RESPONSE_DISPOSITION_INFORMATION_PROVIDED, Summary: "Our reply."}}}
+	}
+	cases := []struct {
+		who, to string
+		want    ledger.Code
+	}{
+		{"observatory", ids[7], ledger.CodeOK},      // challenge 7 targets observatory's assessment 5
+		{"xbb", ids[7], ledger.CodeNotRecipient},    // not the challenged author
+		{"xbb", ids[6], ledger.CodeOK},              // finding 6 concerns xaa and xbb
+		{"xcc", ids[6], ledger.CodeNotRecipient},    // not a subject of the finding
+		{"xcc", ids[4], ledger.CodeWrongRecordKind}, // a disclosure is not something to reply to
+	}
+	for _, c := range cases {
+		tx := h.signSeq(c.who, h.nextSeq(c.who), reply(c.to))
+		res := h.block(tx)
+		if got := ledger.Code(res.TxResults[0].Code); got != c.want {
+			t.Errorf("%s replying to %s: %v (%s), want %v", c.who, c.to[:8], got, res.TxResults[0].Log, c.want)
+		}
+		if res.TxResults[0].Code == 0 {
+			h.seq[c.who]++
+		}
 	}
 }

@@ -179,8 +179,35 @@ func validateResponse(v *validator, r *pb.Record) error {
 	return reqText("response.summary", resp.Summary, MaxSummaryLen)
 }
 
+// admitResponse: a response answers a notification (by a recipient), a
+// challenge (by the author of the challenged record) or a finding (by a
+// state the finding concerns): the right of reply.
 func admitResponse(a *admission, r *pb.Record) error {
-	return recipientOf(a, "response.request_id", r.GetResponse().RequestId)
+	const field = "response.request_id"
+	id := r.GetResponse().RequestId
+	rec, tx, err := a.record(field, id, pb.RecordKind_RECORD_KIND_NOTIFICATION,
+		pb.RecordKind_RECORD_KIND_CHALLENGE, pb.RecordKind_RECORD_KIND_FINDING)
+	if err != nil {
+		return err
+	}
+	switch rec.Kind {
+	case pb.RecordKind_RECORD_KIND_NOTIFICATION:
+		return recipientOf(a, field, id)
+	case pb.RecordKind_RECORD_KIND_CHALLENGE:
+		target, _, err := a.record(field, tx.Body.Record.GetChallenge().TargetId)
+		if err != nil {
+			return err
+		}
+		if target.Author != a.author {
+			return errf(CodeNotRecipient, "%s: only %q, whose record was challenged, may reply to challenge %s", field, target.Author, id)
+		}
+	case pb.RecordKind_RECORD_KIND_FINDING:
+		if !contains(tx.Body.Record.GetFinding().SubjectStates, a.author) {
+			return errf(CodeNotRecipient, "%s: %q is not a subject of finding %s", field, a.author, id)
+		}
+	}
+	a.subject(rec.Author)
+	return nil
 }
 
 func validateDisclosure(v *validator, r *pb.Record) error {

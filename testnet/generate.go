@@ -28,6 +28,8 @@ type Options struct {
 	Dir        string
 	ChainID    string
 	Validators int
+	// FullNodes are non-validating nodes, named after the validators.
+	FullNodes int
 	// PortsFor gives node i's addresses; the default is 127.0.0.1 with
 	// 26657+10i (RPC), 26656+10i (P2P), 1317+10i (REST), 9090+10i (gRPC).
 	PortsFor      func(i int) Ports
@@ -38,10 +40,11 @@ type Options struct {
 
 // NodeInfo describes one generated node.
 type NodeInfo struct {
-	Name   string `json:"name"`
-	Home   string `json:"home"`
-	NodeID string `json:"node_id"`
-	Ports  `json:"ports"`
+	Name      string `json:"name"`
+	Home      string `json:"home"`
+	NodeID    string `json:"node_id"`
+	Validator bool   `json:"validator"`
+	Ports     `json:"ports"`
 }
 
 // REST is the node's REST base URL.
@@ -49,8 +52,10 @@ func (n NodeInfo) RESTURL() string { return "http://" + n.REST }
 
 // Network is a generated network, also written to <dir>/testnet.json.
 type Network struct {
-	ChainID string     `json:"chain_id"`
-	Nodes   []NodeInfo `json:"nodes"`
+	Dir           string        `json:"-"`
+	ChainID       string        `json:"chain_id"`
+	TimeoutCommit time.Duration `json:"timeout_commit"`
+	Nodes         []NodeInfo    `json:"nodes"`
 	// Keyring is a test-backend keyring holding every member's key.
 	Keyring string   `json:"keyring"`
 	Members []string `json:"members"`
@@ -68,9 +73,17 @@ func DefaultPorts(i int) Ports {
 // fictional state member per validator (xaa, xbb, ...), the neutral body
 // "observatory" and the verifier "lumen", all keys in <dir>/keyring.
 func Generate(o Options) (*Network, error) {
+	if o.FullNodes < 0 {
+		return nil, fmt.Errorf("full nodes: want 0 or more")
+	}
 	if o.Validators < 1 || o.Validators > len(fixture.StateNames) {
 		return nil, fmt.Errorf("validators: want 1 to %d", len(fixture.StateNames))
 	}
+	abs, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	o.Dir = abs
 	if o.ChainID == "" {
 		o.ChainID = "normledger-testnet"
 	}
@@ -87,37 +100,24 @@ func Generate(o Options) (*Network, error) {
 		return nil, err
 	}
 	net := &Network{ChainID: o.ChainID, Keyring: filepath.Join(o.Dir, "keyring")}
+	net.Dir, net.TimeoutCommit = o.Dir, o.TimeoutCommit
 	var vals []cmttypes.GenesisValidator
 	var cfgs []*cmtcfg.Config
-	for i := 0; i < o.Validators; i++ {
-		name := fmt.Sprintf("node%d", i)
-		ports := o.PortsFor(i)
-		home := filepath.Join(o.Dir, name)
-		cfg, err := node.InitHome(node.InitOptions{Home: home, Moniker: name, Comet: func(c *cmtcfg.Config) {
-			c.RPC.ListenAddress = "tcp://" + ports.RPC
-			c.P2P.ListenAddress = "tcp://" + ports.P2P
-			c.P2P.ExternalAddress = ports.P2P
-			c.P2P.PexReactor = false
-			c.P2P.AddrBookStrict = false
-			c.P2P.AllowDuplicateIP = true
-			c.Consensus.TimeoutCommit = o.TimeoutCommit
-			c.Consensus.TimeoutPropose = 1 * time.Second
-			c.Mempool.Recheck = true
-		}})
+	for i := 0; i < o.Validators+o.FullNodes; i++ {
+		info, cfg, err := initNode(o.Dir, i, o.PortsFor(i), o.TimeoutCommit)
 		if err != nil {
 			return nil, err
 		}
-		val, err := node.ValidatorPubKey(cfg)
-		if err != nil {
-			return nil, err
+		if i < o.Validators {
+			info.Validator = true
+			val, err := node.ValidatorPubKey(cfg)
+			if err != nil {
+				return nil, err
+			}
+			vals = append(vals, val)
 		}
-		vals = append(vals, val)
 		cfgs = append(cfgs, cfg)
-		nk, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
-		if err != nil {
-			return nil, err
-		}
-		net.Nodes = append(net.Nodes, NodeInfo{Name: name, Home: home, NodeID: string(nk.ID()), Ports: ports})
+		net.Nodes = append(net.Nodes, info)
 	}
 	members := fixture.Dev(o.Validators, o.KeyFor)
 	kr, err := keyring.Open(net.Keyring, keyring.BackendTest, nil)
@@ -137,13 +137,7 @@ func Generate(o Options) (*Network, error) {
 	}
 	genesisTime := time.Now().UTC()
 	for i, n := range net.Nodes {
-		var peers []string
-		for j, m := range net.Nodes {
-			if j != i {
-				peers = append(peers, m.NodeID+"@"+m.P2P)
-			}
-		}
-		cfgs[i].P2P.PersistentPeers = strings.Join(peers, ",")
+		cfgs[i].P2P.PersistentPeers = net.peersExcept(n.Name)
 		cmtcfg.WriteConfigFile(filepath.Join(n.Home, "config", "config.toml"), cfgs[i])
 		if err := node.WriteGenesis(cfgs[i].GenesisFile(), o.ChainID, genesisTime, vals, gs); err != nil {
 			return nil, err
@@ -152,11 +146,75 @@ func Generate(o Options) (*Network, error) {
 			return nil, err
 		}
 	}
-	bz, err := json.MarshalIndent(net, "", "  ")
-	if err != nil {
-		return nil, err
+	return net, net.save()
+}
+
+func (n *Network) peersExcept(name string) string {
+	var peers []string
+	for _, m := range n.Nodes {
+		if m.Name != name {
+			peers = append(peers, m.NodeID+"@"+m.P2P)
+		}
 	}
-	return net, os.WriteFile(filepath.Join(o.Dir, "testnet.json"), append(bz, '\n'), 0o644)
+	return strings.Join(peers, ",")
+}
+
+func (n *Network) save() error {
+	bz, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(n.Dir, "testnet.json"), append(bz, '\n'), 0o644)
+}
+
+// initNode creates the home of node i.
+func initNode(dir string, i int, ports Ports, timeoutCommit time.Duration) (NodeInfo, *cmtcfg.Config, error) {
+	name := fmt.Sprintf("node%d", i)
+	home := filepath.Join(dir, name)
+	cfg, err := node.InitHome(node.InitOptions{Home: home, Moniker: name, Comet: func(c *cmtcfg.Config) {
+		c.RPC.ListenAddress = "tcp://" + ports.RPC
+		c.P2P.ListenAddress = "tcp://" + ports.P2P
+		c.P2P.ExternalAddress = ports.P2P
+		c.P2P.PexReactor = false
+		c.P2P.AddrBookStrict = false
+		c.P2P.AllowDuplicateIP = true
+		c.Consensus.TimeoutCommit = timeoutCommit
+		c.Consensus.TimeoutPropose = 1 * time.Second
+		c.Mempool.Recheck = true
+	}})
+	if err != nil {
+		return NodeInfo{}, nil, err
+	}
+	nk, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return NodeInfo{}, nil, err
+	}
+	return NodeInfo{Name: name, Home: home, NodeID: string(nk.ID()), Ports: ports}, cfg, nil
+}
+
+// AddFullNode adds a non-validating node to an existing network: same
+// genesis, every existing node as a persistent peer. Start it to have it
+// sync from genesis.
+func (n *Network) AddFullNode(ports Ports) (NodeInfo, error) {
+	i := len(n.Nodes)
+	info, cfg, err := initNode(n.Dir, i, ports, n.TimeoutCommit)
+	if err != nil {
+		return NodeInfo{}, err
+	}
+	cfg.P2P.PersistentPeers = n.peersExcept(info.Name)
+	cmtcfg.WriteConfigFile(filepath.Join(info.Home, "config", "config.toml"), cfg)
+	gen, err := os.ReadFile(filepath.Join(n.Nodes[0].Home, "config", "genesis.json"))
+	if err != nil {
+		return NodeInfo{}, err
+	}
+	if err := os.WriteFile(cfg.GenesisFile(), gen, 0o644); err != nil {
+		return NodeInfo{}, err
+	}
+	if err := writeNodeAppToml(info); err != nil {
+		return NodeInfo{}, err
+	}
+	n.Nodes = append(n.Nodes, info)
+	return info, n.save()
 }
 
 // writeNodeAppToml writes the API addresses into the node's app.toml so that
@@ -184,8 +242,8 @@ read_rate_limit = 0
 func Load(dir string) (*Network, error) {
 	bz, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s is not a testnet directory (run `normledger testnet init`): %w", dir, err)
 	}
-	n := new(Network)
+	n := &Network{Dir: dir}
 	return n, json.Unmarshal(bz, n)
 }

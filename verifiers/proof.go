@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/normledger/normledger/ledger/keys"
 
 	ics23 "github.com/cosmos/ics23/go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/keys"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 

@@ -3,9 +3,11 @@ package store
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/normledger/normledger/ledger/keys"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/keys"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -28,6 +31,8 @@ const DefaultCacheSize = 100_000
 type Store struct {
 	db   closer
 	tree *iavl.MutableTree
+	// marker, when set, is the commit marker file (see checkMarker).
+	marker string
 
 	mu      sync.RWMutex // guards version and hash below
 	version int64
@@ -48,7 +53,65 @@ func Open(dir string, cacheSize int) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.marker = filepath.Join(dir, "appstate.commit")
+	if err := s.checkMarker(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// commitMarker records the last committed version and root hash next to the
+// database. The database alone cannot tell that it lost its newest versions
+// (a truncated journal just loads an older version), so on open the marker
+// makes a damaged database refuse to start instead of running on quietly.
+type commitMarker struct {
+	Version int64  `json:"version"`
+	Hash    string `json:"hash"`
+}
+
+// ErrDamaged is returned by Open when the state database does not hold what
+// was committed.
+var ErrDamaged = errors.New("application state database is damaged")
+
+func (s *Store) checkMarker() error {
+	bz, err := os.ReadFile(s.marker)
+	if errors.Is(err, os.ErrNotExist) {
+		if s.version > 1 {
+			return fmt.Errorf("%w: it holds height %d but its commit marker %s is missing", ErrDamaged, s.version, s.marker)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read commit marker: %w", err)
+	}
+	var m commitMarker
+	if err := json.Unmarshal(bz, &m); err != nil {
+		return fmt.Errorf("%w: commit marker %s is unreadable: %v", ErrDamaged, s.marker, err)
+	}
+	switch {
+	case s.version < m.Version:
+		return fmt.Errorf("%w: it holds height %d but height %d was committed (truncated or rolled back); "+
+			"restore it, or wipe the node's data and let it resync from its peers", ErrDamaged, s.version, m.Version)
+	case s.version == m.Version && hex.EncodeToString(s.hash) != m.Hash:
+		return fmt.Errorf("%w: its root hash at height %d is %X but %s was committed; "+
+			"restore it, or wipe the node's data and let it resync", ErrDamaged, s.version, s.hash, m.Hash)
+	}
+	// A newer version than the marker: the process stopped between saving a
+	// version and updating the marker. The next commit rewrites it.
+	return nil
+}
+
+func (s *Store) writeMarker(v int64, hash []byte) error {
+	if s.marker == "" {
+		return nil
+	}
+	bz, _ := json.Marshal(commitMarker{Version: v, Hash: hex.EncodeToString(hash)})
+	tmp := s.marker + ".tmp"
+	if err := os.WriteFile(tmp, bz, 0o644); err != nil {
+		return fmt.Errorf("write commit marker: %w", err)
+	}
+	return os.Rename(tmp, s.marker)
 }
 
 // OpenMem opens an empty in-memory store (tests, audit re-execution).
@@ -182,6 +245,9 @@ func (s *Store) Commit() ([]byte, int64, error) {
 	s.mu.Lock()
 	s.version, s.hash = v, hash
 	s.mu.Unlock()
+	if err := s.writeMarker(v, hash); err != nil {
+		return nil, 0, err
+	}
 	return hash, v, nil
 }
 

@@ -1584,7 +1584,9 @@ func (x *Acknowledgement) GetNote() string {
 	return ""
 }
 
-// Response answers a notification or request; only a recipient may file it.
+// Response answers a notification or request (by a recipient), a challenge
+// (by the author of the challenged record) or a finding (by a state it
+// concerns).
 type Response struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`

@@ -1,0 +1,312 @@
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/normledger/normledger/cli/client"
+)
+
+// Each node runs as its own OS process, `<dir>/bin/normledger start --home
+// <dir>/nodeN`, in its own process group, logging to <home>/node.log, with
+// its pid in <home>/node.pid. Commands find nodes through those files, so
+// any shell can stop, kill, pause or restart them.
+
+// BinaryPath is where a network keeps the normledger binary its nodes run.
+func BinaryPath(dir string) string { return filepath.Join(dir, "bin", "normledger") }
+
+// InstallBinary copies the running executable into the network directory, so
+// nodes keep a stable binary even when started through `go run`.
+func InstallBinary(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return CopyBinary(self, dir)
+}
+
+// CopyBinary installs the binary at src as the network's node binary.
+func CopyBinary(src, dir string) error {
+	dst := BinaryPath(dir)
+	if src == dst {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// Node finds a node by name ("node2").
+func (n *Network) Node(name string) (NodeInfo, error) {
+	for _, x := range n.Nodes {
+		if x.Name == name {
+			return x, nil
+		}
+	}
+	var names []string
+	for _, x := range n.Nodes {
+		names = append(names, x.Name)
+	}
+	return NodeInfo{}, fmt.Errorf("no node %q (nodes: %s)", name, strings.Join(names, ", "))
+}
+
+func pidFile(n NodeInfo) string { return filepath.Join(n.Home, "node.pid") }
+
+// LogFile is the node's log.
+func LogFile(n NodeInfo) string { return filepath.Join(n.Home, "node.log") }
+
+// PID returns the node's process id if its process is alive.
+func PID(n NodeInfo) (int, bool) {
+	bz, err := os.ReadFile(pidFile(n))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(bz)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	// The pid must still be our node (pids are reused) and not a zombie.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), n.Home) {
+		return 0, false
+	}
+	if procState(pid) == 'Z' {
+		return 0, false
+	}
+	return pid, true
+}
+
+// procState is the process state letter from /proc (R, S, T for stopped, Z...).
+func procState(pid int) byte {
+	bz, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(bz)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0
+	}
+	return s[i+2]
+}
+
+// Paused reports whether the node's process is stopped by SIGSTOP.
+func Paused(n NodeInfo) bool {
+	pid, ok := PID(n)
+	return ok && procState(pid) == 'T'
+}
+
+// Process is a started node process.
+type Process struct {
+	Node NodeInfo
+	Cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Done is closed when the process has exited (only for processes this
+// program started).
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// StartNode starts the node's process with extra environment variables
+// (e.g. FAIL_TEST_INDEX=7). It refuses if the node already runs.
+func StartNode(dir string, n NodeInfo, env ...string) (*Process, error) {
+	if pid, ok := PID(n); ok {
+		return nil, fmt.Errorf("%s is already running (pid %d)", n.Name, pid)
+	}
+	log, err := os.OpenFile(LogFile(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	fmt.Fprintf(log, "\n=== %s: starting %s %s\n", time.Now().UTC().Format(time.RFC3339), n.Name, strings.Join(env, " "))
+	cmd := exec.Command(BinaryPath(dir), "start", "--home", n.Home)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	if err := os.WriteFile(pidFile(n), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
+	p := &Process{Node: n, Cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }() // reap it
+	return p, nil
+}
+
+func signalNode(n NodeInfo, sig syscall.Signal) error {
+	pid, ok := PID(n)
+	if !ok {
+		return fmt.Errorf("%s is not running", n.Name)
+	}
+	return syscall.Kill(pid, sig)
+}
+
+// KillNode sends SIGKILL and waits until the process is gone.
+func KillNode(n NodeInfo) error {
+	if err := signalNode(n, syscall.SIGKILL); err != nil {
+		return err
+	}
+	return waitGone(n, 10*time.Second)
+}
+
+// PauseNode sends SIGSTOP; ResumeNode sends SIGCONT.
+func PauseNode(n NodeInfo) error  { return signalNode(n, syscall.SIGSTOP) }
+func ResumeNode(n NodeInfo) error { return signalNode(n, syscall.SIGCONT) }
+
+// StopNode asks the node to shut down (SIGTERM) and kills it if it has not
+// exited within timeout. A stopped node is fine.
+func StopNode(n NodeInfo, timeout time.Duration) error {
+	pid, ok := PID(n)
+	if !ok {
+		return nil
+	}
+	syscall.Kill(pid, syscall.SIGCONT) // a paused process cannot handle SIGTERM
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	if waitGone(n, timeout) == nil {
+		return nil
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	return waitGone(n, 5*time.Second)
+}
+
+func waitGone(n NodeInfo, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if _, ok := PID(n); !ok {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not exit within %s", n.Name, timeout)
+}
+
+// RestartNode stops and starts a node.
+func RestartNode(dir string, n NodeInfo, env ...string) (*Process, error) {
+	if err := StopNode(n, 15*time.Second); err != nil {
+		return nil, err
+	}
+	return StartNode(dir, n, env...)
+}
+
+// ResetNode wipes a stopped node's chain and application data so that it
+// resyncs from its peers. The validator's last-signed state is kept, so it
+// cannot sign anything it signed before.
+func ResetNode(n NodeInfo) error {
+	if _, ok := PID(n); ok {
+		return fmt.Errorf("%s is running: stop it first", n.Name)
+	}
+	data := filepath.Join(n.Home, "data")
+	ents, err := os.ReadDir(data)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() == "priv_validator_state.json" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(data, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NodeStatus is one line of `testnet status`.
+type NodeStatus struct {
+	Name         string `json:"name"`
+	PID          int    `json:"pid,omitempty"`
+	State        string `json:"state"` // running, paused, down, unresponsive
+	Height       int64  `json:"height,omitempty"`
+	AttestedHash string `json:"app_hash,omitempty"` // app hash of height-1, from header height
+	Peers        int    `json:"peers"`
+	CatchingUp   bool   `json:"catching_up,omitempty"`
+	REST         string `json:"rest"`
+	RPC          string `json:"rpc"`
+	Error        string `json:"error,omitempty"`
+}
+
+// Status asks every node for its height, app hash and peers.
+func (n *Network) Status(ctx context.Context) []NodeStatus {
+	out := make([]NodeStatus, len(n.Nodes))
+	for i, nd := range n.Nodes {
+		s := NodeStatus{Name: nd.Name, State: "down", REST: nd.RESTURL(), RPC: "http://" + nd.RPC}
+		if pid, ok := PID(nd); ok {
+			s.PID, s.State = pid, "running"
+			if Paused(nd) {
+				s.State = "paused"
+			}
+		}
+		if s.State == "running" {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			c, _ := client.New(nd.RESTURL())
+			st, err := c.Status(cctx)
+			if err != nil {
+				s.State, s.Error = "unresponsive", err.Error()
+			} else {
+				s.Height, s.AttestedHash, s.CatchingUp = st.LatestHeight, fmt.Sprintf("%X", st.AppHash), st.CatchingUp
+				s.Peers, _ = peers(cctx, nd.RPC)
+			}
+			cancel()
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// peers asks CometBFT's RPC how many peers a node has.
+func peers(ctx context.Context, rpc string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+rpc+"/net_info", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var ni struct {
+		Result struct {
+			NPeers string `json:"n_peers"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ni); err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(ni.Result.NPeers)
+}
+
+// ErrNotRunning is returned when an operation needs a running node.
+var ErrNotRunning = errors.New("node is not running")

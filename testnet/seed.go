@@ -1,0 +1,205 @@
+package testnet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// SeedStep is one record the seed filed.
+type SeedStep struct {
+	Name   string `json:"name"`
+	Author string `json:"author"`
+	ID     string `json:"id"`
+	Height int64  `json:"height"`
+}
+
+// Seed files a realistic scenario through the public REST API of the given
+// nodes (round robin): a joint restraint pledge by every state covering
+// health, energy and water; an exercise notification that some recipients
+// acknowledge and one does not (its acknowledgement falls overdue after
+// ackWindow... and its response after respondBy); a ransomware incident at a
+// hospital with early-warning and final disclosures; the neutral body's harm
+// assessment; the verifier's finding; a challenge and the challenged
+// author's reply. States, organisations and places are fictional.
+func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.Writer) ([]SeedStep, error) {
+	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	var clients []*client.Client
+	for _, n := range nw.Nodes {
+		c, err := client.New(n.RESTURL())
+		if err != nil {
+			return nil, err
+		}
+		clients = append(clients, c)
+	}
+	var states []string
+	for _, m := range nw.Members {
+		if len(m) == 3 && m[0] == 'x' {
+			states = append(states, m)
+		}
+	}
+	if len(states) < 3 {
+		return nil, fmt.Errorf("the seed scenario needs at least 3 states, the network has %d", len(states))
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	ts := func(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(now.Add(d)) }
+	var steps []SeedStep
+	ids := map[string]string{}
+	file := func(name, author string, co []string, rec *pb.Record) error {
+		signer, err := kr.Signer(author)
+		if err != nil {
+			return err
+		}
+		var cs []ledger.Signer
+		for _, c := range co {
+			s, err := kr.Signer(c)
+			if err != nil {
+				return err
+			}
+			cs = append(cs, s)
+		}
+		rec.SchemaVersion = ledger.CurrentSchemaVersion
+		var lastErr error
+		for attempt := 0; attempt < len(clients); attempt++ {
+			c := clients[(len(steps)+attempt)%len(clients)]
+			res, err := c.Submit(ctx, rec, signer, cs, true)
+			if err != nil {
+				lastErr = err // that node may be down: try the next
+				continue
+			}
+			if res.Rejected() {
+				return fmt.Errorf("seed %s: rejected: %s: %s", name, res.Code, res.Log)
+			}
+			ids[name] = res.ID
+			steps = append(steps, SeedStep{Name: name, Author: author, ID: res.ID, Height: res.Height})
+			if log != nil {
+				fmt.Fprintf(log, "  %-22s by %-12s %s (height %d)\n", name, author, res.ID, res.Height)
+			}
+			return nil
+		}
+		return fmt.Errorf("seed %s: no node accepted it: %w", name, lastErr)
+	}
+	victim, origin := states[1], states[2]
+	others := states[1:]
+	steps0 := []struct {
+		name, author string
+		co           []string
+		rec          func() *pb.Record
+	}{
+		{"pledge", states[0], states[1:], func() *pb.Record {
+			return &pb.Record{Tlp: pb.Tlp_TLP_CLEAR, Body: &pb.Record_Pledge{Pledge: &pb.Pledge{
+				Title:            "Joint pledge of restraint towards hospitals, power grids and water systems",
+				Pledgors:         states,
+				NormRefs:         []string{"UN-GGE-2015-13f", "UN-GGE-2015-13h", "UN-GGE-2015-13j"},
+				ProtectedSectors: []pb.Sector{pb.Sector_SECTOR_HEALTH, pb.Sector_SECTOR_ENERGY, pb.Sector_SECTOR_WATER},
+				GeoScope:         []string{"GLOBAL"},
+				EffectiveFrom:    ts(-time.Hour),
+				EffectiveUntil:   ts(3 * 365 * 24 * time.Hour),
+				ReviewDue:        ts(365 * 24 * time.Hour),
+				Verification:     &pb.VerificationPromises{DiscloseWithinHours: 72, RespondWithinHours: 48, AcceptedVerifiers: []string{"lumen"}},
+				Text:             "The pledgors will not conduct or knowingly support ICT activity that damages civilian hospitals, power grids or water systems, and will disclose incidents affecting them within 72 hours.",
+			}}}
+		}},
+		{"exercise_notification", states[0], nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_Notification{Notification: &pb.Notification{
+				Type:              pb.NotificationType_NOTIFICATION_TYPE_EXERCISE,
+				Recipients:        others,
+				Summary:           "Cyber defence exercise NORTHERN LANTERN on military networks; civilian infrastructure excluded.",
+				OperationWindow:   &pb.TimeWindow{Start: ts(24 * time.Hour), End: ts(48 * time.Hour)},
+				ExcludedSectors:   []pb.Sector{pb.Sector_SECTOR_HEALTH, pb.Sector_SECTOR_ENERGY, pb.Sector_SECTOR_WATER},
+				ResponseRequested: true,
+				RespondBy:         ts(respondWithin),
+			}}}
+		}},
+		{"ack_" + others[0], others[0], nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_Acknowledgement{Acknowledgement: &pb.Acknowledgement{
+				NotificationId: ids["exercise_notification"], Note: "Received by the national point of contact."}}}
+		}},
+		{"ack_" + others[1], others[1], nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_Acknowledgement{Acknowledgement: &pb.Acknowledgement{
+				NotificationId: ids["exercise_notification"], Note: "Acknowledged."}}}
+		}},
+		{"early_warning", victim, nil, func() *pb.Record {
+			return &pb.Record{Tlp: pb.Tlp_TLP_GREEN, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+				IncidentRef: "HOSP-2026-117", Stage: pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING,
+				Role: pb.IncidentRole_INCIDENT_ROLE_VICTIM, Sectors: []pb.Sector{pb.Sector_SECTOR_HEALTH},
+				AffectedStates: []string{victim}, FirstObservedAt: ts(-14 * time.Hour), DetectedAt: ts(-12 * time.Hour),
+				AwareAt: ts(-11 * time.Hour), Severity: pb.Severity_SEVERITY_HIGH,
+				Impacts: []string{"Ransomware encrypted clinical systems at Marrowgate General Hospital"},
+				Summary: "Ransomware at a regional hospital; emergency admissions diverted.",
+			}}}
+		}},
+		{"final_disclosure", victim, nil, func() *pb.Record {
+			return &pb.Record{Refs: []string{ids["early_warning"]}, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+				IncidentRef: "HOSP-2026-117", Stage: pb.DisclosureStage_DISCLOSURE_STAGE_FINAL,
+				Role: pb.IncidentRole_INCIDENT_ROLE_VICTIM, Sectors: []pb.Sector{pb.Sector_SECTOR_HEALTH},
+				AffectedStates: []string{victim}, FirstObservedAt: ts(-14 * time.Hour), DetectedAt: ts(-12 * time.Hour),
+				AwareAt: ts(-11 * time.Hour), ContainedAt: ts(-4 * time.Hour), Severity: pb.Severity_SEVERITY_HIGH,
+				Impacts: []string{"Emergency admissions diverted for 16 hours", "Outpatient appointments cancelled for 3 days"},
+				Attribution: &pb.Attribution{To: []string{origin}, Confidence: pb.Confidence_CONFIDENCE_LOW,
+					Basis: "Infrastructure overlap with earlier activity; not conclusive."},
+				NormsAllegedBreached: []string{"UN-GGE-2015-13f"},
+				Summary:              "Contained; restoration from offline backups under way.",
+			}}}
+		}},
+		{"harm_assessment", "observatory", nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_HarmAssessment{HarmAssessment: &pb.HarmAssessment{
+				SubjectIncidents: []string{ids["early_warning"], ids["final_disclosure"]},
+				AssessorClass:    pb.AssessorClass_ASSESSOR_CLASS_NEUTRAL,
+				Methodology:      &pb.Methodology{Name: "CIO civilian harm assessment method", Version: "2.1"},
+				ServicesLost: []*pb.ServiceLoss{
+					{Service: "Emergency admissions", Sector: pb.Sector_SECTOR_HEALTH, DurationMinutes: 960, People: 140000},
+					{Service: "Outpatient clinics", Sector: pb.Sector_SECTOR_HEALTH, DurationMinutes: 4320, People: 2600},
+				},
+				PersonsAffected:     &pb.Estimate{Min: 90000, Best: 140000, Max: 180000},
+				PhysicalHarm:        "Delayed emergency care; two patients transferred in critical condition.",
+				EconomicHarmUsd:     6100000,
+				CausationConfidence: pb.Confidence_CONFIDENCE_HIGH,
+				RemediationDue:      ts(30 * 24 * time.Hour),
+				ResponsibleParty:    victim,
+				Status:              pb.AssessmentStatus_ASSESSMENT_STATUS_PRELIMINARY,
+				AffectedStates:      []string{victim},
+			}}}
+		}},
+		{"finding", "lumen", nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_Finding{Finding: &pb.Finding{
+				SubjectType: pb.FindingSubjectType_FINDING_SUBJECT_TYPE_INCIDENT, SubjectId: ids["final_disclosure"],
+				SubjectStates: []string{victim, origin}, Determination: pb.Determination_DETERMINATION_INSUFFICIENT_EVIDENCE,
+				EvidenceRefs:       []string{ids["early_warning"], ids["final_disclosure"], ids["harm_assessment"]},
+				Methodology:        &pb.Methodology{Name: "Lumen attribution review", Version: "1.3"},
+				ConflictOfInterest: &pb.ConflictOfInterest{NoneDeclared: true},
+				ReplyDue:           ts(14 * 24 * time.Hour),
+				Summary:            "Evidence does not support attribution to a state; disclosure was timely.",
+			}}}
+		}},
+		{"challenge", victim, nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_Challenge{Challenge: &pb.Challenge{
+				TargetId: ids["harm_assessment"], ReplyBy: ts(7 * 24 * time.Hour),
+				Grounds: "The assessment omits the 48 hours of dialysis disruption reported by the hospital.",
+			}}}
+		}},
+		{"challenge_reply", "observatory", nil, func() *pb.Record {
+			return &pb.Record{Body: &pb.Record_Response{Response: &pb.Response{
+				RequestId: ids["challenge"], Disposition: pb.ResponseDisposition_RESPONSE_DISPOSITION_PARTIAL,
+				Summary: "Dialysis disruption confirmed; a revised final assessment will follow.",
+			}}}
+		}},
+	}
+	for _, s := range steps0 {
+		if err := file(s.name, s.author, s.co, s.rec()); err != nil {
+			return steps, err
+		}
+	}
+	return steps, nil
+}
