@@ -145,7 +145,7 @@ func TestListRecords(t *testing.T) {
 // Store survives close and reopen with identical height, hash and records.
 func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir, 0)
+	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st2, err := store.Open(dir, 0)
+	st2, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,8 @@ type Config struct {
 		Laddr string `mapstructure:"laddr"`
 	} `mapstructure:"p2p"`
 	App struct {
-		CacheSize int `mapstructure:"cache_size"`
+		CacheSize     int    `mapstructure:"cache_size"`
+		VerifyOnStart string `mapstructure:"verify_on_start"`
 	} `mapstructure:"app"`
 	API struct {
 		RESTLaddr     string   `mapstructure:"rest_laddr"`
@@ -157,6 +158,9 @@ laddr = ""
 [app]
 # IAVL node cache size (nodes); 0 = default.
 cache_size = 0
+# Walk the whole application state at start to find damage: "auto" (after an
+# unclean shutdown), "always" or "never".
+verify_on_start = "auto"
 
 [api]
 # REST (grpc-gateway) and gRPC listeners; "" disables a server.

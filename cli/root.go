@@ -86,8 +86,10 @@ func NewRootCmd(out, errOut io.Writer, in io.Reader) *cobra.Command {
 }
 
 // Execute runs the CLI with os.Args and returns the process exit status.
-func Execute(ctx context.Context) int {
+// extra adds command trees from packages above cli (testnet).
+func Execute(ctx context.Context, extra ...*cobra.Command) int {
 	root := NewRootCmd(os.Stdout, os.Stderr, os.Stdin)
+	root.AddCommand(extra...)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

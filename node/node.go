@@ -39,7 +39,10 @@ type Config struct {
 	LogOutput     io.Writer
 	// AppCacheSize is the IAVL node cache size; 0 means the default.
 	AppCacheSize int
-	Version      string
+	// AppVerify says when to walk the whole application state at start:
+	// "auto" (after an unclean shutdown), "always" or "never".
+	AppVerify string
+	Version   string
 	// API configures the REST and gRPC servers (empty listen addresses disable them).
 	API api.Config
 }
@@ -85,7 +88,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.P2PListen != "" {
 		ccfg.P2P.ListenAddress = cfg.P2PListen
 	}
-	st, err := store.Open(filepath.Join(cfg.Home, "data"), cfg.AppCacheSize)
+	st, err := store.Open(filepath.Join(cfg.Home, "data"), store.Options{CacheSize: cfg.AppCacheSize, Verify: cfg.AppVerify})
 	if err != nil {
 		return nil, fmt.Errorf("application state: %w", err)
 	}

@@ -23,11 +23,30 @@ type History struct {
 	mu        sync.Mutex
 	attempted map[string]bool
 	acked     map[string]int64
+	failures  map[string]int
 }
 
 // NewHistory returns an empty history.
 func NewHistory() *History {
-	return &History{attempted: map[string]bool{}, acked: map[string]int64{}}
+	return &History{attempted: map[string]bool{}, acked: map[string]int64{}, failures: map[string]int{}}
+}
+
+// Fail notes why a write was not acknowledged (a result code name or "error").
+func (h *History) Fail(reason string) {
+	h.mu.Lock()
+	h.failures[reason]++
+	h.mu.Unlock()
+}
+
+// Failures returns the count of unacknowledged writes by reason.
+func (h *History) Failures() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int, len(h.failures))
+	for k, v := range h.failures {
+		out[k] = v
+	}
+	return out
 }
 
 // Attempt notes a write that was sent (it may or may not commit).
@@ -66,8 +85,8 @@ func (h *History) snapshot() (map[string]bool, map[string]int64) {
 	return a, k
 }
 
-// Writers run one closed-loop writer per member until ctx ends: each signs a
-// ~1 KB notification with the member's next sequence, broadcasts it in
+// Writers run one closed-loop writer per state member until ctx ends: each
+// signs a ~1 KB notification with the member's next sequence, broadcasts it in
 // commit mode to a random node that live() reports as up, and records the
 // outcome in h.
 func Writers(ctx context.Context, nw *Network, members []string, h *History, live func() []NodeInfo) (*sync.WaitGroup, error) {
@@ -107,15 +126,13 @@ func writeOne(ctx context.Context, c *client.Client, chainID string, s ledger.Si
 	defer cancel()
 	seq, err := c.NextSequence(cctx, s.Member)
 	if err != nil {
+		h.Fail("sequence lookup")
 		return err
 	}
 	rec := &pb.Record{SchemaVersion: 1, ClientTime: timestamppb.New(time.Now().UTC().Truncate(time.Second)),
 		Body: &pb.Record_Notification{Notification: &pb.Notification{
 			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"lumen"},
 			Summary: fmt.Sprintf("workload %s #%d seq %d: %0900d", s.Member, n, seq, n)}}}
-	if s.Member == "lumen" {
-		rec.GetNotification().Recipients = []string{"observatory"}
-	}
 	tx, err := ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: seq, Record: rec}, s)
 	if err != nil {
 		return err
@@ -124,12 +141,18 @@ func writeOne(ctx context.Context, c *client.Client, chainID string, s ledger.Si
 	h.Attempt(id)
 	res, err := c.Broadcast(cctx, tx, true)
 	if err != nil {
+		reason := "transport error"
+		if cctx.Err() != nil {
+			reason = "timeout"
+		}
+		h.Fail(reason)
 		return err
 	}
 	if res.Committed {
 		h.Ack(id, res.Height)
 		return nil
 	}
+	h.Fail(res.Code.String())
 	return fmt.Errorf("%s", res.Code)
 }
 

@@ -6,8 +6,9 @@ import (
 	"os"
 
 	"github.com/normledger/normledger/cli"
+	"github.com/normledger/normledger/testnet"
 )
 
 func main() {
-	os.Exit(cli.Execute(context.Background()))
+	os.Exit(cli.Execute(context.Background(), testnet.Command()))
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -41,24 +42,100 @@ type Store struct {
 
 type closer interface{ Close() error }
 
+// Verification modes for Open.
+const (
+	// VerifyAuto walks the whole state after an unclean shutdown only.
+	VerifyAuto = "auto"
+	// VerifyAlways walks it on every open; VerifyNever never does.
+	VerifyAlways = "always"
+	VerifyNever  = "never"
+)
+
+// Options configure Open.
+type Options struct {
+	CacheSize int
+	// Verify is VerifyAuto (default), VerifyAlways or VerifyNever.
+	Verify string
+}
+
 // Open opens (or creates) the state database in dir and loads the latest
-// committed version.
-func Open(dir string, cacheSize int) (*Store, error) {
+// committed version. It refuses a database that lost committed versions or
+// (when verifying) entries of the latest version, with ErrDamaged.
+func Open(dir string, o Options) (*Store, error) {
 	db, err := iavldb.NewGoLevelDB("appstate", dir)
 	if err != nil {
-		return nil, fmt.Errorf("open app state database in %s: %w", dir, err)
+		return nil, fmt.Errorf("%w: cannot open %s: %v", ErrDamaged, dir, err)
 	}
-	s, err := newStore(db, cacheSize)
+	s, err := newStore(db, o.CacheSize)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	s.marker = filepath.Join(dir, "appstate.commit")
-	if err := s.checkMarker(); err != nil {
+	clean, err := s.checkMarker()
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	verify := o.Verify == VerifyAlways || (o.Verify != VerifyNever && !clean)
+	if verify && s.version > 0 {
+		if err := s.Verify(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	// Until Close records a clean shutdown, a restart must verify.
+	if s.version > 0 {
+		if err := s.writeMarker(s.version, s.hash, false); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// Verify walks every node of the latest version and checks that the
+// tree's leaves and the fast index agree key by key and in number. A
+// database that lost entries (a damaged journal is dropped silently by the
+// storage engine) or holds unreadable ones fails with ErrDamaged.
+func (s *Store) Verify() error {
+	v := s.Version()
+	it, err := s.tree.GetImmutable(v)
+	if err != nil {
+		return fmt.Errorf("%w: version %d does not load: %v", ErrDamaged, v, err)
+	}
+	exp, err := it.Export()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	defer exp.Close()
+	fast, err := it.Iterator(nil, nil, true)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	defer fast.Close()
+	var leaves int64
+	for {
+		n, err := exp.Next()
+		if errors.Is(err, iavl.ErrorExportDone) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrDamaged, err)
+		}
+		if n.Height != 0 {
+			continue
+		}
+		leaves++
+		if !fast.Valid() || !bytes.Equal(fast.Key(), n.Key) || !bytes.Equal(fast.Value(), n.Value) {
+			return fmt.Errorf("%w: at height %d the tree and its key index disagree at key %x", ErrDamaged, v, n.Key)
+		}
+		fast.Next()
+	}
+	if leaves != it.Size() || fast.Valid() {
+		return fmt.Errorf("%w: at height %d the tree has %d readable entries of %d recorded", ErrDamaged, v, leaves, it.Size())
+	}
+	return nil
 }
 
 // commitMarker records the last committed version and root hash next to the
@@ -68,45 +145,49 @@ func Open(dir string, cacheSize int) (*Store, error) {
 type commitMarker struct {
 	Version int64  `json:"version"`
 	Hash    string `json:"hash"`
+	// Clean is true only after Close: the database was shut down cleanly.
+	Clean bool `json:"clean"`
 }
 
 // ErrDamaged is returned by Open when the state database does not hold what
 // was committed.
 var ErrDamaged = errors.New("application state database is damaged")
 
-func (s *Store) checkMarker() error {
+// checkMarker compares the database with the commit marker and reports
+// whether the last shutdown was clean.
+func (s *Store) checkMarker() (clean bool, err error) {
 	bz, err := os.ReadFile(s.marker)
 	if errors.Is(err, os.ErrNotExist) {
 		if s.version > 1 {
-			return fmt.Errorf("%w: it holds height %d but its commit marker %s is missing", ErrDamaged, s.version, s.marker)
+			return false, fmt.Errorf("%w: it holds height %d but its commit marker %s is missing", ErrDamaged, s.version, s.marker)
 		}
-		return nil
+		return s.version == 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read commit marker: %w", err)
+		return false, fmt.Errorf("read commit marker: %w", err)
 	}
 	var m commitMarker
 	if err := json.Unmarshal(bz, &m); err != nil {
-		return fmt.Errorf("%w: commit marker %s is unreadable: %v", ErrDamaged, s.marker, err)
+		return false, fmt.Errorf("%w: commit marker %s is unreadable: %v", ErrDamaged, s.marker, err)
 	}
 	switch {
 	case s.version < m.Version:
-		return fmt.Errorf("%w: it holds height %d but height %d was committed (truncated or rolled back); "+
+		return false, fmt.Errorf("%w: it holds height %d but height %d was committed (truncated or rolled back); "+
 			"restore it, or wipe the node's data and let it resync from its peers", ErrDamaged, s.version, m.Version)
 	case s.version == m.Version && hex.EncodeToString(s.hash) != m.Hash:
-		return fmt.Errorf("%w: its root hash at height %d is %X but %s was committed; "+
+		return false, fmt.Errorf("%w: its root hash at height %d is %X but %s was committed; "+
 			"restore it, or wipe the node's data and let it resync", ErrDamaged, s.version, s.hash, m.Hash)
 	}
 	// A newer version than the marker: the process stopped between saving a
-	// version and updating the marker. The next commit rewrites it.
-	return nil
+	// version and updating the marker; not clean.
+	return m.Clean && s.version == m.Version, nil
 }
 
-func (s *Store) writeMarker(v int64, hash []byte) error {
+func (s *Store) writeMarker(v int64, hash []byte, clean bool) error {
 	if s.marker == "" {
 		return nil
 	}
-	bz, _ := json.Marshal(commitMarker{Version: v, Hash: hex.EncodeToString(hash)})
+	bz, _ := json.Marshal(commitMarker{Version: v, Hash: hex.EncodeToString(hash), Clean: clean})
 	tmp := s.marker + ".tmp"
 	if err := os.WriteFile(tmp, bz, 0o644); err != nil {
 		return fmt.Errorf("write commit marker: %w", err)
@@ -146,8 +227,14 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close records a clean shutdown and closes the database.
+func (s *Store) Close() error {
+	var err error
+	if v := s.Version(); v > 0 {
+		err = s.writeMarker(v, s.Hash(), true)
+	}
+	return errors.Join(err, s.db.Close())
+}
 
 // Version is the latest committed version (block height); 0 before the first commit.
 func (s *Store) Version() int64 {
@@ -245,7 +332,7 @@ func (s *Store) Commit() ([]byte, int64, error) {
 	s.mu.Lock()
 	s.version, s.hash = v, hash
 	s.mu.Unlock()
-	if err := s.writeMarker(v, hash); err != nil {
+	if err := s.writeMarker(v, hash, false); err != nil {
 		return nil, 0, err
 	}
 	return hash, v, nil

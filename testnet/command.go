@@ -1,0 +1,427 @@
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/normledger/normledger/cli/client"
+)
+
+// DefaultDir is where `testnet up` keeps its network.
+const DefaultDir = ".normledger-testnet"
+
+// Command returns the `normledger testnet` command tree. It reads no
+// configuration files: everything is in the network directory.
+func Command() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "testnet",
+		Short: "Run local multi-validator networks as separate processes, seed them, break them",
+		// The network directory holds all settings; skip the node config loading of the parent.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+	}
+	root.AddCommand(initCmd(), startCmd(), upCmd(), statusCmd(), stopCmd(), seedCmd(), resetCmd(),
+		signalCmd("kill", "SIGKILL a node", KillNode),
+		signalCmd("pause", "SIGSTOP a node", PauseNode),
+		signalCmd("resume", "SIGCONT a paused node", ResumeNode),
+		restartCmd())
+	return root
+}
+
+func output(cmd *cobra.Command) string {
+	o, _ := cmd.Flags().GetString("output")
+	return o
+}
+
+func initCmd() *cobra.Command {
+	var o Options
+	var out string
+	cmd := &cobra.Command{
+		Use:   "init --validators N [--full-nodes M] --output DIR",
+		Short: "Generate node homes, keys and a shared genesis for a local network",
+		Long: `init writes DIR/node0 ... DIR/nodeN-1 (validators) and further full nodes,
+each on its own ports on 127.0.0.1 (node i: RPC 26657+10i, P2P 26656+10i,
+REST 1317+10i, gRPC 9090+10i), with a genesis whose members are one fictional
+state per validator (xaa, xbb, ...), the neutral body "observatory" and the
+verifier "lumen"; their keys are in DIR/keyring (unencrypted, test only).
+Settings are tuned for loopback: short timeout_commit, no tx indexer.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// --output DIR works too: the global --output only takes text or json.
+			if f := output(cmd); f != "" && f != "text" && f != "json" && !cmd.Flags().Changed("output-dir") {
+				out = f
+				cmd.Flags().Set("output", "text")
+			}
+			o.Dir = out
+			if _, err := os.Stat(filepath.Join(out, "testnet.json")); err == nil {
+				return fmt.Errorf("%s already holds a network (remove it or choose another --output-dir)", out)
+			}
+			nw, err := Generate(o)
+			if err != nil {
+				return err
+			}
+			return printNetwork(cmd.OutOrStdout(), output(cmd), nw)
+		},
+	}
+	cmd.Flags().IntVar(&o.Validators, "validators", 4, "number of validators (1-8)")
+	cmd.Flags().IntVar(&o.FullNodes, "full-nodes", 0, "number of non-validating full nodes")
+	cmd.Flags().StringVar(&o.ChainID, "chain-id", "normledger-testnet", "chain id")
+	cmd.Flags().DurationVar(&o.TimeoutCommit, "timeout-commit", 300*time.Millisecond, "CometBFT timeout_commit")
+	cmd.Flags().StringVar(&out, "output-dir", DefaultDir, "network directory")
+	return cmd
+}
+
+func printNetwork(w io.Writer, format string, nw *Network) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(nw)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tRPC\tREST\tGRPC\tP2P")
+	for _, n := range nw.Nodes {
+		role := "full"
+		if n.Validator {
+			role = "validator"
+		}
+		fmt.Fprintf(tw, "%s\t%s\thttp://%s\thttp://%s\t%s\t%s\n", n.Name, role, n.RPC, n.REST, n.GRPC, n.P2P)
+	}
+	return tw.Flush()
+}
+
+func load(args []string) (*Network, error) {
+	dir := DefaultDir
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	nw, err := Load(abs)
+	if err != nil {
+		return nil, err
+	}
+	nw.Dir = abs
+	return nw, nil
+}
+
+// startAll starts every node that is not running and waits until the
+// network commits.
+func startAll(ctx context.Context, w io.Writer, nw *Network) ([]*Process, error) {
+	if err := InstallBinary(nw.Dir); err != nil {
+		return nil, fmt.Errorf("install binary: %w", err)
+	}
+	var procs []*Process
+	for _, n := range nw.Nodes {
+		if _, ok := PID(n); ok {
+			fmt.Fprintf(w, "%s is already running\n", n.Name)
+			continue
+		}
+		p, err := StartNode(nw.Dir, n)
+		if err != nil {
+			return procs, err
+		}
+		procs = append(procs, p)
+	}
+	c, err := client.New(nw.Nodes[0].RESTURL())
+	if err != nil {
+		return procs, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if _, err := c.WaitHeight(wctx, 2); err != nil {
+		return procs, fmt.Errorf("network did not start committing: %w (logs: %s)", err, LogFile(nw.Nodes[0]))
+	}
+	return procs, nil
+}
+
+// supervise waits for Ctrl-C (or SIGTERM), reporting nodes that exit on
+// their own, then stops every node.
+func supervise(ctx context.Context, w io.Writer, nw *Network, procs []*Process) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	for _, p := range procs {
+		go func(p *Process) {
+			select {
+			case <-p.Done():
+				if ctx.Err() == nil {
+					fmt.Fprintf(w, "%s exited (%v); log: %s\n", p.Node.Name, p.Cmd.ProcessState, LogFile(p.Node))
+				}
+			case <-ctx.Done():
+			}
+		}(p)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(w, "\nstopping all nodes")
+	return stopAll(nw)
+}
+
+func stopAll(nw *Network) error {
+	var errs []error
+	for _, n := range nw.Nodes {
+		errs = append(errs, StopNode(n, 20*time.Second))
+	}
+	return errors.Join(errs...)
+}
+
+func startCmd() *cobra.Command {
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "start [DIR]",
+		Short: "Start every node as a separate process; Ctrl-C stops them all",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nw, err := load(args)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			procs, err := startAll(cmd.Context(), w, nw)
+			if err != nil {
+				stopAll(nw)
+				return err
+			}
+			printNetwork(w, "text", nw)
+			if detach {
+				fmt.Fprintf(w, "\nrunning in the background; stop with: normledger testnet stop %s\n", nw.Dir)
+				return nil
+			}
+			fmt.Fprintln(w, "\nPress Ctrl-C to stop all nodes.")
+			return supervise(cmd.Context(), w, nw, procs)
+		},
+	}
+	cmd.Flags().BoolVar(&detach, "detach", false, "return once the network runs, leaving the nodes in the background")
+	return cmd
+}
+
+func upCmd() *cobra.Command {
+	var validators int
+	var dir string
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Initialise a 4-validator network, start it, seed the scenario and print where to look",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(abs, "testnet.json")); err == nil && !keep {
+				if old, err := Load(abs); err == nil {
+					old.Dir = abs
+					stopAll(old)
+				}
+				if err := os.RemoveAll(abs); err != nil {
+					return err
+				}
+			}
+			var nw *Network
+			if _, err := os.Stat(filepath.Join(abs, "testnet.json")); err == nil {
+				if nw, err = Load(abs); err != nil {
+					return err
+				}
+				nw.Dir = abs
+			} else {
+				fmt.Fprintf(w, "initialising a %d-validator network in %s\n", validators, abs)
+				if nw, err = Generate(Options{Dir: abs, Validators: validators}); err != nil {
+					return err
+				}
+			}
+			procs, err := startAll(cmd.Context(), w, nw)
+			if err != nil {
+				stopAll(nw)
+				return err
+			}
+			fmt.Fprintf(w, "network running:\n")
+			printNetwork(w, "text", nw)
+			fmt.Fprintf(w, "\nseeding the scenario through %s:\n", nw.Nodes[0].RESTURL())
+			steps, err := Seed(cmd.Context(), nw, 2*time.Minute, w)
+			if err != nil {
+				stopAll(nw)
+				return err
+			}
+			printWhereToLook(w, nw, steps)
+			return supervise(cmd.Context(), w, nw, procs)
+		},
+	}
+	cmd.Flags().IntVar(&validators, "validators", 4, "number of validators")
+	cmd.Flags().StringVar(&dir, "dir", DefaultDir, "network directory (wiped unless --keep)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "reuse an existing network instead of starting fresh")
+	return cmd
+}
+
+func printWhereToLook(w io.Writer, nw *Network, steps []SeedStep) {
+	b := nw.Nodes[0].RESTURL()
+	ids := map[string]string{}
+	for _, s := range steps {
+		ids[s.Name] = s.ID
+	}
+	rel := nw.Dir
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, nw.Dir); err == nil {
+			rel = r
+		}
+	}
+	bin := filepath.Join(rel, "bin", "normledger")
+	fmt.Fprintf(w, "\n%d records seeded. Where to look (any node answers; REST of node0 shown):\n\n", len(steps))
+	fmt.Fprintf(w, "  curl -s %s/v1/status\n", b)
+	fmt.Fprintf(w, "  curl -s '%s/v1/records?sector=health&prove=true'\n", b)
+	fmt.Fprintf(w, "  curl -s '%s/v1/records/%s?prove=true'\n", b, ids["harm_assessment"])
+	fmt.Fprintf(w, "\n  OpenAPI: %s/openapi.json   metrics: %s/metrics\n", b, b)
+	fmt.Fprintf(w, "\n  From another terminal (the network's own binary is %s):\n", bin)
+	fmt.Fprintf(w, "  %s verify record %s --node %s --witness %s --genesis %s/node0/config/genesis.json --home %s/verifier\n",
+		bin, ids["pledge"], b, nw.Nodes[1].RESTURL(), rel, rel)
+	fmt.Fprintf(w, "  %s testnet status %s\n", bin, rel)
+	fmt.Fprintf(w, "  %s testnet kill %s node3     (also pause, resume, restart)\n", bin, rel)
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop all nodes.\n")
+}
+
+func statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [DIR]",
+		Short: "Heights, app hashes and peers of every node",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nw, err := load(args)
+			if err != nil {
+				return err
+			}
+			st := nw.Status(cmd.Context())
+			w := cmd.OutOrStdout()
+			if output(cmd) == "json" {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tSTATE\tPID\tHEIGHT\tAPP HASH\tPEERS\tREST")
+			for _, s := range st {
+				hash := s.AttestedHash
+				if len(hash) > 16 {
+					hash = hash[:16] + "…"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%s\n", s.Name, s.State, s.PID, s.Height, hash, s.Peers, s.REST)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func stopCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stop [DIR]",
+		Short: "Stop every node (SIGTERM, then SIGKILL after 20 s)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nw, err := load(args)
+			if err != nil {
+				return err
+			}
+			return stopAll(nw)
+		},
+	}
+}
+
+func seedCmd() *cobra.Command {
+	var respond time.Duration
+	cmd := &cobra.Command{
+		Use:   "seed [DIR]",
+		Short: "File the realistic scenario through the public API",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nw, err := load(args)
+			if err != nil {
+				return err
+			}
+			steps, err := Seed(cmd.Context(), nw, respond, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if output(cmd) == "json" {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(steps)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&respond, "respond-within", 2*time.Minute, "deadline of the exercise notification's requested response")
+	return cmd
+}
+
+func nodeArgs(args []string) (*Network, NodeInfo, error) {
+	nw, err := load(args[:1])
+	if err != nil {
+		return nil, NodeInfo{}, err
+	}
+	n, err := nw.Node(args[1])
+	return nw, n, err
+}
+
+func signalCmd(name, short string, fn func(NodeInfo) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   name + " DIR NODE",
+		Short: short,
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, n, err := nodeArgs(args)
+			if err != nil {
+				return err
+			}
+			if err := fn(n); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", n.Name, name)
+			return nil
+		},
+	}
+}
+
+func restartCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "restart DIR NODE",
+		Short: "Stop a node (if running) and start it again",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nw, n, err := nodeArgs(args)
+			if err != nil {
+				return err
+			}
+			if _, err := RestartNode(nw.Dir, n); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: restarted (log %s)\n", n.Name, LogFile(n))
+			return nil
+		},
+	}
+}
+
+func resetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset DIR NODE",
+		Short: "Wipe a stopped node's chain and application data so it resyncs from its peers",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, n, err := nodeArgs(args)
+			if err != nil {
+				return err
+			}
+			if err := ResetNode(n); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: data wiped; start it to resync\n", n.Name)
+			return nil
+		},
+	}
+}
