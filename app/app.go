@@ -208,6 +208,19 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	working := a.st.Working()
 	b := a.block(req.Height, req.Time)
+	// Obligations whose due time this block's time has passed become overdue
+	// now, before the block's transactions, whether or not any mentions them.
+	overdue, err := ledger.Sweep(working, b)
+	if err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
+	}
+	if err := a.st.WriteObligations(overdue); err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
+	}
+	var events []abci.Event
+	for _, ob := range overdue {
+		events = append(events, obligationEvent(ob))
+	}
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	accepted := 0
 	for i, tx := range req.Txs {
@@ -224,22 +237,31 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 			return nil, fmt.Errorf("finalize block %d tx %d: %w", req.Height, i, err)
 		}
 		accepted++
-		results[i] = &abci.ExecTxResult{
-			Code: 0,
-			Data: []byte(ch.Record.Id),
-			Events: []abci.Event{{Type: "record", Attributes: []abci.EventAttribute{
-				{Key: "id", Value: ch.Record.Id, Index: true},
-				{Key: "kind", Value: ledger.KindNameOf(ch.Record.Kind), Index: true},
-				{Key: "author", Value: ch.Record.Author, Index: true},
-				{Key: "seq", Value: strconv.FormatUint(ch.Record.Seq, 10)},
-			}}},
+		txEvents := []abci.Event{{Type: "record", Attributes: []abci.EventAttribute{
+			{Key: "id", Value: ch.Record.Id, Index: true},
+			{Key: "kind", Value: ledger.KindNameOf(ch.Record.Kind), Index: true},
+			{Key: "author", Value: ch.Record.Author, Index: true},
+			{Key: "seq", Value: strconv.FormatUint(ch.Record.Seq, 10)},
+		}}}
+		for _, ob := range ch.Obligations {
+			txEvents = append(txEvents, obligationEvent(ob))
 		}
+		results[i] = &abci.ExecTxResult{Code: 0, Data: []byte(ch.Record.Id), Events: txEvents}
 	}
 	a.lastTime = req.Time
-	if accepted > 0 {
-		a.log.Debug("block finalized", "height", req.Height, "txs", len(req.Txs), "accepted", accepted)
+	if accepted > 0 || len(overdue) > 0 {
+		a.log.Debug("block finalized", "height", req.Height, "txs", len(req.Txs), "accepted", accepted, "overdue", len(overdue))
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: results, AppHash: a.st.WorkingHash()}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: results, Events: events, AppHash: a.st.WorkingHash()}, nil
+}
+
+func obligationEvent(ob *pb.Obligation) abci.Event {
+	return abci.Event{Type: "obligation", Attributes: []abci.EventAttribute{
+		{Key: "id", Value: ob.Id, Index: true},
+		{Key: "kind", Value: ob.Kind.String()},
+		{Key: "debtor", Value: ob.Debtor, Index: true},
+		{Key: "status", Value: ob.Status.String(), Index: true},
+	}}
 }
 
 // Commit persists the block's state. Only here does anything reach disk.

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -10,22 +12,52 @@ import (
 // PrepareProposal and ProcessProposal build one per proposal so that they
 // judge a block exactly as FinalizeBlock will.
 type overlay struct {
-	base    ledger.State
-	seq     map[string]uint64
-	records map[string]*pb.StoredRecord
-	content map[string]bool
-	added   uint64
+	base        ledger.State
+	seq         map[string]uint64
+	records     map[string]*pb.StoredRecord
+	content     map[string]bool
+	obligations map[string]*pb.Obligation
+	pledges     map[string][]*pb.StoredRecord
+	added       uint64
 }
 
 func newOverlay(base ledger.State) *overlay {
-	return &overlay{base: base, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{}, content: map[string]bool{}}
+	return &overlay{base: base, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{}, content: map[string]bool{},
+		obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{}}
 }
 
 func (o *overlay) apply(ch *ledger.Changes) {
 	o.seq[ch.Record.Author] = ch.NextSequence
 	o.records[ch.Record.Id] = ch.Record
 	o.content[ch.Record.Author+"/"+string(ch.ContentHash[:])] = true
+	for _, ob := range ch.Obligations {
+		o.obligations[ob.Id] = ob
+	}
+	for _, p := range ch.Pledgors {
+		o.pledges[p] = append(o.pledges[p], ch.Record)
+	}
 	o.added++
+}
+
+func (o *overlay) Obligation(id string) (*pb.Obligation, error) {
+	if ob, ok := o.obligations[id]; ok {
+		return ob, nil
+	}
+	return o.base.Obligation(id)
+}
+
+func (o *overlay) PledgesOf(m string) ([]*pb.StoredRecord, error) {
+	base, err := o.base.PledgesOf(m)
+	if err != nil {
+		return nil, err
+	}
+	return append(base, o.pledges[m]...), nil
+}
+
+// OpenDueBefore is only used by the overdue sweep, which runs in
+// FinalizeBlock on the store itself, never on an overlay.
+func (o *overlay) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
+	return o.base.OpenDueBefore(t)
 }
 
 func (o *overlay) Member(id string) (*pb.Member, error) { return o.base.Member(id) }

@@ -23,6 +23,11 @@ type State interface {
 	Record(id string) (*pb.StoredRecord, error)
 	ContentSeen(author string, content [32]byte) (bool, error)
 	RecordCount() (uint64, error)
+	Obligation(id string) (*pb.Obligation, error)
+	// PledgesOf lists the pledges member is a pledgor of, in ledger order.
+	PledgesOf(member string) ([]*pb.StoredRecord, error)
+	// OpenDueBefore lists open obligations due before t, by due time then id.
+	OpenDueBefore(t time.Time) ([]*pb.Obligation, error)
 }
 
 // Block is the context a transaction is applied in. For CheckTx it describes
@@ -42,6 +47,12 @@ type Changes struct {
 	Subjects     []string    // sorted, unique member ids the record concerns
 	Sectors      []pb.Sector // sorted, unique
 	NextSequence uint64      // the author's new next sequence
+	// References are the record ids the record refers to (sorted, unique).
+	References []string
+	// Pledgors, for a pledge, index it under each pledgor.
+	Pledgors []string
+	// Obligations created or changed, in the order they were touched.
+	Obligations []*pb.Obligation
 }
 
 // DefaultParams are the chain parameters used when genesis gives none.
@@ -132,9 +143,21 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read record count: %w", err)
 	}
+	id := RecordID(raw)
+	ob := &obligations{st: st, b: b, params: params, record: id, author: body.Signer, changed: map[string]*pb.Obligation{}}
+	if err := ob.apply(body.Record); err != nil {
+		return nil, fmt.Errorf("derive obligations: %w", err)
+	}
+	var pledgors []string
+	if p := body.Record.GetPledge(); p != nil {
+		pledgors = sortedUnique(p.Pledgors)
+	}
 	return &Changes{
+		References:  sortedUnique(append(a.refs, body.Record.Refs...)),
+		Pledgors:    pledgors,
+		Obligations: ob.list(),
 		Record: &pb.StoredRecord{
-			Id:        RecordID(raw),
+			Id:        id,
 			Seq:       count + 1,
 			Height:    b.Height,
 			BlockTime: timestamppb.New(b.Time),
@@ -288,6 +311,7 @@ type admission struct {
 	author   string
 	subjects []string
 	sectors  []pb.Sector
+	refs     []string // record ids the record refers to
 }
 
 func (a *admission) subject(ids ...string) { a.subjects = append(a.subjects, ids...) }
@@ -335,6 +359,7 @@ func (a *admission) record(field, id string, kinds ...pb.RecordKind) (*pb.Stored
 	if rec == nil {
 		return nil, nil, errf(CodeUnknownRecord, "%s: record %s does not exist", field, id)
 	}
+	a.refs = append(a.refs, id)
 	if len(kinds) > 0 {
 		ok := false
 		for _, k := range kinds {

@@ -49,6 +49,9 @@ const (
 	CodeNoRoute           Code = 33 // the API has no such endpoint or method
 	CodeUnavailable       Code = 34 // the node cannot answer yet (no attested state, consensus unreachable)
 	CodeHeightTooHigh     Code = 35 // the requested height is beyond the latest block
+	CodeUnknownObligation Code = 36 // a waiver names an obligation that does not exist
+	CodeNotCreditor       Code = 37 // only a creditor of the obligation may waive it
+	CodeObligationClosed  Code = 38 // the obligation was already met or waived
 )
 
 var codeNames = map[Code]string{
@@ -65,6 +68,7 @@ var codeNames = map[Code]string{
 	CodeAssessorMismatch: "assessor_mismatch", CodeGenesis: "genesis", CodeEmptyBody: "empty_body",
 	CodeSelfReference: "self_reference", CodeRateLimited: "rate_limited", CodeNoRoute: "no_route",
 	CodeUnavailable: "unavailable", CodeHeightTooHigh: "height_too_high",
+	CodeUnknownObligation: "unknown_obligation", CodeNotCreditor: "not_creditor", CodeObligationClosed: "obligation_closed",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"sort"
 	"testing"
 	"time"
 
@@ -11,14 +12,17 @@ import (
 
 // memState is a map-backed ledger.State for tests.
 type memState struct {
-	members map[string]*pb.Member
-	seq     map[string]uint64
-	records map[string]*pb.StoredRecord
-	content map[string]bool
+	members     map[string]*pb.Member
+	seq         map[string]uint64
+	records     map[string]*pb.StoredRecord
+	content     map[string]bool
+	obligations map[string]*pb.Obligation
+	pledges     map[string][]*pb.StoredRecord
 }
 
 func newMemState(ms []fixture.Member) *memState {
-	s := &memState{members: map[string]*pb.Member{}, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{}, content: map[string]bool{}}
+	s := &memState{members: map[string]*pb.Member{}, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{},
+		content: map[string]bool{}, obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{}}
 	for _, m := range ms {
 		s.members[m.ID] = m.Proto()
 	}
@@ -36,11 +40,37 @@ func (s *memState) Record(id string) (*pb.StoredRecord, error) { return s.record
 func (s *memState) ContentSeen(a string, h [32]byte) (bool, error) {
 	return s.content[a+string(h[:])], nil
 }
-func (s *memState) RecordCount() (uint64, error) { return uint64(len(s.records)), nil }
+func (s *memState) RecordCount() (uint64, error)                   { return uint64(len(s.records)), nil }
+func (s *memState) Obligation(id string) (*pb.Obligation, error)   { return s.obligations[id], nil }
+func (s *memState) PledgesOf(m string) ([]*pb.StoredRecord, error) { return s.pledges[m], nil }
+
+// OpenDueBefore is deterministic: due time, then id.
+func (s *memState) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
+	var out []*pb.Obligation
+	for _, o := range s.obligations {
+		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN && o.Due.AsTime().Before(t) {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.AsTime().Equal(out[j].Due.AsTime()) {
+			return out[i].Due.AsTime().Before(out[j].Due.AsTime())
+		}
+		return out[i].Id < out[j].Id
+	})
+	return out, nil
+}
+
 func (s *memState) write(ch *ledger.Changes) {
 	s.seq[ch.Record.Author] = ch.NextSequence
 	s.records[ch.Record.Id] = ch.Record
 	s.content[ch.Record.Author+string(ch.ContentHash[:])] = true
+	for _, o := range ch.Obligations {
+		s.obligations[o.Id] = o
+	}
+	for _, p := range ch.Pledgors {
+		s.pledges[p] = append(s.pledges[p], ch.Record)
+	}
 }
 
 // FuzzApply feeds arbitrary bytes to decoding, validation and admission. It

@@ -102,6 +102,8 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_REVEAL
 	case *pb.Record_Sealed:
 		return pb.RecordKind_RECORD_KIND_SEALED
+	case *pb.Record_Waiver:
+		return pb.RecordKind_RECORD_KIND_WAIVER
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -141,6 +143,8 @@ func DefaultRegistry() *Registry {
 			Validate: validateReveal, Admit: admitReveal},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_SEALED, Name: "sealed", Classes: allWriters,
 			Validate: validateSealed, Admit: admitSealed},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_WAIVER, Name: "waiver", Classes: allWriters,
+			Validate: validateWaiver, Admit: admitWaiver},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -104,7 +104,7 @@ func TestCodesAreStable(t *testing.T) {
 		"class_not_allowed", "missing_field", "bad_enum", "bad_time", "field_too_long", "bad_format",
 		"unsupported_schema", "unknown_record", "wrong_record_kind", "not_author", "not_recipient",
 		"member_inactive", "key_inactive", "co_signature", "reveal_mismatch", "unknown_member",
-		"assessor_mismatch", "genesis", "empty_body", "self_reference", "rate_limited", "no_route", "unavailable", "height_too_high"}
+		"assessor_mismatch", "genesis", "empty_body", "self_reference", "rate_limited", "no_route", "unavailable", "height_too_high", "unknown_obligation", "not_creditor", "obligation_closed"}
 	codes := ledger.Codes()
 	if len(codes) < len(want) {
 		t.Fatalf("codes were removed: have %d, had %d", len(codes), len(want))

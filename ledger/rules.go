@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"fmt"
 
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -383,8 +384,8 @@ func validateFinding(v *validator, r *pb.Record) error {
 		if f.SubjectId == "" {
 			return errf(CodeMissingField, "finding.subject_id is required")
 		}
-		if !isToken(f.SubjectId) {
-			return errf(CodeBadFormat, "finding.subject_id is not an obligation id")
+		if !isObligationID(f.SubjectId) {
+			return errf(CodeBadFormat, "finding.subject_id is not an obligation id (32 lowercase hex)")
 		}
 	} else if err := recordID("finding.subject_id", f.SubjectId); err != nil {
 		return err
@@ -428,6 +429,15 @@ func admitFinding(a *admission, r *pb.Record) error {
 		if _, _, err := a.record("finding.subject_id", f.SubjectId, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE); err != nil {
 			return err
 		}
+	case pb.FindingSubjectType_FINDING_SUBJECT_TYPE_OBLIGATION:
+		ob, err := a.st.Obligation(f.SubjectId)
+		if err != nil {
+			return fmt.Errorf("read obligation: %w", err)
+		}
+		if ob == nil {
+			return errf(CodeUnknownObligation, "finding.subject_id: obligation %s does not exist", f.SubjectId)
+		}
+		a.refs = append(a.refs, ob.SourceRecord)
 	}
 	for _, id := range f.SubjectStates {
 		if _, err := a.member("finding.subject_states", id, classState); err != nil {
@@ -616,4 +626,51 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func validateWaiver(v *validator, r *pb.Record) error {
+	w := r.GetWaiver()
+	if w.ObligationId == "" {
+		return errf(CodeMissingField, "waiver.obligation_id is required")
+	}
+	if !isObligationID(w.ObligationId) {
+		return errf(CodeBadFormat, "waiver.obligation_id is not an obligation id (32 lowercase hex)")
+	}
+	return reqText("waiver.reason", w.Reason, MaxSummaryLen)
+}
+
+func admitWaiver(a *admission, r *pb.Record) error {
+	id := r.GetWaiver().ObligationId
+	ob, err := a.st.Obligation(id)
+	if err != nil {
+		return fmt.Errorf("read obligation %s: %w", id, err)
+	}
+	if ob == nil {
+		return errf(CodeUnknownObligation, "waiver.obligation_id: obligation %s does not exist", id)
+	}
+	if !contains(ob.Creditors, a.author) {
+		return errf(CodeNotCreditor, "waiver.obligation_id: %q is not a creditor of obligation %s", a.author, id)
+	}
+	if !Open(ob) {
+		return errf(CodeObligationClosed, "waiver.obligation_id: obligation %s is already %v", id, ob.Status)
+	}
+	a.subject(ob.Debtor)
+	a.refs = append(a.refs, ob.SourceRecord)
+	return nil
+}
+
+// IsObligationID reports whether s has the shape of an obligation id.
+func IsObligationID(s string) bool { return isObligationID(s) }
+
+func isObligationID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,14 @@
 //	s/<subject member>/<seq u64be>     id
 //	c/<sector>/<seq u64be>             id
 //	h/<author>/<content hash 32 bytes> id (duplicate detection)
+//	f/<record id 32 bytes>/<seq u64be>  id (records that refer to a record)
+//	p/<pledgor>/<seq u64be>            id (pledges by pledgor)
+//	o/<obligation id>                  Obligation
+//	od/<due ns u64be>/<obligation id>  (open obligations by due time)
+//	ob/d/<debtor>/<due>/<id>           (obligations by debtor, by due time)
+//	ob/c/<creditor>/<due>/<id>         (by creditor)
+//	ob/s/<status>/<due>/<id>           (by status)
+//	ob/b/<pledge id 32 bytes>/<due>/<id> (disclosure duties by the pledge they rest on)
 package keys
 
 import (
@@ -113,4 +121,80 @@ func PrefixEnd(p []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// Obligation and reference layout.
+const (
+	PrefixRef        = "f/"
+	PrefixPledge     = "p/"
+	PrefixObligation = "o/"
+	PrefixOpenDue    = "od/"
+	PrefixObDebtor   = "ob/d/"
+	PrefixObCreditor = "ob/c/"
+	PrefixObStatus   = "ob/s/"
+	PrefixObBasis    = "ob/b/"
+)
+
+func rawID(id string) []byte {
+	raw, err := hex.DecodeString(id)
+	if err != nil {
+		return []byte(id)
+	}
+	return raw
+}
+
+// RefPrefix lists the records referring to record id.
+func RefPrefix(id string) []byte { return Cat([]byte(PrefixRef), rawID(id), []byte("/")) }
+
+// Ref marks that the record at seq refers to record id.
+func Ref(id string, seq uint64) []byte { return Cat(RefPrefix(id), U64(seq)) }
+
+// PledgePrefix lists the pledges of a pledgor.
+func PledgePrefix(member string) []byte { return []byte(PrefixPledge + member + "/") }
+
+// Pledge marks that the pledge at seq binds member.
+func Pledge(member string, seq uint64) []byte { return Cat(PledgePrefix(member), U64(seq)) }
+
+// Obligation is where obligation id is stored.
+func Obligation(id string) []byte { return []byte(PrefixObligation + id) }
+
+// Due encodes a due time (Unix nanoseconds, big-endian) for ordered keys.
+func Due(unixNano int64) []byte {
+	if unixNano < 0 {
+		unixNano = 0
+	}
+	return U64(uint64(unixNano))
+}
+
+// OpenDue indexes an open obligation by due time.
+func OpenDue(dueNano int64, id string) []byte {
+	return Cat([]byte(PrefixOpenDue), Due(dueNano), []byte("/"+id))
+}
+
+// ObDebtorPrefix, ObCreditorPrefix, ObStatusPrefix and ObBasisPrefix are the
+// obligation indexes; entries append Due(due) + "/" + id.
+func ObDebtorPrefix(m string) []byte   { return []byte(PrefixObDebtor + m + "/") }
+func ObCreditorPrefix(m string) []byte { return []byte(PrefixObCreditor + m + "/") }
+func ObStatusPrefix(s string) []byte   { return []byte(PrefixObStatus + s + "/") }
+func ObBasisPrefix(pledge string) []byte {
+	return Cat([]byte(PrefixObBasis), rawID(pledge), []byte("/"))
+}
+
+// ObIndex appends an obligation's due time and id to an index prefix.
+func ObIndex(prefix []byte, dueNano int64, id string) []byte {
+	return Cat(prefix, Due(dueNano), []byte("/"+id))
+}
+
+// StatusName is the index name of an obligation status: OBLIGATION_STATUS_MET_LATE -> "met_late".
+func StatusName(s pb.ObligationStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "OBLIGATION_STATUS_"))
+}
+
+// StatusByName is the inverse of StatusName.
+func StatusByName(name string) (pb.ObligationStatus, bool) {
+	v, ok := pb.ObligationStatus_value["OBLIGATION_STATUS_"+strings.ToUpper(name)]
+	if !ok || v == 0 {
+		return 0, false
+	}
+	return pb.ObligationStatus(v), true
 }

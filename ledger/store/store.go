@@ -315,10 +315,75 @@ func (s *Store) Write(ch *ledger.Changes) error {
 	for _, sec := range ch.Sectors {
 		writes = append(writes, [2][]byte{keys.SectorIndex(keys.SectorName(sec), seq), idRaw})
 	}
+	for _, ref := range ch.References {
+		writes = append(writes, [2][]byte{keys.Ref(ref, seq), idRaw})
+	}
+	for _, p := range ch.Pledgors {
+		writes = append(writes, [2][]byte{keys.Pledge(p, seq), idRaw})
+	}
 	for _, w := range writes {
 		if err := s.set(w[0], w[1]); err != nil {
 			return err
 		}
+	}
+	return s.WriteObligations(ch.Obligations)
+}
+
+// WriteObligations stores obligations (new or changed) and keeps their
+// indexes: debtor, creditor, pledge basis and due time never change; the
+// status index and the open-by-due index follow the status.
+func (s *Store) WriteObligations(obs []*pb.Obligation) error {
+	for _, ob := range obs {
+		key := keys.Obligation(ob.Id)
+		due := ob.Due.AsTime().UnixNano()
+		id := []byte(ob.Id)
+		old := new(pb.Obligation)
+		found, err := s.Working().getProto(key, old)
+		if err != nil {
+			return err
+		}
+		if found {
+			if err := s.remove(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(old.Status)), due, ob.Id)); err != nil {
+				return err
+			}
+			if old.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN {
+				if err := s.remove(keys.OpenDue(due, ob.Id)); err != nil {
+					return err
+				}
+			}
+		} else {
+			if err := s.set(keys.ObIndex(keys.ObDebtorPrefix(ob.Debtor), due, ob.Id), id); err != nil {
+				return err
+			}
+			for _, c := range ob.Creditors {
+				if err := s.set(keys.ObIndex(keys.ObCreditorPrefix(c), due, ob.Id), id); err != nil {
+					return err
+				}
+			}
+			for _, b := range ob.Basis {
+				if err := s.set(keys.ObIndex(keys.ObBasisPrefix(b), due, ob.Id), id); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.setProto(key, ob); err != nil {
+			return err
+		}
+		if err := s.set(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(ob.Status)), due, ob.Id), id); err != nil {
+			return err
+		}
+		if ob.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN {
+			if err := s.set(keys.OpenDue(due, ob.Id), id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) remove(k []byte) error {
+	if _, _, err := s.tree.Remove(k); err != nil {
+		return fmt.Errorf("remove %q: %w", k, err)
 	}
 	return nil
 }
@@ -496,6 +561,176 @@ func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
 func (v *View) RecordCount() (uint64, error) {
 	n, _, err := v.getU64([]byte(keys.KeyCount))
 	return n, err
+}
+
+// Obligation implements ledger.State.
+func (v *View) Obligation(id string) (*pb.Obligation, error) {
+	o := new(pb.Obligation)
+	ok, err := v.getProto(keys.Obligation(id), o)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// PledgesOf implements ledger.State.
+func (v *View) PledgesOf(member string) ([]*pb.StoredRecord, error) {
+	return v.recordsUnder(keys.PledgePrefix(member))
+}
+
+// ReferringTo lists the records that refer to record id, in ledger order.
+func (v *View) ReferringTo(id string) ([]*pb.StoredRecord, error) {
+	return v.recordsUnder(keys.RefPrefix(id))
+}
+
+// recordsUnder loads the records of a <prefix><seq> index, in ledger order.
+func (v *View) recordsUnder(p []byte) ([]*pb.StoredRecord, error) {
+	it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []*pb.StoredRecord
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		r, err := v.RecordBySeq(binary.BigEndian.Uint64(k[len(k)-8:]))
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			return nil, fmt.Errorf("index entry %x points at a missing record", k)
+		}
+		out = append(out, r)
+	}
+	return out, it.Error()
+}
+
+// OpenDueBefore implements ledger.State.
+func (v *View) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
+	start := []byte(keys.PrefixOpenDue)
+	end := keys.Cat(start, keys.Due(t.UnixNano()))
+	it, err := v.r.Iterator(start, end, true)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for ; it.Valid(); it.Next() {
+		ids = append(ids, string(it.Value()))
+	}
+	err = it.Error()
+	it.Close()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*pb.Obligation, 0, len(ids))
+	for _, id := range ids {
+		o, err := v.Obligation(id)
+		if err != nil {
+			return nil, err
+		}
+		if o == nil {
+			return nil, fmt.Errorf("open-due index names missing obligation %s", id)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// ObligationFilter selects obligations; empty fields match everything.
+type ObligationFilter struct {
+	Debtor, Creditor, Pledge string
+	Status                   pb.ObligationStatus
+	DueBefore                time.Time
+	// After continues from a previous page (the key suffix it returned).
+	After []byte
+	Limit int
+}
+
+// Obligations lists obligations matching f, ordered by due time (then id)
+// within the index scanned, and returns the position to continue after.
+func (v *View) Obligations(f ObligationFilter) ([]*pb.Obligation, []byte, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	var prefix []byte
+	switch {
+	case f.Debtor != "":
+		prefix = keys.ObDebtorPrefix(f.Debtor)
+	case f.Creditor != "":
+		prefix = keys.ObCreditorPrefix(f.Creditor)
+	case f.Pledge != "":
+		prefix = keys.ObBasisPrefix(f.Pledge)
+	case f.Status != 0:
+		prefix = keys.ObStatusPrefix(keys.StatusName(f.Status))
+	default:
+		prefix = []byte(keys.PrefixObligation)
+	}
+	start := prefix
+	if len(f.After) > 0 {
+		start = append(keys.Cat(prefix, f.After), 0)
+	}
+	end := keys.PrefixEnd(prefix)
+	ordered := !bytes.Equal(prefix, []byte(keys.PrefixObligation))
+	if ordered && !f.DueBefore.IsZero() {
+		end = keys.Cat(prefix, keys.Due(f.DueBefore.UnixNano()))
+	}
+	it, err := v.r.Iterator(start, end, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	var out []*pb.Obligation
+	var last []byte
+	for ; it.Valid(); it.Next() {
+		if len(out) == limit {
+			return out, last, nil
+		}
+		var o *pb.Obligation
+		if ordered {
+			if o, err = v.Obligation(string(it.Value())); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			o = new(pb.Obligation)
+			if err := proto.Unmarshal(it.Value(), o); err != nil {
+				return nil, nil, err
+			}
+		}
+		if o == nil {
+			return nil, nil, fmt.Errorf("obligation index %x names a missing obligation", it.Key())
+		}
+		if f.matches(o) {
+			out = append(out, o)
+			last = append([]byte(nil), it.Key()[len(prefix):]...)
+		}
+	}
+	return out, nil, it.Error()
+}
+
+func (f ObligationFilter) matches(o *pb.Obligation) bool {
+	if f.Debtor != "" && o.Debtor != f.Debtor {
+		return false
+	}
+	if f.Creditor != "" && !containsStr(o.Creditors, f.Creditor) {
+		return false
+	}
+	if f.Pledge != "" && !containsStr(o.Basis, f.Pledge) {
+		return false
+	}
+	if f.Status != 0 && o.Status != f.Status {
+		return false
+	}
+	return f.DueBefore.IsZero() || o.Due.AsTime().Before(f.DueBefore)
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // ChainID returns the chain id written at genesis.

@@ -40,6 +40,7 @@ const (
 	RecordKind_RECORD_KIND_RETRACTION          RecordKind = 10
 	RecordKind_RECORD_KIND_REVEAL              RecordKind = 11
 	RecordKind_RECORD_KIND_SEALED              RecordKind = 12
+	RecordKind_RECORD_KIND_WAIVER              RecordKind = 13
 )
 
 // Enum value maps for RecordKind.
@@ -58,6 +59,7 @@ var (
 		10: "RECORD_KIND_RETRACTION",
 		11: "RECORD_KIND_REVEAL",
 		12: "RECORD_KIND_SEALED",
+		13: "RECORD_KIND_WAIVER",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -73,6 +75,7 @@ var (
 		"RECORD_KIND_RETRACTION":          10,
 		"RECORD_KIND_REVEAL":              11,
 		"RECORD_KIND_SEALED":              12,
+		"RECORD_KIND_WAIVER":              13,
 	}
 )
 
@@ -912,6 +915,7 @@ type Record struct {
 	//	*Record_Retraction
 	//	*Record_Reveal
 	//	*Record_Sealed
+	//	*Record_Waiver
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1090,6 +1094,15 @@ func (x *Record) GetSealed() *Sealed {
 	return nil
 }
 
+func (x *Record) GetWaiver() *Waiver {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Waiver); ok {
+			return x.Waiver
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1142,6 +1155,10 @@ type Record_Sealed struct {
 	Sealed *Sealed `protobuf:"bytes,21,opt,name=sealed,proto3,oneof"`
 }
 
+type Record_Waiver struct {
+	Waiver *Waiver `protobuf:"bytes,22,opt,name=waiver,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1165,6 +1182,8 @@ func (*Record_Retraction) isRecord_Body() {}
 func (*Record_Reveal) isRecord_Body() {}
 
 func (*Record_Sealed) isRecord_Body() {}
+
+func (*Record_Waiver) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2666,6 +2685,60 @@ func (x *Reveal) GetBody() *Record {
 	return nil
 }
 
+// Waiver releases a debtor from an obligation; only a creditor of the
+// obligation may file it, while the obligation is open or overdue.
+type Waiver struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ObligationId  string                 `protobuf:"bytes,1,opt,name=obligation_id,json=obligationId,proto3" json:"obligation_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Waiver) Reset() {
+	*x = Waiver{}
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Waiver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Waiver) ProtoMessage() {}
+
+func (x *Waiver) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Waiver.ProtoReflect.Descriptor instead.
+func (*Waiver) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Waiver) GetObligationId() string {
+	if x != nil {
+		return x.ObligationId
+	}
+	return ""
+}
+
+func (x *Waiver) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_normledger_v1_records_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_records_proto_rawDesc = "" +
@@ -2677,7 +2750,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\x8c\a\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xbd\a\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
@@ -2698,7 +2771,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"retraction\x18\x13 \x01(\v2\x19.normledger.v1.RetractionH\x00R\n" +
 	"retraction\x12/\n" +
 	"\x06reveal\x18\x14 \x01(\v2\x15.normledger.v1.RevealH\x00R\x06reveal\x12/\n" +
-	"\x06sealed\x18\x15 \x01(\v2\x15.normledger.v1.SealedH\x00R\x06sealedB\x06\n" +
+	"\x06sealed\x18\x15 \x01(\v2\x15.normledger.v1.SealedH\x00R\x06sealed\x12/\n" +
+	"\x06waiver\x18\x16 \x01(\v2\x15.normledger.v1.WaiverH\x00R\x06waiverB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
@@ -2833,7 +2907,10 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x06Reveal\x12\x1b\n" +
 	"\tsealed_id\x18\x01 \x01(\tR\bsealedId\x12\x12\n" +
 	"\x04salt\x18\x02 \x01(\fR\x04salt\x12)\n" +
-	"\x04body\x18\x03 \x01(\v2\x15.normledger.v1.RecordR\x04body*\xfb\x02\n" +
+	"\x04body\x18\x03 \x01(\v2\x15.normledger.v1.RecordR\x04body\"E\n" +
+	"\x06Waiver\x12#\n" +
+	"\robligation_id\x18\x01 \x01(\tR\fobligationId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\x93\x03\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -2849,7 +2926,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x16RECORD_KIND_RETRACTION\x10\n" +
 	"\x12\x16\n" +
 	"\x12RECORD_KIND_REVEAL\x10\v\x12\x16\n" +
-	"\x12RECORD_KIND_SEALED\x10\f*\xbc\x02\n" +
+	"\x12RECORD_KIND_SEALED\x10\f\x12\x16\n" +
+	"\x12RECORD_KIND_WAIVER\x10\r*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -2943,7 +3021,7 @@ func file_normledger_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_normledger_v1_records_proto_goTypes = []any{
 	(RecordKind)(0),               // 0: normledger.v1.RecordKind
 	(Sector)(0),                   // 1: normledger.v1.Sector
@@ -2980,13 +3058,14 @@ var file_normledger_v1_records_proto_goTypes = []any{
 	(*EncryptedCopy)(nil),         // 32: normledger.v1.EncryptedCopy
 	(*Sealed)(nil),                // 33: normledger.v1.Sealed
 	(*Reveal)(nil),                // 34: normledger.v1.Reveal
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(*Waiver)(nil),                // 35: normledger.v1.Waiver
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
-	35, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	35, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	36, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	36, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	2,  // 2: normledger.v1.Record.tlp:type_name -> normledger.v1.Tlp
-	35, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
+	36, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
 	17, // 4: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
 	18, // 5: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
 	20, // 6: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
@@ -2999,52 +3078,53 @@ var file_normledger_v1_records_proto_depIdxs = []int32{
 	31, // 13: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
 	34, // 14: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
 	33, // 15: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
-	1,  // 16: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	35, // 17: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	35, // 18: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	35, // 19: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 20: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	4,  // 21: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 22: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 23: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	35, // 24: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	19, // 25: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 26: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 27: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 28: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 29: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 30: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	35, // 31: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	35, // 32: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	35, // 33: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	35, // 34: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	35, // 35: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 36: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	22, // 37: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 38: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 39: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 40: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	24, // 41: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	25, // 42: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 43: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	35, // 44: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 45: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 46: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 47: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 48: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	27, // 49: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	35, // 50: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	35, // 51: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 52: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 53: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	35, // 54: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	32, // 55: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	15, // 56: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	57, // [57:57] is the sub-list for method output_type
-	57, // [57:57] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	35, // 16: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
+	1,  // 17: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	36, // 18: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	36, // 19: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	36, // 20: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	16, // 21: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	4,  // 22: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	13, // 23: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 24: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	36, // 25: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	19, // 26: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	5,  // 27: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	3,  // 28: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	6,  // 29: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	7,  // 30: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 31: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	36, // 32: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	36, // 33: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	36, // 34: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	36, // 35: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	36, // 36: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	8,  // 37: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	22, // 38: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	1,  // 39: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	9,  // 40: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	14, // 41: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	24, // 42: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	25, // 43: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	3,  // 44: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	36, // 45: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	10, // 46: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	11, // 47: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	12, // 48: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	14, // 49: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	27, // 50: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	36, // 51: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	36, // 52: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	15, // 53: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 54: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	36, // 55: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	32, // 56: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	15, // 57: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -3065,6 +3145,7 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_Retraction)(nil),
 		(*Record_Reveal)(nil),
 		(*Record_Sealed)(nil),
+		(*Record_Waiver)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3072,7 +3153,7 @@ func file_normledger_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_records_proto_rawDesc), len(file_normledger_v1_records_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

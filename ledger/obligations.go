@@ -1,0 +1,277 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// ObligationDomain prefixes the preimage of an obligation id.
+const ObligationDomain = "normledger/v1/obligation"
+
+// ObligationID derives the id of the obligation of kind that source places
+// on debtor: lowercase hex of the first 16 bytes of
+// SHA-256(domain 0x00 kind 0x00 source 0x00 debtor). Because it is derived,
+// finding the obligation a record fulfils is a lookup, not a search.
+func ObligationID(kind pb.ObligationKind, source, debtor string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s", ObligationDomain, int32(kind), source, debtor)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Open reports whether an obligation can still be met or waived.
+func Open(o *pb.Obligation) bool {
+	return o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE
+}
+
+// obligations collects the obligation changes of one accepted record.
+type obligations struct {
+	st      State
+	b       Block
+	params  *pb.Params
+	record  string // id of the record being applied
+	author  string
+	changed map[string]*pb.Obligation
+	order   []string
+}
+
+func (o *obligations) get(id string) (*pb.Obligation, error) {
+	if ob, ok := o.changed[id]; ok {
+		return ob, nil
+	}
+	return o.st.Obligation(id)
+}
+
+func (o *obligations) put(ob *pb.Obligation) {
+	if _, ok := o.changed[ob.Id]; !ok {
+		o.order = append(o.order, ob.Id)
+	}
+	o.changed[ob.Id] = ob
+}
+
+// create adds an obligation unless it exists already.
+func (o *obligations) create(kind pb.ObligationKind, source, debtor string, creditors []string, due time.Time, basis []string) error {
+	id := ObligationID(kind, source, debtor)
+	old, err := o.get(id)
+	if err != nil || old != nil {
+		return err
+	}
+	var cs []string
+	for _, c := range sortedUnique(creditors) {
+		if c != debtor {
+			cs = append(cs, c)
+		}
+	}
+	o.put(&pb.Obligation{
+		Id: id, Kind: kind, Debtor: debtor, Creditors: cs, SourceRecord: source, Basis: sortedUnique(basis),
+		CreatedAt: timestamppb.New(o.b.Time), CreatedHeight: o.b.Height, Due: timestamppb.New(due),
+		Status: pb.ObligationStatus_OBLIGATION_STATUS_OPEN, StatusAt: timestamppb.New(o.b.Time), StatusHeight: o.b.Height,
+	})
+	return nil
+}
+
+// fulfil marks the obligation of kind from source on debtor met (or met
+// late), if it exists and is still open.
+func (o *obligations) fulfil(kind pb.ObligationKind, source, debtor string) error {
+	ob, err := o.get(ObligationID(kind, source, debtor))
+	if err != nil || ob == nil || !Open(ob) {
+		return err
+	}
+	ob = proto.Clone(ob).(*pb.Obligation)
+	ob.Status = pb.ObligationStatus_OBLIGATION_STATUS_MET
+	if o.b.Time.After(ob.Due.AsTime()) {
+		ob.Status = pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE
+	}
+	ob.StatusAt, ob.StatusHeight, ob.StatusRecord = timestamppb.New(o.b.Time), o.b.Height, o.record
+	o.put(ob)
+	return nil
+}
+
+func (o *obligations) list() []*pb.Obligation {
+	out := make([]*pb.Obligation, 0, len(o.order))
+	for _, id := range o.order {
+		out = append(out, o.changed[id])
+	}
+	return out
+}
+
+// apply derives the obligations a record creates and fulfils.
+func (o *obligations) apply(r *pb.Record) error {
+	var refs []string
+	refs = append(refs, r.Refs...)
+	switch body := r.Body.(type) {
+	case *pb.Record_Notification:
+		n := body.Notification
+		if !n.ResponseRequested {
+			return nil
+		}
+		ackDue := o.b.Time.Add(time.Duration(o.params.AckWindowHours) * time.Hour)
+		for _, rc := range sortedUnique(n.Recipients) {
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE, o.record, rc, []string{o.author}, ackDue, nil); err != nil {
+				return err
+			}
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_RESPOND, o.record, rc, []string{o.author}, n.RespondBy.AsTime(), nil); err != nil {
+				return err
+			}
+		}
+	case *pb.Record_Acknowledgement:
+		return o.fulfil(pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE, body.Acknowledgement.NotificationId, o.author)
+	case *pb.Record_Response:
+		id := body.Response.RequestId
+		for _, k := range []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_RESPOND, pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE,
+			pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, pb.ObligationKind_OBLIGATION_KIND_REPLY_FINDING} {
+			if err := o.fulfil(k, id, o.author); err != nil {
+				return err
+			}
+		}
+	case *pb.Record_IncidentDisclosure:
+		return o.disclosure(body.IncidentDisclosure, refs)
+	case *pb.Record_HarmAssessment:
+		h := body.HarmAssessment
+		if h.RemediationDue != nil && h.ResponsibleParty != "" {
+			return o.create(pb.ObligationKind_OBLIGATION_KIND_REMEDIATE, o.record, h.ResponsibleParty,
+				append([]string{o.author}, h.AffectedStates...), h.RemediationDue.AsTime(), nil)
+		}
+	case *pb.Record_Challenge:
+		target, err := o.st.Record(body.Challenge.TargetId)
+		if err != nil || target == nil {
+			return err
+		}
+		return o.create(pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, o.record, target.Author,
+			[]string{o.author}, body.Challenge.ReplyBy.AsTime(), nil)
+	case *pb.Record_Finding:
+		f := body.Finding
+		if f.ReplyDue == nil {
+			return nil
+		}
+		for _, s := range sortedUnique(f.SubjectStates) {
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_REPLY_FINDING, o.record, s, []string{o.author}, f.ReplyDue.AsTime(), nil); err != nil {
+				return err
+			}
+		}
+	case *pb.Record_Sealed:
+		s := body.Sealed
+		creditors := append([]string(nil), s.SubjectStates...)
+		for _, c := range s.EncryptedCopies {
+			creditors = append(creditors, c.Recipient)
+		}
+		return o.create(pb.ObligationKind_OBLIGATION_KIND_REVEAL, o.record, o.author, creditors, s.RevealBy.AsTime(), nil)
+	case *pb.Record_Reveal:
+		if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_REVEAL, body.Reveal.SealedId, o.author); err != nil {
+			return err
+		}
+		// The revealed record now speaks: it creates and meets obligations as if filed now.
+		return o.apply(body.Reveal.Body)
+	case *pb.Record_Amendment:
+		am := body.Amendment
+		if d := am.Replacement.GetIncidentDisclosure(); d != nil {
+			return o.disclosure(d, append(append(refs, am.TargetId), am.Replacement.Refs...))
+		}
+	case *pb.Record_Waiver:
+		ob, err := o.get(body.Waiver.ObligationId)
+		if err != nil || ob == nil {
+			return err
+		}
+		ob = proto.Clone(ob).(*pb.Obligation)
+		ob.Status = pb.ObligationStatus_OBLIGATION_STATUS_WAIVED
+		ob.StatusAt, ob.StatusHeight, ob.StatusRecord = timestamppb.New(o.b.Time), o.b.Height, o.record
+		o.put(ob)
+	}
+	return nil
+}
+
+// disclosure handles an incident disclosure (filed or amended) by the author:
+// it meets the author's disclosure and remediation duties it refers to, and
+// places disclosure duties on affected pledgors other than the author.
+func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string) error {
+	for _, ref := range sortedUnique(refs) {
+		if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_DISCLOSE, ref, o.author); err != nil {
+			return err
+		}
+		if d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_FINAL && d.RemediatedAt != nil {
+			if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_REMEDIATE, ref, o.author); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range sortedUnique(d.AffectedStates) {
+		if p == o.author {
+			continue
+		}
+		pledges, err := o.st.PledgesOf(p)
+		if err != nil {
+			return err
+		}
+		var basis, creditors []string
+		var window uint32
+		for _, pr := range pledges {
+			tx := new(pb.Tx)
+			if err := proto.Unmarshal(pr.Tx, tx); err != nil {
+				return fmt.Errorf("stored pledge %s: %w", pr.Id, err)
+			}
+			pl := tx.Body.Record.GetPledge()
+			if pl == nil || pl.Verification.GetDiscloseWithinHours() == 0 || !activeAt(pl, o.b.Time) || !overlaps(pl.ProtectedSectors, d.Sectors) {
+				continue
+			}
+			basis = append(basis, pr.Id)
+			creditors = append(creditors, pl.Pledgors...)
+			if h := pl.Verification.DiscloseWithinHours; window == 0 || h < window {
+				window = h
+			}
+		}
+		if len(basis) == 0 {
+			continue
+		}
+		due := o.b.Time.Add(time.Duration(window) * time.Hour)
+		if err := o.create(pb.ObligationKind_OBLIGATION_KIND_DISCLOSE, o.record, p, creditors, due, basis); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func activeAt(p *pb.Pledge, t time.Time) bool {
+	if p.EffectiveFrom != nil && t.Before(p.EffectiveFrom.AsTime()) {
+		return false
+	}
+	return p.EffectiveUntil == nil || t.Before(p.EffectiveUntil.AsTime())
+}
+
+func overlaps(a, b []pb.Sector) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Sweep marks every open obligation whose due time block b's time has
+// passed as overdue. FinalizeBlock runs it before the block's transactions,
+// so an obligation becomes overdue in the first block whose time passes its
+// due time whether or not any transaction mentions it.
+func Sweep(st State, b Block) ([]*pb.Obligation, error) {
+	due, err := st.OpenDueBefore(b.Time)
+	if err != nil {
+		return nil, fmt.Errorf("read due obligations: %w", err)
+	}
+	out := make([]*pb.Obligation, 0, len(due))
+	for _, ob := range due {
+		ob = proto.Clone(ob).(*pb.Obligation)
+		ob.Status = pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE
+		ob.StatusAt, ob.StatusHeight, ob.StatusRecord = timestamppb.New(b.Time), b.Height, ""
+		ob.OverdueAt = timestamppb.New(b.Time)
+		out = append(out, ob)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out, nil
+}
