@@ -28,15 +28,16 @@ func golist(t *testing.T, args ...string) map[string]bool {
 // with testnet on top; only cli reads viper; only ledger/store uses IAVL.
 func TestDependencyDirections(t *testing.T) {
 	forbidden := map[string][]string{
-		"ledger":         {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
-		"ledger/keys":    {mod + "ledger/store", mod + "app", mod + "node", mod + "cli", "github.com/cosmos/iavl", "github.com/spf13/viper"},
-		"ledger/store":   {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
-		"ledger/fixture": {mod + "app", mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
-		"verifiers":      {mod + "app", mod + "node", mod + "cli", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
-		"app":            {mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
-		"node":           {mod + "cli", mod + "testnet", "github.com/spf13/viper"},
-		"node/api":       {mod + "cli", mod + "testnet", mod + "app", "github.com/spf13/viper"},
-		"cli":            {mod + "testnet"},
+		"ledger":          {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
+		"ledger/keys":     {mod + "ledger/store", mod + "app", mod + "node", mod + "cli", "github.com/cosmos/iavl", "github.com/spf13/viper"},
+		"ledger/store":    {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
+		"ledger/fixture":  {mod + "app", mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
+		"verifiers":       {mod + "app", mod + "node", mod + "cli", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
+		"verifiers/audit": {mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
+		"app":             {mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
+		"node":            {mod + "cli", mod + "testnet", "github.com/spf13/viper"},
+		"node/api":        {mod + "cli", mod + "testnet", mod + "app", "github.com/spf13/viper"},
+		"cli":             {mod + "testnet"},
 	}
 	for pkg, bad := range forbidden {
 		deps := golist(t, "-deps", "./"+pkg)

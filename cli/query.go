@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/cli/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -141,6 +142,86 @@ func queryCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	q.AddCommand(record, records, members, member)
+	var olr pb.ListObligationsRequest
+	var dueBefore string
+	var olimit uint32
+	obligations := &cobra.Command{
+		Use: "obligations", Short: "List obligations by debtor, creditor, pledge, status, due time", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := &pb.ListObligationsRequest{Debtor: olr.Debtor, Creditor: olr.Creditor, Pledge: olr.Pledge, Status: olr.Status,
+				PageToken: olr.PageToken, Limit: olimit}
+			if dueBefore != "" {
+				t, err := time.Parse(time.RFC3339, dueBefore)
+				if err != nil {
+					return fmt.Errorf("--due-before: %w", err)
+				}
+				req.DueBefore = timestamppb.New(t)
+			}
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.Obligations(ctx, req)
+				if err != nil {
+					return err
+				}
+				if e.cfg.Output == "json" {
+					_, err := fmt.Fprintln(e.out, string(protoJSON(res)))
+					return err
+				}
+				fmt.Fprintf(e.out, "%-32s  %-16s  %-12s  %-10s  %-20s  %s\n", "ID", "KIND", "DEBTOR", "STATUS", "DUE", "SOURCE")
+				for _, o := range res.Obligations {
+					fmt.Fprintf(e.out, "%-32s  %-16s  %-12s  %-10s  %-20s  %s\n", o.Id,
+						strings.ToLower(strings.TrimPrefix(o.Kind.String(), "OBLIGATION_KIND_")), o.Debtor,
+						strings.ToLower(strings.TrimPrefix(o.Status.String(), "OBLIGATION_STATUS_")),
+						o.Due.AsTime().UTC().Format(time.RFC3339), o.SourceRecord)
+				}
+				if res.NextPageToken != "" {
+					fmt.Fprintf(e.out, "more: --page-token %s\n", res.NextPageToken)
+				}
+				return nil
+			})
+		},
+	}
+	of := obligations.Flags()
+	of.StringVar(&olr.Debtor, "debtor", "", "member who owes")
+	of.StringVar(&olr.Creditor, "creditor", "", "member owed")
+	of.StringVar(&olr.Pledge, "pledge", "", "pledge id the duties rest on")
+	of.StringVar(&olr.Status, "status", "", "open, met, met_late, overdue or waived")
+	of.StringVar(&dueBefore, "due-before", "", "RFC 3339 time")
+	of.StringVar(&olr.PageToken, "page-token", "", "continue from a previous page")
+	of.Uint32Var(&olimit, "limit", 50, "page size (at most 200)")
+	compliance := &cobra.Command{
+		Use: "compliance MEMBER", Short: "A member's compliance figures", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.MemberCompliance(ctx, args[0], 0)
+				if err != nil {
+					return notFound(err)
+				}
+				bz, err := pj.Marshal(res)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(e.out, string(bz))
+				return err
+			})
+		},
+	}
+	pledgeCompliance := &cobra.Command{
+		Use: "pledge-compliance PLEDGE_ID", Short: "How a pledge's disclosure promise has been kept", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.PledgeCompliance(ctx, args[0], 0)
+				if err != nil {
+					return notFound(err)
+				}
+				bz, err := pj.Marshal(res)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(e.out, string(bz))
+				return err
+			})
+		},
+	}
+	q.AddCommand(record, records, members, member, obligations, compliance, pledgeCompliance)
 	return q
 }

@@ -364,3 +364,55 @@ func (c *Client) WaitAttested(ctx context.Context, h int64) error {
 		}
 	}
 }
+
+// Obligations lists obligations matching req.
+func (c *Client) Obligations(ctx context.Context, req *pb.ListObligationsRequest) (*pb.ListObligationsResponse, error) {
+	q := heightQuery(req.Height, req.Prove)
+	for k, v := range map[string]string{"debtor": req.Debtor, "creditor": req.Creditor, "pledge": req.Pledge,
+		"status": req.Status, "page_token": req.PageToken} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if req.Limit > 0 {
+		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
+	}
+	if req.DueBefore != nil {
+		q.Set("due_before", req.DueBefore.AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	out := new(pb.ListObligationsResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/obligations", q, nil, out)
+}
+
+// Obligation fetches one obligation.
+func (c *Client) Obligation(ctx context.Context, id string, height int64, prove bool) (*pb.GetObligationResponse, error) {
+	out := new(pb.GetObligationResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/obligations/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
+}
+
+// MemberCompliance fetches a member's compliance figures at height (0 = newest attested).
+func (c *Client) MemberCompliance(ctx context.Context, member string, height int64) (*pb.GetMemberComplianceResponse, error) {
+	out := new(pb.GetMemberComplianceResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/compliance/"+url.PathEscape(member), heightQuery(height, false), nil, out)
+}
+
+// PledgeCompliance fetches a pledge's compliance figures.
+func (c *Client) PledgeCompliance(ctx context.Context, id string, height int64) (*pb.GetPledgeComplianceResponse, error) {
+	out := new(pb.GetPledgeComplianceResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/pledges/"+url.PathEscape(id)+"/compliance", heightQuery(height, false), nil, out)
+}
+
+// Block fetches a block's transactions.
+func (c *Client) Block(ctx context.Context, height int64) (*pb.GetBlockResponse, error) {
+	out := new(pb.GetBlockResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/blocks/"+strconv.FormatInt(height, 10), nil, nil, out)
+}
+
+// Genesis fetches the genesis document (JSON).
+func (c *Client) Genesis(ctx context.Context) ([]byte, error) {
+	out := new(pb.GetGenesisResponse)
+	if err := c.do(ctx, http.MethodGet, "/v1/genesis", nil, nil, out); err != nil {
+		return nil, err
+	}
+	return out.GenesisJson, nil
+}

@@ -866,3 +866,79 @@ func (v *View) matches(r *pb.StoredRecord, f Filter) (bool, error) {
 
 // IDFromIndexValue renders an index entry's value (32 raw bytes) as a record id.
 func IDFromIndexValue(bz []byte) string { return hex.EncodeToString(bz) }
+
+// AllObligations lists every obligation matching f (all pages).
+func (v *View) AllObligations(f ObligationFilter) ([]*pb.Obligation, error) {
+	var out []*pb.Obligation
+	for {
+		page, next, err := v.Obligations(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == nil {
+			return out, nil
+		}
+		f.After = next
+	}
+}
+
+// AllRecords lists every record matching f (all pages).
+func (v *View) AllRecords(f Filter) ([]*pb.StoredRecord, error) {
+	var out []*pb.StoredRecord
+	for {
+		page, next, err := v.List(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == 0 {
+			return out, nil
+		}
+		f.After = next
+	}
+}
+
+// MemberCompliance computes member's compliance figures in this view.
+func (v *View) MemberCompliance(member string) (*pb.MemberCompliance, error) {
+	owed, err := v.AllObligations(ObligationFilter{Debtor: member})
+	if err != nil {
+		return nil, err
+	}
+	findings, err := v.AllRecords(Filter{Kind: "finding", Subject: member})
+	if err != nil {
+		return nil, err
+	}
+	return ledger.MemberCompliance(member, owed, findings)
+}
+
+// PledgeCompliance computes a pledge's compliance figures in this view; nil
+// if pledge is not a pledge record.
+func (v *View) PledgeCompliance(pledge string) (*pb.PledgeCompliance, error) {
+	rec, err := v.Record(pledge)
+	if err != nil || rec == nil || rec.Kind != pb.RecordKind_RECORD_KIND_PLEDGE {
+		return nil, err
+	}
+	duties, err := v.AllObligations(ObligationFilter{Pledge: pledge})
+	if err != nil {
+		return nil, err
+	}
+	refs, err := v.ReferringTo(pledge)
+	if err != nil {
+		return nil, err
+	}
+	var findings []*pb.StoredRecord
+	for _, r := range refs {
+		if r.Kind != pb.RecordKind_RECORD_KIND_FINDING {
+			continue
+		}
+		tx := new(pb.Tx)
+		if err := proto.Unmarshal(r.Tx, tx); err != nil {
+			return nil, err
+		}
+		if f := tx.Body.Record.GetFinding(); f.GetSubjectType() == pb.FindingSubjectType_FINDING_SUBJECT_TYPE_PLEDGE && f.GetSubjectId() == pledge {
+			findings = append(findings, r)
+		}
+	}
+	return ledger.PledgeCompliance(rec, duties, findings)
+}

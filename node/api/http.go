@@ -399,9 +399,18 @@ func route(p string) string {
 		return "/v1/txs/{hash}"
 	case strings.HasPrefix(p, "/v1/light_blocks/"):
 		return "/v1/light_blocks/{height}"
+	case strings.HasPrefix(p, "/v1/blocks/"):
+		return "/v1/blocks/{height}"
+	case strings.HasPrefix(p, "/v1/obligations/"):
+		return "/v1/obligations/{id}"
+	case strings.HasPrefix(p, "/v1/compliance/"):
+		return "/v1/compliance/{member}"
+	case strings.HasPrefix(p, "/v1/pledges/"):
+		return "/v1/pledges/{id}/compliance"
 	}
 	switch p {
-	case "/v1/status", "/v1/members", "/v1/records", "/v1/txs", "/v1/proofs", "/healthz", "/metrics", "/openapi.json":
+	case "/v1/status", "/v1/members", "/v1/records", "/v1/txs", "/v1/proofs", "/v1/obligations", "/v1/genesis",
+		"/healthz", "/metrics", "/openapi.json":
 		return p
 	}
 	return "other"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,8 @@ type Chain interface {
 	BroadcastTxSync(ctx context.Context, tx cmttypes.Tx) (*coretypes.ResultBroadcastTx, error)
 	BroadcastTxCommit(ctx context.Context, tx cmttypes.Tx) (*coretypes.ResultBroadcastTxCommit, error)
 	Commit(ctx context.Context, height *int64) (*coretypes.ResultCommit, error)
+	Block(ctx context.Context, height *int64) (*coretypes.ResultBlock, error)
+	Genesis(ctx context.Context) (*coretypes.ResultGenesis, error)
 }
 
 // Server implements LedgerService. It is safe for concurrent use.
@@ -435,4 +438,164 @@ func broadcastFailure(err error) error {
 		return apiError(codes.InvalidArgument, ledger.CodeTxTooLarge, msg)
 	}
 	return apiError(codes.Unavailable, ledger.CodeUnavailable, msg)
+}
+
+// ListObligations implements LedgerService.
+func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsRequest) (*pb.ListObligationsResponse, error) {
+	f := store.ObligationFilter{Debtor: req.Debtor, Creditor: req.Creditor, Pledge: strings.ToLower(req.Pledge), Limit: int(req.Limit)}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	for name, id := range map[string]string{"debtor": f.Debtor, "creditor": f.Creditor} {
+		if id != "" && !ledger.IsMemberID(id) {
+			return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%s %q is not a member id", name, id))
+		}
+	}
+	if f.Pledge != "" && !ledger.IsRecordID(f.Pledge) {
+		return nil, badRequest(ledger.CodeBadFormat, "pledge is not a record id")
+	}
+	if req.Status != "" {
+		st, ok := keys.StatusByName(req.Status)
+		if !ok {
+			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (open, met, met_late, overdue, waived)", req.Status))
+		}
+		f.Status = st
+	}
+	if req.DueBefore != nil {
+		if err := req.DueBefore.CheckValid(); err != nil {
+			return nil, badRequest(ledger.CodeBadTime, "due_before: "+err.Error())
+		}
+		f.DueBefore = req.DueBefore.AsTime()
+	}
+	if req.PageToken != "" {
+		tok, err := hex.DecodeString(req.PageToken)
+		if err != nil || len(tok) == 0 || len(tok) > 256 {
+			return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+		}
+		f.After = tok
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	obs, next, err := v.Obligations(f)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.ListObligationsResponse{Obligations: obs, Height: v.Version()}
+	if next != nil {
+		out.NextPageToken = hex.EncodeToString(next)
+	}
+	if req.Prove {
+		for _, o := range obs {
+			p, err := proofOf(v, keys.Obligation(o.Id))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, p)
+		}
+	}
+	return out, nil
+}
+
+// GetObligation implements LedgerService.
+func (s *Server) GetObligation(_ context.Context, req *pb.GetObligationRequest) (*pb.GetObligationResponse, error) {
+	id := strings.ToLower(req.Id)
+	if !ledger.IsObligationID(id) {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%q is not an obligation id (32 hex characters)", req.Id))
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	o, err := v.Obligation(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetObligationResponse{Obligation: o, Height: v.Version()}
+	if req.Prove {
+		if out.Proof, err = proofOf(v, keys.Obligation(id)); err != nil {
+			return nil, internal(err)
+		}
+	}
+	if o == nil {
+		return nil, notFound(ledger.CodeUnknownObligation, fmt.Sprintf("obligation %s not found at height %d", id, v.Version()), out)
+	}
+	return out, nil
+}
+
+// GetMemberCompliance implements LedgerService.
+func (s *Server) GetMemberCompliance(_ context.Context, req *pb.GetMemberComplianceRequest) (*pb.GetMemberComplianceResponse, error) {
+	if !ledger.IsMemberID(req.Member) {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%q is not a member id", req.Member))
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	m, err := v.Member(req.Member)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if m == nil {
+		return nil, notFound(ledger.CodeUnknownMember, fmt.Sprintf("member %q not found", req.Member), nil)
+	}
+	c, err := v.MemberCompliance(req.Member)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &pb.GetMemberComplianceResponse{Compliance: c, Height: v.Version()}, nil
+}
+
+// GetPledgeCompliance implements LedgerService.
+func (s *Server) GetPledgeCompliance(_ context.Context, req *pb.GetPledgeComplianceRequest) (*pb.GetPledgeComplianceResponse, error) {
+	id, err := normaliseID("id", req.Id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.PledgeCompliance(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if c == nil {
+		return nil, notFound(ledger.CodeUnknownRecord, fmt.Sprintf("no pledge %s at height %d", id, v.Version()), nil)
+	}
+	return &pb.GetPledgeComplianceResponse{Compliance: c, Height: v.Version()}, nil
+}
+
+// GetBlock implements LedgerService.
+func (s *Server) GetBlock(ctx context.Context, req *pb.GetBlockRequest) (*pb.GetBlockResponse, error) {
+	if req.Height <= 0 {
+		return nil, badRequest(ledger.CodeBadFormat, "height must be positive")
+	}
+	if latest := s.blockHeight(); req.Height > latest {
+		return nil, apiError(codes.NotFound, ledger.CodeHeightTooHigh, fmt.Sprintf("height %d is beyond the latest block %d", req.Height, latest))
+	}
+	h := req.Height
+	b, err := s.chain.Block(ctx, &h)
+	if err != nil || b.Block == nil {
+		return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("no block at height %d: %v", h, err))
+	}
+	out := &pb.GetBlockResponse{Height: b.Block.Height, Time: timestamppb.New(b.Block.Time), ProposerAddress: b.Block.ProposerAddress}
+	for _, tx := range b.Block.Txs {
+		out.Txs = append(out.Txs, tx)
+	}
+	return out, nil
+}
+
+// GetGenesis implements LedgerService.
+func (s *Server) GetGenesis(ctx context.Context, _ *pb.GetGenesisRequest) (*pb.GetGenesisResponse, error) {
+	g, err := s.chain.Genesis(ctx)
+	if err != nil {
+		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, err.Error())
+	}
+	bz, err := cmtjson.Marshal(g.Genesis)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &pb.GetGenesisResponse{GenesisJson: bz}, nil
 }

@@ -311,11 +311,515 @@ func (x *Obligation) GetOverdueAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type StatusCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        ObligationStatus       `protobuf:"varint,1,opt,name=status,proto3,enum=normledger.v1.ObligationStatus" json:"status,omitempty"`
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	ObligationIds []string               `protobuf:"bytes,3,rep,name=obligation_ids,json=obligationIds,proto3" json:"obligation_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusCount) Reset() {
+	*x = StatusCount{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusCount) ProtoMessage() {}
+
+func (x *StatusCount) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusCount.ProtoReflect.Descriptor instead.
+func (*StatusCount) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StatusCount) GetStatus() ObligationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ObligationStatus_OBLIGATION_STATUS_UNSPECIFIED
+}
+
+func (x *StatusCount) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *StatusCount) GetObligationIds() []string {
+	if x != nil {
+		return x.ObligationIds
+	}
+	return nil
+}
+
+// RateFigure is numerator / denominator, also in basis points (1/10000),
+// rounded down; the ledger uses no floating point.
+type RateFigure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Numerator     uint32                 `protobuf:"varint,1,opt,name=numerator,proto3" json:"numerator,omitempty"`
+	Denominator   uint32                 `protobuf:"varint,2,opt,name=denominator,proto3" json:"denominator,omitempty"`
+	BasisPoints   uint32                 `protobuf:"varint,3,opt,name=basis_points,json=basisPoints,proto3" json:"basis_points,omitempty"`
+	ObligationIds []string               `protobuf:"bytes,4,rep,name=obligation_ids,json=obligationIds,proto3" json:"obligation_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateFigure) Reset() {
+	*x = RateFigure{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateFigure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateFigure) ProtoMessage() {}
+
+func (x *RateFigure) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateFigure.ProtoReflect.Descriptor instead.
+func (*RateFigure) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RateFigure) GetNumerator() uint32 {
+	if x != nil {
+		return x.Numerator
+	}
+	return 0
+}
+
+func (x *RateFigure) GetDenominator() uint32 {
+	if x != nil {
+		return x.Denominator
+	}
+	return 0
+}
+
+func (x *RateFigure) GetBasisPoints() uint32 {
+	if x != nil {
+		return x.BasisPoints
+	}
+	return 0
+}
+
+func (x *RateFigure) GetObligationIds() []string {
+	if x != nil {
+		return x.ObligationIds
+	}
+	return nil
+}
+
+// DurationFigure is the median of the time from an obligation's creation to
+// the record that met it (the lower middle value for an even count).
+type DurationFigure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MedianSeconds int64                  `protobuf:"varint,1,opt,name=median_seconds,json=medianSeconds,proto3" json:"median_seconds,omitempty"`
+	Samples       uint32                 `protobuf:"varint,2,opt,name=samples,proto3" json:"samples,omitempty"`
+	ObligationIds []string               `protobuf:"bytes,3,rep,name=obligation_ids,json=obligationIds,proto3" json:"obligation_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DurationFigure) Reset() {
+	*x = DurationFigure{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DurationFigure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DurationFigure) ProtoMessage() {}
+
+func (x *DurationFigure) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DurationFigure.ProtoReflect.Descriptor instead.
+func (*DurationFigure) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DurationFigure) GetMedianSeconds() int64 {
+	if x != nil {
+		return x.MedianSeconds
+	}
+	return 0
+}
+
+func (x *DurationFigure) GetSamples() uint32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+func (x *DurationFigure) GetObligationIds() []string {
+	if x != nil {
+		return x.ObligationIds
+	}
+	return nil
+}
+
+type DeterminationCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Determination Determination          `protobuf:"varint,1,opt,name=determination,proto3,enum=normledger.v1.Determination" json:"determination,omitempty"`
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	RecordIds     []string               `protobuf:"bytes,3,rep,name=record_ids,json=recordIds,proto3" json:"record_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeterminationCount) Reset() {
+	*x = DeterminationCount{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeterminationCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeterminationCount) ProtoMessage() {}
+
+func (x *DeterminationCount) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeterminationCount.ProtoReflect.Descriptor instead.
+func (*DeterminationCount) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeterminationCount) GetDetermination() Determination {
+	if x != nil {
+		return x.Determination
+	}
+	return Determination_DETERMINATION_UNSPECIFIED
+}
+
+func (x *DeterminationCount) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *DeterminationCount) GetRecordIds() []string {
+	if x != nil {
+		return x.RecordIds
+	}
+	return nil
+}
+
+type CountFigure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         uint32                 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountFigure) Reset() {
+	*x = CountFigure{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountFigure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountFigure) ProtoMessage() {}
+
+func (x *CountFigure) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountFigure.ProtoReflect.Descriptor instead.
+func (*CountFigure) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CountFigure) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *CountFigure) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// MemberCompliance is a member's record as a debtor.
+type MemberCompliance struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// Obligations owed, by status (every status, ascending).
+	Obligations []*StatusCount `protobuf:"bytes,2,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	// met / (met + met_late + overdue).
+	OnTime            *RateFigure     `protobuf:"bytes,3,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	TimeToAcknowledge *DurationFigure `protobuf:"bytes,4,opt,name=time_to_acknowledge,json=timeToAcknowledge,proto3" json:"time_to_acknowledge,omitempty"`
+	TimeToDisclose    *DurationFigure `protobuf:"bytes,5,opt,name=time_to_disclose,json=timeToDisclose,proto3" json:"time_to_disclose,omitempty"`
+	TimeToRemediate   *DurationFigure `protobuf:"bytes,6,opt,name=time_to_remediate,json=timeToRemediate,proto3" json:"time_to_remediate,omitempty"`
+	// Findings that concern the member, by determination.
+	Findings []*DeterminationCount `protobuf:"bytes,7,rep,name=findings,proto3" json:"findings,omitempty"`
+	// Challenges the member has not yet answered (open or overdue duties).
+	OpenChallenges *CountFigure `protobuf:"bytes,8,opt,name=open_challenges,json=openChallenges,proto3" json:"open_challenges,omitempty"`
+	Overdue        *CountFigure `protobuf:"bytes,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MemberCompliance) Reset() {
+	*x = MemberCompliance{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberCompliance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberCompliance) ProtoMessage() {}
+
+func (x *MemberCompliance) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberCompliance.ProtoReflect.Descriptor instead.
+func (*MemberCompliance) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MemberCompliance) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberCompliance) GetObligations() []*StatusCount {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetOnTime() *RateFigure {
+	if x != nil {
+		return x.OnTime
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetTimeToAcknowledge() *DurationFigure {
+	if x != nil {
+		return x.TimeToAcknowledge
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetTimeToDisclose() *DurationFigure {
+	if x != nil {
+		return x.TimeToDisclose
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetTimeToRemediate() *DurationFigure {
+	if x != nil {
+		return x.TimeToRemediate
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetFindings() []*DeterminationCount {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetOpenChallenges() *CountFigure {
+	if x != nil {
+		return x.OpenChallenges
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetOverdue() *CountFigure {
+	if x != nil {
+		return x.Overdue
+	}
+	return nil
+}
+
+// PledgeCompliance is how a pledge's disclosure promise has been kept.
+type PledgeCompliance struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PledgeId string                 `protobuf:"bytes,1,opt,name=pledge_id,json=pledgeId,proto3" json:"pledge_id,omitempty"`
+	Pledgors []string               `protobuf:"bytes,2,rep,name=pledgors,proto3" json:"pledgors,omitempty"`
+	// Disclosure duties resting on the pledge, by status.
+	DisclosureObligations []*StatusCount  `protobuf:"bytes,3,rep,name=disclosure_obligations,json=disclosureObligations,proto3" json:"disclosure_obligations,omitempty"`
+	OnTime                *RateFigure     `protobuf:"bytes,4,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	TimeToDisclose        *DurationFigure `protobuf:"bytes,5,opt,name=time_to_disclose,json=timeToDisclose,proto3" json:"time_to_disclose,omitempty"`
+	// Findings on the pledge, by determination.
+	Findings      []*DeterminationCount `protobuf:"bytes,6,rep,name=findings,proto3" json:"findings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PledgeCompliance) Reset() {
+	*x = PledgeCompliance{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PledgeCompliance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PledgeCompliance) ProtoMessage() {}
+
+func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PledgeCompliance.ProtoReflect.Descriptor instead.
+func (*PledgeCompliance) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PledgeCompliance) GetPledgeId() string {
+	if x != nil {
+		return x.PledgeId
+	}
+	return ""
+}
+
+func (x *PledgeCompliance) GetPledgors() []string {
+	if x != nil {
+		return x.Pledgors
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetDisclosureObligations() []*StatusCount {
+	if x != nil {
+		return x.DisclosureObligations
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetOnTime() *RateFigure {
+	if x != nil {
+		return x.OnTime
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetTimeToDisclose() *DurationFigure {
+	if x != nil {
+		return x.TimeToDisclose
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetFindings() []*DeterminationCount {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
 var File_normledger_v1_obligations_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\n" +
-	"\x1fnormledger/v1/obligations.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x04\n" +
+	"\x1fnormledger/v1/obligations.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bnormledger/v1/records.proto\"\xc7\x04\n" +
 	"\n" +
 	"Obligation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
@@ -334,7 +838,46 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\rstatus_height\x18\f \x01(\x03R\fstatusHeight\x12#\n" +
 	"\rstatus_record\x18\r \x01(\tR\fstatusRecord\x129\n" +
 	"\n" +
-	"overdue_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\toverdueAt*\x90\x02\n" +
+	"overdue_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\toverdueAt\"\x83\x01\n" +
+	"\vStatusCount\x127\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1f.normledger.v1.ObligationStatusR\x06status\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\x12%\n" +
+	"\x0eobligation_ids\x18\x03 \x03(\tR\robligationIds\"\x96\x01\n" +
+	"\n" +
+	"RateFigure\x12\x1c\n" +
+	"\tnumerator\x18\x01 \x01(\rR\tnumerator\x12 \n" +
+	"\vdenominator\x18\x02 \x01(\rR\vdenominator\x12!\n" +
+	"\fbasis_points\x18\x03 \x01(\rR\vbasisPoints\x12%\n" +
+	"\x0eobligation_ids\x18\x04 \x03(\tR\robligationIds\"x\n" +
+	"\x0eDurationFigure\x12%\n" +
+	"\x0emedian_seconds\x18\x01 \x01(\x03R\rmedianSeconds\x12\x18\n" +
+	"\asamples\x18\x02 \x01(\rR\asamples\x12%\n" +
+	"\x0eobligation_ids\x18\x03 \x03(\tR\robligationIds\"\x8d\x01\n" +
+	"\x12DeterminationCount\x12B\n" +
+	"\rdetermination\x18\x01 \x01(\x0e2\x1c.normledger.v1.DeterminationR\rdetermination\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\x12\x1d\n" +
+	"\n" +
+	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
+	"\vCountFigure\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xb9\x04\n" +
+	"\x10MemberCompliance\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
+	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
+	"\aon_time\x18\x03 \x01(\v2\x19.normledger.v1.RateFigureR\x06onTime\x12M\n" +
+	"\x13time_to_acknowledge\x18\x04 \x01(\v2\x1d.normledger.v1.DurationFigureR\x11timeToAcknowledge\x12G\n" +
+	"\x10time_to_disclose\x18\x05 \x01(\v2\x1d.normledger.v1.DurationFigureR\x0etimeToDisclose\x12I\n" +
+	"\x11time_to_remediate\x18\x06 \x01(\v2\x1d.normledger.v1.DurationFigureR\x0ftimeToRemediate\x12=\n" +
+	"\bfindings\x18\a \x03(\v2!.normledger.v1.DeterminationCountR\bfindings\x12C\n" +
+	"\x0fopen_challenges\x18\b \x01(\v2\x1a.normledger.v1.CountFigureR\x0eopenChallenges\x124\n" +
+	"\aoverdue\x18\t \x01(\v2\x1a.normledger.v1.CountFigureR\aoverdue\"\xda\x02\n" +
+	"\x10PledgeCompliance\x12\x1b\n" +
+	"\tpledge_id\x18\x01 \x01(\tR\bpledgeId\x12\x1a\n" +
+	"\bpledgors\x18\x02 \x03(\tR\bpledgors\x12Q\n" +
+	"\x16disclosure_obligations\x18\x03 \x03(\v2\x1a.normledger.v1.StatusCountR\x15disclosureObligations\x122\n" +
+	"\aon_time\x18\x04 \x01(\v2\x19.normledger.v1.RateFigureR\x06onTime\x12G\n" +
+	"\x10time_to_disclose\x18\x05 \x01(\v2\x1d.normledger.v1.DurationFigureR\x0etimeToDisclose\x12=\n" +
+	"\bfindings\x18\x06 \x03(\v2!.normledger.v1.DeterminationCountR\bfindings*\x90\x02\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -365,25 +908,47 @@ func file_normledger_v1_obligations_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_obligations_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_normledger_v1_obligations_proto_goTypes = []any{
 	(ObligationKind)(0),           // 0: normledger.v1.ObligationKind
 	(ObligationStatus)(0),         // 1: normledger.v1.ObligationStatus
 	(*Obligation)(nil),            // 2: normledger.v1.Obligation
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*StatusCount)(nil),           // 3: normledger.v1.StatusCount
+	(*RateFigure)(nil),            // 4: normledger.v1.RateFigure
+	(*DurationFigure)(nil),        // 5: normledger.v1.DurationFigure
+	(*DeterminationCount)(nil),    // 6: normledger.v1.DeterminationCount
+	(*CountFigure)(nil),           // 7: normledger.v1.CountFigure
+	(*MemberCompliance)(nil),      // 8: normledger.v1.MemberCompliance
+	(*PledgeCompliance)(nil),      // 9: normledger.v1.PledgeCompliance
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(Determination)(0),            // 11: normledger.v1.Determination
 }
 var file_normledger_v1_obligations_proto_depIdxs = []int32{
-	0, // 0: normledger.v1.Obligation.kind:type_name -> normledger.v1.ObligationKind
-	3, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
-	3, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
-	1, // 3: normledger.v1.Obligation.status:type_name -> normledger.v1.ObligationStatus
-	3, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
-	3, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: normledger.v1.Obligation.kind:type_name -> normledger.v1.ObligationKind
+	10, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
+	10, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
+	1,  // 3: normledger.v1.Obligation.status:type_name -> normledger.v1.ObligationStatus
+	10, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
+	10, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: normledger.v1.StatusCount.status:type_name -> normledger.v1.ObligationStatus
+	11, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
+	3,  // 8: normledger.v1.MemberCompliance.obligations:type_name -> normledger.v1.StatusCount
+	4,  // 9: normledger.v1.MemberCompliance.on_time:type_name -> normledger.v1.RateFigure
+	5,  // 10: normledger.v1.MemberCompliance.time_to_acknowledge:type_name -> normledger.v1.DurationFigure
+	5,  // 11: normledger.v1.MemberCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	5,  // 12: normledger.v1.MemberCompliance.time_to_remediate:type_name -> normledger.v1.DurationFigure
+	6,  // 13: normledger.v1.MemberCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	7,  // 14: normledger.v1.MemberCompliance.open_challenges:type_name -> normledger.v1.CountFigure
+	7,  // 15: normledger.v1.MemberCompliance.overdue:type_name -> normledger.v1.CountFigure
+	3,  // 16: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	4,  // 17: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	5,  // 18: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	6,  // 19: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }
@@ -391,13 +956,14 @@ func file_normledger_v1_obligations_proto_init() {
 	if File_normledger_v1_obligations_proto != nil {
 		return
 	}
+	file_normledger_v1_records_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_obligations_proto_rawDesc), len(file_normledger_v1_obligations_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   1,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

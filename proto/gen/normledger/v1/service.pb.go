@@ -1124,11 +1124,715 @@ func (x *ErrorInfo) GetCodeName() string {
 	return ""
 }
 
+type ListObligationsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Debtor   string                 `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
+	Creditor string                 `protobuf:"bytes,2,opt,name=creditor,proto3" json:"creditor,omitempty"`
+	// Pledge id: disclosure duties resting on that pledge.
+	Pledge string `protobuf:"bytes,3,opt,name=pledge,proto3" json:"pledge,omitempty"`
+	// Status name: open, met, met_late, overdue, waived.
+	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	// Only obligations due before this time.
+	DueBefore *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=due_before,json=dueBefore,proto3" json:"due_before,omitempty"`
+	PageToken string                 `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Default 50, at most 200.
+	Limit         uint32 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
+	Height        int64  `protobuf:"varint,8,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool   `protobuf:"varint,9,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListObligationsRequest) Reset() {
+	*x = ListObligationsRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObligationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObligationsRequest) ProtoMessage() {}
+
+func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObligationsRequest.ProtoReflect.Descriptor instead.
+func (*ListObligationsRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListObligationsRequest) GetDebtor() string {
+	if x != nil {
+		return x.Debtor
+	}
+	return ""
+}
+
+func (x *ListObligationsRequest) GetCreditor() string {
+	if x != nil {
+		return x.Creditor
+	}
+	return ""
+}
+
+func (x *ListObligationsRequest) GetPledge() string {
+	if x != nil {
+		return x.Pledge
+	}
+	return ""
+}
+
+func (x *ListObligationsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListObligationsRequest) GetDueBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueBefore
+	}
+	return nil
+}
+
+func (x *ListObligationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListObligationsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListObligationsRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListObligationsRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type ListObligationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Obligations   []*Obligation          `protobuf:"bytes,1,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs[i] proves obligations[i] at key o/<id>.
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListObligationsResponse) Reset() {
+	*x = ListObligationsResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObligationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObligationsResponse) ProtoMessage() {}
+
+func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObligationsResponse.ProtoReflect.Descriptor instead.
+func (*ListObligationsResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListObligationsResponse) GetObligations() []*Obligation {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
+func (x *ListObligationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListObligationsResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListObligationsResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+type GetObligationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,3,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetObligationRequest) Reset() {
+	*x = GetObligationRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetObligationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetObligationRequest) ProtoMessage() {}
+
+func (x *GetObligationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetObligationRequest.ProtoReflect.Descriptor instead.
+func (*GetObligationRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetObligationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetObligationRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetObligationRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetObligationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Obligation    *Obligation            `protobuf:"bytes,1,opt,name=obligation,proto3" json:"obligation,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Proof         *Proof                 `protobuf:"bytes,3,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetObligationResponse) Reset() {
+	*x = GetObligationResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetObligationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetObligationResponse) ProtoMessage() {}
+
+func (x *GetObligationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetObligationResponse.ProtoReflect.Descriptor instead.
+func (*GetObligationResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetObligationResponse) GetObligation() *Obligation {
+	if x != nil {
+		return x.Obligation
+	}
+	return nil
+}
+
+func (x *GetObligationResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetObligationResponse) GetProof() *Proof {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type GetMemberComplianceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMemberComplianceRequest) Reset() {
+	*x = GetMemberComplianceRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMemberComplianceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMemberComplianceRequest) ProtoMessage() {}
+
+func (x *GetMemberComplianceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMemberComplianceRequest.ProtoReflect.Descriptor instead.
+func (*GetMemberComplianceRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetMemberComplianceRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *GetMemberComplianceRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetMemberComplianceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Compliance    *MemberCompliance      `protobuf:"bytes,1,opt,name=compliance,proto3" json:"compliance,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMemberComplianceResponse) Reset() {
+	*x = GetMemberComplianceResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMemberComplianceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMemberComplianceResponse) ProtoMessage() {}
+
+func (x *GetMemberComplianceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMemberComplianceResponse.ProtoReflect.Descriptor instead.
+func (*GetMemberComplianceResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetMemberComplianceResponse) GetCompliance() *MemberCompliance {
+	if x != nil {
+		return x.Compliance
+	}
+	return nil
+}
+
+func (x *GetMemberComplianceResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetPledgeComplianceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPledgeComplianceRequest) Reset() {
+	*x = GetPledgeComplianceRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPledgeComplianceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPledgeComplianceRequest) ProtoMessage() {}
+
+func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPledgeComplianceRequest.ProtoReflect.Descriptor instead.
+func (*GetPledgeComplianceRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetPledgeComplianceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetPledgeComplianceRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetPledgeComplianceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Compliance    *PledgeCompliance      `protobuf:"bytes,1,opt,name=compliance,proto3" json:"compliance,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPledgeComplianceResponse) Reset() {
+	*x = GetPledgeComplianceResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPledgeComplianceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPledgeComplianceResponse) ProtoMessage() {}
+
+func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPledgeComplianceResponse.ProtoReflect.Descriptor instead.
+func (*GetPledgeComplianceResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetPledgeComplianceResponse) GetCompliance() *PledgeCompliance {
+	if x != nil {
+		return x.Compliance
+	}
+	return nil
+}
+
+func (x *GetPledgeComplianceResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetBlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockRequest) Reset() {
+	*x = GetBlockRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockRequest) ProtoMessage() {}
+
+func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
+func (*GetBlockRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetBlockRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetBlockResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Height int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// Raw transactions in block order; their hash is the header's data_hash.
+	Txs [][]byte `protobuf:"bytes,3,rep,name=txs,proto3" json:"txs,omitempty"`
+	// Proposer address, for re-execution.
+	ProposerAddress []byte `protobuf:"bytes,4,opt,name=proposer_address,json=proposerAddress,proto3" json:"proposer_address,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetBlockResponse) Reset() {
+	*x = GetBlockResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockResponse) ProtoMessage() {}
+
+func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockResponse.ProtoReflect.Descriptor instead.
+func (*GetBlockResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetBlockResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetBlockResponse) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *GetBlockResponse) GetTxs() [][]byte {
+	if x != nil {
+		return x.Txs
+	}
+	return nil
+}
+
+func (x *GetBlockResponse) GetProposerAddress() []byte {
+	if x != nil {
+		return x.ProposerAddress
+	}
+	return nil
+}
+
+type GetGenesisRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGenesisRequest) Reset() {
+	*x = GetGenesisRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGenesisRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGenesisRequest) ProtoMessage() {}
+
+func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGenesisRequest.ProtoReflect.Descriptor instead.
+func (*GetGenesisRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{27}
+}
+
+type GetGenesisResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The genesis document as JSON (its validators must match header 1).
+	GenesisJson   []byte `protobuf:"bytes,1,opt,name=genesis_json,json=genesisJson,proto3" json:"genesis_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGenesisResponse) Reset() {
+	*x = GetGenesisResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGenesisResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGenesisResponse) ProtoMessage() {}
+
+func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGenesisResponse.ProtoReflect.Descriptor instead.
+func (*GetGenesisResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetGenesisResponse) GetGenesisJson() []byte {
+	if x != nil {
+		return x.GenesisJson
+	}
+	return nil
+}
+
 var File_normledger_v1_service_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/service.proto\x12\rnormledger.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x19normledger/v1/query.proto\x1a\x16normledger/v1/tx.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x0f\n" +
+	"\x1bnormledger/v1/service.proto\x12\rnormledger.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x1fnormledger/v1/obligations.proto\x1a\x19normledger/v1/query.proto\x1a\x16normledger/v1/tx.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x0f\n" +
 	"\rStatusRequest\"a\n" +
 	"\tValidator\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x17\n" +
@@ -1203,11 +1907,64 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\tErrorInfo\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x1c\n" +
 	"\tcodespace\x18\x02 \x01(\tR\tcodespace\x12\x1b\n" +
-	"\tcode_name\x18\x03 \x01(\tR\bcodeName*c\n" +
+	"\tcode_name\x18\x03 \x01(\tR\bcodeName\"\x9a\x02\n" +
+	"\x16ListObligationsRequest\x12\x16\n" +
+	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12\x1a\n" +
+	"\bcreditor\x18\x02 \x01(\tR\bcreditor\x12\x16\n" +
+	"\x06pledge\x18\x03 \x01(\tR\x06pledge\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"due_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05limit\x18\a \x01(\rR\x05limit\x12\x16\n" +
+	"\x06height\x18\b \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\t \x01(\bR\x05prove\"\xc4\x01\n" +
+	"\x17ListObligationsResponse\x12;\n" +
+	"\vobligations\x18\x01 \x03(\v2\x19.normledger.v1.ObligationR\vobligations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"T\n" +
+	"\x14GetObligationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x03 \x01(\bR\x05prove\"\x96\x01\n" +
+	"\x15GetObligationResponse\x129\n" +
+	"\n" +
+	"obligation\x18\x01 \x01(\v2\x19.normledger.v1.ObligationR\n" +
+	"obligation\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12*\n" +
+	"\x05proof\x18\x03 \x01(\v2\x14.normledger.v1.ProofR\x05proof\"L\n" +
+	"\x1aGetMemberComplianceRequest\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"v\n" +
+	"\x1bGetMemberComplianceResponse\x12?\n" +
+	"\n" +
+	"compliance\x18\x01 \x01(\v2\x1f.normledger.v1.MemberComplianceR\n" +
+	"compliance\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"D\n" +
+	"\x1aGetPledgeComplianceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"v\n" +
+	"\x1bGetPledgeComplianceResponse\x12?\n" +
+	"\n" +
+	"compliance\x18\x01 \x01(\v2\x1f.normledger.v1.PledgeComplianceR\n" +
+	"compliance\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\")\n" +
+	"\x0fGetBlockRequest\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\"\x97\x01\n" +
+	"\x10GetBlockResponse\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
+	"\x03txs\x18\x03 \x03(\fR\x03txs\x12)\n" +
+	"\x10proposer_address\x18\x04 \x01(\fR\x0fproposerAddress\"\x13\n" +
+	"\x11GetGenesisRequest\"7\n" +
+	"\x12GetGenesisResponse\x12!\n" +
+	"\fgenesis_json\x18\x01 \x01(\fR\vgenesisJson*c\n" +
 	"\rBroadcastMode\x12\x1e\n" +
 	"\x1aBROADCAST_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROADCAST_MODE_SYNC\x10\x01\x12\x19\n" +
-	"\x15BROADCAST_MODE_COMMIT\x10\x022\xbe\a\n" +
+	"\x15BROADCAST_MODE_COMMIT\x10\x022\xa9\r\n" +
 	"\rLedgerService\x12Y\n" +
 	"\x06Status\x12\x1c.normledger.v1.StatusRequest\x1a\x1d.normledger.v1.StatusResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/status\x12i\n" +
@@ -1217,7 +1974,14 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\vListRecords\x12!.normledger.v1.ListRecordsRequest\x1a\".normledger.v1.ListRecordsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/records\x12h\n" +
 	"\vBroadcastTx\x12!.normledger.v1.BroadcastTxRequest\x1a\".normledger.v1.BroadcastTxResponse\"\x12\x82\xd3\xe4\x93\x02\f:\x01*\"\a/v1/txs\x12^\n" +
 	"\x05GetTx\x12\x1b.normledger.v1.GetTxRequest\x1a .normledger.v1.GetRecordResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/txs/{hash}\x12}\n" +
-	"\rGetLightBlock\x12#.normledger.v1.GetLightBlockRequest\x1a$.normledger.v1.GetLightBlockResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/light_blocks/{height}\x12_\n" +
+	"\rGetLightBlock\x12#.normledger.v1.GetLightBlockRequest\x1a$.normledger.v1.GetLightBlockResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/light_blocks/{height}\x12y\n" +
+	"\x0fListObligations\x12%.normledger.v1.ListObligationsRequest\x1a&.normledger.v1.ListObligationsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/obligations\x12x\n" +
+	"\rGetObligation\x12#.normledger.v1.GetObligationRequest\x1a$.normledger.v1.GetObligationResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/obligations/{id}\x12\x8d\x01\n" +
+	"\x13GetMemberCompliance\x12).normledger.v1.GetMemberComplianceRequest\x1a*.normledger.v1.GetMemberComplianceResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/compliance/{member}\x12\x91\x01\n" +
+	"\x13GetPledgeCompliance\x12).normledger.v1.GetPledgeComplianceRequest\x1a*.normledger.v1.GetPledgeComplianceResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/pledges/{id}/compliance\x12h\n" +
+	"\bGetBlock\x12\x1e.normledger.v1.GetBlockRequest\x1a\x1f.normledger.v1.GetBlockResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/blocks/{height}\x12f\n" +
+	"\n" +
+	"GetGenesis\x12 .normledger.v1.GetGenesisRequest\x1a!.normledger.v1.GetGenesisResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/genesis\x12_\n" +
 	"\bGetProof\x12\x1e.normledger.v1.GetProofRequest\x1a\x1f.normledger.v1.GetProofResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/proofsB\xc5\x03\x92A\xfa\x02\x12\xcf\x02\n" +
 	"\x18normledger LedgerService\x12\x99\x02Read and submit API of a normledger node. Reads carry the state height and, with prove=true, ICS23 proofs that verify against the app hash in header height+1. Errors are google.rpc.Status objects whose details include a normledger.v1.ErrorInfo with the ledger's stable result code.*\x14\n" +
@@ -1236,67 +2000,102 @@ func file_normledger_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_normledger_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_normledger_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_normledger_v1_service_proto_goTypes = []any{
-	(BroadcastMode)(0),            // 0: normledger.v1.BroadcastMode
-	(*StatusRequest)(nil),         // 1: normledger.v1.StatusRequest
-	(*Validator)(nil),             // 2: normledger.v1.Validator
-	(*StatusResponse)(nil),        // 3: normledger.v1.StatusResponse
-	(*ListMembersRequest)(nil),    // 4: normledger.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),   // 5: normledger.v1.ListMembersResponse
-	(*GetMemberRequest)(nil),      // 6: normledger.v1.GetMemberRequest
-	(*GetMemberResponse)(nil),     // 7: normledger.v1.GetMemberResponse
-	(*GetRecordRequest)(nil),      // 8: normledger.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),     // 9: normledger.v1.GetRecordResponse
-	(*BroadcastTxRequest)(nil),    // 10: normledger.v1.BroadcastTxRequest
-	(*BroadcastTxResponse)(nil),   // 11: normledger.v1.BroadcastTxResponse
-	(*GetTxRequest)(nil),          // 12: normledger.v1.GetTxRequest
-	(*GetLightBlockRequest)(nil),  // 13: normledger.v1.GetLightBlockRequest
-	(*GetLightBlockResponse)(nil), // 14: normledger.v1.GetLightBlockResponse
-	(*GetProofRequest)(nil),       // 15: normledger.v1.GetProofRequest
-	(*GetProofResponse)(nil),      // 16: normledger.v1.GetProofResponse
-	(*ErrorInfo)(nil),             // 17: normledger.v1.ErrorInfo
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*Member)(nil),                // 19: normledger.v1.Member
-	(*Proof)(nil),                 // 20: normledger.v1.Proof
-	(*StoredRecord)(nil),          // 21: normledger.v1.StoredRecord
-	(*ListRecordsRequest)(nil),    // 22: normledger.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),   // 23: normledger.v1.ListRecordsResponse
+	(BroadcastMode)(0),                  // 0: normledger.v1.BroadcastMode
+	(*StatusRequest)(nil),               // 1: normledger.v1.StatusRequest
+	(*Validator)(nil),                   // 2: normledger.v1.Validator
+	(*StatusResponse)(nil),              // 3: normledger.v1.StatusResponse
+	(*ListMembersRequest)(nil),          // 4: normledger.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),         // 5: normledger.v1.ListMembersResponse
+	(*GetMemberRequest)(nil),            // 6: normledger.v1.GetMemberRequest
+	(*GetMemberResponse)(nil),           // 7: normledger.v1.GetMemberResponse
+	(*GetRecordRequest)(nil),            // 8: normledger.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),           // 9: normledger.v1.GetRecordResponse
+	(*BroadcastTxRequest)(nil),          // 10: normledger.v1.BroadcastTxRequest
+	(*BroadcastTxResponse)(nil),         // 11: normledger.v1.BroadcastTxResponse
+	(*GetTxRequest)(nil),                // 12: normledger.v1.GetTxRequest
+	(*GetLightBlockRequest)(nil),        // 13: normledger.v1.GetLightBlockRequest
+	(*GetLightBlockResponse)(nil),       // 14: normledger.v1.GetLightBlockResponse
+	(*GetProofRequest)(nil),             // 15: normledger.v1.GetProofRequest
+	(*GetProofResponse)(nil),            // 16: normledger.v1.GetProofResponse
+	(*ErrorInfo)(nil),                   // 17: normledger.v1.ErrorInfo
+	(*ListObligationsRequest)(nil),      // 18: normledger.v1.ListObligationsRequest
+	(*ListObligationsResponse)(nil),     // 19: normledger.v1.ListObligationsResponse
+	(*GetObligationRequest)(nil),        // 20: normledger.v1.GetObligationRequest
+	(*GetObligationResponse)(nil),       // 21: normledger.v1.GetObligationResponse
+	(*GetMemberComplianceRequest)(nil),  // 22: normledger.v1.GetMemberComplianceRequest
+	(*GetMemberComplianceResponse)(nil), // 23: normledger.v1.GetMemberComplianceResponse
+	(*GetPledgeComplianceRequest)(nil),  // 24: normledger.v1.GetPledgeComplianceRequest
+	(*GetPledgeComplianceResponse)(nil), // 25: normledger.v1.GetPledgeComplianceResponse
+	(*GetBlockRequest)(nil),             // 26: normledger.v1.GetBlockRequest
+	(*GetBlockResponse)(nil),            // 27: normledger.v1.GetBlockResponse
+	(*GetGenesisRequest)(nil),           // 28: normledger.v1.GetGenesisRequest
+	(*GetGenesisResponse)(nil),          // 29: normledger.v1.GetGenesisResponse
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(*Member)(nil),                      // 31: normledger.v1.Member
+	(*Proof)(nil),                       // 32: normledger.v1.Proof
+	(*StoredRecord)(nil),                // 33: normledger.v1.StoredRecord
+	(*Obligation)(nil),                  // 34: normledger.v1.Obligation
+	(*MemberCompliance)(nil),            // 35: normledger.v1.MemberCompliance
+	(*PledgeCompliance)(nil),            // 36: normledger.v1.PledgeCompliance
+	(*ListRecordsRequest)(nil),          // 37: normledger.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),         // 38: normledger.v1.ListRecordsResponse
 }
 var file_normledger_v1_service_proto_depIdxs = []int32{
-	18, // 0: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
+	30, // 0: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
-	19, // 2: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
-	20, // 3: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
-	19, // 4: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
-	20, // 5: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
-	21, // 6: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
-	20, // 7: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
+	31, // 2: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
+	32, // 3: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
+	31, // 4: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
+	32, // 5: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
+	33, // 6: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
+	32, // 7: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
 	0,  // 8: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
-	20, // 9: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
-	1,  // 10: normledger.v1.LedgerService.Status:input_type -> normledger.v1.StatusRequest
-	4,  // 11: normledger.v1.LedgerService.ListMembers:input_type -> normledger.v1.ListMembersRequest
-	6,  // 12: normledger.v1.LedgerService.GetMember:input_type -> normledger.v1.GetMemberRequest
-	8,  // 13: normledger.v1.LedgerService.GetRecord:input_type -> normledger.v1.GetRecordRequest
-	22, // 14: normledger.v1.LedgerService.ListRecords:input_type -> normledger.v1.ListRecordsRequest
-	10, // 15: normledger.v1.LedgerService.BroadcastTx:input_type -> normledger.v1.BroadcastTxRequest
-	12, // 16: normledger.v1.LedgerService.GetTx:input_type -> normledger.v1.GetTxRequest
-	13, // 17: normledger.v1.LedgerService.GetLightBlock:input_type -> normledger.v1.GetLightBlockRequest
-	15, // 18: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
-	3,  // 19: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
-	5,  // 20: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
-	7,  // 21: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
-	9,  // 22: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
-	23, // 23: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
-	11, // 24: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
-	9,  // 25: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
-	14, // 26: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
-	16, // 27: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
-	19, // [19:28] is the sub-list for method output_type
-	10, // [10:19] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	32, // 9: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
+	30, // 10: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
+	34, // 11: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
+	32, // 12: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
+	34, // 13: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
+	32, // 14: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
+	35, // 15: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
+	36, // 16: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
+	30, // 17: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
+	1,  // 18: normledger.v1.LedgerService.Status:input_type -> normledger.v1.StatusRequest
+	4,  // 19: normledger.v1.LedgerService.ListMembers:input_type -> normledger.v1.ListMembersRequest
+	6,  // 20: normledger.v1.LedgerService.GetMember:input_type -> normledger.v1.GetMemberRequest
+	8,  // 21: normledger.v1.LedgerService.GetRecord:input_type -> normledger.v1.GetRecordRequest
+	37, // 22: normledger.v1.LedgerService.ListRecords:input_type -> normledger.v1.ListRecordsRequest
+	10, // 23: normledger.v1.LedgerService.BroadcastTx:input_type -> normledger.v1.BroadcastTxRequest
+	12, // 24: normledger.v1.LedgerService.GetTx:input_type -> normledger.v1.GetTxRequest
+	13, // 25: normledger.v1.LedgerService.GetLightBlock:input_type -> normledger.v1.GetLightBlockRequest
+	18, // 26: normledger.v1.LedgerService.ListObligations:input_type -> normledger.v1.ListObligationsRequest
+	20, // 27: normledger.v1.LedgerService.GetObligation:input_type -> normledger.v1.GetObligationRequest
+	22, // 28: normledger.v1.LedgerService.GetMemberCompliance:input_type -> normledger.v1.GetMemberComplianceRequest
+	24, // 29: normledger.v1.LedgerService.GetPledgeCompliance:input_type -> normledger.v1.GetPledgeComplianceRequest
+	26, // 30: normledger.v1.LedgerService.GetBlock:input_type -> normledger.v1.GetBlockRequest
+	28, // 31: normledger.v1.LedgerService.GetGenesis:input_type -> normledger.v1.GetGenesisRequest
+	15, // 32: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
+	3,  // 33: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
+	5,  // 34: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
+	7,  // 35: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
+	9,  // 36: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
+	38, // 37: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
+	11, // 38: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
+	9,  // 39: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
+	14, // 40: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
+	19, // 41: normledger.v1.LedgerService.ListObligations:output_type -> normledger.v1.ListObligationsResponse
+	21, // 42: normledger.v1.LedgerService.GetObligation:output_type -> normledger.v1.GetObligationResponse
+	23, // 43: normledger.v1.LedgerService.GetMemberCompliance:output_type -> normledger.v1.GetMemberComplianceResponse
+	25, // 44: normledger.v1.LedgerService.GetPledgeCompliance:output_type -> normledger.v1.GetPledgeComplianceResponse
+	27, // 45: normledger.v1.LedgerService.GetBlock:output_type -> normledger.v1.GetBlockResponse
+	29, // 46: normledger.v1.LedgerService.GetGenesis:output_type -> normledger.v1.GetGenesisResponse
+	16, // 47: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
+	33, // [33:48] is the sub-list for method output_type
+	18, // [18:33] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_service_proto_init() }
@@ -1305,6 +2104,7 @@ func file_normledger_v1_service_proto_init() {
 		return
 	}
 	file_normledger_v1_member_proto_init()
+	file_normledger_v1_obligations_proto_init()
 	file_normledger_v1_query_proto_init()
 	file_normledger_v1_tx_proto_init()
 	type x struct{}
@@ -1313,7 +2113,7 @@ func file_normledger_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_service_proto_rawDesc), len(file_normledger_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,15 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LedgerService_Status_FullMethodName        = "/normledger.v1.LedgerService/Status"
-	LedgerService_ListMembers_FullMethodName   = "/normledger.v1.LedgerService/ListMembers"
-	LedgerService_GetMember_FullMethodName     = "/normledger.v1.LedgerService/GetMember"
-	LedgerService_GetRecord_FullMethodName     = "/normledger.v1.LedgerService/GetRecord"
-	LedgerService_ListRecords_FullMethodName   = "/normledger.v1.LedgerService/ListRecords"
-	LedgerService_BroadcastTx_FullMethodName   = "/normledger.v1.LedgerService/BroadcastTx"
-	LedgerService_GetTx_FullMethodName         = "/normledger.v1.LedgerService/GetTx"
-	LedgerService_GetLightBlock_FullMethodName = "/normledger.v1.LedgerService/GetLightBlock"
-	LedgerService_GetProof_FullMethodName      = "/normledger.v1.LedgerService/GetProof"
+	LedgerService_Status_FullMethodName              = "/normledger.v1.LedgerService/Status"
+	LedgerService_ListMembers_FullMethodName         = "/normledger.v1.LedgerService/ListMembers"
+	LedgerService_GetMember_FullMethodName           = "/normledger.v1.LedgerService/GetMember"
+	LedgerService_GetRecord_FullMethodName           = "/normledger.v1.LedgerService/GetRecord"
+	LedgerService_ListRecords_FullMethodName         = "/normledger.v1.LedgerService/ListRecords"
+	LedgerService_BroadcastTx_FullMethodName         = "/normledger.v1.LedgerService/BroadcastTx"
+	LedgerService_GetTx_FullMethodName               = "/normledger.v1.LedgerService/GetTx"
+	LedgerService_GetLightBlock_FullMethodName       = "/normledger.v1.LedgerService/GetLightBlock"
+	LedgerService_ListObligations_FullMethodName     = "/normledger.v1.LedgerService/ListObligations"
+	LedgerService_GetObligation_FullMethodName       = "/normledger.v1.LedgerService/GetObligation"
+	LedgerService_GetMemberCompliance_FullMethodName = "/normledger.v1.LedgerService/GetMemberCompliance"
+	LedgerService_GetPledgeCompliance_FullMethodName = "/normledger.v1.LedgerService/GetPledgeCompliance"
+	LedgerService_GetBlock_FullMethodName            = "/normledger.v1.LedgerService/GetBlock"
+	LedgerService_GetGenesis_FullMethodName          = "/normledger.v1.LedgerService/GetGenesis"
+	LedgerService_GetProof_FullMethodName            = "/normledger.v1.LedgerService/GetProof"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -58,6 +64,16 @@ type LedgerServiceClient interface {
 	// A signed header and its validator set, for light clients: the provider
 	// that lets verifiers check headers through this API alone.
 	GetLightBlock(ctx context.Context, in *GetLightBlockRequest, opts ...grpc.CallOption) (*GetLightBlockResponse, error)
+	// Obligations filtered by debtor, creditor, pledge, status and due time.
+	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
+	GetObligation(ctx context.Context, in *GetObligationRequest, opts ...grpc.CallOption) (*GetObligationResponse, error)
+	// A member's compliance figures, each listing the obligations and records it rests on.
+	GetMemberCompliance(ctx context.Context, in *GetMemberComplianceRequest, opts ...grpc.CallOption) (*GetMemberComplianceResponse, error)
+	GetPledgeCompliance(ctx context.Context, in *GetPledgeComplianceRequest, opts ...grpc.CallOption) (*GetPledgeComplianceResponse, error)
+	// Block data (transactions) of a height, for auditors re-executing the chain.
+	GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*GetBlockResponse, error)
+	// The genesis document.
+	GetGenesis(ctx context.Context, in *GetGenesisRequest, opts ...grpc.CallOption) (*GetGenesisResponse, error)
 	// Raw proof for any state key, for clients that verify generically.
 	GetProof(ctx context.Context, in *GetProofRequest, opts ...grpc.CallOption) (*GetProofResponse, error)
 }
@@ -150,6 +166,66 @@ func (c *ledgerServiceClient) GetLightBlock(ctx context.Context, in *GetLightBlo
 	return out, nil
 }
 
+func (c *ledgerServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListObligationsResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListObligations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetObligation(ctx context.Context, in *GetObligationRequest, opts ...grpc.CallOption) (*GetObligationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetObligationResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetObligation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetMemberCompliance(ctx context.Context, in *GetMemberComplianceRequest, opts ...grpc.CallOption) (*GetMemberComplianceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMemberComplianceResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetMemberCompliance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetPledgeCompliance(ctx context.Context, in *GetPledgeComplianceRequest, opts ...grpc.CallOption) (*GetPledgeComplianceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPledgeComplianceResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetPledgeCompliance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*GetBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBlockResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetGenesis(ctx context.Context, in *GetGenesisRequest, opts ...grpc.CallOption) (*GetGenesisResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGenesisResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetGenesis_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ledgerServiceClient) GetProof(ctx context.Context, in *GetProofRequest, opts ...grpc.CallOption) (*GetProofResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetProofResponse)
@@ -188,6 +264,16 @@ type LedgerServiceServer interface {
 	// A signed header and its validator set, for light clients: the provider
 	// that lets verifiers check headers through this API alone.
 	GetLightBlock(context.Context, *GetLightBlockRequest) (*GetLightBlockResponse, error)
+	// Obligations filtered by debtor, creditor, pledge, status and due time.
+	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
+	GetObligation(context.Context, *GetObligationRequest) (*GetObligationResponse, error)
+	// A member's compliance figures, each listing the obligations and records it rests on.
+	GetMemberCompliance(context.Context, *GetMemberComplianceRequest) (*GetMemberComplianceResponse, error)
+	GetPledgeCompliance(context.Context, *GetPledgeComplianceRequest) (*GetPledgeComplianceResponse, error)
+	// Block data (transactions) of a height, for auditors re-executing the chain.
+	GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error)
+	// The genesis document.
+	GetGenesis(context.Context, *GetGenesisRequest) (*GetGenesisResponse, error)
 	// Raw proof for any state key, for clients that verify generically.
 	GetProof(context.Context, *GetProofRequest) (*GetProofResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
@@ -223,6 +309,24 @@ func (UnimplementedLedgerServiceServer) GetTx(context.Context, *GetTxRequest) (*
 }
 func (UnimplementedLedgerServiceServer) GetLightBlock(context.Context, *GetLightBlockRequest) (*GetLightBlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLightBlock not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetObligation(context.Context, *GetObligationRequest) (*GetObligationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetObligation not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetMemberCompliance(context.Context, *GetMemberComplianceRequest) (*GetMemberComplianceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMemberCompliance not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetPledgeCompliance(context.Context, *GetPledgeComplianceRequest) (*GetPledgeComplianceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPledgeCompliance not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetGenesis(context.Context, *GetGenesisRequest) (*GetGenesisResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGenesis not implemented")
 }
 func (UnimplementedLedgerServiceServer) GetProof(context.Context, *GetProofRequest) (*GetProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProof not implemented")
@@ -392,6 +496,114 @@ func _LedgerService_GetLightBlock_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListObligationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListObligations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListObligations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListObligations(ctx, req.(*ListObligationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetObligation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetObligationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetObligation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetObligation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetObligation(ctx, req.(*GetObligationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetMemberCompliance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMemberComplianceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetMemberCompliance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetMemberCompliance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetMemberCompliance(ctx, req.(*GetMemberComplianceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetPledgeCompliance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPledgeComplianceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetPledgeCompliance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetPledgeCompliance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetPledgeCompliance(ctx, req.(*GetPledgeComplianceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetBlock(ctx, req.(*GetBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetGenesis_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGenesisRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetGenesis(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetGenesis_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetGenesis(ctx, req.(*GetGenesisRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LedgerService_GetProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetProofRequest)
 	if err := dec(in); err != nil {
@@ -448,6 +660,30 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetLightBlock",
 			Handler:    _LedgerService_GetLightBlock_Handler,
+		},
+		{
+			MethodName: "ListObligations",
+			Handler:    _LedgerService_ListObligations_Handler,
+		},
+		{
+			MethodName: "GetObligation",
+			Handler:    _LedgerService_GetObligation_Handler,
+		},
+		{
+			MethodName: "GetMemberCompliance",
+			Handler:    _LedgerService_GetMemberCompliance_Handler,
+		},
+		{
+			MethodName: "GetPledgeCompliance",
+			Handler:    _LedgerService_GetPledgeCompliance_Handler,
+		},
+		{
+			MethodName: "GetBlock",
+			Handler:    _LedgerService_GetBlock_Handler,
+		},
+		{
+			MethodName: "GetGenesis",
+			Handler:    _LedgerService_GetGenesis_Handler,
 		},
 		{
 			MethodName: "GetProof",

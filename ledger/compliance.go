@@ -1,0 +1,155 @@
+package ledger
+
+import (
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Compliance figures are pure functions of obligations and records, so the
+// node's API and an auditor re-executing the chain compute them the same
+// way; every figure lists the ids it rests on.
+
+var statuses = []pb.ObligationStatus{
+	pb.ObligationStatus_OBLIGATION_STATUS_OPEN, pb.ObligationStatus_OBLIGATION_STATUS_MET,
+	pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE, pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE,
+	pb.ObligationStatus_OBLIGATION_STATUS_WAIVED,
+}
+
+func sortedObligations(obs []*pb.Obligation) []*pb.Obligation {
+	out := append([]*pb.Obligation(nil), obs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}
+
+func byStatus(obs []*pb.Obligation) []*pb.StatusCount {
+	out := make([]*pb.StatusCount, 0, len(statuses))
+	for _, s := range statuses {
+		c := &pb.StatusCount{Status: s}
+		for _, o := range obs {
+			if o.Status == s {
+				c.Count++
+				c.ObligationIds = append(c.ObligationIds, o.Id)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// onTime is met / (met + met_late + overdue), in basis points.
+func onTime(obs []*pb.Obligation) *pb.RateFigure {
+	r := &pb.RateFigure{}
+	for _, o := range obs {
+		switch o.Status {
+		case pb.ObligationStatus_OBLIGATION_STATUS_MET:
+			r.Numerator++
+			r.Denominator++
+		case pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE, pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE:
+			r.Denominator++
+		default:
+			continue
+		}
+		r.ObligationIds = append(r.ObligationIds, o.Id)
+	}
+	if r.Denominator > 0 {
+		r.BasisPoints = uint32(uint64(r.Numerator) * 10000 / uint64(r.Denominator))
+	}
+	return r
+}
+
+// medianTime is the median time from creation to being met, over the met
+// (on time or late) obligations of kind.
+func medianTime(obs []*pb.Obligation, kind pb.ObligationKind) *pb.DurationFigure {
+	d := &pb.DurationFigure{}
+	var secs []int64
+	for _, o := range obs {
+		if o.Kind != kind || (o.Status != pb.ObligationStatus_OBLIGATION_STATUS_MET && o.Status != pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE) {
+			continue
+		}
+		secs = append(secs, o.StatusAt.Seconds-o.CreatedAt.Seconds)
+		d.ObligationIds = append(d.ObligationIds, o.Id)
+	}
+	d.Samples = uint32(len(secs))
+	if len(secs) > 0 {
+		sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
+		d.MedianSeconds = secs[(len(secs)-1)/2]
+	}
+	return d
+}
+
+func byDetermination(findings []*pb.StoredRecord) ([]*pb.DeterminationCount, error) {
+	out := []*pb.DeterminationCount{
+		{Determination: pb.Determination_DETERMINATION_CONSISTENT},
+		{Determination: pb.Determination_DETERMINATION_INCONSISTENT},
+		{Determination: pb.Determination_DETERMINATION_INSUFFICIENT_EVIDENCE},
+	}
+	for _, r := range findings {
+		tx := new(pb.Tx)
+		if err := proto.Unmarshal(r.Tx, tx); err != nil {
+			return nil, err
+		}
+		f := tx.Body.Record.GetFinding()
+		if f == nil {
+			continue
+		}
+		for _, c := range out {
+			if c.Determination == f.Determination {
+				c.Count++
+				c.RecordIds = append(c.RecordIds, r.Id)
+			}
+		}
+	}
+	return out, nil
+}
+
+// MemberCompliance computes a member's figures from the obligations it owes
+// and the findings that concern it.
+func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.StoredRecord) (*pb.MemberCompliance, error) {
+	obs := sortedObligations(owed)
+	c := &pb.MemberCompliance{
+		Member:            member,
+		Obligations:       byStatus(obs),
+		OnTime:            onTime(obs),
+		TimeToAcknowledge: medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE),
+		TimeToDisclose:    medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_DISCLOSE),
+		TimeToRemediate:   medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_REMEDIATE),
+		OpenChallenges:    &pb.CountFigure{},
+		Overdue:           &pb.CountFigure{},
+	}
+	for _, o := range obs {
+		if o.Kind == pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE && Open(o) {
+			c.OpenChallenges.Count++
+			c.OpenChallenges.Ids = append(c.OpenChallenges.Ids, o.Id)
+		}
+		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE {
+			c.Overdue.Count++
+			c.Overdue.Ids = append(c.Overdue.Ids, o.Id)
+		}
+	}
+	var err error
+	c.Findings, err = byDetermination(findings)
+	return c, err
+}
+
+// PledgeCompliance computes a pledge's figures from the disclosure duties
+// resting on it and the findings on it.
+func PledgeCompliance(pledge *pb.StoredRecord, duties []*pb.Obligation, findings []*pb.StoredRecord) (*pb.PledgeCompliance, error) {
+	tx := new(pb.Tx)
+	if err := proto.Unmarshal(pledge.Tx, tx); err != nil {
+		return nil, err
+	}
+	obs := sortedObligations(duties)
+	c := &pb.PledgeCompliance{
+		PledgeId:              pledge.Id,
+		Pledgors:              tx.Body.Record.GetPledge().GetPledgors(),
+		DisclosureObligations: byStatus(obs),
+		OnTime:                onTime(obs),
+		TimeToDisclose:        medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_DISCLOSE),
+	}
+	var err error
+	c.Findings, err = byDetermination(findings)
+	return c, err
+}
