@@ -34,8 +34,47 @@ func Command() *cobra.Command {
 		signalCmd("kill", "SIGKILL a node", KillNode),
 		signalCmd("pause", "SIGSTOP a node", PauseNode),
 		signalCmd("resume", "SIGCONT a paused node", ResumeNode),
-		restartCmd())
+		restartCmd(), loadCmd())
 	return root
+}
+
+func loadCmd() *cobra.Command {
+	var o LoadOptions
+	cmd := &cobra.Command{
+		Use:   "load DIR --rate R --duration D",
+		Short: "Offer signed records at a fixed rate (open loop) and report throughput and latency",
+		Long: `load signs ~--size byte records with the network's member keys (every state
+and load-NNN member; each signer's transactions go in order to one node) and
+offers them at --rate per second for --duration, whatever happens to earlier
+ones. It reports offered, accepted (CheckTx) and committed tx/s, rejects by
+reason, and submit-to-commit latency percentiles measured from each
+transaction's scheduled send time.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nw, err := load(args)
+			if err != nil {
+				return err
+			}
+			rep, err := RunLoad(cmd.Context(), nw, o)
+			if err != nil {
+				return err
+			}
+			if output(cmd) == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&o.Rate, "rate", 100, "offered transactions per second")
+	f.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to offer")
+	f.IntVar(&o.Size, "size", 1024, "approximate signed record size, bytes")
+	f.StringSliceVar(&o.Kinds, "kinds", []string{"notification"}, "record kinds: notification, incident_disclosure")
+	f.StringSliceVar(&o.Signers, "signers", nil, "member ids to sign with (default: all states and load members)")
+	return cmd
 }
 
 func output(cmd *cobra.Command) string {
@@ -75,6 +114,7 @@ Settings are tuned for loopback: short timeout_commit, no tx indexer.`,
 	}
 	cmd.Flags().IntVar(&o.Validators, "validators", 4, "number of validators (1-8)")
 	cmd.Flags().IntVar(&o.FullNodes, "full-nodes", 0, "number of non-validating full nodes")
+	cmd.Flags().IntVar(&o.LoadMembers, "load-members", 0, "extra state members load-001... whose keys testnet load signs with")
 	cmd.Flags().StringVar(&o.ChainID, "chain-id", "normledger-testnet", "chain id")
 	cmd.Flags().DurationVar(&o.TimeoutCommit, "timeout-commit", 300*time.Millisecond, "CometBFT timeout_commit")
 	cmd.Flags().StringVar(&out, "output-dir", DefaultDir, "network directory")

@@ -16,6 +16,7 @@ import (
 	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // Ports are one node's listen addresses (host:port).
@@ -30,6 +31,9 @@ type Options struct {
 	Validators int
 	// FullNodes are non-validating nodes, named after the validators.
 	FullNodes int
+	// LoadMembers adds state members load-001 ... for load generation (more
+	// signers, more parallel sequences).
+	LoadMembers int
 	// PortsFor gives node i's addresses; the default is 127.0.0.1 with
 	// 26657+10i (RPC), 26656+10i (P2P), 1317+10i (REST), 9090+10i (gRPC).
 	PortsFor      func(i int) Ports
@@ -120,6 +124,11 @@ func Generate(o Options) (*Network, error) {
 		net.Nodes = append(net.Nodes, info)
 	}
 	members := fixture.Dev(o.Validators, o.KeyFor)
+	for i := 1; i <= o.LoadMembers; i++ {
+		id := fmt.Sprintf("load-%03d", i)
+		members = append(members, fixture.Member{ID: id, Class: pb.MemberClass_MEMBER_CLASS_STATE,
+			Name: "Load generator " + id, Country: "XZZ", Key: o.KeyFor(id)})
+	}
 	kr, err := keyring.Open(net.Keyring, keyring.BackendTest, nil)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,264 @@
+package testnet
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// LoadOptions describe an open-loop load: transactions are offered at Rate
+// per second for Duration whatever happens to earlier ones.
+type LoadOptions struct {
+	Rate     float64
+	Duration time.Duration
+	// Size is the approximate size of each signed record in bytes.
+	Size int
+	// Kinds of records to file: "notification" and/or "incident_disclosure".
+	Kinds []string
+	// Signers are member ids that sign (default: every state member); each
+	// signer's transactions go, in order, to one node.
+	Signers []string
+	// Settle is how long to wait for commits after the last offer.
+	Settle time.Duration
+}
+
+// LoadReport is what a load run measured.
+type LoadReport struct {
+	Offered       int            `json:"offered"`
+	Accepted      int            `json:"accepted"`
+	Committed     int            `json:"committed"`
+	Rejected      map[string]int `json:"rejected_by_reason"`
+	Seconds       float64        `json:"seconds"`
+	OfferedRate   float64        `json:"offered_tx_per_s"`
+	AcceptedRate  float64        `json:"accepted_tx_per_s"`
+	CommittedRate float64        `json:"committed_tx_per_s"`
+	P50           float64        `json:"p50_s"` // submit-to-commit latency, seconds
+	P90           float64        `json:"p90_s"`
+	P99           float64        `json:"p99_s"`
+	Blocks        int            `json:"blocks"`
+	MaxBlockTxs   int            `json:"max_block_txs"`
+}
+
+func (r *LoadReport) String() string {
+	var rej []string
+	for k, v := range r.Rejected {
+		rej = append(rej, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(rej)
+	return fmt.Sprintf("offered %d (%.0f tx/s), accepted %d (%.0f tx/s), committed %d (%.0f tx/s) over %.1f s; "+
+		"latency submit->commit p50 %.3f s, p90 %.3f s, p99 %.3f s; %d blocks (max %d txs); rejects: %s",
+		r.Offered, r.OfferedRate, r.Accepted, r.AcceptedRate, r.Committed, r.CommittedRate, r.Seconds,
+		r.P50, r.P90, r.P99, r.Blocks, r.MaxBlockTxs, strings.Join(rej, " "))
+}
+
+type offer struct {
+	at time.Time
+}
+
+// RunLoad runs an open-loop load against the network's nodes.
+func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, error) {
+	if o.Rate <= 0 || o.Duration <= 0 {
+		return nil, fmt.Errorf("rate and duration must be positive")
+	}
+	if o.Size <= 0 {
+		o.Size = 1024
+	}
+	if len(o.Kinds) == 0 {
+		o.Kinds = []string{"notification"}
+	}
+	if o.Settle == 0 {
+		o.Settle = 15 * time.Second
+	}
+	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Signers) == 0 {
+		for _, m := range nw.Members {
+			if strings.HasPrefix(m, "x") && len(m) == 3 || strings.HasPrefix(m, "load-") {
+				o.Signers = append(o.Signers, m)
+			}
+		}
+	}
+	var targets []*client.Client
+	for _, n := range nw.Nodes {
+		c, err := client.New(n.RESTURL())
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, c)
+	}
+	chainID, err := targets[0].ChainID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	startHeight := int64(0)
+	if st, err := targets[0].Status(ctx); err == nil {
+		startHeight = st.LatestHeight
+	}
+
+	var mu sync.Mutex
+	sent := map[string]time.Time{} // tx hash (upper hex) -> intended send time
+	rep := &LoadReport{Rejected: map[string]int{}}
+	var lat []float64
+
+	// Follow committed blocks and match their transactions.
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followDone := make(chan struct{})
+	go func() {
+		defer close(followDone)
+		h := startHeight + 1
+		for followCtx.Err() == nil {
+			b, err := targets[0].Block(followCtx, h)
+			if err != nil {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			rep.Blocks++
+			if len(b.Txs) > rep.MaxBlockTxs {
+				rep.MaxBlockTxs = len(b.Txs)
+			}
+			for _, tx := range b.Txs {
+				id := ledger.RecordID(tx)
+				if at, ok := sent[id]; ok {
+					lat = append(lat, now.Sub(at).Seconds())
+					rep.Committed++
+					delete(sent, id)
+				}
+			}
+			mu.Unlock()
+			h++
+		}
+	}()
+
+	// One ordered sender per signer.
+	queues := make([]chan offer, len(o.Signers))
+	var wg sync.WaitGroup
+	for i, m := range o.Signers {
+		signer, err := kr.Signer(m)
+		if err != nil {
+			stopFollow()
+			return nil, err
+		}
+		c := targets[i%len(targets)]
+		seq, err := c.NextSequence(ctx, m)
+		if err != nil {
+			stopFollow()
+			return nil, fmt.Errorf("sequence of %s: %w", m, err)
+		}
+		queues[i] = make(chan offer, int(o.Rate*o.Duration.Seconds())+1)
+		wg.Add(1)
+		go func(i int, signer ledger.Signer, c *client.Client, seq uint64) {
+			defer wg.Done()
+			n := 0
+			for of := range queues[i] {
+				rec := loadRecord(o, signer.Member, n, i)
+				n++
+				tx, err := ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: seq, Record: rec}, signer)
+				if err != nil {
+					continue
+				}
+				id := ledger.RecordID(tx)
+				mu.Lock()
+				sent[id] = of.at
+				mu.Unlock()
+				res, err := c.Broadcast(ctx, tx, false)
+				mu.Lock()
+				switch {
+				case err != nil:
+					rep.Rejected["transport"]++
+					delete(sent, id)
+				case res.Rejected():
+					rep.Rejected[res.Code.String()]++
+					delete(sent, id)
+				default:
+					rep.Accepted++
+					seq++
+				}
+				mu.Unlock()
+			}
+		}(i, signer, c, seq)
+	}
+
+	// The open-loop schedule.
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / o.Rate)
+	total := int(o.Rate * o.Duration.Seconds())
+	for k := 0; k < total && ctx.Err() == nil; k++ {
+		at := start.Add(time.Duration(k) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		queues[k%len(queues)] <- offer{at: at}
+		rep.Offered++
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	offerEnd := time.Since(start)
+	// Let the tail commit.
+	deadline := time.Now().Add(o.Settle)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		pending := len(sent)
+		mu.Unlock()
+		if pending == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopFollow()
+	<-followDone
+	mu.Lock()
+	defer mu.Unlock()
+	rep.Seconds = offerEnd.Seconds()
+	rep.OfferedRate = float64(rep.Offered) / o.Duration.Seconds()
+	rep.AcceptedRate = float64(rep.Accepted) / rep.Seconds
+	rep.CommittedRate = float64(rep.Committed) / rep.Seconds
+	sort.Float64s(lat)
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return math.NaN()
+		}
+		return lat[int(p*float64(len(lat)-1))]
+	}
+	rep.P50, rep.P90, rep.P99 = q(0.50), q(0.90), q(0.99)
+	return rep, nil
+}
+
+// loadRecord builds a record of about o.Size bytes when signed.
+func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
+	kind := o.Kinds[n%len(o.Kinds)]
+	pad := o.Size - 300
+	if pad < 16 {
+		pad = 16
+	}
+	filler := strings.Repeat("x", pad)
+	tag := fmt.Sprintf("load %s #%d ", member, n)
+	now := time.Now().UTC().Truncate(time.Second)
+	switch kind {
+	case "incident_disclosure":
+		return &pb.Record{SchemaVersion: 1, ClientTime: timestamppb.New(now), Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+			IncidentRef: fmt.Sprintf("LOAD-%s-%d", member, n), Stage: pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION,
+			Role: pb.IncidentRole_INCIDENT_ROLE_VICTIM, Sectors: []pb.Sector{pb.Sector_SECTOR_TELECOM}, AffectedStates: []string{member},
+			DetectedAt: timestamppb.New(now.Add(-time.Hour)), AwareAt: timestamppb.New(now.Add(-30 * time.Minute)),
+			Severity: pb.Severity_SEVERITY_LOW, Summary: tag + filler}}}
+	default:
+		return &pb.Record{SchemaVersion: 1, ClientTime: timestamppb.New(now), Body: &pb.Record_Notification{Notification: &pb.Notification{
+			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"lumen"}, Summary: tag + filler}}}
+	}
+}
