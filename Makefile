@@ -5,7 +5,7 @@ BIN     ?= build/normledger
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/normledger/normledger/cli.Version=$(VERSION)
 
-.PHONY: build test run proto proto-check lint fuzz ci clean
+.PHONY: build test run proto proto-check lint fuzz ci bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/normledger
@@ -14,9 +14,9 @@ build:
 test:
 	$(GO) test ./...
 
-# A single-validator ledger with the example records committed.
+# The README's run command: a seeded 4-validator local network.
 run:
-	$(GO) run ./cmd/normledger dev
+	$(GO) run ./cmd/normledger testnet up
 
 proto:
 	./scripts/protogen.sh
@@ -35,6 +35,10 @@ fuzz:
 
 ci:
 	bash .ci/run
+
+# Benchmarks (not tests): regenerates BENCHMARKS.md.
+bench:
+	bash bench/run.sh
 
 clean:
 	rm -rf build .normledger-dev

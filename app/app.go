@@ -56,7 +56,7 @@ var _ abci.Application = (*App)(nil)
 
 // New wraps st; if st holds committed state, the chain id and params come from it.
 func New(st *store.Store, opts Options) (*App, error) {
-	a := &App{reg: ledger.DefaultRegistry(), st: st, log: opts.Logger, clock: opts.Clock, ver: opts.Version}
+	a := &App{reg: ledger.DefaultRegistry().WithSigCache(ledger.NewSigCache(200_000)), st: st, log: opts.Logger, clock: opts.Clock, ver: opts.Version}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

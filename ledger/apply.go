@@ -94,7 +94,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if signer == nil {
 		return nil, errf(CodeUnknownSigner, "signer %q is not a member", body.Signer)
 	}
-	if err := checkSig(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height); err != nil {
+	if err := reg.sigs.checkSig(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height); err != nil {
 		return nil, err
 	}
 
@@ -175,6 +175,11 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 
 // checkSig verifies one signature by member m with keyID over body.
 func checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64) error {
+	return (*SigCache)(nil).checkSig(m, body, signer, keyID, sig, height)
+}
+
+// checkSig is checkSig with memoised ed25519 verification.
+func (c *SigCache) checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64) error {
 	if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE {
 		return errf(CodeMemberInactive, "member %q is %v", m.Id, m.Status)
 	}
@@ -201,7 +206,7 @@ func checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, h
 	if err != nil {
 		return err
 	}
-	if !ed25519.PubKey(key.PubKey).VerifySignature(msg, sig) {
+	if !c.verify(key.PubKey, msg, sig) {
 		return errf(CodeBadSignature, "signature of %q with key %q does not verify", signer, keyID)
 	}
 	return nil
@@ -272,7 +277,7 @@ func (reg *Registry) checkCoSignatures(st State, tx *pb.Tx, height int64) error 
 		if m == nil {
 			return errf(CodeUnknownSigner, "co-signer %q is not a member", cs.Signer)
 		}
-		if err := checkSig(m, tx.Body, cs.Signer, cs.KeyId, cs.Signature, height); err != nil {
+		if err := reg.sigs.checkSig(m, tx.Body, cs.Signer, cs.KeyId, cs.Signature, height); err != nil {
 			return err
 		}
 	}

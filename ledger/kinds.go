@@ -41,6 +41,14 @@ type Registry struct {
 	byEnum map[pb.RecordKind]*Kind
 	byName map[string]*Kind
 	order  []*Kind
+	sigs   *SigCache // optional
+}
+
+// WithSigCache makes Apply remember signatures it verified (see SigCache).
+func (r *Registry) WithSigCache(c *SigCache) *Registry {
+	cp := *r
+	cp.sigs = c
+	return &cp
 }
 
 // NewRegistry builds a registry, rejecting duplicate enums or names and

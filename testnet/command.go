@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/normledger/normledger/cli/client"
 )
 
 // DefaultDir is where `testnet up` keeps its network.
@@ -34,7 +32,7 @@ func Command() *cobra.Command {
 		signalCmd("kill", "SIGKILL a node", KillNode),
 		signalCmd("pause", "SIGSTOP a node", PauseNode),
 		signalCmd("resume", "SIGCONT a paused node", ResumeNode),
-		restartCmd(), loadCmd())
+		restartCmd(), loadCmd(), kvstoreNodeCmd(), growthCmd(), benchCmd())
 	return root
 }
 
@@ -115,6 +113,7 @@ Settings are tuned for loopback: short timeout_commit, no tx indexer.`,
 	cmd.Flags().IntVar(&o.Validators, "validators", 4, "number of validators (1-8)")
 	cmd.Flags().IntVar(&o.FullNodes, "full-nodes", 0, "number of non-validating full nodes")
 	cmd.Flags().IntVar(&o.LoadMembers, "load-members", 0, "extra state members load-001... whose keys testnet load signs with")
+	cmd.Flags().StringVar(&o.App, "app", AppNormledger, "what the nodes run: normledger, or kvstore (CometBFT's example app, the benchmark baseline)")
 	cmd.Flags().StringVar(&o.ChainID, "chain-id", "normledger-testnet", "chain id")
 	cmd.Flags().DurationVar(&o.TimeoutCommit, "timeout-commit", 300*time.Millisecond, "CometBFT timeout_commit")
 	cmd.Flags().StringVar(&out, "output-dir", DefaultDir, "network directory")
@@ -174,16 +173,18 @@ func startAll(ctx context.Context, w io.Writer, nw *Network) ([]*Process, error)
 		}
 		procs = append(procs, p)
 	}
-	c, err := client.New(nw.Nodes[0].RESTURL())
-	if err != nil {
-		return procs, err
-	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if _, err := c.WaitHeight(wctx, 2); err != nil {
-		return procs, fmt.Errorf("network did not start committing: %w (logs: %s)", err, LogFile(nw.Nodes[0]))
+	for {
+		if h, _ := rpcHeight(wctx, nw.Nodes[0].RPC); h >= 2 {
+			return procs, nil
+		}
+		select {
+		case <-wctx.Done():
+			return procs, fmt.Errorf("network did not start committing (logs: %s)", LogFile(nw.Nodes[0]))
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return procs, nil
 }
 
 // supervise waits for Ctrl-C (or SIGTERM), reporting nodes that exit on
@@ -464,4 +465,69 @@ func resetCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func growthCmd() *cobra.Command {
+	var n, size, block, every int
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "growth --records N --dir DIR",
+		Short:  "Measure state growth and RSS applying N records through the app (benchmark)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pts, err := Growth(cmd.Context(), dir, n, size, block, every, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(pts)
+		},
+	}
+	cmd.Flags().IntVar(&n, "records", 100000, "records to apply")
+	cmd.Flags().IntVar(&size, "size", 1024, "approximate signed record size")
+	cmd.Flags().IntVar(&block, "block", 1000, "records per block")
+	cmd.Flags().IntVar(&every, "every", 100000, "measure every this many records")
+	cmd.Flags().StringVar(&dir, "dir", "", "state directory (fresh)")
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+func benchCmd() *cobra.Command {
+	var o BenchOptions
+	var out, micro, growth, commands, resultJSON string
+	cmd := &cobra.Command{
+		Use:    "bench --dir WORKDIR --out BENCHMARKS.md",
+		Short:  "Network benchmarks against the kvstore baseline; writes BENCHMARKS.md",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Progress = cmd.ErrOrStderr()
+			res, err := Bench(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if resultJSON != "" {
+				if err := res.WriteJSON(resultJSON); err != nil {
+					return err
+				}
+			}
+			return RenderBenchmarks(out, res, micro, growth, commands)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Dir, "dir", "/tmp/normledger-bench", "work directory for the networks")
+	f.Float64SliceVar(&o.Rates, "rates", []float64{300, 600, 900, 1200, 1600, 2000, 2500}, "offered rates of the ramp")
+	f.DurationVar(&o.Step, "step", 10*time.Second, "duration of each ramp step")
+	f.IntVar(&o.Size, "size", 1024, "transaction size, bytes")
+	f.IntSliceVar(&o.ReadConc, "read-concurrency", []int{1, 4, 16, 64}, "read benchmark concurrency levels")
+	f.DurationVar(&o.ReadFor, "read-for", 5*time.Second, "duration of each read point")
+	f.IntVar(&o.Validators, "validators", 4, "validators per network")
+	f.StringVar(&out, "out", "BENCHMARKS.md", "report to write")
+	f.StringVar(&micro, "micro", "", "go test -bench output to include")
+	f.StringVar(&growth, "growth", "", "growth JSON to include")
+	f.StringVar(&commands, "commands", "", "commands to list in the report")
+	f.StringVar(&resultJSON, "json", "", "also write the raw result here")
+	return cmd
 }

@@ -34,6 +34,8 @@ type Options struct {
 	// LoadMembers adds state members load-001 ... for load generation (more
 	// signers, more parallel sequences).
 	LoadMembers int
+	// App is what the nodes run: AppNormledger (default) or AppKVStore.
+	App string
 	// PortsFor gives node i's addresses; the default is 127.0.0.1 with
 	// 26657+10i (RPC), 26656+10i (P2P), 1317+10i (REST), 9090+10i (gRPC).
 	PortsFor      func(i int) Ports
@@ -58,6 +60,7 @@ func (n NodeInfo) RESTURL() string { return "http://" + n.REST }
 type Network struct {
 	Dir           string        `json:"-"`
 	ChainID       string        `json:"chain_id"`
+	App           string        `json:"app,omitempty"`
 	TimeoutCommit time.Duration `json:"timeout_commit"`
 	Nodes         []NodeInfo    `json:"nodes"`
 	// Keyring is a test-backend keyring holding every member's key.
@@ -104,7 +107,7 @@ func Generate(o Options) (*Network, error) {
 		return nil, err
 	}
 	net := &Network{ChainID: o.ChainID, Keyring: filepath.Join(o.Dir, "keyring")}
-	net.Dir, net.TimeoutCommit = o.Dir, o.TimeoutCommit
+	net.Dir, net.TimeoutCommit, net.App = o.Dir, o.TimeoutCommit, o.App
 	var vals []cmttypes.GenesisValidator
 	var cfgs []*cmtcfg.Config
 	for i := 0; i < o.Validators+o.FullNodes; i++ {

@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
 	"github.com/normledger/normledger/cli/client"
 	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger"
@@ -80,6 +82,7 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	if o.Settle == 0 {
 		o.Settle = 15 * time.Second
 	}
+	kvs := nw.App == AppKVStore
 	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
 	if err != nil {
 		return nil, err
@@ -91,22 +94,21 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 			}
 		}
 	}
-	var targets []*client.Client
+	// Both apps are driven through CometBFT's RPC, so the harness is the
+	// same for normledger and for the kvstore baseline.
+	var targets []*rpchttp.HTTP
 	for _, n := range nw.Nodes {
-		c, err := client.New(n.RESTURL())
+		c, err := rpchttp.NewWithTimeout("http://"+n.RPC, "/websocket", 30)
 		if err != nil {
 			return nil, err
 		}
 		targets = append(targets, c)
 	}
-	chainID, err := targets[0].ChainID(ctx)
+	st0, err := targets[0].Status(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("status: %w", err)
 	}
-	startHeight := int64(0)
-	if st, err := targets[0].Status(ctx); err == nil {
-		startHeight = st.LatestHeight
-	}
+	chainID, startHeight := st0.NodeInfo.Network, st0.SyncInfo.LatestBlockHeight
 
 	var mu sync.Mutex
 	sent := map[string]time.Time{} // tx hash (upper hex) -> intended send time
@@ -120,18 +122,19 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 		defer close(followDone)
 		h := startHeight + 1
 		for followCtx.Err() == nil {
-			b, err := targets[0].Block(followCtx, h)
-			if err != nil {
+			hh := h
+			b, err := targets[0].Block(followCtx, &hh)
+			if err != nil || b.Block == nil {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
 			now := time.Now()
 			mu.Lock()
 			rep.Blocks++
-			if len(b.Txs) > rep.MaxBlockTxs {
-				rep.MaxBlockTxs = len(b.Txs)
+			if len(b.Block.Txs) > rep.MaxBlockTxs {
+				rep.MaxBlockTxs = len(b.Block.Txs)
 			}
-			for _, tx := range b.Txs {
+			for _, tx := range b.Block.Txs {
 				id := ledger.RecordID(tx)
 				if at, ok := sent[id]; ok {
 					lat = append(lat, now.Sub(at).Seconds())
@@ -144,53 +147,72 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 		}
 	}()
 
-	// One ordered sender per signer.
-	queues := make([]chan offer, len(o.Signers))
+	// One ordered sender per lane: a signer for normledger (its sequence
+	// must arrive in order at one node), a key prefix for kvstore.
+	lanes := len(o.Signers)
+	if kvs {
+		lanes = 16
+	}
+	queues := make([]chan offer, lanes)
 	var wg sync.WaitGroup
-	for i, m := range o.Signers {
-		signer, err := kr.Signer(m)
-		if err != nil {
-			stopFollow()
-			return nil, err
-		}
+	for i := 0; i < lanes; i++ {
 		c := targets[i%len(targets)]
-		seq, err := c.NextSequence(ctx, m)
-		if err != nil {
-			stopFollow()
-			return nil, fmt.Errorf("sequence of %s: %w", m, err)
+		var next func(n int) []byte
+		if kvs {
+			next = func(n int) []byte { return kvTx(o.Size, i, n) }
+		} else {
+			m := o.Signers[i]
+			signer, err := kr.Signer(m)
+			if err != nil {
+				stopFollow()
+				return nil, err
+			}
+			rc, err := client.New(nw.Nodes[i%len(nw.Nodes)].RESTURL())
+			if err != nil {
+				stopFollow()
+				return nil, err
+			}
+			seq, err := rc.NextSequence(ctx, m)
+			if err != nil {
+				stopFollow()
+				return nil, fmt.Errorf("sequence of %s: %w", m, err)
+			}
+			next = func(n int) []byte {
+				tx, err := ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: seq, Record: loadRecord(o, m, n, i)}, signer)
+				if err != nil {
+					return nil
+				}
+				seq++ // given back below if the node refuses the tx
+				return tx
+			}
+			queues[i] = make(chan offer, int(o.Rate*o.Duration.Seconds())+1)
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				n := 0
+				for of := range queues[i] {
+					tx := next(n)
+					n++
+					if tx == nil {
+						continue
+					}
+					if !send(ctx, c, tx, of.at, &mu, sent, rep) {
+						seq-- // not admitted: the sequence is still free
+					}
+				}
+			}(i)
+			continue
 		}
 		queues[i] = make(chan offer, int(o.Rate*o.Duration.Seconds())+1)
 		wg.Add(1)
-		go func(i int, signer ledger.Signer, c *client.Client, seq uint64) {
+		go func(i int) {
 			defer wg.Done()
 			n := 0
 			for of := range queues[i] {
-				rec := loadRecord(o, signer.Member, n, i)
+				send(ctx, c, next(n), of.at, &mu, sent, rep)
 				n++
-				tx, err := ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: seq, Record: rec}, signer)
-				if err != nil {
-					continue
-				}
-				id := ledger.RecordID(tx)
-				mu.Lock()
-				sent[id] = of.at
-				mu.Unlock()
-				res, err := c.Broadcast(ctx, tx, false)
-				mu.Lock()
-				switch {
-				case err != nil:
-					rep.Rejected["transport"]++
-					delete(sent, id)
-				case res.Rejected():
-					rep.Rejected[res.Code.String()]++
-					delete(sent, id)
-				default:
-					rep.Accepted++
-					seq++
-				}
-				mu.Unlock()
 			}
-		}(i, signer, c, seq)
+		}(i)
 	}
 
 	// The open-loop schedule.
@@ -240,6 +262,48 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	return rep, nil
 }
 
+// send broadcasts one tx (CheckTx only) and books the outcome; it reports
+// whether the node admitted it.
+func send(ctx context.Context, c *rpchttp.HTTP, tx []byte, at time.Time, mu *sync.Mutex, sent map[string]time.Time, rep *LoadReport) bool {
+	id := ledger.RecordID(tx)
+	mu.Lock()
+	sent[id] = at
+	mu.Unlock()
+	res, err := c.BroadcastTxSync(ctx, tx)
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case err != nil:
+		reason := "transport"
+		if strings.Contains(err.Error(), "mempool is full") {
+			reason = "mempool_full"
+		}
+		rep.Rejected[reason]++
+		delete(sent, id)
+		return false
+	case res.Code != 0:
+		name := fmt.Sprintf("code_%d", res.Code)
+		if res.Codespace == ledger.Codespace {
+			name = ledger.Code(res.Code).String()
+		}
+		rep.Rejected[name]++
+		delete(sent, id)
+		return false
+	}
+	rep.Accepted++
+	return true
+}
+
+// kvTx is a kvstore transaction key=value of about size bytes.
+func kvTx(size, lane, n int) []byte {
+	k := fmt.Sprintf("l%02dn%08d", lane, n)
+	v := size - len(k) - 1
+	if v < 1 {
+		v = 1
+	}
+	return []byte(k + "=" + strings.Repeat("v", v))
+}
+
 // loadRecord builds a record of about o.Size bytes when signed.
 func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
 	kind := o.Kinds[n%len(o.Kinds)]
@@ -248,7 +312,7 @@ func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
 		pad = 16
 	}
 	filler := strings.Repeat("x", pad)
-	tag := fmt.Sprintf("load %s #%d ", member, n)
+	tag := fmt.Sprintf("load %s run %d #%d ", member, runNonce, n)
 	now := time.Now().UTC().Truncate(time.Second)
 	switch kind {
 	case "incident_disclosure":
@@ -262,3 +326,7 @@ func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
 			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"lumen"}, Summary: tag + filler}}}
 	}
 }
+
+// runNonce makes records of different load runs differ (equal records from
+// one author are rejected as duplicates).
+var runNonce = time.Now().UnixNano()

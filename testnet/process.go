@@ -14,8 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/normledger/normledger/cli/client"
 )
 
 // Each node runs as its own OS process, `<dir>/bin/normledger start --home
@@ -148,7 +146,11 @@ func StartNode(dir string, n NodeInfo, env ...string) (*Process, error) {
 	}
 	defer log.Close()
 	fmt.Fprintf(log, "\n=== %s: starting %s %s\n", time.Now().UTC().Format(time.RFC3339), n.Name, strings.Join(env, " "))
-	cmd := exec.Command(BinaryPath(dir), "start", "--home", n.Home)
+	args := []string{"start", "--home", n.Home}
+	if appOf(dir) == AppKVStore {
+		args = []string{"testnet", "kvstore-node", "--home", n.Home}
+	}
+	cmd := exec.Command(BinaryPath(dir), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -271,12 +273,11 @@ func (n *Network) Status(ctx context.Context) []NodeStatus {
 		}
 		if s.State == "running" {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			c, _ := client.New(nd.RESTURL())
-			st, err := c.Status(cctx)
+			st, err := rpcStatus(cctx, nd.RPC)
 			if err != nil {
 				s.State, s.Error = "unresponsive", err.Error()
 			} else {
-				s.Height, s.AttestedHash, s.CatchingUp = st.LatestHeight, fmt.Sprintf("%X", st.AppHash), st.CatchingUp
+				s.Height, s.AttestedHash, s.CatchingUp = st.Height, st.AppHash, st.CatchingUp
 				s.Peers, _ = peers(cctx, nd.RPC)
 			}
 			cancel()
@@ -310,3 +311,50 @@ func peers(ctx context.Context, rpc string) (int, error) {
 
 // ErrNotRunning is returned when an operation needs a running node.
 var ErrNotRunning = errors.New("node is not running")
+
+// appOf reads which app the network in dir runs.
+func appOf(dir string) string {
+	nw, err := Load(dir)
+	if err != nil || nw.App == "" {
+		return AppNormledger
+	}
+	return nw.App
+}
+
+type rpcStatusResult struct {
+	Height     int64
+	AppHash    string
+	CatchingUp bool
+}
+
+// rpcStatus reads CometBFT's /status (both apps serve it).
+func rpcStatus(ctx context.Context, rpc string) (rpcStatusResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+rpc+"/status", nil)
+	if err != nil {
+		return rpcStatusResult{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return rpcStatusResult{}, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Result struct {
+			SyncInfo struct {
+				Height     string `json:"latest_block_height"`
+				AppHash    string `json:"latest_app_hash"`
+				CatchingUp bool   `json:"catching_up"`
+			} `json:"sync_info"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return rpcStatusResult{}, err
+	}
+	h, _ := strconv.ParseInt(st.Result.SyncInfo.Height, 10, 64)
+	return rpcStatusResult{Height: h, AppHash: st.Result.SyncInfo.AppHash, CatchingUp: st.Result.SyncInfo.CatchingUp}, nil
+}
+
+func rpcHeight(ctx context.Context, rpc string) (int64, error) {
+	st, err := rpcStatus(ctx, rpc)
+	return st.Height, err
+}

@@ -1,0 +1,226 @@
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/normledger/normledger/cli/client"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// BenchOptions configure the network benchmarks.
+type BenchOptions struct {
+	Dir        string
+	Rates      []float64
+	Step       time.Duration // per ramp step
+	Size       int
+	ReadConc   []int
+	ReadFor    time.Duration
+	Progress   io.Writer
+	Validators int
+}
+
+// BenchResult is everything the network benchmarks measured.
+type BenchResult struct {
+	Date           time.Time                `json:"date"`
+	Machine        string                   `json:"machine"`
+	Ramp           map[string][]*LoadReport `json:"ramp"`
+	Saturation     map[string]float64       `json:"saturation_tx_per_s"`
+	HalfRate       float64                  `json:"half_rate"`
+	Half           map[string]*LoadReport   `json:"at_half_rate"`
+	Reads          []ReadResult             `json:"reads_under_load"`
+	ReadsWriteLoad *LoadReport              `json:"write_load_during_reads"`
+	RSS            map[string]int64         `json:"rss_bytes"`
+	Records        int                      `json:"records"`
+	RecordBytes    int64                    `json:"record_bytes"`
+	StateBytes     int64                    `json:"state_bytes"`
+}
+
+func (o BenchOptions) logf(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
+	}
+}
+
+func benchNetwork(o BenchOptions, app string) (*Network, error) {
+	dir := filepath.Join(o.Dir, app)
+	os.RemoveAll(dir)
+	opts := Options{Dir: dir, Validators: o.Validators, App: app, TimeoutCommit: 200 * time.Millisecond, ChainID: "bench-" + app}
+	if app == AppNormledger {
+		opts.LoadMembers = 28
+	}
+	nw, err := Generate(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := InstallBinary(dir); err != nil {
+		return nil, err
+	}
+	return nw, nil
+}
+
+// Bench runs the network benchmarks: kvstore and normledger ramps to
+// saturation on the same 4-validator loopback configuration, both at half of
+// normledger's saturation rate, then proof-carrying reads at increasing
+// concurrency while normledger takes writes at that rate.
+func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
+	res := &BenchResult{Date: time.Now().UTC(), Ramp: map[string][]*LoadReport{}, Saturation: map[string]float64{},
+		Half: map[string]*LoadReport{}, RSS: map[string]int64{}}
+	res.Machine = machine()
+	nets := map[string]*Network{}
+	for _, app := range []string{AppKVStore, AppNormledger} {
+		nw, err := benchNetwork(o, app)
+		if err != nil {
+			return nil, err
+		}
+		nets[app] = nw
+		if err := runRamp(ctx, o, nw, app, res); err != nil {
+			stopAll(nw)
+			return nil, err
+		}
+		stopAll(nw)
+	}
+	res.HalfRate = float64(int(res.Saturation[AppNormledger]/2/10) * 10)
+	if res.HalfRate < 10 {
+		res.HalfRate = 10
+	}
+	for _, app := range []string{AppKVStore, AppNormledger} {
+		nw := nets[app]
+		if _, err := startAll(ctx, io.Discard, nw); err != nil {
+			stopAll(nw)
+			return nil, err
+		}
+		o.logf("%s at half of normledger's saturation, %.0f tx/s", app, res.HalfRate)
+		rep, err := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: 2 * o.Step, Size: o.Size})
+		if err != nil {
+			stopAll(nw)
+			return nil, err
+		}
+		o.logf("  %s", rep)
+		res.Half[app] = rep
+		if app == AppKVStore {
+			stopAll(nw)
+		}
+	}
+	nw := nets[AppNormledger]
+	defer stopAll(nw)
+	if err := readsUnderLoad(ctx, o, nw, res); err != nil {
+		return nil, err
+	}
+	for _, n := range nw.Nodes {
+		if pid, ok := PID(n); ok {
+			res.RSS[n.Name] = pidRSS(pid)
+		}
+	}
+	c, _ := client.New(nw.Nodes[0].RESTURL())
+	if st, err := c.Status(ctx); err == nil {
+		if recs, err := allRecords(ctx, c, st.LatestAttestedHeight); err == nil {
+			res.Records = len(recs)
+		}
+	}
+	res.RecordBytes = int64(res.Records) * int64(o.Size)
+	res.StateBytes = dirSize(filepath.Join(nw.Nodes[0].Home, "data", "appstate.db"))
+	return res, nil
+}
+
+func runRamp(ctx context.Context, o BenchOptions, nw *Network, app string, res *BenchResult) error {
+	if _, err := startAll(ctx, io.Discard, nw); err != nil {
+		return err
+	}
+	for _, r := range o.Rates {
+		o.logf("%s: offering %.0f tx/s for %s", app, r, o.Step)
+		rep, err := RunLoad(ctx, nw, LoadOptions{Rate: r, Duration: o.Step, Size: o.Size, Settle: 20 * time.Second})
+		if err != nil {
+			return err
+		}
+		o.logf("  %s", rep)
+		res.Ramp[app] = append(res.Ramp[app], rep)
+		if rep.CommittedRate > res.Saturation[app] {
+			res.Saturation[app] = rep.CommittedRate
+		}
+		if rep.CommittedRate < 0.8*r {
+			break // saturated: more offered load only queues
+		}
+	}
+	return nil
+}
+
+func readsUnderLoad(ctx context.Context, o BenchOptions, nw *Network, res *BenchResult) error {
+	c, _ := client.New(nw.Nodes[0].RESTURL())
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for tok := ""; ; {
+		page, err := c.Records(ctx, &pb.ListRecordsRequest{Height: st.LatestAttestedHeight, Limit: 200, PageToken: tok})
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Records {
+			ids = append(ids, r.Id)
+		}
+		if page.NextPageToken == "" || len(ids) >= 20000 {
+			break
+		}
+		tok = page.NextPageToken
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no records to read")
+	}
+	total := time.Duration(len(o.ReadConc)+1) * o.ReadFor * 2
+	loadDone := make(chan *LoadReport, 1)
+	go func() {
+		rep, _ := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: total, Size: o.Size})
+		loadDone <- rep
+	}()
+	time.Sleep(o.ReadFor / 2)
+	for _, conc := range o.ReadConc {
+		for _, tr := range []string{"rest", "grpc"} {
+			r, err := ReadBench(ctx, nw.Nodes, ids, tr, conc, o.ReadFor)
+			if err != nil {
+				return err
+			}
+			o.logf("  reads %s", r)
+			res.Reads = append(res.Reads, r)
+		}
+	}
+	res.ReadsWriteLoad = <-loadDone
+	if res.ReadsWriteLoad != nil {
+		o.logf("  writes during reads: %s", res.ReadsWriteLoad)
+	}
+	return nil
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if bz, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(bz), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if bz, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = strings.Fields(strings.SplitN(string(bz), "\n", 2)[0])[1] + " kB RAM"
+	}
+	return fmt.Sprintf("%s, %d cores, %s, %s %s/%s", cpu, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// WriteJSON saves the result.
+func (r *BenchResult) WriteJSON(path string) error {
+	bz, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(bz, '\n'), 0o644)
+}
