@@ -146,6 +146,8 @@ func TestBadInputsHaveStableCodes(t *testing.T) {
 		{"impossible times: detected in the future", good(disclosure(blockT.Add(2*time.Hour), blockT.Add(3*time.Hour))), ledger.CodeBadTime},
 		{"impossible times: deadline already passed", good(&pb.Record{SchemaVersion: 1, Body: &pb.Record_Challenge{Challenge: &pb.Challenge{
 			TargetId: ids[5], Grounds: "g", ReplyBy: timestamppb.New(t0.Add(-time.Hour))}}}), ledger.CodeBadTime},
+		{"impossible times: deadline beyond 2199", good(&pb.Record{SchemaVersion: 1, Body: &pb.Record_Challenge{Challenge: &pb.Challenge{
+			TargetId: ids[5], Grounds: "g", ReplyBy: timestamppb.New(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC))}}}), ledger.CodeBadTime},
 		{"field too long", good(note(strings.Repeat("x", ledger.MaxSummaryLen+1))), ledger.CodeFieldTooLong},
 		{"bad format: recipient id", good(&pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
 			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"Not An Id"}, Summary: "p"}}}), ledger.CodeBadFormat},

@@ -191,6 +191,12 @@ func TestObligationsDiscloseAndRemediate(t *testing.T) {
 	if h.ob(kDisclose, d3, "xbb") != nil {
 		t.Fatal("a duty for the pledgor's own disclosure")
 	}
+	// Amending the recorded incident places no second duty on xbb.
+	am := h.file(5*time.Hour, "observatory", &pb.Record{Body: &pb.Record_Amendment{Amendment: &pb.Amendment{
+		TargetId: d1, Reason: "Corrected the incident reference.", Replacement: incident("OBS-1b", []string{"xbb"}, pb.Sector_SECTOR_WATER)}}})
+	if h.ob(kDisclose, am, "xbb") != nil {
+		t.Fatal("an amendment placed a second disclosure duty")
+	}
 	// Met on time by xbb's own disclosure referring to the recorded incident.
 	h.file(10*time.Hour, "xbb", incident("XBB-10", []string{"xbb"}, pb.Sector_SECTOR_WATER, d1))
 	h.expect(kDisclose, d1, "xbb", sMet)

@@ -132,7 +132,7 @@ func (o *obligations) apply(r *pb.Record) error {
 			}
 		}
 	case *pb.Record_IncidentDisclosure:
-		return o.disclosure(body.IncidentDisclosure, refs)
+		return o.disclosure(body.IncidentDisclosure, refs, true)
 	case *pb.Record_HarmAssessment:
 		h := body.HarmAssessment
 		if h.RemediationDue != nil && h.ResponsibleParty != "" {
@@ -171,8 +171,10 @@ func (o *obligations) apply(r *pb.Record) error {
 		return o.apply(body.Reveal.Body)
 	case *pb.Record_Amendment:
 		am := body.Amendment
+		// An amended disclosure can meet duties; the duties it places on
+		// others were placed by the original and are not placed again.
 		if d := am.Replacement.GetIncidentDisclosure(); d != nil {
-			return o.disclosure(d, append(append(refs, am.TargetId), am.Replacement.Refs...))
+			return o.disclosure(d, append(append(refs, am.TargetId), am.Replacement.Refs...), false)
 		}
 	case *pb.Record_Waiver:
 		ob, err := o.get(body.Waiver.ObligationId)
@@ -190,7 +192,7 @@ func (o *obligations) apply(r *pb.Record) error {
 // disclosure handles an incident disclosure (filed or amended) by the author:
 // it meets the author's disclosure and remediation duties it refers to, and
 // places disclosure duties on affected pledgors other than the author.
-func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string) error {
+func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string, place bool) error {
 	for _, ref := range sortedUnique(refs) {
 		if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_DISCLOSE, ref, o.author); err != nil {
 			return err
@@ -202,7 +204,7 @@ func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string) error 
 		}
 	}
 	for _, p := range sortedUnique(d.AffectedStates) {
-		if p == o.author {
+		if p == o.author || !place {
 			continue
 		}
 		pledges, err := o.st.PledgesOf(p)

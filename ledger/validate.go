@@ -279,8 +279,15 @@ func ts(field string, t *timestamppb.Timestamp, required bool) error {
 	if t.Seconds < 0 {
 		return errf(CodeBadTime, "%s is before 1970", field)
 	}
+	if t.Seconds >= MaxTimeSeconds {
+		return errf(CodeBadTime, "%s is after the year 2199", field)
+	}
 	return nil
 }
+
+// MaxTimeSeconds bounds every time in a record (2200-01-01T00:00:00Z), well
+// inside the range that orders correctly as Unix nanoseconds in index keys.
+const MaxTimeSeconds = 7258118400
 
 // past checks that an event time is not beyond block time plus the allowed skew.
 func (v *validator) past(field string, t *timestamppb.Timestamp, required bool) error {

@@ -23,6 +23,9 @@ import (
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
+// flushThreshold is the largest version written as one LevelDB batch.
+const flushThreshold = 32 << 20
+
 // DefaultCacheSize is the IAVL node cache size (nodes).
 const DefaultCacheSize = 100_000
 
@@ -158,7 +161,9 @@ var ErrDamaged = errors.New("application state database is damaged")
 func (s *Store) checkMarker() (clean bool, err error) {
 	bz, err := os.ReadFile(s.marker)
 	if errors.Is(err, os.ErrNotExist) {
-		if s.version > 1 {
+		// A crash between the first SaveVersion and the first marker write
+		// leaves one version and no marker.
+		if s.version > 1 && len(s.tree.AvailableVersions()) > 1 {
 			return false, fmt.Errorf("%w: it holds height %d but its commit marker %s is missing", ErrDamaged, s.version, s.marker)
 		}
 		return s.version == 0, nil
@@ -207,7 +212,13 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	if cacheSize <= 0 {
 		cacheSize = DefaultCacheSize
 	}
-	tree := iavl.NewMutableTree(db, cacheSize, false, iavl.NewNopLogger(), iavl.SyncOption(false))
+	// One LevelDB batch per version: IAVL otherwise flushes a version in
+	// ~100 KB pieces, and a crash between pieces leaves a half-written
+	// version. The batcher preallocates its threshold, so it is bounded:
+	// versions up to 32 MiB (a 1,000-record block writes about 10 MiB) are
+	// atomic.
+	tree := iavl.NewMutableTree(db, cacheSize, false, iavl.NewNopLogger(), iavl.SyncOption(false),
+		iavl.FlushThresholdOption(flushThreshold))
 	v, err := tree.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load app state: %w", err)
@@ -418,7 +429,18 @@ func (s *Store) At(v int64) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
 	}
-	return &View{r: it, imm: it, version: v}, nil
+	return &View{r: immutableReader{it}, imm: it, version: v}, nil
+}
+
+// immutableReader iterates a committed version through its own tree, never
+// through IAVL's fast index, which only holds the newest version and may
+// change under a reader while the next version commits.
+type immutableReader struct{ t *iavl.ImmutableTree }
+
+func (r immutableReader) Get(key []byte) ([]byte, error) { return r.t.Get(key) }
+
+func (r immutableReader) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
+	return iavl.NewIterator(start, end, ascending, r.t), nil
 }
 
 // ErrNoVersion is returned for a version that was never committed or was pruned.

@@ -462,8 +462,8 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		f.Status = st
 	}
 	if req.DueBefore != nil {
-		if err := req.DueBefore.CheckValid(); err != nil {
-			return nil, badRequest(ledger.CodeBadTime, "due_before: "+err.Error())
+		if err := req.DueBefore.CheckValid(); err != nil || req.DueBefore.Seconds < 0 || req.DueBefore.Seconds >= ledger.MaxTimeSeconds {
+			return nil, badRequest(ledger.CodeBadTime, "due_before must be a time between 1970 and 2199")
 		}
 		f.DueBefore = req.DueBefore.AsTime()
 	}
