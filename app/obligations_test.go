@@ -192,8 +192,10 @@ func TestObligationsDiscloseAndRemediate(t *testing.T) {
 		t.Fatal("a duty for the pledgor's own disclosure")
 	}
 	// Amending the recorded incident places no second duty on xbb.
+	repl := incident("OBS-1b", []string{"xbb"}, pb.Sector_SECTOR_WATER)
+	repl.SchemaVersion = 1
 	am := h.file(5*time.Hour, "observatory", &pb.Record{Body: &pb.Record_Amendment{Amendment: &pb.Amendment{
-		TargetId: d1, Reason: "Corrected the incident reference.", Replacement: incident("OBS-1b", []string{"xbb"}, pb.Sector_SECTOR_WATER)}}})
+		TargetId: d1, Reason: "Corrected the incident reference.", Replacement: repl}}})
 	if h.ob(kDisclose, am, "xbb") != nil {
 		t.Fatal("an amendment placed a second disclosure duty")
 	}
