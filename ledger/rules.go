@@ -662,15 +662,4 @@ func admitWaiver(a *admission, r *pb.Record) error {
 // IsObligationID reports whether s has the shape of an obligation id.
 func IsObligationID(s string) bool { return isObligationID(s) }
 
-func isObligationID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func isObligationID(s string) bool { return isLowerHex(s, 32) }

@@ -53,8 +53,11 @@ func IsMemberID(s string) bool { return isMemberID(s) }
 // IsRecordID reports whether s has the shape of a record id (64 lowercase hex).
 func IsRecordID(s string) bool { return isRecordID(s) }
 
-func isRecordID(s string) bool {
-	if len(s) != 64 {
+func isRecordID(s string) bool { return isLowerHex(s, 64) }
+
+// isLowerHex reports whether s is exactly n lowercase hex characters.
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
