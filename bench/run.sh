@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${BENCH_DIR:-/tmp/normledger-bench}"
 GROWTH_RECORDS="${GROWTH_RECORDS:-1000000}"
+OUT="${BENCH_OUT:-BENCHMARKS.md}"
+MICRO_TIME="${BENCH_MICRO_TIME:-2s}"
+# Extra flags for `testnet bench`, e.g. BENCH_ARGS="--rates 300,600 --step 3s --read-for 1s" for a smoke run.
+BENCH_ARGS="${BENCH_ARGS:-}"
 mkdir -p "$WORK"
 BIN="$WORK/normledger"
 
@@ -13,15 +17,22 @@ echo "== build"
 CGO_ENABLED=0 go build -o "$BIN" ./cmd/normledger
 
 echo "== micro-benchmarks (go test -bench)"
-go test -run '^$' -bench 'DecodeVerify|CheckTx|FinalizeCommit|Proof' -benchtime 2s ./app | tee "$WORK/micro.txt"
+go test -run '^$' -bench 'DecodeVerify|CheckTx|FinalizeCommit|Proof' -benchtime "$MICRO_TIME" ./app | tee "$WORK/micro.txt"
 go test -run '^$' -bench RESTProofReads -benchtime 20000x ./node | tee -a "$WORK/micro.txt"
 
-echo "== state growth and RSS, $GROWTH_RECORDS records through the app"
-rm -rf "$WORK/growth"
-"$BIN" testnet growth --records "$GROWTH_RECORDS" --every 100000 --dir "$WORK/growth" > "$WORK/growth.json"
+if [ -n "${GROWTH_JSON:-}" ]; then
+  echo "== state growth: reusing $GROWTH_JSON (from an earlier 'normledger testnet growth' run)"
+  cp "$GROWTH_JSON" "$WORK/growth.json"
+else
+  echo "== state growth and RSS, $GROWTH_RECORDS records through the app"
+  rm -rf "$WORK/growth"
+  EVERY=$(( GROWTH_RECORDS < 100000 ? GROWTH_RECORDS : 100000 ))
+  "$BIN" testnet growth --records "$GROWTH_RECORDS" --every "$EVERY" --dir "$WORK/growth" > "$WORK/growth.json"
+fi
 
 echo "== networks: kvstore baseline and normledger, 4 validators each, same run"
-"$BIN" testnet bench --dir "$WORK/nets" --out BENCHMARKS.md --micro "$WORK/micro.txt" \
+# shellcheck disable=SC2086
+"$BIN" testnet bench --dir "$WORK/nets" --out "$OUT" --micro "$WORK/micro.txt" $BENCH_ARGS \
   --growth "$WORK/growth.json" --json "$WORK/bench.json" --commands "
 make bench            # = bash bench/run.sh; GROWTH_RECORDS=N to shorten the growth run
 go test -run '^\$' -bench 'DecodeVerify|CheckTx|FinalizeCommit|Proof' -benchtime 2s ./app
@@ -30,4 +41,4 @@ normledger testnet growth --records $GROWTH_RECORDS --every 100000 --dir DIR
 normledger testnet bench --dir DIR --out BENCHMARKS.md   # ramps, half-rate latency, reads under load
 normledger testnet init --validators 4 --app kvstore --timeout-commit 200ms --output DIR   # the baseline by hand
 normledger testnet load DIR --rate R --duration D --size 1024"
-echo "== wrote BENCHMARKS.md (raw: $WORK/bench.json)"
+echo "== wrote $OUT (raw: $WORK/bench.json)"
