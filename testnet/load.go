@@ -3,7 +3,6 @@ package testnet
 import (
 	"context"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +32,8 @@ type LoadOptions struct {
 	Signers []string
 	// Settle is how long to wait for commits after the last offer.
 	Settle time.Duration
+
+	nonce int64
 }
 
 // LoadReport is what a load run measured.
@@ -83,6 +84,10 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 		o.Settle = 15 * time.Second
 	}
 	kvs := nw.App == AppKVStore
+	// Every run's transactions must differ from every earlier run's: equal
+	// records from one author are duplicates to the ledger, equal kvstore
+	// transactions hit CometBFT's mempool cache.
+	o.nonce = time.Now().UnixNano()
 	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
 	if err != nil {
 		return nil, err
@@ -159,7 +164,7 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 		c := targets[i%len(targets)]
 		var next func(n int) []byte
 		if kvs {
-			next = func(n int) []byte { return kvTx(o.Size, i, n) }
+			next = func(n int) []byte { return kvTx(o.Size, o.nonce, i, n) }
 		} else {
 			m := o.Signers[i]
 			signer, err := kr.Signer(m)
@@ -254,7 +259,7 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	sort.Float64s(lat)
 	q := func(p float64) float64 {
 		if len(lat) == 0 {
-			return math.NaN()
+			return 0
 		}
 		return lat[int(p*float64(len(lat)-1))]
 	}
@@ -295,8 +300,8 @@ func send(ctx context.Context, c *rpchttp.HTTP, tx []byte, at time.Time, mu *syn
 }
 
 // kvTx is a kvstore transaction key=value of about size bytes.
-func kvTx(size, lane, n int) []byte {
-	k := fmt.Sprintf("l%02dn%08d", lane, n)
+func kvTx(size int, nonce int64, lane, n int) []byte {
+	k := fmt.Sprintf("r%dl%02dn%08d", nonce, lane, n)
 	v := size - len(k) - 1
 	if v < 1 {
 		v = 1
@@ -312,7 +317,7 @@ func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
 		pad = 16
 	}
 	filler := strings.Repeat("x", pad)
-	tag := fmt.Sprintf("load %s run %d #%d ", member, runNonce, n)
+	tag := fmt.Sprintf("load %s run %d #%d ", member, o.nonce, n)
 	now := time.Now().UTC().Truncate(time.Second)
 	switch kind {
 	case "incident_disclosure":
@@ -326,7 +331,3 @@ func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
 			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"lumen"}, Summary: tag + filler}}}
 	}
 }
-
-// runNonce makes records of different load runs differ (equal records from
-// one author are rejected as duplicates).
-var runNonce = time.Now().UnixNano()
