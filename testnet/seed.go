@@ -56,6 +56,13 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 	ts := func(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(now.Add(d)) }
 	var steps []SeedStep
 	ids := map[string]string{}
+	// Sequences are tracked here, not asked of whichever node is next: a
+	// node one block behind would report a sequence already used.
+	seqs := map[string]uint64{}
+	chainID, err := clients[0].ChainID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	file := func(name, author string, co []string, rec *pb.Record) error {
 		signer, err := kr.Signer(author)
 		if err != nil {
@@ -70,10 +77,22 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			cs = append(cs, s)
 		}
 		rec.SchemaVersion = ledger.CurrentSchemaVersion
+		rec.ClientTime = timestamppb.New(time.Now().UTC().Truncate(time.Second))
+		if seqs[author] == 0 {
+			s, err := clients[0].NextSequence(ctx, author)
+			if err != nil {
+				return err
+			}
+			seqs[author] = s
+		}
+		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: seqs[author], Record: rec}, signer, cs...)
+		if err != nil {
+			return err
+		}
 		var lastErr error
 		for attempt := 0; attempt < len(clients); attempt++ {
 			c := clients[(len(steps)+attempt)%len(clients)]
-			res, err := c.Submit(ctx, rec, signer, cs, true)
+			res, err := c.Broadcast(ctx, tx, true)
 			if err != nil {
 				lastErr = err // that node may be down: try the next
 				continue
@@ -81,6 +100,7 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			if res.Rejected() {
 				return fmt.Errorf("seed %s: rejected: %s: %s", name, res.Code, res.Log)
 			}
+			seqs[author]++
 			ids[name] = res.ID
 			steps = append(steps, SeedStep{Name: name, Author: author, ID: res.ID, Height: res.Height})
 			if log != nil {
