@@ -3,7 +3,9 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -23,14 +25,23 @@ import (
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
-func freeAddr(t testing.TB) string {
+func freeAddr(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", pickPort(t)) }
+
+// Listen ports for tests come from 20000-32767, below the kernel's
+// ephemeral range (32768-60999): there, the local ports of the many outgoing
+// connections tests make could take a port between choosing and binding it.
+func pickPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 200; i++ {
+		port := 20000 + rand.IntN(12768)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port in 20000-32767")
+	return 0
 }
 
 // startNode runs a single-validator node in-process with the dev members

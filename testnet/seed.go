@@ -59,6 +59,13 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 	// Sequences are tracked here, not asked of whichever node is next: a
 	// node one block behind would report a sequence already used.
 	seqs := map[string]uint64{}
+	// Reads default to attested state: wait until the first node has some.
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	_, err = clients[0].WaitHeight(wctx, 2)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	chainID, err := clients[0].ChainID(ctx)
 	if err != nil {
 		return nil, err
