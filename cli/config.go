@@ -52,7 +52,7 @@ type Config struct {
 var defaults = map[string]any{
 	"home":                defaultHome(),
 	"chain_id":            "",
-	"node":                "tcp://127.0.0.1:26657",
+	"node":                "http://127.0.0.1:1317",
 	"keyring_backend":     "file",
 	"passphrase_file":     "",
 	"output":              "text",
@@ -62,6 +62,7 @@ var defaults = map[string]any{
 	"rpc.laddr":           "",
 	"p2p.laddr":           "",
 	"app.cache_size":      0,
+	"app.verify_on_start": "auto",
 	"api.rest_laddr":      "tcp://127.0.0.1:1317",
 	"api.grpc_laddr":      "tcp://127.0.0.1:9090",
 	"api.cors_origins":    []string{},

@@ -12,6 +12,9 @@ import (
 	"github.com/normledger/normledger/cli/keyring"
 )
 
+// lastConfig is the configuration the last command ran with (for tests).
+var lastConfig *Config
+
 // Version is set at build time with -ldflags "-X github.com/normledger/normledger/cli.Version=...".
 var Version = "dev"
 
@@ -66,6 +69,7 @@ func NewRootCmd(out, errOut io.Writer, in io.Reader) *cobra.Command {
 				return err
 			}
 			e.cfg = cfg
+			lastConfig = cfg
 			return nil
 		},
 	}
