@@ -32,38 +32,36 @@ type Manifest struct {
 
 // SeedExamples submits the example records of dir (in manifest.json order)
 // through c, signing with keys from kr, and returns the ids by save_as name.
-func SeedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir string, log io.Writer) (map[string]string, []string, error) {
+func SeedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir string, log io.Writer) (map[string]string, error) {
 	bz, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("examples: %w", err)
+		return nil, fmt.Errorf("examples: %w", err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(bz, &m); err != nil {
-		return nil, nil, fmt.Errorf("examples manifest: %w", err)
+		return nil, fmt.Errorf("examples manifest: %w", err)
 	}
 	ids := map[string]string{}
-	var order []string
 	for _, s := range m.Steps {
 		rec, err := loadRecord(filepath.Join(dir, s.File), ids, time.Now())
 		if err != nil {
-			return ids, order, err
+			return ids, err
 		}
 		signer, co, err := signers(kr, s.From, s.CoSigners)
 		if err != nil {
-			return ids, order, err
+			return ids, err
 		}
 		res, err := c.Submit(ctx, rec, signer, co, true)
 		if err != nil {
-			return ids, order, fmt.Errorf("%s: %w", s.File, err)
+			return ids, fmt.Errorf("%s: %w", s.File, err)
 		}
 		if res.Rejected() {
-			return ids, order, fmt.Errorf("%s: rejected: %s (code %d): %s", s.File, res.Code, res.Code, res.Log)
+			return ids, fmt.Errorf("%s: rejected: %s (code %d): %s", s.File, res.Code, res.Code, res.Log)
 		}
 		fmt.Fprintf(log, "  %-26s by %-12s -> %s (height %d)\n", s.File, s.From, res.ID, res.Height)
 		ids[s.SaveAs] = res.ID
-		order = append(order, s.SaveAs)
 	}
-	return ids, order, nil
+	return ids, nil
 }
 
 const devMarker = ".normledger-dev"
@@ -155,7 +153,7 @@ created itself.`,
 			var ids map[string]string
 			if len(existing.Records) == 0 {
 				fmt.Fprintf(e.out, "submitting example records from %s:\n", examples)
-				if ids, _, err = SeedExamples(ctx, c, kr, examples, e.out); err != nil {
+				if ids, err = SeedExamples(ctx, c, kr, examples, e.out); err != nil {
 					return err
 				}
 			}

@@ -175,16 +175,21 @@ func startAll(ctx context.Context, w io.Writer, nw *Network) ([]*Process, error)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	for {
-		if h, _ := rpcHeight(wctx, nw.Nodes[0].RPC); h >= 2 {
-			return procs, nil
-		}
-		select {
-		case <-wctx.Done():
-			return procs, fmt.Errorf("network did not start committing (logs: %s)", LogFile(nw.Nodes[0]))
-		case <-time.After(100 * time.Millisecond):
+	// Every node answers (and the chain commits) before start returns, so
+	// whatever runs next can talk to any of them.
+	for _, n := range nw.Nodes {
+		for {
+			if h, _ := rpcHeight(wctx, n.RPC); h >= 2 {
+				break
+			}
+			select {
+			case <-wctx.Done():
+				return procs, fmt.Errorf("%s did not start committing (log: %s)", n.Name, LogFile(n))
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
+	return procs, nil
 }
 
 // supervise waits for Ctrl-C (or SIGTERM), reporting nodes that exit on

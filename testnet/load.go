@@ -162,10 +162,9 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	var wg sync.WaitGroup
 	for i := 0; i < lanes; i++ {
 		c := targets[i%len(targets)]
-		var next func(n int) []byte
-		if kvs {
-			next = func(n int) []byte { return kvTx(o.Size, o.nonce, i, n) }
-		} else {
+		next := func(n int) []byte { return kvTx(o.Size, o.nonce, i, n) }
+		refused := func() {}
+		if !kvs {
 			m := o.Signers[i]
 			signer, err := kr.Signer(m)
 			if err != nil {
@@ -187,37 +186,24 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 				if err != nil {
 					return nil
 				}
-				seq++ // given back below if the node refuses the tx
+				seq++
 				return tx
 			}
-			queues[i] = make(chan offer, int(o.Rate*o.Duration.Seconds())+1)
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				n := 0
-				for of := range queues[i] {
-					tx := next(n)
-					n++
-					if tx == nil {
-						continue
-					}
-					if !send(ctx, c, tx, of.at, &mu, sent, rep) {
-						seq-- // not admitted: the sequence is still free
-					}
-				}
-			}(i)
-			continue
+			refused = func() { seq-- } // not admitted: the sequence is still free
 		}
 		queues[i] = make(chan offer, int(o.Rate*o.Duration.Seconds())+1)
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
 			n := 0
 			for of := range queues[i] {
-				send(ctx, c, next(n), of.at, &mu, sent, rep)
+				tx := next(n)
 				n++
+				if tx != nil && !send(ctx, c, tx, of.at, &mu, sent, rep) {
+					refused()
+				}
 			}
-		}(i)
+		}()
 	}
 
 	// The open-loop schedule.

@@ -3,7 +3,6 @@ package testnet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -308,9 +307,6 @@ func peers(ctx context.Context, rpc string) (int, error) {
 	}
 	return strconv.Atoi(ni.Result.NPeers)
 }
-
-// ErrNotRunning is returned when an operation needs a running node.
-var ErrNotRunning = errors.New("node is not running")
 
 // appOf reads which app the network in dir runs.
 func appOf(dir string) string {

@@ -25,8 +25,8 @@ type SeedStep struct {
 // Seed files a realistic scenario through the public REST API of the given
 // nodes (round robin): a joint restraint pledge by every state covering
 // health, energy and water; an exercise notification that some recipients
-// acknowledge and one does not (its acknowledgement falls overdue after
-// ackWindow... and its response after respondBy); a ransomware incident at a
+// acknowledge and one does not (its acknowledgement falls overdue after the
+// chain's ack window, and every response after respondWithin); a ransomware incident at a
 // hospital with early-warning and final disclosures; the neutral body's harm
 // assessment; the verifier's finding; a challenge and the challenged
 // author's reply. States, organisations and places are fictional.

@@ -73,9 +73,6 @@ func New(addr string) (*Client, error) {
 	return &Client{base: base, hc: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
-// WithHTTPClient replaces the HTTP client (tests, custom transports).
-func (c *Client) WithHTTPClient(hc *http.Client) *Client { return &Client{base: c.base, hc: hc} }
-
 // Base is the API's base URL.
 func (c *Client) Base() string { return c.base }
 

@@ -886,9 +886,6 @@ func (v *View) matches(r *pb.StoredRecord, f Filter) (bool, error) {
 	return true, nil
 }
 
-// IDFromIndexValue renders an index entry's value (32 raw bytes) as a record id.
-func IDFromIndexValue(bz []byte) string { return hex.EncodeToString(bz) }
-
 // AllObligations lists every obligation matching f (all pages).
 func (v *View) AllObligations(f ObligationFilter) ([]*pb.Obligation, error) {
 	var out []*pb.Obligation
