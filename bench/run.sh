@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every benchmark and regenerates BENCHMARKS.md. Not part of the
-# tests. Needs only Go; takes roughly 30-40 minutes on 2 cores (the 1M-record
-# state growth run is most of it: GROWTH_RECORDS=200000 makes it quick).
+# tests. Needs only Go; takes roughly 35 minutes on 2 cores (the two 1M-record
+# state growth runs are about half of it: GROWTH_RECORDS=200000 makes them quick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${BENCH_DIR:-/tmp/normledger-bench}"
@@ -20,24 +20,37 @@ echo "== micro-benchmarks (go test -bench)"
 go test -run '^$' -bench 'DecodeVerify|CheckTx|FinalizeCommit|Proof' -benchtime "$MICRO_TIME" ./app | tee "$WORK/micro.txt"
 go test -run '^$' -bench RESTProofReads -benchtime 20000x ./node | tee -a "$WORK/micro.txt"
 
+GROWTH_KEEP_RECENT="${GROWTH_KEEP_RECENT:-100}"
+EVERY=$(( GROWTH_RECORDS < 100000 ? GROWTH_RECORDS : 100000 ))
 if [ -n "${GROWTH_JSON:-}" ]; then
   echo "== state growth: reusing $GROWTH_JSON (from an earlier 'normledger testnet growth' run)"
   cp "$GROWTH_JSON" "$WORK/growth.json"
 else
-  echo "== state growth and RSS, $GROWTH_RECORDS records through the app"
+  echo "== state growth and RSS, $GROWTH_RECORDS records through the app, every version kept"
   rm -rf "$WORK/growth"
-  EVERY=$(( GROWTH_RECORDS < 100000 ? GROWTH_RECORDS : 100000 ))
   "$BIN" testnet growth --records "$GROWTH_RECORDS" --every "$EVERY" --dir "$WORK/growth" > "$WORK/growth.json"
+  rm -rf "$WORK/growth"
+fi
+if [ -n "${GROWTH_PRUNED_JSON:-}" ]; then
+  echo "== state growth, pruned: reusing $GROWTH_PRUNED_JSON"
+  cp "$GROWTH_PRUNED_JSON" "$WORK/growth-pruned.json"
+else
+  echo "== state growth and RSS, $GROWTH_RECORDS records, newest $GROWTH_KEEP_RECENT versions kept"
+  rm -rf "$WORK/growth-pruned"
+  "$BIN" testnet growth --records "$GROWTH_RECORDS" --every "$EVERY" --keep-recent "$GROWTH_KEEP_RECENT" \
+    --dir "$WORK/growth-pruned" > "$WORK/growth-pruned.json"
+  rm -rf "$WORK/growth-pruned"
 fi
 
 echo "== networks: kvstore baseline and normledger, 4 validators each, same run"
 # shellcheck disable=SC2086
 "$BIN" testnet bench --dir "$WORK/nets" --out "$OUT" --micro "$WORK/micro.txt" $BENCH_ARGS \
-  --growth "$WORK/growth.json" --json "$WORK/bench.json" --commands "
+  --growth "$WORK/growth.json" --growth-pruned "$WORK/growth-pruned.json" --json "$WORK/bench.json" --commands "
 make bench            # = bash bench/run.sh; GROWTH_RECORDS=N to shorten the growth run
 go test -run '^\$' -bench 'DecodeVerify|CheckTx|FinalizeCommit|Proof' -benchtime 2s ./app
 go test -run '^\$' -bench RESTProofReads -benchtime 20000x ./node
-normledger testnet growth --records $GROWTH_RECORDS --every 100000 --dir DIR
+normledger testnet growth --records $GROWTH_RECORDS --every 100000 --dir DIR                       # every version kept
+normledger testnet growth --records $GROWTH_RECORDS --every 100000 --keep-recent $GROWTH_KEEP_RECENT --dir DIR  # pruned
 normledger testnet bench --dir DIR --out BENCHMARKS.md   # ramps, half-rate latency, reads under load
 normledger testnet init --validators 4 --app kvstore --timeout-commit 200ms --output DIR   # the baseline by hand
 normledger testnet load DIR --rate R --duration D --size 1024"

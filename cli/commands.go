@@ -155,7 +155,7 @@ func (e *env) nodeConfig() (node.Config, error) {
 	return node.Config{Comet: ccfg,
 		Home: e.cfg.Home, RPCListen: e.cfg.RPC.Laddr, P2PListen: e.cfg.P2P.Laddr,
 		LogLevel: e.cfg.Log.Level, CometLogLevel: e.cfg.Log.CometLevel, LogFormat: e.cfg.Log.Format,
-		LogOutput: e.err, AppCacheSize: e.cfg.App.CacheSize, AppVerify: e.cfg.App.VerifyOnStart, Version: Version,
+		LogOutput: e.err, AppCacheSize: e.cfg.App.CacheSize, AppVerify: e.cfg.App.VerifyOnStart, AppKeepRecent: e.cfg.App.KeepRecent, Version: Version,
 		API: api.Config{
 			RESTListen: e.cfg.API.RESTLaddr, GRPCListen: e.cfg.API.GRPCLaddr, CORSOrigins: e.cfg.API.CORSOrigins,
 			MaxBodyBytes: e.cfg.API.MaxBodyBytes, ReadRateLimit: e.cfg.API.ReadRateLimit, ReadRateBurst: e.cfg.API.ReadRateBurst,

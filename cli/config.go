@@ -36,6 +36,7 @@ type Config struct {
 	App struct {
 		CacheSize     int    `mapstructure:"cache_size"`
 		VerifyOnStart string `mapstructure:"verify_on_start"`
+		KeepRecent    int64  `mapstructure:"keep_recent"`
 	} `mapstructure:"app"`
 	API struct {
 		RESTLaddr     string   `mapstructure:"rest_laddr"`
@@ -63,6 +64,7 @@ var defaults = map[string]any{
 	"p2p.laddr":           "",
 	"app.cache_size":      0,
 	"app.verify_on_start": "auto",
+	"app.keep_recent":     int64(0),
 	"api.rest_laddr":      "tcp://127.0.0.1:1317",
 	"api.grpc_laddr":      "tcp://127.0.0.1:9090",
 	"api.cors_origins":    []string{},
@@ -162,6 +164,12 @@ cache_size = 0
 # Walk the whole application state at start to find damage: "auto" (after an
 # unclean shutdown), "always" or "never".
 verify_on_start = "auto"
+# State versions (heights) to keep: 0 keeps every version (an archive node,
+# proofs at any height); N > 0 deletes versions older than the newest N after
+# each block, which bounds the state's growth. The newest version always
+# holds every record and member, so proofs at recent heights are unaffected;
+# reads at a deleted height answer 404.
+keep_recent = 0
 
 [api]
 # REST (grpc-gateway) and gRPC listeners; "" disables a server.

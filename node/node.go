@@ -42,7 +42,10 @@ type Config struct {
 	// AppVerify says when to walk the whole application state at start:
 	// "auto" (after an unclean shutdown), "always" or "never".
 	AppVerify string
-	Version   string
+	// AppKeepRecent > 0 keeps only the newest AppKeepRecent state versions;
+	// 0 keeps every version (an archive node).
+	AppKeepRecent int64
+	Version       string
 	// API configures the REST and gRPC servers (empty listen addresses disable them).
 	API api.Config
 }
@@ -88,7 +91,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.P2PListen != "" {
 		ccfg.P2P.ListenAddress = cfg.P2PListen
 	}
-	st, err := store.Open(filepath.Join(cfg.Home, "data"), store.Options{CacheSize: cfg.AppCacheSize, Verify: cfg.AppVerify})
+	st, err := store.Open(filepath.Join(cfg.Home, "data"), store.Options{CacheSize: cfg.AppCacheSize, Verify: cfg.AppVerify, KeepRecent: cfg.AppKeepRecent})
 	if err != nil {
 		return nil, fmt.Errorf("application state: %w", err)
 	}

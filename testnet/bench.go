@@ -142,10 +142,12 @@ func runRamp(ctx context.Context, o BenchOptions, nw *Network, app string, res *
 		}
 		o.logf("  %s", rep)
 		res.Ramp[app] = append(res.Ramp[app], rep)
-		if rep.CommittedRate > res.Saturation[app] {
-			res.Saturation[app] = rep.CommittedRate
+		// Saturation is what commits while the load runs: a full mempool
+		// drained after the step would otherwise count as throughput.
+		if rep.SustainedRate > res.Saturation[app] {
+			res.Saturation[app] = rep.SustainedRate
 		}
-		if rep.CommittedRate < 0.8*r {
+		if rep.SustainedRate < 0.8*r {
 			break // saturated: more offered load only queues
 		}
 	}
@@ -214,6 +216,19 @@ func machine() string {
 		mem = strings.Fields(strings.SplitN(string(bz), "\n", 2)[0])[1] + " kB RAM"
 	}
 	return fmt.Sprintf("%s, %d cores, %s, %s %s/%s", cpu, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// ReadBenchJSON loads a result saved by WriteJSON.
+func ReadBenchJSON(path string) (*BenchResult, error) {
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r := new(BenchResult)
+	if err := json.Unmarshal(bz, r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }
 
 // WriteJSON saves the result.

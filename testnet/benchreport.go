@@ -10,7 +10,7 @@ import (
 
 // RenderBenchmarks writes BENCHMARKS.md from the network result, the go test
 // -bench output in microFile and the growth points in growthFile.
-func RenderBenchmarks(path string, r *BenchResult, microFile, growthFile, commands string) error {
+func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles []string, commands string) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	ours, base := r.Saturation[AppNormledger], r.Saturation[AppKVStore]
@@ -48,35 +48,38 @@ func RenderBenchmarks(path string, r *BenchResult, microFile, growthFile, comman
 	}
 	p("| >= 5,000 proof-carrying REST reads/s with p99 <= 10 ms while writes run | best with p99 <= 10 ms: %.0f reads/s (c=%d, p99 %.1f ms); highest: %.0f reads/s (c=%d, p99 %.1f ms) | %s |",
 		best.PerSecond, best.Concurrency, best.P99ms, bestAny.PerSecond, bestAny.Concurrency, bestAny.P99ms, pass(best.PerSecond >= 5000))
-	var growth []GrowthPoint
-	if bz, err := os.ReadFile(growthFile); err == nil {
-		json.Unmarshal(bz, &growth)
+	var growths [][]GrowthPoint
+	for _, f := range growthFiles {
+		var g []GrowthPoint
+		if bz, err := os.ReadFile(f); err == nil && json.Unmarshal(bz, &g) == nil && len(g) > 0 {
+			growths = append(growths, g)
+		}
 	}
-	if len(growth) > 0 {
-		last := growth[len(growth)-1]
-		p("| state growth <= 2.5 x record bytes; RSS <= 512 MiB per validator after 1M records | %d records: %.2f x; app RSS %.0f MiB (see below) | %s |",
-			last.Records, last.Ratio, float64(last.RSSBytes)/(1<<20), pass(last.Ratio <= 2.5 && last.RSSBytes <= 512<<20 && last.Records >= 1_000_000))
+	for _, g := range growths {
+		last := g[len(g)-1]
+		p("| state growth <= 2.5 x record bytes; RSS <= 512 MiB per validator after 1M records (%s) | %d records: %.2f x; app RSS %.0f MiB (see below) | %s |",
+			retention(last.KeepRecent), last.Records, last.Ratio, float64(last.RSSBytes)/(1<<20), pass(last.Ratio <= 2.5 && last.RSSBytes <= 512<<20 && last.Records >= 1_000_000))
 	}
 	p("")
 	p("## Write throughput (ramp, same run)")
 	p("")
-	p("| app | offered tx/s | accepted tx/s | committed tx/s | p50 s | p90 s | p99 s | rejects |")
-	p("|---|---|---|---|---|---|---|---|")
+	p("| app | offered tx/s | accepted tx/s | committed within the step, tx/s | committed incl. drain, tx/s | p50 s | p90 s | p99 s | max block txs | rejects |")
+	p("|---|---|---|---|---|---|---|---|---|---|")
 	for _, app := range []string{AppKVStore, AppNormledger} {
 		for _, l := range r.Ramp[app] {
-			p("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %s |", app, l.OfferedRate, l.AcceptedRate, l.CommittedRate, l.P50, l.P90, l.P99, rejects(l))
+			p("| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %d | %s |", app, l.OfferedRate, l.AcceptedRate, l.SustainedRate, l.CommittedRate, l.P50, l.P90, l.P99, l.MaxBlockTxs, rejects(l))
 		}
 	}
 	p("")
-	p("Saturation (highest committed rate): kvstore %.0f tx/s, normledger %.0f tx/s.", base, ours)
+	p("Saturation (highest rate committed within a step, i.e. while the load was offered; what the mempool drains after the step is excluded): kvstore %.0f tx/s, normledger %.0f tx/s.", base, ours)
 	p("")
 	p("## Latency at half of normledger's saturation (%.0f tx/s offered)", r.HalfRate)
 	p("")
-	p("| app | committed tx/s | p50 s | p90 s | p99 s |")
-	p("|---|---|---|---|---|")
+	p("| app | committed tx/s | p50 s | p90 s | p99 s | max block txs |")
+	p("|---|---|---|---|---|---|")
 	for _, app := range []string{AppKVStore, AppNormledger} {
 		if l := r.Half[app]; l != nil {
-			p("| %s | %.0f | %.2f | %.2f | %.2f |", app, l.CommittedRate, l.P50, l.P90, l.P99)
+			p("| %s | %.0f | %.2f | %.2f | %.2f | %d |", app, l.SustainedRate, l.P50, l.P90, l.P99, l.MaxBlockTxs)
 		}
 	}
 	p("")
@@ -96,13 +99,15 @@ func RenderBenchmarks(path string, r *BenchResult, microFile, growthFile, comman
 	p("")
 	p("## State size and memory")
 	p("")
-	if len(growth) > 0 {
-		p("Applying records through the real app (FinalizeBlock + Commit, 1,000 per block) into an on-disk store; state is the application database on disk, RSS the process's (app and store only, no CometBFT):")
+	if len(growths) > 0 {
+		p("Applying records through the real app (FinalizeBlock + Commit, 1,000 per block) into an on-disk store; state is the application database on disk, RSS the process's (app and store only, no CometBFT). Every version kept is what an archive node stores (`keep_recent = 0`, the default): IAVL keeps the inner nodes each block replaced, so the ratio grows with the number of blocks. A node that keeps only recent versions (`[app] keep_recent` in app.toml) stores the newest tree plus that window:")
 		p("")
-		p("| records | record bytes (MiB) | state (MiB) | state / records | RSS (MiB) | elapsed s |")
-		p("|---|---|---|---|---|---|")
-		for _, g := range growth {
-			p("| %d | %.1f | %.1f | %.2f | %.0f | %.0f |", g.Records, float64(g.RecordBytes)/(1<<20), float64(g.StateBytes)/(1<<20), g.Ratio, float64(g.RSSBytes)/(1<<20), g.Seconds)
+		p("| state versions kept | records | record bytes (MiB) | state (MiB) | state / records | RSS (MiB) | elapsed s |")
+		p("|---|---|---|---|---|---|---|")
+		for _, growth := range growths {
+			for _, g := range growth {
+				p("| %s | %d | %.1f | %.1f | %.2f | %.0f | %.0f |", retention(g.KeepRecent), g.Records, float64(g.RecordBytes)/(1<<20), float64(g.StateBytes)/(1<<20), g.Ratio, float64(g.RSSBytes)/(1<<20), g.Seconds)
+			}
 		}
 		p("")
 	}
@@ -160,4 +165,11 @@ func rejects(l *LoadReport) string {
 		return "–"
 	}
 	return strings.Join(parts, ", ")
+}
+
+func retention(keepRecent int64) string {
+	if keepRecent <= 0 {
+		return "every version (archive)"
+	}
+	return fmt.Sprintf("newest %d", keepRecent)
 }

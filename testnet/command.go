@@ -474,6 +474,7 @@ func resetCmd() *cobra.Command {
 
 func growthCmd() *cobra.Command {
 	var n, size, block, every int
+	var keepRecent int64
 	var dir string
 	cmd := &cobra.Command{
 		Use:    "growth --records N --dir DIR",
@@ -481,7 +482,7 @@ func growthCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pts, err := Growth(cmd.Context(), dir, n, size, block, every, cmd.ErrOrStderr())
+			pts, err := Growth(cmd.Context(), dir, n, size, block, every, keepRecent, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -494,6 +495,7 @@ func growthCmd() *cobra.Command {
 	cmd.Flags().IntVar(&size, "size", 1024, "approximate signed record size")
 	cmd.Flags().IntVar(&block, "block", 1000, "records per block")
 	cmd.Flags().IntVar(&every, "every", 100000, "measure every this many records")
+	cmd.Flags().Int64Var(&keepRecent, "keep-recent", 0, "state versions to keep (0: every version, as an archive node)")
 	cmd.Flags().StringVar(&dir, "dir", "", "state directory (fresh)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
@@ -501,7 +503,7 @@ func growthCmd() *cobra.Command {
 
 func benchCmd() *cobra.Command {
 	var o BenchOptions
-	var out, micro, growth, commands, resultJSON string
+	var out, micro, growth, growthPruned, commands, resultJSON, fromJSON string
 	cmd := &cobra.Command{
 		Use:    "bench --dir WORKDIR --out BENCHMARKS.md",
 		Short:  "Network benchmarks against the kvstore baseline; writes BENCHMARKS.md",
@@ -509,29 +511,37 @@ func benchCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Progress = cmd.ErrOrStderr()
-			res, err := Bench(cmd.Context(), o)
+			var res *BenchResult
+			var err error
+			if fromJSON != "" {
+				res, err = ReadBenchJSON(fromJSON)
+			} else {
+				res, err = Bench(cmd.Context(), o)
+			}
 			if err != nil {
 				return err
 			}
-			if resultJSON != "" {
+			if resultJSON != "" && fromJSON == "" {
 				if err := res.WriteJSON(resultJSON); err != nil {
 					return err
 				}
 			}
-			return RenderBenchmarks(out, res, micro, growth, commands)
+			return RenderBenchmarks(out, res, micro, []string{growth, growthPruned}, commands)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", "/tmp/normledger-bench", "work directory for the networks")
 	f.Float64SliceVar(&o.Rates, "rates", []float64{300, 600, 900, 1200, 1600, 2000, 2500}, "offered rates of the ramp")
-	f.DurationVar(&o.Step, "step", 10*time.Second, "duration of each ramp step")
+	f.DurationVar(&o.Step, "step", 20*time.Second, "duration of each ramp step")
 	f.IntVar(&o.Size, "size", 1024, "transaction size, bytes")
 	f.IntSliceVar(&o.ReadConc, "read-concurrency", []int{1, 4, 16, 64}, "read benchmark concurrency levels")
 	f.DurationVar(&o.ReadFor, "read-for", 5*time.Second, "duration of each read point")
 	f.IntVar(&o.Validators, "validators", 4, "validators per network")
 	f.StringVar(&out, "out", "BENCHMARKS.md", "report to write")
 	f.StringVar(&micro, "micro", "", "go test -bench output to include")
-	f.StringVar(&growth, "growth", "", "growth JSON to include")
+	f.StringVar(&growth, "growth", "", "growth JSON (every version kept) to include")
+	f.StringVar(&growthPruned, "growth-pruned", "", "growth JSON of a pruned store (testnet growth --keep-recent) to include")
+	f.StringVar(&fromJSON, "from-json", "", "render the report from an earlier run's --json instead of running the networks")
 	f.StringVar(&commands, "commands", "", "commands to list in the report")
 	f.StringVar(&resultJSON, "json", "", "also write the raw result here")
 	return cmd

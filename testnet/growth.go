@@ -29,14 +29,16 @@ type GrowthPoint struct {
 	Ratio       float64 `json:"ratio"`
 	RSSBytes    int64   `json:"rss_bytes"`
 	Seconds     float64 `json:"seconds"`
+	// KeepRecent is the store's retention (0: every version kept).
+	KeepRecent int64 `json:"keep_recent"`
 }
 
 // Growth applies n signed ~size-byte records through the real app into an
 // on-disk store in dir, in blocks of block records, and measures the state
 // database size against the signed record bytes, and this process's RSS,
 // every `every` records.
-func Growth(ctx context.Context, dir string, n, size, block, every int, progress io.Writer) ([]GrowthPoint, error) {
-	st, err := store.Open(dir, store.Options{})
+func Growth(ctx context.Context, dir string, n, size, block, every int, keepRecent int64, progress io.Writer) ([]GrowthPoint, error) {
+	st, err := store.Open(dir, store.Options{KeepRecent: keepRecent})
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +96,7 @@ func Growth(ctx context.Context, dir string, n, size, block, every int, progress
 		done += k
 		if done%every == 0 || done == n {
 			p := GrowthPoint{Records: done, RecordBytes: recordBytes, StateBytes: dirSize(dir), RSSBytes: selfRSS(),
-				Seconds: time.Since(start).Seconds()}
+				Seconds: time.Since(start).Seconds(), KeepRecent: keepRecent}
 			p.Ratio = float64(p.StateBytes) / float64(p.RecordBytes)
 			out = append(out, p)
 			if progress != nil {

@@ -4,7 +4,6 @@
 //
 //	meta/chain_id                      chain id
 //	meta/params                        Params
-//	meta/count                         number of records, u64be
 //	m/<member>                         Member
 //	n/<member>                         next sequence, u64be
 //	r/<seq u64be>                      StoredRecord (sequential keys: fast appends)
@@ -17,10 +16,9 @@
 //	f/<record id 32 bytes>/<seq u64be>  id (records that refer to a record)
 //	p/<pledgor>/<seq u64be>            id (pledges by pledgor)
 //	o/<obligation id>                  Obligation
-//	od/<due ns u64be>/<obligation id>  (open obligations by due time)
 //	ob/d/<debtor>/<due>/<id>           (obligations by debtor, by due time)
 //	ob/c/<creditor>/<due>/<id>         (by creditor)
-//	ob/s/<status>/<due>/<id>           (by status)
+//	ob/s/<status>/<due>/<id>           (by status; ob/s/open/ is what the overdue sweep scans)
 //	ob/b/<pledge id 32 bytes>/<due>/<id> (disclosure duties by the pledge they rest on)
 package keys
 
@@ -37,7 +35,6 @@ import (
 const (
 	KeyChainID    = "meta/chain_id"
 	KeyParams     = "meta/params"
-	KeyCount      = "meta/count"
 	PrefixMember  = "m/"
 	PrefixSeq     = "n/"
 	PrefixRecord  = "r/"
@@ -128,7 +125,6 @@ const (
 	PrefixRef        = "f/"
 	PrefixPledge     = "p/"
 	PrefixObligation = "o/"
-	PrefixOpenDue    = "od/"
 	PrefixObDebtor   = "ob/d/"
 	PrefixObCreditor = "ob/c/"
 	PrefixObStatus   = "ob/s/"
@@ -164,11 +160,6 @@ func Due(unixNano int64) []byte {
 		unixNano = 0
 	}
 	return U64(uint64(unixNano))
-}
-
-// OpenDue indexes an open obligation by due time.
-func OpenDue(dueNano int64, id string) []byte {
-	return Cat([]byte(PrefixOpenDue), Due(dueNano), []byte("/"+id))
 }
 
 // ObDebtorPrefix, ObCreditorPrefix, ObStatusPrefix and ObBasisPrefix are the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,13 @@ type Store struct {
 	tree *iavl.MutableTree
 	// marker, when set, is the commit marker file (see checkMarker).
 	marker string
+	// seen answers most duplicate-content lookups of new content in memory.
+	seen *seenFilter
+	// keepRecent > 0 deletes versions older than the newest keepRecent
+	// after each commit; 0 keeps every version (an archive node).
+	keepRecent int64
+	prunedTo   int64 // versions up to this one are gone
+	pruneKnown bool  // prunedTo has been read from the database
 
 	mu      sync.RWMutex // guards version and hash below
 	version int64
@@ -59,6 +67,12 @@ type Options struct {
 	CacheSize int
 	// Verify is VerifyAuto (default), VerifyAlways or VerifyNever.
 	Verify string
+	// KeepRecent > 0 keeps only the newest KeepRecent versions (heights):
+	// older ones are deleted after each commit and reads at them fail with
+	// ErrNoVersion. 0 keeps every version (an archive node). The latest
+	// version always holds every record, so proofs of records and members
+	// at recent heights are unaffected.
+	KeepRecent int64
 }
 
 // Open opens (or creates) the state database in dir and loads the latest
@@ -74,6 +88,11 @@ func Open(dir string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if o.KeepRecent < 0 {
+		db.Close()
+		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep every version) or positive", o.KeepRecent)
+	}
+	s.keepRecent = o.KeepRecent
 	s.marker = filepath.Join(dir, "appstate.commit")
 	clean, err := s.checkMarker()
 	if err != nil {
@@ -97,10 +116,11 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Verify walks every node of the latest version and checks that the
-// tree's leaves and the fast index agree key by key and in number. A
-// database that lost entries (a damaged journal is dropped silently by the
-// storage engine) or holds unreadable ones fails with ErrDamaged.
+// Verify walks every node of the latest version and checks that every
+// node loads, that the leaves come in strictly ascending key order, and that
+// their number is the size the root records. A database that lost entries (a
+// damaged journal is dropped silently by the storage engine) or holds
+// unreadable ones fails with ErrDamaged.
 func (s *Store) Verify() error {
 	v := s.Version()
 	it, err := s.tree.GetImmutable(v)
@@ -112,30 +132,26 @@ func (s *Store) Verify() error {
 		return fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	defer exp.Close()
-	fast, err := it.Iterator(nil, nil, true)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrDamaged, err)
-	}
-	defer fast.Close()
 	var leaves int64
+	var last []byte
 	for {
 		n, err := exp.Next()
 		if errors.Is(err, iavl.ErrorExportDone) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrDamaged, err)
+			return fmt.Errorf("%w: at height %d after %d readable entries: %v", ErrDamaged, v, leaves, err)
 		}
 		if n.Height != 0 {
 			continue
 		}
-		leaves++
-		if !fast.Valid() || !bytes.Equal(fast.Key(), n.Key) || !bytes.Equal(fast.Value(), n.Value) {
-			return fmt.Errorf("%w: at height %d the tree and its key index disagree at key %x", ErrDamaged, v, n.Key)
+		if leaves > 0 && bytes.Compare(n.Key, last) <= 0 {
+			return fmt.Errorf("%w: at height %d key %x follows %x out of order", ErrDamaged, v, n.Key, last)
 		}
-		fast.Next()
+		leaves++
+		last = n.Key
 	}
-	if leaves != it.Size() || fast.Valid() {
+	if leaves != it.Size() {
 		return fmt.Errorf("%w: at height %d the tree has %d readable entries of %d recorded", ErrDamaged, v, leaves, it.Size())
 	}
 	return nil
@@ -217,13 +233,18 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	// version. The batcher preallocates its threshold, so it is bounded:
 	// versions up to 32 MiB (a 1,000-record block writes about 10 MiB) are
 	// atomic.
-	tree := iavl.NewMutableTree(db, cacheSize, false, iavl.NewNopLogger(), iavl.SyncOption(false),
+	//
+	// No fast index (skipFastStorageUpgrade): IAVL would otherwise store
+	// every value a second time, keyed by its key, for O(1) reads of the
+	// newest version. Committed reads go through the tree for their proofs
+	// anyway, and without it a record costs about half the disk writes.
+	tree := iavl.NewMutableTree(db, cacheSize, true, iavl.NewNopLogger(), iavl.SyncOption(false),
 		iavl.FlushThresholdOption(flushThreshold))
 	v, err := tree.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load app state: %w", err)
 	}
-	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash()}
+	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), seen: &seenFilter{}}
 	if v > 0 {
 		// A committed version must carry the chain id written at genesis;
 		// anything else means the database is damaged.
@@ -234,8 +255,31 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 		if len(cid) == 0 {
 			return nil, fmt.Errorf("app state at version %d has no chain id: database is damaged", v)
 		}
+		if err := s.loadSeen(); err != nil {
+			return nil, fmt.Errorf("app state at version %d: %w", v, err)
+		}
 	}
 	return s, nil
+}
+
+// loadSeen fills the duplicate-content filter from the content index.
+func (s *Store) loadSeen() error {
+	start := []byte(keys.PrefixContent)
+	it, err := s.tree.Iterator(start, keys.PrefixEnd(start), true)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) < len(start)+1+32 {
+			return fmt.Errorf("content index key %x is malformed", k)
+		}
+		var h [32]byte
+		copy(h[:], k[len(k)-32:])
+		s.seen.add(string(k[len(start):len(k)-33]), h)
+	}
+	return it.Error()
 }
 
 // Close records a clean shutdown and closes the database.
@@ -286,9 +330,6 @@ func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if err := s.set([]byte(keys.KeyChainID), []byte(chainID)); err != nil {
 		return err
 	}
-	if err := s.set([]byte(keys.KeyCount), keys.U64(0)); err != nil {
-		return err
-	}
 	for _, m := range gs.Members {
 		if err := s.setProto(keys.Member(m.Id), m); err != nil {
 			return err
@@ -318,7 +359,6 @@ func (s *Store) Write(ch *ledger.Changes) error {
 		{keys.AuthorIndex(r.Author, seq), idRaw},
 		{keys.Content(r.Author, ch.ContentHash), idRaw},
 		{keys.Sequence(r.Author), keys.U64(ch.NextSequence)},
-		{[]byte(keys.KeyCount), keys.U64(seq)},
 	}
 	for _, sub := range ch.Subjects {
 		writes = append(writes, [2][]byte{keys.SubjectIndex(sub, seq), idRaw})
@@ -337,6 +377,7 @@ func (s *Store) Write(ch *ledger.Changes) error {
 			return err
 		}
 	}
+	s.seen.add(r.Author, ch.ContentHash)
 	return s.WriteObligations(ch.Obligations)
 }
 
@@ -356,11 +397,6 @@ func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 		if found {
 			if err := s.remove(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(old.Status)), due, ob.Id)); err != nil {
 				return err
-			}
-			if old.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN {
-				if err := s.remove(keys.OpenDue(due, ob.Id)); err != nil {
-					return err
-				}
 			}
 		} else {
 			if err := s.set(keys.ObIndex(keys.ObDebtorPrefix(ob.Debtor), due, ob.Id), id); err != nil {
@@ -382,11 +418,6 @@ func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 		}
 		if err := s.set(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(ob.Status)), due, ob.Id), id); err != nil {
 			return err
-		}
-		if ob.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN {
-			if err := s.set(keys.OpenDue(due, ob.Id), id); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -411,11 +442,41 @@ func (s *Store) Commit() ([]byte, int64, error) {
 	if err := s.writeMarker(v, hash, false); err != nil {
 		return nil, 0, err
 	}
+	if err := s.prune(v); err != nil {
+		return nil, 0, err
+	}
 	return hash, v, nil
 }
 
+// prune deletes the versions that fell out of the retention window. A
+// version still being read (an open iterator) is left for a later commit.
+func (s *Store) prune(v int64) error {
+	to := v - s.keepRecent
+	if s.keepRecent <= 0 || to < 1 {
+		return nil
+	}
+	if !s.pruneKnown {
+		// Once per process: where does the database start?
+		if vs := s.tree.AvailableVersions(); len(vs) > 0 {
+			s.prunedTo = int64(vs[0]) - 1
+		}
+		s.pruneKnown = true
+	}
+	if to <= s.prunedTo {
+		return nil
+	}
+	if err := s.tree.DeleteVersionsTo(to); err != nil {
+		if strings.Contains(err.Error(), "active readers") {
+			return nil
+		}
+		return fmt.Errorf("prune versions up to %d: %w", to, err)
+	}
+	s.prunedTo = to
+	return nil
+}
+
 // Working returns a view of the working (uncommitted) state, for FinalizeBlock.
-func (s *Store) Working() *View { return &View{r: s.tree} }
+func (s *Store) Working() *View { return &View{r: s.tree, seen: s.seen} }
 
 // At returns an immutable view of committed version v (0 = latest).
 func (s *Store) At(v int64) (*View, error) {
@@ -429,12 +490,12 @@ func (s *Store) At(v int64) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
 	}
-	return &View{r: immutableReader{it}, imm: it, version: v}, nil
+	return &View{r: immutableReader{it}, imm: it, version: v, seen: s.seen}, nil
 }
 
-// immutableReader iterates a committed version through its own tree, never
-// through IAVL's fast index, which only holds the newest version and may
-// change under a reader while the next version commits.
+// immutableReader reads a committed version through its own tree. (The
+// store keeps no IAVL fast index; one would only hold the newest version and
+// could change under a reader while the next version commits.)
 type immutableReader struct{ t *iavl.ImmutableTree }
 
 func (r immutableReader) Get(key []byte) ([]byte, error) { return r.t.Get(key) }
@@ -476,6 +537,7 @@ type View struct {
 	r       reader
 	imm     *iavl.ImmutableTree
 	version int64
+	seen    *seenFilter // nil: ask the tree every time
 }
 
 var _ ledger.State = (*View)(nil)
@@ -575,14 +637,31 @@ func (v *View) RecordBySeq(seq uint64) (*pb.StoredRecord, error) {
 
 // ContentSeen implements ledger.State.
 func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
+	if v.seen != nil && !v.seen.mayHold(author, h) {
+		return false, nil
+	}
 	bz, err := v.r.Get(keys.Content(author, h))
 	return bz != nil, err
 }
 
-// RecordCount implements ledger.State.
+// RecordCount implements ledger.State. Record keys are the sequences
+// 1..n, so the count is the last record key: no counter to rewrite on every
+// record.
 func (v *View) RecordCount() (uint64, error) {
-	n, _, err := v.getU64([]byte(keys.KeyCount))
-	return n, err
+	start := []byte(keys.PrefixRecord)
+	it, err := v.r.Iterator(start, keys.PrefixEnd(start), false)
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Valid() {
+		return 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != len(start)+8 {
+		return 0, fmt.Errorf("record key %x is not a sequence", k)
+	}
+	return binary.BigEndian.Uint64(k[len(start):]), nil
 }
 
 // Obligation implements ledger.State.
@@ -627,9 +706,10 @@ func (v *View) recordsUnder(p []byte) ([]*pb.StoredRecord, error) {
 	return out, it.Error()
 }
 
-// OpenDueBefore implements ledger.State.
+// OpenDueBefore implements ledger.State: the status index of open
+// obligations is ordered by due time.
 func (v *View) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
-	start := []byte(keys.PrefixOpenDue)
+	start := keys.ObStatusPrefix(keys.StatusName(pb.ObligationStatus_OBLIGATION_STATUS_OPEN))
 	end := keys.Cat(start, keys.Due(t.UnixNano()))
 	it, err := v.r.Iterator(start, end, true)
 	if err != nil {

@@ -1,13 +1,18 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	corestore "cosmossdk.io/core/store"
+
 	"github.com/normledger/normledger/ledger/fixture"
+	"github.com/normledger/normledger/ledger/keys"
 )
 
 func commitN(t *testing.T, s *Store, n int) {
@@ -81,22 +86,154 @@ func TestVerifyFindsMissingEntries(t *testing.T) {
 	if err := s.Verify(); err != nil {
 		t.Fatalf("intact: %v", err)
 	}
-	// Drop one fast-index entry behind IAVL's back, as a damaged journal would
-	// (IAVL keeps its fast index under the 'f' prefix).
+	// Drop the nodes written at version 3 (the leaf x/c among them) behind
+	// IAVL's back, as a damaged journal would, but keep that version's root
+	// (nonce 1). IAVL stores nodes under 's' + version + nonce.
 	raw := s.db.(interface {
-		Get([]byte) ([]byte, error)
+		Iterator(start, end []byte) (corestore.Iterator, error)
 		Delete([]byte) error
 	})
-	fastKey := append([]byte("f"), []byte("x/c")...)
-	if v, err := raw.Get(fastKey); err != nil || v == nil {
-		t.Fatalf("fast index entry not where expected: %v", err)
-	}
-	if err := raw.Delete(fastKey); err != nil {
+	prefix := append([]byte("s"), keys.U64(3)...)
+	it, err := raw.Iterator(prefix, keys.PrefixEnd(prefix))
+	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Verify()
+	var drop [][]byte
+	for ; it.Valid(); it.Next() {
+		if binary.BigEndian.Uint32(it.Key()[9:]) != 1 {
+			drop = append(drop, append([]byte(nil), it.Key()...))
+		}
+	}
+	it.Close()
+	if len(drop) == 0 {
+		t.Fatal("no nodes of version 3 where expected")
+	}
+	for _, k := range drop {
+		if err := raw.Delete(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A fresh open, so no node comes from the node cache.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, Options{Verify: VerifyAlways})
 	if !errors.Is(err, ErrDamaged) {
-		t.Fatalf("missing entry not found: %v", err)
+		t.Fatalf("missing entries not found: %v", err)
 	}
 	t.Log(err)
+}
+
+// The duplicate-content filter never forgets a key (no false negatives),
+// across growth and across a reopen (it is rebuilt from the content index),
+// and rarely answers "maybe" for a key it never saw.
+func TestSeenFilter(t *testing.T) {
+	f := &seenFilter{}
+	hash := func(i int) (h [32]byte) {
+		s := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i)))
+		return s
+	}
+	const n = 300_000 // several chained filters
+	for i := 0; i < n; i++ {
+		f.add([]string{"xaa", "xbb", "load-001"}[i%3], hash(i))
+	}
+	if len(f.parts) < 3 {
+		t.Fatalf("filter did not grow: %d parts", len(f.parts))
+	}
+	for i := 0; i < n; i++ {
+		if !f.mayHold([]string{"xaa", "xbb", "load-001"}[i%3], hash(i)) {
+			t.Fatalf("key %d forgotten", i)
+		}
+	}
+	fp := 0
+	for i := n; i < 2*n; i++ {
+		if f.mayHold("xaa", hash(i)) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / n; rate > 0.05 {
+		t.Fatalf("false positive rate %.3f", rate)
+	} else {
+		t.Logf("false positive rate %.4f over %d parts", rate, len(f.parts))
+	}
+
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
+		t.Fatal(err)
+	}
+	// Written behind the filter's back: only a reload can know it.
+	if err := s.set(keys.Content("xaa", hash(1)), []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if seen, _ := s.Working().ContentSeen("xaa", hash(1)); seen {
+		t.Fatal("filter answered for a key it was never given")
+	}
+	s.Close()
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.At(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		author string
+		i      int
+		want   bool
+	}{{"xaa", 1, true}, {"xbb", 1, false}, {"xaa", 2, false}} {
+		if got, err := v.ContentSeen(c.author, hash(c.i)); err != nil || got != c.want {
+			t.Fatalf("ContentSeen(%s, %d) = %v, %v; want %v", c.author, c.i, got, err, c.want)
+		}
+	}
+}
+
+// With KeepRecent, versions older than the window are deleted after each
+// commit, reads at them fail with ErrNoVersion, and the store reopens and
+// verifies as before.
+func TestKeepRecentPrunes(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{KeepRecent: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
+		t.Fatal(err)
+	}
+	commitN(t, s, 20)
+	if got := s.tree.AvailableVersions(); len(got) != 5 || got[0] != 16 {
+		t.Fatalf("versions kept: %v", got)
+	}
+	if _, err := s.At(15); !errors.Is(err, ErrNoVersion) {
+		t.Fatalf("pruned version: %v", err)
+	}
+	v, err := s.At(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The oldest kept version still reads everything written before it.
+	if bz, err := v.r.Get([]byte("x/a")); err != nil || len(bz) != 1 || bz[0] != 0 {
+		t.Fatalf("x/a at 16: %v %v", bz, err)
+	}
+	s.Close()
+	s, err = Open(dir, Options{KeepRecent: 5, Verify: VerifyAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	commitN(t, s, 3)
+	if got := s.tree.AvailableVersions(); len(got) != 5 || got[0] != 19 {
+		t.Fatalf("versions kept after reopen: %v", got)
+	}
+	if _, err := Open(t.TempDir(), Options{KeepRecent: -1}); err == nil {
+		t.Fatal("negative keep_recent accepted")
+	}
 }
