@@ -1,8 +1,12 @@
 package ledger
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
@@ -69,10 +73,23 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if params == nil {
 		params = DefaultParams()
 	}
-	tx, err := DecodeTx(raw, int(params.MaxTxBytes))
-	if err != nil {
-		return nil, err
+	// Bytes seen before (CheckTx, rechecks, the proposal checks) are not
+	// decoded again: the size limit is the only check that depends on more
+	// than the bytes.
+	if params.MaxTxBytes > 0 && len(raw) > int(params.MaxTxBytes) {
+		return nil, errf(CodeTxTooLarge, "tx is %d bytes, limit %d", len(raw), params.MaxTxBytes)
 	}
+	rawID := sha256.Sum256(raw)
+	memo := reg.sigs.decoded(rawID)
+	if memo == nil {
+		tx, err := DecodeTx(raw, int(params.MaxTxBytes))
+		if err != nil {
+			return nil, err
+		}
+		memo = &decodedTx{tx: tx}
+		reg.sigs.rememberTx(rawID, memo)
+	}
+	tx := memo.tx
 	body := tx.Body
 	if body.ChainId != b.ChainID {
 		return nil, errf(CodeWrongChainID, "tx is for chain %q, this is %q", body.ChainId, b.ChainID)
@@ -94,7 +111,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if signer == nil {
 		return nil, errf(CodeUnknownSigner, "signer %q is not a member", body.Signer)
 	}
-	if err := reg.sigs.checkSig(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height); err != nil {
+	if err := reg.sigs.checkSigMemo(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height, &memo.signed); err != nil {
 		return nil, err
 	}
 
@@ -127,9 +144,14 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 		return nil, err
 	}
 
-	content, err := ContentHash(body.Record)
-	if err != nil {
-		return nil, err
+	var content [32]byte
+	if c := memo.content.Load(); c != nil {
+		content = *c
+	} else {
+		if content, err = ContentHash(body.Record); err != nil {
+			return nil, err
+		}
+		memo.content.Store(&content)
 	}
 	seen, err := st.ContentSeen(body.Signer, content)
 	if err != nil {
@@ -143,7 +165,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read record count: %w", err)
 	}
-	id := RecordID(raw)
+	id := hex.EncodeToString(rawID[:])
 	ob := &obligations{st: st, b: b, params: params, record: id, author: body.Signer, changed: map[string]*pb.Obligation{}}
 	if err := ob.apply(body.Record); err != nil {
 		return nil, fmt.Errorf("derive obligations: %w", err)
@@ -180,6 +202,13 @@ func checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, h
 
 // checkSig is checkSig with memoised ed25519 verification.
 func (c *SigCache) checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64) error {
+	return c.checkSigMemo(m, body, signer, keyID, sig, height, nil)
+}
+
+// checkSigMemo is checkSig for a transaction whose decodedTx records the key
+// its signature verified with (signed): the same key needs no new
+// verification, but every check of the key's state at this height still runs.
+func (c *SigCache) checkSigMemo(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64, signed *atomic.Pointer[[]byte]) error {
 	if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE {
 		return errf(CodeMemberInactive, "member %q is %v", m.Id, m.Status)
 	}
@@ -202,12 +231,21 @@ func (c *SigCache) checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string,
 	if len(sig) != ed25519.SignatureSize {
 		return errf(CodeBadSignature, "signature of %q is %d bytes, want %d", signer, len(sig), ed25519.SignatureSize)
 	}
+	if signed != nil {
+		if pub := signed.Load(); pub != nil && bytes.Equal(*pub, key.PubKey) {
+			return nil
+		}
+	}
 	msg, err := SignBytes(body, signer, keyID)
 	if err != nil {
 		return err
 	}
 	if !c.verify(key.PubKey, msg, sig) {
 		return errf(CodeBadSignature, "signature of %q with key %q does not verify", signer, keyID)
+	}
+	if signed != nil {
+		pub := append([]byte(nil), key.PubKey...)
+		signed.Store(&pub)
 	}
 	return nil
 }

@@ -3,8 +3,11 @@ package ledger
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // SigCache remembers ed25519 signatures that verified. Whether a signature
@@ -14,15 +17,22 @@ import (
 // verified in CheckTx, in every mempool recheck, in Prepare/ProcessProposal
 // and in FinalizeBlock. Failures are not remembered. Safe for concurrent use;
 // bounded (when full, it starts over).
+//
+// It also remembers, per transaction, what Apply derives from the bytes
+// alone (decodedTx), so that the later checks of the same transaction skip
+// decoding, the canonical-encoding check and the content hash.
 type SigCache struct {
-	mu   sync.Mutex // guards seen
-	seen map[[32]byte]struct{}
-	max  int
+	mu     sync.Mutex // guards seen and txs
+	seen   map[[32]byte]struct{}
+	max    int
+	txs    map[[32]byte]*decodedTx
+	maxTxs int
 }
 
-// NewSigCache returns a cache holding at most max entries.
-func NewSigCache(max int) *SigCache {
-	return &SigCache{seen: make(map[[32]byte]struct{}, max), max: max}
+// NewSigCache returns a cache holding at most max signatures (and max/10
+// decoded transactions, at least 1,000).
+func NewSigCache(size int) *SigCache {
+	return &SigCache{seen: make(map[[32]byte]struct{}, size), max: size, maxTxs: max(size/10, 1000)}
 }
 
 func sigKey(pub, msg, sig []byte) [32]byte {
@@ -57,4 +67,38 @@ func (c *SigCache) verify(pub, msg, sig []byte) bool {
 	c.seen[k] = struct{}{}
 	c.mu.Unlock()
 	return true
+}
+
+// decodedTx is what Apply derives from a transaction's bytes alone: the
+// decoded (canonical, size-checked) tx, its content hash, and the public key
+// its primary signature verified with. All three are pure functions of the
+// bytes (and the key), so reusing them gives exactly the answers computing
+// them again would. The tx is shared: Apply and the kinds only read it.
+type decodedTx struct {
+	tx      *pb.Tx
+	content atomic.Pointer[[32]byte]
+	signed  atomic.Pointer[[]byte] // the key the primary signature verified with
+}
+
+// decoded returns the memo of the tx with this id, if any.
+func (c *SigCache) decoded(id [32]byte) *decodedTx {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.txs[id]
+}
+
+// rememberTx keeps d for the tx with this id; when full, it starts over.
+func (c *SigCache) rememberTx(id [32]byte, d *decodedTx) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.txs == nil || len(c.txs) >= c.maxTxs {
+		c.txs = make(map[[32]byte]*decodedTx, c.maxTxs)
+	}
+	c.txs[id] = d
 }

@@ -97,6 +97,13 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			stopAll(nw)
 			return nil, err
 		}
+		// A freshly started node has cold caches; both apps get the same
+		// unmeasured warm-up at the measured rate first.
+		o.logf("%s: warm-up at %.0f tx/s for %s (not measured)", app, res.HalfRate, o.Step/4)
+		if _, err := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: o.Step / 4, Size: o.Size}); err != nil {
+			stopAll(nw)
+			return nil, err
+		}
 		o.logf("%s at half of normledger's saturation, %.0f tx/s", app, res.HalfRate)
 		rep, err := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: 2 * o.Step, Size: o.Size})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corestore "cosmossdk.io/core/store"
@@ -40,6 +41,13 @@ type Store struct {
 	marker string
 	// seen answers most duplicate-content lookups of new content in memory.
 	seen *seenFilter
+	// members caches decoded members: every transaction looks up its
+	// signer. Members are written only at genesis (set clears the cache on
+	// any member write), so one decoded copy serves every version.
+	members *memberCache
+	// count is the number of records in the working state (every record
+	// goes through Write), so FinalizeBlock need not look it up per tx.
+	count atomic.Uint64
 	// keepRecent > 0 deletes versions older than the newest keepRecent
 	// after each commit; 0 keeps every version (an archive node).
 	keepRecent int64
@@ -224,6 +232,15 @@ type iavlDB interface {
 	closer
 }
 
+// growingBatches hands IAVL batches that grow as they fill. IAVL asks for
+// batches preallocated to the flush threshold: 32 MiB allocated and zeroed
+// on every commit, most of a node's allocation volume (and so its GC work)
+// for a 1 MiB block. The threshold still applies (IAVL compares the batch's
+// byte size with it), so a version up to 32 MiB is still one batch.
+type growingBatches struct{ iavldb.DB }
+
+func (d growingBatches) NewBatchWithSize(int) corestore.Batch { return d.DB.NewBatch() }
+
 func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	if cacheSize <= 0 {
 		cacheSize = DefaultCacheSize
@@ -238,13 +255,13 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	// every value a second time, keyed by its key, for O(1) reads of the
 	// newest version. Committed reads go through the tree for their proofs
 	// anyway, and without it a record costs about half the disk writes.
-	tree := iavl.NewMutableTree(db, cacheSize, true, iavl.NewNopLogger(), iavl.SyncOption(false),
+	tree := iavl.NewMutableTree(growingBatches{db}, cacheSize, true, iavl.NewNopLogger(), iavl.SyncOption(false),
 		iavl.FlushThresholdOption(flushThreshold))
 	v, err := tree.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load app state: %w", err)
 	}
-	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), seen: &seenFilter{}}
+	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), seen: &seenFilter{}, members: &memberCache{m: map[string]*pb.Member{}}}
 	if v > 0 {
 		// A committed version must carry the chain id written at genesis;
 		// anything else means the database is damaged.
@@ -258,6 +275,11 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 		if err := s.loadSeen(); err != nil {
 			return nil, fmt.Errorf("app state at version %d: %w", v, err)
 		}
+		n, err := (&View{r: tree}).RecordCount()
+		if err != nil {
+			return nil, fmt.Errorf("app state at version %d: %w", v, err)
+		}
+		s.count.Store(n)
 	}
 	return s, nil
 }
@@ -378,6 +400,7 @@ func (s *Store) Write(ch *ledger.Changes) error {
 		}
 	}
 	s.seen.add(r.Author, ch.ContentHash)
+	s.count.Store(seq)
 	return s.WriteObligations(ch.Obligations)
 }
 
@@ -476,7 +499,9 @@ func (s *Store) prune(v int64) error {
 }
 
 // Working returns a view of the working (uncommitted) state, for FinalizeBlock.
-func (s *Store) Working() *View { return &View{r: s.tree, seen: s.seen} }
+func (s *Store) Working() *View {
+	return &View{r: s.tree, seen: s.seen, members: s.members, count: &s.count}
+}
 
 // At returns an immutable view of committed version v (0 = latest).
 func (s *Store) At(v int64) (*View, error) {
@@ -490,7 +515,7 @@ func (s *Store) At(v int64) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
 	}
-	return &View{r: immutableReader{it}, imm: it, version: v, seen: s.seen}, nil
+	return &View{r: immutableReader{it}, imm: it, version: v, seen: s.seen, members: s.members}, nil
 }
 
 // immutableReader reads a committed version through its own tree. (The
@@ -510,6 +535,9 @@ var ErrNoVersion = errors.New("state version not available")
 func (s *Store) set(k, v []byte) error {
 	if _, err := s.tree.Set(k, v); err != nil {
 		return fmt.Errorf("set %q: %w", k, err)
+	}
+	if bytes.HasPrefix(k, []byte(keys.PrefixMember)) {
+		s.members.clear()
 	}
 	return nil
 }
@@ -538,6 +566,8 @@ type View struct {
 	imm     *iavl.ImmutableTree
 	version int64
 	seen    *seenFilter // nil: ask the tree every time
+	members *memberCache
+	count   *atomic.Uint64 // the working state's record count; nil: ask the tree
 }
 
 var _ ledger.State = (*View)(nil)
@@ -591,12 +621,17 @@ func (v *View) getU64(key []byte) (uint64, bool, error) {
 }
 
 // Member implements ledger.State.
+// The member is shared: callers must not modify it.
 func (v *View) Member(id string) (*pb.Member, error) {
+	if m := v.members.get(id); m != nil {
+		return m, nil
+	}
 	m := new(pb.Member)
 	ok, err := v.getProto(keys.Member(id), m)
 	if !ok || err != nil {
 		return nil, err
 	}
+	v.members.put(id, m)
 	return m, nil
 }
 
@@ -648,6 +683,9 @@ func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
 // 1..n, so the count is the last record key: no counter to rewrite on every
 // record.
 func (v *View) RecordCount() (uint64, error) {
+	if v.count != nil {
+		return v.count.Load(), nil
+	}
 	start := []byte(keys.PrefixRecord)
 	it, err := v.r.Iterator(start, keys.PrefixEnd(start), false)
 	if err != nil {

@@ -3,7 +3,40 @@ package store
 import (
 	"encoding/binary"
 	"sync"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
+
+// memberCache holds decoded members (only members that exist: ids from
+// transactions are untrusted). A nil cache holds nothing.
+type memberCache struct {
+	mu sync.RWMutex
+	m  map[string]*pb.Member
+}
+
+func (c *memberCache) get(id string) *pb.Member {
+	if c == nil {
+		return nil
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[id]
+}
+
+func (c *memberCache) put(id string, m *pb.Member) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.m[id] = m
+	c.mu.Unlock()
+}
+
+func (c *memberCache) clear() {
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
+}
 
 // seenFilter is an in-memory Bloom filter over the (author, content hash)
 // pairs of the duplicate-content index. It only ever answers "certainly
