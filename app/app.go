@@ -19,8 +19,13 @@ import (
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
-// AppVersion is the application protocol version reported in Info.
-const AppVersion uint64 = 1
+// AppVersion is the application protocol version reported in Info. It
+// changes with the state layout (app/testdata/apphash.golden pins it): a
+// chain's blocks replay only under the version they were made with.
+//
+//	1: first layout
+//	2: no IAVL fast index, no meta/count and od/ keys (2026-11-22)
+const AppVersion uint64 = 2
 
 // ProofOpType names the ICS23 IAVL proofs returned in query ProofOps.
 const ProofOpType = "ics23:iavl"

@@ -165,7 +165,7 @@ cache_size = 0
 # unclean shutdown), "always" or "never".
 verify_on_start = "auto"
 # State versions (heights) to keep: 0 keeps every version (an archive node,
-# proofs at any height); N > 0 deletes versions older than the newest N after
+# proofs at any height); N >= 100 deletes versions older than the newest N after
 # each block, which bounds the state's growth. The newest version always
 # holds every record and member, so proofs at recent heights are unaffected;
 # reads at a deleted height answer 404.

@@ -81,13 +81,13 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	}
 	rawID := sha256.Sum256(raw)
 	memo := reg.sigs.decoded(rawID)
-	if memo == nil {
+	fresh := memo == nil
+	if fresh {
 		tx, err := DecodeTx(raw, int(params.MaxTxBytes))
 		if err != nil {
 			return nil, err
 		}
 		memo = &decodedTx{tx: tx}
-		reg.sigs.rememberTx(rawID, memo)
 	}
 	tx := memo.tx
 	body := tx.Body
@@ -113,6 +113,10 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	}
 	if err := reg.sigs.checkSigMemo(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height, &memo.signed); err != nil {
 		return nil, err
+	}
+	if fresh {
+		// Only what a member signed is remembered.
+		reg.sigs.rememberTx(rawID, memo, len(raw))
 	}
 
 	// Replay protection: strictly the next sequence.

@@ -22,17 +22,21 @@ import (
 // alone (decodedTx), so that the later checks of the same transaction skip
 // decoding, the canonical-encoding check and the content hash.
 type SigCache struct {
-	mu     sync.Mutex // guards seen and txs
-	seen   map[[32]byte]struct{}
-	max    int
-	txs    map[[32]byte]*decodedTx
-	maxTxs int
+	mu      sync.Mutex // guards seen and txs
+	seen    map[[32]byte]struct{}
+	max     int
+	txs     map[[32]byte]*decodedTx
+	maxTxs  int
+	txBytes int // raw bytes of the txs in txs
 }
 
-// NewSigCache returns a cache holding at most max signatures (and max/10
+// maxMemoBytes bounds the raw bytes behind the decoded-tx memo.
+const maxMemoBytes = 32 << 20
+
+// NewSigCache returns a cache holding at most size signatures (and size/20
 // decoded transactions, at least 1,000).
 func NewSigCache(size int) *SigCache {
-	return &SigCache{seen: make(map[[32]byte]struct{}, size), max: size, maxTxs: max(size/10, 1000)}
+	return &SigCache{seen: make(map[[32]byte]struct{}, size), max: size, maxTxs: max(size/20, 1000)}
 }
 
 func sigKey(pub, msg, sig []byte) [32]byte {
@@ -90,15 +94,18 @@ func (c *SigCache) decoded(id [32]byte) *decodedTx {
 	return c.txs[id]
 }
 
-// rememberTx keeps d for the tx with this id; when full, it starts over.
-func (c *SigCache) rememberTx(id [32]byte, d *decodedTx) {
+// rememberTx keeps d for the tx with this id (size raw bytes); when full
+// (entries or bytes), it starts over.
+func (c *SigCache) rememberTx(id [32]byte, d *decodedTx, size int) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.txs == nil || len(c.txs) >= c.maxTxs {
+	if c.txs == nil || len(c.txs) >= c.maxTxs || c.txBytes+size > maxMemoBytes {
 		c.txs = make(map[[32]byte]*decodedTx, c.maxTxs)
+		c.txBytes = 0
 	}
 	c.txs[id] = d
+	c.txBytes += size
 }

@@ -91,7 +91,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.P2PListen != "" {
 		ccfg.P2P.ListenAddress = cfg.P2PListen
 	}
-	st, err := store.Open(filepath.Join(cfg.Home, "data"), store.Options{CacheSize: cfg.AppCacheSize, Verify: cfg.AppVerify, KeepRecent: cfg.AppKeepRecent})
+	st, err := store.Open(filepath.Join(cfg.Home, "data"), store.Options{CacheSize: cfg.AppCacheSize, Verify: cfg.AppVerify, KeepRecent: cfg.AppKeepRecent,
+		Logger: log.With("module", "store")})
 	if err != nil {
 		return nil, fmt.Errorf("application state: %w", err)
 	}

@@ -123,8 +123,15 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	var mu sync.Mutex
 	sent := map[string]time.Time{} // tx hash (upper hex) -> intended send time
 	rep := &LoadReport{Rejected: map[string]int{}}
-	var lat []float64
-	var committedAt []time.Time
+	// Per block seen: when it was fetched, its header time, and the
+	// scheduled send times of this run's transactions in it.
+	type seenBlock struct {
+		height   int64
+		observed time.Time
+		sched    []time.Time
+	}
+	var blocks []seenBlock
+	headerTime := map[int64]time.Time{}
 
 	// Follow committed blocks and match their transactions.
 	followCtx, stopFollow := context.WithCancel(ctx)
@@ -145,15 +152,17 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 			if len(b.Block.Txs) > rep.MaxBlockTxs {
 				rep.MaxBlockTxs = len(b.Block.Txs)
 			}
+			headerTime[hh] = b.Block.Time
+			sb := seenBlock{height: hh, observed: now}
 			for _, tx := range b.Block.Txs {
 				id := ledger.RecordID(tx)
 				if at, ok := sent[id]; ok {
-					lat = append(lat, now.Sub(at).Seconds())
-					committedAt = append(committedAt, now)
+					sb.sched = append(sb.sched, at)
 					rep.Committed++
 					delete(sent, id)
 				}
 			}
+			blocks = append(blocks, sb)
 			mu.Unlock()
 			h++
 		}
@@ -249,11 +258,24 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	rep.OfferedRate = float64(rep.Offered) / o.Duration.Seconds()
 	rep.AcceptedRate = float64(rep.Accepted) / rep.Seconds
 	rep.CommittedRate = float64(rep.Committed) / rep.Seconds
+	// Block h committed when 2/3 of the voting power precommitted it; the
+	// header of block h+1 carries that time (BFT time: the median of those
+	// precommits' timestamps, all from this machine's clock). It does not
+	// depend on how quickly this process fetched the blocks. The last block,
+	// whose successor was not fetched, falls back to when it was seen.
 	windowEnd := start.Add(o.Duration)
 	inWindow := 0
-	for _, t := range committedAt {
-		if !t.After(windowEnd) {
-			inWindow++
+	var lat []float64
+	for _, sb := range blocks {
+		at, ok := headerTime[sb.height+1]
+		if !ok {
+			at = sb.observed
+		}
+		for _, s := range sb.sched {
+			lat = append(lat, at.Sub(s).Seconds())
+			if !at.After(windowEnd) {
+				inWindow++
+			}
 		}
 	}
 	rep.SustainedRate = float64(inWindow) / o.Duration.Seconds()

@@ -2,14 +2,15 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,7 @@ type Store struct {
 	// keepRecent > 0 deletes versions older than the newest keepRecent
 	// after each commit; 0 keeps every version (an archive node).
 	keepRecent int64
+	log        *slog.Logger
 	prunedTo   int64 // versions up to this one are gone
 	pruneKnown bool  // prunedTo has been read from the database
 
@@ -75,13 +77,21 @@ type Options struct {
 	CacheSize int
 	// Verify is VerifyAuto (default), VerifyAlways or VerifyNever.
 	Verify string
-	// KeepRecent > 0 keeps only the newest KeepRecent versions (heights):
-	// older ones are deleted after each commit and reads at them fail with
-	// ErrNoVersion. 0 keeps every version (an archive node). The latest
-	// version always holds every record, so proofs of records and members
+	// KeepRecent >= MinKeepRecent keeps only the newest KeepRecent versions
+	// (heights): older ones are deleted after each commit and reads at them
+	// fail with ErrNoVersion. 0 keeps every version (an archive node). The
+	// latest version always holds every record, so proofs of records and members
 	// at recent heights are unaffected.
 	KeepRecent int64
+	// Logger receives warnings (a failed prune); nil discards them.
+	Logger *slog.Logger
 }
+
+// MinKeepRecent is the smallest retention window: reads default to the
+// attested height (one below the newest), and a reader, a paginated listing
+// or a verifier following a few blocks behind must not lose its version
+// between two blocks. (IAVL does not hold back versions with readers.)
+const MinKeepRecent = 100
 
 // Open opens (or creates) the state database in dir and loads the latest
 // committed version. It refuses a database that lost committed versions or
@@ -96,11 +106,14 @@ func Open(dir string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	if o.KeepRecent < 0 {
+	if o.KeepRecent < 0 || (o.KeepRecent > 0 && o.KeepRecent < MinKeepRecent) {
 		db.Close()
-		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep every version) or positive", o.KeepRecent)
+		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep every version) or at least %d", o.KeepRecent, MinKeepRecent)
 	}
 	s.keepRecent = o.KeepRecent
+	if o.Logger != nil {
+		s.log = o.Logger
+	}
 	s.marker = filepath.Join(dir, "appstate.commit")
 	clean, err := s.checkMarker()
 	if err != nil {
@@ -124,11 +137,13 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Verify walks every node of the latest version and checks that every
-// node loads, that the leaves come in strictly ascending key order, and that
-// their number is the size the root records. A database that lost entries (a
-// damaged journal is dropped silently by the storage engine) or holds
-// unreadable ones fails with ErrDamaged.
+// Verify walks every node of the latest version, recomputes every node
+// hash from the leaves up (IAVL's hashing, below), and checks that the
+// result is the root hash the version records (and so, through the commit
+// marker, the app hash that was committed), and that the leaves number what
+// the root says. A database that lost entries (a damaged journal is dropped
+// silently by the storage engine), holds unreadable ones, or holds a changed
+// key or value fails with ErrDamaged.
 func (s *Store) Verify() error {
 	v := s.Version()
 	it, err := s.tree.GetImmutable(v)
@@ -140,8 +155,15 @@ func (s *Store) Verify() error {
 		return fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	defer exp.Close()
+	// The export is a post-order walk: a leaf pushes its hash, an inner
+	// node pops its two children. (IAVL's exporter ends the walk quietly at
+	// an unreadable node; the stack and the root hash then disagree.)
+	type sub struct {
+		hash []byte
+		size int64
+	}
+	var stack []sub
 	var leaves int64
-	var last []byte
 	for {
 		n, err := exp.Next()
 		if errors.Is(err, iavl.ErrorExportDone) {
@@ -150,19 +172,55 @@ func (s *Store) Verify() error {
 		if err != nil {
 			return fmt.Errorf("%w: at height %d after %d readable entries: %v", ErrDamaged, v, leaves, err)
 		}
-		if n.Height != 0 {
+		if n.Height == 0 {
+			leaves++
+			stack = append(stack, sub{leafHash(n.Key, n.Value, n.Version), 1})
 			continue
 		}
-		if leaves > 0 && bytes.Compare(n.Key, last) <= 0 {
-			return fmt.Errorf("%w: at height %d key %x follows %x out of order", ErrDamaged, v, n.Key, last)
+		if len(stack) < 2 {
+			return fmt.Errorf("%w: at height %d an inner node lacks its children", ErrDamaged, v)
 		}
-		leaves++
-		last = n.Key
+		l, r := stack[len(stack)-2], stack[len(stack)-1]
+		stack = stack[:len(stack)-2]
+		size := l.size + r.size
+		stack = append(stack, sub{innerHash(n.Height, size, n.Version, l.hash, r.hash), size})
 	}
-	if leaves != it.Size() {
+	if leaves != it.Size() || len(stack) != 1 {
 		return fmt.Errorf("%w: at height %d the tree has %d readable entries of %d recorded", ErrDamaged, v, leaves, it.Size())
 	}
+	if root := it.Hash(); !bytes.Equal(stack[0].hash, root) {
+		return fmt.Errorf("%w: at height %d the entries hash to %X, not the recorded root %X", ErrDamaged, v, stack[0].hash, root)
+	}
 	return nil
+}
+
+// leafHash and innerHash are IAVL's node hashes (Node.writeHashBytes in
+// github.com/cosmos/iavl v1): SHA-256 over the height, size and version as
+// signed varints, then, for a leaf, its key and the SHA-256 of its value, for
+// an inner node its children's hashes, each prefixed with its length.
+func leafHash(key, value []byte, version int64) []byte {
+	vh := sha256.Sum256(value)
+	b := binary.AppendVarint(nil, 0)
+	b = binary.AppendVarint(b, 1)
+	b = binary.AppendVarint(b, version)
+	b = appendBytes(b, key)
+	b = appendBytes(b, vh[:])
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+func innerHash(height int8, size, version int64, left, right []byte) []byte {
+	b := binary.AppendVarint(nil, int64(height))
+	b = binary.AppendVarint(b, size)
+	b = binary.AppendVarint(b, version)
+	b = appendBytes(b, left)
+	b = appendBytes(b, right)
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+func appendBytes(b, p []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
 }
 
 // commitMarker records the last committed version and root hash next to the
@@ -261,7 +319,7 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load app state: %w", err)
 	}
-	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), seen: &seenFilter{}, members: &memberCache{m: map[string]*pb.Member{}}}
+	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), log: slog.New(slog.DiscardHandler), seen: &seenFilter{}, members: &memberCache{m: map[string]*pb.Member{}}}
 	if v > 0 {
 		// A committed version must carry the chain id written at genesis;
 		// anything else means the database is damaged.
@@ -466,13 +524,13 @@ func (s *Store) Commit() ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	if err := s.prune(v); err != nil {
-		return nil, 0, err
+		// The version is saved; pruning is retried after the next commit.
+		s.log.Warn("pruning old state versions failed; retrying after the next block", "height", v, "err", err)
 	}
 	return hash, v, nil
 }
 
-// prune deletes the versions that fell out of the retention window. A
-// version still being read (an open iterator) is left for a later commit.
+// prune deletes the versions that fell out of the retention window.
 func (s *Store) prune(v int64) error {
 	to := v - s.keepRecent
 	if s.keepRecent <= 0 || to < 1 {
@@ -489,9 +547,6 @@ func (s *Store) prune(v int64) error {
 		return nil
 	}
 	if err := s.tree.DeleteVersionsTo(to); err != nil {
-		if strings.Contains(err.Error(), "active readers") {
-			return nil
-		}
 		return fmt.Errorf("prune versions up to %d: %w", to, err)
 	}
 	s.prunedTo = to
@@ -568,6 +623,10 @@ type View struct {
 	seen    *seenFilter // nil: ask the tree every time
 	members *memberCache
 	count   *atomic.Uint64 // the working state's record count; nil: ask the tree
+	// A committed version's count never changes: found once per view.
+	countOnce sync.Once
+	countMemo uint64
+	countErr  error
 }
 
 var _ ledger.State = (*View)(nil)
@@ -686,6 +745,14 @@ func (v *View) RecordCount() (uint64, error) {
 	if v.count != nil {
 		return v.count.Load(), nil
 	}
+	if v.imm != nil {
+		v.countOnce.Do(func() { v.countMemo, v.countErr = v.lastRecordSeq() })
+		return v.countMemo, v.countErr
+	}
+	return v.lastRecordSeq()
+}
+
+func (v *View) lastRecordSeq() (uint64, error) {
 	start := []byte(keys.PrefixRecord)
 	it, err := v.r.Iterator(start, keys.PrefixEnd(start), false)
 	if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	corestore "cosmossdk.io/core/store"
+	iavldb "github.com/cosmos/iavl/db"
 
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/keys"
@@ -201,7 +203,50 @@ func TestSeenFilter(t *testing.T) {
 // verifies as before.
 func TestKeepRecentPrunes(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{KeepRecent: 5})
+	s, err := Open(dir, Options{KeepRecent: MinKeepRecent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
+		t.Fatal(err)
+	}
+	commitN(t, s, MinKeepRecent+20)
+	if got := s.tree.AvailableVersions(); len(got) != MinKeepRecent || got[0] != 21 {
+		t.Fatalf("versions kept: %d from %v", len(got), got[:1])
+	}
+	if _, err := s.At(20); !errors.Is(err, ErrNoVersion) {
+		t.Fatalf("pruned version: %v", err)
+	}
+	v, err := s.At(21)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The oldest kept version still reads everything written before it.
+	if bz, err := v.r.Get([]byte("x/a")); err != nil || len(bz) != 1 || bz[0] != 0 {
+		t.Fatalf("x/a at 21: %v %v", bz, err)
+	}
+	s.Close()
+	s, err = Open(dir, Options{KeepRecent: MinKeepRecent, Verify: VerifyAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	commitN(t, s, 3)
+	if got := s.tree.AvailableVersions(); len(got) != MinKeepRecent || got[0] != 24 {
+		t.Fatalf("versions kept after reopen: %d from %v", len(got), got[:1])
+	}
+	for _, bad := range []int64{-1, 1, MinKeepRecent - 1} {
+		if _, err := Open(t.TempDir(), Options{KeepRecent: bad}); err == nil {
+			t.Fatalf("keep_recent %d accepted", bad)
+		}
+	}
+}
+
+// A value changed on disk behind IAVL's back (same size, still decodes) is
+// found: the verification walk recomputes the hashes up to the root.
+func TestVerifyFindsChangedValue(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,31 +254,42 @@ func TestKeepRecentPrunes(t *testing.T) {
 		t.Fatal(err)
 	}
 	commitN(t, s, 20)
-	if got := s.tree.AvailableVersions(); len(got) != 5 || got[0] != 16 {
-		t.Fatalf("versions kept: %v", got)
-	}
-	if _, err := s.At(15); !errors.Is(err, ErrNoVersion) {
-		t.Fatalf("pruned version: %v", err)
-	}
-	v, err := s.At(16)
+	raw := s.db.(interface {
+		Iterator(start, end []byte) (corestore.Iterator, error)
+	})
+	// The leaf x/c = {2}: its encoding holds the key and the value, each
+	// length-prefixed.
+	needle := []byte("\x03x/c\x01\x02")
+	it, err := raw.Iterator([]byte("s"), []byte("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The oldest kept version still reads everything written before it.
-	if bz, err := v.r.Get([]byte("x/a")); err != nil || len(bz) != 1 || bz[0] != 0 {
-		t.Fatalf("x/a at 16: %v %v", bz, err)
+	var key, val []byte
+	for ; it.Valid(); it.Next() {
+		if i := bytes.Index(it.Value(), needle); i >= 0 {
+			key = append([]byte(nil), it.Key()...)
+			val = append([]byte(nil), it.Value()...)
+			val[i+len(needle)-1] = 9
+		}
 	}
-	s.Close()
-	s, err = Open(dir, Options{KeepRecent: 5, Verify: VerifyAlways})
+	it.Close()
+	if key == nil {
+		t.Fatal("leaf x/c not found on disk")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := iavldb.NewGoLevelDB("appstate", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	commitN(t, s, 3)
-	if got := s.tree.AvailableVersions(); len(got) != 5 || got[0] != 19 {
-		t.Fatalf("versions kept after reopen: %v", got)
+	if err := db.Set(key, val); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := Open(t.TempDir(), Options{KeepRecent: -1}); err == nil {
-		t.Fatal("negative keep_recent accepted")
+	db.Close()
+	_, err = Open(dir, Options{Verify: VerifyAlways})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "hash to") {
+		t.Fatalf("changed value not found: %v", err)
 	}
+	t.Log(err)
 }

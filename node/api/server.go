@@ -76,8 +76,12 @@ func (s *Server) view(height int64) (*store.View, error) {
 		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("height %d is not available (latest state is %d)", height, latest))
 	}
 	v, err := s.st.At(height)
+	if errors.Is(err, store.ErrNoVersion) {
+		// Pruned (app.toml keep_recent) or never committed.
+		return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("state at height %d is not kept by this node: %v", height, err))
+	}
 	if err != nil {
-		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("height %d is not available: %v", height, err))
+		return nil, internal(err)
 	}
 	return v, nil
 }
