@@ -119,6 +119,15 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	chainID, startHeight := st0.NodeInfo.Network, st0.SyncInfo.LatestBlockHeight
+	if !kvs {
+		// Sequences come from the REST API, which answers at the attested
+		// height (one below the newest block): wait until every node has
+		// attested everything committed so far (an earlier run's last
+		// block included), or lanes would start from used sequences.
+		if err := waitHeight(ctx, targets, startHeight+2, 30*time.Second); err != nil {
+			return nil, err
+		}
+	}
 
 	var mu sync.Mutex
 	sent := map[string]time.Time{} // tx hash (upper hex) -> intended send time
@@ -179,7 +188,7 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	for i := 0; i < lanes; i++ {
 		c := targets[i%len(targets)]
 		next := func(n int) []byte { return kvTx(o.Size, o.nonce, i, n) }
-		refused := func() {}
+		refused := func(string) {}
 		if !kvs {
 			m := o.Signers[i]
 			signer, err := kr.Signer(m)
@@ -205,7 +214,13 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 				seq++
 				return tx
 			}
-			refused = func() { seq-- } // not admitted: the sequence is still free
+			refused = func(reason string) {
+				// Not admitted: the sequence is still free, unless it was
+				// refused as already used.
+				if reason != ledger.CodeReplay.String() {
+					seq--
+				}
+			}
 		}
 		queues[i] = make(chan offer, int(o.Rate*o.Duration.Seconds())+1)
 		wg.Add(1)
@@ -215,8 +230,11 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 			for of := range queues[i] {
 				tx := next(n)
 				n++
-				if tx != nil && !send(ctx, c, tx, of.at, &mu, sent, rep) {
-					refused()
+				if tx == nil {
+					continue
+				}
+				if reason := send(ctx, c, tx, of.at, &mu, sent, rep); reason != "" {
+					refused(reason)
 				}
 			}
 		}()
@@ -290,9 +308,9 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	return rep, nil
 }
 
-// send broadcasts one tx (CheckTx only) and books the outcome; it reports
-// whether the node admitted it.
-func send(ctx context.Context, c *rpchttp.HTTP, tx []byte, at time.Time, mu *sync.Mutex, sent map[string]time.Time, rep *LoadReport) bool {
+// send broadcasts one tx (CheckTx only) and books the outcome; it returns
+// why the node refused it, or "" if it admitted it.
+func send(ctx context.Context, c *rpchttp.HTTP, tx []byte, at time.Time, mu *sync.Mutex, sent map[string]time.Time, rep *LoadReport) string {
 	id := ledger.RecordID(tx)
 	mu.Lock()
 	sent[id] = at
@@ -308,7 +326,7 @@ func send(ctx context.Context, c *rpchttp.HTTP, tx []byte, at time.Time, mu *syn
 		}
 		rep.Rejected[reason]++
 		delete(sent, id)
-		return false
+		return reason
 	case res.Code != 0:
 		name := fmt.Sprintf("code_%d", res.Code)
 		if res.Codespace == ledger.Codespace {
@@ -316,10 +334,10 @@ func send(ctx context.Context, c *rpchttp.HTTP, tx []byte, at time.Time, mu *syn
 		}
 		rep.Rejected[name]++
 		delete(sent, id)
-		return false
+		return name
 	}
 	rep.Accepted++
-	return true
+	return ""
 }
 
 // kvTx is a kvstore transaction key=value of about size bytes.
@@ -353,4 +371,26 @@ func loadRecord(o LoadOptions, member string, n, i int) *pb.Record {
 		return &pb.Record{SchemaVersion: 1, ClientTime: timestamppb.New(now), Body: &pb.Record_Notification{Notification: &pb.Notification{
 			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"lumen"}, Summary: tag + filler}}}
 	}
+}
+
+// waitHeight waits until every target has committed height h.
+func waitHeight(ctx context.Context, targets []*rpchttp.HTTP, h int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, c := range targets {
+		for {
+			st, err := c.Status(ctx)
+			if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("nodes did not reach height %d within %s", h, timeout)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
