@@ -58,4 +58,5 @@ normledger testnet growth --records $GROWTH_PRUNED_RECORDS --every 100000 --keep
 normledger testnet bench --dir DIR --out BENCHMARKS.md   # ramps, half-rate latency, reads under load
 normledger testnet init --validators 4 --app kvstore --timeout-commit 200ms --output DIR   # the baseline by hand
 normledger testnet load DIR --rate R --duration D --size 1024"
-echo "== wrote $OUT (raw: $WORK/bench.json)"
+cp "$WORK/bench.json" bench/last-run.json
+echo "== wrote $OUT (raw result: bench/last-run.json; re-render with normledger testnet bench --from-json bench/last-run.json)"
