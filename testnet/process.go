@@ -136,7 +136,7 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // NodeRuntimeEnv is the Go runtime setting of every node process, of both
 // apps alike, unless the environment of `testnet start` sets them: GC at 200 %
 // heap growth instead of 100 % (a node allocates heavily per block; this
-// halves GC work, measured in bench/README.md), with a soft limit so that
+// runs the GC half as often; see README, Configuration), with a soft limit so that
 // the larger heap stays bounded when several nodes share one machine.
 var NodeRuntimeEnv = []string{"GOGC=200", "GOMEMLIMIT=448MiB"}
 
