@@ -76,8 +76,8 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	// Bytes seen before (CheckTx, rechecks, the proposal checks) are not
 	// decoded again: the size limit is the only check that depends on more
 	// than the bytes.
-	if params.MaxTxBytes > 0 && len(raw) > int(params.MaxTxBytes) {
-		return nil, errf(CodeTxTooLarge, "tx is %d bytes, limit %d", len(raw), params.MaxTxBytes)
+	if err := checkTxSize(raw, int(params.MaxTxBytes)); err != nil {
+		return nil, err
 	}
 	rawID := sha256.Sum256(raw)
 	memo := reg.sigs.decoded(rawID)

@@ -35,8 +35,8 @@ func Canonical(m proto.Message) ([]byte, error) {
 // DecodeTx parses raw transaction bytes and insists they are the canonical
 // encoding of the Tx they decode to, and no larger than maxBytes.
 func DecodeTx(raw []byte, maxBytes int) (*pb.Tx, error) {
-	if maxBytes > 0 && len(raw) > maxBytes {
-		return nil, errf(CodeTxTooLarge, "tx is %d bytes, limit %d", len(raw), maxBytes)
+	if err := checkTxSize(raw, maxBytes); err != nil {
+		return nil, err
 	}
 	if len(raw) == 0 {
 		return nil, errf(CodeTxDecode, "empty tx")
@@ -62,6 +62,14 @@ func DecodeTx(raw []byte, maxBytes int) (*pb.Tx, error) {
 		return nil, errf(CodeMissingField, "tx body has no record")
 	}
 	return tx, nil
+}
+
+// checkTxSize refuses a tx larger than maxBytes (0: no limit).
+func checkTxSize(raw []byte, maxBytes int) error {
+	if maxBytes > 0 && len(raw) > maxBytes {
+		return errf(CodeTxTooLarge, "tx is %d bytes, limit %d", len(raw), maxBytes)
+	}
+	return nil
 }
 
 // hasUnknown reports whether m or any message inside it carries unknown fields.

@@ -47,8 +47,9 @@ type LoadReport struct {
 	AcceptedRate  float64        `json:"accepted_tx_per_s"`
 	CommittedRate float64        `json:"committed_tx_per_s"`
 	// SustainedRate counts only what committed while the load was being
-	// offered (blocks seen by the end of the offer window), over the window:
-	// what the network keeps up with, not what a full mempool drains later.
+	// offered (blocks committed by the end of the offer window), over the
+	// window: what the network keeps up with, not what a full mempool
+	// drains later.
 	SustainedRate float64 `json:"sustained_tx_per_s"`
 	P50           float64 `json:"p50_s"` // submit-to-commit latency, seconds
 	P90           float64 `json:"p90_s"`
@@ -135,12 +136,11 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	// Per block seen: when it was fetched, its header time, and the
 	// scheduled send times of this run's transactions in it.
 	type seenBlock struct {
-		height   int64
+		header   time.Time
 		observed time.Time
 		sched    []time.Time
 	}
-	var blocks []seenBlock
-	headerTime := map[int64]time.Time{}
+	var blocks []seenBlock // consecutive heights from startHeight+1
 
 	// Follow committed blocks and match their transactions.
 	followCtx, stopFollow := context.WithCancel(ctx)
@@ -161,8 +161,7 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 			if len(b.Block.Txs) > rep.MaxBlockTxs {
 				rep.MaxBlockTxs = len(b.Block.Txs)
 			}
-			headerTime[hh] = b.Block.Time
-			sb := seenBlock{height: hh, observed: now}
+			sb := seenBlock{header: b.Block.Time, observed: now}
 			for _, tx := range b.Block.Txs {
 				id := ledger.RecordID(tx)
 				if at, ok := sent[id]; ok {
@@ -284,10 +283,10 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	windowEnd := start.Add(o.Duration)
 	inWindow := 0
 	var lat []float64
-	for _, sb := range blocks {
-		at, ok := headerTime[sb.height+1]
-		if !ok {
-			at = sb.observed
+	for i, sb := range blocks {
+		at := sb.observed
+		if i+1 < len(blocks) {
+			at = blocks[i+1].header
 		}
 		for _, s := range sb.sched {
 			lat = append(lat, at.Sub(s).Seconds())

@@ -54,7 +54,6 @@ type Store struct {
 	keepRecent int64
 	log        *slog.Logger
 	prunedTo   int64 // versions up to this one are gone
-	pruneKnown bool  // prunedTo has been read from the database
 
 	mu      sync.RWMutex // guards version and hash below
 	version int64
@@ -111,6 +110,9 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep every version) or at least %d", o.KeepRecent, MinKeepRecent)
 	}
 	s.keepRecent = o.KeepRecent
+	if vs := s.tree.AvailableVersions(); o.KeepRecent > 0 && len(vs) > 0 {
+		s.prunedTo = int64(vs[0]) - 1
+	}
 	if o.Logger != nil {
 		s.log = o.Logger
 	}
@@ -535,13 +537,6 @@ func (s *Store) prune(v int64) error {
 	to := v - s.keepRecent
 	if s.keepRecent <= 0 || to < 1 {
 		return nil
-	}
-	if !s.pruneKnown {
-		// Once per process: where does the database start?
-		if vs := s.tree.AvailableVersions(); len(vs) > 0 {
-			s.prunedTo = int64(vs[0]) - 1
-		}
-		s.pruneKnown = true
 	}
 	if to <= s.prunedTo {
 		return nil
