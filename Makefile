@@ -5,7 +5,7 @@ BIN     ?= build/normledger
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/normledger/normledger/cli.Version=$(VERSION)
 
-.PHONY: build test run proto proto-check lint fuzz ci bench clean
+.PHONY: build test run proto proto-check lint fuzz fuzz-long ci bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/normledger
@@ -32,6 +32,11 @@ lint:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./ledger
+
+# Every fuzz target for >= 10^6 executions (FUZZ_EXECS); a benchmark, not a
+# test: writes bench/fuzz-long.txt.
+fuzz-long:
+	bash scripts/fuzz-long.sh
 
 ci:
 	bash .ci/run

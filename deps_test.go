@@ -31,6 +31,7 @@ func TestDependencyDirections(t *testing.T) {
 		"ledger":          {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
 		"ledger/keys":     {mod + "ledger/store", mod + "app", mod + "node", mod + "cli", "github.com/cosmos/iavl", "github.com/spf13/viper"},
 		"ledger/store":    {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
+		"ledger/stix":     {mod + "ledger/store", mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper", "github.com/cosmos/iavl"},
 		"ledger/fixture":  {mod + "app", mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
 		"verifiers":       {mod + "app", mod + "node", mod + "cli", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
 		"verifiers/audit": {mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
@@ -45,6 +46,18 @@ func TestDependencyDirections(t *testing.T) {
 			if deps[b] {
 				t.Errorf("%s must not depend on %s", pkg, b)
 			}
+		}
+	}
+}
+
+// The record log stands alone: the standard library and
+// transparency-dev/merkle only, so verifiers can use its proof checks
+// without pulling in the store.
+func TestRecordLogImports(t *testing.T) {
+	deps := golist(t, "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./ledger/store/tlog")
+	for d := range deps {
+		if d != mod+"ledger/store/tlog" && !strings.HasPrefix(d, "github.com/transparency-dev/merkle") {
+			t.Errorf("ledger/store/tlog depends on %s", d)
 		}
 	}
 }

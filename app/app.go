@@ -25,10 +25,19 @@ import (
 //
 //	1: first layout
 //	2: no IAVL fast index, no meta/count and od/ keys (2026-11-22)
-const AppVersion uint64 = 2
+//	3: governance: meta/governance, g/ keys, member history (2026-12-01)
+//	4: record log: transactions in an RFC 6962 log, meta/log, i/ -> RecordRef,
+//	   x/ index entries per block, no r/ k/ a/ s/ c/ f/ p/ keys (2026-12-02)
+//	5: staged reporting and pledge review obligations (kinds 9-12), responses
+//	   to pledges, evidence of validator misbehaviour (e/, eb/) (2026-12-02)
+const AppVersion uint64 = 5
 
 // ProofOpType names the ICS23 IAVL proofs returned in query ProofOps.
 const ProofOpType = "ics23:iavl"
+
+// InclusionOpType names the record log inclusion proof (a LogInclusion) in
+// /record query ProofOps, after the proofs of i/<id> and meta/log.
+const InclusionOpType = "rfc6962:inclusion"
 
 // Options configure an App.
 type Options struct {
@@ -38,6 +47,20 @@ type Options struct {
 	Clock func() time.Time
 	// Version is the software version reported in Info.
 	Version string
+	// Snapshots, if set, serves and restores state-sync snapshots.
+	Snapshots Snapshots
+}
+
+// Snapshots is what the app needs for state sync (node.Snapshots).
+type Snapshots interface {
+	List() []*abci.Snapshot
+	Load(height uint64, format, chunk uint32) []byte
+	Offer(s *abci.Snapshot, appHash []byte) abci.ResponseOfferSnapshot_Result
+	// Apply applies one chunk; done says the restore finished and the
+	// store now holds the restored state.
+	Apply(index uint32, chunk []byte, sender string) (resp *abci.ResponseApplySnapshotChunk, done bool)
+	// Committed is told of every commit (snapshots are taken at intervals).
+	Committed(height int64)
 }
 
 // App is the normledger ABCI application. CometBFT calls it through a local
@@ -53,32 +76,101 @@ type App struct {
 
 	chainID  string
 	params   *pb.Params
-	lastTime time.Time // time of the last finalized block
-	check    *overlay  // mempool state: committed state + accepted CheckTx
+	lastTime time.Time       // time of the last finalized block
+	check    *ledger.Overlay // mempool state: committed state + accepted CheckTx
+	// powers is CometBFT's validator set as the committed state defines it
+	// (each active member's validator key and power); next is the set at
+	// the end of the block being finalized, and reload says that the block
+	// changed params.
+	powers ledger.Powers
+	next   ledger.Powers
+	reload bool
+	snaps  Snapshots
 }
 
 var _ abci.Application = (*App)(nil)
 
 // New wraps st; if st holds committed state, the chain id and params come from it.
 func New(st *store.Store, opts Options) (*App, error) {
-	a := &App{reg: ledger.DefaultRegistry().WithSigCache(ledger.NewSigCache(200_000)), st: st, log: opts.Logger, clock: opts.Clock, ver: opts.Version}
+	a := &App{reg: ledger.DefaultRegistry().WithSigCache(ledger.NewSigCache(200_000)), st: st, log: opts.Logger, clock: opts.Clock, ver: opts.Version,
+		snaps: opts.Snapshots}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if st.Version() > 0 {
-		v, err := st.At(0)
-		if err != nil {
+		if err := a.load(); err != nil {
 			return nil, err
 		}
-		if a.chainID, err = v.ChainID(); err != nil {
-			return nil, fmt.Errorf("read chain id: %w", err)
-		}
-		if a.params, err = v.Params(); err != nil {
-			return nil, fmt.Errorf("read params: %w", err)
-		}
-		a.check = newOverlay(v)
 	}
 	return a, nil
+}
+
+// load takes the chain id, params and validator set from the newest
+// committed state (at start, and after a state-sync restore).
+func (a *App) load() error {
+	v, err := a.st.At(0)
+	if err != nil {
+		return err
+	}
+	if a.chainID, err = v.ChainID(); err != nil {
+		return fmt.Errorf("read chain id: %w", err)
+	}
+	if a.params, err = v.Params(); err != nil {
+		return fmt.Errorf("read params: %w", err)
+	}
+	if a.powers, err = powersOf(v); err != nil {
+		return err
+	}
+	a.check = ledger.NewOverlay(v)
+	return nil
+}
+
+// ListSnapshots implements ABCI state sync: the snapshots this node serves.
+func (a *App) ListSnapshots(_ context.Context, _ *abci.RequestListSnapshots) (*abci.ResponseListSnapshots, error) {
+	if a.snaps == nil {
+		return &abci.ResponseListSnapshots{}, nil
+	}
+	return &abci.ResponseListSnapshots{Snapshots: a.snaps.List()}, nil
+}
+
+// LoadSnapshotChunk implements ABCI state sync.
+func (a *App) LoadSnapshotChunk(_ context.Context, req *abci.RequestLoadSnapshotChunk) (*abci.ResponseLoadSnapshotChunk, error) {
+	if a.snaps == nil {
+		return &abci.ResponseLoadSnapshotChunk{}, nil
+	}
+	return &abci.ResponseLoadSnapshotChunk{Chunk: a.snaps.Load(req.Height, req.Format, req.Chunk)}, nil
+}
+
+// OfferSnapshot implements ABCI state sync: req.AppHash is the app hash
+// CometBFT's light client verified for the snapshot's height.
+func (a *App) OfferSnapshot(_ context.Context, req *abci.RequestOfferSnapshot) (*abci.ResponseOfferSnapshot, error) {
+	if a.snaps == nil || req.Snapshot == nil {
+		return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_ABORT}, nil
+	}
+	return &abci.ResponseOfferSnapshot{Result: a.snaps.Offer(req.Snapshot, req.AppHash)}, nil
+}
+
+// ApplySnapshotChunk implements ABCI state sync.
+func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapshotChunk) (*abci.ResponseApplySnapshotChunk, error) {
+	if a.snaps == nil {
+		return &abci.ResponseApplySnapshotChunk{Result: abci.ResponseApplySnapshotChunk_ABORT}, nil
+	}
+	resp, done := a.snaps.Apply(req.Index, req.Chunk, req.Sender)
+	if done {
+		if err := a.load(); err != nil {
+			return nil, fmt.Errorf("load the restored state: %w", err)
+		}
+		a.log.Info("state restored by state sync", "height", a.st.Version(), "chain_id", a.chainID)
+	}
+	return resp, nil
+}
+
+func powersOf(st ledger.State) (ledger.Powers, error) {
+	ms, err := st.Members()
+	if err != nil {
+		return nil, fmt.Errorf("read members: %w", err)
+	}
+	return ledger.PowersOf(ms), nil
 }
 
 // Registry returns the record kinds the app accepts.
@@ -111,14 +203,62 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		a.params = ledger.DefaultParams()
 	}
 	a.lastTime = req.Time
-	a.check = newOverlay(a.st.Working())
-	a.log.Info("genesis loaded", "chain_id", a.chainID, "members", len(gs.Members))
-	return &abci.ResponseInitChain{AppHash: a.st.WorkingHash()}, nil
+	a.check = ledger.NewOverlay(a.st.Working())
+	// The member registry defines the validator set; genesis.json's
+	// validators, if listed, must say the same.
+	a.powers = ledger.PowersOf(gs.Members)
+	want := a.powers.Sorted()
+	if len(want) == 0 {
+		return nil, fmt.Errorf("genesis: no member has a validator key and power")
+	}
+	hash, err := a.st.WorkingHash()
+	if err != nil {
+		return nil, fmt.Errorf("init chain: %w", err)
+	}
+	res := &abci.ResponseInitChain{AppHash: hash}
+	if len(req.Validators) > 0 {
+		got := ledger.Powers{}
+		for _, v := range req.Validators {
+			got[string(v.PubKey.GetEd25519())] += v.Power
+		}
+		if d := got.Diff(a.powers); len(d) > 0 {
+			return nil, fmt.Errorf("genesis: the validators in genesis.json differ from the members' validator keys and powers (%d differences)", len(d))
+		}
+	} else {
+		res.Validators = validatorUpdates(want)
+	}
+	a.log.Info("genesis loaded", "chain_id", a.chainID, "members", len(gs.Members), "validators", len(want))
+	return res, nil
+}
+
+func validatorUpdates(us []ledger.ValidatorUpdate) []abci.ValidatorUpdate {
+	out := make([]abci.ValidatorUpdate, 0, len(us))
+	for _, u := range us {
+		out = append(out, abci.UpdateValidator(u.PubKey, u.Power, "ed25519"))
+	}
+	return out
 }
 
 // block describes the block a transaction is judged in.
+// misbehaviorOf converts CometBFT's misbehaviour for the ledger.
+func misbehaviorOf(ms []abci.Misbehavior) []ledger.Misbehavior {
+	out := make([]ledger.Misbehavior, 0, len(ms))
+	for _, m := range ms {
+		t := pb.MisbehaviorType_MISBEHAVIOR_TYPE_UNSPECIFIED
+		switch m.Type {
+		case abci.MisbehaviorType_DUPLICATE_VOTE:
+			t = pb.MisbehaviorType_MISBEHAVIOR_TYPE_DUPLICATE_VOTE
+		case abci.MisbehaviorType_LIGHT_CLIENT_ATTACK:
+			t = pb.MisbehaviorType_MISBEHAVIOR_TYPE_LIGHT_CLIENT_ATTACK
+		}
+		out = append(out, ledger.Misbehavior{Type: t, Address: m.Validator.Address, Power: m.Validator.Power,
+			Height: m.Height, Time: m.Time, TotalVotingPower: m.TotalVotingPower})
+	}
+	return out
+}
+
 func (a *App) block(height int64, t time.Time) ledger.Block {
-	return ledger.Block{ChainID: a.chainID, Height: height, Time: t, Params: a.params}
+	return ledger.Block{ChainID: a.chainID, Height: height, Time: t, Params: a.params, StartPowers: a.powers}
 }
 
 // CheckTx runs every check FinalizeBlock will run, against committed state
@@ -137,7 +277,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if err != nil {
 		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Codespace: ledger.Codespace, Log: err.Error()}, nil
 	}
-	a.check.apply(ch)
+	a.check.Apply(ch)
 	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Data: []byte(ch.Record.Id)}, nil
 }
 
@@ -148,8 +288,10 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 	if err != nil {
 		return nil, err
 	}
-	o := newOverlay(base)
-	b := a.block(req.Height, req.Time)
+	o, b, err := a.beginOverlay(base, req.Height, req.Time)
+	if err != nil {
+		return nil, fmt.Errorf("prepare proposal %d: %w", req.Height, err)
+	}
 	var out [][]byte
 	var size int64
 	for i, tx := range req.Txs {
@@ -164,7 +306,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 			}
 			continue
 		}
-		o.apply(ch)
+		o.Apply(ch)
 		out = append(out, tx)
 		size += int64(len(tx))
 	}
@@ -178,8 +320,10 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 	if err != nil {
 		return nil, err
 	}
-	o := newOverlay(base)
-	b := a.block(req.Height, req.Time)
+	o, b, err := a.beginOverlay(base, req.Height, req.Time)
+	if err != nil {
+		return nil, fmt.Errorf("process proposal %d: %w", req.Height, err)
+	}
 	for i, tx := range req.Txs {
 		b.TxIndex = uint32(i)
 		ch, err := a.reg.Apply(o, tx, b)
@@ -190,9 +334,23 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "code", ledger.CodeOf(err).String(), "err", err)
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
-		o.apply(ch)
+		o.Apply(ch)
 	}
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// beginOverlay is the state a proposed block's transactions are judged in:
+// base after the block start (see ledger.BeginBlock), as FinalizeBlock
+// will see it.
+func (a *App) beginOverlay(base ledger.State, height int64, t time.Time) (*ledger.Overlay, ledger.Block, error) {
+	o := ledger.NewOverlay(base)
+	b := a.block(height, t)
+	bb, err := a.reg.BeginBlock(o, b)
+	if err != nil {
+		return nil, b, err
+	}
+	o.Apply(bb)
+	return o, b, nil
 }
 
 // committed is the state the next block builds on: the working tree equals
@@ -213,19 +371,30 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	working := a.st.Working()
 	b := a.block(req.Height, req.Time)
+	b.Misbehavior = misbehaviorOf(req.Misbehavior)
 	// Obligations whose due time this block's time has passed become overdue
-	// now, before the block's transactions, whether or not any mentions them.
-	overdue, err := ledger.Sweep(working, b)
+	// now, before the block's transactions, whether or not any mentions
+	// them; proposals whose deadline passed close.
+	bb, err := a.reg.BeginBlock(working, b)
 	if err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
 	}
-	if err := a.st.WriteObligations(overdue); err != nil {
+	if err := a.st.Write(bb); err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
 	}
 	var events []abci.Event
-	for _, ob := range overdue {
+	for _, ob := range bb.Obligations {
 		events = append(events, obligationEvent(ob))
 	}
+	for _, p := range bb.Proposals {
+		events = append(events, proposalEvent(p))
+	}
+	for _, ev := range bb.Evidence {
+		events = append(events, abci.Event{Type: "evidence", Attributes: []abci.EventAttribute{
+			{Key: "id", Value: ev.Id, Index: true}, {Key: "member", Value: ev.Member, Index: true},
+			{Key: "type", Value: ev.Type.String()}, {Key: "height", Value: strconv.FormatInt(ev.Height, 10)}}})
+	}
+	membersChanged, paramsChanged := len(bb.Members) > 0, bb.Params != nil
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	accepted := 0
 	for i, tx := range req.Txs {
@@ -251,13 +420,47 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		for _, ob := range ch.Obligations {
 			txEvents = append(txEvents, obligationEvent(ob))
 		}
+		for _, p := range ch.Proposals {
+			txEvents = append(txEvents, proposalEvent(p))
+		}
+		membersChanged = membersChanged || len(ch.Members) > 0
+		paramsChanged = paramsChanged || ch.Params != nil
 		results[i] = &abci.ExecTxResult{Code: 0, Data: []byte(ch.Record.Id), Events: txEvents}
 	}
 	a.lastTime = req.Time
-	if accepted > 0 || len(overdue) > 0 {
-		a.log.Debug("block finalized", "height", req.Height, "txs", len(req.Txs), "accepted", accepted, "overdue", len(overdue))
+	res := &abci.ResponseFinalizeBlock{TxResults: results, Events: events}
+	a.next, a.reload = a.powers, paramsChanged
+	if membersChanged {
+		// Validator changes take effect at height+2 in CometBFT; the
+		// member registry of this state already holds them.
+		end, err := powersOf(working)
+		if err != nil {
+			return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
+		}
+		if err := ledger.CheckValidatorChange(a.powers, end); err != nil {
+			return nil, fmt.Errorf("finalize block %d: refusing to hand CometBFT this validator change (a bug): %w", req.Height, err)
+		}
+		if updates := a.powers.Diff(end); len(updates) > 0 {
+			res.ValidatorUpdates = validatorUpdates(updates)
+			a.log.Info("validator set changes", "height", req.Height, "updates", len(updates), "effective_height", req.Height+2)
+		}
+		a.next = end
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: results, Events: events, AppHash: a.st.WorkingHash()}, nil
+	if accepted > 0 || len(bb.Obligations) > 0 {
+		a.log.Debug("block finalized", "height", req.Height, "txs", len(req.Txs), "accepted", accepted, "begin_block_changes", len(bb.Obligations)+len(bb.Proposals))
+	}
+	if res.AppHash, err = a.st.WorkingHash(); err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
+	}
+	return res, nil
+}
+
+func proposalEvent(p *pb.ProposalState) abci.Event {
+	return abci.Event{Type: "proposal", Attributes: []abci.EventAttribute{
+		{Key: "id", Value: p.Id, Index: true},
+		{Key: "action", Value: ledger.GovActionName(p.Action)},
+		{Key: "status", Value: p.Status.String(), Index: true},
+	}}
 }
 
 func obligationEvent(ob *pb.Obligation) abci.Event {
@@ -279,16 +482,29 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	if err != nil {
 		return nil, err
 	}
+	if a.next != nil {
+		a.powers, a.next = a.next, nil
+	}
+	if a.reload {
+		// New params apply from the next block on.
+		if a.params, err = v.Params(); err != nil {
+			return nil, fmt.Errorf("read params: %w", err)
+		}
+		a.reload = false
+	}
 	// Mempool state restarts from the new commit; CometBFT rechecks the
 	// remaining mempool transactions in order, rebuilding it.
-	a.check = newOverlay(v)
+	a.check = ledger.NewOverlay(v)
+	if a.snaps != nil {
+		a.snaps.Committed(v.Version())
+	}
 	return &abci.ResponseCommit{}, nil
 }
 
 // Query answers ABCI queries against a committed version (req.Height, 0 =
 // latest). Paths:
 //
-//	/record/<id>           StoredRecord; with prove, proofs of i/<id> and r/<seq>
+//	/record/<id>           StoredRecord; with prove, proofs of i/<id> and meta/log and the log inclusion proof
 //	/records               ListRecordsRequest in data -> ListRecordsResponse
 //	/member/<id>           Member
 //	/members               MemberList
@@ -391,11 +607,19 @@ func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQ
 		}
 		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{op}}
 		if rec != nil {
-			op2, err := proofOp(v, keys.Record(rec.Seq))
+			op2, err := proofOp(v, []byte(keys.KeyLog))
 			if err != nil {
 				return nil, err
 			}
-			resp.ProofOps.Ops = append(resp.ProofOps.Ops, op2)
+			index, hashes, err := v.Inclusion(rec.Seq)
+			if err != nil {
+				return nil, err
+			}
+			bz, err := ledger.Canonical(&pb.LogInclusion{LogIndex: index, Hashes: hashes})
+			if err != nil {
+				return nil, err
+			}
+			resp.ProofOps.Ops = append(resp.ProofOps.Ops, op2, cmtcrypto.ProofOp{Type: InclusionOpType, Key: keys.U64(index), Data: bz})
 		}
 	}
 	return resp, nil

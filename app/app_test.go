@@ -12,6 +12,7 @@ import (
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/keys"
 	"github.com/normledger/normledger/ledger/store"
+	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -55,7 +56,7 @@ func TestRecordProofs(t *testing.T) {
 	ids, _ := h.runScenario()
 	root := h.st.Hash()
 	r := h.query("/record/"+ids[0], nil, true)
-	if r.Code != 0 || r.ProofOps == nil || len(r.ProofOps.Ops) != 2 {
+	if r.Code != 0 || r.ProofOps == nil || len(r.ProofOps.Ops) != 3 {
 		t.Fatalf("record query: code %d ops %v", r.Code, r.ProofOps)
 	}
 	rec := new(pb.StoredRecord)
@@ -73,16 +74,34 @@ func TestRecordProofs(t *testing.T) {
 		}
 		return ics23.VerifyMembership(ics23.IavlSpec, root, p, key, val)
 	}
-	seqVal := []byte{0, 0, 0, 0, 0, 0, 0, 1}
-	if !verify(r.ProofOps.Ops[0].Data, idKey, seqVal) {
-		t.Fatal("id index proof does not verify")
+	v, _ := h.st.At(0)
+	refVal, _ := v.Get(idKey)
+	ref := new(pb.RecordRef)
+	if err := proto.Unmarshal(refVal, ref); err != nil || ref.Seq != 1 || ref.Height != rec.Height || ref.Author != rec.Author {
+		t.Fatalf("ref %v: %v", ref, err)
 	}
-	if !verify(r.ProofOps.Ops[1].Data, keys.Record(1), r.Value) {
-		t.Fatal("record proof does not verify")
+	if !verify(r.ProofOps.Ops[0].Data, idKey, refVal) {
+		t.Fatal("record entry proof does not verify")
 	}
-	tampered := append([]byte(nil), r.Value...)
+	logVal, _ := v.Get([]byte(keys.KeyLog))
+	if !verify(r.ProofOps.Ops[1].Data, []byte(keys.KeyLog), logVal) {
+		t.Fatal("log state proof does not verify")
+	}
+	size, logRoot, err := keys.ParseLogState(logVal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := r.ProofOps.Ops[2]
+	inc := new(pb.LogInclusion)
+	if op.Type != InclusionOpType || proto.Unmarshal(op.Data, inc) != nil || inc.LogIndex != 0 {
+		t.Fatalf("inclusion op %v", op)
+	}
+	if err := tlog.VerifyInclusion(inc.LogIndex, size, rec.Tx, inc.Hashes, logRoot); err != nil {
+		t.Fatalf("inclusion proof: %v", err)
+	}
+	tampered := append([]byte(nil), rec.Tx...)
 	tampered[len(tampered)-1] ^= 1
-	if verify(r.ProofOps.Ops[1].Data, keys.Record(1), tampered) {
+	if tlog.VerifyInclusion(inc.LogIndex, size, tampered, inc.Hashes, logRoot) == nil {
 		t.Fatal("tampered record verified")
 	}
 	missing := "00" + ids[0][2:]
@@ -114,7 +133,7 @@ func TestListRecords(t *testing.T) {
 	if got := list(&pb.ListRecordsRequest{Kind: "pledge"}); len(got.Records) != 1 || got.Records[0].Id != ids[0] {
 		t.Fatalf("kind=pledge: %v", got.Records)
 	}
-	if got := list(&pb.ListRecordsRequest{Author: "xbb"}); len(got.Records) != 5 {
+	if got := list(&pb.ListRecordsRequest{Author: "xbb"}); len(got.Records) != 6 { // 5 records and a vote
 		t.Fatalf("author=xbb: %d records", len(got.Records))
 	}
 	if got := list(&pb.ListRecordsRequest{Sector: "health", Author: "observatory"}); len(got.Records) != 1 {

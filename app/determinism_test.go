@@ -2,14 +2,17 @@ package app
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/cometbft/cometbft/crypto/ed25519"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -23,8 +26,25 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 		recipients []string
 	}
 	var notifs []notif
+	var props []string
+	voted := map[string]bool{}
 	var all [][]byte
 	var blocks [][][]byte
+	// A pledge of all three states with staged reporting and a review date,
+	// so disclosures place, meet and miss staged duties (and reviews fall due).
+	var sectors []pb.Sector
+	for s := 1; s <= 13; s++ {
+		sectors = append(sectors, pb.Sector(s))
+	}
+	pl := g.sign("xaa", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Pledge{Pledge: &pb.Pledge{
+		Title: "Staged reporting pledge", Pledgors: states, NormRefs: []string{"NIS2-23"}, ProtectedSectors: sectors,
+		GeoScope: []string{"GLOBAL"}, EffectiveFrom: timestamppb.New(t0.Add(-time.Hour)), ReviewDue: timestamppb.New(t0.Add(time.Hour)),
+		StagedReporting: &pb.StagedReporting{EarlyWarningHours: 1, NotificationHours: 2, FinalReportHours: 3},
+	}}}, "xbb", "xcc")
+	pledgeID := ledger.RecordID(pl)
+	all = append(all, pl)
+	blocks = append(blocks, [][]byte{pl})
+	disclosures := map[string][]string{} // by author
 	for len(all) < n {
 		size := 1 + rng.IntN(25)
 		var blk [][]byte
@@ -33,7 +53,7 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 			author := states[rng.IntN(len(states))]
 			var tx []byte
 			switch r := rng.IntN(100); {
-			case r < 35: // valid notification
+			case r < 30: // valid notification
 				var rcpt []string
 				for _, s := range append(states, "observatory", "lumen") {
 					if s != author && rng.IntN(2) == 0 {
@@ -48,20 +68,59 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 					ExcludedSectors: []pb.Sector{pb.Sector(1 + rng.IntN(13))},
 				}}})
 				notifs = append(notifs, notif{ledger.RecordID(tx), rcpt})
-			case r < 50 && len(notifs) > 0: // valid acknowledgement by a recipient
+			case r < 42 && len(notifs) > 0: // valid acknowledgement by a recipient
 				nt := notifs[rng.IntN(len(notifs))]
 				who := nt.recipients[rng.IntN(len(nt.recipients))]
 				tx = g.sign(who, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Acknowledgement{Acknowledgement: &pb.Acknowledgement{
 					NotificationId: nt.id, Note: fmt.Sprintf("ack %d", k)}}})
-			case r < 65: // valid disclosure
+			case r < 55: // valid disclosure: a new incident, or a later stage of one of the author's
 				at := t0.Add(-time.Duration(1+rng.IntN(1000)) * time.Minute)
-				tx = g.sign(author, &pb.Record{SchemaVersion: 1, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
-					IncidentRef: fmt.Sprintf("INC-%d", k), Stage: pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION,
+				var refs []string
+				if prev := disclosures[author]; len(prev) > 0 && rng.IntN(2) == 0 {
+					refs = []string{prev[rng.IntN(len(prev))]}
+				}
+				affected := []string{author}
+				if other := states[rng.IntN(len(states))]; other != author && rng.IntN(3) == 0 {
+					affected = append(affected, other)
+				}
+				tx = g.sign(author, &pb.Record{SchemaVersion: 1, Refs: refs, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+					IncidentRef: fmt.Sprintf("INC-%d", k), Stage: pb.DisclosureStage(1 + rng.IntN(3)),
 					Role: pb.IncidentRole_INCIDENT_ROLE_AFFECTED, Sectors: []pb.Sector{pb.Sector(1 + rng.IntN(13))},
-					AffectedStates: []string{author}, DetectedAt: timestamppb.New(at), AwareAt: timestamppb.New(at.Add(time.Minute)),
+					AffectedStates: affected, DetectedAt: timestamppb.New(at), AwareAt: timestamppb.New(at.Add(time.Minute)),
 					Severity: pb.Severity(1 + rng.IntN(4)), Summary: "generated",
 				}}})
-			case r < 75 && len(all) > 0: // replay of an earlier tx
+				disclosures[author] = append(disclosures[author], ledger.RecordID(tx))
+			case r < 57: // a review of the pledge
+				tx = g.sign(author, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Response{Response: &pb.Response{
+					RequestId: pledgeID, Disposition: pb.ResponseDisposition_RESPONSE_DISPOSITION_INFORMATION_PROVIDED, Summary: fmt.Sprintf("Reviewed %d.", k)}}})
+			case r < 59: // a governance proposal (accepted: a fresh key, params or observer each time)
+				var act *pb.GovernanceAction
+				switch rng.IntN(3) {
+				case 0:
+					act = &pb.GovernanceAction{Action: &pb.GovernanceAction_AddKey{AddKey: &pb.AddKey{
+						Member: states[rng.IntN(len(states))], PubKey: ed25519.GenPrivKeyFromSecret([]byte(fmt.Sprintf("k%d", k))).PubKey().Bytes()}}}
+				case 1:
+					act = &pb.GovernanceAction{Action: &pb.GovernanceAction_SetParams{SetParams: &pb.Params{
+						MaxTxBytes: ledger.DefaultMaxTxBytes, MaxClockSkewSeconds: 600, AckWindowHours: uint32(1 + k%48)}}}
+				default:
+					act = &pb.GovernanceAction{Action: &pb.GovernanceAction_AddMember{AddMember: &pb.AddMember{
+						Id: fmt.Sprintf("obs-%d", k), Class: pb.MemberClass_MEMBER_CLASS_OBSERVER, Name: "Observer",
+						PubKeys: [][]byte{ed25519.GenPrivKeyFromSecret([]byte(fmt.Sprintf("o%d", k))).PubKey().Bytes()}}}}
+				}
+				tx = g.sign(author, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Proposal{Proposal: &pb.Proposal{
+					Title: fmt.Sprintf("proposal %d", k), Rationale: "generated", Deadline: timestamppb.New(t0.Add(2 * time.Hour)), Action: act}}})
+				props = append(props, ledger.RecordID(tx))
+			case r < 71 && len(props) > 0: // a vote (a second vote by the same elector is refused)
+				pid := props[max(0, len(props)-1-rng.IntN(4))]
+				opt := pb.VoteOption(1 + max(0, rng.IntN(5)-2)) // mostly yes
+				rec := &pb.Record{SchemaVersion: 1, Body: &pb.Record_Vote{Vote: &pb.Vote{ProposalId: pid, Option: opt}}}
+				if voted[pid+author] {
+					tx = g.signSeq(author, g.nextSeq(author), rec)
+				} else {
+					voted[pid+author] = true
+					tx = g.sign(author, rec)
+				}
+			case r < 76 && len(all) > 0: // replay of an earlier tx
 				tx = all[rng.IntN(len(all))]
 			case r < 85: // a would-be valid tx with one random byte flipped (sequence not consumed)
 				v := g.signSeq(author, g.nextSeq(author), note(fmt.Sprintf("flip %d", k)))
@@ -92,10 +151,28 @@ func TestDeterminism(t *testing.T) {
 	a, b := newHarness(t), newHarness(t)
 	accepted, rejected := 0, 0
 	codes := map[uint32]int{}
+	var log [][]byte // the accepted transactions, in order: the record log's entries
 	for hgt, blk := range blocks {
 		ra, rb := a.block(blk...), b.block(blk...)
 		if !bytes.Equal(ra.AppHash, rb.AppHash) {
 			t.Fatalf("height %d: app hashes differ: %X vs %X", hgt+1, ra.AppHash, rb.AppHash)
+		}
+		for i, tx := range blk {
+			if ra.TxResults[i].Code == 0 {
+				log = append(log, tx)
+			}
+		}
+		// Both record logs: the same size and root, those of the accepted
+		// transactions (RFC 6962, computed here independently).
+		va, _ := a.st.At(0)
+		vb, _ := b.st.At(0)
+		sa, roota, erra := va.LogState()
+		sb, rootb, errb := vb.LogState()
+		if erra != nil || errb != nil || sa != sb || !bytes.Equal(roota, rootb) {
+			t.Fatalf("height %d: log states differ: %d %X %v vs %d %X %v", hgt+1, sa, roota, erra, sb, rootb, errb)
+		}
+		if sa != uint64(len(log)) || (hgt%10 == 0 || hgt == len(blocks)-1) && !bytes.Equal(roota, rfc6962Root(log)) {
+			t.Fatalf("height %d: the log holds %d entries with root %X, not the %d accepted transactions", hgt+1, sa, roota, len(log))
 		}
 		for i := range blk {
 			if ra.TxResults[i].Code != rb.TxResults[i].Code || ra.TxResults[i].Log != rb.TxResults[i].Log {
@@ -118,4 +195,59 @@ func TestDeterminism(t *testing.T) {
 	if len(codes) < 5 {
 		t.Fatalf("only %d distinct result codes", len(codes))
 	}
+	// Governance really ran: proposals passed and their actions executed.
+	v, err := a.st.At(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed, _, err := v.Proposals(store.ProposalFilter{Status: pb.ProposalStatus_PROPOSAL_STATUS_PASSED})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := v.Members()
+	t.Logf("%d proposals passed and executed; %d members", len(passed), len(ms))
+	// Staged reporting really ran: every stage has duties, met and missed.
+	staged := map[pb.ObligationKind]map[pb.ObligationStatus]int{}
+	obs, err := v.AllObligations(store.ObligationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range obs {
+		if staged[o.Kind] == nil {
+			staged[o.Kind] = map[pb.ObligationStatus]int{}
+		}
+		staged[o.Kind][o.Status]++
+	}
+	t.Logf("obligations by kind and status: %v", staged)
+	for _, k := range []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_EARLY_WARNING, pb.ObligationKind_OBLIGATION_KIND_INCIDENT_NOTIFICATION,
+		pb.ObligationKind_OBLIGATION_KIND_FINAL_REPORT} {
+		if staged[k][pb.ObligationStatus_OBLIGATION_STATUS_MET]+staged[k][pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE] == 0 {
+			t.Fatalf("staged reporting degenerate: no %v duty met: %v", k, staged[k])
+		}
+	}
+	if len(staged[pb.ObligationKind_OBLIGATION_KIND_REVIEW]) == 0 {
+		t.Fatal("no review duties")
+	}
+	if len(passed) < 3 || codes[uint32(ledger.CodeAlreadyVoted)] == 0 {
+		t.Fatalf("governance degenerate: %d passed, %d second votes refused", len(passed), codes[uint32(ledger.CodeAlreadyVoted)])
+	}
+}
+
+// rfc6962Root is RFC 6962's Merkle tree hash (section 2.1), the slow
+// obvious way.
+func rfc6962Root(entries [][]byte) []byte {
+	switch len(entries) {
+	case 0:
+		h := sha256.Sum256(nil)
+		return h[:]
+	case 1:
+		h := sha256.Sum256(append([]byte{0}, entries[0]...))
+		return h[:]
+	}
+	k := 1
+	for k*2 < len(entries) {
+		k *= 2
+	}
+	h := sha256.Sum256(append(append([]byte{1}, rfc6962Root(entries[:k])...), rfc6962Root(entries[k:])...))
+	return h[:]
 }

@@ -41,8 +41,14 @@ func newHarness(t testing.TB) *harness {
 }
 
 func newHarnessOn(t testing.TB, st *store.Store, initChain bool) *harness {
+	return newHarnessWith(t, st, initChain, 3, 1)
+}
+
+// newHarnessWith has `states` states; the first `validators` run a
+// validator of power 10.
+func newHarnessWith(t testing.TB, st *store.Store, initChain bool, states, validators int) *harness {
 	t.Helper()
-	ms := fixture.Dev(3, fixture.SeededKey)
+	ms := fixture.Dev(states, fixture.SeededKey)
 	h := &harness{t: t, st: st, members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}
 	a, err := New(st, Options{Clock: func() time.Time { return h.now }})
 	if err != nil {
@@ -50,7 +56,11 @@ func newHarnessOn(t testing.TB, st *store.Store, initChain bool) *harness {
 	}
 	h.app = a
 	if initChain {
-		gs, err := protojson.Marshal(fixture.Genesis(ms))
+		g := fixture.Genesis(ms)
+		for _, m := range ms[:validators] {
+			fixture.SetValidator(g, m.ID, fixture.SeededValidatorKey(m.ID).PubKey().Bytes(), 10)
+		}
+		gs, err := protojson.Marshal(g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,6 +164,9 @@ func (h *harness) record(id string) *pb.StoredRecord {
 func (h *harness) runScenario() (ids []string, txs [][]byte) {
 	h.t.Helper()
 	for i, s := range fixture.Scenario(t0) {
+		if s.Key != nil {
+			h.members[s.Author] = fixture.Member{ID: s.Author, Key: s.Key}
+		}
 		tx := h.sign(s.Author, s.Build(ids), s.CoSigners...)
 		if r := h.checkTx(tx); r.Code != 0 {
 			h.t.Fatalf("step %d CheckTx: code %d: %s", i, r.Code, r.Log)

@@ -87,6 +87,16 @@ failed (headers); 1 other errors.`,
 				for _, d := range rep.Discrepancies {
 					fmt.Fprintf(e.out, "DISCREPANCY at height %d: %s\n  re-execution: %s\n  node:         %s\n", d.Height, d.What, d.Want, d.Got)
 				}
+				if n := len(rep.Checkpoints); n > 0 {
+					last := rep.Checkpoints[n-1]
+					fmt.Fprintf(e.out, "%d published checkpoints verified against the re-execution; the newest (height %d, %d entries) cosigned by %v\n",
+						n, last.Height, last.Size, last.Cosigners)
+				}
+				if n := len(rep.Checkpoints); n > 0 {
+					last := rep.Checkpoints[n-1]
+					fmt.Fprintf(e.out, "%d published checkpoints verified against the re-execution; the newest (height %d, %d entries) cosigned by %v\n",
+						n, last.Height, last.Size, last.Cosigners)
+				}
 				fmt.Fprintf(e.out, "report: %s/report.html, %s/report.json\n", out, out)
 			}
 			if !rep.OK() {

@@ -23,6 +23,8 @@ import (
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
+	"github.com/normledger/normledger/node/genesis"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // passphrase returns the passphrase source: NORMLEDGER_KEYRING_PASSPHRASE,
@@ -106,6 +108,8 @@ func (e *env) initHome(chainID, moniker string, states int, comet func(*cmtcfg.C
 		}
 	}
 	gs := fixture.Genesis(members)
+	// The first state runs the dev chain's one validator.
+	fixture.SetValidator(gs, members[0].ID, val.PubKey.Bytes(), val.Power)
 	if err := node.WriteGenesis(ccfg.GenesisFile(), chainID, time.Time{}, []cmttypes.GenesisValidator{val}, gs); err != nil {
 		return nil, err
 	}
@@ -117,33 +121,123 @@ func (e *env) initHome(chainID, moniker string, states int, comet func(*cmtcfg.C
 }
 
 func initCmd(e *env) *cobra.Command {
-	var chainID, moniker string
+	var chainID, moniker, genesisFile, genesisHash, peers, trustHash string
+	var syncRPC []string
+	var trustHeight int64
 	var states int
+	var dev bool
+	var prof Profile
+	var poc pb.PointOfContact
 	cmd := &cobra.Command{
-		Use:   "init",
-		Short: "Initialise a single-validator development chain with fictional member states",
-		Long: `init creates a node home (config, genesis, validator and node keys) for a
-single-validator development chain. Its member registry holds fictional states
-with ISO 3166-1 user-assigned codes (xaa, xbb, ...), one neutral body
-(observatory) and one verifier (lumen); their signing keys go into the home's
-keyring under their member ids.`,
+		Use:   "init (--member ID --class CLASS [--validator] | --genesis FILE | --dev)",
+		Short: "Initialise a home: an operator's node, a node of an existing chain, or a development chain",
+		Long: `init creates a node home. What kind is said by a flag:
+
+  --member ID --class state|neutral_body|verifier|observer [--validator]
+      An operator's home on its own host, for the genesis ceremony: the node
+      key, the validator key (with --validator), the member's signing key in
+      the home's keyring and the public member profile. No other member and
+      no genesis yet: next run 'genesis application' and send the file to the
+      coordinator.
+
+  --genesis FILE [--genesis-hash H] [--p2p.persistent-peers ID@HOST:PORT,...]
+      Make the home (an operator's, after the ceremony, or a fresh one for a
+      full node) a node of that chain: the genesis is verified (and its hash
+      compared, if given) and installed, and the peers are written to
+      config.toml.
+
+  --dev [--states N]
+      A single-validator development chain with fictional member states
+      (xaa, xbb, ...), a neutral body (observatory) and a verifier (lumen),
+      every key in the home's keyring. Not for real use.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			members, err := e.initHome(chainID, moniker, states, nil)
-			if err != nil {
-				return err
+			switch {
+			case dev:
+				if prof.Member != "" || genesisFile != "" {
+					return fmt.Errorf("--dev makes a development chain; it does not combine with --member or --genesis")
+				}
+				members, err := e.initHome(chainID, moniker, states, nil)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.out, "initialised the development chain %s in %s\n", chainID, e.cfg.Home)
+				for _, m := range members {
+					fmt.Fprintf(e.out, "  member %-12s %-13s key %s\n", m.ID, strings.TrimPrefix(m.Class.String(), "MEMBER_CLASS_"), m.Signer().KeyID())
+				}
+				fmt.Fprintf(e.out, "start it with: normledger start --home %s\n", e.cfg.Home)
+				return nil
+			case prof.Member != "":
+				if genesisFile != "" {
+					return fmt.Errorf("first --member (then the ceremony), then --genesis: two steps")
+				}
+				if !cmd.Flags().Changed("chain-id") {
+					return fmt.Errorf("--chain-id is required with --member (the consortium's chain id)")
+				}
+				prof.ChainID = chainID
+				if poc.Name != "" || poc.Email != "" || poc.Phone != "" || poc.Organisation != "" {
+					prof.PointOfContact = &poc
+				}
+				info, err := InitOperator(OperatorOptions{Home: e.cfg.Home, Moniker: moniker, Profile: prof,
+					KeyringBackend: e.cfg.KeyringBackend, Passphrase: e.passphrase()})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.out, "initialised %s: member %s (%s) of chain %s, signing key %s in %s\n", e.cfg.Home, prof.Member,
+					prof.Class, chainID, info.KeyID, filepath.Join(e.cfg.Home, "keyring"))
+				if prof.Validator {
+					fmt.Fprintf(e.out, "validator key: %s (keep it here, or move it to a remote signer)\n", filepath.Join(e.cfg.Home, "config", "priv_validator_key.json"))
+				}
+				fmt.Fprintf(e.out, "next: normledger genesis application --home %s --out %s.json\n", e.cfg.Home, prof.Member)
+				return nil
+			case genesisFile != "":
+				p, note, err := JoinGenesis(e.cfg.Home, genesisFile, genesisHash, peers, nil)
+				if err != nil {
+					return err
+				}
+				if note != "" {
+					fmt.Fprintln(e.err, "note:", note)
+				}
+				if len(syncRPC) > 0 {
+					if err := EnableStateSync(e.cfg.Home, syncRPC, trustHeight, trustHash); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.out, "state sync enabled: trusting height %d (%s) via %s\n", trustHeight, trustHash, strings.Join(syncRPC, ", "))
+				}
+				h, _ := genesis.Hash(genesisFile)
+				who := "a full node"
+				if p != nil {
+					who = "member " + p.Member
+				}
+				fmt.Fprintf(e.out, "%s is now %s of chain with genesis hash %s\n", e.cfg.Home, who, h)
+				fmt.Fprintf(e.out, "start it with: normledger start --home %s\n", e.cfg.Home)
+				return nil
 			}
-			fmt.Fprintf(e.out, "initialised %s for chain %s\n", e.cfg.Home, chainID)
-			for _, m := range members {
-				fmt.Fprintf(e.out, "  member %-12s %-13s key %s\n", m.ID, strings.TrimPrefix(m.Class.String(), "MEMBER_CLASS_"), m.Signer().KeyID())
-			}
-			fmt.Fprintf(e.out, "start it with: normledger start --home %s\n", e.cfg.Home)
-			return nil
+			return fmt.Errorf("say what this home is: --member ID --class CLASS (an operator), --genesis FILE (a node of an existing chain) or --dev (a development chain)")
 		},
 	}
-	cmd.Flags().StringVar(&chainID, "chain-id", "normledger-dev", "chain id")
-	cmd.Flags().StringVar(&moniker, "moniker", "normledger-node", "node name")
-	cmd.Flags().IntVar(&states, "states", 3, "number of fictional member states (1-8)")
+	f := cmd.Flags()
+	f.StringVar(&chainID, "chain-id", "normledger-dev", "chain id")
+	f.StringVar(&moniker, "moniker", "", "node name (default: the member id)")
+	f.BoolVar(&dev, "dev", false, "a single-validator development chain with fictional states")
+	f.IntVar(&states, "states", 3, "with --dev: number of fictional member states (1-8)")
+	f.StringVar(&prof.Member, "member", "", "the member this operator's home belongs to")
+	f.StringVar(&prof.Class, "class", "", "member class: state, neutral_body, verifier or observer")
+	f.StringVar(&prof.Name, "name", "", "member name")
+	f.StringVar(&prof.CountryCode, "country", "", "ISO 3166-1 alpha-3 code (states)")
+	f.StringArrayVar(&prof.Roles, "role", nil, "member role, e.g. governance (repeatable)")
+	f.BoolVar(&prof.Validator, "validator", false, "the member runs a validator (creates its key here)")
+	f.Int64Var(&prof.Power, "power", 10, "with --validator: voting power applied for")
+	f.StringVar(&poc.Name, "poc-name", "", "point of contact: name")
+	f.StringVar(&poc.Organisation, "poc-organisation", "", "point of contact: organisation")
+	f.StringVar(&poc.Email, "poc-email", "", "point of contact: email")
+	f.StringVar(&poc.Phone, "poc-phone", "", "point of contact: phone")
+	f.StringVar(&genesisFile, "genesis", "", "genesis file of the chain to join")
+	f.StringVar(&genesisHash, "genesis-hash", "", "with --genesis: the hash you were given out of band (genesis hash)")
+	f.StringVar(&peers, "p2p.persistent-peers", "", "with --genesis: peers to keep connected to, id@host:port,...")
+	f.StringSliceVar(&syncRPC, "state-sync-rpc", nil, "with --genesis: join by state sync through these CometBFT RPC servers (two or more)")
+	f.Int64Var(&trustHeight, "trust-height", 0, "with --state-sync-rpc: a height you trust")
+	f.StringVar(&trustHash, "trust-hash", "", "with --state-sync-rpc: its header hash (hex), from a source you trust")
 	return cmd
 }
 
@@ -154,6 +248,12 @@ func (e *env) nodeConfig() (node.Config, error) {
 	}
 	return node.Config{Comet: ccfg,
 		Home: e.cfg.Home, RPCListen: e.cfg.RPC.Laddr, P2PListen: e.cfg.P2P.Laddr,
+		PersistentPeers: e.cfg.P2P.PersistentPeers, Seeds: e.cfg.P2P.Seeds, ExternalAddress: e.cfg.P2P.ExternalAddress,
+		PrivValidatorListen: e.cfg.PrivValidator.Laddr,
+		Snapshots: node.SnapshotConfig{Interval: e.cfg.StateSync.SnapshotInterval, KeepRecent: e.cfg.StateSync.SnapshotKeepRecent,
+			ChunkHeight: e.cfg.StateSync.SnapshotChunkHeight},
+		Checkpoints: node.CheckpointConfig{IntervalBlocks: e.cfg.Checkpoints.IntervalBlocks, IntervalSeconds: e.cfg.Checkpoints.IntervalSeconds,
+			Witnesses: e.cfg.Checkpoints.Witnesses},
 		LogLevel: e.cfg.Log.Level, CometLogLevel: e.cfg.Log.CometLevel, LogFormat: e.cfg.Log.Format,
 		LogOutput: e.err, AppCacheSize: e.cfg.App.CacheSize, AppVerify: e.cfg.App.VerifyOnStart, AppKeepRecent: e.cfg.App.KeepRecent, Version: Version,
 		API: api.Config{
@@ -184,6 +284,10 @@ func startCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (overrides config.toml)")
 	cmd.Flags().String("p2p.laddr", "", "CometBFT P2P listen address (overrides config.toml)")
+	cmd.Flags().String("p2p.persistent-peers", "", "peers to keep connected to, id@host:port,... (overrides config.toml)")
+	cmd.Flags().String("p2p.seeds", "", "seed nodes, id@host:port,... (overrides config.toml)")
+	cmd.Flags().String("p2p.external-address", "", "address peers should dial, host:port (overrides config.toml)")
+	cmd.Flags().String("priv-validator-laddr", "", "listen for a remote signer here, e.g. tcp://127.0.0.1:26659 (the node keeps no validator key)")
 	cmd.Flags().String("rest.laddr", "tcp://127.0.0.1:1317", "REST API listen address (\"\" disables)")
 	cmd.Flags().String("grpc.laddr", "tcp://127.0.0.1:9090", "gRPC API listen address (\"\" disables)")
 	return cmd
@@ -229,10 +333,7 @@ the printed public key and key id to the consortium.`,
 			if e.cfg.Output == "json" {
 				return printJSON(e.out, infos)
 			}
-			for _, i := range infos {
-				fmt.Fprintf(e.out, "%-16s member %-12s key %s\n", i.Name, i.Member, i.KeyID)
-			}
-			return nil
+			return textKeys(e.out, infos)
 		},
 	}
 	show := &cobra.Command{

@@ -31,13 +31,31 @@ type Config struct {
 		Laddr string `mapstructure:"laddr"`
 	} `mapstructure:"rpc"`
 	P2P struct {
-		Laddr string `mapstructure:"laddr"`
+		Laddr           string `mapstructure:"laddr"`
+		PersistentPeers string `mapstructure:"persistent_peers"`
+		Seeds           string `mapstructure:"seeds"`
+		ExternalAddress string `mapstructure:"external_address"`
 	} `mapstructure:"p2p"`
+	PrivValidator struct {
+		Laddr string `mapstructure:"laddr"`
+	} `mapstructure:"priv_validator"`
 	App struct {
 		CacheSize     int    `mapstructure:"cache_size"`
 		VerifyOnStart string `mapstructure:"verify_on_start"`
 		KeepRecent    int64  `mapstructure:"keep_recent"`
 	} `mapstructure:"app"`
+	StateSync struct {
+		SnapshotInterval   int64 `mapstructure:"snapshot_interval"`
+		SnapshotKeepRecent int   `mapstructure:"snapshot_keep_recent"`
+		// SnapshotChunkHeight bounds a chunk's subtree height (0: default);
+		// not in the template, for tests that want many small chunks.
+		SnapshotChunkHeight int `mapstructure:"snapshot_chunk_height"`
+	} `mapstructure:"state_sync"`
+	Checkpoints struct {
+		IntervalBlocks  int64    `mapstructure:"interval_blocks"`
+		IntervalSeconds int64    `mapstructure:"interval_seconds"`
+		Witnesses       []string `mapstructure:"witnesses"`
+	} `mapstructure:"checkpoints"`
 	API struct {
 		RESTLaddr     string   `mapstructure:"rest_laddr"`
 		GRPCLaddr     string   `mapstructure:"grpc_laddr"`
@@ -51,26 +69,36 @@ type Config struct {
 // defaults lists every configuration key; AutomaticEnv and Unmarshal only
 // see keys that have a default.
 var defaults = map[string]any{
-	"home":                defaultHome(),
-	"chain_id":            "",
-	"node":                "http://127.0.0.1:1317",
-	"keyring_backend":     "file",
-	"passphrase_file":     "",
-	"output":              "text",
-	"log.level":           "info",
-	"log.comet_level":     "error",
-	"log.format":          "text",
-	"rpc.laddr":           "",
-	"p2p.laddr":           "",
-	"app.cache_size":      0,
-	"app.verify_on_start": "auto",
-	"app.keep_recent":     int64(0),
-	"api.rest_laddr":      "tcp://127.0.0.1:1317",
-	"api.grpc_laddr":      "tcp://127.0.0.1:9090",
-	"api.cors_origins":    []string{},
-	"api.max_body_bytes":  int64(256 << 10),
-	"api.read_rate_limit": 200.0,
-	"api.read_rate_burst": 400,
+	"home":                             defaultHome(),
+	"chain_id":                         "",
+	"node":                             "http://127.0.0.1:1317",
+	"keyring_backend":                  "file",
+	"passphrase_file":                  "",
+	"output":                           "text",
+	"log.level":                        "info",
+	"log.comet_level":                  "error",
+	"log.format":                       "text",
+	"rpc.laddr":                        "",
+	"p2p.laddr":                        "",
+	"p2p.persistent_peers":             "",
+	"p2p.seeds":                        "",
+	"p2p.external_address":             "",
+	"priv_validator.laddr":             "",
+	"app.cache_size":                   0,
+	"app.verify_on_start":              "auto",
+	"app.keep_recent":                  int64(0),
+	"state_sync.snapshot_interval":     int64(0),
+	"state_sync.snapshot_keep_recent":  2,
+	"state_sync.snapshot_chunk_height": 0,
+	"checkpoints.interval_blocks":      int64(10),
+	"checkpoints.interval_seconds":     int64(0),
+	"checkpoints.witnesses":            []string{},
+	"api.rest_laddr":                   "tcp://127.0.0.1:1317",
+	"api.grpc_laddr":                   "tcp://127.0.0.1:9090",
+	"api.cors_origins":                 []string{},
+	"api.max_body_bytes":               int64(256 << 10),
+	"api.read_rate_limit":              200.0,
+	"api.read_rate_burst":              400,
 }
 
 // flagKeys maps flag names to configuration keys.
@@ -79,6 +107,8 @@ var flagKeys = map[string]string{
 	"passphrase-file": "passphrase_file", "output": "output", "log-level": "log.level",
 	"log-format": "log.format", "rpc.laddr": "rpc.laddr", "p2p.laddr": "p2p.laddr",
 	"rest.laddr": "api.rest_laddr", "grpc.laddr": "api.grpc_laddr",
+	"p2p.persistent-peers": "p2p.persistent_peers", "p2p.seeds": "p2p.seeds", "p2p.external-address": "p2p.external_address",
+	"priv-validator-laddr": "priv_validator.laddr",
 }
 
 func defaultHome() string {
@@ -155,7 +185,19 @@ format = "text"
 laddr = ""
 
 [p2p]
-# Overrides config.toml p2p.laddr when set.
+# Override config.toml's p2p settings when set: listen address, peers to
+# keep connected to (id@host:port,...), seed nodes, and the address peers
+# should dial (host:port, e.g. behind NAT or a sentry).
+laddr = ""
+persistent_peers = ""
+seeds = ""
+external_address = ""
+
+[priv_validator]
+# Remote signer: listen here for a signer process holding the validator key
+# (tmkms, Horcrux, normledger signer), e.g. "tcp://127.0.0.1:26659". The
+# node then keeps no validator key. Overrides config.toml's
+# priv_validator_laddr.
 laddr = ""
 
 [app]
@@ -170,6 +212,26 @@ verify_on_start = "auto"
 # holds every record and member, so proofs at recent heights are unaffected;
 # reads at a deleted height answer 404.
 keep_recent = 0
+
+[state_sync]
+# Take a state-sync snapshot every N heights for joining nodes (0: none);
+# keep the newest K. A joining node restores one by enabling [statesync] in
+# config.toml (docs/operations.md).
+snapshot_interval = 0
+snapshot_keep_recent = 2
+
+[checkpoints]
+# Publish a checkpoint of the record log (docs/witnesses.md) at every state
+# height that is a multiple of interval_blocks, and (if interval_seconds > 0)
+# at the first height of every window of that many seconds of block time.
+# Both follow the chain's own data, so every node publishes the same
+# checkpoints. 0 and 0: none.
+interval_blocks = 10
+interval_seconds = 0
+# Witnesses (C2SP tlog-witness submission URLs) to send each checkpoint to
+# for cosigning; cosignatures that verify against a witness key in the
+# member registry are kept and served with the checkpoint.
+witnesses = []
 
 [api]
 # REST (grpc-gateway) and gRPC listeners; "" disables a server.

@@ -42,9 +42,23 @@ type recordView struct {
 	CoSigners []string        `json:"co_signers,omitempty"`
 	Record    json.RawMessage `json:"record"`
 	Tx        []byte          `json:"tx"`
+	// Flags warn that a signing key was later revoked as compromised.
+	Flags []json.RawMessage `json:"flags,omitempty"`
 }
 
-func viewOf(sr *pb.StoredRecord) (recordView, error) {
+// flagText describes a record flag for people.
+func flagText(f *pb.RecordFlag) string {
+	since := ""
+	if f.CompromisedSinceHeight > 0 {
+		since = fmt.Sprintf(" since height %d", f.CompromisedSinceHeight)
+	}
+	if f.CompromisedSinceTime != nil {
+		since += " since " + f.CompromisedSinceTime.AsTime().UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return fmt.Sprintf("%s: key %s of %s was revoked as compromised%s (by record %s); this signature may not be %s's", f.Reason, f.KeyId, f.Member, since, f.RevokedBy, f.Member)
+}
+
+func viewOf(sr *pb.StoredRecord, flags []*pb.RecordFlag) (recordView, error) {
 	tx, err := ledger.DecodeTx(sr.Tx, 0)
 	if err != nil {
 		return recordView{}, fmt.Errorf("stored record %s: %w", sr.Id, err)
@@ -57,27 +71,23 @@ func viewOf(sr *pb.StoredRecord) (recordView, error) {
 	for _, cs := range tx.CoSignatures {
 		v.CoSigners = append(v.CoSigners, cs.Signer)
 	}
+	for _, f := range flags {
+		if f.RecordId == sr.Id {
+			v.Flags = append(v.Flags, protoJSON(f))
+		}
+	}
 	return v, nil
 }
 
-func printRecords(w io.Writer, output string, recs []*pb.StoredRecord, next string) error {
+// printRecords prints a page of records as JSON (text output is textRecords).
+func printRecords(w io.Writer, recs []*pb.StoredRecord, flags []*pb.RecordFlag, next string) error {
 	views := make([]recordView, 0, len(recs))
 	for _, r := range recs {
-		v, err := viewOf(r)
+		v, err := viewOf(r, flags)
 		if err != nil {
 			return err
 		}
 		views = append(views, v)
 	}
-	if output == "json" {
-		return printJSON(w, map[string]any{"records": views, "next_page_token": next})
-	}
-	fmt.Fprintf(w, "%-64s  %6s  %6s  %-20s  %-20s  %s\n", "ID", "SEQ", "HEIGHT", "KIND", "AUTHOR", "BLOCK TIME")
-	for _, v := range views {
-		fmt.Fprintf(w, "%-64s  %6d  %6d  %-20s  %-20s  %s\n", v.ID, v.Seq, v.Height, v.Kind, v.Author, v.BlockTime)
-	}
-	if next != "" {
-		fmt.Fprintf(w, "more: --page-token %s\n", next)
-	}
-	return nil
+	return printJSON(w, map[string]any{"records": views, "next_page_token": next})
 }

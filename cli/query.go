@@ -33,7 +33,7 @@ func queryCmd(e *env) *cobra.Command {
 		defer cancel()
 		return fn(ctx, c)
 	}
-	var bundleOut string
+	var bundleOut, policyFile string
 	var witnesses []string
 	tf := &trustFlags{}
 	record := &cobra.Command{
@@ -44,7 +44,11 @@ func queryCmd(e *env) *cobra.Command {
 			if bundleOut != "" {
 				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 				defer cancel()
-				res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf)
+				policy, err := loadPolicy(policyFile)
+				if err != nil {
+					return err
+				}
+				res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf, policy)
 				if err != nil && !errors.Is(err, verifiers.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
 					return err
 				}
@@ -58,27 +62,23 @@ func queryCmd(e *env) *cobra.Command {
 				return verifyExit(err)
 			}
 			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				r, err := c.Record(ctx, args[0])
+				res, err := c.GetRecord(ctx, args[0], 0, false)
 				if err != nil {
 					return notFound(err)
 				}
-				v, err := viewOf(r)
-				if err != nil {
-					return err
-				}
 				if e.cfg.Output == "json" {
+					v, err := viewOf(res.Record, res.Flags)
+					if err != nil {
+						return err
+					}
 					return printJSON(e.out, v)
 				}
-				fmt.Fprintf(e.out, "id:         %s\nkind:       %s\nauthor:     %s (key %s, sequence %d)\n", v.ID, v.Kind, v.Author, v.KeyID, v.Sequence)
-				if len(v.CoSigners) > 0 {
-					fmt.Fprintf(e.out, "co-signers: %s\n", strings.Join(v.CoSigners, ", "))
-				}
-				fmt.Fprintf(e.out, "ledger seq: %d\nheight:     %d\nblock time: %s\nrecord:\n", v.Seq, v.Height, v.BlockTime)
-				return printJSON(e.out, v.Record)
+				return textRecord(e.out, res)
 			})
 		},
 	}
 	record.Flags().StringVar(&bundleOut, "bundle", "", "verify the record and write an evidence bundle to this file")
+	record.Flags().StringVar(&policyFile, "witness-policy", "", "with --bundle: require a checkpoint cosigned by a quorum of these witnesses, and carry it in the bundle")
 	record.Flags().StringArrayVar(&witnesses, "witness", nil, "with --bundle: REST URL of another node to cross-check headers with")
 	tf.add(record, true)
 	var lr pb.ListRecordsRequest
@@ -92,7 +92,10 @@ func queryCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printRecords(e.out, e.cfg.Output, res.Records, res.NextPageToken)
+				if e.cfg.Output == "json" {
+					return printRecords(e.out, res.Records, res.Flags, res.NextPageToken)
+				}
+				return textRecords(e.out, res)
 			})
 		},
 	}
@@ -107,21 +110,18 @@ func queryCmd(e *env) *cobra.Command {
 		Use: "members", Short: "List the member registry", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				ms, err := c.Members(ctx)
+				res, err := c.ListMembers(ctx, 0, false)
 				if err != nil {
 					return err
 				}
 				if e.cfg.Output == "json" {
-					out := make([]any, 0, len(ms))
-					for _, m := range ms {
+					out := make([]any, 0, len(res.Members))
+					for _, m := range res.Members {
 						out = append(out, protoJSON(m))
 					}
 					return printJSON(e.out, out)
 				}
-				for _, m := range ms {
-					fmt.Fprintf(e.out, "%-12s %-13s %-4s %s\n", m.Id, strings.TrimPrefix(m.Class.String(), "MEMBER_CLASS_"), m.CountryCode, m.Name)
-				}
-				return nil
+				return textMembers(e.out, res)
 			})
 		},
 	}
@@ -129,11 +129,14 @@ func queryCmd(e *env) *cobra.Command {
 		Use: "member ID", Short: "Show one member", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				m, err := c.Member(ctx, args[0])
+				res, err := c.GetMember(ctx, args[0], 0, false)
 				if err != nil {
 					return notFound(err)
 				}
-				bz, err := pj.Marshal(m)
+				if e.cfg.Output != "json" {
+					return textMember(e.out, res)
+				}
+				bz, err := pj.Marshal(res.Member)
 				if err != nil {
 					return err
 				}
@@ -166,17 +169,7 @@ func queryCmd(e *env) *cobra.Command {
 					_, err := fmt.Fprintln(e.out, string(protoJSON(res)))
 					return err
 				}
-				fmt.Fprintf(e.out, "%-32s  %-16s  %-12s  %-10s  %-20s  %s\n", "ID", "KIND", "DEBTOR", "STATUS", "DUE", "SOURCE")
-				for _, o := range res.Obligations {
-					fmt.Fprintf(e.out, "%-32s  %-16s  %-12s  %-10s  %-20s  %s\n", o.Id,
-						strings.ToLower(strings.TrimPrefix(o.Kind.String(), "OBLIGATION_KIND_")), o.Debtor,
-						strings.ToLower(strings.TrimPrefix(o.Status.String(), "OBLIGATION_STATUS_")),
-						o.Due.AsTime().UTC().Format(time.RFC3339), o.SourceRecord)
-				}
-				if res.NextPageToken != "" {
-					fmt.Fprintf(e.out, "more: --page-token %s\n", res.NextPageToken)
-				}
-				return nil
+				return textObligations(e.out, res, blockTimeAt(ctx, c, res.Height))
 			})
 		},
 	}
@@ -188,6 +181,22 @@ func queryCmd(e *env) *cobra.Command {
 	of.StringVar(&dueBefore, "due-before", "", "RFC 3339 time")
 	of.StringVar(&olr.PageToken, "page-token", "", "continue from a previous page")
 	of.Uint32Var(&olimit, "limit", 50, "page size (at most 200)")
+	obligation := &cobra.Command{
+		Use: "obligation ID", Short: "Show one obligation in full", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.Obligation(ctx, strings.ToLower(args[0]), 0, false)
+				if err != nil {
+					return notFound(err)
+				}
+				if e.cfg.Output == "json" {
+					_, err := fmt.Fprintln(e.out, string(protoJSON(res)))
+					return err
+				}
+				return textObligation(e.out, res, blockTimeAt(ctx, c, res.Height))
+			})
+		},
+	}
 	compliance := &cobra.Command{
 		Use: "compliance MEMBER", Short: "A member's compliance figures", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -195,6 +204,9 @@ func queryCmd(e *env) *cobra.Command {
 				res, err := c.MemberCompliance(ctx, args[0], 0)
 				if err != nil {
 					return notFound(err)
+				}
+				if e.cfg.Output != "json" {
+					return textMemberCompliance(e.out, res)
 				}
 				bz, err := pj.Marshal(res)
 				if err != nil {
@@ -213,6 +225,9 @@ func queryCmd(e *env) *cobra.Command {
 				if err != nil {
 					return notFound(err)
 				}
+				if e.cfg.Output != "json" {
+					return textPledgeCompliance(e.out, res)
+				}
 				bz, err := pj.Marshal(res)
 				if err != nil {
 					return err
@@ -222,6 +237,85 @@ func queryCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	q.AddCommand(record, records, members, member, obligations, compliance, pledgeCompliance)
+	var cpLimit int
+	checkpoints := &cobra.Command{
+		Use: "checkpoints", Short: "List the record log's published checkpoints and which witnesses cosigned them (newest first)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.ListCheckpoints(ctx, 0, cpLimit)
+				if err != nil {
+					return err
+				}
+				if e.cfg.Output == "json" {
+					_, err := fmt.Fprintln(e.out, string(protoJSON(res)))
+					return err
+				}
+				return textCheckpoints(e.out, res)
+			})
+		},
+	}
+	checkpoints.Flags().IntVar(&cpLimit, "limit", 20, "how many (at most 200)")
+	var evMember string
+	evidence := &cobra.Command{
+		Use: "evidence [ID]", Short: "Validator misbehaviour committed by consensus (all, a member's, or one)", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				var evs []*pb.Evidence
+				var height int64
+				if len(args) == 1 {
+					res, err := c.Evidence(ctx, args[0], 0, false)
+					if err != nil {
+						return notFound(err)
+					}
+					evs, height = []*pb.Evidence{res.Evidence}, res.Height
+				} else {
+					res, err := c.EvidenceList(ctx, evMember, 0, false)
+					if err != nil {
+						return err
+					}
+					evs, height = res.Evidence, res.Height
+				}
+				if e.cfg.Output == "json" {
+					out := make([]any, 0, len(evs))
+					for _, ev := range evs {
+						out = append(out, protoJSON(ev))
+					}
+					return printJSON(e.out, out)
+				}
+				rows := [][]string{{"ID", "TYPE", "MEMBER", "VALIDATOR", "HEIGHT", "COMMITTED AT"}}
+				for _, ev := range evs {
+					rows = append(rows, []string{ev.Id, strings.ToLower(strings.TrimPrefix(ev.Type.String(), "MISBEHAVIOR_TYPE_")),
+						orDash(ev.Member), fmt.Sprintf("%X", ev.ValidatorAddress), fmt.Sprint(ev.Height), fmt.Sprint(ev.CommittedHeight)})
+				}
+				if len(evs) == 0 {
+					fmt.Fprintln(e.out, "no evidence")
+				} else if err := table(e.out, rows); err != nil {
+					return err
+				}
+				footer(e.out, height, time.Time{}, "")
+				return nil
+			})
+		},
+	}
+	evidence.Flags().StringVar(&evMember, "member", "", "only the evidence against this member's validator")
+	q.AddCommand(record, records, members, member, obligations, obligation, compliance, pledgeCompliance, checkpoints, evidence)
+	q.AddCommand(govQueries(e, withClient)...)
 	return q
+}
+
+// blockTimeAt is the time of the block whose state an answer was read at
+// (state height h is the state after block h), from the node's light
+// block. Text output uses it to say how long obligations have left; it is
+// best effort, and zero when the node cannot tell.
+func blockTimeAt(ctx context.Context, c *client.Client, h int64) time.Time {
+	if h <= 0 {
+		return time.Time{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	lb, err := c.LightBlock(ctx, h)
+	if err != nil || lb == nil || lb.SignedHeader == nil || lb.Header == nil {
+		return time.Time{}
+	}
+	return lb.Header.Time
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/ledger"
 )
 
 // lastConfig is the configuration the last command ran with (for tests).
@@ -84,7 +86,8 @@ func NewRootCmd(out, errOut io.Writer, in io.Reader) *cobra.Command {
 	pf.String("keyring-backend", keyring.BackendFile, "keyring backend: file (encrypted) or test (unencrypted, dev only)")
 	pf.String("passphrase-file", "", "read key passphrases from this file instead of prompting (env NORMLEDGER_KEYRING_PASSPHRASE also works)")
 	root.AddCommand(
-		initCmd(e), startCmd(e), devCmd(e), keysCmd(e), txCmd(e), queryCmd(e), verifyCmd(e), auditCmd(e), versionCmd(e),
+		initCmd(e), startCmd(e), devCmd(e), keysCmd(e), txCmd(e), govCmd(e), queryCmd(e), verifyCmd(e), monitorCmd(e), auditCmd(e), versionCmd(e),
+		genesisCmd(e), signerCmd(e), witnessCmd(e), exportCmd(e), importCmd(e),
 	)
 	return root
 }
@@ -108,9 +111,9 @@ func versionCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if e.cfg.Output == "json" {
-				return printJSON(e.out, map[string]any{"version": Version, "app_version": 1, "schema_version": 1})
+				return printJSON(e.out, map[string]any{"version": Version, "app_version": app.AppVersion, "schema_version": ledger.CurrentSchemaVersion})
 			}
-			fmt.Fprintf(e.out, "normledger %s (app protocol 1, record schema 1)\n", Version)
+			fmt.Fprintf(e.out, "normledger %s (app protocol %d, record schema %d)\n", Version, app.AppVersion, ledger.CurrentSchemaVersion)
 			return nil
 		},
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/normledger/normledger/cli/client"
 	"github.com/normledger/normledger/verifiers"
+	"github.com/normledger/normledger/verifiers/checkpoint"
 )
 
 // ExitUnverified: the answer could not be verified (tampering, bad proof,
@@ -101,11 +102,26 @@ func (e *env) printVerified(v *verifiers.Verified, err error) {
 		fmt.Fprintf(e.out, "VERIFIED: %s record %s by %s (signers %s), committed at height %d (%s)\n",
 			v.Kind, v.RecordID, v.Author, strings.Join(v.Signers, ", "), v.RecordHeight, v.BlockTime.UTC().Format(time.RFC3339))
 		fmt.Fprintf(e.out, "  proven at state height %d: app hash %s in header %s, header verified by the light client\n", v.Height, v.AppHash, v.HeaderHash)
+		if v.LogSize > 0 {
+			fmt.Fprintf(e.out, "  record log entry %d of %d (log root %s)\n", v.LogIndex, v.LogSize, v.LogRoot)
+		}
+		if len(v.Cosigners) > 0 {
+			fmt.Fprintf(e.out, "  covered by a checkpoint cosigned by %s (witness quorum met)\n", strings.Join(v.Cosigners, ", "))
+		}
+		if v.LogConsistent {
+			fmt.Fprintln(e.out, "  the log is consistent with the newest one this trust store accepted before (no history rewritten)")
+		}
+		for _, f := range v.Flags {
+			fmt.Fprintf(e.out, "  WARNING (proven): %s\n", flagText(f))
+		}
+		if !v.FlagsChecked {
+			fmt.Fprintln(e.out, "  note: this bundle carries no member entries at the answer's height, so key-compromise warnings were not checked")
+		}
 	}
 }
 
 // verifyOnline runs the light-client verifier against --node with --witness nodes.
-func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags) (*verifiers.Verified, *verifiers.Bundle, error) {
+func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*verifiers.Verified, *verifiers.Bundle, error) {
 	c, err := e.client()
 	if err != nil {
 		return nil, nil, err
@@ -139,7 +155,7 @@ func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, t
 		return nil, nil, err
 	}
 	defer lc.Close()
-	v := &verifiers.Verifier{API: c, Light: lc, ChainID: chainID}
+	v := &verifiers.Verifier{API: c, Light: lc, ChainID: chainID, Policy: policy}
 	return v.Record(ctx, id)
 }
 
@@ -154,7 +170,7 @@ func writeBundle(path string, b *verifiers.Bundle) error {
 func verifyCmd(e *env) *cobra.Command {
 	v := &cobra.Command{Use: "verify", Short: "Verify answers without trusting the node that gave them"}
 	var witnesses []string
-	var bundleOut string
+	var bundleOut, policyFile, bundlePolicy string
 	tf := &trustFlags{}
 	record := &cobra.Command{
 		Use:   "record ID",
@@ -173,7 +189,11 @@ verified (the reason is printed); 1 other errors (network, usage).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
-			res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf)
+			policy, err := loadPolicy(policyFile)
+			if err != nil {
+				return err
+			}
+			res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf, policy)
 			if err != nil && !errors.Is(err, verifiers.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
 				return err
 			}
@@ -188,6 +208,7 @@ verified (the reason is printed); 1 other errors (network, usage).`,
 	}
 	record.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")
 	record.Flags().StringVar(&bundleOut, "bundle-out", "", "also write an offline evidence bundle here")
+	record.Flags().StringVar(&policyFile, "witness-policy", "", "accept the answer only if a checkpoint cosigned by a quorum of these witnesses covers it (docs/witnesses.md)")
 	tf.add(record, true)
 
 	btf := &trustFlags{}
@@ -219,12 +240,17 @@ and says so. Exit status as for verify record.`,
 			if root.Height == 0 && len(root.Hash) == 0 {
 				fmt.Fprintln(e.err, "warning: no trust root given; checking internal consistency only")
 			}
-			res, err := verifiers.VerifyBundle(b, root)
+			policy, err := loadPolicy(bundlePolicy)
+			if err != nil {
+				return err
+			}
+			res, err := verifiers.VerifyBundlePolicy(b, root, policy)
 			e.printVerified(res, err)
 			return verifyExit(err)
 		},
 	}
 	btf.add(bundle, false)
+	bundle.Flags().StringVar(&bundlePolicy, "witness-policy", "", "require the bundle's checkpoint to carry a quorum of these witnesses' cosignatures")
 	v.AddCommand(record, bundle)
 	return v
 }
@@ -243,4 +269,20 @@ func (s bundleSource) LightBlock(_ context.Context, height int64) (*types.LightB
 		}
 	}
 	return nil, fmt.Errorf("bundle has no header at height %d", height)
+}
+
+// loadPolicy reads a witness policy file ("" : none).
+func loadPolicy(path string) (*checkpoint.Policy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := checkpoint.ParsePolicy(string(bz))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }

@@ -32,6 +32,19 @@ type State interface {
 	PledgesOf(member string) ([]*pb.StoredRecord, error)
 	// OpenDueBefore lists open obligations due before t, by due time then id.
 	OpenDueBefore(t time.Time) ([]*pb.Obligation, error)
+	// Members lists every member, by id.
+	Members() ([]*pb.Member, error)
+	// GovernanceRules are the rules in force (the defaults if none were written).
+	GovernanceRules() (*pb.GovernanceRules, error)
+	Proposal(id string) (*pb.ProposalState, error)
+	Vote(proposal, elector string) (*pb.VoteState, error)
+	// Votes lists a proposal's votes by elector.
+	Votes(proposal string) ([]*pb.VoteState, error)
+	// UndecidedProposals lists the proposals still voting, by id.
+	UndecidedProposals() ([]*pb.ProposalState, error)
+	// OpenProposalsDueBefore lists proposals still taking votes whose
+	// deadline is before t, by deadline then id.
+	OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error)
 }
 
 // Block is the context a transaction is applied in. For CheckTx it describes
@@ -42,6 +55,23 @@ type Block struct {
 	Time    time.Time
 	TxIndex uint32
 	Params  *pb.Params
+	// StartPowers is the validator set at the start of the block (from the
+	// state the block builds on): no block may move more than a third of it.
+	// Nil means the set in the state Apply reads.
+	StartPowers Powers
+	// Misbehavior is the validator misbehaviour consensus committed in this
+	// block (FinalizeBlock's), in CometBFT's order.
+	Misbehavior []Misbehavior
+}
+
+// Misbehavior is one piece of evidence CometBFT passes to FinalizeBlock.
+type Misbehavior struct {
+	Type             pb.MisbehaviorType
+	Address          []byte // validator address (20 bytes)
+	Power            int64
+	Height           int64
+	Time             time.Time
+	TotalVotingPower int64
 }
 
 // Changes is what applying one valid transaction does to state.
@@ -57,6 +87,74 @@ type Changes struct {
 	Pledgors []string
 	// Obligations created or changed, in the order they were touched.
 	Obligations []*pb.Obligation
+	// Evidence committed in the block (BeginBlock only).
+	Evidence []*pb.Evidence
+	// Governance: members created or changed (their whole new entry),
+	// proposals created or changed, new votes, new params and rules.
+	Members         []*pb.Member
+	Proposals       []*pb.ProposalState
+	Votes           []*pb.VoteState
+	Params          *pb.Params
+	GovernanceRules *pb.GovernanceRules
+}
+
+// BeginBlock is what happens at the start of block b before its
+// transactions, whether or not any transaction mentions it: obligations
+// whose due time b's time has passed become overdue, and proposals whose
+// deadline has passed close (an undecided one gets its final outcome and is
+// executed if it passed). FinalizeBlock and the proposal checks run it
+// first. The Changes carry no record.
+func (reg *Registry) BeginBlock(st State, b Block) (*Changes, error) {
+	if b.Params == nil {
+		b.Params = DefaultParams()
+	}
+	overdue, err := Sweep(st, b)
+	if err != nil {
+		return nil, err
+	}
+	ob := &obligations{st: st, b: b, params: b.Params, changed: map[string]*pb.Obligation{}}
+	for _, o := range overdue {
+		ob.put(o)
+	}
+	g := newGovState(st, b)
+	if err := g.closeDue(ob); err != nil {
+		return nil, fmt.Errorf("close proposals: %w", err)
+	}
+	ch := &Changes{Obligations: ob.list()}
+	g.fill(ch)
+	ev, err := evidenceOf(st, b)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	ch.Evidence = ev
+	return ch, nil
+}
+
+// evidenceOf records block b's misbehaviour, each linked to the member that
+// holds the validator key in the state the block builds on. Recording is
+// all the ledger does: acting on it (suspension, a new key) takes a vote.
+func evidenceOf(st State, b Block) ([]*pb.Evidence, error) {
+	if len(b.Misbehavior) == 0 {
+		return nil, nil
+	}
+	ms, err := st.Members()
+	if err != nil {
+		return nil, err
+	}
+	byAddr := map[string]string{}
+	for _, m := range ms {
+		if len(m.ValidatorPubKey) == ed25519.PubKeySize {
+			byAddr[string(ed25519.PubKey(m.ValidatorPubKey).Address())] = m.Id
+		}
+	}
+	out := make([]*pb.Evidence, 0, len(b.Misbehavior))
+	for i, mb := range b.Misbehavior {
+		out = append(out, &pb.Evidence{Id: fmt.Sprintf("%d-%d", b.Height, i), Type: mb.Type,
+			ValidatorAddress: append([]byte(nil), mb.Address...), Member: byAddr[string(mb.Address)],
+			ValidatorPower: mb.Power, TotalVotingPower: mb.TotalVotingPower, Height: mb.Height,
+			Time: timestamppb.New(mb.Time), CommittedHeight: b.Height, CommittedTime: timestamppb.New(b.Time)})
+	}
+	return out, nil
 }
 
 // DefaultParams are the chain parameters used when genesis gives none.
@@ -111,7 +209,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if signer == nil {
 		return nil, errf(CodeUnknownSigner, "signer %q is not a member", body.Signer)
 	}
-	if err := reg.sigs.checkSigMemo(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height, &memo.signed); err != nil {
+	if err := reg.sigs.checkSigMemo(signer, body, body.Signer, body.KeyId, tx.Signature, b.Height, &memo.signed, true); err != nil {
 		return nil, err
 	}
 	if fresh {
@@ -138,7 +236,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 		return nil, err
 	}
 
-	a := &admission{reg: reg, st: st, signer: signer, author: body.Signer}
+	a := &admission{reg: reg, st: st, signer: signer, author: body.Signer, b: b}
 	for _, ref := range body.Record.Refs {
 		if _, _, err := a.record("record.refs", ref); err != nil {
 			return nil, err
@@ -174,11 +272,15 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if err := ob.apply(body.Record); err != nil {
 		return nil, fmt.Errorf("derive obligations: %w", err)
 	}
+	g := newGovState(st, b)
+	if err := g.applyRecord(id, body.Signer, body.Record, ob); err != nil {
+		return nil, fmt.Errorf("governance: %w", err)
+	}
 	var pledgors []string
 	if p := body.Record.GetPledge(); p != nil {
 		pledgors = sortedUnique(p.Pledgors)
 	}
-	return &Changes{
+	ch := &Changes{
 		References:  sortedUnique(append(a.refs, body.Record.Refs...)),
 		Pledgors:    pledgors,
 		Obligations: ob.list(),
@@ -196,41 +298,42 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 		Subjects:     sortedUnique(a.subjects),
 		Sectors:      sortedSectors(a.sectors),
 		NextSequence: next + 1,
-	}, nil
+	}
+	g.fill(ch)
+	return ch, nil
 }
 
-// checkSig verifies one signature by member m with keyID over body.
+// checkSig verifies one signature by member m with keyID over body, as a
+// verifier does: the key must be valid at height (valid_from/valid_until).
 func checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64) error {
-	return (*SigCache)(nil).checkSig(m, body, signer, keyID, sig, height)
+	return (*SigCache)(nil).checkSigMemo(m, body, signer, keyID, sig, height, nil, false)
 }
 
-// checkSig is checkSig with memoised ed25519 verification.
+// checkSig is the admission check with memoised ed25519 verification.
 func (c *SigCache) checkSig(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64) error {
-	return c.checkSigMemo(m, body, signer, keyID, sig, height, nil)
+	return c.checkSigMemo(m, body, signer, keyID, sig, height, nil, true)
 }
 
 // checkSigMemo is checkSig for a transaction whose decodedTx records the key
 // its signature verified with (signed): the same key needs no new
-// verification, but every check of the key's state at this height still runs.
-func (c *SigCache) checkSigMemo(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64, signed *atomic.Pointer[[]byte]) error {
-	if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE {
+// verification, but every check of the key's state at this height still
+// runs. admit adds what only new records need: an active member and an
+// active key (a rotated or revoked key keeps verifying what it signed while
+// it was valid, but signs nothing new).
+func (c *SigCache) checkSigMemo(m *pb.Member, body *pb.TxBody, signer, keyID string, sig []byte, height int64, signed *atomic.Pointer[[]byte], admit bool) error {
+	if admit && m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE {
 		return errf(CodeMemberInactive, "member %q is %v", m.Id, m.Status)
 	}
-	var key *pb.MemberKey
-	for _, k := range m.Keys {
-		if k.KeyId == keyID {
-			key = k
-			break
-		}
-	}
+	key := findKey(m, keyID)
 	if key == nil {
 		return errf(CodeUnknownKey, "member %q has no key %q", m.Id, keyID)
 	}
-	if key.Status != pb.KeyStatus_KEY_STATUS_ACTIVE {
+	if admit && key.Status != pb.KeyStatus_KEY_STATUS_ACTIVE {
 		return errf(CodeKeyInactive, "key %q of %q is %v", keyID, m.Id, key.Status)
 	}
 	if height < key.ValidFromHeight || (key.ValidUntilHeight != 0 && height > key.ValidUntilHeight) {
-		return errf(CodeKeyInactive, "key %q of %q is not valid at height %d", keyID, m.Id, height)
+		return errf(CodeKeyInactive, "key %q of %q is not valid at height %d (valid from %d to %d)", keyID, m.Id, height,
+			key.ValidFromHeight, key.ValidUntilHeight)
 	}
 	if len(sig) != ed25519.SignatureSize {
 		return errf(CodeBadSignature, "signature of %q is %d bytes, want %d", signer, len(sig), ed25519.SignatureSize)
@@ -255,8 +358,12 @@ func (c *SigCache) checkSigMemo(m *pb.Member, body *pb.TxBody, signer, keyID str
 }
 
 // VerifySignatures checks every signature of tx (primary and co-signers)
-// against the members' keys as they were at height, as Apply does. It lets
-// verifiers and auditors re-check records without trusting the node.
+// against the members' keys, which must be valid at height (the record's
+// height; pass the member entries the record was admitted against, from the
+// state before its block). It lets verifiers and auditors re-check records
+// without trusting the node. Member and key status are admission rules,
+// not checked here: a key rotated or revoked later still verifies what it
+// signed while valid (see Flags for keys revoked as compromised).
 func VerifySignatures(members func(id string) (*pb.Member, error), tx *pb.Tx, height int64) error {
 	m, err := members(tx.Body.Signer)
 	if err != nil {
@@ -354,6 +461,7 @@ func (v *validator) record(r *pb.Record) error {
 type admission struct {
 	reg      *Registry
 	st       State
+	b        Block
 	signer   *pb.Member
 	author   string
 	subjects []string

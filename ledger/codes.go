@@ -52,6 +52,26 @@ const (
 	CodeUnknownObligation Code = 36 // a waiver names an obligation that does not exist
 	CodeNotCreditor       Code = 37 // only a creditor of the obligation may waive it
 	CodeObligationClosed  Code = 38 // the obligation was already met or waived
+	// Governance (docs/governance.md).
+	CodeUnknownProposal       Code = 39 // a vote names a proposal that does not exist
+	CodeNotElector            Code = 40 // the signer is not in the proposal's electorate
+	CodeAlreadyVoted          Code = 41 // the elector already voted on the proposal (votes are final)
+	CodeVotingEnded           Code = 42 // the proposal's deadline has passed
+	CodeProposalClosed        Code = 43 // the proposal was aborted: voting on it is closed
+	CodeNoGovernanceRole      Code = 44 // only members holding the governance role may propose
+	CodeMemberExists          Code = 45 // a member with this id exists already
+	CodeKeyExists             Code = 46 // the signing key is registered already (to any member)
+	CodeDuplicateValidatorKey Code = 47 // the validator key is registered to another member already
+	CodePowerCap              Code = 48 // the change would move more than 1/3 of the voting power in one block
+	CodeLastValidator         Code = 49 // the change would remove the last validator
+	CodeTooFewValidators      Code = 50 // the change would leave fewer than 2 validators
+	CodeNotOwnKey             Code = 51 // a member may revoke only its own keys without a vote
+	CodeNoElectorate          Code = 52 // nobody could vote on the proposal
+	CodeWrongMemberStatus     Code = 53 // the member's status does not allow the action (reinstating an active member...)
+	CodeBadGovernanceRules    Code = 54 // governance rules are incomplete or inconsistent
+	CodeUnknownParameter      Code = 55 // a query parameter the route does not take (often a misspelling)
+	CodeRequestTimeout        Code = 56 // the request (its headers or body) did not arrive in time
+	CodeMethodNotAllowed      Code = 57 // the route exists but not for this HTTP method (see the Allow header)
 )
 
 var codeNames = map[Code]string{
@@ -69,6 +89,13 @@ var codeNames = map[Code]string{
 	CodeSelfReference: "self_reference", CodeRateLimited: "rate_limited", CodeNoRoute: "no_route",
 	CodeUnavailable: "unavailable", CodeHeightTooHigh: "height_too_high",
 	CodeUnknownObligation: "unknown_obligation", CodeNotCreditor: "not_creditor", CodeObligationClosed: "obligation_closed",
+	CodeUnknownProposal: "unknown_proposal", CodeNotElector: "not_elector", CodeAlreadyVoted: "already_voted",
+	CodeVotingEnded: "voting_ended", CodeProposalClosed: "proposal_closed", CodeNoGovernanceRole: "no_governance_role",
+	CodeMemberExists: "member_exists", CodeKeyExists: "key_exists", CodeDuplicateValidatorKey: "duplicate_validator_key",
+	CodePowerCap: "power_cap", CodeLastValidator: "last_validator", CodeTooFewValidators: "too_few_validators",
+	CodeNotOwnKey: "not_own_key", CodeNoElectorate: "no_electorate", CodeWrongMemberStatus: "wrong_member_status",
+	CodeBadGovernanceRules: "bad_governance_rules", CodeUnknownParameter: "unknown_parameter",
+	CodeRequestTimeout: "request_timeout", CodeMethodNotAllowed: "method_not_allowed",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -129,9 +129,34 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 			c.Overdue.Ids = append(c.Overdue.Ids, o.Id)
 		}
 	}
+	c.StagedReporting = stageFigures(obs)
+	var reviews []*pb.Obligation
+	for _, o := range obs {
+		if o.Kind == pb.ObligationKind_OBLIGATION_KIND_REVIEW {
+			reviews = append(reviews, o)
+		}
+	}
+	c.ReviewsOnTime = onTime(reviews)
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
+}
+
+// stageFigures are the staged reporting figures of obs, one per stage.
+func stageFigures(obs []*pb.Obligation) []*pb.StageFigure {
+	var out []*pb.StageFigure
+	for _, st := range []pb.DisclosureStage{pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING,
+		pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION, pb.DisclosureStage_DISCLOSURE_STAGE_FINAL} {
+		kind := StageKind(st)
+		var of []*pb.Obligation
+		for _, o := range obs {
+			if o.Kind == kind {
+				of = append(of, o)
+			}
+		}
+		out = append(out, &pb.StageFigure{Stage: st, Obligations: byStatus(of), OnTime: onTime(of), TimeToFile: medianTime(of, kind)})
+	}
+	return out
 }
 
 // PledgeCompliance computes a pledge's figures from the disclosure duties
@@ -148,6 +173,7 @@ func PledgeCompliance(pledge *pb.StoredRecord, duties []*pb.Obligation, findings
 		DisclosureObligations: byStatus(obs),
 		OnTime:                onTime(obs),
 		TimeToDisclose:        medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_DISCLOSE),
+		StagedReporting:       stageFigures(obs),
 	}
 	var err error
 	c.Findings, err = byDetermination(findings)

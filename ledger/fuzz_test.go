@@ -18,11 +18,15 @@ type memState struct {
 	content     map[string]bool
 	obligations map[string]*pb.Obligation
 	pledges     map[string][]*pb.StoredRecord
+	proposals   map[string]*pb.ProposalState
+	votes       map[string]*pb.VoteState
+	rules       *pb.GovernanceRules
 }
 
 func newMemState(ms []fixture.Member) *memState {
 	s := &memState{members: map[string]*pb.Member{}, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{},
-		content: map[string]bool{}, obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{}}
+		content: map[string]bool{}, obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{},
+		proposals: map[string]*pb.ProposalState{}, votes: map[string]*pb.VoteState{}, rules: ledger.DefaultGovernanceRules()}
 	for _, m := range ms {
 		s.members[m.ID] = m.Proto()
 	}
@@ -61,15 +65,76 @@ func (s *memState) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
 	return out, nil
 }
 
+func (s *memState) Members() ([]*pb.Member, error) {
+	var out []*pb.Member
+	for _, m := range s.members {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out, nil
+}
+func (s *memState) GovernanceRules() (*pb.GovernanceRules, error) { return s.rules, nil }
+func (s *memState) Proposal(id string) (*pb.ProposalState, error) { return s.proposals[id], nil }
+func (s *memState) Vote(p, e string) (*pb.VoteState, error)       { return s.votes[p+"/"+e], nil }
+func (s *memState) Votes(p string) ([]*pb.VoteState, error) {
+	var out []*pb.VoteState
+	for _, v := range s.votes {
+		if v.ProposalId == p {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Elector < out[j].Elector })
+	return out, nil
+}
+func (s *memState) UndecidedProposals() ([]*pb.ProposalState, error) {
+	var out []*pb.ProposalState
+	for _, p := range s.proposals {
+		if p.Status == pb.ProposalStatus_PROPOSAL_STATUS_VOTING {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out, nil
+}
+func (s *memState) OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error) {
+	var out []*pb.ProposalState
+	for _, p := range s.proposals {
+		if !p.VotingClosed && p.Deadline.AsTime().Before(t) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Deadline.AsTime().Equal(out[j].Deadline.AsTime()) {
+			return out[i].Deadline.AsTime().Before(out[j].Deadline.AsTime())
+		}
+		return out[i].Id < out[j].Id
+	})
+	return out, nil
+}
+
 func (s *memState) write(ch *ledger.Changes) {
-	s.seq[ch.Record.Author] = ch.NextSequence
-	s.records[ch.Record.Id] = ch.Record
-	s.content[ch.Record.Author+string(ch.ContentHash[:])] = true
+	if ch.Record != nil {
+		s.seq[ch.Record.Author] = ch.NextSequence
+		s.records[ch.Record.Id] = ch.Record
+		s.content[ch.Record.Author+string(ch.ContentHash[:])] = true
+		for _, p := range ch.Pledgors {
+			s.pledges[p] = append(s.pledges[p], ch.Record)
+		}
+	}
 	for _, o := range ch.Obligations {
 		s.obligations[o.Id] = o
 	}
-	for _, p := range ch.Pledgors {
-		s.pledges[p] = append(s.pledges[p], ch.Record)
+	for _, m := range ch.Members {
+		s.members[m.Id] = m
+	}
+	for _, p := range ch.Proposals {
+		s.proposals[p.Id] = p
+	}
+	for _, v := range ch.Votes {
+		s.votes[v.ProposalId+"/"+v.Elector] = v
+	}
+	if ch.GovernanceRules != nil {
+		s.rules = ch.GovernanceRules
 	}
 }
 
@@ -90,7 +155,7 @@ func FuzzApply(f *testing.F) {
 		for _, c := range s.CoSigners {
 			cs = append(cs, byID[c].Signer())
 		}
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: seqs[s.Author], Record: s.Build(ids)}, byID[s.Author].Signer(), cs...)
+		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: seqs[s.Author], Record: s.Build(ids)}, s.Signer(byID), cs...)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -136,4 +201,52 @@ func mustDecode(t *testing.T, raw []byte) *pb.Tx {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// FuzzDecodeTx feeds arbitrary bytes to transaction decoding alone (the
+// first thing CheckTx, FinalizeBlock and every verifier do): it never
+// panics; an accepted tx is exactly its canonical encoding, under the size
+// limit, with a body and a record, and its readable form and signers derive
+// from it without error.
+func FuzzDecodeTx(f *testing.F) {
+	ms := fixture.Dev(3, fixture.SeededKey)
+	byID := fixture.ByID(ms)
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var ids []string
+	for i, s := range fixture.Scenario(t0) {
+		var cs []ledger.Signer
+		for _, c := range s.CoSigners {
+			cs = append(cs, byID[c].Signer())
+		}
+		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: uint64(i + 1), Record: s.Build(ids)}, s.Signer(byID), cs...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		ids = append(ids, ledger.RecordID(tx))
+		f.Add(tx)
+	}
+	const max = 64 << 10
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		tx, err := ledger.DecodeTx(raw, max)
+		if err != nil {
+			if c := ledger.CodeOf(err); c != ledger.CodeTxDecode && c != ledger.CodeNonCanonical && c != ledger.CodeMissingField && c != ledger.CodeTxTooLarge {
+				t.Fatalf("decode error with code %v: %v", c, err)
+			}
+			return
+		}
+		if len(raw) > max {
+			t.Fatal("accepted a tx over the size limit")
+		}
+		again, err := ledger.Canonical(tx)
+		if err != nil || string(again) != string(raw) {
+			t.Fatal("accepted a non-canonical tx")
+		}
+		if tx.Body == nil || tx.Body.Record == nil {
+			t.Fatal("accepted a tx without a record")
+		}
+		rec := ledger.Readable(&pb.StoredRecord{Id: ledger.RecordID(raw), Tx: raw})
+		if rec.Decoded == nil || len(rec.Signers) != 1+len(tx.CoSignatures) {
+			t.Fatalf("readable form: %v signers %v", rec.Decoded, rec.Signers)
+		}
+	})
 }

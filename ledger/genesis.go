@@ -12,13 +12,16 @@ func ValidateGenesis(gs *pb.GenesisState) error {
 		return errf(CodeGenesis, "genesis app_state is empty")
 	}
 	if p := gs.Params; p != nil {
-		if p.MaxTxBytes < 1024 || p.MaxTxBytes > 4<<20 {
-			return errf(CodeGenesis, "params.max_tx_bytes %d is outside 1 KiB..4 MiB", p.MaxTxBytes)
-		}
-		if p.MaxClockSkewSeconds > 3600 {
-			return errf(CodeGenesis, "params.max_clock_skew_seconds %d exceeds 3600", p.MaxClockSkewSeconds)
+		if err := ValidateParams(p); err != nil {
+			return wrapf(CodeGenesis, err, "genesis params")
 		}
 	}
+	if gs.Governance != nil {
+		if err := ValidateGovernanceRules(gs.Governance); err != nil {
+			return wrapf(CodeGenesis, err, "genesis governance rules")
+		}
+	}
+	validators := map[string]string{}
 	if len(gs.Members) == 0 {
 		return errf(CodeGenesis, "genesis has no members")
 	}
@@ -64,6 +67,21 @@ func ValidateGenesis(gs *pb.GenesisState) error {
 		}
 		if len(m.ValidatorPubKey) != 0 && len(m.ValidatorPubKey) != ed25519.PubKeySize {
 			return errf(CodeGenesis, "member %q validator key is not a 32-byte ed25519 key", m.Id)
+		}
+		if len(m.ValidatorPubKey) != 0 {
+			if other, dup := validators[string(m.ValidatorPubKey)]; dup {
+				return errf(CodeGenesis, "validator key of %q is also listed for %q", m.Id, other)
+			}
+			validators[string(m.ValidatorPubKey)] = m.Id
+		}
+		if m.ValidatorPower < 0 || m.ValidatorPower > MaxValidatorPower || (m.ValidatorPower > 0 && len(m.ValidatorPubKey) == 0) {
+			return errf(CodeGenesis, "member %q validator power %d needs a validator key and must be 0..%d", m.Id, m.ValidatorPower, int64(MaxValidatorPower))
+		}
+		if err := roles("member.roles", m.Roles); err != nil {
+			return wrapf(CodeGenesis, err, "member %q", m.Id)
+		}
+		if len(m.History) > 0 {
+			return errf(CodeGenesis, "member %q: history starts empty", m.Id)
 		}
 	}
 	return nil

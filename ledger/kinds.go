@@ -112,6 +112,12 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_SEALED
 	case *pb.Record_Waiver:
 		return pb.RecordKind_RECORD_KIND_WAIVER
+	case *pb.Record_Proposal:
+		return pb.RecordKind_RECORD_KIND_PROPOSAL
+	case *pb.Record_Vote:
+		return pb.RecordKind_RECORD_KIND_VOTE
+	case *pb.Record_KeyRevocation:
+		return pb.RecordKind_RECORD_KIND_KEY_REVOCATION
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -121,6 +127,8 @@ var (
 	classNeutral  = pb.MemberClass_MEMBER_CLASS_NEUTRAL_BODY
 	classVerifier = pb.MemberClass_MEMBER_CLASS_VERIFIER
 	allWriters    = []pb.MemberClass{classState, classNeutral, classVerifier}
+	// Governance records: role and electorate decide, not the class.
+	allClasses = []pb.MemberClass{classState, classNeutral, classVerifier, pb.MemberClass_MEMBER_CLASS_OBSERVER}
 )
 
 // DefaultRegistry returns the record kinds of schema version 1.
@@ -153,6 +161,12 @@ func DefaultRegistry() *Registry {
 			Validate: validateSealed, Admit: admitSealed},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_WAIVER, Name: "waiver", Classes: allWriters,
 			Validate: validateWaiver, Admit: admitWaiver},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_PROPOSAL, Name: "proposal", Classes: allClasses,
+			Validate: validateProposal, Admit: admitProposal},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_VOTE, Name: "vote", Classes: allClasses,
+			Validate: validateVote, Admit: admitVote},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_KEY_REVOCATION, Name: "key_revocation", Classes: allClasses,
+			Validate: validateKeyRevocation, Admit: admitKeyRevocation},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -40,6 +40,7 @@ type obligations struct {
 	author  string
 	changed map[string]*pb.Obligation
 	order   []string
+	pledges map[string][]idPledge // pledgesOf's memo
 }
 
 func (o *obligations) get(id string) (*pb.Obligation, error) {
@@ -80,9 +81,15 @@ func (o *obligations) create(kind pb.ObligationKind, source, debtor string, cred
 // fulfil marks the obligation of kind from source on debtor met (or met
 // late), if it exists and is still open.
 func (o *obligations) fulfil(kind pb.ObligationKind, source, debtor string) error {
+	_, err := o.fulfilled(kind, source, debtor)
+	return err
+}
+
+// fulfilled is fulfil, reporting whether it met an open obligation.
+func (o *obligations) fulfilled(kind pb.ObligationKind, source, debtor string) (bool, error) {
 	ob, err := o.get(ObligationID(kind, source, debtor))
 	if err != nil || ob == nil || !Open(ob) {
-		return err
+		return false, err
 	}
 	ob = proto.Clone(ob).(*pb.Obligation)
 	ob.Status = pb.ObligationStatus_OBLIGATION_STATUS_MET
@@ -91,7 +98,7 @@ func (o *obligations) fulfil(kind pb.ObligationKind, source, debtor string) erro
 	}
 	ob.StatusAt, ob.StatusHeight, ob.StatusRecord = timestamppb.New(o.b.Time), o.b.Height, o.record
 	o.put(ob)
-	return nil
+	return true, nil
 }
 
 func (o *obligations) list() []*pb.Obligation {
@@ -123,10 +130,13 @@ func (o *obligations) apply(r *pb.Record) error {
 		}
 	case *pb.Record_Acknowledgement:
 		return o.fulfil(pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE, body.Acknowledgement.NotificationId, o.author)
+	case *pb.Record_Pledge:
+		return o.reviews(o.record, body.Pledge)
 	case *pb.Record_Response:
 		id := body.Response.RequestId
 		for _, k := range []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_RESPOND, pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE,
-			pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, pb.ObligationKind_OBLIGATION_KIND_REPLY_FINDING} {
+			pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, pb.ObligationKind_OBLIGATION_KIND_REPLY_FINDING,
+			pb.ObligationKind_OBLIGATION_KIND_REVIEW} {
 			if err := o.fulfil(k, id, o.author); err != nil {
 				return err
 			}
@@ -176,6 +186,14 @@ func (o *obligations) apply(r *pb.Record) error {
 		if d := am.Replacement.GetIncidentDisclosure(); d != nil {
 			return o.disclosure(d, append(append(refs, am.TargetId), am.Replacement.Refs...), false)
 		}
+		// Amending a pledge reviews it; the new version's review date, if
+		// any, places the next review.
+		if p := am.Replacement.GetPledge(); p != nil {
+			if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_REVIEW, am.TargetId, o.author); err != nil {
+				return err
+			}
+			return o.reviews(o.record, p)
+		}
 	case *pb.Record_Waiver:
 		ob, err := o.get(body.Waiver.ObligationId)
 		if err != nil || ob == nil {
@@ -203,26 +221,25 @@ func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string, place 
 			}
 		}
 	}
+	if err := o.staged(d, refs, place); err != nil {
+		return err
+	}
 	for _, p := range sortedUnique(d.AffectedStates) {
 		if p == o.author || !place {
 			continue
 		}
-		pledges, err := o.st.PledgesOf(p)
+		pledges, err := o.pledgesOf(p)
 		if err != nil {
 			return err
 		}
 		var basis, creditors []string
 		var window uint32
 		for _, pr := range pledges {
-			tx := new(pb.Tx)
-			if err := proto.Unmarshal(pr.Tx, tx); err != nil {
-				return fmt.Errorf("stored pledge %s: %w", pr.Id, err)
-			}
-			pl := tx.Body.Record.GetPledge()
-			if pl == nil || pl.Verification.GetDiscloseWithinHours() == 0 || !activeAt(pl, o.b.Time) || !overlaps(pl.ProtectedSectors, d.Sectors) {
+			pl := pr.pledge
+			if pl.Verification.GetDiscloseWithinHours() == 0 || !activeAt(pl, o.b.Time) || !overlaps(pl.ProtectedSectors, d.Sectors) {
 				continue
 			}
-			basis = append(basis, pr.Id)
+			basis = append(basis, pr.id)
 			creditors = append(creditors, pl.Pledgors...)
 			if h := pl.Verification.DiscloseWithinHours; window == 0 || h < window {
 				window = h
@@ -237,6 +254,253 @@ func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string, place 
 		}
 	}
 	return nil
+}
+
+// reviews places the review duties of a pledge (filed, or a new version by
+// amendment) on every pledgor: due at review_due, unless the pledge expires
+// by then.
+func (o *obligations) reviews(source string, p *pb.Pledge) error {
+	if p.ReviewDue == nil || (p.EffectiveUntil != nil && !p.ReviewDue.AsTime().Before(p.EffectiveUntil.AsTime())) {
+		return nil
+	}
+	for _, debtor := range sortedUnique(p.Pledgors) {
+		if err := o.create(pb.ObligationKind_OBLIGATION_KIND_REVIEW, source, debtor, p.Pledgors, p.ReviewDue.AsTime(), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var stagedKinds = []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_EARLY_WARNING,
+	pb.ObligationKind_OBLIGATION_KIND_INCIDENT_NOTIFICATION, pb.ObligationKind_OBLIGATION_KIND_FINAL_REPORT}
+
+// StageKind is the staged reporting duty a disclosure stage meets.
+func StageKind(s pb.DisclosureStage) pb.ObligationKind {
+	switch s {
+	case pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING:
+		return pb.ObligationKind_OBLIGATION_KIND_EARLY_WARNING
+	case pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION:
+		return pb.ObligationKind_OBLIGATION_KIND_INCIDENT_NOTIFICATION
+	case pb.DisclosureStage_DISCLOSURE_STAGE_FINAL:
+		return pb.ObligationKind_OBLIGATION_KIND_FINAL_REPORT
+	}
+	return pb.ObligationKind_OBLIGATION_KIND_UNSPECIFIED
+}
+
+// staged places and meets the staged reporting duties of disclosure d
+// (docs/interop.md).
+//
+// A staged incident is identified by the record that placed its duties
+// (their source). A disclosure continues it when it refers to that record,
+// or to a disclosure that does. Meeting: a disclosure of stage S by a
+// debtor, continuing the incident, meets the debtor's duties of stage S and
+// of the earlier stages (late if past their due time); meeting the
+// notification places the final report, due final_report_hours later.
+//
+// Placing: every affected state with a pledge in force that declares staged
+// reporting and protects one of the incident's sectors, unless d continues
+// a staged incident of that state, owes an early warning and a notification,
+// due early_warning_hours and notification_hours after it became aware: the
+// disclosure's aware_at when it filed d itself, otherwise the block time
+// (the ledger tells it at the latest then).
+func (o *obligations) staged(d *pb.IncidentDisclosure, refs []string, place bool) error {
+	sources, err := o.incidentSources(refs)
+	if err != nil {
+		return err
+	}
+	if place {
+		for _, p := range sortedUnique(d.AffectedStates) {
+			cont, err := o.continues(sources, p)
+			if err != nil {
+				return err
+			}
+			if cont {
+				continue
+			}
+			if err := o.placeStaged(d, p); err != nil {
+				return err
+			}
+		}
+		// The author's own first report meets its own first duty.
+		sources = sortedUnique(append(sources, o.record))
+	}
+	stage := StageKind(d.Stage)
+	for _, src := range sources {
+		for _, k := range stagedKinds {
+			if k > stage {
+				break
+			}
+			met, err := o.fulfilled(k, src, o.author)
+			if err != nil {
+				return err
+			}
+			if met && k == pb.ObligationKind_OBLIGATION_KIND_INCIDENT_NOTIFICATION {
+				if err := o.placeFinal(src); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// incidentSources lists the records a disclosure referring to refs may
+// continue: each ref, and the refs of each referred disclosure.
+func (o *obligations) incidentSources(refs []string) ([]string, error) {
+	out := append([]string(nil), refs...)
+	for _, ref := range sortedUnique(refs) {
+		rec, err := o.st.Record(ref)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil || rec.Kind != pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE {
+			continue
+		}
+		tx := new(pb.Tx)
+		if err := proto.Unmarshal(rec.Tx, tx); err != nil {
+			return nil, fmt.Errorf("stored record %s: %w", rec.Id, err)
+		}
+		out = append(out, tx.GetBody().GetRecord().GetRefs()...)
+	}
+	return sortedUnique(out), nil
+}
+
+// continues reports whether any source placed staged duties on debtor.
+func (o *obligations) continues(sources []string, debtor string) (bool, error) {
+	for _, src := range sources {
+		for _, k := range stagedKinds {
+			ob, err := o.get(ObligationID(k, src, debtor))
+			if err != nil {
+				return false, err
+			}
+			if ob != nil {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// idPledge is a stored pledge, decoded.
+type idPledge struct {
+	id     string
+	pledge *pb.Pledge
+}
+
+// pledgesOf is the member's pledges, decoded once per record applied (the
+// disclosure and staged duties both read them).
+func (o *obligations) pledgesOf(member string) ([]idPledge, error) {
+	if ps, ok := o.pledges[member]; ok {
+		return ps, nil
+	}
+	recs, err := o.st.PledgesOf(member)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]idPledge, 0, len(recs))
+	for _, pr := range recs {
+		tx := new(pb.Tx)
+		if err := proto.Unmarshal(pr.Tx, tx); err != nil {
+			return nil, fmt.Errorf("stored pledge %s: %w", pr.Id, err)
+		}
+		if pl := tx.Body.Record.GetPledge(); pl != nil {
+			out = append(out, idPledge{pr.Id, pl})
+		}
+	}
+	if o.pledges == nil {
+		o.pledges = map[string][]idPledge{}
+	}
+	o.pledges[member] = out
+	return out, nil
+}
+
+// stagedPledges lists the pledges of member in force at t that declare
+// staged reporting and protect one of sectors, and the shortest window of
+// each stage among them (0: no pledge requires it).
+func (o *obligations) stagedPledges(member string, t time.Time, sectors []pb.Sector) (basis, creditors []string, windows [3]uint32, err error) {
+	pledges, err := o.pledgesOf(member)
+	if err != nil {
+		return nil, nil, windows, err
+	}
+	for _, pr := range pledges {
+		pl := pr.pledge
+		sr := pl.GetStagedReporting()
+		if sr == nil || !activeAt(pl, t) || !overlaps(pl.ProtectedSectors, sectors) {
+			continue
+		}
+		basis = append(basis, pr.id)
+		creditors = append(creditors, pl.Pledgors...)
+		for i, h := range []uint32{sr.EarlyWarningHours, sr.NotificationHours, sr.FinalReportHours} {
+			if h > 0 && (windows[i] == 0 || h < windows[i]) {
+				windows[i] = h
+			}
+		}
+	}
+	return basis, creditors, windows, nil
+}
+
+func (o *obligations) placeStaged(d *pb.IncidentDisclosure, p string) error {
+	basis, creditors, windows, err := o.stagedPledges(p, o.b.Time, d.Sectors)
+	if err != nil || len(basis) == 0 {
+		return err
+	}
+	aware := o.b.Time
+	if p == o.author && d.AwareAt != nil {
+		aware = d.AwareAt.AsTime()
+	}
+	for i, k := range stagedKinds[:2] {
+		if windows[i] == 0 {
+			continue
+		}
+		due := aware.Add(time.Duration(windows[i]) * time.Hour)
+		if err := o.create(k, o.record, p, creditors, due, basis); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeFinal places the final report of the incident from source on the
+// author, whose notification duty this record met: due the shortest
+// final_report_hours of the pledges the notification duty rested on.
+func (o *obligations) placeFinal(source string) error {
+	notif, err := o.get(ObligationID(pb.ObligationKind_OBLIGATION_KIND_INCIDENT_NOTIFICATION, source, o.author))
+	if err != nil || notif == nil {
+		return err
+	}
+	var window uint32
+	for _, id := range notif.Basis {
+		rec, err := o.st.Record(id)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			continue
+		}
+		tx := new(pb.Tx)
+		if err := proto.Unmarshal(rec.Tx, tx); err != nil {
+			return fmt.Errorf("stored pledge %s: %w", id, err)
+		}
+		if h := tx.GetBody().GetRecord().GetPledge().GetStagedReporting().GetFinalReportHours(); h > 0 && (window == 0 || h < window) {
+			window = h
+		}
+	}
+	if window == 0 {
+		return nil
+	}
+	return o.create(pb.ObligationKind_OBLIGATION_KIND_FINAL_REPORT, source, o.author, notif.Creditors,
+		o.b.Time.Add(time.Duration(window)*time.Hour), notif.Basis)
+}
+
+// PledgeStateAt is where pledge p stands at block time t.
+func PledgeStateAt(p *pb.Pledge, t time.Time) pb.PledgeState {
+	switch {
+	case p.EffectiveFrom != nil && t.Before(p.EffectiveFrom.AsTime()):
+		return pb.PledgeState_PLEDGE_STATE_PENDING
+	case p.EffectiveUntil != nil && !t.Before(p.EffectiveUntil.AsTime()):
+		return pb.PledgeState_PLEDGE_STATE_EXPIRED
+	}
+	return pb.PledgeState_PLEDGE_STATE_IN_FORCE
 }
 
 func activeAt(p *pb.Pledge, t time.Time) bool {

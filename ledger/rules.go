@@ -50,6 +50,21 @@ func validatePledge(v *validator, r *pb.Record) error {
 			return err
 		}
 	}
+	if sr := p.StagedReporting; sr != nil {
+		if sr.EarlyWarningHours > 8760 || sr.NotificationHours > 8760 || sr.FinalReportHours > 8760 {
+			return errf(CodeBadFormat, "pledge.staged_reporting windows are limited to 8760 hours")
+		}
+		if sr.EarlyWarningHours == 0 && sr.NotificationHours == 0 && sr.FinalReportHours == 0 {
+			return errf(CodeMissingField, "pledge.staged_reporting needs at least one window")
+		}
+		if sr.EarlyWarningHours > 0 && sr.NotificationHours > 0 && sr.EarlyWarningHours > sr.NotificationHours {
+			return errf(CodeBadFormat, "pledge.staged_reporting.early_warning_hours (%d) exceeds notification_hours (%d)",
+				sr.EarlyWarningHours, sr.NotificationHours)
+		}
+		if sr.FinalReportHours > 0 && sr.NotificationHours == 0 {
+			return errf(CodeMissingField, "pledge.staged_reporting.final_report_hours counts from the notification: notification_hours is required")
+		}
+	}
 	return checkText("pledge.text", p.Text, MaxTextLen)
 }
 
@@ -182,16 +197,21 @@ func validateResponse(v *validator, r *pb.Record) error {
 
 // admitResponse: a response answers a notification (by a recipient), a
 // challenge (by the author of the challenged record) or a finding (by a
-// state the finding concerns): the right of reply.
+// state the finding concerns): the right of reply; or reviews a pledge (by
+// a pledgor).
 func admitResponse(a *admission, r *pb.Record) error {
 	const field = "response.request_id"
 	id := r.GetResponse().RequestId
 	rec, tx, err := a.record(field, id, pb.RecordKind_RECORD_KIND_NOTIFICATION,
-		pb.RecordKind_RECORD_KIND_CHALLENGE, pb.RecordKind_RECORD_KIND_FINDING)
+		pb.RecordKind_RECORD_KIND_CHALLENGE, pb.RecordKind_RECORD_KIND_FINDING, pb.RecordKind_RECORD_KIND_PLEDGE)
 	if err != nil {
 		return err
 	}
 	switch rec.Kind {
+	case pb.RecordKind_RECORD_KIND_PLEDGE:
+		if !contains(tx.Body.Record.GetPledge().GetPledgors(), a.author) {
+			return errf(CodeNotRecipient, "%s: %q is not a pledgor of pledge %s, so it cannot review it", field, a.author, id)
+		}
 	case pb.RecordKind_RECORD_KIND_NOTIFICATION:
 		return recipientOf(a, field, id)
 	case pb.RecordKind_RECORD_KIND_CHALLENGE:

@@ -31,7 +31,7 @@ func TestSigCacheChangesNoAnswer(t *testing.T) {
 		for _, c := range s.CoSigners {
 			cs = append(cs, byID[c].Signer())
 		}
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "memo", Sequence: seqs[s.Author], Record: s.Build(ids)}, byID[s.Author].Signer(), cs...)
+		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "memo", Sequence: seqs[s.Author], Record: s.Build(ids)}, s.Signer(byID), cs...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,12 @@ const SealDomain = "normledger/v1/seal"
 const CurrentSchemaVersion = 1
 
 // DefaultMaxTxBytes bounds a transaction when params do not say otherwise.
-const DefaultMaxTxBytes = 64 * 1024
+const DefaultMaxTxBytes = MaxTxBytesLimit
+
+// MaxTxBytesLimit is the largest max_tx_bytes: a record's transaction is an
+// entry of the record log, and C2SP tlog-tiles entry bundles prefix each
+// entry with a 16-bit length.
+const MaxTxBytesLimit = 1<<16 - 1
 
 // Canonical returns the canonical encoding of m: deterministic protobuf
 // encoding (fields in ascending number order, proto3 defaults omitted, packed
@@ -212,4 +217,38 @@ func sortSigners(s []Signer) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
+}
+
+// TxSigners lists the member ids whose signatures tx carries: the author,
+// then every co-signer in order.
+func TxSigners(tx *pb.Tx) []string {
+	out := []string{tx.GetBody().GetSigner()}
+	for _, cs := range tx.GetCoSignatures() {
+		out = append(out, cs.GetSigner())
+	}
+	return out
+}
+
+// Readable returns a copy of r with its reading aids filled in: the
+// transaction decoded and the signers. Proofs never cover them; r itself
+// is not changed. A transaction that does not decode leaves them empty.
+func Readable(r *pb.StoredRecord) *pb.StoredRecord {
+	if r == nil {
+		return nil
+	}
+	out := &pb.StoredRecord{Id: r.Id, Seq: r.Seq, Height: r.Height, BlockTime: r.BlockTime, TxIndex: r.TxIndex,
+		Kind: r.Kind, Author: r.Author, Tx: r.Tx}
+	if tx, err := DecodeTx(r.Tx, 0); err == nil {
+		out.Decoded, out.Signers = tx, TxSigners(tx)
+	}
+	return out
+}
+
+// Bare returns r without its reading aids (what proofs cover).
+func Bare(r *pb.StoredRecord) *pb.StoredRecord {
+	if r == nil || (r.Decoded == nil && r.Signers == nil) {
+		return r
+	}
+	return &pb.StoredRecord{Id: r.Id, Seq: r.Seq, Height: r.Height, BlockTime: r.BlockTime, TxIndex: r.TxIndex,
+		Kind: r.Kind, Author: r.Author, Tx: r.Tx}
 }

@@ -83,6 +83,9 @@ func isCountryCode(s string) bool {
 
 // isToken accepts short printable references such as norm references
 // ("UN-GGE-2015-13f") and incident references.
+// IsToken reports whether s is a valid token (a norm or incident reference).
+func IsToken(s string) bool { return isToken(s) }
+
 func isToken(s string) bool {
 	if s == "" || len(s) > MaxIDLen {
 		return false

@@ -33,6 +33,9 @@ type InitOptions struct {
 	Moniker string
 	// Comet, when set, adjusts the default CometBFT config before it is written.
 	Comet func(*cmtcfg.Config)
+	// NoValidatorKey leaves out priv_validator_key.json: for a node that
+	// does not validate, or whose key lives in a remote signer.
+	NoValidatorKey bool
 }
 
 // InitHome creates config.toml, the node key and the validator key in a new
@@ -64,7 +67,9 @@ func InitHome(o InitOptions) (*cmtcfg.Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cmtcfg.WriteConfigFile(filepath.Join(o.Home, "config", "config.toml"), cfg)
-	privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	if !o.NoValidatorKey {
+		privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	}
 	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
 	}

@@ -33,3 +33,7 @@ func (c cometLogger) Debug(msg string, kv ...any)  { c.l.Debug(msg, kv...) }
 func (c cometLogger) Info(msg string, kv ...any)   { c.l.Info(msg, kv...) }
 func (c cometLogger) Error(msg string, kv ...any)  { c.l.Error(msg, kv...) }
 func (c cometLogger) With(kv ...any) cmtlog.Logger { return cometLogger{c.l.With(kv...)} }
+
+// CometLogger adapts an slog logger for CometBFT components a command runs
+// outside a node (the remote signer).
+func CometLogger(l *slog.Logger) cmtlog.Logger { return cometLogger{l} }

@@ -16,6 +16,8 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
 	"github.com/cometbft/cometbft/rpc/client/local"
+	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/ledger/store"
@@ -32,6 +34,16 @@ type Config struct {
 	// RPCListen and P2PListen override config.toml's rpc.laddr and p2p.laddr when set.
 	RPCListen string
 	P2PListen string
+	// PersistentPeers, Seeds and ExternalAddress override config.toml's
+	// p2p settings when set (id@host:port lists, host:port).
+	PersistentPeers string
+	Seeds           string
+	ExternalAddress string
+	// PrivValidatorListen, when set, overrides config.toml's
+	// priv_validator_laddr: the node listens there for a remote signer
+	// (CometBFT's privval socket protocol: tmkms, Horcrux, `normledger
+	// signer`) and keeps no validator key of its own.
+	PrivValidatorListen string
 	// LogLevel applies to normledger; CometLogLevel to CometBFT's own logs.
 	LogLevel      string
 	CometLogLevel string
@@ -46,19 +58,27 @@ type Config struct {
 	// 0 keeps every version (an archive node).
 	AppKeepRecent int64
 	Version       string
+	// Snapshots configures state-sync snapshots.
+	Snapshots SnapshotConfig
+	// Checkpoints configures the record log's checkpoints and the
+	// witnesses they go to.
+	Checkpoints CheckpointConfig
 	// API configures the REST and gRPC servers (empty listen addresses disable them).
 	API api.Config
 }
 
 // Node is a running (or ready to run) normledger process.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	comet *cmtnode.Node
-	st    *store.Store
-	app   *app.App
-	ccfg  *cmtcfg.Config
-	api   *api.Servers
+	cfg         Config
+	log         *slog.Logger
+	comet       *cmtnode.Node
+	st          *store.Store
+	app         *app.App
+	ccfg        *cmtcfg.Config
+	api         *api.Servers
+	snaps       *Snapshots
+	checkpoints *Checkpoints
+	metrics     *LedgerMetrics
 }
 
 // New assembles a node from an initialised home. It opens the state
@@ -91,12 +111,39 @@ func New(cfg Config) (*Node, error) {
 	if cfg.P2PListen != "" {
 		ccfg.P2P.ListenAddress = cfg.P2PListen
 	}
+	if cfg.PersistentPeers != "" {
+		ccfg.P2P.PersistentPeers = cfg.PersistentPeers
+	}
+	if cfg.Seeds != "" {
+		ccfg.P2P.Seeds = cfg.Seeds
+	}
+	if cfg.ExternalAddress != "" {
+		ccfg.P2P.ExternalAddress = cfg.ExternalAddress
+	}
+	if cfg.PrivValidatorListen != "" {
+		ccfg.PrivValidatorListenAddr = cfg.PrivValidatorListen
+	}
 	st, err := store.Open(filepath.Join(cfg.Home, "data"), store.Options{CacheSize: cfg.AppCacheSize, Verify: cfg.AppVerify, KeepRecent: cfg.AppKeepRecent,
-		Logger: log.With("module", "store")})
+		Logger: log.With("module", "store"), CrashPoint: crashPoint(os.Getenv("NORMLEDGER_TEST_CRASH"), log),
+		UncheckedLog: os.Getenv("NORMLEDGER_TEST_UNCHECKED_LOG") == "1"}) // fault tests only
 	if err != nil {
 		return nil, fmt.Errorf("application state: %w", err)
 	}
-	a, err := app.New(st, app.Options{Logger: log.With("module", "app"), Clock: time.Now, Version: cfg.Version})
+	scfg := cfg.Snapshots
+	if scfg.Fault == "" {
+		scfg.Fault = os.Getenv("NORMLEDGER_TEST_SNAPSHOT_FAULT") // fault tests only
+	}
+	snaps, err := NewSnapshots(scfg, st, filepath.Join(cfg.Home, "data"), log.With("module", "snapshots"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	cps, err := NewCheckpoints(cfg.Checkpoints, st, filepath.Join(cfg.Home, "data"), log.With("module", "checkpoints"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a, err := app.New(st, app.Options{Logger: log.With("module", "app"), Clock: time.Now, Version: cfg.Version, Snapshots: snaps})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -106,15 +153,24 @@ func New(cfg Config) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("node key: %w", err)
 	}
-	pv := privval.LoadFilePV(ccfg.PrivValidatorKeyFile(), ccfg.PrivValidatorStateFile())
-	cn, err := cmtnode.NewNode(ccfg, pv, nodeKey, proxy.NewLocalClientCreator(a),
-		cmtnode.DefaultGenesisDocProviderFunc(ccfg), cmtcfg.DefaultDBProvider,
+	// With a remote signer CometBFT replaces the key with a socket client;
+	// a node that is no validator still needs a key file (it signs nothing).
+	var pv cmttypes.PrivValidator
+	if ccfg.PrivValidatorListenAddr == "" {
+		pv = privval.LoadOrGenFilePV(ccfg.PrivValidatorKeyFile(), ccfg.PrivValidatorStateFile())
+	} else {
+		log.Info("waiting for the remote signer", "priv_validator_laddr", ccfg.PrivValidatorListenAddr)
+	}
+	metrics := NewLedgerMetrics(st)
+	cn, err := cmtnode.NewNode(ccfg, pv, nodeKey, proxy.NewLocalClientCreator(metrics.Wrap(a)),
+		cmtnode.DefaultGenesisDocProviderFunc(ccfg), shutdownSafeDBProvider,
 		cmtnode.DefaultMetricsProvider(ccfg.Instrumentation), cometLogger{clog.With("module", "cometbft")})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
-	return &Node{cfg: cfg, log: log, comet: cn, st: st, app: a, ccfg: ccfg}, nil
+	metrics.setBlockHeight(cn.BlockStore().Height)
+	return &Node{cfg: cfg, log: log, comet: cn, st: st, app: a, ccfg: ccfg, snaps: snaps, checkpoints: cps, metrics: metrics}, nil
 }
 
 // Start starts consensus and the RPC server.
@@ -125,7 +181,13 @@ func (n *Node) Start() error {
 	if n.cfg.API.RESTListen != "" || n.cfg.API.GRPCListen != "" {
 		acfg := n.cfg.API
 		acfg.Logger = n.log.With("module", "api")
+		// The ledger metrics join the API's own on /metrics.
+		acfg.Collectors = append(append([]prometheus.Collector(nil), acfg.Collectors...), n.metrics)
 		svc := api.NewServer(n.st, local.New(n.comet), n.comet.BlockStore().Height, n.cfg.Version)
+		svc.SetCheckpoints(n.checkpoints)
+		if bz, err := os.ReadFile(n.cfg.Comet.GenesisFile()); err == nil {
+			svc.SetGenesisFile(bz) // served as it is, so its hash is the genesis hash
+		}
 		s, err := api.Start(acfg, svc)
 		if err != nil {
 			n.comet.Stop()
@@ -134,6 +196,7 @@ func (n *Node) Start() error {
 		}
 		n.api = s
 	}
+	n.checkpoints.Start(local.New(n.comet), n.comet.GenesisDoc().ChainID)
 	n.log.Info("node started", "home", n.cfg.Home, "chain_id", n.comet.GenesisDoc().ChainID,
 		"rpc", n.ccfg.RPC.ListenAddress, "p2p", n.ccfg.P2P.ListenAddress, "rest", n.RESTAddress(),
 		"grpc", n.GRPCAddress(), "height", n.st.Version())
@@ -171,6 +234,8 @@ func (n *Node) Stop() error {
 		}
 		n.comet.Wait()
 	}
+	n.snaps.Close()
+	n.checkpoints.Close()
 	if err := n.st.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -180,6 +245,9 @@ func (n *Node) Stop() error {
 
 // Comet exposes the CometBFT node (for in-process clients in tests and tools).
 func (n *Node) Comet() *cmtnode.Node { return n.comet }
+
+// Metrics is the node's ledger metrics collector (served on REST /metrics).
+func (n *Node) Metrics() *LedgerMetrics { return n.metrics }
 
 // Store exposes the application state.
 func (n *Node) Store() *store.Store { return n.st }
@@ -200,4 +268,20 @@ func Run(ctx context.Context, cfg Config) error {
 	<-ctx.Done()
 	n.log.Info("shutting down", "reason", context.Cause(ctx))
 	return n.Stop()
+}
+
+// crashPoint is the fault tests' kill switch inside the commit path
+// (NORMLEDGER_TEST_CRASH=log-partial|log-flushed|state-saved, like
+// CometBFT's FAIL_TEST_INDEX): the process exits at the first commit that
+// reaches the named point with records to write. Empty: nil.
+func crashPoint(name string, log *slog.Logger) func(string) {
+	if name == "" {
+		return nil
+	}
+	return func(point string) {
+		if point == name {
+			log.Error("crash point reached: exiting", "point", point)
+			os.Exit(3)
+		}
+	}
 }

@@ -31,4 +31,9 @@ if grep -q '^service ' proto/normledger/v1/*.proto; then
     --openapiv2_out=proto/gen --openapiv2_opt=allow_merge=true,merge_file_name=normledger \
     $(grep -l '^service ' proto/normledger/v1/*.proto)
 fi
+# What protoc-gen-openapiv2 cannot know (error responses and codes, filter
+# values) is added from the code itself.
+if [ -f proto/gen/normledger.swagger.json ]; then
+  go run ./internal/openapigen proto/gen/normledger.swagger.json ledger/codes.go
+fi
 echo "generated into proto/gen"

@@ -50,8 +50,14 @@ func TestAudit(t *testing.T) {
 	for _, err := ip.clients[0].GetRecord(ctx, ids[len(ids)-1], 0, false); err != nil; _, err = ip.clients[0].GetRecord(ctx, ids[len(ids)-1], 0, false) {
 		time.Sleep(100 * time.Millisecond)
 	}
+	// xdd's validator double-signs: the evidence is committed, and the
+	// audit must re-execute it (it is part of the state).
+	evID := commitDoubleSign(t, ip, 3, "xdd")
 	st, _ := ip.clients[0].Status(ctx)
 	gen := filepath.Join(ip.net.Nodes[0].Home, "config", "genesis.json")
+	if mc, err := ip.clients[0].MemberCompliance(ctx, "xdd", 0); err != nil || mc.Compliance.Misbehaviour.GetCount() != 1 {
+		t.Fatalf("xdd's compliance after evidence %s: %+v %v", evID, mc.GetCompliance().GetMisbehaviour(), err)
+	}
 
 	run := func(node *client.Client) *audit.Report {
 		t.Helper()
@@ -73,7 +79,8 @@ func TestAudit(t *testing.T) {
 			if !rep.OK() {
 				t.Fatalf("node%d: %+v", i, rep.Discrepancies)
 			}
-			if rep.Accepted < len(ids) || rep.AppHashesMatched != rep.Blocks || rep.MembersCompared != 6 || rep.PledgesCompared != 1 || rep.RecordsCompared < len(ids) {
+			// 4 states, the neutral body, the verifier and the observer admitted by vote.
+			if rep.Accepted < len(ids) || rep.AppHashesMatched != rep.Blocks || rep.MembersCompared != 7 || rep.PledgesCompared != 1 || rep.RecordsCompared < len(ids) {
 				t.Fatalf("node%d audited too little: %d accepted, %d/%d app hashes, %d members, %d pledges, %d records",
 					i, rep.Accepted, rep.AppHashesMatched, rep.Blocks, rep.MembersCompared, rep.PledgesCompared, rep.RecordsCompared)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -29,18 +30,25 @@ type BenchOptions struct {
 
 // BenchResult is everything the network benchmarks measured.
 type BenchResult struct {
-	Date           time.Time                `json:"date"`
-	Machine        string                   `json:"machine"`
-	Ramp           map[string][]*LoadReport `json:"ramp"`
-	Saturation     map[string]float64       `json:"saturation_tx_per_s"`
-	HalfRate       float64                  `json:"half_rate"`
-	Half           map[string]*LoadReport   `json:"at_half_rate"`
-	Reads          []ReadResult             `json:"reads_under_load"`
-	ReadsWriteLoad *LoadReport              `json:"write_load_during_reads"`
-	RSS            map[string]int64         `json:"rss_bytes"`
-	Records        int                      `json:"records"`
-	RecordBytes    int64                    `json:"record_bytes"`
-	StateBytes     int64                    `json:"state_bytes"`
+	Date       time.Time                `json:"date"`
+	Machine    string                   `json:"machine"`
+	Ramp       map[string][]*LoadReport `json:"ramp"`
+	Saturation map[string]float64       `json:"saturation_tx_per_s"`
+	HalfRate   float64                  `json:"half_rate"`
+	Half       map[string]*LoadReport   `json:"at_half_rate"`
+	Reads      []ReadResult             `json:"reads_under_load"`
+	// ReadNode is the non-validator full node the reads went to.
+	ReadNode       string           `json:"read_node,omitempty"`
+	ReadsWriteLoad *LoadReport      `json:"write_load_during_reads"`
+	RSS            map[string]int64 `json:"rss_bytes"`
+	Records        int              `json:"records"`
+	RecordBytes    int64            `json:"record_bytes"`
+	StateBytes     int64            `json:"state_bytes"`
+	// BlockStoreBytes is node0's CometBFT block store (the same
+	// transactions, as blocks).
+	BlockStoreBytes int64 `json:"block_store_bytes,omitempty"`
+	// Join is the join benchmark (testnet joinbench), when run.
+	Join *JoinResult `json:"join,omitempty"`
 }
 
 func (o BenchOptions) logf(format string, args ...any) {
@@ -133,7 +141,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		}
 	}
 	res.RecordBytes = int64(res.Records) * int64(o.Size)
-	res.StateBytes = dirSize(filepath.Join(nw.Nodes[0].Home, "data", "appstate.db"))
+	data := filepath.Join(nw.Nodes[0].Home, "data")
+	res.StateBytes = dirSize(filepath.Join(data, "appstate.db")) + dirSize(filepath.Join(data, store.LogDir))
+	res.BlockStoreBytes = dirSize(filepath.Join(data, "blockstore.db"))
 	return res, nil
 }
 
@@ -184,16 +194,39 @@ func readsUnderLoad(ctx context.Context, o BenchOptions, nw *Network, res *Bench
 	if len(ids) == 0 {
 		return fmt.Errorf("no records to read")
 	}
+	// Verifiers read from a full node that does not validate, as in a real
+	// deployment; the validators take the writes.
+	validators := append([]NodeInfo(nil), nw.Nodes...)
+	full, err := nw.AddFullNode(freeLoopbackPorts())
+	if err != nil {
+		return err
+	}
+	if _, err := StartNode(nw.Dir, full); err != nil {
+		return err
+	}
+	fc, _ := client.New(full.RESTURL())
+	for {
+		fs, err := fc.Status(ctx)
+		if err == nil && !fs.CatchingUp && fs.LatestHeight >= st.LatestHeight {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	res.ReadNode = full.Name
 	total := time.Duration(len(o.ReadConc)+1) * o.ReadFor * 2
 	loadDone := make(chan *LoadReport, 1)
 	go func() {
-		rep, _ := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: total, Size: o.Size})
+		rep, _ := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: total, Size: o.Size, Nodes: validators})
 		loadDone <- rep
 	}()
 	time.Sleep(o.ReadFor / 2)
 	for _, conc := range o.ReadConc {
 		for _, tr := range []string{"rest", "grpc"} {
-			r, err := ReadBench(ctx, nw.Nodes, ids, tr, conc, o.ReadFor)
+			r, err := ReadBench(ctx, []NodeInfo{full}, ids, tr, conc, o.ReadFor)
 			if err != nil {
 				return err
 			}

@@ -46,12 +46,21 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 			bestAny = rr
 		}
 	}
+	micro := parseMicro(microFile)
 	bestText := "no concurrency level had p99 <= 10 ms"
 	if best.Concurrency > 0 {
 		bestText = fmt.Sprintf("best with p99 <= 10 ms: %.0f reads/s (c=%d, p99 %.1f ms)", best.PerSecond, best.Concurrency, best.P99ms)
 	}
-	p("| >= 5,000 proof-carrying REST reads/s with p99 <= 10 ms while writes run | %s; highest: %.0f reads/s (c=%d, p99 %.1f ms) | %s |",
-		bestText, bestAny.PerSecond, bestAny.Concurrency, bestAny.P99ms, pass(best.PerSecond >= 5000))
+	readNode := "a non-validator full node"
+	if r.ReadNode != "" {
+		readNode += " (" + r.ReadNode + ")"
+	}
+	baseline := ""
+	if m, ok := micro["RESTProofReads"]; ok {
+		baseline = fmt.Sprintf("; baseline without writes (in-process, BenchmarkRESTProofReads): %.0f reads/s, p99 %.1f ms", m["reads/s"], m["p99_ms"])
+	}
+	p("| >= 5,000 proof-carrying REST reads/s with p99 <= 10 ms from %s while the validators take writes at half saturation | %s; highest: %.0f reads/s (c=%d, p99 %.1f ms)%s | %s |",
+		readNode, bestText, bestAny.PerSecond, bestAny.Concurrency, bestAny.P99ms, baseline, pass(best.PerSecond >= 5000))
 	var growths [][]GrowthPoint
 	for _, f := range growthFiles {
 		var g []GrowthPoint
@@ -59,14 +68,31 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 			growths = append(growths, g)
 		}
 	}
+	// No same-run baseline exists for state size (kvstore keeps no
+	// history); the layout before the record log is in bench/README.md.
+	blockStore := "; no same-run baseline (kvstore keeps no history)"
 	for _, g := range growths {
 		last := g[len(g)-1]
-		verdict := pass(last.Ratio <= 2.5 && last.RSSBytes <= 512<<20)
+		if last.KeepRecent != 0 {
+			continue
+		}
+		verdict := pass(last.Ratio <= 1.5)
 		if last.Records < 1_000_000 {
 			verdict = fmt.Sprintf("not run to 1M records (%s at %d)", strings.Trim(verdict, "*"), last.Records)
 		}
-		p("| state growth <= 2.5 x record bytes; RSS <= 512 MiB per validator after 1M records (state versions kept: %s) | %d records: %.2f x; app RSS %.0f MiB (see below) | %s |",
-			retention(last.KeepRecent), last.Records, last.Ratio, float64(last.RSSBytes)/(1<<20), verdict)
+		p("| state on disk <= 1.5 x the signed record bytes at 1M records, every version kept | %d records: **%.2f x** (record log %.2f x, state database %.2f x; %.2f state writes per record); RSS %.0f MiB%s | %s |",
+			last.Records, last.Ratio, float64(last.LogBytes)/float64(last.RecordBytes), float64(last.StateBytes-last.LogBytes)/float64(last.RecordBytes),
+			last.SetsPerRecord, float64(last.RSSBytes)/(1<<20), blockStore, verdict)
+	}
+	ig, cg := micro["LogProofs/inclusion-generate"]["ns/op"], micro["LogProofs/consistency-generate"]["ns/op"]
+	iv, cv := micro["LogProofs/inclusion-verify"]["ns/op"], micro["LogProofs/consistency-verify"]["ns/op"]
+	if ig > 0 && cg > 0 {
+		icsText := ""
+		if g, v := micro["Proof/generate"]["ns/op"], micro["Proof/verify"]["ns/op"]; g > 0 {
+			icsText = fmt.Sprintf("; baseline: an ICS23 proof of a record's state entry at 100k records, %.1f us to generate, %.1f us to verify", g/1000, v/1000)
+		}
+		p("| inclusion and consistency proofs of a 2^20-entry log generated in <= 50 us each, verified in <= 20 us | inclusion %.1f us / %.1f us, consistency %.1f us / %.1f us (generate / verify)%s | %s |",
+			ig/1000, iv/1000, cg/1000, cv/1000, icsText, pass(ig <= 50_000 && cg <= 50_000 && iv <= 20_000 && cv <= 20_000))
 	}
 	p("")
 	p("## Write throughput (ramp, same run)")
@@ -103,7 +129,7 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 		p("| %s | %d | %.0f | %.2f | %.2f | %d |", rr.Transport, rr.Concurrency, rr.PerSecond, rr.P50ms, rr.P99ms, rr.Errors)
 	}
 	p("")
-	p("Reads are `GET /v1/records/{id}?prove=true` (REST) and `GetRecord{prove: true}` (gRPC) for random committed ids, spread over the 4 nodes, each answer carrying the id-index and record ICS23 proofs.")
+	p("Reads are `GET /v1/records/{id}?prove=true` (REST) and `GetRecord{prove: true}` (gRPC) for random committed ids, all sent to a full node that does not validate (where verifiers read in a real deployment) while the 4 validators take the writes. Each answer carries the ICS23 proofs of the record's state entry and of the log state (meta/log) and the record's RFC 6962 inclusion proof in the record log.")
 	p("")
 	p("## State size and memory")
 	p("")
@@ -134,6 +160,19 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 		p("Validator RSS at the end of the network run: %s.", strings.Join(parts, ", "))
 		p("")
 	}
+	if j := r.Join; j != nil {
+		p("## Joining a chain")
+		p("")
+		p("A new full node joins a 4-validator chain of %d records (height %d, built with the load generator at about 600 tx/s, 1 KB records; `normledger testnet joinbench`, %s). Time from starting the node until it reaches the validators' height:", j.Records, j.Height, j.Date.Format("2006-01-02"))
+		p("")
+		p("| way | time | state verified afterwards |")
+		p("|---|---|---|")
+		p("| block sync (every block replayed from genesis) | %.1f s | %v |", j.BlockSyncSec, j.BlockSyncVerified)
+		p("| state sync (snapshot at height %d, %d chunks, each checked against the light-client-verified app hash; then the blocks after it) | %.1f s | %v |", j.SnapshotHeight, j.SnapshotChunks, j.StateSyncSec, j.StateSyncVerified)
+		p("")
+		p("\"Verified\": a record committed near the tip, read from the new node with proofs, verified by the light client and ICS23 (the node's state is the chain's). A state-synced node holds history only from its snapshot's height.")
+		p("")
+	}
 	p("## Micro-benchmarks")
 	p("")
 	p("```")
@@ -155,6 +194,35 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 	p("%s", strings.TrimSpace(commands))
 	p("```")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// parseMicro reads go test -bench lines: benchmark name (without the
+// Benchmark prefix and -N suffix) -> unit -> value.
+func parseMicro(path string) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, l := range strings.Split(string(bz), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndex(name, "-"); i > 0 {
+			name = name[:i]
+		}
+		m := map[string]float64{}
+		for i := 2; i+1 < len(f); i += 2 {
+			var v float64
+			if _, err := fmt.Sscanf(f[i], "%g", &v); err == nil {
+				m[f[i+1]] = v
+			}
+		}
+		out[name] = m
+	}
+	return out
 }
 
 func pass(ok bool) string {

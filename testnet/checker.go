@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -90,13 +89,9 @@ func (h *History) snapshot() (map[string]bool, map[string]int64) {
 // commit mode to a random node that live() reports as up, and records the
 // outcome in h.
 func Writers(ctx context.Context, nw *Network, members []string, h *History, live func() []NodeInfo) (*sync.WaitGroup, error) {
-	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
-	if err != nil {
-		return nil, err
-	}
 	var wg sync.WaitGroup
 	for i, m := range members {
-		signer, err := kr.Signer(m)
+		signer, err := nw.Signer(m)
 		if err != nil {
 			return nil, err
 		}
@@ -194,11 +189,13 @@ func Check(ctx context.Context, nodes []NodeInfo, h *History, extra []string, wa
 	}
 	// A common attested height covering every acknowledged write.
 	var height int64
+	// A node that joined by state sync holds blocks only from then on.
+	from := make([]int64, len(clients))
 	deadline := time.Now().Add(wait)
 	for {
 		height = -1
 		var lastErr error
-		for _, c := range clients {
+		for i, c := range clients {
 			st, err := c.Status(ctx)
 			if err != nil {
 				lastErr = err
@@ -207,6 +204,10 @@ func Check(ctx context.Context, nodes []NodeInfo, h *History, extra []string, wa
 			}
 			if height < 0 || st.LatestAttestedHeight < height {
 				height = st.LatestAttestedHeight
+			}
+			from[i] = 1
+			if st.StateSyncedFrom > 0 {
+				from[i] = st.StateSyncedFrom + 1 // its first block is the one after the snapshot
 			}
 		}
 		if height >= need && height >= 1 {
@@ -258,15 +259,19 @@ func Check(ctx context.Context, nodes []NodeInfo, h *History, extra []string, wa
 			rep.AckedChecked++
 		}
 	}
-	// Identical headers at every height up to height+1 (the one attesting it).
+	// Identical headers at every height up to height+1 (the one attesting
+	// it), on every node that holds that height.
 	for ht := int64(1); ht <= height+1; ht++ {
 		var ref []byte
 		for i, c := range clients {
+			if ht < from[i] {
+				continue
+			}
 			lb, err := c.LightBlock(ctx, ht)
 			if err != nil {
 				return nil, fmt.Errorf("%s: header %d: %w", nodes[i].Name, ht, err)
 			}
-			if i == 0 {
+			if ref == nil {
 				ref = lb.Hash()
 			} else if !bytes.Equal(lb.Hash(), ref) {
 				return nil, fmt.Errorf("%s and %s have different headers (app hashes) at height %d", nodes[i].Name, nodes[0].Name, ht)

@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/normledger/normledger/node"
 )
 
 // DefaultDir is where `testnet up` keeps its network.
@@ -32,7 +35,7 @@ func Command() *cobra.Command {
 		signalCmd("kill", "SIGKILL a node", KillNode),
 		signalCmd("pause", "SIGSTOP a node", PauseNode),
 		signalCmd("resume", "SIGCONT a paused node", ResumeNode),
-		restartCmd(), loadCmd(), kvstoreNodeCmd(), growthCmd(), benchCmd())
+		restartCmd(), loadCmd(), kvstoreNodeCmd(), growthCmd(), benchCmd(), joinBenchCmd())
 	return root
 }
 
@@ -85,13 +88,20 @@ func initCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "init --validators N [--full-nodes M] --output DIR",
-		Short: "Generate node homes, keys and a shared genesis for a local network",
-		Long: `init writes DIR/node0 ... DIR/nodeN-1 (validators) and further full nodes,
-each on its own ports on 127.0.0.1 (node i: RPC 26657+10i, P2P 26656+10i,
-REST 1317+10i, gRPC 9090+10i), with a genesis whose members are one fictional
-state per validator (xaa, xbb, ...), the neutral body "observatory" and the
-verifier "lumen"; their keys are in DIR/keyring (unencrypted, test only).
-Settings are tuned for loopback: short timeout_commit, no tx indexer.`,
+		Short: "Run the genesis ceremony of a local network: one home per member, genesis from their applications",
+		Long: `init runs the genesis ceremony as separate operators would (docs/operations.md):
+every member gets its own home with only its own keys (init --member):
+validators DIR/node0 ... DIR/nodeN-1, run by one fictional state each (xaa,
+xbb, ...); the neutral body "observatory", the verifier "lumen" and any load
+members in DIR/members/<id>, running no node. Each writes a signed
+application (DIR/applications/<id>.json, public parts only); a coordinator
+builds DIR/genesis.json from them alone (genesis new/add/finalize); every
+node installs it after checking its hash (init --genesis). Full nodes join
+the same way. Each node is on its own ports on 127.0.0.1 (node i: RPC
+26657+10i, P2P 26656+10i, REST 1317+10i, gRPC 9090+10i, CometBFT's
+Prometheus metrics 26660+10i; the ledger's are on REST /metrics). Keyrings
+use the unencrypted test backend. Settings are tuned for loopback: short
+timeout_commit, no tx indexer.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// --output DIR works too: the global --output only takes text or json.
@@ -100,6 +110,7 @@ Settings are tuned for loopback: short timeout_commit, no tx indexer.`,
 				cmd.Flags().Set("output", "text")
 			}
 			o.Dir = out
+			o.LimitReads = true
 			if _, err := os.Stat(filepath.Join(out, "testnet.json")); err == nil {
 				return fmt.Errorf("%s already holds a network (remove it or choose another --output-dir)", out)
 			}
@@ -117,6 +128,7 @@ Settings are tuned for loopback: short timeout_commit, no tx indexer.`,
 	cmd.Flags().StringVar(&o.ChainID, "chain-id", "normledger-testnet", "chain id")
 	cmd.Flags().DurationVar(&o.TimeoutCommit, "timeout-commit", 300*time.Millisecond, "CometBFT timeout_commit")
 	cmd.Flags().StringVar(&out, "output-dir", DefaultDir, "network directory")
+	cmd.Flags().IntVar(&o.Witnesses, "witnesses", 2, "record log witnesses run by observatory and lumen (0-2); started by testnet start")
 	return cmd
 }
 
@@ -127,15 +139,27 @@ func printNetwork(w io.Writer, format string, nw *Network) error {
 		return enc.Encode(nw)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tRPC\tREST\tGRPC\tP2P")
+	fmt.Fprintln(tw, "NODE\tROLE\tRPC\tREST\tGRPC\tP2P\tMETRICS")
 	for _, n := range nw.Nodes {
 		role := "full"
 		if n.Validator {
 			role = "validator"
 		}
-		fmt.Fprintf(tw, "%s\t%s\thttp://%s\thttp://%s\t%s\t%s\n", n.Name, role, n.RPC, n.REST, n.GRPC, n.P2P)
+		fmt.Fprintf(tw, "%s\t%s\thttp://%s\thttp://%s\t%s\t%s\t%s\n", n.Name, role, n.RPC, n.REST, n.GRPC, n.P2P, cometMetricsURL(n))
+	}
+	for _, wt := range nw.Witnesses {
+		fmt.Fprintf(tw, "%s\twitness\t-\thttp://%s\t-\t-\t-\n", wt.Name, wt.REST)
 	}
 	return tw.Flush()
+}
+
+// cometMetricsURL is where node n serves CometBFT's own Prometheus metrics
+// ("-" when off; the ledger's are on REST /metrics).
+func cometMetricsURL(n NodeInfo) string {
+	if n.Prometheus == "" {
+		return "-"
+	}
+	return "http://" + n.Prometheus + "/metrics"
 }
 
 func load(args []string) (*Network, error) {
@@ -189,6 +213,17 @@ func startAll(ctx context.Context, w io.Writer, nw *Network) ([]*Process, error)
 			}
 		}
 	}
+	// Witnesses need nodes to answer (their light client's trust root).
+	for _, w := range nw.Witnesses {
+		if _, ok := PID(w); ok {
+			continue
+		}
+		p, err := StartWitness(nw, w)
+		if err != nil {
+			return procs, err
+		}
+		procs = append(procs, p)
+	}
 	return procs, nil
 }
 
@@ -215,6 +250,9 @@ func supervise(ctx context.Context, w io.Writer, nw *Network, procs []*Process) 
 
 func stopAll(nw *Network) error {
 	var errs []error
+	for _, w := range nw.Witnesses {
+		errs = append(errs, StopNode(w, 10*time.Second))
+	}
 	for _, n := range nw.Nodes {
 		errs = append(errs, StopNode(n, 20*time.Second))
 	}
@@ -282,7 +320,7 @@ func upCmd() *cobra.Command {
 				nw.Dir = abs
 			} else {
 				fmt.Fprintf(w, "initialising a %d-validator network in %s\n", validators, abs)
-				if nw, err = Generate(Options{Dir: abs, Validators: validators}); err != nil {
+				if nw, err = Generate(Options{Dir: abs, Validators: validators, Witnesses: 2, LimitReads: true}); err != nil {
 					return err
 				}
 			}
@@ -323,13 +361,44 @@ func printWhereToLook(w io.Writer, nw *Network, steps []SeedStep) {
 	}
 	bin := filepath.Join(rel, "bin", "normledger")
 	fmt.Fprintf(w, "\n%d records seeded. Where to look (any node answers; REST of node0 shown):\n\n", len(steps))
+	fmt.Fprintf(w, "  Dashboard (verifies everything it shows in your browser against the pinned genesis hash):\n"+
+		"  %s/ui/?trust=%s\n\n", b, nw.GenesisHash)
 	fmt.Fprintf(w, "  curl -s %s/v1/status\n", b)
 	fmt.Fprintf(w, "  curl -s '%s/v1/records?sector=health&prove=true'\n", b)
 	fmt.Fprintf(w, "  curl -s '%s/v1/records/%s?prove=true'\n", b, ids["harm_assessment"])
-	fmt.Fprintf(w, "\n  OpenAPI: %s/openapi.json   metrics: %s/metrics\n", b, b)
+	if id := ids[ConsultationStep]; id != "" {
+		fmt.Fprintf(w, "\n  Overdue obligations: the consultation request %s asks for a response within %s; nobody answers,\n"+
+			"  so it falls overdue in the first block after that (the exercise notification's responses follow):\n", id, ConsultationWithin)
+		fmt.Fprintf(w, "  curl -s '%s/v1/obligations?status=overdue'\n", b)
+		fmt.Fprintf(w, "  curl -s %s/metrics | grep normledger_ledger_    # %s, records by kind, obligations by status\n", b, node.MetricOverdueObligations)
+	}
+	fmt.Fprintf(w, "\n  OpenAPI: %s/openapi.json   metrics: %s/metrics", b, b)
+	if nw.Nodes[0].Prometheus != "" {
+		fmt.Fprintf(w, "   CometBFT metrics: %s", cometMetricsURL(nw.Nodes[0]))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "\n  From another terminal (the network's own binary is %s):\n", bin)
-	fmt.Fprintf(w, "  %s verify record %s --node %s --witness %s --genesis %s/node0/config/genesis.json --home %s/verifier\n",
+	fmt.Fprintf(w, "  %s verify record %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
 		bin, ids["pledge"], b, nw.Nodes[1].RESTURL(), rel, rel)
+	if nw.Policy != "" {
+		pol, _ := filepath.Rel(nw.Dir, nw.Policy)
+		fmt.Fprintf(w, "\n  Witnesses %s cosign the record log's checkpoints (every 10 blocks); the verifiers' policy is %s:\n",
+			witnessNames(nw), filepath.Join(rel, pol))
+		if bz, err := os.ReadFile(nw.Policy); err == nil {
+			for _, l := range strings.Split(strings.TrimSpace(string(bz)), "\n") {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+		}
+		fmt.Fprintf(w, "  %s verify record %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen --witness-policy %s\n",
+			bin, ids["pledge"], b, nw.Nodes[1].RESTURL(), rel, rel, filepath.Join(rel, pol))
+		fmt.Fprintf(w, "  curl -s %s/tlog/checkpoint      # the newest checkpoint with its cosignatures\n", b)
+	}
+	fmt.Fprintf(w, "  %s query proposals --node %s\n", bin, b)
+	fmt.Fprintf(w, "  %s query obligations --status overdue --node %s\n", bin, b)
+	fmt.Fprintf(w, "  %s tx submit --from xdd --file examples/records/acknowledgement.json --var notification=%s \\\n      --home %s/node3 --keyring-backend test --node %s\n",
+		bin, ids["exercise_notification"], rel, b)
+	fmt.Fprintf(w, "  (each member's key is in its own home: node0..node%d for xaa.., members/<id> for the others; genesis hash %s)\n",
+		len(nw.Nodes)-1, nw.GenesisHash)
 	fmt.Fprintf(w, "  %s testnet status %s\n", bin, rel)
 	fmt.Fprintf(w, "  %s testnet kill %s node3     (also pause, resume, restart)\n", bin, rel)
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop all nodes.\n")
@@ -503,7 +572,7 @@ func growthCmd() *cobra.Command {
 
 func benchCmd() *cobra.Command {
 	var o BenchOptions
-	var out, micro, growth, growthPruned, commands, resultJSON, fromJSON string
+	var out, micro, growth, growthPruned, commands, resultJSON, fromJSON, joinJSON string
 	cmd := &cobra.Command{
 		Use:    "bench --dir WORKDIR --out BENCHMARKS.md",
 		Short:  "Network benchmarks against the kvstore baseline; writes BENCHMARKS.md",
@@ -521,7 +590,17 @@ func benchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if resultJSON != "" && fromJSON == "" {
+			if joinJSON != "" {
+				bz, err := os.ReadFile(joinJSON)
+				if err != nil {
+					return err
+				}
+				res.Join = new(JoinResult)
+				if err := json.Unmarshal(bz, res.Join); err != nil {
+					return fmt.Errorf("%s: %w", joinJSON, err)
+				}
+			}
+			if resultJSON != "" && (fromJSON == "" || joinJSON != "") {
 				if err := res.WriteJSON(resultJSON); err != nil {
 					return err
 				}
@@ -544,5 +623,14 @@ func benchCmd() *cobra.Command {
 	f.StringVar(&fromJSON, "from-json", "", "render the report from an earlier run's --json instead of running the networks")
 	f.StringVar(&commands, "commands", "", "commands to list in the report")
 	f.StringVar(&resultJSON, "json", "", "also write the raw result here")
+	f.StringVar(&joinJSON, "join", "", "join benchmark JSON (testnet joinbench) to include")
 	return cmd
+}
+
+func witnessNames(nw *Network) string {
+	var names []string
+	for _, w := range nw.Witnesses {
+		names = append(names, w.Member)
+	}
+	return strings.Join(names, " and ")
 }

@@ -73,6 +73,12 @@ func (f *faultNet) live() []NodeInfo {
 	return out
 }
 
+func (f *faultNet) isDown(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.down[name]
+}
+
 func (f *faultNet) setDown(name string, down bool) {
 	f.mu.Lock()
 	f.down[name] = down
@@ -200,7 +206,13 @@ func (f *faultNet) check(label string) *CheckReport {
 	defer cancel()
 	rep, err := Check(ctx, f.live(), f.h, f.extra, 60*time.Second)
 	if err != nil {
-		f.t.Fatalf("%s: checker: %v", label, err)
+		// Every node's recent log, so the cause (a node that does not
+		// serve, one stuck in replay) is in the failure itself.
+		var logs strings.Builder
+		for _, n := range f.nw.Nodes {
+			fmt.Fprintf(&logs, "\n=== %s (down: %v), last 40 lines of %s:\n%s\n", n.Name, f.isDown(n.Name), LogFile(n), tail(LogFile(n), 40))
+		}
+		f.t.Fatalf("%s: checker: %v%s", label, err, logs.String())
 	}
 	att, ack := f.h.Counts()
 	f.t.Logf("%s: checker passed on %d nodes at height %d: %d records identical and in the same order, %d/%d acknowledged writes present (%d attempted), %d headers identical",
@@ -241,6 +253,7 @@ func TestFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
+	keepLogsOnFailure(t, nw)
 	t.Cleanup(func() {
 		for _, n := range f.nw.Nodes {
 			StopNode(n, 10*time.Second)
@@ -370,11 +383,31 @@ func TestFaults(t *testing.T) {
 	t.Run("6 damaged application database", func(t *testing.T) {
 		f.t = t
 		f.ensureUp()
-		for _, damage := range []string{"truncated", "corrupted"} {
+		for _, damage := range []string{"truncated", "corrupted", "record log tile changed", "record log tile missing"} {
 			n := f.node("node2")
 			f.kill("node2")
-			journal := newestJournal(t, filepath.Join(n.Home, "data", "appstate.db"))
-			damageFile(t, journal, damage)
+			switch damage {
+			case "record log tile changed", "record log tile missing":
+				for _, tile := range logTiles(t, filepath.Join(n.Home, "data", "recordlog")) {
+					if damage == "record log tile missing" {
+						if err := os.Remove(tile); err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						bz, err := os.ReadFile(tile)
+						if err != nil {
+							t.Fatal(err)
+						}
+						bz[len(bz)/2] ^= 0x40 // one hash changed
+						if err := os.WriteFile(tile, bz, 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			default:
+				journal := newestJournal(t, filepath.Join(n.Home, "data", "appstate.db"))
+				damageFile(t, journal, damage)
+			}
 			p := f.start("node2", "NORMLEDGER_LOG_LEVEL=info")
 			f.setDown("node2", true)
 			select {
@@ -426,6 +459,32 @@ func TestFaults(t *testing.T) {
 		f.check("crash points")
 	})
 
+	t.Run("8 kills in the middle of record log writes", func(t *testing.T) {
+		f.t = t
+		f.ensureUp()
+		n := f.node("node1")
+		for _, point := range []string{"log-partial", "log-flushed", "state-saved"} {
+			f.setDown("node1", true)
+			if err := StopNode(n, 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			p := f.start("node1", "NORMLEDGER_TEST_CRASH="+point)
+			select {
+			case <-p.Done():
+			case <-time.After(60 * time.Second):
+				t.Fatalf("%s: node1 did not crash", point)
+			}
+			if !strings.Contains(tail(LogFile(n), 5), "crash point reached") {
+				t.Fatalf("%s: node1 exited, but not at the crash point:\n%s", point, tail(LogFile(n), 10))
+			}
+			start := time.Now()
+			f.start("node1")
+			f.waitCatchUp("node1", 60*time.Second)
+			t.Logf("killed at %s: restarted with the committed log and caught up in %s", point, time.Since(start).Round(time.Millisecond))
+		}
+		f.check("record log crash points")
+	})
+
 	t.Run("final check with the load stopped", func(t *testing.T) {
 		f.t = t
 		f.ensureUp()
@@ -460,6 +519,22 @@ func newestJournal(t *testing.T, dir string) string {
 }
 
 // damageFile truncates a file to half, or overwrites its middle with junk.
+// logTiles names level-0 tiles of a record log to damage: the first full
+// one if there is one, else every file of the partial right-edge tile (one
+// of them holds what was committed).
+func logTiles(t *testing.T, dir string) []string {
+	t.Helper()
+	full := filepath.Join(dir, "tile", "0", "000")
+	if _, err := os.Stat(full); err == nil {
+		return []string{full}
+	}
+	parts, _ := filepath.Glob(filepath.Join(dir, "tile", "0", "*.p", "*"))
+	if len(parts) == 0 {
+		t.Fatalf("no level-0 tile in %s", dir)
+	}
+	return parts
+}
+
 func damageFile(t *testing.T, path, how string) {
 	t.Helper()
 	st, err := os.Stat(path)

@@ -31,6 +31,10 @@ type GrowthPoint struct {
 	Seconds     float64 `json:"seconds"`
 	// KeepRecent is the store's retention (0: every version kept).
 	KeepRecent int64 `json:"keep_recent"`
+	// SetsPerRecord is the state writes (IAVL sets) per record so far.
+	SetsPerRecord float64 `json:"iavl_sets_per_record"`
+	// LogBytes is the record log's part of StateBytes (tiles and bundles).
+	LogBytes int64 `json:"log_bytes"`
 }
 
 // Growth applies n signed ~size-byte records through the real app into an
@@ -48,7 +52,9 @@ func Growth(ctx context.Context, dir string, n, size, block, every int, keepRece
 		return nil, err
 	}
 	members := fixture.Dev(8, fixture.SeededKey)
-	gs, _ := protojson.Marshal(fixture.Genesis(members))
+	g := fixture.Genesis(members)
+	fixture.SetValidator(g, members[0].ID, fixture.SeededValidatorKey(members[0].ID).PubKey().Bytes(), 10)
+	gs, _ := protojson.Marshal(g)
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := a.InitChain(ctx, &abci.RequestInitChain{ChainId: "growth", Time: t, InitialHeight: 1, AppStateBytes: gs}); err != nil {
 		return nil, err
@@ -95,13 +101,15 @@ func Growth(ctx context.Context, dir string, n, size, block, every int, keepRece
 		}
 		done += k
 		if done%every == 0 || done == n {
+			sets, _ := st.Writes()
 			p := GrowthPoint{Records: done, RecordBytes: recordBytes, StateBytes: dirSize(dir), RSSBytes: selfRSS(),
-				Seconds: time.Since(start).Seconds(), KeepRecent: keepRecent}
+				Seconds: time.Since(start).Seconds(), KeepRecent: keepRecent, SetsPerRecord: float64(sets) / float64(done),
+				LogBytes: dirSize(filepath.Join(dir, store.LogDir))}
 			p.Ratio = float64(p.StateBytes) / float64(p.RecordBytes)
 			out = append(out, p)
 			if progress != nil {
-				fmt.Fprintf(progress, "growth: %d records, %.1f MiB records, %.1f MiB state (%.2fx), RSS %.0f MiB, %.0f s\n",
-					p.Records, float64(p.RecordBytes)/(1<<20), float64(p.StateBytes)/(1<<20), p.Ratio, float64(p.RSSBytes)/(1<<20), p.Seconds)
+				fmt.Fprintf(progress, "growth: %d records, %.1f MiB records, %.1f MiB state (%.2fx; log %.1f MiB), %.2f sets/record, RSS %.0f MiB, %.0f s\n",
+					p.Records, float64(p.RecordBytes)/(1<<20), float64(p.StateBytes)/(1<<20), p.Ratio, float64(p.LogBytes)/(1<<20), p.SetsPerRecord, float64(p.RSSBytes)/(1<<20), p.Seconds)
 			}
 		}
 	}

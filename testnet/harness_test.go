@@ -4,14 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/rpc/client/local"
+	cmttypes "github.com/cometbft/cometbft/types"
+
 	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/internal/testports"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
@@ -20,29 +25,14 @@ import (
 
 func freePort(t testing.TB) int { return pickPort(t) }
 
-// Listen ports for tests come from 20000-32767, below the kernel's
-// ephemeral range (32768-60999): there, the local ports of the many outgoing
-// connections tests make could take a port between choosing and binding it.
-func pickPort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		port := 20000 + rand.IntN(12768)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port in 20000-32767")
-	return 0
-}
+// pickPort hands out a listen port no other test process holds.
+func pickPort(t testing.TB) int { t.Helper(); return testports.Pick(t) }
 
 // inproc is a network whose nodes run in this test process.
 type inproc struct {
 	net     *Network
 	nodes   []*node.Node
 	clients []*client.Client
-	kr      *keyring.Keyring
 }
 
 func startInProcess(t *testing.T, validators int) *inproc {
@@ -81,10 +71,6 @@ func startInProcess(t *testing.T, validators int) *inproc {
 		}
 		ip.clients = append(ip.clients, c)
 	}
-	ip.kr, err = keyring.Open(nw.Keyring, keyring.BackendTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, c := range ip.clients {
@@ -101,13 +87,16 @@ func (ip *inproc) seed(t *testing.T) []string {
 	ctx := context.Background()
 	var ids []string
 	for i, s := range fixture.Scenario(time.Now().UTC()) {
-		signer, err := ip.kr.Signer(s.Author)
-		if err != nil {
-			t.Fatal(err)
+		signer := ledger.Signer{Member: s.Author, Key: s.Key}
+		if s.Key == nil {
+			var err error
+			if signer, err = ip.net.Signer(s.Author); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var co []ledger.Signer
 		for _, c := range s.CoSigners {
-			cs, err := ip.kr.Signer(c)
+			cs, err := ip.net.Signer(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +106,72 @@ func (ip *inproc) seed(t *testing.T) []string {
 		if err != nil || !res.Committed {
 			t.Fatalf("scenario step %d: %+v %v", i, res, err)
 		}
+		// As the CLI does: the next step reads (sequences, new members) at
+		// the attested height.
+		if err := ip.clients[0].WaitAttested(ctx, res.Height); err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, res.ID)
 	}
 	return ids
+}
+
+// keepLogsOnFailure copies every node's log out of the test's temporary
+// directory when the test fails, so a failed run can be read afterwards.
+func keepLogsOnFailure(t *testing.T, nw *Network) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dst, err := os.MkdirTemp("", "normledger-failed-"+strings.ReplaceAll(t.Name(), "/", "_")+"-")
+		if err != nil {
+			return
+		}
+		for _, n := range nw.Nodes {
+			if bz, err := os.ReadFile(LogFile(n)); err == nil {
+				os.WriteFile(filepath.Join(dst, n.Name+".log"), bz, 0o644)
+			}
+		}
+		t.Logf("node logs kept in %s", dst)
+	})
+}
+
+// commitDoubleSign has node i's validator double-sign at height 2 (evidence
+// sent to node 0) and waits until the evidence is on the record as member's.
+func commitDoubleSign(t *testing.T, ip *inproc, i int, member string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pv, ok := ip.nodes[i].Comet().PrivValidator().(*privval.FilePV)
+	if !ok {
+		t.Fatalf("node%d's validator key is a %T", i, ip.nodes[i].Comet().PrivValidator())
+	}
+	rpc := local.New(ip.nodes[0].Comet())
+	h := int64(2)
+	vres, err := rpc.Validators(ctx, &h, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ip.clients[0].Block(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := DoubleSign(pv, ip.nodes[0].Comet().GenesisDoc().ChainID, h, blk.Time.AsTime(), cmttypes.NewValidatorSet(vres.Validators))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rpc.BroadcastEvidence(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		list, err := ip.clients[0].EvidenceList(ctx, member, 0, false)
+		if err == nil && len(list.Evidence) > 0 {
+			t.Logf("evidence %s against %s committed at height %d", list.Evidence[0].Id, member, list.Evidence[0].CommittedHeight)
+			return list.Evidence[0].Id
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no evidence against %s within 60 s (%v)", member, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

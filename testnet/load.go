@@ -8,12 +8,10 @@ import (
 	"sync"
 	"time"
 
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-
 	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -32,6 +30,8 @@ type LoadOptions struct {
 	Signers []string
 	// Settle is how long to wait for commits after the last offer.
 	Settle time.Duration
+	// Nodes take the transactions (default: every node of the network).
+	Nodes []NodeInfo
 
 	nonce int64
 }
@@ -94,10 +94,6 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	// records from one author are duplicates to the ledger, equal kvstore
 	// transactions hit CometBFT's mempool cache.
 	o.nonce = time.Now().UnixNano()
-	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
-	if err != nil {
-		return nil, err
-	}
 	if len(o.Signers) == 0 {
 		for _, m := range nw.Members {
 			if strings.HasPrefix(m, "x") && len(m) == 3 || strings.HasPrefix(m, "load-") {
@@ -107,8 +103,12 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 	}
 	// Both apps are driven through CometBFT's RPC, so the harness is the
 	// same for normledger and for the kvstore baseline.
+	nodes := o.Nodes
+	if len(nodes) == 0 {
+		nodes = nw.Nodes
+	}
 	var targets []*rpchttp.HTTP
-	for _, n := range nw.Nodes {
+	for _, n := range nodes {
 		c, err := rpchttp.NewWithTimeout("http://"+n.RPC, "/websocket", 30)
 		if err != nil {
 			return nil, err
@@ -190,12 +190,12 @@ func RunLoad(ctx context.Context, nw *Network, o LoadOptions) (*LoadReport, erro
 		refused := func(string) {}
 		if !kvs {
 			m := o.Signers[i]
-			signer, err := kr.Signer(m)
+			signer, err := nw.Signer(m)
 			if err != nil {
 				stopFollow()
 				return nil, err
 			}
-			rc, err := client.New(nw.Nodes[i%len(nw.Nodes)].RESTURL())
+			rc, err := client.New(nodes[i%len(nodes)].RESTURL())
 			if err != nil {
 				stopFollow()
 				return nil, err

@@ -143,6 +143,25 @@ var NodeRuntimeEnv = []string{"GOGC=200", "GOMEMLIMIT=448MiB"}
 // StartNode starts the node's process with extra environment variables
 // (e.g. FAIL_TEST_INDEX=7). It refuses if the node already runs.
 func StartNode(dir string, n NodeInfo, env ...string) (*Process, error) {
+	args := []string{"start", "--home", n.Home}
+	if appOf(dir) == AppKVStore {
+		args = []string{"testnet", "kvstore-node", "--home", n.Home}
+	}
+	return startProcess(dir, n, args, env)
+}
+
+// StartWitness starts witness w of the network (its light client and
+// follower sources: the first two nodes).
+func StartWitness(nw *Network, w NodeInfo, env ...string) (*Process, error) {
+	args := []string{"witness", "start", "--home", w.Home, "--keyring-backend", "test", "--member", w.Member,
+		"--genesis", nw.Genesis, "--listen", w.REST}
+	for _, n := range nw.Nodes[:min(2, len(nw.Nodes))] {
+		args = append(args, "--node-url", n.RESTURL())
+	}
+	return startProcess(nw.Dir, w, args, env)
+}
+
+func startProcess(dir string, n NodeInfo, args, env []string) (*Process, error) {
 	if pid, ok := PID(n); ok {
 		return nil, fmt.Errorf("%s is already running (pid %d)", n.Name, pid)
 	}
@@ -152,11 +171,11 @@ func StartNode(dir string, n NodeInfo, env ...string) (*Process, error) {
 	}
 	defer log.Close()
 	fmt.Fprintf(log, "\n=== %s: starting %s %s\n", time.Now().UTC().Format(time.RFC3339), n.Name, strings.Join(env, " "))
-	args := []string{"start", "--home", n.Home}
-	if appOf(dir) == AppKVStore {
-		args = []string{"testnet", "kvstore-node", "--home", n.Home}
-	}
 	cmd := exec.Command(BinaryPath(dir), args...)
+	if n.Netns != "" {
+		// ip execs the binary inside the namespace: the pid stays the node's.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", n.Netns, BinaryPath(dir)}, args...)...)
+	}
 	// Later entries win: the caller's environment overrides NodeRuntimeEnv,
 	// and env overrides both.
 	cmd.Env = append(append(append([]string(nil), NodeRuntimeEnv...), os.Environ()...), env...)
@@ -184,10 +203,14 @@ func signalNode(n NodeInfo, sig syscall.Signal) error {
 
 // KillNode sends SIGKILL and waits until the process is gone.
 func KillNode(n NodeInfo) error {
-	if err := signalNode(n, syscall.SIGKILL); err != nil {
+	pid, ok := PID(n)
+	if !ok {
+		return fmt.Errorf("%s is not running", n.Name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return err
 	}
-	return waitGone(n, 10*time.Second)
+	return waitGone(n, pid, 10*time.Second)
 }
 
 // PauseNode sends SIGSTOP; ResumeNode sends SIGCONT.
@@ -205,17 +228,25 @@ func StopNode(n NodeInfo, timeout time.Duration) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return err
 	}
-	if waitGone(n, timeout) == nil {
+	if waitGone(n, pid, timeout) == nil {
 		return nil
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
-	return waitGone(n, 5*time.Second)
+	return waitGone(n, pid, 5*time.Second)
 }
 
-func waitGone(n NodeInfo, timeout time.Duration) error {
+// waitGone waits until process pid (node n's) has exited completely: an
+// exiting process loses its command line (its memory) before it closes its
+// files, and a killed thread-group leader turns zombie while its other
+// threads (one in fsync, say) still hold the database lock; gone means no
+// /proc entry, or a zombie with no thread left.
+func waitGone(n NodeInfo, pid int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if _, ok := PID(n); !ok {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return nil
+		}
+		if tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); procState(pid) == 'Z' && (err != nil || len(tasks) <= 1) {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/cli/client"
 	"github.com/normledger/normledger/cli/keyring"
 	"github.com/normledger/normledger/ledger"
@@ -27,14 +29,14 @@ type SeedStep struct {
 // health, energy and water; an exercise notification that some recipients
 // acknowledge and one does not (its acknowledgement falls overdue after the
 // chain's ack window, and every response after respondWithin); a ransomware incident at a
-// hospital with early-warning and final disclosures; the neutral body's harm
+// hospital with early-warning and final disclosures; the victim's
+// consultation request to the state the disclosure points at, which that
+// state ignores (its response falls overdue ConsultationWithin after it is
+// filed: the scenario's first overdue obligation); the neutral body's harm
 // assessment; the verifier's finding; a challenge and the challenged
-// author's reply. States, organisations and places are fictional.
+// author's reply; a vote that admits an observer. States, organisations and
+// places are fictional.
 func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.Writer) ([]SeedStep, error) {
-	kr, err := keyring.Open(nw.Keyring, keyring.BackendTest, nil)
-	if err != nil {
-		return nil, err
-	}
 	var clients []*client.Client
 	for _, n := range nw.Nodes {
 		c, err := client.New(n.RESTURL())
@@ -61,7 +63,7 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 	seqs := map[string]uint64{}
 	// Reads default to attested state: wait until the first node has some.
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	_, err = clients[0].WaitHeight(wctx, 2)
+	_, err := clients[0].WaitHeight(wctx, 2)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -71,13 +73,13 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 		return nil, err
 	}
 	file := func(name, author string, co []string, rec *pb.Record) error {
-		signer, err := kr.Signer(author)
+		signer, err := nw.Signer(author)
 		if err != nil {
 			return err
 		}
 		var cs []ledger.Signer
 		for _, c := range co {
-			s, err := kr.Signer(c)
+			s, err := nw.Signer(c)
 			if err != nil {
 				return err
 			}
@@ -180,6 +182,18 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 				Summary:              "Contained; restoration from offline backups under way.",
 			}}}
 		}},
+		{ConsultationStep, victim, nil, func() *pb.Record {
+			// Due shortly after it is filed, not after the scenario's start.
+			due := time.Now().UTC().Truncate(time.Second).Add(ConsultationWithin)
+			return &pb.Record{Refs: []string{ids["final_disclosure"]}, Body: &pb.Record_Notification{Notification: &pb.Notification{
+				Type:       pb.NotificationType_NOTIFICATION_TYPE_CONSULTATION_REQUEST,
+				Recipients: []string{origin},
+				Summary: "Request for consultation on infrastructure in your territory linked to the ransomware at Marrowgate General Hospital; " +
+					"please respond urgently.",
+				ResponseRequested: true,
+				RespondBy:         timestamppb.New(due),
+			}}}
+		}},
 		{"harm_assessment", "observatory", nil, func() *pb.Record {
 			return &pb.Record{Body: &pb.Record_HarmAssessment{HarmAssessment: &pb.HarmAssessment{
 				SubjectIncidents: []string{ids["early_warning"], ids["final_disclosure"]},
@@ -228,5 +242,62 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			return steps, err
 		}
 	}
+	// Governance: the states admit a civil-society observer by vote. Its key
+	// goes into the testnet keyring, as its own operator would hold it.
+	obs, err := nw.Signer(ObserverID)
+	if err != nil {
+		// The observer's operator makes its own home and key; only the
+		// public key reaches the proposal.
+		home := filepath.Join(nw.Dir, "members", ObserverID)
+		if _, err := cli.InitOperator(cli.OperatorOptions{Home: home, KeyringBackend: keyring.BackendTest,
+			Profile: cli.Profile{ChainID: nw.ChainID, Member: ObserverID, Class: "observer", Name: "Civil Society Cyber Watch"}}); err != nil {
+			return steps, err
+		}
+		if err := nw.AddMemberHome(ObserverID, home); err != nil {
+			return steps, err
+		}
+		if obs, err = nw.Signer(ObserverID); err != nil {
+			return steps, err
+		}
+	}
+	if err := file("proposal_admit_observer", states[0], nil, &pb.Record{Body: &pb.Record_Proposal{Proposal: &pb.Proposal{
+		Title:     "Admit the Civil Society Cyber Watch as an observer",
+		Rationale: "Independent civil-society monitoring strengthens the record; an observer reads, and may revoke its own keys.",
+		Deadline:  ts(72 * time.Hour),
+		Action: &pb.GovernanceAction{Action: &pb.GovernanceAction_AddMember{AddMember: &pb.AddMember{
+			Id: ObserverID, Class: pb.MemberClass_MEMBER_CLASS_OBSERVER, Name: "Civil Society Cyber Watch",
+			PubKeys:        [][]byte{obs.Key.PubKey().Bytes()},
+			PointOfContact: &pb.PointOfContact{Name: "Coordinator", Organisation: "Civil Society Cyber Watch", Email: "poc@civwatch.example"},
+		}}},
+	}}}); err != nil {
+		return steps, err
+	}
+	// Default rule: at least two thirds of the states vote yes; one more
+	// state votes after the decision, so every position is on record.
+	need := (2*len(states) + 2) / 3
+	for i, s := range states {
+		opt, statement := pb.VoteOption_VOTE_OPTION_YES, "Supports independent monitoring."
+		if i >= need {
+			opt, statement = pb.VoteOption_VOTE_OPTION_ABSTAIN, "Abstains pending a review of observer access rules."
+		}
+		if err := file("vote_"+s, s, nil, &pb.Record{Body: &pb.Record_Vote{Vote: &pb.Vote{
+			ProposalId: ids["proposal_admit_observer"], Option: opt, Statement: statement}}}); err != nil {
+			return steps, err
+		}
+		if i >= need {
+			break
+		}
+	}
 	return steps, nil
 }
+
+// ConsultationStep names the seed's consultation request; its recipient
+// (the third state) never answers it.
+const ConsultationStep = "consultation_request"
+
+// ConsultationWithin is how long after it is filed the consultation
+// request's response falls due (and, unanswered, overdue).
+const ConsultationWithin = 30 * time.Second
+
+// ObserverID is the observer member the seed admits by vote.
+const ObserverID = "civwatch"

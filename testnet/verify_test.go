@@ -123,7 +123,7 @@ func TestVerification(t *testing.T) {
 	})
 	t.Run("proof for another height", func(t *testing.T) {
 		// Make the state move on, then check the old answer against a newer header.
-		s, _ := ip.kr.Signer("xcc")
+		s, _ := ip.net.Signer("xcc")
 		res, err := ip.clients[0].Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
 			Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xaa"}, Summary: "moves the state on"}}}, s, nil, true)
 		if err != nil || !res.Committed {

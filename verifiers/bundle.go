@@ -1,3 +1,5 @@
+//go:build !js
+
 package verifiers
 
 import (
@@ -7,15 +9,21 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/light"
-	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers/checkpoint"
 )
 
-// BundleFormat names version 1 of the evidence bundle format.
-const BundleFormat = "normledger-evidence/v1"
+// BundleFormat names version 2 of the evidence bundle format: the record
+// answer proves its RecordRef, the log state (meta/log) and the record's
+// inclusion in the record log (app version 4 on).
+const BundleFormat = "normledger-evidence/v2"
+
+// BundleFormatV1 bundles (app versions 1-3: the record itself in the state)
+// still verify.
+const BundleFormatV1 = "normledger-evidence/v1"
 
 // Bundle is offline evidence for one answer: the record (or its absence)
 // with proofs, the signers' member entries with proofs, and the chain of
@@ -26,10 +34,16 @@ type Bundle struct {
 	ChainID  string            `json:"chain_id"`
 	RecordID string            `json:"record_id"`
 	Record   json.RawMessage   `json:"record"`            // GetRecordResponse (protojson)
-	Members  []json.RawMessage `json:"members,omitempty"` // GetMemberResponse (protojson), one per signer
+	Members  []json.RawMessage `json:"members,omitempty"` // GetMemberResponse (protojson), one per signer, before the record's block
+	// CurrentMembers are the signers' entries at the answer's height (when
+	// it differs from the members'), from which the record's flags follow.
+	CurrentMembers []json.RawMessage `json:"current_members,omitempty"`
 	// Protobuf-encoded tendermint.types.LightBlock, ascending heights; the
 	// first is the trust root.
 	LightBlocks [][]byte `json:"light_blocks"`
+	// Checkpoint is the cosigned checkpoint note that covers the answer
+	// (when the verifier had a witness policy): the answer is at its height.
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // MaxClockDrift bounds how far a header's time may lie ahead of "now".
@@ -42,7 +56,15 @@ const MaxClockDrift = 10 * time.Second
 // header's time, so old bundles stay checkable. It returns the verified
 // record, or ErrAbsent with the verified height for a proven absence.
 func VerifyBundle(b *Bundle, root TrustRoot) (*Verified, error) {
-	if b.Format != BundleFormat {
+	return VerifyBundlePolicy(b, root, nil)
+}
+
+// VerifyBundlePolicy is VerifyBundle that, with a witness policy, also
+// requires the bundle's checkpoint to carry a quorum of the policy's
+// cosignatures, its header to be one of the bundle's verified headers, and
+// the answer to prove exactly the log the checkpoint names.
+func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*Verified, error) {
+	if b.Format != BundleFormat && b.Format != BundleFormatV1 {
 		return nil, failf("unknown bundle format %q", b.Format)
 	}
 	if root.Period == 0 {
@@ -50,13 +72,9 @@ func VerifyBundle(b *Bundle, root TrustRoot) (*Verified, error) {
 	}
 	var blocks []*types.LightBlock
 	for i, bz := range b.LightBlocks {
-		p := new(cmtproto.LightBlock)
-		if err := p.Unmarshal(bz); err != nil {
-			return nil, failf("light block %d does not decode: %v", i, err)
-		}
-		lb, err := types.LightBlockFromProto(p)
+		lb, err := decodeLightBlock(i, bz)
 		if err != nil {
-			return nil, failf("light block %d: %v", i, err)
+			return nil, err
 		}
 		if err := lb.ValidateBasic(b.ChainID); err != nil {
 			return nil, failf("light block %d: %v", i, err)
@@ -98,13 +116,40 @@ func VerifyBundle(b *Bundle, root TrustRoot) (*Verified, error) {
 	if lb == nil {
 		return nil, failf("bundle lacks header %d that commits to the answer", resp.Height+1)
 	}
+	var cp *checkpoint.Checkpoint
+	if policy != nil {
+		if b.Checkpoint == "" {
+			return nil, failf("no witness quorum: the bundle carries no cosigned checkpoint")
+		}
+		c, err := policy.Check([]byte(b.Checkpoint), b.ChainID, func(h *types.LightBlock) error {
+			if v := byHeight[h.Height]; v == nil || !bytes.Equal(v.Hash(), h.Hash()) {
+				return fmt.Errorf("header %d is not one of the bundle's verified headers", h.Height)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if c.Height != resp.Height {
+			return nil, failf("the cosigned checkpoint is of height %d, the answer of height %d", c.Height, resp.Height)
+		}
+		cp = c
+	}
 	if resp.Record == nil {
 		if err := Absence(lb.AppHash, b.RecordID, resp); err != nil {
 			return nil, err
 		}
-		return &Verified{RecordID: b.RecordID, Height: resp.Height, AppHash: fmt.Sprintf("%X", lb.AppHash), HeaderHash: fmt.Sprintf("%X", lb.Hash())}, ErrAbsent
+		out := &Verified{RecordID: b.RecordID, Height: resp.Height, AppHash: fmt.Sprintf("%X", lb.AppHash), HeaderHash: fmt.Sprintf("%X", lb.Hash())}
+		if cp != nil {
+			out.Cosigners = cp.Cosigners
+		}
+		return out, ErrAbsent
 	}
-	rec, err := Record(lb.AppHash, b.RecordID, resp)
+	check := Record
+	if b.Format == BundleFormatV1 {
+		check = recordV1
+	}
+	rec, err := check(lb.AppHash, b.RecordID, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +157,52 @@ func VerifyBundle(b *Bundle, root TrustRoot) (*Verified, error) {
 	if err != nil {
 		return nil, failf("%v", err)
 	}
+	members, err := bundleMembers(b.Members, byHeight, memberHeight(rec.Height), signers)
+	if err != nil {
+		return nil, err
+	}
+	if err := Signatures(rec, members); err != nil {
+		return nil, err
+	}
+	out := verified(rec, signers, resp.Height, lb)
+	if b.Format == BundleFormat {
+		ls, err := ProvenLog(lb.AppHash, resp.Proofs[1], resp.Height)
+		if err != nil {
+			return nil, err
+		}
+		out.LogSize, out.LogRoot = ls.Size, fmt.Sprintf("%X", ls.Root)
+		if cp != nil {
+			if cp.Size != ls.Size || !bytes.Equal(cp.Root, ls.Root) {
+				return nil, failf("the answer's log is inconsistent with the cosigned checkpoint")
+			}
+			out.Cosigners = cp.Cosigners
+		}
+	}
+	current := members
+	if resp.Height != memberHeight(rec.Height) {
+		if len(b.CurrentMembers) == 0 {
+			// A bundle made before flags existed: nothing to check them by.
+			return out, nil
+		}
+		if current, err = bundleMembers(b.CurrentMembers, byHeight, resp.Height, signers); err != nil {
+			return nil, err
+		}
+	}
+	if out.Flags, err = CheckFlags(rec, current, resp.Flags); err != nil {
+		return nil, err
+	}
+	out.FlagsChecked = true
+	return out, nil
+}
+
+// bundleMembers verifies member answers that must all be at height, one per
+// signer: no signer missing, nobody else, nobody twice.
+func bundleMembers(raws []json.RawMessage, byHeight map[int64]*types.LightBlock, height int64, signers []string) (map[string]*pb.Member, error) {
+	if len(raws) != len(signers) {
+		return nil, failf("bundle carries %d member entries at height %d for %d signers", len(raws), height, len(signers))
+	}
 	members := map[string]*pb.Member{}
-	for _, raw := range b.Members {
+	for _, raw := range raws {
 		mr := new(pb.GetMemberResponse)
 		if err := protojson.Unmarshal(raw, mr); err != nil {
 			return nil, failf("member answer does not decode: %v", err)
@@ -122,17 +211,26 @@ func VerifyBundle(b *Bundle, root TrustRoot) (*Verified, error) {
 		if mlb == nil {
 			return nil, failf("bundle lacks header %d for a member proof", mr.Height+1)
 		}
-		if mr.Height != memberHeight(rec.Height) || mr.Member == nil {
-			return nil, failf("member proof is at height %d, want %d", mr.Height, memberHeight(rec.Height))
+		if mr.Height != height || mr.Member == nil {
+			return nil, failf("member proof is at height %d, want %d", mr.Height, height)
 		}
 		m, err := Member(mlb.AppHash, mr.Member.Id, mr)
 		if err != nil {
 			return nil, err
 		}
+		if _, dup := members[m.Id]; dup || !contains(signers, m.Id) {
+			return nil, failf("bundle's member entry for %q at height %d is not one per signer", m.Id, height)
+		}
 		members[m.Id] = m
 	}
-	if err := Signatures(rec, members); err != nil {
-		return nil, err
+	return members, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
 	}
-	return verified(rec, signers, resp.Height, lb), nil
+	return false
 }

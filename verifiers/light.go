@@ -1,3 +1,5 @@
+//go:build !js
+
 package verifiers
 
 import (
@@ -99,11 +101,7 @@ func TrustFromGenesis(ctx context.Context, gen *types.GenesisDoc, src LightBlock
 	if err := gen.ValidateAndComplete(); err != nil {
 		return TrustRoot{}, fmt.Errorf("genesis: %w", err)
 	}
-	vals := make([]*types.Validator, 0, len(gen.Validators))
-	for _, v := range gen.Validators {
-		vals = append(vals, types.NewValidator(v.PubKey, v.Power))
-	}
-	vs := types.NewValidatorSet(vals)
+	vs := genesisValidators(gen)
 	lb, err := src.LightBlock(ctx, gen.InitialHeight)
 	if err != nil {
 		return TrustRoot{}, fmt.Errorf("first block: %w", err)
@@ -111,14 +109,8 @@ func TrustFromGenesis(ctx context.Context, gen *types.GenesisDoc, src LightBlock
 	if err := lb.ValidateBasic(gen.ChainID); err != nil {
 		return TrustRoot{}, failf("first block: %v", err)
 	}
-	if lb.Height != gen.InitialHeight {
-		return TrustRoot{}, failf("first block has height %d, genesis says %d", lb.Height, gen.InitialHeight)
-	}
-	if !bytes.Equal(lb.ValidatorsHash, vs.Hash()) {
-		return TrustRoot{}, failf("first block's validators are not the genesis validators")
-	}
-	if err := vs.VerifyCommitLight(gen.ChainID, lb.Commit.BlockID, lb.Height, lb.Commit); err != nil {
-		return TrustRoot{}, failf("first block is not signed by the genesis validators: %v", err)
+	if err := firstBlock(gen, vs, lb); err != nil {
+		return TrustRoot{}, err
 	}
 	return TrustRoot{Height: lb.Height, Hash: lb.Hash()}, nil
 }
@@ -212,4 +204,21 @@ func (c *LightClient) Trace(height int64) ([]*types.LightBlock, error) {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out, nil
+}
+
+// CheckHeader accepts a light block only if it is the header this light
+// client verifies at its height.
+func (c *LightClient) CheckHeader(ctx context.Context, lb *types.LightBlock) error {
+	h, err := c.Header(ctx, lb.Height)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(h.Hash(), lb.Hash()) {
+		return fmt.Errorf("header %X is not the chain's header %X at height %d", lb.Hash(), h.Hash(), lb.Height)
+	}
+	return nil
+}
+
+func (c *LightClient) checkHeader(ctx context.Context) func(*types.LightBlock) error {
+	return func(lb *types.LightBlock) error { return c.CheckHeader(ctx, lb) }
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	ics23 "github.com/cosmos/ics23/go"
 	"google.golang.org/protobuf/proto"
@@ -49,10 +50,89 @@ func Proof(appHash []byte, p *pb.Proof) error {
 }
 
 // Record checks a GetRecordResponse for id against appHash (the app hash of
-// the response's height, i.e. from header height+1): the id index entry, the
-// record entry, and that the returned record is exactly the proven bytes,
-// carries id, and hashes to it. It returns the verified record.
+// the response's height, i.e. from header height+1): the RecordRef entry
+// i/<id>, the log state meta/log, the record's transaction as entry seq-1
+// of that log, and that the returned record is exactly what they prove. It
+// returns the verified record.
 func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, error) {
+	rec, _, err := RecordWithLog(appHash, id, resp)
+	return rec, err
+}
+
+// RecordWithLog is Record, also returning the proven log state (for the
+// consistency check against what a verifier saw before).
+func RecordWithLog(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, LogState, error) {
+	idKey, err := keys.ID(id)
+	if err != nil {
+		return nil, LogState{}, failf("%v", err)
+	}
+	if resp == nil || len(resp.Proofs) != 2 {
+		return nil, LogState{}, failf("record answer for %s carries %d proofs, want 2", id, len(resp.GetProofs()))
+	}
+	ip, lp := resp.Proofs[0], resp.Proofs[1]
+	if ip == nil || lp == nil {
+		return nil, LogState{}, failf("record answer for %s carries an empty proof", id)
+	}
+	if !bytes.Equal(ip.Key, idKey) || !ip.Exists {
+		return nil, LogState{}, failf("first proof is not of the state entry of %s", id)
+	}
+	if err := Proof(appHash, ip); err != nil {
+		return nil, LogState{}, err
+	}
+	ref := new(pb.RecordRef)
+	if err := proto.Unmarshal(ip.Value, ref); err != nil || ref.Seq == 0 {
+		return nil, LogState{}, failf("proven state entry of %s is not a RecordRef", id)
+	}
+	ls, err := ProvenLog(appHash, lp, resp.Height)
+	if err != nil {
+		return nil, LogState{}, err
+	}
+	rec := resp.Record
+	if rec == nil {
+		return nil, LogState{}, failf("record answer for %s carries no record", id)
+	}
+	if ledger.RecordID(rec.Tx) != id {
+		return nil, LogState{}, failf("the answer's transaction does not hash to %s", id)
+	}
+	if err := Included(ls, resp.Inclusion, ref.Seq-1, rec.Tx); err != nil {
+		return nil, LogState{}, err
+	}
+	want := &pb.StoredRecord{Id: id, Seq: ref.Seq, Height: ref.Height, BlockTime: ref.BlockTime, TxIndex: ref.TxIndex,
+		Kind: ref.Kind, Author: ref.Author, Tx: rec.Tx}
+	if !proto.Equal(ledger.Bare(rec), want) {
+		return nil, LogState{}, failf("the record in the answer differs from the proven state entry and log entry")
+	}
+	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	if err != nil {
+		return nil, LogState{}, failf("record %s: %v", id, err)
+	}
+	if ledger.KindOf(tx.Body.Record) != ref.Kind || tx.Body.Signer != ref.Author {
+		return nil, LogState{}, failf("the proven state entry of %s names a kind or author its transaction does not", id)
+	}
+	if err := readableMatches(rec, tx); err != nil {
+		return nil, LogState{}, err
+	}
+	want.Decoded, want.Signers = tx, ledger.TxSigners(tx)
+	return want, ls, nil
+}
+
+// readableMatches checks an answer's reading aids (the decoded transaction
+// and the signers, which no proof covers) against the signed transaction
+// itself, so a node cannot show readers something other than what was
+// signed. Absent aids are fine (older nodes, evidence bundles of format v1).
+func readableMatches(r *pb.StoredRecord, tx *pb.Tx) error {
+	if r.Decoded != nil && !proto.Equal(r.Decoded, tx) {
+		return failf("record %s: the decoded record in the answer differs from its signed transaction", r.Id)
+	}
+	if r.Signers != nil && !slices.Equal(r.Signers, ledger.TxSigners(tx)) {
+		return failf("record %s: the answer lists signers %v, its signed transaction %v", r.Id, r.Signers, ledger.TxSigners(tx))
+	}
+	return nil
+}
+
+// recordV1 checks a record answer of app versions 1-3 (evidence bundles of
+// format v1): proofs of i/<id> -> seq and r/<seq> -> StoredRecord.
+func recordV1(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, error) {
 	idKey, err := keys.ID(id)
 	if err != nil {
 		return nil, failf("%v", err)
@@ -61,6 +141,9 @@ func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRe
 		return nil, failf("record answer for %s carries %d proofs, want 2", id, len(resp.GetProofs()))
 	}
 	ip, rp := resp.Proofs[0], resp.Proofs[1]
+	if ip == nil || rp == nil {
+		return nil, failf("record answer for %s carries an empty proof", id)
+	}
 	if !bytes.Equal(ip.Key, idKey) || !ip.Exists || len(ip.Value) != 8 {
 		return nil, failf("first proof is not of the id index entry for %s", id)
 	}
@@ -68,7 +151,7 @@ func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRe
 		return nil, err
 	}
 	seq := binary.BigEndian.Uint64(ip.Value)
-	if !bytes.Equal(rp.Key, keys.Record(seq)) || !rp.Exists {
+	if !bytes.Equal(rp.Key, append([]byte("r/"), keys.U64(seq)...)) || !rp.Exists {
 		return nil, failf("second proof is not of record %d", seq)
 	}
 	if err := Proof(appHash, rp); err != nil {
@@ -78,8 +161,13 @@ func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRe
 	if err := proto.Unmarshal(rp.Value, proven); err != nil {
 		return nil, failf("proven record does not decode: %v", err)
 	}
-	if resp.Record == nil || !proto.Equal(resp.Record, proven) {
+	if resp.Record == nil || !proto.Equal(ledger.Bare(resp.Record), proven) {
 		return nil, failf("the record in the answer differs from the proven record")
+	}
+	if tx, err := ledger.DecodeTx(proven.Tx, 0); err == nil {
+		if err := readableMatches(resp.Record, tx); err != nil {
+			return nil, err
+		}
 	}
 	if proven.Id != id || proven.Seq != seq || ledger.RecordID(proven.Tx) != id {
 		return nil, failf("proven record %d does not carry id %s", seq, id)
@@ -98,7 +186,7 @@ func Absence(appHash []byte, id string, resp *pb.GetRecordResponse) error {
 		return failf("absence answer for %s is malformed", id)
 	}
 	p := resp.Proofs[0]
-	if !bytes.Equal(p.Key, idKey) || p.Exists {
+	if !bytes.Equal(p.GetKey(), idKey) || p.GetExists() {
 		return failf("absence proof is not of the id index entry for %s", id)
 	}
 	return Proof(appHash, p)
@@ -125,6 +213,43 @@ func Member(appHash []byte, id string, resp *pb.GetMemberResponse) (*pb.Member, 
 	return proven, nil
 }
 
+// Obligation checks a GetObligationResponse (with prove=true) for id
+// against appHash and returns the obligation.
+func Obligation(appHash []byte, id string, resp *pb.GetObligationResponse) (*pb.Obligation, error) {
+	if !ledger.IsObligationID(id) {
+		return nil, failf("%q is not an obligation id", id)
+	}
+	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
+		return nil, failf("obligation answer for %s carries no existence proof", id)
+	}
+	if !bytes.Equal(resp.Proof.Key, keys.Obligation(id)) {
+		return nil, failf("proof is not of obligation %s", id)
+	}
+	if err := Proof(appHash, resp.Proof); err != nil {
+		return nil, err
+	}
+	proven := new(pb.Obligation)
+	if err := proto.Unmarshal(resp.Proof.Value, proven); err != nil {
+		return nil, failf("proven obligation does not decode: %v", err)
+	}
+	if resp.Obligation == nil || !proto.Equal(resp.Obligation, proven) || proven.Id != id {
+		return nil, failf("the obligation in the answer differs from the proven obligation")
+	}
+	return proven, nil
+}
+
+// MemberHeight is the state a record's signatures are checked against
+// (Signatures): the state before its block (or the first state, for block
+// 1). Its app hash is in header MemberHeight(h)+1.
+func MemberHeight(recordHeight int64) int64 { return memberHeight(recordHeight) }
+
+func memberHeight(recordHeight int64) int64 {
+	if recordHeight > 1 {
+		return recordHeight - 1
+	}
+	return recordHeight
+}
+
 // Signatures re-checks a record's signatures against member entries that
 // were themselves verified at the record's height.
 func Signatures(rec *pb.StoredRecord, members map[string]*pb.Member) error {
@@ -148,9 +273,88 @@ func Signers(rec *pb.StoredRecord) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []string{tx.Body.Signer}
-	for _, cs := range tx.CoSignatures {
-		out = append(out, cs.Signer)
+	return ledger.TxSigners(tx), nil
+}
+
+// Proposal checks a GetProposalResponse (with prove=true) for id against
+// appHash: the proposal entry, and for every elector of its (proven)
+// electorate a proof of its vote or of its absence, so no vote can be
+// hidden, invented or repeated; the votes in the answer must be exactly the
+// proven ones, in electorate order. It returns the proven proposal and votes.
+func Proposal(appHash []byte, id string, resp *pb.GetProposalResponse) (*pb.ProposalState, []*pb.VoteState, error) {
+	if resp == nil || len(resp.Proofs) == 0 {
+		return nil, nil, failf("proposal answer for %s carries no proofs", id)
 	}
-	return out, nil
+	pp := resp.Proofs[0]
+	if !bytes.Equal(pp.GetKey(), keys.Proposal(id)) || !pp.GetExists() {
+		return nil, nil, failf("first proof is not of proposal %s", id)
+	}
+	if err := Proof(appHash, pp); err != nil {
+		return nil, nil, err
+	}
+	p := new(pb.ProposalState)
+	if err := proto.Unmarshal(pp.Value, p); err != nil {
+		return nil, nil, failf("proven proposal does not decode: %v", err)
+	}
+	if p.Id != id || !proto.Equal(p, resp.Proposal) {
+		return nil, nil, failf("the proposal in the answer differs from the proven proposal")
+	}
+	if len(resp.Proofs) != 1+len(p.Electorate) {
+		return nil, nil, failf("proposal answer for %s carries %d vote proofs for %d electors", id, len(resp.Proofs)-1, len(p.Electorate))
+	}
+	var votes []*pb.VoteState
+	for i, e := range p.Electorate {
+		vp := resp.Proofs[1+i]
+		if !bytes.Equal(vp.GetKey(), keys.Vote(id, e)) {
+			return nil, nil, failf("proof %d is not of %s's vote", 1+i, e)
+		}
+		if err := Proof(appHash, vp); err != nil {
+			return nil, nil, err
+		}
+		if !vp.Exists {
+			continue
+		}
+		pv := new(pb.VoteState)
+		if err := proto.Unmarshal(vp.Value, pv); err != nil || pv.ProposalId != id || pv.Elector != e {
+			return nil, nil, failf("the proven vote of %s does not decode as its vote on %s", e, id)
+		}
+		votes = append(votes, pv)
+	}
+	if len(votes) != len(resp.Votes) {
+		return nil, nil, failf("the answer lists %d votes, %d are proven", len(resp.Votes), len(votes))
+	}
+	for i := range votes {
+		if !proto.Equal(votes[i], resp.Votes[i]) {
+			return nil, nil, failf("the vote of %s in the answer differs from the proven vote", votes[i].Elector)
+		}
+	}
+	return p, votes, nil
+}
+
+// Evidence checks an evidence answer (GET /v1/evidence/{id}?prove=true)
+// against a verified app hash and returns the proven evidence: what
+// consensus committed about a validator's misbehaviour, and the member it
+// is linked to.
+func Evidence(appHash []byte, id string, resp *pb.GetEvidenceResponse) (*pb.Evidence, error) {
+	h, i, ok := keys.ParseEvidenceID(id)
+	if !ok {
+		return nil, failf("%q is not an evidence id", id)
+	}
+	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
+		return nil, failf("evidence answer for %s carries no existence proof", id)
+	}
+	if !bytes.Equal(resp.Proof.Key, keys.Evidence(h, i)) {
+		return nil, failf("proof is not of evidence %s", id)
+	}
+	if err := Proof(appHash, resp.Proof); err != nil {
+		return nil, err
+	}
+	proven := new(pb.Evidence)
+	if err := proto.Unmarshal(resp.Proof.Value, proven); err != nil {
+		return nil, failf("proven evidence does not decode: %v", err)
+	}
+	if resp.Evidence == nil || !proto.Equal(resp.Evidence, proven) || proven.Id != id {
+		return nil, failf("the evidence in the answer differs from the proven evidence")
+	}
+	return proven, nil
 }

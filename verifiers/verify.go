@@ -1,6 +1,9 @@
+//go:build !js
+
 package verifiers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +12,11 @@ import (
 
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers/checkpoint"
 )
 
 // ErrAbsent is returned when a record is proven not to exist: a verified
@@ -21,6 +26,7 @@ var ErrAbsent = errors.New("record proven absent")
 // API is what the verifier asks a node (cli/client satisfies it).
 type API interface {
 	LightBlockSource
+	ConsistencySource
 	GetRecord(ctx context.Context, id string, height int64, prove bool) (*pb.GetRecordResponse, error)
 	GetMember(ctx context.Context, id string, height int64, prove bool) (*pb.GetMemberResponse, error)
 }
@@ -38,6 +44,24 @@ type Verified struct {
 	Height     int64  `json:"height"`
 	AppHash    string `json:"app_hash"`
 	HeaderHash string `json:"header_hash"`
+	// Flags are the warnings the verifier itself derived from the signers'
+	// member entries proven at Height (a signing key revoked as compromised
+	// at or before the record); the node's own flags must say the same.
+	Flags []*pb.RecordFlag `json:"flags,omitempty"`
+	// FlagsChecked is false only for old bundles that carry no member
+	// entries at the answer's height.
+	FlagsChecked bool `json:"flags_checked"`
+	// The record's place in the record log, and the log (size, root) at
+	// Height that the inclusion proof verified against (0 for a v1 bundle).
+	LogIndex uint64 `json:"log_index"`
+	LogSize  uint64 `json:"log_size,omitempty"`
+	LogRoot  string `json:"log_root,omitempty"`
+	// LogConsistent says the log was checked against the newest one the
+	// trust store accepted before (online verification only).
+	LogConsistent bool `json:"log_consistent,omitempty"`
+	// Cosigners are the witnesses whose cosignatures on the checkpoint
+	// that covers the answer verified (with a witness policy only).
+	Cosigners []string `json:"cosigners,omitempty"`
 }
 
 // Verifier checks answers from one node against headers verified by a
@@ -46,6 +70,45 @@ type Verifier struct {
 	API     API
 	Light   *LightClient
 	ChainID string
+	// Policy, if set, accepts an answer only if a checkpoint cosigned by a
+	// quorum of its witnesses covers it (docs/witnesses.md): the answer is
+	// read at that checkpoint's height and must prove the log it names.
+	Policy *checkpoint.Policy
+}
+
+// CheckpointSource lists a node's checkpoints (cli/client satisfies it).
+type CheckpointSource interface {
+	ListCheckpoints(ctx context.Context, before int64, limit int) (*pb.ListCheckpointsResponse, error)
+}
+
+// cosigned finds the newest checkpoint the node serves that verifies with
+// a witness quorum of the policy (its header checked by the light client).
+func (v *Verifier) cosigned(ctx context.Context) (*checkpoint.Checkpoint, error) {
+	src, ok := v.API.(CheckpointSource)
+	if !ok {
+		return nil, errors.New("this API serves no checkpoints")
+	}
+	res, err := src.ListCheckpoints(ctx, 0, 20)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	var reasons []string
+	for _, info := range res.Checkpoints {
+		c, err := v.Policy.Check([]byte(info.Note), v.ChainID, v.Light.checkHeader(ctx))
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("height %d: %v", info.Height, err))
+			continue
+		}
+		if c.Height != info.Height {
+			reasons = append(reasons, fmt.Sprintf("height %d: the note is of height %d", info.Height, c.Height))
+			continue
+		}
+		return c, nil
+	}
+	if len(reasons) == 0 {
+		return nil, failf("no witness quorum: the node serves no checkpoints")
+	}
+	return nil, failf("no witness quorum on any of the node's %d newest checkpoints (%s)", len(res.Checkpoints), reasons[0])
 }
 
 // Record fetches record id with proofs, verifies the header that commits to
@@ -54,21 +117,48 @@ type Verifier struct {
 // and an evidence bundle for offline re-checking. A proven absence is
 // reported as ErrAbsent (with the verified height in Verified).
 func (v *Verifier) Record(ctx context.Context, id string) (*Verified, *Bundle, error) {
-	resp, err := v.API.GetRecord(ctx, id, 0, true)
+	var cp *checkpoint.Checkpoint
+	var at int64
+	if v.Policy != nil {
+		c, err := v.cosigned(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		cp, at = c, c.Height
+	}
+	resp, err := v.API.GetRecord(ctx, id, at, true)
 	if err != nil {
 		var ce codedError
 		if errors.As(err, &ce) && ce.LedgerCode() == ledger.CodeUnknownRecord {
-			return v.absence(ctx, id, ce)
+			out, b, err := v.absence(ctx, id, ce)
+			if cp != nil && b != nil {
+				b.Checkpoint = string(cp.Note)
+				if out != nil {
+					out.Cosigners = cp.Cosigners
+				}
+			}
+			return out, b, err
 		}
 		return nil, nil, err
+	}
+	if cp != nil && resp.Height != cp.Height {
+		return nil, nil, failf("asked for the record at the cosigned checkpoint's height %d, got height %d", cp.Height, resp.Height)
 	}
 	lb, err := v.Light.Header(ctx, resp.Height+1)
 	if err != nil {
 		return nil, nil, err
 	}
-	rec, err := Record(lb.AppHash, id, resp)
+	rec, ls, err := RecordWithLog(lb.AppHash, id, resp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("answer at height %d: %w", resp.Height, err)
+	}
+	// The log must extend (or be a prefix of) the newest one this trust
+	// store accepted.
+	if err := v.Light.CheckLog(ctx, v.API, ls); err != nil {
+		return nil, nil, fmt.Errorf("answer at height %d: %w", resp.Height, err)
+	}
+	if cp != nil && (cp.Size != ls.Size || !bytes.Equal(cp.Root, ls.Root)) {
+		return nil, nil, failf("the answer's log (%d entries, root %X) is inconsistent with the cosigned checkpoint (%d, %X)", ls.Size, ls.Root, cp.Size, cp.Root)
 	}
 	signers, err := Signers(rec)
 	if err != nil {
@@ -99,21 +189,80 @@ func (v *Verifier) Record(ctx context.Context, id string) (*Verified, *Bundle, e
 	if err := Signatures(rec, members); err != nil {
 		return nil, nil, err
 	}
+	// Flags come from the member entries at the answer's height: a key may
+	// have been revoked as compromised after the record.
+	current := members
+	var currentResps []*pb.GetMemberResponse
+	if resp.Height != mh {
+		current = map[string]*pb.Member{}
+		for _, s := range signers {
+			mr, err := v.API.GetMember(ctx, s, resp.Height, true)
+			if err != nil {
+				return nil, nil, fmt.Errorf("member %q at height %d: %w", s, resp.Height, err)
+			}
+			if mr.Height != resp.Height {
+				return nil, nil, failf("asked for member %q at height %d, got height %d", s, resp.Height, mr.Height)
+			}
+			m, err := Member(lb.AppHash, s, mr)
+			if err != nil {
+				return nil, nil, err
+			}
+			current[s] = m
+			currentResps = append(currentResps, mr)
+		}
+	}
+	flags, err := CheckFlags(rec, current, resp.Flags)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := verified(rec, signers, resp.Height, lb)
+	out.Flags, out.FlagsChecked = flags, true
+	out.LogSize, out.LogRoot, out.LogConsistent = ls.Size, fmt.Sprintf("%X", ls.Root), true
 	bundle, err := v.bundle(id, resp, memberResps, resp.Height+1, mh+1)
 	if err != nil {
 		return out, nil, err
 	}
+	if cp != nil {
+		out.Cosigners = cp.Cosigners
+		bundle.Checkpoint = string(cp.Note)
+	}
+	for _, m := range currentResps {
+		bz, err := protojson.Marshal(m)
+		if err != nil {
+			return out, nil, err
+		}
+		bundle.CurrentMembers = append(bundle.CurrentMembers, json.RawMessage(bz))
+	}
 	return out, bundle, nil
 }
 
-// memberHeight is the state a record's signatures were checked against:
-// the state before its block (or the first state, for block 1).
-func memberHeight(recordHeight int64) int64 {
-	if recordHeight > 1 {
-		return recordHeight - 1
+// CheckFlags derives a record's flags from proven member entries and
+// requires the node's flags (claimed) to be exactly those: a node that hides
+// a compromise warning, or invents one, is caught.
+func CheckFlags(rec *pb.StoredRecord, members map[string]*pb.Member, claimed []*pb.RecordFlag) ([]*pb.RecordFlag, error) {
+	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	if err != nil {
+		return nil, failf("record %s: %v", rec.Id, err)
 	}
-	return recordHeight
+	want, err := ledger.Flags(rec, tx, func(id string) (*pb.Member, error) { return members[id], nil })
+	if err != nil {
+		return nil, err
+	}
+	var mine []*pb.RecordFlag
+	for _, f := range claimed {
+		if f.RecordId == rec.Id {
+			mine = append(mine, f)
+		}
+	}
+	if len(mine) != len(want) {
+		return nil, failf("record %s: the node reports %d warnings, the proven member entries give %d", rec.Id, len(mine), len(want))
+	}
+	for i := range want {
+		if !proto.Equal(want[i], mine[i]) {
+			return nil, failf("record %s: the node's warning %d differs from the proven member entries", rec.Id, i)
+		}
+	}
+	return want, nil
 }
 
 func (v *Verifier) absence(ctx context.Context, id string, ce codedError) (*Verified, *Bundle, error) {
@@ -144,7 +293,7 @@ func (v *Verifier) absence(ctx context.Context, id string, ce codedError) (*Veri
 func verified(rec *pb.StoredRecord, signers []string, height int64, lb *types.LightBlock) *Verified {
 	return &Verified{
 		RecordID: rec.Id, Kind: ledger.KindNameOf(rec.Kind), Author: rec.Author, Signers: signers,
-		RecordHeight: rec.Height, BlockTime: rec.BlockTime.AsTime(), Height: height,
+		RecordHeight: rec.Height, BlockTime: rec.BlockTime.AsTime(), Height: height, LogIndex: rec.Seq - 1,
 		AppHash: fmt.Sprintf("%X", lb.AppHash), HeaderHash: fmt.Sprintf("%X", lb.Hash()),
 	}
 }

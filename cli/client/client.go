@@ -89,21 +89,39 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		}
 		rd = bytes.NewReader(bz)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	bz, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read body: %w", method, path, err)
+	var resp *http.Response
+	var bz []byte
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, u, rd)
+		if err != nil {
+			return err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err = c.hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		bz, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("%s %s: read body: %w", method, path, err)
+		}
+		// A read over the node's rate limit waits as told and tries again
+		// (reads are idempotent); writes are never resent.
+		if resp.StatusCode != http.StatusTooManyRequests || method != http.MethodGet || attempt >= 60 {
+			break
+		}
+		wait := time.Second
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 && n <= 30 {
+			wait = time.Duration(n) * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: rate limited: %w", method, path, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	if resp.StatusCode/100 != 2 {
 		return decodeError(resp.StatusCode, bz)
@@ -198,6 +216,36 @@ func (c *Client) NextSequence(ctx context.Context, member string) (uint64, error
 func (c *Client) GetRecord(ctx context.Context, id string, height int64, prove bool) (*pb.GetRecordResponse, error) {
 	out := new(pb.GetRecordResponse)
 	return out, c.do(ctx, http.MethodGet, "/v1/records/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
+}
+
+// GetLog fetches the record log's size and root at height (0: newest
+// attested), with prove its meta/log proof.
+func (c *Client) GetLog(ctx context.Context, height int64, prove bool) (*pb.GetLogResponse, error) {
+	out := new(pb.GetLogResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/log", heightQuery(height, prove), nil, out)
+}
+
+// GetLogConsistency fetches a consistency proof between two log sizes.
+func (c *Client) GetLogConsistency(ctx context.Context, first, second uint64) (*pb.GetLogConsistencyResponse, error) {
+	q := url.Values{}
+	q.Set("first", strconv.FormatUint(first, 10))
+	q.Set("second", strconv.FormatUint(second, 10))
+	out := new(pb.GetLogConsistencyResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/log/consistency", q, nil, out)
+}
+
+// ListCheckpoints lists published checkpoints (newest first) at or below
+// height before (0: any).
+func (c *Client) ListCheckpoints(ctx context.Context, before int64, limit int) (*pb.ListCheckpointsResponse, error) {
+	q := url.Values{}
+	if before > 0 {
+		q.Set("before_height", strconv.FormatInt(before, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	out := new(pb.ListCheckpointsResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/checkpoints", q, nil, out)
 }
 
 // Record fetches a record by id.
@@ -387,6 +435,22 @@ func (c *Client) Obligation(ctx context.Context, id string, height int64, prove 
 	return out, c.do(ctx, http.MethodGet, "/v1/obligations/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
 }
 
+// Evidence fetches one piece of evidence of validator misbehaviour.
+func (c *Client) Evidence(ctx context.Context, id string, height int64, prove bool) (*pb.GetEvidenceResponse, error) {
+	out := new(pb.GetEvidenceResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/evidence/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
+}
+
+// EvidenceList lists the evidence committed so far (of member, if set).
+func (c *Client) EvidenceList(ctx context.Context, member string, height int64, prove bool) (*pb.ListEvidenceResponse, error) {
+	q := heightQuery(height, prove)
+	if member != "" {
+		q.Set("member", member)
+	}
+	out := new(pb.ListEvidenceResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/evidence", q, nil, out)
+}
+
 // MemberCompliance fetches a member's compliance figures at height (0 = newest attested).
 func (c *Client) MemberCompliance(ctx context.Context, member string, height int64) (*pb.GetMemberComplianceResponse, error) {
 	out := new(pb.GetMemberComplianceResponse)
@@ -412,4 +476,38 @@ func (c *Client) Genesis(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return out.GenesisJson, nil
+}
+
+// Proposals lists governance proposals (status: voting, passed, ...; "" = all).
+func (c *Client) Proposals(ctx context.Context, req *pb.ListProposalsRequest) (*pb.ListProposalsResponse, error) {
+	q := heightQuery(req.Height, req.Prove)
+	if req.Status != "" {
+		q.Set("status", req.Status)
+	}
+	if req.PageToken != "" {
+		q.Set("page_token", req.PageToken)
+	}
+	if req.Limit > 0 {
+		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
+	}
+	out := new(pb.ListProposalsResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/proposals", q, nil, out)
+}
+
+// Proposal fetches one proposal with its votes.
+func (c *Client) Proposal(ctx context.Context, id string, height int64, prove bool) (*pb.GetProposalResponse, error) {
+	out := new(pb.GetProposalResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/proposals/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
+}
+
+// GovernanceRules fetches the rules and params in force.
+func (c *Client) GovernanceRules(ctx context.Context, height int64, prove bool) (*pb.GetGovernanceRulesResponse, error) {
+	out := new(pb.GetGovernanceRulesResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/governance/rules", heightQuery(height, prove), nil, out)
+}
+
+// ListMembers lists the member registry at height (0 = newest attested).
+func (c *Client) ListMembers(ctx context.Context, height int64, prove bool) (*pb.ListMembersResponse, error) {
+	out := new(pb.ListMembersResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/members", heightQuery(height, prove), nil, out)
 }

@@ -3,9 +3,8 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,9 @@ import (
 
 	"github.com/normledger/normledger/cli/client"
 	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/internal/testports"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/stix"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
 	"google.golang.org/protobuf/proto"
@@ -42,22 +43,8 @@ func TestMain(m *testing.M) {
 
 func freePort(t *testing.T) int { return pickPort(t) }
 
-// Listen ports for tests come from 20000-32767, below the kernel's
-// ephemeral range (32768-60999): there, the local ports of the many outgoing
-// connections tests make could take a port between choosing and binding it.
-func pickPort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		port := 20000 + rand.IntN(12768)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port in 20000-32767")
-	return 0
-}
+// pickPort hands out a listen port no other test process holds.
+func pickPort(t testing.TB) int { t.Helper(); return testports.Pick(t) }
 
 func run(t *testing.T, args ...string) string {
 	t.Helper()
@@ -82,7 +69,7 @@ type proc struct {
 
 func initNode(t *testing.T) *proc {
 	home := t.TempDir()
-	run(t, "init", "--home", home, "--keyring-backend", "test", "--chain-id", "kill-test")
+	run(t, "init", "--dev", "--home", home, "--keyring-backend", "test", "--chain-id", "kill-test")
 	cfgPath := filepath.Join(home, "config", "config.toml")
 	bz, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -264,6 +251,7 @@ func TestExampleRecordsThroughTheCLI(t *testing.T) {
 		{"finding.json", "lumen", "", "finding"}, {"challenge.json", "xaa", "", "challenge"},
 		{"amendment.json", "xbb", "", "amendment"}, {"retraction.json", "xbb", "", "retraction"},
 		{"sealed.json", "xaa", "", "sealed"}, {"reveal.json", "xaa", "", "reveal"},
+		{"proposal.json", "xaa", "", "proposal"}, {"vote.json", "xaa", "", "vote"}, {"vote.json", "xbb", "", "vote2"},
 	}
 	vars := map[string]string{}
 	for _, s := range steps {
@@ -299,8 +287,72 @@ func TestExampleRecordsThroughTheCLI(t *testing.T) {
 			t.Fatalf("%s: queried %s by %s (kind %s)", s.file, view.ID, view.Author, view.Kind)
 		}
 	}
+	// The README's STIX round trip: export, import the incidents as xcc,
+	// export them again: the same disclosures, now by xcc.
+	bundle := filepath.Join(t.TempDir(), "ledger.stix.json")
+	run(t, "export", "stix", "--home", p.home, "--node", p.rest, "-f", bundle)
+	dry := run(t, "import", "stix", bundle, "--from", "xcc", "--dry-run", "--home", p.home, "--node", p.rest)
+	if !strings.Contains(dry, "would submit 2 records") || !strings.Contains(dry, "not carried: signatures") {
+		t.Fatalf("dry run:\n%s", dry)
+	}
+	run(t, "import", "stix", bundle, "--from", "xcc", "--yes", "--home", p.home, "--node", p.rest)
+	again := run(t, "export", "stix", "--kind", "incident_disclosure", "--member", "xcc", "--home", p.home, "--node", p.rest)
+	disclosures := func(text string) []string {
+		var b struct {
+			Objects []struct {
+				Type       string                     `json:"type"`
+				Extensions map[string]json.RawMessage `json:"extensions"`
+			} `json:"objects"`
+		}
+		if i := strings.Index(text, "{"); i >= 0 {
+			text = text[i:]
+		}
+		if j := strings.LastIndex(text, "}"); j >= 0 {
+			text = text[:j+1]
+		}
+		if err := json.Unmarshal([]byte(text), &b); err != nil {
+			t.Fatalf("bundle: %v", err)
+		}
+		var out []string
+		for _, o := range b.Objects {
+			if o.Type != "incident" {
+				continue
+			}
+			var x struct {
+				Author string          `json:"author"`
+				Record json.RawMessage `json:"record"`
+			}
+			json.Unmarshal(o.Extensions[stix.RecordExtension], &x)
+			var rec map[string]any
+			json.Unmarshal(x.Record, &rec)
+			d := rec["incident_disclosure"]
+			if am, ok := rec["amendment"].(map[string]any); ok {
+				d = am["replacement"].(map[string]any)["incident_disclosure"]
+			}
+			bz, _ := json.Marshal(d)
+			out = append(out, x.Author+" "+string(bz))
+		}
+		return out
+	}
+	orig, _ := os.ReadFile(bundle)
+	a, b := disclosures(string(orig)), disclosures(again)
+	if len(a) != 2 || len(b) != 2 {
+		t.Fatalf("incidents: %d then %d\n%s", len(a), len(b), again)
+	}
+	for i := range a {
+		if strings.TrimPrefix(a[i], "xbb ") != strings.TrimPrefix(b[i], "xcc ") || !strings.HasPrefix(b[i], "xcc ") {
+			t.Fatalf("incident %d changed in the round trip:\n%s\n%s", i, a[i], b[i])
+		}
+	}
+	badFile := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(badFile, []byte(`{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[{"type":"incident","spec_version":"2.0"}]}`), 0o644)
+	cmd := exec.Command(binary, "import", "stix", badFile, "--from", "xcc", "--yes", "--home", p.home, "--node", p.rest)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "/objects/0/") {
+		t.Fatalf("bad bundle: %v\n%s", err, out)
+	}
+
 	// A missing record exits 3; a rejected submission exits 2.
-	cmd := exec.Command(binary, "query", "record", strings.Repeat("0", 64), "--home", p.home, "--node", p.rest)
+	cmd = exec.Command(binary, "query", "record", strings.Repeat("0", 64), "--home", p.home, "--node", p.rest)
 	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 3 {
 		t.Fatalf("missing record: exit %d (%v)", cmd.ProcessState.ExitCode(), err)
 	}

@@ -9,32 +9,67 @@ import (
 
 // memberCache holds decoded members (only members that exist: ids from
 // transactions are untrusted). A nil cache holds nothing.
+//
+// Governance changes members, so one cache cannot serve every version. The
+// working state has a cache of its own, cleared by every member write. The
+// committed cache serves only versions from `from` on, the first version
+// after the last commit that changed a member; Commit moves `from` and bumps
+// gen, and an entry read under an older gen is not stored (a reader of an
+// older version, racing with that commit, cannot put a stale member in).
 type memberCache struct {
-	mu sync.RWMutex
-	m  map[string]*pb.Member
+	mu        sync.RWMutex
+	m         map[string]*pb.Member
+	versioned bool
+	from      int64
+	gen       uint64
 }
 
-func (c *memberCache) get(id string) *pb.Member {
+// usable reports whether the cache serves version v, and its generation.
+func (c *memberCache) usable(v int64) (uint64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen, !c.versioned || v >= c.from
+}
+
+func (c *memberCache) get(id string, v int64) *pb.Member {
 	if c == nil {
 		return nil
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if c.versioned && v < c.from {
+		return nil
+	}
 	return c.m[id]
 }
 
-func (c *memberCache) put(id string, m *pb.Member) {
+func (c *memberCache) put(id string, m *pb.Member, gen uint64) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	c.m[id] = m
+	if c.gen == gen {
+		c.m[id] = m
+	}
 	c.mu.Unlock()
 }
 
 func (c *memberCache) clear() {
 	c.mu.Lock()
 	clear(c.m)
+	c.gen++
+	c.mu.Unlock()
+}
+
+// reset empties the cache and makes it serve versions from v on.
+func (c *memberCache) reset(v int64) {
+	c.mu.Lock()
+	clear(c.m)
+	c.from = v
+	c.gen++
 	c.mu.Unlock()
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -36,6 +37,24 @@ func httpOverride(c ledger.Code) int {
 		return http.StatusRequestEntityTooLarge
 	}
 	return 0
+}
+
+// HTTPStatus is the HTTP status of a REST error whose gRPC code comes from
+// ledger code c through grpcCode: what a transaction rejected with c gets
+// from POST /v1/txs. Errors the API raises with a gRPC code or HTTP status
+// of their own (a read of something absent, the rate limit...) do not go
+// through grpcCode; ErrorHTTPStatus gives the status of the former.
+// docs/verifying.md tabulates both (TestVerifyingCodeTable).
+func HTTPStatus(c ledger.Code) int { return ErrorHTTPStatus(grpcCode(c), c) }
+
+// ErrorHTTPStatus is the HTTP status of a REST error raised with gRPC code
+// gc and carrying ledger code c, as errorHandler answers it: c's override
+// if it has one, else grpc-gateway's status for gc.
+func ErrorHTTPStatus(gc codes.Code, c ledger.Code) int {
+	if s := httpOverride(c); s != 0 {
+		return s
+	}
+	return runtime.HTTPStatusFromCode(gc)
 }
 
 func errorInfo(c ledger.Code) *pb.ErrorInfo {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +25,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/store"
+	"github.com/normledger/normledger/node/ui"
 	nlproto "github.com/normledger/normledger/proto"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -37,10 +41,17 @@ type Config struct {
 	CORSOrigins []string
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
-	// ReadRateLimit is GET requests per second per client address; 0 disables.
+	// ReadRateLimit is reads (GET and HEAD) per second per client address;
+	// 0 disables.
 	ReadRateLimit float64
 	ReadRateBurst int
-	Logger        *slog.Logger
+	// ReadTimeout bounds reading a whole request, body included (408
+	// beyond); 0 means 15 s.
+	ReadTimeout time.Duration
+	Logger      *slog.Logger
+	// Collectors are registered on /metrics next to the API's own (the
+	// node's ledger metrics).
+	Collectors []prometheus.Collector
 }
 
 // DefaultConfig is used for zero fields.
@@ -100,10 +111,14 @@ func Start(cfg Config, svc *Server) (*Servers, error) {
 			return nil, fmt.Errorf("rest listen %s: %w", cfg.RESTListen, err)
 		}
 		s.restLn = ln
+		readTimeout := cfg.ReadTimeout
+		if readTimeout <= 0 {
+			readTimeout = 15 * time.Second
+		}
 		s.rest = &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       15 * time.Second,
+			ReadTimeout:       readTimeout,
 			WriteTimeout:      45 * time.Second, // commit-mode broadcasts wait for a block
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    32 << 10,
@@ -112,7 +127,7 @@ func Start(cfg Config, svc *Server) (*Servers, error) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.rest.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := s.rest.Serve(jsonErrorsListener{ln}); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("rest server", "err", err)
 			}
 		}()
@@ -165,12 +180,21 @@ func Handler(cfg Config, svc *Server) (http.Handler, error) {
 		}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		// A form-encoded POST is never a GET in disguise: the edge answers
+		// it 405 (and so it cannot escape the read rate limit).
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithDisableHTTPMethodOverride(),
 	)
 	if err := pb.RegisterLedgerServiceHandlerServer(context.Background(), gw, svc); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
+	for _, c := range cfg.Collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if svc.AttestedHeight() < 1 {
@@ -185,16 +209,88 @@ func Handler(cfg Config, svc *Server) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(nlproto.OpenAPI)
 	})
+	mux.HandleFunc("GET /tlog/checkpoint", func(w http.ResponseWriter, r *http.Request) {
+		cp, err := svc.Checkpoint()
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, codes.Unavailable, ledger.CodeUnavailable, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(cp)
+	})
+	// Witnesses in follower mode deliver their cosignatures here: the
+	// checkpoint body and the cosignature lines, as a signed note.
+	mux.HandleFunc("POST /tlog/cosignature", func(w http.ResponseWriter, r *http.Request) {
+		if svc.checkpoints == nil {
+			writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeNoRoute, "this node publishes no checkpoints")
+			return
+		}
+		bz, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err != nil {
+			status, lc, msg := bodyFailure(err)
+			writeError(w, status, codes.InvalidArgument, lc, msg)
+			return
+		}
+		switch err := svc.checkpoints.Receive(bz); {
+		case errors.Is(err, ErrUnknownCheckpoint):
+			writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeUnavailable, "no checkpoint with this body was published here")
+		case err != nil:
+			writeError(w, http.StatusForbidden, codes.PermissionDenied, ledger.CodeBadSignature, err.Error())
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	// C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>].
+	mux.HandleFunc("GET /tlog/tile/", func(w http.ResponseWriter, r *http.Request) {
+		level, index, width, bundle, ok := store.ParseTilePath(strings.TrimPrefix(r.URL.Path, "/tlog/"))
+		if !ok {
+			writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeNoRoute, "not a C2SP tile path: "+r.URL.Path)
+			return
+		}
+		var bz []byte
+		var err error
+		if bundle {
+			bz, err = svc.st.LogBundle(index, width)
+		} else {
+			bz, err = svc.st.LogTile(level, index, width)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeUnknownRecord, "the committed log has no "+r.URL.Path)
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, codes.Internal, ledger.CodeInternal, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if width == 0 {
+			// A full tile or bundle never changes.
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "public, max-age=60")
+		}
+		w.Write(bz)
+	})
+	mux.HandleFunc("GET /v1/stix/bundle", svc.stixBundle)
 	mux.Handle("/v1/", gw)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	noRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeNoRoute, "no such endpoint: "+r.URL.Path)
 	})
+	mux.Handle("GET "+ui.Prefix, ui.Handler(noRoute))
+	mux.Handle("GET /ui", http.RedirectHandler(ui.Prefix, http.StatusMovedPermanently))
+	mux.Handle("/", noRoute)
 	lim := newLimiter(cfg.ReadRateLimit, cfg.ReadRateBurst)
-	return edge(cfg, lim, m, mux), nil
+	rs, err := loadRoutes()
+	if err != nil {
+		return nil, err
+	}
+	return edge(cfg, rs, lim, m, mux), nil
 }
 
-// edge applies CORS, body limits, rate limits and metrics.
-func edge(cfg Config, lim *limiter, m *metrics, next http.Handler) http.Handler {
+// edge applies CORS, the route table's checks (methods, parameters),
+// body limits, rate limits and metrics.
+func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) http.Handler {
 	allowAll := false
 	origins := map[string]bool{}
 	for _, o := range cfg.CORSOrigins {
@@ -204,7 +300,8 @@ func edge(cfg Config, lim *limiter, m *metrics, next http.Handler) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		defer func() { m.observe(r, rw.status, time.Since(start)) }()
+		rt, bad := rs.check(r)
+		defer func() { m.observe(r.Method, rt, rw.status, time.Since(start)) }()
 		if o := r.Header.Get("Origin"); o != "" && (allowAll || origins[o]) {
 			h := rw.Header()
 			h.Set("Access-Control-Allow-Origin", o)
@@ -217,7 +314,19 @@ func edge(cfg Config, lim *limiter, m *metrics, next http.Handler) http.Handler 
 				return
 			}
 		}
-		if r.Method == http.MethodGet && !lim.allow(clientKey(r)) {
+		if r.Method == http.MethodOptions && rt != nil {
+			rw.Header().Set("Allow", rt.allow())
+			rw.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if bad != nil {
+			if bad.status == http.StatusMethodNotAllowed {
+				rw.Header().Set("Allow", rt.allow())
+			}
+			writeError(rw, bad.status, bad.gc, bad.lc, bad.msg)
+			return
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !lim.allow(clientKey(r)) {
 			rw.Header().Set("Retry-After", "1")
 			writeError(rw, http.StatusTooManyRequests, codes.ResourceExhausted, ledger.CodeRateLimited, "rate limit exceeded; retry later")
 			return
@@ -227,8 +336,17 @@ func edge(cfg Config, lim *limiter, m *metrics, next http.Handler) http.Handler 
 				fmt.Sprintf("request body is %d bytes, limit %d", r.ContentLength, cfg.MaxBodyBytes))
 			return
 		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rw, r.Body, cfg.MaxBodyBytes)
+		if r.Body != nil && r.Body != http.NoBody {
+			b := &bodyReader{ReadCloser: http.MaxBytesReader(rw, r.Body, cfg.MaxBodyBytes)}
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, b))
+			r.Body = b
+		}
+		if r.Method == http.MethodHead {
+			// Answered as the GET it asks about; the server writes no body
+			// for the original HEAD request.
+			g := r.Clone(r.Context())
+			g.Method = http.MethodGet
+			r = g
 		}
 		next.ServeHTTP(rw, r)
 	})
@@ -287,6 +405,11 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		}
 	}
 	httpStatus := 0
+	if b, ok := r.Context().Value(bodyKey{}).(*bodyReader); ok && b.err != nil && !errors.Is(b.err, io.EOF) {
+		status, lc, msg := bodyFailure(b.err)
+		writeError(w, status, codes.InvalidArgument, lc, msg)
+		return
+	}
 	if info == nil {
 		// Errors raised by the gateway itself: unparsable parameters or bodies.
 		lc := ledger.CodeBadFormat
@@ -296,6 +419,13 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		if st.Code() != codes.InvalidArgument && httpStatus == 0 {
 			lc = ledger.CodeInternal
 		}
+		msg := st.Message()
+		if strings.Contains(msg, "strconv.") || strings.Contains(msg, "parsing time") || strings.Contains(msg, "parsing field") {
+			// The edge checks parameters first; this is a safety net that
+			// keeps Go's parse messages out of answers.
+			msg = "a parameter has a value of the wrong type (see /openapi.json)"
+		}
+		st = status.New(st.Code(), msg)
 		if d, derr := st.WithDetails(errorInfo(lc)); derr == nil {
 			st = d
 		}
@@ -388,36 +518,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// route folds path parameters so metric labels stay bounded.
-func route(p string) string {
-	switch {
-	case strings.HasPrefix(p, "/v1/records/"):
-		return "/v1/records/{id}"
-	case strings.HasPrefix(p, "/v1/members/"):
-		return "/v1/members/{id}"
-	case strings.HasPrefix(p, "/v1/txs/"):
-		return "/v1/txs/{hash}"
-	case strings.HasPrefix(p, "/v1/light_blocks/"):
-		return "/v1/light_blocks/{height}"
-	case strings.HasPrefix(p, "/v1/blocks/"):
-		return "/v1/blocks/{height}"
-	case strings.HasPrefix(p, "/v1/obligations/"):
-		return "/v1/obligations/{id}"
-	case strings.HasPrefix(p, "/v1/compliance/"):
-		return "/v1/compliance/{member}"
-	case strings.HasPrefix(p, "/v1/pledges/"):
-		return "/v1/pledges/{id}/compliance"
+// observe counts a request under its route's template (/v1/records/{id}),
+// so labels stay bounded: paths no route has, and methods no route takes,
+// count as "other".
+func (m *metrics) observe(method string, rt *apiRoute, status int, d time.Duration) {
+	label := "other"
+	if rt != nil {
+		label = rt.template()
+		if _, ok := rt.methods[method]; !ok && method != http.MethodHead && method != http.MethodOptions {
+			method = "other"
+		}
+	} else {
+		method = "other"
 	}
-	switch p {
-	case "/v1/status", "/v1/members", "/v1/records", "/v1/txs", "/v1/proofs", "/v1/obligations", "/v1/genesis",
-		"/healthz", "/metrics", "/openapi.json":
-		return p
-	}
-	return "other"
-}
-
-func (m *metrics) observe(r *http.Request, status int, d time.Duration) {
-	rt := route(r.URL.Path)
-	m.requests.WithLabelValues(r.Method, rt, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(r.Method, rt).Observe(d.Seconds())
+	m.requests.WithLabelValues(method, label, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(method, label).Observe(d.Seconds())
 }

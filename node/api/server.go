@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,8 +15,10 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
@@ -39,12 +42,18 @@ type Chain interface {
 // Server implements LedgerService. It is safe for concurrent use.
 type Server struct {
 	pb.UnimplementedLedgerServiceServer
+	checkpoints CheckpointSource
 	st          *store.Store
 	chain       Chain
 	blockHeight func() int64 // latest block in the block store
 	reg         *ledger.Registry
 	version     string
+	genesisFile []byte // the genesis file's exact bytes, when known
 }
+
+// SetGenesisFile gives the server the genesis file's exact bytes, so that
+// /v1/genesis serves what operators hash and compare.
+func (s *Server) SetGenesisFile(bz []byte) { s.genesisFile = bz }
 
 // NewServer builds the service over a store and a chain.
 func NewServer(st *store.Store, chain Chain, blockHeight func() int64, version string) *Server {
@@ -73,7 +82,7 @@ func (s *Server) view(height int64) (*store.View, error) {
 		}
 	}
 	if latest := s.st.Version(); height > latest {
-		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("height %d is not available (latest state is %d)", height, latest))
+		return nil, apiError(codes.NotFound, ledger.CodeHeightTooHigh, fmt.Sprintf("height %d is beyond the latest state %d", height, latest))
 	}
 	v, err := s.st.At(height)
 	if errors.Is(err, store.ErrNoVersion) {
@@ -91,21 +100,7 @@ func internal(err error) error {
 }
 
 // proofOf proves key (present or absent) in view v.
-func proofOf(v *store.View, key []byte) (*pb.Proof, error) {
-	val, err := v.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	p, err := v.Proof(key)
-	if err != nil {
-		return nil, fmt.Errorf("prove %x: %w", key, err)
-	}
-	bz, err := p.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return &pb.Proof{Key: key, Value: val, Proof: bz, Exists: val != nil}, nil
-}
+func proofOf(v *store.View, key []byte) (*pb.Proof, error) { return v.ProofOf(key) }
 
 // Status implements LedgerService.
 func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
@@ -123,6 +118,8 @@ func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRes
 		LatestAttestedHeight: st.SyncInfo.LatestBlockHeight - 1,
 		AppHash:              st.SyncInfo.LatestAppHash,
 		CatchingUp:           st.SyncInfo.CatchingUp,
+		EarliestStateHeight:  s.st.EarliestVersion(),
+		StateSyncedFrom:      s.st.RestoredFrom(),
 	}
 	page, perPage := 1, 100
 	vals, err := s.chain.Validators(ctx, nil, &page, &perPage)
@@ -241,7 +238,12 @@ func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordRespo
 	if err != nil {
 		return nil, internal(err)
 	}
-	out := &pb.GetRecordResponse{Record: rec, Height: v.Version()}
+	out := &pb.GetRecordResponse{Record: ledger.Readable(rec), Height: v.Version()}
+	if rec != nil {
+		if out.Flags, err = flags(v, rec); err != nil {
+			return nil, internal(err)
+		}
+	}
 	if prove {
 		idKey, _ := keys.ID(id)
 		p, err := proofOf(v, idKey)
@@ -250,11 +252,16 @@ func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordRespo
 		}
 		out.Proofs = append(out.Proofs, p)
 		if rec != nil {
-			p, err := proofOf(v, keys.Record(rec.Seq))
+			lp, err := proofOf(v, []byte(keys.KeyLog))
 			if err != nil {
 				return nil, internal(err)
 			}
-			out.Proofs = append(out.Proofs, p)
+			out.Proofs = append(out.Proofs, lp)
+			index, hashes, err := v.Inclusion(rec.Seq)
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Inclusion = &pb.LogInclusion{LogIndex: index, Hashes: hashes}
 		}
 	}
 	if rec == nil {
@@ -265,16 +272,17 @@ func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordRespo
 
 // ListRecords implements LedgerService.
 func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb.ListRecordsResponse, error) {
-	f := store.Filter{Kind: req.Kind, Author: req.Author, Subject: req.Subject, Sector: req.Sector, Limit: int(req.Limit)}
+	f := store.Filter{Kind: shortName(req.Kind, "RECORD_KIND_"), Author: req.Author, Subject: req.Subject,
+		Sector: shortName(req.Sector, "SECTOR_"), Limit: int(req.Limit)}
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
 	if f.Kind != "" && s.reg.KindByName(f.Kind) == nil {
-		return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown kind %q", f.Kind))
+		return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown kind %q (%s)", req.Kind, strings.Join(KindNames(), ", ")))
 	}
 	if f.Sector != "" {
 		if _, ok := keys.SectorByName(f.Sector); !ok {
-			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q", f.Sector))
+			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q (%s)", req.Sector, strings.Join(SectorNames(), ", ")))
 		}
 	}
 	for name, id := range map[string]string{"author": f.Author, "subject": f.Subject} {
@@ -293,33 +301,35 @@ func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb
 		if err := req.FromTime.CheckValid(); err != nil {
 			return nil, badRequest(ledger.CodeBadTime, "from_time: "+err.Error())
 		}
-		f.From = req.FromTime.AsTime()
+		f.From, f.HasFrom = req.FromTime.AsTime(), true
 	}
 	if req.ToTime != nil {
 		if err := req.ToTime.CheckValid(); err != nil {
 			return nil, badRequest(ledger.CodeBadTime, "to_time: "+err.Error())
 		}
-		f.To = req.ToTime.AsTime()
+		f.To, f.HasTo = req.ToTime.AsTime(), true
 	}
 	v, err := s.view(req.Height)
 	if err != nil {
 		return nil, err
 	}
-	recs, next, err := v.List(f)
+	page, err := v.ListPage(f)
 	if err != nil {
 		return nil, internal(err)
 	}
-	out := &pb.ListRecordsResponse{Records: recs, Height: v.Version()}
-	if next != 0 {
-		out.NextPageToken = strconv.FormatUint(next, 10)
+	out := &pb.ListRecordsResponse{Height: v.Version()}
+	for _, r := range page.Records {
+		out.Records = append(out.Records, ledger.Readable(r))
+	}
+	if out.Flags, err = flags(v, page.Records...); err != nil {
+		return nil, internal(err)
+	}
+	if page.Next != 0 {
+		out.NextPageToken = strconv.FormatUint(page.Next, 10)
 	}
 	if req.Prove {
-		for _, r := range recs {
-			p, err := proofOf(v, keys.Record(r.Seq))
-			if err != nil {
-				return nil, internal(err)
-			}
-			out.Proofs = append(out.Proofs, p)
+		if err := v.ProveList(page, out); err != nil {
+			return nil, internal(err)
 		}
 	}
 	return out, nil
@@ -338,27 +348,10 @@ func (s *Server) GetLightBlock(ctx context.Context, req *pb.GetLightBlockRequest
 	if h > latest {
 		return nil, apiError(codes.NotFound, ledger.CodeHeightTooHigh, fmt.Sprintf("height %d is beyond the latest block %d", h, latest))
 	}
-	c, err := s.chain.Commit(ctx, &h)
+	lb, err := LightBlockAt(ctx, s.chain, h)
 	if err != nil {
-		return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("no signed header at height %d: %v", h, err))
+		return nil, apiError(codes.NotFound, ledger.CodeUnavailable, err.Error())
 	}
-	var vals []*cmttypes.Validator
-	for page := 1; ; page++ {
-		perPage := 100
-		res, err := s.chain.Validators(ctx, &h, &page, &perPage)
-		if err != nil {
-			return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("no validator set at height %d: %v", h, err))
-		}
-		vals = append(vals, res.Validators...)
-		if len(vals) >= res.Total || len(res.Validators) == 0 {
-			break
-		}
-	}
-	vs, err := cmttypes.ValidatorSetFromExistingValidators(vals)
-	if err != nil {
-		return nil, internal(err)
-	}
-	lb := &cmttypes.LightBlock{SignedHeader: &c.SignedHeader, ValidatorSet: vs}
 	lbp, err := lb.ToProto()
 	if err != nil {
 		return nil, internal(err)
@@ -459,7 +452,7 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		return nil, badRequest(ledger.CodeBadFormat, "pledge is not a record id")
 	}
 	if req.Status != "" {
-		st, ok := keys.StatusByName(req.Status)
+		st, ok := keys.StatusByName(shortName(req.Status, "OBLIGATION_STATUS_"))
 		if !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (open, met, met_late, overdue, waived)", req.Status))
 		}
@@ -552,7 +545,7 @@ func (s *Server) GetMemberCompliance(_ context.Context, req *pb.GetMemberComplia
 }
 
 // GetPledgeCompliance implements LedgerService.
-func (s *Server) GetPledgeCompliance(_ context.Context, req *pb.GetPledgeComplianceRequest) (*pb.GetPledgeComplianceResponse, error) {
+func (s *Server) GetPledgeCompliance(ctx context.Context, req *pb.GetPledgeComplianceRequest) (*pb.GetPledgeComplianceResponse, error) {
 	id, err := normaliseID("id", req.Id)
 	if err != nil {
 		return nil, err
@@ -568,7 +561,23 @@ func (s *Server) GetPledgeCompliance(_ context.Context, req *pb.GetPledgeComplia
 	if c == nil {
 		return nil, notFound(ledger.CodeUnknownRecord, fmt.Sprintf("no pledge %s at height %d", id, v.Version()), nil)
 	}
-	return &pb.GetPledgeComplianceResponse{Compliance: c, Height: v.Version()}, nil
+	// The pledge's state at the time of the block at this height.
+	h := v.Version()
+	cm, err := s.chain.Commit(ctx, &h)
+	if err != nil || cm.SignedHeader.Header == nil {
+		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("no header at height %d: %v", h, err))
+	}
+	rec, err := v.Record(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	if err != nil {
+		return nil, internal(err)
+	}
+	c.State = ledger.PledgeStateAt(tx.Body.Record.GetPledge(), cm.SignedHeader.Header.Time)
+	c.StateTime = timestamppb.New(cm.SignedHeader.Header.Time)
+	return &pb.GetPledgeComplianceResponse{Compliance: c, Height: h}, nil
 }
 
 // GetBlock implements LedgerService.
@@ -588,6 +597,70 @@ func (s *Server) GetBlock(ctx context.Context, req *pb.GetBlockRequest) (*pb.Get
 	for _, tx := range b.Block.Txs {
 		out.Txs = append(out.Txs, tx)
 	}
+	for _, ev := range b.Block.Evidence.Evidence {
+		p, err := cmttypes.EvidenceToProto(ev)
+		if err != nil {
+			return nil, internal(err)
+		}
+		bz, err := p.Marshal()
+		if err != nil {
+			return nil, internal(err)
+		}
+		out.Evidence = append(out.Evidence, bz)
+	}
+	return out, nil
+}
+
+// ListEvidence implements LedgerService.
+func (s *Server) ListEvidence(_ context.Context, req *pb.ListEvidenceRequest) (*pb.ListEvidenceResponse, error) {
+	if req.Member != "" && !ledger.IsMemberID(req.Member) {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%q is not a member id", req.Member))
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := v.EvidenceList(req.Member)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.ListEvidenceResponse{Evidence: evs, Height: v.Version()}
+	if req.Prove {
+		for _, ev := range evs {
+			h, i, _ := keys.ParseEvidenceID(ev.Id)
+			p, err := proofOf(v, keys.Evidence(h, i))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, p)
+		}
+	}
+	return out, nil
+}
+
+// GetEvidence implements LedgerService.
+func (s *Server) GetEvidence(_ context.Context, req *pb.GetEvidenceRequest) (*pb.GetEvidenceResponse, error) {
+	h, i, ok := keys.ParseEvidenceID(req.Id)
+	if !ok {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%q is not an evidence id (<committed height>-<index>)", req.Id))
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := v.Evidence(req.Id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetEvidenceResponse{Evidence: ev, Height: v.Version()}
+	if req.Prove {
+		if out.Proof, err = proofOf(v, keys.Evidence(h, i)); err != nil {
+			return nil, internal(err)
+		}
+	}
+	if ev == nil {
+		return nil, notFound(ledger.CodeUnknownRecord, fmt.Sprintf("no evidence %s at height %d", req.Id, v.Version()), out)
+	}
 	return out, nil
 }
 
@@ -597,9 +670,299 @@ func (s *Server) GetGenesis(ctx context.Context, _ *pb.GetGenesisRequest) (*pb.G
 	if err != nil {
 		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, err.Error())
 	}
-	bz, err := cmtjson.Marshal(g.Genesis)
+	bz := s.genesisFile
+	if bz == nil {
+		if bz, err = cmtjson.Marshal(g.Genesis); err != nil {
+			return nil, internal(err)
+		}
+	}
+	doc := new(structpb.Struct)
+	if err := protojson.Unmarshal(bz, doc); err != nil {
+		return nil, internal(fmt.Errorf("genesis as JSON: %w", err))
+	}
+	return &pb.GetGenesisResponse{GenesisJson: bz, Genesis: doc}, nil
+}
+
+// ListProposals implements LedgerService.
+func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) (*pb.ListProposalsResponse, error) {
+	f := store.ProposalFilter{Limit: int(req.Limit)}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if req.Status != "" {
+		st, ok := keys.ProposalStatusByName(shortName(req.Status, "PROPOSAL_STATUS_"))
+		if !ok {
+			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (voting, passed, rejected, vetoed, expired, aborted, failed)", req.Status))
+		}
+		f.Status = st
+	}
+	if req.PageToken != "" {
+		tok, err := hex.DecodeString(req.PageToken)
+		if err != nil || len(tok) == 0 || len(tok) > 256 {
+			return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+		}
+		f.After = tok
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	ps, next, err := v.Proposals(f)
 	if err != nil {
 		return nil, internal(err)
 	}
-	return &pb.GetGenesisResponse{GenesisJson: bz}, nil
+	out := &pb.ListProposalsResponse{Proposals: ps, Height: v.Version()}
+	if next != nil {
+		out.NextPageToken = hex.EncodeToString(next)
+	}
+	if req.Prove {
+		for _, p := range ps {
+			pr, err := proofOf(v, keys.Proposal(p.Id))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, pr)
+		}
+	}
+	return out, nil
+}
+
+// GetProposal implements LedgerService.
+func (s *Server) GetProposal(_ context.Context, req *pb.GetProposalRequest) (*pb.GetProposalResponse, error) {
+	id, err := normaliseID("id", req.Id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.Proposal(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetProposalResponse{Proposal: p, Height: v.Version()}
+	if p != nil {
+		if out.Votes, err = v.Votes(id); err != nil {
+			return nil, internal(err)
+		}
+	}
+	if req.Prove {
+		pr, err := proofOf(v, keys.Proposal(id))
+		if err != nil {
+			return nil, internal(err)
+		}
+		out.Proofs = append(out.Proofs, pr)
+		// One proof per elector, of its vote or of its absence, so that a
+		// verifier can tell no vote was left out.
+		for _, e := range p.GetElectorate() {
+			pr, err := proofOf(v, keys.Vote(id, e))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, pr)
+		}
+	}
+	if p == nil {
+		return nil, notFound(ledger.CodeUnknownProposal, fmt.Sprintf("proposal %s not found at height %d", id, v.Version()), out)
+	}
+	return out, nil
+}
+
+// GetGovernanceRules implements LedgerService.
+func (s *Server) GetGovernanceRules(_ context.Context, req *pb.GetGovernanceRulesRequest) (*pb.GetGovernanceRulesResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := v.GovernanceRules()
+	if err != nil {
+		return nil, internal(err)
+	}
+	params, err := v.Params()
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetGovernanceRulesResponse{Rules: rules, Params: params, Height: v.Version()}
+	if req.Prove {
+		for _, k := range []string{keys.KeyGovernance, keys.KeyParams} {
+			pr, err := proofOf(v, []byte(k))
+			if err != nil {
+				return nil, internal(err)
+			}
+			out.Proofs = append(out.Proofs, pr)
+		}
+	}
+	return out, nil
+}
+
+// flags lists the warnings about recs (keys revoked as compromised) from
+// the member entries of view v. Records whose signers have no compromised
+// key are not decoded.
+func flags(v *store.View, recs ...*pb.StoredRecord) ([]*pb.RecordFlag, error) {
+	var out []*pb.RecordFlag
+	for _, r := range recs {
+		m, err := v.Member(r.Author)
+		if err != nil {
+			return nil, err
+		}
+		pledge := r.Kind == pb.RecordKind_RECORD_KIND_PLEDGE || r.Kind == pb.RecordKind_RECORD_KIND_AMENDMENT
+		if (m == nil || !ledger.HasCompromisedKey(m)) && !pledge {
+			continue
+		}
+		tx, err := ledger.DecodeTx(r.Tx, 0)
+		if err != nil {
+			return nil, fmt.Errorf("stored record %s: %w", r.Id, err)
+		}
+		fs, err := ledger.Flags(r, tx, v.Member)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+// GetLog implements LedgerService.
+func (s *Server) GetLog(_ context.Context, req *pb.GetLogRequest) (*pb.GetLogResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	size, root, err := v.LogState()
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetLogResponse{Height: v.Version(), Size: size, Root: root}
+	if req.Prove {
+		if out.Proof, err = proofOf(v, []byte(keys.KeyLog)); err != nil {
+			return nil, internal(err)
+		}
+	}
+	return out, nil
+}
+
+// GetLogConsistency implements LedgerService.
+func (s *Server) GetLogConsistency(_ context.Context, req *pb.GetLogConsistencyRequest) (*pb.GetLogConsistencyResponse, error) {
+	committed := s.st.LogCommitted()
+	if req.First > req.Second {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("first (%d) must not exceed second (%d)", req.First, req.Second))
+	}
+	if req.Second > committed {
+		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("second (%d) exceeds the committed log size %d", req.Second, committed))
+	}
+	hashes, err := s.st.LogConsistency(req.First, req.Second)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &pb.GetLogConsistencyResponse{First: req.First, Second: req.Second, Hashes: hashes}, nil
+}
+
+// CheckpointSource is what serves the record log's checkpoints
+// (node.Checkpoints).
+type CheckpointSource interface {
+	// Latest is the newest checkpoint note with its cosignatures (nil: none yet).
+	Latest() []byte
+	List(before int64, limit int) []*pb.CheckpointInfo
+	// Receive merges cosignatures a witness delivers.
+	Receive(msg []byte) error
+}
+
+// ErrUnknownCheckpoint is returned by Receive for a checkpoint never published.
+var ErrUnknownCheckpoint = errors.New("no such checkpoint")
+
+// SetCheckpoints makes the server serve checkpoints.
+func (s *Server) SetCheckpoints(c CheckpointSource) { s.checkpoints = c }
+
+// Checkpoint is the newest checkpoint note (c2sp.org/tlog-checkpoint in a
+// signed note) with every cosignature collected.
+func (s *Server) Checkpoint() ([]byte, error) {
+	if s.checkpoints == nil {
+		return nil, errors.New("this node publishes no checkpoints ([checkpoints] in app.toml)")
+	}
+	msg := s.checkpoints.Latest()
+	if msg == nil {
+		return nil, errors.New("no checkpoint yet")
+	}
+	return msg, nil
+}
+
+// ListCheckpoints implements LedgerService.
+func (s *Server) ListCheckpoints(_ context.Context, req *pb.ListCheckpointsRequest) (*pb.ListCheckpointsResponse, error) {
+	if req.BeforeHeight < 0 {
+		return nil, badRequest(ledger.CodeBadFormat, "before_height must not be negative")
+	}
+	limit := int(req.Limit)
+	if limit <= 0 {
+		limit = 20
+	}
+	if limit > 200 {
+		return nil, badRequest(ledger.CodeBadFormat, "limit must be at most 200")
+	}
+	if s.checkpoints == nil {
+		return &pb.ListCheckpointsResponse{}, nil
+	}
+	return &pb.ListCheckpointsResponse{Checkpoints: s.checkpoints.List(req.BeforeHeight, limit)}, nil
+}
+
+// LightBlockAt assembles the light block of height h (signed header and
+// validator set) from the node's chain.
+func LightBlockAt(ctx context.Context, chain Chain, h int64) (*cmttypes.LightBlock, error) {
+	c, err := chain.Commit(ctx, &h)
+	if err != nil {
+		return nil, fmt.Errorf("no signed header at height %d: %v", h, err)
+	}
+	var vals []*cmttypes.Validator
+	for page := 1; ; page++ {
+		perPage := 100
+		res, err := chain.Validators(ctx, &h, &page, &perPage)
+		if err != nil {
+			return nil, fmt.Errorf("no validator set at height %d: %v", h, err)
+		}
+		vals = append(vals, res.Validators...)
+		if len(vals) >= res.Total || len(res.Validators) == 0 {
+			break
+		}
+	}
+	vs, err := cmttypes.ValidatorSetFromExistingValidators(vals)
+	if err != nil {
+		return nil, err
+	}
+	return &cmttypes.LightBlock{SignedHeader: &c.SignedHeader, ValidatorSet: vs}, nil
+}
+
+// shortName accepts an enum value by its short name ("pledge") or its full
+// protobuf name ("RECORD_KIND_PLEDGE"), in any case, and returns the short
+// name the ledger's indexes use.
+func shortName(v, prefix string) string {
+	u := strings.ToUpper(v)
+	if strings.HasPrefix(u, prefix) {
+		u = u[len(prefix):]
+	}
+	return strings.ToLower(u)
+}
+
+// KindNames lists the record kinds' short names, in enum order.
+func KindNames() []string {
+	var out []string
+	for _, k := range ledger.DefaultRegistry().Kinds() {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
+// SectorNames lists the sectors' short names, in enum order.
+func SectorNames() []string {
+	var vs []int
+	for v := range pb.Sector_name {
+		if v != 0 {
+			vs = append(vs, int(v))
+		}
+	}
+	sort.Ints(vs)
+	var out []string
+	for _, v := range vs {
+		out = append(out, keys.SectorName(pb.Sector(v)))
+	}
+	return out
 }

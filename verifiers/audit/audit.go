@@ -19,15 +19,20 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store"
+	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
+	"github.com/normledger/normledger/verifiers/checkpoint"
 )
 
 // API is what the auditor asks the audited node (cli/client satisfies it).
@@ -37,6 +42,9 @@ type API interface {
 	Genesis(ctx context.Context) ([]byte, error)
 	Block(ctx context.Context, height int64) (*pb.GetBlockResponse, error)
 	Records(ctx context.Context, req *pb.ListRecordsRequest) (*pb.ListRecordsResponse, error)
+	GetLog(ctx context.Context, height int64, prove bool) (*pb.GetLogResponse, error)
+	GetLogConsistency(ctx context.Context, first, second uint64) (*pb.GetLogConsistencyResponse, error)
+	ListCheckpoints(ctx context.Context, before int64, limit int) (*pb.ListCheckpointsResponse, error)
 	MemberCompliance(ctx context.Context, member string, height int64) (*pb.GetMemberComplianceResponse, error)
 	PledgeCompliance(ctx context.Context, id string, height int64) (*pb.GetPledgeComplianceResponse, error)
 }
@@ -74,28 +82,41 @@ type Point struct {
 
 // Report is the audit's result.
 type Report struct {
-	ChainID          string                 `json:"chain_id"`
-	Node             string                 `json:"node"`
-	FromHeight       int64                  `json:"from_height"`
-	ToHeight         int64                  `json:"to_height"`
-	Blocks           int64                  `json:"blocks"`
-	Txs              int                    `json:"txs"`
-	Accepted         int                    `json:"accepted"`
-	Rejected         int                    `json:"rejected"`
-	Signatures       int                    `json:"signatures_verified"`
-	HeadersVerified  int64                  `json:"headers_verified"`
-	AppHashesMatched int64                  `json:"app_hashes_matched"`
-	RecordsCompared  int                    `json:"records_compared"`
-	MembersCompared  int                    `json:"members_compared"`
-	PledgesCompared  int                    `json:"pledges_compared"`
-	Seconds          float64                `json:"seconds"`
-	TxsPerSecond     float64                `json:"txs_per_second"`
-	Discrepancies    []Discrepancy          `json:"discrepancies"`
-	Compliance       []*pb.MemberCompliance `json:"-"`
-	ComplianceJSON   []json.RawMessage      `json:"compliance"`
-	Series           []Point                `json:"obligation_series"`
-	States           []string               `json:"states"`
-	Started          time.Time              `json:"started"`
+	ChainID          string `json:"chain_id"`
+	Node             string `json:"node"`
+	FromHeight       int64  `json:"from_height"`
+	ToHeight         int64  `json:"to_height"`
+	Blocks           int64  `json:"blocks"`
+	Txs              int    `json:"txs"`
+	Accepted         int    `json:"accepted"`
+	Rejected         int    `json:"rejected"`
+	Signatures       int    `json:"signatures_verified"`
+	HeadersVerified  int64  `json:"headers_verified"`
+	AppHashesMatched int64  `json:"app_hashes_matched"`
+	// ValidatorSetsMatched counts heights whose member registry gave the
+	// validator set the headers name (governance changes included).
+	ValidatorSetsMatched int64 `json:"validator_sets_matched"`
+	// LogRootsMatched counts heights whose record log (size and root), as
+	// the node proves it, is the log rebuilt from the blocks;
+	// LogConsistencyVerified the consecutive pairs of log sizes whose
+	// consistency proof from the node verified.
+	LogRootsMatched        int64 `json:"log_roots_matched"`
+	LogConsistencyVerified int64 `json:"log_consistency_verified"`
+	// Checkpoints are the node\'s published checkpoints in the audited
+	// range, each checked against the re-execution, with the witnesses
+	// whose cosignatures verified (coverage over time).
+	Checkpoints     []CheckpointCoverage   `json:"checkpoints"`
+	RecordsCompared int                    `json:"records_compared"`
+	MembersCompared int                    `json:"members_compared"`
+	PledgesCompared int                    `json:"pledges_compared"`
+	Seconds         float64                `json:"seconds"`
+	TxsPerSecond    float64                `json:"txs_per_second"`
+	Discrepancies   []Discrepancy          `json:"discrepancies"`
+	Compliance      []*pb.MemberCompliance `json:"-"`
+	ComplianceJSON  []json.RawMessage      `json:"compliance"`
+	Series          []Point                `json:"obligation_series"`
+	States          []string               `json:"states"`
+	Started         time.Time              `json:"started"`
 }
 
 // OK reports whether the audit found nothing wrong.
@@ -114,6 +135,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	rep.ChainID = st.ChainId
+	if st.StateSyncedFrom > 0 {
+		return nil, fmt.Errorf("%s joined the chain by state sync at height %d: it holds no blocks or state before that, and an audit replays the chain from genesis; point --node at a node with the full history (an archive node that synced from genesis)", o.NodeName, st.StateSyncedFrom)
+	}
 	genJSON := o.Genesis
 	if genJSON == nil {
 		if genJSON, err = o.API.Genesis(ctx); err != nil {
@@ -169,6 +193,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	series := newSeries(gen)
 	lastReport := time.Now()
+	prevLog := verifiers.LogState{Root: tlog.Hasher.EmptyRoot()}
 	for h := gen.InitialHeight; h <= to; h++ {
 		blk, err := o.API.Block(ctx, h)
 		if err != nil {
@@ -181,8 +206,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if !bytes.Equal(txs.Hash(), header.DataHash) {
 			rep.add(h, "block transactions do not match the header's data hash", fmt.Sprintf("%X", header.DataHash), fmt.Sprintf("%X", txs.Hash()))
 		}
+		// The block's evidence, checked against the header's evidence hash,
+		// goes to FinalizeBlock as CometBFT passes it.
+		var evl cmttypes.EvidenceList
+		for i, bz := range blk.Evidence {
+			var p cmtproto.Evidence
+			if err := p.Unmarshal(bz); err != nil {
+				return nil, fmt.Errorf("block %d evidence %d: %w", h, i, err)
+			}
+			ev, err := cmttypes.EvidenceFromProto(&p)
+			if err != nil {
+				return nil, fmt.Errorf("block %d evidence %d: %w", h, i, err)
+			}
+			evl = append(evl, ev)
+		}
+		if !bytes.Equal(evl.Hash(), header.EvidenceHash) {
+			rep.add(h, "block evidence does not match the header's evidence hash", fmt.Sprintf("%X", header.EvidenceHash), fmt.Sprintf("%X", evl.Hash()))
+		}
 		res, err := a.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Txs: blk.Txs, Height: h, Time: header.Time,
-			ProposerAddress: header.ProposerAddress, Hash: header.Hash()})
+			ProposerAddress: header.ProposerAddress, Hash: header.Hash(), Misbehavior: evl.ToABCI()})
 		if err != nil {
 			return nil, fmt.Errorf("re-execute block %d: %w", h, err)
 		}
@@ -214,6 +256,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if rh := cmttypes.NewResults(res.TxResults).Hash(); !bytes.Equal(rh, next.LastResultsHash) {
 			rep.add(h, "transaction results differ from header "+fmt.Sprint(h+1), fmt.Sprintf("%X", next.LastResultsHash), fmt.Sprintf("%X", rh))
 		}
+		// The member registry of state h defines CometBFT's validator set
+		// at h+2, whose hash header h+1 carries as next_validators_hash.
+		vh, err := registryValidatorsHash(mem, h)
+		if err != nil {
+			return nil, fmt.Errorf("validators of state %d: %w", h, err)
+		}
+		if !bytes.Equal(vh, next.NextValidatorsHash) {
+			rep.add(h, "validator set of the member registry differs from header "+fmt.Sprint(h+1)+"'s next validators",
+				fmt.Sprintf("%X", next.NextValidatorsHash), fmt.Sprintf("%X", vh))
+		} else {
+			rep.ValidatorSetsMatched++
+		}
+		if err := checkLog(ctx, o.API, mem, h, next, &prevLog, rep); err != nil {
+			return nil, err
+		}
 		header = next
 		rep.Blocks++
 		if o.Progress != nil && (time.Since(lastReport) > 2*time.Second || h == to) {
@@ -224,6 +281,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.Series, rep.States = series.points, series.states
+	if err := auditCheckpoints(ctx, o.API, mem, lc, gen.ChainID, to, rep); err != nil {
+		return nil, err
+	}
 	if err := compareAnswers(ctx, o.API, mem, to, rep); err != nil {
 		return nil, err
 	}
@@ -236,6 +296,119 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.ComplianceJSON = append(rep.ComplianceJSON, bz)
 	}
 	return rep, nil
+}
+
+// CheckpointCoverage is one published checkpoint as the audit found it.
+type CheckpointCoverage struct {
+	Height    int64    `json:"height"`
+	Size      uint64   `json:"size"`
+	Cosigners []string `json:"cosigners"`
+}
+
+// auditCheckpoints checks every checkpoint the node published up to height
+// to: its certificate (header verified by the light client), that it names
+// the log the re-execution has at its height, and which registered
+// witnesses cosigned it.
+func auditCheckpoints(ctx context.Context, api API, mem *store.Store, lc *verifiers.LightClient, chainID string, to int64, rep *Report) error {
+	res, err := api.ListCheckpoints(ctx, to, 200)
+	if err != nil {
+		return nil //nolint:nilerr // a node of an older version serves none
+	}
+	v, err := mem.At(0)
+	if err != nil {
+		return err
+	}
+	ms, err := v.Members()
+	if err != nil {
+		return err
+	}
+	text := "quorum none\n"
+	for _, m := range ms {
+		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !hasRole(m, ledger.RoleWitness) {
+			continue
+		}
+		for _, k := range m.Keys {
+			if k.Status == pb.KeyStatus_KEY_STATUS_ACTIVE {
+				name := checkpoint.WitnessName(m.Id)
+				text = fmt.Sprintf("witness %s %s\n", name, checkpoint.VerifierKey(name, k.PubKey)) + text
+			}
+		}
+	}
+	policy, err := checkpoint.ParsePolicy(text)
+	if err != nil {
+		return err
+	}
+	for i := len(res.Checkpoints) - 1; i >= 0; i-- {
+		info := res.Checkpoints[i]
+		c, err := checkpoint.Open([]byte(info.Note), chainID, policy, func(lb *cmttypes.LightBlock) error { return lc.CheckHeader(ctx, lb) })
+		if err != nil {
+			rep.add(info.Height, "published checkpoint does not verify", "", err.Error())
+			continue
+		}
+		mv, err := mem.At(c.Height)
+		if err != nil {
+			return err
+		}
+		size, root, err := mv.LogState()
+		if err != nil {
+			return err
+		}
+		if c.Height != info.Height || c.Size != size || !bytes.Equal(c.Root, root) {
+			rep.add(info.Height, "published checkpoint names another log than the re-execution", fmt.Sprintf("%d %X", size, root), fmt.Sprintf("%d %X", c.Size, c.Root))
+			continue
+		}
+		rep.Checkpoints = append(rep.Checkpoints, CheckpointCoverage{Height: c.Height, Size: c.Size, Cosigners: c.Cosigners})
+	}
+	return nil
+}
+
+func hasRole(m *pb.Member, role string) bool {
+	for _, r := range m.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLog compares the record log the node proves at height h with the
+// one rebuilt from the blocks, and checks the node's consistency proof from
+// the previous height's log.
+func checkLog(ctx context.Context, api API, mem *store.Store, h int64, next *cmttypes.LightBlock, prev *verifiers.LogState, rep *Report) error {
+	v, err := mem.At(h)
+	if err != nil {
+		return err
+	}
+	size, root, err := v.LogState()
+	if err != nil {
+		return fmt.Errorf("rebuilt log at %d: %w", h, err)
+	}
+	mine := verifiers.LogState{Height: h, Size: size, Root: root}
+	res, err := api.GetLog(ctx, h, true)
+	if err != nil {
+		return fmt.Errorf("log at %d: %w", h, err)
+	}
+	theirs, err := verifiers.ProvenLog(next.AppHash, res.Proof, h)
+	switch {
+	case err != nil:
+		rep.add(h, "the node's log state does not verify against header "+fmt.Sprint(h+1), "", err.Error())
+	case theirs.Size != mine.Size || !bytes.Equal(theirs.Root, mine.Root) || res.Size != mine.Size || !bytes.Equal(res.Root, mine.Root):
+		rep.add(h, "record log differs from the one rebuilt from the blocks", fmt.Sprintf("%d %X", mine.Size, mine.Root), fmt.Sprintf("%d %X", res.Size, res.Root))
+	default:
+		rep.LogRootsMatched++
+	}
+	if mine.Size != prev.Size {
+		c, err := api.GetLogConsistency(ctx, prev.Size, mine.Size)
+		if err != nil {
+			rep.add(h, fmt.Sprintf("no consistency proof %d -> %d", prev.Size, mine.Size), "", err.Error())
+		} else if err := verifiers.Consistent(*prev, mine, c.Hashes); err != nil {
+			rep.add(h, fmt.Sprintf("consistency proof %d -> %d does not verify", prev.Size, mine.Size), "", err.Error())
+		} else {
+			rep.LogConsistencyVerified++
+		}
+	}
+	*prev = mine
+	return nil
 }
 
 // compareAnswers checks the node's records and compliance at height to
@@ -267,7 +440,10 @@ func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, re
 		rep.add(to, "number of records the node lists", fmt.Sprint(len(mine)), fmt.Sprint(len(theirs)))
 	}
 	for i := 0; i < len(mine) && i < len(theirs); i++ {
-		if !proto.Equal(mine[i], theirs[i]) {
+		// The served record with its reading aids (decoded transaction,
+		// signers), which no proof covers, must also be what the
+		// re-execution gives.
+		if !proto.Equal(ledger.Readable(mine[i]), theirs[i]) {
 			rep.add(to, fmt.Sprintf("record %d (%s) as the node serves it", mine[i].Seq, mine[i].Id),
 				describeRecord(mine[i]), describeRecord(theirs[i]))
 		}
@@ -307,6 +483,18 @@ func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, re
 			rep.add(to, "compliance of pledge "+r.Id+": node did not answer", "", err.Error())
 			continue
 		}
+		// The pledge's state is a function of the pledge and the time of
+		// the header at this height.
+		lb, err := api.LightBlock(ctx, to)
+		if err != nil {
+			return fmt.Errorf("header at %d: %w", to, err)
+		}
+		tx, err := ledger.DecodeTx(r.Tx, 0)
+		if err != nil {
+			return err
+		}
+		want.State = ledger.PledgeStateAt(tx.Body.Record.GetPledge(), lb.Time)
+		want.StateTime = timestamppb.New(lb.Time)
 		if !proto.Equal(want, got.Compliance) {
 			rep.add(to, "compliance of pledge "+r.Id, compact(want), compact(got.Compliance))
 		}
@@ -426,4 +614,26 @@ func (s *series) observe(h int64, t time.Time, res *abci.ResponseFinalizeBlock) 
 		}
 	}
 	s.points = append(s.points, p)
+}
+
+// registryValidatorsHash is the CometBFT validator set hash of the validators
+// the member registry of state h defines.
+func registryValidatorsHash(st *store.Store, h int64) ([]byte, error) {
+	v, err := st.At(h)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := v.Members()
+	if err != nil {
+		return nil, err
+	}
+	var vals []*cmttypes.Validator
+	for _, u := range ledger.PowersOf(ms).Sorted() {
+		vals = append(vals, cmttypes.NewValidator(ed25519.PubKey(u.PubKey), u.Power))
+	}
+	if len(vals) == 0 {
+		return nil, fmt.Errorf("the member registry names no validator")
+	}
+	// NewValidatorSet orders the set as CometBFT does (power, then address).
+	return cmttypes.NewValidatorSet(vals).Hash(), nil
 }

@@ -9,6 +9,7 @@ package normledgerv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -134,7 +135,10 @@ type KeyStatus int32
 const (
 	KeyStatus_KEY_STATUS_UNSPECIFIED KeyStatus = 0
 	KeyStatus_KEY_STATUS_ACTIVE      KeyStatus = 1
-	KeyStatus_KEY_STATUS_REVOKED     KeyStatus = 2
+	// Revoked by a governance vote or by its member (emergency revocation).
+	KeyStatus_KEY_STATUS_REVOKED KeyStatus = 2
+	// Replaced by a newer key through a passed rotation.
+	KeyStatus_KEY_STATUS_ROTATED KeyStatus = 3
 )
 
 // Enum value maps for KeyStatus.
@@ -143,11 +147,13 @@ var (
 		0: "KEY_STATUS_UNSPECIFIED",
 		1: "KEY_STATUS_ACTIVE",
 		2: "KEY_STATUS_REVOKED",
+		3: "KEY_STATUS_ROTATED",
 	}
 	KeyStatus_value = map[string]int32{
 		"KEY_STATUS_UNSPECIFIED": 0,
 		"KEY_STATUS_ACTIVE":      1,
 		"KEY_STATUS_REVOKED":     2,
+		"KEY_STATUS_ROTATED":     3,
 	}
 )
 
@@ -179,7 +185,9 @@ func (KeyStatus) EnumDescriptor() ([]byte, []int) {
 }
 
 // MemberKey is one ed25519 signing key of a member. key_id is the lowercase hex
-// of the first 8 bytes of SHA-256(pub_key).
+// of the first 8 bytes of SHA-256(pub_key). A record at height H verifies
+// with a key whose valid_from_height <= H and (valid_until_height == 0 or
+// H <= valid_until_height); new records also need status ACTIVE.
 type MemberKey struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	KeyId  string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
@@ -189,8 +197,15 @@ type MemberKey struct {
 	ValidFromHeight int64 `protobuf:"varint,4,opt,name=valid_from_height,json=validFromHeight,proto3" json:"valid_from_height,omitempty"`
 	// Last height at which the key may sign; 0 means no end.
 	ValidUntilHeight int64 `protobuf:"varint,5,opt,name=valid_until_height,json=validUntilHeight,proto3" json:"valid_until_height,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Set when the key was revoked as compromised: records it signed at or
+	// after this height, or with a block time at or after this time, are
+	// flagged wherever they are read.
+	CompromisedSinceHeight int64                  `protobuf:"varint,6,opt,name=compromised_since_height,json=compromisedSinceHeight,proto3" json:"compromised_since_height,omitempty"`
+	CompromisedSinceTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=compromised_since_time,json=compromisedSinceTime,proto3" json:"compromised_since_time,omitempty"`
+	// The record (proposal or key revocation) that ended the key.
+	EndedBy       string `protobuf:"bytes,8,opt,name=ended_by,json=endedBy,proto3" json:"ended_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MemberKey) Reset() {
@@ -258,6 +273,97 @@ func (x *MemberKey) GetValidUntilHeight() int64 {
 	return 0
 }
 
+func (x *MemberKey) GetCompromisedSinceHeight() int64 {
+	if x != nil {
+		return x.CompromisedSinceHeight
+	}
+	return 0
+}
+
+func (x *MemberKey) GetCompromisedSinceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompromisedSinceTime
+	}
+	return nil
+}
+
+func (x *MemberKey) GetEndedBy() string {
+	if x != nil {
+		return x.EndedBy
+	}
+	return ""
+}
+
+// MemberChange is one entry of a member's history: what changed, when and
+// by which record (a passed proposal, or a key revocation).
+type MemberChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	RecordId      string                 `protobuf:"bytes,3,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	Change        string                 `protobuf:"bytes,4,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberChange) Reset() {
+	*x = MemberChange{}
+	mi := &file_normledger_v1_member_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberChange) ProtoMessage() {}
+
+func (x *MemberChange) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_member_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberChange.ProtoReflect.Descriptor instead.
+func (*MemberChange) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MemberChange) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *MemberChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *MemberChange) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *MemberChange) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
 // PointOfContact follows the OSCE CBM 8 / UN POC directory style.
 type PointOfContact struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -271,7 +377,7 @@ type PointOfContact struct {
 
 func (x *PointOfContact) Reset() {
 	*x = PointOfContact{}
-	mi := &file_normledger_v1_member_proto_msgTypes[1]
+	mi := &file_normledger_v1_member_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +389,7 @@ func (x *PointOfContact) String() string {
 func (*PointOfContact) ProtoMessage() {}
 
 func (x *PointOfContact) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_member_proto_msgTypes[1]
+	mi := &file_normledger_v1_member_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +402,7 @@ func (x *PointOfContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointOfContact.ProtoReflect.Descriptor instead.
 func (*PointOfContact) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_member_proto_rawDescGZIP(), []int{1}
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PointOfContact) GetName() string {
@@ -343,13 +449,15 @@ type Member struct {
 	ValidatorPower  int64           `protobuf:"varint,8,opt,name=validator_power,json=validatorPower,proto3" json:"validator_power,omitempty"`
 	PointOfContact  *PointOfContact `protobuf:"bytes,9,opt,name=point_of_contact,json=pointOfContact,proto3" json:"point_of_contact,omitempty"`
 	Status          MemberStatus    `protobuf:"varint,10,opt,name=status,proto3,enum=normledger.v1.MemberStatus" json:"status,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Every change since genesis, oldest first.
+	History       []*MemberChange `protobuf:"bytes,11,rep,name=history,proto3" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_normledger_v1_member_proto_msgTypes[2]
+	mi := &file_normledger_v1_member_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +469,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_member_proto_msgTypes[2]
+	mi := &file_normledger_v1_member_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +482,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_member_proto_rawDescGZIP(), []int{2}
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Member) GetId() string {
@@ -447,22 +555,37 @@ func (x *Member) GetStatus() MemberStatus {
 	return MemberStatus_MEMBER_STATUS_UNSPECIFIED
 }
 
+func (x *Member) GetHistory() []*MemberChange {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
 var File_normledger_v1_member_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_member_proto_rawDesc = "" +
 	"\n" +
-	"\x1anormledger/v1/member.proto\x12\rnormledger.v1\"\xc7\x01\n" +
+	"\x1anormledger/v1/member.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x02\n" +
 	"\tMemberKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x17\n" +
 	"\apub_key\x18\x02 \x01(\fR\x06pubKey\x120\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x18.normledger.v1.KeyStatusR\x06status\x12*\n" +
 	"\x11valid_from_height\x18\x04 \x01(\x03R\x0fvalidFromHeight\x12,\n" +
-	"\x12valid_until_height\x18\x05 \x01(\x03R\x10validUntilHeight\"t\n" +
+	"\x12valid_until_height\x18\x05 \x01(\x03R\x10validUntilHeight\x128\n" +
+	"\x18compromised_since_height\x18\x06 \x01(\x03R\x16compromisedSinceHeight\x12P\n" +
+	"\x16compromised_since_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x14compromisedSinceTime\x12\x19\n" +
+	"\bended_by\x18\b \x01(\tR\aendedBy\"\x8b\x01\n" +
+	"\fMemberChange\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
+	"\trecord_id\x18\x03 \x01(\tR\brecordId\x12\x16\n" +
+	"\x06change\x18\x04 \x01(\tR\x06change\"t\n" +
 	"\x0ePointOfContact\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\forganisation\x18\x02 \x01(\tR\forganisation\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x04 \x01(\tR\x05phone\"\x98\x03\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\"\xcf\x03\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x05class\x18\x02 \x01(\x0e2\x1a.normledger.v1.MemberClassR\x05class\x12\x12\n" +
@@ -474,7 +597,8 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x0fvalidator_power\x18\b \x01(\x03R\x0evalidatorPower\x12G\n" +
 	"\x10point_of_contact\x18\t \x01(\v2\x1d.normledger.v1.PointOfContactR\x0epointOfContact\x123\n" +
 	"\x06status\x18\n" +
-	" \x01(\x0e2\x1b.normledger.v1.MemberStatusR\x06status*\x98\x01\n" +
+	" \x01(\x0e2\x1b.normledger.v1.MemberStatusR\x06status\x125\n" +
+	"\ahistory\x18\v \x03(\v2\x1b.normledger.v1.MemberChangeR\ahistory*\x98\x01\n" +
 	"\vMemberClass\x12\x1c\n" +
 	"\x18MEMBER_CLASS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_CLASS_STATE\x10\x01\x12\x1d\n" +
@@ -485,11 +609,12 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
 	"\x17MEMBER_STATUS_SUSPENDED\x10\x02\x12\x19\n" +
-	"\x15MEMBER_STATUS_REMOVED\x10\x03*V\n" +
+	"\x15MEMBER_STATUS_REMOVED\x10\x03*n\n" +
 	"\tKeyStatus\x12\x1a\n" +
 	"\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11KEY_STATUS_ACTIVE\x10\x01\x12\x16\n" +
-	"\x12KEY_STATUS_REVOKED\x10\x02BGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
+	"\x12KEY_STATUS_REVOKED\x10\x02\x12\x16\n" +
+	"\x12KEY_STATUS_ROTATED\x10\x03BGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
 
 var (
 	file_normledger_v1_member_proto_rawDescOnce sync.Once
@@ -504,26 +629,31 @@ func file_normledger_v1_member_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_member_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_normledger_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_normledger_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_normledger_v1_member_proto_goTypes = []any{
-	(MemberClass)(0),       // 0: normledger.v1.MemberClass
-	(MemberStatus)(0),      // 1: normledger.v1.MemberStatus
-	(KeyStatus)(0),         // 2: normledger.v1.KeyStatus
-	(*MemberKey)(nil),      // 3: normledger.v1.MemberKey
-	(*PointOfContact)(nil), // 4: normledger.v1.PointOfContact
-	(*Member)(nil),         // 5: normledger.v1.Member
+	(MemberClass)(0),              // 0: normledger.v1.MemberClass
+	(MemberStatus)(0),             // 1: normledger.v1.MemberStatus
+	(KeyStatus)(0),                // 2: normledger.v1.KeyStatus
+	(*MemberKey)(nil),             // 3: normledger.v1.MemberKey
+	(*MemberChange)(nil),          // 4: normledger.v1.MemberChange
+	(*PointOfContact)(nil),        // 5: normledger.v1.PointOfContact
+	(*Member)(nil),                // 6: normledger.v1.Member
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_normledger_v1_member_proto_depIdxs = []int32{
 	2, // 0: normledger.v1.MemberKey.status:type_name -> normledger.v1.KeyStatus
-	0, // 1: normledger.v1.Member.class:type_name -> normledger.v1.MemberClass
-	3, // 2: normledger.v1.Member.keys:type_name -> normledger.v1.MemberKey
-	4, // 3: normledger.v1.Member.point_of_contact:type_name -> normledger.v1.PointOfContact
-	1, // 4: normledger.v1.Member.status:type_name -> normledger.v1.MemberStatus
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7, // 1: normledger.v1.MemberKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	7, // 2: normledger.v1.MemberChange.time:type_name -> google.protobuf.Timestamp
+	0, // 3: normledger.v1.Member.class:type_name -> normledger.v1.MemberClass
+	3, // 4: normledger.v1.Member.keys:type_name -> normledger.v1.MemberKey
+	5, // 5: normledger.v1.Member.point_of_contact:type_name -> normledger.v1.PointOfContact
+	1, // 6: normledger.v1.Member.status:type_name -> normledger.v1.MemberStatus
+	4, // 7: normledger.v1.Member.history:type_name -> normledger.v1.MemberChange
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_member_proto_init() }
@@ -537,7 +667,7 @@ func file_normledger_v1_member_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_member_proto_rawDesc), len(file_normledger_v1_member_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

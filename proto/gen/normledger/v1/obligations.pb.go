@@ -43,29 +43,52 @@ const (
 	ObligationKind_OBLIGATION_KIND_REPLY_FINDING ObligationKind = 6
 	// The author of a sealed record reveals it by reveal_by.
 	ObligationKind_OBLIGATION_KIND_REVEAL ObligationKind = 7
+	// An elector votes on a proposal by its deadline.
+	ObligationKind_OBLIGATION_KIND_VOTE ObligationKind = 8
+	// Staged reporting (a pledge's staged_reporting): an affected pledgor files
+	// an early-warning disclosure referring to the incident's first record,
+	// within early_warning_hours of becoming aware.
+	ObligationKind_OBLIGATION_KIND_EARLY_WARNING ObligationKind = 9
+	// ... a notification-stage disclosure within notification_hours of becoming aware.
+	ObligationKind_OBLIGATION_KIND_INCIDENT_NOTIFICATION ObligationKind = 10
+	// ... a final-stage disclosure within final_report_hours of its notification.
+	ObligationKind_OBLIGATION_KIND_FINAL_REPORT ObligationKind = 11
+	// A pledgor reviews a pledge by its review_due: a response to the pledge,
+	// or the author's amendment of it.
+	ObligationKind_OBLIGATION_KIND_REVIEW ObligationKind = 12
 )
 
 // Enum value maps for ObligationKind.
 var (
 	ObligationKind_name = map[int32]string{
-		0: "OBLIGATION_KIND_UNSPECIFIED",
-		1: "OBLIGATION_KIND_ACKNOWLEDGE",
-		2: "OBLIGATION_KIND_RESPOND",
-		3: "OBLIGATION_KIND_DISCLOSE",
-		4: "OBLIGATION_KIND_REMEDIATE",
-		5: "OBLIGATION_KIND_REPLY_CHALLENGE",
-		6: "OBLIGATION_KIND_REPLY_FINDING",
-		7: "OBLIGATION_KIND_REVEAL",
+		0:  "OBLIGATION_KIND_UNSPECIFIED",
+		1:  "OBLIGATION_KIND_ACKNOWLEDGE",
+		2:  "OBLIGATION_KIND_RESPOND",
+		3:  "OBLIGATION_KIND_DISCLOSE",
+		4:  "OBLIGATION_KIND_REMEDIATE",
+		5:  "OBLIGATION_KIND_REPLY_CHALLENGE",
+		6:  "OBLIGATION_KIND_REPLY_FINDING",
+		7:  "OBLIGATION_KIND_REVEAL",
+		8:  "OBLIGATION_KIND_VOTE",
+		9:  "OBLIGATION_KIND_EARLY_WARNING",
+		10: "OBLIGATION_KIND_INCIDENT_NOTIFICATION",
+		11: "OBLIGATION_KIND_FINAL_REPORT",
+		12: "OBLIGATION_KIND_REVIEW",
 	}
 	ObligationKind_value = map[string]int32{
-		"OBLIGATION_KIND_UNSPECIFIED":     0,
-		"OBLIGATION_KIND_ACKNOWLEDGE":     1,
-		"OBLIGATION_KIND_RESPOND":         2,
-		"OBLIGATION_KIND_DISCLOSE":        3,
-		"OBLIGATION_KIND_REMEDIATE":       4,
-		"OBLIGATION_KIND_REPLY_CHALLENGE": 5,
-		"OBLIGATION_KIND_REPLY_FINDING":   6,
-		"OBLIGATION_KIND_REVEAL":          7,
+		"OBLIGATION_KIND_UNSPECIFIED":           0,
+		"OBLIGATION_KIND_ACKNOWLEDGE":           1,
+		"OBLIGATION_KIND_RESPOND":               2,
+		"OBLIGATION_KIND_DISCLOSE":              3,
+		"OBLIGATION_KIND_REMEDIATE":             4,
+		"OBLIGATION_KIND_REPLY_CHALLENGE":       5,
+		"OBLIGATION_KIND_REPLY_FINDING":         6,
+		"OBLIGATION_KIND_REVEAL":                7,
+		"OBLIGATION_KIND_VOTE":                  8,
+		"OBLIGATION_KIND_EARLY_WARNING":         9,
+		"OBLIGATION_KIND_INCIDENT_NOTIFICATION": 10,
+		"OBLIGATION_KIND_FINAL_REPORT":          11,
+		"OBLIGATION_KIND_REVIEW":                12,
 	}
 )
 
@@ -153,6 +176,61 @@ func (x ObligationStatus) Number() protoreflect.EnumNumber {
 // Deprecated: Use ObligationStatus.Descriptor instead.
 func (ObligationStatus) EnumDescriptor() ([]byte, []int) {
 	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{1}
+}
+
+// PledgeState is where a pledge stands at a block time: before
+// effective_from, in force, or past effective_until (expired: it places no
+// new obligations).
+type PledgeState int32
+
+const (
+	PledgeState_PLEDGE_STATE_UNSPECIFIED PledgeState = 0
+	PledgeState_PLEDGE_STATE_PENDING     PledgeState = 1
+	PledgeState_PLEDGE_STATE_IN_FORCE    PledgeState = 2
+	PledgeState_PLEDGE_STATE_EXPIRED     PledgeState = 3
+)
+
+// Enum value maps for PledgeState.
+var (
+	PledgeState_name = map[int32]string{
+		0: "PLEDGE_STATE_UNSPECIFIED",
+		1: "PLEDGE_STATE_PENDING",
+		2: "PLEDGE_STATE_IN_FORCE",
+		3: "PLEDGE_STATE_EXPIRED",
+	}
+	PledgeState_value = map[string]int32{
+		"PLEDGE_STATE_UNSPECIFIED": 0,
+		"PLEDGE_STATE_PENDING":     1,
+		"PLEDGE_STATE_IN_FORCE":    2,
+		"PLEDGE_STATE_EXPIRED":     3,
+	}
+)
+
+func (x PledgeState) Enum() *PledgeState {
+	p := new(PledgeState)
+	*p = x
+	return p
+}
+
+func (x PledgeState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PledgeState) Descriptor() protoreflect.EnumDescriptor {
+	return file_normledger_v1_obligations_proto_enumTypes[2].Descriptor()
+}
+
+func (PledgeState) Type() protoreflect.EnumType {
+	return &file_normledger_v1_obligations_proto_enumTypes[2]
+}
+
+func (x PledgeState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PledgeState.Descriptor instead.
+func (PledgeState) EnumDescriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{2}
 }
 
 // Obligation is derived by the ledger from records; it is never submitted.
@@ -631,8 +709,14 @@ type MemberCompliance struct {
 	// Challenges the member has not yet answered (open or overdue duties).
 	OpenChallenges *CountFigure `protobuf:"bytes,8,opt,name=open_challenges,json=openChallenges,proto3" json:"open_challenges,omitempty"`
 	Overdue        *CountFigure `protobuf:"bytes,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Staged reporting duties owed, per stage (early warning, notification, final).
+	StagedReporting []*StageFigure `protobuf:"bytes,10,rep,name=staged_reporting,json=stagedReporting,proto3" json:"staged_reporting,omitempty"`
+	// Pledge reviews owed: met / (met + met_late + overdue).
+	ReviewsOnTime *RateFigure `protobuf:"bytes,11,opt,name=reviews_on_time,json=reviewsOnTime,proto3" json:"reviews_on_time,omitempty"`
+	// Evidence of misbehaviour by the member's validator (ids of /v1/evidence).
+	Misbehaviour  *CountFigure `protobuf:"bytes,12,opt,name=misbehaviour,proto3" json:"misbehaviour,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MemberCompliance) Reset() {
@@ -728,6 +812,97 @@ func (x *MemberCompliance) GetOverdue() *CountFigure {
 	return nil
 }
 
+func (x *MemberCompliance) GetStagedReporting() []*StageFigure {
+	if x != nil {
+		return x.StagedReporting
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetReviewsOnTime() *RateFigure {
+	if x != nil {
+		return x.ReviewsOnTime
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetMisbehaviour() *CountFigure {
+	if x != nil {
+		return x.Misbehaviour
+	}
+	return nil
+}
+
+// StageFigure is how one stage of staged reporting was kept.
+type StageFigure struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Stage       DisclosureStage        `protobuf:"varint,1,opt,name=stage,proto3,enum=normledger.v1.DisclosureStage" json:"stage,omitempty"`
+	Obligations []*StatusCount         `protobuf:"bytes,2,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	OnTime      *RateFigure            `protobuf:"bytes,3,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	// From the duty's creation to the disclosure that met it.
+	TimeToFile    *DurationFigure `protobuf:"bytes,4,opt,name=time_to_file,json=timeToFile,proto3" json:"time_to_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageFigure) Reset() {
+	*x = StageFigure{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageFigure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageFigure) ProtoMessage() {}
+
+func (x *StageFigure) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageFigure.ProtoReflect.Descriptor instead.
+func (*StageFigure) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StageFigure) GetStage() DisclosureStage {
+	if x != nil {
+		return x.Stage
+	}
+	return DisclosureStage_DISCLOSURE_STAGE_UNSPECIFIED
+}
+
+func (x *StageFigure) GetObligations() []*StatusCount {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
+func (x *StageFigure) GetOnTime() *RateFigure {
+	if x != nil {
+		return x.OnTime
+	}
+	return nil
+}
+
+func (x *StageFigure) GetTimeToFile() *DurationFigure {
+	if x != nil {
+		return x.TimeToFile
+	}
+	return nil
+}
+
 // PledgeCompliance is how a pledge's disclosure promise has been kept.
 type PledgeCompliance struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -738,14 +913,21 @@ type PledgeCompliance struct {
 	OnTime                *RateFigure     `protobuf:"bytes,4,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
 	TimeToDisclose        *DurationFigure `protobuf:"bytes,5,opt,name=time_to_disclose,json=timeToDisclose,proto3" json:"time_to_disclose,omitempty"`
 	// Findings on the pledge, by determination.
-	Findings      []*DeterminationCount `protobuf:"bytes,6,rep,name=findings,proto3" json:"findings,omitempty"`
+	Findings []*DeterminationCount `protobuf:"bytes,6,rep,name=findings,proto3" json:"findings,omitempty"`
+	// Staged reporting duties resting on the pledge, per stage.
+	StagedReporting []*StageFigure `protobuf:"bytes,7,rep,name=staged_reporting,json=stagedReporting,proto3" json:"staged_reporting,omitempty"`
+	// The pledge's state at state_time, the time of the block at the answer's
+	// height (a verifier recomputes it from the proven pledge and the
+	// light-client-verified header).
+	State         PledgeState            `protobuf:"varint,8,opt,name=state,proto3,enum=normledger.v1.PledgeState" json:"state,omitempty"`
+	StateTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=state_time,json=stateTime,proto3" json:"state_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PledgeCompliance) Reset() {
 	*x = PledgeCompliance{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +939,7 @@ func (x *PledgeCompliance) String() string {
 func (*PledgeCompliance) ProtoMessage() {}
 
 func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +952,7 @@ func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PledgeCompliance.ProtoReflect.Descriptor instead.
 func (*PledgeCompliance) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PledgeCompliance) GetPledgeId() string {
@@ -811,6 +993,27 @@ func (x *PledgeCompliance) GetTimeToDisclose() *DurationFigure {
 func (x *PledgeCompliance) GetFindings() []*DeterminationCount {
 	if x != nil {
 		return x.Findings
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetStagedReporting() []*StageFigure {
+	if x != nil {
+		return x.StagedReporting
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetState() PledgeState {
+	if x != nil {
+		return x.State
+	}
+	return PledgeState_PLEDGE_STATE_UNSPECIFIED
+}
+
+func (x *PledgeCompliance) GetStateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StateTime
 	}
 	return nil
 }
@@ -860,7 +1063,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
 	"\vCountFigure\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xb9\x04\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x83\x06\n" +
 	"\x10MemberCompliance\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -870,14 +1073,28 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x11time_to_remediate\x18\x06 \x01(\v2\x1d.normledger.v1.DurationFigureR\x0ftimeToRemediate\x12=\n" +
 	"\bfindings\x18\a \x03(\v2!.normledger.v1.DeterminationCountR\bfindings\x12C\n" +
 	"\x0fopen_challenges\x18\b \x01(\v2\x1a.normledger.v1.CountFigureR\x0eopenChallenges\x124\n" +
-	"\aoverdue\x18\t \x01(\v2\x1a.normledger.v1.CountFigureR\aoverdue\"\xda\x02\n" +
+	"\aoverdue\x18\t \x01(\v2\x1a.normledger.v1.CountFigureR\aoverdue\x12E\n" +
+	"\x10staged_reporting\x18\n" +
+	" \x03(\v2\x1a.normledger.v1.StageFigureR\x0fstagedReporting\x12A\n" +
+	"\x0freviews_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\rreviewsOnTime\x12>\n" +
+	"\fmisbehaviour\x18\f \x01(\v2\x1a.normledger.v1.CountFigureR\fmisbehaviour\"\xf6\x01\n" +
+	"\vStageFigure\x124\n" +
+	"\x05stage\x18\x01 \x01(\x0e2\x1e.normledger.v1.DisclosureStageR\x05stage\x12<\n" +
+	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
+	"\aon_time\x18\x03 \x01(\v2\x19.normledger.v1.RateFigureR\x06onTime\x12?\n" +
+	"\ftime_to_file\x18\x04 \x01(\v2\x1d.normledger.v1.DurationFigureR\n" +
+	"timeToFile\"\x8e\x04\n" +
 	"\x10PledgeCompliance\x12\x1b\n" +
 	"\tpledge_id\x18\x01 \x01(\tR\bpledgeId\x12\x1a\n" +
 	"\bpledgors\x18\x02 \x03(\tR\bpledgors\x12Q\n" +
 	"\x16disclosure_obligations\x18\x03 \x03(\v2\x1a.normledger.v1.StatusCountR\x15disclosureObligations\x122\n" +
 	"\aon_time\x18\x04 \x01(\v2\x19.normledger.v1.RateFigureR\x06onTime\x12G\n" +
 	"\x10time_to_disclose\x18\x05 \x01(\v2\x1d.normledger.v1.DurationFigureR\x0etimeToDisclose\x12=\n" +
-	"\bfindings\x18\x06 \x03(\v2!.normledger.v1.DeterminationCountR\bfindings*\x90\x02\n" +
+	"\bfindings\x18\x06 \x03(\v2!.normledger.v1.DeterminationCountR\bfindings\x12E\n" +
+	"\x10staged_reporting\x18\a \x03(\v2\x1a.normledger.v1.StageFigureR\x0fstagedReporting\x120\n" +
+	"\x05state\x18\b \x01(\x0e2\x1a.normledger.v1.PledgeStateR\x05state\x129\n" +
+	"\n" +
+	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime*\xb6\x03\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -886,14 +1103,25 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x19OBLIGATION_KIND_REMEDIATE\x10\x04\x12#\n" +
 	"\x1fOBLIGATION_KIND_REPLY_CHALLENGE\x10\x05\x12!\n" +
 	"\x1dOBLIGATION_KIND_REPLY_FINDING\x10\x06\x12\x1a\n" +
-	"\x16OBLIGATION_KIND_REVEAL\x10\a*\xc9\x01\n" +
+	"\x16OBLIGATION_KIND_REVEAL\x10\a\x12\x18\n" +
+	"\x14OBLIGATION_KIND_VOTE\x10\b\x12!\n" +
+	"\x1dOBLIGATION_KIND_EARLY_WARNING\x10\t\x12)\n" +
+	"%OBLIGATION_KIND_INCIDENT_NOTIFICATION\x10\n" +
+	"\x12 \n" +
+	"\x1cOBLIGATION_KIND_FINAL_REPORT\x10\v\x12\x1a\n" +
+	"\x16OBLIGATION_KIND_REVIEW\x10\f*\xc9\x01\n" +
 	"\x10ObligationStatus\x12!\n" +
 	"\x1dOBLIGATION_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBLIGATION_STATUS_OPEN\x10\x01\x12\x19\n" +
 	"\x15OBLIGATION_STATUS_MET\x10\x02\x12\x1e\n" +
 	"\x1aOBLIGATION_STATUS_MET_LATE\x10\x03\x12\x1d\n" +
 	"\x19OBLIGATION_STATUS_OVERDUE\x10\x04\x12\x1c\n" +
-	"\x18OBLIGATION_STATUS_WAIVED\x10\x05BGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
+	"\x18OBLIGATION_STATUS_WAIVED\x10\x05*z\n" +
+	"\vPledgeState\x12\x1c\n" +
+	"\x18PLEDGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14PLEDGE_STATE_PENDING\x10\x01\x12\x19\n" +
+	"\x15PLEDGE_STATE_IN_FORCE\x10\x02\x12\x18\n" +
+	"\x14PLEDGE_STATE_EXPIRED\x10\x03BGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
 
 var (
 	file_normledger_v1_obligations_proto_rawDescOnce sync.Once
@@ -907,48 +1135,61 @@ func file_normledger_v1_obligations_proto_rawDescGZIP() []byte {
 	return file_normledger_v1_obligations_proto_rawDescData
 }
 
-var file_normledger_v1_obligations_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_normledger_v1_obligations_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_normledger_v1_obligations_proto_goTypes = []any{
 	(ObligationKind)(0),           // 0: normledger.v1.ObligationKind
 	(ObligationStatus)(0),         // 1: normledger.v1.ObligationStatus
-	(*Obligation)(nil),            // 2: normledger.v1.Obligation
-	(*StatusCount)(nil),           // 3: normledger.v1.StatusCount
-	(*RateFigure)(nil),            // 4: normledger.v1.RateFigure
-	(*DurationFigure)(nil),        // 5: normledger.v1.DurationFigure
-	(*DeterminationCount)(nil),    // 6: normledger.v1.DeterminationCount
-	(*CountFigure)(nil),           // 7: normledger.v1.CountFigure
-	(*MemberCompliance)(nil),      // 8: normledger.v1.MemberCompliance
-	(*PledgeCompliance)(nil),      // 9: normledger.v1.PledgeCompliance
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(Determination)(0),            // 11: normledger.v1.Determination
+	(PledgeState)(0),              // 2: normledger.v1.PledgeState
+	(*Obligation)(nil),            // 3: normledger.v1.Obligation
+	(*StatusCount)(nil),           // 4: normledger.v1.StatusCount
+	(*RateFigure)(nil),            // 5: normledger.v1.RateFigure
+	(*DurationFigure)(nil),        // 6: normledger.v1.DurationFigure
+	(*DeterminationCount)(nil),    // 7: normledger.v1.DeterminationCount
+	(*CountFigure)(nil),           // 8: normledger.v1.CountFigure
+	(*MemberCompliance)(nil),      // 9: normledger.v1.MemberCompliance
+	(*StageFigure)(nil),           // 10: normledger.v1.StageFigure
+	(*PledgeCompliance)(nil),      // 11: normledger.v1.PledgeCompliance
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(Determination)(0),            // 13: normledger.v1.Determination
+	(DisclosureStage)(0),          // 14: normledger.v1.DisclosureStage
 }
 var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	0,  // 0: normledger.v1.Obligation.kind:type_name -> normledger.v1.ObligationKind
-	10, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
-	10, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
+	12, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
+	12, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
 	1,  // 3: normledger.v1.Obligation.status:type_name -> normledger.v1.ObligationStatus
-	10, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
-	10, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
+	12, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
+	12, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: normledger.v1.StatusCount.status:type_name -> normledger.v1.ObligationStatus
-	11, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
-	3,  // 8: normledger.v1.MemberCompliance.obligations:type_name -> normledger.v1.StatusCount
-	4,  // 9: normledger.v1.MemberCompliance.on_time:type_name -> normledger.v1.RateFigure
-	5,  // 10: normledger.v1.MemberCompliance.time_to_acknowledge:type_name -> normledger.v1.DurationFigure
-	5,  // 11: normledger.v1.MemberCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	5,  // 12: normledger.v1.MemberCompliance.time_to_remediate:type_name -> normledger.v1.DurationFigure
-	6,  // 13: normledger.v1.MemberCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	7,  // 14: normledger.v1.MemberCompliance.open_challenges:type_name -> normledger.v1.CountFigure
-	7,  // 15: normledger.v1.MemberCompliance.overdue:type_name -> normledger.v1.CountFigure
-	3,  // 16: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
-	4,  // 17: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
-	5,  // 18: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	6,  // 19: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	13, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
+	4,  // 8: normledger.v1.MemberCompliance.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 9: normledger.v1.MemberCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 10: normledger.v1.MemberCompliance.time_to_acknowledge:type_name -> normledger.v1.DurationFigure
+	6,  // 11: normledger.v1.MemberCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	6,  // 12: normledger.v1.MemberCompliance.time_to_remediate:type_name -> normledger.v1.DurationFigure
+	7,  // 13: normledger.v1.MemberCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	8,  // 14: normledger.v1.MemberCompliance.open_challenges:type_name -> normledger.v1.CountFigure
+	8,  // 15: normledger.v1.MemberCompliance.overdue:type_name -> normledger.v1.CountFigure
+	10, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	5,  // 17: normledger.v1.MemberCompliance.reviews_on_time:type_name -> normledger.v1.RateFigure
+	8,  // 18: normledger.v1.MemberCompliance.misbehaviour:type_name -> normledger.v1.CountFigure
+	14, // 19: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
+	4,  // 20: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 21: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 22: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
+	4,  // 23: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 24: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 25: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	7,  // 26: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	10, // 27: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	2,  // 28: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
+	12, // 29: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }
@@ -962,8 +1203,8 @@ func file_normledger_v1_obligations_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_obligations_proto_rawDesc), len(file_normledger_v1_obligations_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   8,
+			NumEnums:      3,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -154,8 +154,21 @@ type ListRecordsResponse struct {
 	// State height the answer was read at; proofs verify against the app hash
 	// in the header of height + 1.
 	Height int64 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
-	// With prove: proofs[i] proves records[i] at key r/<seq>.
-	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// With prove: proofs[i] proves records[i]'s RecordRef (key i/<id>) and
+	// inclusions[i] its transaction in the record log of log_proof.
+	Proofs []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// Warnings about listed records (a signing key later revoked as
+	// compromised), from the member state at height.
+	Flags []*RecordFlag `protobuf:"bytes,5,rep,name=flags,proto3" json:"flags,omitempty"`
+	// With prove: meta/log at height (log size and root).
+	LogProof   *Proof          `protobuf:"bytes,6,opt,name=log_proof,json=logProof,proto3" json:"log_proof,omitempty"`
+	Inclusions []*LogInclusion `protobuf:"bytes,7,rep,name=inclusions,proto3" json:"inclusions,omitempty"`
+	// With prove, completeness (docs/proofs.md): for a listing by one index
+	// (kind, author, subject or sector, no time bounds), the index entries
+	// the page was read from and the absence proofs that show no entry lies
+	// between them; for a listing without filters the page is a run of
+	// consecutive log entries and needs none.
+	IndexProofs   []*Proof `protobuf:"bytes,8,rep,name=index_proofs,json=indexProofs,proto3" json:"index_proofs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +231,190 @@ func (x *ListRecordsResponse) GetProofs() []*Proof {
 	return nil
 }
 
+func (x *ListRecordsResponse) GetFlags() []*RecordFlag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *ListRecordsResponse) GetLogProof() *Proof {
+	if x != nil {
+		return x.LogProof
+	}
+	return nil
+}
+
+func (x *ListRecordsResponse) GetInclusions() []*LogInclusion {
+	if x != nil {
+		return x.Inclusions
+	}
+	return nil
+}
+
+func (x *ListRecordsResponse) GetIndexProofs() []*Proof {
+	if x != nil {
+		return x.IndexProofs
+	}
+	return nil
+}
+
+// LogInclusion proves that a record's transaction is entry log_index of
+// the record log whose size and root the answer's meta/log proof gives.
+type LogInclusion struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	LogIndex uint64                 `protobuf:"varint,1,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// RFC 6962 inclusion proof (RFC 9162 section 2.1.3.1): sibling hashes from
+	// the leaf up.
+	Hashes        [][]byte `protobuf:"bytes,2,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogInclusion) Reset() {
+	*x = LogInclusion{}
+	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogInclusion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogInclusion) ProtoMessage() {}
+
+func (x *LogInclusion) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogInclusion.ProtoReflect.Descriptor instead.
+func (*LogInclusion) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_query_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LogInclusion) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *LogInclusion) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+// RecordFlag warns that a record was signed by a key its member later
+// revoked as compromised at or before the record (by height or block
+// time). The record stays on the ledger and its signature still verifies
+// against the key as it was at the record's height; the flag says the
+// signature may not be the member's. Flags come from the member entry at
+// the answer's height, which a verifier proves (key m/<member>).
+type RecordFlag struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RecordId string                 `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	Member   string                 `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	KeyId    string                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// "key_compromised"
+	Reason                 string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	CompromisedSinceHeight int64                  `protobuf:"varint,5,opt,name=compromised_since_height,json=compromisedSinceHeight,proto3" json:"compromised_since_height,omitempty"`
+	CompromisedSinceTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=compromised_since_time,json=compromisedSinceTime,proto3" json:"compromised_since_time,omitempty"`
+	// The record that revoked the key.
+	RevokedBy     string `protobuf:"bytes,7,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordFlag) Reset() {
+	*x = RecordFlag{}
+	mi := &file_normledger_v1_query_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordFlag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordFlag) ProtoMessage() {}
+
+func (x *RecordFlag) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_query_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordFlag.ProtoReflect.Descriptor instead.
+func (*RecordFlag) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_query_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RecordFlag) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *RecordFlag) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *RecordFlag) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *RecordFlag) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RecordFlag) GetCompromisedSinceHeight() int64 {
+	if x != nil {
+		return x.CompromisedSinceHeight
+	}
+	return 0
+}
+
+func (x *RecordFlag) GetCompromisedSinceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompromisedSinceTime
+	}
+	return nil
+}
+
+func (x *RecordFlag) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
 // Proof is an ICS23 proof that key has value (exists) or is absent, in the
 // IAVL tree whose root is the app hash of a height.
 type Proof struct {
@@ -234,7 +431,7 @@ type Proof struct {
 
 func (x *Proof) Reset() {
 	*x = Proof{}
-	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	mi := &file_normledger_v1_query_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -246,7 +443,7 @@ func (x *Proof) String() string {
 func (*Proof) ProtoMessage() {}
 
 func (x *Proof) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_query_proto_msgTypes[2]
+	mi := &file_normledger_v1_query_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -259,7 +456,7 @@ func (x *Proof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proof.ProtoReflect.Descriptor instead.
 func (*Proof) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_normledger_v1_query_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Proof) GetKey() []byte {
@@ -299,7 +496,7 @@ type MemberList struct {
 
 func (x *MemberList) Reset() {
 	*x = MemberList{}
-	mi := &file_normledger_v1_query_proto_msgTypes[3]
+	mi := &file_normledger_v1_query_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -311,7 +508,7 @@ func (x *MemberList) String() string {
 func (*MemberList) ProtoMessage() {}
 
 func (x *MemberList) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_query_proto_msgTypes[3]
+	mi := &file_normledger_v1_query_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,7 +521,7 @@ func (x *MemberList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberList.ProtoReflect.Descriptor instead.
 func (*MemberList) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_query_proto_rawDescGZIP(), []int{3}
+	return file_normledger_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MemberList) GetMembers() []*Member {
@@ -351,12 +548,31 @@ const file_normledger_v1_query_proto_rawDesc = "" +
 	"\ato_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06toTime\x12\x14\n" +
 	"\x05prove\x18\t \x01(\bR\x05prove\x12\x16\n" +
 	"\x06height\x18\n" +
-	" \x01(\x03R\x06height\"\xba\x01\n" +
+	" \x01(\x03R\x06height\"\x94\x03\n" +
 	"\x13ListRecordsResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.normledger.v1.StoredRecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
 	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
-	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"]\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\x12/\n" +
+	"\x05flags\x18\x05 \x03(\v2\x19.normledger.v1.RecordFlagR\x05flags\x121\n" +
+	"\tlog_proof\x18\x06 \x01(\v2\x14.normledger.v1.ProofR\blogProof\x12;\n" +
+	"\n" +
+	"inclusions\x18\a \x03(\v2\x1b.normledger.v1.LogInclusionR\n" +
+	"inclusions\x127\n" +
+	"\findex_proofs\x18\b \x03(\v2\x14.normledger.v1.ProofR\vindexProofs\"C\n" +
+	"\fLogInclusion\x12\x1b\n" +
+	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x16\n" +
+	"\x06hashes\x18\x02 \x03(\fR\x06hashes\"\x9b\x02\n" +
+	"\n" +
+	"RecordFlag\x12\x1b\n" +
+	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x128\n" +
+	"\x18compromised_since_height\x18\x05 \x01(\x03R\x16compromisedSinceHeight\x12P\n" +
+	"\x16compromised_since_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x14compromisedSinceTime\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\a \x01(\tR\trevokedBy\"]\n" +
 	"\x05Proof\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
@@ -378,27 +594,34 @@ func file_normledger_v1_query_proto_rawDescGZIP() []byte {
 	return file_normledger_v1_query_proto_rawDescData
 }
 
-var file_normledger_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_normledger_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_normledger_v1_query_proto_goTypes = []any{
 	(*ListRecordsRequest)(nil),    // 0: normledger.v1.ListRecordsRequest
 	(*ListRecordsResponse)(nil),   // 1: normledger.v1.ListRecordsResponse
-	(*Proof)(nil),                 // 2: normledger.v1.Proof
-	(*MemberList)(nil),            // 3: normledger.v1.MemberList
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*StoredRecord)(nil),          // 5: normledger.v1.StoredRecord
-	(*Member)(nil),                // 6: normledger.v1.Member
+	(*LogInclusion)(nil),          // 2: normledger.v1.LogInclusion
+	(*RecordFlag)(nil),            // 3: normledger.v1.RecordFlag
+	(*Proof)(nil),                 // 4: normledger.v1.Proof
+	(*MemberList)(nil),            // 5: normledger.v1.MemberList
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*StoredRecord)(nil),          // 7: normledger.v1.StoredRecord
+	(*Member)(nil),                // 8: normledger.v1.Member
 }
 var file_normledger_v1_query_proto_depIdxs = []int32{
-	4, // 0: normledger.v1.ListRecordsRequest.from_time:type_name -> google.protobuf.Timestamp
-	4, // 1: normledger.v1.ListRecordsRequest.to_time:type_name -> google.protobuf.Timestamp
-	5, // 2: normledger.v1.ListRecordsResponse.records:type_name -> normledger.v1.StoredRecord
-	2, // 3: normledger.v1.ListRecordsResponse.proofs:type_name -> normledger.v1.Proof
-	6, // 4: normledger.v1.MemberList.members:type_name -> normledger.v1.Member
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6,  // 0: normledger.v1.ListRecordsRequest.from_time:type_name -> google.protobuf.Timestamp
+	6,  // 1: normledger.v1.ListRecordsRequest.to_time:type_name -> google.protobuf.Timestamp
+	7,  // 2: normledger.v1.ListRecordsResponse.records:type_name -> normledger.v1.StoredRecord
+	4,  // 3: normledger.v1.ListRecordsResponse.proofs:type_name -> normledger.v1.Proof
+	3,  // 4: normledger.v1.ListRecordsResponse.flags:type_name -> normledger.v1.RecordFlag
+	4,  // 5: normledger.v1.ListRecordsResponse.log_proof:type_name -> normledger.v1.Proof
+	2,  // 6: normledger.v1.ListRecordsResponse.inclusions:type_name -> normledger.v1.LogInclusion
+	4,  // 7: normledger.v1.ListRecordsResponse.index_proofs:type_name -> normledger.v1.Proof
+	6,  // 8: normledger.v1.RecordFlag.compromised_since_time:type_name -> google.protobuf.Timestamp
+	8,  // 9: normledger.v1.MemberList.members:type_name -> normledger.v1.Member
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_query_proto_init() }
@@ -414,7 +637,7 @@ func file_normledger_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_query_proto_rawDesc), len(file_normledger_v1_query_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -41,6 +41,9 @@ const (
 	RecordKind_RECORD_KIND_REVEAL              RecordKind = 11
 	RecordKind_RECORD_KIND_SEALED              RecordKind = 12
 	RecordKind_RECORD_KIND_WAIVER              RecordKind = 13
+	RecordKind_RECORD_KIND_PROPOSAL            RecordKind = 14
+	RecordKind_RECORD_KIND_VOTE                RecordKind = 15
+	RecordKind_RECORD_KIND_KEY_REVOCATION      RecordKind = 16
 )
 
 // Enum value maps for RecordKind.
@@ -60,6 +63,9 @@ var (
 		11: "RECORD_KIND_REVEAL",
 		12: "RECORD_KIND_SEALED",
 		13: "RECORD_KIND_WAIVER",
+		14: "RECORD_KIND_PROPOSAL",
+		15: "RECORD_KIND_VOTE",
+		16: "RECORD_KIND_KEY_REVOCATION",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -76,6 +82,9 @@ var (
 		"RECORD_KIND_REVEAL":              11,
 		"RECORD_KIND_SEALED":              12,
 		"RECORD_KIND_WAIVER":              13,
+		"RECORD_KIND_PROPOSAL":            14,
+		"RECORD_KIND_VOTE":                15,
+		"RECORD_KIND_KEY_REVOCATION":      16,
 	}
 )
 
@@ -916,6 +925,9 @@ type Record struct {
 	//	*Record_Reveal
 	//	*Record_Sealed
 	//	*Record_Waiver
+	//	*Record_Proposal
+	//	*Record_Vote
+	//	*Record_KeyRevocation
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1103,6 +1115,33 @@ func (x *Record) GetWaiver() *Waiver {
 	return nil
 }
 
+func (x *Record) GetProposal() *Proposal {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Proposal); ok {
+			return x.Proposal
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetVote() *Vote {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Vote); ok {
+			return x.Vote
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetKeyRevocation() *KeyRevocation {
+	if x != nil {
+		if x, ok := x.Body.(*Record_KeyRevocation); ok {
+			return x.KeyRevocation
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1159,6 +1198,18 @@ type Record_Waiver struct {
 	Waiver *Waiver `protobuf:"bytes,22,opt,name=waiver,proto3,oneof"`
 }
 
+type Record_Proposal struct {
+	Proposal *Proposal `protobuf:"bytes,23,opt,name=proposal,proto3,oneof"`
+}
+
+type Record_Vote struct {
+	Vote *Vote `protobuf:"bytes,24,opt,name=vote,proto3,oneof"`
+}
+
+type Record_KeyRevocation struct {
+	KeyRevocation *KeyRevocation `protobuf:"bytes,25,opt,name=key_revocation,json=keyRevocation,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1184,6 +1235,12 @@ func (*Record_Reveal) isRecord_Body() {}
 func (*Record_Sealed) isRecord_Body() {}
 
 func (*Record_Waiver) isRecord_Body() {}
+
+func (*Record_Proposal) isRecord_Body() {}
+
+func (*Record_Vote) isRecord_Body() {}
+
+func (*Record_KeyRevocation) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1265,8 +1322,11 @@ type Pledge struct {
 	ReviewDue      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=review_due,json=reviewDue,proto3" json:"review_due,omitempty"`
 	Verification   *VerificationPromises  `protobuf:"bytes,9,opt,name=verification,proto3" json:"verification,omitempty"`
 	Text           string                 `protobuf:"bytes,10,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Staged incident reporting the pledgors owe each other (NIS2 Article 23
+	// style); absent: none.
+	StagedReporting *StagedReporting `protobuf:"bytes,11,opt,name=staged_reporting,json=stagedReporting,proto3" json:"staged_reporting,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Pledge) Reset() {
@@ -1369,6 +1429,82 @@ func (x *Pledge) GetText() string {
 	return ""
 }
 
+func (x *Pledge) GetStagedReporting() *StagedReporting {
+	if x != nil {
+		return x.StagedReporting
+	}
+	return nil
+}
+
+// StagedReporting declares staged reporting windows. An incident disclosure
+// that affects a pledgor in a protected sector, while the pledge is in force,
+// obliges that pledgor to file each stage in time (docs/interop.md):
+// an early warning and an incident notification counted from when it became
+// aware, a final report counted from its notification. Zero: that stage is
+// not required.
+type StagedReporting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// NIS2: 24.
+	EarlyWarningHours uint32 `protobuf:"varint,1,opt,name=early_warning_hours,json=earlyWarningHours,proto3" json:"early_warning_hours,omitempty"`
+	// NIS2: 72.
+	NotificationHours uint32 `protobuf:"varint,2,opt,name=notification_hours,json=notificationHours,proto3" json:"notification_hours,omitempty"`
+	// Counted from the notification. NIS2: one month (720).
+	FinalReportHours uint32 `protobuf:"varint,3,opt,name=final_report_hours,json=finalReportHours,proto3" json:"final_report_hours,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *StagedReporting) Reset() {
+	*x = StagedReporting{}
+	mi := &file_normledger_v1_records_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StagedReporting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StagedReporting) ProtoMessage() {}
+
+func (x *StagedReporting) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StagedReporting.ProtoReflect.Descriptor instead.
+func (*StagedReporting) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StagedReporting) GetEarlyWarningHours() uint32 {
+	if x != nil {
+		return x.EarlyWarningHours
+	}
+	return 0
+}
+
+func (x *StagedReporting) GetNotificationHours() uint32 {
+	if x != nil {
+		return x.NotificationHours
+	}
+	return 0
+}
+
+func (x *StagedReporting) GetFinalReportHours() uint32 {
+	if x != nil {
+		return x.FinalReportHours
+	}
+	return 0
+}
+
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  NotificationType       `protobuf:"varint,1,opt,name=type,proto3,enum=normledger.v1.NotificationType" json:"type,omitempty"`
@@ -1391,7 +1527,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_normledger_v1_records_proto_msgTypes[5]
+	mi := &file_normledger_v1_records_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1539,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[5]
+	mi := &file_normledger_v1_records_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1552,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{5}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Notification) GetType() NotificationType {
@@ -1494,7 +1630,7 @@ type PointOfContactUpdate struct {
 
 func (x *PointOfContactUpdate) Reset() {
 	*x = PointOfContactUpdate{}
-	mi := &file_normledger_v1_records_proto_msgTypes[6]
+	mi := &file_normledger_v1_records_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1642,7 @@ func (x *PointOfContactUpdate) String() string {
 func (*PointOfContactUpdate) ProtoMessage() {}
 
 func (x *PointOfContactUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[6]
+	mi := &file_normledger_v1_records_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1655,7 @@ func (x *PointOfContactUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointOfContactUpdate.ProtoReflect.Descriptor instead.
 func (*PointOfContactUpdate) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{6}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PointOfContactUpdate) GetName() string {
@@ -1561,7 +1697,7 @@ type Acknowledgement struct {
 
 func (x *Acknowledgement) Reset() {
 	*x = Acknowledgement{}
-	mi := &file_normledger_v1_records_proto_msgTypes[7]
+	mi := &file_normledger_v1_records_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1709,7 @@ func (x *Acknowledgement) String() string {
 func (*Acknowledgement) ProtoMessage() {}
 
 func (x *Acknowledgement) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[7]
+	mi := &file_normledger_v1_records_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1722,7 @@ func (x *Acknowledgement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acknowledgement.ProtoReflect.Descriptor instead.
 func (*Acknowledgement) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Acknowledgement) GetNotificationId() string {
@@ -1617,7 +1753,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_normledger_v1_records_proto_msgTypes[8]
+	mi := &file_normledger_v1_records_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1765,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[8]
+	mi := &file_normledger_v1_records_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1778,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Response) GetRequestId() string {
@@ -1678,7 +1814,7 @@ type Attribution struct {
 
 func (x *Attribution) Reset() {
 	*x = Attribution{}
-	mi := &file_normledger_v1_records_proto_msgTypes[9]
+	mi := &file_normledger_v1_records_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1826,7 @@ func (x *Attribution) String() string {
 func (*Attribution) ProtoMessage() {}
 
 func (x *Attribution) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[9]
+	mi := &file_normledger_v1_records_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1839,7 @@ func (x *Attribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribution.ProtoReflect.Descriptor instead.
 func (*Attribution) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{9}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Attribution) GetTo() []string {
@@ -1753,7 +1889,7 @@ type IncidentDisclosure struct {
 
 func (x *IncidentDisclosure) Reset() {
 	*x = IncidentDisclosure{}
-	mi := &file_normledger_v1_records_proto_msgTypes[10]
+	mi := &file_normledger_v1_records_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1901,7 @@ func (x *IncidentDisclosure) String() string {
 func (*IncidentDisclosure) ProtoMessage() {}
 
 func (x *IncidentDisclosure) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[10]
+	mi := &file_normledger_v1_records_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1914,7 @@ func (x *IncidentDisclosure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentDisclosure.ProtoReflect.Descriptor instead.
 func (*IncidentDisclosure) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{10}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IncidentDisclosure) GetIncidentRef() string {
@@ -1898,7 +2034,7 @@ type ServiceLoss struct {
 
 func (x *ServiceLoss) Reset() {
 	*x = ServiceLoss{}
-	mi := &file_normledger_v1_records_proto_msgTypes[11]
+	mi := &file_normledger_v1_records_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +2046,7 @@ func (x *ServiceLoss) String() string {
 func (*ServiceLoss) ProtoMessage() {}
 
 func (x *ServiceLoss) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[11]
+	mi := &file_normledger_v1_records_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2059,7 @@ func (x *ServiceLoss) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceLoss.ProtoReflect.Descriptor instead.
 func (*ServiceLoss) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{11}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ServiceLoss) GetService() string {
@@ -1966,7 +2102,7 @@ type Estimate struct {
 
 func (x *Estimate) Reset() {
 	*x = Estimate{}
-	mi := &file_normledger_v1_records_proto_msgTypes[12]
+	mi := &file_normledger_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2114,7 @@ func (x *Estimate) String() string {
 func (*Estimate) ProtoMessage() {}
 
 func (x *Estimate) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[12]
+	mi := &file_normledger_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2127,7 @@ func (x *Estimate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Estimate.ProtoReflect.Descriptor instead.
 func (*Estimate) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Estimate) GetMin() uint64 {
@@ -2039,7 +2175,7 @@ type HarmAssessment struct {
 
 func (x *HarmAssessment) Reset() {
 	*x = HarmAssessment{}
-	mi := &file_normledger_v1_records_proto_msgTypes[13]
+	mi := &file_normledger_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2187,7 @@ func (x *HarmAssessment) String() string {
 func (*HarmAssessment) ProtoMessage() {}
 
 func (x *HarmAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[13]
+	mi := &file_normledger_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2200,7 @@ func (x *HarmAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HarmAssessment.ProtoReflect.Descriptor instead.
 func (*HarmAssessment) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{13}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HarmAssessment) GetSubjectIncidents() []string {
@@ -2162,7 +2298,7 @@ type ConflictOfInterest struct {
 
 func (x *ConflictOfInterest) Reset() {
 	*x = ConflictOfInterest{}
-	mi := &file_normledger_v1_records_proto_msgTypes[14]
+	mi := &file_normledger_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2310,7 @@ func (x *ConflictOfInterest) String() string {
 func (*ConflictOfInterest) ProtoMessage() {}
 
 func (x *ConflictOfInterest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[14]
+	mi := &file_normledger_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2323,7 @@ func (x *ConflictOfInterest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConflictOfInterest.ProtoReflect.Descriptor instead.
 func (*ConflictOfInterest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConflictOfInterest) GetNoneDeclared() bool {
@@ -2223,7 +2359,7 @@ type Finding struct {
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_normledger_v1_records_proto_msgTypes[15]
+	mi := &file_normledger_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2371,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[15]
+	mi := &file_normledger_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2384,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Finding) GetSubjectType() FindingSubjectType {
@@ -2326,7 +2462,7 @@ type Challenge struct {
 
 func (x *Challenge) Reset() {
 	*x = Challenge{}
-	mi := &file_normledger_v1_records_proto_msgTypes[16]
+	mi := &file_normledger_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2474,7 @@ func (x *Challenge) String() string {
 func (*Challenge) ProtoMessage() {}
 
 func (x *Challenge) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[16]
+	mi := &file_normledger_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2487,7 @@ func (x *Challenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Challenge.ProtoReflect.Descriptor instead.
 func (*Challenge) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Challenge) GetTargetId() string {
@@ -2388,7 +2524,7 @@ type Amendment struct {
 
 func (x *Amendment) Reset() {
 	*x = Amendment{}
-	mi := &file_normledger_v1_records_proto_msgTypes[17]
+	mi := &file_normledger_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2536,7 @@ func (x *Amendment) String() string {
 func (*Amendment) ProtoMessage() {}
 
 func (x *Amendment) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[17]
+	mi := &file_normledger_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2549,7 @@ func (x *Amendment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Amendment.ProtoReflect.Descriptor instead.
 func (*Amendment) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Amendment) GetTargetId() string {
@@ -2448,7 +2584,7 @@ type Retraction struct {
 
 func (x *Retraction) Reset() {
 	*x = Retraction{}
-	mi := &file_normledger_v1_records_proto_msgTypes[18]
+	mi := &file_normledger_v1_records_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2596,7 @@ func (x *Retraction) String() string {
 func (*Retraction) ProtoMessage() {}
 
 func (x *Retraction) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[18]
+	mi := &file_normledger_v1_records_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2609,7 @@ func (x *Retraction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retraction.ProtoReflect.Descriptor instead.
 func (*Retraction) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{18}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Retraction) GetTargetId() string {
@@ -2502,7 +2638,7 @@ type EncryptedCopy struct {
 
 func (x *EncryptedCopy) Reset() {
 	*x = EncryptedCopy{}
-	mi := &file_normledger_v1_records_proto_msgTypes[19]
+	mi := &file_normledger_v1_records_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2650,7 @@ func (x *EncryptedCopy) String() string {
 func (*EncryptedCopy) ProtoMessage() {}
 
 func (x *EncryptedCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[19]
+	mi := &file_normledger_v1_records_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2663,7 @@ func (x *EncryptedCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EncryptedCopy.ProtoReflect.Descriptor instead.
 func (*EncryptedCopy) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{19}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EncryptedCopy) GetRecipient() string {
@@ -2560,7 +2696,7 @@ type Sealed struct {
 
 func (x *Sealed) Reset() {
 	*x = Sealed{}
-	mi := &file_normledger_v1_records_proto_msgTypes[20]
+	mi := &file_normledger_v1_records_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2708,7 @@ func (x *Sealed) String() string {
 func (*Sealed) ProtoMessage() {}
 
 func (x *Sealed) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[20]
+	mi := &file_normledger_v1_records_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2721,7 @@ func (x *Sealed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sealed.ProtoReflect.Descriptor instead.
 func (*Sealed) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{20}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Sealed) GetSealedKind() RecordKind {
@@ -2636,7 +2772,7 @@ type Reveal struct {
 
 func (x *Reveal) Reset() {
 	*x = Reveal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[21]
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2784,7 @@ func (x *Reveal) String() string {
 func (*Reveal) ProtoMessage() {}
 
 func (x *Reveal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[21]
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2797,7 @@ func (x *Reveal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reveal.ProtoReflect.Descriptor instead.
 func (*Reveal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{21}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Reveal) GetSealedId() string {
@@ -2697,7 +2833,7 @@ type Waiver struct {
 
 func (x *Waiver) Reset() {
 	*x = Waiver{}
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +2845,7 @@ func (x *Waiver) String() string {
 func (*Waiver) ProtoMessage() {}
 
 func (x *Waiver) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +2858,7 @@ func (x *Waiver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Waiver.ProtoReflect.Descriptor instead.
 func (*Waiver) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Waiver) GetObligationId() string {
@@ -2739,18 +2875,232 @@ func (x *Waiver) GetReason() string {
 	return ""
 }
 
+// Proposal asks the electorate to approve one governance action before a
+// deadline (block time). Only members holding the "governance" role may
+// file it. Its id is the record id.
+type Proposal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Title         string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	Rationale     string                 `protobuf:"bytes,2,opt,name=rationale,proto3" json:"rationale,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Action        *GovernanceAction      `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proposal) Reset() {
+	*x = Proposal{}
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proposal) ProtoMessage() {}
+
+func (x *Proposal) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
+func (*Proposal) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Proposal) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Proposal) GetRationale() string {
+	if x != nil {
+		return x.Rationale
+	}
+	return ""
+}
+
+func (x *Proposal) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Proposal) GetAction() *GovernanceAction {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+// Vote is an elector's position on a proposal: one per elector and
+// proposal, final once filed, accepted until the deadline.
+type Vote struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProposalId    string                 `protobuf:"bytes,1,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	Option        VoteOption             `protobuf:"varint,2,opt,name=option,proto3,enum=normledger.v1.VoteOption" json:"option,omitempty"`
+	Statement     string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Vote) Reset() {
+	*x = Vote{}
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Vote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Vote) ProtoMessage() {}
+
+func (x *Vote) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Vote.ProtoReflect.Descriptor instead.
+func (*Vote) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Vote) GetProposalId() string {
+	if x != nil {
+		return x.ProposalId
+	}
+	return ""
+}
+
+func (x *Vote) GetOption() VoteOption {
+	if x != nil {
+		return x.Option
+	}
+	return VoteOption_VOTE_OPTION_UNSPECIFIED
+}
+
+func (x *Vote) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+// KeyRevocation is a member's emergency revocation of one of its own keys,
+// signed by any of its active keys (including the one revoked), effective
+// at once without a vote. The key signs nothing more; records it signed at
+// or after the compromise point are flagged.
+type KeyRevocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Must be the signer.
+	Member                 string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	KeyId                  string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	CompromisedSinceHeight int64                  `protobuf:"varint,3,opt,name=compromised_since_height,json=compromisedSinceHeight,proto3" json:"compromised_since_height,omitempty"`
+	CompromisedSinceTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=compromised_since_time,json=compromisedSinceTime,proto3" json:"compromised_since_time,omitempty"`
+	Reason                 string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *KeyRevocation) Reset() {
+	*x = KeyRevocation{}
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyRevocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyRevocation) ProtoMessage() {}
+
+func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyRevocation.ProtoReflect.Descriptor instead.
+func (*KeyRevocation) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *KeyRevocation) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *KeyRevocation) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *KeyRevocation) GetCompromisedSinceHeight() int64 {
+	if x != nil {
+		return x.CompromisedSinceHeight
+	}
+	return 0
+}
+
+func (x *KeyRevocation) GetCompromisedSinceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompromisedSinceTime
+	}
+	return nil
+}
+
+func (x *KeyRevocation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_normledger_v1_records_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"l\n" +
+	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/governance.proto\"l\n" +
 	"\n" +
 	"TimeWindow\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\xbd\a\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xe6\b\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
@@ -2772,12 +3122,15 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"retraction\x12/\n" +
 	"\x06reveal\x18\x14 \x01(\v2\x15.normledger.v1.RevealH\x00R\x06reveal\x12/\n" +
 	"\x06sealed\x18\x15 \x01(\v2\x15.normledger.v1.SealedH\x00R\x06sealed\x12/\n" +
-	"\x06waiver\x18\x16 \x01(\v2\x15.normledger.v1.WaiverH\x00R\x06waiverB\x06\n" +
+	"\x06waiver\x18\x16 \x01(\v2\x15.normledger.v1.WaiverH\x00R\x06waiver\x125\n" +
+	"\bproposal\x18\x17 \x01(\v2\x17.normledger.v1.ProposalH\x00R\bproposal\x12)\n" +
+	"\x04vote\x18\x18 \x01(\v2\x13.normledger.v1.VoteH\x00R\x04vote\x12E\n" +
+	"\x0ekey_revocation\x18\x19 \x01(\v2\x1c.normledger.v1.KeyRevocationH\x00R\rkeyRevocationB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
 	"\x14respond_within_hours\x18\x02 \x01(\rR\x12respondWithinHours\x12-\n" +
-	"\x12accepted_verifiers\x18\x03 \x03(\tR\x11acceptedVerifiers\"\xd8\x03\n" +
+	"\x12accepted_verifiers\x18\x03 \x03(\tR\x11acceptedVerifiers\"\xa3\x04\n" +
 	"\x06Pledge\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1a\n" +
 	"\bpledgors\x18\x02 \x03(\tR\bpledgors\x12\x1b\n" +
@@ -2790,7 +3143,12 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"review_due\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\treviewDue\x12G\n" +
 	"\fverification\x18\t \x01(\v2#.normledger.v1.VerificationPromisesR\fverification\x12\x12\n" +
 	"\x04text\x18\n" +
-	" \x01(\tR\x04text\"\xdb\x03\n" +
+	" \x01(\tR\x04text\x12I\n" +
+	"\x10staged_reporting\x18\v \x01(\v2\x1e.normledger.v1.StagedReportingR\x0fstagedReporting\"\x9e\x01\n" +
+	"\x0fStagedReporting\x12.\n" +
+	"\x13early_warning_hours\x18\x01 \x01(\rR\x11earlyWarningHours\x12-\n" +
+	"\x12notification_hours\x18\x02 \x01(\rR\x11notificationHours\x12,\n" +
+	"\x12final_report_hours\x18\x03 \x01(\rR\x10finalReportHours\"\xdb\x03\n" +
 	"\fNotification\x123\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1f.normledger.v1.NotificationTypeR\x04type\x12\x1e\n" +
 	"\n" +
@@ -2910,7 +3268,23 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x04body\x18\x03 \x01(\v2\x15.normledger.v1.RecordR\x04body\"E\n" +
 	"\x06Waiver\x12#\n" +
 	"\robligation_id\x18\x01 \x01(\tR\fobligationId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*\x93\x03\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xaf\x01\n" +
+	"\bProposal\x12\x14\n" +
+	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1c\n" +
+	"\trationale\x18\x02 \x01(\tR\trationale\x126\n" +
+	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x127\n" +
+	"\x06action\x18\x04 \x01(\v2\x1f.normledger.v1.GovernanceActionR\x06action\"x\n" +
+	"\x04Vote\x12\x1f\n" +
+	"\vproposal_id\x18\x01 \x01(\tR\n" +
+	"proposalId\x121\n" +
+	"\x06option\x18\x02 \x01(\x0e2\x19.normledger.v1.VoteOptionR\x06option\x12\x1c\n" +
+	"\tstatement\x18\x03 \x01(\tR\tstatement\"\xe2\x01\n" +
+	"\rKeyRevocation\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x128\n" +
+	"\x18compromised_since_height\x18\x03 \x01(\x03R\x16compromisedSinceHeight\x12P\n" +
+	"\x16compromised_since_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x14compromisedSinceTime\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason*\xe3\x03\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -2927,7 +3301,10 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x12\x16\n" +
 	"\x12RECORD_KIND_REVEAL\x10\v\x12\x16\n" +
 	"\x12RECORD_KIND_SEALED\x10\f\x12\x16\n" +
-	"\x12RECORD_KIND_WAIVER\x10\r*\xbc\x02\n" +
+	"\x12RECORD_KIND_WAIVER\x10\r\x12\x18\n" +
+	"\x14RECORD_KIND_PROPOSAL\x10\x0e\x12\x14\n" +
+	"\x10RECORD_KIND_VOTE\x10\x0f\x12\x1e\n" +
+	"\x1aRECORD_KIND_KEY_REVOCATION\x10\x10*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -3021,7 +3398,7 @@ func file_normledger_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_normledger_v1_records_proto_goTypes = []any{
 	(RecordKind)(0),               // 0: normledger.v1.RecordKind
 	(Sector)(0),                   // 1: normledger.v1.Sector
@@ -3041,90 +3418,104 @@ var file_normledger_v1_records_proto_goTypes = []any{
 	(*Record)(nil),                // 15: normledger.v1.Record
 	(*VerificationPromises)(nil),  // 16: normledger.v1.VerificationPromises
 	(*Pledge)(nil),                // 17: normledger.v1.Pledge
-	(*Notification)(nil),          // 18: normledger.v1.Notification
-	(*PointOfContactUpdate)(nil),  // 19: normledger.v1.PointOfContactUpdate
-	(*Acknowledgement)(nil),       // 20: normledger.v1.Acknowledgement
-	(*Response)(nil),              // 21: normledger.v1.Response
-	(*Attribution)(nil),           // 22: normledger.v1.Attribution
-	(*IncidentDisclosure)(nil),    // 23: normledger.v1.IncidentDisclosure
-	(*ServiceLoss)(nil),           // 24: normledger.v1.ServiceLoss
-	(*Estimate)(nil),              // 25: normledger.v1.Estimate
-	(*HarmAssessment)(nil),        // 26: normledger.v1.HarmAssessment
-	(*ConflictOfInterest)(nil),    // 27: normledger.v1.ConflictOfInterest
-	(*Finding)(nil),               // 28: normledger.v1.Finding
-	(*Challenge)(nil),             // 29: normledger.v1.Challenge
-	(*Amendment)(nil),             // 30: normledger.v1.Amendment
-	(*Retraction)(nil),            // 31: normledger.v1.Retraction
-	(*EncryptedCopy)(nil),         // 32: normledger.v1.EncryptedCopy
-	(*Sealed)(nil),                // 33: normledger.v1.Sealed
-	(*Reveal)(nil),                // 34: normledger.v1.Reveal
-	(*Waiver)(nil),                // 35: normledger.v1.Waiver
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*StagedReporting)(nil),       // 18: normledger.v1.StagedReporting
+	(*Notification)(nil),          // 19: normledger.v1.Notification
+	(*PointOfContactUpdate)(nil),  // 20: normledger.v1.PointOfContactUpdate
+	(*Acknowledgement)(nil),       // 21: normledger.v1.Acknowledgement
+	(*Response)(nil),              // 22: normledger.v1.Response
+	(*Attribution)(nil),           // 23: normledger.v1.Attribution
+	(*IncidentDisclosure)(nil),    // 24: normledger.v1.IncidentDisclosure
+	(*ServiceLoss)(nil),           // 25: normledger.v1.ServiceLoss
+	(*Estimate)(nil),              // 26: normledger.v1.Estimate
+	(*HarmAssessment)(nil),        // 27: normledger.v1.HarmAssessment
+	(*ConflictOfInterest)(nil),    // 28: normledger.v1.ConflictOfInterest
+	(*Finding)(nil),               // 29: normledger.v1.Finding
+	(*Challenge)(nil),             // 30: normledger.v1.Challenge
+	(*Amendment)(nil),             // 31: normledger.v1.Amendment
+	(*Retraction)(nil),            // 32: normledger.v1.Retraction
+	(*EncryptedCopy)(nil),         // 33: normledger.v1.EncryptedCopy
+	(*Sealed)(nil),                // 34: normledger.v1.Sealed
+	(*Reveal)(nil),                // 35: normledger.v1.Reveal
+	(*Waiver)(nil),                // 36: normledger.v1.Waiver
+	(*Proposal)(nil),              // 37: normledger.v1.Proposal
+	(*Vote)(nil),                  // 38: normledger.v1.Vote
+	(*KeyRevocation)(nil),         // 39: normledger.v1.KeyRevocation
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(*GovernanceAction)(nil),      // 41: normledger.v1.GovernanceAction
+	(VoteOption)(0),               // 42: normledger.v1.VoteOption
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
-	36, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	36, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	40, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	40, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	2,  // 2: normledger.v1.Record.tlp:type_name -> normledger.v1.Tlp
-	36, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
+	40, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
 	17, // 4: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
-	18, // 5: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
-	20, // 6: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
-	21, // 7: normledger.v1.Record.response:type_name -> normledger.v1.Response
-	23, // 8: normledger.v1.Record.incident_disclosure:type_name -> normledger.v1.IncidentDisclosure
-	26, // 9: normledger.v1.Record.harm_assessment:type_name -> normledger.v1.HarmAssessment
-	28, // 10: normledger.v1.Record.finding:type_name -> normledger.v1.Finding
-	29, // 11: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
-	30, // 12: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
-	31, // 13: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
-	34, // 14: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
-	33, // 15: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
-	35, // 16: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
-	1,  // 17: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	36, // 18: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	36, // 19: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	36, // 20: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 21: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	4,  // 22: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 23: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 24: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	36, // 25: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	19, // 26: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 27: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 28: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 29: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 30: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 31: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	36, // 32: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	36, // 33: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	36, // 34: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	36, // 35: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	36, // 36: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 37: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	22, // 38: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 39: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 40: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 41: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	24, // 42: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	25, // 43: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 44: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	36, // 45: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 46: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 47: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 48: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 49: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	27, // 50: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	36, // 51: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	36, // 52: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 53: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 54: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	36, // 55: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	32, // 56: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	15, // 57: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	19, // 5: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
+	21, // 6: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
+	22, // 7: normledger.v1.Record.response:type_name -> normledger.v1.Response
+	24, // 8: normledger.v1.Record.incident_disclosure:type_name -> normledger.v1.IncidentDisclosure
+	27, // 9: normledger.v1.Record.harm_assessment:type_name -> normledger.v1.HarmAssessment
+	29, // 10: normledger.v1.Record.finding:type_name -> normledger.v1.Finding
+	30, // 11: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
+	31, // 12: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
+	32, // 13: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
+	35, // 14: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
+	34, // 15: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
+	36, // 16: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
+	37, // 17: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
+	38, // 18: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
+	39, // 19: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
+	1,  // 20: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	40, // 21: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	40, // 22: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	40, // 23: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	16, // 24: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	18, // 25: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
+	4,  // 26: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	13, // 27: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 28: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	40, // 29: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	20, // 30: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	5,  // 31: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	3,  // 32: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	6,  // 33: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	7,  // 34: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 35: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	40, // 36: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	40, // 37: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	40, // 38: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	40, // 39: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	40, // 40: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	8,  // 41: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	23, // 42: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	1,  // 43: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	9,  // 44: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	14, // 45: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	25, // 46: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	26, // 47: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	3,  // 48: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	40, // 49: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	10, // 50: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	11, // 51: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	12, // 52: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	14, // 53: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	28, // 54: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	40, // 55: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	40, // 56: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	15, // 57: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 58: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	40, // 59: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	33, // 60: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	15, // 61: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	40, // 62: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
+	41, // 63: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
+	42, // 64: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
+	40, // 65: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -3132,6 +3523,7 @@ func file_normledger_v1_records_proto_init() {
 	if File_normledger_v1_records_proto != nil {
 		return
 	}
+	file_normledger_v1_governance_proto_init()
 	file_normledger_v1_records_proto_msgTypes[2].OneofWrappers = []any{
 		(*Record_Pledge)(nil),
 		(*Record_Notification)(nil),
@@ -3146,6 +3538,9 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_Reveal)(nil),
 		(*Record_Sealed)(nil),
 		(*Record_Waiver)(nil),
+		(*Record_Proposal)(nil),
+		(*Record_Vote)(nil),
+		(*Record_KeyRevocation)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3153,7 +3548,7 @@ func file_normledger_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_records_proto_rawDesc), len(file_normledger_v1_records_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   23,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

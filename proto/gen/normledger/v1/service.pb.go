@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -75,6 +76,247 @@ func (BroadcastMode) EnumDescriptor() ([]byte, []int) {
 	return file_normledger_v1_service_proto_rawDescGZIP(), []int{0}
 }
 
+type ListEvidenceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,3,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEvidenceRequest) Reset() {
+	*x = ListEvidenceRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEvidenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEvidenceRequest) ProtoMessage() {}
+
+func (x *ListEvidenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEvidenceRequest.ProtoReflect.Descriptor instead.
+func (*ListEvidenceRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListEvidenceRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ListEvidenceRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListEvidenceRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type ListEvidenceResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Evidence []*Evidence            `protobuf:"bytes,1,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	Height   int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove=true: one proof per entry, in the same order.
+	Proofs        []*Proof `protobuf:"bytes,3,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEvidenceResponse) Reset() {
+	*x = ListEvidenceResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEvidenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEvidenceResponse) ProtoMessage() {}
+
+func (x *ListEvidenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEvidenceResponse.ProtoReflect.Descriptor instead.
+func (*ListEvidenceResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListEvidenceResponse) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *ListEvidenceResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListEvidenceResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+type GetEvidenceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,3,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEvidenceRequest) Reset() {
+	*x = GetEvidenceRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEvidenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEvidenceRequest) ProtoMessage() {}
+
+func (x *GetEvidenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEvidenceRequest.ProtoReflect.Descriptor instead.
+func (*GetEvidenceRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetEvidenceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetEvidenceRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetEvidenceRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetEvidenceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Evidence      *Evidence              `protobuf:"bytes,1,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Proof         *Proof                 `protobuf:"bytes,3,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEvidenceResponse) Reset() {
+	*x = GetEvidenceResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEvidenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEvidenceResponse) ProtoMessage() {}
+
+func (x *GetEvidenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEvidenceResponse.ProtoReflect.Descriptor instead.
+func (*GetEvidenceResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetEvidenceResponse) GetEvidence() *Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *GetEvidenceResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetEvidenceResponse) GetProof() *Proof {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -83,7 +325,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[0]
+	mi := &file_normledger_v1_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +337,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[0]
+	mi := &file_normledger_v1_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +350,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{0}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{4}
 }
 
 type Validator struct {
@@ -123,7 +365,7 @@ type Validator struct {
 
 func (x *Validator) Reset() {
 	*x = Validator{}
-	mi := &file_normledger_v1_service_proto_msgTypes[1]
+	mi := &file_normledger_v1_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -135,7 +377,7 @@ func (x *Validator) String() string {
 func (*Validator) ProtoMessage() {}
 
 func (x *Validator) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[1]
+	mi := &file_normledger_v1_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -148,7 +390,7 @@ func (x *Validator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Validator.ProtoReflect.Descriptor instead.
 func (*Validator) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{1}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Validator) GetAddress() []byte {
@@ -184,16 +426,21 @@ type StatusResponse struct {
 	// Newest state height whose app hash is in a header (latest_height - 1).
 	LatestAttestedHeight int64 `protobuf:"varint,7,opt,name=latest_attested_height,json=latestAttestedHeight,proto3" json:"latest_attested_height,omitempty"`
 	// App hash of latest_attested_height (from header latest_height).
-	AppHash       []byte       `protobuf:"bytes,8,opt,name=app_hash,json=appHash,proto3" json:"app_hash,omitempty"`
-	CatchingUp    bool         `protobuf:"varint,9,opt,name=catching_up,json=catchingUp,proto3" json:"catching_up,omitempty"`
-	Validators    []*Validator `protobuf:"bytes,10,rep,name=validators,proto3" json:"validators,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AppHash    []byte       `protobuf:"bytes,8,opt,name=app_hash,json=appHash,proto3" json:"app_hash,omitempty"`
+	CatchingUp bool         `protobuf:"varint,9,opt,name=catching_up,json=catchingUp,proto3" json:"catching_up,omitempty"`
+	Validators []*Validator `protobuf:"bytes,10,rep,name=validators,proto3" json:"validators,omitempty"`
+	// The oldest state height this node can answer at (1 for a full history).
+	EarliestStateHeight int64 `protobuf:"varint,11,opt,name=earliest_state_height,json=earliestStateHeight,proto3" json:"earliest_state_height,omitempty"`
+	// Set when the node joined by state sync: it holds state and blocks only
+	// from this height, so it cannot prove or replay anything older.
+	StateSyncedFrom int64 `protobuf:"varint,12,opt,name=state_synced_from,json=stateSyncedFrom,proto3" json:"state_synced_from,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[2]
+	mi := &file_normledger_v1_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -205,7 +452,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[2]
+	mi := &file_normledger_v1_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -218,7 +465,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{2}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StatusResponse) GetChainId() string {
@@ -291,6 +538,20 @@ func (x *StatusResponse) GetValidators() []*Validator {
 	return nil
 }
 
+func (x *StatusResponse) GetEarliestStateHeight() int64 {
+	if x != nil {
+		return x.EarliestStateHeight
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetStateSyncedFrom() int64 {
+	if x != nil {
+		return x.StateSyncedFrom
+	}
+	return 0
+}
+
 type ListMembersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Height        int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
@@ -301,7 +562,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[3]
+	mi := &file_normledger_v1_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +574,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[3]
+	mi := &file_normledger_v1_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +587,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{3}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListMembersRequest) GetHeight() int64 {
@@ -355,7 +616,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[4]
+	mi := &file_normledger_v1_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +628,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[4]
+	mi := &file_normledger_v1_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +641,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{4}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -415,7 +676,7 @@ type GetMemberRequest struct {
 
 func (x *GetMemberRequest) Reset() {
 	*x = GetMemberRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[5]
+	mi := &file_normledger_v1_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +688,7 @@ func (x *GetMemberRequest) String() string {
 func (*GetMemberRequest) ProtoMessage() {}
 
 func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[5]
+	mi := &file_normledger_v1_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +701,7 @@ func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberRequest.ProtoReflect.Descriptor instead.
 func (*GetMemberRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{5}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetMemberRequest) GetId() string {
@@ -478,7 +739,7 @@ type GetMemberResponse struct {
 
 func (x *GetMemberResponse) Reset() {
 	*x = GetMemberResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[6]
+	mi := &file_normledger_v1_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +751,7 @@ func (x *GetMemberResponse) String() string {
 func (*GetMemberResponse) ProtoMessage() {}
 
 func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[6]
+	mi := &file_normledger_v1_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +764,7 @@ func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberResponse.ProtoReflect.Descriptor instead.
 func (*GetMemberResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{6}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMemberResponse) GetMember() *Member {
@@ -546,7 +807,7 @@ type GetRecordRequest struct {
 
 func (x *GetRecordRequest) Reset() {
 	*x = GetRecordRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[7]
+	mi := &file_normledger_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +819,7 @@ func (x *GetRecordRequest) String() string {
 func (*GetRecordRequest) ProtoMessage() {}
 
 func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[7]
+	mi := &file_normledger_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +832,7 @@ func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordRequest.ProtoReflect.Descriptor instead.
 func (*GetRecordRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetRecordRequest) GetId() string {
@@ -599,16 +860,21 @@ type GetRecordResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Record *StoredRecord          `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
 	Height int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
-	// With prove: proofs[0] proves i/<id> -> seq (or its absence),
-	// proofs[1] proves r/<seq> -> record.
-	Proofs        []*Proof `protobuf:"bytes,3,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// With prove: proofs[0] proves i/<id> -> RecordRef (or its absence),
+	// proofs[1] proves meta/log (log size and root) and inclusion proves the
+	// record's transaction is log entry RecordRef.seq - 1 (docs/proofs.md).
+	Proofs []*Proof `protobuf:"bytes,3,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// Warnings about the record (its signing key was later revoked as
+	// compromised), from the member state at height.
+	Flags         []*RecordFlag `protobuf:"bytes,4,rep,name=flags,proto3" json:"flags,omitempty"`
+	Inclusion     *LogInclusion `protobuf:"bytes,5,opt,name=inclusion,proto3" json:"inclusion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRecordResponse) Reset() {
 	*x = GetRecordResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[8]
+	mi := &file_normledger_v1_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +886,7 @@ func (x *GetRecordResponse) String() string {
 func (*GetRecordResponse) ProtoMessage() {}
 
 func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[8]
+	mi := &file_normledger_v1_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +899,7 @@ func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordResponse.ProtoReflect.Descriptor instead.
 func (*GetRecordResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetRecordResponse) GetRecord() *StoredRecord {
@@ -657,6 +923,20 @@ func (x *GetRecordResponse) GetProofs() []*Proof {
 	return nil
 }
 
+func (x *GetRecordResponse) GetFlags() []*RecordFlag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *GetRecordResponse) GetInclusion() *LogInclusion {
+	if x != nil {
+		return x.Inclusion
+	}
+	return nil
+}
+
 type BroadcastTxRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Canonical Tx bytes (base64 in JSON).
@@ -669,7 +949,7 @@ type BroadcastTxRequest struct {
 
 func (x *BroadcastTxRequest) Reset() {
 	*x = BroadcastTxRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[9]
+	mi := &file_normledger_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +961,7 @@ func (x *BroadcastTxRequest) String() string {
 func (*BroadcastTxRequest) ProtoMessage() {}
 
 func (x *BroadcastTxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[9]
+	mi := &file_normledger_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +974,7 @@ func (x *BroadcastTxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastTxRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastTxRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{9}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BroadcastTxRequest) GetTx() []byte {
@@ -728,7 +1008,7 @@ type BroadcastTxResponse struct {
 
 func (x *BroadcastTxResponse) Reset() {
 	*x = BroadcastTxResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[10]
+	mi := &file_normledger_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1020,7 @@ func (x *BroadcastTxResponse) String() string {
 func (*BroadcastTxResponse) ProtoMessage() {}
 
 func (x *BroadcastTxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[10]
+	mi := &file_normledger_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1033,7 @@ func (x *BroadcastTxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastTxResponse.ProtoReflect.Descriptor instead.
 func (*BroadcastTxResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BroadcastTxResponse) GetHash() string {
@@ -810,7 +1090,7 @@ type GetTxRequest struct {
 
 func (x *GetTxRequest) Reset() {
 	*x = GetTxRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[11]
+	mi := &file_normledger_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +1102,7 @@ func (x *GetTxRequest) String() string {
 func (*GetTxRequest) ProtoMessage() {}
 
 func (x *GetTxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[11]
+	mi := &file_normledger_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +1115,7 @@ func (x *GetTxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTxRequest.ProtoReflect.Descriptor instead.
 func (*GetTxRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetTxRequest) GetHash() string {
@@ -869,7 +1149,7 @@ type GetLightBlockRequest struct {
 
 func (x *GetLightBlockRequest) Reset() {
 	*x = GetLightBlockRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[12]
+	mi := &file_normledger_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1161,7 @@ func (x *GetLightBlockRequest) String() string {
 func (*GetLightBlockRequest) ProtoMessage() {}
 
 func (x *GetLightBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[12]
+	mi := &file_normledger_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1174,7 @@ func (x *GetLightBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLightBlockRequest.ProtoReflect.Descriptor instead.
 func (*GetLightBlockRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetLightBlockRequest) GetHeight() int64 {
@@ -916,7 +1196,7 @@ type GetLightBlockResponse struct {
 
 func (x *GetLightBlockResponse) Reset() {
 	*x = GetLightBlockResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[13]
+	mi := &file_normledger_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1208,7 @@ func (x *GetLightBlockResponse) String() string {
 func (*GetLightBlockResponse) ProtoMessage() {}
 
 func (x *GetLightBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[13]
+	mi := &file_normledger_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1221,7 @@ func (x *GetLightBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLightBlockResponse.ProtoReflect.Descriptor instead.
 func (*GetLightBlockResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetLightBlockResponse) GetHeight() int64 {
@@ -969,7 +1249,7 @@ type GetProofRequest struct {
 
 func (x *GetProofRequest) Reset() {
 	*x = GetProofRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[14]
+	mi := &file_normledger_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1261,7 @@ func (x *GetProofRequest) String() string {
 func (*GetProofRequest) ProtoMessage() {}
 
 func (x *GetProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[14]
+	mi := &file_normledger_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1274,7 @@ func (x *GetProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProofRequest.ProtoReflect.Descriptor instead.
 func (*GetProofRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetProofRequest) GetKey() string {
@@ -1021,7 +1301,7 @@ type GetProofResponse struct {
 
 func (x *GetProofResponse) Reset() {
 	*x = GetProofResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[15]
+	mi := &file_normledger_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1313,7 @@ func (x *GetProofResponse) String() string {
 func (*GetProofResponse) ProtoMessage() {}
 
 func (x *GetProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[15]
+	mi := &file_normledger_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1326,7 @@ func (x *GetProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProofResponse.ProtoReflect.Descriptor instead.
 func (*GetProofResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetProofResponse) GetHeight() int64 {
@@ -1063,6 +1343,339 @@ func (x *GetProofResponse) GetProof() *Proof {
 	return nil
 }
 
+type GetLogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,2,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogRequest) Reset() {
+	*x = GetLogRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogRequest) ProtoMessage() {}
+
+func (x *GetLogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogRequest.ProtoReflect.Descriptor instead.
+func (*GetLogRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetLogRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetLogRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetLogResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Height int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Size   uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// RFC 6962 root hash of the first size entries.
+	Root []byte `protobuf:"bytes,3,opt,name=root,proto3" json:"root,omitempty"`
+	// With prove: meta/log at height.
+	Proof         *Proof `protobuf:"bytes,4,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogResponse) Reset() {
+	*x = GetLogResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogResponse) ProtoMessage() {}
+
+func (x *GetLogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogResponse.ProtoReflect.Descriptor instead.
+func (*GetLogResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetLogResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetLogResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *GetLogResponse) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *GetLogResponse) GetProof() *Proof {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type GetLogConsistencyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	First         uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Second        uint64                 `protobuf:"varint,2,opt,name=second,proto3" json:"second,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogConsistencyRequest) Reset() {
+	*x = GetLogConsistencyRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogConsistencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogConsistencyRequest) ProtoMessage() {}
+
+func (x *GetLogConsistencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogConsistencyRequest.ProtoReflect.Descriptor instead.
+func (*GetLogConsistencyRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetLogConsistencyRequest) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *GetLogConsistencyRequest) GetSecond() uint64 {
+	if x != nil {
+		return x.Second
+	}
+	return 0
+}
+
+type GetLogConsistencyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	First  uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Second uint64                 `protobuf:"varint,2,opt,name=second,proto3" json:"second,omitempty"`
+	// RFC 6962 consistency proof (RFC 9162 section 2.1.4.1).
+	Hashes        [][]byte `protobuf:"bytes,3,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogConsistencyResponse) Reset() {
+	*x = GetLogConsistencyResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogConsistencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogConsistencyResponse) ProtoMessage() {}
+
+func (x *GetLogConsistencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogConsistencyResponse.ProtoReflect.Descriptor instead.
+func (*GetLogConsistencyResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetLogConsistencyResponse) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *GetLogConsistencyResponse) GetSecond() uint64 {
+	if x != nil {
+		return x.Second
+	}
+	return 0
+}
+
+func (x *GetLogConsistencyResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+type ListCheckpointsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only checkpoints at or below this height (0: any).
+	BeforeHeight int64 `protobuf:"varint,1,opt,name=before_height,json=beforeHeight,proto3" json:"before_height,omitempty"`
+	// Default 20, at most 200.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCheckpointsRequest) Reset() {
+	*x = ListCheckpointsRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCheckpointsRequest) ProtoMessage() {}
+
+func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListCheckpointsRequest) GetBeforeHeight() int64 {
+	if x != nil {
+		return x.BeforeHeight
+	}
+	return 0
+}
+
+func (x *ListCheckpointsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListCheckpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoints   []*CheckpointInfo      `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCheckpointsResponse) Reset() {
+	*x = ListCheckpointsResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCheckpointsResponse) ProtoMessage() {}
+
+func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListCheckpointsResponse) GetCheckpoints() []*CheckpointInfo {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
 // ErrorInfo is attached to every error: the ledger's stable result code.
 type ErrorInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1075,7 +1688,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_normledger_v1_service_proto_msgTypes[16]
+	mi := &file_normledger_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1700,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[16]
+	mi := &file_normledger_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1713,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ErrorInfo) GetCode() uint32 {
@@ -1145,7 +1758,7 @@ type ListObligationsRequest struct {
 
 func (x *ListObligationsRequest) Reset() {
 	*x = ListObligationsRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[17]
+	mi := &file_normledger_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1770,7 @@ func (x *ListObligationsRequest) String() string {
 func (*ListObligationsRequest) ProtoMessage() {}
 
 func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[17]
+	mi := &file_normledger_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1783,7 @@ func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObligationsRequest.ProtoReflect.Descriptor instead.
 func (*ListObligationsRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListObligationsRequest) GetDebtor() string {
@@ -1249,7 +1862,7 @@ type ListObligationsResponse struct {
 
 func (x *ListObligationsResponse) Reset() {
 	*x = ListObligationsResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[18]
+	mi := &file_normledger_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1874,7 @@ func (x *ListObligationsResponse) String() string {
 func (*ListObligationsResponse) ProtoMessage() {}
 
 func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[18]
+	mi := &file_normledger_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1887,7 @@ func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObligationsResponse.ProtoReflect.Descriptor instead.
 func (*ListObligationsResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListObligationsResponse) GetObligations() []*Obligation {
@@ -1316,7 +1929,7 @@ type GetObligationRequest struct {
 
 func (x *GetObligationRequest) Reset() {
 	*x = GetObligationRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[19]
+	mi := &file_normledger_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1941,7 @@ func (x *GetObligationRequest) String() string {
 func (*GetObligationRequest) ProtoMessage() {}
 
 func (x *GetObligationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[19]
+	mi := &file_normledger_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1954,7 @@ func (x *GetObligationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObligationRequest.ProtoReflect.Descriptor instead.
 func (*GetObligationRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetObligationRequest) GetId() string {
@@ -1376,7 +1989,7 @@ type GetObligationResponse struct {
 
 func (x *GetObligationResponse) Reset() {
 	*x = GetObligationResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[20]
+	mi := &file_normledger_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +2001,7 @@ func (x *GetObligationResponse) String() string {
 func (*GetObligationResponse) ProtoMessage() {}
 
 func (x *GetObligationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[20]
+	mi := &file_normledger_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +2014,7 @@ func (x *GetObligationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObligationResponse.ProtoReflect.Descriptor instead.
 func (*GetObligationResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetObligationResponse) GetObligation() *Obligation {
@@ -1435,7 +2048,7 @@ type GetMemberComplianceRequest struct {
 
 func (x *GetMemberComplianceRequest) Reset() {
 	*x = GetMemberComplianceRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[21]
+	mi := &file_normledger_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +2060,7 @@ func (x *GetMemberComplianceRequest) String() string {
 func (*GetMemberComplianceRequest) ProtoMessage() {}
 
 func (x *GetMemberComplianceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[21]
+	mi := &file_normledger_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +2073,7 @@ func (x *GetMemberComplianceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberComplianceRequest.ProtoReflect.Descriptor instead.
 func (*GetMemberComplianceRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetMemberComplianceRequest) GetMember() string {
@@ -1487,7 +2100,7 @@ type GetMemberComplianceResponse struct {
 
 func (x *GetMemberComplianceResponse) Reset() {
 	*x = GetMemberComplianceResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[22]
+	mi := &file_normledger_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +2112,7 @@ func (x *GetMemberComplianceResponse) String() string {
 func (*GetMemberComplianceResponse) ProtoMessage() {}
 
 func (x *GetMemberComplianceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[22]
+	mi := &file_normledger_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +2125,7 @@ func (x *GetMemberComplianceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberComplianceResponse.ProtoReflect.Descriptor instead.
 func (*GetMemberComplianceResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetMemberComplianceResponse) GetCompliance() *MemberCompliance {
@@ -1539,7 +2152,7 @@ type GetPledgeComplianceRequest struct {
 
 func (x *GetPledgeComplianceRequest) Reset() {
 	*x = GetPledgeComplianceRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[23]
+	mi := &file_normledger_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +2164,7 @@ func (x *GetPledgeComplianceRequest) String() string {
 func (*GetPledgeComplianceRequest) ProtoMessage() {}
 
 func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[23]
+	mi := &file_normledger_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +2177,7 @@ func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPledgeComplianceRequest.ProtoReflect.Descriptor instead.
 func (*GetPledgeComplianceRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetPledgeComplianceRequest) GetId() string {
@@ -1591,7 +2204,7 @@ type GetPledgeComplianceResponse struct {
 
 func (x *GetPledgeComplianceResponse) Reset() {
 	*x = GetPledgeComplianceResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[24]
+	mi := &file_normledger_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +2216,7 @@ func (x *GetPledgeComplianceResponse) String() string {
 func (*GetPledgeComplianceResponse) ProtoMessage() {}
 
 func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[24]
+	mi := &file_normledger_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +2229,7 @@ func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPledgeComplianceResponse.ProtoReflect.Descriptor instead.
 func (*GetPledgeComplianceResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetPledgeComplianceResponse) GetCompliance() *PledgeCompliance {
@@ -1642,7 +2255,7 @@ type GetBlockRequest struct {
 
 func (x *GetBlockRequest) Reset() {
 	*x = GetBlockRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[25]
+	mi := &file_normledger_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +2267,7 @@ func (x *GetBlockRequest) String() string {
 func (*GetBlockRequest) ProtoMessage() {}
 
 func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[25]
+	mi := &file_normledger_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +2280,7 @@ func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetBlockRequest) GetHeight() int64 {
@@ -1685,13 +2298,17 @@ type GetBlockResponse struct {
 	Txs [][]byte `protobuf:"bytes,3,rep,name=txs,proto3" json:"txs,omitempty"`
 	// Proposer address, for re-execution.
 	ProposerAddress []byte `protobuf:"bytes,4,opt,name=proposer_address,json=proposerAddress,proto3" json:"proposer_address,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The block's evidence (each a tendermint.types.Evidence, protobuf), whose
+	// hash is the header's evidence_hash; re-execution passes it to
+	// FinalizeBlock as CometBFT does.
+	Evidence      [][]byte `protobuf:"bytes,5,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetBlockResponse) Reset() {
 	*x = GetBlockResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[26]
+	mi := &file_normledger_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +2320,7 @@ func (x *GetBlockResponse) String() string {
 func (*GetBlockResponse) ProtoMessage() {}
 
 func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[26]
+	mi := &file_normledger_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +2333,7 @@ func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetBlockResponse) GetHeight() int64 {
@@ -1747,6 +2364,13 @@ func (x *GetBlockResponse) GetProposerAddress() []byte {
 	return nil
 }
 
+func (x *GetBlockResponse) GetEvidence() [][]byte {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
 type GetGenesisRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1755,7 +2379,7 @@ type GetGenesisRequest struct {
 
 func (x *GetGenesisRequest) Reset() {
 	*x = GetGenesisRequest{}
-	mi := &file_normledger_v1_service_proto_msgTypes[27]
+	mi := &file_normledger_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2391,7 @@ func (x *GetGenesisRequest) String() string {
 func (*GetGenesisRequest) ProtoMessage() {}
 
 func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[27]
+	mi := &file_normledger_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,20 +2404,24 @@ func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGenesisRequest.ProtoReflect.Descriptor instead.
 func (*GetGenesisRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 type GetGenesisResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The genesis document as JSON (its validators must match header 1).
-	GenesisJson   []byte `protobuf:"bytes,1,opt,name=genesis_json,json=genesisJson,proto3" json:"genesis_json,omitempty"`
+	// The genesis document's exact bytes (base64 in JSON): its SHA-256 is the
+	// genesis hash operators compare, and its validators must match header 1.
+	GenesisJson []byte `protobuf:"bytes,1,opt,name=genesis_json,json=genesisJson,proto3" json:"genesis_json,omitempty"`
+	// The same document as a JSON object, for reading. Hash genesis_json,
+	// not a re-encoding of this.
+	Genesis       *structpb.Struct `protobuf:"bytes,2,opt,name=genesis,proto3" json:"genesis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetGenesisResponse) Reset() {
 	*x = GetGenesisResponse{}
-	mi := &file_normledger_v1_service_proto_msgTypes[28]
+	mi := &file_normledger_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2433,7 @@ func (x *GetGenesisResponse) String() string {
 func (*GetGenesisResponse) ProtoMessage() {}
 
 func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_service_proto_msgTypes[28]
+	mi := &file_normledger_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +2446,7 @@ func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGenesisResponse.ProtoReflect.Descriptor instead.
 func (*GetGenesisResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetGenesisResponse) GetGenesisJson() []byte {
@@ -1828,16 +2456,439 @@ func (x *GetGenesisResponse) GetGenesisJson() []byte {
 	return nil
 }
 
+func (x *GetGenesisResponse) GetGenesis() *structpb.Struct {
+	if x != nil {
+		return x.Genesis
+	}
+	return nil
+}
+
+type ListProposalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Status name: voting, passed, rejected, vetoed, expired, aborted, failed.
+	Status    string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Default 50, at most 200.
+	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Height        int64  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool   `protobuf:"varint,5,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProposalsRequest) Reset() {
+	*x = ListProposalsRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProposalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProposalsRequest) ProtoMessage() {}
+
+func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
+func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListProposalsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListProposalsRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListProposalsRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type ListProposalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proposals     []*ProposalState       `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs[i] proves proposals[i] at key g/p/<id>.
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProposalsResponse) Reset() {
+	*x = ListProposalsResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProposalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProposalsResponse) ProtoMessage() {}
+
+func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
+func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListProposalsResponse) GetProposals() []*ProposalState {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
+func (x *ListProposalsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListProposalsResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListProposalsResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+type GetProposalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,3,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProposalRequest) Reset() {
+	*x = GetProposalRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProposalRequest) ProtoMessage() {}
+
+func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
+func (*GetProposalRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetProposalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetProposalRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetProposalRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetProposalResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Proposal *ProposalState         `protobuf:"bytes,1,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	// Every vote, by elector.
+	Votes  []*VoteState `protobuf:"bytes,2,rep,name=votes,proto3" json:"votes,omitempty"`
+	Height int64        `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs[0] proves the proposal (g/p/<id>); proofs[1+i]
+	// proves the vote of proposal.electorate[i] (g/v/<id>/<elector>), or its
+	// absence, so the list of votes is provably complete.
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProposalResponse) Reset() {
+	*x = GetProposalResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProposalResponse) ProtoMessage() {}
+
+func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProposalResponse.ProtoReflect.Descriptor instead.
+func (*GetProposalResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetProposalResponse) GetProposal() *ProposalState {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+func (x *GetProposalResponse) GetVotes() []*VoteState {
+	if x != nil {
+		return x.Votes
+	}
+	return nil
+}
+
+func (x *GetProposalResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetProposalResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+type GetGovernanceRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,2,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGovernanceRulesRequest) Reset() {
+	*x = GetGovernanceRulesRequest{}
+	mi := &file_normledger_v1_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGovernanceRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGovernanceRulesRequest) ProtoMessage() {}
+
+func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGovernanceRulesRequest.ProtoReflect.Descriptor instead.
+func (*GetGovernanceRulesRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetGovernanceRulesRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetGovernanceRulesRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetGovernanceRulesResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Rules  *GovernanceRules       `protobuf:"bytes,1,opt,name=rules,proto3" json:"rules,omitempty"`
+	Params *Params                `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	Height int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs of meta/governance and meta/params.
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGovernanceRulesResponse) Reset() {
+	*x = GetGovernanceRulesResponse{}
+	mi := &file_normledger_v1_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGovernanceRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGovernanceRulesResponse) ProtoMessage() {}
+
+func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGovernanceRulesResponse.ProtoReflect.Descriptor instead.
+func (*GetGovernanceRulesResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetGovernanceRulesResponse) GetRules() *GovernanceRules {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *GetGovernanceRulesResponse) GetParams() *Params {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *GetGovernanceRulesResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetGovernanceRulesResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
 var File_normledger_v1_service_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/service.proto\x12\rnormledger.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x1fnormledger/v1/obligations.proto\x1a\x19normledger/v1/query.proto\x1a\x16normledger/v1/tx.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x0f\n" +
+	"\x1bnormledger/v1/service.proto\x12\rnormledger.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/checkpoint.proto\x1a\x1cnormledger/v1/evidence.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\x1a\x1fnormledger/v1/obligations.proto\x1a\x19normledger/v1/query.proto\x1a\x16normledger/v1/tx.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"[\n" +
+	"\x13ListEvidenceRequest\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x03 \x01(\bR\x05prove\"\x91\x01\n" +
+	"\x14ListEvidenceResponse\x123\n" +
+	"\bevidence\x18\x01 \x03(\v2\x17.normledger.v1.EvidenceR\bevidence\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x03 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"R\n" +
+	"\x12GetEvidenceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x03 \x01(\bR\x05prove\"\x8e\x01\n" +
+	"\x13GetEvidenceResponse\x123\n" +
+	"\bevidence\x18\x01 \x01(\v2\x17.normledger.v1.EvidenceR\bevidence\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12*\n" +
+	"\x05proof\x18\x03 \x01(\v2\x14.normledger.v1.ProofR\x05proof\"\x0f\n" +
 	"\rStatusRequest\"a\n" +
 	"\tValidator\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x17\n" +
 	"\apub_key\x18\x02 \x01(\fR\x06pubKey\x12!\n" +
-	"\fvoting_power\x18\x03 \x01(\x03R\vvotingPower\"\x98\x03\n" +
+	"\fvoting_power\x18\x03 \x01(\x03R\vvotingPower\"\xf8\x03\n" +
 	"\x0eStatusResponse\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x18\n" +
@@ -1853,7 +2904,9 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"validators\x18\n" +
 	" \x03(\v2\x18.normledger.v1.ValidatorR\n" +
-	"validators\"B\n" +
+	"validators\x122\n" +
+	"\x15earliest_state_height\x18\v \x01(\x03R\x13earliestStateHeight\x12*\n" +
+	"\x11state_synced_from\x18\f \x01(\x03R\x0fstateSyncedFrom\"B\n" +
 	"\x12ListMembersRequest\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x03R\x06height\x12\x14\n" +
 	"\x05prove\x18\x02 \x01(\bR\x05prove\"\x8c\x01\n" +
@@ -1873,11 +2926,13 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\x10GetRecordRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05prove\x18\x02 \x01(\bR\x05prove\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x03R\x06height\"\x8e\x01\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\"\xfa\x01\n" +
 	"\x11GetRecordResponse\x123\n" +
 	"\x06record\x18\x01 \x01(\v2\x1b.normledger.v1.StoredRecordR\x06record\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\x12,\n" +
-	"\x06proofs\x18\x03 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"V\n" +
+	"\x06proofs\x18\x03 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\x12/\n" +
+	"\x05flags\x18\x04 \x03(\v2\x19.normledger.v1.RecordFlagR\x05flags\x129\n" +
+	"\tinclusion\x18\x05 \x01(\v2\x1b.normledger.v1.LogInclusionR\tinclusion\"V\n" +
 	"\x12BroadcastTxRequest\x12\x0e\n" +
 	"\x02tx\x18\x01 \x01(\fR\x02tx\x120\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x1c.normledger.v1.BroadcastModeR\x04mode\"\xa2\x01\n" +
@@ -1903,7 +2958,27 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\"V\n" +
 	"\x10GetProofResponse\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x03R\x06height\x12*\n" +
-	"\x05proof\x18\x02 \x01(\v2\x14.normledger.v1.ProofR\x05proof\"Z\n" +
+	"\x05proof\x18\x02 \x01(\v2\x14.normledger.v1.ProofR\x05proof\"=\n" +
+	"\rGetLogRequest\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x02 \x01(\bR\x05prove\"|\n" +
+	"\x0eGetLogResponse\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x12\n" +
+	"\x04root\x18\x03 \x01(\fR\x04root\x12*\n" +
+	"\x05proof\x18\x04 \x01(\v2\x14.normledger.v1.ProofR\x05proof\"H\n" +
+	"\x18GetLogConsistencyRequest\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x16\n" +
+	"\x06second\x18\x02 \x01(\x04R\x06second\"a\n" +
+	"\x19GetLogConsistencyResponse\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x16\n" +
+	"\x06second\x18\x02 \x01(\x04R\x06second\x12\x16\n" +
+	"\x06hashes\x18\x03 \x03(\fR\x06hashes\"S\n" +
+	"\x16ListCheckpointsRequest\x12#\n" +
+	"\rbefore_height\x18\x01 \x01(\x03R\fbeforeHeight\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"Z\n" +
+	"\x17ListCheckpointsResponse\x12?\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x1d.normledger.v1.CheckpointInfoR\vcheckpoints\"Z\n" +
 	"\tErrorInfo\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x1c\n" +
 	"\tcodespace\x18\x02 \x01(\tR\tcodespace\x12\x1b\n" +
@@ -1952,19 +3027,50 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"compliance\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\")\n" +
 	"\x0fGetBlockRequest\x12\x16\n" +
-	"\x06height\x18\x01 \x01(\x03R\x06height\"\x97\x01\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\"\xb3\x01\n" +
 	"\x10GetBlockResponse\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x03R\x06height\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
 	"\x03txs\x18\x03 \x03(\fR\x03txs\x12)\n" +
-	"\x10proposer_address\x18\x04 \x01(\fR\x0fproposerAddress\"\x13\n" +
-	"\x11GetGenesisRequest\"7\n" +
+	"\x10proposer_address\x18\x04 \x01(\fR\x0fproposerAddress\x12\x1a\n" +
+	"\bevidence\x18\x05 \x03(\fR\bevidence\"\x13\n" +
+	"\x11GetGenesisRequest\"j\n" +
 	"\x12GetGenesisResponse\x12!\n" +
-	"\fgenesis_json\x18\x01 \x01(\fR\vgenesisJson*c\n" +
+	"\fgenesis_json\x18\x01 \x01(\fR\vgenesisJson\x121\n" +
+	"\agenesis\x18\x02 \x01(\v2\x17.google.protobuf.StructR\agenesis\"\x91\x01\n" +
+	"\x14ListProposalsRequest\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x05 \x01(\bR\x05prove\"\xc1\x01\n" +
+	"\x15ListProposalsResponse\x12:\n" +
+	"\tproposals\x18\x01 \x03(\v2\x1c.normledger.v1.ProposalStateR\tproposals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"R\n" +
+	"\x12GetProposalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x03 \x01(\bR\x05prove\"\xc5\x01\n" +
+	"\x13GetProposalResponse\x128\n" +
+	"\bproposal\x18\x01 \x01(\v2\x1c.normledger.v1.ProposalStateR\bproposal\x12.\n" +
+	"\x05votes\x18\x02 \x03(\v2\x18.normledger.v1.VoteStateR\x05votes\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"I\n" +
+	"\x19GetGovernanceRulesRequest\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x02 \x01(\bR\x05prove\"\xc7\x01\n" +
+	"\x1aGetGovernanceRulesResponse\x124\n" +
+	"\x05rules\x18\x01 \x01(\v2\x1e.normledger.v1.GovernanceRulesR\x05rules\x12-\n" +
+	"\x06params\x18\x02 \x01(\v2\x15.normledger.v1.ParamsR\x06params\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs*c\n" +
 	"\rBroadcastMode\x12\x1e\n" +
 	"\x1aBROADCAST_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BROADCAST_MODE_SYNC\x10\x01\x12\x19\n" +
-	"\x15BROADCAST_MODE_COMMIT\x10\x022\xa9\r\n" +
+	"\x15BROADCAST_MODE_COMMIT\x10\x022\xd1\x14\n" +
 	"\rLedgerService\x12Y\n" +
 	"\x06Status\x12\x1c.normledger.v1.StatusRequest\x1a\x1d.normledger.v1.StatusResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/status\x12i\n" +
@@ -1983,7 +3089,15 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"GetGenesis\x12 .normledger.v1.GetGenesisRequest\x1a!.normledger.v1.GetGenesisResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/genesis\x12_\n" +
 	"\bGetProof\x12\x1e.normledger.v1.GetProofRequest\x1a\x1f.normledger.v1.GetProofResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/proofsB\xc5\x03\x92A\xfa\x02\x12\xcf\x02\n" +
+	"/v1/proofs\x12V\n" +
+	"\x06GetLog\x12\x1c.normledger.v1.GetLogRequest\x1a\x1d.normledger.v1.GetLogResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\a/v1/log\x12\x83\x01\n" +
+	"\x11GetLogConsistency\x12'.normledger.v1.GetLogConsistencyRequest\x1a(.normledger.v1.GetLogConsistencyResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/log/consistency\x12y\n" +
+	"\x0fListCheckpoints\x12%.normledger.v1.ListCheckpointsRequest\x1a&.normledger.v1.ListCheckpointsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/checkpoints\x12q\n" +
+	"\rListProposals\x12#.normledger.v1.ListProposalsRequest\x1a$.normledger.v1.ListProposalsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/proposals\x12p\n" +
+	"\vGetProposal\x12!.normledger.v1.GetProposalRequest\x1a\".normledger.v1.GetProposalResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/proposals/{id}\x12\x87\x01\n" +
+	"\x12GetGovernanceRules\x12(.normledger.v1.GetGovernanceRulesRequest\x1a).normledger.v1.GetGovernanceRulesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/governance/rules\x12m\n" +
+	"\fListEvidence\x12\".normledger.v1.ListEvidenceRequest\x1a#.normledger.v1.ListEvidenceResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/evidence\x12o\n" +
+	"\vGetEvidence\x12!.normledger.v1.GetEvidenceRequest\x1a\".normledger.v1.GetEvidenceResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/evidence/{id}B\xc5\x03\x92A\xfa\x02\x12\xcf\x02\n" +
 	"\x18normledger LedgerService\x12\x99\x02Read and submit API of a normledger node. Reads carry the state height and, with prove=true, ICS23 proofs that verify against the app hash in header height+1. Errors are google.rpc.Status objects whose details include a normledger.v1.ErrorInfo with the ledger's stable result code.*\x14\n" +
 	"\x12See the repository2\x011*\x02\x01\x022\x10application/json:\x10application/jsonZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
 
@@ -2000,102 +3114,160 @@ func file_normledger_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_normledger_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_normledger_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_normledger_v1_service_proto_goTypes = []any{
 	(BroadcastMode)(0),                  // 0: normledger.v1.BroadcastMode
-	(*StatusRequest)(nil),               // 1: normledger.v1.StatusRequest
-	(*Validator)(nil),                   // 2: normledger.v1.Validator
-	(*StatusResponse)(nil),              // 3: normledger.v1.StatusResponse
-	(*ListMembersRequest)(nil),          // 4: normledger.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),         // 5: normledger.v1.ListMembersResponse
-	(*GetMemberRequest)(nil),            // 6: normledger.v1.GetMemberRequest
-	(*GetMemberResponse)(nil),           // 7: normledger.v1.GetMemberResponse
-	(*GetRecordRequest)(nil),            // 8: normledger.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),           // 9: normledger.v1.GetRecordResponse
-	(*BroadcastTxRequest)(nil),          // 10: normledger.v1.BroadcastTxRequest
-	(*BroadcastTxResponse)(nil),         // 11: normledger.v1.BroadcastTxResponse
-	(*GetTxRequest)(nil),                // 12: normledger.v1.GetTxRequest
-	(*GetLightBlockRequest)(nil),        // 13: normledger.v1.GetLightBlockRequest
-	(*GetLightBlockResponse)(nil),       // 14: normledger.v1.GetLightBlockResponse
-	(*GetProofRequest)(nil),             // 15: normledger.v1.GetProofRequest
-	(*GetProofResponse)(nil),            // 16: normledger.v1.GetProofResponse
-	(*ErrorInfo)(nil),                   // 17: normledger.v1.ErrorInfo
-	(*ListObligationsRequest)(nil),      // 18: normledger.v1.ListObligationsRequest
-	(*ListObligationsResponse)(nil),     // 19: normledger.v1.ListObligationsResponse
-	(*GetObligationRequest)(nil),        // 20: normledger.v1.GetObligationRequest
-	(*GetObligationResponse)(nil),       // 21: normledger.v1.GetObligationResponse
-	(*GetMemberComplianceRequest)(nil),  // 22: normledger.v1.GetMemberComplianceRequest
-	(*GetMemberComplianceResponse)(nil), // 23: normledger.v1.GetMemberComplianceResponse
-	(*GetPledgeComplianceRequest)(nil),  // 24: normledger.v1.GetPledgeComplianceRequest
-	(*GetPledgeComplianceResponse)(nil), // 25: normledger.v1.GetPledgeComplianceResponse
-	(*GetBlockRequest)(nil),             // 26: normledger.v1.GetBlockRequest
-	(*GetBlockResponse)(nil),            // 27: normledger.v1.GetBlockResponse
-	(*GetGenesisRequest)(nil),           // 28: normledger.v1.GetGenesisRequest
-	(*GetGenesisResponse)(nil),          // 29: normledger.v1.GetGenesisResponse
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
-	(*Member)(nil),                      // 31: normledger.v1.Member
-	(*Proof)(nil),                       // 32: normledger.v1.Proof
-	(*StoredRecord)(nil),                // 33: normledger.v1.StoredRecord
-	(*Obligation)(nil),                  // 34: normledger.v1.Obligation
-	(*MemberCompliance)(nil),            // 35: normledger.v1.MemberCompliance
-	(*PledgeCompliance)(nil),            // 36: normledger.v1.PledgeCompliance
-	(*ListRecordsRequest)(nil),          // 37: normledger.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),         // 38: normledger.v1.ListRecordsResponse
+	(*ListEvidenceRequest)(nil),         // 1: normledger.v1.ListEvidenceRequest
+	(*ListEvidenceResponse)(nil),        // 2: normledger.v1.ListEvidenceResponse
+	(*GetEvidenceRequest)(nil),          // 3: normledger.v1.GetEvidenceRequest
+	(*GetEvidenceResponse)(nil),         // 4: normledger.v1.GetEvidenceResponse
+	(*StatusRequest)(nil),               // 5: normledger.v1.StatusRequest
+	(*Validator)(nil),                   // 6: normledger.v1.Validator
+	(*StatusResponse)(nil),              // 7: normledger.v1.StatusResponse
+	(*ListMembersRequest)(nil),          // 8: normledger.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),         // 9: normledger.v1.ListMembersResponse
+	(*GetMemberRequest)(nil),            // 10: normledger.v1.GetMemberRequest
+	(*GetMemberResponse)(nil),           // 11: normledger.v1.GetMemberResponse
+	(*GetRecordRequest)(nil),            // 12: normledger.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),           // 13: normledger.v1.GetRecordResponse
+	(*BroadcastTxRequest)(nil),          // 14: normledger.v1.BroadcastTxRequest
+	(*BroadcastTxResponse)(nil),         // 15: normledger.v1.BroadcastTxResponse
+	(*GetTxRequest)(nil),                // 16: normledger.v1.GetTxRequest
+	(*GetLightBlockRequest)(nil),        // 17: normledger.v1.GetLightBlockRequest
+	(*GetLightBlockResponse)(nil),       // 18: normledger.v1.GetLightBlockResponse
+	(*GetProofRequest)(nil),             // 19: normledger.v1.GetProofRequest
+	(*GetProofResponse)(nil),            // 20: normledger.v1.GetProofResponse
+	(*GetLogRequest)(nil),               // 21: normledger.v1.GetLogRequest
+	(*GetLogResponse)(nil),              // 22: normledger.v1.GetLogResponse
+	(*GetLogConsistencyRequest)(nil),    // 23: normledger.v1.GetLogConsistencyRequest
+	(*GetLogConsistencyResponse)(nil),   // 24: normledger.v1.GetLogConsistencyResponse
+	(*ListCheckpointsRequest)(nil),      // 25: normledger.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),     // 26: normledger.v1.ListCheckpointsResponse
+	(*ErrorInfo)(nil),                   // 27: normledger.v1.ErrorInfo
+	(*ListObligationsRequest)(nil),      // 28: normledger.v1.ListObligationsRequest
+	(*ListObligationsResponse)(nil),     // 29: normledger.v1.ListObligationsResponse
+	(*GetObligationRequest)(nil),        // 30: normledger.v1.GetObligationRequest
+	(*GetObligationResponse)(nil),       // 31: normledger.v1.GetObligationResponse
+	(*GetMemberComplianceRequest)(nil),  // 32: normledger.v1.GetMemberComplianceRequest
+	(*GetMemberComplianceResponse)(nil), // 33: normledger.v1.GetMemberComplianceResponse
+	(*GetPledgeComplianceRequest)(nil),  // 34: normledger.v1.GetPledgeComplianceRequest
+	(*GetPledgeComplianceResponse)(nil), // 35: normledger.v1.GetPledgeComplianceResponse
+	(*GetBlockRequest)(nil),             // 36: normledger.v1.GetBlockRequest
+	(*GetBlockResponse)(nil),            // 37: normledger.v1.GetBlockResponse
+	(*GetGenesisRequest)(nil),           // 38: normledger.v1.GetGenesisRequest
+	(*GetGenesisResponse)(nil),          // 39: normledger.v1.GetGenesisResponse
+	(*ListProposalsRequest)(nil),        // 40: normledger.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),       // 41: normledger.v1.ListProposalsResponse
+	(*GetProposalRequest)(nil),          // 42: normledger.v1.GetProposalRequest
+	(*GetProposalResponse)(nil),         // 43: normledger.v1.GetProposalResponse
+	(*GetGovernanceRulesRequest)(nil),   // 44: normledger.v1.GetGovernanceRulesRequest
+	(*GetGovernanceRulesResponse)(nil),  // 45: normledger.v1.GetGovernanceRulesResponse
+	(*Evidence)(nil),                    // 46: normledger.v1.Evidence
+	(*Proof)(nil),                       // 47: normledger.v1.Proof
+	(*timestamppb.Timestamp)(nil),       // 48: google.protobuf.Timestamp
+	(*Member)(nil),                      // 49: normledger.v1.Member
+	(*StoredRecord)(nil),                // 50: normledger.v1.StoredRecord
+	(*RecordFlag)(nil),                  // 51: normledger.v1.RecordFlag
+	(*LogInclusion)(nil),                // 52: normledger.v1.LogInclusion
+	(*CheckpointInfo)(nil),              // 53: normledger.v1.CheckpointInfo
+	(*Obligation)(nil),                  // 54: normledger.v1.Obligation
+	(*MemberCompliance)(nil),            // 55: normledger.v1.MemberCompliance
+	(*PledgeCompliance)(nil),            // 56: normledger.v1.PledgeCompliance
+	(*structpb.Struct)(nil),             // 57: google.protobuf.Struct
+	(*ProposalState)(nil),               // 58: normledger.v1.ProposalState
+	(*VoteState)(nil),                   // 59: normledger.v1.VoteState
+	(*GovernanceRules)(nil),             // 60: normledger.v1.GovernanceRules
+	(*Params)(nil),                      // 61: normledger.v1.Params
+	(*ListRecordsRequest)(nil),          // 62: normledger.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),         // 63: normledger.v1.ListRecordsResponse
 }
 var file_normledger_v1_service_proto_depIdxs = []int32{
-	30, // 0: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
-	31, // 2: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
-	32, // 3: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
-	31, // 4: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
-	32, // 5: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
-	33, // 6: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
-	32, // 7: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
-	0,  // 8: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
-	32, // 9: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
-	30, // 10: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
-	34, // 11: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
-	32, // 12: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
-	34, // 13: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
-	32, // 14: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
-	35, // 15: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
-	36, // 16: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
-	30, // 17: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
-	1,  // 18: normledger.v1.LedgerService.Status:input_type -> normledger.v1.StatusRequest
-	4,  // 19: normledger.v1.LedgerService.ListMembers:input_type -> normledger.v1.ListMembersRequest
-	6,  // 20: normledger.v1.LedgerService.GetMember:input_type -> normledger.v1.GetMemberRequest
-	8,  // 21: normledger.v1.LedgerService.GetRecord:input_type -> normledger.v1.GetRecordRequest
-	37, // 22: normledger.v1.LedgerService.ListRecords:input_type -> normledger.v1.ListRecordsRequest
-	10, // 23: normledger.v1.LedgerService.BroadcastTx:input_type -> normledger.v1.BroadcastTxRequest
-	12, // 24: normledger.v1.LedgerService.GetTx:input_type -> normledger.v1.GetTxRequest
-	13, // 25: normledger.v1.LedgerService.GetLightBlock:input_type -> normledger.v1.GetLightBlockRequest
-	18, // 26: normledger.v1.LedgerService.ListObligations:input_type -> normledger.v1.ListObligationsRequest
-	20, // 27: normledger.v1.LedgerService.GetObligation:input_type -> normledger.v1.GetObligationRequest
-	22, // 28: normledger.v1.LedgerService.GetMemberCompliance:input_type -> normledger.v1.GetMemberComplianceRequest
-	24, // 29: normledger.v1.LedgerService.GetPledgeCompliance:input_type -> normledger.v1.GetPledgeComplianceRequest
-	26, // 30: normledger.v1.LedgerService.GetBlock:input_type -> normledger.v1.GetBlockRequest
-	28, // 31: normledger.v1.LedgerService.GetGenesis:input_type -> normledger.v1.GetGenesisRequest
-	15, // 32: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
-	3,  // 33: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
-	5,  // 34: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
-	7,  // 35: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
-	9,  // 36: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
-	38, // 37: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
-	11, // 38: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
-	9,  // 39: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
-	14, // 40: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
-	19, // 41: normledger.v1.LedgerService.ListObligations:output_type -> normledger.v1.ListObligationsResponse
-	21, // 42: normledger.v1.LedgerService.GetObligation:output_type -> normledger.v1.GetObligationResponse
-	23, // 43: normledger.v1.LedgerService.GetMemberCompliance:output_type -> normledger.v1.GetMemberComplianceResponse
-	25, // 44: normledger.v1.LedgerService.GetPledgeCompliance:output_type -> normledger.v1.GetPledgeComplianceResponse
-	27, // 45: normledger.v1.LedgerService.GetBlock:output_type -> normledger.v1.GetBlockResponse
-	29, // 46: normledger.v1.LedgerService.GetGenesis:output_type -> normledger.v1.GetGenesisResponse
-	16, // 47: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	46, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	47, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
+	46, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	47, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
+	48, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
+	49, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
+	47, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
+	49, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
+	47, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
+	50, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
+	47, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
+	51, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
+	52, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
+	0,  // 14: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
+	47, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
+	47, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
+	53, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
+	48, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
+	54, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
+	47, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
+	54, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
+	47, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
+	55, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
+	56, // 24: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
+	48, // 25: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
+	57, // 26: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
+	58, // 27: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
+	47, // 28: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
+	58, // 29: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
+	59, // 30: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
+	47, // 31: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
+	60, // 32: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
+	61, // 33: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
+	47, // 34: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
+	5,  // 35: normledger.v1.LedgerService.Status:input_type -> normledger.v1.StatusRequest
+	8,  // 36: normledger.v1.LedgerService.ListMembers:input_type -> normledger.v1.ListMembersRequest
+	10, // 37: normledger.v1.LedgerService.GetMember:input_type -> normledger.v1.GetMemberRequest
+	12, // 38: normledger.v1.LedgerService.GetRecord:input_type -> normledger.v1.GetRecordRequest
+	62, // 39: normledger.v1.LedgerService.ListRecords:input_type -> normledger.v1.ListRecordsRequest
+	14, // 40: normledger.v1.LedgerService.BroadcastTx:input_type -> normledger.v1.BroadcastTxRequest
+	16, // 41: normledger.v1.LedgerService.GetTx:input_type -> normledger.v1.GetTxRequest
+	17, // 42: normledger.v1.LedgerService.GetLightBlock:input_type -> normledger.v1.GetLightBlockRequest
+	28, // 43: normledger.v1.LedgerService.ListObligations:input_type -> normledger.v1.ListObligationsRequest
+	30, // 44: normledger.v1.LedgerService.GetObligation:input_type -> normledger.v1.GetObligationRequest
+	32, // 45: normledger.v1.LedgerService.GetMemberCompliance:input_type -> normledger.v1.GetMemberComplianceRequest
+	34, // 46: normledger.v1.LedgerService.GetPledgeCompliance:input_type -> normledger.v1.GetPledgeComplianceRequest
+	36, // 47: normledger.v1.LedgerService.GetBlock:input_type -> normledger.v1.GetBlockRequest
+	38, // 48: normledger.v1.LedgerService.GetGenesis:input_type -> normledger.v1.GetGenesisRequest
+	19, // 49: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
+	21, // 50: normledger.v1.LedgerService.GetLog:input_type -> normledger.v1.GetLogRequest
+	23, // 51: normledger.v1.LedgerService.GetLogConsistency:input_type -> normledger.v1.GetLogConsistencyRequest
+	25, // 52: normledger.v1.LedgerService.ListCheckpoints:input_type -> normledger.v1.ListCheckpointsRequest
+	40, // 53: normledger.v1.LedgerService.ListProposals:input_type -> normledger.v1.ListProposalsRequest
+	42, // 54: normledger.v1.LedgerService.GetProposal:input_type -> normledger.v1.GetProposalRequest
+	44, // 55: normledger.v1.LedgerService.GetGovernanceRules:input_type -> normledger.v1.GetGovernanceRulesRequest
+	1,  // 56: normledger.v1.LedgerService.ListEvidence:input_type -> normledger.v1.ListEvidenceRequest
+	3,  // 57: normledger.v1.LedgerService.GetEvidence:input_type -> normledger.v1.GetEvidenceRequest
+	7,  // 58: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
+	9,  // 59: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
+	11, // 60: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
+	13, // 61: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
+	63, // 62: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
+	15, // 63: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
+	13, // 64: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
+	18, // 65: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
+	29, // 66: normledger.v1.LedgerService.ListObligations:output_type -> normledger.v1.ListObligationsResponse
+	31, // 67: normledger.v1.LedgerService.GetObligation:output_type -> normledger.v1.GetObligationResponse
+	33, // 68: normledger.v1.LedgerService.GetMemberCompliance:output_type -> normledger.v1.GetMemberComplianceResponse
+	35, // 69: normledger.v1.LedgerService.GetPledgeCompliance:output_type -> normledger.v1.GetPledgeComplianceResponse
+	37, // 70: normledger.v1.LedgerService.GetBlock:output_type -> normledger.v1.GetBlockResponse
+	39, // 71: normledger.v1.LedgerService.GetGenesis:output_type -> normledger.v1.GetGenesisResponse
+	20, // 72: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
+	22, // 73: normledger.v1.LedgerService.GetLog:output_type -> normledger.v1.GetLogResponse
+	24, // 74: normledger.v1.LedgerService.GetLogConsistency:output_type -> normledger.v1.GetLogConsistencyResponse
+	26, // 75: normledger.v1.LedgerService.ListCheckpoints:output_type -> normledger.v1.ListCheckpointsResponse
+	41, // 76: normledger.v1.LedgerService.ListProposals:output_type -> normledger.v1.ListProposalsResponse
+	43, // 77: normledger.v1.LedgerService.GetProposal:output_type -> normledger.v1.GetProposalResponse
+	45, // 78: normledger.v1.LedgerService.GetGovernanceRules:output_type -> normledger.v1.GetGovernanceRulesResponse
+	2,  // 79: normledger.v1.LedgerService.ListEvidence:output_type -> normledger.v1.ListEvidenceResponse
+	4,  // 80: normledger.v1.LedgerService.GetEvidence:output_type -> normledger.v1.GetEvidenceResponse
+	58, // [58:81] is the sub-list for method output_type
+	35, // [35:58] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_service_proto_init() }
@@ -2103,6 +3275,9 @@ func file_normledger_v1_service_proto_init() {
 	if File_normledger_v1_service_proto != nil {
 		return
 	}
+	file_normledger_v1_checkpoint_proto_init()
+	file_normledger_v1_evidence_proto_init()
+	file_normledger_v1_governance_proto_init()
 	file_normledger_v1_member_proto_init()
 	file_normledger_v1_obligations_proto_init()
 	file_normledger_v1_query_proto_init()
@@ -2113,7 +3288,7 @@ func file_normledger_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_service_proto_rawDesc), len(file_normledger_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,14 @@ const (
 	LedgerService_GetBlock_FullMethodName            = "/normledger.v1.LedgerService/GetBlock"
 	LedgerService_GetGenesis_FullMethodName          = "/normledger.v1.LedgerService/GetGenesis"
 	LedgerService_GetProof_FullMethodName            = "/normledger.v1.LedgerService/GetProof"
+	LedgerService_GetLog_FullMethodName              = "/normledger.v1.LedgerService/GetLog"
+	LedgerService_GetLogConsistency_FullMethodName   = "/normledger.v1.LedgerService/GetLogConsistency"
+	LedgerService_ListCheckpoints_FullMethodName     = "/normledger.v1.LedgerService/ListCheckpoints"
+	LedgerService_ListProposals_FullMethodName       = "/normledger.v1.LedgerService/ListProposals"
+	LedgerService_GetProposal_FullMethodName         = "/normledger.v1.LedgerService/GetProposal"
+	LedgerService_GetGovernanceRules_FullMethodName  = "/normledger.v1.LedgerService/GetGovernanceRules"
+	LedgerService_ListEvidence_FullMethodName        = "/normledger.v1.LedgerService/ListEvidence"
+	LedgerService_GetEvidence_FullMethodName         = "/normledger.v1.LedgerService/GetEvidence"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -76,6 +84,24 @@ type LedgerServiceClient interface {
 	GetGenesis(ctx context.Context, in *GetGenesisRequest, opts ...grpc.CallOption) (*GetGenesisResponse, error)
 	// Raw proof for any state key, for clients that verify generically.
 	GetProof(ctx context.Context, in *GetProofRequest, opts ...grpc.CallOption) (*GetProofResponse, error)
+	// The record log at a height: its size and root, with prove the ICS23
+	// proof of meta/log.
+	GetLog(ctx context.Context, in *GetLogRequest, opts ...grpc.CallOption) (*GetLogResponse, error)
+	// An RFC 6962 consistency proof between two sizes of the record log.
+	GetLogConsistency(ctx context.Context, in *GetLogConsistencyRequest, opts ...grpc.CallOption) (*GetLogConsistencyResponse, error)
+	// Published record log checkpoints with their cosignatures, newest first.
+	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
+	// Governance proposals, newest first within a status.
+	ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error)
+	// One proposal with its tally and every vote.
+	GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*GetProposalResponse, error)
+	// The governance rules (thresholds per action) in force.
+	GetGovernanceRules(ctx context.Context, in *GetGovernanceRulesRequest, opts ...grpc.CallOption) (*GetGovernanceRulesResponse, error)
+	// Validator misbehaviour committed by consensus, newest first, optionally
+	// of one member.
+	ListEvidence(ctx context.Context, in *ListEvidenceRequest, opts ...grpc.CallOption) (*ListEvidenceResponse, error)
+	// One piece of evidence, with prove=true its ICS23 proof (key e/<id>).
+	GetEvidence(ctx context.Context, in *GetEvidenceRequest, opts ...grpc.CallOption) (*GetEvidenceResponse, error)
 }
 
 type ledgerServiceClient struct {
@@ -236,6 +262,86 @@ func (c *ledgerServiceClient) GetProof(ctx context.Context, in *GetProofRequest,
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetLog(ctx context.Context, in *GetLogRequest, opts ...grpc.CallOption) (*GetLogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLogResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetLog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetLogConsistency(ctx context.Context, in *GetLogConsistencyRequest, opts ...grpc.CallOption) (*GetLogConsistencyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLogConsistencyResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetLogConsistency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCheckpointsResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListCheckpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListProposalsResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListProposals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*GetProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProposalResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetGovernanceRules(ctx context.Context, in *GetGovernanceRulesRequest, opts ...grpc.CallOption) (*GetGovernanceRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGovernanceRulesResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetGovernanceRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) ListEvidence(ctx context.Context, in *ListEvidenceRequest, opts ...grpc.CallOption) (*ListEvidenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEvidenceResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListEvidence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetEvidence(ctx context.Context, in *GetEvidenceRequest, opts ...grpc.CallOption) (*GetEvidenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEvidenceResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetEvidence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -276,6 +382,24 @@ type LedgerServiceServer interface {
 	GetGenesis(context.Context, *GetGenesisRequest) (*GetGenesisResponse, error)
 	// Raw proof for any state key, for clients that verify generically.
 	GetProof(context.Context, *GetProofRequest) (*GetProofResponse, error)
+	// The record log at a height: its size and root, with prove the ICS23
+	// proof of meta/log.
+	GetLog(context.Context, *GetLogRequest) (*GetLogResponse, error)
+	// An RFC 6962 consistency proof between two sizes of the record log.
+	GetLogConsistency(context.Context, *GetLogConsistencyRequest) (*GetLogConsistencyResponse, error)
+	// Published record log checkpoints with their cosignatures, newest first.
+	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
+	// Governance proposals, newest first within a status.
+	ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error)
+	// One proposal with its tally and every vote.
+	GetProposal(context.Context, *GetProposalRequest) (*GetProposalResponse, error)
+	// The governance rules (thresholds per action) in force.
+	GetGovernanceRules(context.Context, *GetGovernanceRulesRequest) (*GetGovernanceRulesResponse, error)
+	// Validator misbehaviour committed by consensus, newest first, optionally
+	// of one member.
+	ListEvidence(context.Context, *ListEvidenceRequest) (*ListEvidenceResponse, error)
+	// One piece of evidence, with prove=true its ICS23 proof (key e/<id>).
+	GetEvidence(context.Context, *GetEvidenceRequest) (*GetEvidenceResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -330,6 +454,30 @@ func (UnimplementedLedgerServiceServer) GetGenesis(context.Context, *GetGenesisR
 }
 func (UnimplementedLedgerServiceServer) GetProof(context.Context, *GetProofRequest) (*GetProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProof not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetLog(context.Context, *GetLogRequest) (*GetLogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLog not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetLogConsistency(context.Context, *GetLogConsistencyRequest) (*GetLogConsistencyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLogConsistency not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCheckpoints not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProposals not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetProposal(context.Context, *GetProposalRequest) (*GetProposalResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProposal not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetGovernanceRules(context.Context, *GetGovernanceRulesRequest) (*GetGovernanceRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGovernanceRules not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListEvidence(context.Context, *ListEvidenceRequest) (*ListEvidenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEvidence not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetEvidence(context.Context, *GetEvidenceRequest) (*GetEvidenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEvidence not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -622,6 +770,150 @@ func _LedgerService_GetProof_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetLog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetLog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetLog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetLog(ctx, req.(*GetLogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetLogConsistency_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLogConsistencyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetLogConsistency(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetLogConsistency_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetLogConsistency(ctx, req.(*GetLogConsistencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_ListCheckpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCheckpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListCheckpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListCheckpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListCheckpoints(ctx, req.(*ListCheckpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_ListProposals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProposalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListProposals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListProposals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListProposals(ctx, req.(*ListProposalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetProposal(ctx, req.(*GetProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetGovernanceRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGovernanceRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetGovernanceRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetGovernanceRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetGovernanceRules(ctx, req.(*GetGovernanceRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_ListEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEvidenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListEvidence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListEvidence(ctx, req.(*ListEvidenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEvidenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetEvidence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetEvidence(ctx, req.(*GetEvidenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -688,6 +980,38 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProof",
 			Handler:    _LedgerService_GetProof_Handler,
+		},
+		{
+			MethodName: "GetLog",
+			Handler:    _LedgerService_GetLog_Handler,
+		},
+		{
+			MethodName: "GetLogConsistency",
+			Handler:    _LedgerService_GetLogConsistency_Handler,
+		},
+		{
+			MethodName: "ListCheckpoints",
+			Handler:    _LedgerService_ListCheckpoints_Handler,
+		},
+		{
+			MethodName: "ListProposals",
+			Handler:    _LedgerService_ListProposals_Handler,
+		},
+		{
+			MethodName: "GetProposal",
+			Handler:    _LedgerService_GetProposal_Handler,
+		},
+		{
+			MethodName: "GetGovernanceRules",
+			Handler:    _LedgerService_GetGovernanceRules_Handler,
+		},
+		{
+			MethodName: "ListEvidence",
+			Handler:    _LedgerService_ListEvidence_Handler,
+		},
+		{
+			MethodName: "GetEvidence",
+			Handler:    _LedgerService_GetEvidence_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -231,13 +231,19 @@ type StoredRecord struct {
 	// Lowercase hex SHA-256 of tx.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Position in the ledger, from 1.
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
-	BlockTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=block_time,json=blockTime,proto3" json:"block_time,omitempty"`
-	TxIndex       uint32                 `protobuf:"varint,5,opt,name=tx_index,json=txIndex,proto3" json:"tx_index,omitempty"`
-	Kind          RecordKind             `protobuf:"varint,6,opt,name=kind,proto3,enum=normledger.v1.RecordKind" json:"kind,omitempty"`
-	Author        string                 `protobuf:"bytes,7,opt,name=author,proto3" json:"author,omitempty"`
-	Tx            []byte                 `protobuf:"bytes,8,opt,name=tx,proto3" json:"tx,omitempty"`
+	Seq       uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Height    int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	BlockTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=block_time,json=blockTime,proto3" json:"block_time,omitempty"`
+	TxIndex   uint32                 `protobuf:"varint,5,opt,name=tx_index,json=txIndex,proto3" json:"tx_index,omitempty"`
+	Kind      RecordKind             `protobuf:"varint,6,opt,name=kind,proto3,enum=normledger.v1.RecordKind" json:"kind,omitempty"`
+	Author    string                 `protobuf:"bytes,7,opt,name=author,proto3" json:"author,omitempty"`
+	Tx        []byte                 `protobuf:"bytes,8,opt,name=tx,proto3" json:"tx,omitempty"`
+	// For reading only: tx decoded (body fields by name, enums by name).
+	// Proofs cover tx, never this field; a verifier decodes tx itself.
+	// Filled in answers of the REST/gRPC API, never stored.
+	Decoded *Tx `protobuf:"bytes,9,opt,name=decoded,proto3" json:"decoded,omitempty"`
+	// For reading only: the author and then every co-signer, from tx.
+	Signers       []string `protobuf:"bytes,10,rep,name=signers,proto3" json:"signers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,32 +334,49 @@ func (x *StoredRecord) GetTx() []byte {
 	return nil
 }
 
-// Params are chain parameters fixed at genesis (changed later by governance).
-type Params struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	MaxTxBytes uint32                 `protobuf:"varint,1,opt,name=max_tx_bytes,json=maxTxBytes,proto3" json:"max_tx_bytes,omitempty"`
-	// How far beyond block time a record's times may lie.
-	MaxClockSkewSeconds uint32 `protobuf:"varint,2,opt,name=max_clock_skew_seconds,json=maxClockSkewSeconds,proto3" json:"max_clock_skew_seconds,omitempty"`
-	// Default window for acknowledging a notification that asks for a response.
-	AckWindowHours uint32 `protobuf:"varint,3,opt,name=ack_window_hours,json=ackWindowHours,proto3" json:"ack_window_hours,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+func (x *StoredRecord) GetDecoded() *Tx {
+	if x != nil {
+		return x.Decoded
+	}
+	return nil
 }
 
-func (x *Params) Reset() {
-	*x = Params{}
+func (x *StoredRecord) GetSigners() []string {
+	if x != nil {
+		return x.Signers
+	}
+	return nil
+}
+
+// RecordRef is the state entry of a committed record (key i/<id>): where
+// its signed transaction sits in the record log and the block it came in.
+// The transaction itself is log entry seq-1.
+type RecordRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	BlockTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=block_time,json=blockTime,proto3" json:"block_time,omitempty"`
+	TxIndex       uint32                 `protobuf:"varint,4,opt,name=tx_index,json=txIndex,proto3" json:"tx_index,omitempty"`
+	Kind          RecordKind             `protobuf:"varint,5,opt,name=kind,proto3,enum=normledger.v1.RecordKind" json:"kind,omitempty"`
+	Author        string                 `protobuf:"bytes,6,opt,name=author,proto3" json:"author,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRef) Reset() {
+	*x = RecordRef{}
 	mi := &file_normledger_v1_tx_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Params) String() string {
+func (x *RecordRef) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Params) ProtoMessage() {}
+func (*RecordRef) ProtoMessage() {}
 
-func (x *Params) ProtoReflect() protoreflect.Message {
+func (x *RecordRef) ProtoReflect() protoreflect.Message {
 	mi := &file_normledger_v1_tx_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -365,37 +388,60 @@ func (x *Params) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Params.ProtoReflect.Descriptor instead.
-func (*Params) Descriptor() ([]byte, []int) {
+// Deprecated: Use RecordRef.ProtoReflect.Descriptor instead.
+func (*RecordRef) Descriptor() ([]byte, []int) {
 	return file_normledger_v1_tx_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *Params) GetMaxTxBytes() uint32 {
+func (x *RecordRef) GetSeq() uint64 {
 	if x != nil {
-		return x.MaxTxBytes
+		return x.Seq
 	}
 	return 0
 }
 
-func (x *Params) GetMaxClockSkewSeconds() uint32 {
+func (x *RecordRef) GetHeight() int64 {
 	if x != nil {
-		return x.MaxClockSkewSeconds
+		return x.Height
 	}
 	return 0
 }
 
-func (x *Params) GetAckWindowHours() uint32 {
+func (x *RecordRef) GetBlockTime() *timestamppb.Timestamp {
 	if x != nil {
-		return x.AckWindowHours
+		return x.BlockTime
+	}
+	return nil
+}
+
+func (x *RecordRef) GetTxIndex() uint32 {
+	if x != nil {
+		return x.TxIndex
 	}
 	return 0
+}
+
+func (x *RecordRef) GetKind() RecordKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RecordKind_RECORD_KIND_UNSPECIFIED
+}
+
+func (x *RecordRef) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
 }
 
 // GenesisState is the application state in genesis.json's app_state.
 type GenesisState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
-	Params        *Params                `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Members []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	Params  *Params                `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	// Absent: the default rules (docs/governance.md).
+	Governance    *GovernanceRules `protobuf:"bytes,3,opt,name=governance,proto3" json:"governance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -444,11 +490,18 @@ func (x *GenesisState) GetParams() *Params {
 	return nil
 }
 
+func (x *GenesisState) GetGovernance() *GovernanceRules {
+	if x != nil {
+		return x.Governance
+	}
+	return nil
+}
+
 var File_normledger_v1_tx_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_tx_proto_rawDesc = "" +
 	"\n" +
-	"\x16normledger/v1/tx.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x1bnormledger/v1/records.proto\"\x9d\x01\n" +
+	"\x16normledger/v1/tx.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\x1a\x1bnormledger/v1/records.proto\"\x9d\x01\n" +
 	"\x06TxBody\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x16\n" +
 	"\x06signer\x18\x02 \x01(\tR\x06signer\x12\x15\n" +
@@ -462,7 +515,7 @@ const file_normledger_v1_tx_proto_rawDesc = "" +
 	"\x02Tx\x12)\n" +
 	"\x04body\x18\x01 \x01(\v2\x15.normledger.v1.TxBodyR\x04body\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12?\n" +
-	"\rco_signatures\x18\x03 \x03(\v2\x1a.normledger.v1.CoSignatureR\fcoSignatures\"\xf5\x01\n" +
+	"\rco_signatures\x18\x03 \x03(\v2\x1a.normledger.v1.CoSignatureR\fcoSignatures\"\xbc\x02\n" +
 	"\fStoredRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x16\n" +
@@ -472,15 +525,24 @@ const file_normledger_v1_tx_proto_rawDesc = "" +
 	"\btx_index\x18\x05 \x01(\rR\atxIndex\x12-\n" +
 	"\x04kind\x18\x06 \x01(\x0e2\x19.normledger.v1.RecordKindR\x04kind\x12\x16\n" +
 	"\x06author\x18\a \x01(\tR\x06author\x12\x0e\n" +
-	"\x02tx\x18\b \x01(\fR\x02tx\"\x89\x01\n" +
-	"\x06Params\x12 \n" +
-	"\fmax_tx_bytes\x18\x01 \x01(\rR\n" +
-	"maxTxBytes\x123\n" +
-	"\x16max_clock_skew_seconds\x18\x02 \x01(\rR\x13maxClockSkewSeconds\x12(\n" +
-	"\x10ack_window_hours\x18\x03 \x01(\rR\x0eackWindowHours\"n\n" +
+	"\x02tx\x18\b \x01(\fR\x02tx\x12+\n" +
+	"\adecoded\x18\t \x01(\v2\x11.normledger.v1.TxR\adecoded\x12\x18\n" +
+	"\asigners\x18\n" +
+	" \x03(\tR\asigners\"\xd2\x01\n" +
+	"\tRecordRef\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x129\n" +
+	"\n" +
+	"block_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tblockTime\x12\x19\n" +
+	"\btx_index\x18\x04 \x01(\rR\atxIndex\x12-\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x19.normledger.v1.RecordKindR\x04kind\x12\x16\n" +
+	"\x06author\x18\x06 \x01(\tR\x06author\"\xae\x01\n" +
 	"\fGenesisState\x12/\n" +
 	"\amembers\x18\x01 \x03(\v2\x15.normledger.v1.MemberR\amembers\x12-\n" +
-	"\x06params\x18\x02 \x01(\v2\x15.normledger.v1.ParamsR\x06paramsBGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
+	"\x06params\x18\x02 \x01(\v2\x15.normledger.v1.ParamsR\x06params\x12>\n" +
+	"\n" +
+	"governance\x18\x03 \x01(\v2\x1e.normledger.v1.GovernanceRulesR\n" +
+	"governanceBGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
 
 var (
 	file_normledger_v1_tx_proto_rawDescOnce sync.Once
@@ -500,26 +562,32 @@ var file_normledger_v1_tx_proto_goTypes = []any{
 	(*CoSignature)(nil),           // 1: normledger.v1.CoSignature
 	(*Tx)(nil),                    // 2: normledger.v1.Tx
 	(*StoredRecord)(nil),          // 3: normledger.v1.StoredRecord
-	(*Params)(nil),                // 4: normledger.v1.Params
+	(*RecordRef)(nil),             // 4: normledger.v1.RecordRef
 	(*GenesisState)(nil),          // 5: normledger.v1.GenesisState
 	(*Record)(nil),                // 6: normledger.v1.Record
 	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 	(RecordKind)(0),               // 8: normledger.v1.RecordKind
 	(*Member)(nil),                // 9: normledger.v1.Member
+	(*Params)(nil),                // 10: normledger.v1.Params
+	(*GovernanceRules)(nil),       // 11: normledger.v1.GovernanceRules
 }
 var file_normledger_v1_tx_proto_depIdxs = []int32{
-	6, // 0: normledger.v1.TxBody.record:type_name -> normledger.v1.Record
-	0, // 1: normledger.v1.Tx.body:type_name -> normledger.v1.TxBody
-	1, // 2: normledger.v1.Tx.co_signatures:type_name -> normledger.v1.CoSignature
-	7, // 3: normledger.v1.StoredRecord.block_time:type_name -> google.protobuf.Timestamp
-	8, // 4: normledger.v1.StoredRecord.kind:type_name -> normledger.v1.RecordKind
-	9, // 5: normledger.v1.GenesisState.members:type_name -> normledger.v1.Member
-	4, // 6: normledger.v1.GenesisState.params:type_name -> normledger.v1.Params
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6,  // 0: normledger.v1.TxBody.record:type_name -> normledger.v1.Record
+	0,  // 1: normledger.v1.Tx.body:type_name -> normledger.v1.TxBody
+	1,  // 2: normledger.v1.Tx.co_signatures:type_name -> normledger.v1.CoSignature
+	7,  // 3: normledger.v1.StoredRecord.block_time:type_name -> google.protobuf.Timestamp
+	8,  // 4: normledger.v1.StoredRecord.kind:type_name -> normledger.v1.RecordKind
+	2,  // 5: normledger.v1.StoredRecord.decoded:type_name -> normledger.v1.Tx
+	7,  // 6: normledger.v1.RecordRef.block_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: normledger.v1.RecordRef.kind:type_name -> normledger.v1.RecordKind
+	9,  // 8: normledger.v1.GenesisState.members:type_name -> normledger.v1.Member
+	10, // 9: normledger.v1.GenesisState.params:type_name -> normledger.v1.Params
+	11, // 10: normledger.v1.GenesisState.governance:type_name -> normledger.v1.GovernanceRules
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_tx_proto_init() }
@@ -527,6 +595,7 @@ func file_normledger_v1_tx_proto_init() {
 	if File_normledger_v1_tx_proto != nil {
 		return
 	}
+	file_normledger_v1_governance_proto_init()
 	file_normledger_v1_member_proto_init()
 	file_normledger_v1_records_proto_init()
 	type x struct{}

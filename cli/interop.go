@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/ledger/stix"
+	"github.com/normledger/normledger/node/api"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// exportInput reads from the node everything an export is made of: the
+// records (paged, from since on), the member registry, the genesis.
+func exportInput(ctx context.Context, c *client.Client, f stix.Filter) (stix.Input, error) {
+	// One state throughout: the newest attested height, as the REST export.
+	st, err := c.Status(ctx)
+	if err != nil {
+		return stix.Input{}, err
+	}
+	h := st.LatestAttestedHeight
+	req := &pb.ListRecordsRequest{Limit: 200, Height: h}
+	if !f.Since.IsZero() {
+		req.FromTime = timestamppb.New(f.Since)
+	}
+	var in stix.Input
+	for {
+		res, err := c.Records(ctx, req)
+		if err != nil {
+			return in, err
+		}
+		in.Records = append(in.Records, res.Records...)
+		if res.NextPageToken == "" {
+			break
+		}
+		req.PageToken = res.NextPageToken
+	}
+	ms, err := c.ListMembers(ctx, h, false)
+	if err != nil {
+		return in, err
+	}
+	in.Members = ms.Members
+	gbz, err := c.Genesis(ctx)
+	if err != nil {
+		return in, err
+	}
+	gen, err := cmttypes.GenesisDocFromJSON(gbz)
+	if err != nil {
+		return in, fmt.Errorf("genesis: %w", err)
+	}
+	in.ChainID, in.GenesisTime, in.BaseURL = gen.ChainID, gen.GenesisTime, c.Base()
+	blk, err := c.Block(ctx, h)
+	if err != nil {
+		return in, err
+	}
+	in.At = blk.Time.AsTime()
+	return in, nil
+}
+
+func writeOut(path string, bz []byte, stdout io.Writer) error {
+	if path == "" || path == "-" {
+		_, err := stdout.Write(bz)
+		return err
+	}
+	return os.WriteFile(path, bz, 0o644)
+}
+
+func printReport(w io.Writer, rep *stix.Report, verb, skipped string) {
+	fmt.Fprintf(w, "%s %d records\n", verb, rep.Exported)
+	if len(rep.Skipped) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(rep.Skipped) {
+			parts = append(parts, fmt.Sprintf("%d %s", rep.Skipped[k], k))
+		}
+		fmt.Fprintf(w, "%s: %s\n", skipped, strings.Join(parts, ", "))
+	}
+	for _, n := range rep.NotCarried {
+		fmt.Fprintf(w, "not carried: %s\n", n)
+	}
+	for _, u := range rep.Unmapped {
+		fmt.Fprintf(w, "not mapped: %s\n", u)
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func exportCmd(e *env) *cobra.Command {
+	ex := &cobra.Command{Use: "export", Short: "Export records for CSIRT tools (STIX 2.1, MISP)"}
+	var since, member, kinds, out string
+	run := func(format string) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			f, err := api.ExportFilter(since, member, kinds)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			defer cancel()
+			in, err := exportInput(ctx, c, f)
+			if err != nil {
+				return err
+			}
+			var bz []byte
+			var rep *stix.Report
+			if format == "misp" {
+				bz, rep, err = stix.MISP(in, f)
+			} else {
+				var b *stix.Bundle
+				if b, rep, err = stix.Export(in, f); err == nil {
+					bz, err = b.Marshal()
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if err := writeOut(out, bz, e.out); err != nil {
+				return err
+			}
+			printReport(e.err, rep, "exported", "left out (no STIX mapping)")
+			return nil
+		}
+	}
+	long := `Reads the records from the node (--node) and writes them as %s.
+Every object links to its record and merkle proof on the ledger; check any of
+them with normledger verify record ID. See docs/interop.md for the mapping.`
+	st := &cobra.Command{Use: "stix", Short: "Write a STIX 2.1 bundle", Args: cobra.NoArgs, RunE: run("stix"),
+		Long: fmt.Sprintf(long, "a STIX 2.1 bundle: incident disclosures as incidents (Incident Core\nextension), assessments and findings as notes, challenges as opinions,\npledges as reports, members as identities, TLP as the official markings")}
+	mp := &cobra.Command{Use: "misp", Short: "Write MISP events (core format) of the incident disclosures", Args: cobra.NoArgs, RunE: run("misp"),
+		Long: fmt.Sprintf(long, "MISP core-format events, one per incident disclosure")}
+	for _, c := range []*cobra.Command{st, mp} {
+		f := c.Flags()
+		f.StringVar(&since, "since", "", "only records in blocks at or after this RFC 3339 time")
+		f.StringVar(&member, "member", "", "only records by this member or naming it")
+		f.StringVar(&kinds, "kind", "", "comma-separated kinds (pledge, incident_disclosure, harm_assessment, finding, challenge, amendment)")
+		f.StringVarP(&out, "out", "f", "", "output file (default: standard output)")
+		ex.AddCommand(c)
+	}
+	return ex
+}
+
+func importCmd(e *env) *cobra.Command {
+	im := &cobra.Command{Use: "import", Short: "Import incidents from CSIRT tools (STIX 2.1)"}
+	var from string
+	var dryRun, yes bool
+	var sectors []string
+	st := &cobra.Command{
+		Use:   "stix FILE --from KEY [--dry-run]",
+		Short: "Turn the incidents of a STIX 2.1 bundle into signed incident disclosures",
+		Long: `Reads a STIX 2.1 bundle (from MISP, OpenCTI or a normledger export), maps
+each incident to an incident disclosure of the signer's member, reports every
+field it could not map, and after confirmation signs each with --from and
+submits it. A bad bundle is refused with the JSON pointer of the offending
+value, and nothing is submitted.
+
+Incidents exported by normledger carry their record and come back unchanged;
+others are mapped from STIX and the Incident Core extension (stage from
+investigation_status, severity from criticality, impacts from impact
+objects, sectors from the victims' identities or --sector).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readLimited(args[0], stix.MaxBundleBytes)
+			if err != nil {
+				return err
+			}
+			s, err := e.signer(from)
+			if err != nil {
+				return err
+			}
+			opt := stix.ImportOptions{Author: s.Member}
+			for _, name := range sectors {
+				v, ok := pb.Sector_value["SECTOR_"+strings.ReplaceAll(strings.TrimPrefix(strings.ToUpper(name), "SECTOR_"), "-", "_")]
+				if !ok {
+					return fmt.Errorf("--sector %q is not a sector", name)
+				}
+				opt.Sectors = append(opt.Sectors, pb.Sector(v))
+			}
+			imp, err := stix.Import(data, opt)
+			if err != nil {
+				return err
+			}
+			if e.cfg.Output == "json" && dryRun {
+				var recs []any
+				for _, r := range imp.Records {
+					recs = append(recs, protoJSON(r))
+				}
+				return printJSON(e.out, map[string]any{"records": recs, "sources": imp.Sources, "report": imp.Report})
+			}
+			for i, r := range imp.Records {
+				d := r.GetIncidentDisclosure()
+				fmt.Fprintf(e.out, "%d. %s -> incident disclosure %s (%s, %s): %s\n", i+1, imp.Sources[i], d.IncidentRef,
+					strings.ToLower(strings.TrimPrefix(d.Stage.String(), "DISCLOSURE_STAGE_")),
+					strings.ToLower(strings.TrimPrefix(d.Severity.String(), "SEVERITY_")), d.Summary)
+			}
+			printReport(e.out, imp.Report, "would submit", "other objects, read only for the incidents")
+			if dryRun || len(imp.Records) == 0 {
+				return nil
+			}
+			if !yes {
+				fmt.Fprintf(e.out, "Sign %d records as %s and submit them? [y/N] ", len(imp.Records), s.Member)
+				line, _ := bufio.NewReader(e.in).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+					return fmt.Errorf("nothing submitted")
+				}
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
+			defer cancel()
+			var last client.Result
+			for i, r := range imp.Records {
+				res, err := c.Submit(ctx, r, s, nil, true)
+				if err != nil {
+					return fmt.Errorf("record %d of %d (%s): %w", i+1, len(imp.Records), imp.Sources[i], err)
+				}
+				if res.Rejected() {
+					return e.printResult(res)
+				}
+				fmt.Fprintf(e.out, "committed %s as record %s at height %d\n", imp.Sources[i], res.ID, res.Height)
+				last = res
+			}
+			return c.WaitAttested(ctx, last.Height)
+		},
+	}
+	f := st.Flags()
+	f.StringVar(&from, "from", "", "keyring key that signs (required): its member is the affected state of mapped incidents")
+	f.BoolVar(&dryRun, "dry-run", false, "show what would be submitted, submit nothing")
+	f.BoolVarP(&yes, "yes", "y", false, "submit without asking")
+	f.StringSliceVar(&sectors, "sector", nil, "sectors to assume for incidents whose victims name none (health, energy, ...)")
+	_ = st.MarkFlagRequired("from")
+	im.AddCommand(st)
+	return im
+}
+
+func readLimited(path string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	bz, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(bz) > max {
+		return nil, fmt.Errorf("%s: more than %d bytes: %w", path, max, &stix.Error{Msg: fmt.Sprintf("more than %d bytes", max)})
+	}
+	return bz, nil
+}

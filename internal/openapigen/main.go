@@ -1,0 +1,281 @@
+// Command openapigen completes the OpenAPI document protoc-gen-openapiv2
+// writes (scripts/protogen.sh runs it after protoc) with what the
+// generator cannot know from the .proto files: the error responses of each
+// route with every ledger result code by name and HTTP status, the
+// normledger.v1.ErrorInfo detail and the 404-with-absence-proof detail, and
+// the values each filter parameter accepts. Everything it adds is derived
+// from the code (ledger/codes.go, the kind registry, the enums), so the
+// document cannot drift from what the node does.
+//
+//	go run ./internal/openapigen proto/gen/normledger.swagger.json
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/node/api"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: openapigen SWAGGER.json ledger/codes.go")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1], os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, "openapigen:", err)
+		os.Exit(1)
+	}
+}
+
+type obj = map[string]any
+
+func run(path, codesFile string) error {
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(bz))
+	dec.UseNumber()
+	var doc obj
+	if err := dec.Decode(&doc); err != nil {
+		return err
+	}
+	meanings, err := codeMeanings(codesFile)
+	if err != nil {
+		return err
+	}
+	defs := doc["definitions"].(obj)
+	defs["v1ErrorInfo"] = errorInfoSchema(meanings)
+	status := defs["googleRpcStatus"].(obj)
+	status["description"] = "The error of every failed request (a google.rpc.Status). details always holds a " +
+		"normledger.v1.ErrorInfo (@type type.googleapis.com/normledger.v1.ErrorInfo) with the ledger's stable result code; " +
+		"a 404 of a read with prove=true also holds the read's own answer type (e.g. normledger.v1.GetRecordResponse, " +
+		"normledger.v1.GetMemberResponse) carrying the proof that the key is absent."
+	props := status["properties"].(obj)
+	props["code"].(obj)["description"] = "gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, ...); the ledger's code is in details."
+	props["details"].(obj)["description"] = "An ErrorInfo (see v1ErrorInfo), and for a 404 with prove=true the absence proof (see v1AbsenceDetail)."
+	defs["v1AbsenceDetail"] = obj{
+		"type": "object",
+		"description": "The detail of a 404 answer to a read with prove=true: the read's own answer type, here " +
+			"normledger.v1.GetRecordResponse, whose proofs[0] is an ICS23 non-existence proof of the key (docs/verifying.md).",
+		"properties": obj{
+			"@type": obj{"type": "string", "enum": []string{"type.googleapis.com/normledger.v1.GetRecordResponse",
+				"type.googleapis.com/normledger.v1.GetMemberResponse", "type.googleapis.com/normledger.v1.GetObligationResponse",
+				"type.googleapis.com/normledger.v1.GetProposalResponse"}},
+			"height": obj{"type": "string", "format": "int64"},
+			"proofs": obj{"type": "array", "items": obj{"$ref": "#/definitions/v1Proof"}},
+		},
+	}
+	paths := doc["paths"].(obj)
+	// Served by the node itself, not the gateway (its answer is STIX, not protobuf JSON).
+	q := func(name, typ, format, desc string) obj {
+		o := obj{"name": name, "in": "query", "required": false, "type": typ, "description": desc}
+		if format != "" {
+			o["format"] = format
+		}
+		return o
+	}
+	paths["/v1/stix/bundle"] = obj{"get": obj{
+		"operationId": "LedgerService_StixBundle",
+		"summary":     "The records as a STIX 2.1 bundle (or MISP events), for pulling consumers (docs/interop.md).",
+		"produces":    []string{"application/stix+json;version=2.1", "application/json"},
+		"parameters": []any{
+			q("since", "string", "date-time", "Only records in blocks at or after this time (RFC 3339)."),
+			q("member", "string", "", "Only records by this member or naming it (pledgor, affected state, subject)."),
+			q("kind", "string", "", "Comma-separated kinds: pledge, incident_disclosure, harm_assessment, finding, challenge, amendment (short or full names)."),
+			obj{"name": "format", "in": "query", "required": false, "type": "string", "enum": []string{"stix", "misp"},
+				"description": "stix (default): a STIX 2.1 bundle; misp: MISP core-format events of the incident disclosures."},
+			q("height", "string", "int64", "State height to export (0 or absent: the latest attested)."),
+		},
+		"responses": obj{"200": obj{"description": "A STIX 2.1 bundle ({type, id, objects}), or {response: [{Event}]} for format=misp. " +
+			"X-Normledger-Height names the height exported.", "schema": obj{"type": "object"}}},
+		"tags": []string{"LedgerService"},
+	}}
+	for p, ops := range paths {
+		for method, op := range ops.(obj) {
+			o := op.(obj)
+			o["responses"] = responses(p, method, o["responses"].(obj))
+			for _, prm := range asList(o["parameters"]) {
+				addEnum(p, prm.(obj))
+			}
+		}
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	return os.WriteFile(path, out.Bytes(), 0o644)
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// codeMeanings reads each code constant's line comment in ledger/codes.go.
+func codeMeanings(file string) (map[ledger.Code]string, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	out := map[ledger.Code]string{ledger.CodeOK: "accepted"}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			vs := s.(*ast.ValueSpec)
+			if len(vs.Values) != 1 || vs.Comment == nil {
+				continue
+			}
+			if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.INT {
+				n, _ := strconv.ParseUint(lit.Value, 10, 32)
+				out[ledger.Code(n)] = strings.TrimSpace(vs.Comment.Text())
+			}
+		}
+	}
+	return out, nil
+}
+
+func errorInfoSchema(meanings map[ledger.Code]string) obj {
+	var names []string
+	var table strings.Builder
+	table.WriteString("The ledger's stable result code (codes are only ever appended). Each code: number, name, " +
+		"the HTTP status of a transaction rejected with it (POST /v1/txs), meaning. Reads raise some of them with " +
+		"their own status (see each route's responses):\n\n")
+	for _, c := range ledger.Codes() {
+		names = append(names, c.String())
+		fmt.Fprintf(&table, "- %d `%s` (HTTP %d): %s\n", c, c, api.HTTPStatus(c), meanings[c])
+	}
+	return obj{
+		"type":        "object",
+		"description": "normledger.v1.ErrorInfo: attached to every error as a detail of google.rpc.Status.",
+		"properties": obj{
+			"@type":     obj{"type": "string", "enum": []string{"type.googleapis.com/normledger.v1.ErrorInfo"}},
+			"code":      obj{"type": "integer", "format": "int64", "description": table.String()},
+			"codespace": obj{"type": "string", "enum": []string{ledger.Codespace}},
+			"codeName":  obj{"type": "string", "enum": names},
+		},
+	}
+}
+
+// responses documents a route's errors by HTTP status, each with the
+// ledger codes it carries.
+func responses(path, method string, rs obj) obj {
+	ref := obj{"$ref": "#/definitions/googleRpcStatus"}
+	add := func(status int, what string, cs ...ledger.Code) {
+		names := make([]string, len(cs))
+		for i, c := range cs {
+			names[i] = "`" + c.String() + "`"
+		}
+		rs[strconv.Itoa(status)] = obj{"description": what + " ErrorInfo codes: " + strings.Join(names, ", ") + ".", "schema": ref}
+	}
+	add(405, "The route does not take this method (the Allow header lists those it does).", ledger.CodeMethodNotAllowed)
+	add(408, "The request did not arrive in time.", ledger.CodeRequestTimeout)
+	add(500, "A fault of the node, not of the request.", ledger.CodeInternal)
+	if method == "post" {
+		var bad, unauth, denied, conflict []ledger.Code
+		for _, c := range ledger.Codes() {
+			switch api.HTTPStatus(c) {
+			case 400:
+				bad = append(bad, c)
+			case 401:
+				unauth = append(unauth, c)
+			case 403:
+				denied = append(denied, c)
+			case 409:
+				conflict = append(conflict, c)
+			}
+		}
+		add(400, "The transaction or the request body is malformed or breaks a ledger rule.", bad...)
+		add(401, "A signature or signing key is not valid.", unauth...)
+		add(403, "The signer may not submit this record.", denied...)
+		add(409, "A replay, a sequence out of order or a duplicate record.", conflict...)
+		add(413, "The body or the transaction is too large.", ledger.CodeTxTooLarge)
+		add(503, "The node cannot take transactions now (mempool full, catching up).", ledger.CodeUnavailable)
+		return rs
+	}
+	add(400, "A parameter is unknown, malformed or out of range; the message names it.", ledger.CodeBadFormat,
+		ledger.CodeBadEnum, ledger.CodeBadTime, ledger.CodeUnknownParameter)
+	notFound := []ledger.Code{ledger.CodeHeightTooHigh, ledger.CodeUnavailable}
+	switch {
+	case strings.HasPrefix(path, "/v1/records/"), strings.HasPrefix(path, "/v1/txs/"), strings.HasPrefix(path, "/v1/pledges/"),
+		strings.HasPrefix(path, "/v1/evidence/"):
+		notFound = append(notFound, ledger.CodeUnknownRecord)
+	case strings.HasPrefix(path, "/v1/members/"), strings.HasPrefix(path, "/v1/compliance/"):
+		notFound = append(notFound, ledger.CodeUnknownMember)
+	case strings.HasPrefix(path, "/v1/obligations/"):
+		notFound = append(notFound, ledger.CodeUnknownObligation)
+	case strings.HasPrefix(path, "/v1/proposals/"):
+		notFound = append(notFound, ledger.CodeUnknownProposal)
+	}
+	add(404, "Nothing under this id (with prove=true the details carry the absence proof, see v1AbsenceDetail), "+
+		"a height beyond the latest (height_too_high), or state this node does not keep (unavailable: pruned or before a state sync).", notFound...)
+	add(429, "Over the read rate limit; retry after the Retry-After header's seconds.", ledger.CodeRateLimited)
+	add(503, "No attested state yet (the node is starting).", ledger.CodeUnavailable)
+	return rs
+}
+
+// addEnum lists the values a filter parameter accepts: each enum value by
+// its short name and by its full protobuf name, as the node accepts both.
+func addEnum(path string, p obj) {
+	if p["in"] != "query" || path == "/v1/stix/bundle" { // its kind is a list of the exported kinds
+		return
+	}
+	var short []string
+	prefix := ""
+	switch {
+	case p["name"] == "kind":
+		for _, k := range ledger.DefaultRegistry().Kinds() {
+			short = append(short, k.Name)
+		}
+		prefix = "RECORD_KIND_"
+	case p["name"] == "sector":
+		short = api.SectorNames()
+		prefix = "SECTOR_"
+	case p["name"] == "status" && path == "/v1/obligations":
+		short, prefix = enumShort(pb.ObligationStatus_name, keys.StatusName, func(v int32) any { return pb.ObligationStatus(v) }), "OBLIGATION_STATUS_"
+	case p["name"] == "status" && path == "/v1/proposals":
+		short, prefix = enumShort(pb.ProposalStatus_name, keys.ProposalStatusName, func(v int32) any { return pb.ProposalStatus(v) }), "PROPOSAL_STATUS_"
+	default:
+		return
+	}
+	values := append([]string(nil), short...)
+	for _, s := range short {
+		values = append(values, prefix+strings.ToUpper(s))
+	}
+	p["enum"] = values
+	desc, _ := p["description"].(string)
+	p["description"] = strings.TrimSpace(desc + " Short or full name.")
+}
+
+func enumShort[E any](names map[int32]string, name func(E) string, conv func(int32) any) []string {
+	var vs []int
+	for v := range names {
+		if v != 0 {
+			vs = append(vs, int(v))
+		}
+	}
+	sort.Ints(vs)
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = name(conv(int32(v)).(E))
+	}
+	return out
+}

@@ -1,0 +1,196 @@
+package ledger
+
+import (
+	"sort"
+	"time"
+
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Overlay is a State that layers the changes of not-yet-committed
+// transactions over a committed view. CheckTx keeps one for the mempool;
+// PrepareProposal and ProcessProposal build one per proposal so that they
+// judge a block exactly as FinalizeBlock will.
+type Overlay struct {
+	base        State
+	seq         map[string]uint64
+	records     map[string]*pb.StoredRecord
+	content     map[string]bool
+	obligations map[string]*pb.Obligation
+	pledges     map[string][]*pb.StoredRecord
+	members     map[string]*pb.Member
+	proposals   map[string]*pb.ProposalState
+	votes       map[string]*pb.VoteState
+	rules       *pb.GovernanceRules
+	added       uint64
+}
+
+// NewOverlay starts an empty overlay over base.
+func NewOverlay(base State) *Overlay {
+	return &Overlay{base: base, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{}, content: map[string]bool{},
+		obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{},
+		members: map[string]*pb.Member{}, proposals: map[string]*pb.ProposalState{}, votes: map[string]*pb.VoteState{}}
+}
+
+// Apply layers ch over the state. (Params are not layered: a block is
+// judged with the params of its start.)
+func (o *Overlay) Apply(ch *Changes) {
+	if r := ch.Record; r != nil {
+		o.seq[r.Author] = ch.NextSequence
+		o.records[r.Id] = r
+		o.content[r.Author+"/"+string(ch.ContentHash[:])] = true
+		for _, p := range ch.Pledgors {
+			o.pledges[p] = append(o.pledges[p], r)
+		}
+		o.added++
+	}
+	for _, ob := range ch.Obligations {
+		o.obligations[ob.Id] = ob
+	}
+	for _, m := range ch.Members {
+		o.members[m.Id] = m
+	}
+	for _, p := range ch.Proposals {
+		o.proposals[p.Id] = p
+	}
+	for _, v := range ch.Votes {
+		o.votes[v.ProposalId+"/"+v.Elector] = v
+	}
+	if ch.GovernanceRules != nil {
+		o.rules = ch.GovernanceRules
+	}
+}
+
+func (o *Overlay) Obligation(id string) (*pb.Obligation, error) {
+	if ob, ok := o.obligations[id]; ok {
+		return ob, nil
+	}
+	return o.base.Obligation(id)
+}
+
+func (o *Overlay) PledgesOf(m string) ([]*pb.StoredRecord, error) {
+	base, err := o.base.PledgesOf(m)
+	if err != nil {
+		return nil, err
+	}
+	return append(base, o.pledges[m]...), nil
+}
+
+// OpenDueBefore is only used by BeginBlock, which runs first in a block, on
+// an overlay with nothing layered yet.
+func (o *Overlay) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
+	return o.base.OpenDueBefore(t)
+}
+
+func (o *Overlay) Member(id string) (*pb.Member, error) {
+	if m, ok := o.members[id]; ok {
+		return m, nil
+	}
+	return o.base.Member(id)
+}
+
+func (o *Overlay) Members() ([]*pb.Member, error) {
+	base, err := o.base.Members()
+	if err != nil {
+		return nil, err
+	}
+	return mergeMembers(base, o.members), nil
+}
+
+func (o *Overlay) NextSequence(m string) (uint64, error) {
+	if n, ok := o.seq[m]; ok {
+		return n, nil
+	}
+	return o.base.NextSequence(m)
+}
+
+func (o *Overlay) Record(id string) (*pb.StoredRecord, error) {
+	if r, ok := o.records[id]; ok {
+		return r, nil
+	}
+	return o.base.Record(id)
+}
+
+func (o *Overlay) ContentSeen(author string, h [32]byte) (bool, error) {
+	if o.content[author+"/"+string(h[:])] {
+		return true, nil
+	}
+	return o.base.ContentSeen(author, h)
+}
+
+func (o *Overlay) RecordCount() (uint64, error) {
+	n, err := o.base.RecordCount()
+	return n + o.added, err
+}
+
+func (o *Overlay) GovernanceRules() (*pb.GovernanceRules, error) {
+	if o.rules != nil {
+		return o.rules, nil
+	}
+	return o.base.GovernanceRules()
+}
+
+func (o *Overlay) Proposal(id string) (*pb.ProposalState, error) {
+	if p, ok := o.proposals[id]; ok {
+		return p, nil
+	}
+	return o.base.Proposal(id)
+}
+
+func (o *Overlay) Vote(proposal, elector string) (*pb.VoteState, error) {
+	if v, ok := o.votes[proposal+"/"+elector]; ok {
+		return v, nil
+	}
+	return o.base.Vote(proposal, elector)
+}
+
+func (o *Overlay) Votes(proposal string) ([]*pb.VoteState, error) {
+	base, err := o.base.Votes(proposal)
+	if err != nil {
+		return nil, err
+	}
+	return mergeVotes(base, o.votes, proposal), nil
+}
+
+func (o *Overlay) UndecidedProposals() ([]*pb.ProposalState, error) {
+	base, err := o.base.UndecidedProposals()
+	if err != nil {
+		return nil, err
+	}
+	return mergeUndecided(base, o.proposals), nil
+}
+
+func (o *Overlay) OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error) {
+	base, err := o.base.OpenProposalsDueBefore(t)
+	if err != nil {
+		return nil, err
+	}
+	return mergeDue(base, o.proposals, t), nil
+}
+
+// mergeDue overlays changed proposals on the open ones due before t
+// (sorted by deadline, then id) and keeps those still open.
+func mergeDue(base []*pb.ProposalState, changed map[string]*pb.ProposalState, t time.Time) []*pb.ProposalState {
+	if len(changed) == 0 {
+		return base
+	}
+	var out []*pb.ProposalState
+	for _, p := range base {
+		if _, ok := changed[p.Id]; !ok {
+			out = append(out, p)
+		}
+	}
+	for _, p := range changed {
+		if !p.VotingClosed && p.Deadline.AsTime().Before(t) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		di, dj := out[i].Deadline.AsTime(), out[j].Deadline.AsTime()
+		if !di.Equal(dj) {
+			return di.Before(dj)
+		}
+		return out[i].Id < out[j].Id
+	})
+	return out
+}

@@ -1,0 +1,255 @@
+package stix
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// MISP core format (draft-misp-core-format): one event per incident
+// disclosure, with the incident as a MISP "incident" object (the template
+// that mirrors STIX Incident Core), its text, impacts and ledger link as
+// attributes, and the TLP as a tlp: tag. Values are strings, as the format
+// wants; uuids are UUIDv5 like the STIX ids, so re-exports update events.
+
+// MISPIncidentTemplate is the MISP object template "incident".
+const (
+	MISPIncidentTemplate        = "38597424-f9bb-4865-9b4b-819172df0334"
+	MISPIncidentTemplateVersion = "1"
+)
+
+// MISPEvent is a MISP event.
+type MISPEvent struct {
+	UUID             string          `json:"uuid"`
+	Info             string          `json:"info"`
+	Date             string          `json:"date"`
+	ThreatLevelID    string          `json:"threat_level_id"`
+	Analysis         string          `json:"analysis"`
+	Distribution     string          `json:"distribution"`
+	Published        bool            `json:"published"`
+	Timestamp        string          `json:"timestamp"`
+	PublishTimestamp string          `json:"publish_timestamp"`
+	AttributeCount   string          `json:"attribute_count"`
+	Orgc             MISPOrg         `json:"Orgc"`
+	Tag              []MISPTag       `json:"Tag,omitempty"`
+	Attribute        []MISPAttribute `json:"Attribute"`
+	Object           []MISPObject    `json:"Object"`
+}
+
+// MISPOrg is the creator organisation of an event.
+type MISPOrg struct {
+	Name string `json:"name"`
+	UUID string `json:"uuid"`
+}
+
+// MISPTag is a taxonomy tag.
+type MISPTag struct {
+	Name       string `json:"name"`
+	Colour     string `json:"colour,omitempty"`
+	Exportable bool   `json:"exportable"`
+}
+
+// MISPAttribute is an attribute of an event or object.
+type MISPAttribute struct {
+	UUID           string `json:"uuid"`
+	ObjectRelation string `json:"object_relation,omitempty"`
+	Type           string `json:"type"`
+	Category       string `json:"category"`
+	Value          string `json:"value"`
+	ToIDs          bool   `json:"to_ids"`
+	Distribution   string `json:"distribution"`
+	Timestamp      string `json:"timestamp"`
+	Comment        string `json:"comment"`
+	Deleted        bool   `json:"deleted"`
+	FirstSeen      string `json:"first_seen,omitempty"`
+}
+
+// MISPObject is an object (a template instance) of an event.
+type MISPObject struct {
+	UUID            string          `json:"uuid"`
+	Name            string          `json:"name"`
+	MetaCategory    string          `json:"meta-category"`
+	Description     string          `json:"description"`
+	TemplateUUID    string          `json:"template_uuid"`
+	TemplateVersion string          `json:"template_version"`
+	Timestamp       string          `json:"timestamp"`
+	Distribution    string          `json:"distribution"`
+	Deleted         bool            `json:"deleted"`
+	Comment         string          `json:"comment"`
+	Attribute       []MISPAttribute `json:"Attribute"`
+}
+
+var tlpColour = map[pb.Tlp]string{pb.Tlp_TLP_CLEAR: "#ffffff", pb.Tlp_TLP_GREEN: "#33FF00", pb.Tlp_TLP_AMBER: "#FFC000",
+	pb.Tlp_TLP_AMBER_STRICT: "#FFC000", pb.Tlp_TLP_RED: "#FF2B2B"}
+
+func mispUUID(name string) string { return uuid.NewSHA1(Namespace, []byte("misp\x00"+name)).String() }
+
+// MISP exports the incident disclosures f selects (amendments as their new
+// version) as MISP events: {"response": [{"Event": ...}, ...]}, the shape
+// of MISP's own event export.
+func MISP(in Input, f Filter) ([]byte, *Report, error) {
+	rep := &Report{Skipped: map[string]int{}}
+	names := map[string]string{}
+	for _, m := range in.Members {
+		names[m.Id] = m.Name
+	}
+	type wrapped struct {
+		Event MISPEvent `json:"Event"`
+	}
+	out := struct {
+		Response []wrapped `json:"response"`
+	}{Response: []wrapped{}}
+	retracted := map[string]bool{}
+	for _, r := range in.Records {
+		if r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION {
+			if tx, err := ledger.DecodeTx(r.Tx, 0); err == nil {
+				retracted[tx.Body.Record.GetRetraction().GetTargetId()] = true
+			}
+		}
+	}
+	for _, r := range in.Records {
+		if retracted[r.Id] {
+			rep.Skipped["retracted "+ledger.KindNameOf(r.Kind)]++
+			continue
+		}
+		tx, err := ledger.DecodeTx(r.Tx, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record %s: %w", r.Id, err)
+		}
+		rec := tx.Body.Record
+		body := rec
+		if am := rec.GetAmendment(); am != nil {
+			body = am.Replacement
+		}
+		d := body.GetIncidentDisclosure()
+		if d == nil {
+			rep.Skipped[ledger.KindNameOf(r.Kind)]++
+			continue
+		}
+		if len(f.Kinds) > 0 && !kindIn(f.Kinds, r.Kind) && !kindIn(f.Kinds, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE) {
+			continue
+		}
+		if !f.Since.IsZero() && r.BlockTime.AsTime().Before(f.Since) {
+			continue
+		}
+		if f.Member != "" && r.Author != f.Member && !contains(d.AffectedStates, f.Member) {
+			continue
+		}
+		tlp := body.Tlp
+		if tlp == pb.Tlp_TLP_UNSPECIFIED {
+			tlp = rec.Tlp
+		}
+		ts := strconv.FormatInt(r.BlockTime.AsTime().Unix(), 10)
+		n := 0
+		attr := func(rel, typ, cat, value, comment string) MISPAttribute {
+			n++
+			return MISPAttribute{UUID: mispUUID(fmt.Sprintf("%s/%d/%s", r.Id, n, rel)), ObjectRelation: rel, Type: typ, Category: cat,
+				Value: value, Distribution: "5", Timestamp: ts, Comment: comment}
+		}
+		threat := map[pb.Severity]string{pb.Severity_SEVERITY_CRITICAL: "1", pb.Severity_SEVERITY_HIGH: "1",
+			pb.Severity_SEVERITY_MEDIUM: "2", pb.Severity_SEVERITY_LOW: "3"}[d.Severity]
+		if threat == "" {
+			threat = "4"
+		}
+		analysis := map[pb.DisclosureStage]string{pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING: "0",
+			pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION: "1", pb.DisclosureStage_DISCLOSURE_STAGE_FINAL: "2"}[d.Stage]
+		crit := "Not Specified"
+		if c, ok := criticality[d.Severity]; ok {
+			crit = map[int]string{15: "Low", 40: "Moderate", 70: "High", 95: "Extreme"}[c]
+		}
+		status := map[pb.DisclosureStage]string{pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING: "new",
+			pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION: "open", pb.DisclosureStage_DISCLOSURE_STAGE_FINAL: "closed"}[d.Stage]
+		obj := MISPObject{UUID: mispUUID(r.Id + "/incident"), Name: "incident", MetaCategory: "misc",
+			Description:  "Incident object template as described in STIX 2.1 Incident object and its core extension.",
+			TemplateUUID: MISPIncidentTemplate, TemplateVersion: MISPIncidentTemplateVersion, Timestamp: ts, Distribution: "5",
+			Comment: "normledger " + ledger.KindNameOf(r.Kind) + " " + r.Id,
+			Attribute: []MISPAttribute{
+				attr("name", "text", "Other", d.IncidentRef, ""),
+				attr("description", "text", "Other", d.Summary, ""),
+				attr("criticality", "text", "Other", crit, "from severity "+enumName(d.Severity.String(), "SEVERITY_")),
+				attr("investigation_status", "text", "Other", status, "from stage "+enumName(d.Stage.String(), "DISCLOSURE_STAGE_")),
+			}}
+		if d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING {
+			obj.Attribute = append(obj.Attribute, attr("determination", "text", "Other", "suspected", ""))
+		}
+		ev := MISPEvent{UUID: mispUUID(r.Id), Info: oneLine(d.IncidentRef + ": " + d.Summary), Date: r.BlockTime.AsTime().UTC().Format("2006-01-02"),
+			ThreatLevelID: threat, Analysis: analysis, Distribution: "1", Timestamp: ts, PublishTimestamp: "0",
+			Orgc:   MISPOrg{Name: orDefault(names[r.Author], r.Author), UUID: mispUUID("member/" + r.Author)},
+			Object: []MISPObject{obj}}
+		if m := markingOf(tlp); m != nil {
+			ev.Tag = []MISPTag{{Name: m.misp, Colour: tlpColour[tlp], Exportable: true}}
+		}
+		ev.Attribute = append(ev.Attribute, attr("", "link", "Internal reference", strings.TrimSuffix(in.BaseURL, "/")+"/v1/records/"+r.Id+"?prove=true",
+			"the signed record on the normledger ledger, with its merkle proof"))
+		for _, s := range d.Sectors {
+			ev.Attribute = append(ev.Attribute, attr("", "text", "Other", "sector: "+sectorNames[s], "affected civilian sector"))
+		}
+		for _, a := range d.AffectedStates {
+			ev.Attribute = append(ev.Attribute, attr("", "text", "Other", "affected state: "+orDefault(names[a], a), a))
+		}
+		for _, im := range d.Impacts {
+			ev.Attribute = append(ev.Attribute, attr("", "text", "Other", im, "impact"))
+		}
+		for _, t := range []struct {
+			name string
+			ts   interface{ IsValid() bool }
+		}{{"first_observed_at", d.FirstObservedAt}, {"detected_at", d.DetectedAt}, {"aware_at", d.AwareAt},
+			{"contained_at", d.ContainedAt}, {"remediated_at", d.RemediatedAt}} {
+			if p, ok := t.ts.(*timestamppb.Timestamp); ok && p != nil {
+				ev.Attribute = append(ev.Attribute, attr("", "datetime", "Other", p.AsTime().UTC().Format("2006-01-02T15:04:05.000000+00:00"), t.name))
+			}
+		}
+		count := len(ev.Attribute)
+		for _, o := range ev.Object {
+			count += len(o.Attribute)
+		}
+		ev.AttributeCount = strconv.Itoa(count)
+		out.Response = append(out.Response, wrapped{ev})
+		rep.Exported++
+	}
+	if len(rep.Skipped) == 0 {
+		rep.Skipped = nil
+	}
+	bz, err := json.Marshal(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, bz, "", "  "); err != nil {
+		return nil, nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), rep, nil
+}
+
+func kindIn(list []pb.RecordKind, k pb.RecordKind) bool {
+	for _, x := range list {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 256 {
+		s = string(r[:253]) + "..."
+	}
+	return s
+}

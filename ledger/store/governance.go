@@ -1,0 +1,227 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/keys"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// writeGovernance stores the governance changes of one transaction or block
+// start: members, proposals (with their status and deadline indexes),
+// votes, params and rules.
+func (s *Store) writeGovernance(ch *ledger.Changes) error {
+	for _, m := range ch.Members {
+		if err := s.setProto(keys.Member(m.Id), m); err != nil {
+			return err
+		}
+	}
+	for _, p := range ch.Proposals {
+		if err := s.writeProposal(p); err != nil {
+			return err
+		}
+	}
+	for _, v := range ch.Votes {
+		if err := s.setProto(keys.Vote(v.ProposalId, v.Elector), v); err != nil {
+			return err
+		}
+	}
+	if ch.Params != nil {
+		if err := s.setProto([]byte(keys.KeyParams), ch.Params); err != nil {
+			return err
+		}
+	}
+	if ch.GovernanceRules != nil {
+		if err := s.setProto([]byte(keys.KeyGovernance), ch.GovernanceRules); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeProposal stores a proposal and moves its index entries: one under its
+// status, one under its deadline while it takes votes.
+func (s *Store) writeProposal(p *pb.ProposalState) error {
+	key := keys.Proposal(p.Id)
+	due := p.Deadline.AsTime().UnixNano()
+	old := new(pb.ProposalState)
+	found, err := s.Working().getProto(key, old)
+	if err != nil {
+		return err
+	}
+	if found {
+		if old.Status != p.Status {
+			if err := s.remove(keys.ProposalStatusIndex(keys.ProposalStatusName(old.Status), p.Id)); err != nil {
+				return err
+			}
+		}
+		if !old.VotingClosed && p.VotingClosed {
+			if err := s.remove(keys.ProposalDue(due, p.Id)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.setProto(key, p); err != nil {
+		return err
+	}
+	if !found || old.Status != p.Status {
+		if err := s.set(keys.ProposalStatusIndex(keys.ProposalStatusName(p.Status), p.Id), []byte(p.Id)); err != nil {
+			return err
+		}
+	}
+	if !found && !p.VotingClosed {
+		if err := s.set(keys.ProposalDue(due, p.Id), []byte(p.Id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GovernanceRules implements ledger.State.
+func (v *View) GovernanceRules() (*pb.GovernanceRules, error) {
+	r := new(pb.GovernanceRules)
+	ok, err := v.getProto([]byte(keys.KeyGovernance), r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return ledger.DefaultGovernanceRules(), nil
+	}
+	return r, nil
+}
+
+// Proposal implements ledger.State.
+func (v *View) Proposal(id string) (*pb.ProposalState, error) {
+	if !ledger.IsRecordID(id) {
+		return nil, nil
+	}
+	p := new(pb.ProposalState)
+	ok, err := v.getProto(keys.Proposal(id), p)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Vote implements ledger.State.
+func (v *View) Vote(proposal, elector string) (*pb.VoteState, error) {
+	vs := new(pb.VoteState)
+	ok, err := v.getProto(keys.Vote(proposal, elector), vs)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return vs, nil
+}
+
+// Votes implements ledger.State: a proposal's votes by elector.
+func (v *View) Votes(proposal string) ([]*pb.VoteState, error) {
+	p := keys.VotePrefix(proposal)
+	it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []*pb.VoteState
+	for ; it.Valid(); it.Next() {
+		vs := new(pb.VoteState)
+		if err := proto.Unmarshal(it.Value(), vs); err != nil {
+			return nil, fmt.Errorf("decode vote %x: %w", it.Key(), err)
+		}
+		out = append(out, vs)
+	}
+	return out, it.Error()
+}
+
+// proposalsUnder loads the proposals a g/s/ or g/d/ index names, in key
+// order, skipping after and stopping at limit (0: no limit). It returns the
+// key suffix to continue after when it stopped early.
+func (v *View) proposalsUnder(prefix, start, end []byte, limit int) ([]*pb.ProposalState, []byte, error) {
+	it, err := v.r.Iterator(start, end, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	var out []*pb.ProposalState
+	var last []byte
+	for ; it.Valid(); it.Next() {
+		if limit > 0 && len(out) == limit {
+			return out, last, nil
+		}
+		id := string(it.Value())
+		p, err := v.Proposal(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p == nil {
+			return nil, nil, fmt.Errorf("proposal index %x names missing proposal %s", it.Key(), id)
+		}
+		out = append(out, p)
+		last = append([]byte(nil), it.Key()[len(prefix):]...)
+	}
+	return out, nil, it.Error()
+}
+
+// UndecidedProposals implements ledger.State.
+func (v *View) UndecidedProposals() ([]*pb.ProposalState, error) {
+	p := keys.ProposalStatusPrefix(keys.ProposalStatusName(pb.ProposalStatus_PROPOSAL_STATUS_VOTING))
+	out, _, err := v.proposalsUnder(p, p, keys.PrefixEnd(p), 0)
+	return out, err
+}
+
+// OpenProposalsDueBefore implements ledger.State.
+func (v *View) OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error) {
+	p := []byte(keys.PrefixProposalDue)
+	out, _, err := v.proposalsUnder(p, p, keys.Cat(p, keys.Due(t.UnixNano())), 0)
+	return out, err
+}
+
+// ProposalFilter selects proposals: by status, or all (in id order).
+type ProposalFilter struct {
+	Status pb.ProposalStatus
+	After  []byte
+	Limit  int
+}
+
+// Proposals lists proposals matching f and the position to continue after.
+func (v *View) Proposals(f ProposalFilter) ([]*pb.ProposalState, []byte, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	if f.Status == 0 {
+		p := []byte(keys.PrefixProposal)
+		start := p
+		if len(f.After) > 0 {
+			start = append(keys.Cat(p, f.After), 0)
+		}
+		it, err := v.r.Iterator(start, keys.PrefixEnd(p), true)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer it.Close()
+		var out []*pb.ProposalState
+		var last []byte
+		for ; it.Valid(); it.Next() {
+			if len(out) == limit {
+				return out, last, nil
+			}
+			ps := new(pb.ProposalState)
+			if err := proto.Unmarshal(it.Value(), ps); err != nil {
+				return nil, nil, fmt.Errorf("decode proposal %x: %w", it.Key(), err)
+			}
+			out = append(out, ps)
+			last = append([]byte(nil), it.Key()[len(p):]...)
+		}
+		return out, nil, it.Error()
+	}
+	p := keys.ProposalStatusPrefix(keys.ProposalStatusName(f.Status))
+	start := p
+	if len(f.After) > 0 {
+		start = append(keys.Cat(p, f.After), 0)
+	}
+	return v.proposalsUnder(p, start, keys.PrefixEnd(p), limit)
+}

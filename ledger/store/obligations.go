@@ -1,0 +1,222 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/normledger/normledger/ledger/keys"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// WriteObligations stores obligations (new or changed) and keeps their
+// indexes: debtor, creditor, pledge basis and due time never change; the
+// status index and the open-by-due index follow the status.
+func (s *Store) WriteObligations(obs []*pb.Obligation) error {
+	for _, ob := range obs {
+		key := keys.Obligation(ob.Id)
+		due := ob.Due.AsTime().UnixNano()
+		id := []byte(ob.Id)
+		old := new(pb.Obligation)
+		found, err := s.Working().getProto(key, old)
+		if err != nil {
+			return err
+		}
+		if found {
+			if err := s.remove(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(old.Status)), due, ob.Id)); err != nil {
+				return err
+			}
+		} else {
+			if err := s.set(keys.ObIndex(keys.ObDebtorPrefix(ob.Debtor), due, ob.Id), id); err != nil {
+				return err
+			}
+			for _, c := range ob.Creditors {
+				if err := s.set(keys.ObIndex(keys.ObCreditorPrefix(c), due, ob.Id), id); err != nil {
+					return err
+				}
+			}
+			for _, b := range ob.Basis {
+				if err := s.set(keys.ObIndex(keys.ObBasisPrefix(b), due, ob.Id), id); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.setProto(key, ob); err != nil {
+			return err
+		}
+		if err := s.set(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(ob.Status)), due, ob.Id), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Obligation implements ledger.State.
+func (v *View) Obligation(id string) (*pb.Obligation, error) {
+	o := new(pb.Obligation)
+	ok, err := v.getProto(keys.Obligation(id), o)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// OpenDueBefore implements ledger.State: the status index of open
+// obligations is ordered by due time.
+func (v *View) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
+	start := keys.ObStatusPrefix(keys.StatusName(pb.ObligationStatus_OBLIGATION_STATUS_OPEN))
+	end := keys.Cat(start, keys.Due(t.UnixNano()))
+	it, err := v.r.Iterator(start, end, true)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for ; it.Valid(); it.Next() {
+		ids = append(ids, string(it.Value()))
+	}
+	err = it.Error()
+	it.Close()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*pb.Obligation, 0, len(ids))
+	for _, id := range ids {
+		o, err := v.Obligation(id)
+		if err != nil {
+			return nil, err
+		}
+		if o == nil {
+			return nil, fmt.Errorf("open-due index names missing obligation %s", id)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// ObligationFilter selects obligations; empty fields match everything.
+type ObligationFilter struct {
+	Debtor, Creditor, Pledge string
+	Status                   pb.ObligationStatus
+	DueBefore                time.Time
+	// After continues from a previous page (the key suffix it returned).
+	After []byte
+	Limit int
+	// MaxScan bounds the index entries one call examines (0:
+	// DefaultMaxScan); at the limit the page ends early with the position
+	// to continue after.
+	MaxScan int
+}
+
+// Obligations lists obligations matching f, ordered by due time (then id)
+// within the index scanned, and returns the position to continue after.
+func (v *View) Obligations(f ObligationFilter) ([]*pb.Obligation, []byte, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	var prefix []byte
+	switch {
+	case f.Debtor != "":
+		prefix = keys.ObDebtorPrefix(f.Debtor)
+	case f.Creditor != "":
+		prefix = keys.ObCreditorPrefix(f.Creditor)
+	case f.Pledge != "":
+		prefix = keys.ObBasisPrefix(f.Pledge)
+	case f.Status != 0:
+		prefix = keys.ObStatusPrefix(keys.StatusName(f.Status))
+	default:
+		prefix = []byte(keys.PrefixObligation)
+	}
+	start := prefix
+	if len(f.After) > 0 {
+		start = append(keys.Cat(prefix, f.After), 0)
+	}
+	end := keys.PrefixEnd(prefix)
+	ordered := !bytes.Equal(prefix, []byte(keys.PrefixObligation))
+	if ordered && !f.DueBefore.IsZero() {
+		end = keys.Cat(prefix, keys.Due(f.DueBefore.UnixNano()))
+	}
+	it, err := v.r.Iterator(start, end, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	maxScan := f.MaxScan
+	if maxScan <= 0 {
+		maxScan = DefaultMaxScan
+	}
+	var out []*pb.Obligation
+	var last, examined []byte
+	for scanned := 0; it.Valid(); it.Next() {
+		if len(out) == limit {
+			return out, last, nil
+		}
+		if scanned == maxScan {
+			return out, examined, nil // the work limit: continue after the last entry examined
+		}
+		scanned++
+		examined = append([]byte(nil), it.Key()[len(prefix):]...)
+		var o *pb.Obligation
+		if ordered {
+			if o, err = v.Obligation(string(it.Value())); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			o = new(pb.Obligation)
+			if err := proto.Unmarshal(it.Value(), o); err != nil {
+				return nil, nil, err
+			}
+		}
+		if o == nil {
+			return nil, nil, fmt.Errorf("obligation index %x names a missing obligation", it.Key())
+		}
+		if f.matches(o) {
+			out = append(out, o)
+			last = examined
+		}
+	}
+	return out, nil, it.Error()
+}
+
+func (f ObligationFilter) matches(o *pb.Obligation) bool {
+	if f.Debtor != "" && o.Debtor != f.Debtor {
+		return false
+	}
+	if f.Creditor != "" && !containsStr(o.Creditors, f.Creditor) {
+		return false
+	}
+	if f.Pledge != "" && !containsStr(o.Basis, f.Pledge) {
+		return false
+	}
+	if f.Status != 0 && o.Status != f.Status {
+		return false
+	}
+	return f.DueBefore.IsZero() || o.Due.AsTime().Before(f.DueBefore)
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// AllObligations lists every obligation matching f (all pages).
+func (v *View) AllObligations(f ObligationFilter) ([]*pb.Obligation, error) {
+	var out []*pb.Obligation
+	for {
+		page, next, err := v.Obligations(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == nil {
+			return out, nil
+		}
+		f.After = next
+	}
+}

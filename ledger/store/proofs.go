@@ -1,0 +1,84 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/normledger/normledger/ledger/keys"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// ProofOf proves key in this committed view: its value and ICS23 existence
+// proof, or its ICS23 absence proof.
+func (v *View) ProofOf(key []byte) (*pb.Proof, error) {
+	val, err := v.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.Proof(key)
+	if err != nil {
+		return nil, fmt.Errorf("prove %x: %w", key, err)
+	}
+	bz, err := p.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Proof{Key: key, Value: val, Proof: bz, Exists: val != nil}, nil
+}
+
+// ProveList attaches a listing's proofs (docs/proofs.md): meta/log, each
+// record's RecordRef and log inclusion, and for a listing by one index the
+// walk over the index's keys that shows no entry was left out.
+func (v *View) ProveList(page *Page, out *pb.ListRecordsResponse) error {
+	var err error
+	if out.LogProof, err = v.ProofOf([]byte(keys.KeyLog)); err != nil {
+		return err
+	}
+	for _, r := range page.Records {
+		idKey, err := keys.ID(r.Id)
+		if err != nil {
+			return err
+		}
+		p, err := v.ProofOf(idKey)
+		if err != nil {
+			return err
+		}
+		out.Proofs = append(out.Proofs, p)
+		index, hashes, err := v.Inclusion(r.Seq)
+		if err != nil {
+			return err
+		}
+		out.Inclusions = append(out.Inclusions, &pb.LogInclusion{LogIndex: index, Hashes: hashes})
+	}
+	if !page.Complete || page.Index == nil {
+		return nil
+	}
+	// The start key proves itself (an entry) or its right neighbour (the
+	// first entry, or the end of the index); each further proof is of the
+	// key just after an entry, whose right neighbour is the next entry.
+	walk := [][]byte{page.Start}
+	entries := page.Entries
+	if len(entries) > 0 && bytes.Equal(entries[0], page.Start) {
+		entries = entries[1:]
+		walk = append(walk, append(append([]byte(nil), page.Start...), 0))
+	} else if len(entries) > 0 {
+		walk = append(walk, append(append([]byte(nil), entries[0]...), 0))
+		entries = entries[1:]
+	}
+	for _, e := range entries {
+		walk = append(walk, append(append([]byte(nil), e...), 0))
+	}
+	// A page that stopped early ends at its last entry; one that read the
+	// whole index ends with the proof that nothing follows.
+	if page.Next != 0 && len(page.Entries) > 0 {
+		walk = walk[:len(walk)-1]
+	}
+	for _, k := range walk {
+		p, err := v.ProofOf(k)
+		if err != nil {
+			return err
+		}
+		out.IndexProofs = append(out.IndexProofs, p)
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+// normledger dashboard. Everything shown is read from this node's REST API
+// at one state height and checked here, in the browser, by the WebAssembly
+// build of normledger's verifier: the light blocks from the pinned trust
+// root up to header height+1, then every member, obligation and record
+// proof against that header's app hash. Compliance figures are recomputed
+// from the proven obligations they list. Nothing here trusts the server.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else if (k === "text") e.textContent = v; else e.setAttribute(k, v);
+  }
+  for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function api(path) {
+  const r = await fetch(path, { headers: { Accept: "application/json" } });
+  let body;
+  try { body = await r.json(); } catch (e) { throw new Error(`${path}: answer is not JSON`); }
+  if (!r.ok) {
+    const err = new Error(body.message || `HTTP ${r.status}`);
+    err.status = r.status;
+    throw err;
+  }
+  return body;
+}
+
+// Enum values come as RECORD_KIND_PLEDGE; people read "pledge".
+const short = (v, prefix) => (v || "").replace(prefix, "").toLowerCase();
+const shortId = (id) => (id || "").slice(0, 12);
+const when = (t) => (t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+
+// ---- the verifier ---------------------------------------------------------
+
+const state = { V: null, trust: null, genesisJson: null, height: 0, appHash: null, headerError: null, obligations: new Map() };
+
+async function loadVerifier() {
+  const t0 = performance.now();
+  const go = new Go();
+  const res = await WebAssembly.instantiateStreaming(fetch("verifier.wasm"), go.importObject);
+  go.run(res.instance); // resolves when the program exits; it stays up to serve calls
+  for (let i = 0; i < 200 && !globalThis.normledgerVerifier; i++) await sleep(10);
+  if (!globalThis.normledgerVerifier) throw new Error("the verifier did not start");
+  state.V = globalThis.normledgerVerifier;
+  console.info(`verifier loaded in ${Math.round(performance.now() - t0)} ms`);
+  try {
+    const v = JSON.parse(state.V.version());
+    $("#verifier-version").textContent = `Verifier ${v.verifier || "normledger"} ${v.version || ""} (${v.go || "Go"}; the trusting period is not checked in the browser).`;
+  } catch (e) {
+    $("#verifier-version").textContent = "";
+  }
+}
+
+function verify(fn, req) {
+  if (!state.V) return { ok: false, reason: "the verifier is not loaded" };
+  try {
+    return JSON.parse(state.V[fn](JSON.stringify(req)));
+  } catch (e) {
+    return { ok: false, reason: "verifier failure: " + e.message };
+  }
+}
+
+function parseTrust(s) {
+  s = (s || "").trim().toLowerCase();
+  if (/^[0-9a-f]{64}$/.test(s)) return { genesisHash: s };
+  const m = s.match(/^(\d+):([0-9a-f]{64})$/);
+  if (m) return { height: Number(m[1]), hash: m[2] };
+  return null;
+}
+
+const lightBlocks = new Map();
+async function lightBlock(h) {
+  if (!lightBlocks.has(h)) lightBlocks.set(h, api(`/v1/light_blocks/${h}`).then((r) => r.lightBlock));
+  return lightBlocks.get(h);
+}
+
+// verifyHeaders establishes the app hash of state height h (header h+1)
+// from the trust root, bisecting when the validator set changed too much
+// for one skip.
+async function verifyHeaders(h) {
+  if (!state.trust) throw new Error("no trust root pinned");
+  const start = state.trust.height || 1;
+  const target = h + 1;
+  let heights = start === target ? [target] : [start, target];
+  for (let round = 0; round < 40; round++) {
+    const lbs = await Promise.all(heights.map(lightBlock));
+    const res = verify("verifyHeaders", { trust: state.trust, genesisJson: state.genesisJson, lightBlocks: lbs });
+    if (res.ok) {
+      const hash = res.appHashes && res.appHashes[String(target)];
+      if (!hash) throw new Error(`the verifier returned no app hash for header ${target}`);
+      return hash;
+    }
+    const need = res.needIntermediate;
+    if (need && need[1] - need[0] > 1) {
+      const mid = Math.floor((need[0] + need[1]) / 2);
+      heights = [...new Set([...heights, mid])].sort((a, b) => a - b);
+      continue;
+    }
+    throw new Error(res.reason || "headers not verified");
+  }
+  throw new Error("too many light blocks needed");
+}
+
+// ---- badges ----------------------------------------------------------------
+
+function badge(res, okText) {
+  const b = el("span", { class: "badge " + (res.ok ? "ok" : "bad"), "data-verified": res.ok ? "true" : "false" });
+  b.textContent = res.ok ? okText || "VERIFIED" : "NOT VERIFIED";
+  if (!res.ok) b.title = res.reason || "";
+  const cell = el("td", { class: "verification" }, b);
+  if (!res.ok) cell.append(el("div", { class: "reason", text: res.reason || "" }));
+  return cell;
+}
+
+function headerFailure() {
+  return { ok: false, reason: state.headerError ? "header not verified: " + state.headerError : "no trust root pinned" };
+}
+
+function withHeader(fn, req) {
+  if (!state.appHash) return headerFailure();
+  return verify(fn, { ...req, appHash: state.appHash });
+}
+
+// ---- members and compliance --------------------------------------------------
+
+async function provenObligation(id) {
+  if (!state.obligations.has(id)) {
+    state.obligations.set(id, api(`/v1/obligations/${id}?height=${state.height}&prove=true`).then(
+      (ans) => ({ ans, res: withHeader("verifyObligation", { id, answer: ans }) }),
+      (e) => ({ ans: null, res: { ok: false, reason: `obligation ${shortId(id)}: ${e.message}` } }),
+    ));
+  }
+  return state.obligations.get(id);
+}
+
+// recompute checks a figure against the proven obligations it lists: every
+// one must verify and have the status the figure counts it under.
+async function recompute(ids, expect) {
+  for (const id of ids) {
+    const { ans, res } = await provenObligation(id);
+    if (!res.ok) return { ok: false, reason: res.reason };
+    const st = short(ans.obligation.status, "OBLIGATION_STATUS_");
+    if (!expect(st)) return { ok: false, reason: `obligation ${shortId(id)} is ${st} in its proof` };
+  }
+  return { ok: true };
+}
+
+async function loadMembers() {
+  const ans = await api(`/v1/members?height=${state.height}&prove=true`);
+  const tbody = $("#members-table tbody");
+  tbody.replaceChildren();
+  for (let i = 0; i < ans.members.length; i++) {
+    const m = ans.members[i];
+    const tr = el("tr", { "data-member": m.id });
+    tr.append(el("td", {}, el("code", { text: m.id })), el("td", { text: short(m.class, "MEMBER_CLASS_") }),
+      el("td", { text: m.name || "" }), el("td", { text: short(m.status, "MEMBER_STATUS_") }));
+    const figures = [el("td", { text: "…" }), el("td", { text: "…" }), el("td", { text: "…" })];
+    tr.append(...figures);
+    const mres = withHeader("verifyMember", { id: m.id, answer: { member: m, height: ans.height, proof: (ans.proofs || [])[i] } });
+    const cell = badge(mres);
+    tr.append(cell);
+    tbody.append(tr);
+    fillCompliance(m, figures, cell, mres);
+  }
+}
+
+async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
+  let c;
+  try {
+    c = (await api(`/v1/compliance/${m.id}?height=${state.height}`)).compliance;
+  } catch (e) {
+    onTime.textContent = overdue.textContent = ack.textContent = "—";
+    return;
+  }
+  const ot = c.onTime || {};
+  const den = Number(ot.denominator || 0), num = Number(ot.numerator || 0);
+  onTime.textContent = den ? `${(Number(ot.basisPoints || 0) / 100).toFixed(2)}% (${num} of ${den})` : "— (nothing due yet)";
+  const od = c.overdue || {};
+  overdue.textContent = String(od.count || 0);
+  if (Number(od.count || 0) > 0) overdue.className = "status-overdue";
+  const ta = c.timeToAcknowledge || {};
+  ack.textContent = Number(ta.samples || 0) ? `${Math.round(Number(ta.medianSeconds) / 60)} min (median of ${ta.samples})` : "—";
+  if (!mres.ok) return;
+  // The figures, recomputed from their proven inputs.
+  const odIds = od.ids || [];
+  let res = odIds.length === Number(od.count || 0) ? await recompute(odIds, (s) => s === "overdue") : { ok: false, reason: "the overdue count does not match the obligations it lists" };
+  if (res.ok) {
+    const ids = ot.obligationIds || [];
+    let met = 0;
+    res = ids.length === den ? await recompute(ids, (s) => { if (s === "met") met++; return ["met", "met_late", "overdue"].includes(s); }) : { ok: false, reason: "the on-time rate does not match the obligations it lists" };
+    if (res.ok && met !== num) res = { ok: false, reason: `on-time rate: ${met} of the proven obligations were met on time, the node says ${num}` };
+  }
+  const b = cell.querySelector(".badge");
+  if (!res.ok) {
+    b.className = "badge bad";
+    b.dataset.verified = "false";
+    b.textContent = "NOT VERIFIED";
+    cell.append(el("div", { class: "reason", text: "compliance: " + res.reason }));
+  } else {
+    b.title = "member entry proven; figures recomputed from their proven obligations (the node could still leave one out: listings do not prove completeness)";
+  }
+}
+
+// ---- obligations ---------------------------------------------------------------
+
+async function loadObligations(status, table) {
+  const ans = await api(`/v1/obligations?status=${status}&height=${state.height}&prove=true&limit=200`);
+  const tbody = $(table + " tbody");
+  tbody.replaceChildren();
+  const obs = ans.obligations || [];
+  if (!obs.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: `no ${status} obligations` })));
+  obs.sort((a, b) => (a.due < b.due ? -1 : 1));
+  for (let i = 0; i < obs.length; i++) {
+    const o = obs[i];
+    const st = short(o.status, "OBLIGATION_STATUS_");
+    const tr = el("tr", { class: st, "data-obligation": o.id });
+    tr.append(el("td", {}, el("code", { text: shortId(o.id) })), el("td", { text: short(o.kind, "OBLIGATION_KIND_") }),
+      el("td", { text: o.debtor }), el("td", { text: (o.creditors || []).join(", ") }),
+      el("td", { class: st === "overdue" ? "status-overdue" : "", text: when(o.due) + (st === "overdue" ? " (overdue)" : "") }));
+    const res = withHeader("verifyObligation", { id: o.id, answer: { obligation: o, height: ans.height, proof: (ans.proofs || [])[i] } });
+    tr.append(badge(res));
+    tbody.append(tr);
+  }
+  return obs.length;
+}
+
+// ---- records ---------------------------------------------------------------------
+
+let recordPage = null;
+
+async function loadRecords() {
+  const q = new URLSearchParams({ height: String(state.height), prove: "true", limit: "50" });
+  for (const k of ["kind", "author", "sector"]) {
+    const v = $("#f-" + k).value.trim();
+    if (v) q.set(k, v);
+  }
+  const tbody = $("#records-table tbody");
+  let ans;
+  try {
+    ans = await api("/v1/records?" + q);
+  } catch (e) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "reason", text: e.message })));
+    return [];
+  }
+  recordPage = ans;
+  tbody.replaceChildren();
+  const recs = ans.records || [];
+  if (!recs.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "no records" })));
+  recs.forEach((r, i) => {
+    const tr = el("tr", { "data-record": r.id });
+    const open = el("button", { class: "link", type: "button", text: shortId(r.id) });
+    open.addEventListener("click", () => showRecord(i));
+    tr.append(el("td", { text: r.seq }), el("td", { text: when(r.blockTime) }), el("td", { text: short(r.kind, "RECORD_KIND_") }),
+      el("td", { text: r.author }), el("td", {}, open), badge(verifyListed(i)));
+    tbody.append(tr);
+  });
+  return recs;
+}
+
+function listedAnswer(i) {
+  const a = recordPage;
+  return { record: a.records[i], height: a.height, proofs: [(a.proofs || [])[i], a.logProof], inclusion: (a.inclusions || [])[i] };
+}
+
+function verifyListed(i) {
+  return withHeader("verifyRecord", { id: recordPage.records[i].id, answer: listedAnswer(i) });
+}
+
+function renderValue(v) {
+  if (v === null || v === undefined) return el("span", { class: "muted", text: "—" });
+  if (Array.isArray(v)) {
+    const ul = el("ul");
+    for (const x of v) ul.append(el("li", {}, renderValue(x)));
+    return ul;
+  }
+  if (typeof v === "object") {
+    const dl = el("dl");
+    for (const [k, x] of Object.entries(v)) dl.append(el("dt", { text: k }), el("dd", {}, renderValue(x)));
+    return dl;
+  }
+  return el("span", { text: String(v) });
+}
+
+function showRecord(i) {
+  const r = recordPage.records[i];
+  const res = verifyListed(i);
+  $("#record-detail").hidden = false;
+  $("#detail-id").textContent = r.id;
+  const b = $("#detail-badge");
+  b.className = "badge " + (res.ok ? "ok" : "bad");
+  b.dataset.verified = res.ok ? "true" : "false";
+  b.textContent = res.ok ? "VERIFIED" : "NOT VERIFIED";
+  $("#detail-reason").textContent = res.ok ? "" : res.reason;
+  const meta = $("#detail-meta");
+  meta.replaceChildren();
+  const facts = { kind: short(r.kind, "RECORD_KIND_"), author: r.author, signers: (r.signers || []).join(", "), "committed at": `height ${r.height}, ${when(r.blockTime)}`, "ledger position": r.seq };
+  for (const [k, v] of Object.entries(facts)) meta.append(el("dt", { text: k }), el("dd", { text: v }));
+  // Show the record as the verifier decoded it from the signed bytes; an
+  // unverified answer shows the node's copy under its NOT VERIFIED badge.
+  const tx = (res.ok && res.record && res.record.decoded) || r.decoded || {};
+  const rec = (tx.body && tx.body.record) || {};
+  $("#detail-body").replaceChildren(renderValue(rec));
+  $("#record-detail").scrollIntoView();
+}
+
+// ---- charts -----------------------------------------------------------------------
+
+function bars(svg, data, cls) {
+  const W = 460, H = 240, pad = 46;
+  const max = Math.max(1, ...data.map((d) => d[1]));
+  const w = (W - pad) / Math.max(1, data.length);
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const ns = "http://www.w3.org/2000/svg";
+  data.forEach(([label, n], i) => {
+    const h = ((H - 2 * pad) * n) / max;
+    const r = document.createElementNS(ns, "rect");
+    r.setAttribute("x", pad / 2 + i * w + 3); r.setAttribute("y", H - pad - h);
+    r.setAttribute("width", Math.max(2, w - 6)); r.setAttribute("height", h);
+    if (cls && cls(label)) r.setAttribute("class", cls(label));
+    const t = document.createElementNS(ns, "text");
+    const tx = pad / 2 + i * w + 5, ty = H - pad + 10;
+    t.setAttribute("x", tx); t.setAttribute("y", ty);
+    t.setAttribute("transform", `rotate(25 ${tx} ${ty})`);
+    t.textContent = label.replace(/_/g, " ").slice(0, 14);
+    const c = document.createElementNS(ns, "text");
+    c.setAttribute("x", pad / 2 + i * w + 3); c.setAttribute("y", H - pad - h - 3);
+    c.textContent = String(n);
+    svg.append(r, t, c);
+  });
+}
+
+async function loadCharts() {
+  const kinds = {};
+  for (const r of (recordPage && recordPage.records) || []) {
+    const k = short(r.kind, "RECORD_KIND_");
+    kinds[k] = (kinds[k] || 0) + 1;
+  }
+  bars($("#chart-kinds"), Object.entries(kinds).sort());
+  const statuses = [];
+  for (const s of ["open", "met", "met_late", "overdue", "waived"]) {
+    const a = await api(`/v1/obligations?status=${s}&height=${state.height}&limit=200`);
+    statuses.push([s, (a.obligations || []).length]);
+  }
+  bars($("#chart-status"), statuses, (l) => (l === "overdue" ? "overdue" : ""));
+}
+
+// ---- start ------------------------------------------------------------------------
+
+async function pinTrust(s) {
+  const t = parseTrust(s);
+  const status = $("#trust-status");
+  if (!t) {
+    status.className = "badge bad";
+    status.textContent = "not a trust root: a 64-hex genesis hash, or height:header-hash";
+    return false;
+  }
+  state.trust = t;
+  localStorage.setItem("normledger-trust", s.trim().toLowerCase());
+  return true;
+}
+
+async function refresh() {
+  const st = await api("/v1/status");
+  state.height = Number(st.latestAttestedHeight);
+  $("#chain").textContent = `chain ${st.chainId} · state height ${state.height} · block time ${when(st.latestBlockTime)} · node ${st.version}`;
+  state.appHash = null;
+  state.headerError = null;
+  state.obligations.clear();
+  const status = $("#trust-status");
+  if (state.trust) {
+    try {
+      state.appHash = await verifyHeaders(state.height);
+      status.className = "badge ok";
+      status.dataset.verified = "true";
+      status.textContent = `headers verified to height ${state.height + 1}`;
+    } catch (e) {
+      state.headerError = e.message;
+      status.className = "badge bad";
+      status.dataset.verified = "false";
+      status.textContent = "NOT VERIFIED: " + e.message;
+    }
+  }
+  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords()]);
+  await loadCharts();
+  document.body.dataset.loaded = "true";
+}
+
+async function main() {
+  // Filter values as the node's own OpenAPI document lists them.
+  try {
+    const doc = await api("/openapi.json");
+    for (const p of doc.paths["/v1/records"].get.parameters) {
+      if (p.name !== "kind" && p.name !== "sector") continue;
+      for (const v of p.enum || []) if (v === v.toLowerCase()) $("#f-" + p.name).append(el("option", { value: v, text: v }));
+    }
+  } catch (e) {
+    console.warn("no filter values: " + e.message);
+  }
+  $("#record-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadRecords().then(loadCharts); });
+  $("#trust-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    pinTrust($("#trust").value).then((ok) => ok && refresh());
+  });
+  const given = new URLSearchParams(location.search).get("trust") || localStorage.getItem("normledger-trust");
+  if (given) {
+    $("#trust").value = given;
+    await pinTrust(given);
+  }
+  try {
+    state.genesisJson = (await api("/v1/genesis")).genesisJson;
+  } catch (e) {
+    state.headerError = "no genesis: " + e.message;
+  }
+  try {
+    await loadVerifier();
+  } catch (e) {
+    state.headerError = "the verifier did not load: " + e.message;
+  }
+  await refresh();
+}
+
+main().catch((e) => {
+  document.body.dataset.loaded = "error";
+  $("#chain").textContent = "error: " + e.message;
+  console.error(e);
+});

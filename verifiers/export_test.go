@@ -1,0 +1,6 @@
+//go:build !js
+
+package verifiers
+
+// HeaderTrustLevel is headerTrustLevel, for the tests.
+var HeaderTrustLevel = headerTrustLevel
