@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -30,7 +32,11 @@ import (
 //	   x/ index entries per block, no r/ k/ a/ s/ c/ f/ p/ keys (2026-12-02)
 //	5: staged reporting and pledge review obligations (kinds 9-12), responses
 //	   to pledges, evidence of validator misbehaviour (e/, eb/) (2026-12-02)
-const AppVersion uint64 = 5
+//	6: software upgrades by governance (action 11, meta/upgrade) (2026-12-02)
+//
+// From 6 on, a chain's version is in its state (ledger.AppVersionOf): a
+// software_upgrade vote moves it, and Info reports it.
+const AppVersion uint64 = ledger.GenesisAppVersion
 
 // ProofOpType names the ICS23 IAVL proofs returned in query ProofOps.
 const ProofOpType = "ics23:iavl"
@@ -49,6 +55,11 @@ type Options struct {
 	Version string
 	// Snapshots, if set, serves and restores state-sync snapshots.
 	Snapshots Snapshots
+	// UpgradeNeeded, if set, is told when the next block needs a software
+	// upgrade this binary lacks: right after the commit of the block
+	// before it (also while CometBFT replays blocks at start). The node
+	// stops on it. It must not block.
+	UpgradeNeeded func(*ledger.UpgradeNeededError)
 }
 
 // Snapshots is what the app needs for state sync (node.Snapshots).
@@ -86,6 +97,8 @@ type App struct {
 	next   ledger.Powers
 	reload bool
 	snaps  Snapshots
+	// upgradeNeeded: see Options.UpgradeNeeded.
+	upgradeNeeded func(*ledger.UpgradeNeededError)
 }
 
 var _ abci.Application = (*App)(nil)
@@ -93,12 +106,17 @@ var _ abci.Application = (*App)(nil)
 // New wraps st; if st holds committed state, the chain id and params come from it.
 func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{reg: ledger.DefaultRegistry().WithSigCache(ledger.NewSigCache(200_000)), st: st, log: opts.Logger, clock: opts.Clock, ver: opts.Version,
-		snaps: opts.Snapshots}
+		snaps: opts.Snapshots, upgradeNeeded: opts.UpgradeNeeded}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if st.Version() > 0 {
 		if err := a.load(); err != nil {
+			return nil, err
+		}
+		// A binary without the upgrade the next block needs refuses to
+		// start, with the same message it stopped with.
+		if _, err := ledger.UpgradeDue(st.Working(), st.Version()+1); err != nil {
 			return nil, err
 		}
 	}
@@ -182,10 +200,23 @@ func (a *App) Info(_ context.Context, _ *abci.RequestInfo) (*abci.ResponseInfo, 
 	return &abci.ResponseInfo{
 		Data:             "normledger",
 		Version:          a.ver,
-		AppVersion:       AppVersion,
+		AppVersion:       a.appVersion(),
 		LastBlockHeight:  a.st.Version(),
 		LastBlockAppHash: a.st.Hash(),
 	}, nil
+}
+
+// appVersion is the app version of the committed state.
+func (a *App) appVersion() uint64 {
+	if a.st.Version() == 0 {
+		return AppVersion
+	}
+	us, err := a.st.Working().Upgrade()
+	if err != nil {
+		a.log.Error("read the upgrade state", "err", err)
+		return AppVersion
+	}
+	return ledger.AppVersionOf(us)
 }
 
 // InitChain loads the member registry and params from genesis app_state.
@@ -310,8 +341,18 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 		out = append(out, tx)
 		size += int64(len(tx))
 	}
+	if lie != nil {
+		var what string
+		out, what = lie(req.Height, out, req.MaxTxBytes)
+		a.log.Warn("lying proposer: proposing a block honest validators must reject", "height", req.Height, "lie", what, "txs", len(out))
+	}
 	return &abci.ResponsePrepareProposal{Txs: out}, nil
 }
+
+// lie is set only in a binary built with the lyingproposer tag (the fault
+// suite's byzantine proposer, lying_proposer.go): it changes the block
+// PrepareProposal proposes. Release builds leave it nil.
+var lie func(height int64, txs [][]byte, maxBytes int64) ([][]byte, string)
 
 // ProcessProposal rejects a block that carries any transaction FinalizeBlock
 // would reject.
@@ -322,6 +363,12 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 	}
 	o, b, err := a.beginOverlay(base, req.Height, req.Time)
 	if err != nil {
+		var un *ledger.UpgradeNeededError
+		if errors.As(err, &un) {
+			// This binary cannot judge the block; it stops before running it.
+			a.log.Error("rejecting proposal: "+un.Error(), "height", req.Height)
+			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
+		}
 		return nil, fmt.Errorf("process proposal %d: %w", req.Height, err)
 	}
 	for i, tx := range req.Txs {
@@ -429,6 +476,15 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	a.lastTime = req.Time
 	res := &abci.ResponseFinalizeBlock{TxResults: results, Events: events}
+	if bb.Upgrade != nil && len(bb.Upgrade.Applied) > 0 && bb.Upgrade.Applied[len(bb.Upgrade.Applied)-1].Height == req.Height {
+		u := bb.Upgrade.Applied[len(bb.Upgrade.Applied)-1]
+		// Headers carry the new app version from the next block on.
+		res.ConsensusParamUpdates = &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: u.AppVersion}}
+		res.Events = append(res.Events, abci.Event{Type: "upgrade", Attributes: []abci.EventAttribute{
+			{Key: "name", Value: u.Name, Index: true}, {Key: "app_version", Value: strconv.FormatUint(u.AppVersion, 10)},
+			{Key: "from_app_version", Value: strconv.FormatUint(u.FromAppVersion, 10)}}})
+		a.log.Info("software upgrade applied", "name", u.Name, "height", req.Height, "app_version", u.AppVersion, "from", u.FromAppVersion)
+	}
 	a.next, a.reload = a.powers, paramsChanged
 	if membersChanged {
 		// Validator changes take effect at height+2 in CometBFT; the
@@ -497,6 +553,16 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	a.check = ledger.NewOverlay(v)
 	if a.snaps != nil {
 		a.snaps.Committed(v.Version())
+	}
+	if _, err := ledger.UpgradeDue(v, v.Version()+1); err != nil {
+		var un *ledger.UpgradeNeededError
+		if !errors.As(err, &un) {
+			return nil, err
+		}
+		a.log.Error(un.Error(), "committed_height", v.Version())
+		if a.upgradeNeeded != nil {
+			a.upgradeNeeded(un)
+		}
 	}
 	return &abci.ResponseCommit{}, nil
 }

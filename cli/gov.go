@@ -111,6 +111,8 @@ fixed when it is filed; see 'normledger query governance-rules'. Actions:
   rotate-key MEMBER OLD_KEY_ID NEW_PUB_KEY
   revoke-key MEMBER KEY_ID [--compromised-since-height H] [--compromised-since-time T]
   set-validator MEMBER --power N [--validator-pub-key KEY]
+  software-upgrade NAME --height H --app-version V [--info TEXT]
+                                         (--height 0 cancels the pending NAME)
   set-params --file params.json          (protojson of normledger.v1.Params)
   set-governance-rules --file rules.json (protojson of normledger.v1.GovernanceRules)
   file --file action.json                (protojson of normledger.v1.GovernanceAction)
@@ -256,6 +258,17 @@ show NAME' prints one). The deadline is --deadline (RFC 3339) or now plus
 	setVal.Flags().Int64Var(&power, "power", 0, "voting power; 0 removes the validator")
 	setVal.Flags().StringVar(&newValKey, "validator-pub-key", "", "new validator public key")
 	_ = setVal.MarkFlagRequired("power")
+	var upHeight int64
+	var upVersion uint64
+	var upInfo string
+	upgrade := add("software-upgrade NAME --height H --app-version V", "Schedule a software upgrade: at height H every node must run a binary that has upgrade NAME (--height 0 cancels the pending NAME)", cobra.ExactArgs(1), func(args []string) (*pb.GovernanceAction, error) {
+		return &pb.GovernanceAction{Action: &pb.GovernanceAction_SoftwareUpgrade{SoftwareUpgrade: &pb.SoftwareUpgrade{
+			Name: args[0], Height: upHeight, AppVersion: upVersion, Info: upInfo}}}, nil
+	})
+	upgrade.Flags().Int64Var(&upHeight, "height", 0, "the first block the new binary runs (0 cancels the pending upgrade NAME)")
+	upgrade.Flags().Uint64Var(&upVersion, "app-version", 0, "the app version the upgrade migrates the state to")
+	upgrade.Flags().StringVar(&upInfo, "info", "", "where to get the binary, release notes, checksums")
+	_ = upgrade.MarkFlagRequired("height")
 	fromFile := func(m proto.Message) error {
 		if file == "" {
 			return fmt.Errorf("--file is required")

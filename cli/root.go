@@ -26,6 +26,10 @@ const (
 	ExitError    = 1 // usage, configuration, I/O or network failure
 	ExitRejected = 2 // the ledger rejected the transaction (its result code is printed)
 	ExitNotFound = 3 // the queried record or member does not exist
+	// ExitUpgradeNeeded: start stopped (or refused to start) because the
+	// next block needs a software upgrade this binary lacks; the message
+	// names it. A supervisor switches binaries on it.
+	ExitUpgradeNeeded = 6
 )
 
 // ExitError carries an exit status.
@@ -45,6 +49,10 @@ func ExitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	var un *ledger.UpgradeNeededError
+	if errors.As(err, &un) {
+		return ExitUpgradeNeeded
 	}
 	return ExitError
 }

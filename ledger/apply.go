@@ -45,6 +45,8 @@ type State interface {
 	// OpenProposalsDueBefore lists proposals still taking votes whose
 	// deadline is before t, by deadline then id.
 	OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error)
+	// Upgrade is the chain's software state (nil before the first plan).
+	Upgrade() (*pb.UpgradeState, error)
 }
 
 // Block is the context a transaction is applied in. For CheckTx it describes
@@ -96,6 +98,9 @@ type Changes struct {
 	Votes           []*pb.VoteState
 	Params          *pb.Params
 	GovernanceRules *pb.GovernanceRules
+	// Upgrade is the new software state: a plan scheduled or cancelled, or
+	// (BeginBlock only) applied.
+	Upgrade *pb.UpgradeState
 }
 
 // BeginBlock is what happens at the start of block b before its
@@ -127,6 +132,11 @@ func (reg *Registry) BeginBlock(st State, b Block) (*Changes, error) {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	ch.Evidence = ev
+	// A software upgrade due at this height migrates the state first
+	// thing; a binary without it stops here (UpgradeNeededError).
+	if err := applyUpgrade(st, b, ch); err != nil {
+		return nil, err
+	}
 	return ch, nil
 }
 

@@ -72,6 +72,7 @@ const (
 	CodeUnknownParameter      Code = 55 // a query parameter the route does not take (often a misspelling)
 	CodeRequestTimeout        Code = 56 // the request (its headers or body) did not arrive in time
 	CodeMethodNotAllowed      Code = 57 // the route exists but not for this HTTP method (see the Allow header)
+	CodeBadUpgrade            Code = 58 // a software upgrade plan that cannot apply (height passed, version not newer, nothing to cancel)
 )
 
 var codeNames = map[Code]string{
@@ -95,7 +96,7 @@ var codeNames = map[Code]string{
 	CodePowerCap: "power_cap", CodeLastValidator: "last_validator", CodeTooFewValidators: "too_few_validators",
 	CodeNotOwnKey: "not_own_key", CodeNoElectorate: "no_electorate", CodeWrongMemberStatus: "wrong_member_status",
 	CodeBadGovernanceRules: "bad_governance_rules", CodeUnknownParameter: "unknown_parameter",
-	CodeRequestTimeout: "request_timeout", CodeMethodNotAllowed: "method_not_allowed",
+	CodeRequestTimeout: "request_timeout", CodeMethodNotAllowed: "method_not_allowed", CodeBadUpgrade: "bad_upgrade",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -21,6 +21,7 @@ type memState struct {
 	proposals   map[string]*pb.ProposalState
 	votes       map[string]*pb.VoteState
 	rules       *pb.GovernanceRules
+	upgrade     *pb.UpgradeState
 }
 
 func newMemState(ms []fixture.Member) *memState {
@@ -74,6 +75,7 @@ func (s *memState) Members() ([]*pb.Member, error) {
 	return out, nil
 }
 func (s *memState) GovernanceRules() (*pb.GovernanceRules, error) { return s.rules, nil }
+func (s *memState) Upgrade() (*pb.UpgradeState, error)            { return s.upgrade, nil }
 func (s *memState) Proposal(id string) (*pb.ProposalState, error) { return s.proposals[id], nil }
 func (s *memState) Vote(p, e string) (*pb.VoteState, error)       { return s.votes[p+"/"+e], nil }
 func (s *memState) Votes(p string) ([]*pb.VoteState, error) {
@@ -135,6 +137,9 @@ func (s *memState) write(ch *ledger.Changes) {
 	}
 	if ch.GovernanceRules != nil {
 		s.rules = ch.GovernanceRules
+	}
+	if ch.Upgrade != nil {
+		s.upgrade = ch.Upgrade
 	}
 }
 

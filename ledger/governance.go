@@ -126,6 +126,8 @@ func validateAction(v *validator, act *pb.GovernanceAction) error {
 		return ValidateParams(a.SetParams)
 	case *pb.GovernanceAction_SetGovernanceRules:
 		return ValidateGovernanceRules(a.SetGovernanceRules)
+	case *pb.GovernanceAction_SoftwareUpgrade:
+		return validateUpgrade(a.SoftwareUpgrade)
 	}
 	return errf(CodeMissingField, "proposal.action is required")
 }
@@ -381,6 +383,7 @@ type govState struct {
 	vorder    []string
 	params    *pb.Params
 	rules     *pb.GovernanceRules
+	upgrade   *pb.UpgradeState
 	// Pending consequences of executed actions, for the cascade.
 	statusChanged []string
 	rulesChanged  bool
@@ -513,6 +516,13 @@ func (g *govState) GovernanceRules() (*pb.GovernanceRules, error) {
 	return g.State.GovernanceRules()
 }
 
+func (g *govState) Upgrade() (*pb.UpgradeState, error) {
+	if g.upgrade != nil {
+		return g.upgrade, nil
+	}
+	return g.State.Upgrade()
+}
+
 func (g *govState) putMember(m *pb.Member) {
 	if _, ok := g.members[m.Id]; !ok {
 		g.morder = append(g.morder, m.Id)
@@ -552,6 +562,9 @@ func (g *govState) merge(f *govState) {
 	if f.rules != nil {
 		g.rules = f.rules
 	}
+	if f.upgrade != nil {
+		g.upgrade = f.upgrade
+	}
 	g.statusChanged = append(g.statusChanged, f.statusChanged...)
 	g.rulesChanged = g.rulesChanged || f.rulesChanged
 }
@@ -567,7 +580,7 @@ func (g *govState) fill(ch *Changes) {
 	for _, k := range g.vorder {
 		ch.Votes = append(ch.Votes, g.votes[k])
 	}
-	ch.Params, ch.GovernanceRules = g.params, g.rules
+	ch.Params, ch.GovernanceRules, ch.Upgrade = g.params, g.rules, g.upgrade
 }
 
 // tryAction applies act to a fork of g and checks the validator set it
@@ -844,6 +857,8 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 	case *pb.GovernanceAction_SetGovernanceRules:
 		g.rules = proto.Clone(a.SetGovernanceRules).(*pb.GovernanceRules)
 		g.rulesChanged = true
+	case *pb.GovernanceAction_SoftwareUpgrade:
+		return g.scheduleUpgrade(a.SoftwareUpgrade, by)
 	default:
 		return errf(CodeMissingField, "proposal.action is required")
 	}

@@ -77,6 +77,9 @@ func (g *govNet) block(advance time.Duration, txs ...[]byte) []error {
 		g.t.Fatal(err)
 	}
 	g.st.write(bb)
+	if bb.Params != nil {
+		defer func(p *pb.Params) { g.params = p }(bb.Params) // from the next block
+	}
 	var errs []error
 	for i, tx := range txs {
 		b.TxIndex = uint32(i)

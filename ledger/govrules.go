@@ -63,8 +63,9 @@ func ValidateGovernanceRules(r *pb.GovernanceRules) error {
 		return errf(CodeBadGovernanceRules, "governance rules are missing")
 	}
 	acts := GovActions()
-	if len(r.Rules) != len(acts) {
-		return errf(CodeBadGovernanceRules, "governance rules have %d rules, want one per action (%d)", len(r.Rules), len(acts))
+	if len(r.Rules) < firstGovActions || len(r.Rules) > len(acts) {
+		return errf(CodeBadGovernanceRules, "governance rules have %d rules, want one per action (%d; rules written before action %d existed may stop at %d)",
+			len(r.Rules), len(acts), firstGovActions+1, firstGovActions)
 	}
 	for i, rule := range r.Rules {
 		if rule.Action != acts[i] {
@@ -112,10 +113,25 @@ func validateRule(r *pb.ThresholdRule) error {
 	return nil
 }
 
-// RuleFor returns the rule for action a (nil if the rules lack it).
+// firstGovActions is how many actions the first governance rules named
+// (add_member .. set_governance_rules). Rules may stop there: a chain whose
+// genesis predates a later action (software_upgrade) decides it by the rule
+// for set_governance_rules, unanimity unless the chain changed it, until a
+// unanimous set_governance_rules vote gives it a rule of its own.
+const firstGovActions = 10
+
+// RuleFor returns the rule for action a (nil if the rules lack it and it
+// is one of the first actions).
 func RuleFor(r *pb.GovernanceRules, a pb.GovAction) *pb.ThresholdRule {
 	for _, rule := range r.GetRules() {
 		if rule.Action == a {
+			return rule
+		}
+	}
+	if a > firstGovActions {
+		if base := RuleFor(r, pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES); base != nil {
+			rule := proto.Clone(base).(*pb.ThresholdRule)
+			rule.Action = a
 			return rule
 		}
 	}
@@ -145,6 +161,8 @@ func ActionOf(a *pb.GovernanceAction) pb.GovAction {
 		return pb.GovAction_GOV_ACTION_SET_PARAMS
 	case *pb.GovernanceAction_SetGovernanceRules:
 		return pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES
+	case *pb.GovernanceAction_SoftwareUpgrade:
+		return pb.GovAction_GOV_ACTION_SOFTWARE_UPGRADE
 	}
 	return pb.GovAction_GOV_ACTION_UNSPECIFIED
 }

@@ -22,6 +22,7 @@ type Overlay struct {
 	proposals   map[string]*pb.ProposalState
 	votes       map[string]*pb.VoteState
 	rules       *pb.GovernanceRules
+	upgrade     *pb.UpgradeState
 	added       uint64
 }
 
@@ -58,6 +59,9 @@ func (o *Overlay) Apply(ch *Changes) {
 	}
 	if ch.GovernanceRules != nil {
 		o.rules = ch.GovernanceRules
+	}
+	if ch.Upgrade != nil {
+		o.upgrade = ch.Upgrade
 	}
 }
 
@@ -128,6 +132,13 @@ func (o *Overlay) GovernanceRules() (*pb.GovernanceRules, error) {
 		return o.rules, nil
 	}
 	return o.base.GovernanceRules()
+}
+
+func (o *Overlay) Upgrade() (*pb.UpgradeState, error) {
+	if o.upgrade != nil {
+		return o.upgrade, nil
+	}
+	return o.base.Upgrade()
 }
 
 func (o *Overlay) Proposal(id string) (*pb.ProposalState, error) {

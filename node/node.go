@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/normledger/normledger/app"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/node/api"
 )
@@ -79,7 +80,14 @@ type Node struct {
 	snaps       *Snapshots
 	checkpoints *Checkpoints
 	metrics     *LedgerMetrics
+	// upgrade receives the software upgrade the next block needs, when
+	// this binary lacks it (see app.Options.UpgradeNeeded).
+	upgrade chan *ledger.UpgradeNeededError
 }
+
+// UpgradeNeeded receives, once, the software upgrade this binary lacks
+// when the next block needs it; Run stops the node on it.
+func (n *Node) UpgradeNeeded() <-chan *ledger.UpgradeNeededError { return n.upgrade }
 
 // New assembles a node from an initialised home. It opens the state
 // database; if the database is damaged it fails here, before consensus.
@@ -143,7 +151,14 @@ func New(cfg Config) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	a, err := app.New(st, app.Options{Logger: log.With("module", "app"), Clock: time.Now, Version: cfg.Version, Snapshots: snaps})
+	upgrade := make(chan *ledger.UpgradeNeededError, 1)
+	a, err := app.New(st, app.Options{Logger: log.With("module", "app"), Clock: time.Now, Version: cfg.Version, Snapshots: snaps,
+		UpgradeNeeded: func(e *ledger.UpgradeNeededError) {
+			select {
+			case upgrade <- e:
+			default:
+			}
+		}})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -170,7 +185,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
 	metrics.setBlockHeight(cn.BlockStore().Height)
-	return &Node{cfg: cfg, log: log, comet: cn, st: st, app: a, ccfg: ccfg, snaps: snaps, checkpoints: cps, metrics: metrics}, nil
+	return &Node{cfg: cfg, log: log, comet: cn, st: st, app: a, ccfg: ccfg, snaps: snaps, checkpoints: cps, metrics: metrics, upgrade: upgrade}, nil
 }
 
 // Start starts consensus and the RPC server.
@@ -261,13 +276,30 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// The blocks CometBFT replayed at start may have reached an upgrade
+	// height: then do not join consensus at all.
+	select {
+	case un := <-n.upgrade:
+		n.log.Error("not starting: " + un.Error())
+		n.snaps.Close()
+		n.checkpoints.Close()
+		return errors.Join(un, n.st.Close())
+	default:
+	}
 	if err := n.Start(); err != nil {
 		n.st.Close()
 		return err
 	}
-	<-ctx.Done()
-	n.log.Info("shutting down", "reason", context.Cause(ctx))
-	return n.Stop()
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down", "reason", context.Cause(ctx))
+		return n.Stop()
+	case un := <-n.upgrade:
+		// Everything up to the block before the upgrade is committed; stop
+		// before the block that needs the new binary.
+		n.log.Error("stopping for a software upgrade: "+un.Error(), "height", n.st.Version())
+		return errors.Join(un, n.Stop())
+	}
 }
 
 // crashPoint is the fault tests' kill switch inside the commit path

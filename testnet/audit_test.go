@@ -89,6 +89,29 @@ func TestAudit(t *testing.T) {
 		}
 	})
 
+	t.Run("verify evidence", func(t *testing.T) {
+		n := ip.net.Nodes
+		common := []string{"--home", t.TempDir(), "--genesis", gen, "--witness", n[1].RESTURL(), "--witness", n[2].RESTURL()}
+		code, out := runCLI(t, append([]string{"verify", "evidence", evID, "--node", n[0].RESTURL()}, common...)...)
+		if code != 0 || !strings.Contains(out, "VERIFIED: evidence "+evID+": duplicate_vote") || !strings.Contains(out, "run by member xdd") ||
+			!strings.Contains(out, "member xdd's entry holding that validator key proven") {
+			t.Fatalf("honest: exit %d\n%s", code, out)
+		}
+		t.Logf("%s", strings.SplitN(out, "\n", 2)[0])
+		// A node that pins the misbehaviour on another member.
+		srv := liar(t, n[0].RESTURL(), func(path string, body []byte) []byte {
+			if path != "/v1/evidence/"+evID {
+				return body
+			}
+			return []byte(strings.Replace(string(body), `"member":"xdd"`, `"member":"xcc"`, 1))
+		})
+		defer srv.Close()
+		code, out = runCLI(t, append([]string{"verify", "evidence", evID, "--node", srv.URL, "-o", "json"}, common...)...)
+		if code != cli.ExitUnverified || !strings.Contains(out, `"verified": false`) || !strings.Contains(out, "differs from the proven evidence") {
+			t.Fatalf("liar: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("lying compliance API", func(t *testing.T) {
 		srv := liar(t, ip.net.Nodes[0].RESTURL(), func(path string, body []byte) []byte {
 			if path != "/v1/compliance/xcc" {

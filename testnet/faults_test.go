@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +17,10 @@ import (
 	"github.com/normledger/normledger/ledger/fixture"
 )
 
-// nodeBinary is the normledger binary the fault suite runs as node processes.
-var nodeBinary string
+// nodeBinary is the normledger binary the fault suite runs as node
+// processes; liarBinary is the same built with -tags lyingproposer, and
+// upgradeBinary with -tags upgradetest (a build with a migration).
+var nodeBinary, liarBinary, upgradeBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "normledger-testnet-bin")
@@ -29,6 +32,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	liarBinary = filepath.Join(dir, "normledger-lying-proposer")
+	upgradeBinary = filepath.Join(dir, "normledger-upgraded")
+	for bin, tag := range map[string]string{liarBinary: "lyingproposer", upgradeBinary: "upgradetest"} {
+		if out, err := exec.Command("go", "build", "-tags", tag, "-o", bin, "../cmd/normledger").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -39,6 +50,7 @@ func TestMain(m *testing.M) {
 type faultTimings struct {
 	load, pause, halt time.Duration
 	crashIndices      []int
+	lies, walCuts     int // lying blocks proposed; WAL truncations
 }
 
 func timings() faultTimings {
@@ -47,9 +59,9 @@ func timings() faultTimings {
 		for i := range idx {
 			idx[i] = i
 		}
-		return faultTimings{load: 15 * time.Second, pause: 20 * time.Second, halt: 10 * time.Second, crashIndices: idx}
+		return faultTimings{load: 15 * time.Second, pause: 20 * time.Second, halt: 10 * time.Second, crashIndices: idx, lies: 9, walCuts: 10}
 	}
-	return faultTimings{load: 2 * time.Second, pause: 5 * time.Second, halt: 3 * time.Second, crashIndices: []int{1, 3, 5, 6}}
+	return faultTimings{load: 2 * time.Second, pause: 5 * time.Second, halt: 3 * time.Second, crashIndices: []int{1, 3, 5, 6}, lies: 3, walCuts: 3}
 }
 
 type faultNet struct {
@@ -229,22 +241,18 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func freePorts(t *testing.T) Ports {
-	return Ports{RPC: fmt.Sprintf("127.0.0.1:%d", freePort(t)), P2P: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		REST: fmt.Sprintf("127.0.0.1:%d", freePort(t)), GRPC: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-}
-
-// TestFaults drives a 4-validator network of real processes through the
-// fault scenarios under continuous load, checking after each that nothing
-// acknowledged was lost.
-func TestFaults(t *testing.T) {
-	tm := timings()
+// newProcessNet generates a network of `validators` validator processes
+// (chain chainID, loadMembers signer members, ports for extra more nodes)
+// running nodeBinary, keeps its logs if the test fails and stops its nodes
+// at the end. It starts no node.
+func newProcessNet(t *testing.T, chainID string, validators, loadMembers, extra int) (*faultNet, []Ports) {
+	t.Helper()
 	dir := t.TempDir()
-	ports := make([]Ports, 4)
+	ports := make([]Ports, validators+extra)
 	for i := range ports {
 		ports[i] = freePorts(t)
 	}
-	nw, err := Generate(Options{Dir: dir, ChainID: "faults", Validators: 4, KeyFor: fixture.SeededKey,
+	nw, err := Generate(Options{Dir: dir, ChainID: chainID, Validators: validators, LoadMembers: loadMembers, KeyFor: fixture.SeededKey,
 		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -259,6 +267,21 @@ func TestFaults(t *testing.T) {
 			StopNode(n, 10*time.Second)
 		}
 	})
+	return f, ports
+}
+
+func freePorts(t *testing.T) Ports {
+	return Ports{RPC: fmt.Sprintf("127.0.0.1:%d", freePort(t)), P2P: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		REST: fmt.Sprintf("127.0.0.1:%d", freePort(t)), GRPC: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+}
+
+// TestFaults drives a 4-validator network of real processes through the
+// fault scenarios under continuous load, checking after each that nothing
+// acknowledged was lost.
+func TestFaults(t *testing.T) {
+	tm := timings()
+	f, _ := newProcessNet(t, "faults", 4, 0, 0)
+	nw := f.nw
 	for _, n := range nw.Nodes {
 		f.start(n.Name)
 	}
@@ -483,6 +506,31 @@ func TestFaults(t *testing.T) {
 			t.Logf("killed at %s: restarted with the committed log and caught up in %s", point, time.Since(start).Round(time.Millisecond))
 		}
 		f.check("record log crash points")
+	})
+
+	t.Run("9 lying proposer", func(t *testing.T) {
+		f.t = t
+		f.ensureUp()
+		f.lyingProposer(t, tm.lies)
+		f.check("lying proposer")
+	})
+
+	t.Run("10 consensus WAL truncated at random offsets", func(t *testing.T) {
+		f.t = t
+		f.ensureUp()
+		seed := uint64(time.Now().UnixNano())
+		if s, err := strconv.ParseUint(os.Getenv("NORMLEDGER_FAULTS_SEED"), 10, 64); err == nil {
+			seed = s
+		}
+		f.walDamage(t, tm.walCuts, seed)
+		f.check("WAL damage")
+	})
+
+	t.Run("11 two processes with one validator key", func(t *testing.T) {
+		f.t = t
+		f.ensureUp()
+		f.twoCopies(t)
+		f.check("two copies of a validator")
 	})
 
 	t.Run("final check with the load stopped", func(t *testing.T) {

@@ -99,25 +99,8 @@ func validatorsAt(t *testing.T, c *client.Client, h int64) (*cmttypes.LightBlock
 // and CometBFT's validator set agree; records from before, between and
 // after the changes verify through the light client; the audit replays it all.
 func TestGovernanceNetwork(t *testing.T) {
-	dir := t.TempDir()
-	ports := make([]Ports, 5)
-	for i := range ports {
-		ports[i] = freePorts(t)
-	}
-	nw, err := Generate(Options{Dir: dir, ChainID: "gov-net", Validators: 4, LoadMembers: 4, KeyFor: fixture.SeededKey,
-		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyBinary(nodeBinary, dir); err != nil {
-		t.Fatal(err)
-	}
-	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
-	t.Cleanup(func() {
-		for _, n := range f.nw.Nodes {
-			StopNode(n, 10*time.Second)
-		}
-	})
+	f, ports := newProcessNet(t, "gov-net", 4, 4, 1)
+	nw := f.nw
 	for _, n := range nw.Nodes {
 		f.start(n.Name)
 	}

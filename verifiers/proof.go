@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cometbft/cometbft/crypto/ed25519"
 	ics23 "github.com/cosmos/ics23/go"
 	"google.golang.org/protobuf/proto"
 
@@ -357,4 +358,19 @@ func Evidence(appHash []byte, id string, resp *pb.GetEvidenceResponse) (*pb.Evid
 		return nil, failf("the evidence in the answer differs from the proven evidence")
 	}
 	return proven, nil
+}
+
+// EvidenceMember checks that member m (proven in the state the evidence's
+// block built on) holds the validator key the evidence is about.
+func EvidenceMember(ev *pb.Evidence, m *pb.Member) error {
+	if m.GetId() != ev.GetMember() {
+		return failf("evidence %s names member %q, the proven entry is %q's", ev.GetId(), ev.GetMember(), m.GetId())
+	}
+	if len(m.ValidatorPubKey) != ed25519.PubKeySize {
+		return failf("evidence %s names member %q, which held no validator key", ev.GetId(), m.GetId())
+	}
+	if addr := ed25519.PubKey(m.ValidatorPubKey).Address(); !bytes.Equal(addr, ev.GetValidatorAddress()) {
+		return failf("evidence %s is against validator %X, member %q held validator %X", ev.GetId(), ev.GetValidatorAddress(), m.GetId(), []byte(addr))
+	}
+	return nil
 }

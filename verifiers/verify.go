@@ -357,3 +357,84 @@ func insertSorted(s []*types.LightBlock, lb *types.LightBlock) []*types.LightBlo
 	s[i] = lb
 	return s
 }
+
+// EvidenceSource serves evidence with proofs (cli/client satisfies it).
+type EvidenceSource interface {
+	Evidence(ctx context.Context, id string, height int64, prove bool) (*pb.GetEvidenceResponse, error)
+}
+
+// VerifiedEvidence is evidence of validator misbehaviour whose every part
+// was checked: the entry is proven at Height (app hash in header Height+1,
+// verified by the light client), and, when it names a member, that
+// member's entry holding the validator key is proven in the state the
+// committing block built on (MemberHeight).
+type VerifiedEvidence struct {
+	ID               string    `json:"id"`
+	Type             string    `json:"type"`
+	ValidatorAddress string    `json:"validator_address"`
+	ValidatorPower   int64     `json:"validator_power"`
+	TotalPower       int64     `json:"total_voting_power"`
+	Member           string    `json:"member,omitempty"`
+	MisbehaviorAt    int64     `json:"misbehaviour_height"`
+	MisbehaviorTime  time.Time `json:"misbehaviour_time"`
+	CommittedHeight  int64     `json:"committed_height"`
+	CommittedTime    time.Time `json:"committed_time"`
+	Height           int64     `json:"height"`
+	AppHash          string    `json:"app_hash"`
+	HeaderHash       string    `json:"header_hash"`
+	MemberHeight     int64     `json:"member_height,omitempty"`
+}
+
+// Evidence fetches evidence id with its proof and verifies it, and the
+// link to the member it names, against light-client-verified headers.
+func (v *Verifier) Evidence(ctx context.Context, id string) (*VerifiedEvidence, error) {
+	src, ok := v.API.(EvidenceSource)
+	if !ok {
+		return nil, errors.New("this API serves no evidence")
+	}
+	resp, err := src.Evidence(ctx, id, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	lb, err := v.Light.Header(ctx, resp.Height+1)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Evidence(lb.AppHash, id, resp)
+	if err != nil {
+		return nil, fmt.Errorf("answer at height %d: %w", resp.Height, err)
+	}
+	if ev.CommittedHeight < 1 || ev.CommittedHeight > resp.Height {
+		return nil, failf("evidence %s says it was committed at height %d, after the answer's height %d", id, ev.CommittedHeight, resp.Height)
+	}
+	out := &VerifiedEvidence{ID: ev.Id, Type: ev.Type.String(), ValidatorAddress: fmt.Sprintf("%X", ev.ValidatorAddress),
+		ValidatorPower: ev.ValidatorPower, TotalPower: ev.TotalVotingPower, Member: ev.Member,
+		MisbehaviorAt: ev.Height, MisbehaviorTime: ev.Time.AsTime(), CommittedHeight: ev.CommittedHeight, CommittedTime: ev.CommittedTime.AsTime(),
+		Height: resp.Height, AppHash: fmt.Sprintf("%X", lb.AppHash), HeaderHash: fmt.Sprintf("%X", lb.Hash())}
+	if ev.Member == "" {
+		return out, nil
+	}
+	// The ledger links evidence to the member holding the validator key in
+	// the state the committing block built on: prove that entry.
+	mh := ev.CommittedHeight - 1
+	mr, err := v.API.GetMember(ctx, ev.Member, mh, true)
+	if err != nil {
+		return nil, fmt.Errorf("member %q at height %d: %w", ev.Member, mh, err)
+	}
+	if mr.Height != mh {
+		return nil, failf("asked for member %q at height %d, got height %d", ev.Member, mh, mr.Height)
+	}
+	mlb, err := v.Light.Header(ctx, mh+1)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Member(mlb.AppHash, ev.Member, mr)
+	if err != nil {
+		return nil, err
+	}
+	if err := EvidenceMember(ev, m); err != nil {
+		return nil, err
+	}
+	out.MemberHeight = mh
+	return out, nil
+}

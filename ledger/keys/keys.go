@@ -43,8 +43,10 @@ import (
 
 // Key prefixes; see the package documentation.
 const (
-	KeyChainID    = "meta/chain_id"
-	KeyParams     = "meta/params"
+	KeyChainID = "meta/chain_id"
+	KeyParams  = "meta/params"
+	// KeyUpgrade holds the UpgradeState (app version, pending plan).
+	KeyUpgrade    = "meta/upgrade"
 	KeyLog        = "meta/log"
 	PrefixMember  = "m/"
 	PrefixSeq     = "n/"

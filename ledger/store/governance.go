@@ -35,6 +35,11 @@ func (s *Store) writeGovernance(ch *ledger.Changes) error {
 			return err
 		}
 	}
+	if ch.Upgrade != nil {
+		if err := s.setProto([]byte(keys.KeyUpgrade), ch.Upgrade); err != nil {
+			return err
+		}
+	}
 	if ch.GovernanceRules != nil {
 		if err := s.setProto([]byte(keys.KeyGovernance), ch.GovernanceRules); err != nil {
 			return err
@@ -79,6 +84,16 @@ func (s *Store) writeProposal(p *pb.ProposalState) error {
 		}
 	}
 	return nil
+}
+
+// Upgrade implements ledger.State.
+func (v *View) Upgrade() (*pb.UpgradeState, error) {
+	us := new(pb.UpgradeState)
+	ok, err := v.getProto([]byte(keys.KeyUpgrade), us)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return us, nil
 }
 
 // GovernanceRules implements ledger.State.

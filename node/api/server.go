@@ -121,6 +121,15 @@ func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRes
 		EarliestStateHeight:  s.st.EarliestVersion(),
 		StateSyncedFrom:      s.st.RestoredFrom(),
 	}
+	// The state's version (a software upgrade moves it while the node
+	// runs); CometBFT's node info keeps the version it started with.
+	if s.st.Version() > 0 {
+		if v, err := s.st.At(0); err == nil {
+			if us, err := v.Upgrade(); err == nil {
+				out.AppVersion = ledger.AppVersionOf(us)
+			}
+		}
+	}
 	page, perPage := 1, 100
 	vals, err := s.chain.Validators(ctx, nil, &page, &perPage)
 	if err != nil {

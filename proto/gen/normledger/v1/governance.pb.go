@@ -37,6 +37,7 @@ const (
 	GovAction_GOV_ACTION_SET_VALIDATOR        GovAction = 8
 	GovAction_GOV_ACTION_SET_PARAMS           GovAction = 9
 	GovAction_GOV_ACTION_SET_GOVERNANCE_RULES GovAction = 10
+	GovAction_GOV_ACTION_SOFTWARE_UPGRADE     GovAction = 11
 )
 
 // Enum value maps for GovAction.
@@ -53,6 +54,7 @@ var (
 		8:  "GOV_ACTION_SET_VALIDATOR",
 		9:  "GOV_ACTION_SET_PARAMS",
 		10: "GOV_ACTION_SET_GOVERNANCE_RULES",
+		11: "GOV_ACTION_SOFTWARE_UPGRADE",
 	}
 	GovAction_value = map[string]int32{
 		"GOV_ACTION_UNSPECIFIED":          0,
@@ -66,6 +68,7 @@ var (
 		"GOV_ACTION_SET_VALIDATOR":        8,
 		"GOV_ACTION_SET_PARAMS":           9,
 		"GOV_ACTION_SET_GOVERNANCE_RULES": 10,
+		"GOV_ACTION_SOFTWARE_UPGRADE":     11,
 	}
 )
 
@@ -483,6 +486,7 @@ type GovernanceAction struct {
 	//	*GovernanceAction_SetValidator
 	//	*GovernanceAction_SetParams
 	//	*GovernanceAction_SetGovernanceRules
+	//	*GovernanceAction_SoftwareUpgrade
 	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -615,6 +619,15 @@ func (x *GovernanceAction) GetSetGovernanceRules() *GovernanceRules {
 	return nil
 }
 
+func (x *GovernanceAction) GetSoftwareUpgrade() *SoftwareUpgrade {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_SoftwareUpgrade); ok {
+			return x.SoftwareUpgrade
+		}
+	}
+	return nil
+}
+
 type isGovernanceAction_Action interface {
 	isGovernanceAction_Action()
 }
@@ -659,6 +672,10 @@ type GovernanceAction_SetGovernanceRules struct {
 	SetGovernanceRules *GovernanceRules `protobuf:"bytes,10,opt,name=set_governance_rules,json=setGovernanceRules,proto3,oneof"`
 }
 
+type GovernanceAction_SoftwareUpgrade struct {
+	SoftwareUpgrade *SoftwareUpgrade `protobuf:"bytes,11,opt,name=software_upgrade,json=softwareUpgrade,proto3,oneof"`
+}
+
 func (*GovernanceAction_AddMember) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_SuspendMember) isGovernanceAction_Action() {}
@@ -678,6 +695,233 @@ func (*GovernanceAction_SetValidator) isGovernanceAction_Action() {}
 func (*GovernanceAction_SetParams) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_SetGovernanceRules) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_SoftwareUpgrade) isGovernanceAction_Action() {}
+
+// SoftwareUpgrade schedules a software upgrade (docs/operations.md,
+// "Upgrades"): at the start of block `height` the state migrates to
+// `app_version` under the rules of a binary that knows the upgrade `name`.
+// A binary that does not know it stops cleanly after committing height-1,
+// naming the upgrade; one that knows it behaves like the old binary until
+// then. A later plan that passes replaces a pending one; height 0 cancels
+// the pending plan called `name`.
+type SoftwareUpgrade struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Height     int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	AppVersion uint64                 `protobuf:"varint,3,opt,name=app_version,json=appVersion,proto3" json:"app_version,omitempty"`
+	// Free text: where to get the binary, release notes, checksums.
+	Info          string `protobuf:"bytes,4,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SoftwareUpgrade) Reset() {
+	*x = SoftwareUpgrade{}
+	mi := &file_normledger_v1_governance_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SoftwareUpgrade) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SoftwareUpgrade) ProtoMessage() {}
+
+func (x *SoftwareUpgrade) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_governance_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SoftwareUpgrade.ProtoReflect.Descriptor instead.
+func (*SoftwareUpgrade) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SoftwareUpgrade) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SoftwareUpgrade) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *SoftwareUpgrade) GetAppVersion() uint64 {
+	if x != nil {
+		return x.AppVersion
+	}
+	return 0
+}
+
+func (x *SoftwareUpgrade) GetInfo() string {
+	if x != nil {
+		return x.Info
+	}
+	return ""
+}
+
+// UpgradeState is the chain's software state (key meta/upgrade; absent
+// until the first upgrade is scheduled: app version 6, nothing pending).
+type UpgradeState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The app version the state is at.
+	AppVersion uint64 `protobuf:"varint,1,opt,name=app_version,json=appVersion,proto3" json:"app_version,omitempty"`
+	// The plan waiting for its height, and the proposal that made it.
+	Pending         *SoftwareUpgrade `protobuf:"bytes,2,opt,name=pending,proto3" json:"pending,omitempty"`
+	PendingProposal string           `protobuf:"bytes,3,opt,name=pending_proposal,json=pendingProposal,proto3" json:"pending_proposal,omitempty"`
+	// Upgrades applied so far, oldest first.
+	Applied       []*AppliedUpgrade `protobuf:"bytes,4,rep,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpgradeState) Reset() {
+	*x = UpgradeState{}
+	mi := &file_normledger_v1_governance_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpgradeState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpgradeState) ProtoMessage() {}
+
+func (x *UpgradeState) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_governance_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpgradeState.ProtoReflect.Descriptor instead.
+func (*UpgradeState) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpgradeState) GetAppVersion() uint64 {
+	if x != nil {
+		return x.AppVersion
+	}
+	return 0
+}
+
+func (x *UpgradeState) GetPending() *SoftwareUpgrade {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+func (x *UpgradeState) GetPendingProposal() string {
+	if x != nil {
+		return x.PendingProposal
+	}
+	return ""
+}
+
+func (x *UpgradeState) GetApplied() []*AppliedUpgrade {
+	if x != nil {
+		return x.Applied
+	}
+	return nil
+}
+
+type AppliedUpgrade struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Height         int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	FromAppVersion uint64                 `protobuf:"varint,3,opt,name=from_app_version,json=fromAppVersion,proto3" json:"from_app_version,omitempty"`
+	AppVersion     uint64                 `protobuf:"varint,4,opt,name=app_version,json=appVersion,proto3" json:"app_version,omitempty"`
+	Proposal       string                 `protobuf:"bytes,5,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AppliedUpgrade) Reset() {
+	*x = AppliedUpgrade{}
+	mi := &file_normledger_v1_governance_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppliedUpgrade) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppliedUpgrade) ProtoMessage() {}
+
+func (x *AppliedUpgrade) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_governance_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppliedUpgrade.ProtoReflect.Descriptor instead.
+func (*AppliedUpgrade) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AppliedUpgrade) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AppliedUpgrade) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *AppliedUpgrade) GetFromAppVersion() uint64 {
+	if x != nil {
+		return x.FromAppVersion
+	}
+	return 0
+}
+
+func (x *AppliedUpgrade) GetAppVersion() uint64 {
+	if x != nil {
+		return x.AppVersion
+	}
+	return 0
+}
+
+func (x *AppliedUpgrade) GetProposal() string {
+	if x != nil {
+		return x.Proposal
+	}
+	return ""
+}
 
 // AddMember admits a member. Its keys may sign from the block after the one
 // that executes the proposal; a validator key with power joins CometBFT's
@@ -701,7 +945,7 @@ type AddMember struct {
 
 func (x *AddMember) Reset() {
 	*x = AddMember{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[4]
+	mi := &file_normledger_v1_governance_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +957,7 @@ func (x *AddMember) String() string {
 func (*AddMember) ProtoMessage() {}
 
 func (x *AddMember) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[4]
+	mi := &file_normledger_v1_governance_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +970,7 @@ func (x *AddMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddMember.ProtoReflect.Descriptor instead.
 func (*AddMember) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{4}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AddMember) GetId() string {
@@ -801,7 +1045,7 @@ type MemberRef struct {
 
 func (x *MemberRef) Reset() {
 	*x = MemberRef{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[5]
+	mi := &file_normledger_v1_governance_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1057,7 @@ func (x *MemberRef) String() string {
 func (*MemberRef) ProtoMessage() {}
 
 func (x *MemberRef) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[5]
+	mi := &file_normledger_v1_governance_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1070,7 @@ func (x *MemberRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRef.ProtoReflect.Descriptor instead.
 func (*MemberRef) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{5}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MemberRef) GetMember() string {
@@ -846,7 +1090,7 @@ type AddKey struct {
 
 func (x *AddKey) Reset() {
 	*x = AddKey{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[6]
+	mi := &file_normledger_v1_governance_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1102,7 @@ func (x *AddKey) String() string {
 func (*AddKey) ProtoMessage() {}
 
 func (x *AddKey) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[6]
+	mi := &file_normledger_v1_governance_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1115,7 @@ func (x *AddKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddKey.ProtoReflect.Descriptor instead.
 func (*AddKey) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{6}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddKey) GetMember() string {
@@ -901,7 +1145,7 @@ type RotateKey struct {
 
 func (x *RotateKey) Reset() {
 	*x = RotateKey{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[7]
+	mi := &file_normledger_v1_governance_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1157,7 @@ func (x *RotateKey) String() string {
 func (*RotateKey) ProtoMessage() {}
 
 func (x *RotateKey) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[7]
+	mi := &file_normledger_v1_governance_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1170,7 @@ func (x *RotateKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKey.ProtoReflect.Descriptor instead.
 func (*RotateKey) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RotateKey) GetMember() string {
@@ -965,7 +1209,7 @@ type RevokeKey struct {
 
 func (x *RevokeKey) Reset() {
 	*x = RevokeKey{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[8]
+	mi := &file_normledger_v1_governance_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1221,7 @@ func (x *RevokeKey) String() string {
 func (*RevokeKey) ProtoMessage() {}
 
 func (x *RevokeKey) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[8]
+	mi := &file_normledger_v1_governance_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1234,7 @@ func (x *RevokeKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeKey.ProtoReflect.Descriptor instead.
 func (*RevokeKey) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeKey) GetMember() string {
@@ -1035,7 +1279,7 @@ type SetValidator struct {
 
 func (x *SetValidator) Reset() {
 	*x = SetValidator{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[9]
+	mi := &file_normledger_v1_governance_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1291,7 @@ func (x *SetValidator) String() string {
 func (*SetValidator) ProtoMessage() {}
 
 func (x *SetValidator) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[9]
+	mi := &file_normledger_v1_governance_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1304,7 @@ func (x *SetValidator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetValidator.ProtoReflect.Descriptor instead.
 func (*SetValidator) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{9}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetValidator) GetMember() string {
@@ -1098,7 +1342,7 @@ type Tally struct {
 
 func (x *Tally) Reset() {
 	*x = Tally{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[10]
+	mi := &file_normledger_v1_governance_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1354,7 @@ func (x *Tally) String() string {
 func (*Tally) ProtoMessage() {}
 
 func (x *Tally) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[10]
+	mi := &file_normledger_v1_governance_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1367,7 @@ func (x *Tally) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tally.ProtoReflect.Descriptor instead.
 func (*Tally) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{10}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Tally) GetElectorate() uint32 {
@@ -1193,7 +1437,7 @@ type ProposalState struct {
 
 func (x *ProposalState) Reset() {
 	*x = ProposalState{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[11]
+	mi := &file_normledger_v1_governance_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1449,7 @@ func (x *ProposalState) String() string {
 func (*ProposalState) ProtoMessage() {}
 
 func (x *ProposalState) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[11]
+	mi := &file_normledger_v1_governance_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1462,7 @@ func (x *ProposalState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposalState.ProtoReflect.Descriptor instead.
 func (*ProposalState) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{11}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ProposalState) GetId() string {
@@ -1351,7 +1595,7 @@ type VoteState struct {
 
 func (x *VoteState) Reset() {
 	*x = VoteState{}
-	mi := &file_normledger_v1_governance_proto_msgTypes[12]
+	mi := &file_normledger_v1_governance_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1607,7 @@ func (x *VoteState) String() string {
 func (*VoteState) ProtoMessage() {}
 
 func (x *VoteState) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_governance_proto_msgTypes[12]
+	mi := &file_normledger_v1_governance_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1620,7 @@ func (x *VoteState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoteState.ProtoReflect.Descriptor instead.
 func (*VoteState) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{12}
+	return file_normledger_v1_governance_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VoteState) GetProposalId() string {
@@ -1453,7 +1697,7 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x0fGovernanceRules\x122\n" +
 	"\x05rules\x18\x01 \x03(\v2\x1c.normledger.v1.ThresholdRuleR\x05rules\x12(\n" +
 	"\x10min_voting_hours\x18\x02 \x01(\rR\x0eminVotingHours\x12(\n" +
-	"\x10max_voting_hours\x18\x03 \x01(\rR\x0emaxVotingHours\"\x9a\x05\n" +
+	"\x10max_voting_hours\x18\x03 \x01(\rR\x0emaxVotingHours\"\xe7\x05\n" +
 	"\x10GovernanceAction\x129\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x18.normledger.v1.AddMemberH\x00R\taddMember\x12A\n" +
@@ -1469,8 +1713,28 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\n" +
 	"set_params\x18\t \x01(\v2\x15.normledger.v1.ParamsH\x00R\tsetParams\x12R\n" +
 	"\x14set_governance_rules\x18\n" +
-	" \x01(\v2\x1e.normledger.v1.GovernanceRulesH\x00R\x12setGovernanceRulesB\b\n" +
-	"\x06action\"\xd3\x02\n" +
+	" \x01(\v2\x1e.normledger.v1.GovernanceRulesH\x00R\x12setGovernanceRules\x12K\n" +
+	"\x10software_upgrade\x18\v \x01(\v2\x1e.normledger.v1.SoftwareUpgradeH\x00R\x0fsoftwareUpgradeB\b\n" +
+	"\x06action\"r\n" +
+	"\x0fSoftwareUpgrade\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x1f\n" +
+	"\vapp_version\x18\x03 \x01(\x04R\n" +
+	"appVersion\x12\x12\n" +
+	"\x04info\x18\x04 \x01(\tR\x04info\"\xcd\x01\n" +
+	"\fUpgradeState\x12\x1f\n" +
+	"\vapp_version\x18\x01 \x01(\x04R\n" +
+	"appVersion\x128\n" +
+	"\apending\x18\x02 \x01(\v2\x1e.normledger.v1.SoftwareUpgradeR\apending\x12)\n" +
+	"\x10pending_proposal\x18\x03 \x01(\tR\x0fpendingProposal\x127\n" +
+	"\aapplied\x18\x04 \x03(\v2\x1d.normledger.v1.AppliedUpgradeR\aapplied\"\xa3\x01\n" +
+	"\x0eAppliedUpgrade\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12(\n" +
+	"\x10from_app_version\x18\x03 \x01(\x04R\x0efromAppVersion\x12\x1f\n" +
+	"\vapp_version\x18\x04 \x01(\x04R\n" +
+	"appVersion\x12\x1a\n" +
+	"\bproposal\x18\x05 \x01(\tR\bproposal\"\xd3\x02\n" +
 	"\tAddMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x05class\x18\x02 \x01(\x0e2\x1a.normledger.v1.MemberClassR\x05class\x12\x12\n" +
@@ -1539,7 +1803,7 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\trecord_id\x18\x04 \x01(\tR\brecordId\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x03R\x06height\x12.\n" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\acounted\x18\a \x01(\bR\acounted*\xcc\x02\n" +
+	"\acounted\x18\a \x01(\bR\acounted*\xed\x02\n" +
 	"\tGovAction\x12\x1a\n" +
 	"\x16GOV_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15GOV_ACTION_ADD_MEMBER\x10\x01\x12\x1d\n" +
@@ -1552,7 +1816,8 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x18GOV_ACTION_SET_VALIDATOR\x10\b\x12\x19\n" +
 	"\x15GOV_ACTION_SET_PARAMS\x10\t\x12#\n" +
 	"\x1fGOV_ACTION_SET_GOVERNANCE_RULES\x10\n" +
-	"*\xf9\x01\n" +
+	"\x12\x1f\n" +
+	"\x1bGOV_ACTION_SOFTWARE_UPGRADE\x10\v*\xf9\x01\n" +
 	"\x0eProposalStatus\x12\x1f\n" +
 	"\x1bPROPOSAL_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PROPOSAL_STATUS_VOTING\x10\x01\x12\x1a\n" +
@@ -1582,7 +1847,7 @@ func file_normledger_v1_governance_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_governance_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_normledger_v1_governance_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_normledger_v1_governance_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_normledger_v1_governance_proto_goTypes = []any{
 	(GovAction)(0),                // 0: normledger.v1.GovAction
 	(ProposalStatus)(0),           // 1: normledger.v1.ProposalStatus
@@ -1591,50 +1856,56 @@ var file_normledger_v1_governance_proto_goTypes = []any{
 	(*ThresholdRule)(nil),         // 4: normledger.v1.ThresholdRule
 	(*GovernanceRules)(nil),       // 5: normledger.v1.GovernanceRules
 	(*GovernanceAction)(nil),      // 6: normledger.v1.GovernanceAction
-	(*AddMember)(nil),             // 7: normledger.v1.AddMember
-	(*MemberRef)(nil),             // 8: normledger.v1.MemberRef
-	(*AddKey)(nil),                // 9: normledger.v1.AddKey
-	(*RotateKey)(nil),             // 10: normledger.v1.RotateKey
-	(*RevokeKey)(nil),             // 11: normledger.v1.RevokeKey
-	(*SetValidator)(nil),          // 12: normledger.v1.SetValidator
-	(*Tally)(nil),                 // 13: normledger.v1.Tally
-	(*ProposalState)(nil),         // 14: normledger.v1.ProposalState
-	(*VoteState)(nil),             // 15: normledger.v1.VoteState
-	(MemberClass)(0),              // 16: normledger.v1.MemberClass
-	(*PointOfContact)(nil),        // 17: normledger.v1.PointOfContact
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*SoftwareUpgrade)(nil),       // 7: normledger.v1.SoftwareUpgrade
+	(*UpgradeState)(nil),          // 8: normledger.v1.UpgradeState
+	(*AppliedUpgrade)(nil),        // 9: normledger.v1.AppliedUpgrade
+	(*AddMember)(nil),             // 10: normledger.v1.AddMember
+	(*MemberRef)(nil),             // 11: normledger.v1.MemberRef
+	(*AddKey)(nil),                // 12: normledger.v1.AddKey
+	(*RotateKey)(nil),             // 13: normledger.v1.RotateKey
+	(*RevokeKey)(nil),             // 14: normledger.v1.RevokeKey
+	(*SetValidator)(nil),          // 15: normledger.v1.SetValidator
+	(*Tally)(nil),                 // 16: normledger.v1.Tally
+	(*ProposalState)(nil),         // 17: normledger.v1.ProposalState
+	(*VoteState)(nil),             // 18: normledger.v1.VoteState
+	(MemberClass)(0),              // 19: normledger.v1.MemberClass
+	(*PointOfContact)(nil),        // 20: normledger.v1.PointOfContact
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
 }
 var file_normledger_v1_governance_proto_depIdxs = []int32{
 	0,  // 0: normledger.v1.ThresholdRule.action:type_name -> normledger.v1.GovAction
-	16, // 1: normledger.v1.ThresholdRule.electorate:type_name -> normledger.v1.MemberClass
+	19, // 1: normledger.v1.ThresholdRule.electorate:type_name -> normledger.v1.MemberClass
 	4,  // 2: normledger.v1.GovernanceRules.rules:type_name -> normledger.v1.ThresholdRule
-	7,  // 3: normledger.v1.GovernanceAction.add_member:type_name -> normledger.v1.AddMember
-	8,  // 4: normledger.v1.GovernanceAction.suspend_member:type_name -> normledger.v1.MemberRef
-	8,  // 5: normledger.v1.GovernanceAction.reinstate_member:type_name -> normledger.v1.MemberRef
-	8,  // 6: normledger.v1.GovernanceAction.remove_member:type_name -> normledger.v1.MemberRef
-	9,  // 7: normledger.v1.GovernanceAction.add_key:type_name -> normledger.v1.AddKey
-	10, // 8: normledger.v1.GovernanceAction.rotate_key:type_name -> normledger.v1.RotateKey
-	11, // 9: normledger.v1.GovernanceAction.revoke_key:type_name -> normledger.v1.RevokeKey
-	12, // 10: normledger.v1.GovernanceAction.set_validator:type_name -> normledger.v1.SetValidator
+	10, // 3: normledger.v1.GovernanceAction.add_member:type_name -> normledger.v1.AddMember
+	11, // 4: normledger.v1.GovernanceAction.suspend_member:type_name -> normledger.v1.MemberRef
+	11, // 5: normledger.v1.GovernanceAction.reinstate_member:type_name -> normledger.v1.MemberRef
+	11, // 6: normledger.v1.GovernanceAction.remove_member:type_name -> normledger.v1.MemberRef
+	12, // 7: normledger.v1.GovernanceAction.add_key:type_name -> normledger.v1.AddKey
+	13, // 8: normledger.v1.GovernanceAction.rotate_key:type_name -> normledger.v1.RotateKey
+	14, // 9: normledger.v1.GovernanceAction.revoke_key:type_name -> normledger.v1.RevokeKey
+	15, // 10: normledger.v1.GovernanceAction.set_validator:type_name -> normledger.v1.SetValidator
 	3,  // 11: normledger.v1.GovernanceAction.set_params:type_name -> normledger.v1.Params
 	5,  // 12: normledger.v1.GovernanceAction.set_governance_rules:type_name -> normledger.v1.GovernanceRules
-	16, // 13: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
-	17, // 14: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
-	18, // 15: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
-	0,  // 16: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
-	18, // 17: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 18: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
-	13, // 19: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
-	1,  // 20: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
-	18, // 21: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
-	18, // 22: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
-	2,  // 23: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
-	18, // 24: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	7,  // 13: normledger.v1.GovernanceAction.software_upgrade:type_name -> normledger.v1.SoftwareUpgrade
+	7,  // 14: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
+	9,  // 15: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
+	19, // 16: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
+	20, // 17: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
+	21, // 18: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	0,  // 19: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
+	21, // 20: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 21: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
+	16, // 22: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
+	1,  // 23: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
+	21, // 24: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
+	21, // 25: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
+	2,  // 26: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
+	21, // 27: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_governance_proto_init() }
@@ -1654,6 +1925,7 @@ func file_normledger_v1_governance_proto_init() {
 		(*GovernanceAction_SetValidator)(nil),
 		(*GovernanceAction_SetParams)(nil),
 		(*GovernanceAction_SetGovernanceRules)(nil),
+		(*GovernanceAction_SoftwareUpgrade)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1661,7 +1933,7 @@ func file_normledger_v1_governance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_governance_proto_rawDesc), len(file_normledger_v1_governance_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

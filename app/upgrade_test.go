@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// This test binary has no upgrade, so it is the old binary at a scheduled
+// one: right after committing the block before the height it says so, it
+// neither judges nor runs the block at the height, and it refuses to start
+// again on that state, naming the upgrade each time.
+func TestUpgradeNeededStopsTheOldBinary(t *testing.T) {
+	h := newGovHarness(t, 1)
+	var told []*ledger.UpgradeNeededError
+	h.app.upgradeNeeded = func(e *ledger.UpgradeNeededError) { told = append(told, e) }
+	at := h.height + 8
+	id := h.fileNow("xaa", govProposal(&pb.GovernanceAction{Action: &pb.GovernanceAction_SoftwareUpgrade{SoftwareUpgrade: &pb.SoftwareUpgrade{
+		Name: "v7-migration", Height: at, AppVersion: 7, Info: "https://example.org/normledger/v7"}}}, h.now.Add(72*time.Hour)))
+	for _, v := range []string{"xaa", "xbb", "xcc"} {
+		h.fileNow(v, govVote(id, pb.VoteOption_VOTE_OPTION_YES))
+	}
+	if p := h.proposalState(id); p.Status != pb.ProposalStatus_PROPOSAL_STATUS_PASSED {
+		t.Fatalf("plan: %v %s", p.Status, p.Outcome)
+	}
+	info := func() *abci.ResponseInfo {
+		r, err := h.app.Info(context.Background(), &abci.RequestInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for h.height < at-1 {
+		if len(told) != 0 {
+			t.Fatalf("told of the upgrade at height %d, before the block before it", h.height)
+		}
+		h.block()
+	}
+	if len(told) != 1 || told[0].Plan.Name != "v7-migration" || told[0].Plan.Height != at {
+		t.Fatalf("after committing %d: told %v", h.height, told)
+	}
+	if v := info().AppVersion; v != ledger.GenesisAppVersion {
+		t.Fatalf("app version %d before the upgrade", v)
+	}
+	want := `UPGRADE "v7-migration" NEEDED at height ` + strconv.FormatInt(at, 10) + ` (app version 7, proposal ` + id + `): this binary does not have it`
+	if !strings.Contains(told[0].Error(), want) || !strings.Contains(told[0].Error(), "https://example.org/normledger/v7") {
+		t.Fatalf("message: %s", told[0])
+	}
+	hash := h.st.Hash()
+	ctx := context.Background()
+	pp, err := h.app.ProcessProposal(ctx, &abci.RequestProcessProposal{Height: at, Time: h.now.Add(time.Second)})
+	if err != nil || pp.Status != abci.ResponseProcessProposal_REJECT {
+		t.Fatalf("ProcessProposal at the height: %v %v", pp.GetStatus(), err)
+	}
+	var un *ledger.UpgradeNeededError
+	if _, err := h.app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: at, Time: h.now.Add(time.Second)}); !errors.As(err, &un) {
+		t.Fatalf("FinalizeBlock at the height: %v", err)
+	}
+	if _, err := New(h.st, Options{}); !errors.As(err, &un) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("restart on the state before the height: %v", err)
+	}
+	if wh, _ := h.st.WorkingHash(); string(wh) != string(hash) || h.st.Version() != at-1 {
+		t.Fatalf("state changed: version %d", h.st.Version())
+	}
+}
+
