@@ -71,4 +71,3 @@ func TestUpgradeNeededStopsTheOldBinary(t *testing.T) {
 		t.Fatalf("state changed: version %d", h.st.Version())
 	}
 }
-
