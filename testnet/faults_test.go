@@ -533,6 +533,13 @@ func TestFaults(t *testing.T) {
 		f.check("two copies of a validator")
 	})
 
+	t.Run("12 conflicting votes sent to broadcast_evidence", func(t *testing.T) {
+		f.t = t
+		f.ensureUp()
+		f.offlineEvidence(t)
+		f.check("offline evidence")
+	})
+
 	t.Run("final check with the load stopped", func(t *testing.T) {
 		f.t = t
 		f.ensureUp()
