@@ -321,6 +321,14 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 	}
 	o, b, err := a.beginOverlay(base, req.Height, req.Time)
 	if err != nil {
+		var un *ledger.UpgradeNeededError
+		if errors.As(err, &un) {
+			// This binary stops before running the block; an error here
+			// would be a consensus failure in CometBFT, so propose an empty
+			// block (the new binaries judge and run it).
+			a.log.Error("proposing an empty block: "+un.Error(), "height", req.Height)
+			return &abci.ResponsePrepareProposal{}, nil
+		}
 		return nil, fmt.Errorf("prepare proposal %d: %w", req.Height, err)
 	}
 	var out [][]byte

@@ -60,6 +60,11 @@ func TestUpgradeNeededStopsTheOldBinary(t *testing.T) {
 	if err != nil || pp.Status != abci.ResponseProcessProposal_REJECT {
 		t.Fatalf("ProcessProposal at the height: %v %v", pp.GetStatus(), err)
 	}
+	prep, err := h.app.PrepareProposal(ctx, &abci.RequestPrepareProposal{Height: at, Time: h.now.Add(time.Second), MaxTxBytes: 1 << 20,
+		Txs: [][]byte{h.sign("xdd", govVote(id, pb.VoteOption_VOTE_OPTION_NO))}})
+	if err != nil || len(prep.Txs) != 0 {
+		t.Fatalf("PrepareProposal at the height: %d txs, %v (an error would be a consensus failure in CometBFT)", len(prep.GetTxs()), err)
+	}
 	var un *ledger.UpgradeNeededError
 	if _, err := h.app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: at, Time: h.now.Add(time.Second)}); !errors.As(err, &un) {
 		t.Fatalf("FinalizeBlock at the height: %v", err)
