@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -172,6 +174,15 @@ func FuzzApply(f *testing.F) {
 		ids = append(ids, ch.Record.Id)
 		f.Add(tx)
 	}
+	// A software upgrade plan (the action the scenario does not hold).
+	up, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: 1, Record: &pb.Record{SchemaVersion: 1, Body: &pb.Record_Proposal{Proposal: &pb.Proposal{
+		Title: "upgrade", Rationale: "r", Deadline: timestamppb.New(t0.Add(48 * time.Hour)),
+		Action: &pb.GovernanceAction{Action: &pb.GovernanceAction_SoftwareUpgrade{SoftwareUpgrade: &pb.SoftwareUpgrade{Name: "v7", Height: 100, AppVersion: 7}}}}}}},
+		byID["xaa"].Signer())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(up)
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x00})
 	reg := ledger.DefaultRegistry()

@@ -84,9 +84,30 @@ func TestAudit(t *testing.T) {
 				t.Fatalf("node%d audited too little: %d accepted, %d/%d app hashes, %d members, %d pledges, %d records",
 					i, rep.Accepted, rep.AppHashesMatched, rep.Blocks, rep.MembersCompared, rep.PledgesCompared, rep.RecordsCompared)
 			}
-			t.Logf("node%d: %d blocks, %d txs, %d signatures, %d records, %d members, %d pledges, %.2f s",
-				i, rep.Blocks, rep.Txs, rep.Signatures, rep.RecordsCompared, rep.MembersCompared, rep.PledgesCompared, rep.Seconds)
+			// The double sign is in the report, recomputed and matching the node's.
+			if len(rep.Evidence) != 1 || rep.Evidence[0].ID != evID || rep.Evidence[0].Member != "xdd" || rep.Evidence[0].Type != "duplicate_vote" {
+				t.Fatalf("node%d: evidence in the report: %+v", i, rep.Evidence)
+			}
+			t.Logf("node%d: %d blocks, %d txs, %d signatures, %d records, %d members, %d pledges, evidence %+v, %.2f s",
+				i, rep.Blocks, rep.Txs, rep.Signatures, rep.RecordsCompared, rep.MembersCompared, rep.PledgesCompared, rep.Evidence, rep.Seconds)
 		}
+	})
+
+	t.Run("lying evidence API", func(t *testing.T) {
+		srv := liar(t, ip.net.Nodes[0].RESTURL(), func(path string, body []byte) []byte {
+			if path != "/v1/evidence" {
+				return body
+			}
+			// Hide the misbehaviour.
+			return []byte(`{"evidence":[],"height":"` + itoa(st.LatestAttestedHeight) + `"}`)
+		})
+		defer srv.Close()
+		c, _ := client.New(srv.URL)
+		rep := run(c)
+		if len(rep.Discrepancies) != 1 || !strings.Contains(rep.Discrepancies[0].What, "number of pieces of evidence") {
+			t.Fatalf("discrepancies: %+v", rep.Discrepancies)
+		}
+		t.Logf("reported: %s: re-execution %s, node %s", rep.Discrepancies[0].What, rep.Discrepancies[0].Want, rep.Discrepancies[0].Got)
 	})
 
 	t.Run("verify evidence", func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -47,6 +48,7 @@ type API interface {
 	ListCheckpoints(ctx context.Context, before int64, limit int) (*pb.ListCheckpointsResponse, error)
 	MemberCompliance(ctx context.Context, member string, height int64) (*pb.GetMemberComplianceResponse, error)
 	PledgeCompliance(ctx context.Context, id string, height int64) (*pb.GetPledgeComplianceResponse, error)
+	EvidenceList(ctx context.Context, member string, height int64, prove bool) (*pb.ListEvidenceResponse, error)
 }
 
 // Options configure an audit.
@@ -105,18 +107,31 @@ type Report struct {
 	// Checkpoints are the node\'s published checkpoints in the audited
 	// range, each checked against the re-execution, with the witnesses
 	// whose cosignatures verified (coverage over time).
-	Checkpoints     []CheckpointCoverage   `json:"checkpoints"`
-	RecordsCompared int                    `json:"records_compared"`
-	MembersCompared int                    `json:"members_compared"`
-	PledgesCompared int                    `json:"pledges_compared"`
-	Seconds         float64                `json:"seconds"`
-	TxsPerSecond    float64                `json:"txs_per_second"`
-	Discrepancies   []Discrepancy          `json:"discrepancies"`
-	Compliance      []*pb.MemberCompliance `json:"-"`
-	ComplianceJSON  []json.RawMessage      `json:"compliance"`
-	Series          []Point                `json:"obligation_series"`
-	States          []string               `json:"states"`
-	Started         time.Time              `json:"started"`
+	Checkpoints     []CheckpointCoverage `json:"checkpoints"`
+	RecordsCompared int                  `json:"records_compared"`
+	MembersCompared int                  `json:"members_compared"`
+	PledgesCompared int                  `json:"pledges_compared"`
+	// Evidence is the validator misbehaviour the re-execution committed
+	// (compared with what the node serves).
+	Evidence       []EvidenceEntry        `json:"evidence"`
+	Seconds        float64                `json:"seconds"`
+	TxsPerSecond   float64                `json:"txs_per_second"`
+	Discrepancies  []Discrepancy          `json:"discrepancies"`
+	Compliance     []*pb.MemberCompliance `json:"-"`
+	ComplianceJSON []json.RawMessage      `json:"compliance"`
+	Series         []Point                `json:"obligation_series"`
+	States         []string               `json:"states"`
+	Started        time.Time              `json:"started"`
+}
+
+// EvidenceEntry is one piece of evidence as the re-execution stored it.
+type EvidenceEntry struct {
+	ID              string `json:"id"`
+	Type            string `json:"type"`
+	Validator       string `json:"validator_address"`
+	Member          string `json:"member,omitempty"`
+	Height          int64  `json:"height"`
+	CommittedHeight int64  `json:"committed_height"`
 }
 
 // OK reports whether the audit found nothing wrong.
@@ -448,6 +463,28 @@ func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, re
 				describeRecord(mine[i]), describeRecord(theirs[i]))
 		}
 		rep.RecordsCompared++
+	}
+	// Evidence of validator misbehaviour: what the re-execution committed
+	// is what the node serves.
+	evs, err := v.EvidenceList("")
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		rep.Evidence = append(rep.Evidence, EvidenceEntry{ID: e.Id, Type: strings.ToLower(strings.TrimPrefix(e.Type.String(), "MISBEHAVIOR_TYPE_")),
+			Validator: fmt.Sprintf("%X", e.ValidatorAddress), Member: e.Member, Height: e.Height, CommittedHeight: e.CommittedHeight})
+	}
+	if got, err := api.EvidenceList(ctx, "", to, false); err != nil {
+		rep.add(to, "evidence: node did not answer", "", err.Error())
+	} else {
+		if len(got.Evidence) != len(evs) {
+			rep.add(to, "number of pieces of evidence the node lists", fmt.Sprint(len(evs)), fmt.Sprint(len(got.Evidence)))
+		}
+		for i := 0; i < len(evs) && i < len(got.Evidence); i++ {
+			if !proto.Equal(evs[i], got.Evidence[i]) {
+				rep.add(to, "evidence "+evs[i].Id+" as the node serves it", compact(evs[i]), compact(got.Evidence[i]))
+			}
+		}
 	}
 	// Compliance of every member and every pledge.
 	members, err := v.Members()

@@ -33,7 +33,7 @@ func (r *Report) Write(dir string) error {
 type memberRow struct {
 	Member, OnTime, Ack, Disclose, Remediate string
 	Open, Met, Late, Overdue, Waived         uint32
-	Challenges, Findings                     uint32
+	Challenges, Findings, Misbehaviour       uint32
 }
 
 type view struct {
@@ -76,6 +76,7 @@ func (r *Report) view() view {
 		for _, f := range c.Findings {
 			row.Findings += f.Count
 		}
+		row.Misbehaviour = c.Misbehaviour.GetCount()
 		v.Rows = append(v.Rows, row)
 	}
 	v.Chart = template.HTML(r.chart())
@@ -159,9 +160,12 @@ var page = template.Must(template.New("report").Parse(`<!doctype html>
 {{if not .OK}}<h2>Discrepancies</h2><table><tr><th>Height</th><th>What</th><th>Re-execution says</th><th>Node says</th></tr>
 {{range .Discrepancies}}<tr><td>{{.Height}}</td><td style="text-align:left">{{.What}}</td><td style="text-align:left"><code>{{.Want}}</code></td><td style="text-align:left"><code>{{.Got}}</code></td></tr>{{end}}</table>{{end}}
 <h2>Compliance at height {{.ToHeight}} (recomputed)</h2>
-<table><tr><th>Member</th><th>Open</th><th>Met</th><th>Met late</th><th>Overdue</th><th>Waived</th><th>On time</th><th>Median ack</th><th>Median disclose</th><th>Median remediate</th><th>Open challenges</th><th>Findings</th></tr>
-{{range .Rows}}<tr><td>{{.Member}}</td><td>{{.Open}}</td><td>{{.Met}}</td><td>{{.Late}}</td><td>{{.Overdue}}</td><td>{{.Waived}}</td><td>{{.OnTime}}</td><td>{{.Ack}}</td><td>{{.Disclose}}</td><td>{{.Remediate}}</td><td>{{.Challenges}}</td><td>{{.Findings}}</td></tr>{{end}}
+<table><tr><th>Member</th><th>Open</th><th>Met</th><th>Met late</th><th>Overdue</th><th>Waived</th><th>On time</th><th>Median ack</th><th>Median disclose</th><th>Median remediate</th><th>Open challenges</th><th>Findings</th><th>Validator misbehaviour</th></tr>
+{{range .Rows}}<tr><td>{{.Member}}</td><td>{{.Open}}</td><td>{{.Met}}</td><td>{{.Late}}</td><td>{{.Overdue}}</td><td>{{.Waived}}</td><td>{{.OnTime}}</td><td>{{.Ack}}</td><td>{{.Disclose}}</td><td>{{.Remediate}}</td><td>{{.Challenges}}</td><td>{{.Findings}}</td><td>{{.Misbehaviour}}</td></tr>{{end}}
 </table>
+<h2>Validator misbehaviour committed by consensus (recomputed)</h2>
+{{if .Evidence}}<table><tr><th>Evidence</th><th>Type</th><th>Validator</th><th>Member</th><th>At height</th><th>Committed at</th></tr>
+{{range .Evidence}}<tr><td>{{.ID}}</td><td>{{.Type}}</td><td><code>{{.Validator}}</code></td><td>{{.Member}}</td><td>{{.Height}}</td><td>{{.CommittedHeight}}</td></tr>{{end}}</table>{{else}}<p>None in the audited range.</p>{{end}}
 <h2>Obligations owed by each state over time</h2>
 <p>Solid: open or overdue; dashed: overdue.</p>
 {{.Chart}}
