@@ -55,6 +55,13 @@ func (e *env) signAndSend(ctx context.Context, from string, rec *pb.Record, gene
 	if err != nil {
 		return err
 	}
+	return e.sendSigned(ctx, c, raw, generateOnly, mode)
+}
+
+// sendSigned prints a signed tx (--generate-only) or broadcasts it and, in
+// commit mode, returns once the record is readable and verifiable at the
+// default (attested) height: one more block.
+func (e *env) sendSigned(ctx context.Context, c *client.Client, raw []byte, generateOnly bool, mode string) error {
 	if generateOnly {
 		if e.cfg.Output == "json" {
 			return printJSON(e.out, map[string]string{"id": ledger.RecordID(raw), "tx": base64.StdEncoding.EncodeToString(raw)})

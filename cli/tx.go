@@ -105,25 +105,7 @@ Exit status: 0 committed (or accepted, with --broadcast-mode sync),
 			if err != nil {
 				return err
 			}
-			if generateOnly {
-				if e.cfg.Output == "json" {
-					return printJSON(e.out, map[string]string{"id": ledger.RecordID(raw), "tx": base64.StdEncoding.EncodeToString(raw)})
-				}
-				fmt.Fprintln(e.out, base64.StdEncoding.EncodeToString(raw))
-				return nil
-			}
-			res, err := c.Broadcast(ctx, raw, mode != "sync")
-			if err != nil {
-				return err
-			}
-			if res.Committed {
-				// Return once the record is readable and verifiable at the
-				// default (attested) height: one more block.
-				if err := c.WaitAttested(ctx, res.Height); err != nil {
-					return err
-				}
-			}
-			return e.printResult(res)
+			return e.sendSigned(ctx, c, raw, generateOnly, mode)
 		},
 	}
 	f := submit.Flags()

@@ -156,7 +156,7 @@ witnesses publish before you rely on it: the node could lie about them.`,
 			if err != nil {
 				return err
 			}
-			p, err := WitnessPolicy(chainID, node.RegistryWitnesses(ms), quorum)
+			p, err := WitnessPolicy(chainID, checkpoint.RegistryWitnesses(ms), quorum)
 			if err != nil {
 				return err
 			}

@@ -249,7 +249,7 @@ func validateKeyRevocation(v *validator, r *pb.Record) error {
 
 func admitProposal(a *admission, r *pb.Record) error {
 	p := r.GetProposal()
-	if !hasRole(a.signer, RoleGovernance) {
+	if !HasRole(a.signer, RoleGovernance) {
 		return errf(CodeNoGovernanceRole, "%q does not hold the %q role and may not propose", a.author, RoleGovernance)
 	}
 	rules, err := a.st.GovernanceRules()

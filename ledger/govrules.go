@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -260,7 +261,7 @@ func CountVotes(electorate []string, votes []*pb.VoteState, active func(id strin
 func Electorate(rule *pb.ThresholdRule, members []*pb.Member) []string {
 	var out []string
 	for _, m := range members {
-		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !hasRole(m, RoleGovernance) {
+		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !HasRole(m, RoleGovernance) {
 			continue
 		}
 		for _, c := range rule.Electorate {
@@ -274,14 +275,8 @@ func Electorate(rule *pb.ThresholdRule, members []*pb.Member) []string {
 	return out
 }
 
-func hasRole(m *pb.Member, role string) bool {
-	for _, r := range m.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
+// HasRole says whether member m holds role (RoleGovernance, RoleWitness).
+func HasRole(m *pb.Member, role string) bool { return slices.Contains(m.Roles, role) }
 
 // EffectivePower is the voting power a member's validator has: its power
 // while the member is active and has a validator key, else 0.

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/keys"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/node/api"
@@ -341,35 +339,7 @@ func (c *Checkpoints) registryWitnesses() ([]*checkpoint.Witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	return RegistryWitnesses(ms), nil
-}
-
-// RegistryWitnesses lists the witness keys in a member registry: every
-// active key of every active member with the witness role.
-func RegistryWitnesses(ms []*pb.Member) []*checkpoint.Witness {
-	var out []*checkpoint.Witness
-	for _, m := range ms {
-		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !hasRole(m, ledger.RoleWitness) {
-			continue
-		}
-		for _, k := range m.Keys {
-			if k.Status != pb.KeyStatus_KEY_STATUS_ACTIVE || len(k.PubKey) != ed25519.PublicKeySize {
-				continue
-			}
-			name := checkpoint.WitnessName(m.Id)
-			out = append(out, &checkpoint.Witness{Name: name, Key: checkpoint.VerifierKey(name, k.PubKey), Pub: k.PubKey})
-		}
-	}
-	return out
-}
-
-func hasRole(m *pb.Member, role string) bool {
-	for _, r := range m.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
+	return checkpoint.RegistryWitnesses(ms), nil
 }
 
 // AddCosignatures merges cosignature lines into the checkpoint of height h

@@ -102,6 +102,28 @@ func internal(err error) error {
 // proofOf proves key (present or absent) in view v.
 func proofOf(v *store.View, key []byte) (*pb.Proof, error) { return v.ProofOf(key) }
 
+// proofsOf proves the entries of a listing, in its order.
+func proofsOf[T any](v *store.View, items []T, key func(T) []byte) ([]*pb.Proof, error) {
+	out := make([]*pb.Proof, 0, len(items))
+	for _, it := range items {
+		p, err := proofOf(v, key(it))
+		if err != nil {
+			return nil, internal(err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// hexPageToken reads a listing's continuation token (hex of the last key).
+func hexPageToken(tok string) ([]byte, error) {
+	bz, err := hex.DecodeString(tok)
+	if err != nil || len(bz) == 0 || len(bz) > 256 {
+		return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+	}
+	return bz, nil
+}
+
 // Status implements LedgerService.
 func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
 	st, err := s.chain.Status(ctx)
@@ -153,12 +175,8 @@ func (s *Server) ListMembers(_ context.Context, req *pb.ListMembersRequest) (*pb
 	}
 	out := &pb.ListMembersResponse{Members: ms, Height: v.Version()}
 	if req.Prove {
-		for _, m := range ms {
-			p, err := proofOf(v, keys.Member(m.Id))
-			if err != nil {
-				return nil, internal(err)
-			}
-			out.Proofs = append(out.Proofs, p)
+		if out.Proofs, err = proofsOf(v, ms, func(m *pb.Member) []byte { return keys.Member(m.Id) }); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -474,9 +492,9 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		f.DueBefore = req.DueBefore.AsTime()
 	}
 	if req.PageToken != "" {
-		tok, err := hex.DecodeString(req.PageToken)
-		if err != nil || len(tok) == 0 || len(tok) > 256 {
-			return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+		tok, err := hexPageToken(req.PageToken)
+		if err != nil {
+			return nil, err
 		}
 		f.After = tok
 	}
@@ -493,12 +511,8 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		out.NextPageToken = hex.EncodeToString(next)
 	}
 	if req.Prove {
-		for _, o := range obs {
-			p, err := proofOf(v, keys.Obligation(o.Id))
-			if err != nil {
-				return nil, internal(err)
-			}
-			out.Proofs = append(out.Proofs, p)
+		if out.Proofs, err = proofsOf(v, obs, func(o *pb.Obligation) []byte { return keys.Obligation(o.Id) }); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -635,13 +649,11 @@ func (s *Server) ListEvidence(_ context.Context, req *pb.ListEvidenceRequest) (*
 	}
 	out := &pb.ListEvidenceResponse{Evidence: evs, Height: v.Version()}
 	if req.Prove {
-		for _, ev := range evs {
+		if out.Proofs, err = proofsOf(v, evs, func(ev *pb.Evidence) []byte {
 			h, i, _ := keys.ParseEvidenceID(ev.Id)
-			p, err := proofOf(v, keys.Evidence(h, i))
-			if err != nil {
-				return nil, internal(err)
-			}
-			out.Proofs = append(out.Proofs, p)
+			return keys.Evidence(h, i)
+		}); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -706,9 +718,9 @@ func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) 
 		f.Status = st
 	}
 	if req.PageToken != "" {
-		tok, err := hex.DecodeString(req.PageToken)
-		if err != nil || len(tok) == 0 || len(tok) > 256 {
-			return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+		tok, err := hexPageToken(req.PageToken)
+		if err != nil {
+			return nil, err
 		}
 		f.After = tok
 	}
@@ -725,12 +737,8 @@ func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) 
 		out.NextPageToken = hex.EncodeToString(next)
 	}
 	if req.Prove {
-		for _, p := range ps {
-			pr, err := proofOf(v, keys.Proposal(p.Id))
-			if err != nil {
-				return nil, internal(err)
-			}
-			out.Proofs = append(out.Proofs, pr)
+		if out.Proofs, err = proofsOf(v, ps, func(p *pb.ProposalState) []byte { return keys.Proposal(p.Id) }); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

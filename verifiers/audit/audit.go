@@ -338,16 +338,8 @@ func auditCheckpoints(ctx context.Context, api API, mem *store.Store, lc *verifi
 		return err
 	}
 	text := "quorum none\n"
-	for _, m := range ms {
-		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !hasRole(m, ledger.RoleWitness) {
-			continue
-		}
-		for _, k := range m.Keys {
-			if k.Status == pb.KeyStatus_KEY_STATUS_ACTIVE {
-				name := checkpoint.WitnessName(m.Id)
-				text = fmt.Sprintf("witness %s %s\n", name, checkpoint.VerifierKey(name, k.PubKey)) + text
-			}
-		}
+	for _, w := range checkpoint.RegistryWitnesses(ms) {
+		text = fmt.Sprintf("witness %s %s\n", w.Name, w.Key) + text
 	}
 	policy, err := checkpoint.ParsePolicy(text)
 	if err != nil {
@@ -375,15 +367,6 @@ func auditCheckpoints(ctx context.Context, api API, mem *store.Store, lc *verifi
 		rep.Checkpoints = append(rep.Checkpoints, CheckpointCoverage{Height: c.Height, Size: c.Size, Cosigners: c.Cosigners})
 	}
 	return nil
-}
-
-func hasRole(m *pb.Member, role string) bool {
-	for _, r := range m.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
 }
 
 // checkLog compares the record log the node proves at height h with the

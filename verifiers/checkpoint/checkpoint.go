@@ -26,6 +26,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/keys"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -265,6 +266,25 @@ type Witness struct {
 	Pub  ed25519.PublicKey
 
 	verifier note.Verifier
+}
+
+// RegistryWitnesses lists the witness keys in a member registry: every
+// active ed25519 key of every active member with the witness role.
+func RegistryWitnesses(ms []*pb.Member) []*Witness {
+	var out []*Witness
+	for _, m := range ms {
+		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !ledger.HasRole(m, ledger.RoleWitness) {
+			continue
+		}
+		for _, k := range m.Keys {
+			if k.Status != pb.KeyStatus_KEY_STATUS_ACTIVE || len(k.PubKey) != ed25519.PublicKeySize {
+				continue
+			}
+			name := WitnessName(m.Id)
+			out = append(out, &Witness{Name: name, Key: VerifierKey(name, k.PubKey), Pub: k.PubKey})
+		}
+	}
+	return out
 }
 
 // Group is a policy group: Threshold of its members (witnesses or groups).
