@@ -4,75 +4,233 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
 
 const mod = "github.com/normledger/normledger/"
 
-func golist(t *testing.T, args ...string) map[string]bool {
-	t.Helper()
-	out, err := exec.Command("go", append([]string{"list"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list %v: %v\n%s", args, err, out)
-	}
-	set := map[string]bool{}
-	for _, d := range strings.Fields(string(out)) {
-		set[d] = true
-	}
-	return set
+// graph is the import graph of the module's packages and everything they
+// depend on, for one GOOS/GOARCH: package -> its imports.
+type graph struct {
+	imports  map[string][]string
+	standard map[string]bool
 }
 
-// Dependencies point one way:
-// proto <- ledger <- (ledger/keys, ledger/store, verifiers) <- app <- node <- cli <- cmd,
-// with testnet on top; only cli reads viper; only ledger/store uses IAVL.
-func TestDependencyDirections(t *testing.T) {
-	forbidden := map[string][]string{
-		"ledger":          {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
-		"ledger/keys":     {mod + "ledger/store", mod + "app", mod + "node", mod + "cli", "github.com/cosmos/iavl", "github.com/spf13/viper"},
-		"ledger/store":    {mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
-		"ledger/stix":     {mod + "ledger/store", mod + "app", mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper", "github.com/cosmos/iavl"},
-		"ledger/fixture":  {mod + "app", mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
-		"verifiers":       {mod + "app", mod + "node", mod + "cli", mod + "testnet", mod + "ledger/store", "github.com/spf13/viper", "github.com/cosmos/iavl"},
-		"verifiers/audit": {mod + "node", mod + "cli", mod + "testnet", "github.com/spf13/viper"},
-		"app":             {mod + "node", mod + "cli", mod + "verifiers", mod + "testnet", "github.com/spf13/viper"},
-		"node":            {mod + "cli", mod + "testnet", "github.com/spf13/viper"},
-		"node/api":        {mod + "cli", mod + "testnet", mod + "app", "github.com/spf13/viper"},
-		"cli":             {mod + "testnet"},
+func loadGraph(t *testing.T, env []string, patterns ...string) *graph {
+	t.Helper()
+	args := append([]string{"list", "-deps", "-tags", "force64bit", "-f", "{{.ImportPath}}|{{.Standard}}|{{join .Imports \" \"}}"}, patterns...)
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %v: %v", args, err)
 	}
-	for pkg, bad := range forbidden {
-		deps := golist(t, "-deps", "./"+pkg)
-		for _, b := range bad {
-			if deps[b] {
-				t.Errorf("%s must not depend on %s", pkg, b)
+	g := &graph{imports: map[string][]string{}, standard: map[string]bool{}}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(line, "|", 3)
+		g.imports[f[0]] = strings.Fields(f[2])
+		g.standard[f[0]] = f[1] == "true"
+	}
+	return g
+}
+
+// deps is every package pkg depends on, transitively; stop, when not nil,
+// names packages whose own imports are not followed.
+func (g *graph) deps(pkg string, stop func(string) bool) map[string]bool {
+	seen := map[string]bool{}
+	var visit func(p string)
+	visit = func(p string) {
+		for _, d := range g.imports[p] {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			if stop == nil || !stop(d) {
+				visit(d)
+			}
+		}
+	}
+	visit(pkg)
+	return seen
+}
+
+// floors are the layers of the module, bottom up, as the README's layout
+// describes them: a package may import, of this module, only packages of
+// its own floor or of the floors it lists. (Module-internal imports are
+// checked directly; the floors below checked the same way make the rule
+// hold transitively.)
+var floors = []struct {
+	name     string
+	packages []string // prefixes of import paths below mod
+	may      []string // other floors it may import
+}{
+	{"messages", []string{"proto/gen/normledger/v1"}, nil},
+	{"core", []string{"ledger", "ledger/enum", "ledger/layout", "ledger/fixture"}, []string{"messages"}},
+	{"record log", []string{"ledger/store/tlog"}, nil},
+	{"store", []string{"ledger/store"}, []string{"core", "record log", "messages"}},
+	{"interop", []string{"interop/"}, []string{"core", "messages"}},
+	{"verifiers", []string{"verifiers", "verifiers/checkpoint", "verifiers/jsonapi"}, []string{"core", "record log", "messages"}},
+	{"remote verifier", []string{"verifiers/remote"}, []string{"verifiers", "core", "record log", "messages"}},
+	{"client", []string{"client"}, []string{"core", "messages"}},
+	{"internal", []string{"internal/"}, []string{"core", "messages", "service", "node"}},
+	{"app", []string{"app"}, []string{"core", "store", "record log", "messages"}},
+	{"audit", []string{"audit"}, []string{"app", "store", "record log", "core", "verifiers", "remote verifier", "messages"}},
+	{"service", []string{"proto/gen/normledger/v1/ledgersvc", "proto"}, []string{"messages"}},
+	{"node", []string{"node"}, []string{"app", "store", "record log", "core", "interop", "verifiers", "service", "messages", "internal"}},
+	{"monitor", []string{"monitor"}, []string{"client", "verifiers", "remote verifier", "core", "messages", "internal"}},
+	{"cli", []string{"cli"}, []string{"monitor", "node", "audit", "app", "store", "record log", "core", "interop", "verifiers", "remote verifier", "client", "service", "messages", "internal"}},
+	{"testnet", []string{"testnet"}, []string{"cli", "monitor", "node", "audit", "app", "store", "record log", "core", "interop", "verifiers", "remote verifier", "client", "service", "messages", "internal"}},
+	{"commands", []string{"cmd/"}, []string{"testnet", "cli", "verifiers", "messages"}},
+	{"root", []string{""}, nil},
+}
+
+// floorOf is the floor of a module package (its longest matching prefix).
+func floorOf(pkg string) string {
+	rel := strings.TrimPrefix(pkg, mod)
+	if pkg == strings.TrimSuffix(mod, "/") {
+		rel = ""
+	}
+	best, bestLen := "", -1
+	for _, f := range floors {
+		for _, p := range f.packages {
+			match := rel == p || (strings.HasSuffix(p, "/") && strings.HasPrefix(rel, p)) || (p != "" && strings.HasPrefix(rel, p+"/") && !strings.HasSuffix(p, "/"))
+			if p == "" {
+				match = rel == ""
+			}
+			if match && len(p) > bestLen {
+				best, bestLen = f.name, len(p)
+			}
+		}
+	}
+	return best
+}
+
+func TestFloors(t *testing.T) {
+	g := loadGraph(t, nil, "./...")
+	allowed := map[string][]string{}
+	for _, f := range floors {
+		allowed[f.name] = append([]string{f.name}, f.may...)
+	}
+	var pkgs []string
+	for p := range g.imports {
+		if strings.HasPrefix(p, mod) || p+"/" == mod {
+			pkgs = append(pkgs, p)
+		}
+	}
+	sort.Strings(pkgs)
+	for _, p := range pkgs {
+		fl := floorOf(p)
+		if fl == "" {
+			t.Errorf("%s is on no floor: add it to the table (and to the README's layout)", p)
+			continue
+		}
+		for _, d := range g.imports[p] {
+			if !strings.HasPrefix(d, mod) {
+				continue
+			}
+			if df := floorOf(d); !slices.Contains(allowed[fl], df) {
+				t.Errorf("%s (floor %s) imports %s (floor %s)", p, fl, d, df)
 			}
 		}
 	}
 }
 
-// The record log stands alone: the standard library and
-// transparency-dev/merkle only, so verifiers can use its proof checks
-// without pulling in the store.
-func TestRecordLogImports(t *testing.T) {
-	deps := golist(t, "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./ledger/store/tlog")
-	for d := range deps {
-		if d != mod+"ledger/store/tlog" && !strings.HasPrefix(d, "github.com/transparency-dev/merkle") {
-			t.Errorf("ledger/store/tlog depends on %s", d)
+// What the floors may not reach, transitively.
+func TestExternalDependencies(t *testing.T) {
+	g := loadGraph(t, nil, "./...")
+	grpc := func(d string) bool {
+		return d == "google.golang.org/grpc" || strings.HasPrefix(d, "google.golang.org/grpc/")
+	}
+	gateway := func(d string) bool { return strings.HasPrefix(d, "github.com/grpc-ecosystem/") }
+	stubs := func(d string) bool { return strings.HasPrefix(d, mod+"proto/gen/normledger/v1/ledgersvc") }
+	comet := func(d string) bool { return strings.HasPrefix(d, "github.com/cometbft/cometbft/") }
+	rules := []struct {
+		floors []string
+		what   string
+		bad    func(string) bool
+		stop   func(string) bool
+	}{
+		// The deterministic core and the interop adapters decode records
+		// without a network stack.
+		{[]string{"messages", "core", "record log", "store", "interop"}, "gRPC", grpc, nil},
+		{[]string{"messages", "core", "record log", "store", "interop", "verifiers", "remote verifier", "client", "monitor"}, "the gRPC gateway", gateway, nil},
+		{[]string{"core", "record log", "store", "interop", "verifiers", "remote verifier", "client", "monitor", "app", "audit"}, "the service stubs", stubs, nil},
+		// CometBFT's types import its ABCI types, which import gRPC: the
+		// verifiers may reach gRPC that way only.
+		{[]string{"verifiers", "remote verifier", "client", "monitor"}, "gRPC other than through CometBFT", grpc, comet},
+		{[]string{"messages", "core", "record log", "interop", "verifiers", "remote verifier", "client", "monitor"}, "IAVL",
+			func(d string) bool { return strings.HasPrefix(d, "github.com/cosmos/iavl") }, nil},
+		{[]string{"messages", "core", "record log", "store", "interop", "verifiers", "remote verifier", "client", "app", "audit", "node", "monitor", "internal"}, "viper",
+			func(d string) bool { return strings.HasPrefix(d, "github.com/spf13/viper") }, nil},
+		// The record log stands alone: the standard library and
+		// transparency-dev/merkle only.
+		{[]string{"record log"}, "anything but the standard library and transparency-dev/merkle",
+			func(d string) bool { return !g.standard[d] && !strings.HasPrefix(d, "github.com/transparency-dev/merkle") }, nil},
+		// The pure verifiers have no database: CometBFT's light client
+		// (which needs one) is for verifiers/remote.
+		{[]string{"verifiers"}, "a database or CometBFT's light client", func(d string) bool {
+			return d == "github.com/cometbft/cometbft/light" || strings.HasPrefix(d, "github.com/cometbft/cometbft-db") ||
+				strings.HasPrefix(d, "github.com/syndtr/goleveldb")
+		}, nil},
+	}
+	for p := range g.imports {
+		if !strings.HasPrefix(p, mod) {
+			continue
+		}
+		fl := floorOf(p)
+		for _, r := range rules {
+			if !slices.Contains(r.floors, fl) {
+				continue
+			}
+			for d := range g.deps(p, r.stop) {
+				if r.bad(d) {
+					t.Errorf("%s (floor %s) depends on %s: the %s floor must not depend on %s", p, fl, d, fl, r.what)
+					break
+				}
+			}
 		}
 	}
+}
+
+// wasmPackageBudget bounds the non-standard packages linked into the browser
+// verifier (213 when the service stubs left the message package; 223 before).
+// Most are CometBFT's types and what they import (gRPC among them); raise it
+// only with a reason.
+const wasmPackageBudget = 215
+
+func TestWasmVerifierBudget(t *testing.T) {
+	g := loadGraph(t, []string{"GOOS=js", "GOARCH=wasm"}, "./cmd/verifier-wasm")
+	n := 0
+	for p := range g.deps(mod+"cmd/verifier-wasm", nil) {
+		if !g.standard[p] {
+			n++
+		}
+		if strings.HasPrefix(p, mod+"proto/gen/normledger/v1/ledgersvc") || strings.HasPrefix(p, "github.com/grpc-ecosystem/") {
+			t.Errorf("the browser verifier links %s", p)
+		}
+	}
+	if n > wasmPackageBudget {
+		t.Errorf("the browser verifier links %d non-standard packages, the budget is %d", n, wasmPackageBudget)
+	}
+	t.Logf("browser verifier: %d non-standard packages (budget %d)", n, wasmPackageBudget)
 }
 
 // The deterministic core does no I/O, reads no clock or randomness and
 // starts no goroutines; this checks its own imports (what it calls
 // directly), since the standard library and protobuf use such packages
 // internally.
+var deterministic = []string{"ledger", "ledger/enum", "ledger/layout", "app"}
+
 func TestDeterministicCoreImports(t *testing.T) {
-	for _, pkg := range []string{"ledger", "ledger/keys", "app"} {
-		imports := golist(t, "-f", "{{join .Imports \" \"}}", "./"+pkg)
+	g := loadGraph(t, nil, "./ledger/...", "./app")
+	for _, pkg := range deterministic {
 		// sync is allowed: the signature cache's mutex guards a memo of
 		// verified signatures, which cannot change any result.
 		for _, b := range []string{"os", "net", "net/http", "math/rand", "math/rand/v2", "crypto/rand", "io/ioutil", "github.com/spf13/viper"} {
-			if imports[b] {
+			if slices.Contains(g.imports[mod+pkg], b) {
 				t.Errorf("%s imports %s", pkg, b)
 			}
 		}
@@ -81,17 +239,45 @@ func TestDeterministicCoreImports(t *testing.T) {
 
 // No wall clock and no goroutines in the deterministic core's own source.
 func TestDeterministicCoreSource(t *testing.T) {
-	for _, dir := range []string{"ledger", "ledger/keys", "app"} {
-		files := golist(t, "-f", "{{join .GoFiles \" \"}}", "./"+dir)
-		for f := range files {
-			bz, err := os.ReadFile(filepath.Join(dir, f))
+	for _, dir := range deterministic {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: %v (%d files)", dir, err, len(files))
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			bz, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			src := string(bz)
 			for _, bad := range []string{"time.Now(", "go func", "time.Since(", "time.Sleep("} {
 				if strings.Contains(src, bad) {
-					t.Errorf("%s/%s uses %s", dir, f, bad)
+					t.Errorf("%s uses %s", f, bad)
+				}
+			}
+		}
+	}
+}
+
+// The pure verifiers are given the time: they read no clock (CometBFT's
+// light/verifier.go takes "now" as a parameter; so do they).
+func TestVerifiersReadNoClock(t *testing.T) {
+	for _, dir := range []string{"verifiers", "verifiers/checkpoint", "verifiers/jsonapi"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			bz, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bad := range []string{"time.Now(", "time.Since(", "//go:build"} {
+				if strings.Contains(string(bz), bad) {
+					t.Errorf("%s uses %s", f, bad)
 				}
 			}
 		}

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/node/api"
 )
 
@@ -312,7 +312,7 @@ func grpcCodeNamed(name string) (codes.Code, bool) {
 }
 
 // TestVerifyingKeyExamples checks the worked key examples of
-// docs/verifying.md against ledger/keys.
+// docs/verifying.md against ledger/layout.
 func TestVerifyingKeyExamples(t *testing.T) {
 	doc, err := os.ReadFile(verifyingDoc)
 	if err != nil {
@@ -321,21 +321,21 @@ func TestVerifyingKeyExamples(t *testing.T) {
 	// The record of docs/signing.md's worked example, and an obligation id.
 	const id = "746693d7a8ba27e12371e632fba9d9e8524ea5ee416717470432c29c8576dc2e"
 	const ob = "10a36750a56267c8ee9763e3ece8190e"
-	idKey, err := keys.ID(id)
+	idKey, err := layout.ID(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	examples := map[string][]byte{
 		"i/<id>":               idKey,
-		"m/xbb":                keys.Member("xbb"),
-		"n/xbb":                keys.Sequence("xbb"),
-		"x/k/notification/<5>": keys.Index(keys.IndexKind, "notification", 5),
-		"x/f/<id>/<5>":         keys.Index(keys.IndexRef, id, 5),
-		"g/p/<id>":             keys.Proposal(id),
-		"g/v/<id>/xbb":         keys.Vote(id, "xbb"),
-		"o/<ob>":               keys.Obligation(ob),
-		"ob/d/xbb/<due>/<ob>":  keys.ObIndex(keys.ObDebtorPrefix("xbb"), 1_793_707_200_000_000_000, ob),
-		"meta/log":             keys.LogState(2, mustHex(t, "9b7e648d2fe55cd364e28b9d9b2b5c4bec0f4b51354c956d251ef0f2941a1b45")),
+		"m/xbb":                layout.Member("xbb"),
+		"n/xbb":                layout.Sequence("xbb"),
+		"x/k/notification/<5>": layout.Index(layout.IndexKind, "notification", 5),
+		"x/f/<id>/<5>":         layout.Index(layout.IndexRef, id, 5),
+		"g/p/<id>":             layout.Proposal(id),
+		"g/v/<id>/xbb":         layout.Vote(id, "xbb"),
+		"o/<ob>":               layout.Obligation(ob),
+		"ob/d/xbb/<due>/<ob>":  layout.ObIndex(layout.ObDebtorPrefix("xbb"), 1_793_707_200_000_000_000, ob),
+		"meta/log":             layout.LogState(2, mustHex(t, "9b7e648d2fe55cd364e28b9d9b2b5c4bec0f4b51354c956d251ef0f2941a1b45")),
 	}
 	for name, k := range examples {
 		if !bytes.Contains(doc, []byte(hex.EncodeToString(k))) {

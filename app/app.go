@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -624,7 +624,7 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 		if m == nil {
 			return nil, &ledger.Error{Code: ledger.CodeUnknownMember, Msg: fmt.Sprintf("member %q not found", arg)}
 		}
-		return marshalResp(m, keys.Member(arg))
+		return marshalResp(m, layout.Member(arg))
 	case "/members":
 		ms, err := v.Members()
 		if err != nil {
@@ -636,7 +636,7 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 		if err != nil {
 			return nil, err
 		}
-		return &abci.ResponseQuery{Key: keys.Sequence(arg), Value: []byte(strconv.FormatUint(n, 10))}, nil
+		return &abci.ResponseQuery{Key: layout.Sequence(arg), Value: []byte(strconv.FormatUint(n, 10))}, nil
 	case "/store":
 		val, err := v.Get(req.Data)
 		if err != nil {
@@ -656,7 +656,7 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 }
 
 func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQuery, error) {
-	idKey, err := keys.ID(id)
+	idKey, err := layout.ID(id)
 	if err != nil {
 		return nil, &ledger.Error{Code: ledger.CodeBadFormat, Msg: err.Error()}
 	}
@@ -681,7 +681,7 @@ func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQ
 		}
 		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{op}}
 		if rec != nil {
-			op2, err := proofOp(v, []byte(keys.KeyLog))
+			op2, err := proofOp(v, []byte(layout.KeyLog))
 			if err != nil {
 				return nil, err
 			}
@@ -693,7 +693,7 @@ func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQ
 			if err != nil {
 				return nil, err
 			}
-			resp.ProofOps.Ops = append(resp.ProofOps.Ops, op2, cmtcrypto.ProofOp{Type: InclusionOpType, Key: keys.U64(index), Data: bz})
+			resp.ProofOps.Ops = append(resp.ProofOps.Ops, op2, cmtcrypto.ProofOp{Type: InclusionOpType, Key: layout.U64(index), Data: bz})
 		}
 	}
 	return resp, nil
@@ -705,7 +705,7 @@ func (a *App) queryRecords(v *store.View, lr *pb.ListRecordsRequest) (*abci.Resp
 		return nil, &ledger.Error{Code: ledger.CodeBadEnum, Msg: fmt.Sprintf("unknown kind %q", f.Kind)}
 	}
 	if f.Sector != "" {
-		if _, ok := keys.SectorByName(f.Sector); !ok {
+		if _, ok := layout.SectorByName(f.Sector); !ok {
 			return nil, &ledger.Error{Code: ledger.CodeBadEnum, Msg: fmt.Sprintf("unknown sector %q", f.Sector)}
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -63,7 +63,7 @@ func TestRecordProofs(t *testing.T) {
 	if err := proto.Unmarshal(r.Value, rec); err != nil {
 		t.Fatal(err)
 	}
-	idKey, _ := keys.ID(ids[0])
+	idKey, _ := layout.ID(ids[0])
 	verify := func(op []byte, key, val []byte) bool {
 		p := new(ics23.CommitmentProof)
 		if err := p.Unmarshal(op); err != nil {
@@ -83,11 +83,11 @@ func TestRecordProofs(t *testing.T) {
 	if !verify(r.ProofOps.Ops[0].Data, idKey, refVal) {
 		t.Fatal("record entry proof does not verify")
 	}
-	logVal, _ := v.Get([]byte(keys.KeyLog))
-	if !verify(r.ProofOps.Ops[1].Data, []byte(keys.KeyLog), logVal) {
+	logVal, _ := v.Get([]byte(layout.KeyLog))
+	if !verify(r.ProofOps.Ops[1].Data, []byte(layout.KeyLog), logVal) {
 		t.Fatal("log state proof does not verify")
 	}
-	size, logRoot, err := keys.ParseLogState(logVal)
+	size, logRoot, err := layout.ParseLogState(logVal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestRecordProofs(t *testing.T) {
 	if r.Code != uint32(ledger.CodeUnknownRecord) || r.ProofOps == nil {
 		t.Fatalf("missing record: code %d", r.Code)
 	}
-	mk, _ := keys.ID(missing)
+	mk, _ := layout.ID(missing)
 	if !verify(r.ProofOps.Ops[0].Data, mk, nil) {
 		t.Fatal("non-existence proof does not verify")
 	}

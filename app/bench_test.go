@@ -10,7 +10,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -139,7 +139,7 @@ func BenchmarkProof(b *testing.B) {
 		if err != nil || r == nil {
 			b.Fatal(seq, err)
 		}
-		k, _ := keys.ID(r.Id)
+		k, _ := layout.ID(r.Id)
 		idKeys = append(idKeys, k)
 	}
 	b.Run("generate", func(b *testing.B) {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/audit"
+	"github.com/normledger/normledger/audit"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // ExitDiscrepancy: the audit found the chain or the node's answers wrong.
@@ -67,7 +67,7 @@ failed (headers); 1 other errors.`,
 				if err != nil {
 					return err
 				}
-				o.Witnesses = append(o.Witnesses, verifiers.NewProvider(chainID, wc.Base(), wc))
+				o.Witnesses = append(o.Witnesses, remote.NewProvider(chainID, wc.Base(), wc))
 			}
 			rep, err := audit.Run(ctx, o)
 			if err != nil {
@@ -112,6 +112,6 @@ failed (headers); 1 other errors.`,
 	f.Int64Var(&to, "to-height", 0, "last state height to audit (default: newest attested)")
 	f.Int64Var(&tf.height, "trust-height", 0, "height of a header you trust (default: trust the genesis validators)")
 	f.StringVar(&tf.hash, "trust-hash", "", "hash (hex) of the header at --trust-height")
-	tf.period = verifiers.DefaultTrustPeriod
+	tf.period = remote.DefaultTrustPeriod
 	return cmd
 }

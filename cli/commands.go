@@ -18,8 +18,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
@@ -114,7 +115,7 @@ func (e *env) initHome(chainID, moniker string, states int, comet func(*cmtcfg.C
 		return nil, err
 	}
 	rest := "http://" + strings.TrimPrefix(e.cfg.API.RESTLaddr, "tcp://")
-	if err := writeAppToml(e.cfg.Home, chainID, rest, e.cfg.KeyringBackend); err != nil {
+	if err := operator.WriteAppToml(e.cfg.Home, chainID, rest, e.cfg.KeyringBackend); err != nil {
 		return nil, err
 	}
 	return members, nil
@@ -126,7 +127,7 @@ func initCmd(e *env) *cobra.Command {
 	var trustHeight int64
 	var states int
 	var dev bool
-	var prof Profile
+	var prof operator.Profile
 	var poc pb.PointOfContact
 	cmd := &cobra.Command{
 		Use:   "init (--member ID --class CLASS [--validator] | --genesis FILE | --dev)",
@@ -178,7 +179,7 @@ func initCmd(e *env) *cobra.Command {
 				if poc.Name != "" || poc.Email != "" || poc.Phone != "" || poc.Organisation != "" {
 					prof.PointOfContact = &poc
 				}
-				info, err := InitOperator(OperatorOptions{Home: e.cfg.Home, Moniker: moniker, Profile: prof,
+				info, err := operator.Init(operator.Options{Home: e.cfg.Home, Moniker: moniker, Profile: prof,
 					KeyringBackend: e.cfg.KeyringBackend, Passphrase: e.passphrase()})
 				if err != nil {
 					return err
@@ -191,7 +192,7 @@ func initCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.out, "next: normledger genesis application --home %s --out %s.json\n", e.cfg.Home, prof.Member)
 				return nil
 			case genesisFile != "":
-				p, note, err := JoinGenesis(e.cfg.Home, genesisFile, genesisHash, peers, nil)
+				p, note, err := operator.JoinGenesis(e.cfg.Home, genesisFile, genesisHash, peers, nil)
 				if err != nil {
 					return err
 				}
@@ -199,7 +200,7 @@ func initCmd(e *env) *cobra.Command {
 					fmt.Fprintln(e.err, "note:", note)
 				}
 				if len(syncRPC) > 0 {
-					if err := EnableStateSync(e.cfg.Home, syncRPC, trustHeight, trustHash); err != nil {
+					if err := operator.EnableStateSync(e.cfg.Home, syncRPC, trustHeight, trustHash); err != nil {
 						return err
 					}
 					fmt.Fprintf(e.out, "state sync enabled: trusting height %d (%s) via %s\n", trustHeight, trustHash, strings.Join(syncRPC, ", "))
@@ -242,7 +243,7 @@ func initCmd(e *env) *cobra.Command {
 }
 
 func (e *env) nodeConfig() (node.Config, error) {
-	ccfg, err := LoadCometConfig(e.cfg.Home)
+	ccfg, err := operator.LoadCometConfig(e.cfg.Home)
 	if err != nil {
 		return node.Config{}, err
 	}

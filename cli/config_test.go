@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/normledger/normledger/cli/operator"
 )
 
 // Precedence: flag > NORMLEDGER_* environment > config/app.toml > default.
@@ -31,7 +33,7 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	// File beats default.
 	os.MkdirAll(filepath.Join(home, "config"), 0o755)
-	if err := writeAppToml(home, "chain-x", "http://127.0.0.1:2000", "test"); err != nil {
+	if err := operator.WriteAppToml(home, "chain-x", "http://127.0.0.1:2000", "test"); err != nil {
 		t.Fatal(err)
 	}
 	if c := cfgOf(nil); c.Node != "http://127.0.0.1:2000" || c.KeyringBackend != "test" || c.ChainID != "chain-x" {

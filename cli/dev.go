@@ -14,8 +14,8 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/spf13/cobra"
 
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/node"
 )
 
@@ -30,9 +30,9 @@ type Manifest struct {
 	} `json:"steps"`
 }
 
-// SeedExamples submits the example records of dir (in manifest.json order)
+// seedExamples submits the example records of dir (in manifest.json order)
 // through c, signing with keys from kr, and returns the ids by save_as name.
-func SeedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir string, log io.Writer) (map[string]string, error) {
+func seedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir string, log io.Writer) (map[string]string, error) {
 	bz, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return nil, fmt.Errorf("examples: %w", err)
@@ -153,7 +153,7 @@ created itself.`,
 			var ids map[string]string
 			if len(existing.Records) == 0 {
 				fmt.Fprintf(e.out, "submitting example records from %s:\n", examples)
-				if ids, err = SeedExamples(ctx, c, kr, examples, e.out); err != nil {
+				if ids, err = seedExamples(ctx, c, kr, examples, e.out); err != nil {
 					return err
 				}
 			}

@@ -1,19 +1,17 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"time"
 
-	"github.com/cometbft/cometbft/crypto/ed25519"
-	"github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/privval"
-	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/genesis"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -42,7 +40,7 @@ validator key (proof of possession); no one ever holds another party's keys.`}
 			if err != nil {
 				return err
 			}
-			s, err := BuildApplication(e.cfg.Home, kr, p2pAddr, time.Now())
+			s, err := operator.BuildApplication(e.cfg.Home, kr, p2pAddr, time.Now())
 			if err != nil {
 				return err
 			}
@@ -197,7 +195,7 @@ validator key (proof of possession); no one ever holds another party's keys.`}
 			}
 			fmt.Fprintln(e.out)
 			for _, m := range gs.Members {
-				fmt.Fprintf(e.out, "  %-12s %-13s %-4s keys %d, validator power %d\n", m.Id, enumName(m.Class), m.CountryCode, len(m.Keys), m.ValidatorPower)
+				fmt.Fprintf(e.out, "  %-12s %-13s %-4s keys %d, validator power %d\n", m.Id, enum.Name(m.Class), m.CountryCode, len(m.Keys), m.ValidatorPower)
 			}
 			return nil
 		},
@@ -263,7 +261,7 @@ signer per validator key: two would double-sign.`,
 			if err != nil {
 				return err
 			}
-			return RunSigner(ctx, addr, chainID, pv, node.CometLogger(logger.With("module", "signer")))
+			return node.RunSigner(ctx, addr, chainID, pv, node.CometLogger(logger.With("module", "signer")))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "tcp://127.0.0.1:26659", "the node's priv_validator_laddr")
@@ -273,32 +271,4 @@ signer per validator key: two would double-sign.`,
 	_ = cmd.MarkFlagRequired("key")
 	_ = cmd.MarkFlagRequired("state")
 	return cmd
-}
-
-// RunSigner serves pv's signatures to the node at addr until ctx ends.
-func RunSigner(ctx context.Context, addr, chainID string, pv cmttypes.PrivValidator, logger log.Logger) error {
-	protocol, address := "tcp", addr
-	if i := len("tcp://"); len(addr) > i && addr[:i] == "tcp://" {
-		address = addr[i:]
-	} else if len(addr) > 7 && addr[:7] == "unix://" {
-		protocol, address = "unix", addr[7:]
-	}
-	var dialer privval.SocketDialer
-	if protocol == "unix" {
-		dialer = privval.DialUnixFn(address)
-	} else {
-		// The connection is encrypted (CometBFT's secret connection) under a
-		// fresh identity key; the node accepts the signer by the validator
-		// key it signs with.
-		dialer = privval.DialTCPFn(address, 3*time.Second, ed25519.GenPrivKey())
-	}
-	// Redial without end: a signer outlives node restarts.
-	endpoint := privval.NewSignerDialerEndpoint(logger, dialer,
-		privval.SignerDialerEndpointConnRetries(1<<30), privval.SignerDialerEndpointRetryWaitInterval(200*time.Millisecond))
-	ss := privval.NewSignerServer(endpoint, chainID, pv)
-	if err := ss.Start(); err != nil {
-		return fmt.Errorf("signer: %w", err)
-	}
-	<-ctx.Done()
-	return ss.Stop()
 }

@@ -14,8 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -467,7 +468,7 @@ func ruleText(r *pb.ThresholdRule) string {
 	}
 	var classes []string
 	for _, c := range r.Electorate {
-		classes = append(classes, enumName(c))
+		classes = append(classes, enum.Name(c))
 	}
 	return strings.Join(parts, ", ") + " of active " + strings.Join(classes, "+") + " members with the governance role"
 }

@@ -14,9 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/ledger/stix"
-	"github.com/normledger/normledger/node/api"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/interop/stix"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -106,7 +105,7 @@ func exportCmd(e *env) *cobra.Command {
 	var since, member, kinds, out string
 	run := func(format string) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			f, err := api.ExportFilter(since, member, kinds)
+			f, err := stix.ParseFilter(since, member, kinds)
 			if err != nil {
 				return err
 			}

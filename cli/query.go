@@ -10,9 +10,10 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 func notFound(err error) error {
@@ -49,7 +50,7 @@ func queryCmd(e *env) *cobra.Command {
 					return err
 				}
 				res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf, policy)
-				if err != nil && !errors.Is(err, verifiers.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
+				if err != nil && !errors.Is(err, remote.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
 					return err
 				}
 				if b != nil {

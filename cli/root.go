@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/normledger/normledger/app"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
 )
 

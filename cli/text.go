@@ -19,11 +19,12 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/client/keyring"
+	"github.com/normledger/normledger/internal/human"
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/enum"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -35,55 +36,6 @@ const shortIDLen = 12
 const maxListedIDs = 10
 
 // --- small formatting helpers -------------------------------------------
-
-// enumName is an enum value's short name: the value name without the
-// prefix every value of its enum shares, lower-cased (ObligationKind
-// REPLY_CHALLENGE -> "reply_challenge"). The ledger's own name helpers
-// (KindNameOf, keys.StatusName, ...) do the same for the enums the ledger
-// indexes; this covers the rest, from the descriptors rather than a table.
-func enumName(v protoreflect.Enum) string {
-	d := v.Descriptor()
-	val := d.Values().ByNumber(v.Number())
-	if val == nil {
-		return fmt.Sprintf("%d", v.Number())
-	}
-	name := string(val.Name())
-	if zero := d.Values().ByNumber(0); zero != nil {
-		name = strings.TrimPrefix(name, strings.TrimSuffix(string(zero.Name()), "UNSPECIFIED"))
-	}
-	return strings.ToLower(name)
-}
-
-// timeText is a timestamp in RFC 3339 (UTC), "-" when unset.
-func timeText(t *timestamppb.Timestamp) string {
-	if t == nil {
-		return "-"
-	}
-	return t.AsTime().UTC().Format(time.RFC3339)
-}
-
-// durText is a duration in its two largest units: 3d4h, 2h5m, 7m30s, 42s.
-func durText(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	s := int64(d / time.Second)
-	two := func(a int64, ua string, b int64, ub string) string {
-		if b == 0 {
-			return fmt.Sprintf("%d%s", a, ua)
-		}
-		return fmt.Sprintf("%d%s%d%s", a, ua, b, ub)
-	}
-	switch {
-	case s >= 86400:
-		return two(s/86400, "d", s%86400/3600, "h")
-	case s >= 3600:
-		return two(s/3600, "h", s%3600/60, "m")
-	case s >= 60:
-		return two(s/60, "m", s%60, "s")
-	}
-	return fmt.Sprintf("%ds", s)
-}
 
 func shortID(id string) string {
 	if len(id) > shortIDLen {
@@ -249,7 +201,7 @@ func isTimestamp(md protoreflect.MessageDescriptor) bool {
 func scalarText(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
-		return enumName(dynEnum{fd.Enum(), v.Enum()})
+		return enum.Name(dynEnum{fd.Enum(), v.Enum()})
 	case protoreflect.BytesKind:
 		return bytesText(v.Bytes())
 	case protoreflect.MessageKind, protoreflect.GroupKind:
@@ -302,7 +254,7 @@ func textRecord(w io.Writer, res *pb.GetRecordResponse) error {
 	fs = append(fs,
 		field{key: "ledger seq", value: fmt.Sprint(sr.Seq)},
 		field{key: "height", value: fmt.Sprint(sr.Height)},
-		field{key: "block time", value: timeText(sr.BlockTime)},
+		field{key: "block time", value: human.Time(sr.BlockTime)},
 		field{key: "chain", value: orDash(tx.Body.ChainId)},
 	)
 	for _, f := range res.Flags {
@@ -330,7 +282,7 @@ func textRecords(w io.Writer, res *pb.ListRecordsResponse) error {
 	rows := [][]string{{"SEQ", "HEIGHT", "TIME", "KIND", "AUTHOR", "ID"}}
 	nFlagged := 0
 	for _, r := range res.Records {
-		row := []string{fmt.Sprint(r.Seq), fmt.Sprint(r.Height), timeText(r.BlockTime), ledger.KindNameOf(r.Kind), r.Author, r.Id}
+		row := []string{fmt.Sprint(r.Seq), fmt.Sprint(r.Height), human.Time(r.BlockTime), ledger.KindNameOf(r.Kind), r.Author, r.Id}
 		if flagged[r.Id] {
 			row = append(row, "FLAGGED: signing key revoked as compromised")
 			nFlagged++
@@ -377,7 +329,7 @@ func textMembers(w io.Writer, res *pb.ListMembersResponse) error {
 		if m.ValidatorPower > 0 {
 			val = fmt.Sprintf("power %d", m.ValidatorPower)
 		}
-		rows = append(rows, []string{m.Id, enumName(m.Class), enumName(m.Status), orDash(m.CountryCode),
+		rows = append(rows, []string{m.Id, enum.Name(m.Class), enum.Name(m.Status), orDash(m.CountryCode),
 			fmt.Sprint(activeKeys(m)), val, orDash(strings.Join(m.Roles, ",")), m.Name})
 	}
 	if err := table(w, rows); err != nil {
@@ -398,8 +350,8 @@ func textMember(w io.Writer, res *pb.GetMemberResponse) error {
 	fs := []field{
 		{key: "id", value: m.Id},
 		{key: "name", value: orDash(m.Name)},
-		{key: "class", value: enumName(m.Class)},
-		{key: "status", value: enumName(m.Status)},
+		{key: "class", value: enum.Name(m.Class)},
+		{key: "status", value: enum.Name(m.Status)},
 		{key: "country", value: orDash(m.CountryCode)},
 		{key: "roles", value: joinOrDash(m.Roles)},
 	}
@@ -437,9 +389,9 @@ func textMember(w io.Writer, res *pb.GetMemberResponse) error {
 				comp = append(comp, fmt.Sprintf("height %d", k.CompromisedSinceHeight))
 			}
 			if k.CompromisedSinceTime != nil {
-				comp = append(comp, timeText(k.CompromisedSinceTime))
+				comp = append(comp, human.Time(k.CompromisedSinceTime))
 			}
-			rows = append(rows, []string{k.KeyId, enumName(k.Status), fmt.Sprint(k.ValidFromHeight), until,
+			rows = append(rows, []string{k.KeyId, enum.Name(k.Status), fmt.Sprint(k.ValidFromHeight), until,
 				joinOrDash(comp), bytesText(k.PubKey), orDash(k.EndedBy)})
 		}
 		if err := table(w, rows); err != nil {
@@ -450,7 +402,7 @@ func textMember(w io.Writer, res *pb.GetMemberResponse) error {
 		fmt.Fprintln(w)
 		rows := [][]string{{"HEIGHT", "TIME", "CHANGE", "RECORD"}}
 		for _, h := range m.History {
-			rows = append(rows, []string{fmt.Sprint(h.Height), timeText(h.Time), orDash(h.Change), orDash(h.RecordId)})
+			rows = append(rows, []string{fmt.Sprint(h.Height), human.Time(h.Time), orDash(h.Change), orDash(h.RecordId)})
 		}
 		if err := table(w, rows); err != nil {
 			return err
@@ -475,9 +427,9 @@ func timeLeft(o *pb.Obligation, now time.Time) string {
 		if !due.After(now) {
 			return "due now"
 		}
-		return durText(due.Sub(now)) + " left"
+		return human.Duration(due.Sub(now)) + " left"
 	case pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE:
-		return durText(now.Sub(due)) + " overdue"
+		return human.Duration(now.Sub(due)) + " overdue"
 	}
 	return "-"
 }
@@ -501,7 +453,7 @@ func textObligations(w io.Writer, res *pb.ListObligationsResponse, blockTime tim
 		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE {
 			overdue++
 		}
-		row := []string{shortID(o.Id), enumName(o.Kind), o.Debtor, joinOrDash(o.Creditors), keys.StatusName(o.Status), timeText(o.Due)}
+		row := []string{shortID(o.Id), enum.Name(o.Kind), o.Debtor, joinOrDash(o.Creditors), layout.StatusName(o.Status), human.Time(o.Due)}
 		if !blockTime.IsZero() {
 			row = append(row, timeLeft(o, blockTime))
 		}
@@ -526,32 +478,32 @@ func textObligation(w io.Writer, res *pb.GetObligationResponse, blockTime time.T
 		fmt.Fprintln(w, "no obligation")
 		return nil
 	}
-	due := timeText(o.Due)
+	due := human.Time(o.Due)
 	if left := timeLeft(o, blockTime); left != "-" {
 		due += " (" + left + ")"
 	}
 	fs := []field{
 		{key: "id", value: o.Id},
-		{key: "kind", value: enumName(o.Kind)},
+		{key: "kind", value: enum.Name(o.Kind)},
 		{key: "debtor", value: o.Debtor},
 		{key: "creditors", value: joinOrDash(o.Creditors)},
-		{key: "status", value: keys.StatusName(o.Status)},
+		{key: "status", value: layout.StatusName(o.Status)},
 		{key: "due", value: due},
-		{key: "created", value: fmt.Sprintf("%s (height %d)", timeText(o.CreatedAt), o.CreatedHeight)},
+		{key: "created", value: fmt.Sprintf("%s (height %d)", human.Time(o.CreatedAt), o.CreatedHeight)},
 		{key: "source", value: orDash(o.SourceRecord)},
 	}
 	if len(o.Basis) > 0 {
 		fs = append(fs, field{key: "basis", value: strings.Join(o.Basis, ", ")})
 	}
 	if o.StatusAt != nil || o.StatusHeight != 0 {
-		changed := fmt.Sprintf("%s (height %d)", timeText(o.StatusAt), o.StatusHeight)
+		changed := fmt.Sprintf("%s (height %d)", human.Time(o.StatusAt), o.StatusHeight)
 		if o.StatusRecord != "" {
 			changed += " by record " + o.StatusRecord
 		}
 		fs = append(fs, field{key: "changed", value: changed})
 	}
 	if o.OverdueAt != nil {
-		fs = append(fs, field{key: "overdue at", value: timeText(o.OverdueAt)})
+		fs = append(fs, field{key: "overdue at", value: human.Time(o.OverdueAt)})
 	}
 	writeFields(w, "", fs, kvMinWidth)
 	footer(w, res.Height, blockTime, "")
@@ -572,14 +524,14 @@ func medianText(d *pb.DurationFigure) string {
 	if d.GetSamples() == 0 {
 		return "- (no samples)"
 	}
-	return fmt.Sprintf("%s (median of %d)", durText(time.Duration(d.GetMedianSeconds())*time.Second), d.GetSamples())
+	return fmt.Sprintf("%s (median of %d)", human.Duration(time.Duration(d.GetMedianSeconds())*time.Second), d.GetSamples())
 }
 
 // statusRows are the obligation counts by status, with their ids.
 func statusRows(label string, sc []*pb.StatusCount) [][]string {
 	var rows [][]string
 	for _, s := range sc {
-		rows = append(rows, []string{label + " " + keys.StatusName(s.Status), fmt.Sprint(s.Count), idList(s.ObligationIds)})
+		rows = append(rows, []string{label + " " + layout.StatusName(s.Status), fmt.Sprint(s.Count), idList(s.ObligationIds)})
 	}
 	return rows
 }
@@ -587,7 +539,7 @@ func statusRows(label string, sc []*pb.StatusCount) [][]string {
 func findingRows(fc []*pb.DeterminationCount) [][]string {
 	var rows [][]string
 	for _, f := range fc {
-		rows = append(rows, []string{"findings " + enumName(f.Determination), fmt.Sprint(f.Count), idList(f.RecordIds)})
+		rows = append(rows, []string{"findings " + enum.Name(f.Determination), fmt.Sprint(f.Count), idList(f.RecordIds)})
 	}
 	return rows
 }
@@ -702,8 +654,8 @@ func textProposals(w io.Writer, res *pb.ListProposalsResponse) error {
 	}
 	rows := [][]string{{"ID", "ACTION", "STATUS", "YES/NO/ABST", "DEADLINE", "TITLE"}}
 	for _, p := range res.Proposals {
-		rows = append(rows, []string{p.Id, ledger.GovActionName(p.Action), keys.ProposalStatusName(p.Status), tallyText(p.Tally),
-			timeText(p.Deadline), p.Title})
+		rows = append(rows, []string{p.Id, ledger.GovActionName(p.Action), layout.ProposalStatusName(p.Status), tallyText(p.Tally),
+			human.Time(p.Deadline), p.Title})
 	}
 	if err := table(w, rows); err != nil {
 		return err
@@ -729,7 +681,7 @@ func textProposal(w io.Writer, res *pb.GetProposalResponse) error {
 		{key: "title", value: p.Title},
 		{key: "action", value: ledger.GovActionName(p.Action)},
 		{key: "proposer", value: p.Proposer},
-		{key: "status", value: keys.ProposalStatusName(p.Status)},
+		{key: "status", value: layout.ProposalStatusName(p.Status)},
 	}
 	if p.Outcome != "" {
 		fs = append(fs, field{key: "outcome", value: p.Outcome})
@@ -739,17 +691,17 @@ func textProposal(w io.Writer, res *pb.GetProposalResponse) error {
 		voting = "closed"
 	}
 	fs = append(fs,
-		field{key: "deadline", value: fmt.Sprintf("%s (voting %s)", timeText(p.Deadline), voting)},
+		field{key: "deadline", value: fmt.Sprintf("%s (voting %s)", human.Time(p.Deadline), voting)},
 		field{key: "rule", value: ruleText(p.Rule)},
 		field{key: "tally", value: fmt.Sprintf("%d yes, %d no, %d abstain, %d not voted, of %d electors", t.GetYes(), t.GetNo(), t.GetAbstain(), t.GetNotVoted(), t.GetElectorate())},
-		field{key: "created", value: fmt.Sprintf("%s (height %d)", timeText(p.CreatedAt), p.CreatedHeight)},
+		field{key: "created", value: fmt.Sprintf("%s (height %d)", human.Time(p.CreatedAt), p.CreatedHeight)},
 	)
 	if p.DecidedHeight > 0 {
 		by := "its deadline"
 		if p.DecidedBy != "" {
 			by = "record " + p.DecidedBy
 		}
-		fs = append(fs, field{key: "decided", value: fmt.Sprintf("%s (height %d) by %s", timeText(p.DecidedAt), p.DecidedHeight, by)})
+		fs = append(fs, field{key: "decided", value: fmt.Sprintf("%s (height %d) by %s", human.Time(p.DecidedAt), p.DecidedHeight, by)})
 	}
 	writeFields(w, "", fs, kvMinWidth)
 
@@ -770,7 +722,7 @@ func textProposal(w io.Writer, res *pb.GetProposalResponse) error {
 		if v.Counted {
 			counted = "yes"
 		}
-		rows = append(rows, []string{fmt.Sprintf("%-12s", el), enumName(v.Option), counted, fmt.Sprint(v.Height), orDash(v.RecordId)})
+		rows = append(rows, []string{fmt.Sprintf("%-12s", el), enum.Name(v.Option), counted, fmt.Sprint(v.Height), orDash(v.RecordId)})
 	}
 	if len(p.Electorate) == 0 {
 		fmt.Fprintln(w, "no electors")

@@ -13,9 +13,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/enum"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -404,34 +405,12 @@ func TestTextObligationsRows(t *testing.T) {
 	}
 	for i, o := range res.Obligations {
 		c := cols(lines[1+i])
-		if c[0] != shortID(o.Id) || c[1] != enumName(o.Kind) || c[4] != keys.StatusName(o.Status) {
+		if c[0] != shortID(o.Id) || c[1] != enum.Name(o.Kind) || c[4] != layout.StatusName(o.Status) {
 			t.Errorf("row %d: %q", i, c)
 		}
 	}
 	if !strings.HasSuffix(lines[1], "5h overdue") {
 		t.Errorf("overdue row: %q", lines[1])
-	}
-}
-
-func TestEnumName(t *testing.T) {
-	for _, tc := range []struct {
-		got, want string
-	}{
-		{enumName(pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE), "reply_challenge"},
-		{enumName(pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE), "met_late"},
-		{enumName(pb.MemberClass_MEMBER_CLASS_NEUTRAL_BODY), "neutral_body"},
-		{enumName(pb.RecordKind_RECORD_KIND_PLEDGE), ledger.KindNameOf(pb.RecordKind_RECORD_KIND_PLEDGE)},
-		{enumName(pb.Determination_DETERMINATION_INSUFFICIENT_EVIDENCE), "insufficient_evidence"},
-		{enumName(pb.Tlp_TLP_AMBER_STRICT), "amber_strict"},
-		{enumName(pb.VoteOption(99)), "99"},
-		{durText(50 * time.Second), "50s"},
-		{durText(7*time.Minute + 30*time.Second), "7m30s"},
-		{durText(2 * time.Hour), "2h"},
-		{durText(-(52*time.Hour + 30*time.Minute)), "2d4h"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("got %q, want %q", tc.got, tc.want)
-		}
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )

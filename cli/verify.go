@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +14,10 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/verifiers"
 	"github.com/normledger/normledger/verifiers/checkpoint"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // ExitUnverified: the answer could not be verified (tampering, bad proof,
@@ -37,41 +37,21 @@ func (t *trustFlags) add(cmd *cobra.Command, withStore bool) {
 	f.Int64Var(&t.height, "trust-height", 0, "height of a header you trust")
 	f.StringVar(&t.hash, "trust-hash", "", "hash (hex) of the header at --trust-height")
 	f.StringVar(&t.genesis, "genesis", "", "trust the chain's first block as signed by this genesis file's validators")
-	f.DurationVar(&t.period, "trust-period", verifiers.DefaultTrustPeriod, "trusting period of the light client")
+	f.DurationVar(&t.period, "trust-period", remote.DefaultTrustPeriod, "trusting period of the light client")
 	if withStore {
 		f.StringVar(&t.store, "trust-store", "", "light client trust store directory (default <home>/light); later runs may omit the trust flags")
 	}
 }
 
-func (t *trustFlags) root(ctx context.Context, src verifiers.LightBlockSource) (verifiers.TrustRoot, error) {
-	root := verifiers.TrustRoot{Period: t.period}
-	switch {
-	case t.genesis != "":
-		gen, err := types.GenesisDocFromFile(t.genesis)
-		if err != nil {
-			return root, err
-		}
-		r, err := verifiers.TrustFromGenesis(ctx, gen, src)
-		if err != nil {
-			return root, err
-		}
-		r.Period = t.period
-		return r, nil
-	case t.height != 0 || t.hash != "":
-		h, err := hex.DecodeString(t.hash)
-		if err != nil || len(h) != 32 || t.height <= 0 {
-			return root, errors.New("--trust-height needs a positive height and --trust-hash a 32-byte hex hash")
-		}
-		root.Height, root.Hash = t.height, h
-	}
-	return root, nil
+func (t *trustFlags) root(ctx context.Context, src remote.LightBlockSource) (remote.TrustRoot, error) {
+	return remote.RootSpec{GenesisFile: t.genesis, Height: t.height, Hash: t.hash, Period: t.period}.Root(ctx, src)
 }
 
 func verifyExit(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, verifiers.ErrAbsent):
+	case errors.Is(err, remote.ErrAbsent):
 		return &exitError{code: ExitNotFound, err: err}
 	case errors.Is(err, verifiers.ErrVerification):
 		return &exitError{code: ExitUnverified, err: err}
@@ -79,13 +59,13 @@ func verifyExit(err error) error {
 	return err
 }
 
-func (e *env) printVerified(v *verifiers.Verified, err error) {
+func (e *env) printVerified(v *remote.Verified, err error) {
 	if e.cfg.Output == "json" {
-		out := map[string]any{"verified": err == nil || errors.Is(err, verifiers.ErrAbsent)}
+		out := map[string]any{"verified": err == nil || errors.Is(err, remote.ErrAbsent)}
 		if v != nil {
 			out["result"] = v
 		}
-		if errors.Is(err, verifiers.ErrAbsent) {
+		if errors.Is(err, remote.ErrAbsent) {
 			out["absent"] = true
 		} else if err != nil {
 			out["error"] = err.Error()
@@ -94,7 +74,7 @@ func (e *env) printVerified(v *verifiers.Verified, err error) {
 		return
 	}
 	switch {
-	case errors.Is(err, verifiers.ErrAbsent):
+	case errors.Is(err, remote.ErrAbsent):
 		fmt.Fprintf(e.out, "VERIFIED ABSENT: record %s does not exist at height %d (app hash %s in header %s)\n", v.RecordID, v.Height, v.AppHash, v.HeaderHash)
 	case err != nil:
 		fmt.Fprintf(e.out, "NOT VERIFIED: %v\n", err)
@@ -121,7 +101,7 @@ func (e *env) printVerified(v *verifiers.Verified, err error) {
 }
 
 // verifyOnline runs the light-client verifier against --node with --witness nodes.
-func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*verifiers.Verified, *verifiers.Bundle, error) {
+func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*remote.Verified, *remote.Bundle, error) {
 	v, done, err := e.verifier(ctx, witnesses, tf, policy)
 	if err != nil {
 		return nil, nil, err
@@ -133,7 +113,7 @@ func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, t
 // verifier is a Verifier of --node's answers whose light client starts
 // from the trust root of tf and cross-checks headers with witnesses; done
 // closes its trust store.
-func (e *env) verifier(ctx context.Context, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*verifiers.Verifier, func(), error) {
+func (e *env) verifier(ctx context.Context, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*remote.Verifier, func(), error) {
 	c, err := e.client()
 	if err != nil {
 		return nil, nil, err
@@ -146,14 +126,14 @@ func (e *env) verifier(ctx context.Context, witnesses []string, tf *trustFlags, 
 	if err != nil {
 		return nil, nil, err
 	}
-	primary := verifiers.NewProvider(chainID, c.Base(), c)
-	var ws []*verifiers.Provider
+	primary := remote.NewProvider(chainID, c.Base(), c)
+	var ws []*remote.Provider
 	for _, w := range witnesses {
 		wc, err := client.New(w)
 		if err != nil {
 			return nil, nil, err
 		}
-		ws = append(ws, verifiers.NewProvider(chainID, wc.Base(), wc))
+		ws = append(ws, remote.NewProvider(chainID, wc.Base(), wc))
 	}
 	dir := tf.store
 	if dir == "" {
@@ -162,14 +142,14 @@ func (e *env) verifier(ctx context.Context, witnesses []string, tf *trustFlags, 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	lc, err := verifiers.NewLightClient(ctx, chainID, primary, ws, root, dir)
+	lc, err := remote.NewLightClient(ctx, chainID, primary, ws, root, dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &verifiers.Verifier{API: c, Light: lc, ChainID: chainID, Policy: policy}, func() { lc.Close() }, nil
+	return &remote.Verifier{API: c, Light: lc, ChainID: chainID, Policy: policy}, func() { lc.Close() }, nil
 }
 
-func (e *env) printVerifiedEvidence(v *verifiers.VerifiedEvidence, err error) {
+func (e *env) printVerifiedEvidence(v *remote.VerifiedEvidence, err error) {
 	if e.cfg.Output == "json" {
 		out := map[string]any{"verified": err == nil}
 		if v != nil {
@@ -198,7 +178,7 @@ func (e *env) printVerifiedEvidence(v *verifiers.VerifiedEvidence, err error) {
 	}
 }
 
-func writeBundle(path string, b *verifiers.Bundle) error {
+func writeBundle(path string, b *remote.Bundle) error {
 	bz, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {
 		return err
@@ -233,7 +213,7 @@ verified (the reason is printed); 1 other errors (network, usage).`,
 				return err
 			}
 			res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf, policy)
-			if err != nil && !errors.Is(err, verifiers.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
+			if err != nil && !errors.Is(err, remote.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
 				return err
 			}
 			e.printVerified(res, err)
@@ -265,7 +245,7 @@ and says so. Exit status as for verify record.`,
 			if err != nil {
 				return err
 			}
-			b := new(verifiers.Bundle)
+			b := new(remote.Bundle)
 			if err := json.Unmarshal(bz, b); err != nil {
 				return &exitError{code: ExitUnverified, err: fmt.Errorf("%w: not a bundle: %v", verifiers.ErrVerification, err)}
 			}
@@ -283,7 +263,7 @@ and says so. Exit status as for verify record.`,
 			if err != nil {
 				return err
 			}
-			res, err := verifiers.VerifyBundlePolicy(b, root, policy)
+			res, err := remote.VerifyBundlePolicy(b, root, policy)
 			e.printVerified(res, err)
 			return verifyExit(err)
 		},
@@ -328,7 +308,7 @@ errors (network, usage, unknown id).`,
 }
 
 // bundleSource serves a bundle's own light blocks, so --genesis works offline.
-type bundleSource struct{ b *verifiers.Bundle }
+type bundleSource struct{ b *remote.Bundle }
 
 func (s bundleSource) LightBlock(_ context.Context, height int64) (*types.LightBlock, error) {
 	for _, bz := range s.b.LightBlocks {

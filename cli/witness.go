@@ -16,11 +16,11 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/witness"
-	"github.com/normledger/normledger/verifiers"
 	"github.com/normledger/normledger/verifiers/checkpoint"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 func witnessCmd(e *env) *cobra.Command {
@@ -62,7 +62,7 @@ the nodes itself and hands them its cosignatures.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			var providers []*verifiers.Provider
+			var providers []*remote.Provider
 			var first *client.Client
 			for _, n := range nodes {
 				c, err := client.New(n)
@@ -72,13 +72,13 @@ the nodes itself and hands them its cosignatures.`,
 				if first == nil {
 					first = c
 				}
-				providers = append(providers, verifiers.NewProvider(gen.ChainID, c.Base(), c))
+				providers = append(providers, remote.NewProvider(gen.ChainID, c.Base(), c))
 			}
 			dir := filepath.Join(e.cfg.Home, "witness")
 			if err := os.MkdirAll(filepath.Join(dir, "light"), 0o700); err != nil {
 				return err
 			}
-			root, err := verifiers.TrustFromGenesis(ctx, gen, first)
+			root, err := remote.TrustFromGenesis(ctx, gen, first)
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,7 @@ the nodes itself and hands them its cosignatures.`,
 			if len(ws) > 1 {
 				ws = providers[1:]
 			}
-			lc, err := verifiers.NewLightClient(ctx, gen.ChainID, providers[0], ws, root, filepath.Join(dir, "light"))
+			lc, err := remote.NewLightClient(ctx, gen.ChainID, providers[0], ws, root, filepath.Join(dir, "light"))
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ witnesses publish before you rely on it: the node could lie about them.`,
 			if err != nil {
 				return err
 			}
-			p, err := WitnessPolicy(chainID, checkpoint.RegistryWitnesses(ms), quorum)
+			p, err := checkpoint.NewPolicy(chainID, checkpoint.RegistryWitnesses(ms), quorum)
 			if err != nil {
 				return err
 			}
@@ -167,28 +167,6 @@ witnesses publish before you rely on it: the node could lie about them.`,
 	policy.Flags().IntVar(&quorum, "quorum", 0, "cosignatures needed (default: a majority of the witnesses)")
 	w.AddCommand(start, policy)
 	return w
-}
-
-// WitnessPolicy is the policy of chainID with the given witnesses and
-// quorum (0: a majority).
-func WitnessPolicy(chainID string, ws []*checkpoint.Witness, quorum int) (*checkpoint.Policy, error) {
-	if len(ws) == 0 {
-		return nil, errors.New("the member registry lists no witness (a member with the \"witness\" role)")
-	}
-	if quorum == 0 {
-		quorum = len(ws)/2 + 1
-	}
-	if quorum < 1 || quorum > len(ws) {
-		return nil, fmt.Errorf("--quorum %d: want 1..%d", quorum, len(ws))
-	}
-	text := fmt.Sprintf("log %s\n", checkpoint.Origin(chainID))
-	group := "group witnesses " + fmt.Sprint(quorum)
-	for _, w := range ws {
-		text += fmt.Sprintf("witness %s %s\n", w.Name, w.Key)
-		group += " " + w.Name
-	}
-	text += group + "\nquorum witnesses\n"
-	return checkpoint.ParsePolicy(text)
 }
 
 // crashAfterPersist is the witness's fault-test kill switch

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/node/api"
 	"github.com/normledger/normledger/node/witness"
@@ -192,7 +192,7 @@ func (c *Checkpoints) publish(ctx context.Context, h int64) error {
 	if err != nil {
 		return err
 	}
-	p, err := v.ProofOf([]byte(keys.KeyLog))
+	p, err := v.ProofOf([]byte(layout.KeyLog))
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ import (
 //	config/genesis.json     genesis; app_state is a GenesisState in protojson
 //	config/node_key.json, config/priv_validator_key.json
 //	data/                   CometBFT stores, data/appstate.db (IAVL state)
-//	keyring/                member keys (cli/keyring)
+//	keyring/                member keys (client/keyring)
 
 // InitOptions describe a new node home.
 type InitOptions struct {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -378,7 +378,7 @@ func (m *LedgerMetrics) Collect(ch chan<- prometheus.Metric) {
 				recs = append(recs, prometheus.MustNewConstMetric(m.records, prometheus.GaugeValue, float64(c.records[k]), k))
 			}
 			for _, s := range m.statuses {
-				recs = append(recs, prometheus.MustNewConstMetric(m.obligations, prometheus.GaugeValue, float64(c.obligations[s]), keys.StatusName(s)))
+				recs = append(recs, prometheus.MustNewConstMetric(m.obligations, prometheus.GaugeValue, float64(c.obligations[s]), layout.StatusName(s)))
 			}
 			recs = append(recs, prometheus.MustNewConstMetric(m.overdue, prometheus.GaugeValue,
 				float64(c.obligations[pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE])))

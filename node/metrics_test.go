@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli"
+	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
@@ -118,7 +118,7 @@ func TestLedgerMetrics(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	ccfg, err := cli.LoadCometConfig(home)
+	ccfg, err := operator.LoadCometConfig(home)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 // environment and config/app.toml.
 type Config struct {
 	Home string
-	// Comet is CometBFT's configuration (cli.LoadCometConfig reads it from
+	// Comet is CometBFT's configuration (operator.LoadCometConfig reads it from
 	// <home>/config/config.toml).
 	Comet *cmtcfg.Config
 	// RPCListen and P2PListen override config.toml's rpc.laddr and p2p.laddr when set.

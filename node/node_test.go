@@ -14,8 +14,8 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/internal/testports"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
@@ -55,7 +55,7 @@ func startNode(t testing.TB, apiCfg api.Config) (*node.Node, *client.Client, map
 	}
 	apiCfg.RESTListen = freeAddr(t)
 	apiCfg.GRPCListen = freeAddr(t)
-	ccfg2, err := cli.LoadCometConfig(home)
+	ccfg2, err := operator.LoadCometConfig(home)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/ledger/stix"
+	"github.com/normledger/normledger/interop/stix"
 	"github.com/normledger/normledger/node/api"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )

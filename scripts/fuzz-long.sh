@@ -12,7 +12,7 @@ OUT=bench/fuzz-long.txt
 targets=(
   "./ledger FuzzDecodeTx"
   "./ledger FuzzApply"
-  "./ledger/stix FuzzImport"
+  "./interop/stix FuzzImport"
   "./ledger/store FuzzSnapshotChunk"
   "./ledger/store FuzzSnapshotManifest"
   "./node/api FuzzEdge"

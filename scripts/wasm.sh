@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the browser verifier (verifiers/wasm, package verifiers compiled to
+# Builds the browser verifier (cmd/verifier-wasm: verifiers/jsonapi compiled to
 # WebAssembly) into node/ui/static/verifier.wasm.gz (gzip -9 -n: about 7 MB
 # instead of 34; the node serves it compressed) and copies the Go runtime's
 # wasm_exec.js beside it. The build is reproducible: the same sources and Go
@@ -26,8 +26,8 @@ EXEC_JS="$GOROOT_DIR/lib/wasm/wasm_exec.js"
 build() { # $1: output file
   env CGO_ENABLED=0 GOOS=js GOARCH=wasm GOFLAGS= GOWASM= GOEXPERIMENT= \
     go build -tags force64bit -trimpath -buildvcs=false \
-    -ldflags="-s -w -buildid= -X main.version=${VERSION:-dev}" \
-    -o "$1" ./verifiers/wasm
+    -ldflags="-s -w -buildid= -X github.com/normledger/normledger/verifiers/jsonapi.Version=${VERSION:-dev}" \
+    -o "$1" ./cmd/verifier-wasm
 }
 
 report() { # $1: wasm file

@@ -15,11 +15,11 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
-	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/audit"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // liar proxies a node's REST API and rewrites one kind of answer.
@@ -62,9 +62,9 @@ func TestAudit(t *testing.T) {
 	run := func(node *client.Client) *audit.Report {
 		t.Helper()
 		chainID, _ := node.ChainID(ctx)
-		var ws []*verifiers.Provider
+		var ws []*remote.Provider
 		for _, w := range ip.clients[1:3] {
-			ws = append(ws, verifiers.NewProvider(chainID, w.Base(), w))
+			ws = append(ws, remote.NewProvider(chainID, w.Base(), w))
 		}
 		rep, err := audit.Run(ctx, audit.Options{API: node, NodeName: node.Base(), Witnesses: ws, ToHeight: st.LatestAttestedHeight})
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger/fixture"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/p2p"
 
-	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node/genesis"
@@ -171,24 +171,24 @@ func Generate(o Options) (*Network, error) {
 		home := filepath.Join(o.Dir, "members", m.ID)
 		validator := i < o.Validators
 		var comet func(*cmtcfg.Config)
-		p2pAddr := cli.NoNode
+		p2pAddr := operator.NoNode
 		if validator {
 			home = filepath.Join(o.Dir, fmt.Sprintf("node%d", i))
 			ports := o.PortsFor(i)
 			comet = nodeComet(ports, o.TimeoutCommit)
 			p2pAddr = ports.P2P
 		}
-		prof := cli.Profile{ChainID: o.ChainID, Member: m.ID, Class: lowerTrim(m.Class.String(), "MEMBER_CLASS_"), Name: m.Name,
+		prof := operator.Profile{ChainID: o.ChainID, Member: m.ID, Class: lowerTrim(m.Class.String(), "MEMBER_CLASS_"), Name: m.Name,
 			CountryCode: m.Country, Roles: m.Roles, Validator: validator, Power: 10,
 			PointOfContact: &pb.PointOfContact{Name: "Duty officer", Organisation: m.Name, Email: "poc@" + m.ID + ".example"}}
-		if _, err := cli.InitOperator(cli.OperatorOptions{Home: home, Profile: prof, KeyringBackend: keyring.BackendTest, Key: m.Key, Comet: comet}); err != nil {
+		if _, err := operator.Init(operator.Options{Home: home, Profile: prof, KeyringBackend: keyring.BackendTest, Key: m.Key, Comet: comet}); err != nil {
 			return nil, fmt.Errorf("operator %s: %w", m.ID, err)
 		}
 		kr, err := keyring.Open(filepath.Join(home, "keyring"), keyring.BackendTest, nil)
 		if err != nil {
 			return nil, err
 		}
-		app, err := cli.BuildApplication(home, kr, p2pAddr, time.Now())
+		app, err := operator.BuildApplication(home, kr, p2pAddr, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("application of %s: %w", m.ID, err)
 		}
@@ -247,7 +247,7 @@ func Generate(o Options) (*Network, error) {
 		net.Nodes = append(net.Nodes, NodeInfo{Name: name, Home: filepath.Join(o.Dir, name), Ports: o.PortsFor(idx)})
 	}
 	for i, n := range net.Nodes {
-		if _, _, err := cli.JoinGenesis(n.Home, net.Genesis, net.GenesisHash, "", nodeComet(n.Ports, o.TimeoutCommit)); err != nil {
+		if _, _, err := operator.JoinGenesis(n.Home, net.Genesis, net.GenesisHash, "", nodeComet(n.Ports, o.TimeoutCommit)); err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Name, err)
 		}
 		if n.NodeID == "" {
@@ -289,7 +289,7 @@ func (n *Network) addWitnesses(o Options, members []fixture.Member) error {
 			}
 		}
 	}
-	p, err := cli.WitnessPolicy(n.ChainID, ws, 0)
+	p, err := checkpoint.NewPolicy(n.ChainID, ws, 0)
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func nodeComet(ports Ports, timeoutCommit time.Duration) func(*cmtcfg.Config) {
 
 // setPeers writes every other node as a persistent peer of n.
 func (n *Network) setPeers(nd NodeInfo) error {
-	cfg, err := cli.LoadCometConfig(nd.Home)
+	cfg, err := operator.LoadCometConfig(nd.Home)
 	if err != nil {
 		return err
 	}
@@ -382,11 +382,11 @@ func (n *Network) AddFullNode(ports Ports) (NodeInfo, error) {
 // (`init --member --validator`: node key, validator key and member key,
 // nobody else's) joined to the published genesis, peering with every
 // node. The member is not in the registry yet: governance admits it.
-func (n *Network) AddOperatorNode(ports Ports, prof cli.Profile, key ed25519.PrivKey) (NodeInfo, error) {
+func (n *Network) AddOperatorNode(ports Ports, prof operator.Profile, key ed25519.PrivKey) (NodeInfo, error) {
 	i := len(n.Nodes)
 	home := filepath.Join(n.Dir, fmt.Sprintf("node%d", i))
 	prof.ChainID, prof.Validator = n.ChainID, true
-	if _, err := cli.InitOperator(cli.OperatorOptions{Home: home, Profile: prof, KeyringBackend: keyring.BackendTest, Key: key,
+	if _, err := operator.Init(operator.Options{Home: home, Profile: prof, KeyringBackend: keyring.BackendTest, Key: key,
 		Comet: nodeComet(ports, n.TimeoutCommit)}); err != nil {
 		return NodeInfo{}, err
 	}
@@ -401,7 +401,7 @@ func (n *Network) addNode(ports Ports, member string) (NodeInfo, error) {
 	i := len(n.Nodes)
 	name := fmt.Sprintf("node%d", i)
 	info := NodeInfo{Name: name, Home: filepath.Join(n.Dir, name), Ports: ports, Member: member}
-	if _, _, err := cli.JoinGenesis(info.Home, n.Genesis, n.GenesisHash, "", nodeComet(ports, n.TimeoutCommit)); err != nil {
+	if _, _, err := operator.JoinGenesis(info.Home, n.Genesis, n.GenesisHash, "", nodeComet(ports, n.TimeoutCommit)); err != nil {
 		return NodeInfo{}, err
 	}
 	nk, err := p2p.LoadNodeKey(filepath.Join(info.Home, "config", "node_key.json"))

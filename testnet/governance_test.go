@@ -10,14 +10,15 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/audit"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/audit"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // govClient files governance records through one node and waits until they
@@ -108,12 +109,12 @@ func TestGovernanceNetwork(t *testing.T) {
 	// The fifth state's operator: its own home (`init --member xee
 	// --validator`: node, validator and member keys, nobody else's), joined
 	// to the published genesis; its node syncs from genesis as a full node.
-	info, err := nw.AddOperatorNode(ports[4], cli.Profile{Member: "xee", Class: "state", Name: fixture.StateNames[4].Name,
+	info, err := nw.AddOperatorNode(ports[4], operator.Profile{Member: "xee", Class: "state", Name: fixture.StateNames[4].Name,
 		CountryCode: "XEE", Roles: []string{ledger.RoleGovernance}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ccfg, err := cli.LoadCometConfig(info.Home)
+	ccfg, err := operator.LoadCometConfig(info.Home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,17 +240,17 @@ func TestGovernanceNetwork(t *testing.T) {
 	}
 	c2, _ := client.New(nw.Nodes[2].RESTURL())
 	c3, _ := client.New(nw.Nodes[3].RESTURL())
-	root, err := verifiers.TrustFromGenesis(context.Background(), gen, c2)
+	root, err := remote.TrustFromGenesis(context.Background(), gen, c2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := verifiers.NewLightClient(context.Background(), gen.ChainID, verifiers.NewProvider(gen.ChainID, c0.Base(), c0),
-		[]*verifiers.Provider{verifiers.NewProvider(gen.ChainID, c2.Base(), c2), verifiers.NewProvider(gen.ChainID, c3.Base(), c3)}, root, "")
+	lc, err := remote.NewLightClient(context.Background(), gen.ChainID, remote.NewProvider(gen.ChainID, c0.Base(), c0),
+		[]*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2), remote.NewProvider(gen.ChainID, c3.Base(), c3)}, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lc.Close()
-	v := &verifiers.Verifier{API: c0, Light: lc, ChainID: gen.ChainID}
+	v := &remote.Verifier{API: c0, Light: lc, ChainID: gen.ChainID}
 	for _, when := range []string{"before", "between", "after"} {
 		id := pick[when]
 		if id == "" {
@@ -289,7 +290,7 @@ func TestGovernanceNetwork(t *testing.T) {
 
 	// The audit replays the whole chain, governance included.
 	arep, err := audit.Run(context.Background(), audit.Options{API: c0, NodeName: c0.Base(),
-		Witnesses: []*verifiers.Provider{verifiers.NewProvider(gen.ChainID, c2.Base(), c2)}, ToHeight: rep.Height})
+		Witnesses: []*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2)}, ToHeight: rep.Height})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/cometbft/cometbft/rpc/client/local"
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/internal/testports"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
@@ -51,7 +51,7 @@ func startInProcess(t *testing.T, validators int) *inproc {
 	}
 	ip := &inproc{net: nw}
 	for _, n := range nw.Nodes {
-		ccfg, err := cli.LoadCometConfig(n.Home)
+		ccfg, err := operator.LoadCometConfig(n.Home)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,9 +16,9 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
-	"github.com/normledger/normledger/verifiers"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // JoinResult is what the join benchmark measured: how long a new full node
@@ -126,7 +126,7 @@ func JoinBench(ctx context.Context, o JoinOptions) (*JoinResult, error) {
 		return nil, err
 	}
 	c1, _ := client.New(nw.Nodes[1].RESTURL())
-	root, err := verifiers.TrustFromGenesis(ctx, gen, c1)
+	root, err := remote.TrustFromGenesis(ctx, gen, c1)
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +168,13 @@ func JoinBench(ctx context.Context, o JoinOptions) (*JoinResult, error) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		took := time.Since(start)
-		lc, err := verifiers.NewLightClient(ctx, gen.ChainID, verifiers.NewProvider(gen.ChainID, cn.Base(), cn),
-			[]*verifiers.Provider{verifiers.NewProvider(gen.ChainID, c1.Base(), c1)}, root, "")
+		lc, err := remote.NewLightClient(ctx, gen.ChainID, remote.NewProvider(gen.ChainID, cn.Base(), cn),
+			[]*remote.Provider{remote.NewProvider(gen.ChainID, c1.Base(), c1)}, root, "")
 		if err != nil {
 			return took, false, err
 		}
 		defer lc.Close()
-		v := &verifiers.Verifier{API: cn, Light: lc, ChainID: gen.ChainID}
+		v := &remote.Verifier{API: cn, Light: lc, ChainID: gen.ChainID}
 		_, _, verr := v.Record(ctx, target)
 		if verr != nil {
 			o.logf("join bench: %s: verify record %s: %v", info.Name, target, verr)

@@ -15,9 +15,8 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	"github.com/normledger/normledger/cli/operator"
 	"github.com/spf13/cobra"
-
-	"github.com/normledger/normledger/cli"
 )
 
 // Apps a network's nodes can run.
@@ -39,7 +38,7 @@ func kvstoreNodeCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cli.LoadCometConfig(home)
+			cfg, err := operator.LoadCometConfig(home)
 			if err != nil {
 				return err
 			}

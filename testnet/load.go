@@ -11,7 +11,7 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )

@@ -25,6 +25,7 @@ import (
 	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/internal/testports"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/monitor"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -117,7 +118,7 @@ func (ip *inproc) attested(t *testing.T) int64 {
 type eventLog struct {
 	mu   sync.Mutex
 	buf  []byte
-	evs  []cli.MonitorEvent
+	evs  []monitor.Event
 	runs []int // index in evs where each run began
 }
 
@@ -132,9 +133,9 @@ func (l *eventLog) Write(p []byte) (int, error) {
 		}
 		line := append([]byte(nil), l.buf[:i]...)
 		l.buf = append(l.buf[:0], l.buf[i+1:]...)
-		var ev cli.MonitorEvent
+		var ev monitor.Event
 		if err := json.Unmarshal(line, &ev); err != nil || ev.ID == "" {
-			ev = cli.MonitorEvent{ID: "unparsable:" + string(line)}
+			ev = monitor.Event{ID: "unparsable:" + string(line)}
 		}
 		l.evs = append(l.evs, ev)
 	}
@@ -146,10 +147,10 @@ func (l *eventLog) newRun() {
 	l.mu.Unlock()
 }
 
-func (l *eventLog) snapshot() []cli.MonitorEvent {
+func (l *eventLog) snapshot() []monitor.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]cli.MonitorEvent(nil), l.evs...)
+	return append([]monitor.Event(nil), l.evs...)
 }
 
 func (l *eventLog) count(id string) int {
@@ -163,7 +164,7 @@ func (l *eventLog) count(id string) int {
 }
 
 // wait waits until the event id was printed and returns it.
-func (l *eventLog) wait(t *testing.T, id string, timeout time.Duration) cli.MonitorEvent {
+func (l *eventLog) wait(t *testing.T, id string, timeout time.Duration) monitor.Event {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -217,8 +218,8 @@ func (l *eventLog) checkNoDuplicates(t *testing.T, allowed map[string]int) {
 
 // stateFile is what the tests read of a monitor's state file.
 type stateFile struct {
-	Height  int64              `json:"height"`
-	Pending []cli.MonitorEvent `json:"pending"`
+	Height  int64           `json:"height"`
+	Pending []monitor.Event `json:"pending"`
 }
 
 func readState(t *testing.T, path string) stateFile {
@@ -260,8 +261,8 @@ func (ip *inproc) monitorArgs(member, home, state string, extra ...string) []str
 		"--interval", "200ms"}, extra...)
 }
 
-func (ip *inproc) monitorOptions(member, state string, out, errOut io.Writer) cli.MonitorOptions {
-	return cli.MonitorOptions{Member: member, Node: ip.net.Nodes[0].RESTURL(), Witnesses: []string{ip.net.Nodes[1].RESTURL()},
+func (ip *inproc) monitorOptions(member, state string, out, errOut io.Writer) monitor.Options {
+	return monitor.Options{Member: member, Node: ip.net.Nodes[0].RESTURL(), Witnesses: []string{ip.net.Nodes[1].RESTURL()},
 		Genesis: ip.net.Genesis, StatePath: state, Within: 24 * time.Hour, Interval: 200 * time.Millisecond, JSON: true,
 		Out: out, Err: errOut}
 }
@@ -311,12 +312,12 @@ func startCLI(t *testing.T, args []string, out io.Writer, errOut io.Writer) *run
 	return r
 }
 
-// startRun runs cli.RunMonitor in this process.
-func startRun(t *testing.T, o cli.MonitorOptions) *running {
+// startRun runs monitor.Run in this process.
+func startRun(t *testing.T, o monitor.Options) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan struct{})}
-	r.run(func() error { return cli.RunMonitor(ctx, o) })
+	r.run(func() error { return monitor.Run(ctx, o) })
 	t.Cleanup(func() { cancel(); <-r.done })
 	return r
 }
@@ -401,10 +402,10 @@ func testMonitorStopped(t *testing.T, ip *inproc) {
 	xaa.checkOnce(t, "owed_overdue:"+resp1, "owed_overdue:"+resp2)
 	xaa.checkNoDuplicates(t, nil)
 	for _, ev := range xaa.snapshot() {
-		if ev.Type == cli.EventRecord {
+		if ev.Type == monitor.EventRecord {
 			continue // xaa files the other subtest's notifications meanwhile
 		}
-		if ev.Type != cli.EventOwedOverdue || ev.Obligation.Debtor == "xaa" || ev.Obligation.Status != "overdue" {
+		if ev.Type != monitor.EventOwedOverdue || ev.Obligation.Debtor == "xaa" || ev.Obligation.Status != "overdue" {
 			t.Errorf("xaa's first run reported %s (%+v)", ev.ID, ev.Obligation)
 		}
 	}
@@ -499,8 +500,8 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 	}()
 	var target atomic.Value // the overdue event id to crash on
 	target.Store("")
-	crashAt := func(point string) func(string, []*cli.MonitorEvent) error {
-		return func(p string, evs []*cli.MonitorEvent) error {
+	crashAt := func(point string) func(string, []*monitor.Event) error {
+		return func(p string, evs []*monitor.Event) error {
 			if p != point {
 				return nil
 			}
@@ -533,21 +534,21 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 	overdue := "overdue:" + resp
 	target.Store(overdue)
 
-	runUntilCrash(cli.MonitorComputed)
+	runUntilCrash(monitor.Computed)
 	if all.count(overdue) != 0 || len(readState(t, state).Pending) != 0 {
-		t.Fatalf("after a crash at %s: %d printed, state %+v", cli.MonitorComputed, all.count(overdue), readState(t, state))
+		t.Fatalf("after a crash at %s: %d printed, state %+v", monitor.Computed, all.count(overdue), readState(t, state))
 	}
-	runUntilCrash(cli.MonitorQueued)
+	runUntilCrash(monitor.Queued)
 	queued := false
 	for _, ev := range readState(t, state).Pending {
 		queued = queued || ev.ID == overdue
 	}
 	if all.count(overdue) != 0 || !queued {
-		t.Fatalf("after a crash at %s: %d printed, queued %v", cli.MonitorQueued, all.count(overdue), queued)
+		t.Fatalf("after a crash at %s: %d printed, queued %v", monitor.Queued, all.count(overdue), queued)
 	}
-	runUntilCrash(cli.MonitorDelivered)
+	runUntilCrash(monitor.Delivered)
 	if all.count(overdue) != 1 {
-		t.Fatalf("after a crash at %s: printed %d times", cli.MonitorDelivered, all.count(overdue))
+		t.Fatalf("after a crash at %s: printed %d times", monitor.Delivered, all.count(overdue))
 	}
 	all.newRun()
 	r := startRun(t, ip.monitorOptions("xbb", state, all, &errOut))
@@ -558,7 +559,7 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 	// The last run delivered the event again first, then went on.
 	evs := all.snapshot()
 	if i := all.runs[len(all.runs)-1]; i >= len(evs) || evs[i].ID != overdue {
-		t.Errorf("the run after the crash at %s did not first print %s: %v", cli.MonitorDelivered, overdue, all.ids())
+		t.Errorf("the run after the crash at %s did not first print %s: %v", monitor.Delivered, overdue, all.ids())
 	}
 	all.checkOnce(t, "record:"+rec, "due_soon:"+resp)
 	all.checkNoDuplicates(t, map[string]int{overdue: 2})
@@ -583,7 +584,7 @@ type receiver struct {
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bz, _ := io.ReadAll(r.Body)
-	var ev cli.MonitorEvent
+	var ev monitor.Event
 	err := json.Unmarshal(bz, &ev)
 	status := http.StatusOK
 	if rc.failing.Load() {

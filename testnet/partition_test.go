@@ -12,7 +12,7 @@ import (
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 
-	"github.com/normledger/normledger/cli"
+	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/ledger/fixture"
 )
 
@@ -78,7 +78,7 @@ func TestPartitions(t *testing.T) {
 				peers = append(peers, m.NodeID+"@"+links[j].Addr())
 			}
 		}
-		cfg, err := cli.LoadCometConfig(nw.Nodes[i].Home)
+		cfg, err := operator.LoadCometConfig(nw.Nodes[i].Home)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/proto/gen/normledger/v1/ledgersvc"
 )
 
 // ReadResult is one read benchmark point.
@@ -65,7 +66,7 @@ func ReadBench(ctx context.Context, nodes []NodeInfo, ids []string, transport st
 				t0 := time.Now()
 				var err error
 				if transport == "grpc" {
-					cl := pb.NewLedgerServiceClient(conns[w%len(conns)])
+					cl := ledgersvc.NewLedgerServiceClient(conns[w%len(conns)])
 					_, err = cl.GetRecord(ctx, &pb.GetRecordRequest{Id: id, Prove: true})
 				} else {
 					var resp *http.Response

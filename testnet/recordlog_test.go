@@ -17,13 +17,14 @@ import (
 
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/audit"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node/witness"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/audit"
 	"github.com/normledger/normledger/verifiers/checkpoint"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // logNet is a 4-validator network with a non-validator full node (where
@@ -34,7 +35,7 @@ type logNet struct {
 	full  NodeInfo
 	cf    *client.Client
 	gen   *cmttypes.GenesisDoc
-	trust verifiers.TrustRoot
+	trust remote.TrustRoot
 }
 
 func startLogNet(t *testing.T, chainID string, dir string) *logNet {
@@ -58,31 +59,31 @@ func (ln *logNet) load(t *testing.T, n int) {
 }
 
 // witnesses are two validators' APIs.
-func (ln *logNet) witnesses() []*verifiers.Provider {
-	var ws []*verifiers.Provider
+func (ln *logNet) witnesses() []*remote.Provider {
+	var ws []*remote.Provider
 	for _, n := range ln.f.nw.Nodes[:2] {
 		c, _ := client.New(n.RESTURL())
-		ws = append(ws, verifiers.NewProvider(ln.gen.ChainID, c.Base(), c))
+		ws = append(ws, remote.NewProvider(ln.gen.ChainID, c.Base(), c))
 	}
 	return ws
 }
 
 // verifier reads from node, cross-checking the validators' headers, with
 // its trust store in dir ("": in memory) and the network's trust root.
-func (ln *logNet) verifier(t *testing.T, node *client.Client, dir string) *verifiers.Verifier {
+func (ln *logNet) verifier(t *testing.T, node *client.Client, dir string) *remote.Verifier {
 	return ln.verifierFrom(t, node, dir, ln.trust)
 }
 
 // verifierFrom is verifier with a trust root of its own (zero: resume from
 // the trust store).
-func (ln *logNet) verifierFrom(t *testing.T, node *client.Client, dir string, root verifiers.TrustRoot) *verifiers.Verifier {
+func (ln *logNet) verifierFrom(t *testing.T, node *client.Client, dir string, root remote.TrustRoot) *remote.Verifier {
 	t.Helper()
-	lc, err := verifiers.NewLightClient(context.Background(), ln.gen.ChainID, verifiers.NewProvider(ln.gen.ChainID, node.Base(), node), ln.witnesses(), root, dir)
+	lc, err := remote.NewLightClient(context.Background(), ln.gen.ChainID, remote.NewProvider(ln.gen.ChainID, node.Base(), node), ln.witnesses(), root, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lc.Close() })
-	return &verifiers.Verifier{API: node, Light: lc, ChainID: ln.gen.ChainID}
+	return &remote.Verifier{API: node, Light: lc, ChainID: ln.gen.ChainID}
 }
 
 // The record log through the public API of a non-validator full node:
@@ -399,7 +400,7 @@ func TestRewrittenHistory(t *testing.T) {
 		t.Fatalf("a fresh verifier on chain B: %v", err)
 	}
 	// The one that saw A (resuming from its trust store) refuses B's log.
-	vb := b.verifierFrom(t, b.cf, trustDir, verifiers.TrustRoot{})
+	vb := b.verifierFrom(t, b.cf, trustDir, remote.TrustRoot{})
 	_, _, err = vb.Record(ctx, target.Id)
 	if !errors.Is(err, verifiers.ErrVerification) || !strings.Contains(err.Error(), "history was rewritten") {
 		t.Fatalf("the verifier that saw chain A: %v", err)
@@ -511,7 +512,7 @@ func (ln *logNet) startAll(t *testing.T) {
 	}
 	if ln.trust.Height == 0 {
 		c0, _ := client.New(ln.f.nw.Nodes[0].RESTURL())
-		root, err := verifiers.TrustFromGenesis(context.Background(), ln.gen, c0)
+		root, err := remote.TrustFromGenesis(context.Background(), ln.gen, c0)
 		if err != nil {
 			t.Fatal(err)
 		}

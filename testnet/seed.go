@@ -9,9 +9,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -249,8 +249,8 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 		// The observer's operator makes its own home and key; only the
 		// public key reaches the proposal.
 		home := filepath.Join(nw.Dir, "members", ObserverID)
-		if _, err := cli.InitOperator(cli.OperatorOptions{Home: home, KeyringBackend: keyring.BackendTest,
-			Profile: cli.Profile{ChainID: nw.ChainID, Member: ObserverID, Class: "observer", Name: "Civil Society Cyber Watch"}}); err != nil {
+		if _, err := operator.Init(operator.Options{Home: home, KeyringBackend: keyring.BackendTest,
+			Profile: operator.Profile{ChainID: nw.ChainID, Member: ObserverID, Class: "observer", Name: "Civil Society Cyber Watch"}}); err != nil {
 			return steps, err
 		}
 		if err := nw.AddMemberHome(ObserverID, home); err != nil {

@@ -11,8 +11,7 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
-
-	"github.com/normledger/normledger/cli"
+	"github.com/normledger/normledger/cli/operator"
 )
 
 // Signer is a remote signer process holding one validator's key, off the
@@ -33,7 +32,7 @@ func (nw *Network) MoveKeyToSigner(n NodeInfo, addr string) (Signer, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return Signer{}, err
 	}
-	cfg, err := cli.LoadCometConfig(n.Home)
+	cfg, err := operator.LoadCometConfig(n.Home)
 	if err != nil {
 		return Signer{}, err
 	}

@@ -8,8 +8,8 @@ import (
 
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/client"
 )
 
 // AddStateSyncNode adds a full node that joins by state sync: it trusts the
@@ -42,7 +42,7 @@ func (n *Network) AddStateSyncNode(ctx context.Context, ports Ports, trustHeight
 	for _, r := range rpcFrom {
 		rpcs = append(rpcs, "http://"+r.RPC)
 	}
-	if err := cli.EnableStateSync(info.Home, rpcs, trustHeight, hex.EncodeToString(lb.Hash())); err != nil {
+	if err := operator.EnableStateSync(info.Home, rpcs, trustHeight, hex.EncodeToString(lb.Hash())); err != nil {
 		return NodeInfo{}, err
 	}
 	return info, nil

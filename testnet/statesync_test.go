@@ -11,11 +11,11 @@ import (
 
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/audit"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
-	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/audit"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 func logHas(n NodeInfo, s string) bool {
@@ -188,7 +188,7 @@ func TestStateSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	c0, _ := client.New(nw.Nodes[0].RESTURL())
-	root, err := verifiers.TrustFromGenesis(context.Background(), gen, c0)
+	root, err := remote.TrustFromGenesis(context.Background(), gen, c0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,12 +205,12 @@ func TestStateSync(t *testing.T) {
 	}
 	for _, s := range []NodeInfo{s1, s2} {
 		cs, _ := client.New(s.RESTURL())
-		lc, err := verifiers.NewLightClient(context.Background(), gen.ChainID, verifiers.NewProvider(gen.ChainID, cs.Base(), cs),
-			[]*verifiers.Provider{verifiers.NewProvider(gen.ChainID, c0.Base(), c0)}, root, "")
+		lc, err := remote.NewLightClient(context.Background(), gen.ChainID, remote.NewProvider(gen.ChainID, cs.Base(), cs),
+			[]*remote.Provider{remote.NewProvider(gen.ChainID, c0.Base(), c0)}, root, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := &verifiers.Verifier{API: cs, Light: lc, ChainID: gen.ChainID}
+		v := &remote.Verifier{API: cs, Light: lc, ChainID: gen.ChainID}
 		res, _, err := v.Record(context.Background(), late[0])
 		lc.Close()
 		if err != nil {

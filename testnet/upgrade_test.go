@@ -13,12 +13,12 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
-	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/audit"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // testUpgrade is the upgrade the binary built with -tags upgradetest has
@@ -176,17 +176,17 @@ func TestUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, _ := client.New(nw.Nodes[2].RESTURL())
-	root, err := verifiers.TrustFromGenesis(context.Background(), gen, c2)
+	root, err := remote.TrustFromGenesis(context.Background(), gen, c2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := verifiers.NewLightClient(context.Background(), gen.ChainID, verifiers.NewProvider(gen.ChainID, c0.Base(), c0),
-		[]*verifiers.Provider{verifiers.NewProvider(gen.ChainID, c2.Base(), c2)}, root, "")
+	lc, err := remote.NewLightClient(context.Background(), gen.ChainID, remote.NewProvider(gen.ChainID, c0.Base(), c0),
+		[]*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2)}, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lc.Close()
-	v := &verifiers.Verifier{API: c0, Light: lc, ChainID: gen.ChainID}
+	v := &remote.Verifier{API: c0, Light: lc, ChainID: gen.ChainID}
 	for _, when := range []string{"before", "after"} {
 		if pick[when] == "" {
 			t.Fatalf("no acknowledged record %s the upgrade", when)
@@ -201,7 +201,7 @@ func TestUpgrade(t *testing.T) {
 	// The audit with the old rules replays up to the upgrade and stops
 	// there; the new binary's audit replays the whole chain.
 	_, err = audit.Run(context.Background(), audit.Options{API: c0, NodeName: c0.Base(),
-		Witnesses: []*verifiers.Provider{verifiers.NewProvider(gen.ChainID, c2.Base(), c2)}, ToHeight: rep.Height})
+		Witnesses: []*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2)}, ToHeight: rep.Height})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("re-execute block %d: ", at)) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("audit with the old binary's rules: %v", err)
 	}

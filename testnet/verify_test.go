@@ -20,12 +20,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/cli"
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
-func (ip *inproc) verifier(t *testing.T, primary *client.Client, witnesses ...*client.Client) *verifiers.Verifier {
+func (ip *inproc) verifier(t *testing.T, primary *client.Client, witnesses ...*client.Client) *remote.Verifier {
 	t.Helper()
 	ctx := context.Background()
 	gen, err := types.GenesisDocFromFile(ip.net.Nodes[0].Home + "/config/genesis.json")
@@ -33,20 +34,20 @@ func (ip *inproc) verifier(t *testing.T, primary *client.Client, witnesses ...*c
 		t.Fatal(err)
 	}
 	// The trust root comes from genesis, fetched through an honest node.
-	root, err := verifiers.TrustFromGenesis(ctx, gen, ip.clients[1])
+	root, err := remote.TrustFromGenesis(ctx, gen, ip.clients[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ws []*verifiers.Provider
+	var ws []*remote.Provider
 	for _, w := range witnesses {
-		ws = append(ws, verifiers.NewProvider(gen.ChainID, w.Base(), w))
+		ws = append(ws, remote.NewProvider(gen.ChainID, w.Base(), w))
 	}
-	lc, err := verifiers.NewLightClient(ctx, gen.ChainID, verifiers.NewProvider(gen.ChainID, primary.Base(), primary), ws, root, "")
+	lc, err := remote.NewLightClient(ctx, gen.ChainID, remote.NewProvider(gen.ChainID, primary.Base(), primary), ws, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lc.Close() })
-	return &verifiers.Verifier{API: primary, Light: lc, ChainID: gen.ChainID}
+	return &remote.Verifier{API: primary, Light: lc, ChainID: gen.ChainID}
 }
 
 func TestVerification(t *testing.T) {
@@ -140,10 +141,10 @@ func TestVerification(t *testing.T) {
 	t.Run("absent record is proven absent", func(t *testing.T) {
 		missing := strings.Repeat("ab", 32)
 		res, b, err := v.Record(ctx, missing)
-		if !errors.Is(err, verifiers.ErrAbsent) || res == nil || b == nil {
+		if !errors.Is(err, remote.ErrAbsent) || res == nil || b == nil {
 			t.Fatalf("absent: %v", err)
 		}
-		if _, err := verifiers.VerifyBundle(b, verifiers.TrustRoot{}); !errors.Is(err, verifiers.ErrAbsent) {
+		if _, err := remote.VerifyBundle(b, remote.TrustRoot{}); !errors.Is(err, remote.ErrAbsent) {
 			t.Fatalf("absence bundle: %v", err)
 		}
 	})
@@ -153,12 +154,12 @@ func TestVerification(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := decodeLB(t, b.LightBlocks[0])
-		root := verifiers.TrustRoot{Height: first.Height, Hash: first.Hash()}
-		if _, err := verifiers.VerifyBundle(b, root); err != nil {
+		root := remote.TrustRoot{Height: first.Height, Hash: first.Hash()}
+		if _, err := remote.VerifyBundle(b, root); err != nil {
 			t.Fatalf("honest bundle: %v", err)
 		}
-		wrong := verifiers.TrustRoot{Height: first.Height, Hash: bytes.Repeat([]byte{1}, 32)}
-		_, err = verifiers.VerifyBundle(b, wrong)
+		wrong := remote.TrustRoot{Height: first.Height, Hash: bytes.Repeat([]byte{1}, 32)}
+		_, err = remote.VerifyBundle(b, wrong)
 		mustFail("bundle against another trust root", err)
 	})
 	t.Run("header not signed by 2/3+ of the validators", func(t *testing.T) {
@@ -181,7 +182,7 @@ func TestVerification(t *testing.T) {
 			fp, _ := forged.ToProto()
 			b.LightBlocks[i], _ = fp.Marshal()
 		}
-		_, err = verifiers.VerifyBundle(b, verifiers.TrustRoot{})
+		_, err = remote.VerifyBundle(b, remote.TrustRoot{})
 		mustFail("forged header with 1/4 of the signatures", err)
 	})
 	t.Run("verify CLI exit statuses", func(t *testing.T) {

@@ -1,5 +1,3 @@
-//go:build !js
-
 package verifiers
 
 // HeaderTrustLevel is headerTrustLevel, for the tests.

@@ -121,6 +121,14 @@ func firstBlock(gen *types.GenesisDoc, vs *types.ValidatorSet, lb *types.LightBl
 	return nil
 }
 
+// VerifyFirstBlock checks the chain's first block against a validated
+// genesis document (types.GenesisDoc.ValidateAndComplete): it is at the
+// genesis' initial height, names the genesis validators, and more than two
+// thirds of them signed it. It is how a trust root is derived from genesis.
+func VerifyFirstBlock(gen *types.GenesisDoc, lb *types.LightBlock) error {
+	return firstBlock(gen, genesisValidators(gen), lb)
+}
+
 // VerifyHeaders checks light blocks, in ascending height, from a trust
 // root, the way CometBFT's light client verifies with skipping (trust level
 // 1/3). Each block must pass ValidateBasic for the chain id, carry the

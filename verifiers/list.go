@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -98,7 +98,7 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 	var index, value string
 	named := 0
 	for _, c := range []struct{ index, value string }{
-		{keys.IndexSector, q.Sector}, {keys.IndexKind, q.Kind}, {keys.IndexAuthor, q.Author}, {keys.IndexSubject, q.Subject},
+		{layout.IndexSector, q.Sector}, {layout.IndexKind, q.Kind}, {layout.IndexAuthor, q.Author}, {layout.IndexSubject, q.Subject},
 	} {
 		if c.value != "" {
 			index, value = c.index, c.value
@@ -133,7 +133,7 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 		out.Complete = true
 		return out, nil
 	}
-	seqs, heights, err := walkIndex(appHash, keys.IndexPrefix(index, value), q.AfterHeight, resp.IndexProofs, next != 0)
+	seqs, heights, err := walkIndex(appHash, layout.IndexPrefix(index, value), q.AfterHeight, resp.IndexProofs, next != 0)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func listedRecord(appHash []byte, ls LogState, r *pb.StoredRecord, p *pb.Proof, 
 	if r == nil {
 		return nil, failf("an empty record")
 	}
-	idKey, err := keys.ID(r.Id)
+	idKey, err := layout.ID(r.Id)
 	if err != nil {
 		return nil, failf("%v", err)
 	}
@@ -217,16 +217,16 @@ func listedRecord(appHash []byte, ls LogState, r *pb.StoredRecord, p *pb.Proof, 
 // full), the walk must end with proof that no entry follows. It returns
 // the entries' seqs in order and each seq's block height.
 func walkIndex(appHash, prefix []byte, from int64, proofs []*pb.Proof, stopped bool) ([]uint64, map[uint64]int64, error) {
-	cursor := keys.Cat(prefix, keys.U64(uint64(from)))
+	cursor := layout.Cat(prefix, layout.U64(uint64(from)))
 	var seqs []uint64
 	heights := map[uint64]int64{}
 	ended := false
 	take := func(key, value []byte) error {
-		h, ok := keys.IndexHeight(key)
+		h, ok := layout.IndexHeight(key)
 		if !ok || len(key) != len(prefix)+8 {
 			return failf("index key %x is malformed", key)
 		}
-		ss, err := keys.Seqs(value)
+		ss, err := layout.Seqs(value)
 		if err != nil {
 			return failf("index entry %x: %v", key, err)
 		}

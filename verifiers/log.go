@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -21,13 +21,13 @@ type LogState struct {
 // ProvenLog checks a proof of meta/log under appHash and returns the log
 // state it proves.
 func ProvenLog(appHash []byte, p *pb.Proof, height int64) (LogState, error) {
-	if p == nil || !bytes.Equal(p.Key, []byte(keys.KeyLog)) || !p.Exists {
-		return LogState{}, failf("no existence proof of %s", keys.KeyLog)
+	if p == nil || !bytes.Equal(p.Key, []byte(layout.KeyLog)) || !p.Exists {
+		return LogState{}, failf("no existence proof of %s", layout.KeyLog)
 	}
 	if err := Proof(appHash, p); err != nil {
 		return LogState{}, err
 	}
-	size, root, err := keys.ParseLogState(p.Value)
+	size, root, err := layout.ParseLogState(p.Value)
 	if err != nil {
 		return LogState{}, failf("%v", err)
 	}
@@ -73,7 +73,7 @@ func Consistent(prev, cur LogState, proof [][]byte) error {
 	return nil
 }
 
-// ConsistencySource serves consistency proofs (cli/client satisfies it).
+// ConsistencySource serves consistency proofs (client.Client satisfies it).
 type ConsistencySource interface {
 	GetLogConsistency(ctx context.Context, first, second uint64) (*pb.GetLogConsistencyResponse, error)
 }

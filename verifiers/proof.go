@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -63,7 +63,7 @@ func Record(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRe
 // RecordWithLog is Record, also returning the proven log state (for the
 // consistency check against what a verifier saw before).
 func RecordWithLog(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, LogState, error) {
-	idKey, err := keys.ID(id)
+	idKey, err := layout.ID(id)
 	if err != nil {
 		return nil, LogState{}, failf("%v", err)
 	}
@@ -131,10 +131,10 @@ func readableMatches(r *pb.StoredRecord, tx *pb.Tx) error {
 	return nil
 }
 
-// recordV1 checks a record answer of app versions 1-3 (evidence bundles of
+// RecordV1 checks a record answer of app versions 1-3 (evidence bundles of
 // format v1): proofs of i/<id> -> seq and r/<seq> -> StoredRecord.
-func recordV1(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, error) {
-	idKey, err := keys.ID(id)
+func RecordV1(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.StoredRecord, error) {
+	idKey, err := layout.ID(id)
 	if err != nil {
 		return nil, failf("%v", err)
 	}
@@ -152,7 +152,7 @@ func recordV1(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.Stored
 		return nil, err
 	}
 	seq := binary.BigEndian.Uint64(ip.Value)
-	if !bytes.Equal(rp.Key, append([]byte("r/"), keys.U64(seq)...)) || !rp.Exists {
+	if !bytes.Equal(rp.Key, append([]byte("r/"), layout.U64(seq)...)) || !rp.Exists {
 		return nil, failf("second proof is not of record %d", seq)
 	}
 	if err := Proof(appHash, rp); err != nil {
@@ -179,7 +179,7 @@ func recordV1(appHash []byte, id string, resp *pb.GetRecordResponse) (*pb.Stored
 // Absence checks that resp (the details of a 404 with prove=true) proves
 // that no record id exists under appHash.
 func Absence(appHash []byte, id string, resp *pb.GetRecordResponse) error {
-	idKey, err := keys.ID(id)
+	idKey, err := layout.ID(id)
 	if err != nil {
 		return failf("%v", err)
 	}
@@ -198,7 +198,7 @@ func Member(appHash []byte, id string, resp *pb.GetMemberResponse) (*pb.Member, 
 	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
 		return nil, failf("member answer for %q carries no existence proof", id)
 	}
-	if !bytes.Equal(resp.Proof.Key, keys.Member(id)) {
+	if !bytes.Equal(resp.Proof.Key, layout.Member(id)) {
 		return nil, failf("proof is not of member %q", id)
 	}
 	if err := Proof(appHash, resp.Proof); err != nil {
@@ -223,7 +223,7 @@ func Obligation(appHash []byte, id string, resp *pb.GetObligationResponse) (*pb.
 	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
 		return nil, failf("obligation answer for %s carries no existence proof", id)
 	}
-	if !bytes.Equal(resp.Proof.Key, keys.Obligation(id)) {
+	if !bytes.Equal(resp.Proof.Key, layout.Obligation(id)) {
 		return nil, failf("proof is not of obligation %s", id)
 	}
 	if err := Proof(appHash, resp.Proof); err != nil {
@@ -287,7 +287,7 @@ func Proposal(appHash []byte, id string, resp *pb.GetProposalResponse) (*pb.Prop
 		return nil, nil, failf("proposal answer for %s carries no proofs", id)
 	}
 	pp := resp.Proofs[0]
-	if !bytes.Equal(pp.GetKey(), keys.Proposal(id)) || !pp.GetExists() {
+	if !bytes.Equal(pp.GetKey(), layout.Proposal(id)) || !pp.GetExists() {
 		return nil, nil, failf("first proof is not of proposal %s", id)
 	}
 	if err := Proof(appHash, pp); err != nil {
@@ -306,7 +306,7 @@ func Proposal(appHash []byte, id string, resp *pb.GetProposalResponse) (*pb.Prop
 	var votes []*pb.VoteState
 	for i, e := range p.Electorate {
 		vp := resp.Proofs[1+i]
-		if !bytes.Equal(vp.GetKey(), keys.Vote(id, e)) {
+		if !bytes.Equal(vp.GetKey(), layout.Vote(id, e)) {
 			return nil, nil, failf("proof %d is not of %s's vote", 1+i, e)
 		}
 		if err := Proof(appHash, vp); err != nil {
@@ -337,14 +337,14 @@ func Proposal(appHash []byte, id string, resp *pb.GetProposalResponse) (*pb.Prop
 // consensus committed about a validator's misbehaviour, and the member it
 // is linked to.
 func Evidence(appHash []byte, id string, resp *pb.GetEvidenceResponse) (*pb.Evidence, error) {
-	h, i, ok := keys.ParseEvidenceID(id)
+	h, i, ok := layout.ParseEvidenceID(id)
 	if !ok {
 		return nil, failf("%q is not an evidence id", id)
 	}
 	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
 		return nil, failf("evidence answer for %s carries no existence proof", id)
 	}
-	if !bytes.Equal(resp.Proof.Key, keys.Evidence(h, i)) {
+	if !bytes.Equal(resp.Proof.Key, layout.Evidence(h, i)) {
 		return nil, failf("proof is not of evidence %s", id)
 	}
 	if err := Proof(appHash, resp.Proof); err != nil {

@@ -1,8 +1,6 @@
-//go:build !js
-
 // The tests of package verifiers are native only: they build ledgers with
 // ledger/store and use CometBFT's light client, neither of which has a
-// js/wasm build. verifiers/wasm runs the tamper vectors there.
+// js/wasm build. cmd/verifier-wasm runs the tamper vectors there.
 
 package verifiers_test
 
@@ -21,7 +19,7 @@ import (
 
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
@@ -205,13 +203,13 @@ func (c *testChain) recordAnswer(t *testing.T, h int64, id string) *pb.GetRecord
 	if err != nil {
 		t.Fatal(err)
 	}
-	idKey, err := keys.ID(id)
+	idKey, err := layout.ID(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := &pb.GetRecordResponse{Record: ledger.Readable(rec), Height: v.Version(), Proofs: []*pb.Proof{proofOf(t, v, idKey)}}
 	if rec != nil {
-		out.Proofs = append(out.Proofs, proofOf(t, v, []byte(keys.KeyLog)))
+		out.Proofs = append(out.Proofs, proofOf(t, v, []byte(layout.KeyLog)))
 		index, hashes, err := v.Inclusion(rec.Seq)
 		if err != nil {
 			t.Fatal(err)
@@ -233,7 +231,7 @@ func (c *testChain) memberAnswer(t *testing.T, h int64, id string) *pb.GetMember
 		t.Fatalf("no member %q at height %d", id, h)
 	}
 	// The view's members are shared: answer with a copy.
-	return &pb.GetMemberResponse{Member: proto.Clone(m).(*pb.Member), Height: v.Version(), Proof: proofOf(t, v, keys.Member(id))}
+	return &pb.GetMemberResponse{Member: proto.Clone(m).(*pb.Member), Height: v.Version(), Proof: proofOf(t, v, layout.Member(id))}
 }
 
 // proposalAnswer is GetProposal with prove=true as node/api assembles it.
@@ -251,9 +249,9 @@ func (c *testChain) proposalAnswer(t *testing.T, h int64, id string) *pb.GetProp
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &pb.GetProposalResponse{Proposal: p, Votes: votes, Height: v.Version(), Proofs: []*pb.Proof{proofOf(t, v, keys.Proposal(id))}}
+	out := &pb.GetProposalResponse{Proposal: p, Votes: votes, Height: v.Version(), Proofs: []*pb.Proof{proofOf(t, v, layout.Proposal(id))}}
 	for _, e := range p.Electorate {
-		out.Proofs = append(out.Proofs, proofOf(t, v, keys.Vote(id, e)))
+		out.Proofs = append(out.Proofs, proofOf(t, v, layout.Vote(id, e)))
 	}
 	return out
 }
@@ -302,12 +300,12 @@ func TestProof(t *testing.T) {
 	c := chain(t)
 	v := c.view(t, c.top)
 	root := v.RootHash()
-	present := proofOf(t, v, keys.Member("xaa"))
-	absent := proofOf(t, v, keys.Member("zzz"))
+	present := proofOf(t, v, layout.Member("xaa"))
+	absent := proofOf(t, v, layout.Member("zzz"))
 	if !present.Exists || absent.Exists {
 		t.Fatalf("fixture: present.Exists=%v absent.Exists=%v", present.Exists, absent.Exists)
 	}
-	other := proofOf(t, v, keys.Member("xbb"))
+	other := proofOf(t, v, layout.Member("xbb"))
 	cases := []struct {
 		name   string
 		honest *pb.Proof
@@ -329,13 +327,13 @@ func TestProof(t *testing.T) {
 		{name: "existence proof without its value", honest: present, mutate: func(p *pb.Proof) { p.Value = nil }},
 		{name: "value attached to an absence proof", honest: absent, mutate: func(p *pb.Proof) { p.Value = []byte("x") }},
 		{name: "another member's value", honest: present, mutate: func(p *pb.Proof) { p.Value = other.Value }},
-		{name: "existence proof for another key", honest: present, mutate: func(p *pb.Proof) { p.Key = keys.Member("xbb") }},
+		{name: "existence proof for another key", honest: present, mutate: func(p *pb.Proof) { p.Key = layout.Member("xbb") }},
 		// A non-existence proof shows the two neighbours of a gap, so it
 		// proves every key in that gap absent (m/yyy lies between the same
 		// neighbours as m/zzz), and no key outside it.
-		{name: "absence proof for another key in the same gap", honest: absent, mutate: func(p *pb.Proof) { p.Key = keys.Member("yyy") }, ok: true},
-		{name: "absence proof for a key outside its gap", honest: absent, mutate: func(p *pb.Proof) { p.Key = keys.Member("aaa") }},
-		{name: "absence proof for a present key", honest: absent, mutate: func(p *pb.Proof) { p.Key = keys.Member("xaa") }},
+		{name: "absence proof for another key in the same gap", honest: absent, mutate: func(p *pb.Proof) { p.Key = layout.Member("yyy") }, ok: true},
+		{name: "absence proof for a key outside its gap", honest: absent, mutate: func(p *pb.Proof) { p.Key = layout.Member("aaa") }},
+		{name: "absence proof for a present key", honest: absent, mutate: func(p *pb.Proof) { p.Key = layout.Member("xaa") }},
 		{name: "undecodable proof bytes", honest: present, mutate: func(p *pb.Proof) { p.Proof = []byte{0xff, 0xff, 0xff} }},
 		{name: "empty proof bytes", honest: present, mutate: func(p *pb.Proof) { p.Proof = nil }},
 		{name: "empty absence proof bytes", honest: absent, mutate: func(p *pb.Proof) { p.Proof = nil }},
@@ -502,7 +500,7 @@ func absenceCases(t *testing.T, c *testChain) (honest *pb.GetRecordResponse, cas
 		{name: "a record attached", mutate: func(r *pb.GetRecordResponse) { r.Record = present.Record }},
 		{name: "value attached to the absence proof", mutate: func(r *pb.GetRecordResponse) { r.Proofs[0].Value = binary.BigEndian.AppendUint64(nil, 1) }},
 		{name: "absence proof claims existence", mutate: func(r *pb.GetRecordResponse) { r.Proofs[0].Exists = true }},
-		{name: "proof of another key", mutate: func(r *pb.GetRecordResponse) { r.Proofs[0].Key = keys.Member("zzz") }},
+		{name: "proof of another key", mutate: func(r *pb.GetRecordResponse) { r.Proofs[0].Key = layout.Member("zzz") }},
 		{name: "undecodable proof bytes", mutate: func(r *pb.GetRecordResponse) { r.Proofs[0].Proof = []byte{0xff} }},
 		{name: "malformed id", id: "xyz"},
 		{name: "nil answer", nilAnswer: true},
@@ -616,7 +614,7 @@ func (c *testChain) obligationAnswer(t *testing.T, h int64, id string) *pb.GetOb
 	if o == nil {
 		t.Fatalf("no obligation %s at height %d", id, h)
 	}
-	return &pb.GetObligationResponse{Obligation: proto.Clone(o).(*pb.Obligation), Height: v.Version(), Proof: proofOf(t, v, keys.Obligation(id))}
+	return &pb.GetObligationResponse{Obligation: proto.Clone(o).(*pb.Obligation), Height: v.Version(), Proof: proofOf(t, v, layout.Obligation(id))}
 }
 
 // obligationCase is an obligation answer check: the honest answer for xaa's

@@ -17,8 +17,8 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 
-	"github.com/normledger/normledger/cli/client"
-	"github.com/normledger/normledger/cli/keyring"
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/client/keyring"
 )
 
 // operatorHome is one operator's host, as far as this test is concerned.

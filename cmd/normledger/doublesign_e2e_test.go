@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 )
 
 // A validator restarted with consensus.double_sign_check_height set refuses

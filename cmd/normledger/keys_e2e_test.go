@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/normledger/normledger/cli/client"
+	"github.com/normledger/normledger/client"
 )
 
 // cliRun runs the binary against node p and returns its output and exit status.

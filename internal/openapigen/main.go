@@ -23,7 +23,7 @@ import (
 	"strings"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/node/api"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -250,9 +250,9 @@ func addEnum(path string, p obj) {
 		short = api.SectorNames()
 		prefix = "SECTOR_"
 	case p["name"] == "status" && path == "/v1/obligations":
-		short, prefix = enumShort(pb.ObligationStatus_name, keys.StatusName, func(v int32) any { return pb.ObligationStatus(v) }), "OBLIGATION_STATUS_"
+		short, prefix = enumShort(pb.ObligationStatus_name, layout.StatusName, func(v int32) any { return pb.ObligationStatus(v) }), "OBLIGATION_STATUS_"
 	case p["name"] == "status" && path == "/v1/proposals":
-		short, prefix = enumShort(pb.ProposalStatus_name, keys.ProposalStatusName, func(v int32) any { return pb.ProposalStatus(v) }), "PROPOSAL_STATUS_"
+		short, prefix = enumShort(pb.ProposalStatus_name, layout.ProposalStatusName, func(v int32) any { return pb.ProposalStatus(v) }), "PROPOSAL_STATUS_"
 	default:
 		return
 	}

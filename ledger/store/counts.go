@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -16,8 +16,8 @@ import (
 func (v *View) RecordsByKind(kinds []string) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(kinds))
 	for _, k := range kinds {
-		p := keys.IndexPrefix(keys.IndexKind, k)
-		it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
+		p := layout.IndexPrefix(layout.IndexKind, k)
+		it, err := v.r.Iterator(p, layout.PrefixEnd(p), true)
 		if err != nil {
 			return nil, err
 		}
@@ -43,8 +43,8 @@ func (v *View) RecordsByKind(kinds []string) (map[string]uint64, error) {
 // version from the status index (ob/s/<status>/..., one key per
 // obligation; no obligation is decoded). It changes nothing.
 func (v *View) ObligationsByStatus() (map[pb.ObligationStatus]uint64, error) {
-	p := []byte(keys.PrefixObStatus)
-	it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
+	p := []byte(layout.PrefixObStatus)
+	it, err := v.r.Iterator(p, layout.PrefixEnd(p), true)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (v *View) ObligationsByStatus() (map[pb.ObligationStatus]uint64, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("obligation status index key %x has no status", it.Key())
 		}
-		s, ok := keys.StatusByName(rest[:i])
+		s, ok := layout.StatusByName(rest[:i])
 		if !ok {
 			return nil, fmt.Errorf("obligation status index key %x: unknown status %q", it.Key(), rest[:i])
 		}

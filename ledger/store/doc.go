@@ -3,7 +3,7 @@
 // indexes so that every answer (including list queries and absence) is
 // provable, and serves immutable views of committed versions.
 //
-// The key layout is in ledger/keys.
+// The key layout is in ledger/layout.
 //
-// Allowed imports: ledger, ledger/keys, proto/gen, IAVL, ics23, the standard library.
+// Allowed imports: ledger, ledger/layout, proto/gen, IAVL, ics23, the standard library.
 package store

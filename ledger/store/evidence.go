@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -14,15 +14,15 @@ import (
 
 func (s *Store) writeEvidence(evs []*pb.Evidence) error {
 	for _, ev := range evs {
-		h, i, ok := keys.ParseEvidenceID(ev.Id)
+		h, i, ok := layout.ParseEvidenceID(ev.Id)
 		if !ok {
 			return fmt.Errorf("evidence id %q", ev.Id)
 		}
-		if err := s.setProto(keys.Evidence(h, i), ev); err != nil {
+		if err := s.setProto(layout.Evidence(h, i), ev); err != nil {
 			return err
 		}
 		if ev.Member != "" {
-			if err := s.set(keys.EvidenceMember(ev.Member, h, i), []byte{1}); err != nil {
+			if err := s.set(layout.EvidenceMember(ev.Member, h, i), []byte{1}); err != nil {
 				return err
 			}
 		}
@@ -32,11 +32,11 @@ func (s *Store) writeEvidence(evs []*pb.Evidence) error {
 
 // Evidence returns the evidence with id, or nil.
 func (v *View) Evidence(id string) (*pb.Evidence, error) {
-	h, i, ok := keys.ParseEvidenceID(id)
+	h, i, ok := layout.ParseEvidenceID(id)
 	if !ok {
 		return nil, nil
 	}
-	return v.evidenceAt(keys.Evidence(h, i))
+	return v.evidenceAt(layout.Evidence(h, i))
 }
 
 func (v *View) evidenceAt(k []byte) (*pb.Evidence, error) {
@@ -54,11 +54,11 @@ func (v *View) evidenceAt(k []byte) (*pb.Evidence, error) {
 // EvidenceList lists the evidence committed so far (of member, if not
 // empty), newest first.
 func (v *View) EvidenceList(member string) ([]*pb.Evidence, error) {
-	prefix := []byte(keys.PrefixEvidence)
+	prefix := []byte(layout.PrefixEvidence)
 	if member != "" {
-		prefix = keys.EvidenceMemberPrefix(member)
+		prefix = layout.EvidenceMemberPrefix(member)
 	}
-	it, err := v.r.Iterator(prefix, keys.PrefixEnd(prefix), false)
+	it, err := v.r.Iterator(prefix, layout.PrefixEnd(prefix), false)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (v *View) EvidenceList(member string) ([]*pb.Evidence, error) {
 			out = append(out, ev)
 			continue
 		}
-		ev, err := v.evidenceAt(keys.Cat([]byte(keys.PrefixEvidence), k[len(prefix):]))
+		ev, err := v.evidenceAt(layout.Cat([]byte(layout.PrefixEvidence), k[len(prefix):]))
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -16,7 +16,7 @@ import (
 // votes, params and rules.
 func (s *Store) writeGovernance(ch *ledger.Changes) error {
 	for _, m := range ch.Members {
-		if err := s.setProto(keys.Member(m.Id), m); err != nil {
+		if err := s.setProto(layout.Member(m.Id), m); err != nil {
 			return err
 		}
 	}
@@ -26,22 +26,22 @@ func (s *Store) writeGovernance(ch *ledger.Changes) error {
 		}
 	}
 	for _, v := range ch.Votes {
-		if err := s.setProto(keys.Vote(v.ProposalId, v.Elector), v); err != nil {
+		if err := s.setProto(layout.Vote(v.ProposalId, v.Elector), v); err != nil {
 			return err
 		}
 	}
 	if ch.Params != nil {
-		if err := s.setProto([]byte(keys.KeyParams), ch.Params); err != nil {
+		if err := s.setProto([]byte(layout.KeyParams), ch.Params); err != nil {
 			return err
 		}
 	}
 	if ch.Upgrade != nil {
-		if err := s.setProto([]byte(keys.KeyUpgrade), ch.Upgrade); err != nil {
+		if err := s.setProto([]byte(layout.KeyUpgrade), ch.Upgrade); err != nil {
 			return err
 		}
 	}
 	if ch.GovernanceRules != nil {
-		if err := s.setProto([]byte(keys.KeyGovernance), ch.GovernanceRules); err != nil {
+		if err := s.setProto([]byte(layout.KeyGovernance), ch.GovernanceRules); err != nil {
 			return err
 		}
 	}
@@ -51,7 +51,7 @@ func (s *Store) writeGovernance(ch *ledger.Changes) error {
 // writeProposal stores a proposal and moves its index entries: one under its
 // status, one under its deadline while it takes votes.
 func (s *Store) writeProposal(p *pb.ProposalState) error {
-	key := keys.Proposal(p.Id)
+	key := layout.Proposal(p.Id)
 	due := p.Deadline.AsTime().UnixNano()
 	old := new(pb.ProposalState)
 	found, err := s.Working().getProto(key, old)
@@ -60,12 +60,12 @@ func (s *Store) writeProposal(p *pb.ProposalState) error {
 	}
 	if found {
 		if old.Status != p.Status {
-			if err := s.remove(keys.ProposalStatusIndex(keys.ProposalStatusName(old.Status), p.Id)); err != nil {
+			if err := s.remove(layout.ProposalStatusIndex(layout.ProposalStatusName(old.Status), p.Id)); err != nil {
 				return err
 			}
 		}
 		if !old.VotingClosed && p.VotingClosed {
-			if err := s.remove(keys.ProposalDue(due, p.Id)); err != nil {
+			if err := s.remove(layout.ProposalDue(due, p.Id)); err != nil {
 				return err
 			}
 		}
@@ -74,12 +74,12 @@ func (s *Store) writeProposal(p *pb.ProposalState) error {
 		return err
 	}
 	if !found || old.Status != p.Status {
-		if err := s.set(keys.ProposalStatusIndex(keys.ProposalStatusName(p.Status), p.Id), []byte(p.Id)); err != nil {
+		if err := s.set(layout.ProposalStatusIndex(layout.ProposalStatusName(p.Status), p.Id), []byte(p.Id)); err != nil {
 			return err
 		}
 	}
 	if !found && !p.VotingClosed {
-		if err := s.set(keys.ProposalDue(due, p.Id), []byte(p.Id)); err != nil {
+		if err := s.set(layout.ProposalDue(due, p.Id), []byte(p.Id)); err != nil {
 			return err
 		}
 	}
@@ -89,7 +89,7 @@ func (s *Store) writeProposal(p *pb.ProposalState) error {
 // Upgrade implements ledger.State.
 func (v *View) Upgrade() (*pb.UpgradeState, error) {
 	us := new(pb.UpgradeState)
-	ok, err := v.getProto([]byte(keys.KeyUpgrade), us)
+	ok, err := v.getProto([]byte(layout.KeyUpgrade), us)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (v *View) Upgrade() (*pb.UpgradeState, error) {
 // GovernanceRules implements ledger.State.
 func (v *View) GovernanceRules() (*pb.GovernanceRules, error) {
 	r := new(pb.GovernanceRules)
-	ok, err := v.getProto([]byte(keys.KeyGovernance), r)
+	ok, err := v.getProto([]byte(layout.KeyGovernance), r)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (v *View) Proposal(id string) (*pb.ProposalState, error) {
 		return nil, nil
 	}
 	p := new(pb.ProposalState)
-	ok, err := v.getProto(keys.Proposal(id), p)
+	ok, err := v.getProto(layout.Proposal(id), p)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (v *View) Proposal(id string) (*pb.ProposalState, error) {
 // Vote implements ledger.State.
 func (v *View) Vote(proposal, elector string) (*pb.VoteState, error) {
 	vs := new(pb.VoteState)
-	ok, err := v.getProto(keys.Vote(proposal, elector), vs)
+	ok, err := v.getProto(layout.Vote(proposal, elector), vs)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -134,8 +134,8 @@ func (v *View) Vote(proposal, elector string) (*pb.VoteState, error) {
 
 // Votes implements ledger.State: a proposal's votes by elector.
 func (v *View) Votes(proposal string) ([]*pb.VoteState, error) {
-	p := keys.VotePrefix(proposal)
-	it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
+	p := layout.VotePrefix(proposal)
+	it, err := v.r.Iterator(p, layout.PrefixEnd(p), true)
 	if err != nil {
 		return nil, err
 	}
@@ -182,15 +182,15 @@ func (v *View) proposalsUnder(prefix, start, end []byte, limit int) ([]*pb.Propo
 
 // UndecidedProposals implements ledger.State.
 func (v *View) UndecidedProposals() ([]*pb.ProposalState, error) {
-	p := keys.ProposalStatusPrefix(keys.ProposalStatusName(pb.ProposalStatus_PROPOSAL_STATUS_VOTING))
-	out, _, err := v.proposalsUnder(p, p, keys.PrefixEnd(p), 0)
+	p := layout.ProposalStatusPrefix(layout.ProposalStatusName(pb.ProposalStatus_PROPOSAL_STATUS_VOTING))
+	out, _, err := v.proposalsUnder(p, p, layout.PrefixEnd(p), 0)
 	return out, err
 }
 
 // OpenProposalsDueBefore implements ledger.State.
 func (v *View) OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error) {
-	p := []byte(keys.PrefixProposalDue)
-	out, _, err := v.proposalsUnder(p, p, keys.Cat(p, keys.Due(t.UnixNano())), 0)
+	p := []byte(layout.PrefixProposalDue)
+	out, _, err := v.proposalsUnder(p, p, layout.Cat(p, layout.Due(t.UnixNano())), 0)
 	return out, err
 }
 
@@ -208,12 +208,12 @@ func (v *View) Proposals(f ProposalFilter) ([]*pb.ProposalState, []byte, error) 
 		limit = MaxPageSize
 	}
 	if f.Status == 0 {
-		p := []byte(keys.PrefixProposal)
+		p := []byte(layout.PrefixProposal)
 		start := p
 		if len(f.After) > 0 {
-			start = append(keys.Cat(p, f.After), 0)
+			start = append(layout.Cat(p, f.After), 0)
 		}
-		it, err := v.r.Iterator(start, keys.PrefixEnd(p), true)
+		it, err := v.r.Iterator(start, layout.PrefixEnd(p), true)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -233,10 +233,10 @@ func (v *View) Proposals(f ProposalFilter) ([]*pb.ProposalState, []byte, error) 
 		}
 		return out, nil, it.Error()
 	}
-	p := keys.ProposalStatusPrefix(keys.ProposalStatusName(f.Status))
+	p := layout.ProposalStatusPrefix(layout.ProposalStatusName(f.Status))
 	start := p
 	if len(f.After) > 0 {
-		start = append(keys.Cat(p, f.After), 0)
+		start = append(layout.Cat(p, f.After), 0)
 	}
-	return v.proposalsUnder(p, start, keys.PrefixEnd(p), limit)
+	return v.proposalsUnder(p, start, layout.PrefixEnd(p), limit)
 }

@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -16,7 +16,7 @@ import (
 // status index and the open-by-due index follow the status.
 func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 	for _, ob := range obs {
-		key := keys.Obligation(ob.Id)
+		key := layout.Obligation(ob.Id)
 		due := ob.Due.AsTime().UnixNano()
 		id := []byte(ob.Id)
 		old := new(pb.Obligation)
@@ -25,20 +25,20 @@ func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 			return err
 		}
 		if found {
-			if err := s.remove(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(old.Status)), due, ob.Id)); err != nil {
+			if err := s.remove(layout.ObIndex(layout.ObStatusPrefix(layout.StatusName(old.Status)), due, ob.Id)); err != nil {
 				return err
 			}
 		} else {
-			if err := s.set(keys.ObIndex(keys.ObDebtorPrefix(ob.Debtor), due, ob.Id), id); err != nil {
+			if err := s.set(layout.ObIndex(layout.ObDebtorPrefix(ob.Debtor), due, ob.Id), id); err != nil {
 				return err
 			}
 			for _, c := range ob.Creditors {
-				if err := s.set(keys.ObIndex(keys.ObCreditorPrefix(c), due, ob.Id), id); err != nil {
+				if err := s.set(layout.ObIndex(layout.ObCreditorPrefix(c), due, ob.Id), id); err != nil {
 					return err
 				}
 			}
 			for _, b := range ob.Basis {
-				if err := s.set(keys.ObIndex(keys.ObBasisPrefix(b), due, ob.Id), id); err != nil {
+				if err := s.set(layout.ObIndex(layout.ObBasisPrefix(b), due, ob.Id), id); err != nil {
 					return err
 				}
 			}
@@ -46,7 +46,7 @@ func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 		if err := s.setProto(key, ob); err != nil {
 			return err
 		}
-		if err := s.set(keys.ObIndex(keys.ObStatusPrefix(keys.StatusName(ob.Status)), due, ob.Id), id); err != nil {
+		if err := s.set(layout.ObIndex(layout.ObStatusPrefix(layout.StatusName(ob.Status)), due, ob.Id), id); err != nil {
 			return err
 		}
 	}
@@ -56,7 +56,7 @@ func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 // Obligation implements ledger.State.
 func (v *View) Obligation(id string) (*pb.Obligation, error) {
 	o := new(pb.Obligation)
-	ok, err := v.getProto(keys.Obligation(id), o)
+	ok, err := v.getProto(layout.Obligation(id), o)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -66,8 +66,8 @@ func (v *View) Obligation(id string) (*pb.Obligation, error) {
 // OpenDueBefore implements ledger.State: the status index of open
 // obligations is ordered by due time.
 func (v *View) OpenDueBefore(t time.Time) ([]*pb.Obligation, error) {
-	start := keys.ObStatusPrefix(keys.StatusName(pb.ObligationStatus_OBLIGATION_STATUS_OPEN))
-	end := keys.Cat(start, keys.Due(t.UnixNano()))
+	start := layout.ObStatusPrefix(layout.StatusName(pb.ObligationStatus_OBLIGATION_STATUS_OPEN))
+	end := layout.Cat(start, layout.Due(t.UnixNano()))
 	it, err := v.r.Iterator(start, end, true)
 	if err != nil {
 		return nil, err
@@ -119,24 +119,24 @@ func (v *View) Obligations(f ObligationFilter) ([]*pb.Obligation, []byte, error)
 	var prefix []byte
 	switch {
 	case f.Debtor != "":
-		prefix = keys.ObDebtorPrefix(f.Debtor)
+		prefix = layout.ObDebtorPrefix(f.Debtor)
 	case f.Creditor != "":
-		prefix = keys.ObCreditorPrefix(f.Creditor)
+		prefix = layout.ObCreditorPrefix(f.Creditor)
 	case f.Pledge != "":
-		prefix = keys.ObBasisPrefix(f.Pledge)
+		prefix = layout.ObBasisPrefix(f.Pledge)
 	case f.Status != 0:
-		prefix = keys.ObStatusPrefix(keys.StatusName(f.Status))
+		prefix = layout.ObStatusPrefix(layout.StatusName(f.Status))
 	default:
-		prefix = []byte(keys.PrefixObligation)
+		prefix = []byte(layout.PrefixObligation)
 	}
 	start := prefix
 	if len(f.After) > 0 {
-		start = append(keys.Cat(prefix, f.After), 0)
+		start = append(layout.Cat(prefix, f.After), 0)
 	}
-	end := keys.PrefixEnd(prefix)
-	ordered := !bytes.Equal(prefix, []byte(keys.PrefixObligation))
+	end := layout.PrefixEnd(prefix)
+	ordered := !bytes.Equal(prefix, []byte(layout.PrefixObligation))
 	if ordered && !f.DueBefore.IsZero() {
-		end = keys.Cat(prefix, keys.Due(f.DueBefore.UnixNano()))
+		end = layout.Cat(prefix, layout.Due(f.DueBefore.UnixNano()))
 	}
 	it, err := v.r.Iterator(start, end, true)
 	if err != nil {

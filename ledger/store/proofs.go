@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -31,11 +31,11 @@ func (v *View) ProofOf(key []byte) (*pb.Proof, error) {
 // walk over the index's keys that shows no entry was left out.
 func (v *View) ProveList(page *Page, out *pb.ListRecordsResponse) error {
 	var err error
-	if out.LogProof, err = v.ProofOf([]byte(keys.KeyLog)); err != nil {
+	if out.LogProof, err = v.ProofOf([]byte(layout.KeyLog)); err != nil {
 		return err
 	}
 	for _, r := range page.Records {
-		idKey, err := keys.ID(r.Id)
+		idKey, err := layout.ID(r.Id)
 		if err != nil {
 			return err
 		}

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // loadSeen fills the duplicate-content filter from the content index.
 func (s *Store) loadSeen() error {
-	start := []byte(keys.PrefixContent)
-	it, err := s.tree.Iterator(start, keys.PrefixEnd(start), true)
+	start := []byte(layout.PrefixContent)
+	it, err := s.tree.Iterator(start, layout.PrefixEnd(start), true)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (s *Store) loadSeen() error {
 // pendingBlock).
 func (s *Store) writeRecord(ch *ledger.Changes) error {
 	r := ch.Record
-	idKey, err := keys.ID(r.Id)
+	idKey, err := layout.ID(r.Id)
 	if err != nil {
 		return err
 	}
@@ -52,24 +52,24 @@ func (s *Store) writeRecord(ch *ledger.Changes) error {
 	if err := s.setProto(idKey, ref); err != nil {
 		return err
 	}
-	if err := s.set(keys.Content(r.Author, ch.ContentHash), idKey[len(keys.PrefixID):]); err != nil {
+	if err := s.set(layout.Content(r.Author, ch.ContentHash), idKey[len(layout.PrefixID):]); err != nil {
 		return err
 	}
 	p := s.pending(r.Height)
 	p.seqs[r.Author] = ch.NextSequence
-	p.add(keys.IndexKind, kindName(r.Kind), r.Seq)
-	p.add(keys.IndexAuthor, r.Author, r.Seq)
+	p.add(layout.IndexKind, kindName(r.Kind), r.Seq)
+	p.add(layout.IndexAuthor, r.Author, r.Seq)
 	for _, sub := range ch.Subjects {
-		p.add(keys.IndexSubject, sub, r.Seq)
+		p.add(layout.IndexSubject, sub, r.Seq)
 	}
 	for _, sec := range ch.Sectors {
-		p.add(keys.IndexSector, keys.SectorName(sec), r.Seq)
+		p.add(layout.IndexSector, layout.SectorName(sec), r.Seq)
 	}
 	for _, ref := range ch.References {
-		p.add(keys.IndexRef, ref, r.Seq)
+		p.add(layout.IndexRef, ref, r.Seq)
 	}
 	for _, pl := range ch.Pledgors {
-		p.add(keys.IndexPledge, pl, r.Seq)
+		p.add(layout.IndexPledge, pl, r.Seq)
 	}
 	s.seen.add(r.Author, ch.ContentHash)
 	s.count.Store(r.Seq)
@@ -87,8 +87,8 @@ type pendingBlock struct {
 }
 
 func (p *pendingBlock) add(index, value string, seq uint64) {
-	k := string(keys.Index(index, value, p.height))
-	p.index[k] = keys.AppendSeq(p.index[k], seq)
+	k := string(layout.Index(index, value, p.height))
+	p.index[k] = layout.AppendSeq(p.index[k], seq)
 }
 
 // pending is the block being written (records of one height).
@@ -119,7 +119,7 @@ func (s *Store) finishBlock() error {
 		}
 		sort.Strings(authors)
 		for _, a := range authors {
-			if err := s.set(keys.Sequence(a), keys.U64(p.seqs[a])); err != nil {
+			if err := s.set(layout.Sequence(a), layout.U64(p.seqs[a])); err != nil {
 				return err
 			}
 		}
@@ -135,7 +135,7 @@ func (s *Store) finishBlock() error {
 		}
 	}
 	if size := s.rlog.Size(); size != s.logWritten {
-		if err := s.set([]byte(keys.KeyLog), keys.LogState(size, s.rlog.Root())); err != nil {
+		if err := s.set([]byte(layout.KeyLog), layout.LogState(size, s.rlog.Root())); err != nil {
 			return err
 		}
 		s.logWritten = size
@@ -149,7 +149,7 @@ func kindName(k pb.RecordKind) string {
 
 // RecordRef returns record id's state entry, or nil.
 func (v *View) RecordRef(id string) (*pb.RecordRef, error) {
-	k, err := keys.ID(id)
+	k, err := layout.ID(id)
 	if err != nil {
 		return nil, nil //nolint:nilerr // a malformed id names no record
 	}
@@ -220,7 +220,7 @@ func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
 	if v.seen != nil && !v.seen.mayHold(author, h) {
 		return false, nil
 	}
-	bz, err := v.r.Get(keys.Content(author, h))
+	bz, err := v.r.Get(layout.Content(author, h))
 	return bz != nil, err
 }
 
@@ -240,14 +240,14 @@ func (v *View) RecordCount() (uint64, error) {
 
 // LogState is the record log's size and root at this height (meta/log).
 func (v *View) LogState() (uint64, []byte, error) {
-	bz, err := v.r.Get([]byte(keys.KeyLog))
+	bz, err := v.r.Get([]byte(layout.KeyLog))
 	if err != nil {
 		return 0, nil, err
 	}
 	if bz == nil {
-		return 0, nil, fmt.Errorf("%w: no %s entry (a state of an app version before 4?)", ErrDamaged, keys.KeyLog)
+		return 0, nil, fmt.Errorf("%w: no %s entry (a state of an app version before 4?)", ErrDamaged, layout.KeyLog)
 	}
-	size, root, err := keys.ParseLogState(bz)
+	size, root, err := layout.ParseLogState(bz)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
@@ -256,12 +256,12 @@ func (v *View) LogState() (uint64, []byte, error) {
 
 // PledgesOf implements ledger.State.
 func (v *View) PledgesOf(member string) ([]*pb.StoredRecord, error) {
-	return v.recordsUnder(keys.IndexPrefix(keys.IndexPledge, member))
+	return v.recordsUnder(layout.IndexPrefix(layout.IndexPledge, member))
 }
 
 // ReferringTo lists the records that refer to record id, in ledger order.
 func (v *View) ReferringTo(id string) ([]*pb.StoredRecord, error) {
-	return v.recordsUnder(keys.IndexPrefix(keys.IndexRef, id))
+	return v.recordsUnder(layout.IndexPrefix(layout.IndexRef, id))
 }
 
 // recordsUnder loads every record of an index value, in ledger order.
@@ -287,12 +287,12 @@ func (v *View) recordsUnder(prefix []byte) ([]*pb.StoredRecord, error) {
 // height order, from the entry of height from on, until fn returns false.
 // The working state's view includes the block being written.
 func (v *View) scanIndex(prefix []byte, from int64, fn func(key []byte, seqs []uint64) (bool, error)) error {
-	it, err := v.r.Iterator(keys.Cat(prefix, keys.U64(uint64(from))), keys.PrefixEnd(prefix), true)
+	it, err := v.r.Iterator(layout.Cat(prefix, layout.U64(uint64(from))), layout.PrefixEnd(prefix), true)
 	if err != nil {
 		return err
 	}
 	for ; it.Valid(); it.Next() {
-		seqs, err := keys.Seqs(it.Value())
+		seqs, err := layout.Seqs(it.Value())
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("index entry %x: %w", it.Key(), err)
@@ -309,9 +309,9 @@ func (v *View) scanIndex(prefix []byte, from int64, fn func(key []byte, seqs []u
 		return err
 	}
 	if p := v.pending(); p != nil && p.height >= from {
-		k := keys.Cat(prefix, keys.U64(uint64(p.height)))
+		k := layout.Cat(prefix, layout.U64(uint64(p.height)))
 		if val, ok := p.index[string(k)]; ok {
-			seqs, _ := keys.Seqs(val)
+			seqs, _ := layout.Seqs(val)
 			_, err := fn(k, seqs)
 			return err
 		}
@@ -321,7 +321,7 @@ func (v *View) scanIndex(prefix []byte, from int64, fn func(key []byte, seqs []u
 
 // inIndex reports whether record seq of block height is under an index value.
 func (v *View) inIndex(index, value string, height int64, seq uint64) (bool, error) {
-	k := keys.Index(index, value, height)
+	k := layout.Index(index, value, height)
 	var val []byte
 	if p := v.pending(); p != nil && p.height == height {
 		val = p.index[string(k)]
@@ -333,7 +333,7 @@ func (v *View) inIndex(index, value string, height int64, seq uint64) (bool, err
 		val = bz
 	}
 	for i := 0; i+8 <= len(val); i += 8 {
-		if bytes.Equal(val[i:i+8], keys.U64(seq)) {
+		if bytes.Equal(val[i:i+8], layout.U64(seq)) {
 			return true, nil
 		}
 	}
@@ -404,7 +404,7 @@ func (v *View) ListPage(f Filter) (*Page, error) {
 	var index, value string
 	named := 0
 	for _, c := range []struct{ index, value string }{
-		{keys.IndexSector, f.Sector}, {keys.IndexKind, f.Kind}, {keys.IndexAuthor, f.Author}, {keys.IndexSubject, f.Subject},
+		{layout.IndexSector, f.Sector}, {layout.IndexKind, f.Kind}, {layout.IndexAuthor, f.Author}, {layout.IndexSubject, f.Subject},
 	} {
 		if c.value != "" {
 			index, value = c.index, c.value
@@ -467,7 +467,7 @@ func (v *View) ListPage(f Filter) (*Page, error) {
 		}
 		return page, nil
 	}
-	page.Index = keys.IndexPrefix(index, value)
+	page.Index = layout.IndexPrefix(index, value)
 	var from int64
 	if f.After > 0 {
 		r, err := v.RecordBySeq(f.After)
@@ -478,7 +478,7 @@ func (v *View) ListPage(f Filter) (*Page, error) {
 			from = r.Height
 		}
 	}
-	page.Start = keys.Cat(page.Index, keys.U64(uint64(from)))
+	page.Start = layout.Cat(page.Index, layout.U64(uint64(from)))
 	err := v.scanIndex(page.Index, from, func(k []byte, seqs []uint64) (bool, error) {
 		page.Entries = append(page.Entries, k)
 		for _, seq := range seqs {
@@ -513,12 +513,12 @@ func (v *View) matches(r *pb.StoredRecord, f Filter) (bool, error) {
 		return false, nil
 	}
 	if f.Subject != "" {
-		if ok, err := v.inIndex(keys.IndexSubject, f.Subject, r.Height, r.Seq); !ok || err != nil {
+		if ok, err := v.inIndex(layout.IndexSubject, f.Subject, r.Height, r.Seq); !ok || err != nil {
 			return false, err
 		}
 	}
 	if f.Sector != "" {
-		if ok, err := v.inIndex(keys.IndexSector, f.Sector, r.Height, r.Seq); !ok || err != nil {
+		if ok, err := v.inIndex(layout.IndexSector, f.Sector, r.Height, r.Seq); !ok || err != nil {
 			return false, err
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger/fixture"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -110,7 +110,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if bz, _ := v.Get([]byte("x/19/029")); len(bz) != 1+29*7 {
 		t.Fatal("a restored value is wrong")
 	}
-	if cid, _ := v.Get([]byte(keys.KeyChainID)); string(cid) != "c" {
+	if cid, _ := v.Get([]byte(layout.KeyChainID)); string(cid) != "c" {
 		t.Fatal("chain id lost")
 	}
 	// The restored store keeps committing.

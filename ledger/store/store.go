@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -256,7 +256,7 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	if v > 0 {
 		// A committed version must carry the chain id written at genesis;
 		// anything else means the database is damaged.
-		cid, err := tree.Get([]byte(keys.KeyChainID))
+		cid, err := tree.Get([]byte(layout.KeyChainID))
 		if err != nil {
 			return nil, fmt.Errorf("app state at version %d is unreadable: %w", v, err)
 		}
@@ -324,27 +324,27 @@ func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if params == nil {
 		params = ledger.DefaultParams()
 	}
-	if err := s.setProto([]byte(keys.KeyParams), params); err != nil {
+	if err := s.setProto([]byte(layout.KeyParams), params); err != nil {
 		return err
 	}
-	if err := s.set([]byte(keys.KeyChainID), []byte(chainID)); err != nil {
+	if err := s.set([]byte(layout.KeyChainID), []byte(chainID)); err != nil {
 		return err
 	}
 	rules := gs.Governance
 	if rules == nil {
 		rules = ledger.DefaultGovernanceRules()
 	}
-	if err := s.setProto([]byte(keys.KeyGovernance), rules); err != nil {
+	if err := s.setProto([]byte(layout.KeyGovernance), rules); err != nil {
 		return err
 	}
-	if err := s.set([]byte(keys.KeyLog), keys.LogState(0, tlog.Hasher.EmptyRoot())); err != nil {
+	if err := s.set([]byte(layout.KeyLog), layout.LogState(0, tlog.Hasher.EmptyRoot())); err != nil {
 		return err
 	}
 	for _, m := range gs.Members {
-		if err := s.setProto(keys.Member(m.Id), m); err != nil {
+		if err := s.setProto(layout.Member(m.Id), m); err != nil {
 			return err
 		}
-		if err := s.set(keys.Sequence(m.Id), keys.U64(1)); err != nil {
+		if err := s.set(layout.Sequence(m.Id), layout.U64(1)); err != nil {
 			return err
 		}
 	}
@@ -467,7 +467,7 @@ func (s *Store) set(k, v []byte) error {
 	if _, err := s.tree.Set(k, v); err != nil {
 		return fmt.Errorf("set %q: %w", k, err)
 	}
-	if bytes.HasPrefix(k, []byte(keys.PrefixMember)) {
+	if bytes.HasPrefix(k, []byte(layout.PrefixMember)) {
 		s.work.clear()
 		s.membersDirty = true
 	}

@@ -14,7 +14,7 @@ import (
 	iavldb "github.com/cosmos/iavl/db"
 
 	"github.com/normledger/normledger/ledger/fixture"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 )
 
 func commitN(t *testing.T, s *Store, n int) {
@@ -95,8 +95,8 @@ func TestVerifyFindsMissingEntries(t *testing.T) {
 		Iterator(start, end []byte) (corestore.Iterator, error)
 		Delete([]byte) error
 	})
-	prefix := append([]byte("s"), keys.U64(3)...)
-	it, err := raw.Iterator(prefix, keys.PrefixEnd(prefix))
+	prefix := append([]byte("s"), layout.U64(3)...)
+	it, err := raw.Iterator(prefix, layout.PrefixEnd(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestSeenFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Written behind the filter's back: only a reload can know it.
-	if err := s.set(keys.Content("xaa", hash(1)), []byte{1}); err != nil {
+	if err := s.set(layout.Content("xaa", hash(1)), []byte{1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Commit(); err != nil {

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -121,7 +121,7 @@ func (v *View) Member(id string) (*pb.Member, error) {
 	}
 	gen, cacheable := v.members.usable(v.version)
 	m := new(pb.Member)
-	ok, err := v.getProto(keys.Member(id), m)
+	ok, err := v.getProto(layout.Member(id), m)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (v *View) NextSequence(member string) (uint64, error) {
 			return n, nil
 		}
 	}
-	n, ok, err := v.getU64(keys.Sequence(member))
+	n, ok, err := v.getU64(layout.Sequence(member))
 	if err != nil {
 		return 0, err
 	}
@@ -150,14 +150,14 @@ func (v *View) NextSequence(member string) (uint64, error) {
 
 // ChainID returns the chain id written at genesis.
 func (v *View) ChainID() (string, error) {
-	bz, err := v.r.Get([]byte(keys.KeyChainID))
+	bz, err := v.r.Get([]byte(layout.KeyChainID))
 	return string(bz), err
 }
 
 // Params returns the chain parameters.
 func (v *View) Params() (*pb.Params, error) {
 	p := new(pb.Params)
-	ok, err := v.getProto([]byte(keys.KeyParams), p)
+	ok, err := v.getProto([]byte(layout.KeyParams), p)
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +169,8 @@ func (v *View) Params() (*pb.Params, error) {
 
 // Members lists all members in id order.
 func (v *View) Members() ([]*pb.Member, error) {
-	p := []byte(keys.PrefixMember)
-	it, err := v.r.Iterator(p, keys.PrefixEnd(p), true)
+	p := []byte(layout.PrefixMember)
+	it, err := v.r.Iterator(p, layout.PrefixEnd(p), true)
 	if err != nil {
 		return nil, err
 	}

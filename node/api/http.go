@@ -29,6 +29,7 @@ import (
 	"github.com/normledger/normledger/node/ui"
 	nlproto "github.com/normledger/normledger/proto"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/proto/gen/normledger/v1/ledgersvc"
 )
 
 // Config configures the API servers.
@@ -89,7 +90,7 @@ func Start(cfg Config, svc *Server) (*Servers, error) {
 		}
 		s.grpcLn = ln
 		s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)))
-		pb.RegisterLedgerServiceServer(s.grpc, svc)
+		ledgersvc.RegisterLedgerServiceServer(s.grpc, svc)
 		reflection.Register(s.grpc)
 		s.wg.Add(1)
 		go func() {
@@ -185,7 +186,7 @@ func Handler(cfg Config, svc *Server) (http.Handler, error) {
 		runtime.WithDisablePathLengthFallback(),
 		runtime.WithDisableHTTPMethodOverride(),
 	)
-	if err := pb.RegisterLedgerServiceHandlerServer(context.Background(), gw, svc); err != nil {
+	if err := ledgersvc.RegisterLedgerServiceHandlerServer(context.Background(), gw, svc); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()

@@ -22,9 +22,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/proto/gen/normledger/v1/ledgersvc"
 )
 
 // Chain is what the service needs from the consensus engine; an in-process
@@ -41,7 +42,7 @@ type Chain interface {
 
 // Server implements LedgerService. It is safe for concurrent use.
 type Server struct {
-	pb.UnimplementedLedgerServiceServer
+	ledgersvc.UnimplementedLedgerServiceServer
 	checkpoints CheckpointSource
 	st          *store.Store
 	chain       Chain
@@ -175,7 +176,7 @@ func (s *Server) ListMembers(_ context.Context, req *pb.ListMembersRequest) (*pb
 	}
 	out := &pb.ListMembersResponse{Members: ms, Height: v.Version()}
 	if req.Prove {
-		if out.Proofs, err = proofsOf(v, ms, func(m *pb.Member) []byte { return keys.Member(m.Id) }); err != nil {
+		if out.Proofs, err = proofsOf(v, ms, func(m *pb.Member) []byte { return layout.Member(m.Id) }); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +207,7 @@ func (s *Server) GetMember(_ context.Context, req *pb.GetMemberRequest) (*pb.Get
 		}
 	}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, keys.Member(req.Id)); err != nil {
+		if out.Proof, err = proofOf(v, layout.Member(req.Id)); err != nil {
 			return nil, internal(err)
 		}
 	}
@@ -272,14 +273,14 @@ func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordRespo
 		}
 	}
 	if prove {
-		idKey, _ := keys.ID(id)
+		idKey, _ := layout.ID(id)
 		p, err := proofOf(v, idKey)
 		if err != nil {
 			return nil, internal(err)
 		}
 		out.Proofs = append(out.Proofs, p)
 		if rec != nil {
-			lp, err := proofOf(v, []byte(keys.KeyLog))
+			lp, err := proofOf(v, []byte(layout.KeyLog))
 			if err != nil {
 				return nil, internal(err)
 			}
@@ -308,7 +309,7 @@ func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb
 		return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown kind %q (%s)", req.Kind, strings.Join(KindNames(), ", ")))
 	}
 	if f.Sector != "" {
-		if _, ok := keys.SectorByName(f.Sector); !ok {
+		if _, ok := layout.SectorByName(f.Sector); !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q (%s)", req.Sector, strings.Join(SectorNames(), ", ")))
 		}
 	}
@@ -479,7 +480,7 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		return nil, badRequest(ledger.CodeBadFormat, "pledge is not a record id")
 	}
 	if req.Status != "" {
-		st, ok := keys.StatusByName(shortName(req.Status, "OBLIGATION_STATUS_"))
+		st, ok := layout.StatusByName(shortName(req.Status, "OBLIGATION_STATUS_"))
 		if !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (open, met, met_late, overdue, waived)", req.Status))
 		}
@@ -511,7 +512,7 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		out.NextPageToken = hex.EncodeToString(next)
 	}
 	if req.Prove {
-		if out.Proofs, err = proofsOf(v, obs, func(o *pb.Obligation) []byte { return keys.Obligation(o.Id) }); err != nil {
+		if out.Proofs, err = proofsOf(v, obs, func(o *pb.Obligation) []byte { return layout.Obligation(o.Id) }); err != nil {
 			return nil, err
 		}
 	}
@@ -534,7 +535,7 @@ func (s *Server) GetObligation(_ context.Context, req *pb.GetObligationRequest) 
 	}
 	out := &pb.GetObligationResponse{Obligation: o, Height: v.Version()}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, keys.Obligation(id)); err != nil {
+		if out.Proof, err = proofOf(v, layout.Obligation(id)); err != nil {
 			return nil, internal(err)
 		}
 	}
@@ -650,8 +651,8 @@ func (s *Server) ListEvidence(_ context.Context, req *pb.ListEvidenceRequest) (*
 	out := &pb.ListEvidenceResponse{Evidence: evs, Height: v.Version()}
 	if req.Prove {
 		if out.Proofs, err = proofsOf(v, evs, func(ev *pb.Evidence) []byte {
-			h, i, _ := keys.ParseEvidenceID(ev.Id)
-			return keys.Evidence(h, i)
+			h, i, _ := layout.ParseEvidenceID(ev.Id)
+			return layout.Evidence(h, i)
 		}); err != nil {
 			return nil, err
 		}
@@ -661,7 +662,7 @@ func (s *Server) ListEvidence(_ context.Context, req *pb.ListEvidenceRequest) (*
 
 // GetEvidence implements LedgerService.
 func (s *Server) GetEvidence(_ context.Context, req *pb.GetEvidenceRequest) (*pb.GetEvidenceResponse, error) {
-	h, i, ok := keys.ParseEvidenceID(req.Id)
+	h, i, ok := layout.ParseEvidenceID(req.Id)
 	if !ok {
 		return nil, badRequest(ledger.CodeBadFormat, fmt.Sprintf("%q is not an evidence id (<committed height>-<index>)", req.Id))
 	}
@@ -675,7 +676,7 @@ func (s *Server) GetEvidence(_ context.Context, req *pb.GetEvidenceRequest) (*pb
 	}
 	out := &pb.GetEvidenceResponse{Evidence: ev, Height: v.Version()}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, keys.Evidence(h, i)); err != nil {
+		if out.Proof, err = proofOf(v, layout.Evidence(h, i)); err != nil {
 			return nil, internal(err)
 		}
 	}
@@ -711,7 +712,7 @@ func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) 
 		f.Limit = 50
 	}
 	if req.Status != "" {
-		st, ok := keys.ProposalStatusByName(shortName(req.Status, "PROPOSAL_STATUS_"))
+		st, ok := layout.ProposalStatusByName(shortName(req.Status, "PROPOSAL_STATUS_"))
 		if !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (voting, passed, rejected, vetoed, expired, aborted, failed)", req.Status))
 		}
@@ -737,7 +738,7 @@ func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) 
 		out.NextPageToken = hex.EncodeToString(next)
 	}
 	if req.Prove {
-		if out.Proofs, err = proofsOf(v, ps, func(p *pb.ProposalState) []byte { return keys.Proposal(p.Id) }); err != nil {
+		if out.Proofs, err = proofsOf(v, ps, func(p *pb.ProposalState) []byte { return layout.Proposal(p.Id) }); err != nil {
 			return nil, err
 		}
 	}
@@ -765,7 +766,7 @@ func (s *Server) GetProposal(_ context.Context, req *pb.GetProposalRequest) (*pb
 		}
 	}
 	if req.Prove {
-		pr, err := proofOf(v, keys.Proposal(id))
+		pr, err := proofOf(v, layout.Proposal(id))
 		if err != nil {
 			return nil, internal(err)
 		}
@@ -773,7 +774,7 @@ func (s *Server) GetProposal(_ context.Context, req *pb.GetProposalRequest) (*pb
 		// One proof per elector, of its vote or of its absence, so that a
 		// verifier can tell no vote was left out.
 		for _, e := range p.GetElectorate() {
-			pr, err := proofOf(v, keys.Vote(id, e))
+			pr, err := proofOf(v, layout.Vote(id, e))
 			if err != nil {
 				return nil, internal(err)
 			}
@@ -802,7 +803,7 @@ func (s *Server) GetGovernanceRules(_ context.Context, req *pb.GetGovernanceRule
 	}
 	out := &pb.GetGovernanceRulesResponse{Rules: rules, Params: params, Height: v.Version()}
 	if req.Prove {
-		for _, k := range []string{keys.KeyGovernance, keys.KeyParams} {
+		for _, k := range []string{layout.KeyGovernance, layout.KeyParams} {
 			pr, err := proofOf(v, []byte(k))
 			if err != nil {
 				return nil, internal(err)
@@ -852,7 +853,7 @@ func (s *Server) GetLog(_ context.Context, req *pb.GetLogRequest) (*pb.GetLogRes
 	}
 	out := &pb.GetLogResponse{Height: v.Version(), Size: size, Root: root}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, []byte(keys.KeyLog)); err != nil {
+		if out.Proof, err = proofOf(v, []byte(layout.KeyLog)); err != nil {
 			return nil, internal(err)
 		}
 	}
@@ -979,7 +980,7 @@ func SectorNames() []string {
 	sort.Ints(vs)
 	var out []string
 	for _, v := range vs {
-		out = append(out, keys.SectorName(pb.Sector(v)))
+		out = append(out, layout.SectorName(pb.Sector(v)))
 	}
 	return out
 }

@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/normledger/normledger/interop/stix"
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/stix"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -22,46 +20,12 @@ import (
 // pages through any number).
 const MaxExportRecords = 20000
 
-// ExportFilter reads the export parameters shared by the REST route and
-// the CLI: kinds by short or full name, comma-separated.
-func ExportFilter(since, member, kinds string) (stix.Filter, error) {
-	var f stix.Filter
-	if since != "" {
-		t, err := time.Parse(time.RFC3339Nano, since)
-		if err != nil {
-			return f, fmt.Errorf("since %q is not an RFC 3339 time", since)
-		}
-		f.Since = t
-	}
-	f.Member = member
-	reg := ledger.DefaultRegistry()
-	for _, k := range strings.Split(kinds, ",") {
-		k = strings.TrimSpace(k)
-		if k == "" {
-			continue
-		}
-		kd := reg.KindByName(strings.ToLower(strings.TrimPrefix(strings.ToUpper(k), "RECORD_KIND_")))
-		if kd == nil {
-			return f, fmt.Errorf("kind %q is not a record kind", k)
-		}
-		ok := false
-		for _, e := range stix.ExportKinds() {
-			ok = ok || e == kd.Enum
-		}
-		if !ok {
-			return f, fmt.Errorf("kind %q is not exported to STIX (exported: pledge, incident_disclosure, harm_assessment, finding, challenge, amendment)", k)
-		}
-		f.Kinds = append(f.Kinds, kd.Enum)
-	}
-	return f, nil
-}
-
 // stixBundle serves GET /v1/stix/bundle: the STIX 2.1 export (or, with
 // format=misp, the MISP events) of the state at a height, for TAXII-like
 // consumers that pull.
 func (s *Server) stixBundle(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, err := ExportFilter(q.Get("since"), q.Get("member"), q.Get("kind"))
+	f, err := stix.ParseFilter(q.Get("since"), q.Get("member"), q.Get("kind"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codes.InvalidArgument, ledger.CodeBadFormat, err.Error())
 		return

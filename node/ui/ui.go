@@ -1,7 +1,7 @@
 // Package ui is the dashboard every node serves at /ui/: static files
 // embedded in the binary (no CDN, no network at run time beyond the node's
 // own REST API). The page verifies what it shows in the browser: the
-// project's verifier compiled to WebAssembly (verifiers/wasm, built by
+// project's verifier compiled to WebAssembly (cmd/verifier-wasm, built by
 // scripts/wasm.sh into static/verifier.wasm.gz, served compressed) checks the light blocks
 // against a trust root the user pins and every record, member and
 // obligation proof against the verified app hash, so the page trusts no

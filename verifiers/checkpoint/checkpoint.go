@@ -27,7 +27,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -147,7 +147,7 @@ func (v *certVerifier) verify(msg, sig []byte) error {
 	if err := cp.Unmarshal(cert.LogProof); err != nil {
 		return failf("certificate log proof does not decode: %v", err)
 	}
-	if !ics23.VerifyMembership(ics23.IavlSpec, []byte(lb.AppHash), cp, []byte(keys.KeyLog), keys.LogState(c.Size, c.Hash)) {
+	if !ics23.VerifyMembership(ics23.IavlSpec, []byte(lb.AppHash), cp, []byte(layout.KeyLog), layout.LogState(c.Size, c.Hash)) {
 		return failf("the header of height %d does not commit to a log of %d entries with root %X", lb.Height, c.Size, c.Hash)
 	}
 	if v.checkHeader != nil {
@@ -468,4 +468,26 @@ func SameState(a, b *Checkpoint) bool { return a.Size == b.Size && bytes.Equal(a
 func KeyFingerprint(pub []byte) string {
 	h := sha256.Sum256(pub)
 	return hex.EncodeToString(h[:4])
+}
+
+// NewPolicy is the witness policy of chainID with the given witnesses and
+// quorum (0: a majority): the policy file `normledger witness policy` writes.
+func NewPolicy(chainID string, ws []*Witness, quorum int) (*Policy, error) {
+	if len(ws) == 0 {
+		return nil, errors.New("the member registry lists no witness (a member with the \"witness\" role)")
+	}
+	if quorum == 0 {
+		quorum = len(ws)/2 + 1
+	}
+	if quorum < 1 || quorum > len(ws) {
+		return nil, fmt.Errorf("--quorum %d: want 1..%d", quorum, len(ws))
+	}
+	text := fmt.Sprintf("log %s\n", Origin(chainID))
+	group := "group witnesses " + fmt.Sprint(quorum)
+	for _, w := range ws {
+		text += fmt.Sprintf("witness %s %s\n", w.Name, w.Key)
+		group += " " + w.Name
+	}
+	text += group + "\nquorum witnesses\n"
+	return ParsePolicy(text)
 }

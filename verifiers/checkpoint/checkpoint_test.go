@@ -22,7 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/normledger/normledger/ledger/fixture"
-	"github.com/normledger/normledger/ledger/keys"
+	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers/checkpoint"
@@ -74,7 +74,7 @@ func signedCheckpoint(t testing.TB) ([]byte, uint64, []byte, *types.LightBlock) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := v.ProofOf([]byte(keys.KeyLog))
+	p, err := v.ProofOf([]byte(layout.KeyLog))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,43 @@
+package stix
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/normledger/normledger/ledger"
+)
+
+// ParseFilter reads the export parameters shared by the REST route and
+// the CLI: kinds by short or full name, comma-separated.
+func ParseFilter(since, member, kinds string) (Filter, error) {
+	var f Filter
+	if since != "" {
+		t, err := time.Parse(time.RFC3339Nano, since)
+		if err != nil {
+			return f, fmt.Errorf("since %q is not an RFC 3339 time", since)
+		}
+		f.Since = t
+	}
+	f.Member = member
+	reg := ledger.DefaultRegistry()
+	for _, k := range strings.Split(kinds, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		kd := reg.KindByName(strings.ToLower(strings.TrimPrefix(strings.ToUpper(k), "RECORD_KIND_")))
+		if kd == nil {
+			return f, fmt.Errorf("kind %q is not a record kind", k)
+		}
+		ok := false
+		for _, e := range ExportKinds() {
+			ok = ok || e == kd.Enum
+		}
+		if !ok {
+			return f, fmt.Errorf("kind %q is not exported to STIX (exported: pledge, incident_disclosure, harm_assessment, finding, challenge, amendment)", k)
+		}
+		f.Kinds = append(f.Kinds, kd.Enum)
+	}
+	return f, nil
+}

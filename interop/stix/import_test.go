@@ -1,0 +1,254 @@
+package stix_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/interop/stix"
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// incidentsOf returns the incident objects of an export, in bundle order.
+func incidentsOf(t *testing.T, bz []byte) []map[string]any {
+	t.Helper()
+	var b struct {
+		Objects []map[string]any `json:"objects"`
+	}
+	if err := json.Unmarshal(bz, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, o := range b.Objects {
+		if o["type"] == "incident" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// content is what of an incident must survive a round trip: its STIX
+// content and the incident disclosure the normledger extension carries.
+func content(t *testing.T, o map[string]any) (stixPart string, disclosure *pb.IncidentDisclosure, tlp pb.Tlp) {
+	t.Helper()
+	exts := o["extensions"].(map[string]any)
+	core, _ := json.Marshal(exts[stix.IncidentCoreExtension].(map[string]any)["determination"])
+	status, _ := json.Marshal(exts[stix.IncidentCoreExtension].(map[string]any)["investigation_status"])
+	crit, _ := json.Marshal(exts[stix.IncidentCoreExtension].(map[string]any)["criticality"])
+	marks, _ := json.Marshal(o["object_marking_refs"])
+	stixPart = fmt.Sprintf("name=%v description=%v determination=%s status=%s criticality=%s markings=%s",
+		o["name"], o["description"], core, status, crit, marks)
+	x := exts[stix.RecordExtension].(map[string]any)
+	bz, _ := json.Marshal(x)
+	imp, err := stix.Import([]byte(`{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`+
+		mustJSON(o)+`]}`), stix.ImportOptions{Author: "xbb"})
+	if err != nil {
+		t.Fatalf("re-read %s: %v", bz, err)
+	}
+	rec := imp.Records[0]
+	return stixPart, rec.GetIncidentDisclosure(), rec.Tlp
+}
+
+func mustJSON(v any) string {
+	bz, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(bz)
+}
+
+// Export the scenario, import its incidents into a fresh chain, export
+// again: the incidents are equal field by field, and what STIX cannot
+// carry is listed.
+func TestRoundTrip(t *testing.T) {
+	a := scenario(t)
+	first, _ := export(t, a.input(), stix.Filter{})
+	imp, err := stix.Import(first, stix.ImportOptions{Author: "xbb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imp.Records) != 2 {
+		t.Fatalf("imported %d incidents, want 2", len(imp.Records))
+	}
+	if len(imp.Report.NotCarried) == 0 || imp.Report.Skipped["identity"] == 0 || imp.Report.Skipped["note"] == 0 {
+		t.Fatalf("the import report does not say what it left: %+v", imp.Report)
+	}
+	b := newChain(t)
+	b.now = t0.Add(24 * time.Hour)
+	for _, rec := range imp.Records {
+		b.block(b.sign("xbb", rec))
+	}
+	b.block()
+	second, rep := export(t, b.input(), stix.Filter{Kinds: []pb.RecordKind{pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE}})
+	if len(rep.NotCarried) == 0 {
+		t.Fatal("the export does not list what STIX cannot carry")
+	}
+	x, y := incidentsOf(t, first), incidentsOf(t, second)
+	if len(x) != len(y) {
+		t.Fatalf("%d incidents, then %d", len(x), len(y))
+	}
+	for i := range x {
+		sa, da, ta := content(t, x[i])
+		sb, db, tb := content(t, y[i])
+		if sa != sb {
+			t.Errorf("incident %d: STIX content differs:\n%s\n%s", i, sa, sb)
+		}
+		if !proto.Equal(da, db) || ta != tb {
+			t.Errorf("incident %d: disclosure differs:\n%v %v\n%v %v", i, da, ta, db, tb)
+		}
+		if x[i]["id"] == y[i]["id"] {
+			t.Errorf("incident %d: the new chain's record has the old id", i)
+		}
+	}
+}
+
+// An incident from another tool (no normledger extension) is mapped from
+// STIX and Incident Core, and every field that could not be mapped is
+// reported with its JSON pointer.
+func TestImportForeign(t *testing.T) {
+	bundle := `{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[
+	 {"type":"identity","spec_version":"2.1","id":"identity--0f2e1d3c-4b5a-4978-8a6b-5c4d3e2f1a0b","created":"2026-11-01T10:00:00.000Z","modified":"2026-11-01T10:00:00.000Z","name":"Regional hospital","identity_class":"organization","sectors":["healthcare"]},
+	 {"type":"incident","spec_version":"2.1","id":"incident--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T09:00:00.000Z",
+	  "name":"CERT-XB-2026-117","description":"Wiper on hospital scheduling systems.","labels":["wiper"],"object_marking_refs":["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"],
+	  "kill_chain_phases":[{"kill_chain_name":"mitre-attack","phase_name":"impact"}],
+	  "extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"property-extension","determination":"confirmed","investigation_status":"closed","criticality":92,"incident_types":["destruction"],"impact_refs":["impact--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"]}}},
+	 {"type":"impact","spec_version":"2.1","id":"impact--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T08:30:00.000Z","impact_category":"availability","description":"Scheduling down for 20 hours","start_time":"2026-11-01T23:00:00Z",
+	  "extensions":{"extension-definition--7cc33dd6-f6a1-489b-98ea-522d351d71b9":{"extension_type":"new-sdo"},"availability-ext":{"availability_impact":90}}},
+	 {"type":"relationship","spec_version":"2.1","id":"relationship--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T08:30:00.000Z","relationship_type":"targets","source_ref":"incident--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","target_ref":"identity--0f2e1d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"}
+	]}`
+	imp, err := stix.Import([]byte(bundle), stix.ImportOptions{Author: "xbb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imp.Records) != 1 {
+		t.Fatalf("%d records", len(imp.Records))
+	}
+	d := imp.Records[0].GetIncidentDisclosure()
+	want := &pb.IncidentDisclosure{IncidentRef: "CERT-XB-2026-117", Stage: pb.DisclosureStage_DISCLOSURE_STAGE_FINAL,
+		Role: pb.IncidentRole_INCIDENT_ROLE_VICTIM, Sectors: []pb.Sector{pb.Sector_SECTOR_HEALTH}, AffectedStates: []string{"xbb"},
+		FirstObservedAt: ts(time.Date(2026, 11, 1, 23, 0, 0, 0, time.UTC)),
+		DetectedAt:      ts(time.Date(2026, 11, 2, 8, 30, 0, 0, time.UTC)), AwareAt: ts(time.Date(2026, 11, 2, 8, 30, 0, 0, time.UTC)),
+		Impacts: []string{"Scheduling down for 20 hours"}, Severity: pb.Severity_SEVERITY_CRITICAL, Summary: "Wiper on hospital scheduling systems."}
+	if !proto.Equal(d, want) || imp.Records[0].Tlp != pb.Tlp_TLP_AMBER {
+		t.Fatalf("mapped\n%v\nwant\n%v", d, want)
+	}
+	for _, p := range []string{"/objects/1/kill_chain_phases: no ledger field", "/objects/1/labels: no ledger field",
+		"/objects/1/extensions/extension-definition--ef765651-680c-498d-9894-99799f2fa126/incident_types: no ledger field",
+		"/objects/1/created: "} {
+		found := false
+		for _, u := range imp.Report.Unmapped {
+			found = found || strings.HasPrefix(u, p)
+		}
+		if !found {
+			t.Errorf("unmapped %q not reported: %v", p, imp.Report.Unmapped)
+		}
+	}
+	// The record is one the ledger accepts, signed by the importer.
+	c := newChain(t)
+	c.now = t0.Add(30 * 24 * time.Hour)
+	c.block(c.sign("xbb", imp.Records[0]))
+	// A revoked (retracted) incident is not imported, and the report says so.
+	revoked := strings.Replace(bundle, `"name":"CERT-XB-2026-117"`, `"name":"CERT-XB-2026-117","revoked":true`, 1)
+	imp, err = stix.Import([]byte(revoked), stix.ImportOptions{Author: "xbb"})
+	if err != nil || len(imp.Records) != 0 || !strings.Contains(strings.Join(imp.Report.Unmapped, "\n"), "/objects/1: revoked") {
+		t.Fatalf("revoked incident: %v %+v", err, imp)
+	}
+	// Names the ledger takes as references stay references.
+	under := strings.Replace(bundle, `"CERT-XB-2026-117"`, `"INC_2026#117"`, 1)
+	if imp, err = stix.Import([]byte(under), stix.ImportOptions{Author: "xbb"}); err != nil || imp.Records[0].GetIncidentDisclosure().IncidentRef != "INC_2026#117" {
+		t.Fatalf("reference kept: %v", err)
+	}
+}
+
+func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+func readGolden() ([]byte, error) {
+	return os.ReadFile(filepath.Join("testdata", "scenario.stix.json"))
+}
+
+// Bad bundles get errors naming the offending value, and nothing to submit.
+func TestImportBadBundles(t *testing.T) {
+	obj := func(extra string) string {
+		return `{"type":"incident","spec_version":"2.1","id":"incident--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T09:00:00.000Z","name":"X-1"` + extra + `}`
+	}
+	wrap := func(objs ...string) string {
+		return `{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[` + strings.Join(objs, ",") + `]}`
+	}
+	many := make([]string, 10000)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"type":"identity","spec_version":"2.1","id":"identity--%08x-0000-4000-8000-000000000000","created":"2026-11-01T10:00:00.000Z","modified":"2026-11-01T10:00:00.000Z","name":"n"}`, i)
+	}
+	for _, c := range []struct {
+		name, data, pointer, msg string
+	}{
+		{"not JSON", `{"type": "bundle", `, "", "not JSON"},
+		{"not an object", `[1,2]`, "", "JSON object"},
+		{"trailing data", wrap() + `{}`, "", "data after"},
+		{"not a bundle", `{"type":"incident"}`, "/type", "bundle"},
+		{"2.0 bundle", `{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","spec_version":"2.0","objects":[]}`, "/spec_version", "2.1"},
+		{"wrong object spec_version", wrap(strings.Replace(obj(""), `"2.1"`, `"2.0"`, 1)), "/objects/0/spec_version", "2.1"},
+		{"missing spec_version", wrap(strings.Replace(obj(""), `"spec_version":"2.1",`, ``, 1)), "/objects/0/spec_version", "2.1"},
+		{"missing name", wrap(strings.Replace(obj(""), `,"name":"X-1"`, ``, 1)), "/objects/0/name", "required"},
+		{"missing created", wrap(strings.Replace(obj(""), `"created":"2026-11-02T08:30:00.000Z",`, ``, 1)), "/objects/0/created", "required"},
+		{"unknown type", wrap(`{"type":"x-weird","spec_version":"2.1","id":"x-weird--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"}`), "/objects/0/type", "unknown object type"},
+		{"bad id", wrap(strings.Replace(obj(""), `incident--7a1b2c3d`, `incident--zzzz2c3d`, 1)), "/objects/0/id", "identifier"},
+		{"id of another type", wrap(strings.Replace(obj(""), `incident--7a1b2c3d`, `identity--7a1b2c3d`, 1)), "/objects/0/id", "not a incident identifier"},
+		{"bad timestamp", wrap(strings.Replace(obj(""), `2026-11-02T09:00:00.000Z`, `2026-11-02 09:00`, 1)), "/objects/0/modified", "timestamp"},
+		{"modified before created", wrap(strings.Replace(obj(""), `2026-11-02T09:00:00.000Z`, `2026-11-01T09:00:00.000Z`, 1)), "/objects/0/modified", "before created"},
+		{"empty object_refs", wrap(`{"type":"note","spec_version":"2.1","id":"note--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T08:30:00.000Z","content":"c","object_refs":[]}`), "/objects/0/object_refs", "non-empty"},
+		{"bad criticality", wrap(obj(`,"extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"property-extension","determination":"confirmed","investigation_status":"open","criticality":150}}`)), "/objects/0/extensions/extension-definition--ef765651-680c-498d-9894-99799f2fa126/criticality", "0 to 100"},
+		{"bad determination", wrap(obj(`,"extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"property-extension","determination":"probably","investigation_status":"open"}}`)), "/objects/0/extensions/extension-definition--ef765651-680c-498d-9894-99799f2fa126/determination", "enum"},
+		{"bad extension type", wrap(obj(`,"extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"addon"}}`)), "/objects/0/extensions/extension-definition--ef765651-680c-498d-9894-99799f2fa126/extension_type", "unknown"},
+		{"bad normledger record", wrap(obj(`,"extensions":{"` + stix.RecordExtension + `":{"extension_type":"property-extension","record":{"incident_disclosure":{"stage":"DISCLOSURE_STAGE_SOMETIME"}}}}`)), "/objects/0/extensions/" + stix.RecordExtension + "/record", "not a normledger record"},
+		{"oversized", wrap(obj(`,"description":"` + strings.Repeat("x", stix.MaxBundleBytes) + `"`)), "", "exceed the limit"},
+		{"10,000 objects", wrap(many...), "/objects", "10000 objects exceed"},
+		{"no sector", wrap(obj("")), "/objects/0", "no sector"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			imp, err := stix.Import([]byte(c.data), stix.ImportOptions{Author: "xbb"})
+			if imp != nil || err == nil {
+				t.Fatalf("accepted: %+v", imp)
+			}
+			var se *stix.Error
+			if !errors.As(err, &se) || !errors.Is(err, stix.ErrBadBundle) {
+				t.Fatalf("error %T %v is not a *stix.Error", err, err)
+			}
+			if se.Pointer != c.pointer || !strings.Contains(se.Msg, c.msg) {
+				t.Fatalf("got pointer %q msg %q, want %q containing %q", se.Pointer, se.Msg, c.pointer, c.msg)
+			}
+		})
+	}
+}
+
+// The importer never panics, and what it accepts is a record the ledger's
+// format checks would look at (an incident disclosure with a body).
+func FuzzImport(f *testing.F) {
+	f.Add([]byte(`{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[]}`))
+	f.Add([]byte(`{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[{"type":"incident","spec_version":"2.1","id":"incident--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T09:00:00.000Z","name":"X-1","extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"property-extension","determination":"confirmed","investigation_status":"open","criticality":50,"impact_refs":["impact--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"]}}}]}`))
+	if bz, err := readGolden(); err == nil {
+		f.Add(bz)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		imp, err := stix.Import(data, stix.ImportOptions{Author: "xbb", Sectors: []pb.Sector{pb.Sector_SECTOR_HEALTH}})
+		if err != nil {
+			if !errors.Is(err, stix.ErrBadBundle) {
+				t.Fatalf("error outside the bad-bundle kind: %v", err)
+			}
+			return
+		}
+		for _, r := range imp.Records {
+			if r.GetIncidentDisclosure() == nil || ledger.KindOf(r) != pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE {
+				t.Fatalf("imported a non-incident %v", r)
+			}
+		}
+	})
+}

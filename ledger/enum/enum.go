@@ -1,0 +1,51 @@
+// Package enum names the ledger's protobuf enum values the way the state
+// layout, the REST filters and every readable output do: the value's name
+// without the prefix its enum's values share, lower-cased
+// (OBLIGATION_STATUS_OVERDUE -> "overdue", RECORD_KIND_HARM_ASSESSMENT ->
+// "harm_assessment"). The prefix is read from the enum's zero value
+// (<PREFIX>UNSPECIFIED), so no table repeats it. It imports only protobuf.
+package enum
+
+import (
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Prefix is the prefix every value of d shares: the name of its zero value
+// without UNSPECIFIED ("OBLIGATION_STATUS_"), or "" when the zero value is
+// not named so.
+func Prefix(d protoreflect.EnumDescriptor) string {
+	zero := d.Values().ByNumber(0)
+	if zero == nil || !strings.HasSuffix(string(zero.Name()), "UNSPECIFIED") {
+		return ""
+	}
+	return strings.TrimSuffix(string(zero.Name()), "UNSPECIFIED")
+}
+
+// Name is v's short name: its value name without Prefix, lower-cased. A
+// number its enum does not define is named by the number.
+func Name(v protoreflect.Enum) string {
+	d := v.Descriptor()
+	val := d.Values().ByNumber(v.Number())
+	if val == nil {
+		return strconv.Itoa(int(v.Number()))
+	}
+	return strings.ToLower(strings.TrimPrefix(string(val.Name()), Prefix(d)))
+}
+
+// Parse finds the value of d named s: a short name ("overdue") or the full
+// value name ("OBLIGATION_STATUS_OVERDUE"), in either case, '-' read as
+// '_'. It reports false for an unknown name.
+func Parse(d protoreflect.EnumDescriptor, s string) (protoreflect.EnumNumber, bool) {
+	s = strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", "_"))
+	if s == "" {
+		return 0, false
+	}
+	p := Prefix(d)
+	if v := d.Values().ByName(protoreflect.Name(p + strings.TrimPrefix(s, p))); v != nil {
+		return v.Number(), true
+	}
+	return 0, false
+}

@@ -1,0 +1,216 @@
+package monitor
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/internal/human"
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
+	"github.com/normledger/normledger/ledger/layout"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers"
+)
+
+// Event is one thing the monitor reports; its JSON is the webhook
+// payload and the -o json line (docs/monitor.md).
+type Event struct {
+	// ID is stable ("overdue:<obligation id>", "record:<record id>", ...):
+	// the same event always has the same id, and it is delivered once (at
+	// least once across a crash between delivery and the state write).
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Member  string `json:"member"`
+	ChainID string `json:"chain_id"`
+	// Height is the state height the event was read and proven at;
+	// BlockTime is the time of that block.
+	Height     int64       `json:"height"`
+	BlockTime  time.Time   `json:"block_time"`
+	Summary    string      `json:"summary"`
+	Record     *Record     `json:"record,omitempty"`
+	Obligation *Obligation `json:"obligation,omitempty"`
+	Proof      Proof       `json:"proof"`
+}
+
+// Event types.
+const (
+	EventRecord      = "record"       // a new record names the member
+	EventFinding     = "finding"      // a new finding concerns the member
+	EventChallenge   = "challenge"    // a new challenge of one of the member's records
+	EventDueSoon     = "due_soon"     // an open obligation of the member falls due within --within
+	EventOverdue     = "overdue"      // an obligation of the member became overdue
+	EventOwedOverdue = "owed_overdue" // an obligation owed to the member became overdue
+)
+
+// Record is the record an event is about.
+type Record struct {
+	ID        string    `json:"id"`
+	Seq       uint64    `json:"seq"`
+	Kind      string    `json:"kind"`
+	Author    string    `json:"author"`
+	Signers   []string  `json:"signers"`
+	Height    int64     `json:"height"`
+	BlockTime time.Time `json:"block_time"`
+	// Roles are the member's parts in it: author, co_signer, recipient,
+	// subject (named by it otherwise: a pledgor, an affected state, the
+	// state a finding concerns, the author of the record it answers...).
+	Roles []string `json:"roles"`
+}
+
+// Obligation is the obligation an event is about, as proven.
+type Obligation struct {
+	ID            string     `json:"id"`
+	Kind          string     `json:"kind"`
+	Debtor        string     `json:"debtor"`
+	Creditors     []string   `json:"creditors"`
+	SourceRecord  string     `json:"source_record"`
+	CreatedAt     time.Time  `json:"created_at"`
+	CreatedHeight int64      `json:"created_height"`
+	Due           time.Time  `json:"due"`
+	Status        string     `json:"status"`
+	StatusAt      *time.Time `json:"status_at,omitempty"`
+	StatusHeight  int64      `json:"status_height,omitempty"`
+	StatusRecord  string     `json:"status_record,omitempty"`
+	OverdueAt     *time.Time `json:"overdue_at,omitempty"`
+}
+
+// Proof says what the event was checked against: the state key
+// proven (hex) under the app hash of header HeaderHeight (= StateHeight+1),
+// a header the light client verified.
+type Proof struct {
+	StateHeight  int64  `json:"state_height"`
+	HeaderHeight int64  `json:"header_height"`
+	HeaderHash   string `json:"header_hash"`
+	AppHash      string `json:"app_hash"`
+	Key          string `json:"key"`
+	// ListingComplete: the listing the item was found in is proven
+	// complete (record index listings). Obligation listings prove each
+	// obligation, not that none was left out.
+	ListingComplete bool `json:"listing_complete"`
+	// LogSize and LogRoot: the record log the record's inclusion was
+	// proven in (records only).
+	LogSize uint64 `json:"log_size,omitempty"`
+	LogRoot string `json:"log_root,omitempty"`
+}
+
+// proven is what a step's answers are checked against.
+type proven struct {
+	height     int64
+	appHash    []byte
+	headerHash []byte
+	blockTime  time.Time
+}
+
+func (p proven) proof(key []byte, complete bool) Proof {
+	return Proof{StateHeight: p.height, HeaderHeight: p.height + 1, HeaderHash: fmt.Sprintf("%X", p.headerHash),
+		AppHash: fmt.Sprintf("%X", p.appHash), Key: hex.EncodeToString(key), ListingComplete: complete}
+}
+
+// recordEvent describes a new record naming the member.
+func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls verifiers.LogState) (*Event, error) {
+	tx := r.Decoded
+	if tx == nil {
+		var err error
+		if tx, err = ledger.DecodeTx(r.Tx, 0); err != nil {
+			return nil, fmt.Errorf("record %s: %w", r.Id, err)
+		}
+	}
+	me := m.o.Member
+	var roles []string
+	if r.Author == me {
+		roles = append(roles, "author")
+	}
+	for _, cs := range tx.CoSignatures {
+		if cs.Signer == me {
+			roles = append(roles, "co_signer")
+		}
+	}
+	body := tx.Body.GetRecord()
+	if n := body.GetNotification(); n != nil && slices.Contains(n.Recipients, me) {
+		roles = append(roles, "recipient")
+	}
+	if viaSubject && len(roles) == 0 {
+		roles = append(roles, "subject")
+	}
+	kind := ledger.KindNameOf(r.Kind)
+	typ, what := EventRecord, fmt.Sprintf("%s record %s by %s names %s (%s)", kind, r.Id, r.Author, me, strings.Join(roles, ", "))
+	switch {
+	case r.Author == me:
+	case body.GetFinding() != nil && slices.Contains(body.GetFinding().SubjectStates, me):
+		f := body.GetFinding()
+		typ = EventFinding
+		what = fmt.Sprintf("finding %s by %s concerns %s: %s (reply due %s)", r.Id, r.Author, me, enum.Name(f.Determination), human.Time(f.ReplyDue))
+	case body.GetChallenge() != nil && viaSubject:
+		c := body.GetChallenge()
+		typ = EventChallenge
+		what = fmt.Sprintf("challenge %s by %s of %s's record %s (reply by %s)", r.Id, r.Author, me, c.TargetId, human.Time(c.ReplyBy))
+	}
+	idKey, err := layout.ID(r.Id)
+	if err != nil {
+		return nil, err
+	}
+	pr := p.proof(idKey, true)
+	pr.LogSize, pr.LogRoot = ls.Size, fmt.Sprintf("%X", ls.Root)
+	return &Event{
+		ID: typ + ":" + r.Id, Type: typ, Member: me, ChainID: m.chainID, Height: p.height, BlockTime: p.blockTime, Summary: what,
+		Record: &Record{ID: r.Id, Seq: r.Seq, Kind: kind, Author: r.Author, Signers: ledger.TxSigners(tx), Height: r.Height,
+			BlockTime: r.BlockTime.AsTime().UTC(), Roles: roles},
+		Proof: pr,
+	}, nil
+}
+
+// obligationEvents are the events an obligation gives at p. On the first
+// step only obligations overdue now count as having become overdue (not
+// those that were overdue once and were met late or waived since).
+func (m *daemon) obligationEvents(p proven, o *pb.Obligation, first bool) []*Event {
+	me := m.o.Member
+	overdue := o.OverdueAt != nil && (!first || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE)
+	view := obligationView(o)
+	desc := fmt.Sprintf("%s obligation %s owed by %s to %s", enum.Name(o.Kind), o.Id, o.Debtor, strings.Join(o.Creditors, ", "))
+	due := human.Time(o.Due)
+	mk := func(typ, summary string) *Event {
+		return &Event{ID: typ + ":" + o.Id, Type: typ, Member: me, ChainID: m.chainID, Height: p.height, BlockTime: p.blockTime,
+			Summary: summary, Obligation: view, Proof: p.proof(layout.Obligation(o.Id), false)}
+	}
+	var out []*Event
+	if o.Debtor == me {
+		switch {
+		case overdue:
+			out = append(out, mk(EventOverdue, fmt.Sprintf("%s is overdue: due %s, overdue since %s (status now %s)", desc, due, human.Time(o.OverdueAt), layout.StatusName(o.Status))))
+		case o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OPEN && o.Due.AsTime().Before(p.blockTime.Add(m.o.Within)):
+			left := "due already"
+			if d := o.Due.AsTime().Sub(p.blockTime); d > 0 {
+				left = human.Duration(d) + " after block time"
+			}
+			out = append(out, mk(EventDueSoon, fmt.Sprintf("%s falls due %s (%s)", desc, due, left)))
+		}
+	}
+	if overdue && slices.Contains(o.Creditors, me) {
+		out = append(out, mk(EventOwedOverdue, fmt.Sprintf("%s is overdue: due %s, overdue since %s (status now %s)", desc, due, human.Time(o.OverdueAt), layout.StatusName(o.Status))))
+	}
+	return out
+}
+
+func obligationView(o *pb.Obligation) *Obligation {
+	tp := func(t *timestamppb.Timestamp) *time.Time {
+		if t == nil {
+			return nil
+		}
+		v := t.AsTime().UTC()
+		return &v
+	}
+	return &Obligation{ID: o.Id, Kind: enum.Name(o.Kind), Debtor: o.Debtor, Creditors: append([]string{}, o.Creditors...),
+		SourceRecord: o.SourceRecord, CreatedAt: o.CreatedAt.AsTime().UTC(), CreatedHeight: o.CreatedHeight, Due: o.Due.AsTime().UTC(),
+		Status: layout.StatusName(o.Status), StatusAt: tp(o.StatusAt), StatusHeight: o.StatusHeight, StatusRecord: o.StatusRecord,
+		OverdueAt: tp(o.OverdueAt)}
+}
+
+// eventText is an event's text line.
+func eventText(ev *Event) string {
+	return fmt.Sprintf("%s height %d %-13s %s\n", ev.BlockTime.UTC().Format(time.RFC3339), ev.Height, ev.Type, ev.Summary)
+}
