@@ -168,7 +168,9 @@ func TestExternalDependencies(t *testing.T) {
 		// The record log stands alone: the standard library and
 		// transparency-dev/merkle only.
 		{[]string{"record log"}, "anything but the standard library and transparency-dev/merkle",
-			func(d string) bool { return !g.standard[d] && !strings.HasPrefix(d, "github.com/transparency-dev/merkle") }, nil},
+			func(d string) bool {
+				return !g.standard[d] && !strings.HasPrefix(d, "github.com/transparency-dev/merkle")
+			}, nil},
 		// The pure verifiers have no database: CometBFT's light client
 		// (which needs one) is for verifiers/remote.
 		{[]string{"verifiers"}, "a database or CometBFT's light client", func(d string) bool {
