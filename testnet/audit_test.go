@@ -43,6 +43,7 @@ func liar(t *testing.T, upstream string, rewrite func(path string, body []byte) 
 }
 
 func TestAudit(t *testing.T) {
+	t.Parallel() // an in-process network, mostly waiting on block time
 	ip := startInProcess(t, 4)
 	ids := ip.seed(t)
 	ctx := context.Background()

@@ -52,7 +52,7 @@ func (f *faultNet) lyingProposer(t *testing.T, lies int) {
 	f.start("node0")
 	// The running liar keeps its own copy: every later start runs the
 	// honest binary again.
-	if err := CopyBinary(nodeBinary, f.nw.Dir); err != nil {
+	if err := CopyBinary(binaries(t), f.nw.Dir); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Duration(lies) * 20 * time.Second)

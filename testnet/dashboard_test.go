@@ -206,6 +206,7 @@ func lyingDashboardProxy(t *testing.T, target string) *httptest.Server {
 // a lying proxy the same page says NOT VERIFIED with the reason. A
 // JavaScript exception fails the test.
 func TestDashboard(t *testing.T) {
+	t.Parallel() // an in-process network, mostly waiting on block time
 	exe := chromium(t)
 	ip := startInProcess(t, 3)
 	keepLogsOnFailure(t, ip.net)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,34 +15,6 @@ import (
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger/fixture"
 )
-
-// nodeBinary is the normledger binary the fault suite runs as node
-// processes; liarBinary is the same built with -tags lyingproposer, and
-// upgradeBinary with -tags upgradetest (a build with a migration).
-var nodeBinary, liarBinary, upgradeBinary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "normledger-testnet-bin")
-	if err != nil {
-		panic(err)
-	}
-	nodeBinary = filepath.Join(dir, "normledger")
-	if out, err := exec.Command("go", "build", "-o", nodeBinary, "../cmd/normledger").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	liarBinary = filepath.Join(dir, "normledger-lying-proposer")
-	upgradeBinary = filepath.Join(dir, "normledger-upgraded")
-	for bin, tag := range map[string]string{liarBinary: "lyingproposer", upgradeBinary: "upgradetest"} {
-		if out, err := exec.Command("go", "build", "-tags", tag, "-o", bin, "../cmd/normledger").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // Fault-suite timings. The short form runs in CI; NORMLEDGER_FAULTS=full
 // runs the documented full form.
@@ -257,7 +228,7 @@ func newProcessNet(t *testing.T, chainID string, validators, loadMembers, extra 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CopyBinary(nodeBinary, dir); err != nil {
+	if err := CopyBinary(binaries(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
@@ -279,6 +250,7 @@ func freePorts(t *testing.T) Ports {
 // fault scenarios under continuous load, checking after each that nothing
 // acknowledged was lost.
 func TestFaults(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	tm := timings()
 	f, _ := newProcessNet(t, "faults", 4, 0, 0)
 	nw := f.nw

@@ -100,6 +100,7 @@ func validatorsAt(t *testing.T, c *client.Client, h int64) (*cmttypes.LightBlock
 // and CometBFT's validator set agree; records from before, between and
 // after the changes verify through the light client; the audit replays it all.
 func TestGovernanceNetwork(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	f, ports := newProcessNet(t, "gov-net", 4, 4, 1)
 	nw := f.nw
 	for _, n := range nw.Nodes {

@@ -32,6 +32,7 @@ func partitionTimings() (fault time.Duration, load time.Duration) {
 // halves. After each heal the set checker must pass: no acknowledged write
 // lost, no divergence, and the side without a quorum committed nothing.
 func TestPartitions(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root: run as root (CI does)")
 	}
@@ -50,7 +51,7 @@ func TestPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CopyBinary(nodeBinary, dir); err != nil {
+	if err := CopyBinary(binaries(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	// Halves A = {node0, node1} and B = {node2, node3}, as two capitals:

@@ -92,6 +92,7 @@ func (ln *logNet) verifierFrom(t *testing.T, node *client.Client, dir string, ro
 // rewritten log (one tile swapped) is refused by its own checks at start,
 // and when it serves the log unchecked anyway, by verify and by audit.
 func TestRecordLog(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	ln := startLogNet(t, "recordlog", t.TempDir())
 	ctx := context.Background()
 	if _, err := Seed(ctx, ln.f.nw, time.Minute, nil); err != nil {
@@ -319,6 +320,7 @@ func tokenOf(after uint64) string {
 // light client accepts; the verifier's trust store, which kept the log it
 // saw, still catches the rewrite.
 func TestRewrittenHistory(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	ctx := context.Background()
 	dirA := t.TempDir()
 	dirB := t.TempDir()
@@ -472,7 +474,7 @@ func startLogNetStopped(t *testing.T, chainID, dir string, witnesses int) *logNe
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CopyBinary(nodeBinary, dir); err != nil {
+	if err := CopyBinary(binaries(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	full, err := nw.AddFullNode(ports[4])

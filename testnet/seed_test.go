@@ -37,6 +37,7 @@ func overdueGauge(t *testing.T, restURL string) float64 {
 // consultation request nobody answers. The ledger lists it as overdue and
 // /metrics counts it.
 func TestSeedOverdueWithinAMinute(t *testing.T) {
+	t.Parallel() // an in-process network, mostly waiting on block time
 	ip := startInProcess(t, 3)
 	keepLogsOnFailure(t, ip.net)
 	ctx, cancel := context.WithTimeout(context.Background(), 85*time.Second)

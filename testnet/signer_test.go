@@ -21,6 +21,7 @@ import (
 // killed under load the validator stops signing (the other three keep the
 // chain going), never double-signs, and signs again once the signer is back.
 func TestRemoteSigner(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	dir := t.TempDir()
 	ports := make([]Ports, 4)
 	for i := range ports {
@@ -31,7 +32,7 @@ func TestRemoteSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CopyBinary(nodeBinary, dir); err != nil {
+	if err := CopyBinary(binaries(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	n3 := nw.Nodes[3]

@@ -32,6 +32,7 @@ func logHas(n NodeInfo, s string) bool {
 // proofs the verifier accepts, and says it holds history only from the
 // snapshot's height (audit refuses it plainly).
 func TestStateSync(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	dir := t.TempDir()
 	ports := make([]Ports, 6)
 	for i := range ports {
@@ -43,7 +44,7 @@ func TestStateSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CopyBinary(nodeBinary, dir); err != nil {
+	if err := CopyBinary(binaries(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	// Only node0 and node1 take snapshots: node0 will serve corrupted chunks.

@@ -36,6 +36,7 @@ const testUpgrade = "normledger-test-v7"
 // the light client, and the audit replays across the upgrade with the new
 // binary (the old one stops at the height).
 func TestUpgrade(t *testing.T) {
+	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	f, _ := newProcessNet(t, "upgrade-net", 4, 4, 0)
 	nw, dir := f.nw, f.nw.Dir
 	procs := map[string]*Process{}
@@ -47,7 +48,7 @@ func TestUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	procs["node3"] = f.start("node3")
-	if err := CopyBinary(nodeBinary, dir); err != nil {
+	if err := CopyBinary(binaries(t), dir); err != nil {
 		t.Fatal(err)
 	}
 	f.waitHeight(2, 60*time.Second)

@@ -51,6 +51,7 @@ func (ip *inproc) verifier(t *testing.T, primary *client.Client, witnesses ...*c
 }
 
 func TestVerification(t *testing.T) {
+	t.Parallel() // an in-process network, mostly waiting on block time
 	ip := startInProcess(t, 4)
 	ids := ip.seed(t)
 	ctx := context.Background()
