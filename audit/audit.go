@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -455,7 +455,7 @@ func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, re
 		return err
 	}
 	for _, e := range evs {
-		rep.Evidence = append(rep.Evidence, EvidenceEntry{ID: e.Id, Type: strings.ToLower(strings.TrimPrefix(e.Type.String(), "MISBEHAVIOR_TYPE_")),
+		rep.Evidence = append(rep.Evidence, EvidenceEntry{ID: e.Id, Type: enum.Name(e.Type),
 			Validator: fmt.Sprintf("%X", e.ValidatorAddress), Member: e.Member, Height: e.Height, CommittedHeight: e.CommittedHeight})
 	}
 	if got, err := api.EvidenceList(ctx, "", to, false); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/client/keyring"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
@@ -164,7 +165,7 @@ func initCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintf(e.out, "initialised the development chain %s in %s\n", chainID, e.cfg.Home)
 				for _, m := range members {
-					fmt.Fprintf(e.out, "  member %-12s %-13s key %s\n", m.ID, strings.TrimPrefix(m.Class.String(), "MEMBER_CLASS_"), m.Signer().KeyID())
+					fmt.Fprintf(e.out, "  member %-12s %-13s key %s\n", m.ID, enum.Name(m.Class), m.Signer().KeyID())
 				}
 				fmt.Fprintf(e.out, "start it with: normledger start --home %s\n", e.cfg.Home)
 				return nil

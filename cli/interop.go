@@ -16,6 +16,7 @@ import (
 
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/interop/stix"
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -187,7 +188,7 @@ objects, sectors from the victims' identities or --sector).`,
 			}
 			opt := stix.ImportOptions{Author: s.Member}
 			for _, name := range sectors {
-				v, ok := pb.Sector_value["SECTOR_"+strings.ReplaceAll(strings.TrimPrefix(strings.ToUpper(name), "SECTOR_"), "-", "_")]
+				v, ok := enum.Parse(pb.Sector(0).Descriptor(), name)
 				if !ok {
 					return fmt.Errorf("--sector %q is not a sector", name)
 				}
@@ -207,8 +208,8 @@ objects, sectors from the victims' identities or --sector).`,
 			for i, r := range imp.Records {
 				d := r.GetIncidentDisclosure()
 				fmt.Fprintf(e.out, "%d. %s -> incident disclosure %s (%s, %s): %s\n", i+1, imp.Sources[i], d.IncidentRef,
-					strings.ToLower(strings.TrimPrefix(d.Stage.String(), "DISCLOSURE_STAGE_")),
-					strings.ToLower(strings.TrimPrefix(d.Severity.String(), "SEVERITY_")), d.Summary)
+					enum.Name(d.Stage),
+					enum.Name(d.Severity), d.Summary)
 			}
 			printReport(e.out, imp.Report, "would submit", "other objects, read only for the incidents")
 			if dryRun || len(imp.Records) == 0 {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
 	"github.com/normledger/normledger/verifiers/remote"
@@ -285,7 +286,7 @@ func queryCmd(e *env) *cobra.Command {
 				}
 				rows := [][]string{{"ID", "TYPE", "MEMBER", "VALIDATOR", "HEIGHT", "COMMITTED AT"}}
 				for _, ev := range evs {
-					rows = append(rows, []string{ev.Id, strings.ToLower(strings.TrimPrefix(ev.Type.String(), "MISBEHAVIOR_TYPE_")),
+					rows = append(rows, []string{ev.Id, enum.Name(ev.Type),
 						orDash(ev.Member), fmt.Sprintf("%X", ev.ValidatorAddress), fmt.Sprint(ev.Height), fmt.Sprint(ev.CommittedHeight)})
 				}
 				if len(evs) == 0 {

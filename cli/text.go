@@ -595,7 +595,7 @@ func textPledgeCompliance(w io.Writer, res *pb.GetPledgeComplianceResponse) erro
 		fmt.Fprintln(w, "no compliance figures")
 		return nil
 	}
-	state := strings.ToLower(strings.TrimPrefix(c.State.String(), "PLEDGE_STATE_"))
+	state := enum.Name(c.State)
 	if c.StateTime != nil {
 		state += " at " + c.StateTime.AsTime().UTC().Format(time.RFC3339)
 	}

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"time"
 
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/verifiers"
 	"github.com/normledger/normledger/verifiers/checkpoint"
 	"github.com/normledger/normledger/verifiers/remote"
@@ -170,7 +173,7 @@ func (e *env) printVerifiedEvidence(v *remote.VerifiedEvidence, err error) {
 		member = "run by member " + v.Member
 	}
 	fmt.Fprintf(e.out, "VERIFIED: evidence %s: %s by validator %s (%s, power %d of %d) at height %d (%s), committed at height %d\n",
-		v.ID, strings.ToLower(strings.TrimPrefix(v.Type, "MISBEHAVIOR_TYPE_")), v.ValidatorAddress, member, v.ValidatorPower, v.TotalPower,
+		v.ID, enum.Short(pb.MisbehaviorType(0).Descriptor(), v.Type), v.ValidatorAddress, member, v.ValidatorPower, v.TotalPower,
 		v.MisbehaviorAt, v.MisbehaviorTime.UTC().Format(time.RFC3339), v.CommittedHeight)
 	fmt.Fprintf(e.out, "  proven at state height %d: app hash %s in header %s, header verified by the light client\n", v.Height, v.AppHash, v.HeaderHash)
 	if v.Member != "" {

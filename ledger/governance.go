@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -773,7 +774,7 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		} else if am.ValidatorPower > 0 {
 			return errf(CodeMissingField, "add_member.validator_pub_key is required with validator_power")
 		}
-		g.note(m, by, "admitted as "+lowerTrim(am.Class.String(), "MEMBER_CLASS_"))
+		g.note(m, by, "admitted as "+enum.Name(am.Class))
 		g.putMember(m)
 	case *pb.GovernanceAction_SuspendMember:
 		return g.setStatus("suspend_member", a.SuspendMember.Member, pb.MemberStatus_MEMBER_STATUS_ACTIVE,

@@ -4,11 +4,11 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -170,7 +170,7 @@ func ActionOf(a *pb.GovernanceAction) pb.GovAction {
 
 // GovActionName is the short name of an action: GOV_ACTION_ADD_MEMBER -> "add_member".
 func GovActionName(a pb.GovAction) string {
-	return lowerTrim(a.String(), "GOV_ACTION_")
+	return enum.Name(a)
 }
 
 // Decide judges a proposal's tally under its rule. final says that no more
@@ -400,5 +400,3 @@ func validatorKey(field string, k []byte) error {
 func cloneMember(m *pb.Member) *pb.Member { return proto.Clone(m).(*pb.Member) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func lowerTrim(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }

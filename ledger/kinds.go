@@ -3,8 +3,8 @@ package ledger
 import (
 	"fmt"
 	"sort"
-	"strings"
 
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -177,5 +177,5 @@ func DefaultRegistry() *Registry {
 // KindNameOf returns the stable name of a record kind ("pledge", ...), or
 // "unspecified". It does not depend on a registry.
 func KindNameOf(k pb.RecordKind) string {
-	return strings.ToLower(strings.TrimPrefix(k.String(), "RECORD_KIND_"))
+	return enum.Name(k)
 }

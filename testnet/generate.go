@@ -15,6 +15,7 @@ import (
 	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node/genesis"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -178,7 +179,7 @@ func Generate(o Options) (*Network, error) {
 			comet = nodeComet(ports, o.TimeoutCommit)
 			p2pAddr = ports.P2P
 		}
-		prof := operator.Profile{ChainID: o.ChainID, Member: m.ID, Class: lowerTrim(m.Class.String(), "MEMBER_CLASS_"), Name: m.Name,
+		prof := operator.Profile{ChainID: o.ChainID, Member: m.ID, Class: enum.Name(m.Class), Name: m.Name,
 			CountryCode: m.Country, Roles: m.Roles, Validator: validator, Power: 10,
 			PointOfContact: &pb.PointOfContact{Name: "Duty officer", Organisation: m.Name, Email: "poc@" + m.ID + ".example"}}
 		if _, err := operator.Init(operator.Options{Home: home, Profile: prof, KeyringBackend: keyring.BackendTest, Key: m.Key, Comet: comet}); err != nil {
@@ -326,8 +327,6 @@ func (n *Network) setPeers(nd NodeInfo) error {
 	cmtcfg.WriteConfigFile(filepath.Join(nd.Home, "config", "config.toml"), cfg)
 	return nil
 }
-
-func lowerTrim(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }
 
 // Signer is a member's signing key, from that member's own home.
 func (n *Network) Signer(member string) (ledger.Signer, error) {

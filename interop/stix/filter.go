@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // ParseFilter reads the export parameters shared by the REST route and
@@ -26,7 +28,7 @@ func ParseFilter(since, member, kinds string) (Filter, error) {
 		if k == "" {
 			continue
 		}
-		kd := reg.KindByName(strings.ToLower(strings.TrimPrefix(strings.ToUpper(k), "RECORD_KIND_")))
+		kd := reg.KindByName(enum.Short(pb.RecordKind(0).Descriptor(), k))
 		if kd == nil {
 			return f, fmt.Errorf("kind %q is not a record kind", k)
 		}

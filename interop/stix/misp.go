@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -174,8 +175,8 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 			Attribute: []MISPAttribute{
 				attr("name", "text", "Other", d.IncidentRef, ""),
 				attr("description", "text", "Other", d.Summary, ""),
-				attr("criticality", "text", "Other", crit, "from severity "+enumName(d.Severity.String(), "SEVERITY_")),
-				attr("investigation_status", "text", "Other", status, "from stage "+enumName(d.Stage.String(), "DISCLOSURE_STAGE_")),
+				attr("criticality", "text", "Other", crit, "from severity "+enum.Name(d.Severity)),
+				attr("investigation_status", "text", "Other", status, "from stage "+enum.Name(d.Stage)),
 			}}
 		if d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING {
 			obj.Attribute = append(obj.Attribute, attr("determination", "text", "Other", "suspected", ""))

@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -537,7 +538,7 @@ func (e *exporter) ext(r *pb.StoredRecord, rec, body *pb.Record, kind pb.RecordK
 	x := RecordExt{ExtensionType: "property-extension", ChainID: e.in.ChainID, RecordID: r.Id, Kind: ledger.KindNameOf(kind),
 		Author: r.Author, Height: r.Height, BlockTime: Timestamp(r.BlockTime.AsTime()), Record: buf.Bytes(), RetractedBy: e.retract[r.Id]}
 	if p := body.GetPledge(); p != nil {
-		x.PledgeState = strings.ToLower(strings.TrimPrefix(ledger.PledgeStateAt(p, e.in.At).String(), "PLEDGE_STATE_"))
+		x.PledgeState = enum.Name(ledger.PledgeStateAt(p, e.in.At))
 	}
 	return x, nil
 }
@@ -584,7 +585,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		if len(objs) == 0 {
 			objs = []string{MemberIdentity(r.Author)}
 		}
-		if err := e.add(id, Note{Common: c, Abstract: "Civilian harm assessment (" + enumName(h.Status.String(), "ASSESSMENT_STATUS_") + ")",
+		if err := e.add(id, Note{Common: c, Abstract: "Civilian harm assessment (" + enum.Name(h.Status) + ")",
 			Content: harmText(h), ObjectRefs: sortedUnique(objs)}); err != nil {
 			return err
 		}
@@ -599,7 +600,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			e.named[s] = true
 		}
 		refs = append(refs, fd.EvidenceRefs...)
-		if err := e.add(id, Note{Common: c, Abstract: "Verification finding: " + enumName(fd.Determination.String(), "DETERMINATION_"),
+		if err := e.add(id, Note{Common: c, Abstract: "Verification finding: " + enum.Name(fd.Determination),
 			Content: fd.Summary, ObjectRefs: sortedUnique(objs)}); err != nil {
 			return err
 		}
@@ -698,11 +699,9 @@ func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosu
 		core.ImpactRefs = append(core.ImpactRefs, iid)
 	}
 	c.Extensions[IncidentCoreExtension] = core
-	name := d.IncidentRef + " (" + strings.ReplaceAll(enumName(d.Stage.String(), "DISCLOSURE_STAGE_"), "_", " ") + ")"
+	name := d.IncidentRef + " (" + strings.ReplaceAll(enum.Name(d.Stage), "_", " ") + ")"
 	return e.add(c.ID, Incident{Common: c, Name: name, Description: d.Summary})
 }
-
-func enumName(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }
 
 func harmText(h *pb.HarmAssessment) string {
 	var b strings.Builder
@@ -710,7 +709,7 @@ func harmText(h *pb.HarmAssessment) string {
 		fmt.Fprintf(&b, "Persons affected: %d (range %d to %d). ", p.Best, p.Min, p.Max)
 	}
 	for _, s := range h.ServicesLost {
-		fmt.Fprintf(&b, "Service lost: %s (%s) for %d minutes, %d people. ", s.Service, enumName(s.Sector.String(), "SECTOR_"), s.DurationMinutes, s.People)
+		fmt.Fprintf(&b, "Service lost: %s (%s) for %d minutes, %d people. ", s.Service, enum.Name(s.Sector), s.DurationMinutes, s.People)
 	}
 	if h.PhysicalHarm != "" {
 		fmt.Fprintf(&b, "Physical harm: %s ", h.PhysicalHarm)
@@ -718,7 +717,7 @@ func harmText(h *pb.HarmAssessment) string {
 	if h.EconomicHarmUsd > 0 {
 		fmt.Fprintf(&b, "Economic harm: USD %d. ", h.EconomicHarmUsd)
 	}
-	fmt.Fprintf(&b, "Causation confidence: %s.", enumName(h.CausationConfidence.String(), "CONFIDENCE_"))
+	fmt.Fprintf(&b, "Causation confidence: %s.", enum.Name(h.CausationConfidence))
 	return strings.TrimSpace(b.String())
 }
 

@@ -26,11 +26,13 @@ func Prefix(d protoreflect.EnumDescriptor) string {
 
 // Name is v's short name: its value name without Prefix, lower-cased. A
 // number its enum does not define is named by the number.
-func Name(v protoreflect.Enum) string {
-	d := v.Descriptor()
-	val := d.Values().ByNumber(v.Number())
+func Name(v protoreflect.Enum) string { return NameOf(v.Descriptor(), v.Number()) }
+
+// NameOf is the short name of value n of d.
+func NameOf(d protoreflect.EnumDescriptor, n protoreflect.EnumNumber) string {
+	val := d.Values().ByNumber(n)
 	if val == nil {
-		return strconv.Itoa(int(v.Number()))
+		return strconv.Itoa(int(n))
 	}
 	return strings.ToLower(strings.TrimPrefix(string(val.Name()), Prefix(d)))
 }
@@ -48,4 +50,15 @@ func Parse(d protoreflect.EnumDescriptor, s string) (protoreflect.EnumNumber, bo
 		return v.Number(), true
 	}
 	return 0, false
+}
+
+// Short normalises a name given for a value of d (a query filter, a flag)
+// to its short name: the short name of the value Parse finds, or s
+// lower-cased, which names no value, when it finds none (the caller then
+// refuses it as it refuses any unknown name).
+func Short(d protoreflect.EnumDescriptor, s string) string {
+	if n, ok := Parse(d, s); ok {
+		return NameOf(d, n)
+	}
+	return strings.ToLower(s)
 }

@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -153,7 +154,7 @@ func Content(author string, h [32]byte) []byte {
 
 // SectorName is the index name of a sector: SECTOR_HEALTH -> "health".
 func SectorName(s pb.Sector) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "SECTOR_"))
+	return enum.Name(s)
 }
 
 // SectorByName is the inverse of SectorName.
@@ -221,7 +222,7 @@ func ObIndex(prefix []byte, dueNano int64, id string) []byte {
 
 // StatusName is the index name of an obligation status: OBLIGATION_STATUS_MET_LATE -> "met_late".
 func StatusName(s pb.ObligationStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "OBLIGATION_STATUS_"))
+	return enum.Name(s)
 }
 
 // StatusByName is the inverse of StatusName.
@@ -272,7 +273,7 @@ func Vote(id, elector string) []byte { return Cat(VotePrefix(id), []byte(elector
 
 // ProposalStatusName is the index name of a proposal status: PROPOSAL_STATUS_VOTING -> "voting".
 func ProposalStatusName(s pb.ProposalStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "PROPOSAL_STATUS_"))
+	return enum.Name(s)
 }
 
 // ProposalStatusByName is the inverse of ProposalStatusName.

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -300,8 +301,8 @@ func (s *Server) record(id string, height int64, prove bool) (*pb.GetRecordRespo
 
 // ListRecords implements LedgerService.
 func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb.ListRecordsResponse, error) {
-	f := store.Filter{Kind: shortName(req.Kind, "RECORD_KIND_"), Author: req.Author, Subject: req.Subject,
-		Sector: shortName(req.Sector, "SECTOR_"), Limit: int(req.Limit)}
+	f := store.Filter{Kind: enum.Short(pb.RecordKind(0).Descriptor(), req.Kind), Author: req.Author, Subject: req.Subject,
+		Sector: enum.Short(pb.Sector(0).Descriptor(), req.Sector), Limit: int(req.Limit)}
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
@@ -480,7 +481,7 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		return nil, badRequest(ledger.CodeBadFormat, "pledge is not a record id")
 	}
 	if req.Status != "" {
-		st, ok := layout.StatusByName(shortName(req.Status, "OBLIGATION_STATUS_"))
+		st, ok := layout.StatusByName(enum.Short(pb.ObligationStatus(0).Descriptor(), req.Status))
 		if !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (open, met, met_late, overdue, waived)", req.Status))
 		}
@@ -712,7 +713,7 @@ func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) 
 		f.Limit = 50
 	}
 	if req.Status != "" {
-		st, ok := layout.ProposalStatusByName(shortName(req.Status, "PROPOSAL_STATUS_"))
+		st, ok := layout.ProposalStatusByName(enum.Short(pb.ProposalStatus(0).Descriptor(), req.Status))
 		if !ok {
 			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown status %q (voting, passed, rejected, vetoed, expired, aborted, failed)", req.Status))
 		}
@@ -947,17 +948,6 @@ func LightBlockAt(ctx context.Context, chain Chain, h int64) (*cmttypes.LightBlo
 		return nil, err
 	}
 	return &cmttypes.LightBlock{SignedHeader: &c.SignedHeader, ValidatorSet: vs}, nil
-}
-
-// shortName accepts an enum value by its short name ("pledge") or its full
-// protobuf name ("RECORD_KIND_PLEDGE"), in any case, and returns the short
-// name the ledger's indexes use.
-func shortName(v, prefix string) string {
-	u := strings.ToUpper(v)
-	if strings.HasPrefix(u, prefix) {
-		u = u[len(prefix):]
-	}
-	return strings.ToLower(u)
 }
 
 // KindNames lists the record kinds' short names, in enum order.
