@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/normledger/normledger/internal/atomicfile"
 )
 
 // Write saves report.json and report.html in dir.
@@ -19,7 +21,7 @@ func (r *Report) Write(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(bz, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "report.json"), append(bz, '\n'), 0o644); err != nil {
 		return err
 	}
 	f, err := os.Create(filepath.Join(dir, "report.html"))

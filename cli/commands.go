@@ -21,6 +21,7 @@ import (
 	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/client/keyring"
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
@@ -372,7 +373,7 @@ the printed public key and key id to the consortium.`,
 				_, err = e.out.Write(append(blob, '\n'))
 				return err
 			}
-			return os.WriteFile(outFile, append(blob, '\n'), 0o600)
+			return atomicfile.WriteFile(outFile, append(blob, '\n'), 0o600)
 		},
 	}
 	export.Flags().StringVar(&outFile, "out", "", "write to this file (mode 0600) instead of stdout")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/client/keyring"
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/node"
 )
 
@@ -116,7 +117,7 @@ created itself.`,
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(filepath.Join(home, devMarker), []byte("created by normledger dev\n"), 0o644); err != nil {
+				if err := atomicfile.WriteFile(filepath.Join(home, devMarker), []byte("created by normledger dev\n"), 0o644); err != nil {
 					return err
 				}
 			}

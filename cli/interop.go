@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/interop/stix"
 	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -72,7 +73,7 @@ func writeOut(path string, bz []byte, stdout io.Writer) error {
 		_, err := stdout.Write(bz)
 		return err
 	}
-	return os.WriteFile(path, bz, 0o644)
+	return atomicfile.WriteFile(path, bz, 0o644)
 }
 
 func printReport(w io.Writer, rep *stix.Report, verb, skipped string) {

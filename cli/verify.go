@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
@@ -186,7 +187,7 @@ func writeBundle(path string, b *remote.Bundle) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(bz, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(bz, '\n'), 0o644)
 }
 
 func verifyCmd(e *env) *cobra.Command {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/node/api"
@@ -221,11 +222,7 @@ func (c *Checkpoints) publish(ctx context.Context, h int64) error {
 
 func (c *Checkpoints) save(h int64, msg []byte) error {
 	path := filepath.Join(c.dir, fmt.Sprintf("%020d.note", h))
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, msg, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(path, msg, 0o600); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -378,10 +375,7 @@ func (c *Checkpoints) AddCosignatures(h int64, lines []byte) error {
 		return nil
 	}
 	path := filepath.Join(c.dir, fmt.Sprintf("%020d.note", h))
-	if err := os.WriteFile(path+".tmp", out, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
+	if err := atomicfile.WriteFile(path, out, 0o600); err != nil {
 		return err
 	}
 	c.notes[h] = out

@@ -14,7 +14,9 @@ import (
 	cmttime "github.com/cometbft/cometbft/types/time"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/node/genesis"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -66,7 +68,9 @@ func InitHome(o InitOptions) (*cmtcfg.Config, error) {
 	if err := cfg.ValidateBasic(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cmtcfg.WriteConfigFile(filepath.Join(o.Home, "config", "config.toml"), cfg)
+	if err := SaveCometConfig(o.Home, cfg); err != nil {
+		return nil, err
+	}
 	if !o.NoValidatorKey {
 		privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
 	}
@@ -110,5 +114,24 @@ func WriteGenesis(path, chainID string, genesisTime time.Time, vals []cmttypes.G
 	if err := doc.ValidateAndComplete(); err != nil {
 		return fmt.Errorf("genesis: %w", err)
 	}
-	return doc.SaveAs(path)
+	return genesis.WriteGenesis(path, doc)
+}
+
+// SaveCometConfig writes cfg as home's config/config.toml, replacing the
+// file atomically (CometBFT's WriteConfigFile renders it; it writes in
+// place).
+func SaveCometConfig(home string, cfg *cmtcfg.Config) error {
+	path := filepath.Join(home, "config", "config.toml")
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".config-toml-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	rendered := filepath.Join(tmp, "config.toml")
+	cmtcfg.WriteConfigFile(rendered, cfg)
+	bz, err := os.ReadFile(rendered)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, bz, 0o644)
 }

@@ -18,6 +18,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -157,15 +158,6 @@ func writeSynced(path string, bz []byte) error {
 	return f.Close()
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // create exports height into DIR/<height>: chunks first, each fsynced, then
 // the manifest, then the directory renamed into place.
 func (s *Snapshots) create(height int64) (int, error) {
@@ -214,13 +206,13 @@ func (s *Snapshots) create(height int64) (int, error) {
 	if err := writeSynced(filepath.Join(tmp, "manifest"), bz); err != nil {
 		return 0, err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(tmp, filepath.Join(s.dir, strconv.FormatInt(height, 10))); err != nil {
 		return 0, err
 	}
-	return store.ChunkCount(m), syncDir(s.dir)
+	return store.ChunkCount(m), atomicfile.SyncDir(s.dir)
 }
 
 // heights lists the complete snapshots, newest first.

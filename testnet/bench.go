@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -277,5 +278,5 @@ func (r *BenchResult) WriteJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(bz, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(bz, '\n'), 0o644)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/normledger/normledger/internal/atomicfile"
 )
 
 // RenderBenchmarks writes BENCHMARKS.md from the network result, the go test
@@ -193,7 +195,7 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 	p("```")
 	p("%s", strings.TrimSpace(commands))
 	p("```")
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return atomicfile.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // parseMicro reads go test -bench lines: benchmark name (without the

@@ -14,9 +14,11 @@ import (
 
 	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/client/keyring"
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/ledger/fixture"
+	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/genesis"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers/checkpoint"
@@ -295,7 +297,7 @@ func (n *Network) addWitnesses(o Options, members []fixture.Member) error {
 		return err
 	}
 	n.Policy = filepath.Join(n.Dir, "witness-policy.txt")
-	return os.WriteFile(n.Policy, []byte(p.String()), 0o644)
+	return atomicfile.WriteFile(n.Policy, []byte(p.String()), 0o644)
 }
 
 // nodeComet is the CometBFT configuration of a local node.
@@ -324,7 +326,9 @@ func (n *Network) setPeers(nd NodeInfo) error {
 		return err
 	}
 	cfg.P2P.PersistentPeers = n.peersExcept(nd.Name)
-	cmtcfg.WriteConfigFile(filepath.Join(nd.Home, "config", "config.toml"), cfg)
+	if err := node.SaveCometConfig(nd.Home, cfg); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -367,7 +371,7 @@ func (n *Network) save() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(n.Dir, "testnet.json"), append(bz, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(n.Dir, "testnet.json"), append(bz, '\n'), 0o644)
 }
 
 // AddFullNode adds a non-validating node to an existing network: a fresh
@@ -462,7 +466,7 @@ rest_laddr = "tcp://%s"
 grpc_laddr = "tcp://%s"
 %s
 `, n.RESTURL(), snapshotInterval, chunkHeight, strings.Join(witnesses, ", "), n.REST, n.GRPC, rate)
-	return os.WriteFile(filepath.Join(n.Home, "config", "app.toml"), []byte(s), 0o644)
+	return atomicfile.WriteFile(filepath.Join(n.Home, "config", "app.toml"), []byte(s), 0o644)
 }
 
 // Load reads <dir>/testnet.json.

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/internal/atomicfile"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers/remote"
 )
@@ -247,7 +248,7 @@ func joinBenchCmd() *cobra.Command {
 				_, err := cmd.OutOrStdout().Write(append(bz, '\n'))
 				return err
 			}
-			return os.WriteFile(out, append(bz, '\n'), 0o644)
+			return atomicfile.WriteFile(out, append(bz, '\n'), 0o644)
 		},
 	}
 	f := cmd.Flags()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/normledger/normledger/internal/atomicfile"
 )
 
 // Each node runs as its own OS process, `<dir>/bin/normledger start --home
@@ -47,19 +48,7 @@ func CopyBinary(src, dir string) error {
 		return err
 	}
 	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return atomicfile.Write(dst, 0o755, in)
 }
 
 // Node finds a node by name ("node2").
@@ -184,7 +173,7 @@ func startProcess(dir string, n NodeInfo, args, env []string) (*Process, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", n.Name, err)
 	}
-	if err := os.WriteFile(pidFile(n), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(pidFile(n), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		cmd.Process.Kill()
 		return nil, err
 	}

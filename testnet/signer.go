@@ -10,8 +10,9 @@ import (
 	"syscall"
 	"time"
 
-	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/normledger/normledger/cli/operator"
+	"github.com/normledger/normledger/internal/atomicfile"
+	"github.com/normledger/normledger/node"
 )
 
 // Signer is a remote signer process holding one validator's key, off the
@@ -45,7 +46,9 @@ func (nw *Network) MoveKeyToSigner(n NodeInfo, addr string) (Signer, error) {
 		}
 	}
 	cfg.PrivValidatorListenAddr = "tcp://" + addr
-	cmtcfg.WriteConfigFile(filepath.Join(n.Home, "config", "config.toml"), cfg)
+	if err := node.SaveCometConfig(n.Home, cfg); err != nil {
+		return Signer{}, err
+	}
 	return Signer{NodeInfo: NodeInfo{Name: "signer-" + n.Name, Home: home}, Addr: addr}, nil
 }
 
@@ -67,7 +70,7 @@ func (nw *Network) StartSigner(s Signer) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.Name, err)
 	}
-	if err := os.WriteFile(pidFile(s.NodeInfo), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(pidFile(s.NodeInfo), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		cmd.Process.Kill()
 		return nil, err
 	}

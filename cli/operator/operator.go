@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/client/keyring"
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/genesis"
@@ -127,7 +128,7 @@ func Init(o Options) (keyring.Info, error) {
 	if err != nil {
 		return keyring.Info{}, err
 	}
-	if err := os.WriteFile(profilePath(o.Home), append(bz, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(profilePath(o.Home), append(bz, '\n'), 0o644); err != nil {
 		return keyring.Info{}, err
 	}
 	rest := o.Node
@@ -292,13 +293,15 @@ func joinGenesis(home, genesisFile, wantHash, peers string, comet func(*cmtcfg.C
 	if err != nil {
 		return nil, "", err
 	}
-	if err := os.WriteFile(dst, bz, 0o644); err != nil {
+	if err := atomicfile.WriteFile(dst, bz, 0o644); err != nil {
 		return nil, "", err
 	}
 	if peers != "" {
 		ccfg.P2P.PersistentPeers = peers
 	}
-	cmtcfg.WriteConfigFile(cfgPath, ccfg)
+	if err := node.SaveCometConfig(home, ccfg); err != nil {
+		return nil, "", err
+	}
 	return p, note, nil
 }
 
@@ -332,8 +335,7 @@ func EnableStateSync(home string, rpcServers []string, trustHeight int64, trustH
 	if err := ccfg.ValidateBasic(); err != nil {
 		return err
 	}
-	cmtcfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), ccfg)
-	return nil
+	return node.SaveCometConfig(home, ccfg)
 }
 
 const appTomlTemplate = `# normledger settings. Precedence: command-line flags, then NORMLEDGER_*
@@ -431,7 +433,7 @@ read_rate_burst = 400
 // given chain id, REST URL for client commands and keyring backend.
 func WriteAppToml(home, chainID, node, backend string) error {
 	path := filepath.Join(home, "config", "app.toml")
-	return os.WriteFile(path, []byte(fmt.Sprintf(appTomlTemplate, chainID, node, backend)), 0o644)
+	return atomicfile.WriteFile(path, []byte(fmt.Sprintf(appTomlTemplate, chainID, node, backend)), 0o644)
 }
 
 // LoadCometConfig reads config/config.toml of home into a CometBFT config.

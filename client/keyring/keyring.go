@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 )
 
@@ -183,11 +184,7 @@ func (k *Keyring) write(name string, f *file) error {
 	if err != nil {
 		return err
 	}
-	tmp := k.path(name) + ".tmp"
-	if err := os.WriteFile(tmp, append(bz, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, k.path(name))
+	return atomicfile.WriteFile(k.path(name), append(bz, '\n'), 0o600)
 }
 
 func (k *Keyring) read(name string) (*file, error) {

@@ -3,13 +3,14 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 func TestWriteFile(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, "state.json")
-	for _, content := range []string{"first", "second, longer than the first", "3"} {
+	p := filepath.Join(dir, "f.json")
+	for _, content := range []string{"one", "two, longer"} {
 		if err := WriteFile(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -18,14 +19,61 @@ func TestWriteFile(t *testing.T) {
 			t.Fatalf("read %q %v, want %q", got, err, content)
 		}
 	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %v", fi.Mode())
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", st.Mode(), err)
+	}
+	if err := Write(filepath.Join(dir, "g"), 0o755, strings.NewReader("streamed")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "g")); string(got) != "streamed" {
+		t.Fatalf("streamed: %q", got)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatalf("left temporary files: %v", entries)
+	if len(entries) != 2 {
+		t.Fatalf("temporary files left behind: %v", entries)
 	}
-	if err := WriteFile(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+	// A write into a missing directory fails and leaves nothing.
+	if err := WriteFile(filepath.Join(dir, "missing", "f"), nil, 0o600); err == nil {
 		t.Fatal("wrote into a missing directory")
+	}
+}
+
+func TestBatch(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		dir := t.TempDir()
+		b := &Batch{NoSync: noSync}
+		paths := []string{"tile/0/000", "tile/0/001", "tile/1/x001/002", "entries/000"}
+		for _, p := range paths {
+			if err := b.WriteFile(filepath.Join(dir, p), []byte(p), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !noSync && len(b.dirs) < 5 { // the four directories and the parents of those created
+			t.Fatalf("directories to sync: %v", b.dirs)
+		}
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.dirs) != 0 {
+			t.Fatalf("Sync left %v", b.dirs)
+		}
+		for _, p := range paths {
+			if got, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(got) != p {
+				t.Fatalf("%s: %q %v", p, got, err)
+			}
+		}
+	}
+}
+
+func TestIsTemp(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.CreateTemp(dir, ".note.tmp*") // what replace creates for "note"
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if !IsTemp(f.Name()) || IsTemp(filepath.Join(dir, "note")) || IsTemp("00000000000000000012.note") {
+		t.Fatal("IsTemp misjudges")
 	}
 }

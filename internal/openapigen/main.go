@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/node/api"
@@ -119,7 +120,7 @@ func run(path, codesFile string) error {
 	if err := enc.Encode(doc); err != nil {
 		return err
 	}
-	return os.WriteFile(path, out.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, out.Bytes(), 0o644)
 }
 
 func asList(v any) []any {

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/cosmos/iavl"
+	"github.com/normledger/normledger/internal/atomicfile"
 )
 
 // Verify walks every node of the latest version, recomputes every node
@@ -151,9 +152,8 @@ func (s *Store) writeMarker(v int64, hash []byte, clean bool) error {
 		return nil
 	}
 	bz, _ := json.Marshal(commitMarker{Version: v, Hash: hex.EncodeToString(hash), Clean: clean})
-	tmp := s.marker + ".tmp"
-	if err := os.WriteFile(tmp, bz, 0o644); err != nil {
+	if err := atomicfile.WriteFile(s.marker, bz, 0o644); err != nil {
 		return fmt.Errorf("write commit marker: %w", err)
 	}
-	return os.Rename(tmp, s.marker)
+	return nil
 }

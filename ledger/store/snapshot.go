@@ -12,6 +12,7 @@ import (
 	iavldb "github.com/cosmos/iavl/db"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store/tlog"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -561,7 +562,7 @@ func (s *Store) Install(restoreDir string) error {
 	s.count.Store(fresh.count.Load())
 	s.prunedTo = fresh.version - 1
 	s.restoredFrom = fresh.version
-	if err := os.WriteFile(filepath.Join(s.dataDir, "appstate.restored"), []byte(fmt.Sprintf("%d\n", fresh.version)), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dataDir, "appstate.restored"), []byte(fmt.Sprintf("%d\n", fresh.version)), 0o644); err != nil {
 		return err
 	}
 	return s.writeMarker(fresh.version, fresh.hash, false)

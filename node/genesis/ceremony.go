@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -201,33 +201,7 @@ func WriteFile(path string, m proto.Message) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, append(bz, '\n'))
-}
-
-func writeAtomic(path string, bz []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(bz); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, append(bz, '\n'), 0o644)
 }
 
 // NewDraft starts a ceremony for chainID with the default parameters and
@@ -364,7 +338,7 @@ func WriteGenesis(path string, doc *cmttypes.GenesisDoc) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, bz)
+	return atomicfile.WriteFile(path, bz, 0o644)
 }
 
 // Hash is the lowercase hex SHA-256 of a genesis file's bytes: what

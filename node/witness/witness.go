@@ -128,9 +128,11 @@ func New(cfg Config) (*Witness, error) {
 		w.logs[l.Origin] = ls
 	}
 	// Temporary files a crash left are never state.
-	tmps, _ := filepath.Glob(filepath.Join(cfg.Dir, "*.tmp"))
-	for _, t := range tmps {
-		os.Remove(t)
+	ents, _ := os.ReadDir(cfg.Dir)
+	for _, e := range ents {
+		if atomicfile.IsTemp(e.Name()) || strings.HasSuffix(e.Name(), ".tmp") {
+			os.Remove(filepath.Join(cfg.Dir, e.Name()))
+		}
 	}
 	return w, nil
 }
