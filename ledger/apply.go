@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -159,7 +160,7 @@ func evidenceOf(st State, b Block) ([]*pb.Evidence, error) {
 	}
 	out := make([]*pb.Evidence, 0, len(b.Misbehavior))
 	for i, mb := range b.Misbehavior {
-		out = append(out, &pb.Evidence{Id: fmt.Sprintf("%d-%d", b.Height, i), Type: mb.Type,
+		out = append(out, &pb.Evidence{Id: layout.EvidenceID(b.Height, i), Type: mb.Type,
 			ValidatorAddress: append([]byte(nil), mb.Address...), Member: byAddr[string(mb.Address)],
 			ValidatorPower: mb.Power, TotalVotingPower: mb.TotalVotingPower, Height: mb.Height,
 			Time: timestamppb.New(mb.Time), CommittedHeight: b.Height, CommittedTime: timestamppb.New(b.Time)})
