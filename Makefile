@@ -5,13 +5,17 @@ BIN     ?= build/normledger
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/normledger/normledger/cli.Version=$(VERSION)
 
-.PHONY: build test run proto proto-check lint fuzz fuzz-long ci bench clean
+.PHONY: build test unit run proto proto-check lint fuzz fuzz-long ci bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/normledger
 
-# The README's test command.
+# The README's whole-suite command (what .ci/run runs).
 test:
+	NORMLEDGER_NETWORKS=1 $(GO) test -timeout 30m ./...
+
+# The quick tier: everything but the OS-process networks.
+unit:
 	$(GO) test ./...
 
 # The README's run command: a seeded 4-validator local network.

@@ -7,5 +7,9 @@
 // a mempool filter, not a state transition), starts no goroutines and
 // iterates only in defined orders.
 //
+// Files: app.go (the App, Info, InitChain), proposals.go (CheckTx and
+// the proposal checks), finalize.go (FinalizeBlock, Commit), query.go
+// (Query), statesync.go (snapshots).
+//
 // Allowed imports: ledger, ledger/store, proto/gen, CometBFT abci types.
 package app

@@ -10,7 +10,90 @@ import (
 	"time"
 
 	"github.com/normledger/normledger/internal/atomicfile"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
+
+// Discrepancy is one way the chain or the node's answers disagree with the
+// re-execution.
+type Discrepancy struct {
+	Height int64  `json:"height,omitempty"`
+	What   string `json:"what"`
+	Want   string `json:"want,omitempty"`
+	Got    string `json:"got,omitempty"`
+}
+
+// Point is one sample of the obligation series: per state, obligations by status.
+type Point struct {
+	Height int64                     `json:"height"`
+	Time   time.Time                 `json:"time"`
+	States map[string]map[string]int `json:"states"` // state -> status -> count
+}
+
+// Report is the audit's result.
+type Report struct {
+	ChainID          string `json:"chain_id"`
+	Node             string `json:"node"`
+	FromHeight       int64  `json:"from_height"`
+	ToHeight         int64  `json:"to_height"`
+	Blocks           int64  `json:"blocks"`
+	Txs              int    `json:"txs"`
+	Accepted         int    `json:"accepted"`
+	Rejected         int    `json:"rejected"`
+	Signatures       int    `json:"signatures_verified"`
+	HeadersVerified  int64  `json:"headers_verified"`
+	AppHashesMatched int64  `json:"app_hashes_matched"`
+	// ValidatorSetsMatched counts heights whose member registry gave the
+	// validator set the headers name (governance changes included).
+	ValidatorSetsMatched int64 `json:"validator_sets_matched"`
+	// LogRootsMatched counts heights whose record log (size and root), as
+	// the node proves it, is the log rebuilt from the blocks;
+	// LogConsistencyVerified the consecutive pairs of log sizes whose
+	// consistency proof from the node verified.
+	LogRootsMatched        int64 `json:"log_roots_matched"`
+	LogConsistencyVerified int64 `json:"log_consistency_verified"`
+	// Checkpoints are the node\'s published checkpoints in the audited
+	// range, each checked against the re-execution, with the witnesses
+	// whose cosignatures verified (coverage over time).
+	Checkpoints     []CheckpointCoverage `json:"checkpoints"`
+	RecordsCompared int                  `json:"records_compared"`
+	MembersCompared int                  `json:"members_compared"`
+	PledgesCompared int                  `json:"pledges_compared"`
+	// Evidence is the validator misbehaviour the re-execution committed
+	// (compared with what the node serves).
+	Evidence       []EvidenceEntry        `json:"evidence"`
+	Seconds        float64                `json:"seconds"`
+	TxsPerSecond   float64                `json:"txs_per_second"`
+	Discrepancies  []Discrepancy          `json:"discrepancies"`
+	Compliance     []*pb.MemberCompliance `json:"-"`
+	ComplianceJSON []json.RawMessage      `json:"compliance"`
+	Series         []Point                `json:"obligation_series"`
+	States         []string               `json:"states"`
+	Started        time.Time              `json:"started"`
+}
+
+// EvidenceEntry is one piece of evidence as the re-execution stored it.
+type EvidenceEntry struct {
+	ID              string `json:"id"`
+	Type            string `json:"type"`
+	Validator       string `json:"validator_address"`
+	Member          string `json:"member,omitempty"`
+	Height          int64  `json:"height"`
+	CommittedHeight int64  `json:"committed_height"`
+}
+
+// OK reports whether the audit found nothing wrong.
+func (r *Report) OK() bool { return len(r.Discrepancies) == 0 }
+
+func (r *Report) add(h int64, what, want, got string) {
+	r.Discrepancies = append(r.Discrepancies, Discrepancy{Height: h, What: what, Want: want, Got: got})
+}
+
+// CheckpointCoverage is one published checkpoint as the audit found it.
+type CheckpointCoverage struct {
+	Height    int64    `json:"height"`
+	Size      uint64   `json:"size"`
+	Cosigners []string `json:"cosigners"`
+}
 
 // Write saves report.json and report.html in dir.
 func (r *Report) Write(dir string) error {

@@ -5,8 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ func printReport(w io.Writer, rep *stix.Report, verb, skipped string) {
 	fmt.Fprintf(w, "%s %d records\n", verb, rep.Exported)
 	if len(rep.Skipped) > 0 {
 		var parts []string
-		for _, k := range sortedKeys(rep.Skipped) {
+		for _, k := range slices.Sorted(maps.Keys(rep.Skipped)) {
 			parts = append(parts, fmt.Sprintf("%d %s", rep.Skipped[k], k))
 		}
 		fmt.Fprintf(w, "%s: %s\n", skipped, strings.Join(parts, ", "))
@@ -91,15 +92,6 @@ func printReport(w io.Writer, rep *stix.Report, verb, skipped string) {
 	for _, u := range rep.Unmapped {
 		fmt.Fprintf(w, "not mapped: %s\n", u)
 	}
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func exportCmd(e *env) *cobra.Command {

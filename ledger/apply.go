@@ -2,9 +2,11 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -307,7 +309,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 		},
 		ContentHash:  content,
 		Subjects:     sortedUnique(a.subjects),
-		Sectors:      sortedSectors(a.sectors),
+		Sectors:      sortedUnique(a.sectors),
 		NextSequence: next + 1,
 	}
 	g.fill(ch)
@@ -504,11 +506,7 @@ func (a *admission) member(field, id string, classes ...pb.MemberClass) (*pb.Mem
 		return nil, errf(CodeUnknownMember, "%s: member %q is %v", field, id, m.Status)
 	}
 	if len(classes) > 0 {
-		ok := false
-		for _, c := range classes {
-			ok = ok || m.Class == c
-		}
-		if !ok {
+		if !slices.Contains(classes, m.Class) {
 			return nil, errf(CodeUnknownMember, "%s: member %q is a %v, want %v", field, id, m.Class, classes)
 		}
 	}
@@ -527,11 +525,7 @@ func (a *admission) record(field, id string, kinds ...pb.RecordKind) (*pb.Stored
 	}
 	a.refs = append(a.refs, id)
 	if len(kinds) > 0 {
-		ok := false
-		for _, k := range kinds {
-			ok = ok || rec.Kind == k
-		}
-		if !ok {
+		if !slices.Contains(kinds, rec.Kind) {
 			return nil, nil, errf(CodeWrongRecordKind, "%s: record %s is a %v, want %v", field, id, rec.Kind, kinds)
 		}
 	}
@@ -559,34 +553,8 @@ func (a *admission) ownTx(field, id string, kinds ...pb.RecordKind) (*pb.StoredR
 	return rec, tx, nil
 }
 
-func sortedUnique(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	j := 0
-	for i := range out {
-		if i == 0 || out[i] != out[j-1] {
-			out[j] = out[i]
-			j++
-		}
-	}
-	return out[:j]
-}
-
-func sortedSectors(s []pb.Sector) []pb.Sector {
-	if len(s) == 0 {
-		return nil
-	}
-	out := append([]pb.Sector(nil), s...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	j := 0
-	for i := range out {
-		if i == 0 || out[i] != out[j-1] {
-			out[j] = out[i]
-			j++
-		}
-	}
-	return out[:j]
+// sortedUnique is a sorted copy of s without repeats; nil when s is empty
+// (Changes keep absent lists nil).
+func sortedUnique[T cmp.Ordered](s []T) []T {
+	return slices.Compact(slices.Sorted(slices.Values(s)))
 }

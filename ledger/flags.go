@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"slices"
+
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -11,12 +13,7 @@ const FlagKeyCompromised = "key_compromised"
 // HasCompromisedKey reports whether any of m's keys was revoked as
 // compromised (so records it signed may carry flags).
 func HasCompromisedKey(m *pb.Member) bool {
-	for _, k := range m.GetKeys() {
-		if compromised(k) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(m.GetKeys(), compromised)
 }
 
 func compromised(k *pb.MemberKey) bool {

@@ -25,6 +25,10 @@ type govNet struct {
 	height int64
 	now    time.Time
 	params *pb.Params
+	// before, when set, sees each block start's and each accepted tx's
+	// changes before they are written (the transcripts print them
+	// against the state they change).
+	before func(ch *ledger.Changes)
 }
 
 var gt0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -50,14 +54,19 @@ func newGovNet(t *testing.T, states, validators int, rules *pb.GovernanceRules) 
 	return g
 }
 
-// sign builds a tx from author with its next sequence.
-func (g *govNet) sign(author string, rec *pb.Record) []byte {
+// sign builds a tx from author with its next sequence, co-signed by
+// coSigners.
+func (g *govNet) sign(author string, rec *pb.Record, coSigners ...string) []byte {
 	g.t.Helper()
 	if rec.SchemaVersion == 0 {
 		rec.SchemaVersion = 1
 	}
 	key := g.keys[author]
-	tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "gov", Sequence: g.seq[author] + 1, Record: rec}, ledger.Signer{Member: author, Key: key})
+	var cs []ledger.Signer
+	for _, c := range coSigners {
+		cs = append(cs, ledger.Signer{Member: c, Key: g.keys[c]})
+	}
+	tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "gov", Sequence: g.seq[author] + 1, Record: rec}, ledger.Signer{Member: author, Key: key}, cs...)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -76,6 +85,9 @@ func (g *govNet) block(advance time.Duration, txs ...[]byte) []error {
 	if err != nil {
 		g.t.Fatal(err)
 	}
+	if g.before != nil {
+		g.before(bb)
+	}
 	g.st.write(bb)
 	if bb.Params != nil {
 		defer func(p *pb.Params) { g.params = p }(bb.Params) // from the next block
@@ -90,6 +102,9 @@ func (g *govNet) block(advance time.Duration, txs ...[]byte) []error {
 			}
 			errs = append(errs, err)
 			continue
+		}
+		if g.before != nil {
+			g.before(ch)
 		}
 		g.st.write(ch)
 		g.seq[ch.Record.Author]++

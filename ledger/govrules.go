@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -264,11 +265,8 @@ func Electorate(rule *pb.ThresholdRule, members []*pb.Member) []string {
 		if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || !HasRole(m, RoleGovernance) {
 			continue
 		}
-		for _, c := range rule.Electorate {
-			if m.Class == c {
-				out = append(out, m.Id)
-				break
-			}
+		if slices.Contains(rule.Electorate, m.Class) {
+			out = append(out, m.Id)
 		}
 	}
 	sort.Strings(out)
@@ -326,29 +324,13 @@ func (p Powers) Total() int64 {
 	return t
 }
 
-func (p Powers) keys() []string {
-	ks := make([]string, 0, len(p))
-	for k := range p {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
+func (p Powers) keys() []string { return slices.Sorted(maps.Keys(p)) }
 
 // Diff returns the updates that turn p into q, sorted by public key: keys
 // whose power changed, with power 0 for keys q lacks.
 func (p Powers) Diff(q Powers) []ValidatorUpdate {
-	seen := map[string]bool{}
-	var ks []string
-	for _, k := range append(p.keys(), q.keys()...) {
-		if !seen[k] {
-			seen[k] = true
-			ks = append(ks, k)
-		}
-	}
-	sort.Strings(ks)
 	var out []ValidatorUpdate
-	for _, k := range ks {
+	for _, k := range sortedUnique(append(p.keys(), q.keys()...)) {
 		if p[k] != q[k] {
 			out = append(out, ValidatorUpdate{PubKey: []byte(k), Power: q[k]})
 		}

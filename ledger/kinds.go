@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/normledger/normledger/ledger/enum"
@@ -27,14 +28,7 @@ type Kind struct {
 	Admit func(a *admission, r *pb.Record) error
 }
 
-func (k *Kind) allows(c pb.MemberClass) bool {
-	for _, x := range k.Classes {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
+func (k *Kind) allows(c pb.MemberClass) bool { return slices.Contains(k.Classes, c) }
 
 // Registry is the fixed set of record kinds a ledger accepts.
 type Registry struct {
@@ -81,7 +75,7 @@ func (r *Registry) Kind(e pb.RecordKind) *Kind { return r.byEnum[e] }
 func (r *Registry) KindByName(n string) *Kind { return r.byName[n] }
 
 // Kinds lists the registered kinds in enum order.
-func (r *Registry) Kinds() []*Kind { return append([]*Kind(nil), r.order...) }
+func (r *Registry) Kinds() []*Kind { return slices.Clone(r.order) }
 
 // KindOf returns the kind enum of a record's body (UNSPECIFIED if it has none).
 func KindOf(r *pb.Record) pb.RecordKind {

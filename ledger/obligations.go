@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -510,15 +511,9 @@ func activeAt(p *pb.Pledge, t time.Time) bool {
 	return p.EffectiveUntil == nil || t.Before(p.EffectiveUntil.AsTime())
 }
 
+// overlaps reports whether a and b share a sector.
 func overlaps(a, b []pb.Sector) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(a, func(x pb.Sector) bool { return slices.Contains(b, x) })
 }
 
 // Sweep marks every open obligation whose due time block b's time has

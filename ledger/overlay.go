@@ -10,7 +10,9 @@ import (
 // Overlay is a State that layers the changes of not-yet-committed
 // transactions over a committed view. CheckTx keeps one for the mempool;
 // PrepareProposal and ProcessProposal build one per proposal so that they
-// judge a block exactly as FinalizeBlock will.
+// judge a block exactly as FinalizeBlock will. Governance keeps its own
+// changes in one while it applies a record (govState), so there is one
+// way to read through changes.
 type Overlay struct {
 	base        State
 	seq         map[string]uint64
@@ -203,5 +205,67 @@ func mergeDue(base []*pb.ProposalState, changed map[string]*pb.ProposalState, t 
 		}
 		return out[i].Id < out[j].Id
 	})
+	return out
+}
+
+// mergeMembers overlays changed members on a list sorted by id.
+func mergeMembers(base []*pb.Member, changed map[string]*pb.Member) []*pb.Member {
+	if len(changed) == 0 {
+		return base
+	}
+	out := make([]*pb.Member, 0, len(base)+len(changed))
+	for _, m := range base {
+		if _, ok := changed[m.Id]; !ok {
+			out = append(out, m)
+		}
+	}
+	for _, m := range changed {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}
+
+// mergeVotes overlays votes (keyed proposal/elector) on a proposal's votes
+// sorted by elector.
+func mergeVotes(base []*pb.VoteState, changed map[string]*pb.VoteState, proposal string) []*pb.VoteState {
+	var extra []*pb.VoteState
+	for _, v := range changed {
+		if v.ProposalId == proposal {
+			extra = append(extra, v)
+		}
+	}
+	if len(extra) == 0 {
+		return base
+	}
+	out := make([]*pb.VoteState, 0, len(base)+len(extra))
+	for _, v := range base {
+		if _, ok := changed[proposal+"/"+v.Elector]; !ok {
+			out = append(out, v)
+		}
+	}
+	out = append(out, extra...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Elector < out[j].Elector })
+	return out
+}
+
+// mergeUndecided overlays changed proposals on the undecided ones (sorted by
+// id) and keeps those still voting.
+func mergeUndecided(base []*pb.ProposalState, changed map[string]*pb.ProposalState) []*pb.ProposalState {
+	if len(changed) == 0 {
+		return base
+	}
+	var out []*pb.ProposalState
+	for _, p := range base {
+		if _, ok := changed[p.Id]; !ok {
+			out = append(out, p)
+		}
+	}
+	for _, p := range changed {
+		if p.Status == pb.ProposalStatus_PROPOSAL_STATUS_VOTING {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out
 }

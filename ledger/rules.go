@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -70,7 +71,7 @@ func validatePledge(v *validator, r *pb.Record) error {
 
 func admitPledge(a *admission, r *pb.Record) error {
 	p := r.GetPledge()
-	if !contains(p.Pledgors, a.author) {
+	if !slices.Contains(p.Pledgors, a.author) {
 		return errf(CodeNotAuthor, "pledge.pledgors must include the signer %q", a.author)
 	}
 	for _, id := range p.Pledgors {
@@ -173,7 +174,7 @@ func recipientOf(a *admission, field, id string) error {
 	if err != nil {
 		return err
 	}
-	if !contains(tx.Body.Record.GetNotification().Recipients, a.author) {
+	if !slices.Contains(tx.Body.Record.GetNotification().Recipients, a.author) {
 		return errf(CodeNotRecipient, "%s: %q is not a recipient of notification %s", field, a.author, id)
 	}
 	a.subject(rec.Author)
@@ -209,7 +210,7 @@ func admitResponse(a *admission, r *pb.Record) error {
 	}
 	switch rec.Kind {
 	case pb.RecordKind_RECORD_KIND_PLEDGE:
-		if !contains(tx.Body.Record.GetPledge().GetPledgors(), a.author) {
+		if !slices.Contains(tx.Body.Record.GetPledge().GetPledgors(), a.author) {
 			return errf(CodeNotRecipient, "%s: %q is not a pledgor of pledge %s, so it cannot review it", field, a.author, id)
 		}
 	case pb.RecordKind_RECORD_KIND_NOTIFICATION:
@@ -223,7 +224,7 @@ func admitResponse(a *admission, r *pb.Record) error {
 			return errf(CodeNotRecipient, "%s: only %q, whose record was challenged, may reply to challenge %s", field, target.Author, id)
 		}
 	case pb.RecordKind_RECORD_KIND_FINDING:
-		if !contains(tx.Body.Record.GetFinding().SubjectStates, a.author) {
+		if !slices.Contains(tx.Body.Record.GetFinding().SubjectStates, a.author) {
 			return errf(CodeNotRecipient, "%s: %q is not a subject of finding %s", field, a.author, id)
 		}
 	}
@@ -639,15 +640,6 @@ func admitReveal(a *admission, r *pb.Record) error {
 	return a.admitBody(rv.Body)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func validateWaiver(v *validator, r *pb.Record) error {
 	w := r.GetWaiver()
 	if w.ObligationId == "" {
@@ -668,7 +660,7 @@ func admitWaiver(a *admission, r *pb.Record) error {
 	if ob == nil {
 		return errf(CodeUnknownObligation, "waiver.obligation_id: obligation %s does not exist", id)
 	}
-	if !contains(ob.Creditors, a.author) {
+	if !slices.Contains(ob.Creditors, a.author) {
 		return errf(CodeNotCreditor, "waiver.obligation_id: %q is not a creditor of obligation %s", a.author, id)
 	}
 	if !Open(ob) {
@@ -678,8 +670,3 @@ func admitWaiver(a *admission, r *pb.Record) error {
 	a.refs = append(a.refs, ob.SourceRecord)
 	return nil
 }
-
-// IsObligationID reports whether s has the shape of an obligation id.
-func IsObligationID(s string) bool { return isObligationID(s) }
-
-func isObligationID(s string) bool { return isLowerHex(s, 32) }

@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"google.golang.org/protobuf/proto"
@@ -211,12 +213,9 @@ func BuildTx(body *pb.TxBody, primary Signer, coSigners ...Signer) ([]byte, erro
 	return Canonical(tx)
 }
 
+// sortSigners sorts by member id, stably (equal ids keep the caller's order).
 func sortSigners(s []Signer) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].Member < s[j-1].Member; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	slices.SortStableFunc(s, func(a, b Signer) int { return cmp.Compare(a.Member, b.Member) })
 }
 
 // TxSigners lists the member ids whose signatures tx carries: the author,

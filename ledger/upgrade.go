@@ -2,9 +2,9 @@ package ledger
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -46,11 +46,9 @@ func registerUpgrade(u Upgrade) {
 
 // KnownUpgrades names the upgrades this binary can run, sorted.
 func KnownUpgrades() []string {
-	out := make([]string, 0, len(knownUpgrades))
-	for n := range knownUpgrades {
-		out = append(out, n)
-	}
-	sort.Strings(out)
+	// An empty list, not nil, when there are none.
+	out := slices.AppendSeq(make([]string, 0, len(knownUpgrades)), maps.Keys(knownUpgrades))
+	slices.Sort(out)
 	return out
 }
 

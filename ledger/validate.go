@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -54,6 +55,11 @@ func IsMemberID(s string) bool { return isMemberID(s) }
 func IsRecordID(s string) bool { return isRecordID(s) }
 
 func isRecordID(s string) bool { return isLowerHex(s, 64) }
+
+// IsObligationID reports whether s has the shape of an obligation id.
+func IsObligationID(s string) bool { return isObligationID(s) }
+
+func isObligationID(s string) bool { return isLowerHex(s, 32) }
 
 // isLowerHex reports whether s is exactly n lowercase hex characters.
 func isLowerHex(s string, n int) bool {
@@ -146,10 +152,8 @@ func memberIDs(field string, ids []string, min int) error {
 		if !isMemberID(id) {
 			return errf(CodeBadFormat, "%s[%d] %q is not a member id", field, i, id)
 		}
-		for _, prev := range ids[:i] {
-			if prev == id {
-				return errf(CodeBadFormat, "%s lists %q twice", field, id)
-			}
+		if slices.Contains(ids[:i], id) {
+			return errf(CodeBadFormat, "%s lists %q twice", field, id)
 		}
 	}
 	return nil
@@ -166,10 +170,8 @@ func recordIDs(field string, ids []string, min, max int) error {
 		if !isRecordID(id) {
 			return errf(CodeBadFormat, "%s[%d] is not a record id (64 lowercase hex)", field, i)
 		}
-		for _, prev := range ids[:i] {
-			if prev == id {
-				return errf(CodeBadFormat, "%s lists %s twice", field, id)
-			}
+		if slices.Contains(ids[:i], id) {
+			return errf(CodeBadFormat, "%s lists %s twice", field, id)
 		}
 	}
 	return nil
@@ -262,10 +264,8 @@ func enumList[E interface {
 		if err := enumReq(field, e); err != nil {
 			return err
 		}
-		for _, prev := range list[:i] {
-			if prev == e {
-				return errf(CodeBadEnum, "%s lists %v twice", field, e)
-			}
+		if slices.Contains(list[:i], e) {
+			return errf(CodeBadEnum, "%s lists %v twice", field, e)
 		}
 	}
 	return nil

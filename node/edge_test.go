@@ -323,7 +323,8 @@ func rawRequest(t *testing.T, addr, req string, wait time.Duration) (*http.Respo
 // API's shape and names no socket address; HEAD and OPTIONS behave the same
 // on every route; a form POST is not a GET; a slow body is a 408.
 func TestHTTPEdge(t *testing.T) {
-	n, _, _ := startNode(t, api.Config{ReadRateLimit: 5, ReadRateBurst: 5, ReadTimeout: time.Second})
+	clk := &skipClock{}
+	n, _, _ := startNode(t, api.Config{ReadRateLimit: 5, ReadRateBurst: 5, ReadTimeout: time.Second, Now: clk.Now})
 	addr := n.RESTAddress()
 	base := "http://" + addr
 	isJSONError := func(what string, resp *http.Response, body string, status int) {
@@ -353,7 +354,7 @@ func TestHTTPEdge(t *testing.T) {
 	resp, body = rawRequest(t, addr, "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 40<<10)+"\r\n\r\n", 0)
 	isJSONError("oversized headers", resp, body, 431)
 	// A slow body: 408, without the node's addresses.
-	time.Sleep(1100 * time.Millisecond) // the read rate limit's bucket refills
+	clk.Skip(time.Second) // the read rate limit's bucket refills
 	resp, body = rawRequest(t, addr, "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tx\":", 1500*time.Millisecond)
 	isJSONError("slow body", resp, body, 408)
 	// A form POST (with or without X-HTTP-Method-Override) to a GET route
@@ -376,7 +377,7 @@ func TestHTTPEdge(t *testing.T) {
 		}
 	}
 	// HEAD and OPTIONS: the same on /v1/* and /healthz.
-	time.Sleep(1100 * time.Millisecond)
+	clk.Skip(time.Second)
 	for _, path := range []string{"/healthz", "/v1/status", "/v1/records", "/openapi.json"} {
 		req, _ := http.NewRequest("HEAD", base+path, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -407,7 +408,7 @@ func TestHTTPEdge(t *testing.T) {
 		isJSONError("DELETE "+path, resp, string(bz), 405)
 	}
 	// HEAD counts against the read rate limit like GET.
-	time.Sleep(1100 * time.Millisecond)
+	clk.Skip(time.Second)
 	limited := 0
 	for i := 0; i < 20; i++ {
 		req, _ := http.NewRequest("HEAD", base+"/v1/status", nil)
@@ -425,7 +426,7 @@ func TestHTTPEdge(t *testing.T) {
 	}
 	// A sweep of odd requests: whatever the request, no answer of the node
 	// is a plain-text error or names a socket address.
-	time.Sleep(1100 * time.Millisecond)
+	clk.Skip(time.Second)
 	odd := []string{
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /v1/ HTTP/1.1\r\nHost: x\r\n\r\n",

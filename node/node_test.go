@@ -3,11 +3,13 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,12 +19,33 @@ import (
 	"github.com/normledger/normledger/cli/operator"
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/internal/testports"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
 	nlproto "github.com/normledger/normledger/proto"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
+
+// skipClock is the read rate limiter's clock in node tests: real time plus
+// the time the test skipped, so that a test refills the buckets at once
+// instead of sleeping while the node runs on real time.
+type skipClock struct {
+	mu      sync.Mutex
+	skipped time.Duration
+}
+
+func (c *skipClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.skipped)
+}
+
+func (c *skipClock) Skip(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skipped += d
+}
 
 func freeAddr(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", pickPort(t)) }
 
@@ -33,12 +56,22 @@ func pickPort(t testing.TB) int { t.Helper(); return testports.Pick(t) }
 // (seeded keys) and returns it with a REST client.
 func startNode(t testing.TB, apiCfg api.Config) (*node.Node, *client.Client, map[string]fixture.Member) {
 	t.Helper()
+	return startNodeWith(t, apiCfg, nil)
+}
+
+// startNodeWith is startNode with comet, if set, changing CometBFT's
+// configuration.
+func startNodeWith(t testing.TB, apiCfg api.Config, comet func(*cmtcfg.Config)) (*node.Node, *client.Client, map[string]fixture.Member) {
+	t.Helper()
 	home := t.TempDir()
 	ccfg, err := node.InitHome(node.InitOptions{Home: home, Moniker: "test", Comet: func(c *cmtcfg.Config) {
 		c.RPC.ListenAddress = "tcp://" + freeAddr(t)
 		c.P2P.ListenAddress = "tcp://" + freeAddr(t)
 		c.P2P.PexReactor = false
 		c.Consensus.TimeoutCommit = 50 * time.Millisecond
+		if comet != nil {
+			comet(c)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -196,10 +229,35 @@ func TestHTTPStatuses(t *testing.T) {
 	}
 }
 
+// A tx over CometBFT's mempool.max_tx_bytes is refused by the mempool
+// before CheckTx; in both broadcast modes the answer is 413 with the
+// ledger's tx_too_large code, as for a tx over params.max_tx_bytes.
+func TestMempoolTxTooLarge(t *testing.T) {
+	n, c, _ := startNodeWith(t, api.Config{ReadRateLimit: 0}, func(c *cmtcfg.Config) { c.Mempool.MaxTxBytes = 1024 })
+	tx := bytes.Repeat([]byte{0x2a}, 2000) // under params.max_tx_bytes, over the mempool's limit
+	for _, mode := range []string{"BROADCAST_MODE_SYNC", "BROADCAST_MODE_COMMIT"} {
+		body := fmt.Sprintf(`{"tx":%q,"mode":%q}`, base64.StdEncoding.EncodeToString(tx), mode)
+		resp, err := http.Post("http://"+n.RESTAddress()+"/v1/txs", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bz, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !bytes.Contains(bz, []byte(`"codeName":"tx_too_large"`)) || !bytes.Contains(bz, []byte("Tx too large")) {
+			t.Errorf("%s: %d %s, want 413 tx_too_large", mode, resp.StatusCode, bz)
+		}
+	}
+	// The client takes it for a rejection, not a node failure.
+	if res, err := c.Broadcast(context.Background(), tx, false); err != nil || res.Code != ledger.CodeTxTooLarge {
+		t.Fatalf("client: %+v %v", res, err)
+	}
+}
+
 func TestRateLimit(t *testing.T) {
-	n, _, _ := startNode(t, api.Config{ReadRateLimit: 5, ReadRateBurst: 5})
+	clk := &skipClock{}
+	n, _, _ := startNode(t, api.Config{ReadRateLimit: 5, ReadRateBurst: 5, Now: clk.Now})
 	url := "http://" + n.RESTAddress() + "/v1/status"
-	time.Sleep(1100 * time.Millisecond) // let the start-up polling's bucket refill
+	clk.Skip(time.Second) // the start-up polling's bucket refills
 	codes := map[int]int{}
 	for i := 0; i < 30; i++ {
 		resp, err := http.Get(url)

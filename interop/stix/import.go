@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -364,12 +366,12 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 		return fromRecordExtension(ptr+"/extensions/"+ptrEsc(RecordExtension), x, rep)
 	}
 	unmapped := func(p, why string) { rep.Unmapped = append(rep.Unmapped, ptr+p+": "+why) }
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !incidentRead[k] {
 			unmapped("/"+ptrEsc(k), "no ledger field")
 		}
 	}
-	for _, k := range sortedKeys(exts) {
+	for _, k := range slices.Sorted(maps.Keys(exts)) {
 		if k != IncidentCoreExtension {
 			unmapped("/extensions/"+ptrEsc(k), "extension not read")
 		}
@@ -395,7 +397,7 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 	core, hasCore := exts[IncidentCoreExtension].(map[string]any)
 	if hasCore {
 		cptr := ptr + "/extensions/" + ptrEsc(IncidentCoreExtension)
-		for _, k := range sortedKeys(core) {
+		for _, k := range slices.Sorted(maps.Keys(core)) {
 			if !coreRead[k] {
 				unmapped("/extensions/"+ptrEsc(IncidentCoreExtension)+"/"+ptrEsc(k), "no ledger field")
 			}
@@ -444,7 +446,7 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 			if s, _ := im["description"].(string); s != "" {
 				d.Impacts = append(d.Impacts, s)
 			}
-			for _, k := range sortedKeys(im) {
+			for _, k := range slices.Sorted(maps.Keys(im)) {
 				switch k {
 				case "type", "spec_version", "id", "created", "modified", "description", "start_time", "extensions", "impact_category":
 				default:
@@ -470,15 +472,6 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 	rec := &pb.Record{SchemaVersion: 1, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: d}}
 	rec.Tlp = tlpOf(m["object_marking_refs"])
 	return rec, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func incidentRef(name, id string) string {

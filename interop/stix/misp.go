@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -141,7 +142,7 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 		if !f.Since.IsZero() && r.BlockTime.AsTime().Before(f.Since) {
 			continue
 		}
-		if f.Member != "" && r.Author != f.Member && !contains(d.AffectedStates, f.Member) {
+		if f.Member != "" && r.Author != f.Member && !slices.Contains(d.AffectedStates, f.Member) {
 			continue
 		}
 		tlp := body.Tlp

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -184,25 +185,16 @@ func (f ObligationFilter) matches(o *pb.Obligation) bool {
 	if f.Debtor != "" && o.Debtor != f.Debtor {
 		return false
 	}
-	if f.Creditor != "" && !containsStr(o.Creditors, f.Creditor) {
+	if f.Creditor != "" && !slices.Contains(o.Creditors, f.Creditor) {
 		return false
 	}
-	if f.Pledge != "" && !containsStr(o.Basis, f.Pledge) {
+	if f.Pledge != "" && !slices.Contains(o.Basis, f.Pledge) {
 		return false
 	}
 	if f.Status != 0 && o.Status != f.Status {
 		return false
 	}
 	return f.DueBefore.IsZero() || o.Due.AsTime().Before(f.DueBefore)
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // AllObligations lists every obligation matching f (all pages).

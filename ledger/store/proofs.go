@@ -26,6 +26,39 @@ func (v *View) ProofOf(key []byte) (*pb.Proof, error) {
 	return &pb.Proof{Key: key, Value: val, Proof: bz, Exists: val != nil}, nil
 }
 
+// RecordWithProofs reads record id (nil if absent) and, with prove, the
+// proofs of that answer against this view's root: of the i/<id> entry (the
+// record's RecordRef, or its absence) and, for a record present, of
+// meta/log and of the record's inclusion in that log. The ABCI /record
+// query and the API's GetRecord both answer from here, so that the two
+// prove a record alike (docs/proofs.md).
+func (v *View) RecordWithProofs(id string, prove bool) (*pb.StoredRecord, []*pb.Proof, *pb.LogInclusion, error) {
+	rec, err := v.Record(id)
+	if err != nil || !prove {
+		return rec, nil, nil, err
+	}
+	idKey, err := layout.ID(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	entry, err := v.ProofOf(idKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rec == nil {
+		return nil, []*pb.Proof{entry}, nil, nil
+	}
+	logState, err := v.ProofOf([]byte(layout.KeyLog))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	index, hashes, err := v.Inclusion(rec.Seq)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return rec, []*pb.Proof{entry, logState}, &pb.LogInclusion{LogIndex: index, Hashes: hashes}, nil
+}
+
 // ProveList attaches a listing's proofs (docs/proofs.md): meta/log, each
 // record's RecordRef and log inclusion, and for a listing by one index the
 // walk over the index's keys that shows no entry was left out.

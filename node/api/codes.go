@@ -6,6 +6,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -71,3 +73,21 @@ func apiError(gc codes.Code, lc ledger.Code, msg string) error {
 }
 
 func badRequest(lc ledger.Code, msg string) error { return apiError(codes.InvalidArgument, lc, msg) }
+
+func internal(err error) error {
+	return apiError(codes.Internal, ledger.CodeInternal, err.Error())
+}
+
+// notFound is NOT_FOUND with the ledger code and, as further details, the
+// (proof-carrying) response describing the absence.
+func notFound(c ledger.Code, msg string, absence proto.Message) error {
+	st := status.New(codes.NotFound, msg)
+	details := []protoadapt.MessageV1{protoadapt.MessageV1Of(errorInfo(c))}
+	if absence != nil {
+		details = append(details, protoadapt.MessageV1Of(absence))
+	}
+	if d, err := st.WithDetails(details...); err == nil {
+		st = d
+	}
+	return st.Err()
+}

@@ -7,4 +7,12 @@
 // Reads come from immutable IAVL snapshots (ledger/store), never through the
 // ABCI connection, and default to the newest height whose next header
 // exists, so every answer can be verified at once.
+//
+// Files: server.go holds the Server and Status; records, members,
+// obligations (with compliance), governance, evidence, tlog (log and
+// checkpoints), blocks (blocks, light blocks, genesis) and broadcast hold
+// the LedgerService methods by subject, views.go what they share (heights,
+// proofs, paging); http.go starts the servers and builds the REST handler,
+// whose edge.go, strict.go, ratelimit.go, metrics.go and httperrors.go
+// judge, limit, count and answer requests; codes.go maps result codes.
 package api

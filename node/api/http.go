@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,18 +16,15 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store"
 	"github.com/normledger/normledger/node/ui"
 	nlproto "github.com/normledger/normledger/proto"
-	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/proto/gen/normledger/v1/ledgersvc"
 )
 
@@ -46,6 +42,10 @@ type Config struct {
 	// 0 disables.
 	ReadRateLimit float64
 	ReadRateBurst int
+	// Now is the read rate limiter's clock; nil means time.Now. Tests set
+	// it to refill buckets without sleeping. No app.toml setting reaches
+	// it (cli builds Config field by field).
+	Now func() time.Time
 	// ReadTimeout bounds reading a whole request, body included (408
 	// beyond); 0 means 15 s.
 	ReadTimeout time.Duration
@@ -281,257 +281,10 @@ func Handler(cfg Config, svc *Server) (http.Handler, error) {
 	mux.Handle("GET "+ui.Prefix, ui.Handler(noRoute))
 	mux.Handle("GET /ui", http.RedirectHandler(ui.Prefix, http.StatusMovedPermanently))
 	mux.Handle("/", noRoute)
-	lim := newLimiter(cfg.ReadRateLimit, cfg.ReadRateBurst)
+	lim := newLimiter(cfg.ReadRateLimit, cfg.ReadRateBurst, cfg.Now)
 	rs, err := loadRoutes()
 	if err != nil {
 		return nil, err
 	}
 	return edge(cfg, rs, lim, m, mux), nil
-}
-
-// edge applies CORS, the route table's checks (methods, parameters),
-// body limits, rate limits and metrics.
-func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) http.Handler {
-	allowAll := false
-	origins := map[string]bool{}
-	for _, o := range cfg.CORSOrigins {
-		allowAll = allowAll || o == "*"
-		origins[o] = true
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		rt, bad := rs.check(r)
-		defer func() { m.observe(r.Method, rt, rw.status, time.Since(start)) }()
-		if o := r.Header.Get("Origin"); o != "" && (allowAll || origins[o]) {
-			h := rw.Header()
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Add("Vary", "Origin")
-			if r.Method == http.MethodOptions {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Content-Type")
-				h.Set("Access-Control-Max-Age", "600")
-				rw.WriteHeader(http.StatusNoContent)
-				return
-			}
-		}
-		if r.Method == http.MethodOptions && rt != nil {
-			rw.Header().Set("Allow", rt.allow())
-			rw.WriteHeader(http.StatusNoContent)
-			return
-		}
-		if bad != nil {
-			if bad.status == http.StatusMethodNotAllowed {
-				rw.Header().Set("Allow", rt.allow())
-			}
-			writeError(rw, bad.status, bad.gc, bad.lc, bad.msg)
-			return
-		}
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !lim.allow(clientKey(r)) {
-			rw.Header().Set("Retry-After", "1")
-			writeError(rw, http.StatusTooManyRequests, codes.ResourceExhausted, ledger.CodeRateLimited, "rate limit exceeded; retry later")
-			return
-		}
-		if r.ContentLength > cfg.MaxBodyBytes {
-			writeError(rw, http.StatusRequestEntityTooLarge, codes.InvalidArgument, ledger.CodeTxTooLarge,
-				fmt.Sprintf("request body is %d bytes, limit %d", r.ContentLength, cfg.MaxBodyBytes))
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			b := &bodyReader{ReadCloser: http.MaxBytesReader(rw, r.Body, cfg.MaxBodyBytes)}
-			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, b))
-			r.Body = b
-		}
-		if r.Method == http.MethodHead {
-			// Answered as the GET it asks about; the server writes no body
-			// for the original HEAD request.
-			g := r.Clone(r.Context())
-			g.Method = http.MethodGet
-			r = g
-		}
-		next.ServeHTTP(rw, r)
-	})
-}
-
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-var jsonMarshaler = &runtime.JSONPb{}
-
-// writeError writes the same JSON error shape the gateway does
-// (google.rpc.Status with an ErrorInfo detail).
-func writeError(w http.ResponseWriter, httpStatus int, gc codes.Code, lc ledger.Code, msg string) {
-	st := status.New(gc, msg)
-	if d, err := st.WithDetails(errorInfo(lc)); err == nil {
-		st = d
-	}
-	bz, err := jsonMarshaler.Marshal(st.Proto())
-	if err != nil {
-		bz = []byte(`{"code":13,"message":"failed to marshal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus)
-	w.Write(bz)
-}
-
-// errorHandler gives ledger codes their HTTP status where gRPC codes cannot
-// (413) and makes sure every error carries an ErrorInfo.
-func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	st := status.Convert(err)
-	var info *pb.ErrorInfo
-	for _, d := range st.Details() {
-		if ei, ok := d.(*pb.ErrorInfo); ok {
-			info = ei
-		}
-	}
-	httpStatus := 0
-	if b, ok := r.Context().Value(bodyKey{}).(*bodyReader); ok && b.err != nil && !errors.Is(b.err, io.EOF) {
-		status, lc, msg := bodyFailure(b.err)
-		writeError(w, status, codes.InvalidArgument, lc, msg)
-		return
-	}
-	if info == nil {
-		// Errors raised by the gateway itself: unparsable parameters or bodies.
-		lc := ledger.CodeBadFormat
-		if strings.Contains(st.Message(), "request body too large") {
-			lc, httpStatus = ledger.CodeTxTooLarge, http.StatusRequestEntityTooLarge
-		}
-		if st.Code() != codes.InvalidArgument && httpStatus == 0 {
-			lc = ledger.CodeInternal
-		}
-		msg := st.Message()
-		if strings.Contains(msg, "strconv.") || strings.Contains(msg, "parsing time") || strings.Contains(msg, "parsing field") {
-			// The edge checks parameters first; this is a safety net that
-			// keeps Go's parse messages out of answers.
-			msg = "a parameter has a value of the wrong type (see /openapi.json)"
-		}
-		st = status.New(st.Code(), msg)
-		if d, derr := st.WithDetails(errorInfo(lc)); derr == nil {
-			st = d
-		}
-	} else {
-		httpStatus = httpOverride(ledger.Code(info.Code))
-	}
-	err = st.Err()
-	if httpStatus != 0 {
-		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
-	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
-}
-
-func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	gc := codes.NotFound
-	msg := "no such endpoint: " + r.URL.Path
-	if httpStatus == http.StatusMethodNotAllowed {
-		gc, msg = codes.Unimplemented, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path)
-	} else if httpStatus == http.StatusBadRequest {
-		gc, msg = codes.InvalidArgument, "bad request path"
-	}
-	st := status.New(gc, msg)
-	if d, err := st.WithDetails(errorInfo(ledger.CodeNoRoute)); err == nil {
-		st = d
-	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()})
-}
-
-// limiter is a per-client token bucket for reads.
-type limiter struct {
-	rps   rate.Limit
-	burst int
-	mu    sync.Mutex // guards clients and calls
-	m     map[string]*client
-	calls int
-}
-
-type client struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLimiter(rps float64, burst int) *limiter {
-	if burst <= 0 {
-		burst = int(rps) + 1
-	}
-	return &limiter{rps: rate.Limit(rps), burst: burst, m: map[string]*client{}}
-}
-
-func (l *limiter) allow(key string) bool {
-	if l.rps <= 0 {
-		return true
-	}
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls++
-	if l.calls%4096 == 0 { // forget idle clients now and then
-		for k, c := range l.m {
-			if now.Sub(c.seen) > 10*time.Minute {
-				delete(l.m, k)
-			}
-		}
-	}
-	c, ok := l.m[key]
-	if !ok {
-		c = &client{lim: rate.NewLimiter(l.rps, l.burst)}
-		l.m[key] = c
-	}
-	c.seen = now
-	return c.lim.AllowN(now, 1)
-}
-
-type metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-}
-
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "normledger", Subsystem: "api", Name: "requests_total", Help: "REST requests by route and status.",
-		}, []string{"method", "route", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "normledger", Subsystem: "api", Name: "request_duration_seconds", Help: "REST request latency by route.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5, 30},
-		}, []string{"method", "route"}),
-	}
-	reg.MustRegister(m.requests, m.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	return m
-}
-
-// observe counts a request under its route's template (/v1/records/{id}),
-// so labels stay bounded: paths no route has, and methods no route takes,
-// count as "other".
-func (m *metrics) observe(method string, rt *apiRoute, status int, d time.Duration) {
-	label := "other"
-	if rt != nil {
-		label = rt.template()
-		if _, ok := rt.methods[method]; !ok && method != http.MethodHead && method != http.MethodOptions {
-			method = "other"
-		}
-	} else {
-		method = "other"
-	}
-	m.requests.WithLabelValues(method, label, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(method, label).Observe(d.Seconds())
 }

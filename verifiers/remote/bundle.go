@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cometbft/cometbft/light"
@@ -217,19 +218,10 @@ func bundleMembers(raws []json.RawMessage, byHeight map[int64]*types.LightBlock,
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := members[m.Id]; dup || !contains(signers, m.Id) {
+		if _, dup := members[m.Id]; dup || !slices.Contains(signers, m.Id) {
 			return nil, failf("bundle's member entry for %q at height %d is not one per signer", m.Id, height)
 		}
 		members[m.Id] = m
 	}
 	return members, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/normledger/normledger/internal/atomicfile"
 )
 
 // storage holds the log's files by their C2SP path (slash-separated,
@@ -19,45 +21,37 @@ type storage interface {
 	remove(path string) error
 	exists(path string) bool
 	list() ([]string, error)
-	// sync makes the given writes durable (if the storage does that).
-	sync(paths []string) error
+	// sync makes the writes since the last sync durable (if the storage
+	// does that).
+	sync() error
 }
 
-// dirStorage keeps the files under dir.
+// dirStorage keeps the files under dir. Its writes go through one
+// atomicfile.Batch: with fsync on, each file is fsynced before its rename
+// and sync fsyncs every directory written to (and the parents of those
+// created) once; with it off, nothing is fsynced.
 type dirStorage struct {
 	dir   string
-	fsync bool
+	batch *atomicfile.Batch
 }
+
+func newDirStorage(dir string) *dirStorage {
+	return &dirStorage{dir: dir, batch: &atomicfile.Batch{NoSync: true}}
+}
+
+// setSync switches fsync on or off; Flush and SetSync come from the same
+// goroutine, so no write is under way.
+func (d *dirStorage) setSync(on bool) { d.batch.NoSync = !on }
 
 func (d *dirStorage) abs(p string) string { return filepath.Join(d.dir, filepath.FromSlash(p)) }
 
 func (d *dirStorage) read(p string) ([]byte, error) { return os.ReadFile(d.abs(p)) }
 
 func (d *dirStorage) write(p string, data []byte) error {
-	path := d.abs(p)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if d.fsync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return d.batch.WriteFile(d.abs(p), data, 0o644)
 }
+
+func (d *dirStorage) sync() error { return d.batch.Sync() }
 
 func (d *dirStorage) exists(p string) bool {
 	_, err := os.Stat(d.abs(p))
@@ -92,28 +86,6 @@ func (d *dirStorage) list() ([]string, error) {
 		return nil
 	})
 	return out, err
-}
-
-func (d *dirStorage) sync(paths []string) error {
-	if !d.fsync {
-		return nil
-	}
-	dirs := map[string]bool{}
-	for _, p := range paths {
-		dirs[filepath.Dir(d.abs(p))] = true
-	}
-	for dir := range dirs {
-		f, err := os.Open(dir)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // memStorage keeps the files in memory.
@@ -164,4 +136,4 @@ func (s *memStorage) list() ([]string, error) {
 	return out, nil
 }
 
-func (s *memStorage) sync([]string) error { return nil }
+func (s *memStorage) sync() error { return nil }

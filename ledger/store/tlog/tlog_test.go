@@ -29,32 +29,6 @@ func entry(i int) []byte {
 	return []byte(fmt.Sprintf("entry %d %s", i, bytes.Repeat([]byte{byte(i)}, i%50)))
 }
 
-func TestEncodeIndex(t *testing.T) {
-	for n, want := range map[uint64]string{0: "000", 7: "007", 256: "256", 1000: "x001/000", 1234067: "x001/x234/067"} {
-		if got := encodeIndex(n); got != want {
-			t.Errorf("%d: got %s, want %s", n, got, want)
-		}
-	}
-	for _, p := range []string{"tile/0/x001/x234/067", "tile/3/000.p/17", "tile/entries/x002/004.p/255", "tile/entries/000"} {
-		level, index, w, bundle, ok := ParseTilePath(p)
-		if !ok {
-			t.Fatalf("%s does not parse", p)
-		}
-		back := TilePath(level, index, w)
-		if bundle {
-			back = BundlePath(index, w)
-		}
-		if back != p {
-			t.Fatalf("%s -> %s", p, back)
-		}
-	}
-	for _, bad := range []string{"tile/0/1234067", "tile/0/001.p/0", "tile/0/001.p/256", "tile/x/001", "tile/0/x01/234", "tile/0/../001"} {
-		if _, _, _, _, ok := ParseTilePath(bad); ok {
-			t.Errorf("%s parsed", bad)
-		}
-	}
-}
-
 // Appends in blocks of odd sizes, flushed and reopened, give RFC 6962's
 // root; every inclusion and random consistency proof verifies; entries
 // and tiles read back.

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/normledger/normledger/ledger"
+)
+
+// block describes the block a transaction is judged in.
+func (a *App) block(height int64, t time.Time) ledger.Block {
+	return ledger.Block{ChainID: a.chainID, Height: height, Time: t, Params: a.params, StartPowers: a.powers}
+}
+
+// CheckTx runs every check FinalizeBlock will run, against committed state
+// plus the transactions already admitted to the mempool.
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	if a.check == nil {
+		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeInternal), Codespace: ledger.Codespace, Log: "chain not initialised"}, nil
+	}
+	t := a.lastTime
+	if a.clock != nil {
+		if now := a.clock(); now.After(t) {
+			t = now
+		}
+	}
+	ch, err := a.reg.Apply(a.check, req.Tx, a.block(a.st.Version()+1, t))
+	if err != nil {
+		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Codespace: ledger.Codespace, Log: err.Error()}, nil
+	}
+	a.check.Apply(ch)
+	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Data: []byte(ch.Record.Id)}, nil
+}
+
+// PrepareProposal keeps, in mempool order, the transactions that are valid
+// in sequence at this height and time and fit in the block.
+func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+	base, err := a.committed()
+	if err != nil {
+		return nil, err
+	}
+	o, b, err := a.beginOverlay(base, req.Height, req.Time)
+	if err != nil {
+		var un *ledger.UpgradeNeededError
+		if errors.As(err, &un) {
+			// This binary stops before running the block; an error here
+			// would be a consensus failure in CometBFT, so propose an empty
+			// block (the new binaries judge and run it).
+			a.log.Error("proposing an empty block: "+un.Error(), "height", req.Height)
+			return &abci.ResponsePrepareProposal{}, nil
+		}
+		return nil, fmt.Errorf("prepare proposal %d: %w", req.Height, err)
+	}
+	var out [][]byte
+	var size int64
+	for i, tx := range req.Txs {
+		if req.MaxTxBytes > 0 && size+int64(len(tx)) > req.MaxTxBytes {
+			break
+		}
+		b.TxIndex = uint32(len(out))
+		ch, err := a.reg.Apply(o, tx, b)
+		if err != nil {
+			if !ledger.IsRejection(err) {
+				return nil, fmt.Errorf("prepare proposal %d tx %d: %w", req.Height, i, err)
+			}
+			continue
+		}
+		o.Apply(ch)
+		out = append(out, tx)
+		size += int64(len(tx))
+	}
+	if lie != nil {
+		var what string
+		out, what = lie(req.Height, out, req.MaxTxBytes)
+		a.log.Warn("lying proposer: proposing a block honest validators must reject", "height", req.Height, "lie", what, "txs", len(out))
+	}
+	return &abci.ResponsePrepareProposal{Txs: out}, nil
+}
+
+// lie is set only in a binary built with the lyingproposer tag (the fault
+// suite's byzantine proposer, lying_proposer.go): it changes the block
+// PrepareProposal proposes. Release builds leave it nil.
+var lie func(height int64, txs [][]byte, maxBytes int64) ([][]byte, string)
+
+// ProcessProposal rejects a block that carries any transaction FinalizeBlock
+// would reject.
+func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	base, err := a.committed()
+	if err != nil {
+		return nil, err
+	}
+	o, b, err := a.beginOverlay(base, req.Height, req.Time)
+	if err != nil {
+		var un *ledger.UpgradeNeededError
+		if errors.As(err, &un) {
+			// This binary cannot judge the block; it stops before running it.
+			a.log.Error("rejecting proposal: "+un.Error(), "height", req.Height)
+			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
+		}
+		return nil, fmt.Errorf("process proposal %d: %w", req.Height, err)
+	}
+	for i, tx := range req.Txs {
+		b.TxIndex = uint32(i)
+		ch, err := a.reg.Apply(o, tx, b)
+		if err != nil {
+			if !ledger.IsRejection(err) {
+				return nil, fmt.Errorf("process proposal %d tx %d: %w", req.Height, i, err)
+			}
+			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "code", ledger.CodeOf(err).String(), "err", err)
+			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
+		}
+		o.Apply(ch)
+	}
+	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// beginOverlay is the state a proposed block's transactions are judged in:
+// base after the block start (see ledger.BeginBlock), as FinalizeBlock
+// will see it.
+func (a *App) beginOverlay(base ledger.State, height int64, t time.Time) (*ledger.Overlay, ledger.Block, error) {
+	o := ledger.NewOverlay(base)
+	b := a.block(height, t)
+	bb, err := a.reg.BeginBlock(o, b)
+	if err != nil {
+		return nil, b, err
+	}
+	o.Apply(bb)
+	return o, b, nil
+}
+
+// committed is the state the next block builds on: the working tree equals
+// the last commit between Commit and FinalizeBlock.
+func (a *App) committed() (ledger.State, error) {
+	if a.chainID == "" {
+		return nil, fmt.Errorf("chain not initialised")
+	}
+	return a.st.Working(), nil
+}

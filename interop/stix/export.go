@@ -1,0 +1,583 @@
+package stix
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Input is what an export is made from.
+type Input struct {
+	ChainID string
+	// BaseURL is a node's REST address for the proof links (empty: paths only).
+	BaseURL string
+	// GenesisTime dates the identities of members from genesis.
+	GenesisTime time.Time
+	// Members are the registry (identities are made for the members the
+	// exported records name).
+	Members []*pb.Member
+	// Records, in ledger order. Export filters them.
+	Records []*pb.StoredRecord
+	// At is the block time the export describes (pledge states); zero: the
+	// newest record's time.
+	At time.Time
+}
+
+// Filter selects the records exported; zero values select everything.
+type Filter struct {
+	Since  time.Time
+	Member string // author, or a state the record concerns
+	Kinds  []pb.RecordKind
+}
+
+// Report says what an export (or import) left out and why.
+type Report struct {
+	Exported int `json:"exported"`
+	// Skipped counts records not exported, by kind (STIX has no object for them).
+	Skipped map[string]int `json:"skipped,omitempty"`
+	// NotCarried lists what of the exported records STIX cannot carry.
+	NotCarried []string `json:"not_carried,omitempty"`
+	// Unmapped lists, on import, each field that could not be mapped (JSON pointer: reason).
+	Unmapped []string `json:"unmapped,omitempty"`
+}
+
+// NotCarried is what no STIX object can carry, whatever the record.
+var NotCarried = []string{
+	"signatures and co-signatures (an import is signed afresh by the importer)",
+	"ledger position (record id, sequence, height, block time): kept in the normledger extension and external_references, assigned anew on import",
+	"proofs (external_references link each object to its record and proof on the ledger)",
+}
+
+var recordJSON = protojson.MarshalOptions{UseProtoNames: true}
+
+// sectorNames maps ledger sectors to STIX industry-sector-ov values.
+var sectorNames = map[pb.Sector]string{
+	pb.Sector_SECTOR_HEALTH:             "healthcare",
+	pb.Sector_SECTOR_ENERGY:             "energy",
+	pb.Sector_SECTOR_WATER:              "water",
+	pb.Sector_SECTOR_TELECOM:            "telecommunications",
+	pb.Sector_SECTOR_TRANSPORT:          "transportation",
+	pb.Sector_SECTOR_FINANCE:            "financial-services",
+	pb.Sector_SECTOR_FOOD:               "agriculture",
+	pb.Sector_SECTOR_GOVERNMENT:         "government-national",
+	pb.Sector_SECTOR_ELECTIONS:          "government-public-services",
+	pb.Sector_SECTOR_EMERGENCY_SERVICES: "emergency-services",
+	pb.Sector_SECTOR_HUMANITARIAN:       "non-profit",
+	pb.Sector_SECTOR_EDUCATION:          "education",
+	pb.Sector_SECTOR_INTERNET_CORE:      "infrastructure",
+}
+
+// externalImpact maps a sector to the Impact extension's external-impact-ov.
+var externalImpact = map[pb.Sector]string{
+	pb.Sector_SECTOR_HEALTH:             "public-health",
+	pb.Sector_SECTOR_EMERGENCY_SERVICES: "emergency-services",
+	pb.Sector_SECTOR_FINANCE:            "economic",
+	pb.Sector_SECTOR_GOVERNMENT:         "public-confidence",
+	pb.Sector_SECTOR_ELECTIONS:          "public-confidence",
+	pb.Sector_SECTOR_EDUCATION:          "public-confidence",
+}
+
+// Criticality of a severity: Appendix B "5 qualitative" of Incident Core.
+var criticality = map[pb.Severity]int{
+	pb.Severity_SEVERITY_LOW: 15, pb.Severity_SEVERITY_MEDIUM: 40, pb.Severity_SEVERITY_HIGH: 70, pb.Severity_SEVERITY_CRITICAL: 95,
+}
+
+// Exported kinds; amendments are exported as the kind they replace.
+var exportKinds = map[pb.RecordKind]bool{
+	pb.RecordKind_RECORD_KIND_PLEDGE: true, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE: true,
+	pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT: true, pb.RecordKind_RECORD_KIND_FINDING: true,
+	pb.RecordKind_RECORD_KIND_CHALLENGE: true, pb.RecordKind_RECORD_KIND_AMENDMENT: true,
+}
+
+// ExportKinds lists the record kinds an export can hold.
+func ExportKinds() []pb.RecordKind {
+	var out []pb.RecordKind
+	for k := range exportKinds {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// object is one exported object with its sort key.
+type object struct {
+	id  string
+	raw json.RawMessage
+}
+
+type exporter struct {
+	in       Input
+	members  map[string]*pb.Member
+	objects  map[string]object
+	order    []string
+	named    map[string]bool // members needing an identity
+	markings map[pb.Tlp]bool
+	retract  map[string]string // record id -> retraction id
+	report   *Report
+}
+
+func (e *exporter) add(id string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", id, err)
+	}
+	if _, ok := e.objects[id]; !ok {
+		e.order = append(e.order, id)
+	}
+	e.objects[id] = object{id, raw}
+	return nil
+}
+
+// Export makes a bundle of the records f selects.
+func Export(in Input, f Filter) (*Bundle, *Report, error) {
+	e := &exporter{in: in, members: map[string]*pb.Member{}, objects: map[string]object{}, named: map[string]bool{},
+		markings: map[pb.Tlp]bool{}, retract: map[string]string{}, report: &Report{Skipped: map[string]int{}}}
+	for _, m := range in.Members {
+		e.members[m.Id] = m
+	}
+	kinds := map[pb.RecordKind]bool{}
+	for _, k := range f.Kinds {
+		kinds[k] = true
+	}
+	at := in.At
+	for _, r := range in.Records {
+		if r.BlockTime != nil && r.BlockTime.AsTime().After(at) {
+			at = r.BlockTime.AsTime()
+		}
+		if r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION {
+			tx, err := ledger.DecodeTx(r.Tx, 0)
+			if err == nil {
+				e.retract[tx.Body.Record.GetRetraction().GetTargetId()] = r.Id
+			}
+		}
+	}
+	e.in.At = at
+	for _, r := range in.Records {
+		tx, err := ledger.DecodeTx(r.Tx, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record %s: %w", r.Id, err)
+		}
+		rec := tx.Body.Record
+		kind := r.Kind
+		if am := rec.GetAmendment(); am != nil {
+			kind = ledger.KindOf(am.Replacement)
+		}
+		if !exportKinds[r.Kind] || !exportKinds[kind] || (len(kinds) > 0 && !kinds[r.Kind] && !kinds[kind]) {
+			e.report.Skipped[ledger.KindNameOf(r.Kind)]++
+			continue
+		}
+		if !f.Since.IsZero() && r.BlockTime.AsTime().Before(f.Since) {
+			continue
+		}
+		if f.Member != "" && r.Author != f.Member && !slices.Contains(concerns(rec), f.Member) {
+			continue
+		}
+		if err := e.record(r, tx); err != nil {
+			return nil, nil, fmt.Errorf("record %s: %w", r.Id, err)
+		}
+		e.report.Exported++
+	}
+	if len(e.report.Skipped) == 0 {
+		e.report.Skipped = nil
+	}
+	if e.report.Exported > 0 {
+		e.report.NotCarried = NotCarried
+	}
+	return e.finish()
+}
+
+// concerns lists the members a record names (for the member filter).
+func concerns(r *pb.Record) []string {
+	switch b := r.Body.(type) {
+	case *pb.Record_Pledge:
+		return b.Pledge.Pledgors
+	case *pb.Record_IncidentDisclosure:
+		return b.IncidentDisclosure.AffectedStates
+	case *pb.Record_HarmAssessment:
+		return append(append([]string(nil), b.HarmAssessment.AffectedStates...), b.HarmAssessment.ResponsibleParty)
+	case *pb.Record_Finding:
+		return b.Finding.SubjectStates
+	case *pb.Record_Amendment:
+		if b.Amendment.Replacement != nil {
+			return concerns(b.Amendment.Replacement)
+		}
+	}
+	return nil
+}
+
+// refObject is the STIX id of the object a referenced record became, if
+// it is an exported kind present in the input (any export would give it
+// that id, so references resolve across exports).
+func (e *exporter) refObject(id string) string {
+	for _, r := range e.in.Records {
+		if r.Id != id {
+			continue
+		}
+		kind := r.Kind
+		if kind == pb.RecordKind_RECORD_KIND_AMENDMENT {
+			if tx, err := ledger.DecodeTx(r.Tx, 0); err == nil {
+				kind = ledger.KindOf(tx.Body.Record.GetAmendment().GetReplacement())
+			}
+		}
+		return RecordObjectID(kind, id)
+	}
+	return ""
+}
+
+func (e *exporter) common(typ, id string, r *pb.StoredRecord, rec *pb.Record) Common {
+	t := Timestamp(r.BlockTime.AsTime())
+	c := Common{Type: typ, SpecVersion: SpecVersion, ID: id, CreatedByRef: MemberIdentity(r.Author), Created: t, Modified: t,
+		ExternalReferences: []ExternalReference{{SourceName: "normledger", ExternalID: r.Id,
+			Description: "the signed record on the normledger ledger, with its merkle proof",
+			URL:         e.proofURL(r.Id)}}}
+	e.named[r.Author] = true
+	if m := markingOf(rec.Tlp); m != nil {
+		c.ObjectMarkingRefs = []string{m.id}
+		e.markings[rec.Tlp] = true
+	}
+	if ret, ok := e.retract[r.Id]; ok {
+		c.Revoked = true
+		for _, x := range e.in.Records {
+			if x.Id == ret {
+				c.Modified = Timestamp(x.BlockTime.AsTime())
+			}
+		}
+	}
+	return c
+}
+
+func (e *exporter) proofURL(id string) string {
+	return strings.TrimSuffix(e.in.BaseURL, "/") + "/v1/records/" + id + "?prove=true"
+}
+
+func (e *exporter) ext(r *pb.StoredRecord, rec, body *pb.Record, kind pb.RecordKind) (RecordExt, error) {
+	bz, err := recordJSON.Marshal(rec)
+	if err != nil {
+		return RecordExt{}, err
+	}
+	// protojson output is not stable across versions in whitespace: compact it.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, bz); err != nil {
+		return RecordExt{}, err
+	}
+	x := RecordExt{ExtensionType: "property-extension", ChainID: e.in.ChainID, RecordID: r.Id, Kind: ledger.KindNameOf(kind),
+		Author: r.Author, Height: r.Height, BlockTime: Timestamp(r.BlockTime.AsTime()), Record: buf.Bytes(), RetractedBy: e.retract[r.Id]}
+	if p := body.GetPledge(); p != nil {
+		x.PledgeState = enum.Name(ledger.PledgeStateAt(p, e.in.At))
+	}
+	return x, nil
+}
+
+// record exports one record (an amendment as the new version of its target).
+func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
+	rec := tx.Body.Record
+	body := rec
+	kind := r.Kind
+	var amends string
+	if am := rec.GetAmendment(); am != nil {
+		// A copy: the record extension carries the record as signed.
+		body, kind, amends = proto.Clone(am.Replacement).(*pb.Record), ledger.KindOf(am.Replacement), am.TargetId
+		if body.Tlp == pb.Tlp_TLP_UNSPECIFIED {
+			body.Tlp = rec.Tlp
+		}
+	}
+	id := RecordObjectID(kind, r.Id)
+	x, err := e.ext(r, rec, body, kind)
+	if err != nil {
+		return err
+	}
+	c := e.common(strings.SplitN(id, "--", 2)[0], id, r, body)
+	c.Extensions = map[string]any{RecordExtension: x}
+	var refs []string // ids of records this one refers to, for relationships
+	refs = append(refs, body.Refs...)
+	switch b := body.Body.(type) {
+	case *pb.Record_IncidentDisclosure:
+		if err := e.incident(c, r, b.IncidentDisclosure); err != nil {
+			return err
+		}
+	case *pb.Record_HarmAssessment:
+		h := b.HarmAssessment
+		var objs []string
+		for _, s := range h.SubjectIncidents {
+			if o := e.refObject(s); o != "" {
+				objs = append(objs, o)
+			}
+		}
+		for _, s := range h.AffectedStates {
+			objs = append(objs, MemberIdentity(s))
+			e.named[s] = true
+		}
+		if len(objs) == 0 {
+			objs = []string{MemberIdentity(r.Author)}
+		}
+		if err := e.add(id, Note{Common: c, Abstract: "Civilian harm assessment (" + enum.Name(h.Status) + ")",
+			Content: harmText(h), ObjectRefs: sortedUnique(objs)}); err != nil {
+			return err
+		}
+	case *pb.Record_Finding:
+		fd := b.Finding
+		var objs []string
+		if o := e.refObject(fd.SubjectId); o != "" {
+			objs = append(objs, o)
+		}
+		for _, s := range fd.SubjectStates {
+			objs = append(objs, MemberIdentity(s))
+			e.named[s] = true
+		}
+		refs = append(refs, fd.EvidenceRefs...)
+		if err := e.add(id, Note{Common: c, Abstract: "Verification finding: " + enum.Name(fd.Determination),
+			Content: fd.Summary, ObjectRefs: sortedUnique(objs)}); err != nil {
+			return err
+		}
+	case *pb.Record_Challenge:
+		target := e.refObject(b.Challenge.TargetId)
+		if target == "" {
+			target = MemberIdentity(r.Author)
+		}
+		if err := e.add(id, Opinion{Common: c, Explanation: b.Challenge.Grounds, Opinion: "disagree", ObjectRefs: []string{target}}); err != nil {
+			return err
+		}
+	case *pb.Record_Pledge:
+		p := b.Pledge
+		var objs []string
+		for _, s := range p.Pledgors {
+			objs = append(objs, MemberIdentity(s))
+			e.named[s] = true
+		}
+		c.Labels = []string{"pledge"}
+		if err := e.add(id, ReportObject{Common: c, Name: p.Title, Description: p.Text, Published: c.Created, ObjectRefs: objs}); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("kind %v is not exported", kind)
+	}
+	if amends != "" {
+		if err := e.relate(r, id, amends, "derived-from", "a new version of the record, by amendment"); err != nil {
+			return err
+		}
+	}
+	for _, ref := range sortedUnique(refs) {
+		if err := e.relate(r, id, ref, "related-to", "the record refers to it"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relate adds a relationship from object src (record r) to the object of
+// record target, if it is an exported kind.
+func (e *exporter) relate(r *pb.StoredRecord, src, target, typ, desc string) error {
+	dst := e.refObject(target)
+	if dst == "" || dst == src {
+		return nil
+	}
+	t := Timestamp(r.BlockTime.AsTime())
+	id := ID("relationship", r.Id+"/"+typ+"/"+target)
+	return e.add(id, Relationship{Common: Common{Type: "relationship", SpecVersion: SpecVersion, ID: id,
+		CreatedByRef: MemberIdentity(r.Author), Created: t, Modified: t},
+		RelationshipType: typ, Description: desc, SourceRef: src, TargetRef: dst})
+}
+
+func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosure) error {
+	core := IncidentCore{ExtensionType: "property-extension", Determination: "confirmed", InvestigationStatus: "open"}
+	switch d.Stage {
+	case pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING:
+		core.Determination, core.InvestigationStatus = "suspected", "new"
+	case pb.DisclosureStage_DISCLOSURE_STAGE_FINAL:
+		core.InvestigationStatus = "closed"
+	}
+	if v, ok := criticality[d.Severity]; ok {
+		core.Criticality = &v
+	}
+	if d.RemediatedAt != nil {
+		core.Recoverability = "regular"
+	}
+	var victims []string
+	for _, s := range d.AffectedStates {
+		victims = append(victims, MemberIdentity(s))
+		e.named[s] = true
+	}
+	impactType := "public-safety"
+	if len(d.Sectors) > 0 {
+		if v, ok := externalImpact[d.Sectors[0]]; ok {
+			impactType = v
+		}
+	}
+	for i, text := range d.Impacts {
+		iid := ID("impact", fmt.Sprintf("%s/%d", r.Id, i))
+		ic := Common{Type: "impact", SpecVersion: SpecVersion, ID: iid, CreatedByRef: c.CreatedByRef, Created: c.Created, Modified: c.Modified,
+			ObjectMarkingRefs: c.ObjectMarkingRefs, Revoked: c.Revoked,
+			Extensions: map[string]any{ImpactExtension: map[string]string{"extension_type": "new-sdo"},
+				"external-ext": map[string]string{"impact_type": impactType}}}
+		im := Impact{Common: ic, ImpactCategory: "external", Criticality: core.Criticality, Description: text, ImpactedRefs: victims}
+		if d.FirstObservedAt != nil {
+			im.StartTime = Timestamp(d.FirstObservedAt.AsTime())
+		} else if d.DetectedAt != nil {
+			im.StartTime = Timestamp(d.DetectedAt.AsTime())
+		}
+		if d.RemediatedAt != nil {
+			im.EndTime = Timestamp(d.RemediatedAt.AsTime())
+		}
+		if err := e.add(iid, im); err != nil {
+			return err
+		}
+		core.ImpactRefs = append(core.ImpactRefs, iid)
+	}
+	c.Extensions[IncidentCoreExtension] = core
+	name := d.IncidentRef + " (" + strings.ReplaceAll(enum.Name(d.Stage), "_", " ") + ")"
+	return e.add(c.ID, Incident{Common: c, Name: name, Description: d.Summary})
+}
+
+func harmText(h *pb.HarmAssessment) string {
+	var b strings.Builder
+	if p := h.PersonsAffected; p != nil {
+		fmt.Fprintf(&b, "Persons affected: %d (range %d to %d). ", p.Best, p.Min, p.Max)
+	}
+	for _, s := range h.ServicesLost {
+		fmt.Fprintf(&b, "Service lost: %s (%s) for %d minutes, %d people. ", s.Service, enum.Name(s.Sector), s.DurationMinutes, s.People)
+	}
+	if h.PhysicalHarm != "" {
+		fmt.Fprintf(&b, "Physical harm: %s ", h.PhysicalHarm)
+	}
+	if h.EconomicHarmUsd > 0 {
+		fmt.Fprintf(&b, "Economic harm: USD %d. ", h.EconomicHarmUsd)
+	}
+	fmt.Fprintf(&b, "Causation confidence: %s.", enum.Name(h.CausationConfidence))
+	return strings.TrimSpace(b.String())
+}
+
+// sortedUnique is in without empty and repeated strings, sorted; nil when
+// nothing is left.
+func sortedUnique(in []string) []string {
+	out := slices.DeleteFunc(slices.Clone(in), func(s string) bool { return s == "" })
+	if len(out) == 0 {
+		return nil
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// finish adds identities, markings and the extension definition, and
+// orders the bundle: definitions, identities, markings, then the records'
+// objects in ledger order.
+func (e *exporter) finish() (*Bundle, *Report, error) {
+	var head []json.RawMessage
+	ext := bytes.ReplaceAll(extensionDefinition, []byte("{{ID}}"), []byte(RecordExtension))
+	ext = bytes.ReplaceAll(ext, []byte("{{IDENTITY}}"), []byte(LedgerIdentity))
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, ext); err != nil {
+		return nil, nil, fmt.Errorf("extension definition: %w", err)
+	}
+	lt := Timestamp(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	ledgerID, err := json.Marshal(Identity{Common: Common{Type: "identity", SpecVersion: SpecVersion, ID: LedgerIdentity, Created: lt, Modified: lt},
+		Name: "normledger", Description: "The normledger project: the cyber-norms compliance ledger that defines the normledger record extension.",
+		IdentityClass: "system"})
+	if err != nil {
+		return nil, nil, err
+	}
+	head = append(head, ledgerID, buf.Bytes())
+	var names []string
+	for m := range e.named {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	for _, id := range names {
+		raw, err := json.Marshal(e.identity(id))
+		if err != nil {
+			return nil, nil, err
+		}
+		head = append(head, raw)
+	}
+	verbatim := map[int]bool{}
+	for _, m := range tlpMarkings {
+		if !e.markings[m.tlp] {
+			continue
+		}
+		raw, err := OfficialMarking(m.tlp)
+		if err != nil {
+			return nil, nil, err
+		}
+		verbatim[len(head)] = true
+		head = append(head, raw)
+	}
+	b := &Bundle{Type: "bundle", Objects: head, verbatim: verbatim}
+	for _, id := range e.order {
+		b.Objects = append(b.Objects, e.objects[id].raw)
+	}
+	// The bundle id is derived from its content, so the same export has the same id.
+	h := sha256.New()
+	for _, o := range b.Objects {
+		h.Write(o)
+		h.Write([]byte{0})
+	}
+	b.ID = ID("bundle", hex.EncodeToString(h.Sum(nil)))
+	return b, e.report, nil
+}
+
+func (e *exporter) identity(member string) Identity {
+	m := e.members[member]
+	created := e.in.GenesisTime
+	modified := created
+	if m != nil {
+		for i, ch := range m.History {
+			if ch.Time == nil {
+				continue
+			}
+			if i == 0 && strings.Contains(ch.Change, "admitted") {
+				created = ch.Time.AsTime()
+			}
+			if ch.Time.AsTime().After(modified) {
+				modified = ch.Time.AsTime()
+			}
+		}
+	}
+	if modified.Before(created) {
+		modified = created
+	}
+	id := Identity{Common: Common{Type: "identity", SpecVersion: SpecVersion, ID: MemberIdentity(member),
+		Created: Timestamp(created), Modified: Timestamp(modified),
+		ExternalReferences: []ExternalReference{{SourceName: "normledger-member", ExternalID: member,
+			URL: strings.TrimSuffix(e.in.BaseURL, "/") + "/v1/members/" + member + "?prove=true"}}},
+		Name: member, IdentityClass: "organization"}
+	if m == nil {
+		id.Description = "Not a member in the registry read for this export."
+		return id
+	}
+	id.Name = m.Name
+	switch m.Class {
+	case pb.MemberClass_MEMBER_CLASS_STATE:
+		id.Description = "State member " + m.CountryCode + " of the normledger consortium."
+		id.Sectors = []string{"government-national"}
+	case pb.MemberClass_MEMBER_CLASS_NEUTRAL_BODY:
+		id.Description = "Neutral body member of the normledger consortium."
+		id.Sectors = []string{"non-profit"}
+	case pb.MemberClass_MEMBER_CLASS_VERIFIER:
+		id.Description = "Verifier member of the normledger consortium."
+		id.Sectors = []string{"non-profit"}
+	default:
+		id.Description = "Observer member of the normledger consortium."
+	}
+	if p := m.PointOfContact; p != nil {
+		var parts []string
+		for _, s := range []string{p.Name, p.Organisation, p.Email, p.Phone} {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+		id.ContactInformation = strings.Join(parts, ", ")
+	}
+	return id
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/normledger/normledger/ledger"
+)
+
+// edge applies CORS, the route table's checks (methods, parameters),
+// body limits, rate limits and metrics.
+func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) http.Handler {
+	allowAll := false
+	origins := map[string]bool{}
+	for _, o := range cfg.CORSOrigins {
+		allowAll = allowAll || o == "*"
+		origins[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		rt, bad := rs.check(r)
+		defer func() { m.observe(r.Method, rt, rw.status, time.Since(start)) }()
+		if o := r.Header.Get("Origin"); o != "" && (allowAll || origins[o]) {
+			h := rw.Header()
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Add("Vary", "Origin")
+			if r.Method == http.MethodOptions {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+				rw.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		if r.Method == http.MethodOptions && rt != nil {
+			rw.Header().Set("Allow", rt.allow())
+			rw.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if bad != nil {
+			if bad.status == http.StatusMethodNotAllowed {
+				rw.Header().Set("Allow", rt.allow())
+			}
+			writeError(rw, bad.status, bad.gc, bad.lc, bad.msg)
+			return
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !lim.allow(clientKey(r)) {
+			rw.Header().Set("Retry-After", "1")
+			writeError(rw, http.StatusTooManyRequests, codes.ResourceExhausted, ledger.CodeRateLimited, "rate limit exceeded; retry later")
+			return
+		}
+		if r.ContentLength > cfg.MaxBodyBytes {
+			writeError(rw, http.StatusRequestEntityTooLarge, codes.InvalidArgument, ledger.CodeTxTooLarge,
+				fmt.Sprintf("request body is %d bytes, limit %d", r.ContentLength, cfg.MaxBodyBytes))
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			b := &bodyReader{ReadCloser: http.MaxBytesReader(rw, r.Body, cfg.MaxBodyBytes)}
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, b))
+			r.Body = b
+		}
+		if r.Method == http.MethodHead {
+			// Answered as the GET it asks about; the server writes no body
+			// for the original HEAD request.
+			g := r.Clone(r.Context())
+			g.Method = http.MethodGet
+			r = g
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+func clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

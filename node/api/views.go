@@ -1,0 +1,73 @@
+package api
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/store"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// view opens the state at height (0 = newest attested).
+func (s *Server) view(height int64) (*store.View, error) {
+	if height < 0 {
+		return nil, badRequest(ledger.CodeBadFormat, "height must not be negative")
+	}
+	if height == 0 {
+		height = s.AttestedHeight()
+		if height < 1 {
+			return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, "no attested state yet: wait for the second block")
+		}
+	}
+	if latest := s.st.Version(); height > latest {
+		return nil, apiError(codes.NotFound, ledger.CodeHeightTooHigh, fmt.Sprintf("height %d is beyond the latest state %d", height, latest))
+	}
+	v, err := s.st.At(height)
+	if errors.Is(err, store.ErrNoVersion) {
+		// Pruned (app.toml keep_recent) or never committed.
+		return nil, apiError(codes.NotFound, ledger.CodeUnavailable, fmt.Sprintf("state at height %d is not kept by this node: %v", height, err))
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return v, nil
+}
+
+// proofOf proves key (present or absent) in view v.
+func proofOf(v *store.View, key []byte) (*pb.Proof, error) { return v.ProofOf(key) }
+
+// proofsOf proves the entries of a listing, in its order.
+func proofsOf[T any](v *store.View, items []T, key func(T) []byte) ([]*pb.Proof, error) {
+	out := make([]*pb.Proof, 0, len(items))
+	for _, it := range items {
+		p, err := proofOf(v, key(it))
+		if err != nil {
+			return nil, internal(err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// hexPageToken reads a listing's continuation token (hex of the last key).
+func hexPageToken(tok string) ([]byte, error) {
+	bz, err := hex.DecodeString(tok)
+	if err != nil || len(bz) == 0 || len(bz) > 256 {
+		return nil, badRequest(ledger.CodeBadFormat, "page_token is not one this server issued")
+	}
+	return bz, nil
+}
+
+// normaliseID lowercases a record id and checks its shape.
+func normaliseID(field, id string) (string, error) {
+	id = strings.ToLower(id)
+	if !ledger.IsRecordID(id) {
+		return "", badRequest(ledger.CodeBadFormat, fmt.Sprintf("%s %q is not 64 hex characters", field, id))
+	}
+	return id, nil
+}
