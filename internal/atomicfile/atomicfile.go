@@ -38,7 +38,12 @@ func replace(path string, perm os.FileMode, r io.Reader, sync bool) error {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
@@ -56,7 +61,11 @@ func replace(path string, perm os.FileMode, r io.Reader, sync bool) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	renamed = true
+	return nil
 }
 
 // SyncDir fsyncs a directory, making the names created, renamed or
