@@ -67,7 +67,7 @@ var floors = []struct {
 	packages []string // prefixes of import paths below mod
 	may      []string // other floors it may import
 }{
-	{"helpers", []string{"internal/atomicfile", "internal/human", "internal/testports"}, nil},
+	{"helpers", []string{"internal/atomicfile", "internal/codedoc", "internal/human", "internal/testports"}, nil},
 	{"messages", []string{"proto/gen/normledger/v1"}, nil},
 	{"core", []string{"ledger", "ledger/enum", "ledger/layout", "ledger/fixture"}, []string{"messages"}},
 	{"record log", []string{"ledger/store/tlog"}, nil},
@@ -247,7 +247,20 @@ func TestDeterministicCoreImports(t *testing.T) {
 
 // No wall clock and no goroutines in the deterministic core's own source.
 func TestDeterministicCoreSource(t *testing.T) {
-	for _, dir := range deterministic {
+	sourcesFree(t, deterministic, "time.Now(", "go func", "time.Since(", "time.Sleep(")
+}
+
+// The pure verifiers are given the time: they read no clock (CometBFT's
+// light/verifier.go takes "now" as a parameter; so do they).
+func TestVerifiersReadNoClock(t *testing.T) {
+	sourcesFree(t, []string{"verifiers", "verifiers/checkpoint", "verifiers/jsonapi"}, "time.Now(", "time.Since(", "//go:build")
+}
+
+// sourcesFree reports each non-test Go file of dirs that contains one of
+// bad.
+func sourcesFree(t *testing.T, dirs []string, bad ...string) {
+	t.Helper()
+	for _, dir := range dirs {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("%s: %v (%d files)", dir, err, len(files))
@@ -260,32 +273,9 @@ func TestDeterministicCoreSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src := string(bz)
-			for _, bad := range []string{"time.Now(", "go func", "time.Since(", "time.Sleep("} {
-				if strings.Contains(src, bad) {
-					t.Errorf("%s uses %s", f, bad)
-				}
-			}
-		}
-	}
-}
-
-// The pure verifiers are given the time: they read no clock (CometBFT's
-// light/verifier.go takes "now" as a parameter; so do they).
-func TestVerifiersReadNoClock(t *testing.T) {
-	for _, dir := range []string{"verifiers", "verifiers/checkpoint", "verifiers/jsonapi"} {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			bz, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, bad := range []string{"time.Now(", "time.Since(", "//go:build"} {
-				if strings.Contains(string(bz), bad) {
-					t.Errorf("%s uses %s", f, bad)
+			for _, b := range bad {
+				if strings.Contains(string(bz), b) {
+					t.Errorf("%s uses %s", f, b)
 				}
 			}
 		}

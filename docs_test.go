@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/normledger/normledger/internal/codedoc"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/node/api"
@@ -117,34 +118,15 @@ func codeTable(t *testing.T) string {
 // its line comment (its meaning), checked against ledger.Codes().
 func ledgerCodes(t *testing.T) (map[string]ledger.Code, map[ledger.Code]string) {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "ledger/codes.go", nil, parser.ParseComments)
+	consts, err := codedoc.Parse("ledger/codes.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	idents := map[string]ledger.Code{}
 	meanings := map[ledger.Code]string{}
-	for _, d := range f.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok || g.Tok != token.CONST {
-			continue
-		}
-		for _, s := range g.Specs {
-			vs := s.(*ast.ValueSpec)
-			if typ, ok := vs.Type.(*ast.Ident); !ok || typ.Name != "Code" || len(vs.Names) != 1 || len(vs.Values) != 1 {
-				continue
-			}
-			lit, ok := vs.Values[0].(*ast.BasicLit)
-			if !ok || lit.Kind != token.INT {
-				t.Fatalf("ledger/codes.go: %s must be a plain number (codes are appended, never computed)", vs.Names[0].Name)
-			}
-			n, err := strconv.ParseUint(lit.Value, 10, 32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := ledger.Code(n)
-			idents[vs.Names[0].Name] = c
-			meanings[c] = strings.TrimSpace(vs.Comment.Text())
-		}
+	for _, k := range consts {
+		idents[k.Name] = ledger.Code(k.Value)
+		meanings[ledger.Code(k.Value)] = k.Meaning
 	}
 	for _, c := range ledger.Codes() {
 		if _, ok := meanings[c]; !ok {

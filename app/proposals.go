@@ -39,21 +39,16 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 // PrepareProposal keeps, in mempool order, the transactions that are valid
 // in sequence at this height and time and fit in the block.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
-	base, err := a.committed()
+	o, b, un, err := a.proposalOverlay("prepare proposal", req.Height, req.Time)
 	if err != nil {
 		return nil, err
 	}
-	o, b, err := a.beginOverlay(base, req.Height, req.Time)
-	if err != nil {
-		var un *ledger.UpgradeNeededError
-		if errors.As(err, &un) {
-			// This binary stops before running the block; an error here
-			// would be a consensus failure in CometBFT, so propose an empty
-			// block (the new binaries judge and run it).
-			a.log.Error("proposing an empty block: "+un.Error(), "height", req.Height)
-			return &abci.ResponsePrepareProposal{}, nil
-		}
-		return nil, fmt.Errorf("prepare proposal %d: %w", req.Height, err)
+	if un != nil {
+		// This binary stops before running the block; an error here
+		// would be a consensus failure in CometBFT, so propose an empty
+		// block (the new binaries judge and run it).
+		a.log.Error("proposing an empty block: "+un.Error(), "height", req.Height)
+		return &abci.ResponsePrepareProposal{}, nil
 	}
 	var out [][]byte
 	var size int64
@@ -89,19 +84,14 @@ var lie func(height int64, txs [][]byte, maxBytes int64) ([][]byte, string)
 // ProcessProposal rejects a block that carries any transaction FinalizeBlock
 // would reject.
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
-	base, err := a.committed()
+	o, b, un, err := a.proposalOverlay("process proposal", req.Height, req.Time)
 	if err != nil {
 		return nil, err
 	}
-	o, b, err := a.beginOverlay(base, req.Height, req.Time)
-	if err != nil {
-		var un *ledger.UpgradeNeededError
-		if errors.As(err, &un) {
-			// This binary cannot judge the block; it stops before running it.
-			a.log.Error("rejecting proposal: "+un.Error(), "height", req.Height)
-			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
-		}
-		return nil, fmt.Errorf("process proposal %d: %w", req.Height, err)
+	if un != nil {
+		// This binary cannot judge the block; it stops before running it.
+		a.log.Error("rejecting proposal: "+un.Error(), "height", req.Height)
+		return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 	}
 	for i, tx := range req.Txs {
 		b.TxIndex = uint32(i)
@@ -118,18 +108,28 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
 }
 
-// beginOverlay is the state a proposed block's transactions are judged in:
-// base after the block start (see ledger.BeginBlock), as FinalizeBlock
-// will see it.
-func (a *App) beginOverlay(base ledger.State, height int64, t time.Time) (*ledger.Overlay, ledger.Block, error) {
-	o := ledger.NewOverlay(base)
-	b := a.block(height, t)
-	bb, err := a.reg.BeginBlock(o, b)
+// proposalOverlay is the state a proposed block's transactions are judged
+// in: the committed state after the block start (see ledger.BeginBlock), as
+// FinalizeBlock will see it. When this binary must stop for an upgrade
+// before the block, it returns the UpgradeNeededError as un and no error,
+// so that the caller answers without judging the block. what names the
+// call in errors.
+func (a *App) proposalOverlay(what string, height int64, t time.Time) (o *ledger.Overlay, b ledger.Block, un *ledger.UpgradeNeededError, err error) {
+	base, err := a.committed()
 	if err != nil {
-		return nil, b, err
+		return nil, b, nil, err
+	}
+	o = ledger.NewOverlay(base)
+	b = a.block(height, t)
+	bb, err := a.reg.BeginBlock(o, b)
+	if errors.As(err, &un) {
+		return nil, b, un, nil
+	}
+	if err != nil {
+		return nil, b, nil, fmt.Errorf("%s %d: %w", what, height, err)
 	}
 	o.Apply(bb)
-	return o, b, nil
+	return o, b, nil, nil
 }
 
 // committed is the state the next block builds on: the working tree equals

@@ -13,8 +13,6 @@ import (
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
-	"github.com/normledger/normledger/verifiers"
-	"github.com/normledger/normledger/verifiers/remote"
 )
 
 func notFound(err error) error {
@@ -44,14 +42,8 @@ func queryCmd(e *env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if bundleOut != "" {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-				defer cancel()
-				policy, err := loadPolicy(policyFile)
+				res, b, verdict, err := e.verifyOnline(cmd.Context(), args[0], witnesses, tf, policyFile)
 				if err != nil {
-					return err
-				}
-				res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf, policy)
-				if err != nil && !errors.Is(err, remote.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
 					return err
 				}
 				if b != nil {
@@ -60,8 +52,8 @@ func queryCmd(e *env) *cobra.Command {
 					}
 					fmt.Fprintf(e.err, "evidence bundle written to %s\n", bundleOut)
 				}
-				e.printVerified(res, err)
-				return verifyExit(err)
+				e.printVerified(res, verdict)
+				return verifyExit(verdict)
 			}
 			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
 				res, err := c.GetRecord(ctx, args[0], 0, false)

@@ -196,7 +196,7 @@ func isTimestamp(md protoreflect.MessageDescriptor) bool {
 func scalarText(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
-		return enum.Name(dynEnum{fd.Enum(), v.Enum()})
+		return enum.NameOf(fd.Enum(), v.Enum())
 	case protoreflect.BytesKind:
 		return bytesText(v.Bytes())
 	case protoreflect.MessageKind, protoreflect.GroupKind:
@@ -212,18 +212,6 @@ func scalarText(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 	}
 	return fmt.Sprint(v.Interface())
 }
-
-// dynEnum is an enum value known only by its descriptor.
-type dynEnum struct {
-	d protoreflect.EnumDescriptor
-	n protoreflect.EnumNumber
-}
-
-func (e dynEnum) Descriptor() protoreflect.EnumDescriptor { return e.d }
-
-func (e dynEnum) Type() protoreflect.EnumType { return nil }
-
-func (e dynEnum) Number() protoreflect.EnumNumber { return e.n }
 
 // --- records ----------------------------------------------------------------
 

@@ -40,6 +40,15 @@ func loadRecord(path string, vars map[string]string, now time.Time) (*pb.Record,
 	return rec, nil
 }
 
+// loadRecordWithVars is loadRecord with the --var NAME=VALUE flags, now.
+func loadRecordWithVars(path string, vars []string) (*pb.Record, error) {
+	vm, err := parseVars(vars)
+	if err != nil {
+		return nil, err
+	}
+	return loadRecord(path, vm, time.Now())
+}
+
 func signers(kr *keyring.Keyring, from string, co []string) (ledger.Signer, []ledger.Signer, error) {
 	s, err := kr.Signer(from)
 	if err != nil {
@@ -79,11 +88,7 @@ Exit status: 0 committed (or accepted, with --broadcast-mode sync),
 2 rejected by the ledger (its result code is printed), 1 other failures.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			rec, err := loadRecord(file, vm, time.Now())
+			rec, err := loadRecordWithVars(file, vars)
 			if err != nil {
 				return err
 			}
@@ -127,11 +132,7 @@ reveal's salt and body; given any other record it uses that record as the
 body and --salt (base64, 16-64 bytes) as the salt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			rec, err := loadRecord(file, vm, time.Now())
+			rec, err := loadRecordWithVars(file, vars)
 			if err != nil {
 				return err
 			}

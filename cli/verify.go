@@ -104,8 +104,28 @@ func (e *env) printVerified(v *remote.Verified, err error) {
 	}
 }
 
-// verifyOnline runs the light-client verifier against --node with --witness nodes.
-func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*remote.Verified, *remote.Bundle, error) {
+// verifyOnline verifies record id (in either case) with the light-client
+// verifier against --node and the --witness nodes, under the witness policy
+// in policyFile, within two minutes. verdict is the outcome for
+// printVerified and verifyExit (nil, remote.ErrAbsent or a
+// verifiers.ErrVerification); err is any other failure, which ends the
+// command.
+func (e *env) verifyOnline(ctx context.Context, id string, witnesses []string, tf *trustFlags, policyFile string) (res *remote.Verified, b *remote.Bundle, verdict, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	policy, err := loadPolicy(policyFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res, b, verdict = e.recordVerified(ctx, strings.ToLower(id), witnesses, tf, policy)
+	if verdict != nil && !errors.Is(verdict, remote.ErrAbsent) && !errors.Is(verdict, verifiers.ErrVerification) {
+		return nil, nil, nil, verdict
+	}
+	return res, b, verdict, nil
+}
+
+// recordVerified verifies record id as verifyOnline does, given the policy.
+func (e *env) recordVerified(ctx context.Context, id string, witnesses []string, tf *trustFlags, policy *checkpoint.Policy) (*remote.Verified, *remote.Bundle, error) {
 	v, done, err := e.verifier(ctx, witnesses, tf, policy)
 	if err != nil {
 		return nil, nil, err
@@ -210,23 +230,17 @@ Exit status: 0 verified; 3 verified absent (a non-membership proof); 4 not
 verified (the reason is printed); 1 other errors (network, usage).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			policy, err := loadPolicy(policyFile)
+			res, b, verdict, err := e.verifyOnline(cmd.Context(), args[0], witnesses, tf, policyFile)
 			if err != nil {
 				return err
 			}
-			res, b, err := e.verifyOnline(ctx, strings.ToLower(args[0]), witnesses, tf, policy)
-			if err != nil && !errors.Is(err, remote.ErrAbsent) && !errors.Is(err, verifiers.ErrVerification) {
-				return err
-			}
-			e.printVerified(res, err)
+			e.printVerified(res, verdict)
 			if bundleOut != "" && b != nil {
 				if werr := writeBundle(bundleOut, b); werr != nil {
 					return werr
 				}
 			}
-			return verifyExit(err)
+			return verifyExit(verdict)
 		},
 	}
 	record.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")

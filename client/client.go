@@ -179,6 +179,26 @@ func heightQuery(height int64, prove bool) url.Values {
 	return q
 }
 
+// listQuery is a listing's query: height and prove, the filters given (not
+// empty), a positive limit and the times given (RFC 3339, UTC).
+func listQuery(height int64, prove bool, limit uint32, filters map[string]string, times map[string]*timestamppb.Timestamp) url.Values {
+	q := heightQuery(height, prove)
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.FormatUint(uint64(limit), 10))
+	}
+	for k, t := range times {
+		if t != nil {
+			q.Set(k, t.AsTime().UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return q
+}
+
 // GetMember fetches a member at height (0 = newest attested), optionally with its proof.
 func (c *Client) GetMember(ctx context.Context, id string, height int64, prove bool) (*pb.GetMemberResponse, error) {
 	out := new(pb.GetMemberResponse)
@@ -262,22 +282,8 @@ func (c *Client) Records(ctx context.Context, req *pb.ListRecordsRequest) (*pb.L
 	if req == nil {
 		req = &pb.ListRecordsRequest{}
 	}
-	q := heightQuery(req.Height, req.Prove)
-	for k, v := range map[string]string{"kind": req.Kind, "author": req.Author, "subject": req.Subject,
-		"sector": req.Sector, "page_token": req.PageToken} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if req.Limit > 0 {
-		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
-	}
-	if req.FromTime != nil {
-		q.Set("from_time", req.FromTime.AsTime().UTC().Format(time.RFC3339Nano))
-	}
-	if req.ToTime != nil {
-		q.Set("to_time", req.ToTime.AsTime().UTC().Format(time.RFC3339Nano))
-	}
+	q := listQuery(req.Height, req.Prove, req.Limit, map[string]string{"kind": req.Kind, "author": req.Author, "subject": req.Subject,
+		"sector": req.Sector, "page_token": req.PageToken}, map[string]*timestamppb.Timestamp{"from_time": req.FromTime, "to_time": req.ToTime})
 	out := new(pb.ListRecordsResponse)
 	return out, c.do(ctx, http.MethodGet, "/v1/records", q, nil, out)
 }
@@ -412,19 +418,8 @@ func (c *Client) WaitAttested(ctx context.Context, h int64) error {
 
 // Obligations lists obligations matching req.
 func (c *Client) Obligations(ctx context.Context, req *pb.ListObligationsRequest) (*pb.ListObligationsResponse, error) {
-	q := heightQuery(req.Height, req.Prove)
-	for k, v := range map[string]string{"debtor": req.Debtor, "creditor": req.Creditor, "pledge": req.Pledge,
-		"status": req.Status, "page_token": req.PageToken} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if req.Limit > 0 {
-		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
-	}
-	if req.DueBefore != nil {
-		q.Set("due_before", req.DueBefore.AsTime().UTC().Format(time.RFC3339Nano))
-	}
+	q := listQuery(req.Height, req.Prove, req.Limit, map[string]string{"debtor": req.Debtor, "creditor": req.Creditor, "pledge": req.Pledge,
+		"status": req.Status, "page_token": req.PageToken}, map[string]*timestamppb.Timestamp{"due_before": req.DueBefore})
 	out := new(pb.ListObligationsResponse)
 	return out, c.do(ctx, http.MethodGet, "/v1/obligations", q, nil, out)
 }
@@ -480,16 +475,7 @@ func (c *Client) Genesis(ctx context.Context) ([]byte, error) {
 
 // Proposals lists governance proposals (status: voting, passed, ...; "" = all).
 func (c *Client) Proposals(ctx context.Context, req *pb.ListProposalsRequest) (*pb.ListProposalsResponse, error) {
-	q := heightQuery(req.Height, req.Prove)
-	if req.Status != "" {
-		q.Set("status", req.Status)
-	}
-	if req.PageToken != "" {
-		q.Set("page_token", req.PageToken)
-	}
-	if req.Limit > 0 {
-		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
-	}
+	q := listQuery(req.Height, req.Prove, req.Limit, map[string]string{"status": req.Status, "page_token": req.PageToken}, nil)
 	out := new(pb.ListProposalsResponse)
 	return out, c.do(ctx, http.MethodGet, "/v1/proposals", q, nil, out)
 }

@@ -158,11 +158,7 @@ func FuzzApply(f *testing.F) {
 	seqs := map[string]uint64{}
 	for i, s := range fixture.Scenario(t0) {
 		seqs[s.Author]++
-		var cs []ledger.Signer
-		for _, c := range s.CoSigners {
-			cs = append(cs, byID[c].Signer())
-		}
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: seqs[s.Author], Record: s.Build(ids)}, s.Signer(byID), cs...)
+		tx, err := s.Tx("fuzz", seqs[s.Author], byID, ids)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -230,11 +226,7 @@ func FuzzDecodeTx(f *testing.F) {
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	var ids []string
 	for i, s := range fixture.Scenario(t0) {
-		var cs []ledger.Signer
-		for _, c := range s.CoSigners {
-			cs = append(cs, byID[c].Signer())
-		}
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: uint64(i + 1), Record: s.Build(ids)}, s.Signer(byID), cs...)
+		tx, err := s.Tx("fuzz", uint64(i+1), byID, ids)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -65,12 +65,9 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		return g.setStatus("remove_member", a.RemoveMember.Member, pb.MemberStatus_MEMBER_STATUS_UNSPECIFIED,
 			pb.MemberStatus_MEMBER_STATUS_REMOVED, by, "removed")
 	case *pb.GovernanceAction_AddKey:
-		m, err := g.existing("add_key.member", a.AddKey.Member)
+		m, err := g.notRemoved("add_key", a.AddKey.Member)
 		if err != nil {
 			return err
-		}
-		if m.Status == pb.MemberStatus_MEMBER_STATUS_REMOVED {
-			return errf(CodeWrongMemberStatus, "add_key: member %q was removed", m.Id)
 		}
 		k, err := g.newKey("add_key.pub_key", a.AddKey.PubKey)
 		if err != nil {
@@ -81,12 +78,9 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		g.putMember(m)
 	case *pb.GovernanceAction_RotateKey:
 		rk := a.RotateKey
-		m, err := g.existing("rotate_key.member", rk.Member)
+		m, err := g.notRemoved("rotate_key", rk.Member)
 		if err != nil {
 			return err
-		}
-		if m.Status == pb.MemberStatus_MEMBER_STATUS_REMOVED {
-			return errf(CodeWrongMemberStatus, "rotate_key: member %q was removed", m.Id)
 		}
 		old := findKey(m, rk.OldKeyId)
 		if old == nil {
@@ -113,12 +107,9 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		return g.revoke(m, rk.KeyId, rk.CompromisedSinceHeight, rk.CompromisedSinceTime, by, "by vote")
 	case *pb.GovernanceAction_SetValidator:
 		sv := a.SetValidator
-		m, err := g.existing("set_validator.member", sv.Member)
+		m, err := g.notRemoved("set_validator", sv.Member)
 		if err != nil {
 			return err
-		}
-		if m.Status == pb.MemberStatus_MEMBER_STATUS_REMOVED {
-			return errf(CodeWrongMemberStatus, "set_validator: member %q was removed", m.Id)
 		}
 		if len(sv.ValidatorPubKey) > 0 {
 			if err := g.checkValidatorKey("set_validator.validator_pub_key", m.Id, sv.ValidatorPubKey); err != nil {
@@ -189,6 +180,19 @@ func (g *govState) startPowers() (Powers, error) {
 		return nil, err
 	}
 	return PowersOf(members), nil
+}
+
+// notRemoved loads the member an action names (field <action>.member): it
+// must exist and not be removed.
+func (g *govState) notRemoved(action, id string) (*pb.Member, error) {
+	m, err := g.existing(action+".member", id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status == pb.MemberStatus_MEMBER_STATUS_REMOVED {
+		return nil, errf(CodeWrongMemberStatus, "%s: member %q was removed", action, m.Id)
+	}
+	return m, nil
 }
 
 // existing loads a member an action names; it must exist.

@@ -187,17 +187,9 @@ func mergeDue(base []*pb.ProposalState, changed map[string]*pb.ProposalState, t 
 	if len(changed) == 0 {
 		return base
 	}
-	var out []*pb.ProposalState
-	for _, p := range base {
-		if _, ok := changed[p.Id]; !ok {
-			out = append(out, p)
-		}
-	}
-	for _, p := range changed {
-		if !p.VotingClosed && p.Deadline.AsTime().Before(t) {
-			out = append(out, p)
-		}
-	}
+	out := overlayEntries(base, changed, (*pb.ProposalState).GetId, func(p *pb.ProposalState) bool {
+		return !p.VotingClosed && p.Deadline.AsTime().Before(t)
+	})
 	sort.Slice(out, func(i, j int) bool {
 		di, dj := out[i].Deadline.AsTime(), out[j].Deadline.AsTime()
 		if !di.Equal(dj) {
@@ -213,15 +205,7 @@ func mergeMembers(base []*pb.Member, changed map[string]*pb.Member) []*pb.Member
 	if len(changed) == 0 {
 		return base
 	}
-	out := make([]*pb.Member, 0, len(base)+len(changed))
-	for _, m := range base {
-		if _, ok := changed[m.Id]; !ok {
-			out = append(out, m)
-		}
-	}
-	for _, m := range changed {
-		out = append(out, m)
-	}
+	out := overlayEntries(base, changed, (*pb.Member).GetId, func(*pb.Member) bool { return true })
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out
 }
@@ -255,17 +239,27 @@ func mergeUndecided(base []*pb.ProposalState, changed map[string]*pb.ProposalSta
 	if len(changed) == 0 {
 		return base
 	}
-	var out []*pb.ProposalState
-	for _, p := range base {
-		if _, ok := changed[p.Id]; !ok {
-			out = append(out, p)
-		}
-	}
-	for _, p := range changed {
-		if p.Status == pb.ProposalStatus_PROPOSAL_STATUS_VOTING {
-			out = append(out, p)
-		}
-	}
+	out := overlayEntries(base, changed, (*pb.ProposalState).GetId, func(p *pb.ProposalState) bool {
+		return p.Status == pb.ProposalStatus_PROPOSAL_STATUS_VOTING
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}
+
+// overlayEntries overlays changed entries (keyed by id) on a list: the
+// entries of base that did not change, then the changed ones keep accepts,
+// unsorted (the caller sorts them).
+func overlayEntries[T any](base []T, changed map[string]T, id func(T) string, keep func(T) bool) []T {
+	var out []T
+	for _, e := range base {
+		if _, ok := changed[id(e)]; !ok {
+			out = append(out, e)
+		}
+	}
+	for _, e := range changed {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
 	return out
 }

@@ -502,17 +502,25 @@ func validateAmendment(v *validator, r *pb.Record) error {
 	if err := reqText("amendment.reason", am.Reason, MaxSummaryLen); err != nil {
 		return err
 	}
-	if am.Replacement == nil {
-		return errf(CodeMissingField, "amendment.replacement is required")
+	return v.carried("amendment.replacement", am.Replacement, func(k *Kind) bool { return k.Amendable }, "amended")
+}
+
+// carried validates a record carried inside another at field (an
+// amendment's replacement, a reveal's body): present, of a known kind that
+// may be carried so (may; else its records "cannot be <as>"), and valid
+// itself.
+func (v *validator) carried(field string, r *pb.Record, may func(*Kind) bool, as string) error {
+	if r == nil {
+		return errf(CodeMissingField, "%s is required", field)
 	}
-	k := v.reg.Kind(KindOf(am.Replacement))
+	k := v.reg.Kind(KindOf(r))
 	if k == nil {
-		return errf(CodeEmptyBody, "amendment.replacement has no body")
+		return errf(CodeEmptyBody, "%s has no body", field)
 	}
-	if !k.Amendable {
-		return errf(CodeWrongRecordKind, "amendment.replacement: %s records cannot be amended", k.Name)
+	if !may(k) {
+		return errf(CodeWrongRecordKind, "%s: %s records cannot be %s", field, k.Name, as)
 	}
-	return v.record(am.Replacement)
+	return v.record(r)
 }
 
 func admitAmendment(a *admission, r *pb.Record) error {
@@ -607,17 +615,7 @@ func validateReveal(v *validator, r *pb.Record) error {
 	if len(rv.Salt) < MinSaltLen || len(rv.Salt) > MaxSaltLen {
 		return errf(CodeBadFormat, "reveal.salt must be %d to %d bytes", MinSaltLen, MaxSaltLen)
 	}
-	if rv.Body == nil {
-		return errf(CodeMissingField, "reveal.body is required")
-	}
-	k := v.reg.Kind(KindOf(rv.Body))
-	if k == nil {
-		return errf(CodeEmptyBody, "reveal.body has no body")
-	}
-	if !k.Sealable {
-		return errf(CodeWrongRecordKind, "reveal.body: %s records cannot be sealed", k.Name)
-	}
-	return v.record(rv.Body)
+	return v.carried("reveal.body", rv.Body, func(k *Kind) bool { return k.Sealable }, "sealed")
 }
 
 func admitReveal(a *admission, r *pb.Record) error {

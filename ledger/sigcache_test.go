@@ -27,11 +27,7 @@ func TestSigCacheChangesNoAnswer(t *testing.T) {
 	var first []byte
 	for i, s := range fixture.Scenario(t0) {
 		seqs[s.Author]++
-		var cs []ledger.Signer
-		for _, c := range s.CoSigners {
-			cs = append(cs, byID[c].Signer())
-		}
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "memo", Sequence: seqs[s.Author], Record: s.Build(ids)}, s.Signer(byID), cs...)
+		tx, err := s.Tx("memo", seqs[s.Author], byID, ids)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,15 +120,9 @@ func compareDecoded(t *testing.T, rec map[string]any) {
 func TestReadableAnswers(t *testing.T) {
 	n, c, ms := startNode(t, api.Config{})
 	ctx := context.Background()
-	res, err := c.Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
+	res := fileAttested(t, c, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
 		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xbb", "xcc"}, Summary: "readable",
-		ExcludedSectors: []pb.Sector{pb.Sector_SECTOR_HEALTH}}}}, ms["xaa"].Signer(), nil, true)
-	if err != nil || !res.Committed {
-		t.Fatalf("%+v %v", res, err)
-	}
-	if err := c.WaitAttested(ctx, res.Height); err != nil {
-		t.Fatal(err)
-	}
+		ExcludedSectors: []pb.Sector{pb.Sector_SECTOR_HEALTH}}}}, ms["xaa"].Signer())
 	base := "http://" + n.RESTAddress()
 	for _, path := range []string{"/v1/records/" + res.ID, "/v1/records/" + res.ID + "?prove=true", "/v1/txs/" + strings.ToUpper(res.ID)} {
 		st, m := getJSON(t, base+path)
@@ -181,15 +175,8 @@ func TestReadableAnswers(t *testing.T) {
 // heights beyond the state 404, zero time bounds are bounds.
 func TestQueryParameters(t *testing.T) {
 	n, c, ms := startNode(t, api.Config{})
-	ctx := context.Background()
-	res, err := c.Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
-		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xbb"}, Summary: "params"}}}, ms["xaa"].Signer(), nil, true)
-	if err != nil || !res.Committed {
-		t.Fatalf("%+v %v", res, err)
-	}
-	if err := c.WaitAttested(ctx, res.Height); err != nil {
-		t.Fatal(err)
-	}
+	res := fileAttested(t, c, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
+		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xbb"}, Summary: "params"}}}, ms["xaa"].Signer())
 	base := "http://" + n.RESTAddress()
 	count := func(path string) int {
 		st, m := getJSON(t, base+path)

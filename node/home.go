@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,11 +10,8 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
-	cmttime "github.com/cometbft/cometbft/types/time"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/internal/atomicfile"
-	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/node/genesis"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -92,27 +88,9 @@ func ValidatorPubKey(cfg *cmtcfg.Config) (cmttypes.GenesisValidator, error) {
 
 // WriteGenesis writes genesis.json with the given validators and app state.
 func WriteGenesis(path, chainID string, genesisTime time.Time, vals []cmttypes.GenesisValidator, gs *pb.GenesisState) error {
-	if err := ledger.ValidateGenesis(gs); err != nil {
-		return err
-	}
-	appState, err := protojson.MarshalOptions{Indent: "  "}.Marshal(gs)
+	doc, err := genesis.NewDoc(chainID, genesisTime, vals, gs)
 	if err != nil {
 		return err
-	}
-	if genesisTime.IsZero() {
-		genesisTime = cmttime.Now()
-	}
-	doc := &cmttypes.GenesisDoc{
-		ChainID:         chainID,
-		GenesisTime:     genesisTime,
-		InitialHeight:   1,
-		ConsensusParams: cmttypes.DefaultConsensusParams(),
-		Validators:      vals,
-		AppState:        json.RawMessage(appState),
-	}
-	doc.ConsensusParams.Block.MaxBytes = 4 << 20
-	if err := doc.ValidateAndComplete(); err != nil {
-		return fmt.Errorf("genesis: %w", err)
 	}
 	return genesis.WriteGenesis(path, doc)
 }

@@ -142,22 +142,29 @@ func scrape(t *testing.T, m *LedgerMetrics) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, f := range fams {
-		for _, mt := range f.Metric {
-			name := f.GetName()
-			for _, l := range mt.Label {
-				name += "{" + l.GetName() + "=" + l.GetValue() + "}"
-			}
-			switch {
-			case mt.Gauge != nil:
-				out[name] = mt.Gauge.GetValue()
-			case mt.Counter != nil:
-				out[name] = mt.Counter.GetValue()
-			case mt.Histogram != nil:
-				out[name+"_count"] = float64(mt.Histogram.GetSampleCount())
-			}
-		}
+		addSamples(out, f.GetName(), f.Metric)
 	}
 	return out
+}
+
+// addSamples adds the metrics of family name to out, keyed
+// name{label=value}...: a gauge's or counter's value, a histogram's sample
+// count as name_count. (metrics_test.go has it as AddSamples.)
+func addSamples(out map[string]float64, name string, ms []*dto.Metric) {
+	for _, m := range ms {
+		k := name
+		for _, l := range m.Label {
+			k += "{" + l.GetName() + "=" + l.GetValue() + "}"
+		}
+		switch {
+		case m.Gauge != nil:
+			out[k] = m.Gauge.GetValue()
+		case m.Counter != nil:
+			out[k] = m.Counter.GetValue()
+		case m.Histogram != nil:
+			out[k+"_count"] = float64(m.Histogram.GetSampleCount())
+		}
+	}
 }
 
 func recounts(t *testing.T, m *LedgerMetrics) float64 {

@@ -40,20 +40,7 @@ func ledgerMetrics(t *testing.T, restAddr string) map[string]float64 {
 		if !ok {
 			t.Fatalf("/metrics has no %s", name)
 		}
-		for _, m := range f.Metric {
-			k := name
-			for _, l := range m.Label {
-				k += "{" + l.GetName() + "=" + l.GetValue() + "}"
-			}
-			switch {
-			case m.Gauge != nil:
-				out[k] = m.Gauge.GetValue()
-			case m.Counter != nil:
-				out[k] = m.Counter.GetValue()
-			case m.Histogram != nil:
-				out[k+"_count"] = float64(m.Histogram.GetSampleCount())
-			}
-		}
+		node.AddSamples(out, name, f.Metric)
 	}
 	return out
 }

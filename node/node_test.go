@@ -112,18 +112,27 @@ func startNodeWith(t testing.TB, apiCfg api.Config, comet func(*cmtcfg.Config)) 
 	return n, c, fixture.ByID(ms)
 }
 
-// Bad requests get 4xx with a JSON error carrying the ledger code; never 500.
-func TestHTTPStatuses(t *testing.T) {
-	n, c, ms := startNode(t, api.Config{MaxBodyBytes: 4096, ReadRateLimit: 0})
+// fileAttested submits rec signed by signer through c, in commit mode, and
+// waits until its block is attested.
+func fileAttested(t *testing.T, c *client.Client, rec *pb.Record, signer ledger.Signer) client.Result {
+	t.Helper()
 	ctx := context.Background()
-	res, err := c.Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
-		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xbb"}, Summary: "hello"}}}, ms["xaa"].Signer(), nil, true)
+	res, err := c.Submit(ctx, rec, signer, nil, true)
 	if err != nil || !res.Committed {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if err := c.WaitAttested(ctx, res.Height); err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+// Bad requests get 4xx with a JSON error carrying the ledger code; never 500.
+func TestHTTPStatuses(t *testing.T) {
+	n, c, ms := startNode(t, api.Config{MaxBodyBytes: 4096, ReadRateLimit: 0})
+	ctx := context.Background()
+	res := fileAttested(t, c, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
+		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xbb"}, Summary: "hello"}}}, ms["xaa"].Signer())
 	base := "http://" + n.RESTAddress()
 	missing := strings.Repeat("0", 64)
 	cases := []struct {

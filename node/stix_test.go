@@ -25,18 +25,11 @@ func TestSTIXBundle(t *testing.T) {
 	n, c, ms := startNode(t, api.Config{})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	res, err := c.Submit(ctx, &pb.Record{SchemaVersion: 1, Tlp: pb.Tlp_TLP_AMBER, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+	res := fileAttested(t, c, &pb.Record{SchemaVersion: 1, Tlp: pb.Tlp_TLP_AMBER, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
 		IncidentRef: "XBB-77", Stage: pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING, Role: pb.IncidentRole_INCIDENT_ROLE_VICTIM,
 		Sectors: []pb.Sector{pb.Sector_SECTOR_WATER}, AffectedStates: []string{"xbb"},
 		DetectedAt: timestamppb.New(now.Add(-2 * time.Hour)), AwareAt: timestamppb.New(now.Add(-time.Hour)),
-		Impacts: []string{"Water treatment plant on manual control"}, Severity: pb.Severity_SEVERITY_HIGH, Summary: "Intrusion into plant SCADA."}}},
-		ms["xbb"].Signer(), nil, true)
-	if err != nil || !res.Committed {
-		t.Fatalf("%+v %v", res, err)
-	}
-	if err := c.WaitAttested(ctx, res.Height); err != nil {
-		t.Fatal(err)
-	}
+		Impacts: []string{"Water treatment plant on manual control"}, Severity: pb.Severity_SEVERITY_HIGH, Summary: "Intrusion into plant SCADA."}}}, ms["xbb"].Signer())
 	base := "http://" + n.RESTAddress()
 	get := func(q string) (int, string, []byte) {
 		resp, err := http.Get(base + "/v1/stix/bundle" + q)

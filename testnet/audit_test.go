@@ -24,8 +24,14 @@ import (
 
 // liar proxies a node's REST API and rewrites one kind of answer.
 func liar(t *testing.T, upstream string, rewrite func(path string, body []byte) []byte) *httptest.Server {
+	return httptest.NewServer(rewritingProxy(upstream, rewrite))
+}
+
+// rewritingProxy proxies a node's REST API (upstream), passing the body of
+// each 200 answer through rewrite.
+func rewritingProxy(upstream string, rewrite func(path string, body []byte) []byte) http.Handler {
 	u, _ := url.Parse(upstream)
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := http.Get(u.String() + r.URL.RequestURI())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -39,7 +45,7 @@ func liar(t *testing.T, upstream string, rewrite func(path string, body []byte) 
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(resp.StatusCode)
 		w.Write(body)
-	}))
+	})
 }
 
 func TestAudit(t *testing.T) {

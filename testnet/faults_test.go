@@ -212,33 +212,69 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// newProcessNet generates a network of `validators` validator processes
-// (chain chainID, loadMembers signer members, ports for extra more nodes)
-// running nodeBinary, keeps its logs if the test fails and stops its nodes
-// at the end. It starts no node.
-func newProcessNet(t *testing.T, chainID string, validators, loadMembers, extra int) (*faultNet, []Ports) {
+// newProcessNet generates the network o describes (in a temporary
+// directory unless o.Dir is set; seeded keys, 200 ms blocks) to run as
+// processes of nodeBinary, with local ports for its validators and extra
+// more nodes unless o.PortsFor is set; see processNet. It starts no node.
+func newProcessNet(t *testing.T, o Options, extra int) (*faultNet, []Ports) {
 	t.Helper()
-	dir := t.TempDir()
-	ports := make([]Ports, validators+extra)
-	for i := range ports {
-		ports[i] = freePorts(t)
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
 	}
-	nw, err := Generate(Options{Dir: dir, ChainID: chainID, Validators: validators, LoadMembers: loadMembers, KeyFor: fixture.SeededKey,
-		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 200 * time.Millisecond})
+	var ports []Ports
+	if o.PortsFor == nil {
+		ports = make([]Ports, o.Validators+extra)
+		for i := range ports {
+			ports[i] = freePorts(t)
+		}
+		o.PortsFor = func(i int) Ports { return ports[i] }
+	}
+	o.KeyFor, o.TimeoutCommit = fixture.SeededKey, 200*time.Millisecond
+	nw, err := Generate(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CopyBinary(binaries(t), dir); err != nil {
+	if err := CopyBinary(binaries(t), o.Dir); err != nil {
 		t.Fatal(err)
 	}
+	return processNet(t, nw), ports
+}
+
+// processNet is the fault harness of a generated network of processes: it
+// keeps the nodes' logs if the test fails and stops its nodes and
+// witnesses at the end.
+func processNet(t *testing.T, nw *Network) *faultNet {
 	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
 	keepLogsOnFailure(t, nw)
 	t.Cleanup(func() {
-		for _, n := range f.nw.Nodes {
+		for _, n := range append(append([]NodeInfo(nil), f.nw.Nodes...), f.nw.Witnesses...) {
 			StopNode(n, 10*time.Second)
 		}
 	})
-	return f, ports
+	return f
+}
+
+// startAll starts every node and waits for block 2.
+func (f *faultNet) startAll() {
+	f.t.Helper()
+	for _, n := range f.nw.Nodes {
+		f.start(n.Name)
+	}
+	f.waitHeight(2, 60*time.Second)
+}
+
+// startWriters runs Writers for members, recording into f's history,
+// until stop, which waits for them (tests defer it too: calling it again
+// does nothing more).
+func (f *faultNet) startWriters(members ...string) (stop func()) {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	wg, err := Writers(ctx, f.nw, members, f.h, f.live)
+	if err != nil {
+		cancel()
+		f.t.Fatal(err)
+	}
+	return func() { cancel(); wg.Wait() }
 }
 
 func freePorts(t *testing.T) Ports {
@@ -252,12 +288,9 @@ func freePorts(t *testing.T) Ports {
 func TestFaults(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	tm := timings()
-	f, _ := newProcessNet(t, "faults", 4, 0, 0)
+	f, _ := newProcessNet(t, Options{ChainID: "faults", Validators: 4}, 0)
 	nw := f.nw
-	for _, n := range nw.Nodes {
-		f.start(n.Name)
-	}
-	f.waitHeight(2, 60*time.Second)
+	f.startAll()
 	seed, err := Seed(context.Background(), nw, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -265,12 +298,8 @@ func TestFaults(t *testing.T) {
 	for _, s := range seed {
 		f.extra = append(f.extra, s.ID)
 	}
-	ctx, stopLoad := context.WithCancel(context.Background())
-	wg, err := Writers(ctx, nw, []string{"xaa", "xbb", "xcc", "xdd"}, f.h, f.live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopLoad(); wg.Wait() }()
+	stopLoad := f.startWriters("xaa", "xbb", "xcc", "xdd")
+	defer stopLoad()
 	time.Sleep(tm.load)
 
 	t.Run("1 SIGKILL one of four validators", func(t *testing.T) {
@@ -516,7 +545,6 @@ func TestFaults(t *testing.T) {
 		f.t = t
 		f.ensureUp()
 		stopLoad()
-		wg.Wait()
 		rep := f.check("final")
 		att, ack := f.h.Counts()
 		if ack < 50 {

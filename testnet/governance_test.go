@@ -101,12 +101,9 @@ func validatorsAt(t *testing.T, c *client.Client, h int64) (*cmttypes.LightBlock
 // after the changes verify through the light client; the audit replays it all.
 func TestGovernanceNetwork(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
-	f, ports := newProcessNet(t, "gov-net", 4, 4, 1)
+	f, ports := newProcessNet(t, Options{ChainID: "gov-net", Validators: 4, LoadMembers: 4}, 1)
 	nw := f.nw
-	for _, n := range nw.Nodes {
-		f.start(n.Name)
-	}
-	f.waitHeight(2, 60*time.Second)
+	f.startAll()
 	// The fifth state's operator: its own home (`init --member xee
 	// --validator`: node, validator and member keys, nobody else's), joined
 	// to the published genesis; its node syncs from genesis as a full node.
@@ -131,12 +128,8 @@ func TestGovernanceNetwork(t *testing.T) {
 	c0, _ := client.New(nw.Nodes[0].RESTURL())
 	g := &govClient{t: t, c: c0, nw: nw}
 
-	ctx, stopLoad := context.WithCancel(context.Background())
-	wg, err := Writers(ctx, nw, []string{"load-001", "load-002", "load-003", "load-004"}, f.h, f.live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopLoad(); wg.Wait() }()
+	stopLoad := f.startWriters("load-001", "load-002", "load-003", "load-004")
+	defer stopLoad()
 	time.Sleep(2 * time.Second)
 
 	// Vote 1: admit xee with node4's validator (10 of 40: a quarter of the power).
@@ -190,7 +183,6 @@ func TestGovernanceNetwork(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	stopLoad()
-	wg.Wait()
 
 	// The chain never stopped: the tip moved on, and the checker passes on
 	// all five nodes (node1 keeps running as a full node).
@@ -235,23 +227,10 @@ func TestGovernanceNetwork(t *testing.T) {
 			pick["after"] = id
 		}
 	}
-	gen, err := cmttypes.GenesisDocFromFile(nw.Nodes[0].Home + "/config/genesis.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	c2, _ := client.New(nw.Nodes[2].RESTURL())
 	c3, _ := client.New(nw.Nodes[3].RESTURL())
-	root, err := remote.TrustFromGenesis(context.Background(), gen, c2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := remote.NewLightClient(context.Background(), gen.ChainID, remote.NewProvider(gen.ChainID, c0.Base(), c0),
-		[]*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2), remote.NewProvider(gen.ChainID, c3.Base(), c3)}, root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
-	v := &remote.Verifier{API: c0, Light: lc, ChainID: gen.ChainID}
+	chainID, root := genesisTrust(t, nw.Nodes[0].Home+"/config/genesis.json", c2)
+	v := lightVerifier(t, chainID, root, "", c0, c2, c3)
 	for _, when := range []string{"before", "between", "after"} {
 		id := pick[when]
 		if id == "" {
@@ -291,7 +270,7 @@ func TestGovernanceNetwork(t *testing.T) {
 
 	// The audit replays the whole chain, governance included.
 	arep, err := audit.Run(context.Background(), audit.Options{API: c0, NodeName: c0.Base(),
-		Witnesses: []*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2)}, ToHeight: rep.Height})
+		Witnesses: []*remote.Provider{remote.NewProvider(chainID, c2.Base(), c2)}, ToHeight: rep.Height})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 func freePort(t testing.TB) int { return pickPort(t) }
@@ -114,6 +115,45 @@ func (ip *inproc) seed(t *testing.T) []string {
 		ids = append(ids, res.ID)
 	}
 	return ids
+}
+
+// genesisTrust is the chain id and the trust root of the genesis file at
+// path, fetched through the node via.
+func genesisTrust(t *testing.T, path string, via *client.Client) (string, remote.TrustRoot) {
+	t.Helper()
+	gen, err := cmttypes.GenesisDocFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := remote.TrustFromGenesis(context.Background(), gen, via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gen.ChainID, root
+}
+
+// lightVerifier verifies primary's answers with a light client of chain
+// chainID that starts from root (zero: from its trust store in dir; "":
+// in memory) and cross-checks headers with witnesses. It is closed at the
+// end of the test.
+func lightVerifier(t *testing.T, chainID string, root remote.TrustRoot, dir string, primary *client.Client, witnesses ...*client.Client) *remote.Verifier {
+	t.Helper()
+	lc, err := remote.NewLightClient(context.Background(), chainID, remote.NewProvider(chainID, primary.Base(), primary),
+		providers(chainID, witnesses), root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lc.Close() })
+	return &remote.Verifier{API: primary, Light: lc, ChainID: chainID}
+}
+
+// providers are the light-client providers of chain chainID's nodes cs.
+func providers(chainID string, cs []*client.Client) []*remote.Provider {
+	var out []*remote.Provider
+	for _, c := range cs {
+		out = append(out, remote.NewProvider(chainID, c.Base(), c))
+	}
+	return out
 }
 
 // keepLogsOnFailure copies every node's log out of the test's temporary

@@ -323,6 +323,18 @@ func startRun(t *testing.T, o monitor.Options) *running {
 	return r
 }
 
+// monitorStderr is a buffer for a monitor's stderr, logged if the test
+// fails.
+func monitorStderr(t *testing.T) *syncBuffer {
+	b := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("monitor stderr:\n%s", b.String())
+		}
+	})
+	return b
+}
+
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -353,13 +365,8 @@ func testMonitorStopped(t *testing.T, ip *inproc) {
 	home := t.TempDir()
 	state := filepath.Join(home, "monitor-xbb.json")
 	all := &eventLog{}
-	var errOut syncBuffer
-	defer func() {
-		if t.Failed() {
-			t.Logf("monitor stderr:\n%s", errOut.String())
-		}
-	}()
-	m1 := startCLI(t, ip.monitorArgs("xbb", home, state), all, &errOut)
+	errOut := monitorStderr(t)
+	m1 := startCLI(t, ip.monitorArgs("xbb", home, state), all, errOut)
 	waitProcessed(t, state, 1)
 	rec1, resp1, ack1 := ip.notify(t, "xaa", "xbb", 4*time.Second)
 	ev := all.wait(t, "overdue:"+resp1, 30*time.Second)
@@ -376,7 +383,7 @@ func testMonitorStopped(t *testing.T, ip *inproc) {
 	rec2, resp2, ack2 := ip.notify(t, "xaa", "xbb", 3*time.Second)
 	ip.waitOverdue(t, resp2)
 	all.newRun()
-	m2 := startCLI(t, ip.monitorArgs("xbb", home, state), all, &errOut)
+	m2 := startCLI(t, ip.monitorArgs("xbb", home, state), all, errOut)
 	all.wait(t, "overdue:"+resp2, 30*time.Second)
 	waitProcessed(t, state, ip.attested(t)+3) // a few more steps: nothing repeats
 	if err := m2.stop(t); err != nil {
@@ -437,15 +444,10 @@ func testMonitorKilled(t *testing.T, ip *inproc) {
 	home := t.TempDir()
 	state := filepath.Join(home, "monitor-xbb.json")
 	all := &eventLog{}
-	var errOut syncBuffer
-	defer func() {
-		if t.Failed() {
-			t.Logf("monitor stderr:\n%s", errOut.String())
-		}
-	}()
+	errOut := monitorStderr(t)
 	run := func() *exec.Cmd {
 		cmd := exec.Command(binaries(t), ip.monitorArgs("xbb", home, state)...)
-		cmd.Stdout, cmd.Stderr = all, &errOut
+		cmd.Stdout, cmd.Stderr = all, errOut
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -493,12 +495,7 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 	start := time.Now()
 	state := filepath.Join(t.TempDir(), "monitor-xbb.json")
 	all := &eventLog{}
-	var errOut syncBuffer
-	defer func() {
-		if t.Failed() {
-			t.Logf("monitor stderr:\n%s", errOut.String())
-		}
-	}()
+	errOut := monitorStderr(t)
 	var target atomic.Value // the overdue event id to crash on
 	target.Store("")
 	crashAt := func(point string) func(string, []*monitor.Event) error {
@@ -517,7 +514,7 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 	runUntilCrash := func(point string) {
 		t.Helper()
 		all.newRun()
-		o := ip.monitorOptions("xbb", state, all, &errOut)
+		o := ip.monitorOptions("xbb", state, all, errOut)
 		o.CrashHook = crashAt(point)
 		r := startRun(t, o)
 		if err := r.wait(t, 60*time.Second); err == nil || err.Error() != "crash at "+point {
@@ -526,7 +523,7 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 	}
 	// Before the obligation exists, one run sets the position.
 	all.newRun()
-	r0 := startRun(t, ip.monitorOptions("xbb", state, all, &errOut))
+	r0 := startRun(t, ip.monitorOptions("xbb", state, all, errOut))
 	waitProcessed(t, state, 1)
 	if err := r0.stop(t); err != nil {
 		t.Fatal(err)
@@ -552,7 +549,7 @@ func testMonitorCrashPoints(t *testing.T, ip *inproc) {
 		t.Fatalf("after a crash at %s: printed %d times", monitor.Delivered, all.count(overdue))
 	}
 	all.newRun()
-	r := startRun(t, ip.monitorOptions("xbb", state, all, &errOut))
+	r := startRun(t, ip.monitorOptions("xbb", state, all, errOut))
 	waitProcessed(t, state, ip.attested(t)+3)
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
@@ -668,13 +665,8 @@ func testMonitorWebhookDown(t *testing.T, ip *inproc) {
 	srv := serveOn(t, addr, rc)
 	state := filepath.Join(t.TempDir(), "monitor-lumen.json")
 	printed := &eventLog{}
-	var errOut syncBuffer
-	defer func() {
-		if t.Failed() {
-			t.Logf("monitor stderr:\n%s", errOut.String())
-		}
-	}()
-	o := ip.monitorOptions("lumen", state, printed, &errOut)
+	errOut := monitorStderr(t)
+	o := ip.monitorOptions("lumen", state, printed, errOut)
 	o.Webhook = "http://" + addr + "/normledger"
 	// The whole suite takes the webhook down for a minute against the
 	// monitor's default backoff (1 s doubling to 30 s); the quick tier

@@ -1,7 +1,6 @@
 package testnet
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,7 +12,6 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 
 	"github.com/normledger/normledger/cli/operator"
-	"github.com/normledger/normledger/ledger/fixture"
 )
 
 // Partition-suite timings: the short form runs in CI; NORMLEDGER_PARTITIONS=full
@@ -42,18 +40,11 @@ func TestPartitions(t *testing.T) {
 		t.Skipf("this kernel or user cannot make network namespaces: %v", err)
 	}
 	t.Cleanup(hosts.Close)
-	dir := t.TempDir()
-	nw, err := Generate(Options{Dir: dir, ChainID: "partitions", Validators: 4, KeyFor: fixture.SeededKey,
-		PortsFor: func(i int) Ports {
-			ip := hosts.IP(i)
-			return Ports{RPC: ip + ":26657", P2P: ip + ":26656", REST: ip + ":1317", GRPC: ip + ":9090"}
-		}, TimeoutCommit: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyBinary(binaries(t), dir); err != nil {
-		t.Fatal(err)
-	}
+	f, _ := newProcessNet(t, Options{ChainID: "partitions", Validators: 4, PortsFor: func(i int) Ports {
+		ip := hosts.IP(i)
+		return Ports{RPC: ip + ":26657", P2P: ip + ":26656", REST: ip + ":1317", GRPC: ip + ":9090"}
+	}}, 0)
+	nw := f.nw
 	// Halves A = {node0, node1} and B = {node2, node3}, as two capitals:
 	// inside a half nodes dial each other directly; across, through a WAN
 	// link (a relay on the bridge at LinkIP) that can be slowed.
@@ -87,22 +78,9 @@ func TestPartitions(t *testing.T) {
 		cfg.P2P.PersistentPeersMaxDialPeriod = 2 * time.Second
 		cmtcfg.WriteConfigFile(filepath.Join(nw.Nodes[i].Home, "config", "config.toml"), cfg)
 	}
-	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
-	t.Cleanup(func() {
-		for _, n := range f.nw.Nodes {
-			StopNode(n, 10*time.Second)
-		}
-	})
-	for _, n := range nw.Nodes {
-		f.start(n.Name)
-	}
-	f.waitHeight(2, 60*time.Second)
-	ctx, stopLoad := context.WithCancel(context.Background())
-	wg, err := Writers(ctx, nw, []string{"xaa", "xbb", "xcc", "xdd"}, f.h, f.live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopLoad(); wg.Wait() }()
+	f.startAll()
+	stopLoad := f.startWriters("xaa", "xbb", "xcc", "xdd")
+	defer stopLoad()
 	time.Sleep(load)
 
 	t.Run("isolate one validator", func(t *testing.T) {
@@ -184,7 +162,6 @@ func TestPartitions(t *testing.T) {
 	t.Run("final check with the load stopped", func(t *testing.T) {
 		f.t = t
 		stopLoad()
-		wg.Wait()
 		rep := f.check("final")
 		att, ack := f.h.Counts()
 		t.Logf("partition suite total: %d writes attempted, %d acknowledged, %d records on every node; unacknowledged by reason: %v",

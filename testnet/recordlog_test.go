@@ -19,7 +19,6 @@ import (
 
 	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/client"
-	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node/witness"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
@@ -58,14 +57,19 @@ func (ln *logNet) load(t *testing.T, n int) {
 	ln.f.waitCatchUp(ln.full.Name, 60*time.Second)
 }
 
-// witnesses are two validators' APIs.
-func (ln *logNet) witnesses() []*remote.Provider {
-	var ws []*remote.Provider
+// witnessClients are two validators' APIs.
+func (ln *logNet) witnessClients() []*client.Client {
+	var ws []*client.Client
 	for _, n := range ln.f.nw.Nodes[:2] {
 		c, _ := client.New(n.RESTURL())
-		ws = append(ws, remote.NewProvider(ln.gen.ChainID, c.Base(), c))
+		ws = append(ws, c)
 	}
 	return ws
+}
+
+// witnesses are they as the providers audit cross-checks headers with.
+func (ln *logNet) witnesses() []*remote.Provider {
+	return providers(ln.gen.ChainID, ln.witnessClients())
 }
 
 // verifier reads from node, cross-checking the validators' headers, with
@@ -78,12 +82,7 @@ func (ln *logNet) verifier(t *testing.T, node *client.Client, dir string) *remot
 // the trust store).
 func (ln *logNet) verifierFrom(t *testing.T, node *client.Client, dir string, root remote.TrustRoot) *remote.Verifier {
 	t.Helper()
-	lc, err := remote.NewLightClient(context.Background(), ln.gen.ChainID, remote.NewProvider(ln.gen.ChainID, node.Base(), node), ln.witnesses(), root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lc.Close() })
-	return &remote.Verifier{API: node, Light: lc, ChainID: ln.gen.ChainID}
+	return lightVerifier(t, ln.gen.ChainID, root, dir, node, ln.witnessClients()...)
 }
 
 // The record log through the public API of a non-validator full node:
@@ -380,15 +379,9 @@ func TestRewrittenHistory(t *testing.T) {
 	before := wstate()
 
 	nwB.Witnesses = nil // B's nodes send their checkpoints to A's witnesses
-	b := &logNet{f: &faultNet{t: t, nw: nwB, down: map[string]bool{}, h: NewHistory()}, gen: a.gen}
+	b := &logNet{f: processNet(t, nwB), gen: a.gen}
 	b.full, _ = nwB.Node(a.full.Name)
 	b.cf, _ = client.New(b.full.RESTURL())
-	keepLogsOnFailure(t, nwB)
-	t.Cleanup(func() {
-		for _, n := range nwB.Nodes {
-			StopNode(n, 10*time.Second)
-		}
-	})
 	b.startAll(t)
 	b.load(t, 150)
 	b.f.advances(b.f.tip(), seen.Height-b.f.tip()+5, 120*time.Second, "past chain A's verified height")
@@ -461,33 +454,16 @@ func waitQuorum(t *testing.T, c *client.Client, n int, within time.Duration) int
 // startLogNetStopped generates the network of startLogNet without starting it.
 func startLogNetStopped(t *testing.T, chainID, dir string, witnesses int) *logNet {
 	t.Helper()
-	ports := make([]Ports, 5)
-	for i := range ports {
-		ports[i] = freePorts(t)
-	}
 	var waddrs []string
 	for i := 0; i < witnesses; i++ {
 		waddrs = append(waddrs, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	}
-	nw, err := Generate(Options{Dir: dir, ChainID: chainID, Validators: 4, LoadMembers: 4, KeyFor: fixture.SeededKey,
-		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 200 * time.Millisecond, Witnesses: witnesses, WitnessAddrs: waddrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyBinary(binaries(t), dir); err != nil {
-		t.Fatal(err)
-	}
+	f, ports := newProcessNet(t, Options{Dir: dir, ChainID: chainID, Validators: 4, LoadMembers: 4, Witnesses: witnesses, WitnessAddrs: waddrs}, 1)
+	nw := f.nw
 	full, err := nw.AddFullNode(ports[4])
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
-	keepLogsOnFailure(t, nw)
-	t.Cleanup(func() {
-		for _, n := range append(append([]NodeInfo(nil), nw.Nodes...), nw.Witnesses...) {
-			StopNode(n, 10*time.Second)
-		}
-	})
 	cf, _ := client.New(full.RESTURL())
 	gen, err := cmttypes.GenesisDocFromFile(nw.Genesis)
 	if err != nil {
@@ -499,10 +475,7 @@ func startLogNetStopped(t *testing.T, chainID, dir string, witnesses int) *logNe
 // startAll starts every node and takes the trust root from the first block.
 func (ln *logNet) startAll(t *testing.T) {
 	t.Helper()
-	for _, n := range ln.f.nw.Nodes {
-		ln.f.start(n.Name)
-	}
-	ln.f.waitHeight(2, 60*time.Second)
+	ln.f.startAll()
 	// Every node past the first block (the tip is only the highest).
 	for _, n := range ln.f.nw.Nodes {
 		ln.f.waitCatchUp(n.Name, 60*time.Second)

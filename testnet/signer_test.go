@@ -13,7 +13,6 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/normledger/normledger/client"
-	"github.com/normledger/normledger/ledger/fixture"
 )
 
 // A validator whose key lives in a separate signer process (CometBFT's
@@ -22,48 +21,24 @@ import (
 // chain going), never double-signs, and signs again once the signer is back.
 func TestRemoteSigner(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
-	dir := t.TempDir()
-	ports := make([]Ports, 4)
-	for i := range ports {
-		ports[i] = freePorts(t)
-	}
-	nw, err := Generate(Options{Dir: dir, ChainID: "signer-net", Validators: 4, KeyFor: fixture.SeededKey,
-		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyBinary(binaries(t), dir); err != nil {
-		t.Fatal(err)
-	}
+	f, _ := newProcessNet(t, Options{ChainID: "signer-net", Validators: 4}, 0)
+	nw := f.nw
 	n3 := nw.Nodes[3]
 	s, err := nw.MoveKeyToSigner(n3, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	val := privval.LoadFilePV(filepath.Join(s.Home, "priv_validator_key.json"), filepath.Join(s.Home, "priv_validator_state.json")).Key.Address
-	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
-	t.Cleanup(func() {
-		for _, n := range f.nw.Nodes {
-			StopNode(n, 10*time.Second)
-		}
-		StopNode(s.NodeInfo, 5*time.Second)
-	})
+	t.Cleanup(func() { StopNode(s.NodeInfo, 5*time.Second) })
 	startSigner := func() {
 		if _, err := nw.StartSigner(s); err != nil {
 			t.Fatal(err)
 		}
 	}
 	startSigner()
-	for _, n := range nw.Nodes {
-		f.start(n.Name)
-	}
-	f.waitHeight(2, 60*time.Second)
-	ctx, stopLoad := context.WithCancel(context.Background())
-	wg, err := Writers(ctx, nw, []string{"xaa", "xbb", "xcc", "xdd"}, f.h, f.live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopLoad(); wg.Wait() }()
+	f.startAll()
+	stopLoad := f.startWriters("xaa", "xbb", "xcc", "xdd")
+	defer stopLoad()
 
 	c0, _ := client.New(nw.Nodes[0].RESTURL())
 	// signed counts the commits of heights from..to that carry node3's signature.
@@ -121,7 +96,6 @@ func TestRemoteSigner(t *testing.T) {
 	t.Logf("signer restarted at height %d; node3 signed again from block %d", r0, resumed)
 	time.Sleep(time.Second)
 	stopLoad()
-	wg.Wait()
 
 	// Never a double sign: no block carries evidence.
 	rpc, err := rpchttp.New("http://"+nw.Nodes[0].RPC, "/websocket")

@@ -9,13 +9,9 @@ import (
 	"testing"
 	"time"
 
-	cmttypes "github.com/cometbft/cometbft/types"
-
 	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/client"
-	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
-	"github.com/normledger/normledger/verifiers/remote"
 )
 
 func logHas(n NodeInfo, s string) bool {
@@ -33,48 +29,22 @@ func logHas(n NodeInfo, s string) bool {
 // snapshot's height (audit refuses it plainly).
 func TestStateSync(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
-	dir := t.TempDir()
-	ports := make([]Ports, 6)
-	for i := range ports {
-		ports[i] = freePorts(t)
-	}
-	nw, err := Generate(Options{Dir: dir, ChainID: "statesync", Validators: 4, LoadMembers: 4, KeyFor: fixture.SeededKey,
-		PortsFor: func(i int) Ports { return ports[i] }, TimeoutCommit: 200 * time.Millisecond,
-		SnapshotInterval: 10, SnapshotChunkHeight: 6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyBinary(binaries(t), dir); err != nil {
-		t.Fatal(err)
-	}
+	f, ports := newProcessNet(t, Options{ChainID: "statesync", Validators: 4, LoadMembers: 4, SnapshotInterval: 10, SnapshotChunkHeight: 6}, 2)
+	nw := f.nw
 	// Only node0 and node1 take snapshots: node0 will serve corrupted chunks.
 	for _, n := range nw.Nodes[2:] {
 		if err := writeNodeAppToml(n, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f := &faultNet{t: t, nw: nw, down: map[string]bool{}, h: NewHistory()}
-	keepLogsOnFailure(t, nw)
-	t.Cleanup(func() {
-		for _, n := range f.nw.Nodes {
-			StopNode(n, 10*time.Second)
-		}
-	})
-	for _, n := range nw.Nodes {
-		f.start(n.Name)
-	}
-	f.waitHeight(2, 60*time.Second)
+	f.startAll()
 	rep, err := RunLoad(context.Background(), nw, LoadOptions{Rate: 300, Duration: 5 * time.Second, Size: 600, Settle: 10 * time.Second,
 		Signers: []string{"load-001", "load-002", "load-003", "load-004"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stopLoad := context.WithCancel(context.Background())
-	wg, err := Writers(ctx, nw, []string{"xaa", "xbb", "xcc", "xdd"}, f.h, f.live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopLoad(); wg.Wait() }()
+	stopLoad := f.startWriters("xaa", "xbb", "xcc", "xdd")
+	defer stopLoad()
 	tip := f.advances(f.tip(), 12, 60*time.Second, "before the snapshots")
 	t.Logf("chain at %d with %d load records committed", tip, rep.Committed)
 
@@ -161,7 +131,6 @@ func TestStateSync(t *testing.T) {
 		s2.Name, served, st2.StateSyncedFrom, took2.Round(time.Millisecond))
 	time.Sleep(time.Second)
 	stopLoad()
-	wg.Wait()
 	// The open-loop load's records (by the load members) are not in the
 	// writers' history: the checker is told of them.
 	cl, _ := client.New(nw.Nodes[0].RESTURL())
@@ -184,15 +153,8 @@ func TestStateSync(t *testing.T) {
 
 	// The restored nodes serve proofs the verifier accepts (records after
 	// their snapshot), and audit says plainly that it needs full history.
-	gen, err := cmttypes.GenesisDocFromFile(nw.Genesis)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c0, _ := client.New(nw.Nodes[0].RESTURL())
-	root, err := remote.TrustFromGenesis(context.Background(), gen, c0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	chainID, root := genesisTrust(t, nw.Genesis, c0)
 	_, acked := f.h.snapshot()
 	var late []string
 	for id, h := range acked {
@@ -206,14 +168,7 @@ func TestStateSync(t *testing.T) {
 	}
 	for _, s := range []NodeInfo{s1, s2} {
 		cs, _ := client.New(s.RESTURL())
-		lc, err := remote.NewLightClient(context.Background(), gen.ChainID, remote.NewProvider(gen.ChainID, cs.Base(), cs),
-			[]*remote.Provider{remote.NewProvider(gen.ChainID, c0.Base(), c0)}, root, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := &remote.Verifier{API: cs, Light: lc, ChainID: gen.ChainID}
-		res, _, err := v.Record(context.Background(), late[0])
-		lc.Close()
+		res, _, err := lightVerifier(t, chainID, root, "", cs, c0).Record(context.Background(), late[0])
 		if err != nil {
 			t.Fatalf("%s: verify record %s: %v", s.Name, late[0], err)
 		}

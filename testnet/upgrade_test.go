@@ -11,7 +11,6 @@ import (
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/cli"
@@ -37,7 +36,7 @@ const testUpgrade = "normledger-test-v7"
 // binary (the old one stops at the height).
 func TestUpgrade(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
-	f, _ := newProcessNet(t, "upgrade-net", 4, 4, 0)
+	f, _ := newProcessNet(t, Options{ChainID: "upgrade-net", Validators: 4, LoadMembers: 4}, 0)
 	nw, dir := f.nw, f.nw.Dir
 	procs := map[string]*Process{}
 	for _, n := range nw.Nodes[:3] {
@@ -54,12 +53,8 @@ func TestUpgrade(t *testing.T) {
 	f.waitHeight(2, 60*time.Second)
 	c0, _ := client.New(nw.Nodes[0].RESTURL())
 	g := &govClient{t: t, c: c0, nw: nw}
-	ctx, stopLoad := context.WithCancel(context.Background())
-	wg, err := Writers(ctx, nw, []string{"load-001", "load-002", "load-003", "load-004"}, f.h, f.live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopLoad(); wg.Wait() }()
+	stopLoad := f.startWriters("load-001", "load-002", "load-003", "load-004")
+	defer stopLoad()
 	time.Sleep(2 * time.Second)
 
 	at := f.tip() + 30
@@ -151,7 +146,6 @@ func TestUpgrade(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	stopLoad()
-	wg.Wait()
 	f.extra = g.filed
 	rep := f.check("software upgrade under load")
 
@@ -172,22 +166,9 @@ func TestUpgrade(t *testing.T) {
 			pick["after"] = id
 		}
 	}
-	gen, err := cmttypes.GenesisDocFromFile(nw.Nodes[0].Home + "/config/genesis.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	c2, _ := client.New(nw.Nodes[2].RESTURL())
-	root, err := remote.TrustFromGenesis(context.Background(), gen, c2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := remote.NewLightClient(context.Background(), gen.ChainID, remote.NewProvider(gen.ChainID, c0.Base(), c0),
-		[]*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2)}, root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
-	v := &remote.Verifier{API: c0, Light: lc, ChainID: gen.ChainID}
+	chainID, root := genesisTrust(t, nw.Nodes[0].Home+"/config/genesis.json", c2)
+	v := lightVerifier(t, chainID, root, "", c0, c2)
 	for _, when := range []string{"before", "after"} {
 		if pick[when] == "" {
 			t.Fatalf("no acknowledged record %s the upgrade", when)
@@ -201,8 +182,8 @@ func TestUpgrade(t *testing.T) {
 
 	// The audit with the old rules replays up to the upgrade and stops
 	// there; the new binary's audit replays the whole chain.
-	_, err = audit.Run(context.Background(), audit.Options{API: c0, NodeName: c0.Base(),
-		Witnesses: []*remote.Provider{remote.NewProvider(gen.ChainID, c2.Base(), c2)}, ToHeight: rep.Height})
+	_, err := audit.Run(context.Background(), audit.Options{API: c0, NodeName: c0.Base(),
+		Witnesses: []*remote.Provider{remote.NewProvider(chainID, c2.Base(), c2)}, ToHeight: rep.Height})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("re-execute block %d: ", at)) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("audit with the old binary's rules: %v", err)
 	}

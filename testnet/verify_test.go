@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,26 +26,9 @@ import (
 
 func (ip *inproc) verifier(t *testing.T, primary *client.Client, witnesses ...*client.Client) *remote.Verifier {
 	t.Helper()
-	ctx := context.Background()
-	gen, err := types.GenesisDocFromFile(ip.net.Nodes[0].Home + "/config/genesis.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The trust root comes from genesis, fetched through an honest node.
-	root, err := remote.TrustFromGenesis(ctx, gen, ip.clients[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ws []*remote.Provider
-	for _, w := range witnesses {
-		ws = append(ws, remote.NewProvider(gen.ChainID, w.Base(), w))
-	}
-	lc, err := remote.NewLightClient(ctx, gen.ChainID, remote.NewProvider(gen.ChainID, primary.Base(), primary), ws, root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lc.Close() })
-	return &remote.Verifier{API: primary, Light: lc, ChainID: gen.ChainID}
+	chainID, root := genesisTrust(t, ip.net.Nodes[0].Home+"/config/genesis.json", ip.clients[1])
+	return lightVerifier(t, chainID, root, "", primary, witnesses...)
 }
 
 func TestVerification(t *testing.T) {
@@ -305,17 +286,9 @@ func forgeHeader(t *testing.T, lb *types.LightBlock, home string) *types.LightBl
 // rewriter proxies a node's REST API and alters answers: record summaries
 // (and the proven bytes, consistently) and headers' app hashes.
 func rewriter(t *testing.T, upstream string) http.Handler {
-	u, _ := url.Parse(upstream)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.Get(u.String() + r.URL.RequestURI())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+	return rewritingProxy(upstream, func(path string, body []byte) []byte {
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/v1/records/") && resp.StatusCode == 200:
+		case strings.HasPrefix(path, "/v1/records/"):
 			var rr pb.GetRecordResponse
 			if protojson.Unmarshal(body, &rr) == nil && rr.Record != nil {
 				// Rewrite the tx inside the record and re-encode the proven value to match.
@@ -326,7 +299,7 @@ func rewriter(t *testing.T, upstream string) http.Handler {
 				}
 				body, _ = protojson.Marshal(&rr)
 			}
-		case strings.HasPrefix(r.URL.Path, "/v1/light_blocks/") && resp.StatusCode == 200:
+		case strings.HasPrefix(path, "/v1/light_blocks/"):
 			var lr pb.GetLightBlockResponse
 			if protojson.Unmarshal(body, &lr) == nil {
 				p := new(cmtproto.LightBlock)
@@ -337,8 +310,6 @@ func rewriter(t *testing.T, upstream string) http.Handler {
 				}
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(resp.StatusCode)
-		w.Write(body)
+		return body
 	})
 }

@@ -94,14 +94,7 @@ func TestCheckFlags(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := proto.Clone(rec).(*pb.StoredRecord)
-			if tc.rec != nil {
-				tc.rec(r)
-			}
-			ms := map[string]*pb.Member{"xbb": proto.Clone(xbb).(*pb.Member)}
-			if tc.members != nil {
-				tc.members(ms)
-			}
+			r, ms := signedInputs(rec, xbb, tc.rec, tc.members)
 			got, err := verifiers.CheckFlags(r, ms, tc.claimed)
 			checkOutcome(t, tc.ok, err)
 			if !tc.ok {

@@ -95,16 +95,7 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 			return nil, failf("next page token %q is not a seq", resp.NextPageToken)
 		}
 	}
-	var index, value string
-	named := 0
-	for _, c := range []struct{ index, value string }{
-		{layout.IndexSector, q.Sector}, {layout.IndexKind, q.Kind}, {layout.IndexAuthor, q.Author}, {layout.IndexSubject, q.Subject},
-	} {
-		if c.value != "" {
-			index, value = c.index, c.value
-			named++
-		}
-	}
+	index, value, named := layout.ListIndex(q.Sector, q.Kind, q.Author, q.Subject)
 	provable := named <= 1 && !q.hasFrom() && !q.hasTo()
 	if resp.NextPageToken != "" {
 		// A page that cannot be proven complete may also end early at the

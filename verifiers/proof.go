@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	ics23 "github.com/cosmos/ics23/go"
@@ -195,23 +196,36 @@ func Absence(appHash []byte, id string, resp *pb.GetRecordResponse) error {
 
 // Member checks a GetMemberResponse against appHash and returns the member.
 func Member(appHash []byte, id string, resp *pb.GetMemberResponse) (*pb.Member, error) {
-	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
-		return nil, failf("member answer for %q carries no existence proof", id)
-	}
-	if !bytes.Equal(resp.Proof.Key, layout.Member(id)) {
-		return nil, failf("proof is not of member %q", id)
-	}
-	if err := Proof(appHash, resp.Proof); err != nil {
+	proven := new(pb.Member)
+	if err := provenEntry(appHash, "member", strconv.Quote(id), layout.Member(id), resp.GetProof(), resp.GetMember(), proven); err != nil {
 		return nil, err
 	}
-	proven := new(pb.Member)
-	if err := proto.Unmarshal(resp.Proof.Value, proven); err != nil {
-		return nil, failf("proven member does not decode: %v", err)
-	}
-	if resp.Member == nil || !proto.Equal(resp.Member, proven) || proven.Id != id {
+	if proven.Id != id {
 		return nil, failf("the member in the answer differs from the proven member")
 	}
 	return proven, nil
+}
+
+// provenEntry checks the answer for one state entry (what, named shown in
+// messages): p must prove that key exists under appHash, and its value,
+// decoded into proven, must equal answered.
+func provenEntry(appHash []byte, what, shown string, key []byte, p *pb.Proof, answered, proven proto.Message) error {
+	if p == nil || !p.Exists {
+		return failf("%s answer for %s carries no existence proof", what, shown)
+	}
+	if !bytes.Equal(p.Key, key) {
+		return failf("proof is not of %s %s", what, shown)
+	}
+	if err := Proof(appHash, p); err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(p.Value, proven); err != nil {
+		return failf("proven %s does not decode: %v", what, err)
+	}
+	if !answered.ProtoReflect().IsValid() || !proto.Equal(answered, proven) {
+		return failf("the %s in the answer differs from the proven %s", what, what)
+	}
+	return nil
 }
 
 // Obligation checks a GetObligationResponse (with prove=true) for id
@@ -220,20 +234,11 @@ func Obligation(appHash []byte, id string, resp *pb.GetObligationResponse) (*pb.
 	if !ledger.IsObligationID(id) {
 		return nil, failf("%q is not an obligation id", id)
 	}
-	if resp == nil || resp.Proof == nil || !resp.Proof.Exists {
-		return nil, failf("obligation answer for %s carries no existence proof", id)
-	}
-	if !bytes.Equal(resp.Proof.Key, layout.Obligation(id)) {
-		return nil, failf("proof is not of obligation %s", id)
-	}
-	if err := Proof(appHash, resp.Proof); err != nil {
+	proven := new(pb.Obligation)
+	if err := provenEntry(appHash, "obligation", id, layout.Obligation(id), resp.GetProof(), resp.GetObligation(), proven); err != nil {
 		return nil, err
 	}
-	proven := new(pb.Obligation)
-	if err := proto.Unmarshal(resp.Proof.Value, proven); err != nil {
-		return nil, failf("proven obligation does not decode: %v", err)
-	}
-	if resp.Obligation == nil || !proto.Equal(resp.Obligation, proven) || proven.Id != id {
+	if proven.Id != id {
 		return nil, failf("the obligation in the answer differs from the proven obligation")
 	}
 	return proven, nil

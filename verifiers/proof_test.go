@@ -80,16 +80,37 @@ func TestProof(t *testing.T) {
 	}
 }
 
-// recordCase is a record answer check: the honest answer for note1 at the
-// top height, mutated, checked for id against hash.
-type recordCase struct {
+// answerCase is an answer check: the honest answer, mutated, checked for id
+// against hash.
+type answerCase[R proto.Message] struct {
 	name      string
-	mutate    func(r *pb.GetRecordResponse)
-	id        string // "": note1
+	mutate    func(r R)
+	id        string // "": the honest answer's
 	hash      []byte // nil: the root at the top height
 	ok        bool
 	nilAnswer bool
 }
+
+// answer is the case's answer (honest, mutated), the id it is checked for
+// (else honestID) and the root it is checked against (else root).
+func (tc answerCase[R]) answer(honest R, honestID string, root []byte) (R, string, []byte) {
+	r := proto.Clone(honest).(R)
+	if tc.mutate != nil {
+		tc.mutate(r)
+	}
+	id, hash := honestID, root
+	if tc.id != "" {
+		id = tc.id
+	}
+	if tc.hash != nil {
+		hash = tc.hash
+	}
+	return r, id, hash
+}
+
+// recordCase is a record answer check: the honest answer for note1 at the
+// top height.
+type recordCase = answerCase[*pb.GetRecordResponse]
 
 // recordCases are TestRecord's cases (also tamper vectors, vectors_test.go).
 func recordCases(t *testing.T, c *testChain) (honest *pb.GetRecordResponse, cases []recordCase) {
@@ -165,17 +186,7 @@ func TestRecord(t *testing.T) {
 	honest, cases := recordCases(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := proto.Clone(honest).(*pb.GetRecordResponse)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			id, hash := c.note1, root
-			if tc.id != "" {
-				id = tc.id
-			}
-			if tc.hash != nil {
-				hash = tc.hash
-			}
+			r, id, hash := tc.answer(honest, c.note1, root)
 			ans := r
 			if tc.nilAnswer {
 				ans = nil
@@ -237,17 +248,7 @@ func TestAbsence(t *testing.T) {
 	honest, cases := absenceCases(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := proto.Clone(honest).(*pb.GetRecordResponse)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			id, hash := missing, root
-			if tc.id != "" {
-				id = tc.id
-			}
-			if tc.hash != nil {
-				hash = tc.hash
-			}
+			r, id, hash := tc.answer(honest, missing, root)
 			if tc.nilAnswer {
 				r = nil
 			}
@@ -257,15 +258,8 @@ func TestAbsence(t *testing.T) {
 }
 
 // memberCase is a member answer check: the honest answer for xaa at the top
-// height, mutated, checked for id against hash.
-type memberCase struct {
-	name      string
-	mutate    func(r *pb.GetMemberResponse)
-	id        string // "": xaa
-	hash      []byte // nil: the root at the top height
-	ok        bool
-	nilAnswer bool
-}
+// height.
+type memberCase = answerCase[*pb.GetMemberResponse]
 
 // memberCases are TestMember's cases (also tamper vectors).
 func memberCases(t *testing.T, c *testChain) (honest *pb.GetMemberResponse, cases []memberCase) {
@@ -303,17 +297,7 @@ func TestMember(t *testing.T) {
 	honest, cases := memberCases(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := proto.Clone(honest).(*pb.GetMemberResponse)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			id, hash := "xaa", root
-			if tc.id != "" {
-				id = tc.id
-			}
-			if tc.hash != nil {
-				hash = tc.hash
-			}
+			r, id, hash := tc.answer(honest, "xaa", root)
 			if tc.nilAnswer {
 				r = nil
 			}
@@ -327,16 +311,8 @@ func TestMember(t *testing.T) {
 }
 
 // obligationCase is an obligation answer check: the honest answer for xaa's
-// duty to vote on prop at the top height (met at height 4), mutated,
-// checked for id against hash.
-type obligationCase struct {
-	name      string
-	mutate    func(r *pb.GetObligationResponse)
-	id        string // "": xaa's vote on prop
-	hash      []byte // nil: the root at the top height
-	ok        bool
-	nilAnswer bool
-}
+// duty to vote on prop at the top height (met at height 4).
+type obligationCase = answerCase[*pb.GetObligationResponse]
 
 // obligationCases are TestObligation's cases (also tamper vectors).
 func obligationCases(t *testing.T, c *testChain) (id string, honest *pb.GetObligationResponse, cases []obligationCase) {
@@ -390,17 +366,7 @@ func TestObligation(t *testing.T) {
 	honestID, honest, cases := obligationCases(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := proto.Clone(honest).(*pb.GetObligationResponse)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			id, hash := honestID, root
-			if tc.id != "" {
-				id = tc.id
-			}
-			if tc.hash != nil {
-				hash = tc.hash
-			}
+			r, id, hash := tc.answer(honest, honestID, root)
 			if tc.nilAnswer {
 				r = nil
 			}
@@ -506,17 +472,24 @@ func TestSignatures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := proto.Clone(rec).(*pb.StoredRecord)
-			if tc.rec != nil {
-				tc.rec(r)
-			}
-			ms := map[string]*pb.Member{"xbb": proto.Clone(xbb).(*pb.Member)}
-			if tc.members != nil {
-				tc.members(ms)
-			}
+			r, ms := signedInputs(rec, xbb, tc.rec, tc.members)
 			checkOutcome(t, tc.ok, verifiers.Signatures(r, ms))
 		})
 	}
+}
+
+// signedInputs are what a check of rec's signatures by xbb gets: copies of
+// rec and of xbb's member entry, changed by the case (when it changes them).
+func signedInputs(rec *pb.StoredRecord, xbb *pb.Member, changeRec func(*pb.StoredRecord), changeMembers func(map[string]*pb.Member)) (*pb.StoredRecord, map[string]*pb.Member) {
+	r := proto.Clone(rec).(*pb.StoredRecord)
+	if changeRec != nil {
+		changeRec(r)
+	}
+	ms := map[string]*pb.Member{"xbb": proto.Clone(xbb).(*pb.Member)}
+	if changeMembers != nil {
+		changeMembers(ms)
+	}
+	return r, ms
 }
 
 func TestSigners(t *testing.T) {

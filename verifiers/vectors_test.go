@@ -389,29 +389,27 @@ func answerVector(t *testing.T, fn, name string, hash []byte, id string, answer 
 	return vector{Name: name, Fn: fn, Request: mustJSON(t, answerRequest{AppHash: hex.EncodeToString(hash), ID: id, Answer: answer}), OK: ok}
 }
 
-func recordVectors(t *testing.T, c *testChain) []vector {
+// answerVectors are fn's vectors of cases, named prefix and the case's
+// name: each case's answer in the REST API's JSON.
+func answerVectors[R proto.Message](t *testing.T, fn, prefix string, honest R, honestID string, root []byte, cases []answerCase[R]) []vector {
 	t.Helper()
-	root := c.root(t, c.top)
 	var out []vector
-	honest, cases := recordCases(t, c)
 	for _, tc := range cases {
-		r := proto.Clone(honest).(*pb.GetRecordResponse)
-		if tc.mutate != nil {
-			tc.mutate(r)
-		}
-		id, hash := c.note1, root
-		if tc.id != "" {
-			id = tc.id
-		}
-		if tc.hash != nil {
-			hash = tc.hash
-		}
+		r, id, hash := tc.answer(honest, honestID, root)
 		ans := restJSON(t, r)
 		if tc.nilAnswer {
 			ans = json.RawMessage("null")
 		}
-		out = append(out, answerVector(t, "verifyRecord", "record: "+tc.name, hash, id, ans, tc.ok))
+		out = append(out, answerVector(t, fn, prefix+tc.name, hash, id, ans, tc.ok))
 	}
+	return out
+}
+
+func recordVectors(t *testing.T, c *testChain) []vector {
+	t.Helper()
+	root := c.root(t, c.top)
+	honest, cases := recordCases(t, c)
+	out := answerVectors(t, "verifyRecord", "record: ", honest, c.note1, root, cases)
 	// With the signers' member entries: note2 (by xbb, height 2) is checked
 	// against the state of height 1.
 	note2 := c.recordAnswer(t, c.top, c.note2)
@@ -443,54 +441,14 @@ func recordVectors(t *testing.T, c *testChain) []vector {
 
 func memberVectors(t *testing.T, c *testChain) []vector {
 	t.Helper()
-	root := c.root(t, c.top)
-	var out []vector
 	honest, cases := memberCases(t, c)
-	for _, tc := range cases {
-		r := proto.Clone(honest).(*pb.GetMemberResponse)
-		if tc.mutate != nil {
-			tc.mutate(r)
-		}
-		id, hash := "xaa", root
-		if tc.id != "" {
-			id = tc.id
-		}
-		if tc.hash != nil {
-			hash = tc.hash
-		}
-		ans := restJSON(t, r)
-		if tc.nilAnswer {
-			ans = json.RawMessage("null")
-		}
-		out = append(out, answerVector(t, "verifyMember", "member: "+tc.name, hash, id, ans, tc.ok))
-	}
-	return out
+	return answerVectors(t, "verifyMember", "member: ", honest, "xaa", c.root(t, c.top), cases)
 }
 
 func obligationVectors(t *testing.T, c *testChain) []vector {
 	t.Helper()
-	root := c.root(t, c.top)
-	var out []vector
 	honestID, honest, cases := obligationCases(t, c)
-	for _, tc := range cases {
-		r := proto.Clone(honest).(*pb.GetObligationResponse)
-		if tc.mutate != nil {
-			tc.mutate(r)
-		}
-		id, hash := honestID, root
-		if tc.id != "" {
-			id = tc.id
-		}
-		if tc.hash != nil {
-			hash = tc.hash
-		}
-		ans := restJSON(t, r)
-		if tc.nilAnswer {
-			ans = json.RawMessage("null")
-		}
-		out = append(out, answerVector(t, "verifyObligation", "obligation: "+tc.name, hash, id, ans, tc.ok))
-	}
-	return out
+	return answerVectors(t, "verifyObligation", "obligation: ", honest, honestID, c.root(t, c.top), cases)
 }
 
 // notFoundBody is the 404 the REST API answers for an unknown record with
@@ -517,33 +475,13 @@ func absenceVectors(t *testing.T, c *testChain) []vector {
 	t.Helper()
 	root := c.root(t, c.top)
 	missing := absentID()
-	var out []vector
 	honest, cases := absenceCases(t, c)
-	for _, tc := range cases {
-		r := proto.Clone(honest).(*pb.GetRecordResponse)
-		if tc.mutate != nil {
-			tc.mutate(r)
-		}
-		id, hash := missing, root
-		if tc.id != "" {
-			id = tc.id
-		}
-		if tc.hash != nil {
-			hash = tc.hash
-		}
-		ans := restJSON(t, r)
-		if tc.nilAnswer {
-			ans = json.RawMessage("null")
-		}
-		out = append(out, answerVector(t, "verifyAbsence", "absence: "+tc.name, hash, id, ans, tc.ok))
-	}
-	out = append(out,
+	return append(answerVectors(t, "verifyAbsence", "absence: ", honest, missing, root, cases),
 		answerVector(t, "verifyAbsence", "absence: honest, as the whole 404 body", root, missing, notFoundBody(t, missing, honest), true),
 		answerVector(t, "verifyAbsence", "absence: a 404 body without the absence proof", root, missing, notFoundBody(t, missing, nil), false),
 		answerVector(t, "verifyAbsence", "absence: a 404 body with a present record's proof", root, c.note1,
 			notFoundBody(t, c.note1, &pb.GetRecordResponse{Height: c.top, Proofs: c.recordAnswer(t, c.top, c.note1).Proofs[:1]}), false),
 	)
-	return out
 }
 
 func buildVectors(t *testing.T) []byte {
@@ -797,18 +735,28 @@ func restAnswer(raw json.RawMessage, m proto.Message) (bool, error) {
 	return true, restUnmarshal.Unmarshal(raw, m)
 }
 
+// answerOf decodes an answer in the REST API's JSON into resp: nil for a
+// null answer.
+func answerOf[R proto.Message](t *testing.T, raw json.RawMessage, resp R) R {
+	t.Helper()
+	ok, err := restAnswer(raw, resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		var none R
+		return none
+	}
+	return resp
+}
+
 func goRecord(t *testing.T, raw json.RawMessage) error {
 	t.Helper()
 	var req answerRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
 		t.Fatal(err)
 	}
-	resp := new(pb.GetRecordResponse)
-	if ok, err := restAnswer(req.Answer, resp); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		resp = nil
-	}
+	resp := answerOf(t, req.Answer, new(pb.GetRecordResponse))
 	rec, err := verifiers.Record(decodeHex(req.AppHash), req.ID, resp)
 	if err != nil || req.Members == nil {
 		return err
@@ -822,12 +770,7 @@ func goRecord(t *testing.T, raw json.RawMessage) error {
 	}
 	members := map[string]*pb.Member{}
 	for i, e := range req.Members {
-		mr := new(pb.GetMemberResponse)
-		if ok, err := restAnswer(e.Answer, mr); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			mr = nil
-		}
+		mr := answerOf(t, e.Answer, new(pb.GetMemberResponse))
 		if mr.GetHeight() != verifiers.MemberHeight(rec.Height) {
 			return fmt.Errorf("%w: member entry at height %d", verifiers.ErrVerification, mr.GetHeight())
 		}
@@ -849,21 +792,11 @@ func goAnswer(t *testing.T, fn string, raw json.RawMessage) error {
 	hash := decodeHex(req.AppHash)
 	switch fn {
 	case "verifyMember":
-		resp := new(pb.GetMemberResponse)
-		if ok, err := restAnswer(req.Answer, resp); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			resp = nil
-		}
+		resp := answerOf(t, req.Answer, new(pb.GetMemberResponse))
 		_, err := verifiers.Member(hash, req.ID, resp)
 		return err
 	case "verifyObligation":
-		resp := new(pb.GetObligationResponse)
-		if ok, err := restAnswer(req.Answer, resp); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			resp = nil
-		}
+		resp := answerOf(t, req.Answer, new(pb.GetObligationResponse))
 		_, err := verifiers.Obligation(hash, req.ID, resp)
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/normledger/normledger/client"
 )
 
 // A validator restarted with consensus.double_sign_check_height set refuses
@@ -17,12 +15,7 @@ import (
 // primary still signs (or right after) cannot double-sign. With the setting
 // at 0 the same home starts and keeps committing.
 func TestDoubleSignCheckHeight(t *testing.T) {
-	p := initNode(t)
-	p.start()
-	c, err := client.New(p.rest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := runningNode(t)
 	h := waitHeight(t, c, 5, 30*time.Second)
 	p.signal(syscall.SIGTERM)
 	cfgPath := filepath.Join(p.home, "config", "config.toml")

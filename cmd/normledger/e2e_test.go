@@ -87,6 +87,20 @@ func initNode(t *testing.T) *proc {
 		grpc: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))}
 }
 
+// runningNode is a dev node started on a fresh home, with a client, once it
+// has committed block 2.
+func runningNode(t *testing.T) (*proc, *client.Client) {
+	t.Helper()
+	p := initNode(t)
+	p.start()
+	c, err := client.New(p.rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHeight(t, c, 2, 30*time.Second)
+	return p, c
+}
+
 func (p *proc) start() {
 	p.t.Helper()
 	p.log = new(bytes.Buffer)
@@ -134,13 +148,7 @@ func note(i int) *pb.Record {
 // an app hash matching the headers, and keeps committing.
 func TestSIGKILLRestartKeepsEveryCommittedRecord(t *testing.T) {
 	const n = 25
-	p := initNode(t)
-	p.start()
-	c, err := client.New(p.rest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitHeight(t, c, 2, 30*time.Second)
+	p, c := runningNode(t)
 	kr, _ := keyring.Open(filepath.Join(p.home, "keyring"), keyring.BackendTest, nil)
 	signers := []string{"xaa", "xbb", "xcc"}
 	ctx := context.Background()
@@ -239,10 +247,7 @@ func TestSIGKILLRestartKeepsEveryCommittedRecord(t *testing.T) {
 // Every example record file goes through the real binary: init, start, tx
 // submit, query record; what comes back is the signed record that was sent.
 func TestExampleRecordsThroughTheCLI(t *testing.T) {
-	p := initNode(t)
-	p.start()
-	c, _ := client.New(p.rest)
-	waitHeight(t, c, 2, 30*time.Second)
+	p, _ := runningNode(t)
 	examples, _ := filepath.Abs("../../examples/records")
 	steps := []struct{ file, from, co, save string }{
 		{"pledge.json", "xaa", "xbb", "pledge"}, {"notification.json", "xaa", "", "notification"},

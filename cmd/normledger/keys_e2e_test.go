@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/normledger/normledger/client"
 )
 
 // cliRun runs the binary against node p and returns its output and exit status.
@@ -60,13 +58,7 @@ func (p *proc) submitNote(from, file string) cliResult {
 // compromise point is flagged in REST, CLI and verify output; a record
 // signed before either still verifies, online and from an offline bundle.
 func TestKeyLifecycle(t *testing.T) {
-	p := initNode(t)
-	p.start()
-	c, err := client.New(p.rest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitHeight(t, c, 2, 30*time.Second)
+	p, c := runningNode(t)
 	dir := t.TempDir()
 	gen := filepath.Join(p.home, "config", "genesis.json")
 	noteFile := filepath.Join(dir, "note.json")

@@ -14,15 +14,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/normledger/normledger/internal/atomicfile"
+	"github.com/normledger/normledger/internal/codedoc"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/node/api"
@@ -130,25 +128,14 @@ func asList(v any) []any {
 
 // codeMeanings reads each code constant's line comment in ledger/codes.go.
 func codeMeanings(file string) (map[ledger.Code]string, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+	consts, err := codedoc.Parse(file)
 	if err != nil {
 		return nil, err
 	}
 	out := map[ledger.Code]string{ledger.CodeOK: "accepted"}
-	for _, d := range f.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok || g.Tok != token.CONST {
-			continue
-		}
-		for _, s := range g.Specs {
-			vs := s.(*ast.ValueSpec)
-			if len(vs.Values) != 1 || vs.Comment == nil {
-				continue
-			}
-			if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.INT {
-				n, _ := strconv.ParseUint(lit.Value, 10, 32)
-				out[ledger.Code(n)] = strings.TrimSpace(vs.Comment.Text())
-			}
+	for _, c := range consts {
+		if c.Meaning != "" {
+			out[ledger.Code(c.Value)] = c.Meaning
 		}
 	}
 	return out, nil

@@ -105,6 +105,23 @@ func IndexPrefix(index, value string) []byte {
 	return Cat([]byte(PrefixIndex+index+"/"), v, []byte("/"))
 }
 
+// ListIndex is the index a record listing filtered by these values scans
+// (the most selective one named: subject, author, kind, then sector) and how
+// many of them are named. The node and the verifier choose it alike: a
+// listing naming at most one can be proven complete from that index (the
+// record log when none is named).
+func ListIndex(sector, kind, author, subject string) (index, value string, named int) {
+	for _, c := range []struct{ index, value string }{
+		{IndexSector, sector}, {IndexKind, kind}, {IndexAuthor, author}, {IndexSubject, subject},
+	} {
+		if c.value != "" {
+			index, value = c.index, c.value
+			named++
+		}
+	}
+	return index, value, named
+}
+
 // Index is the entry of index value for the block at height.
 func Index(index, value string, height int64) []byte {
 	return Cat(IndexPrefix(index, value), U64(uint64(height)))

@@ -3,43 +3,19 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
-	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // snapshotFixture is a small store's snapshot: manifest, chunks, app hash.
 func snapshotFixture(f *testing.F) (*pb.SnapshotManifest, [][]byte, []byte) {
-	src, err := Open(f.TempDir(), Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
+	src := openGenesis(f, f.TempDir(), Options{}, 3)
 	f.Cleanup(func() { src.Close() })
-	if err := src.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		f.Fatal(err)
-	}
-	for v := 0; v < 4; v++ {
-		for i := 0; i < 20; i++ {
-			if err := src.set([]byte(fmt.Sprintf("x/%02d/%03d", v, i)), bytes.Repeat([]byte{byte(i)}, 1+i*5)); err != nil {
-				f.Fatal(err)
-			}
-		}
-		if _, _, err := src.Commit(); err != nil {
-			f.Fatal(err)
-		}
-	}
-	var chunks [][]byte
-	m, err := src.ExportSnapshot(src.Version(), 3, func(_ int, bz []byte) error {
-		chunks = append(chunks, append([]byte(nil), bz...))
-		return nil
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
+	commitVersions(f, src, 4, 20, 5)
+	m, chunks := exportChunks(f, src, 3)
 	return m, chunks, src.Hash()
 }
 

@@ -135,49 +135,57 @@ func (v *View) Vote(proposal, elector string) (*pb.VoteState, error) {
 // Votes implements ledger.State: a proposal's votes by elector.
 func (v *View) Votes(proposal string) ([]*pb.VoteState, error) {
 	p := layout.VotePrefix(proposal)
-	it, err := v.r.Iterator(p, layout.PrefixEnd(p), true)
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []*pb.VoteState
-	for ; it.Valid(); it.Next() {
+	out, _, err := scan(v, p, p, layout.PrefixEnd(p), 0, func(k, val []byte) (*pb.VoteState, error) {
 		vs := new(pb.VoteState)
-		if err := proto.Unmarshal(it.Value(), vs); err != nil {
-			return nil, fmt.Errorf("decode vote %x: %w", it.Key(), err)
+		if err := proto.Unmarshal(val, vs); err != nil {
+			return nil, fmt.Errorf("decode vote %x: %w", k, err)
 		}
-		out = append(out, vs)
-	}
-	return out, it.Error()
+		return vs, nil
+	})
+	return out, err
 }
 
-// proposalsUnder loads the proposals a g/s/ or g/d/ index names, in key
-// order, skipping after and stopping at limit (0: no limit). It returns the
-// key suffix to continue after when it stopped early.
-func (v *View) proposalsUnder(prefix, start, end []byte, limit int) ([]*pb.ProposalState, []byte, error) {
+// scan reads the entries from start to end (under prefix) in key order
+// with read, stopping at limit (0: no limit). When it stops early it
+// returns the key suffix, after prefix, to continue after.
+func scan[T any](v *View, prefix, start, end []byte, limit int, read func(key, value []byte) (T, error)) ([]T, []byte, error) {
 	it, err := v.r.Iterator(start, end, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer it.Close()
-	var out []*pb.ProposalState
+	var out []T
 	var last []byte
 	for ; it.Valid(); it.Next() {
 		if limit > 0 && len(out) == limit {
 			return out, last, nil
 		}
-		id := string(it.Value())
-		p, err := v.Proposal(id)
+		e, err := read(it.Key(), it.Value())
 		if err != nil {
 			return nil, nil, err
 		}
-		if p == nil {
-			return nil, nil, fmt.Errorf("proposal index %x names missing proposal %s", it.Key(), id)
+		out = append(out, e)
+		if limit > 0 {
+			last = append([]byte(nil), it.Key()[len(prefix):]...)
 		}
-		out = append(out, p)
-		last = append([]byte(nil), it.Key()[len(prefix):]...)
 	}
 	return out, nil, it.Error()
+}
+
+// proposalsUnder loads the proposals a g/s/ or g/d/ index names, in key
+// order (see scan).
+func (v *View) proposalsUnder(prefix, start, end []byte, limit int) ([]*pb.ProposalState, []byte, error) {
+	return scan(v, prefix, start, end, limit, func(k, val []byte) (*pb.ProposalState, error) {
+		id := string(val)
+		p, err := v.Proposal(id)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, fmt.Errorf("proposal index %x names missing proposal %s", k, id)
+		}
+		return p, nil
+	})
 }
 
 // UndecidedProposals implements ledger.State.
@@ -213,25 +221,13 @@ func (v *View) Proposals(f ProposalFilter) ([]*pb.ProposalState, []byte, error) 
 		if len(f.After) > 0 {
 			start = append(layout.Cat(p, f.After), 0)
 		}
-		it, err := v.r.Iterator(start, layout.PrefixEnd(p), true)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer it.Close()
-		var out []*pb.ProposalState
-		var last []byte
-		for ; it.Valid(); it.Next() {
-			if len(out) == limit {
-				return out, last, nil
-			}
+		return scan(v, p, start, layout.PrefixEnd(p), limit, func(k, val []byte) (*pb.ProposalState, error) {
 			ps := new(pb.ProposalState)
-			if err := proto.Unmarshal(it.Value(), ps); err != nil {
-				return nil, nil, fmt.Errorf("decode proposal %x: %w", it.Key(), err)
+			if err := proto.Unmarshal(val, ps); err != nil {
+				return nil, fmt.Errorf("decode proposal %x: %w", k, err)
 			}
-			out = append(out, ps)
-			last = append([]byte(nil), it.Key()[len(p):]...)
-		}
-		return out, nil, it.Error()
+			return ps, nil
+		})
 	}
 	p := layout.ProposalStatusPrefix(layout.ProposalStatusName(f.Status))
 	start := p

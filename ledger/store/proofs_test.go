@@ -29,12 +29,7 @@ func TestRecordWithProofs(t *testing.T) {
 	}
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	step := fixture.Scenario(t0)[0]
-	members := fixture.ByID(ms)
-	var co []ledger.Signer
-	for _, c := range step.CoSigners {
-		co = append(co, members[c].Signer())
-	}
-	tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "c", Sequence: 1, Record: step.Build(nil)}, step.Signer(members), co...)
+	tx, err := step.Tx("c", 1, fixture.ByID(ms), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -401,16 +401,7 @@ func (v *View) ListPage(f Filter) (*Page, error) {
 		limit = MaxPageSize
 	}
 	page := &Page{}
-	var index, value string
-	named := 0
-	for _, c := range []struct{ index, value string }{
-		{layout.IndexSector, f.Sector}, {layout.IndexKind, f.Kind}, {layout.IndexAuthor, f.Author}, {layout.IndexSubject, f.Subject},
-	} {
-		if c.value != "" {
-			index, value = c.index, c.value
-			named++
-		}
-	}
+	index, value, named := layout.ListIndex(f.Sector, f.Kind, f.Author, f.Subject)
 	page.Complete = named <= 1 && !f.HasFrom && !f.HasTo
 	maxScan := f.MaxScan
 	if maxScan <= 0 {

@@ -11,34 +11,49 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
+
+// commitVersions commits versions blocks of keys entries each: x/<v>/<i>
+// holding 1+i*grow bytes of i.
+func commitVersions(t testing.TB, s *Store, versions, keys, grow int) {
+	t.Helper()
+	for v := 0; v < versions; v++ {
+		for i := 0; i < keys; i++ {
+			if err := s.set([]byte(fmt.Sprintf("x/%02d/%03d", v, i)), bytes.Repeat([]byte{byte(i)}, 1+i*grow)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := s.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// exportChunks exports s's snapshot at its version in chunks of chunkHeight
+// and returns the manifest and copies of the chunks.
+func exportChunks(t testing.TB, s *Store, chunkHeight int) (*pb.SnapshotManifest, [][]byte) {
+	t.Helper()
+	var chunks [][]byte
+	m, err := s.ExportSnapshot(s.Version(), chunkHeight, func(_ int, bz []byte) error {
+		chunks = append(chunks, append([]byte(nil), bz...))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, chunks
+}
 
 // A snapshot exported in small chunks restores, chunk by chunk and
 // checked against the app hash, into an identical state; a corrupted chunk
 // or a manifest for another app hash is refused; a restore is installed
 // only into an empty store.
 func TestSnapshotRoundTrip(t *testing.T) {
-	src, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := openGenesis(t, t.TempDir(), Options{}, 3)
 	defer src.Close()
-	if err := src.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
-	for v := 0; v < 20; v++ {
-		for i := 0; i < 30; i++ {
-			if err := src.set([]byte(fmt.Sprintf("x/%02d/%03d", v, i)), bytes.Repeat([]byte{byte(i)}, 1+i*7)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, _, err := src.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	commitVersions(t, src, 20, 30, 7)
 	h := src.Version()
 	var chunks [][]byte
 	m, err := src.ExportSnapshot(h, 4, func(i int, bz []byte) error {
@@ -154,14 +169,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // insert keys elsewhere than every other node and diverge. (Found by
 // FuzzSnapshotChunk.)
 func TestSnapshotInnerKeysChecked(t *testing.T) {
-	src, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := openGenesis(t, t.TempDir(), Options{}, 3)
 	defer src.Close()
-	if err := src.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; i < 200; i++ {
 		if err := src.set([]byte(fmt.Sprintf("x/%04d", i)), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
@@ -180,14 +189,7 @@ func TestSnapshotInnerKeysChecked(t *testing.T) {
 	if _, _, err := src.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	var chunks [][]byte
-	m, err := src.ExportSnapshot(src.Version(), 4, func(_ int, bz []byte) error {
-		chunks = append(chunks, append([]byte(nil), bz...))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, chunks := exportChunks(t, src, 4)
 	if len(m.Top) == 0 {
 		t.Fatal("no top nodes: too small to test")
 	}

@@ -29,17 +29,26 @@ func commitN(t *testing.T, s *Store, n int) {
 	}
 }
 
+// openGenesis opens a store in dir with opts and initialises chain "c" with
+// the genesis of n dev members.
+func openGenesis(t testing.TB, dir string, opts Options, n int) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(n, fixture.SeededKey)), 1); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A database that lost committed versions, or whose hash differs from the
 // committed one, refuses to open with a clear error.
 func TestDamagedDatabaseRefusesToOpen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(1, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
+	s := openGenesis(t, dir, Options{}, 1)
 	commitN(t, s, 5)
 	s.Close()
 	marker := filepath.Join(dir, "appstate.commit")
@@ -77,13 +86,7 @@ func TestDamagedDatabaseRefusesToOpen(t *testing.T) {
 // verification walk.
 func TestVerifyFindsMissingEntries(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
+	s := openGenesis(t, dir, Options{}, 3)
 	commitN(t, s, 20)
 	if err := s.Verify(); err != nil {
 		t.Fatalf("intact: %v", err)
@@ -160,13 +163,7 @@ func TestSeenFilter(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
+	s := openGenesis(t, dir, Options{}, 3)
 	// Written behind the filter's back: only a reload can know it.
 	if err := s.set(layout.Content("xaa", hash(1)), []byte{1}); err != nil {
 		t.Fatal(err)
@@ -178,7 +175,7 @@ func TestSeenFilter(t *testing.T) {
 		t.Fatal("filter answered for a key it was never given")
 	}
 	s.Close()
-	s, err = Open(dir, Options{})
+	s, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,13 +200,7 @@ func TestSeenFilter(t *testing.T) {
 // verifies as before.
 func TestKeepRecentPrunes(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{KeepRecent: MinKeepRecent})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
+	s := openGenesis(t, dir, Options{KeepRecent: MinKeepRecent}, 3)
 	commitN(t, s, MinKeepRecent+20)
 	if got := s.tree.AvailableVersions(); len(got) != MinKeepRecent || got[0] != 21 {
 		t.Fatalf("versions kept: %d from %v", len(got), got[:1])
@@ -246,13 +237,7 @@ func TestKeepRecentPrunes(t *testing.T) {
 // found: the verification walk recomputes the hashes up to the root.
 func TestVerifyFindsChangedValue(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
-		t.Fatal(err)
-	}
+	s := openGenesis(t, dir, Options{}, 3)
 	commitN(t, s, 20)
 	raw := s.db.(interface {
 		Iterator(start, end []byte) (corestore.Iterator, error)

@@ -170,18 +170,12 @@ func (v *View) Params() (*pb.Params, error) {
 // Members lists all members in id order.
 func (v *View) Members() ([]*pb.Member, error) {
 	p := []byte(layout.PrefixMember)
-	it, err := v.r.Iterator(p, layout.PrefixEnd(p), true)
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []*pb.Member
-	for ; it.Valid(); it.Next() {
+	out, _, err := scan(v, p, p, layout.PrefixEnd(p), 0, func(k, val []byte) (*pb.Member, error) {
 		m := new(pb.Member)
-		if err := proto.Unmarshal(it.Value(), m); err != nil {
-			return nil, fmt.Errorf("decode member %q: %w", it.Key(), err)
+		if err := proto.Unmarshal(val, m); err != nil {
+			return nil, fmt.Errorf("decode member %q: %w", k, err)
 		}
-		out = append(out, m)
-	}
-	return out, it.Error()
+		return m, nil
+	})
+	return out, err
 }

@@ -24,13 +24,7 @@ func TestBodyLimit(t *testing.T) {
 		}
 		req.ContentLength = length
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bz, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, bz
+		return send(t, srv, req)
 	}
 	small := `{"tx":"AAAA"}`
 	if resp, body := post(strings.NewReader(small), int64(len(small))); resp.StatusCode != 200 {

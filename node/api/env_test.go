@@ -14,10 +14,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/app"
-	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/store"
-	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
 // The node/api tests run the service over an in-memory store that an App
@@ -81,13 +79,8 @@ func newTestLedger(t testing.TB) *testLedger {
 		if s.Key != nil {
 			members[s.Author] = fixture.Member{ID: s.Author, Key: s.Key}
 		}
-		var co []ledger.Signer
-		for _, c := range s.CoSigners {
-			co = append(co, members[c].Signer())
-		}
 		seq[s.Author]++
-		rec := s.Build(l.ids)
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: testChainID, Sequence: seq[s.Author], Record: rec}, s.Signer(members), co...)
+		tx, err := s.Tx(testChainID, seq[s.Author], members, l.ids)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/normledger/normledger/ledger"
@@ -25,31 +24,12 @@ func (s *Server) ListProposals(_ context.Context, req *pb.ListProposalsRequest) 
 		}
 		f.Status = st
 	}
-	if req.PageToken != "" {
-		tok, err := hexPageToken(req.PageToken)
-		if err != nil {
-			return nil, err
-		}
-		f.After = tok
-	}
-	v, err := s.view(req.Height)
+	page, err := listHexPage(s, req, &f.After, func(v *store.View) ([]*pb.ProposalState, []byte, error) { return v.Proposals(f) },
+		func(p *pb.ProposalState) []byte { return layout.Proposal(p.Id) })
 	if err != nil {
 		return nil, err
 	}
-	ps, next, err := v.Proposals(f)
-	if err != nil {
-		return nil, internal(err)
-	}
-	out := &pb.ListProposalsResponse{Proposals: ps, Height: v.Version()}
-	if next != nil {
-		out.NextPageToken = hex.EncodeToString(next)
-	}
-	if req.Prove {
-		if out.Proofs, err = proofsOf(v, ps, func(p *pb.ProposalState) []byte { return layout.Proposal(p.Id) }); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return &pb.ListProposalsResponse{Proposals: page.items, Height: page.height, NextPageToken: page.next, Proofs: page.proofs}, nil
 }
 
 // GetProposal implements LedgerService.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -43,31 +42,12 @@ func (s *Server) ListObligations(_ context.Context, req *pb.ListObligationsReque
 		}
 		f.DueBefore = req.DueBefore.AsTime()
 	}
-	if req.PageToken != "" {
-		tok, err := hexPageToken(req.PageToken)
-		if err != nil {
-			return nil, err
-		}
-		f.After = tok
-	}
-	v, err := s.view(req.Height)
+	page, err := listHexPage(s, req, &f.After, func(v *store.View) ([]*pb.Obligation, []byte, error) { return v.Obligations(f) },
+		func(o *pb.Obligation) []byte { return layout.Obligation(o.Id) })
 	if err != nil {
 		return nil, err
 	}
-	obs, next, err := v.Obligations(f)
-	if err != nil {
-		return nil, internal(err)
-	}
-	out := &pb.ListObligationsResponse{Obligations: obs, Height: v.Version()}
-	if next != nil {
-		out.NextPageToken = hex.EncodeToString(next)
-	}
-	if req.Prove {
-		if out.Proofs, err = proofsOf(v, obs, func(o *pb.Obligation) []byte { return layout.Obligation(o.Id) }); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return &pb.ListObligationsResponse{Obligations: page.items, Height: page.height, NextPageToken: page.next, Proofs: page.proofs}, nil
 }
 
 // GetObligation implements LedgerService.

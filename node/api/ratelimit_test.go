@@ -26,13 +26,7 @@ func TestReadRateLimit(t *testing.T) {
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bz, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, bz
+		return send(t, srv, req)
 	}
 	reads := func(what string, want ...int) {
 		t.Helper()

@@ -26,6 +26,19 @@ func serve(h http.Handler, method, target, remote string, body io.Reader) *httpt
 	return w
 }
 
+// send sends req through srv's client and returns the response with its
+// body read.
+func send(t *testing.T, srv *httptest.Server, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bz, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, bz
+}
+
 // restError is the REST error shape: a google.rpc.Status whose details
 // hold a normledger ErrorInfo.
 type restError struct {

@@ -54,6 +54,54 @@ func proofsOf[T any](v *store.View, items []T, key func(T) []byte) ([]*pb.Proof,
 	return out, nil
 }
 
+// hexPage is one page of a listing whose continuation token is the hex of
+// the last key it read (proposals, obligations).
+type hexPage[T any] struct {
+	items  []T
+	height int64
+	next   string // "" on the last page
+	proofs []*pb.Proof
+}
+
+// pageRequest is what a listing request says of its page.
+type pageRequest interface {
+	GetHeight() int64
+	GetPageToken() string
+	GetProve() bool
+}
+
+// listHexPage reads one page of such a listing at the request's height:
+// list reads it from the view, after the key the page token names, which
+// it sets in *after (the filter's); with prove, key gives each entry's
+// state key to prove.
+func listHexPage[T any](s *Server, req pageRequest, after *[]byte, list func(v *store.View) ([]T, []byte, error), key func(T) []byte) (*hexPage[T], error) {
+	if req.GetPageToken() != "" {
+		tok, err := hexPageToken(req.GetPageToken())
+		if err != nil {
+			return nil, err
+		}
+		*after = tok
+	}
+	v, err := s.view(req.GetHeight())
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := list(v)
+	if err != nil {
+		return nil, internal(err)
+	}
+	p := &hexPage[T]{items: items, height: v.Version()}
+	if next != nil {
+		p.next = hex.EncodeToString(next)
+	}
+	if req.GetProve() {
+		if p.proofs, err = proofsOf(v, items, key); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // hexPageToken reads a listing's continuation token (hex of the last key).
 func hexPageToken(tok string) ([]byte, error) {
 	bz, err := hex.DecodeString(tok)

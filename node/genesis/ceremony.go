@@ -25,6 +25,7 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	cmttypes "github.com/cometbft/cometbft/types"
+	cmttime "github.com/cometbft/cometbft/types/time"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -306,18 +307,29 @@ func Finalize(d *pb.GenesisDraft, genesisTime time.Time) (*cmttypes.GenesisDoc, 
 	if len(vals) == 0 {
 		return nil, invalid("no application runs a validator")
 	}
-	if err := ledger.ValidateGenesis(gs); err != nil {
+	doc, err := NewDoc(d.ChainId, genesisTime, vals, gs)
+	if err != nil {
 		return nil, invalid("%v", err)
+	}
+	return doc, nil
+}
+
+// NewDoc is the genesis document of chain chainID: the validators, the app
+// state gs (which must pass ledger.ValidateGenesis) and CometBFT's default
+// consensus params with 4 MiB blocks. A zero genesisTime means now.
+func NewDoc(chainID string, genesisTime time.Time, vals []cmttypes.GenesisValidator, gs *pb.GenesisState) (*cmttypes.GenesisDoc, error) {
+	if err := ledger.ValidateGenesis(gs); err != nil {
+		return nil, err
 	}
 	appState, err := protojson.MarshalOptions{Indent: "  "}.Marshal(gs)
 	if err != nil {
 		return nil, err
 	}
 	if genesisTime.IsZero() {
-		genesisTime = time.Now().UTC()
+		genesisTime = cmttime.Now()
 	}
 	doc := &cmttypes.GenesisDoc{
-		ChainID:         d.ChainId,
+		ChainID:         chainID,
 		GenesisTime:     genesisTime.UTC(),
 		InitialHeight:   1,
 		ConsensusParams: cmttypes.DefaultConsensusParams(),
@@ -326,7 +338,7 @@ func Finalize(d *pb.GenesisDraft, genesisTime time.Time) (*cmttypes.GenesisDoc, 
 	}
 	doc.ConsensusParams.Block.MaxBytes = 4 << 20
 	if err := doc.ValidateAndComplete(); err != nil {
-		return nil, invalid("genesis: %v", err)
+		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	return doc, nil
 }

@@ -356,14 +356,8 @@ func (w *Witness) Handler() http.Handler {
 // prefix) with a consistency proof from size old, and returns the
 // cosignature lines, or the witness's size on 409.
 func Submit(ctx context.Context, hc *http.Client, base string, old uint64, proof [][]byte, msg []byte) (sig []byte, conflict uint64, err error) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "old %d\n", old)
-	for _, h := range proof {
-		fmt.Fprintf(&b, "%s\n", base64.StdEncoding.EncodeToString(h))
-	}
-	b.WriteString("\n")
-	b.Write(msg)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/add-checkpoint", &b)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/add-checkpoint",
+		bytes.NewReader(addCheckpointBody(old, proof, msg)))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -384,6 +378,20 @@ func Submit(ctx context.Context, hc *http.Client, base string, old uint64, proof
 		return nil, n, &Error{Status: 409, Size: n, Msg: "conflict"}
 	}
 	return nil, 0, &Error{Status: resp.StatusCode, Msg: strings.TrimSpace(firstLine(bz))}
+}
+
+// addCheckpointBody is an add-checkpoint request (c2sp.org/tlog-witness):
+// the old size, the consistency proof's hashes in base64, a blank line and
+// the checkpoint note.
+func addCheckpointBody(old uint64, proof [][]byte, msg []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "old %d\n", old)
+	for _, h := range proof {
+		fmt.Fprintf(&b, "%s\n", base64.StdEncoding.EncodeToString(h))
+	}
+	b.WriteString("\n")
+	b.Write(msg)
+	return b.Bytes()
 }
 
 func firstLine(bz []byte) string {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -93,17 +92,6 @@ func newWitness(t *testing.T, dir string, tl *testLog) *Witness {
 	return w
 }
 
-func body(old uint64, proof [][]byte, msg []byte) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "old %d\n", old)
-	for _, h := range proof {
-		fmt.Fprintf(&b, "%s\n", base64.StdEncoding.EncodeToString(h))
-	}
-	b.WriteString("\n")
-	b.Write(msg)
-	return b.Bytes()
-}
-
 func post(t *testing.T, url string, b []byte) (int, string) {
 	t.Helper()
 	resp, err := http.Post(url+"/add-checkpoint", "text/plain", bytes.NewReader(b))
@@ -126,7 +114,7 @@ func TestAddCheckpoint(t *testing.T) {
 	defer srv.Close()
 
 	tl.add("a", "b", "c")
-	code, out := post(t, srv.URL, body(0, nil, tl.checkpoint()))
+	code, out := post(t, srv.URL, addCheckpointBody(0, nil, tl.checkpoint()))
 	if code != 200 || !strings.HasPrefix(out, "— witness.example/w1 ") {
 		t.Fatalf("first checkpoint: %d %q", code, out)
 	}
@@ -140,12 +128,12 @@ func TestAddCheckpoint(t *testing.T) {
 	}
 	cp3 := tl.checkpoint()
 	tl.add("d", "e")
-	good := body(3, tl.proof(3), tl.checkpoint())
+	good := addCheckpointBody(3, tl.proof(3), tl.checkpoint())
 	if code, out := post(t, srv.URL, good); code != 200 {
 		t.Fatalf("second checkpoint: %d %q", code, out)
 	}
 	// The same checkpoint again: cosigned again (equal size, equal root).
-	if code, _ := post(t, srv.URL, body(5, nil, tl.checkpoint())); code != 200 {
+	if code, _ := post(t, srv.URL, addCheckpointBody(5, nil, tl.checkpoint())); code != 200 {
 		t.Fatalf("same checkpoint again: %d", code)
 	}
 
@@ -168,23 +156,23 @@ func TestAddCheckpoint(t *testing.T) {
 		want int
 	}{
 		{"not a request", []byte("hello"), 400},
-		{"old size with a leading zero", body(5, proof, next)[0:0:0], 400},
+		{"old size with a leading zero", addCheckpointBody(5, proof, next)[0:0:0], 400},
 		{"no empty line", []byte("old 5\n" + string(next)), 400},
 		{"a proof line that is not a hash", []byte("old 5\nnot-base64!\n\n" + string(next)), 400},
-		{"malformed note", body(5, proof, sigless), 400},
-		{"unknown origin", body(5, proof, wrongOrigin), 404},
-		{"unknown key", body(5, other.proof(5), other.checkpoint()), 403},
-		{"bad signature", body(5, proof, badSig), 403},
-		{"old size larger than the new one", body(7, nil, next), 400},
-		{"old size not the last cosigned", body(3, tl.proof(3), next), 409},
-		{"bad consistency proof", body(5, flipped, next), 422},
-		{"truncated consistency proof", body(5, cut, next), 422},
-		{"a fork of the same size", body(5, nil, func() []byte { f := newTestLog(t, "log"); f.add("a", "b", "c", "X", "Y"); return f.checkpoint() }()), 409},
-		{"a fork, with its own proof", body(5, fork.proof(5), fork.checkpoint()), 422},
-		{"oversized body", body(5, proof, append(next, bytes.Repeat([]byte("x"), 20<<10)...)), 413},
+		{"malformed note", addCheckpointBody(5, proof, sigless), 400},
+		{"unknown origin", addCheckpointBody(5, proof, wrongOrigin), 404},
+		{"unknown key", addCheckpointBody(5, other.proof(5), other.checkpoint()), 403},
+		{"bad signature", addCheckpointBody(5, proof, badSig), 403},
+		{"old size larger than the new one", addCheckpointBody(7, nil, next), 400},
+		{"old size not the last cosigned", addCheckpointBody(3, tl.proof(3), next), 409},
+		{"bad consistency proof", addCheckpointBody(5, flipped, next), 422},
+		{"truncated consistency proof", addCheckpointBody(5, cut, next), 422},
+		{"a fork of the same size", addCheckpointBody(5, nil, func() []byte { f := newTestLog(t, "log"); f.add("a", "b", "c", "X", "Y"); return f.checkpoint() }()), 409},
+		{"a fork, with its own proof", addCheckpointBody(5, fork.proof(5), fork.checkpoint()), 422},
+		{"oversized body", addCheckpointBody(5, proof, append(next, bytes.Repeat([]byte("x"), 20<<10)...)), 413},
 	} {
 		if tc.name == "old size with a leading zero" {
-			tc.body = []byte(strings.Replace(string(body(5, proof, next)), "old 5", "old 05", 1))
+			tc.body = []byte(strings.Replace(string(addCheckpointBody(5, proof, next)), "old 5", "old 05", 1))
 		}
 		code, out := post(t, srv.URL, tc.body)
 		if code != tc.want {
@@ -195,7 +183,7 @@ func TestAddCheckpoint(t *testing.T) {
 		}
 	}
 	// 409 says the size the witness holds, as text/x.tlog.size.
-	resp, err := http.Post(srv.URL+"/add-checkpoint", "text/plain", bytes.NewReader(body(3, tl.proof(3), next)))
+	resp, err := http.Post(srv.URL+"/add-checkpoint", "text/plain", bytes.NewReader(addCheckpointBody(3, tl.proof(3), next)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +197,7 @@ func TestAddCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := body(5, proof, next)
+	b := addCheckpointBody(5, proof, next)
 	fmt.Fprintf(conn, "POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: %d\r\n\r\n%s", len(b), b[:10])
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	reply, _ := io.ReadAll(conn)
@@ -222,10 +210,10 @@ func TestAddCheckpoint(t *testing.T) {
 	if st, _ := w2.State(origin); st.Size != 5 || !bytes.Equal(st.Root, mustRoot(t, tl, 5)) {
 		t.Fatalf("after a restart: %+v", st)
 	}
-	if _, err := w2.AddCheckpoint(mustParse(t, body(5, fork.proof(5), fork.checkpoint()))); err == nil {
+	if _, err := w2.AddCheckpoint(mustParse(t, addCheckpointBody(5, fork.proof(5), fork.checkpoint()))); err == nil {
 		t.Fatal("restarted witness cosigned the fork")
 	}
-	if _, err := w2.AddCheckpoint(mustParse(t, body(5, proof, next))); err != nil {
+	if _, err := w2.AddCheckpoint(mustParse(t, addCheckpointBody(5, proof, next))); err != nil {
 		t.Fatal(err)
 	}
 	_ = cp3
@@ -256,14 +244,14 @@ func BenchmarkCosign(b *testing.B) {
 	ctx := context.Background()
 	_ = ctx
 	tl.add("genesis")
-	if _, err := w.AddCheckpoint(mustParse(t, body(0, nil, tl.checkpoint()))); err != nil {
+	if _, err := w.AddCheckpoint(mustParse(t, addCheckpointBody(0, nil, tl.checkpoint()))); err != nil {
 		b.Fatal(err)
 	}
 	reqs := make([]*Request, b.N)
 	for i := range reqs {
 		old := tl.l.Size()
 		tl.add(fmt.Sprintf("entry %d", i))
-		reqs[i] = mustParse(t, body(old, tl.proof(old), tl.checkpoint()))
+		reqs[i] = mustParse(t, addCheckpointBody(old, tl.proof(old), tl.checkpoint()))
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -356,17 +356,10 @@ type recordResult struct {
 // Signatures).
 func verifyRecord(req []byte) any {
 	out := &recordResult{}
-	var r answerRequest
-	if err := decode(req, &r); err != nil {
+	r, resp, err := readAnswer(req, true, new(pb.GetRecordResponse))
+	if err != nil {
 		out.Reason = err.Error()
 		return out
-	}
-	resp := new(pb.GetRecordResponse)
-	if ok, err := answer(r.Answer, resp); err != nil {
-		out.Reason = err.Error()
-		return out
-	} else if !ok {
-		resp = nil
 	}
 	rec, ls, err := verifiers.RecordWithLog(r.AppHash, r.ID, resp)
 	if err != nil {
@@ -432,17 +425,10 @@ type memberResult struct {
 // verifyMember checks a member answer with verifiers.Member.
 func verifyMember(req []byte) any {
 	out := &memberResult{}
-	var r answerRequest
-	if err := decodeAnswer(req, &r); err != nil {
+	r, resp, err := readAnswer(req, false, new(pb.GetMemberResponse))
+	if err != nil {
 		out.Reason = err.Error()
 		return out
-	}
-	resp := new(pb.GetMemberResponse)
-	if ok, err := answer(r.Answer, resp); err != nil {
-		out.Reason = err.Error()
-		return out
-	} else if !ok {
-		resp = nil
 	}
 	m, err := verifiers.Member(r.AppHash, r.ID, resp)
 	if err != nil {
@@ -462,17 +448,10 @@ type obligationResult struct {
 // verifyObligation checks an obligation answer with verifiers.Obligation.
 func verifyObligation(req []byte) any {
 	out := &obligationResult{}
-	var r answerRequest
-	if err := decodeAnswer(req, &r); err != nil {
+	r, resp, err := readAnswer(req, false, new(pb.GetObligationResponse))
+	if err != nil {
 		out.Reason = err.Error()
 		return out
-	}
-	resp := new(pb.GetObligationResponse)
-	if ok, err := answer(r.Answer, resp); err != nil {
-		out.Reason = err.Error()
-		return out
-	} else if !ok {
-		resp = nil
 	}
 	o, err := verifiers.Obligation(r.AppHash, r.ID, resp)
 	if err != nil {
@@ -545,6 +524,26 @@ func absenceAnswer(raw json.RawMessage) (*pb.GetRecordResponse, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// readAnswer decodes an answer request (with member entries only for
+// verifyRecord) and its answer into resp, which it returns nil when the
+// answer is null.
+func readAnswer[R proto.Message](req []byte, members bool, resp R) (answerRequest, R, error) {
+	var r answerRequest
+	var none R
+	dec := decodeAnswer
+	if members {
+		dec = func(req []byte, r *answerRequest) error { return decode(req, r) }
+	}
+	if err := dec(req, &r); err != nil {
+		return r, none, err
+	}
+	ok, err := answer(r.Answer, resp)
+	if err != nil || !ok {
+		return r, none, err
+	}
+	return r, resp, nil
 }
 
 // decodeAnswer is decode for the functions that take no member entries.

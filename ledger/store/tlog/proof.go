@@ -28,14 +28,9 @@ func (l *Log) RootAt(size uint64) ([]byte, error) {
 	if size == 0 {
 		return Hasher.EmptyRoot(), nil
 	}
-	ids := compact.RangeNodes(0, size, nil)
-	hashes := make([][]byte, len(ids))
-	for i, id := range ids {
-		h, err := l.nodeHash(id.Level, id.Index, size)
-		if err != nil {
-			return nil, err
-		}
-		hashes[i] = h
+	hashes, err := l.hashesOf(compact.RangeNodes(0, size, nil), size)
+	if err != nil {
+		return nil, err
 	}
 	rng, err := factory.NewRange(0, size, hashes)
 	if err != nil {
@@ -44,44 +39,47 @@ func (l *Log) RootAt(size uint64) ([]byte, error) {
 	return rng.GetRootHash(nil)
 }
 
-func (l *Log) fetch(nodes proof.Nodes, size uint64) ([][]byte, error) {
-	hashes := make([][]byte, len(nodes.IDs))
-	for i, id := range nodes.IDs {
+// hashesOf reads the hashes of nodes ids of the tree of the first size
+// entries.
+func (l *Log) hashesOf(ids []compact.NodeID, size uint64) ([][]byte, error) {
+	hashes := make([][]byte, len(ids))
+	for i, id := range ids {
 		h, err := l.nodeHash(id.Level, id.Index, size)
 		if err != nil {
 			return nil, err
 		}
 		hashes[i] = h
 	}
-	return nodes.Rehash(hashes, Hasher.HashChildren)
+	return hashes, nil
 }
 
-// InclusionProof proves entry index in the tree of the first size entries.
-func (l *Log) InclusionProof(index, size uint64) ([][]byte, error) {
+// prove builds a proof over the first size committed entries from the
+// nodes it needs (proof.Inclusion's or proof.Consistency's).
+func (l *Log) prove(size uint64, nodes func() (proof.Nodes, error)) ([][]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if err := l.checkSize(size); err != nil {
 		return nil, err
 	}
-	nodes, err := proof.Inclusion(index, size)
+	ns, err := nodes()
 	if err != nil {
 		return nil, err
 	}
-	return l.fetch(nodes, size)
+	hashes, err := l.hashesOf(ns.IDs, size)
+	if err != nil {
+		return nil, err
+	}
+	return ns.Rehash(hashes, Hasher.HashChildren)
+}
+
+// InclusionProof proves entry index in the tree of the first size entries.
+func (l *Log) InclusionProof(index, size uint64) ([][]byte, error) {
+	return l.prove(size, func() (proof.Nodes, error) { return proof.Inclusion(index, size) })
 }
 
 // ConsistencyProof proves the tree of size2 entries extends that of size1.
 func (l *Log) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if err := l.checkSize(size2); err != nil {
-		return nil, err
-	}
-	nodes, err := proof.Consistency(size1, size2)
-	if err != nil {
-		return nil, err
-	}
-	return l.fetch(nodes, size2)
+	return l.prove(size2, func() (proof.Nodes, error) { return proof.Consistency(size1, size2) })
 }
 
 // LeafHash is the RFC 6962 leaf hash of an entry.

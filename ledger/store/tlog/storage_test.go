@@ -25,10 +25,7 @@ func TestOpenRemovesTemporaryFiles(t *testing.T) {
 		}
 		all = append(all, e)
 	}
-	if err := l.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	l.MarkCommitted(l.Size())
+	flushCommitted(t, l)
 	size, root := l.Size(), l.Root()
 	temps := []string{
 		TilePath(0, 5, 20) + ".tmp",        // the old write's name
@@ -73,21 +70,7 @@ func TestFlushSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		l.SetSync(on)
-		for i := 0; i < 2100; i++ {
-			if _, err := l.Append(entry(i)); err != nil {
-				t.Fatal(err)
-			}
-			if i%300 == 299 {
-				if err := l.Flush(); err != nil {
-					t.Fatal(err)
-				}
-				l.MarkCommitted(l.Size())
-			}
-		}
-		if err := l.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		l.MarkCommitted(l.Size())
+		appendCommitted(t, l, 2100, 300, entry)
 		err = filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
 			if err == nil && (isTemp(p) || strings.Contains(filepath.Base(p), ".tmp")) {
 				t.Errorf("sync=%v: %s left behind", on, p)

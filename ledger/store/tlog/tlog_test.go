@@ -29,6 +29,30 @@ func entry(i int) []byte {
 	return []byte(fmt.Sprintf("entry %d %s", i, bytes.Repeat([]byte{byte(i)}, i%50)))
 }
 
+// flushCommitted flushes l and marks all it holds committed.
+func flushCommitted(tb testing.TB, l *Log) {
+	tb.Helper()
+	if err := l.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	l.MarkCommitted(l.Size())
+}
+
+// appendCommitted appends entryOf(0) to entryOf(n-1) to l, flushed and
+// committed after every every entries and at the end.
+func appendCommitted(tb testing.TB, l *Log, n, every int, entryOf func(int) []byte) {
+	tb.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := l.Append(entryOf(i)); err != nil {
+			tb.Fatal(err)
+		}
+		if i%every == every-1 {
+			flushCommitted(tb, l)
+		}
+	}
+	flushCommitted(tb, l)
+}
+
 // Appends in blocks of odd sizes, flushed and reopened, give RFC 6962's
 // root; every inclusion and random consistency proof verifies; entries
 // and tiles read back.
@@ -52,10 +76,7 @@ func TestLog(t *testing.T) {
 			}
 			all = append(all, e)
 		}
-		if err := l.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		l.MarkCommitted(l.Size())
+		flushCommitted(t, l)
 		sizes = append(sizes, l.Size())
 		roots = append(roots, l.Root())
 	}
@@ -231,21 +252,7 @@ func millionLog(b *testing.B) *Log {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := 0; i < 1<<20; i++ {
-		if _, err := l.Append([]byte(fmt.Sprintf("entry %d", i))); err != nil {
-			b.Fatal(err)
-		}
-		if i%10000 == 9999 {
-			if err := l.Flush(); err != nil {
-				b.Fatal(err)
-			}
-			l.MarkCommitted(l.Size())
-		}
-	}
-	if err := l.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	l.MarkCommitted(l.Size())
+	appendCommitted(b, l, 1<<20, 10000, func(i int) []byte { return []byte(fmt.Sprintf("entry %d", i)) })
 	logOf1M = l
 	return l
 }
