@@ -12,7 +12,7 @@ import (
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
-	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -96,12 +96,12 @@ func TestRecordProofs(t *testing.T) {
 	if op.Type != InclusionOpType || proto.Unmarshal(op.Data, inc) != nil || inc.LogIndex != 0 {
 		t.Fatalf("inclusion op %v", op)
 	}
-	if err := tlog.VerifyInclusion(inc.LogIndex, size, rec.Tx, inc.Hashes, logRoot); err != nil {
+	if err := logproof.VerifyInclusion(inc.LogIndex, size, rec.Tx, inc.Hashes, logRoot); err != nil {
 		t.Fatalf("inclusion proof: %v", err)
 	}
 	tampered := append([]byte(nil), rec.Tx...)
 	tampered[len(tampered)-1] ^= 1
-	if tlog.VerifyInclusion(inc.LogIndex, size, tampered, inc.Hashes, logRoot) == nil {
+	if logproof.VerifyInclusion(inc.LogIndex, size, tampered, inc.Hashes, logRoot) == nil {
 		t.Fatal("tampered record verified")
 	}
 	missing := "00" + ids[0][2:]

@@ -25,7 +25,7 @@ import (
 	"github.com/normledger/normledger/app"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store"
-	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
 	"github.com/normledger/normledger/verifiers/remote"
@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	series := newSeries(gen)
 	lastReport := time.Now()
-	prevLog := verifiers.LogState{Root: tlog.Hasher.EmptyRoot()}
+	prevLog := verifiers.LogState{Root: logproof.Hasher.EmptyRoot()}
 	for h := gen.InitialHeight; h <= to; h++ {
 		blk, err := o.API.Block(ctx, h)
 		if err != nil {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -107,12 +108,11 @@ func (r *Report) Write(dir string) error {
 	if err := atomicfile.WriteFile(filepath.Join(dir, "report.json"), append(bz, '\n'), 0o644); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(dir, "report.html"))
-	if err != nil {
+	var html bytes.Buffer
+	if err := page.Execute(&html, r.view()); err != nil {
 		return err
 	}
-	defer f.Close()
-	return page.Execute(f, r.view())
+	return atomicfile.WriteFile(filepath.Join(dir, "report.html"), html.Bytes(), 0o644)
 }
 
 type memberRow struct {

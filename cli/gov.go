@@ -186,7 +186,7 @@ show NAME' prints one). The deadline is --deadline (RFC 3339) or now plus
 	var poc pb.PointOfContact
 	addMember := add("add-member", "Admit a member (optionally running a validator)", cobra.NoArgs, func([]string) (*pb.GovernanceAction, error) {
 		m := proto.Clone(&am).(*pb.AddMember)
-		cv, ok := pb.MemberClass_value["MEMBER_CLASS_"+strings.ToUpper(class)]
+		cv, ok := enum.Parse(pb.MemberClass(0).Descriptor(), class)
 		if !ok || cv == 0 {
 			return nil, fmt.Errorf("--class: want state, neutral_body, verifier or observer")
 		}
@@ -328,7 +328,7 @@ func voteCmd(e *env) *cobra.Command {
 		Short: "Vote on a proposal (one final vote per elector, accepted until the deadline)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opt, ok := pb.VoteOption_value["VOTE_OPTION_"+strings.ToUpper(args[1])]
+			opt, ok := enum.Parse(pb.VoteOption(0).Descriptor(), args[1])
 			if !ok || opt == 0 {
 				return fmt.Errorf("vote must be yes, no or abstain, not %q", args[1])
 			}

@@ -61,7 +61,11 @@ next to the state file (<state>.light).`,
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			o.Version = Version
-			return verifyExit(monitor.Run(ctx, o))
+			err := monitor.Run(ctx, o)
+			if oe := (*monitor.OnceError)(nil); errors.As(err, &oe) {
+				return verifyExit(oe.Err)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

@@ -556,5 +556,10 @@ func (a *admission) ownTx(field, id string, kinds ...pb.RecordKind) (*pb.StoredR
 // sortedUnique is a sorted copy of s without repeats; nil when s is empty
 // (Changes keep absent lists nil).
 func sortedUnique[T cmp.Ordered](s []T) []T {
-	return slices.Compact(slices.Sorted(slices.Values(s)))
+	if len(s) == 0 {
+		return nil
+	}
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -43,6 +43,7 @@ func newGovState(st State, b Block) *govState {
 }
 
 func (g *govState) putMember(m *pb.Member) {
+	g.writable()
 	if _, ok := g.members[m.Id]; !ok {
 		g.morder = append(g.morder, m.Id)
 	}
@@ -50,6 +51,7 @@ func (g *govState) putMember(m *pb.Member) {
 }
 
 func (g *govState) putProposal(p *pb.ProposalState) {
+	g.writable()
 	if _, ok := g.proposals[p.Id]; !ok {
 		g.porder = append(g.porder, p.Id)
 	}
@@ -57,6 +59,7 @@ func (g *govState) putProposal(p *pb.ProposalState) {
 }
 
 func (g *govState) putVote(v *pb.VoteState) {
+	g.writable()
 	k := v.ProposalId + "/" + v.Elector
 	if _, ok := g.votes[k]; !ok {
 		g.vorder = append(g.vorder, k)

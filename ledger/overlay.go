@@ -28,16 +28,25 @@ type Overlay struct {
 	added       uint64
 }
 
-// NewOverlay starts an empty overlay over base.
-func NewOverlay(base State) *Overlay {
-	return &Overlay{base: base, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{}, content: map[string]bool{},
-		obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{},
-		members: map[string]*pb.Member{}, proposals: map[string]*pb.ProposalState{}, votes: map[string]*pb.VoteState{}}
+// NewOverlay starts an empty overlay over base. Its maps are made on the
+// first write (reads of a nil map find nothing): CheckTx makes an overlay
+// for every transaction it judges, most of which write nothing to it.
+func NewOverlay(base State) *Overlay { return &Overlay{base: base} }
+
+// writable makes the maps before a write.
+func (o *Overlay) writable() {
+	if o.seq != nil {
+		return
+	}
+	o.seq, o.records, o.content = map[string]uint64{}, map[string]*pb.StoredRecord{}, map[string]bool{}
+	o.obligations, o.pledges = map[string]*pb.Obligation{}, map[string][]*pb.StoredRecord{}
+	o.members, o.proposals, o.votes = map[string]*pb.Member{}, map[string]*pb.ProposalState{}, map[string]*pb.VoteState{}
 }
 
 // Apply layers ch over the state. (Params are not layered: a block is
 // judged with the params of its start.)
 func (o *Overlay) Apply(ch *Changes) {
+	o.writable()
 	if r := ch.Record; r != nil {
 		o.seq[r.Author] = ch.NextSequence
 		o.records[r.Id] = r

@@ -214,14 +214,17 @@ func (m *daemon) run(ctx context.Context) error {
 		case err != nil && ctx.Err() != nil && !m.o.Once:
 			return nil
 		case err != nil && m.o.Once:
-			return err
+			return &OnceError{err}
 		case errors.Is(err, verifiers.ErrVerification):
 			m.logf("NOT VERIFIED: %v (nothing reported from this answer; retrying in %s)", err, m.o.Interval)
 		case err != nil:
 			m.logf("%v (retrying in %s)", err, m.o.Interval)
 		}
 		if m.o.Once {
-			return m.deliverPending(ctx)
+			if err := m.deliverPending(ctx); err != nil {
+				return &OnceError{err}
+			}
+			return nil
 		}
 		if len(m.st.Pending) > 0 {
 			continue
@@ -257,3 +260,12 @@ func (m *daemon) poll(ctx context.Context) error {
 	}
 	return m.step(sctx, t)
 }
+
+// OnceError is how a run with Once ends when its step or its deliveries
+// failed (the CLI exits 4 for a verification failure in it, 1 otherwise);
+// other errors (a bad option, a trust root that cannot be set up) come
+// back as they are.
+type OnceError struct{ Err error }
+
+func (e *OnceError) Error() string { return e.Err.Error() }
+func (e *OnceError) Unwrap() error { return e.Err }

@@ -5,7 +5,7 @@ import (
 	"context"
 
 	"github.com/normledger/normledger/ledger/layout"
-	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -45,7 +45,7 @@ func Included(ls LogState, inc *pb.LogInclusion, index uint64, tx []byte) error 
 	if index >= ls.Size {
 		return failf("log entry %d is beyond the proven log of %d entries", index, ls.Size)
 	}
-	if err := tlog.VerifyInclusion(index, ls.Size, tx, inc.Hashes, ls.Root); err != nil {
+	if err := logproof.VerifyInclusion(index, ls.Size, tx, inc.Hashes, ls.Root); err != nil {
 		return failf("log entry %d is not in the log of %d entries with root %X: %v", index, ls.Size, ls.Root, err)
 	}
 	return nil
@@ -66,7 +66,7 @@ func Consistent(prev, cur LogState, proof [][]byte) error {
 		}
 		return nil
 	}
-	if err := tlog.VerifyConsistency(a.Size, b.Size, proof, a.Root, b.Root); err != nil {
+	if err := logproof.VerifyConsistency(a.Size, b.Size, proof, a.Root, b.Root); err != nil {
 		return failf("the log of %d entries (height %d) is not a prefix of the log of %d (height %d): history was rewritten: %v",
 			a.Size, a.Height, b.Size, b.Height, err)
 	}

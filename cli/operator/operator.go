@@ -28,6 +28,7 @@ import (
 	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/genesis"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -92,7 +93,7 @@ func Init(o Options) (keyring.Info, error) {
 	if !ledger.IsMemberID(p.Member) {
 		return keyring.Info{}, fmt.Errorf("--member %q: want [a-z0-9-]{2,32}", p.Member)
 	}
-	if _, ok := pb.MemberClass_value["MEMBER_CLASS_"+strings.ToUpper(p.Class)]; !ok || p.Class == "" || strings.EqualFold(p.Class, "unspecified") {
+	if cv, ok := enum.Value(pb.MemberClass(0).Descriptor(), p.Class); !ok || cv == 0 {
 		return keyring.Info{}, fmt.Errorf("--class %q: want state, neutral_body, verifier or observer", p.Class)
 	}
 	p.Class = strings.ToLower(p.Class)
@@ -161,7 +162,8 @@ func BuildApplication(home string, kr *keyring.Keyring, p2pAddress string, now t
 		return nil, fmt.Errorf("member key %q: %w", p.Member, err)
 	}
 	pub := signer.Key.PubKey().Bytes()
-	cv := pb.MemberClass(pb.MemberClass_value["MEMBER_CLASS_"+strings.ToUpper(p.Class)])
+	n, _ := enum.Value(pb.MemberClass(0).Descriptor(), p.Class)
+	cv := pb.MemberClass(n)
 	m := &pb.Member{Id: p.Member, Class: cv, Name: p.Name, CountryCode: p.CountryCode, Roles: p.Roles,
 		PointOfContact: p.PointOfContact, Status: pb.MemberStatus_MEMBER_STATUS_ACTIVE,
 		Keys: []*pb.MemberKey{{KeyId: ledger.KeyID(pub), PubKey: pub, Status: pb.KeyStatus_KEY_STATUS_ACTIVE}}}

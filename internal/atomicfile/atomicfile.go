@@ -11,31 +11,64 @@ package atomicfile
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 )
 
-// WriteFile replaces path with data, durably.
+// WriteFile replaces path with data, durably. Like os.WriteFile, a new
+// file gets perm (less the umask) and an existing one keeps its mode; a
+// symbolic link is followed (its target is replaced, the link kept); a
+// path that is not a regular file (a device such as /dev/stdout, a pipe)
+// is written in place, there being nothing to rename over.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return Write(path, perm, bytes.NewReader(data))
 }
 
-// Write replaces path with what r holds, durably.
+// Write replaces path with what r holds, durably, as WriteFile.
 func Write(path string, perm os.FileMode, r io.Reader) error {
-	if err := replace(path, perm, r, true); err != nil {
+	dir, err := replace(path, perm, r, true, true)
+	if err != nil || dir == "" {
 		return err
 	}
-	return SyncDir(filepath.Dir(path))
+	return SyncDir(dir)
 }
 
-// replace writes r to a temporary file beside path (fsynced when sync),
-// then renames it over path.
-func replace(path string, perm os.FileMode, r io.Reader, sync bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// Replace replaces path with data atomically but not durably: a crash
+// leaves the old content or the new, never a mix, but nothing is fsynced,
+// so after a power loss either may be there. It is for a file that must
+// not become durable before the state it describes, when that state is
+// itself written without fsync (the store's commit marker).
+func Replace(path string, data []byte, perm os.FileMode) error {
+	_, err := replace(path, perm, bytes.NewReader(data), false, true)
+	return err
+}
+
+// replace writes r to a temporary file beside path's target (fsynced when
+// sync; a symbolic link followed when follow), then renames it over the
+// target. It returns the directory whose
+// entry changed ("" when it wrote in place).
+func replace(path string, perm os.FileMode, r io.Reader, sync, follow bool) (string, error) {
+	dst := path
+	if follow {
+		if p, err := filepath.EvalSymlinks(path); err == nil {
+			dst = p
+		}
+	}
+	st, statErr := os.Stat(dst)
+	if statErr == nil && !st.Mode().IsRegular() {
+		return "", writeInPlace(dst, r)
+	}
+	f, err := createTemp(dst, perm)
 	if err != nil {
-		return err
+		return "", err
 	}
 	tmp := f.Name()
 	renamed := false
@@ -44,28 +77,66 @@ func replace(path string, perm os.FileMode, r io.Reader, sync bool) error {
 			os.Remove(tmp)
 		}
 	}()
-	if err := f.Chmod(perm); err != nil {
+	if statErr == nil {
+		if err := f.Chmod(st.Mode().Perm()); err != nil {
+			f.Close()
+			return "", err
+		}
+	}
+	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
+		return "", err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return "", err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		// A file bind-mounted on its own (a container's config.toml)
+		// cannot be renamed over: write it in place, not atomically.
+		if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+			t, oerr := os.Open(tmp)
+			if oerr != nil {
+				return "", oerr
+			}
+			defer t.Close()
+			return "", writeInPlace(dst, t)
+		}
+		return "", err
+	}
+	renamed = true
+	return filepath.Dir(dst), nil
+}
+
+// createTemp creates a new temporary file beside dst with perm (less the
+// umask, as os.WriteFile's new files).
+func createTemp(dst string, perm os.FileMode) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("%s: no free temporary name", dst)
+}
+
+// writeInPlace writes r to an existing path that cannot be renamed over.
+func writeInPlace(path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
 		return err
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return err
 	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	renamed = true
-	return nil
+	return f.Close()
 }
 
 // SyncDir fsyncs a directory, making the names created, renamed or
@@ -114,7 +185,8 @@ func (b *Batch) WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := replace(path, perm, bytes.NewReader(data), !b.NoSync); err != nil {
+	// A store's own files: no links to follow.
+	if _, err := replace(path, perm, bytes.NewReader(data), !b.NoSync, false); err != nil {
 		return err
 	}
 	b.mu.Lock()

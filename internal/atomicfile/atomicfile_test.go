@@ -77,3 +77,39 @@ func TestIsTemp(t *testing.T) {
 		t.Fatal("IsTemp misjudges")
 	}
 }
+
+// As os.WriteFile: an existing file keeps its mode, a new one gets perm
+// less the umask, a symbolic link is followed and kept, and a path that is
+// not a regular file is written in place.
+func TestLikeOSWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("an existing 0600 file became %v", st.Mode().Perm())
+	}
+	link := filepath.Join(dir, "link.toml")
+	if err := os.Symlink(p, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("through the link"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", st.Mode(), err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "through the link" {
+		t.Errorf("the link's target holds %q", got)
+	}
+	if err := WriteFile("/dev/null", []byte("discarded"), 0o644); err != nil {
+		t.Errorf("a device: %v", err)
+	}
+	if st, err := os.Stat("/dev/null"); err != nil || st.Mode().IsRegular() {
+		t.Errorf("/dev/null is now %v %v", st.Mode(), err)
+	}
+}

@@ -73,14 +73,20 @@ func pick() (int, error) {
 }
 
 // reserve takes the reservation of port for this process, replacing one
-// held by a process that has exited.
+// held by a process that has exited. The reservation appears with its pid
+// in it at once (a hard link to a file written beforehand), so no other
+// picker, in this process or another, ever reads it half-written and
+// takes it for a dead process's.
 func reserve(port int) bool {
 	path := filepath.Join(Dir, strconv.Itoa(port))
+	tmp := filepath.Join(Dir, fmt.Sprintf(".%d.%d.%d", port, os.Getpid(), rand.Uint64()))
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o666); err != nil {
+		return false
+	}
+	defer os.Remove(tmp)
 	for attempt := 0; attempt < 2; attempt++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		err := os.Link(tmp, path)
 		if err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
-			f.Close()
 			return true
 		}
 		if !errors.Is(err, os.ErrExist) || !stale(path) {
@@ -102,7 +108,7 @@ func stale(path string) bool {
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return true // half-written by a process killed while writing it
+		return true // not a reservation of this package's (they hold a pid from the start)
 	}
 	if pid == os.Getpid() {
 		return false

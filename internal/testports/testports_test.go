@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -61,6 +63,32 @@ func TestReservations(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		if p := Pick(t); p == bound {
 			t.Fatalf("handed out bound port %d", p)
+		}
+	}
+}
+
+// Many goroutines of one process reserving the same port: exactly one gets
+// it (a reservation is never seen half-written and taken for a dead
+// process's).
+func TestConcurrentReserve(t *testing.T) {
+	old := Dir
+	Dir = t.TempDir()
+	defer func() { Dir = old }()
+	for port := 20100; port < 20150; port++ {
+		var wg sync.WaitGroup
+		var won atomic.Int32
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if reserve(port) {
+					won.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := won.Load(); n != 1 {
+			t.Fatalf("port %d reserved %d times", port, n)
 		}
 	}
 }

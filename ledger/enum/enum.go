@@ -52,13 +52,21 @@ func Parse(d protoreflect.EnumDescriptor, s string) (protoreflect.EnumNumber, bo
 	return 0, false
 }
 
-// Short normalises a name given for a value of d (a query filter, a flag)
-// to its short name: the short name of the value Parse finds, or s
-// lower-cased, which names no value, when it finds none (the caller then
-// refuses it as it refuses any unknown name).
-func Short(d protoreflect.EnumDescriptor, s string) string {
-	if n, ok := Parse(d, s); ok {
-		return NameOf(d, n)
+// Value is the inverse of Name: the value of d whose short name is short
+// (in either case). It reports false for an unknown name.
+func Value(d protoreflect.EnumDescriptor, short string) (protoreflect.EnumNumber, bool) {
+	if v := d.Values().ByName(protoreflect.Name(Prefix(d) + strings.ToUpper(short))); v != nil {
+		return v.Number(), true
 	}
-	return strings.ToLower(s)
+	return 0, false
+}
+
+// Short normalises a name given for a value of d in a query filter to a
+// short name: s without the enum's prefix if it has it, lower-cased
+// ("OBLIGATION_STATUS_OVERDUE" and "Overdue" -> "overdue"). It does not
+// check that the name exists; the caller refuses an unknown one as it
+// refuses any.
+func Short(d protoreflect.EnumDescriptor, s string) string {
+	u := strings.ToUpper(s)
+	return strings.ToLower(strings.TrimPrefix(u, Prefix(d)))
 }

@@ -1,6 +1,7 @@
 package enum_test
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -49,6 +50,12 @@ func TestEveryEnumRoundTrips(t *testing.T) {
 					if got, ok := enum.Parse(d, name); !ok || got != v.Number() {
 						t.Errorf("%s: Parse(%q) = %d, %v", v.FullName(), name, got, ok)
 					}
+					if got, ok := enum.Value(d, strings.ToUpper(name)); !ok || got != v.Number() {
+						t.Errorf("%s: Value(%q) = %d, %v", v.FullName(), name, got, ok)
+					}
+					if got := enum.Short(d, string(v.Name())); got != name {
+						t.Errorf("%s: Short of the full name = %q", v.FullName(), got)
+					}
 					if got, ok := enum.Parse(d, string(v.Name())); !ok || got != v.Number() {
 						t.Errorf("%s: Parse of the full name = %d, %v", v.FullName(), got, ok)
 					}
@@ -63,6 +70,9 @@ func TestEveryEnumRoundTrips(t *testing.T) {
 	})
 	if n < 10 {
 		t.Fatalf("only %d enums found", n)
+	}
+	if _, ok := enum.Value(pb.Sector(0).Descriptor(), "SECTOR_HEALTH"); ok {
+		t.Error("Value takes short names only")
 	}
 	if _, ok := enum.Parse(pb.Sector(0).Descriptor(), "no_such_sector"); ok {
 		t.Error("an unknown name parsed")

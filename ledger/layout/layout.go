@@ -176,7 +176,7 @@ func SectorName(s pb.Sector) string {
 
 // SectorByName is the inverse of SectorName.
 func SectorByName(name string) (pb.Sector, bool) {
-	v, ok := pb.Sector_value["SECTOR_"+strings.ToUpper(name)]
+	v, ok := enum.Value(pb.Sector(0).Descriptor(), name)
 	if !ok || v == 0 {
 		return 0, false
 	}
@@ -244,7 +244,7 @@ func StatusName(s pb.ObligationStatus) string {
 
 // StatusByName is the inverse of StatusName.
 func StatusByName(name string) (pb.ObligationStatus, bool) {
-	v, ok := pb.ObligationStatus_value["OBLIGATION_STATUS_"+strings.ToUpper(name)]
+	v, ok := enum.Value(pb.ObligationStatus(0).Descriptor(), name)
 	if !ok || v == 0 {
 		return 0, false
 	}
@@ -295,7 +295,7 @@ func ProposalStatusName(s pb.ProposalStatus) string {
 
 // ProposalStatusByName is the inverse of ProposalStatusName.
 func ProposalStatusByName(name string) (pb.ProposalStatus, bool) {
-	v, ok := pb.ProposalStatus_value["PROPOSAL_STATUS_"+strings.ToUpper(name)]
+	v, ok := enum.Value(pb.ProposalStatus(0).Descriptor(), name)
 	if !ok || v == 0 {
 		return 0, false
 	}

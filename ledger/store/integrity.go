@@ -152,7 +152,11 @@ func (s *Store) writeMarker(v int64, hash []byte, clean bool) error {
 		return nil
 	}
 	bz, _ := json.Marshal(commitMarker{Version: v, Hash: hex.EncodeToString(hash), Clean: clean})
-	if err := atomicfile.WriteFile(s.marker, bz, 0o644); err != nil {
+	// Not fsynced: IAVL and the record log are written without fsync
+	// (iavl.SyncOption(false)), and a marker more durable than the state
+	// it vouches for would call the state damaged after a power loss,
+	// where CometBFT's replay would otherwise catch it up.
+	if err := atomicfile.Replace(s.marker, bz, 0o644); err != nil {
 		return fmt.Errorf("write commit marker: %w", err)
 	}
 	return nil

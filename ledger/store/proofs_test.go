@@ -10,7 +10,7 @@ import (
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/layout"
-	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -78,7 +78,7 @@ func TestRecordWithProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tlog.VerifyInclusion(inc.LogIndex, size, rec.Tx, inc.Hashes, logRoot); err != nil || inc.LogIndex != rec.Seq-1 {
+	if err := logproof.VerifyInclusion(inc.LogIndex, size, rec.Tx, inc.Hashes, logRoot); err != nil || inc.LogIndex != rec.Seq-1 {
 		t.Fatalf("inclusion of log entry %d: %v", inc.LogIndex, err)
 	}
 

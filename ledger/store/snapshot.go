@@ -15,6 +15,7 @@ import (
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -477,7 +478,7 @@ func (r *Restorer) applyLog(i int, bz []byte) error {
 		}
 	}
 	end := r.log.Size()
-	if err := tlog.VerifyConsistency(end, r.m.LogSize, c.Consistency, r.log.Root(), r.logRoot); err != nil {
+	if err := logproof.VerifyConsistency(end, r.m.LogSize, c.Consistency, r.log.Root(), r.logRoot); err != nil {
 		if rerr := r.log.Rollback(); rerr != nil {
 			return rerr
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -337,7 +338,7 @@ func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if err := s.setProto([]byte(layout.KeyGovernance), rules); err != nil {
 		return err
 	}
-	if err := s.set([]byte(layout.KeyLog), layout.LogState(0, tlog.Hasher.EmptyRoot())); err != nil {
+	if err := s.set([]byte(layout.KeyLog), layout.LogState(0, logproof.Hasher.EmptyRoot())); err != nil {
 		return err
 	}
 	for _, m := range gs.Members {

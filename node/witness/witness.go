@@ -32,7 +32,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/normledger/normledger/internal/atomicfile"
-	"github.com/normledger/normledger/ledger/store/tlog"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	"github.com/normledger/normledger/verifiers/checkpoint"
 )
 
@@ -114,7 +114,7 @@ func New(cfg Config) (*Witness, error) {
 	w := &Witness{cfg: cfg, signer: s, logs: map[string]*logState{}, log: cfg.Logger, delivered: map[string]uint64{}}
 	for _, l := range cfg.Logs {
 		ls := &logState{Log: l, file: filepath.Join(cfg.Dir, stateFile(l.Origin))}
-		ls.state = State{Origin: l.Origin, Root: tlog.Hasher.EmptyRoot()}
+		ls.state = State{Origin: l.Origin, Root: logproof.Hasher.EmptyRoot()}
 		bz, err := os.ReadFile(ls.file)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -252,7 +252,7 @@ func (w *Witness) AddCheckpoint(r *Request) ([]byte, error) {
 			e.Size = st.Size
 			return nil, e
 		}
-	} else if err := tlog.VerifyConsistency(r.Old, c.Size, r.Proof, st.Root, c.Hash); err != nil {
+	} else if err := logproof.VerifyConsistency(r.Old, c.Size, r.Proof, st.Root, c.Hash); err != nil {
 		w.log.Warn("inconsistent checkpoint refused", "origin", ls.Origin, "old", r.Old, "size", c.Size, "err", err)
 		return nil, bad(http.StatusUnprocessableEntity, "consistency proof %d -> %d does not verify: %v", r.Old, c.Size, err)
 	}

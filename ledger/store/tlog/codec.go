@@ -3,6 +3,8 @@ package tlog
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 )
 
 // The bytes of tiles and entry bundles (C2SP tlog-tiles): a tile is its
@@ -77,7 +79,7 @@ func newTileTree(bz []byte) *tileTree {
 		below := t.rows[r-1]
 		row := make([]byte, 0, len(below)/2)
 		for i := 0; i < len(below); i += 64 {
-			row = append(row, Hasher.HashChildren(below[i:i+32], below[i+32:i+64])...)
+			row = append(row, logproof.Hasher.HashChildren(below[i:i+32], below[i+32:i+64])...)
 		}
 		t.rows[r] = row
 	}
@@ -89,7 +91,7 @@ func subtreeRoot(row [][]byte) []byte {
 	for len(row) > 1 {
 		next := make([][]byte, 0, len(row)/2)
 		for i := 0; i < len(row); i += 2 {
-			next = append(next, Hasher.HashChildren(row[i], row[i+1]))
+			next = append(next, logproof.Hasher.HashChildren(row[i], row[i+1]))
 		}
 		row = next
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/normledger/normledger/internal/atomicfile"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	"github.com/transparency-dev/merkle/compact"
 )
 
@@ -94,7 +95,7 @@ func open(fs storage, size uint64, root []byte) (*Log, error) {
 		// Entries past the committed size are an uncommitted block's.
 		leaves := l.edge[tileKey{0, size / TileWidth}]
 		for i, e := range entries[:w] {
-			if i >= len(leaves) || !bytes.Equal(Hasher.HashLeaf(e), leaves[i]) {
+			if i >= len(leaves) || !bytes.Equal(logproof.Hasher.HashLeaf(e), leaves[i]) {
 				return nil, fmt.Errorf("%w: entry %d does not hash to its leaf", ErrDamaged, size/TileWidth*TileWidth+uint64(i))
 			}
 			l.bundle = append(l.bundle, append([]byte(nil), e...))

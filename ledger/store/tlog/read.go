@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 )
 
 // Verified reads: every hash and entry served comes from the right edge in
@@ -158,7 +160,7 @@ func (l *Log) Entry(index uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(Hasher.HashLeaf(e), leaves[len(leaves)-32:]) && !l.unchecked {
+	if !bytes.Equal(logproof.Hasher.HashLeaf(e), leaves[len(leaves)-32:]) && !l.unchecked {
 		return nil, fmt.Errorf("%w: entry %d does not hash to its leaf", ErrDamaged, index)
 	}
 	return e, nil
@@ -209,7 +211,7 @@ func (l *Log) checkEntries(index uint64, entries [][]byte) error {
 		return err
 	}
 	for i, e := range entries {
-		if !bytes.Equal(Hasher.HashLeaf(e), leaves[32*i:32*i+32]) {
+		if !bytes.Equal(logproof.Hasher.HashLeaf(e), leaves[32*i:32*i+32]) {
 			return fmt.Errorf("%w: entry %d does not hash to its leaf", ErrDamaged, index*TileWidth+uint64(i))
 		}
 	}

@@ -28,9 +28,9 @@ import (
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 )
 
 // TileWidth is the number of hashes in a full tile and entries in a full bundle.
@@ -64,10 +64,7 @@ func damaged(err error) error {
 	return fmt.Errorf("%w: %v", ErrDamaged, err)
 }
 
-// Hasher is the log's RFC 6962 hasher (SHA-256).
-var Hasher = rfc6962.DefaultHasher
-
-var factory = &compact.RangeFactory{Hash: Hasher.HashChildren}
+var factory = &compact.RangeFactory{Hash: logproof.Hasher.HashChildren}
 
 // tileKey names a tile: level (of tiles) and index.
 type tileKey struct {
@@ -167,7 +164,7 @@ func (l *Log) Root() []byte {
 
 func (l *Log) root() []byte {
 	if l.rng.End() == 0 {
-		return Hasher.EmptyRoot()
+		return logproof.Hasher.EmptyRoot()
 	}
 	r, _ := l.rng.GetRootHash(nil)
 	return r

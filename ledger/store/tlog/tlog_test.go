@@ -8,21 +8,23 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 )
 
 // refRoot is RFC 6962's Merkle tree hash, computed the slow obvious way.
 func refRoot(entries [][]byte) []byte {
 	switch len(entries) {
 	case 0:
-		return Hasher.EmptyRoot()
+		return logproof.Hasher.EmptyRoot()
 	case 1:
-		return Hasher.HashLeaf(entries[0])
+		return logproof.Hasher.HashLeaf(entries[0])
 	}
 	k := 1
 	for k*2 < len(entries) {
 		k *= 2
 	}
-	return Hasher.HashChildren(refRoot(entries[:k]), refRoot(entries[k:]))
+	return logproof.Hasher.HashChildren(refRoot(entries[:k]), refRoot(entries[k:]))
 }
 
 func entry(i int) []byte {
@@ -97,10 +99,10 @@ func TestLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := VerifyInclusion(i, size, all[i], p, root); err != nil {
+		if err := logproof.VerifyInclusion(i, size, all[i], p, root); err != nil {
 			t.Fatalf("inclusion of %d: %v", i, err)
 		}
-		if err := VerifyInclusion(i, size, append([]byte("x"), all[i]...), p, root); err == nil {
+		if err := logproof.VerifyInclusion(i, size, append([]byte("x"), all[i]...), p, root); err == nil {
 			t.Fatal("inclusion of a changed entry verified")
 		}
 	}
@@ -113,7 +115,7 @@ func TestLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := VerifyConsistency(sizes[a], sizes[b], p, roots[a], roots[b]); err != nil {
+		if err := logproof.VerifyConsistency(sizes[a], sizes[b], p, roots[a], roots[b]); err != nil {
 			t.Fatalf("consistency %d -> %d: %v", sizes[a], sizes[b], err)
 		}
 		if a != b {
@@ -122,14 +124,14 @@ func TestLog(t *testing.T) {
 			}
 			bad := append([]byte(nil), roots[a]...)
 			bad[0] ^= 1
-			if err := VerifyConsistency(sizes[a], sizes[b], p, bad, roots[b]); err == nil {
+			if err := logproof.VerifyConsistency(sizes[a], sizes[b], p, bad, roots[b]); err == nil {
 				t.Fatal("consistency with a wrong old root verified")
 			}
 		}
 	}
 	// A full tile served is what the tree says.
 	tile, err := l2.Tile(0, 3, 0)
-	if err != nil || len(tile) != 32*TileWidth || !bytes.Equal(tile[:32], Hasher.HashLeaf(all[3*TileWidth])) {
+	if err != nil || len(tile) != 32*TileWidth || !bytes.Equal(tile[:32], logproof.Hasher.HashLeaf(all[3*TileWidth])) {
 		t.Fatalf("tile 0/3: %d bytes %v", len(tile), err)
 	}
 	if _, err := l2.Tile(0, size/TileWidth+1, 0); err == nil {
@@ -279,7 +281,7 @@ func BenchmarkLogProofs(b *testing.B) {
 		e := []byte(fmt.Sprintf("entry %d", idx))
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := VerifyInclusion(idx, size, e, p, root); err != nil {
+			if err := logproof.VerifyInclusion(idx, size, e, p, root); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -297,7 +299,7 @@ func BenchmarkLogProofs(b *testing.B) {
 		r1, _ := l.RootAt(first)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := VerifyConsistency(first, size, p, r1, root); err != nil {
+			if err := logproof.VerifyConsistency(first, size, p, r1, root); err != nil {
 				b.Fatal(err)
 			}
 		}

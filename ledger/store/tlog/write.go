@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	"github.com/transparency-dev/merkle/compact"
 )
 
@@ -16,7 +17,7 @@ func (l *Log) Append(entry []byte) (uint64, error) {
 	defer l.mu.Unlock()
 	idx := l.rng.End()
 	var verr error
-	err := l.rng.Append(Hasher.HashLeaf(entry), func(id compact.NodeID, h []byte) {
+	err := l.rng.Append(logproof.Hasher.HashLeaf(entry), func(id compact.NodeID, h []byte) {
 		if id.Level%TileHeight != 0 {
 			return
 		}
