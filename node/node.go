@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	cs "github.com/cometbft/cometbft/consensus"
 	cmtnode "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -296,10 +297,42 @@ func Run(ctx context.Context, cfg Config) error {
 		return n.Stop()
 	case un := <-n.upgrade:
 		// Everything up to the block before the upgrade is committed; stop
-		// before the block that needs the new binary.
+		// before the block that needs the new binary. Not at once: peers
+		// that have not yet seen enough precommits for that block learn
+		// them from this node's consensus reactor (it sends a lagging peer
+		// its last commit), and a validator that stopped right after
+		// committing could strand them one block short of the upgrade, the
+		// chain halted with no node able to finish the height.
 		n.log.Error("stopping for a software upgrade: "+un.Error(), "height", n.st.Version())
+		n.awaitPeersAt(ctx, un.Plan.GetHeight(), upgradeGrace)
 		return errors.Join(un, n.Stop())
 	}
+}
+
+// upgradeGrace bounds how long a node that must stop for an upgrade waits
+// for its peers to commit the block before it.
+const upgradeGrace = 10 * time.Second
+
+// awaitPeersAt waits until every connected peer works on height h or later
+// (so has committed h-1), for at most grace or until ctx ends.
+func (n *Node) awaitPeersAt(ctx context.Context, h int64, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		behind := 0
+		for _, p := range n.comet.Switch().Peers().List() {
+			if ps, ok := p.Get(cmttypes.PeerStateKey).(*cs.PeerState); ok && ps.GetHeight() < h {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	n.log.Warn("stopping for the upgrade with peers still short of its height", "height", h)
 }
 
 // crashPoint is the fault tests' kill switch inside the commit path
