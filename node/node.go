@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -238,11 +239,21 @@ func (n *Node) GRPCAddress() string {
 // Stop stops consensus, waits for it, and closes the state database.
 func (n *Node) Stop() error {
 	var errs []error
+	// The API stops taking requests at once, but CometBFT stops while it
+	// drains the ones in flight: a BroadcastTx in commit mode waits for a
+	// block that a stopping node will never make, and returns only when
+	// CometBFT stops (or after its own commit timeout).
+	apiStopped := make(chan error, 1)
 	if n.api != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, n.api.Stop(ctx))
-		cancel()
+		api := n.api
 		n.api = nil
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			apiStopped <- api.Stop(ctx)
+		}()
+	} else {
+		apiStopped <- nil
 	}
 	if n.comet.IsRunning() {
 		if err := n.comet.Stop(); err != nil {
@@ -250,6 +261,7 @@ func (n *Node) Stop() error {
 		}
 		n.comet.Wait()
 	}
+	errs = append(errs, <-apiStopped)
 	n.snaps.Close()
 	n.checkpoints.Close()
 	if err := n.st.Close(); err != nil {
@@ -317,14 +329,15 @@ const upgradeGrace = 10 * time.Second
 // (so has committed h-1), for at most grace or until ctx ends.
 func (n *Node) awaitPeersAt(ctx context.Context, h int64, grace time.Duration) {
 	deadline := time.Now().Add(grace)
+	var behind []string
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		behind := 0
+		behind = behind[:0]
 		for _, p := range n.comet.Switch().Peers().List() {
 			if ps, ok := p.Get(cmttypes.PeerStateKey).(*cs.PeerState); ok && ps.GetHeight() < h {
-				behind++
+				behind = append(behind, fmt.Sprintf("%s at %d", p.ID(), ps.GetHeight()))
 			}
 		}
-		if behind == 0 {
+		if len(behind) == 0 {
 			return
 		}
 		select {
@@ -332,7 +345,7 @@ func (n *Node) awaitPeersAt(ctx context.Context, h int64, grace time.Duration) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	n.log.Warn("stopping for the upgrade with peers still short of its height", "height", h)
+	n.log.Warn("stopping for the upgrade with peers still short of its height", "height", h, "peers", strings.Join(behind, ", "))
 }
 
 // crashPoint is the fault tests' kill switch inside the commit path

@@ -76,7 +76,7 @@ func TestUpgrade(t *testing.T) {
 		}
 		f.setDown(name, true)
 		stopped = time.Now()
-		log := tail(LogFile(f.node(name)), 15)
+		log := tail(LogFile(f.node(name)), 40)
 		if code := procs[name].Cmd.ProcessState.ExitCode(); code != cli.ExitUpgradeNeeded || !strings.Contains(log, want) ||
 			!strings.Contains(log, "stopping for a software upgrade") {
 			t.Fatalf("%s stopped with exit status %d, log:\n%s", name, code, log)
