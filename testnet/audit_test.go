@@ -61,6 +61,7 @@ func TestAudit(t *testing.T) {
 	// audit must re-execute it (it is part of the state).
 	evID := commitDoubleSign(t, ip, 3, "xdd")
 	st, _ := ip.clients[0].Status(ctx)
+	ip.caughtUp(t, ctx) // the witnesses have header st.LatestAttestedHeight+1 (or later)
 	gen := filepath.Join(ip.net.Nodes[0].Home, "config", "genesis.json")
 	if mc, err := ip.clients[0].MemberCompliance(ctx, "xdd", 0); err != nil || mc.Compliance.Misbehaviour.GetCount() != 1 {
 		t.Fatalf("xdd's compliance after evidence %s: %+v %v", evID, mc.GetCompliance().GetMisbehaviour(), err)

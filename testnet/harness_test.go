@@ -215,3 +215,29 @@ func commitDoubleSign(t *testing.T, ip *inproc, i int, member string) string {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// caughtUp waits until every node has the header that commits to node0's
+// newest attested state, which a verifier asks its witnesses for: CometBFT's
+// light client waits 30 s (2 x clock drift + block lag) before it asks a
+// witness that lacks it again.
+func (ip *inproc) caughtUp(t *testing.T, ctx context.Context) {
+	t.Helper()
+	st, err := ip.clients[0].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.LatestAttestedHeight + 1
+	deadline := time.Now().Add(20 * time.Second)
+	for _, c := range ip.clients {
+		for {
+			s, err := c.Status(ctx)
+			if err == nil && s.LatestHeight >= want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not reach height %d: %v", c.Base(), want, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}

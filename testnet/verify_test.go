@@ -55,6 +55,7 @@ func TestVerification(t *testing.T) {
 				}
 			}
 			v := ip.verifier(t, c, ws...)
+			ip.caughtUp(t, ctx)
 			for k, id := range ids {
 				res, b, err := v.Record(ctx, id)
 				if err != nil {
@@ -122,6 +123,7 @@ func TestVerification(t *testing.T) {
 	})
 	t.Run("absent record is proven absent", func(t *testing.T) {
 		missing := strings.Repeat("ab", 32)
+		ip.caughtUp(t, ctx)
 		res, b, err := v.Record(ctx, missing)
 		if !errors.Is(err, remote.ErrAbsent) || res == nil || b == nil {
 			t.Fatalf("absent: %v", err)
