@@ -247,9 +247,13 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	// anyway, and without it a record costs about half the disk writes.
 	tree := iavl.NewMutableTree(growingBatches{db}, cacheSize, true, iavl.NewNopLogger(), iavl.SyncOption(false),
 		iavl.FlushThresholdOption(flushThreshold))
+	// The database opened, so a committed version that cannot be read is
+	// damage (which error IAVL gives depends on where the damage lies: a
+	// missing node, a bad value, a bad root).
+	const remedy = "; restore it, or wipe the node's data and let it resync from its peers"
 	v, err := tree.Load()
 	if err != nil {
-		return nil, fmt.Errorf("load app state: %w", err)
+		return nil, fmt.Errorf("%w: load app state: %v%s", ErrDamaged, err, remedy)
 	}
 	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), log: slog.New(slog.DiscardHandler), seen: &seenFilter{},
 		members: &memberCache{m: map[string]*pb.Member{}, versioned: true, from: v},
@@ -259,17 +263,20 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 		// anything else means the database is damaged.
 		cid, err := tree.Get([]byte(layout.KeyChainID))
 		if err != nil {
-			return nil, fmt.Errorf("app state at version %d is unreadable: %w", v, err)
+			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %v%s", ErrDamaged, v, err, remedy)
 		}
 		if len(cid) == 0 {
-			return nil, fmt.Errorf("app state at version %d has no chain id: database is damaged", v)
+			return nil, fmt.Errorf("%w: app state at version %d has no chain id%s", ErrDamaged, v, remedy)
 		}
 		if err := s.loadSeen(); err != nil {
-			return nil, fmt.Errorf("app state at version %d: %w", v, err)
+			return nil, fmt.Errorf("%w: app state at version %d: %v%s", ErrDamaged, v, err, remedy)
 		}
 		n, _, err := (&View{r: tree}).LogState()
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrDamaged): // no log state, or not one of this version's
 			return nil, fmt.Errorf("app state at version %d: %w; a chain made by an older app version must be restarted (README, Upgrading)", v, err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %v%s", ErrDamaged, v, err, remedy)
 		}
 		s.count.Store(n)
 	}
