@@ -33,6 +33,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet -tags force64bit ./cmd/verifier-wasm ./verifiers/jsonapi
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./ledger

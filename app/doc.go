@@ -11,5 +11,6 @@
 // the proposal checks), finalize.go (FinalizeBlock, Commit), query.go
 // (Query), statesync.go (snapshots).
 //
-// Allowed imports: ledger, ledger/store, proto/gen, CometBFT abci types.
+// Allowed imports: ledger, ledger/layout, ledger/store, proto/gen, CometBFT's
+// abci types and consensus protos.
 package app

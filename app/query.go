@@ -86,19 +86,19 @@ func (a *App) query(v *store.View, req *abci.RequestQuery) (*abci.ResponseQuery,
 		}
 		return &abci.ResponseQuery{Key: layout.Sequence(arg), Value: []byte(strconv.FormatUint(n, 10))}, nil
 	case "/store":
-		val, err := v.Get(req.Data)
-		if err != nil {
-			return nil, err
-		}
-		resp := &abci.ResponseQuery{Key: req.Data, Value: val}
-		if req.Prove {
-			op, err := proofOp(v, req.Data)
+		if !req.Prove {
+			val, err := v.Get(req.Data)
 			if err != nil {
 				return nil, err
 			}
-			resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{op}}
+			return &abci.ResponseQuery{Key: req.Data, Value: val}, nil
 		}
-		return resp, nil
+		p, err := v.ProofOf(req.Data)
+		if err != nil {
+			return nil, err
+		}
+		return &abci.ResponseQuery{Key: req.Data, Value: p.Value,
+			ProofOps: &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{proofOp(p)}}}, nil
 	}
 	return nil, &ledger.Error{Code: ledger.CodeBadFormat, Msg: fmt.Sprintf("unknown query path %q", req.Path)}
 }
@@ -128,8 +128,7 @@ func (a *App) queryRecord(v *store.View, id string, prove bool) (*abci.ResponseQ
 	if prove {
 		ops := make([]cmtcrypto.ProofOp, 0, len(proofs)+1)
 		for _, p := range proofs {
-			// p.Proof is the ICS23 proof's encoding, as proofOp makes it.
-			ops = append(ops, cmtcrypto.ProofOp{Type: ProofOpType, Key: p.Key, Data: p.Proof})
+			ops = append(ops, proofOp(p))
 		}
 		if inc != nil {
 			bz, err := ledger.Canonical(inc)
@@ -179,14 +178,7 @@ func marshalResp(m proto.Message, key []byte) (*abci.ResponseQuery, error) {
 	return &abci.ResponseQuery{Key: key, Value: bz}, nil
 }
 
-func proofOp(v *store.View, key []byte) (cmtcrypto.ProofOp, error) {
-	p, err := v.Proof(key)
-	if err != nil {
-		return cmtcrypto.ProofOp{}, fmt.Errorf("proof for %x: %w", key, err)
-	}
-	bz, err := p.Marshal()
-	if err != nil {
-		return cmtcrypto.ProofOp{}, fmt.Errorf("encode proof: %w", err)
-	}
-	return cmtcrypto.ProofOp{Type: ProofOpType, Key: key, Data: bz}, nil
+// proofOp is p as a CometBFT proof operation (an ICS23 commitment proof).
+func proofOp(p *pb.Proof) cmtcrypto.ProofOp {
+	return cmtcrypto.ProofOp{Type: ProofOpType, Key: p.Key, Data: p.Proof}
 }

@@ -219,7 +219,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := auditCheckpoints(ctx, o.API, mem, lc, gen.ChainID, to, rep); err != nil {
 		return nil, err
 	}
-	if err := compareAnswers(ctx, o.API, mem, to, rep); err != nil {
+	// Pledge states are judged at the time of header to, as verified.
+	last, err := lc.Header(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	if err := compareAnswers(ctx, o.API, mem, to, last.Time, rep); err != nil {
 		return nil, err
 	}
 	rep.Seconds = time.Since(start).Seconds()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -37,11 +38,7 @@ func auditCheckpoints(ctx context.Context, api API, mem *store.Store, lc *remote
 	if err != nil {
 		return err
 	}
-	text := "quorum none\n"
-	for _, w := range checkpoint.RegistryWitnesses(ms) {
-		text = fmt.Sprintf("witness %s %s\n", w.Name, w.Key) + text
-	}
-	policy, err := checkpoint.ParsePolicy(text)
+	policy, err := checkpoint.CosignerPolicy(checkpoint.RegistryWitnesses(ms))
 	if err != nil {
 		return err
 	}
@@ -110,8 +107,9 @@ func checkLog(ctx context.Context, api API, mem *store.Store, h int64, next *cmt
 }
 
 // compareAnswers checks the node's records and compliance at height to
-// against the re-executed state.
-func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, rep *Report) error {
+// against the re-executed state; at is the time of the verified header to
+// (a pledge's state is a function of the pledge and that time).
+func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, at time.Time, rep *Report) error {
 	v, err := mem.At(to)
 	if err != nil {
 		return err
@@ -203,18 +201,12 @@ func compareAnswers(ctx context.Context, api API, mem *store.Store, to int64, re
 			rep.add(to, "compliance of pledge "+r.Id+": node did not answer", "", err.Error())
 			continue
 		}
-		// The pledge's state is a function of the pledge and the time of
-		// the header at this height.
-		lb, err := api.LightBlock(ctx, to)
-		if err != nil {
-			return fmt.Errorf("header at %d: %w", to, err)
-		}
 		tx, err := ledger.DecodeTx(r.Tx, 0)
 		if err != nil {
 			return err
 		}
-		want.State = ledger.PledgeStateAt(tx.Body.Record.GetPledge(), lb.Time)
-		want.StateTime = timestamppb.New(lb.Time)
+		want.State = ledger.PledgeStateAt(tx.Body.Record.GetPledge(), at)
+		want.StateTime = timestamppb.New(at)
 		if !proto.Equal(want, got.Compliance) {
 			rep.add(to, "compliance of pledge "+r.Id, compact(want), compact(got.Compliance))
 		}

@@ -17,11 +17,10 @@ type series struct {
 	isState map[string]bool
 	status  map[string][2]string // obligation id -> debtor, status
 	points  []Point
-	every   int64
 }
 
 func newSeries(gen *cmttypes.GenesisDoc) *series {
-	s := &series{isState: map[string]bool{}, status: map[string][2]string{}, every: 1}
+	s := &series{isState: map[string]bool{}, status: map[string][2]string{}}
 	gs := new(pb.GenesisState)
 	if protojson.Unmarshal(gen.AppState, gs) == nil {
 		for _, m := range gs.Members {

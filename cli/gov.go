@@ -187,7 +187,7 @@ show NAME' prints one). The deadline is --deadline (RFC 3339) or now plus
 	addMember := add("add-member", "Admit a member (optionally running a validator)", cobra.NoArgs, func([]string) (*pb.GovernanceAction, error) {
 		m := proto.Clone(&am).(*pb.AddMember)
 		cv, ok := enum.Parse(pb.MemberClass(0).Descriptor(), class)
-		if !ok || cv == 0 {
+		if !ok {
 			return nil, fmt.Errorf("--class: want state, neutral_body, verifier or observer")
 		}
 		m.Class = pb.MemberClass(cv)
@@ -329,7 +329,7 @@ func voteCmd(e *env) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, ok := enum.Parse(pb.VoteOption(0).Descriptor(), args[1])
-			if !ok || opt == 0 {
+			if !ok {
 				return fmt.Errorf("vote must be yes, no or abstain, not %q", args[1])
 			}
 			rec := &pb.Record{SchemaVersion: ledger.CurrentSchemaVersion, Body: &pb.Record_Vote{Vote: &pb.Vote{

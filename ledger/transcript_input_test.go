@@ -126,6 +126,10 @@ func (w *world) resolveField(fd protoreflect.FieldDescriptor, x any, now time.Ti
 		if n, ok := enum.Parse(fd.Enum(), s); isString && ok {
 			return string(fd.Enum().Values().ByNumber(n).Name()), nil
 		}
+		if isString && s == enum.NameOf(fd.Enum(), 0) {
+			// "unspecified": the zero value, written on purpose (a rejection).
+			return string(fd.Enum().Values().ByNumber(0).Name()), nil
+		}
 	case protoreflect.MessageKind:
 		switch {
 		case isString && fd.Message().FullName() == timestampName:

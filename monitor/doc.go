@@ -6,9 +6,8 @@
 // undelivered events in a state file so that a restart neither loses nor
 // repeats one.
 //
-// The monitor follows the chain for one member and reports events about it
-// (docs/monitor.md). Each step goes from the last processed state height H
-// to the newest attested height T:
+// Each step goes from the last processed state height H to the newest
+// attested height T:
 //
 //   - records: the author and subject index listings after the last record
 //     seen in each, proven complete (verifiers.List), so none is skipped;

@@ -170,7 +170,7 @@ func (m *daemon) logEnd(ctx context.Context, p proven) (recordCursor, error) {
 		return recordCursor{}, err
 	}
 	if lr.Height != p.height {
-		return recordCursor{}, fmt.Errorf("%w: asked for the log at height %d, got height %d", verifiers.ErrVerification, p.height, lr.Height)
+		return recordCursor{}, verifiers.Failf("asked for the log at height %d, got height %d", p.height, lr.Height)
 	}
 	ls, err := verifiers.ProvenLog(p.appHash, lr.Proof, p.height)
 	if err != nil {
@@ -188,14 +188,14 @@ func (m *daemon) logEnd(ctx context.Context, p proven) (recordCursor, error) {
 		return recordCursor{}, err
 	}
 	if resp.Height != p.height {
-		return recordCursor{}, fmt.Errorf("%w: asked for records at height %d, got height %d", verifiers.ErrVerification, p.height, resp.Height)
+		return recordCursor{}, verifiers.Failf("asked for records at height %d, got height %d", p.height, resp.Height)
 	}
 	res, err := verifiers.List(p.appHash, verifiers.ListQuery{After: ls.Size - 1, Limit: 1}, resp)
 	if err != nil {
 		return recordCursor{}, err
 	}
 	if !res.Complete || len(res.Records) != 1 || res.Records[0].Seq != ls.Size {
-		return recordCursor{}, fmt.Errorf("%w: the log's last record %d is not the one listed", verifiers.ErrVerification, ls.Size)
+		return recordCursor{}, verifiers.Failf("the log's last record %d is not the one listed", ls.Size)
 	}
 	return recordCursor{Seq: ls.Size, Height: res.Records[0].Height}, nil
 }
@@ -222,14 +222,14 @@ func (m *daemon) listIndex(ctx context.Context, p proven, index string, cur reco
 			return nil, cur, ls, err
 		}
 		if resp.Height != p.height {
-			return nil, cur, ls, fmt.Errorf("%w: asked for records at height %d, got height %d", verifiers.ErrVerification, p.height, resp.Height)
+			return nil, cur, ls, verifiers.Failf("asked for records at height %d, got height %d", p.height, resp.Height)
 		}
 		res, err := verifiers.List(p.appHash, q, resp)
 		if err != nil {
 			return nil, cur, ls, fmt.Errorf("records of %s at height %d: %w", m.o.Member, p.height, err)
 		}
 		if !res.Complete {
-			return nil, cur, ls, fmt.Errorf("%w: the listing of %s's records is not proven complete", verifiers.ErrVerification, m.o.Member)
+			return nil, cur, ls, verifiers.Failf("the listing of %s's records is not proven complete", m.o.Member)
 		}
 		ls = res.Log
 		out = append(out, res.Records...)
@@ -246,14 +246,14 @@ func (m *daemon) listIndex(ctx context.Context, p proven, index string, cur reco
 // appHash with the verifiers package's own obligation check.
 func provenObligation(appHash []byte, o *pb.Obligation, p *pb.Proof) (*pb.Obligation, error) {
 	if o == nil {
-		return nil, fmt.Errorf("%w: an empty obligation", verifiers.ErrVerification)
+		return nil, verifiers.Failf("an empty obligation")
 	}
 	pv, err := verifiers.Obligation(appHash, o.Id, &pb.GetObligationResponse{Obligation: o, Proof: p})
 	if err != nil {
 		return nil, err
 	}
 	if pv.Due == nil {
-		return nil, fmt.Errorf("%w: proven obligation %s has no due time", verifiers.ErrVerification, o.Id)
+		return nil, verifiers.Failf("proven obligation %s has no due time", o.Id)
 	}
 	return pv, nil
 }
@@ -279,10 +279,10 @@ func (m *daemon) scanObligations(ctx context.Context, p proven, debtor bool, fro
 			return nil, err
 		}
 		if resp.Height != p.height {
-			return nil, fmt.Errorf("%w: asked for obligations at height %d, got height %d", verifiers.ErrVerification, p.height, resp.Height)
+			return nil, verifiers.Failf("asked for obligations at height %d, got height %d", p.height, resp.Height)
 		}
 		if len(resp.Proofs) != len(resp.Obligations) {
-			return nil, fmt.Errorf("%w: %d obligations with %d proofs", verifiers.ErrVerification, len(resp.Obligations), len(resp.Proofs))
+			return nil, verifiers.Failf("%d obligations with %d proofs", len(resp.Obligations), len(resp.Proofs))
 		}
 		for i, o := range resp.Obligations {
 			po, err := provenObligation(p.appHash, o, resp.Proofs[i])
@@ -290,10 +290,10 @@ func (m *daemon) scanObligations(ctx context.Context, p proven, debtor bool, fro
 				return nil, err
 			}
 			if debtor && po.Debtor != m.o.Member || !debtor && !slices.Contains(po.Creditors, m.o.Member) {
-				return nil, fmt.Errorf("%w: obligation %s does not match the query", verifiers.ErrVerification, po.Id)
+				return nil, verifiers.Failf("obligation %s does not match the query", po.Id)
 			}
 			if due := po.Due.AsTime(); due.Before(from) || !due.Before(dueBefore) {
-				return nil, fmt.Errorf("%w: obligation %s is due outside the window asked for", verifiers.ErrVerification, po.Id)
+				return nil, verifiers.Failf("obligation %s is due outside the window asked for", po.Id)
 			}
 			out = append(out, po)
 		}
@@ -319,13 +319,13 @@ func (m *daemon) obligation(ctx context.Context, p proven, id string) (*pb.Oblig
 				return nil, nil
 			}
 		}
-		return nil, fmt.Errorf("%w: the node says obligation %s is absent without proving it", verifiers.ErrVerification, id)
+		return nil, verifiers.Failf("the node says obligation %s is absent without proving it", id)
 	}
 	if resp.Height != p.height {
-		return nil, fmt.Errorf("%w: asked for obligation %s at height %d, got height %d", verifiers.ErrVerification, id, p.height, resp.Height)
+		return nil, verifiers.Failf("asked for obligation %s at height %d, got height %d", id, p.height, resp.Height)
 	}
 	if resp.Obligation.GetId() != id {
-		return nil, fmt.Errorf("%w: asked for obligation %s, got %s", verifiers.ErrVerification, id, resp.Obligation.GetId())
+		return nil, verifiers.Failf("asked for obligation %s, got %s", id, resp.Obligation.GetId())
 	}
 	return provenObligation(p.appHash, resp.Obligation, resp.Proof)
 }

@@ -72,6 +72,10 @@ func NewCheckpoints(cfg CheckpointConfig, st *store.Store, dataDir string, log *
 	}
 	for _, e := range ents {
 		name := e.Name()
+		if atomicfile.IsTemp(name) { // a crashed write's: never a checkpoint
+			os.Remove(filepath.Join(c.dir, name))
+			continue
+		}
 		if !strings.HasSuffix(name, ".note") {
 			continue
 		}
@@ -347,12 +351,9 @@ func (c *Checkpoints) AddCosignatures(h int64, lines []byte) error {
 	if err != nil {
 		return err
 	}
-	pol := &checkpoint.Policy{Quorum: "none"}
-	for _, w := range ws {
-		p, err := checkpoint.ParsePolicy(fmt.Sprintf("witness %s %s\nquorum none\n", w.Name, w.Key))
-		if err == nil {
-			pol.Witnesses = append(pol.Witnesses, p.Witnesses...)
-		}
+	pol, err := checkpoint.CosignerPolicy(ws)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

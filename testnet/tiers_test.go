@@ -13,7 +13,8 @@ import (
 // nodes run in the test process (TestVerification, TestAudit,
 // TestDashboard, ...), in minutes. The networks of OS processes (the fault
 // suite, partitions, remote signers, state sync, upgrades, governance
-// across operators, the record log's rewritten history) build the
+// across operators, the record log through a full node and its rewritten
+// history, the monitor's binary killed mid-run) build the
 // normledger binary and run for about ten minutes: they run only with
 // NORMLEDGER_NETWORKS=1, as .ci/run does (README, "Two commands").
 const networksEnv = "NORMLEDGER_NETWORKS"

@@ -11,7 +11,7 @@
 // light client with its trust store and evidence bundles are in
 // verifiers/remote.
 //
-// Allowed imports: ledger, ledger/layout, ledger/store/tlog (the record
+// Allowed imports: ledger, ledger/layout, ledger/store/tlog/logproof (the record
 // log's proof checks), proto/gen (messages), CometBFT's types, ics23. Not
 // the store, the light client, a database, the service stubs or gRPC
 // (other than what CometBFT's types import).

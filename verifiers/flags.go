@@ -13,7 +13,7 @@ import (
 func CheckFlags(rec *pb.StoredRecord, members map[string]*pb.Member, claimed []*pb.RecordFlag) ([]*pb.RecordFlag, error) {
 	tx, err := ledger.DecodeTx(rec.Tx, 0)
 	if err != nil {
-		return nil, failf("record %s: %v", rec.Id, err)
+		return nil, Failf("record %s: %v", rec.Id, err)
 	}
 	want, err := ledger.Flags(rec, tx, func(id string) (*pb.Member, error) { return members[id], nil })
 	if err != nil {
@@ -26,11 +26,11 @@ func CheckFlags(rec *pb.StoredRecord, members map[string]*pb.Member, claimed []*
 		}
 	}
 	if len(mine) != len(want) {
-		return nil, failf("record %s: the node reports %d warnings, the proven member entries give %d", rec.Id, len(mine), len(want))
+		return nil, Failf("record %s: the node reports %d warnings, the proven member entries give %d", rec.Id, len(mine), len(want))
 	}
 	for i := range want {
 		if !proto.Equal(want[i], mine[i]) {
-			return nil, failf("record %s: the node's warning %d differs from the proven member entries", rec.Id, i)
+			return nil, Failf("record %s: the node's warning %d differs from the proven member entries", rec.Id, i)
 		}
 	}
 	return want, nil

@@ -72,11 +72,11 @@ func DecodeLightBlocks(bzs [][]byte) ([]*types.LightBlock, error) {
 func decodeLightBlock(i int, bz []byte) (*types.LightBlock, error) {
 	p := new(cmtproto.LightBlock)
 	if err := p.Unmarshal(bz); err != nil {
-		return nil, failf("light block %d does not decode: %v", i, err)
+		return nil, Failf("light block %d does not decode: %v", i, err)
 	}
 	lb, err := types.LightBlockFromProto(p)
 	if err != nil {
-		return nil, failf("light block %d: %v", i, err)
+		return nil, Failf("light block %d: %v", i, err)
 	}
 	return lb, nil
 }
@@ -87,11 +87,11 @@ func decodeLightBlock(i int, bz []byte) (*types.LightBlock, error) {
 func GenesisFromJSON(genesisJSON, wantHash []byte) (*types.GenesisDoc, error) {
 	got := sha256.Sum256(genesisJSON)
 	if !bytes.Equal(got[:], wantHash) {
-		return nil, failf("the genesis document hashes to %x, not to the pinned genesis hash %x", got, wantHash)
+		return nil, Failf("the genesis document hashes to %x, not to the pinned genesis hash %x", got, wantHash)
 	}
 	gen, err := types.GenesisDocFromJSON(genesisJSON)
 	if err != nil {
-		return nil, failf("genesis: %v", err)
+		return nil, Failf("genesis: %v", err)
 	}
 	return gen, nil
 }
@@ -110,13 +110,13 @@ func genesisValidators(gen *types.GenesisDoc) *types.ValidatorSet {
 // vs: it names them, and more than two thirds of them signed it.
 func firstBlock(gen *types.GenesisDoc, vs *types.ValidatorSet, lb *types.LightBlock) error {
 	if lb.Height != gen.InitialHeight {
-		return failf("first block has height %d, genesis says %d", lb.Height, gen.InitialHeight)
+		return Failf("first block has height %d, genesis says %d", lb.Height, gen.InitialHeight)
 	}
 	if !bytes.Equal(lb.ValidatorsHash, vs.Hash()) {
-		return failf("first block's validators are not the genesis validators")
+		return Failf("first block's validators are not the genesis validators")
 	}
 	if err := vs.VerifyCommitLight(gen.ChainID, lb.Commit.BlockID, lb.Height, lb.Commit); err != nil {
-		return failf("first block is not signed by the genesis validators: %v", err)
+		return Failf("first block is not signed by the genesis validators: %v", err)
 	}
 	return nil
 }
@@ -150,7 +150,7 @@ func VerifyFirstBlock(gen *types.GenesisDoc, lb *types.LightBlock) error {
 // is nil).
 func VerifyHeaders(trust HeaderTrust, blocks []*types.LightBlock) ([]*types.LightBlock, error) {
 	if len(blocks) == 0 {
-		return nil, failf("no headers to verify")
+		return nil, Failf("no headers to verify")
 	}
 	chainID := trust.ChainID
 	var prev *types.LightBlock       // the last verified block, nil for the genesis
@@ -158,50 +158,50 @@ func VerifyHeaders(trust HeaderTrust, blocks []*types.LightBlock) ([]*types.Ligh
 	switch {
 	case trust.Genesis != nil:
 		if chainID != "" && chainID != trust.Genesis.ChainID {
-			return nil, failf("genesis is of chain %q, not %q", trust.Genesis.ChainID, chainID)
+			return nil, Failf("genesis is of chain %q, not %q", trust.Genesis.ChainID, chainID)
 		}
 		chainID = trust.Genesis.ChainID
 		prevVals = genesisValidators(trust.Genesis)
 		if prevVals.Size() == 0 {
-			return nil, failf("genesis names no validators")
+			return nil, Failf("genesis names no validators")
 		}
 	case trust.Height > 0 && len(trust.Hash) > 0:
 		first := blocks[0]
 		if first == nil || first.SignedHeader == nil || first.Header == nil {
-			return nil, failf("light block 0 is empty")
+			return nil, Failf("light block 0 is empty")
 		}
 		if first.Height != trust.Height {
-			return nil, failf("the first header is of height %d, the trusted header of %d", first.Height, trust.Height)
+			return nil, Failf("the first header is of height %d, the trusted header of %d", first.Height, trust.Height)
 		}
 		if !bytes.Equal(first.Hash(), trust.Hash) {
-			return nil, failf("the first header %X is not the trusted header %X", first.Hash(), trust.Hash)
+			return nil, Failf("the first header %X is not the trusted header %X", first.Hash(), trust.Hash)
 		}
 		if chainID == "" {
 			chainID = first.ChainID
 		}
 	default:
-		return nil, failf("no trust root: give a genesis document or a trusted height and hash")
+		return nil, Failf("no trust root: give a genesis document or a trusted height and hash")
 	}
 	var out []*types.LightBlock
 	for i, lb := range blocks {
 		if lb == nil || lb.SignedHeader == nil || lb.Header == nil || lb.Commit == nil || lb.ValidatorSet == nil {
-			return out, failf("light block %d is incomplete", i)
+			return out, Failf("light block %d is incomplete", i)
 		}
 		if err := lb.ValidateBasic(chainID); err != nil {
-			return out, failf("header %d: %v", lb.Height, err)
+			return out, Failf("header %d: %v", lb.Height, err)
 		}
 		if !bytes.Equal(lb.ValidatorsHash, lb.ValidatorSet.Hash()) {
-			return out, failf("header %d: its validator set is not the one it names", lb.Height)
+			return out, Failf("header %d: its validator set is not the one it names", lb.Height)
 		}
 		if err := lb.ValidatorSet.VerifyCommitLight(chainID, lb.Commit.BlockID, lb.Height, lb.Commit); err != nil {
-			return out, failf("header %d is not signed by more than two thirds of its validators: %v", lb.Height, err)
+			return out, Failf("header %d is not signed by more than two thirds of its validators: %v", lb.Height, err)
 		}
 		switch {
 		case prev == nil && prevVals == nil:
 			// The trusted header itself (checked by hash above).
 		case prev == nil:
 			if lb.Height < trust.Genesis.InitialHeight {
-				return out, failf("header %d is before the genesis' initial height %d", lb.Height, trust.Genesis.InitialHeight)
+				return out, Failf("header %d is before the genesis' initial height %d", lb.Height, trust.Genesis.InitialHeight)
 			}
 			if lb.Height == trust.Genesis.InitialHeight {
 				if err := firstBlock(trust.Genesis, prevVals, lb); err != nil {
@@ -214,14 +214,14 @@ func VerifyHeaders(trust HeaderTrust, blocks []*types.LightBlock) ([]*types.Ligh
 			}
 		default:
 			if lb.Height <= prev.Height {
-				return out, failf("header %d follows header %d: the headers are not in ascending order", lb.Height, prev.Height)
+				return out, Failf("header %d follows header %d: the headers are not in ascending order", lb.Height, prev.Height)
 			}
 			if !lb.Time.After(prev.Time) {
-				return out, failf("header %d has time %v, not after header %d's %v", lb.Height, lb.Time, prev.Height, prev.Time)
+				return out, Failf("header %d has time %v, not after header %d's %v", lb.Height, lb.Time, prev.Height, prev.Time)
 			}
 			if lb.Height == prev.Height+1 {
 				if !bytes.Equal(lb.ValidatorsHash, prev.NextValidatorsHash) {
-					return out, failf("header %d names validators %X, header %d announced %X",
+					return out, Failf("header %d names validators %X, header %d announced %X",
 						lb.Height, lb.ValidatorsHash, prev.Height, prev.NextValidatorsHash)
 				}
 				break
@@ -244,7 +244,7 @@ func trusting(vals *types.ValidatorSet, chainID string, lb *types.LightBlock, fr
 		return &TrustGapError{From: from, To: lb.Height, Err: err}
 	}
 	if err != nil {
-		return failf("header %d from header %d: %v", lb.Height, from, err)
+		return Failf("header %d from header %d: %v", lb.Height, from, err)
 	}
 	return nil
 }

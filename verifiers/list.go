@@ -50,14 +50,14 @@ type ListResult struct {
 // complete (docs/proofs.md).
 func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResult, error) {
 	if resp == nil {
-		return nil, failf("no listing")
+		return nil, Failf("no listing")
 	}
 	ls, err := ProvenLog(appHash, resp.LogProof, resp.Height)
 	if err != nil {
 		return nil, err
 	}
 	if len(resp.Proofs) != len(resp.Records) || len(resp.Inclusions) != len(resp.Records) {
-		return nil, failf("%d records with %d proofs and %d inclusion proofs", len(resp.Records), len(resp.Proofs), len(resp.Inclusions))
+		return nil, Failf("%d records with %d proofs and %d inclusion proofs", len(resp.Records), len(resp.Proofs), len(resp.Inclusions))
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -67,32 +67,32 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 		limit = 200
 	}
 	if len(resp.Records) > limit {
-		return nil, failf("%d records for a limit of %d", len(resp.Records), limit)
+		return nil, Failf("%d records for a limit of %d", len(resp.Records), limit)
 	}
 	out := &ListResult{Log: ls}
 	last := q.After
 	for i, r := range resp.Records {
 		rec, err := listedRecord(appHash, ls, r, resp.Proofs[i], resp.Inclusions[i])
 		if err != nil {
-			return nil, failf("record %d of the page: %v", i, err)
+			return nil, Failf("record %d of the page: %v", i, err)
 		}
 		if rec.Seq <= last {
-			return nil, failf("record %d of the page (seq %d) is not after seq %d", i, rec.Seq, last)
+			return nil, Failf("record %d of the page (seq %d) is not after seq %d", i, rec.Seq, last)
 		}
 		last = rec.Seq
 		if q.Kind != "" && ledger.KindNameOf(rec.Kind) != q.Kind || q.Author != "" && rec.Author != q.Author {
-			return nil, failf("record %s does not match the query", rec.Id)
+			return nil, Failf("record %s does not match the query", rec.Id)
 		}
 		bt := rec.BlockTime.AsTime()
 		if q.hasFrom() && bt.Before(q.From) || q.hasTo() && !bt.Before(q.To) {
-			return nil, failf("record %s lies outside the time bounds", rec.Id)
+			return nil, Failf("record %s lies outside the time bounds", rec.Id)
 		}
 		out.Records = append(out.Records, rec)
 	}
 	var next uint64
 	if resp.NextPageToken != "" {
 		if next, err = strconv.ParseUint(resp.NextPageToken, 10, 64); err != nil {
-			return nil, failf("next page token %q is not a seq", resp.NextPageToken)
+			return nil, Failf("next page token %q is not a seq", resp.NextPageToken)
 		}
 	}
 	index, value, named := layout.ListIndex(q.Sector, q.Kind, q.Author, q.Subject)
@@ -101,7 +101,7 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 		// A page that cannot be proven complete may also end early at the
 		// server's work limit, with a token past the records it examined.
 		if provable && (len(out.Records) != limit || next != last) || !provable && next < last {
-			return nil, failf("a next page token after a page of %d of %d records ending at seq %d", len(out.Records), limit, last)
+			return nil, Failf("a next page token after a page of %d of %d records ending at seq %d", len(out.Records), limit, last)
 		}
 	}
 	if !provable {
@@ -111,15 +111,15 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 		// The page must be the log's entries after After, in a run.
 		for i, r := range out.Records {
 			if r.Seq != q.After+uint64(i)+1 {
-				return nil, failf("record %d of the page is seq %d, not %d: records were left out", i, r.Seq, q.After+uint64(i)+1)
+				return nil, Failf("record %d of the page is seq %d, not %d: records were left out", i, r.Seq, q.After+uint64(i)+1)
 			}
 		}
 		end := q.After + uint64(len(out.Records))
 		if next == 0 && end < ls.Size {
-			return nil, failf("the page ends at seq %d without a next page, but the log holds %d records", end, ls.Size)
+			return nil, Failf("the page ends at seq %d without a next page, but the log holds %d records", end, ls.Size)
 		}
 		if next != 0 && end >= ls.Size {
-			return nil, failf("a next page token, but the page reaches the log's end (%d)", ls.Size)
+			return nil, Failf("a next page token, but the page reaches the log's end (%d)", ls.Size)
 		}
 		out.Complete = true
 		return out, nil
@@ -135,21 +135,21 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 		}
 	}
 	if len(want) < len(out.Records) {
-		return nil, failf("the index holds %d records after seq %d, the page lists %d", len(want), q.After, len(out.Records))
+		return nil, Failf("the index holds %d records after seq %d, the page lists %d", len(want), q.After, len(out.Records))
 	}
 	for i, r := range out.Records {
 		if r.Seq != want[i] {
-			return nil, failf("record %d of the page is seq %d, the index's is %d: records were left out or added", i, r.Seq, want[i])
+			return nil, Failf("record %d of the page is seq %d, the index's is %d: records were left out or added", i, r.Seq, want[i])
 		}
 		if heights[r.Seq] != r.Height {
-			return nil, failf("record %d (seq %d) is indexed at height %d but was committed at %d", i, r.Seq, heights[r.Seq], r.Height)
+			return nil, Failf("record %d (seq %d) is indexed at height %d but was committed at %d", i, r.Seq, heights[r.Seq], r.Height)
 		}
 	}
 	if next == 0 && len(want) != len(out.Records) {
-		return nil, failf("the index holds %d records after seq %d, the page lists %d and gives no next page", len(want), q.After, len(out.Records))
+		return nil, Failf("the index holds %d records after seq %d, the page lists %d and gives no next page", len(want), q.After, len(out.Records))
 	}
 	if next != 0 && len(want) == len(out.Records) {
-		return nil, failf("a next page token, but the index holds no record after seq %d", last)
+		return nil, Failf("a next page token, but the index holds no record after seq %d", last)
 	}
 	out.Complete = true
 	return out, nil
@@ -159,24 +159,24 @@ func List(appHash []byte, q ListQuery, resp *pb.ListRecordsResponse) (*ListResul
 // inclusion in the proven log.
 func listedRecord(appHash []byte, ls LogState, r *pb.StoredRecord, p *pb.Proof, inc *pb.LogInclusion) (*pb.StoredRecord, error) {
 	if r == nil {
-		return nil, failf("an empty record")
+		return nil, Failf("an empty record")
 	}
 	idKey, err := layout.ID(r.Id)
 	if err != nil {
-		return nil, failf("%v", err)
+		return nil, Failf("%v", err)
 	}
 	if p == nil || !bytes.Equal(p.Key, idKey) || !p.Exists {
-		return nil, failf("the proof is not of the state entry of %s", r.Id)
+		return nil, Failf("the proof is not of the state entry of %s", r.Id)
 	}
 	if err := Proof(appHash, p); err != nil {
 		return nil, err
 	}
 	ref := new(pb.RecordRef)
 	if err := proto.Unmarshal(p.Value, ref); err != nil || ref.Seq == 0 {
-		return nil, failf("the proven state entry of %s is not a RecordRef", r.Id)
+		return nil, Failf("the proven state entry of %s is not a RecordRef", r.Id)
 	}
 	if ledger.RecordID(r.Tx) != r.Id {
-		return nil, failf("the transaction does not hash to %s", r.Id)
+		return nil, Failf("the transaction does not hash to %s", r.Id)
 	}
 	if err := Included(ls, inc, ref.Seq-1, r.Tx); err != nil {
 		return nil, err
@@ -184,14 +184,14 @@ func listedRecord(appHash []byte, ls LogState, r *pb.StoredRecord, p *pb.Proof, 
 	want := &pb.StoredRecord{Id: r.Id, Seq: ref.Seq, Height: ref.Height, BlockTime: ref.BlockTime, TxIndex: ref.TxIndex,
 		Kind: ref.Kind, Author: ref.Author, Tx: r.Tx}
 	if !proto.Equal(ledger.Bare(r), want) {
-		return nil, failf("record %s differs from its proven state entry and log entry", r.Id)
+		return nil, Failf("record %s differs from its proven state entry and log entry", r.Id)
 	}
 	tx, err := ledger.DecodeTx(r.Tx, 0)
 	if err != nil {
-		return nil, failf("record %s: %v", r.Id, err)
+		return nil, Failf("record %s: %v", r.Id, err)
 	}
 	if ledger.KindOf(tx.Body.Record) != ref.Kind || tx.Body.Signer != ref.Author {
-		return nil, failf("the proven state entry of %s names a kind or author its transaction does not", r.Id)
+		return nil, Failf("the proven state entry of %s names a kind or author its transaction does not", r.Id)
 	}
 	if err := readableMatches(r, tx); err != nil {
 		return nil, err
@@ -215,15 +215,15 @@ func walkIndex(appHash, prefix []byte, from int64, proofs []*pb.Proof, stopped b
 	take := func(key, value []byte) error {
 		h, ok := layout.IndexHeight(key)
 		if !ok || len(key) != len(prefix)+8 {
-			return failf("index key %x is malformed", key)
+			return Failf("index key %x is malformed", key)
 		}
 		ss, err := layout.Seqs(value)
 		if err != nil {
-			return failf("index entry %x: %v", key, err)
+			return Failf("index entry %x: %v", key, err)
 		}
 		for _, s := range ss {
 			if len(seqs) > 0 && s <= seqs[len(seqs)-1] {
-				return failf("index entry %x: seqs out of order", key)
+				return Failf("index entry %x: seqs out of order", key)
 			}
 			seqs = append(seqs, s)
 			heights[s] = h
@@ -232,10 +232,10 @@ func walkIndex(appHash, prefix []byte, from int64, proofs []*pb.Proof, stopped b
 	}
 	for i, p := range proofs {
 		if ended {
-			return nil, nil, failf("index proof %d follows the end of the index", i)
+			return nil, nil, Failf("index proof %d follows the end of the index", i)
 		}
 		if p == nil || !bytes.Equal(p.Key, cursor) {
-			return nil, nil, failf("index proof %d is not of key %x, where the walk stands", i, cursor)
+			return nil, nil, Failf("index proof %d is not of key %x, where the walk stands", i, cursor)
 		}
 		if err := Proof(appHash, p); err != nil {
 			return nil, nil, err
@@ -246,7 +246,7 @@ func walkIndex(appHash, prefix []byte, from int64, proofs []*pb.Proof, stopped b
 		} else {
 			cp := new(ics23.CommitmentProof)
 			if err := cp.Unmarshal(p.Proof); err != nil {
-				return nil, nil, failf("index proof %d: %v", i, err)
+				return nil, nil, Failf("index proof %d: %v", i, err)
 			}
 			right := cp.GetNonexist().GetRight()
 			if right == nil || !bytes.HasPrefix(right.Key, prefix) {
@@ -261,10 +261,10 @@ func walkIndex(appHash, prefix []byte, from int64, proofs []*pb.Proof, stopped b
 		cursor = append(append([]byte(nil), key...), 0)
 	}
 	if len(proofs) == 0 {
-		return nil, nil, failf("no index proofs")
+		return nil, nil, Failf("no index proofs")
 	}
 	if !stopped && !ended {
-		return nil, nil, failf("the index proofs stop at %x without showing the index ends there", cursor)
+		return nil, nil, Failf("the index proofs stop at %x without showing the index ends there", cursor)
 	}
 	return seqs, heights, nil
 }

@@ -2,7 +2,6 @@ package verifiers
 
 import (
 	"bytes"
-	"context"
 
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store/tlog/logproof"
@@ -22,14 +21,14 @@ type LogState struct {
 // state it proves.
 func ProvenLog(appHash []byte, p *pb.Proof, height int64) (LogState, error) {
 	if p == nil || !bytes.Equal(p.Key, []byte(layout.KeyLog)) || !p.Exists {
-		return LogState{}, failf("no existence proof of %s", layout.KeyLog)
+		return LogState{}, Failf("no existence proof of %s", layout.KeyLog)
 	}
 	if err := Proof(appHash, p); err != nil {
 		return LogState{}, err
 	}
 	size, root, err := layout.ParseLogState(p.Value)
 	if err != nil {
-		return LogState{}, failf("%v", err)
+		return LogState{}, Failf("%v", err)
 	}
 	return LogState{Height: height, Size: size, Root: root}, nil
 }
@@ -37,16 +36,16 @@ func ProvenLog(appHash []byte, p *pb.Proof, height int64) (LogState, error) {
 // Included checks that tx is entry index of the proven log.
 func Included(ls LogState, inc *pb.LogInclusion, index uint64, tx []byte) error {
 	if inc == nil {
-		return failf("no log inclusion proof")
+		return Failf("no log inclusion proof")
 	}
 	if inc.LogIndex != index {
-		return failf("inclusion proof is of log entry %d, the record is entry %d", inc.LogIndex, index)
+		return Failf("inclusion proof is of log entry %d, the record is entry %d", inc.LogIndex, index)
 	}
 	if index >= ls.Size {
-		return failf("log entry %d is beyond the proven log of %d entries", index, ls.Size)
+		return Failf("log entry %d is beyond the proven log of %d entries", index, ls.Size)
 	}
 	if err := logproof.VerifyInclusion(index, ls.Size, tx, inc.Hashes, ls.Root); err != nil {
-		return failf("log entry %d is not in the log of %d entries with root %X: %v", index, ls.Size, ls.Root, err)
+		return Failf("log entry %d is not in the log of %d entries with root %X: %v", index, ls.Size, ls.Root, err)
 	}
 	return nil
 }
@@ -61,19 +60,14 @@ func Consistent(prev, cur LogState, proof [][]byte) error {
 	}
 	if a.Size == b.Size {
 		if !bytes.Equal(a.Root, b.Root) {
-			return failf("the log of %d entries has root %X at height %d but %X at height %d: history was rewritten",
+			return Failf("the log of %d entries has root %X at height %d but %X at height %d: history was rewritten",
 				a.Size, a.Root, a.Height, b.Root, b.Height)
 		}
 		return nil
 	}
 	if err := logproof.VerifyConsistency(a.Size, b.Size, proof, a.Root, b.Root); err != nil {
-		return failf("the log of %d entries (height %d) is not a prefix of the log of %d (height %d): history was rewritten: %v",
+		return Failf("the log of %d entries (height %d) is not a prefix of the log of %d (height %d): history was rewritten: %v",
 			a.Size, a.Height, b.Size, b.Height, err)
 	}
 	return nil
-}
-
-// ConsistencySource serves consistency proofs (client.Client satisfies it).
-type ConsistencySource interface {
-	GetLogConsistency(ctx context.Context, first, second uint64) (*pb.GetLogConsistencyResponse, error)
 }

@@ -93,10 +93,11 @@ func Init(o Options) (keyring.Info, error) {
 	if !ledger.IsMemberID(p.Member) {
 		return keyring.Info{}, fmt.Errorf("--member %q: want [a-z0-9-]{2,32}", p.Member)
 	}
-	if cv, ok := enum.Value(pb.MemberClass(0).Descriptor(), p.Class); !ok || cv == 0 {
+	cv, ok := enum.Parse(pb.MemberClass(0).Descriptor(), p.Class)
+	if !ok {
 		return keyring.Info{}, fmt.Errorf("--class %q: want state, neutral_body, verifier or observer", p.Class)
 	}
-	p.Class = strings.ToLower(p.Class)
+	p.Class = enum.NameOf(pb.MemberClass(0).Descriptor(), cv)
 	if p.Name == "" {
 		p.Name = p.Member
 	}

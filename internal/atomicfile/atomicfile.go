@@ -19,12 +19,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
 
 // WriteFile replaces path with data, durably. Like os.WriteFile, a new
-// file gets perm (less the umask) and an existing one keeps its mode; a
+// file gets perm (less the umask); an existing one keeps its mode, but
+// never more open than perm (a key written 0600 that someone opened up is
+// closed again); a
 // symbolic link is followed (its target is replaced, the link kept); a
 // path that is not a regular file (a device such as /dev/stdout, a pipe)
 // is written in place, there being nothing to rename over.
@@ -64,7 +67,7 @@ func replace(path string, perm os.FileMode, r io.Reader, sync, follow bool) (str
 	}
 	st, statErr := os.Stat(dst)
 	if statErr == nil && !st.Mode().IsRegular() {
-		return "", writeInPlace(dst, r)
+		return "", writeInPlace(dst, r, false)
 	}
 	f, err := createTemp(dst, perm)
 	if err != nil {
@@ -78,7 +81,7 @@ func replace(path string, perm os.FileMode, r io.Reader, sync, follow bool) (str
 		}
 	}()
 	if statErr == nil {
-		if err := f.Chmod(st.Mode().Perm()); err != nil {
+		if err := f.Chmod(st.Mode().Perm() & perm); err != nil {
 			f.Close()
 			return "", err
 		}
@@ -105,7 +108,7 @@ func replace(path string, perm os.FileMode, r io.Reader, sync, follow bool) (str
 				return "", oerr
 			}
 			defer t.Close()
-			return "", writeInPlace(dst, t)
+			return "", writeInPlace(dst, t, sync)
 		}
 		return "", err
 	}
@@ -126,8 +129,9 @@ func createTemp(dst string, perm os.FileMode) (*os.File, error) {
 	return nil, fmt.Errorf("%s: no free temporary name", dst)
 }
 
-// writeInPlace writes r to an existing path that cannot be renamed over.
-func writeInPlace(path string, r io.Reader) error {
+// writeInPlace writes r to an existing path that cannot be renamed over
+// (fsynced when sync: a regular file bind-mounted on its own).
+func writeInPlace(path string, r io.Reader, sync bool) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
@@ -135,6 +139,12 @@ func writeInPlace(path string, r io.Reader) error {
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }
@@ -150,12 +160,13 @@ func SyncDir(dir string) error {
 	return d.Sync()
 }
 
-// IsTemp reports whether name is a temporary file this package left
-// behind (a crash between creating and renaming it), which a reader of the
-// directory should ignore and may remove.
+// IsTemp reports whether name is a temporary file a crashed write left
+// behind, which a reader of the directory should ignore and may remove:
+// this package's ".<name>.tmp<random>", or "<name>.tmp", the name
+// normledger's writers used before it.
 func IsTemp(name string) bool {
 	base := filepath.Base(name)
-	return len(base) > 0 && base[0] == '.' && bytes.Contains([]byte(base), []byte(".tmp"))
+	return strings.HasSuffix(base, ".tmp") || (strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp"))
 }
 
 // Batch replaces many files and makes them durable together: each file is
@@ -174,26 +185,31 @@ type Batch struct {
 // WriteFile replaces path with data, creating its directory if needed
 // (the parents of directories it creates are synced too).
 func (b *Batch) WriteFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	touched := []string{dir}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
-			break
-		}
-		touched = append(touched, filepath.Dir(d))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	// A store's own files: no links to follow.
-	if _, err := replace(path, perm, bytes.NewReader(data), !b.NoSync, false); err != nil {
+	_, err := replace(path, perm, bytes.NewReader(data), !b.NoSync, false)
+	dir := filepath.Dir(path)
+	var created []string // directories whose entries MkdirAll changes
+	if errors.Is(err, fs.ErrNotExist) {
+		for d := dir; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+				break
+			}
+			created = append(created, filepath.Dir(d))
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		_, err = replace(path, perm, bytes.NewReader(data), !b.NoSync, false)
+	}
+	if err != nil || b.NoSync {
 		return err
 	}
 	b.mu.Lock()
 	if b.dirs == nil {
 		b.dirs = map[string]bool{}
 	}
-	for _, d := range touched {
+	b.dirs[dir] = true
+	for _, d := range created {
 		b.dirs[d] = true
 	}
 	b.mu.Unlock()

@@ -73,12 +73,13 @@ func TestIsTemp(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if !IsTemp(f.Name()) || IsTemp(filepath.Join(dir, "note")) || IsTemp("00000000000000000012.note") {
+	if !IsTemp(f.Name()) || !IsTemp("state.json.tmp") || IsTemp(filepath.Join(dir, "note")) || IsTemp("00000000000000000012.note") {
 		t.Fatal("IsTemp misjudges")
 	}
 }
 
-// As os.WriteFile: an existing file keeps its mode, a new one gets perm
+// As os.WriteFile: an existing file keeps its mode (never more open than
+// perm), a new one gets perm
 // less the umask, a symbolic link is followed and kept, and a path that is
 // not a regular file is written in place.
 func TestLikeOSWriteFile(t *testing.T) {
@@ -92,6 +93,20 @@ func TestLikeOSWriteFile(t *testing.T) {
 	}
 	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
 		t.Errorf("an existing 0600 file became %v", st.Mode().Perm())
+	}
+	// Never more open than asked: a key file someone opened up is closed again.
+	key := filepath.Join(dir, "key.json")
+	if err := os.WriteFile(key, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(key, 0o664); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(key, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(key); st.Mode().Perm() != 0o600 {
+		t.Errorf("a 0664 file written with 0600 became %v", st.Mode().Perm())
 	}
 	link := filepath.Join(dir, "link.toml")
 	if err := os.Symlink(p, link); err != nil {

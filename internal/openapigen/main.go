@@ -15,16 +15,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/internal/codedoc"
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/layout"
+	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/node/api"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func main() {
@@ -227,23 +227,26 @@ func addEnum(path string, p obj) {
 		return
 	}
 	var short []string
-	prefix := ""
+	var d protoreflect.EnumDescriptor
 	switch {
 	case p["name"] == "kind":
 		for _, k := range ledger.DefaultRegistry().Kinds() {
 			short = append(short, k.Name)
 		}
-		prefix = "RECORD_KIND_"
+		d = pb.RecordKind(0).Descriptor()
 	case p["name"] == "sector":
-		short = api.SectorNames()
-		prefix = "SECTOR_"
+		d = pb.Sector(0).Descriptor()
 	case p["name"] == "status" && path == "/v1/obligations":
-		short, prefix = enumShort(pb.ObligationStatus_name, layout.StatusName, func(v int32) any { return pb.ObligationStatus(v) }), "OBLIGATION_STATUS_"
+		d = pb.ObligationStatus(0).Descriptor()
 	case p["name"] == "status" && path == "/v1/proposals":
-		short, prefix = enumShort(pb.ProposalStatus_name, layout.ProposalStatusName, func(v int32) any { return pb.ProposalStatus(v) }), "PROPOSAL_STATUS_"
+		d = pb.ProposalStatus(0).Descriptor()
 	default:
 		return
 	}
+	if short == nil {
+		short = enum.Names(d)
+	}
+	prefix := enum.Prefix(d)
 	values := append([]string(nil), short...)
 	for _, s := range short {
 		values = append(values, prefix+strings.ToUpper(s))
@@ -251,19 +254,4 @@ func addEnum(path string, p obj) {
 	p["enum"] = values
 	desc, _ := p["description"].(string)
 	p["description"] = strings.TrimSpace(desc + " Short or full name.")
-}
-
-func enumShort[E any](names map[int32]string, name func(E) string, conv func(int32) any) []string {
-	var vs []int
-	for v := range names {
-		if v != 0 {
-			vs = append(vs, int(v))
-		}
-	}
-	sort.Ints(vs)
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = name(conv(int32(v)).(E))
-	}
-	return out
 }

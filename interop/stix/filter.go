@@ -32,12 +32,12 @@ func ParseFilter(since, member, kinds string) (Filter, error) {
 		if kd == nil {
 			return f, fmt.Errorf("kind %q is not a record kind", k)
 		}
-		ok := false
-		for _, e := range ExportKinds() {
-			ok = ok || e == kd.Enum
-		}
-		if !ok {
-			return f, fmt.Errorf("kind %q is not exported to STIX (exported: pledge, incident_disclosure, harm_assessment, finding, challenge, amendment)", k)
+		if !exportKinds[kd.Enum] {
+			var names []string
+			for _, e := range ExportKinds() {
+				names = append(names, reg.Kind(e).Name)
+			}
+			return f, fmt.Errorf("kind %q is not exported to STIX (exported: %s)", k, strings.Join(names, ", "))
 		}
 		f.Kinds = append(f.Kinds, kd.Enum)
 	}

@@ -136,7 +136,7 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 			rep.Skipped[ledger.KindNameOf(r.Kind)]++
 			continue
 		}
-		if len(f.Kinds) > 0 && !kindIn(f.Kinds, r.Kind) && !kindIn(f.Kinds, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE) {
+		if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, r.Kind) && !slices.Contains(f.Kinds, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE) {
 			continue
 		}
 		if !f.Since.IsZero() && r.BlockTime.AsTime().Before(f.Since) {
@@ -230,15 +230,6 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 	}
 	buf.WriteByte('\n')
 	return buf.Bytes(), rep, nil
-}
-
-func kindIn(list []pb.RecordKind, k pb.RecordKind) bool {
-	for _, x := range list {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 func orDefault(s, d string) string {

@@ -7,6 +7,7 @@
 package enum
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,25 +38,46 @@ func NameOf(d protoreflect.EnumDescriptor, n protoreflect.EnumNumber) string {
 	return strings.ToLower(strings.TrimPrefix(string(val.Name()), Prefix(d)))
 }
 
+// Names lists the short names of d's values but the zero value, in number
+// order.
+func Names(d protoreflect.EnumDescriptor) []string {
+	var ns []protoreflect.EnumNumber
+	for i := 0; i < d.Values().Len(); i++ {
+		if n := d.Values().Get(i).Number(); n != 0 && !slices.Contains(ns, n) {
+			ns = append(ns, n)
+		}
+	}
+	slices.Sort(ns)
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = NameOf(d, n)
+	}
+	return out
+}
+
 // Parse finds the value of d named s: a short name ("overdue") or the full
 // value name ("OBLIGATION_STATUS_OVERDUE"), in either case, '-' read as
-// '_'. It reports false for an unknown name.
+// '_'. It reports false for an unknown name and for the zero value
+// (UNSPECIFIED names nothing a user can mean).
 func Parse(d protoreflect.EnumDescriptor, s string) (protoreflect.EnumNumber, bool) {
 	s = strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", "_"))
 	if s == "" {
 		return 0, false
 	}
 	p := Prefix(d)
-	if v := d.Values().ByName(protoreflect.Name(p + strings.TrimPrefix(s, p))); v != nil {
-		return v.Number(), true
-	}
-	return 0, false
+	return named(d, p+strings.TrimPrefix(s, p))
 }
 
 // Value is the inverse of Name: the value of d whose short name is short
-// (in either case). It reports false for an unknown name.
+// (in either case). It reports false for an unknown name and for the zero
+// value.
 func Value(d protoreflect.EnumDescriptor, short string) (protoreflect.EnumNumber, bool) {
-	if v := d.Values().ByName(protoreflect.Name(Prefix(d) + strings.ToUpper(short))); v != nil {
+	return named(d, Prefix(d)+strings.ToUpper(short))
+}
+
+// named is the non-zero value of d called name.
+func named(d protoreflect.EnumDescriptor, name string) (protoreflect.EnumNumber, bool) {
+	if v := d.Values().ByName(protoreflect.Name(name)); v != nil && v.Number() != 0 {
 		return v.Number(), true
 	}
 	return 0, false

@@ -177,10 +177,7 @@ func SectorName(s pb.Sector) string {
 // SectorByName is the inverse of SectorName.
 func SectorByName(name string) (pb.Sector, bool) {
 	v, ok := enum.Value(pb.Sector(0).Descriptor(), name)
-	if !ok || v == 0 {
-		return 0, false
-	}
-	return pb.Sector(v), true
+	return pb.Sector(v), ok
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.
@@ -245,10 +242,7 @@ func StatusName(s pb.ObligationStatus) string {
 // StatusByName is the inverse of StatusName.
 func StatusByName(name string) (pb.ObligationStatus, bool) {
 	v, ok := enum.Value(pb.ObligationStatus(0).Descriptor(), name)
-	if !ok || v == 0 {
-		return 0, false
-	}
-	return pb.ObligationStatus(v), true
+	return pb.ObligationStatus(v), ok
 }
 
 // Governance layout.
@@ -296,10 +290,7 @@ func ProposalStatusName(s pb.ProposalStatus) string {
 // ProposalStatusByName is the inverse of ProposalStatusName.
 func ProposalStatusByName(name string) (pb.ProposalStatus, bool) {
 	v, ok := enum.Value(pb.ProposalStatus(0).Descriptor(), name)
-	if !ok || v == 0 {
-		return 0, false
-	}
-	return pb.ProposalStatus(v), true
+	return pb.ProposalStatus(v), ok
 }
 
 // Evidence layout:

@@ -5,5 +5,7 @@
 //
 // The key layout is in ledger/layout.
 //
-// Allowed imports: ledger, ledger/layout, proto/gen, IAVL, ics23, the standard library.
+// Allowed imports: ledger, ledger/layout, the record log (ledger/store/tlog
+// and its logproof), internal/atomicfile, proto/gen, IAVL, ics23, the
+// standard library.
 package store

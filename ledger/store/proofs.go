@@ -9,12 +9,9 @@ import (
 )
 
 // ProofOf proves key in this committed view: its value and ICS23 existence
-// proof, or its ICS23 absence proof.
+// proof, or its ICS23 absence proof. The value is the one the existence
+// proof carries (IAVL's leaf), so the tree is not read for it again.
 func (v *View) ProofOf(key []byte) (*pb.Proof, error) {
-	val, err := v.Get(key)
-	if err != nil {
-		return nil, err
-	}
 	p, err := v.Proof(key)
 	if err != nil {
 		return nil, fmt.Errorf("prove %x: %w", key, err)
@@ -23,7 +20,8 @@ func (v *View) ProofOf(key []byte) (*pb.Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pb.Proof{Key: key, Value: val, Proof: bz, Exists: val != nil}, nil
+	exist := p.GetExist()
+	return &pb.Proof{Key: key, Value: exist.GetValue(), Proof: bz, Exists: exist != nil}, nil
 }
 
 // RecordWithProofs reads record id (nil if absent) and, with prove, the

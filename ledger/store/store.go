@@ -253,7 +253,7 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	const remedy = "; restore it, or wipe the node's data and let it resync from its peers"
 	v, err := tree.Load()
 	if err != nil {
-		return nil, fmt.Errorf("%w: load app state: %v%s", ErrDamaged, err, remedy)
+		return nil, fmt.Errorf("%w: load app state: %w%s", ErrDamaged, err, remedy)
 	}
 	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), log: slog.New(slog.DiscardHandler), seen: &seenFilter{},
 		members: &memberCache{m: map[string]*pb.Member{}, versioned: true, from: v},
@@ -263,20 +263,20 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 		// anything else means the database is damaged.
 		cid, err := tree.Get([]byte(layout.KeyChainID))
 		if err != nil {
-			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %v%s", ErrDamaged, v, err, remedy)
+			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %w%s", ErrDamaged, v, err, remedy)
 		}
 		if len(cid) == 0 {
 			return nil, fmt.Errorf("%w: app state at version %d has no chain id%s", ErrDamaged, v, remedy)
 		}
 		if err := s.loadSeen(); err != nil {
-			return nil, fmt.Errorf("%w: app state at version %d: %v%s", ErrDamaged, v, err, remedy)
+			return nil, fmt.Errorf("%w: app state at version %d: %w%s", ErrDamaged, v, err, remedy)
 		}
 		n, _, err := (&View{r: tree}).LogState()
 		switch {
 		case errors.Is(err, ErrDamaged): // no log state, or not one of this version's
 			return nil, fmt.Errorf("app state at version %d: %w; a chain made by an older app version must be restarted (README, Upgrading)", v, err)
 		case err != nil:
-			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %v%s", ErrDamaged, v, err, remedy)
+			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %w%s", ErrDamaged, v, err, remedy)
 		}
 		s.count.Store(n)
 	}

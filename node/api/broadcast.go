@@ -70,7 +70,6 @@ func broadcastFailure(err error) error {
 	msg := err.Error()
 	var tooLarge mempool.ErrTxTooLarge
 	var preCheck mempool.ErrPreCheck
-	var full mempool.ErrMempoolIsFull
 	switch {
 	case errors.Is(err, mempool.ErrTxInCache) || flattened(msg, mempool.ErrTxInCache):
 		return apiError(codes.AlreadyExists, ledger.CodeReplay, "this transaction was already submitted")
@@ -79,11 +78,9 @@ func broadcastFailure(err error) error {
 	case errors.As(err, &tooLarge) || errors.As(err, &preCheck) ||
 		flattened(msg, mempool.ErrTxTooLarge{}) || flattened(msg, mempool.ErrPreCheck{Err: errors.New("")}):
 		return apiError(codes.InvalidArgument, ledger.CodeTxTooLarge, msg)
-	case errors.As(err, &full) || errors.Is(err, mempool.ErrRecheckFull):
-		// Named for the reader: the answer is the default one, as a full
-		// mempool is the node's state, not the request's fault.
-		return apiError(codes.Unavailable, ledger.CodeUnavailable, msg)
 	}
+	// Anything else (a full mempool above all) is the node's state, not
+	// the request's fault.
 	return apiError(codes.Unavailable, ledger.CodeUnavailable, msg)
 }
 

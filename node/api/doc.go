@@ -10,8 +10,8 @@
 //
 // Files: server.go holds the Server and Status; records, members,
 // obligations (with compliance), governance, evidence, tlog (log and
-// checkpoints), blocks (blocks, light blocks, genesis) and broadcast hold
-// the LedgerService methods by subject, views.go what they share (heights,
+// checkpoints), blocks (blocks, light blocks, genesis), broadcast and stix
+// (the STIX export) hold the LedgerService methods by subject, views.go what they share (heights,
 // proofs, paging); http.go starts the servers and builds the REST handler,
 // whose edge.go, strict.go, ratelimit.go, metrics.go and httperrors.go
 // judge, limit, count and answer requests; codes.go maps result codes.

@@ -50,7 +50,7 @@ func (s *Server) GetEvidence(_ context.Context, req *pb.GetEvidenceRequest) (*pb
 	}
 	out := &pb.GetEvidenceResponse{Evidence: ev, Height: v.Version()}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, layout.Evidence(h, i)); err != nil {
+		if out.Proof, err = v.ProofOf(layout.Evidence(h, i)); err != nil {
 			return nil, internal(err)
 		}
 	}

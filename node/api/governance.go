@@ -53,7 +53,7 @@ func (s *Server) GetProposal(_ context.Context, req *pb.GetProposalRequest) (*pb
 		}
 	}
 	if req.Prove {
-		pr, err := proofOf(v, layout.Proposal(id))
+		pr, err := v.ProofOf(layout.Proposal(id))
 		if err != nil {
 			return nil, internal(err)
 		}
@@ -61,7 +61,7 @@ func (s *Server) GetProposal(_ context.Context, req *pb.GetProposalRequest) (*pb
 		// One proof per elector, of its vote or of its absence, so that a
 		// verifier can tell no vote was left out.
 		for _, e := range p.GetElectorate() {
-			pr, err := proofOf(v, layout.Vote(id, e))
+			pr, err := v.ProofOf(layout.Vote(id, e))
 			if err != nil {
 				return nil, internal(err)
 			}
@@ -91,7 +91,7 @@ func (s *Server) GetGovernanceRules(_ context.Context, req *pb.GetGovernanceRule
 	out := &pb.GetGovernanceRulesResponse{Rules: rules, Params: params, Height: v.Version()}
 	if req.Prove {
 		for _, k := range []string{layout.KeyGovernance, layout.KeyParams} {
-			pr, err := proofOf(v, []byte(k))
+			pr, err := v.ProofOf([]byte(k))
 			if err != nil {
 				return nil, internal(err)
 			}

@@ -52,7 +52,7 @@ func (s *Server) GetMember(_ context.Context, req *pb.GetMemberRequest) (*pb.Get
 		}
 	}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, layout.Member(req.Id)); err != nil {
+		if out.Proof, err = v.ProofOf(layout.Member(req.Id)); err != nil {
 			return nil, internal(err)
 		}
 	}

@@ -66,7 +66,7 @@ func (s *Server) GetObligation(_ context.Context, req *pb.GetObligationRequest) 
 	}
 	out := &pb.GetObligationResponse{Obligation: o, Height: v.Version()}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, layout.Obligation(id)); err != nil {
+		if out.Proof, err = v.ProofOf(layout.Obligation(id)); err != nil {
 			return nil, internal(err)
 		}
 	}

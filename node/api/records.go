@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -68,7 +67,7 @@ func (s *Server) ListRecords(_ context.Context, req *pb.ListRecordsRequest) (*pb
 	}
 	if f.Sector != "" {
 		if _, ok := layout.SectorByName(f.Sector); !ok {
-			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q (%s)", req.Sector, strings.Join(SectorNames(), ", ")))
+			return nil, badRequest(ledger.CodeBadEnum, fmt.Sprintf("unknown sector %q (%s)", req.Sector, strings.Join(enum.Names(pb.Sector(0).Descriptor()), ", ")))
 		}
 	}
 	for name, id := range map[string]string{"author": f.Author, "subject": f.Subject} {
@@ -131,7 +130,7 @@ func (s *Server) GetProof(_ context.Context, req *pb.GetProofRequest) (*pb.GetPr
 	if err != nil {
 		return nil, err
 	}
-	p, err := proofOf(v, key)
+	p, err := v.ProofOf(key)
 	if err != nil {
 		return nil, internal(err)
 	}
@@ -170,22 +169,6 @@ func KindNames() []string {
 	var out []string
 	for _, k := range ledger.DefaultRegistry().Kinds() {
 		out = append(out, k.Name)
-	}
-	return out
-}
-
-// SectorNames lists the sectors' short names, in enum order.
-func SectorNames() []string {
-	var vs []int
-	for v := range pb.Sector_name {
-		if v != 0 {
-			vs = append(vs, int(v))
-		}
-	}
-	sort.Ints(vs)
-	var out []string
-	for _, v := range vs {
-		out = append(out, layout.SectorName(pb.Sector(v)))
 	}
 	return out
 }

@@ -22,7 +22,7 @@ func (s *Server) GetLog(_ context.Context, req *pb.GetLogRequest) (*pb.GetLogRes
 	}
 	out := &pb.GetLogResponse{Height: v.Version(), Size: size, Root: root}
 	if req.Prove {
-		if out.Proof, err = proofOf(v, []byte(layout.KeyLog)); err != nil {
+		if out.Proof, err = v.ProofOf([]byte(layout.KeyLog)); err != nil {
 			return nil, internal(err)
 		}
 	}

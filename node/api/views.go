@@ -38,14 +38,11 @@ func (s *Server) view(height int64) (*store.View, error) {
 	return v, nil
 }
 
-// proofOf proves key (present or absent) in view v.
-func proofOf(v *store.View, key []byte) (*pb.Proof, error) { return v.ProofOf(key) }
-
 // proofsOf proves the entries of a listing, in its order.
 func proofsOf[T any](v *store.View, items []T, key func(T) []byte) ([]*pb.Proof, error) {
 	out := make([]*pb.Proof, 0, len(items))
 	for _, it := range items {
-		p, err := proofOf(v, key(it))
+		p, err := v.ProofOf(key(it))
 		if err != nil {
 			return nil, internal(err)
 		}

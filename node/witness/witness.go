@@ -130,7 +130,7 @@ func New(cfg Config) (*Witness, error) {
 	// Temporary files a crash left are never state.
 	ents, _ := os.ReadDir(cfg.Dir)
 	for _, e := range ents {
-		if atomicfile.IsTemp(e.Name()) || strings.HasSuffix(e.Name(), ".tmp") {
+		if atomicfile.IsTemp(e.Name()) {
 			os.Remove(filepath.Join(cfg.Dir, e.Name()))
 		}
 	}

@@ -8,12 +8,10 @@
 package checkpoint
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -461,13 +459,16 @@ func (p *Policy) Check(msg []byte, chainID string, checkHeader func(*types.Light
 	return c, nil
 }
 
-// SameState reports whether two checkpoints are of one log state.
-func SameState(a, b *Checkpoint) bool { return a.Size == b.Size && bytes.Equal(a.Root, b.Root) }
-
-// KeyFingerprint is a short hex form of a key for messages.
-func KeyFingerprint(pub []byte) string {
-	h := sha256.Sum256(pub)
-	return hex.EncodeToString(h[:4])
+// CosignerPolicy knows the witnesses ws and requires none of them (quorum
+// none): what checks which cosignatures of a checkpoint verify, as a node
+// merging them or an auditor reading them does.
+func CosignerPolicy(ws []*Witness) (*Policy, error) {
+	var text strings.Builder
+	for _, w := range ws {
+		fmt.Fprintf(&text, "witness %s %s\n", w.Name, w.Key)
+	}
+	text.WriteString("quorum none\n")
+	return ParsePolicy(text.String())
 }
 
 // NewPolicy is the witness policy of chainID with the given witnesses and

@@ -391,7 +391,7 @@ func verifyRecord(req []byte) any {
 // at height mh, one per signer in order.
 func signatures(rec *pb.StoredRecord, signers []string, mh int64, entries []memberEntry) error {
 	if len(entries) != len(signers) {
-		return fmt.Errorf("%w: %d member entries for the record's %d signers %v", verifiers.ErrVerification, len(entries), len(signers), signers)
+		return verifiers.Failf("%d member entries for the record's %d signers %v", len(entries), len(signers), signers)
 	}
 	members := map[string]*pb.Member{}
 	for i, e := range entries {
@@ -401,11 +401,10 @@ func signatures(rec *pb.StoredRecord, signers []string, mh int64, entries []memb
 			return fmt.Errorf("member entry %d: %v", i, err)
 		}
 		if !ok {
-			return fmt.Errorf("%w: member entry %d is empty", verifiers.ErrVerification, i)
+			return verifiers.Failf("member entry %d is empty", i)
 		}
 		if mr.Height != mh {
-			return fmt.Errorf("%w: the member entry of %s is at height %d, the record's signatures are checked at %d",
-				verifiers.ErrVerification, signers[i], mr.Height, mh)
+			return verifiers.Failf("the member entry of %s is at height %d, the record's signatures are checked at %d", signers[i], mr.Height, mh)
 		}
 		m, err := verifiers.Member(e.AppHash, signers[i], mr)
 		if err != nil {
@@ -517,7 +516,7 @@ func absenceAnswer(raw json.RawMessage) (*pb.GetRecordResponse, error) {
 			}
 			return resp, nil
 		}
-		return nil, fmt.Errorf("%w: the 404 carries no absence proof (ask with prove=true)", verifiers.ErrVerification)
+		return nil, verifiers.Failf("the 404 carries no absence proof (ask with prove=true)")
 	}
 	resp := new(pb.GetRecordResponse)
 	if ok, err := answer(raw, resp); err != nil || !ok {

@@ -65,7 +65,7 @@ func VerifyBundle(b *Bundle, root TrustRoot) (*Verified, error) {
 // the answer to prove exactly the log the checkpoint names.
 func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*Verified, error) {
 	if b.Format != BundleFormat && b.Format != BundleFormatV1 {
-		return nil, failf("unknown bundle format %q", b.Format)
+		return nil, verifiers.Failf("unknown bundle format %q", b.Format)
 	}
 	if root.Period == 0 {
 		root.Period = DefaultTrustPeriod
@@ -77,26 +77,26 @@ func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*
 	var blocks []*types.LightBlock
 	for i, lb := range decoded {
 		if err := lb.ValidateBasic(b.ChainID); err != nil {
-			return nil, failf("light block %d: %v", i, err)
+			return nil, verifiers.Failf("light block %d: %v", i, err)
 		}
 		if i > 0 && lb.Height <= blocks[i-1].Height {
-			return nil, failf("light blocks are not in ascending order")
+			return nil, verifiers.Failf("light blocks are not in ascending order")
 		}
 		blocks = append(blocks, lb)
 	}
 	if len(blocks) == 0 {
-		return nil, failf("bundle has no headers")
+		return nil, verifiers.Failf("bundle has no headers")
 	}
 	first := blocks[0]
 	if root.Height != 0 && first.Height != root.Height {
-		return nil, failf("bundle starts at height %d, trust root is %d", first.Height, root.Height)
+		return nil, verifiers.Failf("bundle starts at height %d, trust root is %d", first.Height, root.Height)
 	}
 	if len(root.Hash) != 0 && !bytes.Equal(first.Hash(), root.Hash) {
-		return nil, failf("bundle's first header %X is not the trusted header %X", first.Hash(), root.Hash)
+		return nil, verifiers.Failf("bundle's first header %X is not the trusted header %X", first.Hash(), root.Hash)
 	}
 	// Another valid commit check on the root itself: its own validators signed it.
 	if err := first.ValidatorSet.VerifyCommitLight(b.ChainID, first.Commit.BlockID, first.Height, first.Commit); err != nil {
-		return nil, failf("trust root header: %v", err)
+		return nil, verifiers.Failf("trust root header: %v", err)
 	}
 	now := blocks[len(blocks)-1].Time.Add(time.Minute)
 	byHeight := map[int64]*types.LightBlock{first.Height: first}
@@ -104,22 +104,22 @@ func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*
 		t, u := blocks[i-1], blocks[i]
 		if err := light.Verify(t.SignedHeader, t.ValidatorSet, u.SignedHeader, u.ValidatorSet,
 			root.Period, now, MaxClockDrift, light.DefaultTrustLevel); err != nil {
-			return nil, failf("header %d from header %d: %v", u.Height, t.Height, err)
+			return nil, verifiers.Failf("header %d from header %d: %v", u.Height, t.Height, err)
 		}
 		byHeight[u.Height] = u
 	}
 	resp := new(pb.GetRecordResponse)
 	if err := protojson.Unmarshal(b.Record, resp); err != nil {
-		return nil, failf("record answer does not decode: %v", err)
+		return nil, verifiers.Failf("record answer does not decode: %v", err)
 	}
 	lb := byHeight[resp.Height+1]
 	if lb == nil {
-		return nil, failf("bundle lacks header %d that commits to the answer", resp.Height+1)
+		return nil, verifiers.Failf("bundle lacks header %d that commits to the answer", resp.Height+1)
 	}
 	var cp *checkpoint.Checkpoint
 	if policy != nil {
 		if b.Checkpoint == "" {
-			return nil, failf("no witness quorum: the bundle carries no cosigned checkpoint")
+			return nil, verifiers.Failf("no witness quorum: the bundle carries no cosigned checkpoint")
 		}
 		c, err := policy.Check([]byte(b.Checkpoint), b.ChainID, func(h *types.LightBlock) error {
 			if v := byHeight[h.Height]; v == nil || !bytes.Equal(v.Hash(), h.Hash()) {
@@ -131,7 +131,7 @@ func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*
 			return nil, err
 		}
 		if c.Height != resp.Height {
-			return nil, failf("the cosigned checkpoint is of height %d, the answer of height %d", c.Height, resp.Height)
+			return nil, verifiers.Failf("the cosigned checkpoint is of height %d, the answer of height %d", c.Height, resp.Height)
 		}
 		cp = c
 	}
@@ -155,7 +155,7 @@ func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*
 	}
 	signers, err := verifiers.Signers(rec)
 	if err != nil {
-		return nil, failf("%v", err)
+		return nil, verifiers.Failf("%v", err)
 	}
 	members, err := bundleMembers(b.Members, byHeight, verifiers.MemberHeight(rec.Height), signers)
 	if err != nil {
@@ -173,7 +173,7 @@ func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*
 		out.LogSize, out.LogRoot = ls.Size, fmt.Sprintf("%X", ls.Root)
 		if cp != nil {
 			if cp.Size != ls.Size || !bytes.Equal(cp.Root, ls.Root) {
-				return nil, failf("the answer's log is inconsistent with the cosigned checkpoint")
+				return nil, verifiers.Failf("the answer's log is inconsistent with the cosigned checkpoint")
 			}
 			out.Cosigners = cp.Cosigners
 		}
@@ -199,27 +199,27 @@ func VerifyBundlePolicy(b *Bundle, root TrustRoot, policy *checkpoint.Policy) (*
 // signer: no signer missing, nobody else, nobody twice.
 func bundleMembers(raws []json.RawMessage, byHeight map[int64]*types.LightBlock, height int64, signers []string) (map[string]*pb.Member, error) {
 	if len(raws) != len(signers) {
-		return nil, failf("bundle carries %d member entries at height %d for %d signers", len(raws), height, len(signers))
+		return nil, verifiers.Failf("bundle carries %d member entries at height %d for %d signers", len(raws), height, len(signers))
 	}
 	members := map[string]*pb.Member{}
 	for _, raw := range raws {
 		mr := new(pb.GetMemberResponse)
 		if err := protojson.Unmarshal(raw, mr); err != nil {
-			return nil, failf("member answer does not decode: %v", err)
+			return nil, verifiers.Failf("member answer does not decode: %v", err)
 		}
 		mlb := byHeight[mr.Height+1]
 		if mlb == nil {
-			return nil, failf("bundle lacks header %d for a member proof", mr.Height+1)
+			return nil, verifiers.Failf("bundle lacks header %d for a member proof", mr.Height+1)
 		}
 		if mr.Height != height || mr.Member == nil {
-			return nil, failf("member proof is at height %d, want %d", mr.Height, height)
+			return nil, verifiers.Failf("member proof is at height %d, want %d", mr.Height, height)
 		}
 		m, err := verifiers.Member(mlb.AppHash, mr.Member.Id, mr)
 		if err != nil {
 			return nil, err
 		}
 		if _, dup := members[m.Id]; dup || !slices.Contains(signers, m.Id) {
-			return nil, failf("bundle's member entry for %q at height %d is not one per signer", m.Id, height)
+			return nil, verifiers.Failf("bundle's member entry for %q at height %d is not one per signer", m.Id, height)
 		}
 		members[m.Id] = m
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
 )
 
@@ -23,6 +24,12 @@ import (
 // (client.Client satisfies it).
 type LightBlockSource interface {
 	LightBlock(ctx context.Context, height int64) (*types.LightBlock, error)
+}
+
+// ConsistencySource serves the record log's consistency proofs
+// (client.Client satisfies it).
+type ConsistencySource interface {
+	GetLogConsistency(ctx context.Context, first, second uint64) (*pb.GetLogConsistencyResponse, error)
 }
 
 // codedError is how API errors expose the ledger result code and details.
@@ -105,7 +112,7 @@ func TrustFromGenesis(ctx context.Context, gen *types.GenesisDoc, src LightBlock
 		return TrustRoot{}, fmt.Errorf("first block: %w", err)
 	}
 	if err := lb.ValidateBasic(gen.ChainID); err != nil {
-		return TrustRoot{}, failf("first block: %v", err)
+		return TrustRoot{}, verifiers.Failf("first block: %v", err)
 	}
 	if err := verifiers.VerifyFirstBlock(gen, lb); err != nil {
 		return TrustRoot{}, err
@@ -122,22 +129,12 @@ type LightClient struct {
 		LightBlockBefore(int64) (*types.LightBlock, error)
 		LightBlock(int64) (*types.LightBlock, error)
 	}
-	db  dbm.DB
-	now func() time.Time
+	db dbm.DB
 }
-
-// Option adjusts a LightClient.
-type Option func(*LightClient)
-
-// WithClock makes the light client verify as of now() instead of the wall
-// clock (headers must lie within the trusting period of now and not ahead
-// of it by more than CometBFT's drift allowance), as CometBFT's verifier
-// takes its "now" as a parameter.
-func WithClock(now func() time.Time) Option { return func(c *LightClient) { c.now = now } }
 
 // NewLightClient starts a light client. With dbDir the trust store persists
 // there and a zero root resumes from it; without, it lives in memory.
-func NewLightClient(ctx context.Context, chainID string, primary *Provider, witnesses []*Provider, root TrustRoot, dbDir string, options ...Option) (*LightClient, error) {
+func NewLightClient(ctx context.Context, chainID string, primary *Provider, witnesses []*Provider, root TrustRoot, dbDir string) (*LightClient, error) {
 	if root.Period == 0 {
 		root.Period = DefaultTrustPeriod
 	}
@@ -171,11 +168,7 @@ func NewLightClient(ctx context.Context, chainID string, primary *Provider, witn
 		db.Close()
 		return nil, fmt.Errorf("light client: %w", err)
 	}
-	c := &LightClient{lc: lc, store: ls, db: db, now: time.Now}
-	for _, o := range options {
-		o(c)
-	}
-	return c, nil
+	return &LightClient{lc: lc, store: ls, db: db}, nil
 }
 
 // Close releases the trust store.
@@ -184,9 +177,9 @@ func (c *LightClient) Close() error { return c.db.Close() }
 // Header returns the light block at height, verified from the trust root
 // and cross-checked with the witnesses.
 func (c *LightClient) Header(ctx context.Context, height int64) (*types.LightBlock, error) {
-	lb, err := c.lc.VerifyLightBlockAtHeight(ctx, height, c.now())
+	lb, err := c.lc.VerifyLightBlockAtHeight(ctx, height, time.Now())
 	if err != nil {
-		return nil, failf("header %d: %v", height, err)
+		return nil, verifiers.Failf("header %d: %v", height, err)
 	}
 	return lb, nil
 }

@@ -16,7 +16,7 @@ import (
 // src, and keeps cur if it is newer. A node, or a set of validators, that
 // rewrote the log since is caught even though its headers are validly
 // signed.
-func (c *LightClient) CheckLog(ctx context.Context, src verifiers.ConsistencySource, cur verifiers.LogState) error {
+func (c *LightClient) CheckLog(ctx context.Context, src ConsistencySource, cur verifiers.LogState) error {
 	prev, ok, err := c.LogState()
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func (c *LightClient) CheckLog(ctx context.Context, src verifiers.ConsistencySou
 			return fmt.Errorf("consistency proof %d -> %d: %w", first, second, err)
 		}
 		if resp.First != first || resp.Second != second {
-			return failf("asked for a consistency proof %d -> %d, got %d -> %d", first, second, resp.First, resp.Second)
+			return verifiers.Failf("asked for a consistency proof %d -> %d, got %d -> %d", first, second, resp.First, resp.Second)
 		}
 		if err := verifiers.Consistent(prev, cur, resp.Hashes); err != nil {
 			return err

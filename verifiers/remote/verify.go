@@ -24,7 +24,7 @@ var ErrAbsent = errors.New("record proven absent")
 // API is what the verifier asks a node (client.Client satisfies it).
 type API interface {
 	LightBlockSource
-	verifiers.ConsistencySource
+	ConsistencySource
 	GetRecord(ctx context.Context, id string, height int64, prove bool) (*pb.GetRecordResponse, error)
 	GetMember(ctx context.Context, id string, height int64, prove bool) (*pb.GetMemberResponse, error)
 }
@@ -104,9 +104,9 @@ func (v *Verifier) cosigned(ctx context.Context) (*checkpoint.Checkpoint, error)
 		return c, nil
 	}
 	if len(reasons) == 0 {
-		return nil, failf("no witness quorum: the node serves no checkpoints")
+		return nil, verifiers.Failf("no witness quorum: the node serves no checkpoints")
 	}
-	return nil, failf("no witness quorum on any of the node's %d newest checkpoints (%s)", len(res.Checkpoints), reasons[0])
+	return nil, verifiers.Failf("no witness quorum on any of the node's %d newest checkpoints (%s)", len(res.Checkpoints), reasons[0])
 }
 
 // Record fetches record id with proofs, verifies the header that commits to
@@ -140,7 +140,7 @@ func (v *Verifier) Record(ctx context.Context, id string) (*Verified, *Bundle, e
 		return nil, nil, err
 	}
 	if cp != nil && resp.Height != cp.Height {
-		return nil, nil, failf("asked for the record at the cosigned checkpoint's height %d, got height %d", cp.Height, resp.Height)
+		return nil, nil, verifiers.Failf("asked for the record at the cosigned checkpoint's height %d, got height %d", cp.Height, resp.Height)
 	}
 	lb, err := v.Light.Header(ctx, resp.Height+1)
 	if err != nil {
@@ -156,11 +156,11 @@ func (v *Verifier) Record(ctx context.Context, id string) (*Verified, *Bundle, e
 		return nil, nil, fmt.Errorf("answer at height %d: %w", resp.Height, err)
 	}
 	if cp != nil && (cp.Size != ls.Size || !bytes.Equal(cp.Root, ls.Root)) {
-		return nil, nil, failf("the answer's log (%d entries, root %X) is inconsistent with the cosigned checkpoint (%d, %X)", ls.Size, ls.Root, cp.Size, cp.Root)
+		return nil, nil, verifiers.Failf("the answer's log (%d entries, root %X) is inconsistent with the cosigned checkpoint (%d, %X)", ls.Size, ls.Root, cp.Size, cp.Root)
 	}
 	signers, err := verifiers.Signers(rec)
 	if err != nil {
-		return nil, nil, failf("%v", err)
+		return nil, nil, verifiers.Failf("%v", err)
 	}
 	mh := verifiers.MemberHeight(rec.Height)
 	mlb, err := v.Light.Header(ctx, mh+1)
@@ -175,7 +175,7 @@ func (v *Verifier) Record(ctx context.Context, id string) (*Verified, *Bundle, e
 			return nil, nil, fmt.Errorf("member %q at height %d: %w", s, mh, err)
 		}
 		if mr.Height != mh {
-			return nil, nil, failf("asked for member %q at height %d, got height %d", s, mh, mr.Height)
+			return nil, nil, verifiers.Failf("asked for member %q at height %d, got height %d", s, mh, mr.Height)
 		}
 		m, err := verifiers.Member(mlb.AppHash, s, mr)
 		if err != nil {
@@ -199,7 +199,7 @@ func (v *Verifier) Record(ctx context.Context, id string) (*Verified, *Bundle, e
 				return nil, nil, fmt.Errorf("member %q at height %d: %w", s, resp.Height, err)
 			}
 			if mr.Height != resp.Height {
-				return nil, nil, failf("asked for member %q at height %d, got height %d", s, resp.Height, mr.Height)
+				return nil, nil, verifiers.Failf("asked for member %q at height %d, got height %d", s, resp.Height, mr.Height)
 			}
 			m, err := verifiers.Member(lb.AppHash, s, mr)
 			if err != nil {
@@ -242,7 +242,7 @@ func (v *Verifier) absence(ctx context.Context, id string, ce codedError) (*Veri
 		}
 	}
 	if resp == nil {
-		return nil, nil, failf("node says %s is absent but sent no proof", id)
+		return nil, nil, verifiers.Failf("node says %s is absent but sent no proof", id)
 	}
 	lb, err := v.Light.Header(ctx, resp.Height+1)
 	if err != nil {
@@ -374,7 +374,7 @@ func (v *Verifier) Evidence(ctx context.Context, id string) (*VerifiedEvidence, 
 		return nil, fmt.Errorf("answer at height %d: %w", resp.Height, err)
 	}
 	if ev.CommittedHeight < 1 || ev.CommittedHeight > resp.Height {
-		return nil, failf("evidence %s says it was committed at height %d, after the answer's height %d", id, ev.CommittedHeight, resp.Height)
+		return nil, verifiers.Failf("evidence %s says it was committed at height %d, after the answer's height %d", id, ev.CommittedHeight, resp.Height)
 	}
 	out := &VerifiedEvidence{ID: ev.Id, Type: ev.Type.String(), ValidatorAddress: fmt.Sprintf("%X", ev.ValidatorAddress),
 		ValidatorPower: ev.ValidatorPower, TotalPower: ev.TotalVotingPower, Member: ev.Member,
@@ -391,7 +391,7 @@ func (v *Verifier) Evidence(ctx context.Context, id string) (*VerifiedEvidence, 
 		return nil, fmt.Errorf("member %q at height %d: %w", ev.Member, mh, err)
 	}
 	if mr.Height != mh {
-		return nil, failf("asked for member %q at height %d, got height %d", ev.Member, mh, mr.Height)
+		return nil, verifiers.Failf("asked for member %q at height %d, got height %d", ev.Member, mh, mr.Height)
 	}
 	mlb, err := v.Light.Header(ctx, mh+1)
 	if err != nil {

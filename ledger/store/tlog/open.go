@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger/store/tlog/logproof"
@@ -42,14 +41,9 @@ func open(fs storage, size uint64, root []byte) (*Log, error) {
 	if size == 0 {
 		l.rng = factory.NewEmptyRange(0)
 	} else {
-		ids := compact.RangeNodes(0, size, nil)
-		hashes := make([][]byte, len(ids))
-		for i, id := range ids {
-			h, err := l.nodeHash(id.Level, id.Index, size)
-			if err != nil {
-				return nil, damaged(err)
-			}
-			hashes[i] = h
+		hashes, err := l.hashesOf(compact.RangeNodes(0, size, nil), size)
+		if err != nil {
+			return nil, damaged(err)
 		}
 		rng, err := factory.NewRange(0, size, hashes)
 		if err != nil {
@@ -116,7 +110,7 @@ func (l *Log) truncate(size uint64) error {
 		return err
 	}
 	for _, p := range paths {
-		if isTemp(p) {
+		if atomicfile.IsTemp(p) {
 			if err := l.fs.remove(p); err != nil {
 				return err
 			}
@@ -138,11 +132,4 @@ func (l *Log) truncate(size uint64) error {
 		}
 	}
 	return nil
-}
-
-// isTemp reports whether p is a temporary file a crashed write left:
-// atomicfile's ".<name>.tmp<random>", or "<name>.tmp", which logs written
-// before it was used may hold.
-func isTemp(p string) bool {
-	return atomicfile.IsTemp(p) || strings.HasSuffix(p, ".tmp")
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/normledger/normledger/internal/atomicfile"
 )
 
 // A crash mid-write leaves temporary files: atomicfile's ".<name>.tmp*"
@@ -72,7 +74,7 @@ func TestFlushSync(t *testing.T) {
 		l.SetSync(on)
 		appendCommitted(t, l, 2100, 300, entry)
 		err = filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
-			if err == nil && (isTemp(p) || strings.Contains(filepath.Base(p), ".tmp")) {
+			if err == nil && (atomicfile.IsTemp(p) || strings.Contains(filepath.Base(p), ".tmp")) {
 				t.Errorf("sync=%v: %s left behind", on, p)
 			}
 			return err

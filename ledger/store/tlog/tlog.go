@@ -14,12 +14,13 @@
 // The files, one job each: paths.go (C2SP paths), codec.go (tile and bundle
 // bytes), open.go (open and crash recovery), write.go (append, flush,
 // commit), read.go (verified reads of tiles, bundles and nodes), proof.go
-// (proofs and their checks), verify.go (the integrity walk), storage.go
-// (files on disk or in memory); tlog.go holds the Log and its caches.
+// (building proofs), verify.go (the integrity walk), storage.go (files on
+// disk or in memory); tlog.go holds the Log and its caches. The proof
+// checks are in logproof, which verifiers (the WebAssembly one too) import
+// without the storage.
 //
 // It may import only the standard library, transparency-dev/merkle,
-// internal/atomicfile and hashicorp/golang-lru, so that verifiers (the
-// WebAssembly one too) can use its proof checks.
+// logproof, internal/atomicfile and hashicorp/golang-lru.
 package tlog
 
 import (
