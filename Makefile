@@ -5,7 +5,7 @@ BIN     ?= build/normledger
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/normledger/normledger/cli.Version=$(VERSION)
 
-.PHONY: build test unit run proto proto-check lint fuzz fuzz-long ci bench clean
+.PHONY: build test unit race run proto proto-check lint fuzz fuzz-long ci bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/normledger
@@ -17,6 +17,11 @@ test:
 # The quick tier: everything but the OS-process networks.
 unit:
 	$(GO) test ./...
+
+# The race detector on what runs concurrently: the app under CometBFT's
+# per-connection locking, the store read while it writes (.ci/run runs it).
+race:
+	$(GO) test -race -count=1 ./app ./ledger/store
 
 # The README's run command: a seeded 4-validator local network.
 run:

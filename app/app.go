@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -60,9 +61,13 @@ type Snapshots interface {
 	Committed(height int64)
 }
 
-// App is the normledger ABCI application. CometBFT calls it through a local
-// client that serialises all calls, so it needs no locking of its own; reads
-// for other goroutines go through Store.At.
+// App is the normledger ABCI application. It is safe under CometBFT's
+// per-connection local client (NewConnSyncLocalClientCreator): the
+// consensus connection (Prepare/ProcessProposal, FinalizeBlock, Commit)
+// owns the working state and the fields below; the mempool connection
+// (CheckTx) judges against mp, which it shares with the consensus side
+// under mp.mu; the query and snapshot connections read committed versions
+// (Store.At) only.
 type App struct {
 	abci.BaseApplication
 	reg   *ledger.Registry
@@ -71,10 +76,13 @@ type App struct {
 	clock func() time.Time
 	ver   string
 
-	chainID  string
-	params   *pb.Params
-	lastTime time.Time       // time of the last finalized block
-	check    *ledger.Overlay // mempool state: committed state + accepted CheckTx
+	chainID string
+	params  *pb.Params
+	// mp is the mempool's state (CheckTx), shared under its lock.
+	mp            mempool
+	quickRechecks atomic.Uint64
+	// last is what the last finalized block changed (consensus connection).
+	last *store.BlockSummary
 	// powers is CometBFT's validator set as the committed state defines it
 	// (each active member's validator key and power); next is the set at
 	// the end of the block being finalized, and reload says that the block
@@ -125,7 +133,9 @@ func (a *App) load() error {
 	if a.powers, err = powersOf(v); err != nil {
 		return err
 	}
-	a.check = ledger.NewOverlay(v)
+	a.mp.mu.Lock()
+	a.mp.reset(v, v.Version(), a.params, a.powers, nil)
+	a.mp.mu.Unlock()
 	return nil
 }
 
@@ -157,7 +167,12 @@ func (a *App) appVersion() uint64 {
 	if a.st.Version() == 0 {
 		return AppVersion
 	}
-	us, err := a.st.Working().Upgrade()
+	v, err := a.st.At(0)
+	if err != nil {
+		a.log.Error("read the committed state", "err", err)
+		return AppVersion
+	}
+	us, err := v.Upgrade()
 	if err != nil {
 		a.log.Error("read the upgrade state", "err", err)
 		return AppVersion
@@ -171,7 +186,8 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err := protojson.Unmarshal(req.AppStateBytes, gs); err != nil {
 		return nil, fmt.Errorf("genesis app_state: %w", err)
 	}
-	if err := a.st.InitGenesis(req.ChainId, gs, req.InitialHeight); err != nil {
+	hash, err := a.st.InitGenesis(req.ChainId, gs, req.InitialHeight)
+	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	a.chainID = req.ChainId
@@ -179,18 +195,18 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if a.params == nil {
 		a.params = ledger.DefaultParams()
 	}
-	a.lastTime = req.Time
-	a.check = ledger.NewOverlay(a.st.Working())
 	// The member registry defines the validator set; genesis.json's
 	// validators, if listed, must say the same.
 	a.powers = ledger.PowersOf(gs.Members)
+	// Until the first commit the mempool judges against the working state
+	// (genesisLock keeps the consensus connection out meanwhile).
+	a.mp.mu.Lock()
+	a.mp.reset(a.st.Working(), max(req.InitialHeight, 1)-1, a.params, a.powers, nil)
+	a.mp.lastTime = req.Time
+	a.mp.mu.Unlock()
 	want := a.powers.Sorted()
 	if len(want) == 0 {
 		return nil, fmt.Errorf("genesis: no member has a validator key and power")
-	}
-	hash, err := a.st.WorkingHash()
-	if err != nil {
-		return nil, fmt.Errorf("init chain: %w", err)
 	}
 	res := &abci.ResponseInitChain{AppHash: hash}
 	if len(req.Validators) > 0 {

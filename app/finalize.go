@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"strconv"
 
+	"time"
+
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -36,6 +39,10 @@ func misbehaviorOf(ms []abci.Misbehavior) []ledger.Misbehavior {
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	if a.chainID == "" {
 		return nil, fmt.Errorf("finalize block %d: chain not initialised", req.Height)
+	}
+	defer a.genesisLock()()
+	if err := a.st.BeginBlock(req.Height); err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
 	}
 	working := a.st.Working()
 	b := a.block(req.Height, req.Time)
@@ -95,7 +102,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		paramsChanged = paramsChanged || ch.Params != nil
 		results[i] = &abci.ExecTxResult{Code: 0, Data: []byte(ch.Record.Id), Events: txEvents}
 	}
-	a.lastTime = req.Time
+	a.setLastTime(req.Time)
 	res := &abci.ResponseFinalizeBlock{TxResults: results, Events: events}
 	if bb.Upgrade != nil && len(bb.Upgrade.Applied) > 0 && bb.Upgrade.Applied[len(bb.Upgrade.Applied)-1].Height == req.Height {
 		u := bb.Upgrade.Applied[len(bb.Upgrade.Applied)-1]
@@ -126,11 +133,28 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if accepted > 0 || len(bb.Obligations) > 0 {
 		a.log.Debug("block finalized", "height", req.Height, "txs", len(req.Txs), "accepted", accepted, "begin_block_changes", len(bb.Obligations)+len(bb.Proposals))
 	}
-	if res.AppHash, err = a.st.WorkingHash(); err != nil {
+	if res.AppHash, a.last, err = a.st.EndBlock(); err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", req.Height, err)
 	}
 	return res, nil
 }
+
+// setLastTime tells the mempool the last finalized block's time (the
+// earliest time the next block may have). Until the first commit
+// genesisLock already holds the lock.
+func (a *App) setLastTime(t time.Time) {
+	if a.st.Version() == 0 {
+		a.mp.lastTime = t
+		return
+	}
+	a.mp.mu.Lock()
+	a.mp.lastTime = t
+	a.mp.mu.Unlock()
+}
+
+// LastBlock is what the last finalized block changed (nil before the
+// first). Call it from the consensus connection only (after FinalizeBlock).
+func (a *App) LastBlock() *store.BlockSummary { return a.last }
 
 func proposalEvent(p *pb.ProposalState) abci.Event {
 	return abci.Event{Type: "proposal", Attributes: []abci.EventAttribute{
@@ -151,6 +175,11 @@ func obligationEvent(ob *pb.Obligation) abci.Event {
 
 // Commit persists the block's state. Only here does anything reach disk.
 func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	genesis := a.st.Version() == 0 // genesisLock: the mempool's lock is held throughout
+	if genesis {
+		a.mp.mu.Lock()
+		defer a.mp.mu.Unlock()
+	}
 	_, _, err := a.st.Commit()
 	if err != nil {
 		return nil, err
@@ -171,7 +200,13 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	}
 	// Mempool state restarts from the new commit; CometBFT rechecks the
 	// remaining mempool transactions in order, rebuilding it.
-	a.check = ledger.NewOverlay(v)
+	if !genesis {
+		a.mp.mu.Lock()
+	}
+	a.mp.reset(v, v.Version(), a.params, a.powers, a.last)
+	if !genesis {
+		a.mp.mu.Unlock()
+	}
 	if a.snaps != nil {
 		a.snaps.Committed(v.Version())
 	}

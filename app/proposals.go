@@ -16,29 +16,10 @@ func (a *App) block(height int64, t time.Time) ledger.Block {
 	return ledger.Block{ChainID: a.chainID, Height: height, Time: t, Params: a.params, StartPowers: a.powers}
 }
 
-// CheckTx runs every check FinalizeBlock will run, against committed state
-// plus the transactions already admitted to the mempool.
-func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	if a.check == nil {
-		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeInternal), Codespace: ledger.Codespace, Log: "chain not initialised"}, nil
-	}
-	t := a.lastTime
-	if a.clock != nil {
-		if now := a.clock(); now.After(t) {
-			t = now
-		}
-	}
-	ch, err := a.reg.Apply(a.check, req.Tx, a.block(a.st.Version()+1, t))
-	if err != nil {
-		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Codespace: ledger.Codespace, Log: err.Error()}, nil
-	}
-	a.check.Apply(ch)
-	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Data: []byte(ch.Record.Id)}, nil
-}
-
 // PrepareProposal keeps, in mempool order, the transactions that are valid
 // in sequence at this height and time and fit in the block.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+	defer a.genesisLock()()
 	o, b, un, err := a.proposalOverlay("prepare proposal", req.Height, req.Time)
 	if err != nil {
 		return nil, err
@@ -84,6 +65,7 @@ var lie func(height int64, txs [][]byte, maxBytes int64) ([][]byte, string)
 // ProcessProposal rejects a block that carries any transaction FinalizeBlock
 // would reject.
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	defer a.genesisLock()()
 	o, b, un, err := a.proposalOverlay("process proposal", req.Height, req.Time)
 	if err != nil {
 		return nil, err
@@ -130,6 +112,19 @@ func (a *App) proposalOverlay(what string, height int64, t time.Time) (o *ledger
 	}
 	o.Apply(bb)
 	return o, b, nil, nil
+}
+
+// genesisLock holds the mempool's lock until the first commit, when the
+// mempool's base is the working state itself (there is no committed
+// version yet): the consensus connection's calls then exclude CheckTx.
+// Afterwards the mempool reads immutable committed versions only, and it
+// returns a no-op. Use: defer a.genesisLock()().
+func (a *App) genesisLock() func() {
+	if a.st.Version() > 0 {
+		return func() {}
+	}
+	a.mp.mu.Lock()
+	return a.mp.mu.Unlock
 }
 
 // committed is the state the next block builds on: the working tree equals

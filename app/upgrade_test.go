@@ -72,7 +72,7 @@ func TestUpgradeNeededStopsTheOldBinary(t *testing.T) {
 	if _, err := New(h.st, Options{}); !errors.As(err, &un) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("restart on the state before the height: %v", err)
 	}
-	if wh, _ := h.st.WorkingHash(); string(wh) != string(hash) || h.st.Version() != at-1 {
+	if string(h.st.Hash()) != string(hash) || h.st.Version() != at-1 {
 		t.Fatalf("state changed: version %d", h.st.Version())
 	}
 }

@@ -46,10 +46,10 @@ var LedgerMetricNames = []string{MetricRecords, MetricObligations, MetricOverdue
 // recount (the first scrape after the node starts, or after a state-sync
 // restore: it reads the by-kind index, one key per block per kind, and the
 // obligation status index, one key per obligation) and then kept exact
-// block by block from what each block changed: the "record" and
-// "obligation" events of FinalizeBlock, each obligation's previous status
-// read from the last committed version only where the events leave it
-// open. Counts are those of the newest committed state (latest_height), the
+// block by block from what each block changed: the store's typed summary
+// of the block (store.BlockSummary: records by kind, obligations by status,
+// each obligation's previous status read where the store rewrites it).
+// Counts are those of the newest committed state (latest_height), the
 // statuses as the ledger itself records them: an obligation is overdue from
 // the first block whose time passes its due time.
 type LedgerMetrics struct {
@@ -64,10 +64,13 @@ type LedgerMetrics struct {
 	overdue, latest, attest  *prometheus.Desc
 
 	rebuild sync.Mutex // one recount at a time
-	mu      sync.Mutex // guards everything below; held across the app's Commit
+	mu      sync.Mutex // guards everything below; never held across the app's Commit
 	counts  *ledgerCounts
-	pending *blockDelta  // the block finalized and not yet committed
-	recent  []blockDelta // the last deltas committed, oldest first, for a recount running concurrently
+	// committing says the app is committing the pending block: the store's
+	// version may be one ahead of the counts until its delta is applied.
+	committing bool
+	pending    *blockDelta  // the block finalized and not yet committed
+	recent     []blockDelta // the last deltas committed, oldest first, for a recount running concurrently
 }
 
 // ledgerCounts are the counts at one committed version.
@@ -143,19 +146,26 @@ func (a *meteredApp) FinalizeBlock(ctx context.Context, req *abci.RequestFinaliz
 		return res, err
 	}
 	a.m.finalizeTime.Observe(time.Since(start).Seconds())
-	d := a.m.delta(res)
+	d := deltaOf(a.m.st.Version(), a.App.LastBlock())
 	a.m.mu.Lock()
 	a.m.pending = d
 	a.m.mu.Unlock()
 	return res, nil
 }
 
+// Commit runs the app's commit without the metrics lock (a scrape never
+// waits for a block to reach disk); the block's delta is applied after.
+// Meanwhile a scrape reports the counts of the version before, which
+// committing marks as current.
 func (a *meteredApp) Commit(ctx context.Context, req *abci.RequestCommit) (*abci.ResponseCommit, error) {
-	// Held across the commit: a scrape sees counts and version move together.
 	a.m.mu.Lock()
-	defer a.m.mu.Unlock()
+	a.m.committing = true
+	a.m.mu.Unlock()
 	start := time.Now()
 	res, err := a.App.Commit(ctx, req)
+	a.m.mu.Lock()
+	defer a.m.mu.Unlock()
+	a.m.committing = false
 	if err != nil {
 		return res, err
 	}
@@ -164,93 +174,22 @@ func (a *meteredApp) Commit(ctx context.Context, req *abci.RequestCommit) (*abci
 	return res, nil
 }
 
-// delta works out what a finalized block changes in the counts. Records:
-// one "record" event per accepted transaction. Obligations: every
-// obligation a block writes has an "obligation" event with its new status
-// (the block's sweep first, then each transaction's, in order); the status
-// it had before the block is known from the ledger's rules where the
-// block's first event for it says OPEN (only creation sets OPEN: it is new)
-// or OVERDUE (only the sweep sets OVERDUE, and only on open obligations),
-// and is read from the last committed version otherwise (meeting or
-// waiving: one read per such change, which the ledger just made itself).
-func (m *LedgerMetrics) delta(res *abci.ResponseFinalizeBlock) *blockDelta {
-	d := &blockDelta{base: m.st.Version(), records: map[string]int64{}, obligations: map[pb.ObligationStatus]int64{}}
-	type change struct{ first, last pb.ObligationStatus }
-	changes := map[string]*change{}
-	var order []string
-	visit := func(evs []abci.Event) {
-		for _, e := range evs {
-			switch e.Type {
-			case "record":
-				if k := attr(e, "kind"); k != "" {
-					d.records[k]++
-				}
-			case "obligation":
-				id := attr(e, "id")
-				s, ok := pb.ObligationStatus_value[attr(e, "status")]
-				if id == "" || !ok {
-					d.err = fmt.Errorf("obligation event without id or status: %v", e)
-					continue
-				}
-				if c, ok := changes[id]; ok {
-					c.last = pb.ObligationStatus(s)
-				} else {
-					changes[id] = &change{first: pb.ObligationStatus(s), last: pb.ObligationStatus(s)}
-					order = append(order, id)
-				}
-			}
-		}
+// deltaOf is what a finalized block changed in the counts, from the
+// store's typed summary of the block (records by kind, obligations by
+// status as the store wrote them).
+func deltaOf(base int64, sum *store.BlockSummary) *blockDelta {
+	d := &blockDelta{base: base, records: map[string]int64{}, obligations: map[pb.ObligationStatus]int64{}}
+	if sum == nil {
+		d.err = fmt.Errorf("block after version %d: no summary", base)
+		return d
 	}
-	visit(res.Events)
-	for _, r := range res.TxResults {
-		if r.Code == 0 {
-			visit(r.Events)
-		}
+	for k, n := range sum.Records {
+		d.records[k] = n
 	}
-	var view *store.View
-	for _, id := range order {
-		c := changes[id]
-		old := pb.ObligationStatus_OBLIGATION_STATUS_UNSPECIFIED // none: new in this block
-		switch c.first {
-		case pb.ObligationStatus_OBLIGATION_STATUS_OPEN:
-		case pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE:
-			old = pb.ObligationStatus_OBLIGATION_STATUS_OPEN
-		default:
-			if d.base == 0 {
-				break
-			}
-			if view == nil {
-				v, err := m.st.At(d.base)
-				if err != nil {
-					d.err = err
-					return d
-				}
-				view = v
-			}
-			o, err := view.Obligation(id)
-			if err != nil {
-				d.err = err
-				return d
-			}
-			if o != nil {
-				old = o.Status
-			}
-		}
-		if old != pb.ObligationStatus_OBLIGATION_STATUS_UNSPECIFIED {
-			d.obligations[old]--
-		}
-		d.obligations[c.last]++
+	for st, n := range sum.Obligations {
+		d.obligations[st] = n
 	}
 	return d
-}
-
-func attr(e abci.Event, key string) string {
-	for _, a := range e.Attributes {
-		if a.Key == key {
-			return a.Value
-		}
-	}
-	return ""
 }
 
 // committedLocked applies the pending block's delta after the app
@@ -284,7 +223,7 @@ func (m *LedgerMetrics) recount() error {
 	m.rebuild.Lock()
 	defer m.rebuild.Unlock()
 	m.mu.Lock()
-	known := m.counts != nil && m.counts.version == m.st.Version()
+	known := m.counts != nil && (m.counts.version == m.st.Version() || m.committing)
 	if !known {
 		// A state-sync restore moved the state under the counts.
 		m.counts = nil

@@ -179,7 +179,7 @@ func New(cfg Config) (*Node, error) {
 		log.Info("waiting for the remote signer", "priv_validator_laddr", ccfg.PrivValidatorListenAddr)
 	}
 	metrics := NewLedgerMetrics(st)
-	cn, err := cmtnode.NewNode(ccfg, pv, nodeKey, proxy.NewLocalClientCreator(metrics.Wrap(a)),
+	cn, err := cmtnode.NewNode(ccfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(metrics.Wrap(a)),
 		cmtnode.DefaultGenesisDocProviderFunc(ccfg), shutdownSafeDBProvider,
 		cmtnode.DefaultMetricsProvider(ccfg.Instrumentation), cometLogger{clog.With("module", "cometbft")})
 	if err != nil {

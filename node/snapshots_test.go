@@ -24,7 +24,13 @@ func TestSnapshotOffers(t *testing.T) {
 	defer src.Close()
 	gs := fixture.Genesis(fixture.Dev(2, fixture.SeededKey))
 	fixture.SetValidator(gs, "xaa", fixture.SeededValidatorKey("xaa").PubKey().Bytes(), 10)
-	if err := src.InitGenesis("c", gs, 1); err != nil {
+	if _, err := src.InitGenesis("c", gs, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.BeginBlock(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := src.EndBlock(); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := src.Commit(); err != nil {

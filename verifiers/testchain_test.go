@@ -63,7 +63,7 @@ func buildChain() (*testChain, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.InitGenesis(testChainID, gs, 1); err != nil {
+	if _, err := st.InitGenesis(testChainID, gs, 1); err != nil {
 		return nil, err
 	}
 	c := &testChain{st: st, members: fixture.ByID(ms)}
@@ -78,6 +78,9 @@ func buildChain() (*testChain, error) {
 	block := func(txs ...[]byte) error {
 		height++
 		b := ledger.Block{ChainID: testChainID, Height: height, Time: t0.Add(time.Duration(height) * time.Minute), Params: ledger.DefaultParams()}
+		if err := st.BeginBlock(height); err != nil {
+			return err
+		}
 		bb, err := reg.BeginBlock(st.Working(), b)
 		if err != nil {
 			return err
@@ -94,6 +97,9 @@ func buildChain() (*testChain, error) {
 			if err := st.Write(ch); err != nil {
 				return err
 			}
+		}
+		if _, _, err := st.EndBlock(); err != nil {
+			return err
 		}
 		_, _, err = st.Commit()
 		return err

@@ -44,7 +44,7 @@ func newChain(t testing.TB) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.InitGenesis(chainID, fixture.Genesis(ms), 1); err != nil {
+	if _, err := st.InitGenesis(chainID, fixture.Genesis(ms), 1); err != nil {
 		t.Fatal(err)
 	}
 	return &chain{t: t, st: st, reg: ledger.DefaultRegistry(), members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}
@@ -71,6 +71,9 @@ func (c *chain) block(txs ...[]byte) {
 	c.height++
 	c.now = c.now.Add(time.Minute)
 	b := ledger.Block{ChainID: chainID, Height: c.height, Time: c.now, Params: ledger.DefaultParams()}
+	if err := c.st.BeginBlock(c.height); err != nil {
+		c.t.Fatal(err)
+	}
 	bb, err := c.reg.BeginBlock(c.st.Working(), b)
 	if err != nil {
 		c.t.Fatal(err)
@@ -87,6 +90,9 @@ func (c *chain) block(txs ...[]byte) {
 		if err := c.st.Write(ch); err != nil {
 			c.t.Fatal(err)
 		}
+	}
+	if _, _, err := c.st.EndBlock(); err != nil {
+		c.t.Fatal(err)
 	}
 	if _, _, err := c.st.Commit(); err != nil {
 		c.t.Fatal(err)

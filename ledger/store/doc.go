@@ -6,6 +6,6 @@
 // The key layout is in ledger/layout.
 //
 // Allowed imports: ledger, ledger/layout, the record log (ledger/store/tlog
-// and its logproof), internal/atomicfile, proto/gen, IAVL, ics23, the
-// standard library.
+// and its logproof), internal/atomicfile, proto/gen, IAVL (and goleveldb's options, for
+// its database), ics23, the standard library.
 package store

@@ -15,6 +15,9 @@ import (
 // start: members, proposals (with their status and deadline indexes),
 // votes, params and rules.
 func (s *Store) writeGovernance(ch *ledger.Changes) error {
+	if len(ch.Members)+len(ch.Proposals)+len(ch.Votes) > 0 || ch.Params != nil || ch.Upgrade != nil || ch.GovernanceRules != nil {
+		s.pend.summary.Governance = true
+	}
 	for _, m := range ch.Members {
 		if err := s.setProto(layout.Member(m.Id), m); err != nil {
 			return err

@@ -25,6 +25,13 @@ func (s *Store) WriteObligations(obs []*pb.Obligation) error {
 		if err != nil {
 			return err
 		}
+		if p := s.pend; p != nil {
+			if found {
+				p.summary.Changed++
+				p.summary.Obligations[old.Status]--
+			}
+			p.summary.Obligations[ob.Status]++
+		}
 		if found {
 			if err := s.remove(layout.ObIndex(layout.ObStatusPrefix(layout.StatusName(old.Status)), due, ob.Id)); err != nil {
 				return err

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -22,6 +23,59 @@ func (v *View) ProofOf(key []byte) (*pb.Proof, error) {
 	}
 	exist := p.GetExist()
 	return &pb.Proof{Key: key, Value: exist.GetValue(), Proof: bz, Exists: exist != nil}, nil
+}
+
+// logProof proves meta/log in this view: the same proof for every read at
+// one height, so the store keeps it for its last few versions.
+func (v *View) logProof() (*pb.Proof, error) {
+	if v.imm == nil || v.shared == nil {
+		return v.ProofOf([]byte(layout.KeyLog))
+	}
+	if p := v.shared.get(v.version); p != nil {
+		return p, nil
+	}
+	p, err := v.ProofOf([]byte(layout.KeyLog))
+	if err != nil {
+		return nil, err
+	}
+	v.shared.put(v.version, p)
+	return p, nil
+}
+
+// heightCache keeps what every read at one height shares (the meta/log
+// proof) for the newest few heights. The proofs are shared: callers must
+// not modify them.
+type heightCache struct {
+	mu sync.Mutex
+	m  map[int64]*pb.Proof
+}
+
+// heightCacheSize is how many heights heightCache keeps.
+const heightCacheSize = 8
+
+func (c *heightCache) get(h int64) *pb.Proof {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[h]
+}
+
+func (c *heightCache) put(h int64, p *pb.Proof) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[int64]*pb.Proof{}
+	}
+	if len(c.m) >= heightCacheSize {
+		oldest := h
+		for k := range c.m {
+			oldest = min(oldest, k)
+		}
+		if oldest == h {
+			return // older than everything kept
+		}
+		delete(c.m, oldest)
+	}
+	c.m[h] = p
 }
 
 // RecordWithProofs reads record id (nil if absent) and, with prove, the
@@ -46,7 +100,7 @@ func (v *View) RecordWithProofs(id string, prove bool) (*pb.StoredRecord, []*pb.
 	if rec == nil {
 		return nil, []*pb.Proof{entry}, nil, nil
 	}
-	logState, err := v.ProofOf([]byte(layout.KeyLog))
+	logState, err := v.logProof()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -62,7 +116,7 @@ func (v *View) RecordWithProofs(id string, prove bool) (*pb.StoredRecord, []*pb.
 // walk over the index's keys that shows no entry was left out.
 func (v *View) ProveList(page *Page, out *pb.ListRecordsResponse) error {
 	var err error
-	if out.LogProof, err = v.ProofOf([]byte(layout.KeyLog)); err != nil {
+	if out.LogProof, err = v.logProof(); err != nil {
 		return err
 	}
 	for _, r := range page.Records {

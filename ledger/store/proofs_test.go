@@ -24,7 +24,7 @@ func TestRecordWithProofs(t *testing.T) {
 	}
 	defer s.Close()
 	ms := fixture.Dev(3, fixture.SeededKey)
-	if err := s.InitGenesis("c", fixture.Genesis(ms), 1); err != nil {
+	if _, err := s.InitGenesis("c", fixture.Genesis(ms), 1); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -33,11 +33,17 @@ func TestRecordWithProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.BeginBlock(1); err != nil {
+		t.Fatal(err)
+	}
 	ch, err := ledger.DefaultRegistry().Apply(s.Working(), tx, ledger.Block{ChainID: "c", Height: 1, Time: t0.Add(time.Second), Params: ledger.DefaultParams()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Write(ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EndBlock(); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Commit(); err != nil {

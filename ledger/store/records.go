@@ -55,7 +55,11 @@ func (s *Store) writeRecord(ch *ledger.Changes) error {
 	if err := s.set(layout.Content(r.Author, ch.ContentHash), idKey[len(layout.PrefixID):]); err != nil {
 		return err
 	}
-	p := s.pending(r.Height)
+	p := s.pend
+	if p.height != r.Height {
+		return fmt.Errorf("record %s is of height %d, the open block is %d", r.Id, r.Height, p.height)
+	}
+	p.summary.Records[kindName(r.Kind)]++
 	p.seqs[r.Author] = ch.NextSequence
 	p.add(layout.IndexKind, kindName(r.Kind), r.Seq)
 	p.add(layout.IndexAuthor, r.Author, r.Seq)
@@ -84,6 +88,10 @@ type pendingBlock struct {
 	height int64
 	seqs   map[string]uint64
 	index  map[string][]byte // key x/<index>/<value>/<height> -> seqs
+	// summary is what the block changed; sets and removes the store's
+	// write counters when it began.
+	summary       BlockSummary
+	sets, removes uint64
 }
 
 func (p *pendingBlock) add(index, value string, seq uint64) {
@@ -91,25 +99,14 @@ func (p *pendingBlock) add(index, value string, seq uint64) {
 	p.index[k] = layout.AppendSeq(p.index[k], seq)
 }
 
-// pending is the block being written (records of one height).
-func (s *Store) pending(height int64) *pendingBlock {
-	if s.pend == nil || s.pend.height != height {
-		if s.pend != nil {
-			// Only one block is written between commits; a new height
-			// means the previous block's writes must land first.
-			s.flushErr = s.finishBlock()
-		}
-		s.pend = &pendingBlock{height: height, seqs: map[string]uint64{}, index: map[string][]byte{}}
-	}
-	return s.pend
+func newPendingBlock(height int64) *pendingBlock {
+	return &pendingBlock{height: height, seqs: map[string]uint64{}, index: map[string][]byte{},
+		summary: BlockSummary{Records: map[string]int64{}, Obligations: map[pb.ObligationStatus]int64{}}}
 }
 
 // finishBlock writes the pending block's entries and the log's new size
 // and root (meta/log).
 func (s *Store) finishBlock() error {
-	if err := s.flushErr; err != nil {
-		return err
-	}
 	p := s.pend
 	s.pend = nil
 	if p != nil {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/cosmos/iavl"
-	iavldb "github.com/cosmos/iavl/db"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/internal/atomicfile"
@@ -47,7 +46,7 @@ type subtree struct {
 // returns the manifest (the tree above the chunks, the chunks' hashes).
 func (s *Store) ExportSnapshot(v int64, chunkHeight int, emit func(index int, chunk []byte) error) (*pb.SnapshotManifest, error) {
 	s.mu.RLock()
-	it, err := s.tree.GetImmutable(v)
+	it, err := s.reader.GetImmutable(v)
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
@@ -352,7 +351,7 @@ func NewRestorer(dir string, m *pb.SnapshotManifest) (*Restorer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	db, err := iavldb.NewGoLevelDB("appstate", dir)
+	db, err := openLevelDB(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -542,11 +541,11 @@ func (s *Store) Install(restoreDir string) error {
 		return err
 	}
 	os.RemoveAll(restoreDir)
-	db, err := iavldb.NewGoLevelDB("appstate", s.dataDir)
+	db, err := openLevelDB(s.dataDir)
 	if err != nil {
 		return err
 	}
-	fresh, err := newStore(db, s.cacheSize)
+	fresh, err := newStore(db, s.cacheSize, s.keepRecent > 0)
 	if err != nil {
 		db.Close()
 		return err
@@ -556,8 +555,8 @@ func (s *Store) Install(restoreDir string) error {
 		db.Close()
 		return err
 	}
-	s.db, s.tree, s.version, s.hash = fresh.db, fresh.tree, fresh.version, fresh.hash
-	s.rlog, s.logWritten, s.pend = fresh.rlog, fresh.logWritten, nil
+	s.db, s.tree, s.reader, s.version, s.hash = fresh.db, fresh.tree, fresh.reader, fresh.version, fresh.hash
+	s.rlog, s.logWritten, s.pend, s.ended = fresh.rlog, fresh.logWritten, nil, nil
 	s.seen, s.work = fresh.seen, fresh.work
 	s.members.reset(fresh.version)
 	s.count.Store(fresh.count.Load())
@@ -586,5 +585,7 @@ func (s *Store) EarliestVersion() int64 {
 	if len(vs) == 0 {
 		return 0
 	}
-	return int64(vs[0])
+	// IAVL prunes in the background: what it has not deleted yet is
+	// already out of the window.
+	return max(int64(vs[0]), s.prunedTo+1)
 }

@@ -25,7 +25,7 @@ func commitVersions(t testing.TB, s *Store, versions, keys, grow int) {
 				t.Fatal(err)
 			}
 		}
-		if _, _, err := s.Commit(); err != nil {
+		if _, _, err := commit(s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -132,7 +132,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := dst.set([]byte("x/after"), []byte{1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ver, err := dst.Commit(); err != nil || ver != h+1 {
+	if _, ver, err := commit(dst); err != nil || ver != h+1 {
 		t.Fatalf("commit after restore: %d %v", ver, err)
 	}
 	// Never over a store with state.
@@ -176,7 +176,7 @@ func TestSnapshotInnerKeysChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := src.Commit(); err != nil {
+	if _, _, err := commit(src); err != nil {
 		t.Fatal(err)
 	}
 	// Deletions too (they move inner keys), so the honest tree below went
@@ -186,7 +186,7 @@ func TestSnapshotInnerKeysChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := src.Commit(); err != nil {
+	if _, _, err := commit(src); err != nil {
 		t.Fatal(err)
 	}
 	m, chunks := exportChunks(t, src, 4)

@@ -13,6 +13,8 @@ import (
 	corestore "cosmossdk.io/core/store"
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
@@ -34,6 +36,15 @@ const DefaultCacheSize = 100_000
 type Store struct {
 	db   closer
 	tree *iavl.MutableTree
+	// reader reads committed versions for every other goroutine (At,
+	// ExportSnapshot): a second IAVL tree over the same database, with its
+	// own node cache and lock, so that readers share no node with the
+	// writer. IAVL's Set clears the child pointers of committed nodes it
+	// copies (cosmos/iavl#241: an ImmutableTree is not safe to read while
+	// its MutableTree writes), and its node database takes one exclusive
+	// lock for node reads and a commit's batch write alike; with a tree of
+	// their own, reads race with neither and never wait for a block.
+	reader *iavl.MutableTree
 	// marker, when set, is the commit marker file (see checkMarker).
 	marker string
 	// seen answers most duplicate-content lookups of new content in memory.
@@ -52,7 +63,7 @@ type Store struct {
 	// after each commit; 0 keeps every version (an archive node).
 	keepRecent int64
 	log        *slog.Logger
-	prunedTo   int64 // versions up to this one are gone
+	prunedTo   int64 // versions up to this one are gone (or being deleted); guarded by mu
 	// dataDir holds the database (appstate.db), its commit marker and, for
 	// a state-synced node, appstate.restored; "" for an in-memory store.
 	dataDir   string
@@ -64,13 +75,18 @@ type Store struct {
 	// rlog is the record log (the records' transactions); its committed
 	// size and root are meta/log in the tree.
 	rlog *tlog.Log
-	// pend is the block being written: its once-per-block entries.
+	// pend is the open block (BeginBlock to EndBlock): its
+	// once-per-block entries and summary; ended is the summary of the
+	// block ended and not yet committed.
 	pend       *pendingBlock
-	flushErr   error
+	ended      *BlockSummary
 	logWritten uint64 // log size in meta/log of the working state
 
 	crash        func(point string) // Options.CrashPoint
 	uncheckedLog bool               // Options.UncheckedLog
+
+	// heights caches what every read at one height shares.
+	heights heightCache
 
 	// sets and removes count the state writes (a benchmark figure).
 	sets, removes atomic.Uint64
@@ -125,11 +141,11 @@ const MinKeepRecent = 100
 // committed version. It refuses a database that lost committed versions or
 // (when verifying) entries of the latest version, with ErrDamaged.
 func Open(dir string, o Options) (*Store, error) {
-	db, err := iavldb.NewGoLevelDB("appstate", dir)
+	db, err := openLevelDB(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot open %s: %v", ErrDamaged, dir, err)
 	}
-	s, err := newStore(db, o.CacheSize)
+	s, err := newStore(db, o.CacheSize, o.KeepRecent > 0)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -181,9 +197,31 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
+// LevelDB sizing. goleveldb's defaults (a 4 MiB memtable, an 8 MiB block
+// cache) are sized for small writes: a 1,000-record block's version is a
+// batch of about 10 MiB, which overflowed the memtable on every commit
+// (a flush and a level-0 table per block). The memtable holds a few
+// blocks now, the block cache the upper tree levels that every read and
+// write walks, and bloom filters spare reads of tables that lack a node.
+// Seek-triggered compactions are off, as in CometBFT's and the Cosmos
+// SDK's databases: proof reads would otherwise trigger compactions.
+const (
+	levelDBWriteBuffer = 32 << 20
+	levelDBBlockCache  = 64 << 20
+)
+
+func openLevelDB(dir string) (*iavldb.GoLevelDB, error) {
+	return iavldb.NewGoLevelDBWithOpts("appstate", dir, &opt.Options{
+		WriteBuffer:            levelDBWriteBuffer,
+		BlockCacheCapacity:     levelDBBlockCache,
+		Filter:                 filter.NewBloomFilter(10),
+		DisableSeeksCompaction: true,
+	})
+}
+
 // OpenMem opens an empty in-memory store (tests, audit re-execution).
 func OpenMem() (*Store, error) {
-	s, err := newStore(iavldb.NewMemDB(), DefaultCacheSize)
+	s, err := newStore(iavldb.NewMemDB(), DefaultCacheSize, false)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +269,10 @@ type growingBatches struct{ iavldb.DB }
 
 func (d growingBatches) NewBatchWithSize(int) corestore.Batch { return d.DB.NewBatch() }
 
-func newStore(db iavlDB, cacheSize int) (*Store, error) {
+// newStore loads the latest version of db. With asyncPrune, IAVL deletes
+// pruned versions in a goroutine of its own, off Commit's path (Commit only
+// names the version to prune up to).
+func newStore(db iavlDB, cacheSize int, asyncPrune bool) (*Store, error) {
 	if cacheSize <= 0 {
 		cacheSize = DefaultCacheSize
 	}
@@ -246,16 +287,18 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	// newest version. Committed reads go through the tree for their proofs
 	// anyway, and without it a record costs about half the disk writes.
 	tree := iavl.NewMutableTree(growingBatches{db}, cacheSize, true, iavl.NewNopLogger(), iavl.SyncOption(false),
-		iavl.FlushThresholdOption(flushThreshold))
+		iavl.FlushThresholdOption(flushThreshold), iavl.AsyncPruningOption(asyncPrune))
+	reader := iavl.NewMutableTree(db, cacheSize, true, iavl.NewNopLogger())
 	// The database opened, so a committed version that cannot be read is
 	// damage (which error IAVL gives depends on where the damage lies: a
 	// missing node, a bad value, a bad root).
 	const remedy = "; restore it, or wipe the node's data and let it resync from its peers"
 	v, err := tree.Load()
 	if err != nil {
+		tree.Close()
 		return nil, fmt.Errorf("%w: load app state: %w%s", ErrDamaged, err, remedy)
 	}
-	s := &Store{db: db, tree: tree, version: v, hash: tree.Hash(), log: slog.New(slog.DiscardHandler), seen: &seenFilter{},
+	s := &Store{db: db, tree: tree, reader: reader, version: v, hash: tree.Hash(), log: slog.New(slog.DiscardHandler), seen: &seenFilter{},
 		members: &memberCache{m: map[string]*pb.Member{}, versioned: true, from: v},
 		work:    &memberCache{m: map[string]*pb.Member{}}}
 	if v > 0 {
@@ -283,13 +326,14 @@ func newStore(db iavlDB, cacheSize int) (*Store, error) {
 	return s, nil
 }
 
-// Close records a clean shutdown and closes the database.
+// Close records a clean shutdown and closes the database (after IAVL's
+// pruning goroutine, if any, stopped).
 func (s *Store) Close() error {
 	var err error
 	if v := s.Version(); v > 0 {
 		err = s.writeMarker(v, s.Hash(), true)
 	}
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.tree.Close(), s.reader.Close(), s.db.Close())
 }
 
 // Version is the latest committed version (block height); 0 before the first commit.
@@ -306,19 +350,73 @@ func (s *Store) Hash() []byte {
 	return s.hash
 }
 
-// WorkingHash writes the block's once-per-block entries (sequences, list
-// indexes, meta/log) and returns the root hash including every uncommitted
-// write: the block's app hash.
-func (s *Store) WorkingHash() ([]byte, error) {
+// BlockSummary is what one block changed, as the store wrote it: metrics
+// and the mempool's recheck follow the ledger block by block from it rather
+// than from event strings.
+type BlockSummary struct {
+	Height int64
+	// Records counts the block's new records by kind name.
+	Records map[string]int64
+	// Obligations is the change in the number of obligations by status
+	// (a new obligation +1 under its status; a changed one -1 under its
+	// old status and +1 under its new one).
+	Obligations map[pb.ObligationStatus]int64
+	// Changed counts the obligations the block changed (not created).
+	Changed int
+	// Governance says the block changed a member, a proposal or vote,
+	// the params, the governance rules or the upgrade state.
+	Governance bool
+	// Sets and Removes count the block's state writes.
+	Sets, Removes uint64
+}
+
+// BeginBlock starts the block at height: every Write until EndBlock
+// belongs to it. One block is open at a time, and Commit needs it ended.
+func (s *Store) BeginBlock(height int64) error {
+	if s.pend != nil {
+		return fmt.Errorf("begin block %d: block %d is open (EndBlock was not called)", height, s.pend.height)
+	}
+	if s.ended != nil {
+		return fmt.Errorf("begin block %d: block %d is ended but not committed", height, s.ended.Height)
+	}
+	if v := s.tree.Version(); height <= v {
+		return fmt.Errorf("begin block %d: version %d is committed", height, v)
+	}
+	s.pend = newPendingBlock(height)
+	s.pend.sets, s.pend.removes = s.sets.Load(), s.removes.Load()
+	return nil
+}
+
+// EndBlock writes the open block's once-per-block entries (sequences, list
+// indexes, meta/log) and returns the root hash of the working state, the
+// block's app hash, and what the block changed. Commit then saves it.
+func (s *Store) EndBlock() ([]byte, *BlockSummary, error) {
+	p := s.pend
+	if p == nil {
+		return nil, nil, errors.New("end block: no block is open")
+	}
 	if err := s.finishBlock(); err != nil {
+		return nil, nil, err
+	}
+	sum := &p.summary
+	sum.Height = p.height
+	sum.Sets, sum.Removes = s.sets.Load()-p.sets, s.removes.Load()-p.removes
+	s.ended = sum
+	return s.tree.WorkingHash(), sum, nil
+}
+
+// InitGenesis writes the genesis state and returns its root hash (the
+// genesis app hash). It must be called once, before the first block;
+// initialHeight is the chain's first block height. The first block's
+// Commit saves the genesis state with it.
+func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight int64) ([]byte, error) {
+	if err := s.initGenesis(chainID, gs, initialHeight); err != nil {
 		return nil, err
 	}
 	return s.tree.WorkingHash(), nil
 }
 
-// InitGenesis writes the genesis state. It must be called once, before the
-// first commit; initialHeight is the chain's first block height.
-func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight int64) error {
+func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight int64) error {
 	if s.tree.Version() != 0 || !s.tree.IsEmpty() {
 		return errors.New("init genesis: state is not empty")
 	}
@@ -362,6 +460,9 @@ func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 // Write applies the changes of one accepted transaction (or of a block's
 // start, which carries no record) to the working state.
 func (s *Store) Write(ch *ledger.Changes) error {
+	if s.pend == nil {
+		return errors.New("write: no block is open (BeginBlock)")
+	}
 	if ch.Record != nil {
 		if err := s.writeRecord(ch); err != nil {
 			return err
@@ -388,9 +489,13 @@ func (s *Store) remove(k []byte) error {
 // first, then the state that commits to them (a crash in between leaves
 // tiles beyond the committed size, which the next open drops).
 func (s *Store) Commit() ([]byte, int64, error) {
-	if err := s.finishBlock(); err != nil {
-		return nil, 0, err
+	if s.pend != nil {
+		return nil, 0, fmt.Errorf("commit: block %d is open (EndBlock was not called)", s.pend.height)
 	}
+	if s.ended == nil {
+		return nil, 0, errors.New("commit: no block was ended")
+	}
+	s.ended = nil
 	grew := s.logWritten > s.rlog.Committed()
 	crash := func(point string) {
 		if s.crash != nil && grew {
@@ -422,6 +527,8 @@ func (s *Store) Commit() ([]byte, int64, error) {
 	}
 	if err := s.prune(v); err != nil {
 		// The version is saved; pruning is retried after the next commit.
+		// (IAVL prunes in its own goroutine: this only names the version
+		// to prune up to.)
 		s.log.Warn("pruning old state versions failed; retrying after the next block", "height", v, "err", err)
 	}
 	return hash, v, nil
@@ -439,7 +546,9 @@ func (s *Store) prune(v int64) error {
 	if err := s.tree.DeleteVersionsTo(to); err != nil {
 		return fmt.Errorf("prune versions up to %d: %w", to, err)
 	}
+	s.mu.Lock()
 	s.prunedTo = to
+	s.mu.Unlock()
 	return nil
 }
 
@@ -457,13 +566,17 @@ func (s *Store) At(v int64) (*View, error) {
 		return nil, ErrNoVersion
 	}
 	s.mu.RLock()
-	it, err := s.tree.GetImmutable(v)
+	if v <= s.prunedTo {
+		s.mu.RUnlock()
+		return nil, fmt.Errorf("%w: version %d is pruned (versions up to %d are deleted)", ErrNoVersion, v, s.prunedTo)
+	}
+	it, err := s.reader.GetImmutable(v)
 	seen, log := s.seen, s.rlog
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
 	}
-	return &View{r: immutableReader{it}, imm: it, version: v, seen: seen, members: s.members, log: log}, nil
+	return &View{r: immutableReader{it}, imm: it, version: v, seen: seen, members: s.members, log: log, shared: &s.heights}, nil
 }
 
 // Writes counts the state writes since the store was opened: IAVL sets

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corestore "cosmossdk.io/core/store"
 	iavldb "github.com/cosmos/iavl/db"
@@ -17,13 +19,25 @@ import (
 	"github.com/normledger/normledger/ledger/layout"
 )
 
+// commit ends a block at the next height around whatever the test set and
+// commits it.
+func commit(s *Store) ([]byte, int64, error) {
+	if err := s.BeginBlock(s.tree.Version() + 1); err != nil {
+		return nil, 0, err
+	}
+	if _, _, err := s.EndBlock(); err != nil {
+		return nil, 0, err
+	}
+	return s.Commit()
+}
+
 func commitN(t *testing.T, s *Store, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		if err := s.set([]byte("x/"+string(rune('a'+i))), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.Commit(); err != nil {
+		if _, _, err := commit(s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,7 +51,7 @@ func openGenesis(t testing.TB, dir string, opts Options, n int) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(n, fixture.SeededKey)), 1); err != nil {
+	if _, err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(n, fixture.SeededKey)), 1); err != nil {
 		s.Close()
 		t.Fatal(err)
 	}
@@ -144,7 +158,7 @@ func TestSeenFilter(t *testing.T) {
 	if err := s.set(layout.Content("xaa", hash(1)), []byte{1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Commit(); err != nil {
+	if _, _, err := commit(s); err != nil {
 		t.Fatal(err)
 	}
 	if seen, _ := s.Working().ContentSeen("xaa", hash(1)); seen {
@@ -171,6 +185,20 @@ func TestSeenFilter(t *testing.T) {
 	}
 }
 
+// prunedTo waits (up to 30 s) until IAVL's pruning goroutine has deleted
+// the versions before first, and returns the versions available.
+func prunedTo(t *testing.T, s *Store, first int) []int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := s.tree.AvailableVersions()
+		if len(got) > 0 && got[0] >= first || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // With KeepRecent, versions older than the window are deleted after each
 // commit, reads at them fail with ErrNoVersion, and the store reopens and
 // verifies as before.
@@ -178,7 +206,7 @@ func TestKeepRecentPrunes(t *testing.T) {
 	dir := t.TempDir()
 	s := openGenesis(t, dir, Options{KeepRecent: MinKeepRecent}, 3)
 	commitN(t, s, MinKeepRecent+20)
-	if got := s.tree.AvailableVersions(); len(got) != MinKeepRecent || got[0] != 21 {
+	if got := prunedTo(t, s, 21); len(got) != MinKeepRecent || got[0] != 21 {
 		t.Fatalf("versions kept: %d from %v", len(got), got[:1])
 	}
 	if _, err := s.At(20); !errors.Is(err, ErrNoVersion) {
@@ -199,7 +227,7 @@ func TestKeepRecentPrunes(t *testing.T) {
 	}
 	defer s.Close()
 	commitN(t, s, 3)
-	if got := s.tree.AvailableVersions(); len(got) != MinKeepRecent || got[0] != 24 {
+	if got := prunedTo(t, s, 24); len(got) != MinKeepRecent || got[0] != 24 {
 		t.Fatalf("versions kept after reopen: %d from %v", len(got), got[:1])
 	}
 	for _, bad := range []int64{-1, 1, MinKeepRecent - 1} {
@@ -303,4 +331,52 @@ func TestUnreadableVersionIsDamage(t *testing.T) {
 		t.Fatalf("open: %v", err)
 	}
 	t.Log(err)
+}
+
+// Committed versions are read while the writer writes and commits the next
+// blocks (the API and the mempool do this all the time). Run with -race
+// (.ci/run does): the readers' tree shares no node with the writer's.
+func TestReadsWhileWriting(t *testing.T) {
+	s := openGenesis(t, t.TempDir(), Options{}, 3)
+	defer s.Close()
+	commitN(t, s, 1)
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			v, err := s.At(0)
+			if err != nil {
+				done <- err
+				return
+			}
+			if _, err := v.ProofOf([]byte(layout.KeyChainID)); err != nil {
+				done <- err
+				return
+			}
+			if _, err := v.Members(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for b := 0; b < 30; b++ {
+		for i := 0; i < 50; i++ {
+			if err := s.set([]byte(fmt.Sprintf("x/%02d/%03d", b, i)), []byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := commit(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -274,7 +274,7 @@ func Handler(cfg Config, svc *Server) (http.Handler, error) {
 		w.Write(bz)
 	})
 	mux.HandleFunc("GET /v1/stix/bundle", svc.stixBundle)
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", cacheable(svc, gw))
 	noRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeNoRoute, "no such endpoint: "+r.URL.Path)
 	})

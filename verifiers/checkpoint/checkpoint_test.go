@@ -63,7 +63,13 @@ func signedCheckpoint(t testing.TB) ([]byte, uint64, []byte, *types.LightBlock) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.InitGenesis(chainID, fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
+	if _, err := st.InitGenesis(chainID, fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BeginBlock(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.EndBlock(); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := st.Commit(); err != nil {
