@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every benchmark and regenerates BENCHMARKS.md. Not part of the
-# tests. Needs only Go; takes roughly 45 minutes on 2 cores (the state growth
+# tests. Needs only Go (the read benchmark's caching-proxy point also uses
+# Debian's nginx, which it installs when missing, and skips without); takes roughly 45 minutes on 2 cores (the state growth
 # runs are most of it: GROWTH_RECORDS=200000 GROWTH_PRUNED_RECORDS=200000
 # make them quick).
 set -euo pipefail

@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // BenchOptions configure the network benchmarks.
@@ -50,6 +53,13 @@ type BenchResult struct {
 	BlockStoreBytes int64 `json:"block_store_bytes,omitempty"`
 	// Join is the join benchmark (testnet joinbench), when run.
 	Join *JoinResult `json:"join,omitempty"`
+	// CacheNote says why there is no caching-proxy point, if there is none.
+	CacheNote string `json:"cache_note,omitempty"`
+	// CacheVerified counts records a verifier accepted as served by the
+	// caching proxy (of cacheVerifyCount); CacheVerifyNote says why others
+	// were not.
+	CacheVerified   int    `json:"cache_verified,omitempty"`
+	CacheVerifyNote string `json:"cache_verify_note,omitempty"`
 }
 
 func (o BenchOptions) logf(format string, args ...any) {
@@ -218,28 +228,134 @@ func readsUnderLoad(ctx context.Context, o BenchOptions, nw *Network, res *Bench
 		}
 	}
 	res.ReadNode = full.Name
-	total := time.Duration(len(o.ReadConc)+1) * o.ReadFor * 2
+	// The points: the full node directly (reads at the newest height, and
+	// pinned to one height; gRPC), then with the validators at nice 19 (a
+	// stand-in for validators on other hosts: on one 2-core machine they
+	// and the full node share the CPU), then through nginx caching what
+	// the node marks immutable, then a verifier checking answers the cache
+	// served.
+	pinned := st.LatestAttestedHeight
+	type point struct {
+		setup string
+		opts  ReadOptions
+	}
+	var direct, niced, cached []point
+	for _, conc := range o.ReadConc {
+		direct = append(direct,
+			point{"", ReadOptions{Transport: "rest", Concurrency: conc}},
+			point{"", ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned}},
+			point{"", ReadOptions{Transport: "grpc", Concurrency: conc}})
+		niced = append(niced, point{"validators niced", ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned}})
+		cached = append(cached, point{"nginx cache, validators niced", ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned}})
+	}
+	points := len(direct) + len(niced) + len(cached)
+	total := time.Duration(points+2)*o.ReadFor + 30*time.Second
 	loadDone := make(chan *LoadReport, 1)
 	go func() {
 		rep, _ := RunLoad(ctx, nw, LoadOptions{Rate: res.HalfRate, Duration: total, Size: o.Size, Nodes: validators})
 		loadDone <- rep
 	}()
 	time.Sleep(o.ReadFor / 2)
-	for _, conc := range o.ReadConc {
-		for _, tr := range []string{"rest", "grpc"} {
-			r, err := ReadBench(ctx, []NodeInfo{full}, ids, tr, conc, o.ReadFor)
+	run := func(ps []point, base string) error {
+		for _, pt := range ps {
+			ro := pt.opts
+			ro.For, ro.Setup, ro.BaseURL = o.ReadFor, pt.setup, base
+			r, err := ReadBench(ctx, []NodeInfo{full}, ids, ro)
 			if err != nil {
 				return err
 			}
 			o.logf("  reads %s", r)
 			res.Reads = append(res.Reads, r)
 		}
+		return nil
 	}
+	nice := func(n int) {
+		for _, v := range validators {
+			if pid, ok := PID(v); ok {
+				if err := setNice(pid, n); err != nil {
+					o.logf("  nice %d %s: %v", n, v.Name, err)
+				}
+			}
+		}
+	}
+	if err := run(direct, ""); err != nil {
+		return err
+	}
+	nice(19)
+	defer nice(0)
+	if err := run(niced, ""); err != nil {
+		return err
+	}
+	proxy, err := startCacheProxy(ctx, filepath.Join(o.Dir, "nginx"), full.REST)
+	if err != nil {
+		o.logf("  no caching proxy point: %v", err)
+		res.CacheNote = err.Error()
+	} else {
+		defer proxy.stop()
+		if err := run(cached, proxy.URL); err != nil {
+			return err
+		}
+		res.CacheVerified, res.CacheVerifyNote = verifyThroughCache(ctx, nw, proxy.URL, ids, pinned)
+		o.logf("  verifier through the cache: %d of %d records verified%s", res.CacheVerified, cacheVerifyCount, res.CacheVerifyNote)
+	}
+	nice(0)
 	res.ReadsWriteLoad = <-loadDone
 	if res.ReadsWriteLoad != nil {
 		o.logf("  writes during reads: %s", res.ReadsWriteLoad)
 	}
 	return nil
+}
+
+// cacheVerifyCount is how many records the verifier reads through the cache.
+const cacheVerifyCount = 5
+
+// verifyThroughCache has a verifier (light client primary: the proxy;
+// witness: a validator) check records read through the caching proxy at
+// the pinned height, each after the proxy has cached it (a second read is
+// a HIT). It returns how many verified, and why not, if some did not.
+func verifyThroughCache(ctx context.Context, nw *Network, proxyURL string, ids []string, height int64) (int, string) {
+	gen, err := cmttypes.GenesisDocFromFile(nw.Genesis)
+	if err != nil {
+		return 0, ": " + err.Error()
+	}
+	pc, _ := client.New(proxyURL)
+	wc, _ := client.New(nw.Nodes[1].RESTURL())
+	root, err := remote.TrustFromGenesis(ctx, gen, wc)
+	if err != nil {
+		return 0, ": " + err.Error()
+	}
+	lc, err := remote.NewLightClient(ctx, gen.ChainID, remote.NewProvider(gen.ChainID, proxyURL, pc),
+		[]*remote.Provider{remote.NewProvider(gen.ChainID, wc.Base(), wc)}, root, "")
+	if err != nil {
+		return 0, ": " + err.Error()
+	}
+	defer lc.Close()
+	v := &remote.Verifier{API: pc, Light: lc, ChainID: gen.ChainID, At: height}
+	ok := 0
+	var why string
+	for i := 0; i < cacheVerifyCount && i < len(ids); i++ {
+		id := ids[len(ids)-1-i]
+		url := fmt.Sprintf("%s/v1/records/%s?prove=true&height=%d", proxyURL, id, height)
+		hit := false
+		for range 2 {
+			resp, err := http.Get(url)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				hit = resp.Header.Get("X-Cache-Status") == "HIT"
+			}
+		}
+		if !hit {
+			why = fmt.Sprintf("; record %s was not served from the cache", id)
+			continue
+		}
+		if _, _, err := v.Record(ctx, id); err != nil {
+			why = fmt.Sprintf("; record %s: %v", id, err)
+			continue
+		}
+		ok++
+	}
+	return ok, why
 }
 
 func machine() string {

@@ -36,22 +36,43 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 		lr := hn.P99 / hk.P99
 		p("| p99 submit-to-commit at half our saturation (%.0f tx/s) <= 1.2 x kvstore's | %.2f s vs %.2f s = **%.2f x** | %s |", r.HalfRate, hn.P99, hk.P99, lr, pass(lr <= 1.2))
 	}
-	best := ReadResult{}
+	// The target counts REST reads with p99 <= 10 ms in any setup (the
+	// issue allows validators niced as a stand-in for separate hosts, and
+	// asks for a caching proxy point); the full node alone, validators at
+	// normal priority, is reported beside it.
+	best, bestDirect, bestAny := ReadResult{}, ReadResult{}, ReadResult{}
 	for _, rr := range r.Reads {
-		if rr.Transport == "rest" && rr.P99ms <= 10 && rr.PerSecond > best.PerSecond {
+		if rr.Transport != "rest" {
+			continue
+		}
+		if rr.P99ms <= 10 && rr.PerSecond > best.PerSecond {
 			best = rr
 		}
-	}
-	bestAny := ReadResult{}
-	for _, rr := range r.Reads {
-		if rr.Transport == "rest" && rr.PerSecond > bestAny.PerSecond {
+		if rr.Setup == "" && rr.P99ms <= 10 && rr.PerSecond > bestDirect.PerSecond {
+			bestDirect = rr
+		}
+		if rr.PerSecond > bestAny.PerSecond {
 			bestAny = rr
 		}
 	}
 	micro := parseMicro(microFile)
-	bestText := "no concurrency level had p99 <= 10 ms"
+	describe := func(rr ReadResult) string {
+		s := fmt.Sprintf("%.0f reads/s (c=%d, p99 %.1f ms", rr.PerSecond, rr.Concurrency, rr.P99ms)
+		if rr.Setup != "" {
+			s += ", " + rr.Setup
+		}
+		if rr.Height > 0 {
+			s += ", pinned height"
+		}
+		return s + ")"
+	}
+	bestText := "no point had p99 <= 10 ms"
 	if best.Concurrency > 0 {
-		bestText = fmt.Sprintf("best with p99 <= 10 ms: %.0f reads/s (c=%d, p99 %.1f ms)", best.PerSecond, best.Concurrency, best.P99ms)
+		bestText = "best with p99 <= 10 ms: " + describe(best)
+	}
+	directText := "the full node alone (validators at normal priority, no cache): no point had p99 <= 10 ms"
+	if bestDirect.Concurrency > 0 {
+		directText = "the full node alone (validators at normal priority, no cache): " + describe(bestDirect)
 	}
 	readNode := "a non-validator full node"
 	if r.ReadNode != "" {
@@ -61,8 +82,8 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 	if m, ok := micro["RESTProofReads"]; ok {
 		baseline = fmt.Sprintf("; baseline without writes (in-process, BenchmarkRESTProofReads): %.0f reads/s, p99 %.1f ms", m["reads/s"], m["p99_ms"])
 	}
-	p("| >= 5,000 proof-carrying REST reads/s with p99 <= 10 ms from %s while the validators take writes at half saturation | %s; highest: %.0f reads/s (c=%d, p99 %.1f ms)%s | %s |",
-		readNode, bestText, bestAny.PerSecond, bestAny.Concurrency, bestAny.P99ms, baseline, pass(best.PerSecond >= 5000))
+	p("| >= 5,000 proof-carrying REST reads/s with p99 <= 10 ms from %s while the validators take writes at half saturation | %s; %s; highest: %s%s | %s |",
+		readNode, bestText, directText, describe(bestAny), baseline, pass(best.PerSecond >= 5000))
 	var growths [][]GrowthPoint
 	for _, f := range growthFiles {
 		var g []GrowthPoint
@@ -125,11 +146,31 @@ func RenderBenchmarks(path string, r *BenchResult, microFile string, growthFiles
 		p("Writes offered at %.0f tx/s during the reads: %s.", r.HalfRate, r.ReadsWriteLoad)
 		p("")
 	}
-	p("| transport | concurrency | reads/s | p50 ms | p99 ms | errors |")
-	p("|---|---|---|---|---|---|")
+	p("| setup | transport | height | concurrency | reads/s | p50 ms | p99 ms | cache hits | errors |")
+	p("|---|---|---|---|---|---|---|---|---|")
 	for _, rr := range r.Reads {
-		p("| %s | %d | %.0f | %.2f | %.2f | %d |", rr.Transport, rr.Concurrency, rr.PerSecond, rr.P50ms, rr.P99ms, rr.Errors)
+		setup, height, hits := rr.Setup, "newest", "–"
+		if setup == "" {
+			setup = "full node"
+		}
+		if rr.Height > 0 {
+			height = fmt.Sprintf("pinned (%d)", rr.Height)
+		}
+		if strings.Contains(rr.Setup, "cache") && rr.Reads > 0 {
+			hits = fmt.Sprintf("%.0f%%", 100*float64(rr.CacheHits)/float64(rr.Reads))
+		}
+		p("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %s | %d |", setup, rr.Transport, height, rr.Concurrency, rr.PerSecond, rr.P50ms, rr.P99ms, hits, rr.Errors)
 	}
+	p("")
+	if r.CacheNote != "" {
+		p("No caching-proxy point: %s.", r.CacheNote)
+		p("")
+	}
+	if r.CacheVerified > 0 || r.CacheVerifyNote != "" {
+		p("A verifier (light client primary: the proxy; witness: a validator; `remote.Verifier` with `At` = the pinned height) accepted %d of %d records the proxy served from its cache%s.", r.CacheVerified, cacheVerifyCount, r.CacheVerifyNote)
+		p("")
+	}
+	p("Setups: *full node*: reads sent straight to the non-validator full node; *validators niced*: the four validator processes run at nice 19 during those points, a stand-in for validators on other hosts (on this one machine they share two cores with the full node, the load generator and the reader); *nginx cache*: Debian's nginx (one worker) in front of the full node, caching what the node marks `Cache-Control: immutable` (answers pinned to a height) and passing the rest through. *height*: newest = the node's newest attested state (the next block moves it, so no cache may keep it); pinned = `?height=N`.")
 	p("")
 	p("Reads are `GET /v1/records/{id}?prove=true` (REST) and `GetRecord{prove: true}` (gRPC) for random committed ids, all sent to a full node that does not validate (where verifiers read in a real deployment) while the 4 validators take the writes. Each answer carries the ICS23 proofs of the record's state entry and of the log state (meta/log) and the record's RFC 6962 inclusion proof in the record log.")
 	p("")

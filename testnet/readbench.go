@@ -26,17 +26,58 @@ type ReadResult struct {
 	PerSecond   float64 `json:"reads_per_s"`
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
+	// Setup says where the reads went and how the validators ran: ""
+	// (the full node directly), "validators niced" (the validators at
+	// nice 19, standing in for separate hosts), "nginx cache" (a caching
+	// reverse proxy in front of the full node).
+	Setup string `json:"setup,omitempty"`
+	// Height is the state height the reads were pinned to (0: the newest
+	// attested, unpinned).
+	Height int64 `json:"height,omitempty"`
+	// CacheHits counts answers the proxy served from its cache
+	// (X-Cache-Status: HIT).
+	CacheHits int `json:"cache_hits,omitempty"`
 }
 
 func (r ReadResult) String() string {
-	return fmt.Sprintf("%s c=%d: %.0f reads/s, p50 %.2f ms, p99 %.2f ms (%d reads, %d errors)",
+	s := fmt.Sprintf("%s c=%d: %.0f reads/s, p50 %.2f ms, p99 %.2f ms (%d reads, %d errors)",
 		r.Transport, r.Concurrency, r.PerSecond, r.P50ms, r.P99ms, r.Reads, r.Errors)
+	if r.Height > 0 {
+		s += fmt.Sprintf(", pinned to height %d", r.Height)
+	}
+	if r.Setup != "" {
+		s += ", " + r.Setup
+	}
+	if r.CacheHits > 0 && r.Reads > 0 {
+		s += fmt.Sprintf(", cache hit rate %.0f%%", 100*float64(r.CacheHits)/float64(r.Reads))
+	}
+	return s
+}
+
+// ReadOptions describe one read benchmark point.
+type ReadOptions struct {
+	Transport   string // "rest" or "grpc"
+	Concurrency int
+	For         time.Duration
+	// Height pins the reads to a state height (0: the newest attested).
+	Height int64
+	// Setup labels the point (ReadResult.Setup).
+	Setup string
+	// BaseURL, if set, is where REST reads go instead of the nodes (a
+	// proxy in front of them).
+	BaseURL string
 }
 
 // ReadBench issues proof-carrying record reads (prove=true) for random ids
-// from concurrency workers spread over nodes, for d, over REST or gRPC.
-func ReadBench(ctx context.Context, nodes []NodeInfo, ids []string, transport string, concurrency int, d time.Duration) (ReadResult, error) {
-	res := ReadResult{Transport: transport, Concurrency: concurrency}
+// from concurrency workers spread over nodes (or o.BaseURL), for o.For,
+// over REST or gRPC.
+func ReadBench(ctx context.Context, nodes []NodeInfo, ids []string, o ReadOptions) (ReadResult, error) {
+	transport, concurrency, d := o.Transport, o.Concurrency, o.For
+	res := ReadResult{Transport: transport, Concurrency: concurrency, Setup: o.Setup, Height: o.Height}
+	query := "?prove=true"
+	if o.Height > 0 {
+		query += fmt.Sprintf("&height=%d", o.Height)
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var conns []*grpc.ClientConn
@@ -60,22 +101,28 @@ func ReadBench(ctx context.Context, nodes []NodeInfo, ids []string, transport st
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 99))
 			var mine []time.Duration
-			errs := 0
+			errs, hits := 0, 0
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				id := ids[rng.IntN(len(ids))]
 				t0 := time.Now()
 				var err error
 				if transport == "grpc" {
 					cl := ledgersvc.NewLedgerServiceClient(conns[w%len(conns)])
-					_, err = cl.GetRecord(ctx, &pb.GetRecordRequest{Id: id, Prove: true})
+					_, err = cl.GetRecord(ctx, &pb.GetRecordRequest{Id: id, Prove: true, Height: o.Height})
 				} else {
+					base := o.BaseURL
+					if base == "" {
+						base = nodes[w%len(nodes)].RESTURL()
+					}
 					var resp *http.Response
-					resp, err = hc.Get(nodes[w%len(nodes)].RESTURL() + "/v1/records/" + id + "?prove=true")
+					resp, err = hc.Get(base + "/v1/records/" + id + query)
 					if err == nil {
 						io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
 						if resp.StatusCode != 200 {
 							err = fmt.Errorf("status %d", resp.StatusCode)
+						} else if resp.Header.Get("X-Cache-Status") == "HIT" {
+							hits++
 						}
 					}
 				}
@@ -88,6 +135,7 @@ func ReadBench(ctx context.Context, nodes []NodeInfo, ids []string, transport st
 			mu.Lock()
 			lat = append(lat, mine...)
 			res.Errors += errs
+			res.CacheHits += hits
 			mu.Unlock()
 		}(w)
 	}
