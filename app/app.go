@@ -8,6 +8,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/ledger"
@@ -27,10 +28,15 @@ import (
 //	5: staged reporting and pledge review obligations (kinds 9-12), responses
 //	   to pledges, evidence of validator misbehaviour (e/, eb/) (2026-12-02)
 //	6: software upgrades by governance (action 11, meta/upgrade) (2026-12-02)
+//	7: the duplicate-content index (h/ keys) kept beside the state, not in
+//	   it: one random-position state write per record (2026-12-07); chains
+//	   at 6 move by the normledger-v7 upgrade
 //
 // From 6 on, a chain's version is in its state (ledger.AppVersionOf): a
-// software_upgrade vote moves it, and Info reports it.
-const AppVersion uint64 = ledger.GenesisAppVersion
+// software_upgrade vote moves it, and Info reports it. A chain starts at its
+// genesis's consensus_params.version.app (6 when unset); this binary starts
+// new ones at ledger.CurrentAppVersion and replays chains at 6 and 7.
+const AppVersion uint64 = ledger.CurrentAppVersion
 
 // Options configure an App.
 type Options struct {
@@ -186,7 +192,13 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err := protojson.Unmarshal(req.AppStateBytes, gs); err != nil {
 		return nil, fmt.Errorf("genesis app_state: %w", err)
 	}
-	hash, err := a.st.InitGenesis(req.ChainId, gs, req.InitialHeight)
+	// The chain's app version is genesis.json's consensus_params.version.app
+	// (0, in a genesis made before versions were set there: 6).
+	version := req.ConsensusParams.GetVersion().GetApp()
+	if version == 0 {
+		version = ledger.GenesisAppVersion
+	}
+	hash, err := a.st.InitGenesis(req.ChainId, gs, req.InitialHeight, version)
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
@@ -208,7 +220,9 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if len(want) == 0 {
 		return nil, fmt.Errorf("genesis: no member has a validator key and power")
 	}
-	res := &abci.ResponseInitChain{AppHash: hash}
+	// Headers carry the chain's version from the first block on (CometBFT
+	// takes it from these params; Info said this binary's before genesis).
+	res := &abci.ResponseInitChain{AppHash: hash, ConsensusParams: &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: version}}}
 	if len(req.Validators) > 0 {
 		got := ledger.Powers{}
 		for _, v := range req.Validators {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -48,6 +49,22 @@ func newHarnessOn(t testing.TB, st *store.Store, initChain bool) *harness {
 // validator of power 10.
 func newHarnessWith(t testing.TB, st *store.Store, initChain bool, states, validators int) *harness {
 	t.Helper()
+	return newHarnessVersion(t, st, initChain, states, validators, ledger.CurrentAppVersion)
+}
+
+// newHarnessAt starts a chain at app version v (genesis's
+// consensus_params.version.app), as a chain made by an older binary.
+func newHarnessAt(t testing.TB, v uint64) *harness {
+	t.Helper()
+	st, err := store.OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newHarnessVersion(t, st, true, 3, 1, v)
+}
+
+func newHarnessVersion(t testing.TB, st *store.Store, initChain bool, states, validators int, version uint64) *harness {
+	t.Helper()
 	ms := fixture.Dev(states, fixture.SeededKey)
 	h := &harness{t: t, st: st, members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}
 	a, err := New(st, Options{Clock: func() time.Time { return h.now }})
@@ -64,7 +81,8 @@ func newHarnessWith(t testing.TB, st *store.Store, initChain bool, states, valid
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, Time: t0, InitialHeight: 1, AppStateBytes: gs}); err != nil {
+		if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, Time: t0, InitialHeight: 1, AppStateBytes: gs,
+			ConsensusParams: &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: version}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

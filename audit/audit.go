@@ -113,8 +113,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var params *cmtproto.ConsensusParams
+	if gen.ConsensusParams != nil {
+		p := gen.ConsensusParams.ToProto()
+		params = &p
+	}
 	ic, err := a.InitChain(ctx, &abci.RequestInitChain{ChainId: gen.ChainID, Time: gen.GenesisTime,
-		InitialHeight: gen.InitialHeight, AppStateBytes: gen.AppState})
+		InitialHeight: gen.InitialHeight, AppStateBytes: gen.AppState, ConsensusParams: params})
 	if err != nil {
 		return nil, fmt.Errorf("re-execute genesis: %w", err)
 	}

@@ -18,6 +18,29 @@ import (
 // UpgradeState in genesis.
 const GenesisAppVersion uint64 = 6
 
+// CurrentAppVersion is the app version of the chains this binary starts:
+// their genesis says it (consensus_params.version.app, which CometBFT puts
+// in every header) and their state holds it from genesis on. A genesis
+// without it (made by an older binary) is GenesisAppVersion.
+const CurrentAppVersion uint64 = 7
+
+// AppVersionContentIndexOff is the first app version whose authenticated
+// state holds no duplicate-content index (the h/ keys): the store keeps it
+// beside the state, derived from the record log (ledger/store). A chain
+// moving to it by an upgrade drops its h/ keys in the upgrade's block.
+const AppVersionContentIndexOff uint64 = 7
+
+// UpgradeV7 moves a chain started at app version 6 to 7: the ledger's
+// rules do not change; the store drops the duplicate-content index from the
+// state in the upgrade's block (one random-position state write per record
+// fewer from then on). Vote it with software_upgrade name "normledger-v7",
+// app_version 7.
+const UpgradeV7 = "normledger-v7"
+
+func init() {
+	registerUpgrade(Upgrade{Name: UpgradeV7, AppVersion: 7, Migrate: func(State, Block, *Changes) error { return nil }})
+}
+
 // Upgrade is a state migration a binary knows by name. At the start of the
 // block at the plan's height, Migrate edits that block's BeginBlock changes
 // (in state st, the state before the block); parameters it changes apply

@@ -10,13 +10,13 @@ import (
 
 // TestUpgradeName is the upgrade a binary built with -tags upgradetest
 // has: the fault suite upgrades a running testnet to it.
-const TestUpgradeName = "normledger-test-v7"
+const TestUpgradeName = "normledger-test-v8"
 
-// Its migration takes the chain to app version 7 and doubles the default
+// Its migration takes the chain to app version 8 and doubles the default
 // acknowledgement window (a rule the ledger derives deadlines from), so
 // that blocks after the upgrade replay only under the new rules.
 func init() {
-	registerUpgrade(Upgrade{Name: TestUpgradeName, AppVersion: 7, Migrate: func(st State, b Block, ch *Changes) error {
+	registerUpgrade(Upgrade{Name: TestUpgradeName, AppVersion: CurrentAppVersion + 1, Migrate: func(st State, b Block, ch *Changes) error {
 		p := b.Params
 		if ch.Params != nil {
 			p = ch.Params

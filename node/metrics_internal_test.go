@@ -7,6 +7,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -55,7 +56,8 @@ func newMetricsChain(t *testing.T) *metricsChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.abci.InitChain(context.Background(), &abci.RequestInitChain{ChainId: metricsChainID, Time: t0, InitialHeight: 1, AppStateBytes: gs}); err != nil {
+	if _, err := c.abci.InitChain(context.Background(), &abci.RequestInitChain{ChainId: metricsChainID, Time: t0, InitialHeight: 1, AppStateBytes: gs,
+		ConsensusParams: &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: ledger.CurrentAppVersion}}}); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -8,6 +8,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/store"
 )
@@ -24,7 +25,7 @@ func TestSnapshotOffers(t *testing.T) {
 	defer src.Close()
 	gs := fixture.Genesis(fixture.Dev(2, fixture.SeededKey))
 	fixture.SetValidator(gs, "xaa", fixture.SeededValidatorKey("xaa").PubKey().Bytes(), 10)
-	if _, err := src.InitGenesis("c", gs, 1); err != nil {
+	if _, err := src.InitGenesis("c", gs, 1, ledger.CurrentAppVersion); err != nil {
 		t.Fatal(err)
 	}
 	if err := src.BeginBlock(1); err != nil {

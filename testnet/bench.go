@@ -153,7 +153,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	res.RecordBytes = int64(res.Records) * int64(o.Size)
 	data := filepath.Join(nw.Nodes[0].Home, "data")
-	res.StateBytes = dirSize(filepath.Join(data, "appstate.db")) + dirSize(filepath.Join(data, store.LogDir))
+	res.StateBytes = dirSize(filepath.Join(data, "appstate.db")) + dirSize(filepath.Join(data, store.LogDir)) + dirSize(filepath.Join(data, "appindex.db"))
 	res.BlockStoreBytes = dirSize(filepath.Join(data, "blockstore.db"))
 	return res, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/app"
@@ -56,7 +57,8 @@ func Growth(ctx context.Context, dir string, n, size, block, every int, keepRece
 	fixture.SetValidator(g, members[0].ID, fixture.SeededValidatorKey(members[0].ID).PubKey().Bytes(), 10)
 	gs, _ := protojson.Marshal(g)
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := a.InitChain(ctx, &abci.RequestInitChain{ChainId: "growth", Time: t, InitialHeight: 1, AppStateBytes: gs}); err != nil {
+	if _, err := a.InitChain(ctx, &abci.RequestInitChain{ChainId: "growth", Time: t, InitialHeight: 1, AppStateBytes: gs,
+		ConsensusParams: &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: ledger.CurrentAppVersion}}}); err != nil {
 		return nil, err
 	}
 	states := members[:8]

@@ -21,9 +21,9 @@ import (
 )
 
 // testUpgrade is the upgrade the binary built with -tags upgradetest has
-// (ledger/upgrade_testbuild.go): app version 7, acknowledgement window
-// doubled.
-const testUpgrade = "normledger-test-v7"
+// (ledger/upgrade_testbuild.go): the app version after this binary's,
+// acknowledgement window doubled.
+const testUpgrade = "normledger-test-v8"
 
 // A 4-validator network of real processes under continuous signed-write
 // load upgrades by governance from the current build to a build with a
@@ -59,7 +59,7 @@ func TestUpgrade(t *testing.T) {
 
 	at := f.tip() + 30
 	decided := g.pass(&pb.GovernanceAction{Action: &pb.GovernanceAction_SoftwareUpgrade{SoftwareUpgrade: &pb.SoftwareUpgrade{
-		Name: testUpgrade, Height: at, AppVersion: 7, Info: "build with -tags upgradetest"}}}, "xaa", "xbb", "xcc")
+		Name: testUpgrade, Height: at, AppVersion: ledger.CurrentAppVersion + 1, Info: "build with -tags upgradetest"}}}, "xaa", "xbb", "xcc")
 	if decided >= at-2 {
 		t.Fatalf("the plan for height %d passed only at %d", at, decided)
 	}
@@ -113,11 +113,11 @@ func TestUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		info, err := rc.ABCIInfo(context.Background())
-		if err != nil || info.Response.AppVersion != 7 {
+		if err != nil || info.Response.AppVersion != ledger.CurrentAppVersion+1 {
 			t.Fatalf("%s: app version %v after the upgrade: %v", n.Name, info, err)
 		}
 		nc, _ := client.New(n.RESTURL())
-		if st, err := nc.Status(context.Background()); err != nil || st.AppVersion != 7 {
+		if st, err := nc.Status(context.Background()); err != nil || st.AppVersion != ledger.CurrentAppVersion+1 {
 			t.Fatalf("%s: /v1/status app version %d after the upgrade: %v", n.Name, st.GetAppVersion(), err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestUpgrade(t *testing.T) {
 		height  int64
 		version uint64
 		ack     uint32
-	}{{at - 1, ledger.GenesisAppVersion, 24}, {at, ledger.GenesisAppVersion, 48}, {at + 1, 7, 48}} {
+	}{{at - 1, ledger.CurrentAppVersion, 24}, {at, ledger.CurrentAppVersion, 48}, {at + 1, ledger.CurrentAppVersion + 1, 48}} {
 		lb, err := c0.LightBlock(context.Background(), c.height)
 		if err != nil {
 			t.Fatal(err)

@@ -63,7 +63,7 @@ func buildChain() (*testChain, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := st.InitGenesis(testChainID, gs, 1); err != nil {
+	if _, err := st.InitGenesis(testChainID, gs, 1, ledger.CurrentAppVersion); err != nil {
 		return nil, err
 	}
 	c := &testChain{st: st, members: fixture.ByID(ms)}

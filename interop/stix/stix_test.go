@@ -44,7 +44,7 @@ func newChain(t testing.TB) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.InitGenesis(chainID, fixture.Genesis(ms), 1); err != nil {
+	if _, err := st.InitGenesis(chainID, fixture.Genesis(ms), 1, ledger.CurrentAppVersion); err != nil {
 		t.Fatal(err)
 	}
 	return &chain{t: t, st: st, reg: ledger.DefaultRegistry(), members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}

@@ -13,7 +13,9 @@
 //	m/<member>                         Member
 //	n/<member>                         next sequence, u64be
 //	i/<id 32 bytes>                    RecordRef (seq = log index + 1, height, time, kind, author)
-//	h/<author>/<content hash 32 bytes> id (duplicate detection)
+//	h/<author>/<content hash 32 bytes> id (duplicate detection; app version 6
+//	                                   only: from 7 kept beside the state,
+//	                                   h/... -> seq, see ledger/store)
 //	x/<index>/<value>/<height u64be>   the seqs (u64be each, ascending) of the
 //	                                   records of one block under one index value:
 //	  x/k/<kind>/...                     by kind name

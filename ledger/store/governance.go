@@ -42,6 +42,15 @@ func (s *Store) writeGovernance(ch *ledger.Changes) error {
 		if err := s.setProto([]byte(layout.KeyUpgrade), ch.Upgrade); err != nil {
 			return err
 		}
+		next := ledger.AppVersionOf(ch.Upgrade)
+		if s.appVersion < contentIndexFrom && next >= contentIndexFrom {
+			// The upgrade's block: the duplicate-content index leaves the
+			// state (it is kept beside it already).
+			if err := s.dropContentKeys(); err != nil {
+				return fmt.Errorf("upgrade to app version %d: %w", next, err)
+			}
+		}
+		s.appVersion = next
 	}
 	if ch.GovernanceRules != nil {
 		if err := s.setProto([]byte(layout.KeyGovernance), ch.GovernanceRules); err != nil {

@@ -24,7 +24,7 @@ func TestRecordWithProofs(t *testing.T) {
 	}
 	defer s.Close()
 	ms := fixture.Dev(3, fixture.SeededKey)
-	if _, err := s.InitGenesis("c", fixture.Genesis(ms), 1); err != nil {
+	if _, err := s.InitGenesis("c", fixture.Genesis(ms), 1, ledger.CurrentAppVersion); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

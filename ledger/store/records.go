@@ -14,7 +14,7 @@ import (
 // loadSeen fills the duplicate-content filter from the content index.
 func (s *Store) loadSeen() error {
 	start := []byte(layout.PrefixContent)
-	it, err := s.tree.Iterator(start, layout.PrefixEnd(start), true)
+	it, err := s.index.Iterator(start, layout.PrefixEnd(start))
 	if err != nil {
 		return err
 	}
@@ -32,9 +32,10 @@ func (s *Store) loadSeen() error {
 }
 
 // writeRecord appends the record's transaction to the log and writes its
-// two per-record state entries (i/<id>, h/<author>/<content>); the
-// author's sequence and the list indexes are written once per block (see
-// pendingBlock).
+// one per-record state entry (i/<id>; below app version 7 also
+// h/<author>/<content>); the author's sequence and the list indexes are
+// written once per block (see pendingBlock), the duplicate-content index
+// beside the state after the commit (contentindex.go).
 func (s *Store) writeRecord(ch *ledger.Changes) error {
 	r := ch.Record
 	idKey, err := layout.ID(r.Id)
@@ -52,13 +53,17 @@ func (s *Store) writeRecord(ch *ledger.Changes) error {
 	if err := s.setProto(idKey, ref); err != nil {
 		return err
 	}
-	if err := s.set(layout.Content(r.Author, ch.ContentHash), idKey[len(layout.PrefixID):]); err != nil {
-		return err
+	content := layout.Content(r.Author, ch.ContentHash)
+	if s.appVersion < contentIndexFrom {
+		if err := s.set(content, idKey[len(layout.PrefixID):]); err != nil {
+			return err
+		}
 	}
 	p := s.pend
 	if p.height != r.Height {
 		return fmt.Errorf("record %s is of height %d, the open block is %d", r.Id, r.Height, p.height)
 	}
+	p.content[string(content)] = r.Seq
 	p.summary.Records[kindName(r.Kind)]++
 	p.seqs[r.Author] = ch.NextSequence
 	p.add(layout.IndexKind, kindName(r.Kind), r.Seq)
@@ -88,6 +93,9 @@ type pendingBlock struct {
 	height int64
 	seqs   map[string]uint64
 	index  map[string][]byte // key x/<index>/<value>/<height> -> seqs
+	// content holds the block's duplicate-content index entries
+	// (h/<author>/<hash> -> seq), written beside the state after Commit.
+	content map[string]uint64
 	// summary is what the block changed; sets and removes the store's
 	// write counters when it began.
 	summary       BlockSummary
@@ -100,7 +108,7 @@ func (p *pendingBlock) add(index, value string, seq uint64) {
 }
 
 func newPendingBlock(height int64) *pendingBlock {
-	return &pendingBlock{height: height, seqs: map[string]uint64{}, index: map[string][]byte{},
+	return &pendingBlock{height: height, seqs: map[string]uint64{}, index: map[string][]byte{}, content: map[string]uint64{},
 		summary: BlockSummary{Records: map[string]int64{}, Obligations: map[pb.ObligationStatus]int64{}}}
 }
 
@@ -217,8 +225,22 @@ func (v *View) ContentSeen(author string, h [32]byte) (bool, error) {
 	if v.seen != nil && !v.seen.mayHold(author, h) {
 		return false, nil
 	}
-	bz, err := v.r.Get(layout.Content(author, h))
-	return bz != nil, err
+	k := string(layout.Content(author, h))
+	if p := v.pending(); p != nil {
+		if _, ok := p.content[k]; ok {
+			return true, nil
+		}
+	}
+	if v.work != nil {
+		if _, ok := v.work.unindexed[k]; ok {
+			return true, nil
+		}
+	}
+	n, err := v.RecordCount()
+	if err != nil {
+		return false, err
+	}
+	return seenIn(v.index, author, h, n)
 }
 
 // RecordCount implements ledger.State: the log's size at this height

@@ -555,9 +555,27 @@ func (s *Store) Install(restoreDir string) error {
 		db.Close()
 		return err
 	}
+	// The content index is rebuilt from the restored log.
+	if s.index != nil {
+		s.index.Close()
+	}
+	if fresh.index, err = resetIndex(s.dataDir); err != nil {
+		db.Close()
+		return err
+	}
+	if err := fresh.catchUpIndex(true); err != nil {
+		fresh.index.Close()
+		db.Close()
+		return err
+	}
+	if err := fresh.loadSeen(); err != nil {
+		fresh.index.Close()
+		db.Close()
+		return err
+	}
 	s.db, s.tree, s.reader, s.version, s.hash = fresh.db, fresh.tree, fresh.reader, fresh.version, fresh.hash
 	s.rlog, s.logWritten, s.pend, s.ended = fresh.rlog, fresh.logWritten, nil, nil
-	s.seen, s.work = fresh.seen, fresh.work
+	s.seen, s.work, s.index, s.unindexed, s.appVersion = fresh.seen, fresh.work, fresh.index, nil, fresh.appVersion
 	s.members.reset(fresh.version)
 	s.count.Store(fresh.count.Load())
 	s.prunedTo = fresh.version - 1

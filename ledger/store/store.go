@@ -49,6 +49,14 @@ type Store struct {
 	marker string
 	// seen answers most duplicate-content lookups of new content in memory.
 	seen *seenFilter
+	// index is the duplicate-content index beside the state
+	// (contentindex.go); unindexed holds the ended block's entries until
+	// Commit writes them.
+	index     iavlDB
+	unindexed map[string]uint64
+	// appVersion is the working state's app version: below
+	// contentIndexFrom the state also holds the h/ keys.
+	appVersion uint64
 	// members caches decoded members of committed versions, work those of
 	// the working state: every transaction looks up its signer. See
 	// memberCache for how governance writes keep them right.
@@ -140,7 +148,10 @@ const MinKeepRecent = 100
 // Open opens (or creates) the state database in dir and loads the latest
 // committed version. It refuses a database that lost committed versions or
 // (when verifying) entries of the latest version, with ErrDamaged.
-func Open(dir string, o Options) (*Store, error) {
+func Open(dir string, o Options) (_ *Store, err error) {
+	if o.KeepRecent < 0 || (o.KeepRecent > 0 && o.KeepRecent < MinKeepRecent) {
+		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep every version) or at least %d", o.KeepRecent, MinKeepRecent)
+	}
 	db, err := openLevelDB(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot open %s: %v", ErrDamaged, dir, err)
@@ -150,10 +161,16 @@ func Open(dir string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	if o.KeepRecent < 0 || (o.KeepRecent > 0 && o.KeepRecent < MinKeepRecent) {
-		db.Close()
-		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep every version) or at least %d", o.KeepRecent, MinKeepRecent)
-	}
+	defer func() {
+		if err != nil {
+			if s.index != nil {
+				s.index.Close()
+			}
+			s.tree.Close()
+			s.reader.Close()
+			db.Close()
+		}
+	}()
 	s.keepRecent = o.KeepRecent
 	s.crash = o.CrashPoint
 	if vs := s.tree.AvailableVersions(); o.KeepRecent > 0 && len(vs) > 0 {
@@ -165,7 +182,6 @@ func Open(dir string, o Options) (*Store, error) {
 	s.marker = filepath.Join(dir, "appstate.commit")
 	s.dataDir, s.cacheSize, s.uncheckedLog = dir, o.CacheSize, o.UncheckedLog
 	if err := s.openLog(); err != nil {
-		db.Close()
 		return nil, err
 	}
 	if bz, err := os.ReadFile(filepath.Join(dir, "appstate.restored")); err == nil {
@@ -173,24 +189,31 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	clean, err := s.checkMarker()
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	verify := o.Verify == VerifyAlways || (o.Verify != VerifyNever && !clean)
 	if verify && s.version > 0 {
 		if err := s.Verify(); err != nil {
-			db.Close()
 			return nil, err
 		}
 		if err := s.rlog.VerifyAll(); err != nil {
-			db.Close()
 			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 		}
+	}
+	// The duplicate-content index, caught up with the verified log (and
+	// rebuilt whole when asked to verify everything).
+	if s.index, err = openIndex(dir); err != nil {
+		return nil, fmt.Errorf("%w: cannot open the content index in %s: %v", ErrDamaged, dir, err)
+	}
+	if err := s.catchUpIndex(o.Verify == VerifyAlways); err != nil {
+		return nil, err
+	}
+	if err := s.loadSeen(); err != nil {
+		return nil, fmt.Errorf("%w: content index: %v", ErrDamaged, err)
 	}
 	// Until Close records a clean shutdown, a restart must verify.
 	if s.version > 0 {
 		if err := s.writeMarker(s.version, s.hash, false); err != nil {
-			db.Close()
 			return nil, err
 		}
 	}
@@ -199,15 +222,15 @@ func Open(dir string, o Options) (*Store, error) {
 
 // LevelDB sizing. goleveldb's defaults (a 4 MiB memtable, an 8 MiB block
 // cache) are sized for small writes: a 1,000-record block's version is a
-// batch of about 10 MiB, which overflowed the memtable on every commit
-// (a flush and a level-0 table per block). The memtable holds a few
-// blocks now, the block cache the upper tree levels that every read and
+// batch of about 5 MiB (10 MiB at app version 6), which overflowed the
+// memtable on every commit (a flush and a level-0 table per block). The
+// memtable holds a few blocks now (each node keeps two: 32 MiB of RSS), the block cache the upper tree levels that every read and
 // write walks, and bloom filters spare reads of tables that lack a node.
 // Seek-triggered compactions are off, as in CometBFT's and the Cosmos
 // SDK's databases: proof reads would otherwise trigger compactions.
 const (
-	levelDBWriteBuffer = 32 << 20
-	levelDBBlockCache  = 64 << 20
+	levelDBWriteBuffer = 16 << 20
+	levelDBBlockCache  = 32 << 20
 )
 
 func openLevelDB(dir string) (*iavldb.GoLevelDB, error) {
@@ -226,6 +249,7 @@ func OpenMem() (*Store, error) {
 		return nil, err
 	}
 	s.rlog = tlog.OpenMem()
+	s.index = iavldb.NewMemDB()
 	return s, nil
 }
 
@@ -311,9 +335,11 @@ func newStore(db iavlDB, cacheSize int, asyncPrune bool) (*Store, error) {
 		if len(cid) == 0 {
 			return nil, fmt.Errorf("%w: app state at version %d has no chain id%s", ErrDamaged, v, remedy)
 		}
-		if err := s.loadSeen(); err != nil {
-			return nil, fmt.Errorf("%w: app state at version %d: %w%s", ErrDamaged, v, err, remedy)
+		us, err := (&View{r: tree}).Upgrade()
+		if err != nil {
+			return nil, fmt.Errorf("%w: app state at version %d is unreadable: %w%s", ErrDamaged, v, err, remedy)
 		}
+		s.appVersion = ledger.AppVersionOf(us)
 		n, _, err := (&View{r: tree}).LogState()
 		switch {
 		case errors.Is(err, ErrDamaged): // no log state, or not one of this version's
@@ -333,7 +359,11 @@ func (s *Store) Close() error {
 	if v := s.Version(); v > 0 {
 		err = s.writeMarker(v, s.Hash(), true)
 	}
-	return errors.Join(err, s.tree.Close(), s.reader.Close(), s.db.Close())
+	var ierr error
+	if s.index != nil {
+		ierr = s.index.Close()
+	}
+	return errors.Join(err, s.tree.Close(), s.reader.Close(), s.db.Close(), ierr)
 }
 
 // Version is the latest committed version (block height); 0 before the first commit.
@@ -398,6 +428,7 @@ func (s *Store) EndBlock() ([]byte, *BlockSummary, error) {
 	if err := s.finishBlock(); err != nil {
 		return nil, nil, err
 	}
+	s.unindexed = p.content
 	sum := &p.summary
 	sum.Height = p.height
 	sum.Sets, sum.Removes = s.sets.Load()-p.sets, s.removes.Load()-p.removes
@@ -405,23 +436,38 @@ func (s *Store) EndBlock() ([]byte, *BlockSummary, error) {
 	return s.tree.WorkingHash(), sum, nil
 }
 
-// InitGenesis writes the genesis state and returns its root hash (the
-// genesis app hash). It must be called once, before the first block;
-// initialHeight is the chain's first block height. The first block's
-// Commit saves the genesis state with it.
-func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight int64) ([]byte, error) {
-	if err := s.initGenesis(chainID, gs, initialHeight); err != nil {
+// InitGenesis writes the genesis state of a chain at appVersion (0:
+// ledger.GenesisAppVersion) and returns its root hash (the genesis app
+// hash). It must be called once, before the first block; initialHeight is
+// the chain's first block height. The first block's Commit saves the
+// genesis state with it.
+func (s *Store) InitGenesis(chainID string, gs *pb.GenesisState, initialHeight int64, appVersion uint64) ([]byte, error) {
+	if err := s.initGenesis(chainID, gs, initialHeight, appVersion); err != nil {
 		return nil, err
 	}
 	return s.tree.WorkingHash(), nil
 }
 
-func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight int64) error {
+func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight int64, appVersion uint64) error {
 	if s.tree.Version() != 0 || !s.tree.IsEmpty() {
 		return errors.New("init genesis: state is not empty")
 	}
 	if err := ledger.ValidateGenesis(gs); err != nil {
 		return err
+	}
+	if appVersion == 0 {
+		appVersion = ledger.GenesisAppVersion
+	}
+	if appVersion < ledger.GenesisAppVersion || appVersion > ledger.CurrentAppVersion {
+		return fmt.Errorf("init genesis: app version %d: this binary starts chains at versions %d to %d", appVersion, ledger.GenesisAppVersion, ledger.CurrentAppVersion)
+	}
+	s.appVersion = appVersion
+	if appVersion > ledger.GenesisAppVersion {
+		// A chain at GenesisAppVersion holds no UpgradeState (as before
+		// versions were in the state); a later one says its version.
+		if err := s.setProto([]byte(layout.KeyUpgrade), &pb.UpgradeState{AppVersion: appVersion}); err != nil {
+			return err
+		}
 	}
 	if initialHeight > 1 {
 		s.tree.SetInitialVersion(uint64(initialHeight))
@@ -513,6 +559,13 @@ func (s *Store) Commit() ([]byte, int64, error) {
 	}
 	crash("state-saved")
 	s.rlog.MarkCommitted(s.logWritten)
+	// The content index follows the saved state (never ahead of it); a
+	// crash before this write leaves it behind, which the next open
+	// catches up from the log. Readers see version v only after it.
+	if err := s.writeIndex(s.unindexed, s.logWritten); err != nil {
+		return nil, 0, fmt.Errorf("write the content index: %w", err)
+	}
+	s.unindexed = nil
 	// Before v is published: a reader that sees version v must not find
 	// members of v-1 in the cache (readers of v-1 then bypass it).
 	if s.membersDirty {
@@ -554,7 +607,7 @@ func (s *Store) prune(v int64) error {
 
 // Working returns a view of the working (uncommitted) state, for FinalizeBlock.
 func (s *Store) Working() *View {
-	return &View{r: s.tree, seen: s.seen, members: s.work, count: &s.count, log: s.rlog, work: s}
+	return &View{r: s.tree, seen: s.seen, members: s.work, count: &s.count, log: s.rlog, work: s, index: s.index}
 }
 
 // At returns an immutable view of committed version v (0 = latest).
@@ -571,12 +624,12 @@ func (s *Store) At(v int64) (*View, error) {
 		return nil, fmt.Errorf("%w: version %d is pruned (versions up to %d are deleted)", ErrNoVersion, v, s.prunedTo)
 	}
 	it, err := s.reader.GetImmutable(v)
-	seen, log := s.seen, s.rlog
+	seen, log, index := s.seen, s.rlog, s.index
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: version %d: %v", ErrNoVersion, v, err)
 	}
-	return &View{r: immutableReader{it}, imm: it, version: v, seen: seen, members: s.members, log: log, shared: &s.heights}, nil
+	return &View{r: immutableReader{it}, imm: it, version: v, seen: seen, members: s.members, log: log, shared: &s.heights, index: index}, nil
 }
 
 // Writes counts the state writes since the store was opened: IAVL sets

@@ -15,6 +15,7 @@ import (
 	corestore "cosmossdk.io/core/store"
 	iavldb "github.com/cosmos/iavl/db"
 
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/layout"
 )
@@ -51,7 +52,7 @@ func openGenesis(t testing.TB, dir string, opts Options, n int) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(n, fixture.SeededKey)), 1); err != nil {
+	if _, err := s.InitGenesis("c", fixture.Genesis(fixture.Dev(n, fixture.SeededKey)), 1, ledger.CurrentAppVersion); err != nil {
 		s.Close()
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestSeenFilter(t *testing.T) {
 	dir := t.TempDir()
 	s := openGenesis(t, dir, Options{}, 3)
 	// Written behind the filter's back: only a reload can know it.
-	if err := s.set(layout.Content("xaa", hash(1)), []byte{1}); err != nil {
+	if err := s.writeIndex(map[string]uint64{string(layout.Content("xaa", hash(1))): 0}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := commit(s); err != nil {

@@ -50,6 +50,8 @@ type View struct {
 	// work is the store, for the working state's view: it reads the block
 	// being written (Store.pend) too.
 	work *Store
+	// index is the store's duplicate-content index (contentindex.go).
+	index iavlDB
 	// shared is the store's cache of what reads at one height share.
 	shared *heightCache
 	// A committed version's count never changes: found once per view.

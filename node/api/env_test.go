@@ -9,11 +9,13 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/normledger/normledger/app"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/store"
 )
@@ -54,7 +56,8 @@ func newTestLedger(t testing.TB) *testLedger {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := a.InitChain(ctx, &abci.RequestInitChain{ChainId: testChainID, Time: testT0, InitialHeight: 1, AppStateBytes: gs}); err != nil {
+	if _, err := a.InitChain(ctx, &abci.RequestInitChain{ChainId: testChainID, Time: testT0, InitialHeight: 1, AppStateBytes: gs,
+		ConsensusParams: &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: ledger.CurrentAppVersion}}}); err != nil {
 		t.Fatal(err)
 	}
 	l := &testLedger{st: st, app: a}

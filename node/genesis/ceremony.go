@@ -337,6 +337,8 @@ func NewDoc(chainID string, genesisTime time.Time, vals []cmttypes.GenesisValida
 		AppState:        json.RawMessage(appState),
 	}
 	doc.ConsensusParams.Block.MaxBytes = 4 << 20
+	// The chain starts at this binary's app version (headers carry it).
+	doc.ConsensusParams.Version.App = ledger.CurrentAppVersion
 	if err := doc.ValidateAndComplete(); err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}

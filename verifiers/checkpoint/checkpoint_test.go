@@ -21,6 +21,7 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store"
@@ -63,7 +64,7 @@ func signedCheckpoint(t testing.TB) ([]byte, uint64, []byte, *types.LightBlock) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.InitGenesis(chainID, fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1); err != nil {
+	if _, err := st.InitGenesis(chainID, fixture.Genesis(fixture.Dev(3, fixture.SeededKey)), 1, ledger.CurrentAppVersion); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.BeginBlock(1); err != nil {

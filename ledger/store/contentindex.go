@@ -1,0 +1,220 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	iavldb "github.com/cosmos/iavl/db"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/layout"
+)
+
+// The duplicate-content index. The ledger rejects a record whose author
+// already filed one with the same content (ledger.ContentHash), so every
+// node must answer "seen?" alike; the answer is a function of the record log
+// alone. Up to app version 6 the index was in the authenticated state
+// (h/<author>/<content hash> -> id): a second key at a random position per
+// record, about half the state's writes and size, proving nothing a
+// verifier asks for. From app version 7 (ledger.AppVersionContentIndexOff)
+// it is kept beside the state, in its own database, as Certificate
+// Transparency logs keep their hash-to-index lookup beside the tree:
+//
+//	h/<author>/<content hash 32 bytes> -> seq (u64be): the record's position
+//	meta/indexed                         -> u64be: records indexed (a log size)
+//
+// It is written after the state version it belongs to is saved (so it never
+// runs ahead of the state), and caught up from the record log when it lags
+// (a crash between the two, a node upgraded from an older binary, a
+// state-sync restore, which rebuilds it whole). A lookup at a version counts
+// an entry only if its seq is within that version's log, so readers of older
+// versions and a lagging or leading index never change an answer.
+
+var indexedKey = []byte("meta/indexed")
+
+// contentIndexFrom is the first app version whose state holds no h/ keys.
+const contentIndexFrom = ledger.AppVersionContentIndexOff
+
+func openIndex(dir string) (iavlDB, error) {
+	return iavldb.NewGoLevelDBWithOpts("appindex", dir, &opt.Options{
+		Filter:                 filter.NewBloomFilter(10),
+		DisableSeeksCompaction: true,
+	})
+}
+
+// indexedCount reads meta/indexed.
+func (s *Store) indexedCount() (uint64, error) {
+	bz, err := s.index.Get(indexedKey)
+	if err != nil || bz == nil {
+		return 0, err
+	}
+	if len(bz) != 8 {
+		return 0, fmt.Errorf("%w: content index: meta/indexed is %d bytes", ErrDamaged, len(bz))
+	}
+	return beU64(bz), nil
+}
+
+func beU64(b []byte) uint64 {
+	var n uint64
+	for _, c := range b[:8] {
+		n = n<<8 | uint64(c)
+	}
+	return n
+}
+
+// contentOf is the index key of a logged transaction: its author and
+// content hash.
+func contentOf(tx []byte) ([]byte, error) {
+	t, err := ledger.DecodeTx(tx, 0)
+	if err != nil {
+		return nil, err
+	}
+	h, err := ledger.ContentHash(t.Body.GetRecord())
+	if err != nil {
+		return nil, err
+	}
+	return layout.Content(t.Body.Signer, h), nil
+}
+
+// catchUpIndex indexes the committed log entries the index lacks; an
+// index that holds more than the committed log (a state restored from an
+// older backup) is rebuilt, and so is one when rebuild is set.
+func (s *Store) catchUpIndex(rebuild bool) error {
+	n := s.rlog.Committed()
+	m, err := s.indexedCount()
+	if err != nil {
+		return err
+	}
+	if m > n || rebuild {
+		if err := s.clearIndex(); err != nil {
+			return err
+		}
+		m = 0
+	}
+	if m == n {
+		return nil
+	}
+	if n-m > 100_000 {
+		s.log.Info("building the duplicate-content index from the record log", "from", m, "to", n)
+	}
+	b := s.index.NewBatch()
+	for seq := m + 1; seq <= n; seq++ {
+		tx, err := s.rlog.Entry(seq - 1)
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("content index: log entry %d: %w", seq-1, err)
+		}
+		k, err := contentOf(tx)
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("%w: content index: log entry %d: %v", ErrDamaged, seq-1, err)
+		}
+		if err := b.Set(k, layout.U64(seq)); err != nil {
+			b.Close()
+			return err
+		}
+		if seq%10_000 == 0 || seq == n {
+			if err := b.Set(indexedKey, layout.U64(seq)); err != nil {
+				b.Close()
+				return err
+			}
+			if err := b.Write(); err != nil {
+				b.Close()
+				return fmt.Errorf("content index: %w", err)
+			}
+			b.Close()
+			b = s.index.NewBatch()
+		}
+	}
+	return b.Close()
+}
+
+// clearIndex deletes every entry of the content index.
+func (s *Store) clearIndex() error {
+	it, err := s.index.Iterator(nil, nil)
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	for ; it.Valid(); it.Next() {
+		keys = append(keys, bytes.Clone(it.Key()))
+	}
+	err = errors.Join(it.Error(), it.Close())
+	if err != nil {
+		return err
+	}
+	b := s.index.NewBatch()
+	defer b.Close()
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return b.Write()
+}
+
+// writeIndex adds the committed block's content entries (after its state
+// version is saved) and moves meta/indexed to the committed log size.
+func (s *Store) writeIndex(entries map[string]uint64, committed uint64) error {
+	b := s.index.NewBatch()
+	defer b.Close()
+	for k, seq := range entries {
+		if err := b.Set([]byte(k), layout.U64(seq)); err != nil {
+			return err
+		}
+	}
+	if err := b.Set(indexedKey, layout.U64(committed)); err != nil {
+		return err
+	}
+	return b.Write()
+}
+
+// seenIn answers "did author file content h?" from the index, counting only
+// records within the first count of the log.
+func seenIn(index iavlDB, author string, h [32]byte, count uint64) (bool, error) {
+	bz, err := index.Get(layout.Content(author, h))
+	if err != nil || bz == nil {
+		return false, err
+	}
+	if len(bz) != 8 {
+		return false, fmt.Errorf("%w: content index entry of %q is %d bytes", ErrDamaged, author, len(bz))
+	}
+	return beU64(bz) <= count, nil
+}
+
+// resetIndex replaces the index database in dir with an empty one (a
+// state-sync restore rebuilds it from the restored log).
+func resetIndex(dir string) (iavlDB, error) {
+	if err := os.RemoveAll(filepath.Join(dir, "appindex.db")); err != nil {
+		return nil, err
+	}
+	return openIndex(dir)
+}
+
+// dropContentKeys removes the h/ keys from the working state (the block
+// that moves a chain to app version 7).
+func (s *Store) dropContentKeys() error {
+	start := []byte(layout.PrefixContent)
+	it, err := s.tree.Iterator(start, layout.PrefixEnd(start), true)
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	for ; it.Valid(); it.Next() {
+		keys = append(keys, bytes.Clone(it.Key()))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := s.remove(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
