@@ -64,8 +64,10 @@ func (m *mempool) reset(v ledger.State, height int64, params *pb.Params, powers 
 // plus the transactions already admitted to the mempool. A recheck (after
 // each commit) of a transaction this node admitted before takes the quick
 // path when it can: its author's next sequence is still its sequence, its
-// content is still new, the block changed no governance state or existing
-// obligation, and it was judged in full within recheckEvery blocks. Then
+// content is still new, the records it refers to and the obligations of
+// others it changes are still in the mempool state, the block changed no
+// governance state or existing obligation, and it was judged in full within
+// recheckEvery blocks. Then
 // its recorded changes are laid over the new state without decoding or
 // judging it again. Anything else is judged in full.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
@@ -112,7 +114,35 @@ func (a *App) quickRecheck(c *checkedTx) bool {
 		return false
 	}
 	seen, err := m.check.ContentSeen(r.Author, c.ch.ContentHash)
-	return err == nil && !seen
+	if err != nil || seen {
+		return false
+	}
+	return dependenciesHold(m.check, c.ch)
+}
+
+// dependenciesHold says whether what a transaction's changes rest on is
+// still in the mempool state: every record it refers to, and every
+// obligation it changes that another record created. Either may have come
+// from a waiting transaction that this recheck just dropped. Governance
+// changes are always judged in full.
+func dependenciesHold(o *ledger.Overlay, ch *ledger.Changes) bool {
+	if len(ch.Members)+len(ch.Proposals)+len(ch.Votes)+len(ch.Evidence) > 0 || ch.Params != nil || ch.GovernanceRules != nil || ch.Upgrade != nil {
+		return false
+	}
+	for _, ref := range ch.References {
+		if r, err := o.Record(ref); err != nil || r == nil {
+			return false
+		}
+	}
+	for _, ob := range ch.Obligations {
+		if ob.SourceRecord == ch.Record.Id {
+			continue // made by this transaction
+		}
+		if cur, err := o.Obligation(ob.Id); err != nil || cur == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // QuickRechecks counts the rechecks that took the quick path.

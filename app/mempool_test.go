@@ -180,3 +180,31 @@ func TestConnectionsConcurrent(t *testing.T) {
 		t.Fatalf("%d of %d transactions committed", committed, len(pending))
 	}
 }
+
+// A waiting transaction that refers to another waiting one is judged in
+// full when that one is dropped: the quick path would put it back on a
+// record that is gone.
+func TestRecheckDependencies(t *testing.T) {
+	h := newHarness(t)
+	a := h.signSeq("xaa", 1, note("A"))
+	if r := h.checkTx(a); r.Code != 0 {
+		t.Fatalf("A: %d %s", r.Code, r.Log)
+	}
+	rec := note("refers to A")
+	rec.Refs = []string{ledger.RecordID(a)}
+	b := h.signSeq("xcc", 1, rec)
+	if r := h.checkTx(b); r.Code != 0 {
+		t.Fatalf("B: %d %s", r.Code, r.Log)
+	}
+	h.block(h.signSeq("xaa", 1, note("A replaced"))) // A's sequence, another record
+	before := h.app.QuickRechecks()
+	if r := h.recheck(a); r.Code != uint32(ledger.CodeReplay) {
+		t.Fatalf("recheck of A: %d %s", r.Code, r.Log)
+	}
+	if r := h.recheck(b); r.Code != uint32(ledger.CodeUnknownRecord) {
+		t.Fatalf("recheck of B, whose reference is gone: %d %s", r.Code, r.Log)
+	}
+	if h.app.QuickRechecks() != before {
+		t.Fatal("a recheck took the quick path")
+	}
+}

@@ -26,7 +26,8 @@ import (
 // Transparency logs keep their hash-to-index lookup beside the tree:
 //
 //	h/<author>/<content hash 32 bytes> -> seq (u64be): the record's position
-//	meta/indexed                         -> u64be: records indexed (a log size)
+//	meta/indexed                         -> u64be(log size) || log root: the
+//	                                        log the index was built from
 //
 // It is written after the state version it belongs to is saved (so it never
 // runs ahead of the state), and caught up from the record log when it lags
@@ -41,22 +42,52 @@ var indexedKey = []byte("meta/indexed")
 const contentIndexFrom = ledger.AppVersionContentIndexOff
 
 func openIndex(dir string) (iavlDB, error) {
-	return iavldb.NewGoLevelDBWithOpts("appindex", dir, &opt.Options{
+	db, err := iavldb.NewGoLevelDBWithOpts("appindex", dir, &opt.Options{
 		Filter:                 filter.NewBloomFilter(10),
 		DisableSeeksCompaction: true,
 	})
+	if err != nil {
+		return nil, err // not a nil *GoLevelDB in a non-nil interface
+	}
+	return db, nil
 }
 
-// indexedCount reads meta/indexed.
-func (s *Store) indexedCount() (uint64, error) {
+// indexedCount reads meta/indexed (the log size and root the index was
+// built from) and reports whether the committed log has that root at that
+// size: an index left from another chain, or from a history the node no
+// longer has, must not answer for this one.
+func (s *Store) indexedCount() (n uint64, matches bool, err error) {
 	bz, err := s.index.Get(indexedKey)
 	if err != nil || bz == nil {
-		return 0, err
+		return 0, err == nil, err
 	}
-	if len(bz) != 8 {
-		return 0, fmt.Errorf("%w: content index: meta/indexed is %d bytes", ErrDamaged, len(bz))
+	n, root, err := layout.ParseLogState(bz)
+	if err != nil {
+		return 0, false, nil // unreadable: rebuilt
 	}
-	return beU64(bz), nil
+	if n == 0 || n > s.rlog.Committed() {
+		return n, n == 0, nil
+	}
+	want, err := s.rlog.RootAt(n)
+	if err != nil {
+		return 0, false, fmt.Errorf("content index: log root at %d: %w", n, err)
+	}
+	return n, bytes.Equal(root, want), nil
+}
+
+// indexedValue is meta/indexed for the first n committed log entries.
+func (s *Store) indexedValue(n uint64) ([]byte, error) {
+	if n == 0 {
+		return layout.LogState(0, make([]byte, 32)), nil
+	}
+	if n == s.rlog.Size() {
+		return layout.LogState(n, s.rlog.Root()), nil
+	}
+	root, err := s.rlog.RootAt(n)
+	if err != nil {
+		return nil, err
+	}
+	return layout.LogState(n, root), nil
 }
 
 func beU64(b []byte) uint64 {
@@ -86,11 +117,11 @@ func contentOf(tx []byte) ([]byte, error) {
 // older backup) is rebuilt, and so is one when rebuild is set.
 func (s *Store) catchUpIndex(rebuild bool) error {
 	n := s.rlog.Committed()
-	m, err := s.indexedCount()
+	m, matches, err := s.indexedCount()
 	if err != nil {
 		return err
 	}
-	if m > n || rebuild {
+	if m > n || !matches || rebuild {
 		if err := s.clearIndex(); err != nil {
 			return err
 		}
@@ -119,7 +150,12 @@ func (s *Store) catchUpIndex(rebuild bool) error {
 			return err
 		}
 		if seq%10_000 == 0 || seq == n {
-			if err := b.Set(indexedKey, layout.U64(seq)); err != nil {
+			mark, err := s.indexedValue(seq)
+			if err != nil {
+				b.Close()
+				return err
+			}
+			if err := b.Set(indexedKey, mark); err != nil {
 				b.Close()
 				return err
 			}
@@ -168,7 +204,11 @@ func (s *Store) writeIndex(entries map[string]uint64, committed uint64) error {
 			return err
 		}
 	}
-	if err := b.Set(indexedKey, layout.U64(committed)); err != nil {
+	mark, err := s.indexedValue(committed)
+	if err != nil {
+		return err
+	}
+	if err := b.Set(indexedKey, mark); err != nil {
 		return err
 	}
 	return b.Write()

@@ -523,7 +523,14 @@ func (s *Store) Install(restoreDir string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
+	// The empty store's trees (and IAVL's pruning goroutine) and databases
+	// go; the restored ones replace them.
+	err := errors.Join(s.tree.Close(), s.reader.Close(), s.db.Close())
+	if s.index != nil {
+		err = errors.Join(err, s.index.Close())
+		s.index = nil
+	}
+	if err != nil {
 		return err
 	}
 	live := filepath.Join(s.dataDir, "appstate.db")
@@ -545,33 +552,33 @@ func (s *Store) Install(restoreDir string) error {
 	if err != nil {
 		return err
 	}
-	fresh, err := newStore(db, s.cacheSize, s.keepRecent > 0)
+	fresh, err := newStore(db, s.cacheSize, s.keepRecent > 0, s.log)
 	if err != nil {
+		db.Close()
+		return err
+	}
+	fail := func(err error) error {
+		if fresh.index != nil {
+			fresh.index.Close()
+		}
+		fresh.tree.Close()
+		fresh.reader.Close()
 		db.Close()
 		return err
 	}
 	fresh.dataDir = s.dataDir
 	if err := fresh.openLog(); err != nil {
-		db.Close()
-		return err
+		return fail(err)
 	}
 	// The content index is rebuilt from the restored log.
-	if s.index != nil {
-		s.index.Close()
-	}
 	if fresh.index, err = resetIndex(s.dataDir); err != nil {
-		db.Close()
-		return err
+		return fail(err)
 	}
 	if err := fresh.catchUpIndex(true); err != nil {
-		fresh.index.Close()
-		db.Close()
-		return err
+		return fail(err)
 	}
 	if err := fresh.loadSeen(); err != nil {
-		fresh.index.Close()
-		db.Close()
-		return err
+		return fail(err)
 	}
 	s.db, s.tree, s.reader, s.version, s.hash = fresh.db, fresh.tree, fresh.reader, fresh.version, fresh.hash
 	s.rlog, s.logWritten, s.pend, s.ended = fresh.rlog, fresh.logWritten, nil, nil

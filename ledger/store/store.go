@@ -156,7 +156,11 @@ func Open(dir string, o Options) (_ *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot open %s: %v", ErrDamaged, dir, err)
 	}
-	s, err := newStore(db, o.CacheSize, o.KeepRecent > 0)
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := newStore(db, o.CacheSize, o.KeepRecent > 0, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -175,9 +179,6 @@ func Open(dir string, o Options) (_ *Store, err error) {
 	s.crash = o.CrashPoint
 	if vs := s.tree.AvailableVersions(); o.KeepRecent > 0 && len(vs) > 0 {
 		s.prunedTo = int64(vs[0]) - 1
-	}
-	if o.Logger != nil {
-		s.log = o.Logger
 	}
 	s.marker = filepath.Join(dir, "appstate.commit")
 	s.dataDir, s.cacheSize, s.uncheckedLog = dir, o.CacheSize, o.UncheckedLog
@@ -244,7 +245,7 @@ func openLevelDB(dir string) (*iavldb.GoLevelDB, error) {
 
 // OpenMem opens an empty in-memory store (tests, audit re-execution).
 func OpenMem() (*Store, error) {
-	s, err := newStore(iavldb.NewMemDB(), DefaultCacheSize, false)
+	s, err := newStore(iavldb.NewMemDB(), DefaultCacheSize, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +296,9 @@ func (d growingBatches) NewBatchWithSize(int) corestore.Batch { return d.DB.NewB
 
 // newStore loads the latest version of db. With asyncPrune, IAVL deletes
 // pruned versions in a goroutine of its own, off Commit's path (Commit only
-// names the version to prune up to).
-func newStore(db iavlDB, cacheSize int, asyncPrune bool) (*Store, error) {
+// names the version to prune up to); what goes wrong there is logged to
+// log, IAVL's logger.
+func newStore(db iavlDB, cacheSize int, asyncPrune bool, log *slog.Logger) (_ *Store, err error) {
 	if cacheSize <= 0 {
 		cacheSize = DefaultCacheSize
 	}
@@ -310,19 +312,24 @@ func newStore(db iavlDB, cacheSize int, asyncPrune bool) (*Store, error) {
 	// every value a second time, keyed by its key, for O(1) reads of the
 	// newest version. Committed reads go through the tree for their proofs
 	// anyway, and without it a record costs about half the disk writes.
-	tree := iavl.NewMutableTree(growingBatches{db}, cacheSize, true, iavl.NewNopLogger(), iavl.SyncOption(false),
+	tree := iavl.NewMutableTree(growingBatches{db}, cacheSize, true, log.With("module", "iavl"), iavl.SyncOption(false),
 		iavl.FlushThresholdOption(flushThreshold), iavl.AsyncPruningOption(asyncPrune))
-	reader := iavl.NewMutableTree(db, cacheSize, true, iavl.NewNopLogger())
+	reader := iavl.NewMutableTree(db, cacheSize, true, log.With("module", "iavl-reader"))
+	defer func() {
+		if err != nil {
+			tree.Close()
+			reader.Close()
+		}
+	}()
 	// The database opened, so a committed version that cannot be read is
 	// damage (which error IAVL gives depends on where the damage lies: a
 	// missing node, a bad value, a bad root).
 	const remedy = "; restore it, or wipe the node's data and let it resync from its peers"
 	v, err := tree.Load()
 	if err != nil {
-		tree.Close()
 		return nil, fmt.Errorf("%w: load app state: %w%s", ErrDamaged, err, remedy)
 	}
-	s := &Store{db: db, tree: tree, reader: reader, version: v, hash: tree.Hash(), log: slog.New(slog.DiscardHandler), seen: &seenFilter{},
+	s := &Store{db: db, tree: tree, reader: reader, version: v, hash: tree.Hash(), log: log, seen: &seenFilter{},
 		members: &memberCache{m: map[string]*pb.Member{}, versioned: true, from: v},
 		work:    &memberCache{m: map[string]*pb.Member{}}}
 	if v > 0 {
@@ -619,6 +626,10 @@ func (s *Store) At(v int64) (*View, error) {
 		return nil, ErrNoVersion
 	}
 	s.mu.RLock()
+	if v > s.version {
+		s.mu.RUnlock()
+		return nil, fmt.Errorf("%w: version %d is not committed (latest %d)", ErrNoVersion, v, s.version)
+	}
 	if v <= s.prunedTo {
 		s.mu.RUnlock()
 		return nil, fmt.Errorf("%w: version %d is pruned (versions up to %d are deleted)", ErrNoVersion, v, s.prunedTo)

@@ -26,10 +26,15 @@ func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) ht
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		rt, bad := rs.check(r)
 		defer func() { m.observe(r.Method, rt, rw.status, time.Since(start)) }()
+		if len(origins) > 0 {
+			// Every answer varies by Origin when CORS is on, so that a
+			// shared cache never serves an answer made for a request
+			// without one (no Allow-Origin) to a browser, or the reverse.
+			rw.Header().Add("Vary", "Origin")
+		}
 		if o := r.Header.Get("Origin"); o != "" && (allowAll || origins[o]) {
 			h := rw.Header()
 			h.Set("Access-Control-Allow-Origin", o)
-			h.Add("Vary", "Origin")
 			if r.Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Content-Type")

@@ -43,11 +43,16 @@ func (s *Server) GetMember(_ context.Context, req *pb.GetMemberRequest) (*pb.Get
 	}
 	out := &pb.GetMemberResponse{Member: m, Height: v.Version()}
 	if m != nil {
-		latest, err := s.st.At(0)
-		if err != nil {
-			return nil, internal(err)
+		// The next sequence to sign with is the newest state's, unless the
+		// read is pinned to a height: then it is that height's, so that the
+		// answer is a function of the height (HTTP caches keep it).
+		seqView := v
+		if req.Height == 0 {
+			if seqView, err = s.st.At(0); err != nil {
+				return nil, internal(err)
+			}
 		}
-		if out.NextSequence, err = latest.NextSequence(req.Id); err != nil {
+		if out.NextSequence, err = seqView.NextSequence(req.Id); err != nil {
 			return nil, internal(err)
 		}
 	}

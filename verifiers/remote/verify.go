@@ -252,6 +252,9 @@ func (v *Verifier) absence(ctx context.Context, id string, ce codedError) (*Veri
 	if resp == nil {
 		return nil, nil, verifiers.Failf("node says %s is absent but sent no proof", id)
 	}
+	if v.At > 0 && v.Policy == nil && resp.Height != v.At {
+		return nil, nil, verifiers.Failf("asked for the record at height %d, got an absence at height %d", v.At, resp.Height)
+	}
 	lb, err := v.Light.Header(ctx, resp.Height+1)
 	if err != nil {
 		return nil, nil, err
