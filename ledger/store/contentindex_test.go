@@ -11,21 +11,16 @@ import (
 	"github.com/normledger/normledger/ledger/fixture"
 )
 
-// fileStep files scenario step i as the only record of block 1 of a fresh
-// chain in dir, closes the store, and returns the author and content hash.
-func fileStep(t *testing.T, dir string, i int) (string, [32]byte) {
+// fileGenesisAndStep initialises chain "c" (3 dev members) in the empty
+// store s and files scenario step i as the only record of block 1.
+func fileGenesisAndStep(t *testing.T, s *Store, i int) ([]byte, *ledger.Changes) {
 	t.Helper()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ms := fixture.Dev(3, fixture.SeededKey)
 	if _, err := s.InitGenesis("c", fixture.Genesis(ms), 1, ledger.CurrentAppVersion); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	step := fixture.Scenario(t0)[i]
-	tx, err := step.Tx("c", 1, fixture.ByID(ms), nil)
+	tx, err := fixture.Scenario(t0)[i].Tx("c", 1, fixture.ByID(ms), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +40,18 @@ func fileStep(t *testing.T, dir string, i int) (string, [32]byte) {
 	if _, _, err := s.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	return tx, ch
+}
+
+// fileStep files scenario step i as the only record of block 1 of a fresh
+// chain in dir, closes the store, and returns the author and content hash.
+func fileStep(t *testing.T, dir string, i int) (string, [32]byte) {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ch := fileGenesisAndStep(t, s, i)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

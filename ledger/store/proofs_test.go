@@ -3,12 +3,10 @@ package store
 import (
 	"bytes"
 	"testing"
-	"time"
 
 	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/normledger/normledger/ledger"
-	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/ledger/layout"
 	"github.com/normledger/normledger/ledger/store/tlog/logproof"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -23,32 +21,7 @@ func TestRecordWithProofs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms := fixture.Dev(3, fixture.SeededKey)
-	if _, err := s.InitGenesis("c", fixture.Genesis(ms), 1, ledger.CurrentAppVersion); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	step := fixture.Scenario(t0)[0]
-	tx, err := step.Tx("c", 1, fixture.ByID(ms), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BeginBlock(1); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := ledger.DefaultRegistry().Apply(s.Working(), tx, ledger.Block{ChainID: "c", Height: 1, Time: t0.Add(time.Second), Params: ledger.DefaultParams()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ch); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.EndBlock(); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	tx, _ := fileGenesisAndStep(t, s, 0)
 	v, err := s.At(0)
 	if err != nil {
 		t.Fatal(err)
