@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -37,7 +36,9 @@ type mempool struct {
 	// since the last commit, prev those admitted before it: a recheck
 	// finds its transaction there and, when nothing it depends on moved,
 	// re-admits it in O(1) instead of judging it again (see recheck).
-	checked, prev map[[32]byte]*checkedTx
+	// Keyed by the transaction's bytes (a map hashes them far faster than
+	// SHA-256, which Apply computes anyway for its own memo).
+	checked, prev map[string]*checkedTx
 	// full says the last committed block changed what the quick recheck
 	// does not look at (governance, existing obligations): recheck in full.
 	full bool
@@ -56,7 +57,7 @@ type checkedTx struct {
 func (m *mempool) reset(v ledger.State, height int64, params *pb.Params, powers ledger.Powers, sum *store.BlockSummary) {
 	m.check = ledger.NewOverlay(v)
 	m.params, m.powers, m.height = params, powers, height+1
-	m.prev, m.checked = m.checked, map[[32]byte]*checkedTx{}
+	m.prev, m.checked = m.checked, make(map[string]*checkedTx, len(m.checked))
 	m.full = sum == nil || sum.Governance || sum.Changed > 0
 }
 
@@ -67,9 +68,9 @@ func (m *mempool) reset(v ledger.State, height int64, params *pb.Params, powers 
 // content is still new, the records it refers to and the obligations of
 // others it changes are still in the mempool state, the block changed no
 // governance state or existing obligation, and it was judged in full within
-// recheckEvery blocks. Then
-// its recorded changes are laid over the new state without decoding or
-// judging it again. Anything else is judged in full.
+// recheckEvery blocks. Then its recorded changes are laid over the new
+// state without decoding or judging it again. Anything else is judged in
+// full.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
 	m := &a.mp
 	m.mu.Lock()
@@ -77,11 +78,10 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if m.check == nil {
 		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeInternal), Codespace: ledger.Codespace, Log: "chain not initialised"}, nil
 	}
-	key := sha256.Sum256(req.Tx)
 	if req.Type == abci.CheckTxType_Recheck {
-		if c := m.prev[key]; c != nil && a.quickRecheck(c) {
+		if c := m.prev[string(req.Tx)]; c != nil && a.quickRecheck(c) {
 			m.check.Apply(c.ch)
-			m.checked[key] = c
+			m.checked[string(req.Tx)] = c
 			a.quickRechecks.Add(1)
 			return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Data: []byte(c.ch.Record.Id)}, nil
 		}
@@ -98,7 +98,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Codespace: ledger.Codespace, Log: err.Error()}, nil
 	}
 	m.check.Apply(ch)
-	m.checked[key] = &checkedTx{ch: ch, at: m.height}
+	m.checked[string(req.Tx)] = &checkedTx{ch: ch, at: m.height}
 	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Data: []byte(ch.Record.Id)}, nil
 }
 

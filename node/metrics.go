@@ -177,19 +177,12 @@ func (a *meteredApp) Commit(ctx context.Context, req *abci.RequestCommit) (*abci
 // deltaOf is what a finalized block changed in the counts, from the
 // store's typed summary of the block (records by kind, obligations by
 // status as the store wrote them).
+// (The summary's maps are the ended block's own; nothing writes them again.)
 func deltaOf(base int64, sum *store.BlockSummary) *blockDelta {
-	d := &blockDelta{base: base, records: map[string]int64{}, obligations: map[pb.ObligationStatus]int64{}}
 	if sum == nil {
-		d.err = fmt.Errorf("block after version %d: no summary", base)
-		return d
+		return &blockDelta{base: base, err: fmt.Errorf("block after version %d: no summary", base)}
 	}
-	for k, n := range sum.Records {
-		d.records[k] = n
-	}
-	for st, n := range sum.Obligations {
-		d.obligations[st] = n
-	}
-	return d
+	return &blockDelta{base: base, records: sum.Records, obligations: sum.Obligations}
 }
 
 // committedLocked applies the pending block's delta after the app

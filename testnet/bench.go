@@ -235,18 +235,14 @@ func readsUnderLoad(ctx context.Context, o BenchOptions, nw *Network, res *Bench
 	// the node marks immutable, then a verifier checking answers the cache
 	// served.
 	pinned := st.LatestAttestedHeight
-	type point struct {
-		setup string
-		opts  ReadOptions
-	}
-	var direct, niced, cached []point
+	var direct, niced, cached []ReadOptions
 	for _, conc := range o.ReadConc {
 		direct = append(direct,
-			point{"", ReadOptions{Transport: "rest", Concurrency: conc}},
-			point{"", ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned}},
-			point{"", ReadOptions{Transport: "grpc", Concurrency: conc}})
-		niced = append(niced, point{"validators niced", ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned}})
-		cached = append(cached, point{"nginx cache, validators niced", ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned}})
+			ReadOptions{Transport: "rest", Concurrency: conc},
+			ReadOptions{Transport: "rest", Concurrency: conc, Height: pinned},
+			ReadOptions{Transport: "grpc", Concurrency: conc})
+		niced = append(niced, ReadOptions{Setup: "validators niced", Transport: "rest", Concurrency: conc, Height: pinned})
+		cached = append(cached, ReadOptions{Setup: "nginx cache, validators niced", Transport: "rest", Concurrency: conc, Height: pinned})
 	}
 	points := len(direct) + len(niced) + len(cached)
 	total := time.Duration(points+2)*o.ReadFor + 30*time.Second
@@ -256,10 +252,9 @@ func readsUnderLoad(ctx context.Context, o BenchOptions, nw *Network, res *Bench
 		loadDone <- rep
 	}()
 	time.Sleep(o.ReadFor / 2)
-	run := func(ps []point, base string) error {
-		for _, pt := range ps {
-			ro := pt.opts
-			ro.For, ro.Setup, ro.BaseURL = o.ReadFor, pt.setup, base
+	run := func(ps []ReadOptions, base string) error {
+		for _, ro := range ps {
+			ro.For, ro.BaseURL = o.ReadFor, base
 			r, err := ReadBench(ctx, []NodeInfo{full}, ids, ro)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -38,10 +39,7 @@ import (
 
 var indexedKey = []byte("meta/indexed")
 
-// contentIndexFrom is the first app version whose state holds no h/ keys.
-const contentIndexFrom = ledger.AppVersionContentIndexOff
-
-func openIndex(dir string) (iavlDB, error) {
+func openIndexDB(dir string) (iavlDB, error) {
 	db, err := iavldb.NewGoLevelDBWithOpts("appindex", dir, &opt.Options{
 		Filter:                 filter.NewBloomFilter(10),
 		DisableSeeksCompaction: true,
@@ -90,14 +88,6 @@ func (s *Store) indexedValue(n uint64) ([]byte, error) {
 	return layout.LogState(n, root), nil
 }
 
-func beU64(b []byte) uint64 {
-	var n uint64
-	for _, c := range b[:8] {
-		n = n<<8 | uint64(c)
-	}
-	return n
-}
-
 // contentOf is the index key of a logged transaction: its author and
 // content hash.
 func contentOf(tx []byte) ([]byte, error) {
@@ -112,18 +102,28 @@ func contentOf(tx []byte) ([]byte, error) {
 	return layout.Content(t.Body.Signer, h), nil
 }
 
-// catchUpIndex indexes the committed log entries the index lacks; an
-// index that holds more than the committed log (a state restored from an
-// older backup) is rebuilt, and so is one when rebuild is set.
-func (s *Store) catchUpIndex(rebuild bool) error {
+// openIndex opens the content index in the store's data directory and
+// indexes the committed log entries it lacks. An index that holds more than
+// the committed log, or was built from another log (another chain's data,
+// a restored backup), is replaced by a fresh one and built whole, and so is
+// any when rebuild is set (a state-sync restore, verify = always).
+func (s *Store) openIndex(rebuild bool) (err error) {
+	if s.index, err = openIndexDB(s.dataDir); err != nil {
+		return fmt.Errorf("%w: cannot open the content index in %s: %v", ErrDamaged, s.dataDir, err)
+	}
 	n := s.rlog.Committed()
 	m, matches, err := s.indexedCount()
 	if err != nil {
 		return err
 	}
 	if m > n || !matches || rebuild {
-		if err := s.clearIndex(); err != nil {
+		s.index.Close()
+		s.index = nil
+		if err := os.RemoveAll(filepath.Join(s.dataDir, "appindex.db")); err != nil {
 			return err
+		}
+		if s.index, err = openIndexDB(s.dataDir); err != nil {
+			return fmt.Errorf("%w: cannot create the content index in %s: %v", ErrDamaged, s.dataDir, err)
 		}
 		m = 0
 	}
@@ -134,69 +134,44 @@ func (s *Store) catchUpIndex(rebuild bool) error {
 		s.log.Info("building the duplicate-content index from the record log", "from", m, "to", n)
 	}
 	b := s.index.NewBatch()
+	defer func() { b.Close() }()
 	for seq := m + 1; seq <= n; seq++ {
 		tx, err := s.rlog.Entry(seq - 1)
 		if err != nil {
-			b.Close()
 			return fmt.Errorf("content index: log entry %d: %w", seq-1, err)
 		}
 		k, err := contentOf(tx)
 		if err != nil {
-			b.Close()
 			return fmt.Errorf("%w: content index: log entry %d: %v", ErrDamaged, seq-1, err)
 		}
 		if err := b.Set(k, layout.U64(seq)); err != nil {
-			b.Close()
 			return err
 		}
-		if seq%10_000 == 0 || seq == n {
-			mark, err := s.indexedValue(seq)
-			if err != nil {
-				b.Close()
-				return err
-			}
-			if err := b.Set(indexedKey, mark); err != nil {
-				b.Close()
-				return err
-			}
-			if err := b.Write(); err != nil {
-				b.Close()
-				return fmt.Errorf("content index: %w", err)
-			}
-			b.Close()
-			b = s.index.NewBatch()
+		if seq%10_000 != 0 && seq != n {
+			continue
 		}
-	}
-	return b.Close()
-}
-
-// clearIndex deletes every entry of the content index.
-func (s *Store) clearIndex() error {
-	it, err := s.index.Iterator(nil, nil)
-	if err != nil {
-		return err
-	}
-	var keys [][]byte
-	for ; it.Valid(); it.Next() {
-		keys = append(keys, bytes.Clone(it.Key()))
-	}
-	err = errors.Join(it.Error(), it.Close())
-	if err != nil {
-		return err
-	}
-	b := s.index.NewBatch()
-	defer b.Close()
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
+		mark, err := s.indexedValue(seq)
+		if err == nil {
+			err = b.Set(indexedKey, mark)
 		}
+		if err == nil {
+			err = b.Write()
+		}
+		if err != nil {
+			return fmt.Errorf("content index: %w", err)
+		}
+		b.Close()
+		b = s.index.NewBatch()
 	}
-	return b.Write()
+	return nil
 }
 
 // writeIndex adds the committed block's content entries (after its state
 // version is saved) and moves meta/indexed to the committed log size.
 func (s *Store) writeIndex(entries map[string]uint64, committed uint64) error {
+	if len(entries) == 0 {
+		return nil // no record: the log, and so meta/indexed, did not move
+	}
 	b := s.index.NewBatch()
 	defer b.Close()
 	for k, seq := range entries {
@@ -224,16 +199,7 @@ func seenIn(index iavlDB, author string, h [32]byte, count uint64) (bool, error)
 	if len(bz) != 8 {
 		return false, fmt.Errorf("%w: content index entry of %q is %d bytes", ErrDamaged, author, len(bz))
 	}
-	return beU64(bz) <= count, nil
-}
-
-// resetIndex replaces the index database in dir with an empty one (a
-// state-sync restore rebuilds it from the restored log).
-func resetIndex(dir string) (iavlDB, error) {
-	if err := os.RemoveAll(filepath.Join(dir, "appindex.db")); err != nil {
-		return nil, err
-	}
-	return openIndex(dir)
+	return binary.BigEndian.Uint64(bz) <= count, nil
 }
 
 // dropContentKeys removes the h/ keys from the working state (the block

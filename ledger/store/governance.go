@@ -43,7 +43,7 @@ func (s *Store) writeGovernance(ch *ledger.Changes) error {
 			return err
 		}
 		next := ledger.AppVersionOf(ch.Upgrade)
-		if s.appVersion < contentIndexFrom && next >= contentIndexFrom {
+		if s.appVersion < ledger.AppVersionContentIndexOff && next >= ledger.AppVersionContentIndexOff {
 			// The upgrade's block: the duplicate-content index leaves the
 			// state (it is kept beside it already).
 			if err := s.dropContentKeys(); err != nil {

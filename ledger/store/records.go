@@ -54,7 +54,7 @@ func (s *Store) writeRecord(ch *ledger.Changes) error {
 		return err
 	}
 	content := layout.Content(r.Author, ch.ContentHash)
-	if s.appVersion < contentIndexFrom {
+	if s.appVersion < ledger.AppVersionContentIndexOff {
 		if err := s.set(content, idKey[len(layout.PrefixID):]); err != nil {
 			return err
 		}
@@ -96,10 +96,8 @@ type pendingBlock struct {
 	// content holds the block's duplicate-content index entries
 	// (h/<author>/<hash> -> seq), written beside the state after Commit.
 	content map[string]uint64
-	// summary is what the block changed; sets and removes the store's
-	// write counters when it began.
-	summary       BlockSummary
-	sets, removes uint64
+	// summary is what the block changed.
+	summary BlockSummary
 }
 
 func (p *pendingBlock) add(index, value string, seq uint64) {

@@ -571,10 +571,7 @@ func (s *Store) Install(restoreDir string) error {
 		return fail(err)
 	}
 	// The content index is rebuilt from the restored log.
-	if fresh.index, err = resetIndex(s.dataDir); err != nil {
-		return fail(err)
-	}
-	if err := fresh.catchUpIndex(true); err != nil {
+	if err := fresh.openIndex(true); err != nil {
 		return fail(err)
 	}
 	if err := fresh.loadSeen(); err != nil {

@@ -55,7 +55,7 @@ type Store struct {
 	index     iavlDB
 	unindexed map[string]uint64
 	// appVersion is the working state's app version: below
-	// contentIndexFrom the state also holds the h/ keys.
+	// ledger.AppVersionContentIndexOff the state also holds the h/ keys.
 	appVersion uint64
 	// members caches decoded members of committed versions, work those of
 	// the working state: every transaction looks up its signer. See
@@ -203,10 +203,7 @@ func Open(dir string, o Options) (_ *Store, err error) {
 	}
 	// The duplicate-content index, caught up with the verified log (and
 	// rebuilt whole when asked to verify everything).
-	if s.index, err = openIndex(dir); err != nil {
-		return nil, fmt.Errorf("%w: cannot open the content index in %s: %v", ErrDamaged, dir, err)
-	}
-	if err := s.catchUpIndex(o.Verify == VerifyAlways); err != nil {
+	if err := s.openIndex(o.Verify == VerifyAlways); err != nil {
 		return nil, err
 	}
 	if err := s.loadSeen(); err != nil {
@@ -225,8 +222,9 @@ func Open(dir string, o Options) (_ *Store, err error) {
 // cache) are sized for small writes: a 1,000-record block's version is a
 // batch of about 5 MiB (10 MiB at app version 6), which overflowed the
 // memtable on every commit (a flush and a level-0 table per block). The
-// memtable holds a few blocks now (each node keeps two: 32 MiB of RSS), the block cache the upper tree levels that every read and
-// write walks, and bloom filters spare reads of tables that lack a node.
+// memtable holds a few blocks now (each node keeps two: 32 MiB of RSS),
+// the block cache the upper tree levels that every read and write walks,
+// and bloom filters spare reads of tables that lack a node.
 // Seek-triggered compactions are off, as in CometBFT's and the Cosmos
 // SDK's databases: proof reads would otherwise trigger compactions.
 const (
@@ -403,8 +401,6 @@ type BlockSummary struct {
 	// Governance says the block changed a member, a proposal or vote,
 	// the params, the governance rules or the upgrade state.
 	Governance bool
-	// Sets and Removes count the block's state writes.
-	Sets, Removes uint64
 }
 
 // BeginBlock starts the block at height: every Write until EndBlock
@@ -420,7 +416,6 @@ func (s *Store) BeginBlock(height int64) error {
 		return fmt.Errorf("begin block %d: version %d is committed", height, v)
 	}
 	s.pend = newPendingBlock(height)
-	s.pend.sets, s.pend.removes = s.sets.Load(), s.removes.Load()
 	return nil
 }
 
@@ -438,7 +433,6 @@ func (s *Store) EndBlock() ([]byte, *BlockSummary, error) {
 	s.unindexed = p.content
 	sum := &p.summary
 	sum.Height = p.height
-	sum.Sets, sum.Removes = s.sets.Load()-p.sets, s.removes.Load()-p.removes
 	s.ended = sum
 	return s.tree.WorkingHash(), sum, nil
 }
