@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/fixture"
 )
 
 // The app hash after the fixed scenario (every record kind, fixed keys and
@@ -22,10 +23,15 @@ func TestAppHashGolden(t *testing.T) {
 		golden  string
 	}{
 		{ledger.GenesisAppVersion, "testdata/apphash-v6.golden"},
+		{ledger.AppVersionContentIndexOff, "testdata/apphash-v7.golden"},
 		{ledger.CurrentAppVersion, "testdata/apphash.golden"},
 	} {
 		h := newHarnessAt(t, c.version)
-		h.runScenario()
+		steps := fixture.Scenario(t0)
+		if c.version < ledger.AppVersionSealedToRecipients {
+			steps = steps[:scenarioBefore8]
+		}
+		h.runSteps(steps)
 		got := hex.EncodeToString(h.st.Hash()) + "\n"
 		if *updateGolden {
 			if err := os.WriteFile(c.golden, []byte(got), 0o644); err != nil {

@@ -74,6 +74,11 @@ func newHarnessVersion(t testing.TB, st *store.Store, initChain bool, states, va
 	h.app = a
 	if initChain {
 		g := fixture.Genesis(ms)
+		if version < ledger.AppVersionSealedToRecipients {
+			for _, m := range g.Members {
+				m.EncryptionKeys = nil // a chain made by an older binary has none
+			}
+		}
 		for _, m := range ms[:validators] {
 			fixture.SetValidator(g, m.ID, fixture.SeededValidatorKey(m.ID).PubKey().Bytes(), 10)
 		}
@@ -180,8 +185,16 @@ func (h *harness) record(id string) *pb.StoredRecord {
 
 // runScenario files every scenario step, one block each, and returns ids and txs.
 func (h *harness) runScenario() (ids []string, txs [][]byte) {
+	return h.runSteps(fixture.Scenario(t0))
+}
+
+// scenarioBefore8 is how many steps of the scenario a chain below app
+// version 8 takes (what it was before sealed records to recipients).
+const scenarioBefore8 = 18
+
+func (h *harness) runSteps(steps []fixture.Step) (ids []string, txs [][]byte) {
 	h.t.Helper()
-	for i, s := range fixture.Scenario(t0) {
+	for i, s := range steps {
 		if s.Key != nil {
 			h.members[s.Author] = fixture.Member{ID: s.Author, Key: s.Key}
 		}

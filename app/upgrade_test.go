@@ -27,7 +27,7 @@ func TestUpgradeNeededStopsTheOldBinary(t *testing.T) {
 	h.app.upgradeNeeded = func(e *ledger.UpgradeNeededError) { told = append(told, e) }
 	at := h.height + 8
 	id := h.fileNow("xaa", govProposal(&pb.GovernanceAction{Action: &pb.GovernanceAction_SoftwareUpgrade{SoftwareUpgrade: &pb.SoftwareUpgrade{
-		Name: "v8-migration", Height: at, AppVersion: 8, Info: "https://example.org/normledger/v8"}}}, h.now.Add(72*time.Hour)))
+		Name: "v8-migration", Height: at, AppVersion: ledger.CurrentAppVersion + 1, Info: "https://example.org/normledger/v8"}}}, h.now.Add(72*time.Hour)))
 	for _, v := range []string{"xaa", "xbb", "xcc"} {
 		h.fileNow(v, govVote(id, pb.VoteOption_VOTE_OPTION_YES))
 	}
@@ -53,7 +53,7 @@ func TestUpgradeNeededStopsTheOldBinary(t *testing.T) {
 	if v := info().AppVersion; v != ledger.CurrentAppVersion {
 		t.Fatalf("app version %d before the upgrade", v)
 	}
-	want := `UPGRADE "v8-migration" NEEDED at height ` + strconv.FormatInt(at, 10) + ` (app version 8, proposal ` + id + `): this binary does not have it`
+	want := `UPGRADE "v8-migration" NEEDED at height ` + strconv.FormatInt(at, 10) + ` (app version ` + strconv.FormatUint(ledger.CurrentAppVersion+1, 10) + `, proposal ` + id + `): this binary does not have it`
 	if !strings.Contains(told[0].Error(), want) || !strings.Contains(told[0].Error(), "https://example.org/normledger/v8") {
 		t.Fatalf("message: %s", told[0])
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"filippo.io/age"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	cmttypes "github.com/cometbft/cometbft/types"
@@ -105,9 +106,20 @@ func (e *env) initHome(chainID, moniker string, states int, comet func(*cmtcfg.C
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range members {
+	for i, m := range members {
 		if _, err := kr.Add(m.ID, m.ID, m.Key); err != nil {
 			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		if m.Encryption != "" {
+			// A fresh encryption identity, not the fixture's public one.
+			id, err := age.GenerateX25519Identity()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := kr.AddIdentity(m.ID+"-enc", m.ID, id); err != nil {
+				return nil, fmt.Errorf("keyring: %w", err)
+			}
+			members[i].Encryption = id.String()
 		}
 	}
 	gs := fixture.Genesis(members)
@@ -297,7 +309,7 @@ func startCmd(e *env) *cobra.Command {
 }
 
 func keysCmd(e *env) *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "Manage member signing keys in the local keyring"}
+	keys := &cobra.Command{Use: "keys", Short: "Manage member signing keys and encryption identities in the local keyring"}
 	var member string
 	add := &cobra.Command{
 		Use:   "add NAME",
@@ -400,12 +412,17 @@ the printed public key and key id to the consortium.`,
 		},
 	}
 	keys.AddCommand(add, list, show, export, imp)
+	keys.AddCommand(keysEncryptionCmds(e)...)
 	return keys
 }
 
 func (e *env) printKey(i keyring.Info) error {
 	if e.cfg.Output == "json" {
 		return printJSON(e.out, i)
+	}
+	if i.Type == keyring.TypeEncryption {
+		fmt.Fprintf(e.out, "name:          %s\nmember:        %s\nkey_id:        %s\nage_recipient: %s (encryption)\n", i.Name, i.Member, i.KeyID, i.AgeRecipient)
+		return nil
 	}
 	fmt.Fprintf(e.out, "name:    %s\nmember:  %s\nkey_id:  %s\npub_key: %s (%s)\n", i.Name, i.Member, i.KeyID, i.PubKey, i.Type)
 	return nil

@@ -115,8 +115,8 @@ fixed when it is filed; see 'normledger query governance-rules'. Actions:
              [--country XAA] --pub-key KEY... [--role governance]
              [--validator-pub-key KEY --power N] [--poc-name --poc-email ...]
   suspend-member ID | reinstate-member ID | remove-member ID
-  add-key MEMBER PUB_KEY
-  rotate-key MEMBER OLD_KEY_ID NEW_PUB_KEY
+  add-key MEMBER PUB_KEY|AGE_RECIPIENT
+  rotate-key MEMBER OLD_KEY_ID NEW_PUB_KEY|NEW_AGE_RECIPIENT
   revoke-key MEMBER KEY_ID [--compromised-since-height H] [--compromised-since-time T]
   set-validator MEMBER --power N [--validator-pub-key KEY]
   software-upgrade NAME --height H --app-version V [--info TEXT]
@@ -125,8 +125,9 @@ fixed when it is filed; see 'normledger query governance-rules'. Actions:
   set-governance-rules --file rules.json (protojson of normledger.v1.GovernanceRules)
   file --file action.json                (protojson of normledger.v1.GovernanceAction)
 
-Keys are 32-byte ed25519 public keys in hex or base64 ('normledger keys
-show NAME' prints one). The deadline is --deadline (RFC 3339) or now plus
+Signing keys are 32-byte ed25519 public keys in hex or base64 ('normledger
+keys show NAME' prints one); an age recipient ("age1...", from 'normledger
+keys add-encryption') adds or rotates an encryption key (docs/sealed.md). The deadline is --deadline (RFC 3339) or now plus
 --voting-period (default 72h).`,
 	}
 	add := func(use, short string, args cobra.PositionalArgs, build func(args []string) (*pb.GovernanceAction, error)) *cobra.Command {
@@ -224,14 +225,20 @@ show NAME' prints one). The deadline is --deadline (RFC 3339) or now plus
 	af.StringVar(&poc.Email, "poc-email", "", "point of contact: email")
 	af.StringVar(&poc.Phone, "poc-phone", "", "point of contact: phone")
 
-	add("add-key MEMBER PUB_KEY", "Add a signing key to a member (valid from the block after execution)", cobra.ExactArgs(2), func(args []string) (*pb.GovernanceAction, error) {
+	add("add-key MEMBER PUB_KEY|AGE_RECIPIENT", "Add a signing key or an encryption key to a member (valid from the block after execution)", cobra.ExactArgs(2), func(args []string) (*pb.GovernanceAction, error) {
+		if isAgeRecipient(args[1]) {
+			return &pb.GovernanceAction{Action: &pb.GovernanceAction_AddKey{AddKey: &pb.AddKey{Member: args[0], AgeRecipient: args[1]}}}, nil
+		}
 		k, err := parsePubKey("PUB_KEY", args[1])
 		if err != nil {
 			return nil, err
 		}
 		return &pb.GovernanceAction{Action: &pb.GovernanceAction_AddKey{AddKey: &pb.AddKey{Member: args[0], PubKey: k}}}, nil
 	})
-	add("rotate-key MEMBER OLD_KEY_ID NEW_PUB_KEY", "Replace a key: the old one ends at the executing height, the new one starts at the next", cobra.ExactArgs(3), func(args []string) (*pb.GovernanceAction, error) {
+	add("rotate-key MEMBER OLD_KEY_ID NEW_PUB_KEY|NEW_AGE_RECIPIENT", "Replace a key: the old one ends at the executing height, the new one starts at the next", cobra.ExactArgs(3), func(args []string) (*pb.GovernanceAction, error) {
+		if isAgeRecipient(args[2]) {
+			return &pb.GovernanceAction{Action: &pb.GovernanceAction_RotateKey{RotateKey: &pb.RotateKey{Member: args[0], OldKeyId: args[1], NewAgeRecipient: args[2]}}}, nil
+		}
 		k, err := parsePubKey("NEW_PUB_KEY", args[2])
 		if err != nil {
 			return nil, err
@@ -472,3 +479,7 @@ func ruleText(r *pb.ThresholdRule) string {
 	}
 	return strings.Join(parts, ", ") + " of active " + strings.Join(classes, "+") + " members with the governance role"
 }
+
+// isAgeRecipient says whether a key argument is an age recipient (an
+// encryption key) rather than an ed25519 public key.
+func isAgeRecipient(s string) bool { return strings.HasPrefix(s, "age1") }

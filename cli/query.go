@@ -231,6 +231,26 @@ func queryCmd(e *env) *cobra.Command {
 			})
 		},
 	}
+	sealed := &cobra.Command{
+		Use: "sealed ID", Short: "Who a sealed record was sent to and who confirmed receipt, when (never its body)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.SealedNotice(ctx, args[0], 0)
+				if err != nil {
+					return notFound(err)
+				}
+				if e.cfg.Output != "json" {
+					return textSealedNotice(e.out, res)
+				}
+				bz, err := pj.Marshal(res)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(e.out, string(bz))
+				return err
+			})
+		},
+	}
 	var cpLimit int
 	checkpoints := &cobra.Command{
 		Use: "checkpoints", Short: "List the record log's published checkpoints and which witnesses cosigned them (newest first)", Args: cobra.NoArgs,
@@ -292,7 +312,7 @@ func queryCmd(e *env) *cobra.Command {
 		},
 	}
 	evidence.Flags().StringVar(&evMember, "member", "", "only the evidence against this member's validator")
-	q.AddCommand(record, records, members, member, obligations, obligation, compliance, pledgeCompliance, checkpoints, evidence)
+	q.AddCommand(record, records, members, member, obligations, obligation, compliance, pledgeCompliance, sealed, checkpoints, evidence)
 	q.AddCommand(govQueries(e, withClient)...)
 	return q
 }

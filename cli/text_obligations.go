@@ -158,6 +158,9 @@ func textMemberCompliance(w io.Writer, res *pb.GetMemberComplianceResponse) erro
 		{"time to disclose", medianText(c.TimeToDisclose), idList(c.GetTimeToDisclose().GetObligationIds())},
 		{"time to remediate", medianText(c.TimeToRemediate), idList(c.GetTimeToRemediate().GetObligationIds())},
 		{"pledge reviews on time", rateText(c.ReviewsOnTime), idList(c.GetReviewsOnTime().GetObligationIds())},
+		{"receipts on time", rateText(c.ReceiptsOnTime), idList(c.GetReceiptsOnTime().GetObligationIds())},
+		{"receipts missed", fmt.Sprint(c.GetReceiptsMissed().GetCount()), idList(c.GetReceiptsMissed().GetIds())},
+		{"time to receipt", medianText(c.TimeToReceipt), idList(c.GetTimeToReceipt().GetObligationIds())},
 	}
 	rows = append(rows, stageRows(c.StagedReporting)...)
 	rows = append(rows, statusRows("obligations", c.Obligations)...)
@@ -205,6 +208,56 @@ func textPledgeCompliance(w io.Writer, res *pb.GetPledgeComplianceResponse) erro
 	rows = append(rows, stageRows(c.StagedReporting)...)
 	rows = append(rows, statusRows("disclosures", c.DisclosureObligations)...)
 	rows = append(rows, findingRows(c.Findings)...)
+	if err := table(w, rows); err != nil {
+		return err
+	}
+	footer(w, res.Height, time.Time{}, "")
+	return nil
+}
+
+// textSealedNotice shows who a sealed record was sent to and who
+// confirmed receipt, when.
+func textSealedNotice(w io.Writer, res *pb.GetSealedNoticeResponse) error {
+	n := res.GetNotice()
+	fs := []field{
+		{key: "sealed", value: n.SealedId},
+		{key: "kind", value: enum.Name(n.SealedKind)},
+		{key: "sealed by", value: n.Sealer},
+		{key: "sealed at", value: fmt.Sprintf("height %d, %s", n.Height, human.Time(n.Time))},
+		{key: "reveal by", value: human.Time(n.RevealBy)},
+		{key: "told", value: fmt.Sprintf("%d, %d confirmed, %d mismatches proven", n.Told, n.Confirmed, n.MismatchesProven)},
+	}
+	if n.RevealId != "" {
+		fs = append(fs, field{key: "revealed", value: n.RevealId})
+	}
+	if win := n.OperationWindow; win != nil {
+		fs = append(fs, field{key: "operation", value: human.Time(win.Start) + " to " + human.Time(win.End)})
+	}
+	writeFields(w, "", fs, kvMinWidth)
+	fmt.Fprintln(w)
+	rows := [][]string{{"RECIPIENT", "KEY", "RECEIPT", "DUE", "FILED", "ANSWER", "LEAD", "OBLIGATION"}}
+	for _, r := range n.Recipients {
+		answer, filed := "-", "-"
+		if r.ReceiptId != "" {
+			filed = fmt.Sprintf("%s (height %d, %s)", human.Time(r.ReceiptTime), r.ReceiptHeight, shortID(r.ReceiptId))
+			switch {
+			case r.Matches:
+				answer = "matches"
+			case r.MismatchProven:
+				answer = "MISMATCH PROVEN"
+			default:
+				answer = "does not match (unproven)"
+			}
+		}
+		lead := "-"
+		if r.HasLead {
+			lead = human.Duration(time.Duration(r.LeadSeconds) * time.Second)
+			if r.LeadSeconds < 0 {
+				lead = "after the start by " + human.Duration(time.Duration(-r.LeadSeconds)*time.Second)
+			}
+		}
+		rows = append(rows, []string{r.Member, r.KeyId, layout.StatusName(r.Status), human.Time(r.Due), filed, answer, lead, orDash(r.ObligationId)})
+	}
 	if err := table(w, rows); err != nil {
 		return err
 	}

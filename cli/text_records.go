@@ -180,6 +180,20 @@ func textMember(w io.Writer, res *pb.GetMemberResponse) error {
 			return err
 		}
 	}
+	if len(m.EncryptionKeys) > 0 {
+		fmt.Fprintln(w)
+		rows := [][]string{{"ENCRYPTION KEY", "STATUS", "VALID FROM", "VALID UNTIL", "AGE RECIPIENT", "ENDED BY"}}
+		for _, k := range m.EncryptionKeys {
+			until := "-"
+			if k.ValidUntilHeight > 0 {
+				until = fmt.Sprint(k.ValidUntilHeight)
+			}
+			rows = append(rows, []string{k.KeyId, enum.Name(k.Status), fmt.Sprint(k.ValidFromHeight), until, k.AgeRecipient, orDash(k.EndedBy)})
+		}
+		if err := table(w, rows); err != nil {
+			return err
+		}
+	}
 	if len(m.History) > 0 {
 		fmt.Fprintln(w)
 		rows := [][]string{{"HEIGHT", "TIME", "CHANGE", "RECORD"}}
@@ -223,7 +237,11 @@ func textKeys(w io.Writer, infos []keyring.Info) error {
 	}
 	rows := [][]string{{"NAME", "MEMBER", "KEY ID", "TYPE", "PUB KEY"}}
 	for _, i := range infos {
-		rows = append(rows, []string{i.Name, i.Member, i.KeyID, orDash(i.Type), orDash(i.PubKey)})
+		pub := i.PubKey
+		if i.AgeRecipient != "" {
+			pub = i.AgeRecipient
+		}
+		rows = append(rows, []string{i.Name, i.Member, i.KeyID, orDash(i.Type), orDash(pub)})
 	}
 	if err := table(w, rows); err != nil {
 		return err

@@ -158,6 +158,7 @@ body and --salt (base64, 16-64 bytes) as the salt.`,
 	commitment.Flags().StringArrayVar(&vars, "var", nil, "placeholder value NAME=VALUE (repeatable)")
 	_ = commitment.MarkFlagRequired("file")
 	tx.AddCommand(submit, commitment)
+	tx.AddCommand(sealTxCmds(e)...)
 	return tx
 }
 

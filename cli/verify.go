@@ -321,7 +321,10 @@ errors (network, usage, unknown id).`,
 	}
 	evidence.Flags().StringArrayVar(&evWitnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")
 	etf.add(evidence, true)
-	v.AddCommand(record, bundle, evidence)
+	rtf := &trustFlags{}
+	receipt := verifyReceiptCmd(e, rtf)
+	rtf.add(receipt, true)
+	v.AddCommand(record, bundle, evidence, receipt)
 	return v
 }
 

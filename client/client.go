@@ -458,6 +458,12 @@ func (c *Client) PledgeCompliance(ctx context.Context, id string, height int64) 
 	return out, c.do(ctx, http.MethodGet, "/v1/pledges/"+url.PathEscape(id)+"/compliance", heightQuery(height, false), nil, out)
 }
 
+// SealedNotice fetches who a sealed record was sent to and who confirmed receipt.
+func (c *Client) SealedNotice(ctx context.Context, id string, height int64) (*pb.GetSealedNoticeResponse, error) {
+	out := new(pb.GetSealedNoticeResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/sealed/"+url.PathEscape(id), heightQuery(height, false), nil, out)
+}
+
 // Block fetches a block's transactions.
 func (c *Client) Block(ctx context.Context, height int64) (*pb.GetBlockResponse, error) {
 	out := new(pb.GetBlockResponse)

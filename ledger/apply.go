@@ -202,6 +202,9 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	}
 	tx := memo.tx
 	body := tx.Body
+	if err := checkAppVersion(st, body.Record); err != nil {
+		return nil, err
+	}
 	if body.ChainId != b.ChainID {
 		return nil, errf(CodeWrongChainID, "tx is for chain %q, this is %q", body.ChainId, b.ChainID)
 	}

@@ -73,6 +73,16 @@ const (
 	CodeRequestTimeout        Code = 56 // the request (its headers or body) did not arrive in time
 	CodeMethodNotAllowed      Code = 57 // the route exists but not for this HTTP method (see the Allow header)
 	CodeBadUpgrade            Code = 58 // a software upgrade plan that cannot apply (height passed, version not newer, nothing to cancel)
+	// App version 8: sealed records to recipients, receipts (docs/sealed.md).
+	CodeSealHeader            Code = 59 // a sealed ciphertext is not an age v1 file (its header does not parse)
+	CodeSealStanzaCount       Code = 60 // the age header does not hold exactly one recipient stanza per named recipient
+	CodeSealStanzaType        Code = 61 // a recipient stanza is not an X25519 stanza
+	CodeSealTooLarge          Code = 62 // the sealed ciphertext exceeds the size cap
+	CodeNoEncryptionKey       Code = 63 // the recipient has no encryption key with the named key id
+	CodeEncryptionKeyInactive Code = 64 // the named encryption key is revoked or rotated
+	CodeBadFileKey            Code = 65 // a receipt's published file key does not open the sealed ciphertext
+	CodeSealedBodyMatches     Code = 66 // a receipt claims a mismatch the published file key disproves
+	CodeDeprecatedField       Code = 67 // the field is no longer accepted at the chain's app version (sealed.encrypted_copies from 8)
 )
 
 var codeNames = map[Code]string{
@@ -97,6 +107,10 @@ var codeNames = map[Code]string{
 	CodeNotOwnKey: "not_own_key", CodeNoElectorate: "no_electorate", CodeWrongMemberStatus: "wrong_member_status",
 	CodeBadGovernanceRules: "bad_governance_rules", CodeUnknownParameter: "unknown_parameter",
 	CodeRequestTimeout: "request_timeout", CodeMethodNotAllowed: "method_not_allowed", CodeBadUpgrade: "bad_upgrade",
+	CodeSealHeader: "seal_header", CodeSealStanzaCount: "seal_stanza_count", CodeSealStanzaType: "seal_stanza_type",
+	CodeSealTooLarge: "seal_too_large", CodeNoEncryptionKey: "no_encryption_key",
+	CodeEncryptionKeyInactive: "encryption_key_inactive", CodeBadFileKey: "bad_file_key",
+	CodeSealedBodyMatches: "sealed_body_matches", CodeDeprecatedField: "deprecated_field",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

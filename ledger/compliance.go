@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -137,6 +138,20 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 		}
 	}
 	c.ReviewsOnTime = onTime(reviews)
+	var receipts []*pb.Obligation
+	c.ReceiptsMissed = &pb.CountFigure{}
+	for _, o := range obs {
+		if o.Kind != pb.ObligationKind_OBLIGATION_KIND_RECEIPT {
+			continue
+		}
+		receipts = append(receipts, o)
+		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE {
+			c.ReceiptsMissed.Count++
+			c.ReceiptsMissed.Ids = append(c.ReceiptsMissed.Ids, o.Id)
+		}
+	}
+	c.ReceiptsOnTime = onTime(receipts)
+	c.TimeToReceipt = medianTime(receipts, pb.ObligationKind_OBLIGATION_KIND_RECEIPT)
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
@@ -178,4 +193,57 @@ func PledgeCompliance(pledge *pb.StoredRecord, duties []*pb.Obligation, findings
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
+}
+
+// SealedNoticeOf computes who a sealed record was sent to and who confirmed
+// receipt, and when: from the record, its recipients' receipt obligations
+// (by member), the receipt records that met them (by member) and its
+// reveal record (nil before it is filed).
+func SealedNoticeOf(sealed *pb.StoredRecord, obligations map[string]*pb.Obligation, receipts map[string]*pb.StoredRecord, reveal *pb.StoredRecord) (*pb.SealedNotice, error) {
+	tx := new(pb.Tx)
+	if err := proto.Unmarshal(sealed.Tx, tx); err != nil {
+		return nil, err
+	}
+	s := tx.GetBody().GetRecord().GetSealed()
+	if s == nil {
+		return nil, fmt.Errorf("record %s is not sealed", sealed.Id)
+	}
+	n := &pb.SealedNotice{SealedId: sealed.Id, Sealer: sealed.Author, Height: sealed.Height, Time: sealed.BlockTime,
+		SealedKind: s.SealedKind, RevealBy: s.RevealBy}
+	if reveal != nil {
+		rtx := new(pb.Tx)
+		if err := proto.Unmarshal(reveal.Tx, rtx); err != nil {
+			return nil, err
+		}
+		n.RevealId = reveal.Id
+		n.OperationWindow = rtx.GetBody().GetRecord().GetReveal().GetBody().GetNotification().GetOperationWindow()
+	}
+	for _, r := range s.Recipients {
+		st := &pb.SealedRecipientStatus{Member: r.Member, KeyId: r.KeyId}
+		n.Told++
+		if ob := obligations[r.Member]; ob != nil {
+			st.ObligationId, st.Status, st.Due = ob.Id, ob.Status, ob.Due
+		}
+		if rec := receipts[r.Member]; rec != nil {
+			rtx := new(pb.Tx)
+			if err := proto.Unmarshal(rec.Tx, rtx); err != nil {
+				return nil, err
+			}
+			rc := rtx.GetBody().GetRecord().GetReceipt()
+			st.ReceiptId, st.ReceiptHeight, st.ReceiptTime = rec.Id, rec.Height, rec.BlockTime
+			st.Matches = rc.GetMatches()
+			st.MismatchProven = !rc.GetMatches() && len(rc.GetFileKey()) > 0
+			if st.Matches {
+				n.Confirmed++
+			}
+			if st.MismatchProven {
+				n.MismatchesProven++
+			}
+			if w := n.OperationWindow; w.GetStart() != nil {
+				st.LeadSeconds, st.HasLead = w.Start.Seconds-rec.BlockTime.GetSeconds(), true
+			}
+		}
+		n.Recipients = append(n.Recipients, st)
+	}
+	return n, nil
 }

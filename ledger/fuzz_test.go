@@ -29,7 +29,8 @@ type memState struct {
 func newMemState(ms []fixture.Member) *memState {
 	s := &memState{members: map[string]*pb.Member{}, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{},
 		content: map[string]bool{}, obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{},
-		proposals: map[string]*pb.ProposalState{}, votes: map[string]*pb.VoteState{}, rules: ledger.DefaultGovernanceRules()}
+		proposals: map[string]*pb.ProposalState{}, votes: map[string]*pb.VoteState{}, rules: ledger.DefaultGovernanceRules(),
+		upgrade: &pb.UpgradeState{AppVersion: ledger.CurrentAppVersion}}
 	for _, m := range ms {
 		s.members[m.ID] = m.Proto()
 	}

@@ -65,6 +65,22 @@ func ValidateGenesis(gs *pb.GenesisState) error {
 				return wrapf(CodeGenesis, err, "member %q key %q", m.Id, k.KeyId)
 			}
 		}
+		for _, k := range m.EncryptionKeys {
+			id, err := AgeRecipient("encryption key", k.AgeRecipient)
+			if err != nil {
+				return wrapf(CodeGenesis, err, "member %q", m.Id)
+			}
+			if k.KeyId != id || len(k.PubKey) != 0 {
+				return errf(CodeGenesis, "member %q encryption key id %q does not match its recipient (want %q, no pub_key)", m.Id, k.KeyId, id)
+			}
+			if other, dup := keys[k.KeyId]; dup {
+				return errf(CodeGenesis, "key %q is listed for %q and %q", k.KeyId, other, m.Id)
+			}
+			keys[k.KeyId] = m.Id
+			if err := enumReq("key.status", k.Status); err != nil {
+				return wrapf(CodeGenesis, err, "member %q key %q", m.Id, k.KeyId)
+			}
+		}
 		if len(m.ValidatorPubKey) != 0 && len(m.ValidatorPubKey) != ed25519.PubKeySize {
 			return errf(CodeGenesis, "member %q validator key is not a 32-byte ed25519 key", m.Id)
 		}

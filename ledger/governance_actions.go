@@ -69,6 +69,16 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		if err != nil {
 			return err
 		}
+		if r := a.AddKey.AgeRecipient; r != "" {
+			k, err := g.newEncryptionKey("add_key.age_recipient", r)
+			if err != nil {
+				return err
+			}
+			m.EncryptionKeys = append(m.EncryptionKeys, k)
+			g.note(m, by, "encryption key "+k.KeyId+" added, valid from height "+itoa(k.ValidFromHeight))
+			g.putMember(m)
+			return nil
+		}
 		k, err := g.newKey("add_key.pub_key", a.AddKey.PubKey)
 		if err != nil {
 			return err
@@ -82,19 +92,32 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		if err != nil {
 			return err
 		}
-		old := findKey(m, rk.OldKeyId)
+		old := findAnyKey(m, rk.OldKeyId)
 		if old == nil {
 			return errf(CodeUnknownKey, "rotate_key.old_key_id: %q has no key %q", m.Id, rk.OldKeyId)
 		}
 		if old.Status != pb.KeyStatus_KEY_STATUS_ACTIVE {
 			return errf(CodeKeyInactive, "rotate_key.old_key_id: key %q of %q is %v", rk.OldKeyId, m.Id, old.Status)
 		}
-		k, err := g.newKey("rotate_key.new_pub_key", rk.NewPubKey)
+		encryption := old.AgeRecipient != ""
+		if encryption != (rk.NewAgeRecipient != "") {
+			return errf(CodeBadFormat, "rotate_key: key %q of %q and its replacement must have the same purpose (signing: new_pub_key; encryption: new_age_recipient)", rk.OldKeyId, m.Id)
+		}
+		var k *pb.MemberKey
+		if encryption {
+			k, err = g.newEncryptionKey("rotate_key.new_age_recipient", rk.NewAgeRecipient)
+		} else {
+			k, err = g.newKey("rotate_key.new_pub_key", rk.NewPubKey)
+		}
 		if err != nil {
 			return err
 		}
 		g.endKey(old, pb.KeyStatus_KEY_STATUS_ROTATED, by)
-		m.Keys = append(m.Keys, k)
+		if encryption {
+			m.EncryptionKeys = append(m.EncryptionKeys, k)
+		} else {
+			m.Keys = append(m.Keys, k)
+		}
 		g.note(m, by, "key "+old.KeyId+" rotated to "+k.KeyId+" (old key valid to height "+itoa(old.ValidUntilHeight)+
 			", new from "+itoa(k.ValidFromHeight)+")")
 		g.putMember(m)
@@ -239,7 +262,7 @@ func (g *govState) keyTaken(keyID string, validator []byte) (string, error) {
 		return "", err
 	}
 	for _, m := range members {
-		if keyID != "" && findKey(m, keyID) != nil {
+		if keyID != "" && findAnyKey(m, keyID) != nil {
 			return m.Id, nil
 		}
 		if len(validator) > 0 && bytes.Equal(m.ValidatorPubKey, validator) {
@@ -259,6 +282,22 @@ func (g *govState) newKey(field string, pub []byte) (*pb.MemberKey, error) {
 		return nil, errf(CodeKeyExists, "%s: key %s is registered to %q already", field, id, owner)
 	}
 	return &pb.MemberKey{KeyId: id, PubKey: append([]byte(nil), pub...), Status: pb.KeyStatus_KEY_STATUS_ACTIVE,
+		ValidFromHeight: g.b.Height + 1}, nil
+}
+
+func (g *govState) newEncryptionKey(field, ageRecipient string) (*pb.MemberKey, error) {
+	id, err := AgeRecipient(field, ageRecipient)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := g.keyTaken(id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if owner != "" {
+		return nil, errf(CodeKeyExists, "%s: key %s is registered to %q already", field, id, owner)
+	}
+	return &pb.MemberKey{KeyId: id, AgeRecipient: ageRecipient, Status: pb.KeyStatus_KEY_STATUS_ACTIVE,
 		ValidFromHeight: g.b.Height + 1}, nil
 }
 
@@ -296,7 +335,7 @@ func (g *govState) endKey(k *pb.MemberKey, status pb.KeyStatus, by string) {
 
 // revoke ends a key and records its compromise point.
 func (g *govState) revoke(m *pb.Member, keyID string, sinceHeight int64, sinceTime *pbTime, by, how string) error {
-	k := findKey(m, keyID)
+	k := findAnyKey(m, keyID)
 	if k == nil {
 		return errf(CodeUnknownKey, "member %q has no key %q", m.Id, keyID)
 	}

@@ -110,7 +110,7 @@ func admitKeyRevocation(a *admission, r *pb.Record) error {
 	if kr.Member != a.author {
 		return errf(CodeNotOwnKey, "key_revocation.member %q: a member revokes only its own keys without a vote (propose revoke_key instead)", kr.Member)
 	}
-	k := findKey(a.signer, kr.KeyId)
+	k := findAnyKey(a.signer, kr.KeyId)
 	if k == nil {
 		return errf(CodeUnknownKey, "key_revocation.key_id: %q has no key %q", a.author, kr.KeyId)
 	}

@@ -51,6 +51,12 @@ func newGovNet(t *testing.T, states, validators int, rules *pb.GovernanceRules) 
 	if rules != nil {
 		g.st.rules = rules
 	}
+	// The governance transcripts and upgrade tests run a chain started at
+	// app version 6 (no software state, no encryption keys).
+	g.st.upgrade = nil
+	for _, m := range g.st.members {
+		m.EncryptionKeys = nil
+	}
 	return g
 }
 

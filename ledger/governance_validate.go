@@ -77,7 +77,7 @@ func validateAction(v *validator, act *pb.GovernanceAction) error {
 		if err := memberRef("proposal.action.add_key.member", a.AddKey.Member); err != nil {
 			return err
 		}
-		return validatorKey("proposal.action.add_key.pub_key", a.AddKey.PubKey)
+		return newKeyFields("proposal.action.add_key.pub_key", a.AddKey.PubKey, "proposal.action.add_key.age_recipient", a.AddKey.AgeRecipient)
 	case *pb.GovernanceAction_RotateKey:
 		if err := memberRef("proposal.action.rotate_key.member", a.RotateKey.Member); err != nil {
 			return err
@@ -85,7 +85,7 @@ func validateAction(v *validator, act *pb.GovernanceAction) error {
 		if err := keyIDField("proposal.action.rotate_key.old_key_id", a.RotateKey.OldKeyId); err != nil {
 			return err
 		}
-		return validatorKey("proposal.action.rotate_key.new_pub_key", a.RotateKey.NewPubKey)
+		return newKeyFields("proposal.action.rotate_key.new_pub_key", a.RotateKey.NewPubKey, "proposal.action.rotate_key.new_age_recipient", a.RotateKey.NewAgeRecipient)
 	case *pb.GovernanceAction_RevokeKey:
 		rk := a.RevokeKey
 		if err := memberRef("proposal.action.revoke_key.member", rk.Member); err != nil {
@@ -136,6 +136,19 @@ func memberRef(field, id string) error {
 		return errf(CodeBadFormat, "%s %q is not a member id", field, id)
 	}
 	return nil
+}
+
+// newKeyFields checks a new key: a signing key (pub) or an encryption key
+// (an age recipient), exactly one.
+func newKeyFields(pubField string, pub []byte, ageField, ageRecipient string) error {
+	switch {
+	case len(pub) > 0 && ageRecipient != "":
+		return errf(CodeBadFormat, "%s and %s: a key has one purpose, give one of them", pubField, ageField)
+	case ageRecipient != "":
+		_, err := AgeRecipient(ageField, ageRecipient)
+		return err
+	}
+	return validatorKey(pubField, pub)
 }
 
 func keyIDField(field, id string) error {

@@ -112,6 +112,8 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_VOTE
 	case *pb.Record_KeyRevocation:
 		return pb.RecordKind_RECORD_KIND_KEY_REVOCATION
+	case *pb.Record_Receipt:
+		return pb.RecordKind_RECORD_KIND_RECEIPT
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -161,6 +163,9 @@ func DefaultRegistry() *Registry {
 			Validate: validateVote, Admit: admitVote},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_KEY_REVOCATION, Name: "key_revocation", Classes: allClasses,
 			Validate: validateKeyRevocation, Admit: admitKeyRevocation},
+		// Whoever a sealed record names as a recipient answers it.
+		Kind{Enum: pb.RecordKind_RECORD_KIND_RECEIPT, Name: "receipt", Classes: allClasses,
+			Validate: validateReceipt, Admit: admitReceipt},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -173,7 +173,17 @@ func (o *obligations) apply(r *pb.Record) error {
 		for _, c := range s.EncryptedCopies {
 			creditors = append(creditors, c.Recipient)
 		}
+		// Each recipient owes a receipt within the acknowledgement window.
+		due := o.b.Time.Add(time.Duration(o.params.AckWindowHours) * time.Hour)
+		for _, r := range s.Recipients {
+			creditors = append(creditors, r.Member)
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_RECEIPT, o.record, r.Member, []string{o.author}, due, nil); err != nil {
+				return err
+			}
+		}
 		return o.create(pb.ObligationKind_OBLIGATION_KIND_REVEAL, o.record, o.author, creditors, s.RevealBy.AsTime(), nil)
+	case *pb.Record_Receipt:
+		return o.fulfil(pb.ObligationKind_OBLIGATION_KIND_RECEIPT, body.Receipt.SealedId, o.author)
 	case *pb.Record_Reveal:
 		if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_REVEAL, body.Reveal.SealedId, o.author); err != nil {
 			return err

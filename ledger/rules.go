@@ -582,6 +582,9 @@ func validateSealed(v *validator, r *pb.Record) error {
 			return errf(CodeFieldTooLong, "sealed.encrypted_copies.ciphertext exceeds %d bytes", MaxCiphertext)
 		}
 	}
+	if err := validateSealedTo(s); err != nil {
+		return err
+	}
 	return memberIDs("sealed.subject_states", s.SubjectStates, 0)
 }
 
@@ -601,7 +604,7 @@ func admitSealed(a *admission, r *pb.Record) error {
 		}
 	}
 	a.subject(s.SubjectStates...)
-	return nil
+	return admitSealedTo(a, s)
 }
 
 func validateReveal(v *validator, r *pb.Record) error {

@@ -22,7 +22,7 @@ const GenesisAppVersion uint64 = 6
 // their genesis says it (consensus_params.version.app, which CometBFT puts
 // in every header) and their state holds it from genesis on. A genesis
 // without it (made by an older binary) is GenesisAppVersion.
-const CurrentAppVersion uint64 = 7
+const CurrentAppVersion uint64 = 8
 
 // AppVersionContentIndexOff is the first app version whose authenticated
 // state holds no duplicate-content index (the h/ keys): the store keeps it
@@ -37,8 +37,24 @@ const AppVersionContentIndexOff uint64 = 7
 // app_version 7.
 const UpgradeV7 = "normledger-v7"
 
+// AppVersionSealedToRecipients is the first app version with encryption
+// keys in the member registry, sealed records encrypted once to named
+// recipients (Sealed.ciphertext, Sealed.recipients), receipts and their
+// obligations (docs/sealed.md). Below it a transaction that uses any of
+// them is refused as carrying unknown fields, exactly as a binary that
+// predates them refuses it; from it on, new sealed records may no longer
+// carry per-recipient encrypted copies.
+const AppVersionSealedToRecipients uint64 = 8
+
+// UpgradeV8 moves a chain at app version 6 or 7 to 8: the state does not
+// migrate; sealed records to recipients and receipts are accepted from the
+// upgrade's block on. Vote it with software_upgrade name "normledger-v8",
+// app_version 8.
+const UpgradeV8 = "normledger-v8"
+
 func init() {
 	registerUpgrade(Upgrade{Name: UpgradeV7, AppVersion: 7, Migrate: func(State, Block, *Changes) error { return nil }})
+	registerUpgrade(Upgrade{Name: UpgradeV8, AppVersion: 8, Migrate: func(State, Block, *Changes) error { return nil }})
 }
 
 // Upgrade is a state migration a binary knows by name. At the start of the

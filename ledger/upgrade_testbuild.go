@@ -10,9 +10,9 @@ import (
 
 // TestUpgradeName is the upgrade a binary built with -tags upgradetest
 // has: the fault suite upgrades a running testnet to it.
-const TestUpgradeName = "normledger-test-v8"
+const TestUpgradeName = "normledger-test-next"
 
-// Its migration takes the chain to app version 8 and doubles the default
+// Its migration takes the chain one app version past CurrentAppVersion and doubles the default
 // acknowledgement window (a rule the ledger derives deadlines from), so
 // that blocks after the upgrade replay only under the new rules.
 func init() {

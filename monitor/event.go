@@ -45,6 +45,8 @@ const (
 	EventDueSoon     = "due_soon"     // an open obligation of the member falls due within --within
 	EventOverdue     = "overdue"      // an obligation of the member became overdue
 	EventOwedOverdue = "owed_overdue" // an obligation owed to the member became overdue
+	EventSealed      = "sealed"       // a record sealed to the member (it owes a receipt); never its plaintext
+	EventMismatch    = "mismatch"     // a recipient proved that the member's sealed record does not match its commitment
 )
 
 // Record is the record an event is about.
@@ -134,6 +136,13 @@ func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls v
 	if n := body.GetNotification(); n != nil && slices.Contains(n.Recipients, me) {
 		roles = append(roles, "recipient")
 	}
+	var sealedTo *pb.SealRecipient
+	for _, sr := range body.GetSealed().GetRecipients() {
+		if sr.Member == me {
+			sealedTo = sr
+			roles = append(roles, "recipient")
+		}
+	}
 	if viaSubject && len(roles) == 0 {
 		roles = append(roles, "subject")
 	}
@@ -149,6 +158,14 @@ func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls v
 		c := body.GetChallenge()
 		typ = EventChallenge
 		what = fmt.Sprintf("challenge %s by %s of %s's record %s (reply by %s)", r.Id, r.Author, me, c.TargetId, human.Time(c.ReplyBy))
+	case sealedTo != nil:
+		s := body.GetSealed()
+		typ = EventSealed
+		what = fmt.Sprintf("sealed %s %s by %s is encrypted to %s (encryption key %s, %d recipients): open it with `normledger open sealed %s`, then file a receipt (`normledger tx receipt %s`)",
+			ledger.KindNameOf(s.SealedKind), r.Id, r.Author, me, sealedTo.KeyId, len(s.Recipients), r.Id, r.Id)
+	case body.GetReceipt() != nil && !body.GetReceipt().Matches && len(body.GetReceipt().FileKey) > 0:
+		typ = EventMismatch
+		what = fmt.Sprintf("receipt %s by %s proves that sealed record %s does not match its commitment (the published file key discloses the body)", r.Id, r.Author, body.GetReceipt().SealedId)
 	}
 	idKey, err := layout.ID(r.Id)
 	if err != nil {

@@ -358,6 +358,12 @@ func printWhereToLook(w io.Writer, nw *Network, steps []SeedStep) {
 	fmt.Fprintf(w, "  %s query obligations --status overdue --node %s\n", bin, b)
 	fmt.Fprintf(w, "  %s tx submit --from xdd --file examples/records/acknowledgement.json --var notification=%s \\\n      --home %s/node3 --keyring-backend test --node %s\n",
 		bin, ids["exercise_notification"], rel, b)
+	if id := ids[SealedStep]; id != "" {
+		fmt.Fprintf(w, "\n  Sealed notice: xaa sealed the exercise plan to the other states (one age file, docs/sealed.md); all but the last\n"+
+			"  decrypted it and filed receipts. Who was told and who confirmed, and a recipient reading it:\n")
+		fmt.Fprintf(w, "  %s query sealed %s --node %s\n", bin, id, b)
+		fmt.Fprintf(w, "  %s open sealed %s --home %s/node1 --keyring-backend test --node %s\n", bin, id, rel, b)
+	}
 	fmt.Fprintf(w, "  (each member's key is in its own home: node0..node%d for xaa.., members/<id> for the others; genesis hash %s)\n",
 		len(nw.Nodes)-1, nw.GenesisHash)
 	fmt.Fprintf(w, "  %s testnet status %s\n", bin, rel)

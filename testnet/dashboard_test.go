@@ -188,6 +188,10 @@ func lyingDashboardProxy(t *testing.T, target string) *httptest.Server {
 		if r.URL.Path == "/v1/records" {
 			body = bytes.ReplaceAll(body, []byte("Marrowgate"), []byte("Somewhere Else"))
 		}
+		if strings.HasPrefix(r.URL.Path, "/v1/sealed/") {
+			// A recipient that never answered, claimed to have.
+			body = bytes.ReplaceAll(body, []byte("OBLIGATION_STATUS_OPEN"), []byte("OBLIGATION_STATUS_MET"))
+		}
 		for k, vs := range resp.Header {
 			if k != "Content-Length" {
 				w.Header()[k] = vs
@@ -246,6 +250,18 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("record detail badge %q: %s", s, b.text(t, "#detail-reason"))
 	}
 	b.screenshot(t, dir, "2-verified-record")
+	// The exercise plan sealed to the other states: who was told, who
+	// confirmed (xbb) and who did not (xcc), verified; never the body.
+	if n := b.count(t, `document.querySelectorAll("#sealed-table tr[data-sealed] [data-verified=true]").length`); n < 1 {
+		t.Fatalf("no verified sealed notice: %s", b.text(t, "#sealed-table"))
+	}
+	if s := b.text(t, "#sealed-table"); !strings.Contains(s, "xbb: confirmed") || !strings.Contains(s, "xcc: open") || strings.Contains(s, "red team") {
+		t.Fatalf("sealed notices: %s", s)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#sealed"))); err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot(t, dir, "2b-sealed-notices")
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the honest page: %v", errs)
 	}
@@ -259,6 +275,9 @@ func TestDashboard(t *testing.T) {
 	}
 	if s := b.text(t, "#records-table"); !strings.Contains(s, "NOT VERIFIED") || !strings.Contains(s, "decoded record") {
 		t.Fatalf("the lying proxy's record text was not refused: %s", s)
+	}
+	if s := b.text(t, "#sealed-table"); !strings.Contains(s, "NOT VERIFIED") || !strings.Contains(s, "in its proof") {
+		t.Fatalf("the lying proxy's receipt was not refused: %s", s)
 	}
 	b.screenshot(t, dir, "3-lying-proxy-not-verified")
 	if errs := b.jsErrors(); len(errs) > 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/p2p"
@@ -191,6 +192,13 @@ func Generate(o Options) (*Network, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.Encryption != "" {
+			// Each state brings a fresh encryption identity to genesis
+			// (sealed notices to it; docs/sealed.md).
+			if _, err := kr.AddEncryption(m.ID+"-enc", m.ID); err != nil {
+				return nil, fmt.Errorf("encryption identity of %s: %w", m.ID, err)
+			}
+		}
 		app, err := operator.BuildApplication(home, kr, p2pAddr, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("application of %s: %w", m.ID, err)
@@ -343,6 +351,20 @@ func (n *Network) Signer(member string) (ledger.Signer, error) {
 		return ledger.Signer{}, err
 	}
 	return kr.Signer(member)
+}
+
+// Identity is a member's encryption identity ("<member>-enc"), from that
+// member's own home.
+func (n *Network) Identity(member string) (*age.X25519Identity, error) {
+	home, ok := n.MemberHomes[member]
+	if !ok {
+		return nil, fmt.Errorf("%s has no home in this network", member)
+	}
+	kr, err := keyring.Open(filepath.Join(home, "keyring"), keyring.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	return kr.Identity(member + "-enc")
 }
 
 // AddMemberHome registers a member home made after the ceremony (a member

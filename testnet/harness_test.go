@@ -21,6 +21,7 @@ import (
 	"github.com/normledger/normledger/ledger/fixture"
 	"github.com/normledger/normledger/node"
 	"github.com/normledger/normledger/node/api"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers/remote"
 )
 
@@ -103,7 +104,30 @@ func (ip *inproc) seed(t *testing.T) []string {
 			}
 			co = append(co, cs)
 		}
-		res, err := ip.clients[0].Submit(ctx, s.Build(ids), signer, co, true)
+		rec := s.Build(ids)
+		if sl := rec.GetSealed(); len(sl.GetCiphertext()) > 0 {
+			// The fixture's pinned ciphertext is for the fixture's keys; this
+			// network's states brought their own to genesis.
+			var to []string
+			for _, r := range sl.Recipients {
+				to = append(to, r.Member)
+			}
+			ms, err := ip.clients[0].Members(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := client.RecipientKeys(ms, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _, err := client.SealTo(fixture.ExerciseBody(), keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again.RevealBy, again.SubjectStates = sl.RevealBy, sl.SubjectStates
+			rec.Body = &pb.Record_Sealed{Sealed: again}
+		}
+		res, err := ip.clients[0].Submit(ctx, rec, signer, co, true)
 		if err != nil || !res.Committed {
 			t.Fatalf("scenario step %d: %+v %v", i, res, err)
 		}

@@ -28,7 +28,10 @@ type SeedStep struct {
 // nodes (round robin): a joint restraint pledge by every state covering
 // health, energy and water; an exercise notification that some recipients
 // acknowledge and one does not (its acknowledgement falls overdue after the
-// chain's ack window, and every response after respondWithin); a ransomware incident at a
+// chain's ack window, and every response after respondWithin); the
+// exercise plan sealed to the states concerned (one age ciphertext, each
+// state decrypts it with its own identity and files a receipt, except the
+// last, whose receipt falls overdue; SealedStep); a ransomware incident at a
 // hospital with early-warning and final disclosures; the victim's
 // consultation request to the state the disclosure points at, which that
 // state ignores (its response falls overdue ConsultationWithin after it is
@@ -120,6 +123,7 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 		return fmt.Errorf("seed %s: no node accepted it: %w", name, lastErr)
 	}
 	victim, origin := states[1], states[2]
+	var buildErr error // why a step's record could not be built
 	others := states[1:]
 	steps0 := []struct {
 		name, author string
@@ -159,6 +163,56 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			return &pb.Record{Body: &pb.Record_Acknowledgement{Acknowledgement: &pb.Acknowledgement{
 				NotificationId: ids["exercise_notification"], Note: "Acknowledged."}}}
 		}},
+		{SealedStep, states[0], nil, func() *pb.Record {
+			ms, err := clients[0].Members(ctx)
+			if err != nil {
+				buildErr = err
+				return nil
+			}
+			keys, err := client.RecipientKeys(ms, others)
+			if err != nil {
+				buildErr = err
+				return nil
+			}
+			plan := &pb.Record{SchemaVersion: ledger.CurrentSchemaVersion, Refs: []string{ids["exercise_notification"]},
+				Body: &pb.Record_Notification{Notification: &pb.Notification{
+					Type:       pb.NotificationType_NOTIFICATION_TYPE_EXERCISE,
+					Recipients: others,
+					Summary: "NORTHERN LANTERN exercise plan: red team on XAA defence networks 10.20.0.0/16 only; " +
+						"no traffic to civilian address space; liaison officer on the hotline throughout.",
+					OperationWindow: &pb.TimeWindow{Start: ts(24 * time.Hour), End: ts(48 * time.Hour)},
+					ExcludedSectors: []pb.Sector{pb.Sector_SECTOR_HEALTH, pb.Sector_SECTOR_ENERGY, pb.Sector_SECTOR_WATER},
+				}}}
+			s, _, err := client.SealTo(plan, keys)
+			if err != nil {
+				buildErr = err
+				return nil
+			}
+			s.RevealBy = ts(7 * 24 * time.Hour)
+			s.SubjectStates = others
+			return &pb.Record{Body: &pb.Record_Sealed{Sealed: s}}
+		}},
+	}
+	// Every recipient but the last opens the sealed plan with its own
+	// identity and confirms it matches; the last never answers.
+	for _, m := range others[:len(others)-1] {
+		steps0 = append(steps0, struct {
+			name, author string
+			co           []string
+			rec          func() *pb.Record
+		}{"receipt_" + m, m, nil, func() *pb.Record {
+			rec, err := sealedReceipt(ctx, clients[0], nw, m, ids[SealedStep])
+			if err != nil {
+				buildErr = err
+			}
+			return rec
+		}})
+	}
+	steps0 = append(steps0, []struct {
+		name, author string
+		co           []string
+		rec          func() *pb.Record
+	}{
 		{"early_warning", victim, nil, func() *pb.Record {
 			return &pb.Record{Tlp: pb.Tlp_TLP_GREEN, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
 				IncidentRef: "HOSP-2026-117", Stage: pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING,
@@ -236,9 +290,14 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 				Summary: "Dialysis disruption confirmed; a revised final assessment will follow.",
 			}}}
 		}},
-	}
+	}...)
 	for _, s := range steps0 {
-		if err := file(s.name, s.author, s.co, s.rec()); err != nil {
+		buildErr = nil
+		rec := s.rec()
+		if rec == nil {
+			return steps, fmt.Errorf("seed %s: could not build the record: %v", s.name, buildErr)
+		}
+		if err := file(s.name, s.author, s.co, rec); err != nil {
 			return steps, err
 		}
 	}
@@ -289,6 +348,49 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 		}
 	}
 	return steps, nil
+}
+
+// SealedStep names the seed's exercise plan sealed to the other states.
+const SealedStep = "sealed_exercise_plan"
+
+// sealedReceipt is member's receipt for sealed record id: it decrypts the
+// record with its own identity and says whether the body matches.
+func sealedReceipt(ctx context.Context, c *client.Client, nw *Network, member, id string) (*pb.Record, error) {
+	// Reads are of attested state: the record is readable a block after
+	// its own.
+	var rec *pb.StoredRecord
+	for wait := 0; ; wait++ {
+		r, err := c.Record(ctx, id)
+		if err == nil {
+			rec = r
+			break
+		}
+		if wait == 100 {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	if err != nil {
+		return nil, err
+	}
+	ident, err := nw.Identity(member)
+	if err != nil {
+		return nil, err
+	}
+	op, err := client.OpenSealed(tx.Body.Record.GetSealed(), ident)
+	if err != nil {
+		return nil, err
+	}
+	rc := &pb.Receipt{SealedId: id, Matches: op.Mismatch == "", Statement: "Received and read by the national point of contact."}
+	if op.Mismatch != "" {
+		rc.FileKey = op.FileKey
+	}
+	return &pb.Record{Body: &pb.Record_Receipt{Receipt: rc}}, nil
 }
 
 // ConsultationStep names the seed's consultation request; its recipient

@@ -23,7 +23,7 @@ import (
 // testUpgrade is the upgrade the binary built with -tags upgradetest has
 // (ledger/upgrade_testbuild.go): the app version after this binary's,
 // acknowledgement window doubled.
-const testUpgrade = "normledger-test-v8"
+const testUpgrade = "normledger-test-next"
 
 // A 4-validator network of real processes under continuous signed-write
 // load upgrades by governance from the current build to a build with a

@@ -168,6 +168,17 @@ func BuildApplication(home string, kr *keyring.Keyring, p2pAddress string, now t
 	m := &pb.Member{Id: p.Member, Class: cv, Name: p.Name, CountryCode: p.CountryCode, Roles: p.Roles,
 		PointOfContact: p.PointOfContact, Status: pb.MemberStatus_MEMBER_STATUS_ACTIVE,
 		Keys: []*pb.MemberKey{{KeyId: ledger.KeyID(pub), PubKey: pub, Status: pb.KeyStatus_KEY_STATUS_ACTIVE}}}
+	// Encryption identities the member holds ('keys add-encryption') join
+	// the registry with it: others can seal notices to it from genesis on.
+	infos, err := kr.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range infos {
+		if i.Type == keyring.TypeEncryption && i.Member == p.Member {
+			m.EncryptionKeys = append(m.EncryptionKeys, &pb.MemberKey{KeyId: i.KeyID, AgeRecipient: i.AgeRecipient, Status: pb.KeyStatus_KEY_STATUS_ACTIVE})
+		}
+	}
 	var valKey *privval.FilePV
 	if p.Validator {
 		if ccfg.PrivValidatorListenAddr != "" {

@@ -1,4 +1,5 @@
-// Package keyring stores member signing keys in a directory, one JSON file
+// Package keyring stores member signing keys (ed25519) and encryption
+// identities (age X25519, type "age-x25519") in a directory, one JSON file
 // per key. Backend "file" encrypts each private key with a passphrase
 // (argon2id key derivation, XChaCha20-Poly1305); backend "test" stores keys
 // unencrypted and is meant for development chains and tests only.
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -55,9 +57,17 @@ type Info struct {
 	Name   string `json:"name"`
 	Member string `json:"member"`
 	KeyID  string `json:"key_id"`
-	PubKey string `json:"pub_key"` // hex
-	Type   string `json:"type"`
+	PubKey string `json:"pub_key"` // hex; empty for an encryption identity
+	Type   string `json:"type"`    // "ed25519" or "age-x25519"
+	// AgeRecipient is an encryption identity's public part ("age1...").
+	AgeRecipient string `json:"age_recipient,omitempty"`
 }
+
+// Key types.
+const (
+	TypeSigning    = "ed25519"
+	TypeEncryption = "age-x25519"
+)
 
 type cipherParams struct {
 	KDF        string `json:"kdf"`
@@ -104,11 +114,80 @@ func (k *Keyring) Add(name, member string, key ed25519.PrivKey) (Info, error) {
 	return f.Info, k.write(name, f)
 }
 
+// AddEncryption generates an age X25519 identity under name for member
+// (the private key never leaves the keyring unless exported). The
+// recipient it returns is what a vote registers (add_key age_recipient).
+func (k *Keyring) AddEncryption(name, member string) (Info, error) {
+	if !nameRE.MatchString(name) {
+		return Info{}, fmt.Errorf("key name %q: use letters, digits, '.', '_' or '-'", name)
+	}
+	if _, err := os.Stat(k.path(name)); err == nil {
+		return Info{}, fmt.Errorf("key %q already exists", name)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return Info{}, err
+	}
+	return k.AddIdentity(name, member, id)
+}
+
+// AddIdentity stores an existing age identity under name for member.
+func (k *Keyring) AddIdentity(name, member string, id *age.X25519Identity) (Info, error) {
+	if !nameRE.MatchString(name) {
+		return Info{}, fmt.Errorf("key name %q: use letters, digits, '.', '_' or '-'", name)
+	}
+	if _, err := os.Stat(k.path(name)); err == nil {
+		return Info{}, fmt.Errorf("key %q already exists", name)
+	}
+	f, err := k.sealSecret(encryptionInfo(name, member, id), []byte(id.String()), k.backend, "")
+	if err != nil {
+		return Info{}, err
+	}
+	return f.Info, k.write(name, f)
+}
+
+func encryptionInfo(name, member string, id *age.X25519Identity) Info {
+	r := id.Recipient().String()
+	return Info{Name: name, Member: member, KeyID: ledger.EncryptionKeyID(r), Type: TypeEncryption, AgeRecipient: r}
+}
+
+// Identity unlocks an encryption identity.
+func (k *Keyring) Identity(name string) (*age.X25519Identity, error) {
+	f, err := k.read(name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Type != TypeEncryption {
+		return nil, fmt.Errorf("key %q is a %s signing key, not an encryption identity", name, f.Type)
+	}
+	raw, err := k.unlockRaw(f, "")
+	if err != nil {
+		return nil, err
+	}
+	return parseIdentity(f, raw)
+}
+
+func parseIdentity(f *file, raw []byte) (*age.X25519Identity, error) {
+	id, err := age.ParseX25519Identity(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("key %q: corrupt age identity: %w", f.Name, err)
+	}
+	if id.Recipient().String() != f.AgeRecipient {
+		return nil, fmt.Errorf("key %q: identity does not match its recipient", f.Name)
+	}
+	return id, nil
+}
+
 func (k *Keyring) seal(name, member string, key ed25519.PrivKey, backend, passphrase string) (*file, error) {
 	pub := key.PubKey().Bytes()
-	f := &file{Info: Info{Name: name, Member: member, KeyID: ledger.KeyID(pub), PubKey: hex.EncodeToString(pub), Type: "ed25519"}, Backend: backend}
+	return k.sealSecret(Info{Name: name, Member: member, KeyID: ledger.KeyID(pub), PubKey: hex.EncodeToString(pub), Type: TypeSigning}, key, backend, passphrase)
+}
+
+func (k *Keyring) sealSecret(info Info, secret []byte, backend, passphrase string) (*file, error) {
+	name := info.Name
+	f := &file{Info: info, Backend: backend}
 	if backend == BackendTest {
-		f.PrivateKey = hex.EncodeToString(key)
+		f.PrivateKey = hex.EncodeToString(secret)
 		return f, nil
 	}
 	if passphrase == "" {
@@ -124,7 +203,7 @@ func (k *Keyring) seal(name, member string, key ed25519.PrivKey, backend, passph
 	if len(passphrase) < 8 {
 		return nil, errors.New("passphrase must be at least 8 characters")
 	}
-	c, err := encrypt(key, passphrase)
+	c, err := encrypt(secret, passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +329,24 @@ func (k *Keyring) Signer(name string) (ledger.Signer, error) {
 }
 
 func (k *Keyring) unlock(f *file, passphrase string) (ed25519.PrivKey, error) {
+	if f.Type == TypeEncryption {
+		return nil, fmt.Errorf("key %q is an encryption identity: it decrypts sealed records and signs nothing", f.Name)
+	}
+	raw, err := k.unlockRaw(f, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("key %q: private key is %d bytes", f.Name, len(raw))
+	}
+	priv := ed25519.PrivKey(raw)
+	if hex.EncodeToString(priv.PubKey().Bytes()) != f.PubKey {
+		return nil, fmt.Errorf("key %q: private key does not match its public key", f.Name)
+	}
+	return priv, nil
+}
+
+func (k *Keyring) unlockRaw(f *file, passphrase string) ([]byte, error) {
 	var raw []byte
 	switch f.Backend {
 	case BackendTest:
@@ -280,14 +377,7 @@ func (k *Keyring) unlock(f *file, passphrase string) (ed25519.PrivKey, error) {
 	default:
 		return nil, fmt.Errorf("key %q: unknown backend %q", f.Name, f.Backend)
 	}
-	if len(raw) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("key %q: private key is %d bytes", f.Name, len(raw))
-	}
-	priv := ed25519.PrivKey(raw)
-	if hex.EncodeToString(priv.PubKey().Bytes()) != f.PubKey {
-		return nil, fmt.Errorf("key %q: private key does not match its public key", f.Name)
-	}
-	return priv, nil
+	return raw, nil
 }
 
 // Export returns the key encrypted with exportPass, whatever this keyring's
@@ -297,15 +387,32 @@ func (k *Keyring) Export(name, exportPass string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	priv, err := k.unlock(f, "")
+	raw, err := k.unlockRaw(f, "")
 	if err != nil {
 		return nil, err
 	}
-	out, err := k.seal(name, f.Member, priv, BackendFile, exportPass)
+	if f.Type == TypeEncryption {
+		if _, err := parseIdentity(f, raw); err != nil {
+			return nil, err
+		}
+	} else if _, err := k.unlock(f, ""); err != nil {
+		return nil, err
+	}
+	out, err := k.sealSecret(f.Info, raw, BackendFile, exportPass)
 	if err != nil {
 		return nil, err
 	}
 	return json.MarshalIndent(out, "", "  ")
+}
+
+// AgeIdentity returns an encryption identity in age's own format
+// ("AGE-SECRET-KEY-1..."), the file the stock `age -d -i FILE` reads.
+func (k *Keyring) AgeIdentity(name string) (string, error) {
+	id, err := k.Identity(name)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
 }
 
 // Import adds an exported key under name, decrypting it with importPass and
@@ -319,6 +426,17 @@ func (k *Keyring) Import(name string, data []byte, importPass string) (Info, err
 		return Info{}, errors.New("exported key is not encrypted; refusing to import plaintext keys")
 	}
 	f.Backend = BackendFile
+	if f.Type == TypeEncryption {
+		raw, err := k.unlockRaw(f, importPass)
+		if err != nil {
+			return Info{}, err
+		}
+		id, err := parseIdentity(f, raw)
+		if err != nil {
+			return Info{}, err
+		}
+		return k.AddIdentity(name, f.Member, id)
+	}
 	priv, err := k.unlock(f, importPass)
 	if err != nil {
 		return Info{}, err

@@ -62,3 +62,53 @@ func (v *View) PledgeCompliance(pledge string) (*pb.PledgeCompliance, error) {
 	}
 	return ledger.PledgeCompliance(rec, duties, findings)
 }
+
+// SealedNotice computes who sealed record id was sent to and who confirmed
+// receipt in this view; nil if id is not a sealed record.
+func (v *View) SealedNotice(id string) (*pb.SealedNotice, error) {
+	rec, err := v.Record(id)
+	if err != nil || rec == nil || rec.Kind != pb.RecordKind_RECORD_KIND_SEALED {
+		return nil, err
+	}
+	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	if err != nil {
+		return nil, err
+	}
+	obs, receipts := map[string]*pb.Obligation{}, map[string]*pb.StoredRecord{}
+	for _, r := range tx.Body.Record.GetSealed().GetRecipients() {
+		ob, err := v.Obligation(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_RECEIPT, id, r.Member))
+		if err != nil {
+			return nil, err
+		}
+		if ob == nil {
+			continue
+		}
+		obs[r.Member] = ob
+		if rc, err := v.recordOfKind(ob.StatusRecord, pb.RecordKind_RECORD_KIND_RECEIPT); err != nil {
+			return nil, err
+		} else if rc != nil {
+			receipts[r.Member] = rc
+		}
+	}
+	var reveal *pb.StoredRecord
+	if ob, err := v.Obligation(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_REVEAL, id, rec.Author)); err != nil {
+		return nil, err
+	} else if ob != nil {
+		if reveal, err = v.recordOfKind(ob.StatusRecord, pb.RecordKind_RECORD_KIND_REVEAL); err != nil {
+			return nil, err
+		}
+	}
+	return ledger.SealedNoticeOf(rec, obs, receipts, reveal)
+}
+
+// recordOfKind is record id if it is of kind; nil for "" or another kind.
+func (v *View) recordOfKind(id string, kind pb.RecordKind) (*pb.StoredRecord, error) {
+	if id == "" {
+		return nil, nil
+	}
+	r, err := v.Record(id)
+	if err != nil || r == nil || r.Kind != kind {
+		return nil, err
+	}
+	return r, nil
+}

@@ -462,6 +462,13 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if appVersion < ledger.GenesisAppVersion || appVersion > ledger.CurrentAppVersion {
 		return fmt.Errorf("init genesis: app version %d: this binary starts chains at versions %d to %d", appVersion, ledger.GenesisAppVersion, ledger.CurrentAppVersion)
 	}
+	if appVersion < ledger.AppVersionSealedToRecipients {
+		for _, m := range gs.GetMembers() {
+			if len(m.EncryptionKeys) > 0 {
+				return fmt.Errorf("init genesis: member %q has encryption keys, which need app version %d (genesis says %d)", m.Id, ledger.AppVersionSealedToRecipients, appVersion)
+			}
+		}
+	}
 	s.appVersion = appVersion
 	if appVersion > ledger.GenesisAppVersion {
 		// A chain at GenesisAppVersion holds no UpgradeState (as before

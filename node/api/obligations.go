@@ -134,3 +134,23 @@ func (s *Server) GetPledgeCompliance(ctx context.Context, req *pb.GetPledgeCompl
 	c.StateTime = timestamppb.New(cm.SignedHeader.Header.Time)
 	return &pb.GetPledgeComplianceResponse{Compliance: c, Height: h}, nil
 }
+
+// GetSealedNotice implements LedgerService.
+func (s *Server) GetSealedNotice(_ context.Context, req *pb.GetSealedNoticeRequest) (*pb.GetSealedNoticeResponse, error) {
+	id, err := normaliseID("id", req.Id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	n, err := v.SealedNotice(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if n == nil {
+		return nil, notFound(ledger.CodeUnknownRecord, fmt.Sprintf("no sealed record %s at height %d", id, v.Version()), nil)
+	}
+	return &pb.GetSealedNoticeResponse{Notice: n, Height: v.Version()}, nil
+}

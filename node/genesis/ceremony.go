@@ -109,7 +109,7 @@ func Verify(s *pb.SignedGenesisApplication, chainID string) error {
 	if m.Status != pb.MemberStatus_MEMBER_STATUS_ACTIVE || len(m.History) > 0 {
 		return invalid("member %q must be ACTIVE with no history", m.Id)
 	}
-	for _, k := range m.Keys {
+	for _, k := range append(append([]*pb.MemberKey(nil), m.Keys...), m.EncryptionKeys...) {
 		if k.Status != pb.KeyStatus_KEY_STATUS_ACTIVE || k.ValidFromHeight != 0 || k.ValidUntilHeight != 0 ||
 			k.CompromisedSinceHeight != 0 || k.CompromisedSinceTime != nil || k.EndedBy != "" {
 			return invalid("member %q key %q must be a plain active key from genesis", m.Id, k.KeyId)
@@ -243,9 +243,9 @@ func Add(d *pb.GenesisDraft, apps ...*pb.SignedGenesisApplication) error {
 			return invalid("member id %q is applied for twice", m.Id)
 		}
 		ids[m.Id] = true
-		for _, k := range m.Keys {
+		for _, k := range append(append([]*pb.MemberKey(nil), m.Keys...), m.EncryptionKeys...) {
 			if other, ok := keys[k.KeyId]; ok {
-				return invalid("signing key %s of %q is also %q's", k.KeyId, m.Id, other)
+				return invalid("key %s of %q is also %q's", k.KeyId, m.Id, other)
 			}
 			keys[k.KeyId] = m.Id
 		}

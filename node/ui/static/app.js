@@ -228,6 +228,83 @@ async function loadObligations(status, table) {
   return obs.length;
 }
 
+// ---- sealed notices -----------------------------------------------------------------
+
+// receiptText is a recipient's receipt as its proven obligation says.
+function receiptText(st, o) {
+  if (!o) return `${st.member}: no receipt obligation`;
+  const s = short(o.status, "OBLIGATION_STATUS_");
+  if (s === "met" || s === "met_late") {
+    const how = st.matchesProven ? "mismatch PROVEN" : st.matches ? "confirmed" : "says it does not match";
+    return `${st.member}: ${how} ${when(o.statusAt)}${s === "met_late" ? " (late)" : ""}`;
+  }
+  if (s === "overdue") return `${st.member}: MISSED (was due ${when(o.due)})`;
+  return `${st.member}: ${s}, due ${when(o.due)}`;
+}
+
+// checkNotice proves a sealed notice: the record (with the recipients it
+// names), then every recipient's receipt obligation, which must be the
+// receipt duty of that recipient for this record.
+async function checkNotice(r, res, notice) {
+  if (!res.ok) return { res, lines: [] };
+  const sealed = (((res.record || {}).decoded || {}).body || {}).record?.sealed || {};
+  const told = (sealed.recipients || []).map((x) => x.member);
+  const lines = [];
+  for (const st of notice.recipients || []) {
+    if (!told.includes(st.member)) return { res: { ok: false, reason: `${st.member} is not a recipient in the proven record` }, lines };
+    if (!st.obligationId) { lines.push(receiptText(st, null)); continue; }
+    const { ans, res: ores } = await provenObligation(st.obligationId);
+    if (!ores.ok) return { res: ores, lines };
+    const o = ans.obligation;
+    if (short(o.kind, "OBLIGATION_KIND_") !== "receipt" || o.sourceRecord !== r.id || o.debtor !== st.member) {
+      return { res: { ok: false, reason: `obligation ${shortId(o.id)} is not ${st.member}'s receipt for this notice` }, lines };
+    }
+    if (short(o.status, "OBLIGATION_STATUS_") !== short(st.status, "OBLIGATION_STATUS_")) {
+      return { res: { ok: false, reason: `${st.member}'s receipt is ${short(o.status, "OBLIGATION_STATUS_")} in its proof, the node says ${short(st.status, "OBLIGATION_STATUS_")}` }, lines };
+    }
+    lines.push(receiptText({ ...st, matchesProven: st.mismatchProven }, o));
+  }
+  if ((notice.recipients || []).length !== told.length) return { res: { ok: false, reason: "the notice leaves out a recipient the record names" }, lines };
+  return { res: { ok: true }, lines };
+}
+
+async function loadSealed() {
+  const q = new URLSearchParams({ height: String(state.height), prove: "true", kind: "sealed", limit: "50" });
+  const who = $("#s-member").value.trim();
+  if (who) q.set("subject", who);
+  const tbody = $("#sealed-table tbody");
+  let ans;
+  try {
+    ans = await api("/v1/records?" + q);
+  } catch (e) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "reason", text: e.message })));
+    return;
+  }
+  tbody.replaceChildren();
+  const recs = ans.records || [];
+  if (!recs.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "no sealed notices" })));
+  for (let i = 0; i < recs.length; i++) {
+    const r = recs[i];
+    const tr = el("tr", { "data-sealed": r.id });
+    const res = withHeader("verifyRecord", { id: r.id, answer: { record: r, height: ans.height, proofs: [(ans.proofs || [])[i], ans.logProof], inclusion: (ans.inclusions || [])[i] } });
+    let notice;
+    try {
+      notice = (await api(`/v1/sealed/${r.id}?height=${state.height}`)).notice;
+    } catch (e) {
+      tr.append(el("td", {}, el("code", { text: shortId(r.id) })), el("td", { text: r.author }), el("td", { text: when(r.blockTime) }),
+        el("td", { colspan: "2", class: "muted", text: e.status === 404 ? "sealed without recipients (older form)" : e.message }), badge(res));
+      tbody.append(tr);
+      continue;
+    }
+    const { res: full, lines } = await checkNotice(r, res, notice);
+    const list = el("ul", { class: "receipts" });
+    for (const l of lines) list.append(el("li", { class: /MISSED/.test(l) ? "status-overdue" : "", text: l }));
+    tr.append(el("td", {}, el("code", { text: shortId(r.id) })), el("td", { text: r.author }), el("td", { text: when(r.blockTime) }),
+      el("td", { text: (notice.recipients || []).map((x) => x.member).join(", ") }), el("td", {}, list), badge(full));
+    tbody.append(tr);
+  }
+}
+
 // ---- records ---------------------------------------------------------------------
 
 let recordPage = null;
@@ -385,7 +462,7 @@ async function refresh() {
       status.textContent = "NOT VERIFIED: " + e.message;
     }
   }
-  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords()]);
+  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed()]);
   await loadCharts();
   document.body.dataset.loaded = "true";
 }
@@ -402,6 +479,7 @@ async function main() {
     console.warn("no filter values: " + e.message);
   }
   $("#record-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadRecords().then(loadCharts); });
+  $("#sealed-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadSealed(); });
   $("#trust-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     pinTrust($("#trust").value).then((ok) => ok && refresh());

@@ -2140,6 +2140,110 @@ func (x *GetMemberComplianceResponse) GetHeight() int64 {
 	return 0
 }
 
+type GetSealedNoticeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSealedNoticeRequest) Reset() {
+	*x = GetSealedNoticeRequest{}
+	mi := &file_normledger_v1_api_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSealedNoticeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSealedNoticeRequest) ProtoMessage() {}
+
+func (x *GetSealedNoticeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSealedNoticeRequest.ProtoReflect.Descriptor instead.
+func (*GetSealedNoticeRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetSealedNoticeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetSealedNoticeRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetSealedNoticeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notice        *SealedNotice          `protobuf:"bytes,1,opt,name=notice,proto3" json:"notice,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSealedNoticeResponse) Reset() {
+	*x = GetSealedNoticeResponse{}
+	mi := &file_normledger_v1_api_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSealedNoticeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSealedNoticeResponse) ProtoMessage() {}
+
+func (x *GetSealedNoticeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSealedNoticeResponse.ProtoReflect.Descriptor instead.
+func (*GetSealedNoticeResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetSealedNoticeResponse) GetNotice() *SealedNotice {
+	if x != nil {
+		return x.Notice
+	}
+	return nil
+}
+
+func (x *GetSealedNoticeResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 type GetPledgeComplianceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2150,7 +2254,7 @@ type GetPledgeComplianceRequest struct {
 
 func (x *GetPledgeComplianceRequest) Reset() {
 	*x = GetPledgeComplianceRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[33]
+	mi := &file_normledger_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2266,7 @@ func (x *GetPledgeComplianceRequest) String() string {
 func (*GetPledgeComplianceRequest) ProtoMessage() {}
 
 func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[33]
+	mi := &file_normledger_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2279,7 @@ func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPledgeComplianceRequest.ProtoReflect.Descriptor instead.
 func (*GetPledgeComplianceRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetPledgeComplianceRequest) GetId() string {
@@ -2202,7 +2306,7 @@ type GetPledgeComplianceResponse struct {
 
 func (x *GetPledgeComplianceResponse) Reset() {
 	*x = GetPledgeComplianceResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[34]
+	mi := &file_normledger_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2318,7 @@ func (x *GetPledgeComplianceResponse) String() string {
 func (*GetPledgeComplianceResponse) ProtoMessage() {}
 
 func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[34]
+	mi := &file_normledger_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2331,7 @@ func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPledgeComplianceResponse.ProtoReflect.Descriptor instead.
 func (*GetPledgeComplianceResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetPledgeComplianceResponse) GetCompliance() *PledgeCompliance {
@@ -2253,7 +2357,7 @@ type GetBlockRequest struct {
 
 func (x *GetBlockRequest) Reset() {
 	*x = GetBlockRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[35]
+	mi := &file_normledger_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2369,7 @@ func (x *GetBlockRequest) String() string {
 func (*GetBlockRequest) ProtoMessage() {}
 
 func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[35]
+	mi := &file_normledger_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2382,7 @@ func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetBlockRequest) GetHeight() int64 {
@@ -2306,7 +2410,7 @@ type GetBlockResponse struct {
 
 func (x *GetBlockResponse) Reset() {
 	*x = GetBlockResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[36]
+	mi := &file_normledger_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2422,7 @@ func (x *GetBlockResponse) String() string {
 func (*GetBlockResponse) ProtoMessage() {}
 
 func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[36]
+	mi := &file_normledger_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2435,7 @@ func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetBlockResponse) GetHeight() int64 {
@@ -2377,7 +2481,7 @@ type GetGenesisRequest struct {
 
 func (x *GetGenesisRequest) Reset() {
 	*x = GetGenesisRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[37]
+	mi := &file_normledger_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2493,7 @@ func (x *GetGenesisRequest) String() string {
 func (*GetGenesisRequest) ProtoMessage() {}
 
 func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[37]
+	mi := &file_normledger_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2506,7 @@ func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGenesisRequest.ProtoReflect.Descriptor instead.
 func (*GetGenesisRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 type GetGenesisResponse struct {
@@ -2419,7 +2523,7 @@ type GetGenesisResponse struct {
 
 func (x *GetGenesisResponse) Reset() {
 	*x = GetGenesisResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[38]
+	mi := &file_normledger_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2535,7 @@ func (x *GetGenesisResponse) String() string {
 func (*GetGenesisResponse) ProtoMessage() {}
 
 func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[38]
+	mi := &file_normledger_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2548,7 @@ func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGenesisResponse.ProtoReflect.Descriptor instead.
 func (*GetGenesisResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetGenesisResponse) GetGenesisJson() []byte {
@@ -2476,7 +2580,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[39]
+	mi := &file_normledger_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2592,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[39]
+	mi := &file_normledger_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2605,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListProposalsRequest) GetStatus() string {
@@ -2552,7 +2656,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[40]
+	mi := &file_normledger_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +2668,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[40]
+	mi := &file_normledger_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +2681,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*ProposalState {
@@ -2619,7 +2723,7 @@ type GetProposalRequest struct {
 
 func (x *GetProposalRequest) Reset() {
 	*x = GetProposalRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[41]
+	mi := &file_normledger_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2735,7 @@ func (x *GetProposalRequest) String() string {
 func (*GetProposalRequest) ProtoMessage() {}
 
 func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[41]
+	mi := &file_normledger_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2748,7 @@ func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
 func (*GetProposalRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{41}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetProposalRequest) GetId() string {
@@ -2684,7 +2788,7 @@ type GetProposalResponse struct {
 
 func (x *GetProposalResponse) Reset() {
 	*x = GetProposalResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[42]
+	mi := &file_normledger_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +2800,7 @@ func (x *GetProposalResponse) String() string {
 func (*GetProposalResponse) ProtoMessage() {}
 
 func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[42]
+	mi := &file_normledger_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +2813,7 @@ func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalResponse.ProtoReflect.Descriptor instead.
 func (*GetProposalResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{42}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetProposalResponse) GetProposal() *ProposalState {
@@ -2750,7 +2854,7 @@ type GetGovernanceRulesRequest struct {
 
 func (x *GetGovernanceRulesRequest) Reset() {
 	*x = GetGovernanceRulesRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[43]
+	mi := &file_normledger_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +2866,7 @@ func (x *GetGovernanceRulesRequest) String() string {
 func (*GetGovernanceRulesRequest) ProtoMessage() {}
 
 func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[43]
+	mi := &file_normledger_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +2879,7 @@ func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGovernanceRulesRequest.ProtoReflect.Descriptor instead.
 func (*GetGovernanceRulesRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{43}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetGovernanceRulesRequest) GetHeight() int64 {
@@ -2805,7 +2909,7 @@ type GetGovernanceRulesResponse struct {
 
 func (x *GetGovernanceRulesResponse) Reset() {
 	*x = GetGovernanceRulesResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[44]
+	mi := &file_normledger_v1_api_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +2921,7 @@ func (x *GetGovernanceRulesResponse) String() string {
 func (*GetGovernanceRulesResponse) ProtoMessage() {}
 
 func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[44]
+	mi := &file_normledger_v1_api_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +2934,7 @@ func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGovernanceRulesResponse.ProtoReflect.Descriptor instead.
 func (*GetGovernanceRulesResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{44}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetGovernanceRulesResponse) GetRules() *GovernanceRules {
@@ -3015,6 +3119,12 @@ const file_normledger_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"compliance\x18\x01 \x01(\v2\x1f.normledger.v1.MemberComplianceR\n" +
 	"compliance\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"@\n" +
+	"\x16GetSealedNoticeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"f\n" +
+	"\x17GetSealedNoticeResponse\x123\n" +
+	"\x06notice\x18\x01 \x01(\v2\x1b.normledger.v1.SealedNoticeR\x06notice\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\"D\n" +
 	"\x1aGetPledgeComplianceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
@@ -3083,7 +3193,7 @@ func file_normledger_v1_api_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_normledger_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_normledger_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_normledger_v1_api_proto_goTypes = []any{
 	(BroadcastMode)(0),                  // 0: normledger.v1.BroadcastMode
 	(*ListEvidenceRequest)(nil),         // 1: normledger.v1.ListEvidenceRequest
@@ -3119,76 +3229,80 @@ var file_normledger_v1_api_proto_goTypes = []any{
 	(*GetObligationResponse)(nil),       // 31: normledger.v1.GetObligationResponse
 	(*GetMemberComplianceRequest)(nil),  // 32: normledger.v1.GetMemberComplianceRequest
 	(*GetMemberComplianceResponse)(nil), // 33: normledger.v1.GetMemberComplianceResponse
-	(*GetPledgeComplianceRequest)(nil),  // 34: normledger.v1.GetPledgeComplianceRequest
-	(*GetPledgeComplianceResponse)(nil), // 35: normledger.v1.GetPledgeComplianceResponse
-	(*GetBlockRequest)(nil),             // 36: normledger.v1.GetBlockRequest
-	(*GetBlockResponse)(nil),            // 37: normledger.v1.GetBlockResponse
-	(*GetGenesisRequest)(nil),           // 38: normledger.v1.GetGenesisRequest
-	(*GetGenesisResponse)(nil),          // 39: normledger.v1.GetGenesisResponse
-	(*ListProposalsRequest)(nil),        // 40: normledger.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),       // 41: normledger.v1.ListProposalsResponse
-	(*GetProposalRequest)(nil),          // 42: normledger.v1.GetProposalRequest
-	(*GetProposalResponse)(nil),         // 43: normledger.v1.GetProposalResponse
-	(*GetGovernanceRulesRequest)(nil),   // 44: normledger.v1.GetGovernanceRulesRequest
-	(*GetGovernanceRulesResponse)(nil),  // 45: normledger.v1.GetGovernanceRulesResponse
-	(*Evidence)(nil),                    // 46: normledger.v1.Evidence
-	(*Proof)(nil),                       // 47: normledger.v1.Proof
-	(*timestamppb.Timestamp)(nil),       // 48: google.protobuf.Timestamp
-	(*Member)(nil),                      // 49: normledger.v1.Member
-	(*StoredRecord)(nil),                // 50: normledger.v1.StoredRecord
-	(*RecordFlag)(nil),                  // 51: normledger.v1.RecordFlag
-	(*LogInclusion)(nil),                // 52: normledger.v1.LogInclusion
-	(*CheckpointInfo)(nil),              // 53: normledger.v1.CheckpointInfo
-	(*Obligation)(nil),                  // 54: normledger.v1.Obligation
-	(*MemberCompliance)(nil),            // 55: normledger.v1.MemberCompliance
-	(*PledgeCompliance)(nil),            // 56: normledger.v1.PledgeCompliance
-	(*structpb.Struct)(nil),             // 57: google.protobuf.Struct
-	(*ProposalState)(nil),               // 58: normledger.v1.ProposalState
-	(*VoteState)(nil),                   // 59: normledger.v1.VoteState
-	(*GovernanceRules)(nil),             // 60: normledger.v1.GovernanceRules
-	(*Params)(nil),                      // 61: normledger.v1.Params
+	(*GetSealedNoticeRequest)(nil),      // 34: normledger.v1.GetSealedNoticeRequest
+	(*GetSealedNoticeResponse)(nil),     // 35: normledger.v1.GetSealedNoticeResponse
+	(*GetPledgeComplianceRequest)(nil),  // 36: normledger.v1.GetPledgeComplianceRequest
+	(*GetPledgeComplianceResponse)(nil), // 37: normledger.v1.GetPledgeComplianceResponse
+	(*GetBlockRequest)(nil),             // 38: normledger.v1.GetBlockRequest
+	(*GetBlockResponse)(nil),            // 39: normledger.v1.GetBlockResponse
+	(*GetGenesisRequest)(nil),           // 40: normledger.v1.GetGenesisRequest
+	(*GetGenesisResponse)(nil),          // 41: normledger.v1.GetGenesisResponse
+	(*ListProposalsRequest)(nil),        // 42: normledger.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),       // 43: normledger.v1.ListProposalsResponse
+	(*GetProposalRequest)(nil),          // 44: normledger.v1.GetProposalRequest
+	(*GetProposalResponse)(nil),         // 45: normledger.v1.GetProposalResponse
+	(*GetGovernanceRulesRequest)(nil),   // 46: normledger.v1.GetGovernanceRulesRequest
+	(*GetGovernanceRulesResponse)(nil),  // 47: normledger.v1.GetGovernanceRulesResponse
+	(*Evidence)(nil),                    // 48: normledger.v1.Evidence
+	(*Proof)(nil),                       // 49: normledger.v1.Proof
+	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
+	(*Member)(nil),                      // 51: normledger.v1.Member
+	(*StoredRecord)(nil),                // 52: normledger.v1.StoredRecord
+	(*RecordFlag)(nil),                  // 53: normledger.v1.RecordFlag
+	(*LogInclusion)(nil),                // 54: normledger.v1.LogInclusion
+	(*CheckpointInfo)(nil),              // 55: normledger.v1.CheckpointInfo
+	(*Obligation)(nil),                  // 56: normledger.v1.Obligation
+	(*MemberCompliance)(nil),            // 57: normledger.v1.MemberCompliance
+	(*SealedNotice)(nil),                // 58: normledger.v1.SealedNotice
+	(*PledgeCompliance)(nil),            // 59: normledger.v1.PledgeCompliance
+	(*structpb.Struct)(nil),             // 60: google.protobuf.Struct
+	(*ProposalState)(nil),               // 61: normledger.v1.ProposalState
+	(*VoteState)(nil),                   // 62: normledger.v1.VoteState
+	(*GovernanceRules)(nil),             // 63: normledger.v1.GovernanceRules
+	(*Params)(nil),                      // 64: normledger.v1.Params
 }
 var file_normledger_v1_api_proto_depIdxs = []int32{
-	46, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
-	47, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
-	46, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
-	47, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
-	48, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
+	48, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	49, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
+	48, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	49, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
+	50, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
-	49, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
-	47, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
-	49, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
-	47, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
-	50, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
-	47, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
-	51, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
-	52, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
+	51, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
+	49, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
+	51, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
+	49, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
+	52, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
+	49, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
+	53, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
+	54, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
 	0,  // 14: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
-	47, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
-	47, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
-	53, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
-	48, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
-	54, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
-	47, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
-	54, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
-	47, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
-	55, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
-	56, // 24: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
-	48, // 25: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
-	57, // 26: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
-	58, // 27: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
-	47, // 28: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
-	58, // 29: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
-	59, // 30: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
-	47, // 31: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
-	60, // 32: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
-	61, // 33: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
-	47, // 34: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	49, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
+	49, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
+	55, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
+	50, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
+	56, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
+	49, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
+	56, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
+	49, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
+	57, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
+	58, // 24: normledger.v1.GetSealedNoticeResponse.notice:type_name -> normledger.v1.SealedNotice
+	59, // 25: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
+	50, // 26: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
+	60, // 27: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
+	61, // 28: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
+	49, // 29: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
+	61, // 30: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
+	62, // 31: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
+	49, // 32: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
+	63, // 33: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
+	64, // 34: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
+	49, // 35: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_api_proto_init() }
@@ -3209,7 +3323,7 @@ func file_normledger_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_api_proto_rawDesc), len(file_normledger_v1_api_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

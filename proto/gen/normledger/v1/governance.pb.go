@@ -1080,10 +1080,13 @@ func (x *MemberRef) GetMember() string {
 	return ""
 }
 
+// AddKey adds a signing key (pub_key) or, from app version 8, an
+// encryption key (age_recipient): exactly one of the two.
 type AddKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
 	PubKey        []byte                 `protobuf:"bytes,2,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	AgeRecipient  string                 `protobuf:"bytes,3,opt,name=age_recipient,json=ageRecipient,proto3" json:"age_recipient,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1132,15 +1135,25 @@ func (x *AddKey) GetPubKey() []byte {
 	return nil
 }
 
+func (x *AddKey) GetAgeRecipient() string {
+	if x != nil {
+		return x.AgeRecipient
+	}
+	return ""
+}
+
 // RotateKey ends old_key_id at the executing block's height; the new key
 // signs from the next height.
+// An encryption key rotates to new_age_recipient (app version 8): exactly
+// one of new_pub_key and new_age_recipient, of the old key's purpose.
 type RotateKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	OldKeyId      string                 `protobuf:"bytes,2,opt,name=old_key_id,json=oldKeyId,proto3" json:"old_key_id,omitempty"`
-	NewPubKey     []byte                 `protobuf:"bytes,3,opt,name=new_pub_key,json=newPubKey,proto3" json:"new_pub_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Member          string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	OldKeyId        string                 `protobuf:"bytes,2,opt,name=old_key_id,json=oldKeyId,proto3" json:"old_key_id,omitempty"`
+	NewPubKey       []byte                 `protobuf:"bytes,3,opt,name=new_pub_key,json=newPubKey,proto3" json:"new_pub_key,omitempty"`
+	NewAgeRecipient string                 `protobuf:"bytes,4,opt,name=new_age_recipient,json=newAgeRecipient,proto3" json:"new_age_recipient,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RotateKey) Reset() {
@@ -1192,6 +1205,13 @@ func (x *RotateKey) GetNewPubKey() []byte {
 		return x.NewPubKey
 	}
 	return nil
+}
+
+func (x *RotateKey) GetNewAgeRecipient() string {
+	if x != nil {
+		return x.NewAgeRecipient
+	}
+	return ""
 }
 
 // RevokeKey ends a key at the executing block's height. With a compromise
@@ -1746,15 +1766,17 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x11validator_pub_key\x18\b \x01(\fR\x0fvalidatorPubKey\x12'\n" +
 	"\x0fvalidator_power\x18\t \x01(\x03R\x0evalidatorPower\"#\n" +
 	"\tMemberRef\x12\x16\n" +
-	"\x06member\x18\x01 \x01(\tR\x06member\"9\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\"^\n" +
 	"\x06AddKey\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x17\n" +
-	"\apub_key\x18\x02 \x01(\fR\x06pubKey\"a\n" +
+	"\apub_key\x18\x02 \x01(\fR\x06pubKey\x12#\n" +
+	"\rage_recipient\x18\x03 \x01(\tR\fageRecipient\"\x8d\x01\n" +
 	"\tRotateKey\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\n" +
 	"old_key_id\x18\x02 \x01(\tR\boldKeyId\x12\x1e\n" +
-	"\vnew_pub_key\x18\x03 \x01(\fR\tnewPubKey\"\xc6\x01\n" +
+	"\vnew_pub_key\x18\x03 \x01(\fR\tnewPubKey\x12*\n" +
+	"\x11new_age_recipient\x18\x04 \x01(\tR\x0fnewAgeRecipient\"\xc6\x01\n" +
 	"\tRevokeKey\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x128\n" +

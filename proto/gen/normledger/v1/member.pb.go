@@ -203,7 +203,11 @@ type MemberKey struct {
 	CompromisedSinceHeight int64                  `protobuf:"varint,6,opt,name=compromised_since_height,json=compromisedSinceHeight,proto3" json:"compromised_since_height,omitempty"`
 	CompromisedSinceTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=compromised_since_time,json=compromisedSinceTime,proto3" json:"compromised_since_time,omitempty"`
 	// The record (proposal or key revocation) that ended the key.
-	EndedBy       string `protobuf:"bytes,8,opt,name=ended_by,json=endedBy,proto3" json:"ended_by,omitempty"`
+	EndedBy string `protobuf:"bytes,8,opt,name=ended_by,json=endedBy,proto3" json:"ended_by,omitempty"`
+	// Encryption keys only (Member.encryption_keys): the age X25519
+	// recipient ("age1..."); pub_key is then empty and key_id is the
+	// lowercase hex of the first 8 bytes of SHA-256(age_recipient).
+	AgeRecipient  string `protobuf:"bytes,9,opt,name=age_recipient,json=ageRecipient,proto3" json:"age_recipient,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,6 +294,13 @@ func (x *MemberKey) GetCompromisedSinceTime() *timestamppb.Timestamp {
 func (x *MemberKey) GetEndedBy() string {
 	if x != nil {
 		return x.EndedBy
+	}
+	return ""
+}
+
+func (x *MemberKey) GetAgeRecipient() string {
+	if x != nil {
+		return x.AgeRecipient
 	}
 	return ""
 }
@@ -450,9 +461,13 @@ type Member struct {
 	PointOfContact  *PointOfContact `protobuf:"bytes,9,opt,name=point_of_contact,json=pointOfContact,proto3" json:"point_of_contact,omitempty"`
 	Status          MemberStatus    `protobuf:"varint,10,opt,name=status,proto3,enum=normledger.v1.MemberStatus" json:"status,omitempty"`
 	// Every change since genesis, oldest first.
-	History       []*MemberChange `protobuf:"bytes,11,rep,name=history,proto3" json:"history,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	History []*MemberChange `protobuf:"bytes,11,rep,name=history,proto3" json:"history,omitempty"`
+	// Keys others encrypt sealed records to (app version 8): added, rotated
+	// and revoked like signing keys, never used to sign. A sealed record
+	// names the active one it is encrypted to.
+	EncryptionKeys []*MemberKey `protobuf:"bytes,12,rep,name=encryption_keys,json=encryptionKeys,proto3" json:"encryption_keys,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
@@ -562,11 +577,18 @@ func (x *Member) GetHistory() []*MemberChange {
 	return nil
 }
 
+func (x *Member) GetEncryptionKeys() []*MemberKey {
+	if x != nil {
+		return x.EncryptionKeys
+	}
+	return nil
+}
+
 var File_normledger_v1_member_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_member_proto_rawDesc = "" +
 	"\n" +
-	"\x1anormledger/v1/member.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x02\n" +
+	"\x1anormledger/v1/member.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x03\n" +
 	"\tMemberKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x17\n" +
 	"\apub_key\x18\x02 \x01(\fR\x06pubKey\x120\n" +
@@ -575,7 +597,8 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x12valid_until_height\x18\x05 \x01(\x03R\x10validUntilHeight\x128\n" +
 	"\x18compromised_since_height\x18\x06 \x01(\x03R\x16compromisedSinceHeight\x12P\n" +
 	"\x16compromised_since_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x14compromisedSinceTime\x12\x19\n" +
-	"\bended_by\x18\b \x01(\tR\aendedBy\"\x8b\x01\n" +
+	"\bended_by\x18\b \x01(\tR\aendedBy\x12#\n" +
+	"\rage_recipient\x18\t \x01(\tR\fageRecipient\"\x8b\x01\n" +
 	"\fMemberChange\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x03R\x06height\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -585,7 +608,7 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\forganisation\x18\x02 \x01(\tR\forganisation\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x04 \x01(\tR\x05phone\"\xcf\x03\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\"\x92\x04\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x05class\x18\x02 \x01(\x0e2\x1a.normledger.v1.MemberClassR\x05class\x12\x12\n" +
@@ -598,7 +621,8 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x10point_of_contact\x18\t \x01(\v2\x1d.normledger.v1.PointOfContactR\x0epointOfContact\x123\n" +
 	"\x06status\x18\n" +
 	" \x01(\x0e2\x1b.normledger.v1.MemberStatusR\x06status\x125\n" +
-	"\ahistory\x18\v \x03(\v2\x1b.normledger.v1.MemberChangeR\ahistory*\x98\x01\n" +
+	"\ahistory\x18\v \x03(\v2\x1b.normledger.v1.MemberChangeR\ahistory\x12A\n" +
+	"\x0fencryption_keys\x18\f \x03(\v2\x18.normledger.v1.MemberKeyR\x0eencryptionKeys*\x98\x01\n" +
 	"\vMemberClass\x12\x1c\n" +
 	"\x18MEMBER_CLASS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_CLASS_STATE\x10\x01\x12\x1d\n" +
@@ -649,11 +673,12 @@ var file_normledger_v1_member_proto_depIdxs = []int32{
 	5, // 5: normledger.v1.Member.point_of_contact:type_name -> normledger.v1.PointOfContact
 	1, // 6: normledger.v1.Member.status:type_name -> normledger.v1.MemberStatus
 	4, // 7: normledger.v1.Member.history:type_name -> normledger.v1.MemberChange
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	3, // 8: normledger.v1.Member.encryption_keys:type_name -> normledger.v1.MemberKey
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_member_proto_init() }

@@ -56,6 +56,9 @@ const (
 	// A pledgor reviews a pledge by its review_due: a response to the pledge,
 	// or the author's amendment of it.
 	ObligationKind_OBLIGATION_KIND_REVIEW ObligationKind = 12
+	// A recipient of a sealed record (Sealed.recipients) files a Receipt
+	// within params.ack_window_hours (app version 8).
+	ObligationKind_OBLIGATION_KIND_RECEIPT ObligationKind = 13
 )
 
 // Enum value maps for ObligationKind.
@@ -74,6 +77,7 @@ var (
 		10: "OBLIGATION_KIND_INCIDENT_NOTIFICATION",
 		11: "OBLIGATION_KIND_FINAL_REPORT",
 		12: "OBLIGATION_KIND_REVIEW",
+		13: "OBLIGATION_KIND_RECEIPT",
 	}
 	ObligationKind_value = map[string]int32{
 		"OBLIGATION_KIND_UNSPECIFIED":           0,
@@ -89,6 +93,7 @@ var (
 		"OBLIGATION_KIND_INCIDENT_NOTIFICATION": 10,
 		"OBLIGATION_KIND_FINAL_REPORT":          11,
 		"OBLIGATION_KIND_REVIEW":                12,
+		"OBLIGATION_KIND_RECEIPT":               13,
 	}
 )
 
@@ -714,9 +719,15 @@ type MemberCompliance struct {
 	// Pledge reviews owed: met / (met + met_late + overdue).
 	ReviewsOnTime *RateFigure `protobuf:"bytes,11,opt,name=reviews_on_time,json=reviewsOnTime,proto3" json:"reviews_on_time,omitempty"`
 	// Evidence of misbehaviour by the member's validator (ids of /v1/evidence).
-	Misbehaviour  *CountFigure `protobuf:"bytes,12,opt,name=misbehaviour,proto3" json:"misbehaviour,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Misbehaviour *CountFigure `protobuf:"bytes,12,opt,name=misbehaviour,proto3" json:"misbehaviour,omitempty"`
+	// Receipts owed for sealed records sent to the member (app version 8):
+	// met / (met + met_late + overdue).
+	ReceiptsOnTime *RateFigure `protobuf:"bytes,13,opt,name=receipts_on_time,json=receiptsOnTime,proto3" json:"receipts_on_time,omitempty"`
+	// Receipts it did not file within the window: overdue, or filed late.
+	ReceiptsMissed *CountFigure    `protobuf:"bytes,14,opt,name=receipts_missed,json=receiptsMissed,proto3" json:"receipts_missed,omitempty"`
+	TimeToReceipt  *DurationFigure `protobuf:"bytes,15,opt,name=time_to_receipt,json=timeToReceipt,proto3" json:"time_to_receipt,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MemberCompliance) Reset() {
@@ -833,6 +844,304 @@ func (x *MemberCompliance) GetMisbehaviour() *CountFigure {
 	return nil
 }
 
+func (x *MemberCompliance) GetReceiptsOnTime() *RateFigure {
+	if x != nil {
+		return x.ReceiptsOnTime
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetReceiptsMissed() *CountFigure {
+	if x != nil {
+		return x.ReceiptsMissed
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetTimeToReceipt() *DurationFigure {
+	if x != nil {
+		return x.TimeToReceipt
+	}
+	return nil
+}
+
+// SealedNotice is who was told of a sealed record and who confirmed
+// receipt, and when (GET /v1/sealed/{id}). Every entry names the
+// obligation and receipt record it rests on, each provable on its own.
+type SealedNotice struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SealedId   string                 `protobuf:"bytes,1,opt,name=sealed_id,json=sealedId,proto3" json:"sealed_id,omitempty"`
+	Sealer     string                 `protobuf:"bytes,2,opt,name=sealer,proto3" json:"sealer,omitempty"`
+	Height     int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Time       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	SealedKind RecordKind             `protobuf:"varint,5,opt,name=sealed_kind,json=sealedKind,proto3,enum=normledger.v1.RecordKind" json:"sealed_kind,omitempty"`
+	RevealBy   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=reveal_by,json=revealBy,proto3" json:"reveal_by,omitempty"`
+	// One per named recipient, in the record's order.
+	Recipients []*SealedRecipientStatus `protobuf:"bytes,7,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	// The reveal, once filed, and the operation window of a revealed
+	// notification that has one.
+	RevealId        string      `protobuf:"bytes,8,opt,name=reveal_id,json=revealId,proto3" json:"reveal_id,omitempty"`
+	OperationWindow *TimeWindow `protobuf:"bytes,9,opt,name=operation_window,json=operationWindow,proto3" json:"operation_window,omitempty"`
+	// Receipts filed, matching, and proven mismatches, of the recipients.
+	Told             uint32 `protobuf:"varint,10,opt,name=told,proto3" json:"told,omitempty"`
+	Confirmed        uint32 `protobuf:"varint,11,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	MismatchesProven uint32 `protobuf:"varint,12,opt,name=mismatches_proven,json=mismatchesProven,proto3" json:"mismatches_proven,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SealedNotice) Reset() {
+	*x = SealedNotice{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedNotice) ProtoMessage() {}
+
+func (x *SealedNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedNotice.ProtoReflect.Descriptor instead.
+func (*SealedNotice) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SealedNotice) GetSealedId() string {
+	if x != nil {
+		return x.SealedId
+	}
+	return ""
+}
+
+func (x *SealedNotice) GetSealer() string {
+	if x != nil {
+		return x.Sealer
+	}
+	return ""
+}
+
+func (x *SealedNotice) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *SealedNotice) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *SealedNotice) GetSealedKind() RecordKind {
+	if x != nil {
+		return x.SealedKind
+	}
+	return RecordKind_RECORD_KIND_UNSPECIFIED
+}
+
+func (x *SealedNotice) GetRevealBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevealBy
+	}
+	return nil
+}
+
+func (x *SealedNotice) GetRecipients() []*SealedRecipientStatus {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+func (x *SealedNotice) GetRevealId() string {
+	if x != nil {
+		return x.RevealId
+	}
+	return ""
+}
+
+func (x *SealedNotice) GetOperationWindow() *TimeWindow {
+	if x != nil {
+		return x.OperationWindow
+	}
+	return nil
+}
+
+func (x *SealedNotice) GetTold() uint32 {
+	if x != nil {
+		return x.Told
+	}
+	return 0
+}
+
+func (x *SealedNotice) GetConfirmed() uint32 {
+	if x != nil {
+		return x.Confirmed
+	}
+	return 0
+}
+
+func (x *SealedNotice) GetMismatchesProven() uint32 {
+	if x != nil {
+		return x.MismatchesProven
+	}
+	return 0
+}
+
+type SealedRecipientStatus struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	KeyId  string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The receipt obligation and where it stands.
+	ObligationId string                 `protobuf:"bytes,3,opt,name=obligation_id,json=obligationId,proto3" json:"obligation_id,omitempty"`
+	Status       ObligationStatus       `protobuf:"varint,4,opt,name=status,proto3,enum=normledger.v1.ObligationStatus" json:"status,omitempty"`
+	Due          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=due,proto3" json:"due,omitempty"`
+	// The receipt that met it, if any.
+	ReceiptId     string                 `protobuf:"bytes,6,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	ReceiptHeight int64                  `protobuf:"varint,7,opt,name=receipt_height,json=receiptHeight,proto3" json:"receipt_height,omitempty"`
+	ReceiptTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=receipt_time,json=receiptTime,proto3" json:"receipt_time,omitempty"`
+	Matches       bool                   `protobuf:"varint,9,opt,name=matches,proto3" json:"matches,omitempty"`
+	// The receipt published a file key that opened a body not matching the
+	// commitment (the ledger checked it on admission).
+	MismatchProven bool `protobuf:"varint,10,opt,name=mismatch_proven,json=mismatchProven,proto3" json:"mismatch_proven,omitempty"`
+	// With an operation window: seconds from the receipt to its start
+	// (negative: the recipient confirmed after the operation began).
+	LeadSeconds   int64 `protobuf:"varint,11,opt,name=lead_seconds,json=leadSeconds,proto3" json:"lead_seconds,omitempty"`
+	HasLead       bool  `protobuf:"varint,12,opt,name=has_lead,json=hasLead,proto3" json:"has_lead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedRecipientStatus) Reset() {
+	*x = SealedRecipientStatus{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedRecipientStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedRecipientStatus) ProtoMessage() {}
+
+func (x *SealedRecipientStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedRecipientStatus.ProtoReflect.Descriptor instead.
+func (*SealedRecipientStatus) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SealedRecipientStatus) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *SealedRecipientStatus) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SealedRecipientStatus) GetObligationId() string {
+	if x != nil {
+		return x.ObligationId
+	}
+	return ""
+}
+
+func (x *SealedRecipientStatus) GetStatus() ObligationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ObligationStatus_OBLIGATION_STATUS_UNSPECIFIED
+}
+
+func (x *SealedRecipientStatus) GetDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Due
+	}
+	return nil
+}
+
+func (x *SealedRecipientStatus) GetReceiptId() string {
+	if x != nil {
+		return x.ReceiptId
+	}
+	return ""
+}
+
+func (x *SealedRecipientStatus) GetReceiptHeight() int64 {
+	if x != nil {
+		return x.ReceiptHeight
+	}
+	return 0
+}
+
+func (x *SealedRecipientStatus) GetReceiptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiptTime
+	}
+	return nil
+}
+
+func (x *SealedRecipientStatus) GetMatches() bool {
+	if x != nil {
+		return x.Matches
+	}
+	return false
+}
+
+func (x *SealedRecipientStatus) GetMismatchProven() bool {
+	if x != nil {
+		return x.MismatchProven
+	}
+	return false
+}
+
+func (x *SealedRecipientStatus) GetLeadSeconds() int64 {
+	if x != nil {
+		return x.LeadSeconds
+	}
+	return 0
+}
+
+func (x *SealedRecipientStatus) GetHasLead() bool {
+	if x != nil {
+		return x.HasLead
+	}
+	return false
+}
+
 // StageFigure is how one stage of staged reporting was kept.
 type StageFigure struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -847,7 +1156,7 @@ type StageFigure struct {
 
 func (x *StageFigure) Reset() {
 	*x = StageFigure{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1168,7 @@ func (x *StageFigure) String() string {
 func (*StageFigure) ProtoMessage() {}
 
 func (x *StageFigure) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1181,7 @@ func (x *StageFigure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageFigure.ProtoReflect.Descriptor instead.
 func (*StageFigure) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StageFigure) GetStage() DisclosureStage {
@@ -927,7 +1236,7 @@ type PledgeCompliance struct {
 
 func (x *PledgeCompliance) Reset() {
 	*x = PledgeCompliance{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1248,7 @@ func (x *PledgeCompliance) String() string {
 func (*PledgeCompliance) ProtoMessage() {}
 
 func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1261,7 @@ func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PledgeCompliance.ProtoReflect.Descriptor instead.
 func (*PledgeCompliance) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PledgeCompliance) GetPledgeId() string {
@@ -1063,7 +1372,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
 	"\vCountFigure\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x83\x06\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xd4\a\n" +
 	"\x10MemberCompliance\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -1077,7 +1386,42 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x10staged_reporting\x18\n" +
 	" \x03(\v2\x1a.normledger.v1.StageFigureR\x0fstagedReporting\x12A\n" +
 	"\x0freviews_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\rreviewsOnTime\x12>\n" +
-	"\fmisbehaviour\x18\f \x01(\v2\x1a.normledger.v1.CountFigureR\fmisbehaviour\"\xf6\x01\n" +
+	"\fmisbehaviour\x18\f \x01(\v2\x1a.normledger.v1.CountFigureR\fmisbehaviour\x12C\n" +
+	"\x10receipts_on_time\x18\r \x01(\v2\x19.normledger.v1.RateFigureR\x0ereceiptsOnTime\x12C\n" +
+	"\x0freceipts_missed\x18\x0e \x01(\v2\x1a.normledger.v1.CountFigureR\x0ereceiptsMissed\x12E\n" +
+	"\x0ftime_to_receipt\x18\x0f \x01(\v2\x1d.normledger.v1.DurationFigureR\rtimeToReceipt\"\x88\x04\n" +
+	"\fSealedNotice\x12\x1b\n" +
+	"\tsealed_id\x18\x01 \x01(\tR\bsealedId\x12\x16\n" +
+	"\x06sealer\x18\x02 \x01(\tR\x06sealer\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12:\n" +
+	"\vsealed_kind\x18\x05 \x01(\x0e2\x19.normledger.v1.RecordKindR\n" +
+	"sealedKind\x127\n" +
+	"\treveal_by\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\brevealBy\x12D\n" +
+	"\n" +
+	"recipients\x18\a \x03(\v2$.normledger.v1.SealedRecipientStatusR\n" +
+	"recipients\x12\x1b\n" +
+	"\treveal_id\x18\b \x01(\tR\brevealId\x12D\n" +
+	"\x10operation_window\x18\t \x01(\v2\x19.normledger.v1.TimeWindowR\x0foperationWindow\x12\x12\n" +
+	"\x04told\x18\n" +
+	" \x01(\rR\x04told\x12\x1c\n" +
+	"\tconfirmed\x18\v \x01(\rR\tconfirmed\x12+\n" +
+	"\x11mismatches_proven\x18\f \x01(\rR\x10mismatchesProven\"\xd8\x03\n" +
+	"\x15SealedRecipientStatus\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12#\n" +
+	"\robligation_id\x18\x03 \x01(\tR\fobligationId\x127\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1f.normledger.v1.ObligationStatusR\x06status\x12,\n" +
+	"\x03due\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12\x1d\n" +
+	"\n" +
+	"receipt_id\x18\x06 \x01(\tR\treceiptId\x12%\n" +
+	"\x0ereceipt_height\x18\a \x01(\x03R\rreceiptHeight\x12=\n" +
+	"\freceipt_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vreceiptTime\x12\x18\n" +
+	"\amatches\x18\t \x01(\bR\amatches\x12'\n" +
+	"\x0fmismatch_proven\x18\n" +
+	" \x01(\bR\x0emismatchProven\x12!\n" +
+	"\flead_seconds\x18\v \x01(\x03R\vleadSeconds\x12\x19\n" +
+	"\bhas_lead\x18\f \x01(\bR\ahasLead\"\xf6\x01\n" +
 	"\vStageFigure\x124\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1e.normledger.v1.DisclosureStageR\x05stage\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -1094,7 +1438,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x10staged_reporting\x18\a \x03(\v2\x1a.normledger.v1.StageFigureR\x0fstagedReporting\x120\n" +
 	"\x05state\x18\b \x01(\x0e2\x1a.normledger.v1.PledgeStateR\x05state\x129\n" +
 	"\n" +
-	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime*\xb6\x03\n" +
+	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime*\xd3\x03\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -1109,7 +1453,8 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"%OBLIGATION_KIND_INCIDENT_NOTIFICATION\x10\n" +
 	"\x12 \n" +
 	"\x1cOBLIGATION_KIND_FINAL_REPORT\x10\v\x12\x1a\n" +
-	"\x16OBLIGATION_KIND_REVIEW\x10\f*\xc9\x01\n" +
+	"\x16OBLIGATION_KIND_REVIEW\x10\f\x12\x1b\n" +
+	"\x17OBLIGATION_KIND_RECEIPT\x10\r*\xc9\x01\n" +
 	"\x10ObligationStatus\x12!\n" +
 	"\x1dOBLIGATION_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBLIGATION_STATUS_OPEN\x10\x01\x12\x19\n" +
@@ -1136,7 +1481,7 @@ func file_normledger_v1_obligations_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_obligations_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_normledger_v1_obligations_proto_goTypes = []any{
 	(ObligationKind)(0),           // 0: normledger.v1.ObligationKind
 	(ObligationStatus)(0),         // 1: normledger.v1.ObligationStatus
@@ -1148,21 +1493,25 @@ var file_normledger_v1_obligations_proto_goTypes = []any{
 	(*DeterminationCount)(nil),    // 7: normledger.v1.DeterminationCount
 	(*CountFigure)(nil),           // 8: normledger.v1.CountFigure
 	(*MemberCompliance)(nil),      // 9: normledger.v1.MemberCompliance
-	(*StageFigure)(nil),           // 10: normledger.v1.StageFigure
-	(*PledgeCompliance)(nil),      // 11: normledger.v1.PledgeCompliance
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(Determination)(0),            // 13: normledger.v1.Determination
-	(DisclosureStage)(0),          // 14: normledger.v1.DisclosureStage
+	(*SealedNotice)(nil),          // 10: normledger.v1.SealedNotice
+	(*SealedRecipientStatus)(nil), // 11: normledger.v1.SealedRecipientStatus
+	(*StageFigure)(nil),           // 12: normledger.v1.StageFigure
+	(*PledgeCompliance)(nil),      // 13: normledger.v1.PledgeCompliance
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(Determination)(0),            // 15: normledger.v1.Determination
+	(RecordKind)(0),               // 16: normledger.v1.RecordKind
+	(*TimeWindow)(nil),            // 17: normledger.v1.TimeWindow
+	(DisclosureStage)(0),          // 18: normledger.v1.DisclosureStage
 }
 var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	0,  // 0: normledger.v1.Obligation.kind:type_name -> normledger.v1.ObligationKind
-	12, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
-	12, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
+	14, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
+	14, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
 	1,  // 3: normledger.v1.Obligation.status:type_name -> normledger.v1.ObligationStatus
-	12, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
-	12, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
+	14, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
+	14, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: normledger.v1.StatusCount.status:type_name -> normledger.v1.ObligationStatus
-	13, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
+	15, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
 	4,  // 8: normledger.v1.MemberCompliance.obligations:type_name -> normledger.v1.StatusCount
 	5,  // 9: normledger.v1.MemberCompliance.on_time:type_name -> normledger.v1.RateFigure
 	6,  // 10: normledger.v1.MemberCompliance.time_to_acknowledge:type_name -> normledger.v1.DurationFigure
@@ -1171,25 +1520,36 @@ var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	7,  // 13: normledger.v1.MemberCompliance.findings:type_name -> normledger.v1.DeterminationCount
 	8,  // 14: normledger.v1.MemberCompliance.open_challenges:type_name -> normledger.v1.CountFigure
 	8,  // 15: normledger.v1.MemberCompliance.overdue:type_name -> normledger.v1.CountFigure
-	10, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	12, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
 	5,  // 17: normledger.v1.MemberCompliance.reviews_on_time:type_name -> normledger.v1.RateFigure
 	8,  // 18: normledger.v1.MemberCompliance.misbehaviour:type_name -> normledger.v1.CountFigure
-	14, // 19: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
-	4,  // 20: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
-	5,  // 21: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 22: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
-	4,  // 23: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 24: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 25: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	7,  // 26: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	10, // 27: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
-	2,  // 28: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
-	12, // 29: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	5,  // 19: normledger.v1.MemberCompliance.receipts_on_time:type_name -> normledger.v1.RateFigure
+	8,  // 20: normledger.v1.MemberCompliance.receipts_missed:type_name -> normledger.v1.CountFigure
+	6,  // 21: normledger.v1.MemberCompliance.time_to_receipt:type_name -> normledger.v1.DurationFigure
+	14, // 22: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
+	16, // 23: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
+	14, // 24: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
+	11, // 25: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
+	17, // 26: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 27: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
+	14, // 28: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
+	14, // 29: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
+	18, // 30: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
+	4,  // 31: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 32: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 33: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
+	4,  // 34: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 35: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 36: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	7,  // 37: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	12, // 38: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	2,  // 39: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
+	14, // 40: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }
@@ -1204,7 +1564,7 @@ func file_normledger_v1_obligations_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_obligations_proto_rawDesc), len(file_normledger_v1_obligations_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -44,6 +44,8 @@ const (
 	RecordKind_RECORD_KIND_PROPOSAL            RecordKind = 14
 	RecordKind_RECORD_KIND_VOTE                RecordKind = 15
 	RecordKind_RECORD_KIND_KEY_REVOCATION      RecordKind = 16
+	// App version 8.
+	RecordKind_RECORD_KIND_RECEIPT RecordKind = 17
 )
 
 // Enum value maps for RecordKind.
@@ -66,6 +68,7 @@ var (
 		14: "RECORD_KIND_PROPOSAL",
 		15: "RECORD_KIND_VOTE",
 		16: "RECORD_KIND_KEY_REVOCATION",
+		17: "RECORD_KIND_RECEIPT",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -85,6 +88,7 @@ var (
 		"RECORD_KIND_PROPOSAL":            14,
 		"RECORD_KIND_VOTE":                15,
 		"RECORD_KIND_KEY_REVOCATION":      16,
+		"RECORD_KIND_RECEIPT":             17,
 	}
 )
 
@@ -928,6 +932,7 @@ type Record struct {
 	//	*Record_Proposal
 	//	*Record_Vote
 	//	*Record_KeyRevocation
+	//	*Record_Receipt
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1142,6 +1147,15 @@ func (x *Record) GetKeyRevocation() *KeyRevocation {
 	return nil
 }
 
+func (x *Record) GetReceipt() *Receipt {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Receipt); ok {
+			return x.Receipt
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1210,6 +1224,11 @@ type Record_KeyRevocation struct {
 	KeyRevocation *KeyRevocation `protobuf:"bytes,25,opt,name=key_revocation,json=keyRevocation,proto3,oneof"`
 }
 
+type Record_Receipt struct {
+	// App version 8.
+	Receipt *Receipt `protobuf:"bytes,26,opt,name=receipt,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1241,6 +1260,8 @@ func (*Record_Proposal) isRecord_Body() {}
 func (*Record_Vote) isRecord_Body() {}
 
 func (*Record_KeyRevocation) isRecord_Body() {}
+
+func (*Record_Receipt) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2626,6 +2647,9 @@ func (x *Retraction) GetReason() string {
 	return ""
 }
 
+// EncryptedCopy is deprecated from app version 8 (a sealer could give each
+// recipient a different body); records that carry it stay readable. New
+// sealed records use Sealed.ciphertext and Sealed.recipients.
 type EncryptedCopy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Member id of the recipient.
@@ -2682,14 +2706,24 @@ func (x *EncryptedCopy) GetCiphertext() []byte {
 
 // Sealed commits to a record body without disclosing it:
 // commitment = SHA-256("normledger/v1/seal" 0x00 || salt || canonical(Record)).
+// From app version 8 it can carry the body itself, encrypted once to every
+// named recipient (docs/sealed.md): ciphertext is an age v1 file (binary,
+// not armored) whose header holds one X25519 stanza per entry of
+// recipients and whose plaintext is a canonical SealedPayload. Every
+// recipient that decrypts it reads the same payload, and can check it
+// against the commitment.
 type Sealed struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	SealedKind      RecordKind             `protobuf:"varint,1,opt,name=sealed_kind,json=sealedKind,proto3,enum=normledger.v1.RecordKind" json:"sealed_kind,omitempty"`
-	Commitment      []byte                 `protobuf:"bytes,2,opt,name=commitment,proto3" json:"commitment,omitempty"`
-	RevealBy        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=reveal_by,json=revealBy,proto3" json:"reveal_by,omitempty"`
-	EncryptedCopies []*EncryptedCopy       `protobuf:"bytes,4,rep,name=encrypted_copies,json=encryptedCopies,proto3" json:"encrypted_copies,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SealedKind RecordKind             `protobuf:"varint,1,opt,name=sealed_kind,json=sealedKind,proto3,enum=normledger.v1.RecordKind" json:"sealed_kind,omitempty"`
+	Commitment []byte                 `protobuf:"bytes,2,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	RevealBy   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=reveal_by,json=revealBy,proto3" json:"reveal_by,omitempty"`
+	// Deprecated from app version 8; see EncryptedCopy.
+	EncryptedCopies []*EncryptedCopy `protobuf:"bytes,4,rep,name=encrypted_copies,json=encryptedCopies,proto3" json:"encrypted_copies,omitempty"`
 	// Member ids the sealed record concerns (for indexing).
 	SubjectStates []string `protobuf:"bytes,5,rep,name=subject_states,json=subjectStates,proto3" json:"subject_states,omitempty"`
+	// App version 8: the age file, and who it is encrypted to.
+	Ciphertext    []byte           `protobuf:"bytes,6,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	Recipients    []*SealRecipient `protobuf:"bytes,7,rep,name=recipients,proto3" json:"recipients,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2759,6 +2793,206 @@ func (x *Sealed) GetSubjectStates() []string {
 	return nil
 }
 
+func (x *Sealed) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+func (x *Sealed) GetRecipients() []*SealRecipient {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+// SealRecipient names one recipient of a sealed record: a member and the
+// id of the encryption key (Member.encryption_keys) the body is encrypted
+// to. Each recipient owes a Receipt within params.ack_window_hours.
+type SealRecipient struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	KeyId         string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealRecipient) Reset() {
+	*x = SealRecipient{}
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealRecipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealRecipient) ProtoMessage() {}
+
+func (x *SealRecipient) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealRecipient.ProtoReflect.Descriptor instead.
+func (*SealRecipient) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SealRecipient) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *SealRecipient) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+// SealedPayload is the plaintext of Sealed.ciphertext (canonical
+// encoding): the salt and body a Reveal would carry.
+type SealedPayload struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Salt          []byte                 `protobuf:"bytes,1,opt,name=salt,proto3" json:"salt,omitempty"`
+	Body          *Record                `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedPayload) Reset() {
+	*x = SealedPayload{}
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedPayload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedPayload) ProtoMessage() {}
+
+func (x *SealedPayload) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedPayload.ProtoReflect.Descriptor instead.
+func (*SealedPayload) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SealedPayload) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
+func (x *SealedPayload) GetBody() *Record {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+// Receipt is a recipient's answer to a sealed record encrypted to it
+// (app version 8): it decrypted the body, and the body does or does not
+// match the sealed commitment. A recipient that says it does not match may
+// publish the age file key its stanza unwrapped to: the ledger then opens
+// the ciphertext itself and accepts the receipt only if the body really
+// does not match (a proven mismatch, which anyone can re-check, and which
+// discloses the body). Without a file key a mismatch is a claim only (a
+// stanza that does not open cannot be proven without the private key).
+type Receipt struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	SealedId string                 `protobuf:"bytes,1,opt,name=sealed_id,json=sealedId,proto3" json:"sealed_id,omitempty"`
+	Matches  bool                   `protobuf:"varint,2,opt,name=matches,proto3" json:"matches,omitempty"`
+	// 16 bytes, only with matches = false.
+	FileKey       []byte `protobuf:"bytes,3,opt,name=file_key,json=fileKey,proto3" json:"file_key,omitempty"`
+	Statement     string `protobuf:"bytes,4,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Receipt) GetSealedId() string {
+	if x != nil {
+		return x.SealedId
+	}
+	return ""
+}
+
+func (x *Receipt) GetMatches() bool {
+	if x != nil {
+		return x.Matches
+	}
+	return false
+}
+
+func (x *Receipt) GetFileKey() []byte {
+	if x != nil {
+		return x.FileKey
+	}
+	return nil
+}
+
+func (x *Receipt) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
 // Reveal opens a sealed record of the same author.
 type Reveal struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -2772,7 +3006,7 @@ type Reveal struct {
 
 func (x *Reveal) Reset() {
 	*x = Reveal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +3018,7 @@ func (x *Reveal) String() string {
 func (*Reveal) ProtoMessage() {}
 
 func (x *Reveal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +3031,7 @@ func (x *Reveal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reveal.ProtoReflect.Descriptor instead.
 func (*Reveal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Reveal) GetSealedId() string {
@@ -2833,7 +3067,7 @@ type Waiver struct {
 
 func (x *Waiver) Reset() {
 	*x = Waiver{}
-	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2845,7 +3079,7 @@ func (x *Waiver) String() string {
 func (*Waiver) ProtoMessage() {}
 
 func (x *Waiver) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2858,7 +3092,7 @@ func (x *Waiver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Waiver.ProtoReflect.Descriptor instead.
 func (*Waiver) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Waiver) GetObligationId() string {
@@ -2890,7 +3124,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	mi := &file_normledger_v1_records_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +3136,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	mi := &file_normledger_v1_records_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +3149,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Proposal) GetTitle() string {
@@ -2959,7 +3193,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	mi := &file_normledger_v1_records_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3205,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	mi := &file_normledger_v1_records_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3218,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Vote) GetProposalId() string {
@@ -3026,7 +3260,7 @@ type KeyRevocation struct {
 
 func (x *KeyRevocation) Reset() {
 	*x = KeyRevocation{}
-	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	mi := &file_normledger_v1_records_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3038,7 +3272,7 @@ func (x *KeyRevocation) String() string {
 func (*KeyRevocation) ProtoMessage() {}
 
 func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	mi := &file_normledger_v1_records_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3051,7 +3285,7 @@ func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRevocation.ProtoReflect.Descriptor instead.
 func (*KeyRevocation) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *KeyRevocation) GetMember() string {
@@ -3100,7 +3334,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\xe6\b\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x9a\t\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
@@ -3125,7 +3359,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x06waiver\x18\x16 \x01(\v2\x15.normledger.v1.WaiverH\x00R\x06waiver\x125\n" +
 	"\bproposal\x18\x17 \x01(\v2\x17.normledger.v1.ProposalH\x00R\bproposal\x12)\n" +
 	"\x04vote\x18\x18 \x01(\v2\x13.normledger.v1.VoteH\x00R\x04vote\x12E\n" +
-	"\x0ekey_revocation\x18\x19 \x01(\v2\x1c.normledger.v1.KeyRevocationH\x00R\rkeyRevocationB\x06\n" +
+	"\x0ekey_revocation\x18\x19 \x01(\v2\x1c.normledger.v1.KeyRevocationH\x00R\rkeyRevocation\x122\n" +
+	"\areceipt\x18\x1a \x01(\v2\x16.normledger.v1.ReceiptH\x00R\areceiptB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
@@ -3252,7 +3487,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\trecipient\x18\x01 \x01(\tR\trecipient\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x02 \x01(\fR\n" +
-	"ciphertext\"\x8d\x02\n" +
+	"ciphertext\"\xeb\x02\n" +
 	"\x06Sealed\x12:\n" +
 	"\vsealed_kind\x18\x01 \x01(\x0e2\x19.normledger.v1.RecordKindR\n" +
 	"sealedKind\x12\x1e\n" +
@@ -3261,7 +3496,24 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"commitment\x127\n" +
 	"\treveal_by\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\brevealBy\x12G\n" +
 	"\x10encrypted_copies\x18\x04 \x03(\v2\x1c.normledger.v1.EncryptedCopyR\x0fencryptedCopies\x12%\n" +
-	"\x0esubject_states\x18\x05 \x03(\tR\rsubjectStates\"d\n" +
+	"\x0esubject_states\x18\x05 \x03(\tR\rsubjectStates\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x06 \x01(\fR\n" +
+	"ciphertext\x12<\n" +
+	"\n" +
+	"recipients\x18\a \x03(\v2\x1c.normledger.v1.SealRecipientR\n" +
+	"recipients\">\n" +
+	"\rSealRecipient\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\"N\n" +
+	"\rSealedPayload\x12\x12\n" +
+	"\x04salt\x18\x01 \x01(\fR\x04salt\x12)\n" +
+	"\x04body\x18\x02 \x01(\v2\x15.normledger.v1.RecordR\x04body\"y\n" +
+	"\aReceipt\x12\x1b\n" +
+	"\tsealed_id\x18\x01 \x01(\tR\bsealedId\x12\x18\n" +
+	"\amatches\x18\x02 \x01(\bR\amatches\x12\x19\n" +
+	"\bfile_key\x18\x03 \x01(\fR\afileKey\x12\x1c\n" +
+	"\tstatement\x18\x04 \x01(\tR\tstatement\"d\n" +
 	"\x06Reveal\x12\x1b\n" +
 	"\tsealed_id\x18\x01 \x01(\tR\bsealedId\x12\x12\n" +
 	"\x04salt\x18\x02 \x01(\fR\x04salt\x12)\n" +
@@ -3284,7 +3536,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x128\n" +
 	"\x18compromised_since_height\x18\x03 \x01(\x03R\x16compromisedSinceHeight\x12P\n" +
 	"\x16compromised_since_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x14compromisedSinceTime\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason*\xe3\x03\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason*\xfc\x03\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -3304,7 +3556,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x12RECORD_KIND_WAIVER\x10\r\x12\x18\n" +
 	"\x14RECORD_KIND_PROPOSAL\x10\x0e\x12\x14\n" +
 	"\x10RECORD_KIND_VOTE\x10\x0f\x12\x1e\n" +
-	"\x1aRECORD_KIND_KEY_REVOCATION\x10\x10*\xbc\x02\n" +
+	"\x1aRECORD_KIND_KEY_REVOCATION\x10\x10\x12\x17\n" +
+	"\x13RECORD_KIND_RECEIPT\x10\x11*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -3398,7 +3651,7 @@ func file_normledger_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_normledger_v1_records_proto_goTypes = []any{
 	(RecordKind)(0),               // 0: normledger.v1.RecordKind
 	(Sector)(0),                   // 1: normledger.v1.Sector
@@ -3435,20 +3688,23 @@ var file_normledger_v1_records_proto_goTypes = []any{
 	(*Retraction)(nil),            // 32: normledger.v1.Retraction
 	(*EncryptedCopy)(nil),         // 33: normledger.v1.EncryptedCopy
 	(*Sealed)(nil),                // 34: normledger.v1.Sealed
-	(*Reveal)(nil),                // 35: normledger.v1.Reveal
-	(*Waiver)(nil),                // 36: normledger.v1.Waiver
-	(*Proposal)(nil),              // 37: normledger.v1.Proposal
-	(*Vote)(nil),                  // 38: normledger.v1.Vote
-	(*KeyRevocation)(nil),         // 39: normledger.v1.KeyRevocation
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
-	(*GovernanceAction)(nil),      // 41: normledger.v1.GovernanceAction
-	(VoteOption)(0),               // 42: normledger.v1.VoteOption
+	(*SealRecipient)(nil),         // 35: normledger.v1.SealRecipient
+	(*SealedPayload)(nil),         // 36: normledger.v1.SealedPayload
+	(*Receipt)(nil),               // 37: normledger.v1.Receipt
+	(*Reveal)(nil),                // 38: normledger.v1.Reveal
+	(*Waiver)(nil),                // 39: normledger.v1.Waiver
+	(*Proposal)(nil),              // 40: normledger.v1.Proposal
+	(*Vote)(nil),                  // 41: normledger.v1.Vote
+	(*KeyRevocation)(nil),         // 42: normledger.v1.KeyRevocation
+	(*timestamppb.Timestamp)(nil), // 43: google.protobuf.Timestamp
+	(*GovernanceAction)(nil),      // 44: normledger.v1.GovernanceAction
+	(VoteOption)(0),               // 45: normledger.v1.VoteOption
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
-	40, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	40, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	43, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	43, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	2,  // 2: normledger.v1.Record.tlp:type_name -> normledger.v1.Tlp
-	40, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
+	43, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
 	17, // 4: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
 	19, // 5: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
 	21, // 6: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
@@ -3459,63 +3715,66 @@ var file_normledger_v1_records_proto_depIdxs = []int32{
 	30, // 11: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
 	31, // 12: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
 	32, // 13: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
-	35, // 14: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
+	38, // 14: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
 	34, // 15: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
-	36, // 16: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
-	37, // 17: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
-	38, // 18: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
-	39, // 19: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
-	1,  // 20: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	40, // 21: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	40, // 22: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	40, // 23: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 24: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	18, // 25: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
-	4,  // 26: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 27: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 28: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	40, // 29: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	20, // 30: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 31: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 32: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 33: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 34: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 35: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	40, // 36: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	40, // 37: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	40, // 38: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	40, // 39: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	40, // 40: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 41: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	23, // 42: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 43: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 44: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 45: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	25, // 46: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	26, // 47: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 48: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	40, // 49: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 50: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 51: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 52: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 53: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	28, // 54: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	40, // 55: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	40, // 56: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 57: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 58: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	40, // 59: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	33, // 60: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	15, // 61: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	40, // 62: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
-	41, // 63: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
-	42, // 64: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
-	40, // 65: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
-	66, // [66:66] is the sub-list for method output_type
-	66, // [66:66] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	39, // 16: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
+	40, // 17: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
+	41, // 18: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
+	42, // 19: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
+	37, // 20: normledger.v1.Record.receipt:type_name -> normledger.v1.Receipt
+	1,  // 21: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	43, // 22: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	43, // 23: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	43, // 24: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	16, // 25: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	18, // 26: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
+	4,  // 27: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	13, // 28: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 29: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	43, // 30: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	20, // 31: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	5,  // 32: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	3,  // 33: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	6,  // 34: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	7,  // 35: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 36: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	43, // 37: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	43, // 38: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	43, // 39: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	43, // 40: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	43, // 41: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	8,  // 42: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	23, // 43: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	1,  // 44: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	9,  // 45: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	14, // 46: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	25, // 47: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	26, // 48: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	3,  // 49: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	43, // 50: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	10, // 51: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	11, // 52: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	12, // 53: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	14, // 54: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	28, // 55: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	43, // 56: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	43, // 57: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	15, // 58: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 59: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	43, // 60: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	33, // 61: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	35, // 62: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
+	15, // 63: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
+	15, // 64: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	43, // 65: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
+	44, // 66: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
+	45, // 67: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
+	43, // 68: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
+	69, // [69:69] is the sub-list for method output_type
+	69, // [69:69] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -3541,6 +3800,7 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_Proposal)(nil),
 		(*Record_Vote)(nil),
 		(*Record_KeyRevocation)(nil),
+		(*Record_Receipt)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3548,7 +3808,7 @@ func file_normledger_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_records_proto_rawDesc), len(file_normledger_v1_records_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   27,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,7 @@ const (
 	LedgerService_GetObligation_FullMethodName       = "/normledger.v1.LedgerService/GetObligation"
 	LedgerService_GetMemberCompliance_FullMethodName = "/normledger.v1.LedgerService/GetMemberCompliance"
 	LedgerService_GetPledgeCompliance_FullMethodName = "/normledger.v1.LedgerService/GetPledgeCompliance"
+	LedgerService_GetSealedNotice_FullMethodName     = "/normledger.v1.LedgerService/GetSealedNotice"
 	LedgerService_GetBlock_FullMethodName            = "/normledger.v1.LedgerService/GetBlock"
 	LedgerService_GetGenesis_FullMethodName          = "/normledger.v1.LedgerService/GetGenesis"
 	LedgerService_GetProof_FullMethodName            = "/normledger.v1.LedgerService/GetProof"
@@ -79,6 +80,9 @@ type LedgerServiceClient interface {
 	// A member's compliance figures, each listing the obligations and records it rests on.
 	GetMemberCompliance(ctx context.Context, in *v1.GetMemberComplianceRequest, opts ...grpc.CallOption) (*v1.GetMemberComplianceResponse, error)
 	GetPledgeCompliance(ctx context.Context, in *v1.GetPledgeComplianceRequest, opts ...grpc.CallOption) (*v1.GetPledgeComplianceResponse, error)
+	// Who a sealed record was sent to and who confirmed receipt, when
+	// (docs/sealed.md; the obligations and receipts it names are provable).
+	GetSealedNotice(ctx context.Context, in *v1.GetSealedNoticeRequest, opts ...grpc.CallOption) (*v1.GetSealedNoticeResponse, error)
 	// Block data (transactions) of a height, for auditors re-executing the chain.
 	GetBlock(ctx context.Context, in *v1.GetBlockRequest, opts ...grpc.CallOption) (*v1.GetBlockResponse, error)
 	// The genesis document.
@@ -233,6 +237,16 @@ func (c *ledgerServiceClient) GetPledgeCompliance(ctx context.Context, in *v1.Ge
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetSealedNotice(ctx context.Context, in *v1.GetSealedNoticeRequest, opts ...grpc.CallOption) (*v1.GetSealedNoticeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.GetSealedNoticeResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetSealedNotice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ledgerServiceClient) GetBlock(ctx context.Context, in *v1.GetBlockRequest, opts ...grpc.CallOption) (*v1.GetBlockResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(v1.GetBlockResponse)
@@ -377,6 +391,9 @@ type LedgerServiceServer interface {
 	// A member's compliance figures, each listing the obligations and records it rests on.
 	GetMemberCompliance(context.Context, *v1.GetMemberComplianceRequest) (*v1.GetMemberComplianceResponse, error)
 	GetPledgeCompliance(context.Context, *v1.GetPledgeComplianceRequest) (*v1.GetPledgeComplianceResponse, error)
+	// Who a sealed record was sent to and who confirmed receipt, when
+	// (docs/sealed.md; the obligations and receipts it names are provable).
+	GetSealedNotice(context.Context, *v1.GetSealedNoticeRequest) (*v1.GetSealedNoticeResponse, error)
 	// Block data (transactions) of a height, for auditors re-executing the chain.
 	GetBlock(context.Context, *v1.GetBlockRequest) (*v1.GetBlockResponse, error)
 	// The genesis document.
@@ -446,6 +463,9 @@ func (UnimplementedLedgerServiceServer) GetMemberCompliance(context.Context, *v1
 }
 func (UnimplementedLedgerServiceServer) GetPledgeCompliance(context.Context, *v1.GetPledgeComplianceRequest) (*v1.GetPledgeComplianceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPledgeCompliance not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetSealedNotice(context.Context, *v1.GetSealedNoticeRequest) (*v1.GetSealedNoticeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSealedNotice not implemented")
 }
 func (UnimplementedLedgerServiceServer) GetBlock(context.Context, *v1.GetBlockRequest) (*v1.GetBlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
@@ -717,6 +737,24 @@ func _LedgerService_GetPledgeCompliance_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetSealedNotice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(v1.GetSealedNoticeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetSealedNotice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetSealedNotice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetSealedNotice(ctx, req.(*v1.GetSealedNoticeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LedgerService_GetBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(v1.GetBlockRequest)
 	if err := dec(in); err != nil {
@@ -969,6 +1007,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPledgeCompliance",
 			Handler:    _LedgerService_GetPledgeCompliance_Handler,
+		},
+		{
+			MethodName: "GetSealedNotice",
+			Handler:    _LedgerService_GetSealedNotice_Handler,
 		},
 		{
 			MethodName: "GetBlock",

@@ -1,0 +1,122 @@
+package client
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+
+	"filippo.io/age"
+
+	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/seal"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// SealTo builds a Sealed record for body, encrypted once to every recipient
+// (docs/sealed.md): a fresh 32-byte salt, the commitment, and an age file
+// whose plaintext is the canonical SealedPayload, with one X25519 stanza
+// per recipient in the order given. keys names each recipient's member id
+// and its registered encryption key (age recipient string).
+func SealTo(body *pb.Record, recipients []SealKey) (*pb.Sealed, []byte, error) {
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, nil, err
+	}
+	commitment, err := ledger.SealCommitment(salt, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	payload, err := ledger.SealedPayload(salt, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rs []age.Recipient
+	var named []*pb.SealRecipient
+	for _, k := range recipients {
+		r, err := age.ParseX25519Recipient(k.AgeRecipient)
+		if err != nil {
+			return nil, nil, fmt.Errorf("recipient %s: %w", k.Member, err)
+		}
+		rs = append(rs, r)
+		named = append(named, &pb.SealRecipient{Member: k.Member, KeyId: ledger.EncryptionKeyID(k.AgeRecipient)})
+	}
+	var ct bytes.Buffer
+	w, err := age.Encrypt(&ct, rs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := w.Write(payload); err != nil {
+		return nil, nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, nil, err
+	}
+	return &pb.Sealed{SealedKind: ledger.KindOf(body), Commitment: commitment, Ciphertext: ct.Bytes(), Recipients: named}, salt, nil
+}
+
+// SealKey is one recipient of SealTo.
+type SealKey struct {
+	Member       string
+	AgeRecipient string
+}
+
+// RecipientKeys finds each member's newest active encryption key in the
+// registry answers ms.
+func RecipientKeys(ms []*pb.Member, members []string) ([]SealKey, error) {
+	byID := map[string]*pb.Member{}
+	for _, m := range ms {
+		byID[m.Id] = m
+	}
+	var out []SealKey
+	for _, id := range members {
+		m := byID[id]
+		if m == nil {
+			return nil, fmt.Errorf("%q is not a member", id)
+		}
+		var key string
+		for _, k := range m.EncryptionKeys {
+			if k.Status == pb.KeyStatus_KEY_STATUS_ACTIVE {
+				key = k.AgeRecipient
+			}
+		}
+		if key == "" {
+			return nil, fmt.Errorf("%q has no active encryption key (a vote adds one: gov propose add-key --age-recipient)", id)
+		}
+		out = append(out, SealKey{Member: id, AgeRecipient: key})
+	}
+	return out, nil
+}
+
+// Opened is a sealed record a recipient decrypted.
+type Opened struct {
+	Payload *pb.SealedPayload
+	// FileKey is what the recipient's stanza unwrapped to: publishing it in
+	// a receipt proves a mismatch to everyone (and discloses the body).
+	FileKey []byte
+	// Mismatch is empty when the payload matches the commitment, else why not.
+	Mismatch string
+}
+
+// OpenSealed decrypts s with a recipient's identity and checks the payload
+// against the commitment.
+func OpenSealed(s *pb.Sealed, id age.Identity) (*Opened, error) {
+	hdr, err := age.ExtractHeader(bytes.NewReader(s.Ciphertext))
+	if err != nil {
+		return nil, err
+	}
+	fileKey, err := age.DecryptHeader(hdr, id)
+	if err != nil {
+		return nil, fmt.Errorf("this identity does not open the sealed record: %w", err)
+	}
+	out := &Opened{FileKey: fileKey}
+	pt, err := seal.Open(s.Ciphertext, fileKey)
+	if err != nil {
+		out.Mismatch = err.Error()
+		return out, nil
+	}
+	if err := ledger.CheckSealedPayload(s, pt); err != nil {
+		out.Mismatch = err.Error()
+	}
+	out.Payload, _ = ledger.ParseSealedPayload(pt)
+	return out, nil
+}

@@ -1,0 +1,316 @@
+package ledger
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"filippo.io/age"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/normledger/normledger/ledger/seal"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Sealed records to named recipients and receipts (app version 8,
+// docs/sealed.md).
+
+// MaxSealedCiphertext caps Sealed.ciphertext: the age file, header and
+// payload. A record body of the largest kind (a pledge's text) fits with
+// room for 64 recipient stanzas.
+const MaxSealedCiphertext = 32768
+
+// newInV8 names the first field of r that app version 8 introduced, or "".
+// Below that version such a transaction is refused as carrying unknown
+// fields, the answer a binary that predates them gives (DecodeTx), so that
+// a chain's results do not depend on which binary a validator runs before
+// the upgrade.
+func newInV8(r *pb.Record) string {
+	switch body := r.GetBody().(type) {
+	case *pb.Record_Receipt:
+		return "record.receipt"
+	case *pb.Record_Sealed:
+		if len(body.Sealed.Ciphertext) > 0 {
+			return "sealed.ciphertext"
+		}
+		if len(body.Sealed.Recipients) > 0 {
+			return "sealed.recipients"
+		}
+	case *pb.Record_Proposal:
+		switch a := body.Proposal.GetAction().GetAction().(type) {
+		case *pb.GovernanceAction_AddKey:
+			if a.AddKey.AgeRecipient != "" {
+				return "add_key.age_recipient"
+			}
+		case *pb.GovernanceAction_RotateKey:
+			if a.RotateKey.NewAgeRecipient != "" {
+				return "rotate_key.new_age_recipient"
+			}
+		}
+	}
+	return ""
+}
+
+// checkAppVersion refuses, below app version 8, a record using what 8
+// introduced.
+func checkAppVersion(st State, r *pb.Record) error {
+	field := newInV8(r)
+	if field == "" {
+		return nil
+	}
+	v, err := appVersion(st)
+	if err != nil {
+		return err
+	}
+	if v < AppVersionSealedToRecipients {
+		return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", field, AppVersionSealedToRecipients, v)
+	}
+	return nil
+}
+
+func appVersion(st State) (uint64, error) {
+	us, err := st.Upgrade()
+	if err != nil {
+		return 0, fmt.Errorf("read software state: %w", err)
+	}
+	return AppVersionOf(us), nil
+}
+
+// AgeRecipient checks an age X25519 recipient string ("age1...") and
+// returns its key id (EncryptionKeyID).
+func AgeRecipient(field, s string) (string, error) {
+	if s == "" {
+		return "", errf(CodeMissingField, "%s is required", field)
+	}
+	r, err := age.ParseX25519Recipient(s)
+	if err != nil {
+		return "", wrapf(CodeBadFormat, err, "%s is not an age X25519 recipient", field)
+	}
+	if r.String() != s {
+		return "", errf(CodeBadFormat, "%s is not in canonical form (%s)", field, r.String())
+	}
+	return EncryptionKeyID(s), nil
+}
+
+// EncryptionKeyID is the key id of an encryption key: the lowercase hex of
+// the first 8 bytes of SHA-256(age recipient string).
+func EncryptionKeyID(ageRecipient string) string { return KeyID([]byte(ageRecipient)) }
+
+// findEncryptionKey returns m's encryption key keyID, or nil.
+func findEncryptionKey(m *pb.Member, keyID string) *pb.MemberKey {
+	for _, k := range m.GetEncryptionKeys() {
+		if k.KeyId == keyID {
+			return k
+		}
+	}
+	return nil
+}
+
+// findAnyKey returns m's signing or encryption key keyID, or nil.
+func findAnyKey(m *pb.Member, keyID string) *pb.MemberKey {
+	if k := findKey(m, keyID); k != nil {
+		return k
+	}
+	return findEncryptionKey(m, keyID)
+}
+
+// SealedPayload is the canonical plaintext of a sealed record's ciphertext.
+func SealedPayload(salt []byte, body *pb.Record) ([]byte, error) {
+	return Canonical(&pb.SealedPayload{Salt: salt, Body: body})
+}
+
+// ParseSealedPayload decodes a sealed record's plaintext, insisting on the
+// canonical encoding.
+func ParseSealedPayload(bz []byte) (*pb.SealedPayload, error) {
+	p := new(pb.SealedPayload)
+	if err := proto.Unmarshal(bz, p); err != nil {
+		return nil, fmt.Errorf("payload does not decode: %w", err)
+	}
+	if hasUnknown(p.ProtoReflect()) {
+		return nil, errors.New("payload carries unknown fields")
+	}
+	again, err := Canonical(p)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, bz) {
+		return nil, errors.New("payload encoding is not canonical")
+	}
+	if p.Body == nil {
+		return nil, errors.New("payload has no body")
+	}
+	return p, nil
+}
+
+// CheckSealedPayload says whether plaintext is the body s commits to: a
+// canonical payload whose body is of the sealed kind and whose salt and
+// body give the commitment. A nil error means it matches; the error says
+// why it does not.
+func CheckSealedPayload(s *pb.Sealed, plaintext []byte) error {
+	p, err := ParseSealedPayload(plaintext)
+	if err != nil {
+		return err
+	}
+	if got := KindOf(p.Body); got != s.SealedKind {
+		return fmt.Errorf("the payload's body is a %v, the commitment is to a %v", got, s.SealedKind)
+	}
+	c, err := SealCommitment(p.Salt, p.Body)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(c, s.Commitment) {
+		return errors.New("the payload's salt and body do not give the sealed commitment")
+	}
+	return nil
+}
+
+// validateSealedTo checks, without keys, a sealed record's ciphertext
+// against its recipient list.
+func validateSealedTo(s *pb.Sealed) error {
+	if len(s.Ciphertext) == 0 && len(s.Recipients) == 0 {
+		return nil
+	}
+	if len(s.Recipients) == 0 {
+		return errf(CodeMissingField, "sealed.recipients is required with sealed.ciphertext")
+	}
+	if len(s.Ciphertext) == 0 {
+		return errf(CodeMissingField, "sealed.ciphertext is required with sealed.recipients")
+	}
+	if len(s.EncryptedCopies) > 0 {
+		return errf(CodeDeprecatedField, "sealed.encrypted_copies cannot accompany sealed.ciphertext (one ciphertext for all recipients)")
+	}
+	if err := checkListLen("sealed.recipients", len(s.Recipients), MaxListLen); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, r := range s.Recipients {
+		if err := memberRef("sealed.recipients.member", r.GetMember()); err != nil {
+			return err
+		}
+		if err := keyIDField("sealed.recipients.key_id", r.GetKeyId()); err != nil {
+			return err
+		}
+		if seen[r.Member] {
+			return errf(CodeBadFormat, "sealed.recipients names %q twice", r.Member)
+		}
+		seen[r.Member] = true
+	}
+	if len(s.Ciphertext) > MaxSealedCiphertext {
+		return errf(CodeSealTooLarge, "sealed.ciphertext is %d bytes, limit %d", len(s.Ciphertext), MaxSealedCiphertext)
+	}
+	stanzas, err := seal.Stanzas(s.Ciphertext)
+	switch {
+	case errors.Is(err, seal.ErrStanza):
+		return wrapf(CodeSealStanzaType, err, "sealed.ciphertext")
+	case err != nil:
+		return wrapf(CodeSealHeader, err, "sealed.ciphertext")
+	}
+	if len(stanzas) != len(s.Recipients) {
+		return errf(CodeSealStanzaCount, "sealed.ciphertext has %d recipient stanzas for %d recipients (one each)", len(stanzas), len(s.Recipients))
+	}
+	return nil
+}
+
+// admitSealedTo checks a sealed record's recipients against the registry:
+// each an active member whose named encryption key is active.
+func admitSealedTo(a *admission, s *pb.Sealed) error {
+	if len(s.EncryptedCopies) > 0 {
+		v, err := appVersion(a.st)
+		if err != nil {
+			return err
+		}
+		if v >= AppVersionSealedToRecipients {
+			return errf(CodeDeprecatedField, "sealed.encrypted_copies is deprecated from app version %d: encrypt once to sealed.recipients", AppVersionSealedToRecipients)
+		}
+	}
+	for _, r := range s.Recipients {
+		m, err := a.member("sealed.recipients.member", r.Member)
+		if err != nil {
+			return err
+		}
+		if r.Member == a.author {
+			return errf(CodeSelfReference, "sealed.recipients: the sealer %q does not send a notice to itself", r.Member)
+		}
+		k := findEncryptionKey(m, r.KeyId)
+		if k == nil {
+			if len(m.EncryptionKeys) == 0 {
+				return errf(CodeNoEncryptionKey, "sealed.recipients: %q has no encryption key (add one by a vote: add_key with age_recipient)", r.Member)
+			}
+			return errf(CodeNoEncryptionKey, "sealed.recipients: %q has no encryption key %q", r.Member, r.KeyId)
+		}
+		if k.Status != pb.KeyStatus_KEY_STATUS_ACTIVE || a.b.Height < k.ValidFromHeight {
+			return errf(CodeEncryptionKeyInactive, "sealed.recipients: encryption key %q of %q is %v (valid from height %d)", r.KeyId, r.Member, k.Status, k.ValidFromHeight)
+		}
+		a.subject(r.Member)
+	}
+	return nil
+}
+
+func validateReceipt(v *validator, r *pb.Record) error {
+	rc := r.GetReceipt()
+	if err := recordID("receipt.sealed_id", rc.SealedId); err != nil {
+		return err
+	}
+	if rc.Matches && len(rc.FileKey) > 0 {
+		return errf(CodeBadFormat, "receipt.file_key proves a mismatch; a receipt that matches carries none")
+	}
+	if len(rc.FileKey) > 0 && len(rc.FileKey) != seal.FileKeySize {
+		return errf(CodeBadFormat, "receipt.file_key must be %d bytes, got %d", seal.FileKeySize, len(rc.FileKey))
+	}
+	return checkText("receipt.statement", rc.Statement, MaxSummaryLen)
+}
+
+func admitReceipt(a *admission, r *pb.Record) error {
+	rc := r.GetReceipt()
+	rec, stx, err := a.record("receipt.sealed_id", rc.SealedId, pb.RecordKind_RECORD_KIND_SEALED)
+	if err != nil {
+		return err
+	}
+	s := stx.GetBody().GetRecord().GetSealed()
+	if !slices.ContainsFunc(s.GetRecipients(), func(x *pb.SealRecipient) bool { return x.Member == a.author }) {
+		return errf(CodeNotRecipient, "receipt.sealed_id: %q is not a recipient of sealed record %s", a.author, rc.SealedId)
+	}
+	id := ObligationID(pb.ObligationKind_OBLIGATION_KIND_RECEIPT, rc.SealedId, a.author)
+	ob, err := a.st.Obligation(id)
+	if err != nil {
+		return fmt.Errorf("read obligation %s: %w", id, err)
+	}
+	if ob != nil && !Open(ob) {
+		return errf(CodeObligationClosed, "receipt.sealed_id: the receipt %q owes for %s is already %v", a.author, rc.SealedId, ob.Status)
+	}
+	if len(rc.FileKey) > 0 {
+		pt, err := seal.Open(s.Ciphertext, rc.FileKey)
+		if errors.Is(err, seal.ErrFileKey) || errors.Is(err, seal.ErrHeader) {
+			return wrapf(CodeBadFileKey, err, "receipt.file_key")
+		}
+		// A payload that does not decrypt under the header's own file key
+		// is a mismatch as proven as a wrong body.
+		if err == nil && CheckSealedPayload(s, pt) == nil {
+			return errf(CodeSealedBodyMatches, "receipt.file_key opens a body that matches the commitment of %s", rc.SealedId)
+		}
+	}
+	a.subject(rec.Author)
+	return nil
+}
+
+// ReceiptProof re-checks a receipt's published file key against its sealed
+// record: nil when the key opens the ciphertext and the body does not
+// match the commitment (a proven mismatch); the error says otherwise.
+// verify and audit use it; the ledger ran the same check on admission.
+func ReceiptProof(s *pb.Sealed, rc *pb.Receipt) (string, error) {
+	if rc.Matches || len(rc.FileKey) == 0 {
+		return "", errors.New("the receipt publishes no file key")
+	}
+	pt, err := seal.Open(s.Ciphertext, rc.FileKey)
+	if errors.Is(err, seal.ErrPayload) {
+		return "the payload does not decrypt under the file key the header was sealed with", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := CheckSealedPayload(s, pt); err != nil {
+		return err.Error(), nil
+	}
+	return "", errors.New("the file key opens a body that matches the commitment")
+}

@@ -1,0 +1,174 @@
+package testnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/ledger"
+	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+)
+
+// Sealed notices end to end with the CLI on a running network: a state
+// seals a notice to two others (tx seal), a recipient reads it (open
+// sealed) and confirms (tx receipt), the figures say who was told and who
+// confirmed (query sealed), and verify re-checks the receipt trusting no
+// node. A sealer that lies (commits to one body, encrypts another) is
+// proven so by a recipient's published file key, re-checked by verify.
+func TestSealedNotices(t *testing.T) {
+	t.Parallel() // an in-process network, mostly waiting on block time
+	ip := startInProcess(t, 3)
+	keepLogsOnFailure(t, ip.net)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := ip.clients[0].WaitHeight(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	n := ip.net.Nodes
+	gen := filepath.Join(n[0].Home, "config", "genesis.json")
+	as := func(member string) []string {
+		return []string{"--node", n[0].RESTURL(), "--home", ip.net.MemberHomes[member], "--keyring-backend", "test"}
+	}
+	verifyFlags := []string{"--node", n[0].RESTURL(), "--genesis", gen, "--witness", n[1].RESTURL(), "--home", t.TempDir()}
+	committed := func(out string) string {
+		t.Helper()
+		var res struct {
+			ID   string `json:"id"`
+			Code uint32 `json:"code"`
+		}
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil || res.Code != 0 || res.ID == "" {
+			t.Fatalf("not committed (%v): %s", err, out)
+		}
+		return res.ID
+	}
+
+	dir := t.TempDir()
+	body := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(body, []byte(`{"notification": {"type": "NOTIFICATION_TYPE_EXERCISE", "recipients": ["xbb", "xcc"],
+  "summary": "Exercise plan: red team on XAA defence networks only.",
+  "operation_window": {"start": "${now+24h}", "end": "${now+48h}"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLI(t, append([]string{"tx", "seal", "--from", "xaa", "--to", "xbb,xcc", "--file", body, "-o", "json"}, as("xaa")...)...)
+	if code != 0 {
+		t.Fatalf("tx seal: exit %d\n%s", code, out)
+	}
+	sealedID := committed(out)
+	if _, err := os.Stat(filepath.Join(ip.net.MemberHomes["xaa"], "sealed", sealedID+".reveal.json")); err != nil {
+		t.Fatalf("the reveal was not kept: %v", err)
+	}
+	code, out = runCLI(t, append([]string{"open", "sealed", sealedID}, as("xbb")...)...)
+	if code != 0 || !strings.Contains(out, "MATCHES") || !strings.Contains(out, "red team on XAA") {
+		t.Fatalf("open sealed: exit %d\n%s", code, out)
+	}
+	code, out = runCLI(t, append([]string{"open", "sealed", sealedID}, as("observatory")...)...)
+	if code == 0 || !strings.Contains(out, "no encryption identity") {
+		t.Fatalf("a non-recipient opened it: exit %d\n%s", code, out)
+	}
+	code, out = runCLI(t, append([]string{"tx", "receipt", sealedID, "--from", "xbb", "-o", "json"}, as("xbb")...)...)
+	if code != 0 {
+		t.Fatalf("tx receipt: exit %d\n%s", code, out)
+	}
+	receiptID := committed(out)
+	code, out = runCLI(t, append([]string{"query", "sealed", sealedID}, as("xbb")...)...)
+	if code != 0 || !strings.Contains(out, "2, 1 confirmed, 0 mismatches proven") || !lineHas(out, "xbb", "met", "matches") || !lineHas(out, "xcc", "open") {
+		t.Fatalf("query sealed: exit %d\n%s", code, out)
+	}
+	code, out = runCLI(t, append([]string{"verify", "receipt", receiptID}, verifyFlags...)...)
+	if code != 0 || !strings.Contains(out, "VERIFIED: xbb confirmed that sealed record "+sealedID) {
+		t.Fatalf("verify receipt: exit %d\n%s", code, out)
+	}
+
+	// The liar: xaa commits to one plan and sends another.
+	ms, err := ip.clients[0].Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := client.RecipientKeys(ms, []string{"xbb", "xcc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committedPlan := notice("Exercise plan: defence networks only.")
+	sentPlan := notice("Exercise plan: the XBB power grid's control network is in scope.")
+	lie, _, err := client.SealTo(committedPlan, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := bytes.Repeat([]byte{7}, 32)
+	payload, _ := ledger.SealedPayload(salt, sentPlan)
+	var rs []age.Recipient
+	for _, k := range keys {
+		r, _ := age.ParseX25519Recipient(k.AgeRecipient)
+		rs = append(rs, r)
+	}
+	var ct bytes.Buffer
+	w, _ := age.Encrypt(&ct, rs...)
+	w.Write(payload)
+	w.Close()
+	lie.Ciphertext = ct.Bytes()
+	lie.RevealBy = timestamppb.New(time.Now().Add(72 * time.Hour))
+	signer, err := ip.net.Signer("xaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ip.clients[0].Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Sealed{Sealed: lie}}, signer, nil, true)
+	if err != nil || res.Rejected() {
+		t.Fatalf("the lie was not filed: %v %+v", err, res)
+	}
+	if err := ip.clients[0].WaitAttested(ctx, res.Height); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runCLI(t, append([]string{"open", "sealed", res.ID}, as("xcc")...)...)
+	if code != 4 || !strings.Contains(out, "DOES NOT MATCH") {
+		t.Fatalf("open sealed (lie): exit %d\n%s", code, out)
+	}
+	code, out = runCLI(t, append([]string{"tx", "receipt", res.ID, "--from", "xcc", "-o", "json"}, as("xcc")...)...)
+	if code != 0 || !strings.Contains(out, "does NOT match") {
+		t.Fatalf("tx receipt (lie): exit %d\n%s", code, out)
+	}
+	proof := committed(out)
+	code, out = runCLI(t, append([]string{"verify", "receipt", proof}, verifyFlags...)...)
+	if code != 0 || !strings.Contains(out, "VERIFIED MISMATCH") || !strings.Contains(out, "do not give the sealed commitment") {
+		t.Fatalf("verify receipt (lie): exit %d\n%s", code, out)
+	}
+	t.Logf("%s", strings.TrimSpace(out))
+	nr, err := ip.clients[0].SealedNotice(ctx, res.ID, 0)
+	if err != nil || nr.Notice.MismatchesProven != 1 {
+		t.Fatalf("sealed notice figures: %+v %v", nr.GetNotice(), err)
+	}
+}
+
+func notice(summary string) *pb.Record {
+	now := time.Now()
+	return &pb.Record{SchemaVersion: 1, Body: &pb.Record_Notification{Notification: &pb.Notification{
+		Type: pb.NotificationType_NOTIFICATION_TYPE_EXERCISE, Recipients: []string{"xbb", "xcc"}, Summary: summary,
+		OperationWindow: &pb.TimeWindow{Start: timestamppb.New(now.Add(24 * time.Hour)), End: timestamppb.New(now.Add(48 * time.Hour))}}}}
+}
+
+// lineHas says whether a line of out holds every word, in order.
+func lineHas(out string, words ...string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		rest, ok := l, true
+		for _, w := range words {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				ok = false
+				break
+			}
+			rest = rest[i+len(w):]
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
