@@ -252,6 +252,10 @@ func TestReceipts(t *testing.T) {
 		{"a false mismatch (the key opens a matching body)", next("xcc", receipt(hid, false, honestKey)), ledger.CodeSealedBodyMatches},
 		{"a file key beside matches", next("xcc", receipt(hid, true, honestKey)), ledger.CodeBadFormat},
 		{"a receipt for a record that is not sealed", next("xcc", receipt(k.fileNow("xaa", note("plain")), true, nil)), ledger.CodeWrongRecordKind},
+		{"the sealer waives a receipt (silencing a recipient)", next("xaa", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Waiver{Waiver: &pb.Waiver{
+			ObligationId: ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_RECEIPT, lid, "xcc"), Reason: "no need"}}}), ledger.CodeNotWaivable},
+		{"a receipt sealed (not a sealable kind)", next("xaa", sealedRecord(&pb.Sealed{SealedKind: pb.RecordKind_RECORD_KIND_RECEIPT,
+			Commitment: make([]byte, 32), RevealBy: timestampAfter(k.harness, 72)})), ledger.CodeWrongRecordKind},
 	} {
 		t.Run(c.name, func(t *testing.T) { k.mustReject(t, c.tx, c.want) })
 	}
@@ -281,6 +285,42 @@ func TestReceipts(t *testing.T) {
 	// A late receipt still counts, as late.
 	k.fileNow("xdd", receipt(hid, true, nil))
 	k.expect(pb.ObligationKind_OBLIGATION_KIND_RECEIPT, hid, "xdd", pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE)
+
+	// The reveal is checked against the same commitment, and dates the
+	// receipts against the operation window.
+	k.mustReject(t, k.signSeq("xaa", k.nextSeq("xaa"), &pb.Record{SchemaVersion: 1, Body: &pb.Record_Reveal{Reveal: &pb.Reveal{
+		SealedId: lid, Salt: bytes.Repeat([]byte{4}, 32), Body: other}}}), ledger.CodeRevealMismatch)
+	rid2 := k.fileNow("xaa", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Reveal{Reveal: &pb.Reveal{SealedId: hid, Salt: bytes.Repeat([]byte{3}, 32), Body: body}}})
+	v, err := k.st.At(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := v.SealedNotice(hid)
+	if err != nil || n == nil {
+		t.Fatal(err)
+	}
+	start := body.GetNotification().OperationWindow.Start.Seconds
+	if n.Told != 3 || n.Confirmed != 3 || n.MismatchesProven != 0 || n.RevealId != rid2 || n.OperationWindow.GetStart().GetSeconds() != start {
+		t.Fatalf("notice: %v", n)
+	}
+	for _, r := range n.Recipients {
+		if r.ReceiptId == "" || !r.Matches || !r.HasLead || r.LeadSeconds != start-r.ReceiptTime.Seconds {
+			t.Fatalf("recipient %s: %v", r.Member, r)
+		}
+	}
+	if n.Recipients[2].Member != "xdd" || n.Recipients[2].Status != pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE || n.Recipients[2].LeadSeconds >= 0 {
+		t.Fatalf("xdd confirmed late, after the window opened: %v", n.Recipients[2])
+	}
+	if n, err = v.SealedNotice(lid); err != nil || n.MismatchesProven != 1 || !n.Recipients[0].MismatchProven || n.Recipients[1].Status != pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE {
+		t.Fatalf("the liar's notice: %v %v", n, err)
+	}
+	c, err := v.MemberCompliance("xdd")
+	if err != nil || c.ReceiptsMissed.GetCount() != 1 || c.ReceiptsOnTime.GetDenominator() != 1 || c.ReceiptsOnTime.GetNumerator() != 0 {
+		t.Fatalf("xdd's receipt figures: %v %v", c, err)
+	}
+	if c, err = v.MemberCompliance("xbb"); err != nil || c.ReceiptsMissed.GetCount() != 0 || c.ReceiptsOnTime.GetNumerator() != 2 {
+		t.Fatalf("xbb's receipt figures: %v %v", c, err)
+	}
 }
 
 // Below app version 8 what it introduced is refused as unknown fields, the
@@ -300,9 +340,17 @@ func TestSealedNeedsAppVersion8(t *testing.T) {
 		{"a sealed record to recipients", next(sealedRecord(s))},
 		{"a receipt", next(receipt(ledger.RecordID(next(note("x"))), true, nil))},
 		{"an encryption key", next(govProposal(addEncryptionKey("xbb", id.Recipient().String()), h.now.Add(48*time.Hour)))},
+		{"a receipt carried in an amendment", next(&pb.Record{SchemaVersion: 1, Body: &pb.Record_Amendment{Amendment: &pb.Amendment{
+			TargetId: ledger.RecordID(next(note("y"))), Reason: "r", Replacement: receipt(ledger.RecordID(next(note("z"))), true, nil)}}})},
+		{"a ciphertext in a reveal's body", next(&pb.Record{SchemaVersion: 1, Body: &pb.Record_Reveal{Reveal: &pb.Reveal{
+			SealedId: ledger.RecordID(next(note("w"))), Salt: make([]byte, 16), Body: sealedRecord(s)}}})},
 	} {
 		t.Run(c.name, func(t *testing.T) { h.mustReject(t, c.tx, ledger.CodeNonCanonical) })
 	}
+	// The kind 8 added is an undefined enum value below 8, as it is to the
+	// binaries that predate it.
+	h.mustReject(t, next(sealedRecord(&pb.Sealed{SealedKind: pb.RecordKind_RECORD_KIND_RECEIPT, Commitment: make([]byte, 32),
+		RevealBy: timestamppb.New(h.now.Add(72 * time.Hour))})), ledger.CodeBadEnum)
 	// Per-recipient copies are still taken at 7.
 	copies := proto.Clone(sealedRecord(s)).(*pb.Record)
 	copies.GetSealed().Ciphertext, copies.GetSealed().Recipients = nil, nil

@@ -82,8 +82,10 @@ The file is the private key in the clear: keep it as you keep the keyring.`,
 func sealTxCmds(e *env) []*cobra.Command {
 	var sf sendFlags
 	var file, revealOut string
-	var to, vars []string
+	var to, vars, witnesses []string
 	var revealIn time.Duration
+	var trustNode bool
+	tf := &trustFlags{}
 	seal := &cobra.Command{
 		Use:   "seal --from KEY --to xbb,xcc --file BODY.json",
 		Short: "Seal a record to named recipients: one age ciphertext for all, a commitment, receipts owed",
@@ -94,9 +96,15 @@ commitment, the ciphertext and the recipient list. Each recipient then owes
 a receipt within the chain's acknowledgement window; the author owes the
 reveal by --reveal-in.
 
+The recipients' keys are read from their member entries proven against a
+header the light client verified (trust root: --genesis, --trust-height and
+--trust-hash, the trust store, or this home's config/genesis.json; headers
+cross-checked with every --witness), so a node cannot slip in a key of its
+own and read the notice. --trust-node takes the node's word instead.
+
 The salt and body needed to reveal it later are written to --reveal-out
 (default <home>/sealed/<record id>.reveal.json, mode 0600), a reveal record
-that 'tx submit' files as it is.`,
+that 'tx submit' files as it is; also with --generate-only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			body, err := loadRecordWithVars(file, vars)
@@ -117,7 +125,7 @@ that 'tx submit' files as it is.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			ms, err := c.Members(ctx)
+			ms, err := e.recipientEntries(ctx, c, splitList(to), trustNode, witnesses, tf)
 			if err != nil {
 				return err
 			}
@@ -136,16 +144,14 @@ that 'tx submit' files as it is.`,
 				return err
 			}
 			id := ledger.RecordID(raw)
-			if !sf.generateOnly {
-				path := revealOut
-				if path == "" {
-					path = filepath.Join(e.cfg.Home, "sealed", id+".reveal.json")
-				}
-				if err := writeReveal(path, id, salt, body); err != nil {
-					return fmt.Errorf("keep the reveal before filing: %w", err)
-				}
-				fmt.Fprintf(e.err, "reveal record (salt and body) kept in %s\n", path)
+			path := revealOut
+			if path == "" {
+				path = filepath.Join(e.cfg.Home, "sealed", id+".reveal.json")
 			}
+			if err := writeReveal(path, id, salt, body); err != nil {
+				return fmt.Errorf("keep the reveal before filing: %w", err)
+			}
+			fmt.Fprintf(e.err, "reveal record (salt and body) kept in %s\n", path)
 			return e.sendSigned(ctx, c, raw, sf.generateOnly, sf.mode)
 		},
 	}
@@ -155,6 +161,9 @@ that 'tx submit' files as it is.`,
 	seal.Flags().StringArrayVar(&vars, "var", nil, "placeholder value NAME=VALUE (repeatable)")
 	seal.Flags().DurationVar(&revealIn, "reveal-in", 72*time.Hour, "the reveal is owed this long after now")
 	seal.Flags().StringVar(&revealOut, "reveal-out", "", "where to keep the reveal record")
+	seal.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable)")
+	seal.Flags().BoolVar(&trustNode, "trust-node", false, "take the recipients' keys from --node without proofs")
+	tf.add(seal, true)
 	_ = seal.MarkFlagRequired("file")
 	_ = seal.MarkFlagRequired("to")
 
@@ -182,20 +191,29 @@ instead.`,
 			if err != nil {
 				return err
 			}
-			op, err := openWith(kr, sealed, identity)
+			s, err := kr.Signer(rf.from)
 			if err != nil {
 				return err
 			}
-			rc := &pb.Receipt{SealedId: id, Matches: op.Mismatch == "", Statement: statement}
-			if op.Mismatch != "" {
+			rc := &pb.Receipt{SealedId: id, Statement: statement}
+			op, err := openWith(kr, sealed, identity, s.Member)
+			switch {
+			case errors.Is(err, client.ErrStanza):
+				// The sealer's stanza for this member does not open: a
+				// mismatch nobody can prove without the private key.
+				fmt.Fprintf(e.err, "the sealed record does NOT open with %s's key (%v): filing an unproven mismatch\n", s.Member, err)
+				if rc.Statement == "" {
+					rc.Statement = "The recipient stanza for this member does not open with its registered key."
+				}
+			case err != nil:
+				return err
+			case op.Mismatch != "":
 				fmt.Fprintf(e.err, "the body does NOT match the commitment: %s\n", op.Mismatch)
 				if !withhold {
 					rc.FileKey = op.FileKey
 				}
-			}
-			s, err := kr.Signer(rf.from)
-			if err != nil {
-				return err
+			default:
+				rc.Matches = true
 			}
 			raw, err := c.Sign(ctx, &pb.Record{SchemaVersion: ledger.CurrentSchemaVersion, Body: &pb.Record_Receipt{Receipt: rc}}, s, nil)
 			if err != nil {
@@ -237,12 +255,12 @@ Exit status: 0 the body matches; 4 it does not; 1 other errors.`,
 				if err := atomicfile.WriteFile(ctOut, s.Ciphertext, 0o644); err != nil {
 					return err
 				}
-				if identity == "" && !hasRecipientIdentity(kr, s) {
+				if identity == "" && !hasRecipientIdentity(kr, s, "") {
 					fmt.Fprintf(e.out, "wrote the age file (%d bytes) to %s\n", len(s.Ciphertext), ctOut)
 					return nil
 				}
 			}
-			op, err := openWith(kr, s, identity)
+			op, err := openWith(kr, s, identity, "")
 			if err != nil {
 				return err
 			}
@@ -254,7 +272,10 @@ Exit status: 0 the body matches; 4 it does not; 1 other errors.`,
 				}
 				body = bz
 			}
-			if out != "" && body != nil {
+			if out != "" {
+				if body == nil {
+					return &exitError{code: ExitUnverified, err: fmt.Errorf("nothing written to %s: %s", out, op.Mismatch)}
+				}
 				if err := atomicfile.WriteFile(out, append(body, '\n'), 0o600); err != nil {
 					return err
 				}
@@ -353,6 +374,38 @@ claims); 1 other errors.`,
 	return cmd
 }
 
+// recipientEntries are the member entries of ids, proven against
+// light-client-verified headers unless trustNode.
+func (e *env) recipientEntries(ctx context.Context, c *client.Client, ids []string, trustNode bool, witnesses []string, tf *trustFlags) ([]*pb.Member, error) {
+	if trustNode {
+		return c.Members(ctx)
+	}
+	if tf.genesis == "" && tf.height == 0 {
+		if g := filepath.Join(e.cfg.Home, "config", "genesis.json"); fileExists(g) {
+			tf.genesis = g
+		}
+	}
+	v, done, err := e.verifier(ctx, witnesses, tf, nil)
+	if err != nil {
+		return nil, fmt.Errorf("verify the recipients' keys (or --trust-node): %w", err)
+	}
+	defer done()
+	var out []*pb.Member
+	for _, id := range ids {
+		m, _, err := v.Member(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("the registry entry of %s does not verify: %w", id, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // verifiedTx verifies record id (proofs against a light-client-verified
 // header) and returns its signed tx, taken from the verified answer.
 func verifiedTx(ctx context.Context, v *remote.Verifier, id string) (*pb.Tx, error) {
@@ -398,16 +451,16 @@ func fetchSealed(ctx context.Context, c *client.Client, id string) (*pb.Sealed, 
 	return s, nil
 }
 
-// recipientIdentity is the keyring's encryption identity whose key id s
-// names, or "".
-func recipientIdentity(kr *keyring.Keyring, s *pb.Sealed) (string, error) {
+// recipientIdentity is the keyring's encryption identity whose key s
+// names for its member (for member only, unless member is ""), or "".
+func recipientIdentity(kr *keyring.Keyring, s *pb.Sealed, member string) (string, error) {
 	infos, err := kr.List()
 	if err != nil {
 		return "", err
 	}
 	for _, i := range infos {
 		for _, r := range s.Recipients {
-			if i.Type == keyring.TypeEncryption && i.KeyID == r.KeyId {
+			if i.Type == keyring.TypeEncryption && i.KeyID == r.KeyId && i.Member == r.Member && (member == "" || member == r.Member) {
 				return i.Name, nil
 			}
 		}
@@ -415,20 +468,23 @@ func recipientIdentity(kr *keyring.Keyring, s *pb.Sealed) (string, error) {
 	return "", nil
 }
 
-func hasRecipientIdentity(kr *keyring.Keyring, s *pb.Sealed) bool {
-	n, err := recipientIdentity(kr, s)
+func hasRecipientIdentity(kr *keyring.Keyring, s *pb.Sealed, member string) bool {
+	n, err := recipientIdentity(kr, s, member)
 	return err == nil && n != ""
 }
 
 // openWith decrypts s with the named keyring identity, or with the
-// keyring's identity whose key id s names.
-func openWith(kr *keyring.Keyring, s *pb.Sealed, name string) (*client.Opened, error) {
+// keyring's identity whose key s names (for member, unless "").
+func openWith(kr *keyring.Keyring, s *pb.Sealed, name, member string) (*client.Opened, error) {
 	if name == "" {
 		var err error
-		if name, err = recipientIdentity(kr, s); err != nil {
+		if name, err = recipientIdentity(kr, s, member); err != nil {
 			return nil, err
 		}
 		if name == "" {
+			if member != "" {
+				return nil, fmt.Errorf("no encryption identity of %s in this keyring is a recipient of the sealed record (give --identity)", member)
+			}
 			return nil, errors.New("no encryption identity in this keyring is a recipient of the sealed record (give --identity)")
 		}
 	}

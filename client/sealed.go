@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"filippo.io/age"
@@ -80,12 +81,16 @@ func RecipientKeys(ms []*pb.Member, members []string) ([]SealKey, error) {
 			}
 		}
 		if key == "" {
-			return nil, fmt.Errorf("%q has no active encryption key (a vote adds one: gov propose add-key --age-recipient)", id)
+			return nil, fmt.Errorf("%q has no active encryption key (a vote adds one: gov propose add-key %s AGE_RECIPIENT)", id, id)
 		}
 		out = append(out, SealKey{Member: id, AgeRecipient: key})
 	}
 	return out, nil
 }
+
+// ErrStanza: no stanza of the sealed record opens with the identity (not
+// a recipient, or the sealer garbled its stanza).
+var ErrStanza = errors.New("no recipient stanza opens with this identity")
 
 // Opened is a sealed record a recipient decrypted.
 type Opened struct {
@@ -106,7 +111,7 @@ func OpenSealed(s *pb.Sealed, id age.Identity) (*Opened, error) {
 	}
 	fileKey, err := age.DecryptHeader(hdr, id)
 	if err != nil {
-		return nil, fmt.Errorf("this identity does not open the sealed record: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrStanza, err)
 	}
 	out := &Opened{FileKey: fileKey}
 	pt, err := seal.Open(s.Ciphertext, fileKey)

@@ -208,7 +208,7 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if body.ChainId != b.ChainID {
 		return nil, errf(CodeWrongChainID, "tx is for chain %q, this is %q", body.ChainId, b.ChainID)
 	}
-	v := &validator{reg: reg, blockTime: b.Time, skew: time.Duration(params.MaxClockSkewSeconds) * time.Second}
+	v := &validator{reg: reg, st: st, blockTime: b.Time, skew: time.Duration(params.MaxClockSkewSeconds) * time.Second}
 	if err := v.record(body.Record); err != nil {
 		return nil, err
 	}

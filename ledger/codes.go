@@ -83,6 +83,7 @@ const (
 	CodeBadFileKey            Code = 65 // a receipt's published file key does not open the sealed ciphertext
 	CodeSealedBodyMatches     Code = 66 // a receipt claims a mismatch the published file key disproves
 	CodeDeprecatedField       Code = 67 // the field is no longer accepted at the chain's app version (sealed.encrypted_copies from 8)
+	CodeNotWaivable           Code = 68 // the obligation cannot be waived (a receipt: its creditor is the sealer a receipt may prove false)
 )
 
 var codeNames = map[Code]string{
@@ -110,7 +111,7 @@ var codeNames = map[Code]string{
 	CodeSealHeader: "seal_header", CodeSealStanzaCount: "seal_stanza_count", CodeSealStanzaType: "seal_stanza_type",
 	CodeSealTooLarge: "seal_too_large", CodeNoEncryptionKey: "no_encryption_key",
 	CodeEncryptionKeyInactive: "encryption_key_inactive", CodeBadFileKey: "bad_file_key",
-	CodeSealedBodyMatches: "sealed_body_matches", CodeDeprecatedField: "deprecated_field",
+	CodeSealedBodyMatches: "sealed_body_matches", CodeDeprecatedField: "deprecated_field", CodeNotWaivable: "not_waivable",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

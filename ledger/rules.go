@@ -556,6 +556,9 @@ func validateSealed(v *validator, r *pb.Record) error {
 	if err := enumReq("sealed.sealed_kind", s.SealedKind); err != nil {
 		return err
 	}
+	if err := v.enumInV8("sealed.sealed_kind", s.SealedKind == pb.RecordKind_RECORD_KIND_RECEIPT, int32(s.SealedKind)); err != nil {
+		return err
+	}
 	if k := v.reg.Kind(s.SealedKind); k == nil || !k.Sealable {
 		return errf(CodeWrongRecordKind, "sealed.sealed_kind %v cannot be sealed", s.SealedKind)
 	}
@@ -663,6 +666,11 @@ func admitWaiver(a *admission, r *pb.Record) error {
 	}
 	if !slices.Contains(ob.Creditors, a.author) {
 		return errf(CodeNotCreditor, "waiver.obligation_id: %q is not a creditor of obligation %s", a.author, id)
+	}
+	if ob.Kind == pb.ObligationKind_OBLIGATION_KIND_RECEIPT {
+		// Waived, a receipt could never be filed: the sealer would silence
+		// the one recipient able to prove its notice false.
+		return errf(CodeNotWaivable, "waiver.obligation_id: %s is a receipt; the sealer it is owed to cannot waive it", id)
 	}
 	if !Open(ob) {
 		return errf(CodeObligationClosed, "waiver.obligation_id: obligation %s is already %v", id, ob.Status)

@@ -25,7 +25,8 @@ const MaxSealedCiphertext = 32768
 // Below that version such a transaction is refused as carrying unknown
 // fields, the answer a binary that predates them gives (DecodeTx), so that
 // a chain's results do not depend on which binary a validator runs before
-// the upgrade.
+// the upgrade. Records carried inside others (an amendment's replacement,
+// a reveal's body) are looked into too.
 func newInV8(r *pb.Record) string {
 	switch body := r.GetBody().(type) {
 	case *pb.Record_Receipt:
@@ -37,6 +38,10 @@ func newInV8(r *pb.Record) string {
 		if len(body.Sealed.Recipients) > 0 {
 			return "sealed.recipients"
 		}
+	case *pb.Record_Amendment:
+		return newInV8(body.Amendment.GetReplacement())
+	case *pb.Record_Reveal:
+		return newInV8(body.Reveal.GetBody())
 	case *pb.Record_Proposal:
 		switch a := body.Proposal.GetAction().GetAction().(type) {
 		case *pb.GovernanceAction_AddKey:
@@ -50,6 +55,22 @@ func newInV8(r *pb.Record) string {
 		}
 	}
 	return ""
+}
+
+// enumInV8 refuses, below app version 8, an enum value that 8 defined
+// (isNew), as the binaries that predate it do: an undefined value.
+func (v *validator) enumInV8(field string, isNew bool, n int32) error {
+	if !isNew {
+		return nil
+	}
+	ver, err := appVersion(v.st)
+	if err != nil {
+		return err
+	}
+	if ver < AppVersionSealedToRecipients {
+		return errf(CodeBadEnum, "%s has undefined value %d", field, n)
+	}
+	return nil
 }
 
 // checkAppVersion refuses, below app version 8, a record using what 8
@@ -296,8 +317,9 @@ func admitReceipt(a *admission, r *pb.Record) error {
 
 // ReceiptProof re-checks a receipt's published file key against its sealed
 // record: nil when the key opens the ciphertext and the body does not
-// match the commitment (a proven mismatch); the error says otherwise.
-// verify and audit use it; the ledger ran the same check on admission.
+// match the commitment (a proven mismatch, described by the string); the
+// error says otherwise. `verify receipt` uses it; the ledger ran the same
+// check on admission (admitReceipt), which an audit re-executes.
 func ReceiptProof(s *pb.Sealed, rc *pb.Receipt) (string, error) {
 	if rc.Matches || len(rc.FileKey) == 0 {
 		return "", errors.New("the receipt publishes no file key")

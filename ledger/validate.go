@@ -28,6 +28,7 @@ const (
 // nothing and stops at the first problem.
 type validator struct {
 	reg       *Registry
+	st        State // only for the app version, which few checks need
 	blockTime time.Time
 	skew      time.Duration
 }

@@ -13,9 +13,12 @@ import (
 	"filippo.io/age"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/normledger/normledger/audit"
+	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
+	"github.com/normledger/normledger/verifiers/remote"
 )
 
 // Sealed notices end to end with the CLI on a running network: a state
@@ -39,6 +42,20 @@ func TestSealedNotices(t *testing.T) {
 		return []string{"--node", n[0].RESTURL(), "--home", ip.net.MemberHomes[member], "--keyring-backend", "test"}
 	}
 	verifyFlags := []string{"--node", n[0].RESTURL(), "--genesis", gen, "--witness", n[1].RESTURL(), "--home", t.TempDir()}
+	monHome := t.TempDir()
+	runMonitor := func(member string) *eventLog {
+		t.Helper()
+		log := &eventLog{}
+		var errOut syncBuffer
+		root := cli.NewRootCmd(log, &errOut, strings.NewReader(""))
+		root.SetArgs(ip.monitorArgs(member, monHome, filepath.Join(monHome, member+".json"), "--once"))
+		if err := root.ExecuteContext(ctx); err != nil {
+			t.Fatalf("monitor %s: %v\n%s", member, err, errOut.String())
+		}
+		return log
+	}
+	runMonitor("xbb") // first runs: they start at the end of the record log
+	runMonitor("xaa")
 	committed := func(out string) string {
 		t.Helper()
 		var res struct {
@@ -58,7 +75,21 @@ func TestSealedNotices(t *testing.T) {
   "operation_window": {"start": "${now+24h}", "end": "${now+48h}"}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out := runCLI(t, append([]string{"tx", "seal", "--from", "xaa", "--to", "xbb,xcc", "--file", body, "-o", "json"}, as("xaa")...)...)
+	// The recipients' keys are proven (trust root: the home's genesis, headers
+	// cross-checked with node1); a node that swaps a key is refused.
+	swapper := liar(t, n[0].RESTURL(), func(path string, body []byte) []byte {
+		if !strings.HasPrefix(path, "/v1/members/xcc") {
+			return body
+		}
+		return bytes.Replace(body, []byte(`"ageRecipient":"age1`), []byte(`"ageRecipient":"age1x`), 1)
+	})
+	defer swapper.Close()
+	seal := []string{"tx", "seal", "--from", "xaa", "--to", "xbb,xcc", "--file", body, "--witness", n[1].RESTURL(), "-o", "json"}
+	code, out := runCLI(t, append(append(seal, as("xaa")...), "--node", swapper.URL)...)
+	if code == 0 || !strings.Contains(out, "the registry entry of xcc does not verify") {
+		t.Fatalf("tx seal through a node that swaps a key: exit %d\n%s", code, out)
+	}
+	code, out = runCLI(t, append(seal, as("xaa")...)...)
 	if code != 0 {
 		t.Fatalf("tx seal: exit %d\n%s", code, out)
 	}
@@ -145,6 +176,59 @@ func TestSealedNotices(t *testing.T) {
 	if err != nil || nr.Notice.MismatchesProven != 1 {
 		t.Fatalf("sealed notice figures: %+v %v", nr.GetNotice(), err)
 	}
+
+	// A stanza that does not open: xcc's is for a key nobody registered.
+	stranger, _ := age.GenerateX25519Identity()
+	garbled, _, err := client.SealTo(committedPlan, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct.Reset()
+	w, _ = age.Encrypt(&ct, rs[0], stranger.Recipient())
+	w.Write(payload)
+	w.Close()
+	garbled.Ciphertext, garbled.RevealBy = ct.Bytes(), timestamppb.New(time.Now().Add(72*time.Hour))
+	res2, err := ip.clients[0].Submit(ctx, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Sealed{Sealed: garbled}}, signer, nil, true)
+	if err != nil || res2.Rejected() {
+		t.Fatalf("the garbled notice was not filed: %v %+v", err, res2)
+	}
+	if err := ip.clients[0].WaitAttested(ctx, res2.Height); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runCLI(t, append([]string{"tx", "receipt", res2.ID, "--from", "xcc", "-o", "json"}, as("xcc")...)...)
+	if code != 0 || !strings.Contains(out, "does NOT open with xcc's key") {
+		t.Fatalf("tx receipt (garbled stanza): exit %d\n%s", code, out)
+	}
+	code, out = runCLI(t, append([]string{"verify", "receipt", committed(out)}, verifyFlags...)...)
+	if code != 0 || !strings.Contains(out, "without proof") {
+		t.Fatalf("verify receipt (unproven): exit %d\n%s", code, out)
+	}
+
+	// The monitor tells xbb of what was sealed to it (never the body), and
+	// xaa of the mismatch xcc proved (each from the state its first run,
+	// before the seals, left).
+	for member, want := range map[string]string{"xbb": "sealed:" + sealedID, "xaa": "mismatch:" + proof} {
+		ev := runMonitor(member).wait(t, want, 0)
+		if strings.Contains(ev.Summary, "red team") || strings.Contains(ev.Summary, "power grid") {
+			t.Fatalf("the monitor showed a body: %s", ev.Summary)
+		}
+		t.Logf("monitor %s: %s", member, ev.Summary)
+	}
+
+	// An audit re-executes every block (the seals, receipts and the proven
+	// mismatch the ledger opened) and finds nothing amiss.
+	st, err := ip.clients[0].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip.caughtUp(t, ctx)
+	chainID, _ := ip.clients[0].ChainID(ctx)
+	rep, err := audit.Run(ctx, audit.Options{API: ip.clients[0], NodeName: "node0",
+		Witnesses: []*remote.Provider{remote.NewProvider(chainID, ip.clients[1].Base(), ip.clients[1])}, ToHeight: st.LatestAttestedHeight})
+	if err != nil || !rep.OK() || rep.AppHashesMatched != rep.Blocks {
+		t.Fatalf("audit: %v %+v", err, rep)
+	}
+	t.Logf("audit: %d blocks, %d txs, %d records, app hashes matched", rep.Blocks, rep.Txs, rep.RecordsCompared)
 }
 
 func notice(summary string) *pb.Record {

@@ -144,7 +144,22 @@ func TestUpgrade(t *testing.T) {
 			t.Fatalf("state %d: ack window %d hours", c.height, got)
 		}
 	}
-	time.Sleep(2 * time.Second)
+	// Writes go on until one is acknowledged after the upgrade (the writers
+	// pick up after the restart at their own pace; a fixed sleep was too
+	// short on a busy machine).
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, acked := f.h.snapshot()
+		after := false
+		for _, ht := range acked {
+			after = after || ht > at
+		}
+		if after {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write acknowledged after the upgrade within a minute (chain at %d)", f.tip())
+		}
+	}
 	stopLoad()
 	f.extra = g.filed
 	rep := f.check("software upgrade under load")

@@ -418,3 +418,25 @@ func (v *Verifier) Evidence(ctx context.Context, id string) (*VerifiedEvidence, 
 	out.MemberHeight = mh
 	return out, nil
 }
+
+// Member fetches member id's entry with its proof (at v.At, or the newest
+// attested height) and verifies it against the light-client-verified
+// header: what to encrypt a sealed notice to without trusting the node.
+func (v *Verifier) Member(ctx context.Context, id string) (*pb.Member, int64, error) {
+	resp, err := v.API.GetMember(ctx, id, v.At, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	if v.At > 0 && resp.Height != v.At {
+		return nil, 0, verifiers.Failf("asked for member %s at height %d, got height %d", id, v.At, resp.Height)
+	}
+	lb, err := v.Light.Header(ctx, resp.Height+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := verifiers.Member(lb.AppHash, id, resp)
+	if err != nil {
+		return nil, 0, fmt.Errorf("member %s at height %d: %w", id, resp.Height, err)
+	}
+	return m, resp.Height, nil
+}

@@ -230,41 +230,65 @@ async function loadObligations(status, table) {
 
 // ---- sealed notices -----------------------------------------------------------------
 
-// receiptText is a recipient's receipt as its proven obligation says.
-function receiptText(st, o) {
-  if (!o) return `${st.member}: no receipt obligation`;
+// receiptText is a recipient's receipt as its proven obligation and
+// proven receipt record say.
+function receiptText(member, o, rc) {
   const s = short(o.status, "OBLIGATION_STATUS_");
-  if (s === "met" || s === "met_late") {
-    const how = st.matchesProven ? "mismatch PROVEN" : st.matches ? "confirmed" : "says it does not match";
-    return `${st.member}: ${how} ${when(o.statusAt)}${s === "met_late" ? " (late)" : ""}`;
+  if (rc) {
+    const how = rc.matches ? "confirmed" : rc.fileKey ? "mismatch PROVEN" : "says it does not match (unproven)";
+    return `${member}: ${how} ${when(o.statusAt)}${s === "met_late" ? " (late)" : ""}`;
   }
-  if (s === "overdue") return `${st.member}: MISSED (was due ${when(o.due)})`;
-  return `${st.member}: ${s}, due ${when(o.due)}`;
+  if (s === "overdue") return `${member}: MISSED (was due ${when(o.due)})`;
+  return `${member}: ${s}, due ${when(o.due)}`;
 }
 
-// checkNotice proves a sealed notice: the record (with the recipients it
-// names), then every recipient's receipt obligation, which must be the
-// receipt duty of that recipient for this record.
+async function provenRecord(id) {
+  try {
+    const ans = await api(`/v1/records/${id}?height=${state.height}&prove=true`);
+    return withHeader("verifyRecord", { id, answer: ans });
+  } catch (e) {
+    return { ok: false, reason: `record ${shortId(id)}: ${e.message}` };
+  }
+}
+
+// checkNotice proves a sealed notice line by line: the recipients come
+// from the proven sealed record; each one's receipt duty from its proven
+// obligation (which must be that recipient's receipt for this record);
+// each answer from the proven receipt record the obligation names. The
+// node's /v1/sealed answer only points at what to prove.
 async function checkNotice(r, res, notice) {
   if (!res.ok) return { res, lines: [] };
   const sealed = (((res.record || {}).decoded || {}).body || {}).record?.sealed || {};
   const told = (sealed.recipients || []).map((x) => x.member);
+  const byMember = new Map((notice.recipients || []).map((x) => [x.member, x]));
   const lines = [];
-  for (const st of notice.recipients || []) {
-    if (!told.includes(st.member)) return { res: { ok: false, reason: `${st.member} is not a recipient in the proven record` }, lines };
-    if (!st.obligationId) { lines.push(receiptText(st, null)); continue; }
+  const fail = (reason) => ({ res: { ok: false, reason }, lines });
+  if ((notice.recipients || []).length !== told.length) return fail("the notice's recipients are not the ones the proven record names");
+  for (const member of told) {
+    const st = byMember.get(member);
+    if (!st || !st.obligationId) return fail(`no receipt obligation given for ${member}`);
     const { ans, res: ores } = await provenObligation(st.obligationId);
-    if (!ores.ok) return { res: ores, lines };
+    if (!ores.ok) return fail(ores.reason);
     const o = ans.obligation;
-    if (short(o.kind, "OBLIGATION_KIND_") !== "receipt" || o.sourceRecord !== r.id || o.debtor !== st.member) {
-      return { res: { ok: false, reason: `obligation ${shortId(o.id)} is not ${st.member}'s receipt for this notice` }, lines };
+    if (short(o.kind, "OBLIGATION_KIND_") !== "receipt" || o.sourceRecord !== r.id || o.debtor !== member) {
+      return fail(`obligation ${shortId(o.id)} is not ${member}'s receipt for this notice`);
     }
     if (short(o.status, "OBLIGATION_STATUS_") !== short(st.status, "OBLIGATION_STATUS_")) {
-      return { res: { ok: false, reason: `${st.member}'s receipt is ${short(o.status, "OBLIGATION_STATUS_")} in its proof, the node says ${short(st.status, "OBLIGATION_STATUS_")}` }, lines };
+      return fail(`${member}'s receipt is ${short(o.status, "OBLIGATION_STATUS_")} in its proof, the node says ${short(st.status, "OBLIGATION_STATUS_")}`);
     }
-    lines.push(receiptText({ ...st, matchesProven: st.mismatchProven }, o));
+    let rc = null;
+    if (["met", "met_late"].includes(short(o.status, "OBLIGATION_STATUS_"))) {
+      const rres = await provenRecord(o.statusRecord);
+      if (!rres.ok) return fail(`${member}'s receipt: ${rres.reason}`);
+      const tx = (rres.record || {}).decoded || {};
+      rc = (tx.body || {}).record?.receipt;
+      if (!rc || rc.sealedId !== r.id || tx.body.signer !== member) return fail(`record ${shortId(o.statusRecord)} is not ${member}'s receipt for this notice`);
+      if (Boolean(rc.matches) !== Boolean(st.matches) || Boolean(!rc.matches && rc.fileKey) !== Boolean(st.mismatchProven)) {
+        return fail(`${member}'s receipt says otherwise in its proof`);
+      }
+    }
+    lines.push(receiptText(member, o, rc));
   }
-  if ((notice.recipients || []).length !== told.length) return { res: { ok: false, reason: "the notice leaves out a recipient the record names" }, lines };
   return { res: { ok: true }, lines };
 }
 
