@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/client/keyring"
@@ -95,7 +96,7 @@ func TestStockAgeTool(t *testing.T) {
 	// The stock tool seals (binary output, one -r per registered recipient);
 	// the ledger takes it.
 	cmd := exec.Command(bin, "-r", keys[0].AgeRecipient, "-r", keys[1].AgeRecipient)
-	other := cloneRecord(body)
+	other := proto.Clone(body).(*pb.Record)
 	other.GetNotification().Summary = "Exercise plan, sealed with the stock age tool."
 	s, payload := (&sealKit{harness: h}).notice(other, 9)
 	cmd.Stdin = bytes.NewReader(payload)

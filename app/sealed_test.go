@@ -98,7 +98,7 @@ func (k *sealKit) notice(body *pb.Record, salt byte) (*pb.Sealed, []byte) {
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	return &pb.Sealed{SealedKind: ledger.KindOf(body), Commitment: c, RevealBy: timestamppb.New(k.now.Add(72 * time.Hour))}, payload
+	return &pb.Sealed{SealedKind: ledger.KindOf(body), Commitment: c, RevealBy: timestampAfter(k.harness, 72)}, payload
 }
 
 func sealedRecord(s *pb.Sealed) *pb.Record {
@@ -329,7 +329,7 @@ func TestSealedNeedsAppVersion8(t *testing.T) {
 	h := newHarnessAt(t, ledger.AppVersionContentIndexOff)
 	h.block()
 	id, _ := age.GenerateX25519Identity()
-	s := &pb.Sealed{SealedKind: pb.RecordKind_RECORD_KIND_NOTIFICATION, Commitment: make([]byte, 32), RevealBy: timestamppb.New(h.now.Add(72 * time.Hour)),
+	s := &pb.Sealed{SealedKind: pb.RecordKind_RECORD_KIND_NOTIFICATION, Commitment: make([]byte, 32), RevealBy: timestampAfter(h, 72),
 		Recipients: []*pb.SealRecipient{{Member: "xbb", KeyId: ledger.EncryptionKeyID(id.Recipient().String())}},
 		Ciphertext: encrypt(t, []byte("x"), id.Recipient())}
 	next := func(r *pb.Record) []byte { return h.signSeq("xaa", h.nextSeq("xaa"), r) }
@@ -350,7 +350,7 @@ func TestSealedNeedsAppVersion8(t *testing.T) {
 	// The kind 8 added is an undefined enum value below 8, as it is to the
 	// binaries that predate it.
 	h.mustReject(t, next(sealedRecord(&pb.Sealed{SealedKind: pb.RecordKind_RECORD_KIND_RECEIPT, Commitment: make([]byte, 32),
-		RevealBy: timestamppb.New(h.now.Add(72 * time.Hour))})), ledger.CodeBadEnum)
+		RevealBy: timestampAfter(h, 72)})), ledger.CodeBadEnum)
 	// Per-recipient copies are still taken at 7.
 	copies := proto.Clone(sealedRecord(s)).(*pb.Record)
 	copies.GetSealed().Ciphertext, copies.GetSealed().Recipients = nil, nil
@@ -359,8 +359,6 @@ func TestSealedNeedsAppVersion8(t *testing.T) {
 		t.Fatal(res.TxResults[0].Log)
 	}
 }
-
-func cloneRecord(r *pb.Record) *pb.Record { return proto.Clone(r).(*pb.Record) }
 
 func timestampAfter(h *harness, hours int) *timestamppb.Timestamp {
 	return timestamppb.New(h.now.Add(time.Duration(hours) * time.Hour))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/client"
@@ -19,6 +20,19 @@ func notFound(err error) error {
 	if errors.Is(err, client.ErrNotFound) {
 		return &exitError{code: ExitNotFound, err: err}
 	}
+	return err
+}
+
+// answer prints res as protojson (-o json), or as text.
+func (e *env) answer(res proto.Message, text func() error) error {
+	if e.cfg.Output != "json" {
+		return text()
+	}
+	bz, err := pj.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.out, string(bz))
 	return err
 }
 
@@ -199,15 +213,7 @@ func queryCmd(e *env) *cobra.Command {
 				if err != nil {
 					return notFound(err)
 				}
-				if e.cfg.Output != "json" {
-					return textMemberCompliance(e.out, res)
-				}
-				bz, err := pj.Marshal(res)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(e.out, string(bz))
-				return err
+				return e.answer(res, func() error { return textMemberCompliance(e.out, res) })
 			})
 		},
 	}
@@ -219,15 +225,7 @@ func queryCmd(e *env) *cobra.Command {
 				if err != nil {
 					return notFound(err)
 				}
-				if e.cfg.Output != "json" {
-					return textPledgeCompliance(e.out, res)
-				}
-				bz, err := pj.Marshal(res)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(e.out, string(bz))
-				return err
+				return e.answer(res, func() error { return textPledgeCompliance(e.out, res) })
 			})
 		},
 	}
@@ -239,15 +237,7 @@ func queryCmd(e *env) *cobra.Command {
 				if err != nil {
 					return notFound(err)
 				}
-				if e.cfg.Output != "json" {
-					return textSealedNotice(e.out, res)
-				}
-				bz, err := pj.Marshal(res)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(e.out, string(bz))
-				return err
+				return e.answer(res, func() error { return textSealedNotice(e.out, res) })
 			})
 		},
 	}

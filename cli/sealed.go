@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -195,25 +196,19 @@ instead.`,
 			if err != nil {
 				return err
 			}
-			rc := &pb.Receipt{SealedId: id, Statement: statement}
-			op, err := openWith(kr, sealed, identity, s.Member)
-			switch {
-			case errors.Is(err, client.ErrStanza):
-				// The sealer's stanza for this member does not open: a
-				// mismatch nobody can prove without the private key.
-				fmt.Fprintf(e.err, "the sealed record does NOT open with %s's key (%v): filing an unproven mismatch\n", s.Member, err)
-				if rc.Statement == "" {
-					rc.Statement = "The recipient stanza for this member does not open with its registered key."
-				}
-			case err != nil:
+			ident, err := recipientKey(kr, sealed, identity, s.Member)
+			if err != nil {
 				return err
-			case op.Mismatch != "":
-				fmt.Fprintf(e.err, "the body does NOT match the commitment: %s\n", op.Mismatch)
-				if !withhold {
-					rc.FileKey = op.FileKey
-				}
-			default:
-				rc.Matches = true
+			}
+			rc, why, err := client.Answer(id, sealed, ident, withhold)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				fmt.Fprintf(e.err, "%s's receipt: the sealed record does NOT match: %s\n", s.Member, why)
+			}
+			if statement != "" {
+				rc.Statement = statement
 			}
 			raw, err := c.Sign(ctx, &pb.Record{SchemaVersion: ledger.CurrentSchemaVersion, Body: &pb.Record_Receipt{Receipt: rc}}, s, nil)
 			if err != nil {
@@ -260,7 +255,7 @@ Exit status: 0 the body matches; 4 it does not; 1 other errors.`,
 					return nil
 				}
 			}
-			op, err := openWith(kr, s, identity, "")
+			op, err := openWith(kr, s, identity)
 			if err != nil {
 				return err
 			}
@@ -474,8 +469,18 @@ func hasRecipientIdentity(kr *keyring.Keyring, s *pb.Sealed, member string) bool
 }
 
 // openWith decrypts s with the named keyring identity, or with the
-// keyring's identity whose key s names (for member, unless "").
-func openWith(kr *keyring.Keyring, s *pb.Sealed, name, member string) (*client.Opened, error) {
+// keyring's identity whose key s names.
+func openWith(kr *keyring.Keyring, s *pb.Sealed, name string) (*client.Opened, error) {
+	id, err := recipientKey(kr, s, name, "")
+	if err != nil {
+		return nil, err
+	}
+	return client.OpenSealed(s, id)
+}
+
+// recipientKey is the named keyring identity, or the keyring's identity
+// whose key s names (for member, unless "").
+func recipientKey(kr *keyring.Keyring, s *pb.Sealed, name, member string) (*age.X25519Identity, error) {
 	if name == "" {
 		var err error
 		if name, err = recipientIdentity(kr, s, member); err != nil {
@@ -488,11 +493,7 @@ func openWith(kr *keyring.Keyring, s *pb.Sealed, name, member string) (*client.O
 			return nil, errors.New("no encryption identity in this keyring is a recipient of the sealed record (give --identity)")
 		}
 	}
-	id, err := kr.Identity(name)
-	if err != nil {
-		return nil, err
-	}
-	return client.OpenSealed(s, id)
+	return kr.Identity(name)
 }
 
 func writeReveal(path, sealedID string, salt []byte, body *pb.Record) error {

@@ -125,3 +125,27 @@ func OpenSealed(s *pb.Sealed, id age.Identity) (*Opened, error) {
 	out.Payload, _ = ledger.ParseSealedPayload(pt)
 	return out, nil
 }
+
+// Answer opens sealed record id with a recipient's identity and builds the
+// receipt to file: it matches; or it does not, with the file key that
+// proves it (unless withhold); or no stanza opens with the identity (the
+// sealer garbled it), an unproven mismatch. why says what was found ("" when
+// the body matches).
+func Answer(id string, s *pb.Sealed, ident age.Identity, withhold bool) (rc *pb.Receipt, why string, err error) {
+	rc = &pb.Receipt{SealedId: id}
+	op, err := OpenSealed(s, ident)
+	switch {
+	case errors.Is(err, ErrStanza):
+		rc.Statement = "The recipient stanza for this member does not open with its registered key."
+		return rc, "no recipient stanza opens with this member's key (unprovable without the private key): " + err.Error(), nil
+	case err != nil:
+		return nil, "", err
+	case op.Mismatch != "":
+		if !withhold {
+			rc.FileKey = op.FileKey
+		}
+		return rc, op.Mismatch, nil
+	}
+	rc.Matches = true
+	return rc, "", nil
+}

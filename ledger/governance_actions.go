@@ -315,8 +315,11 @@ func (g *govState) checkValidatorKey(field, member string, pub []byte) error {
 	return nil
 }
 
-func findKey(m *pb.Member, keyID string) *pb.MemberKey {
-	for _, k := range m.GetKeys() {
+func findKey(m *pb.Member, keyID string) *pb.MemberKey { return keyIn(m.GetKeys(), keyID) }
+
+// keyIn returns the key keyID of keys, or nil.
+func keyIn(keys []*pb.MemberKey, keyID string) *pb.MemberKey {
+	for _, k := range keys {
 		if k.KeyId == keyID {
 			return k
 		}

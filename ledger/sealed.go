@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"filippo.io/age"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger/seal"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -63,14 +62,10 @@ func (v *validator) enumInV8(field string, isNew bool, n int32) error {
 	if !isNew {
 		return nil
 	}
-	ver, err := appVersion(v.st)
-	if err != nil {
+	if before, _, err := beforeV8(v.st); err != nil || !before {
 		return err
 	}
-	if ver < AppVersionSealedToRecipients {
-		return errf(CodeBadEnum, "%s has undefined value %d", field, n)
-	}
-	return nil
+	return errf(CodeBadEnum, "%s has undefined value %d", field, n)
 }
 
 // checkAppVersion refuses, below app version 8, a record using what 8
@@ -80,22 +75,22 @@ func checkAppVersion(st State, r *pb.Record) error {
 	if field == "" {
 		return nil
 	}
-	v, err := appVersion(st)
-	if err != nil {
+	before, v, err := beforeV8(st)
+	if err != nil || !before {
 		return err
 	}
-	if v < AppVersionSealedToRecipients {
-		return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", field, AppVersionSealedToRecipients, v)
-	}
-	return nil
+	return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", field, AppVersionSealedToRecipients, v)
 }
 
-func appVersion(st State) (uint64, error) {
+// beforeV8 says whether the chain in st is below app version 8, and at
+// which version it is.
+func beforeV8(st State) (bool, uint64, error) {
 	us, err := st.Upgrade()
 	if err != nil {
-		return 0, fmt.Errorf("read software state: %w", err)
+		return false, 0, fmt.Errorf("read software state: %w", err)
 	}
-	return AppVersionOf(us), nil
+	v := AppVersionOf(us)
+	return v < AppVersionSealedToRecipients, v, nil
 }
 
 // AgeRecipient checks an age X25519 recipient string ("age1...") and
@@ -120,12 +115,7 @@ func EncryptionKeyID(ageRecipient string) string { return KeyID([]byte(ageRecipi
 
 // findEncryptionKey returns m's encryption key keyID, or nil.
 func findEncryptionKey(m *pb.Member, keyID string) *pb.MemberKey {
-	for _, k := range m.GetEncryptionKeys() {
-		if k.KeyId == keyID {
-			return k
-		}
-	}
-	return nil
+	return keyIn(m.GetEncryptionKeys(), keyID)
 }
 
 // findAnyKey returns m's signing or encryption key keyID, or nil.
@@ -145,18 +135,8 @@ func SealedPayload(salt []byte, body *pb.Record) ([]byte, error) {
 // canonical encoding.
 func ParseSealedPayload(bz []byte) (*pb.SealedPayload, error) {
 	p := new(pb.SealedPayload)
-	if err := proto.Unmarshal(bz, p); err != nil {
-		return nil, fmt.Errorf("payload does not decode: %w", err)
-	}
-	if hasUnknown(p.ProtoReflect()) {
-		return nil, errors.New("payload carries unknown fields")
-	}
-	again, err := Canonical(p)
-	if err != nil {
+	if err := unmarshalCanonical(bz, p, "payload"); err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(again, bz) {
-		return nil, errors.New("payload encoding is not canonical")
 	}
 	if p.Body == nil {
 		return nil, errors.New("payload has no body")
@@ -237,11 +217,11 @@ func validateSealedTo(s *pb.Sealed) error {
 // each an active member whose named encryption key is active.
 func admitSealedTo(a *admission, s *pb.Sealed) error {
 	if len(s.EncryptedCopies) > 0 {
-		v, err := appVersion(a.st)
+		before, _, err := beforeV8(a.st)
 		if err != nil {
 			return err
 		}
-		if v >= AppVersionSealedToRecipients {
+		if !before {
 			return errf(CodeDeprecatedField, "sealed.encrypted_copies is deprecated from app version %d: encrypt once to sealed.recipients", AppVersionSealedToRecipients)
 		}
 	}

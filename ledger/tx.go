@@ -49,18 +49,8 @@ func DecodeTx(raw []byte, maxBytes int) (*pb.Tx, error) {
 		return nil, errf(CodeTxDecode, "empty tx")
 	}
 	tx := new(pb.Tx)
-	if err := proto.Unmarshal(raw, tx); err != nil {
-		return nil, wrapf(CodeTxDecode, err, "tx does not decode")
-	}
-	if hasUnknown(tx.ProtoReflect()) {
-		return nil, errf(CodeNonCanonical, "tx carries unknown fields")
-	}
-	again, err := Canonical(tx)
-	if err != nil {
-		return nil, wrapf(CodeTxDecode, err, "tx does not re-encode")
-	}
-	if string(again) != string(raw) {
-		return nil, errf(CodeNonCanonical, "tx encoding is not canonical (%d bytes; canonical form is %d bytes)", len(raw), len(again))
+	if err := unmarshalCanonical(raw, tx, "tx"); err != nil {
+		return nil, err
 	}
 	if tx.Body == nil {
 		return nil, errf(CodeMissingField, "tx has no body")
@@ -69,6 +59,26 @@ func DecodeTx(raw []byte, maxBytes int) (*pb.Tx, error) {
 		return nil, errf(CodeMissingField, "tx body has no record")
 	}
 	return tx, nil
+}
+
+// unmarshalCanonical decodes raw into m and insists raw is m's canonical
+// encoding: no unknown fields, nothing that re-encodes differently. what
+// names the message in the errors (CodeTxDecode, CodeNonCanonical).
+func unmarshalCanonical(raw []byte, m proto.Message, what string) error {
+	if err := proto.Unmarshal(raw, m); err != nil {
+		return wrapf(CodeTxDecode, err, "%s does not decode", what)
+	}
+	if hasUnknown(m.ProtoReflect()) {
+		return errf(CodeNonCanonical, "%s carries unknown fields", what)
+	}
+	again, err := Canonical(m)
+	if err != nil {
+		return wrapf(CodeTxDecode, err, "%s does not re-encode", what)
+	}
+	if string(again) != string(raw) {
+		return errf(CodeNonCanonical, "%s encoding is not canonical (%d bytes; canonical form is %d bytes)", what, len(raw), len(again))
+	}
+	return nil
 }
 
 // checkTxSize refuses a tx larger than maxBytes (0: no limit).

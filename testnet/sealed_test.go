@@ -196,7 +196,7 @@ func TestSealedNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = runCLI(t, append([]string{"tx", "receipt", res2.ID, "--from", "xcc", "-o", "json"}, as("xcc")...)...)
-	if code != 0 || !strings.Contains(out, "does NOT open with xcc's key") {
+	if code != 0 || !strings.Contains(out, "no recipient stanza opens with this member's key") {
 		t.Fatalf("tx receipt (garbled stanza): exit %d\n%s", code, out)
 	}
 	code, out = runCLI(t, append([]string{"verify", "receipt", committed(out)}, verifyFlags...)...)

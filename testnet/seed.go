@@ -382,13 +382,12 @@ func sealedReceipt(ctx context.Context, c *client.Client, nw *Network, member, i
 	if err != nil {
 		return nil, err
 	}
-	op, err := client.OpenSealed(tx.Body.Record.GetSealed(), ident)
+	rc, _, err := client.Answer(id, tx.Body.Record.GetSealed(), ident, false)
 	if err != nil {
 		return nil, err
 	}
-	rc := &pb.Receipt{SealedId: id, Matches: op.Mismatch == "", Statement: "Received and read by the national point of contact."}
-	if op.Mismatch != "" {
-		rc.FileKey = op.FileKey
+	if rc.Matches {
+		rc.Statement = "Received and read by the national point of contact."
 	}
 	return &pb.Record{Body: &pb.Record_Receipt{Receipt: rc}}, nil
 }
