@@ -24,12 +24,15 @@ func TestAppHashGolden(t *testing.T) {
 	}{
 		{ledger.GenesisAppVersion, "testdata/apphash-v6.golden"},
 		{ledger.AppVersionContentIndexOff, "testdata/apphash-v7.golden"},
+		{ledger.AppVersionSealedToRecipients, "testdata/apphash-v8.golden"},
 		{ledger.CurrentAppVersion, "testdata/apphash.golden"},
 	} {
 		h := newHarnessAt(t, c.version)
 		steps := fixture.Scenario(t0)
 		if c.version < ledger.AppVersionSealedToRecipients {
 			steps = steps[:scenarioBefore8]
+		} else if c.version < ledger.AppVersionContactDirectory {
+			steps = steps[:scenarioBefore9]
 		}
 		h.runSteps(steps)
 		got := hex.EncodeToString(h.st.Hash()) + "\n"

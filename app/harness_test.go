@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,6 +78,11 @@ func newHarnessVersion(t testing.TB, st *store.Store, initChain bool, states, va
 		if version < ledger.AppVersionSealedToRecipients {
 			for _, m := range g.Members {
 				m.EncryptionKeys = nil // a chain made by an older binary has none
+			}
+		}
+		if version < ledger.AppVersionContactDirectory {
+			for _, m := range g.Members {
+				m.Roles = slices.DeleteFunc(m.Roles, func(r string) bool { return r == ledger.RoleDirectory })
 			}
 		}
 		for _, m := range ms[:validators] {
@@ -191,6 +197,10 @@ func (h *harness) runScenario() (ids []string, txs [][]byte) {
 // scenarioBefore8 is how many steps of the scenario a chain below app
 // version 8 takes (what it was before sealed records to recipients).
 const scenarioBefore8 = 18
+
+// scenarioBefore9 is how many steps a chain below app version 9 takes
+// (before the contact directory).
+const scenarioBefore9 = 20
 
 func (h *harness) runSteps(steps []fixture.Step) (ids []string, txs [][]byte) {
 	h.t.Helper()

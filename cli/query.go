@@ -304,6 +304,7 @@ func queryCmd(e *env) *cobra.Command {
 	evidence.Flags().StringVar(&evMember, "member", "", "only the evidence against this member's validator")
 	q.AddCommand(record, records, members, member, obligations, obligation, compliance, pledgeCompliance, sealed, checkpoints, evidence)
 	q.AddCommand(govQueries(e, withClient)...)
+	q.AddCommand(directoryQueries(e, withClient)...)
 	return q
 }
 

@@ -159,6 +159,7 @@ body and --salt (base64, 16-64 bytes) as the salt.`,
 	_ = commitment.MarkFlagRequired("file")
 	tx.AddCommand(submit, commitment)
 	tx.AddCommand(sealTxCmds(e)...)
+	tx.AddCommand(directoryTxCmds(e)...)
 	return tx
 }
 

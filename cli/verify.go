@@ -325,6 +325,7 @@ errors (network, usage, unknown id).`,
 	receipt := verifyReceiptCmd(e, rtf)
 	rtf.add(receipt, true)
 	v.AddCommand(record, bundle, evidence, receipt)
+	v.AddCommand(verifyDirectoryCmds(e)...)
 	return v
 }
 

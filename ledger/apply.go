@@ -245,7 +245,9 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 		return nil, errf(CodeSequenceGap, "sequence %d of %q is ahead of the next sequence %d", body.Sequence, body.Signer, next)
 	}
 
-	if !kind.allows(signer.Class) {
+	if ok, err := allowed(st, kind, signer.Class); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, errf(CodeClassNotAllowed, "a %v may not file %s records", signer.Class, kind.Name)
 	}
 	if err := reg.checkCoSignatures(st, tx, b.Height); err != nil {
@@ -489,7 +491,9 @@ func (a *admission) subject(ids ...string) { a.subjects = append(a.subjects, ids
 func (a *admission) sector(s ...pb.Sector) { a.sectors = append(a.sectors, s...) }
 func (a *admission) admitBody(r *pb.Record) error {
 	k := a.reg.Kind(KindOf(r))
-	if !k.allows(a.signer.Class) {
+	if ok, err := allowed(a.st, k, a.signer.Class); err != nil {
+		return err
+	} else if !ok {
 		return errf(CodeClassNotAllowed, "a %v may not file %s records", a.signer.Class, k.Name)
 	}
 	return k.Admit(a, r)

@@ -84,6 +84,12 @@ const (
 	CodeSealedBodyMatches     Code = 66 // a receipt claims a mismatch the published file key disproves
 	CodeDeprecatedField       Code = 67 // the field is no longer accepted at the chain's app version (sealed.encrypted_copies from 8)
 	CodeNotWaivable           Code = 68 // the obligation cannot be waived (a receipt: its creditor is the sealer a receipt may prove false)
+	// App version 9: the contact directory and pledge terms enforced (docs/directory.md).
+	CodeVerifierNotAccepted Code = 69 // the pledge names accepted verifiers and the signer is not one of them
+	CodeNoDirectoryRole     Code = 70 // only members holding the directory role may ping more than one member at once
+	CodeUnknownChannel      Code = 71 // the target's directory entry has no such contact point and channel (or no entry)
+	CodeNonceMismatch       Code = 72 // a ping answer's nonce does not match the ping's commitment for the signer
+	CodeContactSuperseded   Code = 73 // a contact update does not name the entry in force (another update came first)
 )
 
 var codeNames = map[Code]string{
@@ -112,6 +118,8 @@ var codeNames = map[Code]string{
 	CodeSealTooLarge: "seal_too_large", CodeNoEncryptionKey: "no_encryption_key",
 	CodeEncryptionKeyInactive: "encryption_key_inactive", CodeBadFileKey: "bad_file_key",
 	CodeSealedBodyMatches: "sealed_body_matches", CodeDeprecatedField: "deprecated_field", CodeNotWaivable: "not_waivable",
+	CodeVerifierNotAccepted: "verifier_not_accepted", CodeNoDirectoryRole: "no_directory_role",
+	CodeUnknownChannel: "unknown_channel", CodeNonceMismatch: "nonce_mismatch", CodeContactSuperseded: "contact_superseded",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -152,6 +152,20 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 	}
 	c.ReceiptsOnTime = onTime(receipts)
 	c.TimeToReceipt = medianTime(receipts, pb.ObligationKind_OBLIGATION_KIND_RECEIPT)
+	var pings []*pb.Obligation
+	c.PingsMissed = &pb.CountFigure{}
+	for _, o := range obs {
+		if o.Kind != pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING {
+			continue
+		}
+		pings = append(pings, o)
+		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE {
+			c.PingsMissed.Count++
+			c.PingsMissed.Ids = append(c.PingsMissed.Ids, o.Id)
+		}
+	}
+	c.PingsOnTime = onTime(pings)
+	c.TimeToAnswerPing = medianTime(pings, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING)
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
@@ -181,7 +195,14 @@ func PledgeCompliance(pledge *pb.StoredRecord, duties []*pb.Obligation, findings
 	if err := proto.Unmarshal(pledge.Tx, tx); err != nil {
 		return nil, err
 	}
-	obs := sortedObligations(duties)
+	var obs, responses []*pb.Obligation
+	for _, o := range sortedObligations(duties) {
+		if o.Kind == pb.ObligationKind_OBLIGATION_KIND_RESPOND {
+			responses = append(responses, o)
+		} else {
+			obs = append(obs, o)
+		}
+	}
 	c := &pb.PledgeCompliance{
 		PledgeId:              pledge.Id,
 		Pledgors:              tx.Body.Record.GetPledge().GetPledgors(),
@@ -189,6 +210,9 @@ func PledgeCompliance(pledge *pb.StoredRecord, duties []*pb.Obligation, findings
 		OnTime:                onTime(obs),
 		TimeToDisclose:        medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_DISCLOSE),
 		StagedReporting:       stageFigures(obs),
+	}
+	if len(responses) > 0 {
+		c.ResponseObligations, c.ResponsesOnTime = byStatus(responses), onTime(responses)
 	}
 	var err error
 	c.Findings, err = byDetermination(findings)

@@ -18,6 +18,9 @@ type Kind struct {
 	Name string
 	// Classes may submit this kind.
 	Classes []pb.MemberClass
+	// ClassesV9 may also submit it from app version 9 (neutral bodies
+	// notify requests; observers answer what is addressed to them).
+	ClassesV9 []pb.MemberClass
 	// Sealable says whether the body may be committed to in a Sealed record.
 	Sealable bool
 	// Amendable says whether an Amendment may supersede a record of this kind.
@@ -114,6 +117,14 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_KEY_REVOCATION
 	case *pb.Record_Receipt:
 		return pb.RecordKind_RECORD_KIND_RECEIPT
+	case *pb.Record_ContactUpdate:
+		return pb.RecordKind_RECORD_KIND_CONTACT_UPDATE
+	case *pb.Record_Ping:
+		return pb.RecordKind_RECORD_KIND_PING
+	case *pb.Record_PingAnswer:
+		return pb.RecordKind_RECORD_KIND_PING_ANSWER
+	case *pb.Record_DeliveryFailure:
+		return pb.RecordKind_RECORD_KIND_DELIVERY_FAILURE
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -122,9 +133,10 @@ var (
 	classState    = pb.MemberClass_MEMBER_CLASS_STATE
 	classNeutral  = pb.MemberClass_MEMBER_CLASS_NEUTRAL_BODY
 	classVerifier = pb.MemberClass_MEMBER_CLASS_VERIFIER
+	classObserver = pb.MemberClass_MEMBER_CLASS_OBSERVER
 	allWriters    = []pb.MemberClass{classState, classNeutral, classVerifier}
 	// Governance records: role and electorate decide, not the class.
-	allClasses = []pb.MemberClass{classState, classNeutral, classVerifier, pb.MemberClass_MEMBER_CLASS_OBSERVER}
+	allClasses = []pb.MemberClass{classState, classNeutral, classVerifier, classObserver}
 )
 
 // DefaultRegistry returns the record kinds of schema version 1.
@@ -133,11 +145,11 @@ func DefaultRegistry() *Registry {
 		Kind{Enum: pb.RecordKind_RECORD_KIND_PLEDGE, Name: "pledge", Classes: []pb.MemberClass{classState},
 			Amendable: true, Validate: validatePledge, Admit: admitPledge},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_NOTIFICATION, Name: "notification", Classes: []pb.MemberClass{classState},
-			Sealable: true, Amendable: true, Validate: validateNotification, Admit: admitNotification},
+			ClassesV9: []pb.MemberClass{classNeutral}, Sealable: true, Amendable: true, Validate: validateNotification, Admit: admitNotification},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_ACKNOWLEDGEMENT, Name: "acknowledgement", Classes: allWriters,
-			Sealable: true, Validate: validateAcknowledgement, Admit: admitAcknowledgement},
+			ClassesV9: []pb.MemberClass{classObserver}, Sealable: true, Validate: validateAcknowledgement, Admit: admitAcknowledgement},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_RESPONSE, Name: "response", Classes: allWriters,
-			Sealable: true, Amendable: true, Validate: validateResponse, Admit: admitResponse},
+			ClassesV9: []pb.MemberClass{classObserver}, Sealable: true, Amendable: true, Validate: validateResponse, Admit: admitResponse},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE, Name: "incident_disclosure",
 			Classes: []pb.MemberClass{classState, classNeutral}, Sealable: true, Amendable: true,
 			Validate: validateDisclosure, Admit: admitDisclosure},
@@ -166,6 +178,16 @@ func DefaultRegistry() *Registry {
 		// Whoever a sealed record names as a recipient answers it.
 		Kind{Enum: pb.RecordKind_RECORD_KIND_RECEIPT, Name: "receipt", Classes: allClasses,
 			Validate: validateReceipt, Admit: admitReceipt},
+		// The contact directory (app version 9): every member keeps its own
+		// entry and answers pings; any writer pings.
+		Kind{Enum: pb.RecordKind_RECORD_KIND_CONTACT_UPDATE, Name: "contact_update", Classes: allClasses,
+			Validate: validateContactUpdate, Admit: admitContactUpdate},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_PING, Name: "ping", Classes: allWriters,
+			Validate: validatePing, Admit: admitPing},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_PING_ANSWER, Name: "ping_answer", Classes: allClasses,
+			Validate: validatePingAnswer, Admit: admitPingAnswer},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_DELIVERY_FAILURE, Name: "delivery_failure", Classes: allWriters,
+			Validate: validateDeliveryFailure, Admit: admitDeliveryFailure},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -116,19 +116,9 @@ func (o *obligations) apply(r *pb.Record) error {
 	refs = append(refs, r.Refs...)
 	switch body := r.Body.(type) {
 	case *pb.Record_Notification:
-		n := body.Notification
-		if !n.ResponseRequested {
-			return nil
-		}
-		ackDue := o.b.Time.Add(time.Duration(o.params.AckWindowHours) * time.Hour)
-		for _, rc := range sortedUnique(n.Recipients) {
-			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE, o.record, rc, []string{o.author}, ackDue, nil); err != nil {
-				return err
-			}
-			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_RESPOND, o.record, rc, []string{o.author}, n.RespondBy.AsTime(), nil); err != nil {
-				return err
-			}
-		}
+		return o.notification(body.Notification)
+	case *pb.Record_ContactUpdate, *pb.Record_Ping, *pb.Record_PingAnswer, *pb.Record_DeliveryFailure:
+		return o.directory(r)
 	case *pb.Record_Acknowledgement:
 		return o.fulfil(pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE, body.Acknowledgement.NotificationId, o.author)
 	case *pb.Record_Pledge:
@@ -216,6 +206,77 @@ func (o *obligations) apply(r *pb.Record) error {
 		o.put(ob)
 	}
 	return nil
+}
+
+// notification places a notification's duties on each recipient: to
+// acknowledge it within the ack window and respond by respond_by when it
+// asks for a response; and, from app version 9, to respond to a
+// consultation or assistance request within the shortest
+// respond_within_hours of the recipient's pledges in force that promise
+// one (the pledges are the duty's basis), whether or not it asked.
+func (o *obligations) notification(n *pb.Notification) error {
+	request := n.Type == pb.NotificationType_NOTIFICATION_TYPE_CONSULTATION_REQUEST ||
+		n.Type == pb.NotificationType_NOTIFICATION_TYPE_ASSISTANCE_REQUEST
+	if request {
+		v9, err := atLeast(o.st, AppVersionContactDirectory)
+		if err != nil {
+			return err
+		}
+		request = v9
+	}
+	if !n.ResponseRequested && !request {
+		return nil
+	}
+	ackDue := o.b.Time.Add(time.Duration(o.params.AckWindowHours) * time.Hour)
+	for _, rc := range sortedUnique(n.Recipients) {
+		due, respond := n.RespondBy.AsTime(), n.ResponseRequested
+		var basis []string
+		if request {
+			window, pledges, err := o.responsePromised(rc)
+			if err != nil {
+				return err
+			}
+			if window > 0 {
+				if d := o.b.Time.Add(time.Duration(window) * time.Hour); !respond || d.Before(due) {
+					due = d
+				}
+				respond, basis = true, pledges
+			}
+		}
+		if n.ResponseRequested {
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE, o.record, rc, []string{o.author}, ackDue, nil); err != nil {
+				return err
+			}
+		}
+		if respond {
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_RESPOND, o.record, rc, []string{o.author}, due, basis); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// responsePromised is the shortest respond_within_hours of member's
+// pledges in force at block time, and those pledges (0, nil: none).
+func (o *obligations) responsePromised(member string) (uint32, []string, error) {
+	pledges, err := o.pledgesOf(member)
+	if err != nil {
+		return 0, nil, err
+	}
+	var window uint32
+	var basis []string
+	for _, pr := range pledges {
+		h := pr.pledge.GetVerification().GetRespondWithinHours()
+		if h == 0 || !activeAt(pr.pledge, o.b.Time) {
+			continue
+		}
+		basis = append(basis, pr.id)
+		if window == 0 || h < window {
+			window = h
+		}
+	}
+	return window, basis, nil
 }
 
 // disclosure handles an incident disclosure (filed or amended) by the author:

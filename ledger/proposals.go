@@ -34,6 +34,8 @@ func (g *govState) applyRecord(id, author string, r *pb.Record, ob *obligations)
 		if err := g.revoke(m, kr.KeyId, kr.CompromisedSinceHeight, kr.CompromisedSinceTime, id, "by its member"); err != nil {
 			return err
 		}
+	case *pb.Record_ContactUpdate, *pb.Record_DeliveryFailure:
+		return g.directoryChange(id, author, r)
 	default:
 		return nil
 	}

@@ -146,6 +146,9 @@ func validateNotification(v *validator, r *pb.Record) error {
 
 func admitNotification(a *admission, r *pb.Record) error {
 	n := r.GetNotification()
+	if err := notificationV9(a, n); err != nil {
+		return err
+	}
 	for _, id := range n.Recipients {
 		if id == a.author {
 			return errf(CodeSelfReference, "notification.recipients must not include the signer")
@@ -443,8 +446,18 @@ func admitFinding(a *admission, r *pb.Record) error {
 	f := r.GetFinding()
 	switch f.SubjectType {
 	case pb.FindingSubjectType_FINDING_SUBJECT_TYPE_PLEDGE:
-		if _, _, err := a.record("finding.subject_id", f.SubjectId, pb.RecordKind_RECORD_KIND_PLEDGE); err != nil {
+		_, ptx, err := a.record("finding.subject_id", f.SubjectId, pb.RecordKind_RECORD_KIND_PLEDGE)
+		if err != nil {
 			return err
+		}
+		// From app version 9 a pledge's accepted_verifiers, when it names
+		// any, are the only verifiers that may file findings on it.
+		if acc := ptx.GetBody().GetRecord().GetPledge().GetVerification().GetAcceptedVerifiers(); len(acc) > 0 && !slices.Contains(acc, a.author) {
+			if ok, err := atLeast(a.st, AppVersionContactDirectory); err != nil {
+				return err
+			} else if ok {
+				return errf(CodeVerifierNotAccepted, "finding.subject_id: pledge %s accepts findings only from %v, not %q", f.SubjectId, acc, a.author)
+			}
 		}
 	case pb.FindingSubjectType_FINDING_SUBJECT_TYPE_INCIDENT:
 		if _, _, err := a.record("finding.subject_id", f.SubjectId, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE); err != nil {
@@ -556,7 +569,10 @@ func validateSealed(v *validator, r *pb.Record) error {
 	if err := enumReq("sealed.sealed_kind", s.SealedKind); err != nil {
 		return err
 	}
-	if err := v.enumInV8("sealed.sealed_kind", s.SealedKind == pb.RecordKind_RECORD_KIND_RECEIPT, int32(s.SealedKind)); err != nil {
+	if err := v.enumSince("sealed.sealed_kind", AppVersionSealedToRecipients, s.SealedKind == pb.RecordKind_RECORD_KIND_RECEIPT, int32(s.SealedKind)); err != nil {
+		return err
+	}
+	if err := v.enumSince("sealed.sealed_kind", AppVersionContactDirectory, s.SealedKind >= pb.RecordKind_RECORD_KIND_CONTACT_UPDATE, int32(s.SealedKind)); err != nil {
 		return err
 	}
 	if k := v.reg.Kind(s.SealedKind); k == nil || !k.Sealable {
@@ -593,8 +609,10 @@ func validateSealed(v *validator, r *pb.Record) error {
 
 func admitSealed(a *admission, r *pb.Record) error {
 	s := r.GetSealed()
-	if k := a.reg.Kind(s.SealedKind); !k.allows(a.signer.Class) {
-		return errf(CodeClassNotAllowed, "a %v may not file %s records, sealed or not", a.signer.Class, k.Name)
+	if ok, err := allowed(a.st, a.reg.Kind(s.SealedKind), a.signer.Class); err != nil {
+		return err
+	} else if !ok {
+		return errf(CodeClassNotAllowed, "a %v may not file %s records, sealed or not", a.signer.Class, KindNameOf(s.SealedKind))
 	}
 	for _, c := range s.EncryptedCopies {
 		if _, err := a.member("sealed.encrypted_copies.recipient", c.Recipient); err != nil {
@@ -677,5 +695,27 @@ func admitWaiver(a *admission, r *pb.Record) error {
 	}
 	a.subject(ob.Debtor)
 	a.refs = append(a.refs, ob.SourceRecord)
+	return nil
+}
+
+// notificationV9 holds what app version 9 changed about notifications: a
+// neutral body may file requests and information (consultation, assistance:
+// not operations or exercises, which are a state's); point-of-contact
+// updates are contact_update records (the directory), no longer
+// notifications that change nothing.
+func notificationV9(a *admission, n *pb.Notification) error {
+	v9, err := atLeast(a.st, AppVersionContactDirectory)
+	if err != nil || !v9 {
+		return err
+	}
+	if n.Type == pb.NotificationType_NOTIFICATION_TYPE_POC_UPDATE {
+		return errf(CodeDeprecatedField, "notification.type poc_update is replaced from app version %d by contact_update records (docs/directory.md)", AppVersionContactDirectory)
+	}
+	if a.signer.Class != classState {
+		switch n.Type {
+		case pb.NotificationType_NOTIFICATION_TYPE_IMMINENT_OPERATION, pb.NotificationType_NOTIFICATION_TYPE_EXERCISE:
+			return errf(CodeClassNotAllowed, "a %v notifies requests and information; %v notifications are a state's", a.signer.Class, n.Type)
+		}
+	}
 	return nil
 }

@@ -56,41 +56,45 @@ func newInV8(r *pb.Record) string {
 	return ""
 }
 
-// enumInV8 refuses, below app version 8, an enum value that 8 defined
-// (isNew), as the binaries that predate it do: an undefined value.
-func (v *validator) enumInV8(field string, isNew bool, n int32) error {
+// enumSince refuses, below app version since, an enum value that version
+// defined (isNew), as the binaries that predate it do: an undefined value.
+func (v *validator) enumSince(field string, since uint64, isNew bool, n int32) error {
 	if !isNew {
 		return nil
 	}
-	if before, _, err := beforeV8(v.st); err != nil || !before {
+	if ok, err := atLeast(v.st, since); err != nil || ok {
 		return err
 	}
 	return errf(CodeBadEnum, "%s has undefined value %d", field, n)
 }
 
-// checkAppVersion refuses, below app version 8, a record using what 8
-// introduced.
+// checkAppVersion refuses a record using what a later app version than
+// the chain's introduced (8: sealed records to recipients; 9: the contact
+// directory).
 func checkAppVersion(st State, r *pb.Record) error {
-	field := newInV8(r)
-	if field == "" {
-		return nil
+	for _, c := range []struct {
+		field string
+		need  uint64
+	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}} {
+		if c.field == "" {
+			continue
+		}
+		v, err := appVersion(st)
+		if err != nil {
+			return err
+		}
+		if v < c.need {
+			return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", c.field, c.need, v)
+		}
 	}
-	before, v, err := beforeV8(st)
-	if err != nil || !before {
-		return err
-	}
-	return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", field, AppVersionSealedToRecipients, v)
+	return nil
 }
 
 // beforeV8 says whether the chain in st is below app version 8, and at
 // which version it is.
 func beforeV8(st State) (bool, uint64, error) {
-	us, err := st.Upgrade()
-	if err != nil {
-		return false, 0, fmt.Errorf("read software state: %w", err)
-	}
-	v := AppVersionOf(us)
-	return v < AppVersionSealedToRecipients, v, nil
+	v, err := appVersion(st)
+	return v < AppVersionSealedToRecipients, v, err
 }
 
 // AgeRecipient checks an age X25519 recipient string ("age1...") and

@@ -187,8 +187,8 @@ func (w *world) ref(s string) (string, error) {
 	return "", fmt.Errorf("bad reference $%s", s)
 }
 
-// bytesRef resolves a bytes reference: pub:NAME, validator:NAME, text:TEXT
-// or commit:BODY:SALT.
+// bytesRef resolves a bytes reference: pub:NAME, validator:NAME, text:TEXT,
+// commit:BODY:SALT or ping:MEMBER:NONCE (a ping commitment).
 func (w *world) bytesRef(s string) ([]byte, error) {
 	kind, arg, _ := strings.Cut(s, ":")
 	switch kind {
@@ -205,6 +205,9 @@ func (w *world) bytesRef(s string) ([]byte, error) {
 			return nil, fmt.Errorf("no body %q", name)
 		}
 		return ledger.SealCommitment([]byte(salt), b.rec)
+	case "ping":
+		member, nonce, _ := strings.Cut(arg, ":")
+		return ledger.PingCommitment(member, []byte(nonce)), nil
 	}
 	return nil, fmt.Errorf("bad bytes reference $%s", s)
 }

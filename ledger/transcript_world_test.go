@@ -65,7 +65,7 @@ func (w *world) do(path string, c *transcriptCase) []string {
 		return fail("the first command must be members")
 	}
 	allowed := map[string][]string{
-		"members":     {"states", "validators", "at"},
+		"members":     {"states", "validators", "at", "version"},
 		"apply":       {"as", "at", "refs", "tlp", "schema", "client-time", "key", "cosign", "seq"},
 		"obligations": {"debtor", "kind"},
 	}[fields[0]]
@@ -131,6 +131,14 @@ func (w *world) members(kv map[string]string) ([]string, error) {
 		if w.g.now, err = parseWhen(transcriptT0, at); err != nil {
 			return nil, err
 		}
+	}
+	if v, ok := kv["version"]; ok {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("version: %w", err)
+		}
+		// A chain started at app version n (the directory needs 9).
+		w.g.st.upgrade = &pb.UpgradeState{AppVersion: n}
 	}
 	w.g.before = w.hook
 	ms, _ := w.g.st.Members()

@@ -22,7 +22,7 @@ const GenesisAppVersion uint64 = 6
 // their genesis says it (consensus_params.version.app, which CometBFT puts
 // in every header) and their state holds it from genesis on. A genesis
 // without it (made by an older binary) is GenesisAppVersion.
-const CurrentAppVersion uint64 = 8
+const CurrentAppVersion uint64 = 9
 
 // AppVersionContentIndexOff is the first app version whose authenticated
 // state holds no duplicate-content index (the h/ keys): the store keeps it
@@ -52,9 +52,25 @@ const AppVersionSealedToRecipients uint64 = 8
 // app_version 8.
 const UpgradeV8 = "normledger-v8"
 
+// AppVersionContactDirectory is the first app version with the contact
+// directory (contact updates, pings, answers, delivery failures and their
+// obligations, docs/directory.md) and with four pledge and class terms
+// enforced: a pledge's respond_within_hours sets when consultation and
+// assistance requests to its pledgors fall due; its accepted_verifiers
+// are the only verifiers that may file findings on it; neutral bodies may
+// file request and information notifications; observers may acknowledge
+// and answer what is addressed to them. Point-of-contact notifications are
+// refused from it on (contact_update replaces them).
+const AppVersionContactDirectory uint64 = 9
+
+// UpgradeV9 moves a chain at app version 6 to 8 to 9: the state does not
+// migrate. Vote it with software_upgrade name "normledger-v9", app_version 9.
+const UpgradeV9 = "normledger-v9"
+
 func init() {
 	registerUpgrade(Upgrade{Name: UpgradeV7, AppVersion: 7, Migrate: func(State, Block, *Changes) error { return nil }})
 	registerUpgrade(Upgrade{Name: UpgradeV8, AppVersion: 8, Migrate: func(State, Block, *Changes) error { return nil }})
+	registerUpgrade(Upgrade{Name: UpgradeV9, AppVersion: 9, Migrate: func(State, Block, *Changes) error { return nil }})
 }
 
 // Upgrade is a state migration a binary knows by name. At the start of the

@@ -39,14 +39,16 @@ type Event struct {
 
 // Event types.
 const (
-	EventRecord      = "record"       // a new record names the member
-	EventFinding     = "finding"      // a new finding concerns the member
-	EventChallenge   = "challenge"    // a new challenge of one of the member's records
-	EventDueSoon     = "due_soon"     // an open obligation of the member falls due within --within
-	EventOverdue     = "overdue"      // an obligation of the member became overdue
-	EventOwedOverdue = "owed_overdue" // an obligation owed to the member became overdue
-	EventSealed      = "sealed"       // a record sealed to the member (it owes a receipt); never its plaintext
-	EventMismatch    = "mismatch"     // a recipient proved that the member's sealed record does not match its commitment
+	EventRecord      = "record"          // a new record names the member
+	EventFinding     = "finding"         // a new finding concerns the member
+	EventChallenge   = "challenge"       // a new challenge of one of the member's records
+	EventDueSoon     = "due_soon"        // an open obligation of the member falls due within --within
+	EventOverdue     = "overdue"         // an obligation of the member became overdue
+	EventOwedOverdue = "owed_overdue"    // an obligation owed to the member became overdue
+	EventSealed      = "sealed"          // a record sealed to the member (it owes a receipt); never its plaintext
+	EventMismatch    = "mismatch"        // a recipient proved that the member's sealed record does not match its commitment
+	EventPing        = "ping"            // a ping tests one of the member's registered channels (it owes an answer with the nonce)
+	EventDelivery    = "delivery_failed" // a pinger recorded that a nonce did not reach the member's channel (it owes an update)
 )
 
 // Record is the record an event is about.
@@ -136,6 +138,13 @@ func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls v
 	if n := body.GetNotification(); n != nil && slices.Contains(n.Recipients, me) {
 		roles = append(roles, "recipient")
 	}
+	var pinged *pb.PingTarget
+	for _, t := range body.GetPing().GetTargets() {
+		if t.Member == me {
+			pinged = t
+			roles = append(roles, "target")
+		}
+	}
 	var sealedTo *pb.SealRecipient
 	for _, sr := range body.GetSealed().GetRecipients() {
 		if sr.Member == me {
@@ -163,6 +172,14 @@ func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls v
 		typ = EventSealed
 		what = fmt.Sprintf("sealed %s %s by %s is encrypted to %s (encryption key %s, %d recipients): open it with `normledger open sealed %s`, then file a receipt (`normledger tx receipt %s`)",
 			ledger.KindNameOf(s.SealedKind), r.Id, r.Author, me, sealedTo.KeyId, len(s.Recipients), r.Id, r.Id)
+	case pinged != nil:
+		typ = EventPing
+		what = fmt.Sprintf("ping %s by %s tests %s's %s contact point through %s %s: answer by %s with the nonce that arrives there (`normledger tx ping-answer %s --nonce ...`)",
+			r.Id, r.Author, me, enum.Name(pinged.Role), enum.Name(pinged.Channel.GetType()), pinged.Channel.GetAddress(), human.Time(body.GetPing().AnswerBy), r.Id)
+	case body.GetDeliveryFailure() != nil && body.GetDeliveryFailure().Target == me:
+		f := body.GetDeliveryFailure()
+		typ = EventDelivery
+		what = fmt.Sprintf("%s recorded that ping %s did not reach %s (%s): update the directory entry within 30 days (`normledger tx contact`)", r.Author, f.PingId, me, f.Reason)
 	case body.GetReceipt() != nil && !body.GetReceipt().Matches && len(body.GetReceipt().FileKey) > 0:
 		typ = EventMismatch
 		what = fmt.Sprintf("receipt %s by %s proves that sealed record %s does not match its commitment (the published file key discloses the body)", r.Id, r.Author, body.GetReceipt().SealedId)

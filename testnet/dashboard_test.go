@@ -3,6 +3,7 @@ package testnet
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers/remote"
 )
@@ -169,8 +171,9 @@ func (b *browser) screenshot(t *testing.T, dir, name string) {
 
 // lyingDashboardProxy proxies a node, changing answers the way a lying node would: the
 // overdue obligation is said to be met, and a record's readable text is
-// not what was signed.
-func lyingDashboardProxy(t *testing.T, target string) *httptest.Server {
+// not what was signed; in the directory, staleLie's entry is said to be
+// stale and phoneLie's technical phone number is another one.
+func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httptest.Server {
 	t.Helper()
 	u, _ := url.Parse(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +197,9 @@ func lyingDashboardProxy(t *testing.T, target string) *httptest.Server {
 			// A recipient that never answered, claimed to have.
 			body = bytes.ReplaceAll(body, []byte("OBLIGATION_STATUS_OPEN"), []byte("OBLIGATION_STATUS_MET"))
 		}
+		if r.URL.Path == "/v1/directory" && resp.StatusCode == http.StatusOK {
+			body = lieAboutDirectory(t, body, staleLie, phoneLie)
+		}
 		for k, vs := range resp.Header {
 			if k != "Content-Length" {
 				w.Header()[k] = vs
@@ -206,20 +212,107 @@ func lyingDashboardProxy(t *testing.T, target string) *httptest.Server {
 	return srv
 }
 
+// seededPhone is the technical phone number the seed registers for member.
+func seededPhone(member string) string {
+	return fixture.Contact(member, pb.ContactRole_CONTACT_ROLE_TECHNICAL).Channels[0].Address
+}
+
+// lieAboutDirectory rewrites a GET /v1/directory answer: staleLie's entry
+// is listed stale (its member entry, which the proof covers, is left
+// alone), and phoneLie's technical phone number is changed in both its
+// listed entry and the member entry offered as proven.
+func lieAboutDirectory(t *testing.T, body []byte, staleLie, phoneLie string) []byte {
+	var ans map[string]any
+	if err := json.Unmarshal(body, &ans); err != nil {
+		t.Errorf("the directory answer is not JSON: %v", err)
+		return body
+	}
+	phone, fake := seededPhone(phoneLie), "+99 555 0199"
+	contacts, _ := ans["contacts"].([]any)
+	for _, c := range contacts {
+		cm, _ := c.(map[string]any)
+		switch cm["member"] {
+		case staleLie:
+			cm["stale"] = true
+			cm["staleReasons"] = []any{"not reconfirmed since 2020-01-01 (due 2021-01-01)"}
+		case phoneLie:
+			replaceStrings(cm, phone, fake)
+		}
+	}
+	members, _ := ans["members"].([]any)
+	for _, m := range members {
+		if mm, _ := m.(map[string]any); mm["id"] == phoneLie {
+			replaceStrings(mm, phone, fake)
+		}
+	}
+	out, err := json.Marshal(ans)
+	if err != nil {
+		t.Error(err)
+		return body
+	}
+	return out
+}
+
+// replaceStrings replaces, in place, every string old in decoded JSON v.
+func replaceStrings(v any, old, new string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == old {
+				x[k] = new
+			} else {
+				replaceStrings(e, old, new)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if e == old {
+				x[i] = new
+			} else {
+				replaceStrings(e, old, new)
+			}
+		}
+	}
+}
+
+// rowText is the text of the row of table sel whose attr is value.
+func (b *browser) rowText(t *testing.T, sel, attr, value string) string {
+	t.Helper()
+	return b.text(t, fmt.Sprintf(`%s tr[%s=%q]`, sel, attr, value))
+}
+
+// rowVerified says whether that row's badge says VERIFIED.
+func (b *browser) rowVerified(t *testing.T, sel, attr, value string) bool {
+	t.Helper()
+	return b.count(t, fmt.Sprintf(`document.querySelectorAll(%q).length`, fmt.Sprintf(`%s tr[%s=%q] [data-verified=true]`, sel, attr, value))) == 1
+}
+
 // The dashboard, driven in headless Chromium against a seeded network: it
 // shows the states and the overdue obligation, each verified in the
-// browser against the pinned genesis hash; a record opens verified; behind
-// a lying proxy the same page says NOT VERIFIED with the reason. A
-// JavaScript exception fails the test.
+// browser against the pinned genesis hash; a record opens verified; the
+// directory lists every state's entry, verified, and the newest ping with
+// each target's answer (the silent state's falls overdue); behind a lying
+// proxy the same page says NOT VERIFIED with the reason. A JavaScript
+// exception fails the test.
 func TestDashboard(t *testing.T) {
 	t.Parallel() // an in-process network, mostly waiting on block time
 	exe := chromium(t)
 	ip := startInProcess(t, 3)
 	keepLogsOnFailure(t, ip.net)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if _, err := Seed(ctx, ip.net, 10*time.Minute, nil); err != nil {
+	steps, err := Seed(ctx, ip.net, 10*time.Minute, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	var states []string
+	for _, s := range steps {
+		if strings.HasPrefix(s.Name, "contact_") {
+			states = append(states, s.Author)
+		}
+	}
+	if len(states) < 3 {
+		t.Fatalf("the seed filed %d contact updates: %v", len(states), steps)
 	}
 	waitOverdue(t, ctx, ip.clients[0])
 	dir := screenshotDir(t)
@@ -264,12 +357,67 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.screenshot(t, dir, "2b-sealed-notices")
+	// The directory: every state's entry (two points) proven and current
+	// at the verified block time; members that never filed one are shown
+	// stale, verified all the same.
+	for _, s := range states {
+		row := b.rowText(t, "#directory-table", "data-contact", s)
+		if !b.rowVerified(t, "#directory-table", "data-contact", s) || !strings.Contains(row, "current") ||
+			!strings.Contains(row, "technical: phone "+seededPhone(s)) || !strings.Contains(row, "diplomatic: email") {
+			t.Fatalf("directory entry of %s: %q (page errors %v)", s, row, b.jsErrors())
+		}
+	}
+	if n, v := b.count(t, `document.querySelectorAll("#directory-table tr[data-contact]").length`),
+		b.count(t, `document.querySelectorAll("#directory-table tr[data-contact] [data-verified=true]").length`); n <= len(states) || v != n {
+		t.Fatalf("%d directory entries, %d verified: %s", n, v, b.text(t, "#directory-table"))
+	}
+	if row := b.rowText(t, "#directory-table", "data-contact", "observatory"); !strings.Contains(row, "STALE") || !strings.Contains(row, "no directory entry") ||
+		b.count(t, `document.querySelectorAll('#directory-table tr.stale[data-contact="observatory"]').length`) != 1 {
+		t.Fatalf("the observatory has no entry, its row says %q", row)
+	}
+	// The ping: every state but the last answered, each answer proven.
+	silent := states[len(states)-1]
+	for _, s := range states[:len(states)-1] {
+		if row := b.rowText(t, "#ping-table", "data-ping-target", s); !b.rowVerified(t, "#ping-table", "data-ping-target", s) || !strings.Contains(row, "answered") {
+			t.Fatalf("ping answer of %s: %q", s, row)
+		}
+	}
+	// The silent state's answer falls overdue PingWithin after the ping:
+	// wait for it on the node, then reload until the page's state shows it
+	// (bounded).
+	pingID, _ := directoryRound(t, ip.clients[0], steps)
+	if s := b.text(t, "#ping-status h3"); !strings.Contains(s, pingID[:12]) {
+		t.Fatalf("the newest ping shown is not the seed's %s: %q", pingID, s)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		b.open(t, page)
+		row := b.rowText(t, "#ping-table", "data-ping-target", silent)
+		if strings.Contains(row, "NO ANSWER (overdue)") {
+			if !b.rowVerified(t, "#ping-table", "data-ping-target", silent) ||
+				b.count(t, fmt.Sprintf(`document.querySelectorAll('#ping-table tr[data-ping-target=%q] .status-overdue').length`, silent)) != 1 {
+				t.Fatalf("the silent state's ping row: %q", row)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the silent state %s's answer is not shown overdue: %q", silent, row)
+		}
+		time.Sleep(time.Second)
+	}
+	if row := b.rowText(t, "#directory-table", "data-contact", silent); !b.rowVerified(t, "#directory-table", "data-contact", silent) {
+		t.Fatalf("directory entry of the silent state: %q", row)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#directory"))); err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot(t, dir, "2c-directory")
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the honest page: %v", errs)
 	}
 
 	// The same page through a lying proxy.
-	lie := lyingDashboardProxy(t, ip.net.Nodes[0].RESTURL())
+	staleLie, phoneLie := states[0], states[1]
+	lie := lyingDashboardProxy(t, ip.net.Nodes[0].RESTURL(), staleLie, phoneLie)
 	b.open(t, lie.URL+"/ui/?trust="+ip.net.GenesisHash)
 	bad := b.count(t, `document.querySelectorAll("#overdue-table [data-verified=false], #open-table [data-verified=false]").length`)
 	if bad < 1 {
@@ -281,7 +429,29 @@ func TestDashboard(t *testing.T) {
 	if s := b.text(t, "#sealed-table"); !strings.Contains(s, "NOT VERIFIED") || !strings.Contains(s, "in its proof") {
 		t.Fatalf("the lying proxy's receipt was not refused: %s", s)
 	}
+	// A stale status the proven entry does not give, and a phone number
+	// that is not the proven one: NOT VERIFIED, with the reason; the other
+	// entries still verify.
+	if row := b.rowText(t, "#directory-table", "data-contact", staleLie); b.rowVerified(t, "#directory-table", "data-contact", staleLie) ||
+		!strings.Contains(row, "NOT VERIFIED") || !strings.Contains(row, "the node says the entry is stale, the proven entry is current") {
+		t.Fatalf("the lying proxy's stale entry was not refused: %q", row)
+	}
+	if row := b.rowText(t, "#directory-table", "data-contact", phoneLie); b.rowVerified(t, "#directory-table", "data-contact", phoneLie) ||
+		!strings.Contains(row, "NOT VERIFIED") || !strings.Contains(row, "differs from the proven member") {
+		t.Fatalf("the lying proxy's phone number was not refused: %q", row)
+	}
+	if !b.rowVerified(t, "#directory-table", "data-contact", silent) {
+		t.Fatalf("an honest directory entry behind the lying proxy: %q", b.rowText(t, "#directory-table", "data-contact", silent))
+	}
+	// The silent state's overdue answer, said to be met.
+	if row := b.rowText(t, "#ping-table", "data-ping-target", silent); b.rowVerified(t, "#ping-table", "data-ping-target", silent) || !strings.Contains(row, "NOT VERIFIED") {
+		t.Fatalf("the lying proxy's ping answer was not refused: %q", row)
+	}
 	b.screenshot(t, dir, "3-lying-proxy-not-verified")
+	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#directory"))); err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot(t, dir, "3b-lying-proxy-directory")
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}

@@ -755,3 +755,35 @@ func testMonitorWebhookDown(t *testing.T, ip *inproc) {
 	t.Logf("%d events delivered; %d attempts while answering 503; delivered %s after the webhook came back; %s in all",
 		len(acked), len(during), delay.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
+
+// monitorOnce runs `normledger monitor --once` for member with its state in
+// home (later runs continue from it) and returns what it printed.
+func (ip *inproc) monitorOnce(t *testing.T, ctx context.Context, member, home string) *eventLog {
+	t.Helper()
+	log := &eventLog{}
+	var errOut syncBuffer
+	root := cli.NewRootCmd(log, &errOut, strings.NewReader(""))
+	root.SetArgs(ip.monitorArgs(member, home, filepath.Join(home, member+".json"), "--once"))
+	if err := root.ExecuteContext(ctx); err != nil {
+		t.Fatalf("monitor %s: %v\n%s", member, err, errOut.String())
+	}
+	return log
+}
+
+// committedID is the record id a CLI command printed with -o json, failing
+// the test unless the record was committed.
+func committedID(t *testing.T, out string) string {
+	t.Helper()
+	var res struct {
+		ID   string `json:"id"`
+		Code uint32 `json:"code"`
+	}
+	i, j := strings.Index(out, "{"), strings.LastIndex(out, "}")
+	if i < 0 || j < i {
+		t.Fatalf("no JSON result: %s", out)
+	}
+	if err := json.Unmarshal([]byte(out[i:j+1]), &res); err != nil || res.Code != 0 || res.ID == "" {
+		t.Fatalf("not committed (%v): %s", err, out)
+	}
+	return res.ID
+}

@@ -18,7 +18,9 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/normledger/normledger/audit"
+	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/node/witness"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
@@ -94,10 +96,14 @@ func TestRecordLog(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	ln := startLogNet(t, "recordlog", t.TempDir())
 	ctx := context.Background()
-	if _, err := Seed(ctx, ln.f.nw, time.Minute, nil); err != nil {
+	steps, err := Seed(ctx, ln.f.nw, time.Minute, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ln.load(t, 600)
+	// The seed's ping round (the last state silent) has closed before the
+	// height everything below reads and audits.
+	pingID, silent := directoryRound(t, ln.cf, steps)
 	st, err := ln.cf.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +186,43 @@ func TestRecordLog(t *testing.T) {
 		}
 		t.Logf("%d records listed over %d pages, every page proven complete; %d notifications by kind; inclusion proofs of %d record kinds verified",
 			len(all), (len(all)+199)/200, notes, len(kinds))
+	})
+
+	t.Run("the directory: a contact proven at a height, a ping's silent target proven unanswered", func(t *testing.T) {
+		gen := filepath.Join(ln.f.nw.Nodes[0].Home, "config", "genesis.json")
+		flags := []string{"--node", ln.cf.Base(), "--genesis", gen, "--witness", ln.f.nw.Nodes[0].RESTURL(), "--home", t.TempDir()}
+		var contact SeedStep // the silent state's contact update
+		for _, s := range steps {
+			if s.Name == "contact_"+silent {
+				contact = s
+			}
+		}
+		code, out := runCLI(t, append([]string{"verify", "contact", silent, "--height", fmt.Sprint(contact.Height)}, flags...)...)
+		if code != 0 || !strings.Contains(out, fmt.Sprintf("VERIFIED: the directory entry of %s at height %d", silent, contact.Height)) ||
+			!strings.Contains(out, "+99 555 0100") || !strings.Contains(out, "status:") || !strings.Contains(out, "current") {
+			t.Fatalf("verify contact %s at height %d: exit %d\n%s", silent, contact.Height, code, out)
+		}
+		code, out = runCLI(t, append([]string{"verify", "contact", "lumen", "--height", fmt.Sprint(contact.Height)}, flags...)...)
+		if code != 0 || !strings.Contains(out, "STALE: no directory entry") {
+			t.Fatalf("verify contact of a member without an entry: exit %d\n%s", code, out)
+		}
+		code, out = runCLI(t, append([]string{"verify", "ping", pingID}, flags...)...)
+		if code != 0 || !lineHas(out, silent, "NO ANSWER", "overdue (proven)") || !lineHas(out, "xaa", "answered met", "proven") {
+			t.Fatalf("verify ping: exit %d\n%s", code, out)
+		}
+		// A node that hides the answer (an answered duty shown open) is caught.
+		hider := liar(t, ln.cf.Base(), func(path string, body []byte) []byte {
+			if !strings.HasPrefix(path, "/v1/obligations/") {
+				return body
+			}
+			return bytes.Replace(body, []byte(`"OBLIGATION_STATUS_MET"`), []byte(`"OBLIGATION_STATUS_OPEN"`), 1)
+		})
+		defer hider.Close()
+		code, out = runCLI(t, append(append([]string{"verify", "ping", pingID}, flags...), "--node", hider.URL)...)
+		if code != cli.ExitUnverified {
+			t.Fatalf("verify ping through a node that hides an answer: exit %d\n%s", code, out)
+		}
+		t.Logf("ping %s: %s proven silent; %s's contact proven at height %d", pingID[:12], silent, silent, contact.Height)
 	})
 
 	t.Run("consistency proofs between random log sizes verify", func(t *testing.T) {
@@ -514,5 +557,38 @@ func rewriteDir(t *testing.T, dir, old string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// directoryRound waits until the seed's ping has closed: the silent
+// state's answer duty overdue on node c. It returns the ping's id and the
+// silent state.
+func directoryRound(t *testing.T, c *client.Client, steps []SeedStep) (string, string) {
+	t.Helper()
+	var ping SeedStep
+	var states []string
+	for _, s := range steps {
+		if s.Name == PingStep {
+			ping = s
+		}
+		if strings.HasPrefix(s.Name, "contact_") {
+			states = append(states, s.Author)
+		}
+	}
+	if ping.ID == "" || len(states) == 0 {
+		t.Fatalf("the seed filed no ping round: %v", steps)
+	}
+	silent := states[len(states)-1]
+	id := ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, ping.ID, silent)
+	deadline := time.Now().Add(2 * PingWithin)
+	for {
+		res, err := c.Obligation(context.Background(), id, 0, false)
+		if err == nil && res.Obligation.GetStatus() == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE {
+			return ping.ID, silent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the answer duty of %s to ping %s is not overdue (%v, %v)", silent, ping.ID, res.GetObligation().GetStatus(), err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }

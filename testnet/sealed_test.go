@@ -3,7 +3,6 @@ package testnet
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/audit"
-	"github.com/normledger/normledger/cli"
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -43,30 +41,10 @@ func TestSealedNotices(t *testing.T) {
 	}
 	verifyFlags := []string{"--node", n[0].RESTURL(), "--genesis", gen, "--witness", n[1].RESTURL(), "--home", t.TempDir()}
 	monHome := t.TempDir()
-	runMonitor := func(member string) *eventLog {
-		t.Helper()
-		log := &eventLog{}
-		var errOut syncBuffer
-		root := cli.NewRootCmd(log, &errOut, strings.NewReader(""))
-		root.SetArgs(ip.monitorArgs(member, monHome, filepath.Join(monHome, member+".json"), "--once"))
-		if err := root.ExecuteContext(ctx); err != nil {
-			t.Fatalf("monitor %s: %v\n%s", member, err, errOut.String())
-		}
-		return log
-	}
+	runMonitor := func(member string) *eventLog { return ip.monitorOnce(t, ctx, member, monHome) }
 	runMonitor("xbb") // first runs: they start at the end of the record log
 	runMonitor("xaa")
-	committed := func(out string) string {
-		t.Helper()
-		var res struct {
-			ID   string `json:"id"`
-			Code uint32 `json:"code"`
-		}
-		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil || res.Code != 0 || res.ID == "" {
-			t.Fatalf("not committed (%v): %s", err, out)
-		}
-		return res.ID
-	}
+	committed := func(out string) string { return committedID(t, out) }
 
 	dir := t.TempDir()
 	body := filepath.Join(dir, "plan.json")

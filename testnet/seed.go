@@ -13,6 +13,7 @@ import (
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/client/keyring"
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
 
@@ -37,8 +38,10 @@ type SeedStep struct {
 // state ignores (its response falls overdue ConsultationWithin after it is
 // filed: the scenario's first overdue obligation); the neutral body's harm
 // assessment; the verifier's finding; a challenge and the challenged
-// author's reply; a vote that admits an observer. States, organisations and
-// places are fictional.
+// author's reply; a vote that admits an observer; every state's directory
+// entry and a ping of every state's technical contact by the observatory
+// (the directory), which the last state never answers (PingStep). States,
+// organisations and places are fictional.
 func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.Writer) ([]SeedStep, error) {
 	var clients []*client.Client
 	for _, n := range nw.Nodes {
@@ -347,7 +350,58 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			break
 		}
 	}
-	return steps, nil
+	return seedDirectory(ctx, states, file, &steps)
+}
+
+// PingStep names the seed's ping of every state's technical contact by the
+// directory (the observatory); the last state never answers (its duty
+// falls overdue PingWithin after the ping is filed).
+const PingStep = "directory_ping"
+
+// PingWithin is how long after it is filed the seed's ping must be answered.
+const PingWithin = 45 * time.Second
+
+// seedDirectory files the contact directory's part of the scenario: every
+// state sets its entry (diplomatic and technical contact points); the
+// observatory, holding the directory role, pings every state's technical
+// channel (each its own nonce, delivered out of band: here the seed hands
+// it over); every state but the last answers with its nonce.
+func seedDirectory(ctx context.Context, states []string, file func(name, author string, co []string, rec *pb.Record) error, steps *[]SeedStep) ([]SeedStep, error) {
+	for _, s := range states {
+		if err := file("contact_"+s, s, nil, &pb.Record{Body: &pb.Record_ContactUpdate{ContactUpdate: &pb.ContactUpdate{
+			Points: []*pb.ContactPoint{fixture.Contact(s, pb.ContactRole_CONTACT_ROLE_DIPLOMATIC), fixture.Contact(s, pb.ContactRole_CONTACT_ROLE_TECHNICAL)},
+		}}}); err != nil {
+			return *steps, err
+		}
+	}
+	var ms []*pb.Member
+	for _, s := range states {
+		ms = append(ms, &pb.Member{Id: s, Directory: &pb.DirectoryEntry{Points: []*pb.ContactPoint{fixture.Contact(s, pb.ContactRole_CONTACT_ROLE_TECHNICAL)}}})
+	}
+	sends, err := client.PingTo(ms, states, pb.ContactRole_CONTACT_ROLE_TECHNICAL, pb.ChannelType_CHANNEL_TYPE_UNSPECIFIED)
+	if err != nil {
+		return *steps, err
+	}
+	p := &pb.Ping{AnswerBy: timestamppb.New(time.Now().UTC().Truncate(time.Second).Add(PingWithin)),
+		Statement: "Quarterly test of the technical points of contact of the pledge's states."}
+	for _, sd := range sends {
+		p.Targets = append(p.Targets, sd.Target())
+	}
+	if err := file(PingStep, "observatory", nil, &pb.Record{Body: &pb.Record_Ping{Ping: p}}); err != nil {
+		return *steps, err
+	}
+	pingID := (*steps)[len(*steps)-1].ID
+	for _, sd := range sends[:len(sends)-1] {
+		nonce, err := client.ParseNonce(sd.Nonce)
+		if err != nil {
+			return *steps, err
+		}
+		if err := file("ping_answer_"+sd.Member, sd.Member, nil, &pb.Record{Body: &pb.Record_PingAnswer{PingAnswer: &pb.PingAnswer{
+			PingId: pingID, Nonce: nonce, Statement: "Nonce received by the CERT duty desk by phone."}}}); err != nil {
+			return *steps, err
+		}
+	}
+	return *steps, nil
 }
 
 // SealedStep names the seed's exercise plan sealed to the other states.

@@ -204,7 +204,7 @@ func responses(path, method string, rs obj) obj {
 	notFound := []ledger.Code{ledger.CodeHeightTooHigh, ledger.CodeUnavailable}
 	switch {
 	case strings.HasPrefix(path, "/v1/records/"), strings.HasPrefix(path, "/v1/txs/"), strings.HasPrefix(path, "/v1/pledges/"),
-		strings.HasPrefix(path, "/v1/evidence/"), strings.HasPrefix(path, "/v1/sealed/"):
+		strings.HasPrefix(path, "/v1/evidence/"), strings.HasPrefix(path, "/v1/sealed/"), strings.HasPrefix(path, "/v1/pings/"):
 		notFound = append(notFound, ledger.CodeUnknownRecord)
 	case strings.HasPrefix(path, "/v1/members/"), strings.HasPrefix(path, "/v1/compliance/"):
 		notFound = append(notFound, ledger.CodeUnknownMember)

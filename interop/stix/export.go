@@ -579,5 +579,21 @@ func (e *exporter) identity(member string) Identity {
 		}
 		id.ContactInformation = strings.Join(parts, ", ")
 	}
+	// The member's own directory entry (app version 9) supersedes the
+	// point of contact set at admission.
+	if d := m.GetDirectory(); d != nil {
+		var points []string
+		for _, p := range d.Points {
+			parts := []string{enum.Name(p.Role) + ": " + p.Name}
+			if p.Organisation != "" {
+				parts = append(parts, p.Organisation)
+			}
+			for _, c := range p.Channels {
+				parts = append(parts, enum.Name(c.Type)+" "+c.Address)
+			}
+			points = append(points, strings.Join(parts, ", "))
+		}
+		id.ContactInformation = strings.Join(points, "; ")
+	}
 	return id
 }

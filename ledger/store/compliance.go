@@ -1,6 +1,8 @@
 package store
 
 import (
+	"time"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
@@ -111,4 +113,59 @@ func (v *View) recordOfKind(id string, kind pb.RecordKind) (*pb.StoredRecord, er
 		return nil, err
 	}
 	return r, nil
+}
+
+// PingStatus computes who ping id tested and who answered; nil if id is
+// not a ping.
+func (v *View) PingStatus(id string) (*pb.PingStatus, error) {
+	rec, err := v.Record(id)
+	if err != nil || rec == nil || rec.Kind != pb.RecordKind_RECORD_KIND_PING {
+		return nil, err
+	}
+	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	if err != nil {
+		return nil, err
+	}
+	answers, updates, answerRecs := map[string]*pb.Obligation{}, map[string]*pb.Obligation{}, map[string]*pb.StoredRecord{}
+	for _, t := range tx.Body.Record.GetPing().GetTargets() {
+		ob, err := v.Obligation(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, id, t.Member))
+		if err != nil {
+			return nil, err
+		}
+		if ob != nil {
+			answers[t.Member] = ob
+			if an, err := v.recordOfKind(ob.StatusRecord, pb.RecordKind_RECORD_KIND_PING_ANSWER); err != nil {
+				return nil, err
+			} else if an != nil {
+				answerRecs[t.Member] = an
+			}
+		}
+		up, err := v.Obligation(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT, id, t.Member))
+		if err != nil {
+			return nil, err
+		}
+		if up != nil {
+			updates[t.Member] = up
+		}
+	}
+	return ledger.PingStatusOf(rec, answers, answerRecs, updates)
+}
+
+// Directory is every member's directory entry (removed members left out)
+// and whether it is stale at block time t, by member id.
+func (v *View) Directory(t time.Time) ([]*pb.ContactStatus, []*pb.Member, error) {
+	ms, err := v.Members()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []*pb.ContactStatus
+	var listed []*pb.Member
+	for _, m := range ms {
+		if m.Status == pb.MemberStatus_MEMBER_STATUS_REMOVED {
+			continue
+		}
+		out = append(out, ledger.ContactStatusAt(m, t))
+		listed = append(listed, m)
+	}
+	return out, listed, nil
 }

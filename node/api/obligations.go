@@ -154,3 +154,50 @@ func (s *Server) GetSealedNotice(_ context.Context, req *pb.GetSealedNoticeReque
 	}
 	return &pb.GetSealedNoticeResponse{Notice: n, Height: v.Version()}, nil
 }
+
+// GetPingStatus implements LedgerService.
+func (s *Server) GetPingStatus(_ context.Context, req *pb.GetPingStatusRequest) (*pb.GetPingStatusResponse, error) {
+	id, err := normaliseID("id", req.Id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	st, err := v.PingStatus(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if st == nil {
+		return nil, notFound(ledger.CodeUnknownRecord, fmt.Sprintf("no ping %s at height %d", id, v.Version()), nil)
+	}
+	return &pb.GetPingStatusResponse{Status: st, Height: v.Version()}, nil
+}
+
+// GetDirectory implements LedgerService: every member's directory entry,
+// stale or not at the time of the block at the answer's height.
+func (s *Server) GetDirectory(ctx context.Context, req *pb.GetDirectoryRequest) (*pb.GetDirectoryResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	h := v.Version()
+	cm, err := s.chain.Commit(ctx, &h)
+	if err != nil || cm.SignedHeader.Header == nil {
+		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("no header at height %d: %v", h, err))
+	}
+	t := cm.SignedHeader.Header.Time
+	cs, ms, err := v.Directory(t)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := &pb.GetDirectoryResponse{Contacts: cs, Height: h, Time: timestamppb.New(t)}
+	if req.Prove {
+		if out.Proofs, err = proofsOf(v, ms, func(m *pb.Member) []byte { return layout.Member(m.Id) }); err != nil {
+			return nil, err
+		}
+		out.Members = ms
+	}
+	return out, nil
+}

@@ -6,9 +6,12 @@
 // the node's answers with the same code as the CLI verifier. It does no
 // I/O and reads no clock: the page fetches the answers and passes them in.
 //
-//	verifyHeaders(req)    light blocks from a trust root (genesis or a header)
+//	verifyHeaders(req)    light blocks from a trust root (genesis or a header):
+//	                      app hash, header hash and block time by height
 //	verifyRecord(req)     GET /v1/records/{id}?prove=true
-//	verifyMember(req)     GET /v1/members/{id}?prove=true
+//	verifyMember(req)     GET /v1/members/{id}?prove=true; given "at" (a block
+//	                      time), also the entry's contact status then
+//	                      (ledger.ContactStatusAt, as GET /v1/directory says it)
 //	verifyObligation(req) GET /v1/obligations/{id}?prove=true
 //	verifyAbsence(req)    the 404 of GET /v1/records/{id}?prove=true
 //	version()
@@ -17,7 +20,8 @@
 // The functions never throw: bad input, and any panic, give ok false.
 //
 // It is plain Go with no build tags, tested natively and under js/wasm.
-// Allowed imports: verifiers, proto/gen (messages), protobuf.
+// Allowed imports: verifiers, ledger (the pure rules, which verifiers links
+// already: ContactStatusAt), proto/gen (messages), protobuf.
 package jsonapi
 
 import (
@@ -38,6 +42,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/normledger/normledger/ledger"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
 )
@@ -223,7 +228,9 @@ type headersResult struct {
 	ChainID string `json:"chainId,omitempty"`
 	// The headers verified (before the failure, if ok is false: those
 	// are verified all the same), and by height their app hash (which
-	// commits to the state of height-1), hash and time.
+	// commits to the state of height-1), hash and block time (RFC 3339,
+	// UTC, to the nanosecond: the time GET /v1/directory judges the state
+	// of that height by, and verifyMember's "at").
 	VerifiedHeights []int64           `json:"verifiedHeights"`
 	AppHashes       map[string]string `json:"appHashes"`
 	HeaderHashes    map[string]string `json:"headerHashes"`
@@ -318,6 +325,10 @@ type answerRequest struct {
 	ID      string   `json:"id"`
 	// Answer is the REST answer's JSON, as the API returned it.
 	Answer json.RawMessage `json:"answer"`
+	// At (verifyMember only, optional) is a block time, RFC 3339 (the
+	// headerTimes of verifyHeaders for header answer.height): the result
+	// then has the proven entry's contact status at that time.
+	At *string `json:"at"`
 	// Members (verifyRecord only, optional) are the record's signers'
 	// entries at the state its signatures are checked against: for each
 	// of the result's signers, in order, GET /v1/members/{signer}?height=
@@ -356,7 +367,7 @@ type recordResult struct {
 // Signatures).
 func verifyRecord(req []byte) any {
 	out := &recordResult{}
-	r, resp, err := readAnswer(req, true, new(pb.GetRecordResponse))
+	r, resp, err := readAnswer(req, withMembers, new(pb.GetRecordResponse))
 	if err != nil {
 		out.Reason = err.Error()
 		return out
@@ -419,15 +430,28 @@ type memberResult struct {
 	result
 	Member json.RawMessage `json:"member,omitempty"`
 	Height int64           `json:"height,omitempty"`
+	// Contact (with "at" only) is the proven entry's contact status at
+	// that time (a normledger.v1.ContactStatus, as GET /v1/directory
+	// lists them): whether it is stale, why, and since when confirmed.
+	Contact json.RawMessage `json:"contact,omitempty"`
 }
 
-// verifyMember checks a member answer with verifiers.Member.
+// verifyMember checks a member answer with verifiers.Member and, given a
+// block time, computes the proven entry's contact status then with
+// ledger.ContactStatusAt.
 func verifyMember(req []byte) any {
 	out := &memberResult{}
-	r, resp, err := readAnswer(req, false, new(pb.GetMemberResponse))
+	r, resp, err := readAnswer(req, withAt, new(pb.GetMemberResponse))
 	if err != nil {
 		out.Reason = err.Error()
 		return out
+	}
+	var at time.Time
+	if r.At != nil {
+		if at, err = time.Parse(time.RFC3339, *r.At); err != nil {
+			out.Reason = fmt.Sprintf("at: %q is not an RFC 3339 time", *r.At)
+			return out
+		}
 	}
 	m, err := verifiers.Member(r.AppHash, r.ID, resp)
 	if err != nil {
@@ -435,6 +459,9 @@ func verifyMember(req []byte) any {
 		return out
 	}
 	out.OK, out.Member, out.Height = true, display(m), resp.Height
+	if r.At != nil {
+		out.Contact = display(ledger.ContactStatusAt(m, at))
+	}
 	return out
 }
 
@@ -447,7 +474,7 @@ type obligationResult struct {
 // verifyObligation checks an obligation answer with verifiers.Obligation.
 func verifyObligation(req []byte) any {
 	out := &obligationResult{}
-	r, resp, err := readAnswer(req, false, new(pb.GetObligationResponse))
+	r, resp, err := readAnswer(req, 0, new(pb.GetObligationResponse))
 	if err != nil {
 		out.Reason = err.Error()
 		return out
@@ -474,7 +501,7 @@ type absenceResult struct {
 func verifyAbsence(req []byte) any {
 	out := &absenceResult{}
 	var r answerRequest
-	if err := decodeAnswer(req, &r); err != nil {
+	if err := decodeAnswer(req, &r, 0); err != nil {
 		out.Reason = err.Error()
 		return out
 	}
@@ -525,17 +552,19 @@ func absenceAnswer(raw json.RawMessage) (*pb.GetRecordResponse, error) {
 	return resp, nil
 }
 
-// readAnswer decodes an answer request (with member entries only for
-// verifyRecord) and its answer into resp, which it returns nil when the
-// answer is null.
-func readAnswer[R proto.Message](req []byte, members bool, resp R) (answerRequest, R, error) {
+// The fields of answerRequest that only one function takes.
+const (
+	withMembers = 1 << iota // members: verifyRecord
+	withAt                  // at: verifyMember
+)
+
+// readAnswer decodes an answer request (with the optional fields allow
+// names) and its answer into resp, which it returns nil when the answer is
+// null.
+func readAnswer[R proto.Message](req []byte, allow int, resp R) (answerRequest, R, error) {
 	var r answerRequest
 	var none R
-	dec := decodeAnswer
-	if members {
-		dec = func(req []byte, r *answerRequest) error { return decode(req, r) }
-	}
-	if err := dec(req, &r); err != nil {
+	if err := decodeAnswer(req, &r, allow); err != nil {
 		return r, none, err
 	}
 	ok, err := answer(r.Answer, resp)
@@ -545,13 +574,17 @@ func readAnswer[R proto.Message](req []byte, members bool, resp R) (answerReques
 	return r, resp, nil
 }
 
-// decodeAnswer is decode for the functions that take no member entries.
-func decodeAnswer(req []byte, r *answerRequest) error {
+// decodeAnswer is decode for an answer request: of the fields only one
+// function takes, those allow names.
+func decodeAnswer(req []byte, r *answerRequest, allow int) error {
 	if err := decode(req, r); err != nil {
 		return err
 	}
-	if r.Members != nil {
+	if r.Members != nil && allow&withMembers == 0 {
 		return errors.New("members is a field of verifyRecord only")
+	}
+	if r.At != nil && allow&withAt == 0 {
+		return errors.New("at is a field of verifyMember only")
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -33,6 +35,7 @@ type outcome struct {
 	Reason                *string           `json:"reason"`
 	VerifiedHeights       []int64           `json:"verifiedHeights"`
 	AppHashes             map[string]string `json:"appHashes"`
+	HeaderTimes           map[string]string `json:"headerTimes"`
 	NeedIntermediate      []int64           `json:"needIntermediate"`
 	TrustingPeriodChecked *bool             `json:"trustingPeriodChecked"`
 	Record                json.RawMessage   `json:"record"`
@@ -109,6 +112,15 @@ func checkVector(t *testing.T, v vector, run func(fn, req string) string) {
 		}
 		if len(a.AppHashes) != len(v.VerifiedHeights) {
 			t.Errorf("%d app hashes for %d verified headers", len(a.AppHashes), len(v.VerifiedHeights))
+		}
+		// Every verified header's block time (verifyMember's "at"), by height.
+		if len(a.HeaderTimes) != len(v.VerifiedHeights) {
+			t.Errorf("%d header times for %d verified headers", len(a.HeaderTimes), len(v.VerifiedHeights))
+		}
+		for _, h := range v.VerifiedHeights {
+			if _, err := time.Parse(time.RFC3339, a.HeaderTimes[strconv.FormatInt(h, 10)]); err != nil {
+				t.Errorf("header %d: time %v", h, err)
+			}
 		}
 		if a.TrustingPeriodChecked == nil || *a.TrustingPeriodChecked {
 			t.Error("trustingPeriodChecked must be present and false")

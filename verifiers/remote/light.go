@@ -157,7 +157,8 @@ func NewLightClient(ctx context.Context, chainID string, primary *Provider, witn
 	if root.Height == 0 {
 		lc, err = light.NewClientFromTrustedStore(chainID, root.Period, primary, ws, ls, opts...)
 		if err == nil {
-			if _, terr := lc.LastTrustedHeight(); terr != nil {
+			// An empty store answers -1 without an error.
+			if h, terr := lc.LastTrustedHeight(); terr != nil || h < 1 {
 				err = errors.New("no trust root: give a trusted height and hash, or a genesis file")
 			}
 		}

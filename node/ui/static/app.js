@@ -3,7 +3,9 @@
 // build of normledger's verifier: the light blocks from the pinned trust
 // root up to header height+1, then every member, obligation and record
 // proof against that header's app hash. Compliance figures are recomputed
-// from the proven obligations they list. Nothing here trusts the server.
+// from the proven obligations they list, and the directory's staleness
+// from the proven entries at the verified time of block height. Nothing
+// here trusts the server.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -36,7 +38,7 @@ const when = (t) => (t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
 
 // ---- the verifier ---------------------------------------------------------
 
-const state = { V: null, trust: null, genesisJson: null, height: 0, appHash: null, headerError: null, obligations: new Map() };
+const state = { V: null, trust: null, genesisJson: null, height: 0, appHash: null, blockTime: null, headerError: null, obligations: new Map() };
 
 async function loadVerifier() {
   const t0 = performance.now();
@@ -79,20 +81,21 @@ async function lightBlock(h) {
 }
 
 // verifyHeaders establishes the app hash of state height h (header h+1)
-// from the trust root, bisecting when the validator set changed too much
-// for one skip.
+// and the time of block h (at which the node judges the directory) from
+// the trust root, bisecting when the validator set changed too much for
+// one skip. The time is null when the trust root is header h+1 itself.
 async function verifyHeaders(h) {
   if (!state.trust) throw new Error("no trust root pinned");
   const start = state.trust.height || 1;
   const target = h + 1;
-  let heights = start === target ? [target] : [start, target];
+  let heights = start >= target ? [...new Set([start, target])] : [...new Set([start, h, target])];
   for (let round = 0; round < 40; round++) {
     const lbs = await Promise.all(heights.map(lightBlock));
     const res = verify("verifyHeaders", { trust: state.trust, genesisJson: state.genesisJson, lightBlocks: lbs });
     if (res.ok) {
       const hash = res.appHashes && res.appHashes[String(target)];
       if (!hash) throw new Error(`the verifier returned no app hash for header ${target}`);
-      return hash;
+      return { appHash: hash, blockTime: (res.headerTimes && res.headerTimes[String(h)]) || null };
     }
     const need = res.needIntermediate;
     if (need && need[1] - need[0] > 1) {
@@ -329,6 +332,184 @@ async function loadSealed() {
   }
 }
 
+// ---- directory ---------------------------------------------------------------------
+
+// canon is a decoded JSON value as text with its keys sorted, so that two
+// protojson answers compare by content.
+function canon(v) {
+  if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+  if (v && typeof v === "object") return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+  return JSON.stringify(v);
+}
+
+// utcNanos makes an RFC 3339 UTC time comparable as text (protojson and Go
+// write 0 to 9 digits of fraction).
+function utcNanos(t) {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(t || "");
+  return m ? `${m[1]}.${(m[2] || "").padEnd(9, "0")}Z` : null;
+}
+
+const staleWord = (c) => (c.stale ? "stale" : "current");
+
+// checkContact proves the directory's entry i: the member entry against the
+// verified state, then its status, recomputed by the verifier from the
+// proven entry at the verified time of block height, must be what the
+// node says (stale or not, why, days since confirmation, the entry).
+function checkContact(c, ans, i) {
+  const fail = (reason) => ({ ok: false, reason });
+  if (!state.appHash) return headerFailure();
+  if (!state.blockTime) return fail(`the time of block ${state.height} is not verified (the trust root is above it)`);
+  if (Number(ans.height) !== state.height) return fail(`the directory is of height ${ans.height}, the verified state of ${state.height}`);
+  if (utcNanos(ans.time) !== utcNanos(state.blockTime)) {
+    return fail(`the node judges the entries at ${ans.time}, the verified time of block ${state.height} is ${state.blockTime}`);
+  }
+  const res = withHeader("verifyMember", { id: c.member, answer: { member: (ans.members || [])[i], height: ans.height, proof: (ans.proofs || [])[i] }, at: state.blockTime });
+  if (!res.ok) return res;
+  const p = res.contact || {};
+  if (Boolean(p.stale) !== Boolean(c.stale)) return fail(`the node says the entry is ${staleWord(c)}, the proven entry is ${staleWord(p)} at the verified block time`);
+  if (canon(p.staleReasons || []) !== canon(c.staleReasons || [])) {
+    return fail(`the node's stale reasons (${(c.staleReasons || []).join("; ") || "none"}) are not the proven entry's (${(p.staleReasons || []).join("; ") || "none"})`);
+  }
+  const days = (x) => Number(x.daysSinceConfirmation || 0);
+  if (days(p) !== days(c)) return fail(`the node says ${days(c)} days since confirmation, the proven entry ${days(p)}`);
+  if (canon(p) !== canon(c)) return fail("the node's directory entry differs from the proven one");
+  return { ok: true, contact: p };
+}
+
+function contactPoints(entry) {
+  const ul = el("ul", { class: "contact-points" });
+  for (const p of (entry && entry.points) || []) {
+    const chans = (p.channels || []).map((ch) => `${short(ch.type, "CHANNEL_TYPE_")} ${ch.address}`).join(", ");
+    const who = [p.name, p.organisation].filter(Boolean).join(", ");
+    ul.append(el("li", {}, `${short(p.role, "CONTACT_ROLE_")}: ${chans}`, el("span", { class: "muted", text: who ? ` (${who})` : "" })));
+  }
+  if (!ul.children.length) ul.append(el("li", { class: "muted", text: "none" }));
+  return ul;
+}
+
+async function loadDirectory() {
+  const tbody = $("#directory-table tbody");
+  let ans;
+  try {
+    ans = await api(`/v1/directory?height=${state.height}&prove=true`);
+  } catch (e) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "reason", text: e.message })));
+    $("#ping-status").replaceChildren();
+    return;
+  }
+  tbody.replaceChildren();
+  const contacts = ans.contacts || [];
+  if (!contacts.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "no members" })));
+  for (let i = 0; i < contacts.length; i++) {
+    const res = checkContact(contacts[i], ans, i);
+    // What the verifier recomputed when it verifies; else the node's
+    // claim, under its NOT VERIFIED badge.
+    const c = res.ok ? res.contact : contacts[i];
+    const entry = c.entry;
+    const tr = el("tr", { "data-contact": c.member, class: c.stale ? "stale" : "", "data-stale": c.stale ? "true" : "false" });
+    const confirmed = entry ? `${when(entry.confirmedAt)} (${Number(c.daysSinceConfirmation || 0)} days ago)` : "never";
+    const status = el("td", { class: "contact-status" }, c.stale ? "STALE: " + (c.staleReasons || []).join("; ") : "current");
+    if (!c.stale && c.reconfirmBy) status.append(el("div", { class: "muted", text: `reconfirm by ${when(c.reconfirmBy)}` }));
+    tr.append(el("td", {}, el("code", { text: c.member })), el("td", { text: short(c.class, "MEMBER_CLASS_") }),
+      el("td", {}, contactPoints(entry)), el("td", { text: confirmed }), status, badge(res));
+    if (res.ok) tr.lastChild.querySelector(".badge").title = "entry proven; status recomputed from it at the verified block time (listings do not prove completeness: the node could leave a member out)";
+    tbody.append(tr);
+  }
+  await loadPing();
+}
+
+// newestPing is the last page of ping records (the listing is in ledger
+// order), with its proofs.
+async function newestPing() {
+  let last = null, token = "";
+  for (let i = 0; i < 20; i++) {
+    const q = new URLSearchParams({ height: String(state.height), prove: "true", kind: "ping", limit: "50" });
+    if (token) q.set("pageToken", token);
+    const ans = await api("/v1/records?" + q);
+    if ((ans.records || []).length) last = ans;
+    token = ans.nextPageToken;
+    if (!token) break;
+  }
+  return last;
+}
+
+function answerText(o) {
+  const s = short(o.status, "OBLIGATION_STATUS_");
+  if (s === "met") return `answered ${when(o.statusAt)}`;
+  if (s === "met_late") return `answered late, ${when(o.statusAt)}`;
+  if (s === "overdue") return `NO ANSWER (overdue), was due ${when(o.due)}`;
+  if (s === "open") return `no answer yet, due ${when(o.due)}`;
+  return s || "unknown";
+}
+
+// checkPingTarget proves target t's answer to ping r: its answer duty from
+// the proven obligation (which must be t's answer to this ping), the
+// answer from the proven record the obligation names. The node's
+// /v1/pings answer (st) only points at what to prove.
+async function checkPingTarget(r, rres, t, st) {
+  const claimed = st && st.status ? answerText(st) : "";
+  const fail = (reason, text) => ({ res: { ok: false, reason }, text: text || claimed });
+  if (!rres.ok) return fail(rres.reason);
+  if (!st || !st.obligationId) return fail(`no answer obligation given for ${t.member}`);
+  const { ans, res: ores } = await provenObligation(st.obligationId);
+  if (!ores.ok) return fail(ores.reason, ans && ans.obligation ? answerText(ans.obligation) : claimed);
+  const o = ores.obligation;
+  if (short(o.kind, "OBLIGATION_KIND_") !== "answer_ping" || o.sourceRecord !== r.id || o.debtor !== t.member) {
+    return fail(`obligation ${shortId(o.id)} is not ${t.member}'s answer to this ping`);
+  }
+  const s = short(o.status, "OBLIGATION_STATUS_");
+  if (s !== short(st.status, "OBLIGATION_STATUS_")) return fail(`${t.member}'s answer is ${s} in its proof, the node says ${short(st.status, "OBLIGATION_STATUS_")}`);
+  if (s === "met" || s === "met_late") {
+    const ares = await provenRecord(o.statusRecord);
+    if (!ares.ok) return fail(`${t.member}'s answer: ${ares.reason}`);
+    const tx = (ares.record || {}).decoded || {};
+    const pa = (tx.body || {}).record?.pingAnswer;
+    if (!pa || pa.pingId !== r.id || tx.body.signer !== t.member) return fail(`record ${shortId(o.statusRecord)} is not ${t.member}'s answer to this ping`);
+  }
+  return { res: { ok: true }, text: answerText(o), overdue: s === "overdue" };
+}
+
+async function loadPing() {
+  const box = $("#ping-status");
+  let page;
+  try {
+    page = await newestPing();
+  } catch (e) {
+    box.replaceChildren(el("div", { class: "reason", text: "pings: " + e.message }));
+    return;
+  }
+  if (!page) {
+    box.replaceChildren(el("p", { class: "muted", text: "no pings" }));
+    return;
+  }
+  const i = page.records.length - 1;
+  const r = page.records[i];
+  const rres = withHeader("verifyRecord", { id: r.id, answer: { record: r, height: page.height, proofs: [(page.proofs || [])[i], page.logProof], inclusion: (page.inclusions || [])[i] } });
+  let st = null, stErr = "";
+  try {
+    st = (await api(`/v1/pings/${r.id}?height=${state.height}`)).status;
+  } catch (e) {
+    stErr = e.message;
+  }
+  // The ping as the verifier decoded it from the signed bytes; an
+  // unverified answer shows the node's copy under NOT VERIFIED badges.
+  const ping = ((((rres.ok && rres.record) || r).decoded || {}).body || {}).record?.ping || {};
+  const tbody = el("tbody");
+  for (const t of ping.targets || []) {
+    const ts = ((st || {}).targets || []).find((x) => x.member === t.member);
+    let { res, text, overdue } = await checkPingTarget(r, rres, t, ts);
+    if (!ts && stErr) res = { ok: false, reason: `ping status: ${stErr}` };
+    const ch = t.channel || {};
+    tbody.append(el("tr", { "data-ping-target": t.member },
+      el("td", {}, el("code", { text: t.member })), el("td", { text: `${short(t.role, "CONTACT_ROLE_")}: ${short(ch.type, "CHANNEL_TYPE_")} ${ch.address || ""}` }),
+      el("td", { class: overdue ? "status-overdue" : "", text }), badge(res)));
+  }
+  if (!tbody.children.length) tbody.append(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "the ping names no targets" })));
+  box.replaceChildren(
+    el("h3", {}, "Newest ping ", el("code", { text: shortId(r.id) }), ` by ${r.author}, ${when(r.blockTime)}; answers due by ${when(ping.answerBy)}`),
+    el("table", { id: "ping-table" }, el("thead", {}, el("tr", {}, el("th", { text: "Target" }), el("th", { text: "Channel" }), el("th", { text: "Answer" }), el("th", { text: "Verified" }))), tbody));
+}
+
 // ---- records ---------------------------------------------------------------------
 
 let recordPage = null;
@@ -470,12 +651,13 @@ async function refresh() {
   state.height = Number(st.latestAttestedHeight);
   $("#chain").textContent = `chain ${st.chainId} · state height ${state.height} · block time ${when(st.latestBlockTime)} · node ${st.version}`;
   state.appHash = null;
+  state.blockTime = null;
   state.headerError = null;
   state.obligations.clear();
   const status = $("#trust-status");
   if (state.trust) {
     try {
-      state.appHash = await verifyHeaders(state.height);
+      ({ appHash: state.appHash, blockTime: state.blockTime } = await verifyHeaders(state.height));
       status.className = "badge ok";
       status.dataset.verified = "true";
       status.textContent = `headers verified to height ${state.height + 1}`;
@@ -486,7 +668,7 @@ async function refresh() {
       status.textContent = "NOT VERIFIED: " + e.message;
     }
   }
-  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed()]);
+  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed(), loadDirectory()]);
   await loadCharts();
   document.body.dataset.loaded = "true";
 }

@@ -2244,6 +2244,242 @@ func (x *GetSealedNoticeResponse) GetHeight() int64 {
 	return 0
 }
 
+type GetDirectoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        int64                  `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,2,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDirectoryRequest) Reset() {
+	*x = GetDirectoryRequest{}
+	mi := &file_normledger_v1_api_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDirectoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDirectoryRequest) ProtoMessage() {}
+
+func (x *GetDirectoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDirectoryRequest.ProtoReflect.Descriptor instead.
+func (*GetDirectoryRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetDirectoryRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetDirectoryRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetDirectoryResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Contacts []*ContactStatus       `protobuf:"bytes,1,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	Height   int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	// The time of the block at height: staleness is judged at it.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// With prove: one proof per contact, of its member entry, and the
+	// entries themselves (what the proofs prove; a verifier recomputes each
+	// contact's status from them, ledger.ContactStatusAt).
+	Proofs        []*Proof  `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	Members       []*Member `protobuf:"bytes,5,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDirectoryResponse) Reset() {
+	*x = GetDirectoryResponse{}
+	mi := &file_normledger_v1_api_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDirectoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDirectoryResponse) ProtoMessage() {}
+
+func (x *GetDirectoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDirectoryResponse.ProtoReflect.Descriptor instead.
+func (*GetDirectoryResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetDirectoryResponse) GetContacts() []*ContactStatus {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *GetDirectoryResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetDirectoryResponse) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *GetDirectoryResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+func (x *GetDirectoryResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type GetPingStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPingStatusRequest) Reset() {
+	*x = GetPingStatusRequest{}
+	mi := &file_normledger_v1_api_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPingStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPingStatusRequest) ProtoMessage() {}
+
+func (x *GetPingStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPingStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetPingStatusRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetPingStatusRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetPingStatusRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetPingStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *PingStatus            `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPingStatusResponse) Reset() {
+	*x = GetPingStatusResponse{}
+	mi := &file_normledger_v1_api_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPingStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPingStatusResponse) ProtoMessage() {}
+
+func (x *GetPingStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPingStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetPingStatusResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetPingStatusResponse) GetStatus() *PingStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *GetPingStatusResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 type GetPledgeComplianceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2254,7 +2490,7 @@ type GetPledgeComplianceRequest struct {
 
 func (x *GetPledgeComplianceRequest) Reset() {
 	*x = GetPledgeComplianceRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[35]
+	mi := &file_normledger_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2502,7 @@ func (x *GetPledgeComplianceRequest) String() string {
 func (*GetPledgeComplianceRequest) ProtoMessage() {}
 
 func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[35]
+	mi := &file_normledger_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2515,7 @@ func (x *GetPledgeComplianceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPledgeComplianceRequest.ProtoReflect.Descriptor instead.
 func (*GetPledgeComplianceRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetPledgeComplianceRequest) GetId() string {
@@ -2306,7 +2542,7 @@ type GetPledgeComplianceResponse struct {
 
 func (x *GetPledgeComplianceResponse) Reset() {
 	*x = GetPledgeComplianceResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[36]
+	mi := &file_normledger_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2554,7 @@ func (x *GetPledgeComplianceResponse) String() string {
 func (*GetPledgeComplianceResponse) ProtoMessage() {}
 
 func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[36]
+	mi := &file_normledger_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2567,7 @@ func (x *GetPledgeComplianceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPledgeComplianceResponse.ProtoReflect.Descriptor instead.
 func (*GetPledgeComplianceResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetPledgeComplianceResponse) GetCompliance() *PledgeCompliance {
@@ -2357,7 +2593,7 @@ type GetBlockRequest struct {
 
 func (x *GetBlockRequest) Reset() {
 	*x = GetBlockRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[37]
+	mi := &file_normledger_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2369,7 +2605,7 @@ func (x *GetBlockRequest) String() string {
 func (*GetBlockRequest) ProtoMessage() {}
 
 func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[37]
+	mi := &file_normledger_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2382,7 +2618,7 @@ func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetBlockRequest) GetHeight() int64 {
@@ -2410,7 +2646,7 @@ type GetBlockResponse struct {
 
 func (x *GetBlockResponse) Reset() {
 	*x = GetBlockResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[38]
+	mi := &file_normledger_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +2658,7 @@ func (x *GetBlockResponse) String() string {
 func (*GetBlockResponse) ProtoMessage() {}
 
 func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[38]
+	mi := &file_normledger_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +2671,7 @@ func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetBlockResponse) GetHeight() int64 {
@@ -2481,7 +2717,7 @@ type GetGenesisRequest struct {
 
 func (x *GetGenesisRequest) Reset() {
 	*x = GetGenesisRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[39]
+	mi := &file_normledger_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2729,7 @@ func (x *GetGenesisRequest) String() string {
 func (*GetGenesisRequest) ProtoMessage() {}
 
 func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[39]
+	mi := &file_normledger_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2742,7 @@ func (x *GetGenesisRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGenesisRequest.ProtoReflect.Descriptor instead.
 func (*GetGenesisRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 type GetGenesisResponse struct {
@@ -2523,7 +2759,7 @@ type GetGenesisResponse struct {
 
 func (x *GetGenesisResponse) Reset() {
 	*x = GetGenesisResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[40]
+	mi := &file_normledger_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2535,7 +2771,7 @@ func (x *GetGenesisResponse) String() string {
 func (*GetGenesisResponse) ProtoMessage() {}
 
 func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[40]
+	mi := &file_normledger_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2548,7 +2784,7 @@ func (x *GetGenesisResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGenesisResponse.ProtoReflect.Descriptor instead.
 func (*GetGenesisResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetGenesisResponse) GetGenesisJson() []byte {
@@ -2580,7 +2816,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[41]
+	mi := &file_normledger_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2828,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[41]
+	mi := &file_normledger_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2841,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{41}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListProposalsRequest) GetStatus() string {
@@ -2656,7 +2892,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[42]
+	mi := &file_normledger_v1_api_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2904,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[42]
+	mi := &file_normledger_v1_api_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2917,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{42}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*ProposalState {
@@ -2723,7 +2959,7 @@ type GetProposalRequest struct {
 
 func (x *GetProposalRequest) Reset() {
 	*x = GetProposalRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[43]
+	mi := &file_normledger_v1_api_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2971,7 @@ func (x *GetProposalRequest) String() string {
 func (*GetProposalRequest) ProtoMessage() {}
 
 func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[43]
+	mi := &file_normledger_v1_api_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2984,7 @@ func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
 func (*GetProposalRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{43}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetProposalRequest) GetId() string {
@@ -2788,7 +3024,7 @@ type GetProposalResponse struct {
 
 func (x *GetProposalResponse) Reset() {
 	*x = GetProposalResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[44]
+	mi := &file_normledger_v1_api_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +3036,7 @@ func (x *GetProposalResponse) String() string {
 func (*GetProposalResponse) ProtoMessage() {}
 
 func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[44]
+	mi := &file_normledger_v1_api_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +3049,7 @@ func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalResponse.ProtoReflect.Descriptor instead.
 func (*GetProposalResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{44}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetProposalResponse) GetProposal() *ProposalState {
@@ -2854,7 +3090,7 @@ type GetGovernanceRulesRequest struct {
 
 func (x *GetGovernanceRulesRequest) Reset() {
 	*x = GetGovernanceRulesRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[45]
+	mi := &file_normledger_v1_api_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2866,7 +3102,7 @@ func (x *GetGovernanceRulesRequest) String() string {
 func (*GetGovernanceRulesRequest) ProtoMessage() {}
 
 func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[45]
+	mi := &file_normledger_v1_api_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2879,7 +3115,7 @@ func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGovernanceRulesRequest.ProtoReflect.Descriptor instead.
 func (*GetGovernanceRulesRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{45}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetGovernanceRulesRequest) GetHeight() int64 {
@@ -2909,7 +3145,7 @@ type GetGovernanceRulesResponse struct {
 
 func (x *GetGovernanceRulesResponse) Reset() {
 	*x = GetGovernanceRulesResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[46]
+	mi := &file_normledger_v1_api_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3157,7 @@ func (x *GetGovernanceRulesResponse) String() string {
 func (*GetGovernanceRulesResponse) ProtoMessage() {}
 
 func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[46]
+	mi := &file_normledger_v1_api_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3170,7 @@ func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGovernanceRulesResponse.ProtoReflect.Descriptor instead.
 func (*GetGovernanceRulesResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{46}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetGovernanceRulesResponse) GetRules() *GovernanceRules {
@@ -3125,6 +3361,21 @@ const file_normledger_v1_api_proto_rawDesc = "" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\"f\n" +
 	"\x17GetSealedNoticeResponse\x123\n" +
 	"\x06notice\x18\x01 \x01(\v2\x1b.normledger.v1.SealedNoticeR\x06notice\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"C\n" +
+	"\x13GetDirectoryRequest\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x02 \x01(\bR\x05prove\"\xf7\x01\n" +
+	"\x14GetDirectoryResponse\x128\n" +
+	"\bcontacts\x18\x01 \x03(\v2\x1c.normledger.v1.ContactStatusR\bcontacts\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\x12/\n" +
+	"\amembers\x18\x05 \x03(\v2\x15.normledger.v1.MemberR\amembers\">\n" +
+	"\x14GetPingStatusRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"b\n" +
+	"\x15GetPingStatusResponse\x121\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.normledger.v1.PingStatusR\x06status\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\"D\n" +
 	"\x1aGetPledgeComplianceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
@@ -3193,7 +3444,7 @@ func file_normledger_v1_api_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_normledger_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_normledger_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_normledger_v1_api_proto_goTypes = []any{
 	(BroadcastMode)(0),                  // 0: normledger.v1.BroadcastMode
 	(*ListEvidenceRequest)(nil),         // 1: normledger.v1.ListEvidenceRequest
@@ -3231,78 +3482,89 @@ var file_normledger_v1_api_proto_goTypes = []any{
 	(*GetMemberComplianceResponse)(nil), // 33: normledger.v1.GetMemberComplianceResponse
 	(*GetSealedNoticeRequest)(nil),      // 34: normledger.v1.GetSealedNoticeRequest
 	(*GetSealedNoticeResponse)(nil),     // 35: normledger.v1.GetSealedNoticeResponse
-	(*GetPledgeComplianceRequest)(nil),  // 36: normledger.v1.GetPledgeComplianceRequest
-	(*GetPledgeComplianceResponse)(nil), // 37: normledger.v1.GetPledgeComplianceResponse
-	(*GetBlockRequest)(nil),             // 38: normledger.v1.GetBlockRequest
-	(*GetBlockResponse)(nil),            // 39: normledger.v1.GetBlockResponse
-	(*GetGenesisRequest)(nil),           // 40: normledger.v1.GetGenesisRequest
-	(*GetGenesisResponse)(nil),          // 41: normledger.v1.GetGenesisResponse
-	(*ListProposalsRequest)(nil),        // 42: normledger.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),       // 43: normledger.v1.ListProposalsResponse
-	(*GetProposalRequest)(nil),          // 44: normledger.v1.GetProposalRequest
-	(*GetProposalResponse)(nil),         // 45: normledger.v1.GetProposalResponse
-	(*GetGovernanceRulesRequest)(nil),   // 46: normledger.v1.GetGovernanceRulesRequest
-	(*GetGovernanceRulesResponse)(nil),  // 47: normledger.v1.GetGovernanceRulesResponse
-	(*Evidence)(nil),                    // 48: normledger.v1.Evidence
-	(*Proof)(nil),                       // 49: normledger.v1.Proof
-	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
-	(*Member)(nil),                      // 51: normledger.v1.Member
-	(*StoredRecord)(nil),                // 52: normledger.v1.StoredRecord
-	(*RecordFlag)(nil),                  // 53: normledger.v1.RecordFlag
-	(*LogInclusion)(nil),                // 54: normledger.v1.LogInclusion
-	(*CheckpointInfo)(nil),              // 55: normledger.v1.CheckpointInfo
-	(*Obligation)(nil),                  // 56: normledger.v1.Obligation
-	(*MemberCompliance)(nil),            // 57: normledger.v1.MemberCompliance
-	(*SealedNotice)(nil),                // 58: normledger.v1.SealedNotice
-	(*PledgeCompliance)(nil),            // 59: normledger.v1.PledgeCompliance
-	(*structpb.Struct)(nil),             // 60: google.protobuf.Struct
-	(*ProposalState)(nil),               // 61: normledger.v1.ProposalState
-	(*VoteState)(nil),                   // 62: normledger.v1.VoteState
-	(*GovernanceRules)(nil),             // 63: normledger.v1.GovernanceRules
-	(*Params)(nil),                      // 64: normledger.v1.Params
+	(*GetDirectoryRequest)(nil),         // 36: normledger.v1.GetDirectoryRequest
+	(*GetDirectoryResponse)(nil),        // 37: normledger.v1.GetDirectoryResponse
+	(*GetPingStatusRequest)(nil),        // 38: normledger.v1.GetPingStatusRequest
+	(*GetPingStatusResponse)(nil),       // 39: normledger.v1.GetPingStatusResponse
+	(*GetPledgeComplianceRequest)(nil),  // 40: normledger.v1.GetPledgeComplianceRequest
+	(*GetPledgeComplianceResponse)(nil), // 41: normledger.v1.GetPledgeComplianceResponse
+	(*GetBlockRequest)(nil),             // 42: normledger.v1.GetBlockRequest
+	(*GetBlockResponse)(nil),            // 43: normledger.v1.GetBlockResponse
+	(*GetGenesisRequest)(nil),           // 44: normledger.v1.GetGenesisRequest
+	(*GetGenesisResponse)(nil),          // 45: normledger.v1.GetGenesisResponse
+	(*ListProposalsRequest)(nil),        // 46: normledger.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),       // 47: normledger.v1.ListProposalsResponse
+	(*GetProposalRequest)(nil),          // 48: normledger.v1.GetProposalRequest
+	(*GetProposalResponse)(nil),         // 49: normledger.v1.GetProposalResponse
+	(*GetGovernanceRulesRequest)(nil),   // 50: normledger.v1.GetGovernanceRulesRequest
+	(*GetGovernanceRulesResponse)(nil),  // 51: normledger.v1.GetGovernanceRulesResponse
+	(*Evidence)(nil),                    // 52: normledger.v1.Evidence
+	(*Proof)(nil),                       // 53: normledger.v1.Proof
+	(*timestamppb.Timestamp)(nil),       // 54: google.protobuf.Timestamp
+	(*Member)(nil),                      // 55: normledger.v1.Member
+	(*StoredRecord)(nil),                // 56: normledger.v1.StoredRecord
+	(*RecordFlag)(nil),                  // 57: normledger.v1.RecordFlag
+	(*LogInclusion)(nil),                // 58: normledger.v1.LogInclusion
+	(*CheckpointInfo)(nil),              // 59: normledger.v1.CheckpointInfo
+	(*Obligation)(nil),                  // 60: normledger.v1.Obligation
+	(*MemberCompliance)(nil),            // 61: normledger.v1.MemberCompliance
+	(*SealedNotice)(nil),                // 62: normledger.v1.SealedNotice
+	(*ContactStatus)(nil),               // 63: normledger.v1.ContactStatus
+	(*PingStatus)(nil),                  // 64: normledger.v1.PingStatus
+	(*PledgeCompliance)(nil),            // 65: normledger.v1.PledgeCompliance
+	(*structpb.Struct)(nil),             // 66: google.protobuf.Struct
+	(*ProposalState)(nil),               // 67: normledger.v1.ProposalState
+	(*VoteState)(nil),                   // 68: normledger.v1.VoteState
+	(*GovernanceRules)(nil),             // 69: normledger.v1.GovernanceRules
+	(*Params)(nil),                      // 70: normledger.v1.Params
 }
 var file_normledger_v1_api_proto_depIdxs = []int32{
-	48, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
-	49, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
-	48, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
-	49, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
-	50, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
+	52, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	53, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
+	52, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	53, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
+	54, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
-	51, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
-	49, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
-	51, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
-	49, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
-	52, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
-	49, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
-	53, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
-	54, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
+	55, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
+	53, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
+	55, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
+	53, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
+	56, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
+	53, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
+	57, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
+	58, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
 	0,  // 14: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
-	49, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
-	49, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
-	55, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
-	50, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
-	56, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
-	49, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
-	56, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
-	49, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
-	57, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
-	58, // 24: normledger.v1.GetSealedNoticeResponse.notice:type_name -> normledger.v1.SealedNotice
-	59, // 25: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
-	50, // 26: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
-	60, // 27: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
-	61, // 28: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
-	49, // 29: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
-	61, // 30: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
-	62, // 31: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
-	49, // 32: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
-	63, // 33: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
-	64, // 34: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
-	49, // 35: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	53, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
+	53, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
+	59, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
+	54, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
+	60, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
+	53, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
+	60, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
+	53, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
+	61, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
+	62, // 24: normledger.v1.GetSealedNoticeResponse.notice:type_name -> normledger.v1.SealedNotice
+	63, // 25: normledger.v1.GetDirectoryResponse.contacts:type_name -> normledger.v1.ContactStatus
+	54, // 26: normledger.v1.GetDirectoryResponse.time:type_name -> google.protobuf.Timestamp
+	53, // 27: normledger.v1.GetDirectoryResponse.proofs:type_name -> normledger.v1.Proof
+	55, // 28: normledger.v1.GetDirectoryResponse.members:type_name -> normledger.v1.Member
+	64, // 29: normledger.v1.GetPingStatusResponse.status:type_name -> normledger.v1.PingStatus
+	65, // 30: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
+	54, // 31: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
+	66, // 32: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
+	67, // 33: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
+	53, // 34: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
+	67, // 35: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
+	68, // 36: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
+	53, // 37: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
+	69, // 38: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
+	70, // 39: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
+	53, // 40: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_api_proto_init() }
@@ -3323,7 +3585,7 @@ func file_normledger_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_api_proto_rawDesc), len(file_normledger_v1_api_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   47,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -184,6 +184,120 @@ func (KeyStatus) EnumDescriptor() ([]byte, []int) {
 	return file_normledger_v1_member_proto_rawDescGZIP(), []int{2}
 }
 
+// ContactRole is what a contact point is for (OSCE CBM 8, UN Global POC
+// Directory: diplomatic and technical points of contact).
+type ContactRole int32
+
+const (
+	ContactRole_CONTACT_ROLE_UNSPECIFIED ContactRole = 0
+	ContactRole_CONTACT_ROLE_DIPLOMATIC  ContactRole = 1
+	ContactRole_CONTACT_ROLE_TECHNICAL   ContactRole = 2
+	ContactRole_CONTACT_ROLE_POLICY      ContactRole = 3
+)
+
+// Enum value maps for ContactRole.
+var (
+	ContactRole_name = map[int32]string{
+		0: "CONTACT_ROLE_UNSPECIFIED",
+		1: "CONTACT_ROLE_DIPLOMATIC",
+		2: "CONTACT_ROLE_TECHNICAL",
+		3: "CONTACT_ROLE_POLICY",
+	}
+	ContactRole_value = map[string]int32{
+		"CONTACT_ROLE_UNSPECIFIED": 0,
+		"CONTACT_ROLE_DIPLOMATIC":  1,
+		"CONTACT_ROLE_TECHNICAL":   2,
+		"CONTACT_ROLE_POLICY":      3,
+	}
+)
+
+func (x ContactRole) Enum() *ContactRole {
+	p := new(ContactRole)
+	*p = x
+	return p
+}
+
+func (x ContactRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ContactRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_normledger_v1_member_proto_enumTypes[3].Descriptor()
+}
+
+func (ContactRole) Type() protoreflect.EnumType {
+	return &file_normledger_v1_member_proto_enumTypes[3]
+}
+
+func (x ContactRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ContactRole.Descriptor instead.
+func (ContactRole) EnumDescriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{3}
+}
+
+type ChannelType int32
+
+const (
+	ChannelType_CHANNEL_TYPE_UNSPECIFIED ChannelType = 0
+	ChannelType_CHANNEL_TYPE_EMAIL       ChannelType = 1
+	ChannelType_CHANNEL_TYPE_PHONE       ChannelType = 2
+	// A secure messaging address (Signal, Matrix, a national system).
+	ChannelType_CHANNEL_TYPE_SECURE_MESSAGING ChannelType = 3
+	ChannelType_CHANNEL_TYPE_FAX              ChannelType = 4
+	// A web form or API endpoint (https URL).
+	ChannelType_CHANNEL_TYPE_WEB ChannelType = 5
+)
+
+// Enum value maps for ChannelType.
+var (
+	ChannelType_name = map[int32]string{
+		0: "CHANNEL_TYPE_UNSPECIFIED",
+		1: "CHANNEL_TYPE_EMAIL",
+		2: "CHANNEL_TYPE_PHONE",
+		3: "CHANNEL_TYPE_SECURE_MESSAGING",
+		4: "CHANNEL_TYPE_FAX",
+		5: "CHANNEL_TYPE_WEB",
+	}
+	ChannelType_value = map[string]int32{
+		"CHANNEL_TYPE_UNSPECIFIED":      0,
+		"CHANNEL_TYPE_EMAIL":            1,
+		"CHANNEL_TYPE_PHONE":            2,
+		"CHANNEL_TYPE_SECURE_MESSAGING": 3,
+		"CHANNEL_TYPE_FAX":              4,
+		"CHANNEL_TYPE_WEB":              5,
+	}
+)
+
+func (x ChannelType) Enum() *ChannelType {
+	p := new(ChannelType)
+	*p = x
+	return p
+}
+
+func (x ChannelType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChannelType) Descriptor() protoreflect.EnumDescriptor {
+	return file_normledger_v1_member_proto_enumTypes[4].Descriptor()
+}
+
+func (ChannelType) Type() protoreflect.EnumType {
+	return &file_normledger_v1_member_proto_enumTypes[4]
+}
+
+func (x ChannelType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChannelType.Descriptor instead.
+func (ChannelType) EnumDescriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{4}
+}
+
 // MemberKey is one ed25519 signing key of a member. key_id is the lowercase hex
 // of the first 8 bytes of SHA-256(pub_key). A record at height H verifies
 // with a key whose valid_from_height <= H and (valid_until_height == 0 or
@@ -466,8 +580,11 @@ type Member struct {
 	// and revoked like signing keys, never used to sign. A sealed record
 	// names the active one it is encrypted to.
 	EncryptionKeys []*MemberKey `protobuf:"bytes,12,rep,name=encryption_keys,json=encryptionKeys,proto3" json:"encryption_keys,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The member's own directory entry (app version 9, docs/directory.md):
+	// set and reconfirmed only by the member's ContactUpdate records.
+	Directory     *DirectoryEntry `protobuf:"bytes,13,opt,name=directory,proto3" json:"directory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
@@ -584,6 +701,320 @@ func (x *Member) GetEncryptionKeys() []*MemberKey {
 	return nil
 }
 
+func (x *Member) GetDirectory() *DirectoryEntry {
+	if x != nil {
+		return x.Directory
+	}
+	return nil
+}
+
+// DirectoryEntry is a member's contact points as its last ContactUpdate
+// set them, when that was, and the deliveries recorded as failed since.
+type DirectoryEntry struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Points []*ContactPoint        `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// The contact update in force (the chain of `replaces` is the history).
+	UpdateId         string                 `protobuf:"bytes,2,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
+	ConfirmedHeight  int64                  `protobuf:"varint,3,opt,name=confirmed_height,json=confirmedHeight,proto3" json:"confirmed_height,omitempty"`
+	ConfirmedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=confirmed_at,json=confirmedAt,proto3" json:"confirmed_at,omitempty"`
+	FailedDeliveries []*FailedDelivery      `protobuf:"bytes,5,rep,name=failed_deliveries,json=failedDeliveries,proto3" json:"failed_deliveries,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DirectoryEntry) Reset() {
+	*x = DirectoryEntry{}
+	mi := &file_normledger_v1_member_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryEntry) ProtoMessage() {}
+
+func (x *DirectoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_member_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryEntry.ProtoReflect.Descriptor instead.
+func (*DirectoryEntry) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DirectoryEntry) GetPoints() []*ContactPoint {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *DirectoryEntry) GetUpdateId() string {
+	if x != nil {
+		return x.UpdateId
+	}
+	return ""
+}
+
+func (x *DirectoryEntry) GetConfirmedHeight() int64 {
+	if x != nil {
+		return x.ConfirmedHeight
+	}
+	return 0
+}
+
+func (x *DirectoryEntry) GetConfirmedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConfirmedAt
+	}
+	return nil
+}
+
+func (x *DirectoryEntry) GetFailedDeliveries() []*FailedDelivery {
+	if x != nil {
+		return x.FailedDeliveries
+	}
+	return nil
+}
+
+// FailedDelivery is a DeliveryFailure recorded against the entry in force.
+type FailedDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PingId        string                 `protobuf:"bytes,1,opt,name=ping_id,json=pingId,proto3" json:"ping_id,omitempty"`
+	RecordId      string                 `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	Channel       *ContactChannel        `protobuf:"bytes,5,opt,name=channel,proto3" json:"channel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailedDelivery) Reset() {
+	*x = FailedDelivery{}
+	mi := &file_normledger_v1_member_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailedDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailedDelivery) ProtoMessage() {}
+
+func (x *FailedDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_member_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailedDelivery.ProtoReflect.Descriptor instead.
+func (*FailedDelivery) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FailedDelivery) GetPingId() string {
+	if x != nil {
+		return x.PingId
+	}
+	return ""
+}
+
+func (x *FailedDelivery) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *FailedDelivery) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *FailedDelivery) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *FailedDelivery) GetChannel() *ContactChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+// ContactChannel is one way to reach a contact point.
+type ContactChannel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          ChannelType            `protobuf:"varint,1,opt,name=type,proto3,enum=normledger.v1.ChannelType" json:"type,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactChannel) Reset() {
+	*x = ContactChannel{}
+	mi := &file_normledger_v1_member_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactChannel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactChannel) ProtoMessage() {}
+
+func (x *ContactChannel) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_member_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactChannel.ProtoReflect.Descriptor instead.
+func (*ContactChannel) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ContactChannel) GetType() ChannelType {
+	if x != nil {
+		return x.Type
+	}
+	return ChannelType_CHANNEL_TYPE_UNSPECIFIED
+}
+
+func (x *ContactChannel) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// ContactPoint is one point of contact of a member's directory entry.
+type ContactPoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Role  ContactRole            `protobuf:"varint,1,opt,name=role,proto3,enum=normledger.v1.ContactRole" json:"role,omitempty"`
+	// A function ("Duty officer") or a person.
+	Name         string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Organisation string `protobuf:"bytes,3,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	// At least one; a ping names the one its nonce travels through.
+	Channels []*ContactChannel `protobuf:"bytes,4,rep,name=channels,proto3" json:"channels,omitempty"`
+	// ISO 639-1 codes ("en", "fr").
+	Languages []string `protobuf:"bytes,5,rep,name=languages,proto3" json:"languages,omitempty"`
+	// When it answers, free text ("24/7", "Mon-Fri 08:00-18:00 UTC").
+	Hours string `protobuf:"bytes,6,opt,name=hours,proto3" json:"hours,omitempty"`
+	// Optional: after this time the point is stale (the entry says so).
+	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactPoint) Reset() {
+	*x = ContactPoint{}
+	mi := &file_normledger_v1_member_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactPoint) ProtoMessage() {}
+
+func (x *ContactPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_member_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactPoint.ProtoReflect.Descriptor instead.
+func (*ContactPoint) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ContactPoint) GetRole() ContactRole {
+	if x != nil {
+		return x.Role
+	}
+	return ContactRole_CONTACT_ROLE_UNSPECIFIED
+}
+
+func (x *ContactPoint) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContactPoint) GetOrganisation() string {
+	if x != nil {
+		return x.Organisation
+	}
+	return ""
+}
+
+func (x *ContactPoint) GetChannels() []*ContactChannel {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *ContactPoint) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+func (x *ContactPoint) GetHours() string {
+	if x != nil {
+		return x.Hours
+	}
+	return ""
+}
+
+func (x *ContactPoint) GetValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidUntil
+	}
+	return nil
+}
+
 var File_normledger_v1_member_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_member_proto_rawDesc = "" +
@@ -608,7 +1039,7 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\forganisation\x18\x02 \x01(\tR\forganisation\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x04 \x01(\tR\x05phone\"\x92\x04\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\"\xcf\x04\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x05class\x18\x02 \x01(\x0e2\x1a.normledger.v1.MemberClassR\x05class\x12\x12\n" +
@@ -622,7 +1053,32 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x06status\x18\n" +
 	" \x01(\x0e2\x1b.normledger.v1.MemberStatusR\x06status\x125\n" +
 	"\ahistory\x18\v \x03(\v2\x1b.normledger.v1.MemberChangeR\ahistory\x12A\n" +
-	"\x0fencryption_keys\x18\f \x03(\v2\x18.normledger.v1.MemberKeyR\x0eencryptionKeys*\x98\x01\n" +
+	"\x0fencryption_keys\x18\f \x03(\v2\x18.normledger.v1.MemberKeyR\x0eencryptionKeys\x12;\n" +
+	"\tdirectory\x18\r \x01(\v2\x1d.normledger.v1.DirectoryEntryR\tdirectory\"\x98\x02\n" +
+	"\x0eDirectoryEntry\x123\n" +
+	"\x06points\x18\x01 \x03(\v2\x1b.normledger.v1.ContactPointR\x06points\x12\x1b\n" +
+	"\tupdate_id\x18\x02 \x01(\tR\bupdateId\x12)\n" +
+	"\x10confirmed_height\x18\x03 \x01(\x03R\x0fconfirmedHeight\x12=\n" +
+	"\fconfirmed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vconfirmedAt\x12J\n" +
+	"\x11failed_deliveries\x18\x05 \x03(\v2\x1d.normledger.v1.FailedDeliveryR\x10failedDeliveries\"\xc7\x01\n" +
+	"\x0eFailedDelivery\x12\x17\n" +
+	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x1b\n" +
+	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x127\n" +
+	"\achannel\x18\x05 \x01(\v2\x1d.normledger.v1.ContactChannelR\achannel\"Z\n" +
+	"\x0eContactChannel\x12.\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1a.normledger.v1.ChannelTypeR\x04type\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xa2\x02\n" +
+	"\fContactPoint\x12.\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x1a.normledger.v1.ContactRoleR\x04role\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\forganisation\x18\x03 \x01(\tR\forganisation\x129\n" +
+	"\bchannels\x18\x04 \x03(\v2\x1d.normledger.v1.ContactChannelR\bchannels\x12\x1c\n" +
+	"\tlanguages\x18\x05 \x03(\tR\tlanguages\x12\x14\n" +
+	"\x05hours\x18\x06 \x01(\tR\x05hours\x12;\n" +
+	"\vvalid_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"validUntil*\x98\x01\n" +
 	"\vMemberClass\x12\x1c\n" +
 	"\x18MEMBER_CLASS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_CLASS_STATE\x10\x01\x12\x1d\n" +
@@ -638,7 +1094,19 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11KEY_STATUS_ACTIVE\x10\x01\x12\x16\n" +
 	"\x12KEY_STATUS_REVOKED\x10\x02\x12\x16\n" +
-	"\x12KEY_STATUS_ROTATED\x10\x03BGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
+	"\x12KEY_STATUS_ROTATED\x10\x03*}\n" +
+	"\vContactRole\x12\x1c\n" +
+	"\x18CONTACT_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONTACT_ROLE_DIPLOMATIC\x10\x01\x12\x1a\n" +
+	"\x16CONTACT_ROLE_TECHNICAL\x10\x02\x12\x17\n" +
+	"\x13CONTACT_ROLE_POLICY\x10\x03*\xaa\x01\n" +
+	"\vChannelType\x12\x1c\n" +
+	"\x18CHANNEL_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12CHANNEL_TYPE_EMAIL\x10\x01\x12\x16\n" +
+	"\x12CHANNEL_TYPE_PHONE\x10\x02\x12!\n" +
+	"\x1dCHANNEL_TYPE_SECURE_MESSAGING\x10\x03\x12\x14\n" +
+	"\x10CHANNEL_TYPE_FAX\x10\x04\x12\x14\n" +
+	"\x10CHANNEL_TYPE_WEB\x10\x05BGZEgithub.com/normledger/normledger/proto/gen/normledger/v1;normledgerv1b\x06proto3"
 
 var (
 	file_normledger_v1_member_proto_rawDescOnce sync.Once
@@ -652,33 +1120,49 @@ func file_normledger_v1_member_proto_rawDescGZIP() []byte {
 	return file_normledger_v1_member_proto_rawDescData
 }
 
-var file_normledger_v1_member_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_normledger_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_normledger_v1_member_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_normledger_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_normledger_v1_member_proto_goTypes = []any{
 	(MemberClass)(0),              // 0: normledger.v1.MemberClass
 	(MemberStatus)(0),             // 1: normledger.v1.MemberStatus
 	(KeyStatus)(0),                // 2: normledger.v1.KeyStatus
-	(*MemberKey)(nil),             // 3: normledger.v1.MemberKey
-	(*MemberChange)(nil),          // 4: normledger.v1.MemberChange
-	(*PointOfContact)(nil),        // 5: normledger.v1.PointOfContact
-	(*Member)(nil),                // 6: normledger.v1.Member
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(ContactRole)(0),              // 3: normledger.v1.ContactRole
+	(ChannelType)(0),              // 4: normledger.v1.ChannelType
+	(*MemberKey)(nil),             // 5: normledger.v1.MemberKey
+	(*MemberChange)(nil),          // 6: normledger.v1.MemberChange
+	(*PointOfContact)(nil),        // 7: normledger.v1.PointOfContact
+	(*Member)(nil),                // 8: normledger.v1.Member
+	(*DirectoryEntry)(nil),        // 9: normledger.v1.DirectoryEntry
+	(*FailedDelivery)(nil),        // 10: normledger.v1.FailedDelivery
+	(*ContactChannel)(nil),        // 11: normledger.v1.ContactChannel
+	(*ContactPoint)(nil),          // 12: normledger.v1.ContactPoint
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_normledger_v1_member_proto_depIdxs = []int32{
-	2, // 0: normledger.v1.MemberKey.status:type_name -> normledger.v1.KeyStatus
-	7, // 1: normledger.v1.MemberKey.compromised_since_time:type_name -> google.protobuf.Timestamp
-	7, // 2: normledger.v1.MemberChange.time:type_name -> google.protobuf.Timestamp
-	0, // 3: normledger.v1.Member.class:type_name -> normledger.v1.MemberClass
-	3, // 4: normledger.v1.Member.keys:type_name -> normledger.v1.MemberKey
-	5, // 5: normledger.v1.Member.point_of_contact:type_name -> normledger.v1.PointOfContact
-	1, // 6: normledger.v1.Member.status:type_name -> normledger.v1.MemberStatus
-	4, // 7: normledger.v1.Member.history:type_name -> normledger.v1.MemberChange
-	3, // 8: normledger.v1.Member.encryption_keys:type_name -> normledger.v1.MemberKey
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	2,  // 0: normledger.v1.MemberKey.status:type_name -> normledger.v1.KeyStatus
+	13, // 1: normledger.v1.MemberKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	13, // 2: normledger.v1.MemberChange.time:type_name -> google.protobuf.Timestamp
+	0,  // 3: normledger.v1.Member.class:type_name -> normledger.v1.MemberClass
+	5,  // 4: normledger.v1.Member.keys:type_name -> normledger.v1.MemberKey
+	7,  // 5: normledger.v1.Member.point_of_contact:type_name -> normledger.v1.PointOfContact
+	1,  // 6: normledger.v1.Member.status:type_name -> normledger.v1.MemberStatus
+	6,  // 7: normledger.v1.Member.history:type_name -> normledger.v1.MemberChange
+	5,  // 8: normledger.v1.Member.encryption_keys:type_name -> normledger.v1.MemberKey
+	9,  // 9: normledger.v1.Member.directory:type_name -> normledger.v1.DirectoryEntry
+	12, // 10: normledger.v1.DirectoryEntry.points:type_name -> normledger.v1.ContactPoint
+	13, // 11: normledger.v1.DirectoryEntry.confirmed_at:type_name -> google.protobuf.Timestamp
+	10, // 12: normledger.v1.DirectoryEntry.failed_deliveries:type_name -> normledger.v1.FailedDelivery
+	13, // 13: normledger.v1.FailedDelivery.time:type_name -> google.protobuf.Timestamp
+	11, // 14: normledger.v1.FailedDelivery.channel:type_name -> normledger.v1.ContactChannel
+	4,  // 15: normledger.v1.ContactChannel.type:type_name -> normledger.v1.ChannelType
+	3,  // 16: normledger.v1.ContactPoint.role:type_name -> normledger.v1.ContactRole
+	11, // 17: normledger.v1.ContactPoint.channels:type_name -> normledger.v1.ContactChannel
+	13, // 18: normledger.v1.ContactPoint.valid_until:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_member_proto_init() }
@@ -691,8 +1175,8 @@ func file_normledger_v1_member_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_member_proto_rawDesc), len(file_normledger_v1_member_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   4,
+			NumEnums:      5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

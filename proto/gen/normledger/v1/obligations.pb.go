@@ -59,6 +59,14 @@ const (
 	// A recipient of a sealed record (Sealed.recipients) files a Receipt
 	// within params.ack_window_hours (app version 8).
 	ObligationKind_OBLIGATION_KIND_RECEIPT ObligationKind = 13
+	// A ping's target answers it with the nonce by answer_by (app version 9).
+	ObligationKind_OBLIGATION_KIND_ANSWER_PING ObligationKind = 14
+	// A member reconfirms its directory entry within a year of the last
+	// update (a new ContactUpdate meets it).
+	ObligationKind_OBLIGATION_KIND_RECONFIRM_CONTACT ObligationKind = 15
+	// A member updates its directory entry within 30 days of a recorded
+	// failed delivery.
+	ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT ObligationKind = 16
 )
 
 // Enum value maps for ObligationKind.
@@ -78,6 +86,9 @@ var (
 		11: "OBLIGATION_KIND_FINAL_REPORT",
 		12: "OBLIGATION_KIND_REVIEW",
 		13: "OBLIGATION_KIND_RECEIPT",
+		14: "OBLIGATION_KIND_ANSWER_PING",
+		15: "OBLIGATION_KIND_RECONFIRM_CONTACT",
+		16: "OBLIGATION_KIND_UPDATE_CONTACT",
 	}
 	ObligationKind_value = map[string]int32{
 		"OBLIGATION_KIND_UNSPECIFIED":           0,
@@ -94,6 +105,9 @@ var (
 		"OBLIGATION_KIND_FINAL_REPORT":          11,
 		"OBLIGATION_KIND_REVIEW":                12,
 		"OBLIGATION_KIND_RECEIPT":               13,
+		"OBLIGATION_KIND_ANSWER_PING":           14,
+		"OBLIGATION_KIND_RECONFIRM_CONTACT":     15,
+		"OBLIGATION_KIND_UPDATE_CONTACT":        16,
 	}
 )
 
@@ -249,7 +263,9 @@ type Obligation struct {
 	Creditors []string       `protobuf:"bytes,4,rep,name=creditors,proto3" json:"creditors,omitempty"`
 	// The record that created the obligation.
 	SourceRecord string `protobuf:"bytes,5,opt,name=source_record,json=sourceRecord,proto3" json:"source_record,omitempty"`
-	// For disclosure duties: the pledges the duty rests on.
+	// The records the duty rests on: for disclosure, staged reporting and
+	// (from app version 9) response duties the pledges that promised it; for
+	// a contact update duty the delivery failure that placed it.
 	Basis         []string               `protobuf:"bytes,6,rep,name=basis,proto3" json:"basis,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	CreatedHeight int64                  `protobuf:"varint,8,opt,name=created_height,json=createdHeight,proto3" json:"created_height,omitempty"`
@@ -726,8 +742,14 @@ type MemberCompliance struct {
 	// Receipts it did not file within the window: overdue, or filed late.
 	ReceiptsMissed *CountFigure    `protobuf:"bytes,14,opt,name=receipts_missed,json=receiptsMissed,proto3" json:"receipts_missed,omitempty"`
 	TimeToReceipt  *DurationFigure `protobuf:"bytes,15,opt,name=time_to_receipt,json=timeToReceipt,proto3" json:"time_to_receipt,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Pings addressed to the member (app version 9): answered on time /
+	// (on time + late + overdue), the ones it did not answer in time, and
+	// the median time to answer.
+	PingsOnTime      *RateFigure     `protobuf:"bytes,16,opt,name=pings_on_time,json=pingsOnTime,proto3" json:"pings_on_time,omitempty"`
+	PingsMissed      *CountFigure    `protobuf:"bytes,17,opt,name=pings_missed,json=pingsMissed,proto3" json:"pings_missed,omitempty"`
+	TimeToAnswerPing *DurationFigure `protobuf:"bytes,18,opt,name=time_to_answer_ping,json=timeToAnswerPing,proto3" json:"time_to_answer_ping,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MemberCompliance) Reset() {
@@ -865,6 +887,379 @@ func (x *MemberCompliance) GetTimeToReceipt() *DurationFigure {
 	return nil
 }
 
+func (x *MemberCompliance) GetPingsOnTime() *RateFigure {
+	if x != nil {
+		return x.PingsOnTime
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetPingsMissed() *CountFigure {
+	if x != nil {
+		return x.PingsMissed
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetTimeToAnswerPing() *DurationFigure {
+	if x != nil {
+		return x.TimeToAnswerPing
+	}
+	return nil
+}
+
+// ContactStatus is one member's directory entry and whether it is stale at
+// a block time (GET /v1/directory). A verifier recomputes it from the
+// proven member entry and the light-client-verified header's time
+// (ledger.ContactStatusAt).
+type ContactStatus struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Name   string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Class  MemberClass            `protobuf:"varint,3,opt,name=class,proto3,enum=normledger.v1.MemberClass" json:"class,omitempty"`
+	// Empty when the member never filed a contact update.
+	Entry *DirectoryEntry `protobuf:"bytes,4,opt,name=entry,proto3" json:"entry,omitempty"`
+	Stale bool            `protobuf:"varint,5,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Why, in words (one per reason).
+	StaleReasons []string `protobuf:"bytes,6,rep,name=stale_reasons,json=staleReasons,proto3" json:"stale_reasons,omitempty"`
+	// Whole days from the last confirmation to the block time.
+	DaysSinceConfirmation int64                  `protobuf:"varint,7,opt,name=days_since_confirmation,json=daysSinceConfirmation,proto3" json:"days_since_confirmation,omitempty"`
+	ReconfirmBy           *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=reconfirm_by,json=reconfirmBy,proto3" json:"reconfirm_by,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *ContactStatus) Reset() {
+	*x = ContactStatus{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactStatus) ProtoMessage() {}
+
+func (x *ContactStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactStatus.ProtoReflect.Descriptor instead.
+func (*ContactStatus) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ContactStatus) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ContactStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContactStatus) GetClass() MemberClass {
+	if x != nil {
+		return x.Class
+	}
+	return MemberClass_MEMBER_CLASS_UNSPECIFIED
+}
+
+func (x *ContactStatus) GetEntry() *DirectoryEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *ContactStatus) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+func (x *ContactStatus) GetStaleReasons() []string {
+	if x != nil {
+		return x.StaleReasons
+	}
+	return nil
+}
+
+func (x *ContactStatus) GetDaysSinceConfirmation() int64 {
+	if x != nil {
+		return x.DaysSinceConfirmation
+	}
+	return 0
+}
+
+func (x *ContactStatus) GetReconfirmBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReconfirmBy
+	}
+	return nil
+}
+
+// PingStatus is who a ping tested, who answered, and when
+// (GET /v1/pings/{id}). Every entry names the obligation and the records
+// it rests on, each provable on its own.
+type PingStatus struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	PingId           string                 `protobuf:"bytes,1,opt,name=ping_id,json=pingId,proto3" json:"ping_id,omitempty"`
+	Pinger           string                 `protobuf:"bytes,2,opt,name=pinger,proto3" json:"pinger,omitempty"`
+	Height           int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Time             *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	AnswerBy         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`
+	Targets          []*PingTargetStatus    `protobuf:"bytes,6,rep,name=targets,proto3" json:"targets,omitempty"`
+	Answered         uint32                 `protobuf:"varint,7,opt,name=answered,proto3" json:"answered,omitempty"`
+	AnsweredOnTime   uint32                 `protobuf:"varint,8,opt,name=answered_on_time,json=answeredOnTime,proto3" json:"answered_on_time,omitempty"`
+	FailedDeliveries uint32                 `protobuf:"varint,9,opt,name=failed_deliveries,json=failedDeliveries,proto3" json:"failed_deliveries,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PingStatus) Reset() {
+	*x = PingStatus{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingStatus) ProtoMessage() {}
+
+func (x *PingStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingStatus.ProtoReflect.Descriptor instead.
+func (*PingStatus) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PingStatus) GetPingId() string {
+	if x != nil {
+		return x.PingId
+	}
+	return ""
+}
+
+func (x *PingStatus) GetPinger() string {
+	if x != nil {
+		return x.Pinger
+	}
+	return ""
+}
+
+func (x *PingStatus) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *PingStatus) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *PingStatus) GetAnswerBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return nil
+}
+
+func (x *PingStatus) GetTargets() []*PingTargetStatus {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *PingStatus) GetAnswered() uint32 {
+	if x != nil {
+		return x.Answered
+	}
+	return 0
+}
+
+func (x *PingStatus) GetAnsweredOnTime() uint32 {
+	if x != nil {
+		return x.AnsweredOnTime
+	}
+	return 0
+}
+
+func (x *PingStatus) GetFailedDeliveries() uint32 {
+	if x != nil {
+		return x.FailedDeliveries
+	}
+	return 0
+}
+
+type PingTargetStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Member  string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Role    ContactRole            `protobuf:"varint,2,opt,name=role,proto3,enum=normledger.v1.ContactRole" json:"role,omitempty"`
+	Channel *ContactChannel        `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	// The answer obligation and where it stands.
+	ObligationId string                 `protobuf:"bytes,4,opt,name=obligation_id,json=obligationId,proto3" json:"obligation_id,omitempty"`
+	Status       ObligationStatus       `protobuf:"varint,5,opt,name=status,proto3,enum=normledger.v1.ObligationStatus" json:"status,omitempty"`
+	Due          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due,proto3" json:"due,omitempty"`
+	AnswerId     string                 `protobuf:"bytes,7,opt,name=answer_id,json=answerId,proto3" json:"answer_id,omitempty"`
+	AnswerHeight int64                  `protobuf:"varint,8,opt,name=answer_height,json=answerHeight,proto3" json:"answer_height,omitempty"`
+	AnswerTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	// A delivery failure the pinger recorded, and the update it obliges.
+	FailureId          string           `protobuf:"bytes,10,opt,name=failure_id,json=failureId,proto3" json:"failure_id,omitempty"`
+	UpdateObligationId string           `protobuf:"bytes,11,opt,name=update_obligation_id,json=updateObligationId,proto3" json:"update_obligation_id,omitempty"`
+	UpdateStatus       ObligationStatus `protobuf:"varint,12,opt,name=update_status,json=updateStatus,proto3,enum=normledger.v1.ObligationStatus" json:"update_status,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *PingTargetStatus) Reset() {
+	*x = PingTargetStatus{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingTargetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingTargetStatus) ProtoMessage() {}
+
+func (x *PingTargetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingTargetStatus.ProtoReflect.Descriptor instead.
+func (*PingTargetStatus) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PingTargetStatus) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *PingTargetStatus) GetRole() ContactRole {
+	if x != nil {
+		return x.Role
+	}
+	return ContactRole_CONTACT_ROLE_UNSPECIFIED
+}
+
+func (x *PingTargetStatus) GetChannel() *ContactChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+func (x *PingTargetStatus) GetObligationId() string {
+	if x != nil {
+		return x.ObligationId
+	}
+	return ""
+}
+
+func (x *PingTargetStatus) GetStatus() ObligationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ObligationStatus_OBLIGATION_STATUS_UNSPECIFIED
+}
+
+func (x *PingTargetStatus) GetDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Due
+	}
+	return nil
+}
+
+func (x *PingTargetStatus) GetAnswerId() string {
+	if x != nil {
+		return x.AnswerId
+	}
+	return ""
+}
+
+func (x *PingTargetStatus) GetAnswerHeight() int64 {
+	if x != nil {
+		return x.AnswerHeight
+	}
+	return 0
+}
+
+func (x *PingTargetStatus) GetAnswerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnswerTime
+	}
+	return nil
+}
+
+func (x *PingTargetStatus) GetFailureId() string {
+	if x != nil {
+		return x.FailureId
+	}
+	return ""
+}
+
+func (x *PingTargetStatus) GetUpdateObligationId() string {
+	if x != nil {
+		return x.UpdateObligationId
+	}
+	return ""
+}
+
+func (x *PingTargetStatus) GetUpdateStatus() ObligationStatus {
+	if x != nil {
+		return x.UpdateStatus
+	}
+	return ObligationStatus_OBLIGATION_STATUS_UNSPECIFIED
+}
+
 // SealedNotice is who was told of a sealed record and who confirmed
 // receipt, and when (GET /v1/sealed/{id}). Every entry names the
 // obligation and receipt record it rests on, each provable on its own.
@@ -892,7 +1287,7 @@ type SealedNotice struct {
 
 func (x *SealedNotice) Reset() {
 	*x = SealedNotice{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1299,7 @@ func (x *SealedNotice) String() string {
 func (*SealedNotice) ProtoMessage() {}
 
 func (x *SealedNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1312,7 @@ func (x *SealedNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedNotice.ProtoReflect.Descriptor instead.
 func (*SealedNotice) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SealedNotice) GetSealedId() string {
@@ -1030,7 +1425,7 @@ type SealedRecipientStatus struct {
 
 func (x *SealedRecipientStatus) Reset() {
 	*x = SealedRecipientStatus{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1437,7 @@ func (x *SealedRecipientStatus) String() string {
 func (*SealedRecipientStatus) ProtoMessage() {}
 
 func (x *SealedRecipientStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1450,7 @@ func (x *SealedRecipientStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedRecipientStatus.ProtoReflect.Descriptor instead.
 func (*SealedRecipientStatus) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SealedRecipientStatus) GetMember() string {
@@ -1156,7 +1551,7 @@ type StageFigure struct {
 
 func (x *StageFigure) Reset() {
 	*x = StageFigure{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1563,7 @@ func (x *StageFigure) String() string {
 func (*StageFigure) ProtoMessage() {}
 
 func (x *StageFigure) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1576,7 @@ func (x *StageFigure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageFigure.ProtoReflect.Descriptor instead.
 func (*StageFigure) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{9}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StageFigure) GetStage() DisclosureStage {
@@ -1228,15 +1623,19 @@ type PledgeCompliance struct {
 	// The pledge's state at state_time, the time of the block at the answer's
 	// height (a verifier recomputes it from the proven pledge and the
 	// light-client-verified header).
-	State         PledgeState            `protobuf:"varint,8,opt,name=state,proto3,enum=normledger.v1.PledgeState" json:"state,omitempty"`
-	StateTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=state_time,json=stateTime,proto3" json:"state_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	State     PledgeState            `protobuf:"varint,8,opt,name=state,proto3,enum=normledger.v1.PledgeState" json:"state,omitempty"`
+	StateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=state_time,json=stateTime,proto3" json:"state_time,omitempty"`
+	// Responses the pledge's respond_within_hours set the due time of
+	// (app version 9): consultation and assistance requests to its pledgors.
+	ResponseObligations []*StatusCount `protobuf:"bytes,10,rep,name=response_obligations,json=responseObligations,proto3" json:"response_obligations,omitempty"`
+	ResponsesOnTime     *RateFigure    `protobuf:"bytes,11,opt,name=responses_on_time,json=responsesOnTime,proto3" json:"responses_on_time,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *PledgeCompliance) Reset() {
 	*x = PledgeCompliance{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1647,7 @@ func (x *PledgeCompliance) String() string {
 func (*PledgeCompliance) ProtoMessage() {}
 
 func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1660,7 @@ func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PledgeCompliance.ProtoReflect.Descriptor instead.
 func (*PledgeCompliance) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{10}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PledgeCompliance) GetPledgeId() string {
@@ -1327,11 +1726,25 @@ func (x *PledgeCompliance) GetStateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PledgeCompliance) GetResponseObligations() []*StatusCount {
+	if x != nil {
+		return x.ResponseObligations
+	}
+	return nil
+}
+
+func (x *PledgeCompliance) GetResponsesOnTime() *RateFigure {
+	if x != nil {
+		return x.ResponsesOnTime
+	}
+	return nil
+}
+
 var File_normledger_v1_obligations_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\n" +
-	"\x1fnormledger/v1/obligations.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bnormledger/v1/records.proto\"\xc7\x04\n" +
+	"\x1fnormledger/v1/obligations.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x1bnormledger/v1/records.proto\"\xc7\x04\n" +
 	"\n" +
 	"Obligation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
@@ -1372,7 +1785,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
 	"\vCountFigure\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xd4\a\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xa0\t\n" +
 	"\x10MemberCompliance\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -1389,7 +1802,46 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\fmisbehaviour\x18\f \x01(\v2\x1a.normledger.v1.CountFigureR\fmisbehaviour\x12C\n" +
 	"\x10receipts_on_time\x18\r \x01(\v2\x19.normledger.v1.RateFigureR\x0ereceiptsOnTime\x12C\n" +
 	"\x0freceipts_missed\x18\x0e \x01(\v2\x1a.normledger.v1.CountFigureR\x0ereceiptsMissed\x12E\n" +
-	"\x0ftime_to_receipt\x18\x0f \x01(\v2\x1d.normledger.v1.DurationFigureR\rtimeToReceipt\"\x88\x04\n" +
+	"\x0ftime_to_receipt\x18\x0f \x01(\v2\x1d.normledger.v1.DurationFigureR\rtimeToReceipt\x12=\n" +
+	"\rpings_on_time\x18\x10 \x01(\v2\x19.normledger.v1.RateFigureR\vpingsOnTime\x12=\n" +
+	"\fpings_missed\x18\x11 \x01(\v2\x1a.normledger.v1.CountFigureR\vpingsMissed\x12L\n" +
+	"\x13time_to_answer_ping\x18\x12 \x01(\v2\x1d.normledger.v1.DurationFigureR\x10timeToAnswerPing\"\xd4\x02\n" +
+	"\rContactStatus\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
+	"\x05class\x18\x03 \x01(\x0e2\x1a.normledger.v1.MemberClassR\x05class\x123\n" +
+	"\x05entry\x18\x04 \x01(\v2\x1d.normledger.v1.DirectoryEntryR\x05entry\x12\x14\n" +
+	"\x05stale\x18\x05 \x01(\bR\x05stale\x12#\n" +
+	"\rstale_reasons\x18\x06 \x03(\tR\fstaleReasons\x126\n" +
+	"\x17days_since_confirmation\x18\a \x01(\x03R\x15daysSinceConfirmation\x12=\n" +
+	"\freconfirm_by\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vreconfirmBy\"\xec\x02\n" +
+	"\n" +
+	"PingStatus\x12\x17\n" +
+	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x16\n" +
+	"\x06pinger\x18\x02 \x01(\tR\x06pinger\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x127\n" +
+	"\tanswer_by\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\banswerBy\x129\n" +
+	"\atargets\x18\x06 \x03(\v2\x1f.normledger.v1.PingTargetStatusR\atargets\x12\x1a\n" +
+	"\banswered\x18\a \x01(\rR\banswered\x12(\n" +
+	"\x10answered_on_time\x18\b \x01(\rR\x0eansweredOnTime\x12+\n" +
+	"\x11failed_deliveries\x18\t \x01(\rR\x10failedDeliveries\"\xb5\x04\n" +
+	"\x10PingTargetStatus\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12.\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1a.normledger.v1.ContactRoleR\x04role\x127\n" +
+	"\achannel\x18\x03 \x01(\v2\x1d.normledger.v1.ContactChannelR\achannel\x12#\n" +
+	"\robligation_id\x18\x04 \x01(\tR\fobligationId\x127\n" +
+	"\x06status\x18\x05 \x01(\x0e2\x1f.normledger.v1.ObligationStatusR\x06status\x12,\n" +
+	"\x03due\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12\x1b\n" +
+	"\tanswer_id\x18\a \x01(\tR\banswerId\x12#\n" +
+	"\ranswer_height\x18\b \x01(\x03R\fanswerHeight\x12;\n" +
+	"\vanswer_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"answerTime\x12\x1d\n" +
+	"\n" +
+	"failure_id\x18\n" +
+	" \x01(\tR\tfailureId\x120\n" +
+	"\x14update_obligation_id\x18\v \x01(\tR\x12updateObligationId\x12D\n" +
+	"\rupdate_status\x18\f \x01(\x0e2\x1f.normledger.v1.ObligationStatusR\fupdateStatus\"\x88\x04\n" +
 	"\fSealedNotice\x12\x1b\n" +
 	"\tsealed_id\x18\x01 \x01(\tR\bsealedId\x12\x16\n" +
 	"\x06sealer\x18\x02 \x01(\tR\x06sealer\x12\x16\n" +
@@ -1427,7 +1879,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
 	"\aon_time\x18\x03 \x01(\v2\x19.normledger.v1.RateFigureR\x06onTime\x12?\n" +
 	"\ftime_to_file\x18\x04 \x01(\v2\x1d.normledger.v1.DurationFigureR\n" +
-	"timeToFile\"\x8e\x04\n" +
+	"timeToFile\"\xa4\x05\n" +
 	"\x10PledgeCompliance\x12\x1b\n" +
 	"\tpledge_id\x18\x01 \x01(\tR\bpledgeId\x12\x1a\n" +
 	"\bpledgors\x18\x02 \x03(\tR\bpledgors\x12Q\n" +
@@ -1438,7 +1890,10 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x10staged_reporting\x18\a \x03(\v2\x1a.normledger.v1.StageFigureR\x0fstagedReporting\x120\n" +
 	"\x05state\x18\b \x01(\x0e2\x1a.normledger.v1.PledgeStateR\x05state\x129\n" +
 	"\n" +
-	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime*\xd3\x03\n" +
+	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime\x12M\n" +
+	"\x14response_obligations\x18\n" +
+	" \x03(\v2\x1a.normledger.v1.StatusCountR\x13responseObligations\x12E\n" +
+	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\xbf\x04\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -1454,7 +1909,10 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x12 \n" +
 	"\x1cOBLIGATION_KIND_FINAL_REPORT\x10\v\x12\x1a\n" +
 	"\x16OBLIGATION_KIND_REVIEW\x10\f\x12\x1b\n" +
-	"\x17OBLIGATION_KIND_RECEIPT\x10\r*\xc9\x01\n" +
+	"\x17OBLIGATION_KIND_RECEIPT\x10\r\x12\x1f\n" +
+	"\x1bOBLIGATION_KIND_ANSWER_PING\x10\x0e\x12%\n" +
+	"!OBLIGATION_KIND_RECONFIRM_CONTACT\x10\x0f\x12\"\n" +
+	"\x1eOBLIGATION_KIND_UPDATE_CONTACT\x10\x10*\xc9\x01\n" +
 	"\x10ObligationStatus\x12!\n" +
 	"\x1dOBLIGATION_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBLIGATION_STATUS_OPEN\x10\x01\x12\x19\n" +
@@ -1481,7 +1939,7 @@ func file_normledger_v1_obligations_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_obligations_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_normledger_v1_obligations_proto_goTypes = []any{
 	(ObligationKind)(0),           // 0: normledger.v1.ObligationKind
 	(ObligationStatus)(0),         // 1: normledger.v1.ObligationStatus
@@ -1493,25 +1951,32 @@ var file_normledger_v1_obligations_proto_goTypes = []any{
 	(*DeterminationCount)(nil),    // 7: normledger.v1.DeterminationCount
 	(*CountFigure)(nil),           // 8: normledger.v1.CountFigure
 	(*MemberCompliance)(nil),      // 9: normledger.v1.MemberCompliance
-	(*SealedNotice)(nil),          // 10: normledger.v1.SealedNotice
-	(*SealedRecipientStatus)(nil), // 11: normledger.v1.SealedRecipientStatus
-	(*StageFigure)(nil),           // 12: normledger.v1.StageFigure
-	(*PledgeCompliance)(nil),      // 13: normledger.v1.PledgeCompliance
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(Determination)(0),            // 15: normledger.v1.Determination
-	(RecordKind)(0),               // 16: normledger.v1.RecordKind
-	(*TimeWindow)(nil),            // 17: normledger.v1.TimeWindow
-	(DisclosureStage)(0),          // 18: normledger.v1.DisclosureStage
+	(*ContactStatus)(nil),         // 10: normledger.v1.ContactStatus
+	(*PingStatus)(nil),            // 11: normledger.v1.PingStatus
+	(*PingTargetStatus)(nil),      // 12: normledger.v1.PingTargetStatus
+	(*SealedNotice)(nil),          // 13: normledger.v1.SealedNotice
+	(*SealedRecipientStatus)(nil), // 14: normledger.v1.SealedRecipientStatus
+	(*StageFigure)(nil),           // 15: normledger.v1.StageFigure
+	(*PledgeCompliance)(nil),      // 16: normledger.v1.PledgeCompliance
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(Determination)(0),            // 18: normledger.v1.Determination
+	(MemberClass)(0),              // 19: normledger.v1.MemberClass
+	(*DirectoryEntry)(nil),        // 20: normledger.v1.DirectoryEntry
+	(ContactRole)(0),              // 21: normledger.v1.ContactRole
+	(*ContactChannel)(nil),        // 22: normledger.v1.ContactChannel
+	(RecordKind)(0),               // 23: normledger.v1.RecordKind
+	(*TimeWindow)(nil),            // 24: normledger.v1.TimeWindow
+	(DisclosureStage)(0),          // 25: normledger.v1.DisclosureStage
 }
 var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	0,  // 0: normledger.v1.Obligation.kind:type_name -> normledger.v1.ObligationKind
-	14, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
-	14, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
+	17, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
+	17, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
 	1,  // 3: normledger.v1.Obligation.status:type_name -> normledger.v1.ObligationStatus
-	14, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
-	14, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
+	17, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
+	17, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: normledger.v1.StatusCount.status:type_name -> normledger.v1.ObligationStatus
-	15, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
+	18, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
 	4,  // 8: normledger.v1.MemberCompliance.obligations:type_name -> normledger.v1.StatusCount
 	5,  // 9: normledger.v1.MemberCompliance.on_time:type_name -> normledger.v1.RateFigure
 	6,  // 10: normledger.v1.MemberCompliance.time_to_acknowledge:type_name -> normledger.v1.DurationFigure
@@ -1520,36 +1985,53 @@ var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	7,  // 13: normledger.v1.MemberCompliance.findings:type_name -> normledger.v1.DeterminationCount
 	8,  // 14: normledger.v1.MemberCompliance.open_challenges:type_name -> normledger.v1.CountFigure
 	8,  // 15: normledger.v1.MemberCompliance.overdue:type_name -> normledger.v1.CountFigure
-	12, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	15, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
 	5,  // 17: normledger.v1.MemberCompliance.reviews_on_time:type_name -> normledger.v1.RateFigure
 	8,  // 18: normledger.v1.MemberCompliance.misbehaviour:type_name -> normledger.v1.CountFigure
 	5,  // 19: normledger.v1.MemberCompliance.receipts_on_time:type_name -> normledger.v1.RateFigure
 	8,  // 20: normledger.v1.MemberCompliance.receipts_missed:type_name -> normledger.v1.CountFigure
 	6,  // 21: normledger.v1.MemberCompliance.time_to_receipt:type_name -> normledger.v1.DurationFigure
-	14, // 22: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
-	16, // 23: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
-	14, // 24: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
-	11, // 25: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
-	17, // 26: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 27: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
-	14, // 28: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
-	14, // 29: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
-	18, // 30: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
-	4,  // 31: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
-	5,  // 32: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 33: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
-	4,  // 34: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 35: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 36: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	7,  // 37: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	12, // 38: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
-	2,  // 39: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
-	14, // 40: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	5,  // 22: normledger.v1.MemberCompliance.pings_on_time:type_name -> normledger.v1.RateFigure
+	8,  // 23: normledger.v1.MemberCompliance.pings_missed:type_name -> normledger.v1.CountFigure
+	6,  // 24: normledger.v1.MemberCompliance.time_to_answer_ping:type_name -> normledger.v1.DurationFigure
+	19, // 25: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
+	20, // 26: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
+	17, // 27: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
+	17, // 28: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
+	17, // 29: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
+	12, // 30: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
+	21, // 31: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
+	22, // 32: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
+	1,  // 33: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
+	17, // 34: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
+	17, // 35: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
+	1,  // 36: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
+	17, // 37: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
+	23, // 38: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
+	17, // 39: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
+	14, // 40: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
+	24, // 41: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 42: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
+	17, // 43: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
+	17, // 44: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
+	25, // 45: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
+	4,  // 46: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 47: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 48: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
+	4,  // 49: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 50: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 51: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	7,  // 52: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	15, // 53: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	2,  // 54: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
+	17, // 55: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
+	4,  // 56: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 57: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }
@@ -1557,6 +2039,7 @@ func file_normledger_v1_obligations_proto_init() {
 	if File_normledger_v1_obligations_proto != nil {
 		return
 	}
+	file_normledger_v1_member_proto_init()
 	file_normledger_v1_records_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1564,7 +2047,7 @@ func file_normledger_v1_obligations_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_obligations_proto_rawDesc), len(file_normledger_v1_obligations_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -46,6 +46,11 @@ const (
 	RecordKind_RECORD_KIND_KEY_REVOCATION      RecordKind = 16
 	// App version 8.
 	RecordKind_RECORD_KIND_RECEIPT RecordKind = 17
+	// App version 9: the contact directory (docs/directory.md).
+	RecordKind_RECORD_KIND_CONTACT_UPDATE   RecordKind = 18
+	RecordKind_RECORD_KIND_PING             RecordKind = 19
+	RecordKind_RECORD_KIND_PING_ANSWER      RecordKind = 20
+	RecordKind_RECORD_KIND_DELIVERY_FAILURE RecordKind = 21
 )
 
 // Enum value maps for RecordKind.
@@ -69,6 +74,10 @@ var (
 		15: "RECORD_KIND_VOTE",
 		16: "RECORD_KIND_KEY_REVOCATION",
 		17: "RECORD_KIND_RECEIPT",
+		18: "RECORD_KIND_CONTACT_UPDATE",
+		19: "RECORD_KIND_PING",
+		20: "RECORD_KIND_PING_ANSWER",
+		21: "RECORD_KIND_DELIVERY_FAILURE",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -89,6 +98,10 @@ var (
 		"RECORD_KIND_VOTE":                15,
 		"RECORD_KIND_KEY_REVOCATION":      16,
 		"RECORD_KIND_RECEIPT":             17,
+		"RECORD_KIND_CONTACT_UPDATE":      18,
+		"RECORD_KIND_PING":                19,
+		"RECORD_KIND_PING_ANSWER":         20,
+		"RECORD_KIND_DELIVERY_FAILURE":    21,
 	}
 )
 
@@ -933,6 +946,10 @@ type Record struct {
 	//	*Record_Vote
 	//	*Record_KeyRevocation
 	//	*Record_Receipt
+	//	*Record_ContactUpdate
+	//	*Record_Ping
+	//	*Record_PingAnswer
+	//	*Record_DeliveryFailure
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1156,6 +1173,42 @@ func (x *Record) GetReceipt() *Receipt {
 	return nil
 }
 
+func (x *Record) GetContactUpdate() *ContactUpdate {
+	if x != nil {
+		if x, ok := x.Body.(*Record_ContactUpdate); ok {
+			return x.ContactUpdate
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetPingAnswer() *PingAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*Record_PingAnswer); ok {
+			return x.PingAnswer
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDeliveryFailure() *DeliveryFailure {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DeliveryFailure); ok {
+			return x.DeliveryFailure
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1229,6 +1282,23 @@ type Record_Receipt struct {
 	Receipt *Receipt `protobuf:"bytes,26,opt,name=receipt,proto3,oneof"`
 }
 
+type Record_ContactUpdate struct {
+	// App version 9.
+	ContactUpdate *ContactUpdate `protobuf:"bytes,27,opt,name=contact_update,json=contactUpdate,proto3,oneof"`
+}
+
+type Record_Ping struct {
+	Ping *Ping `protobuf:"bytes,28,opt,name=ping,proto3,oneof"`
+}
+
+type Record_PingAnswer struct {
+	PingAnswer *PingAnswer `protobuf:"bytes,29,opt,name=ping_answer,json=pingAnswer,proto3,oneof"`
+}
+
+type Record_DeliveryFailure struct {
+	DeliveryFailure *DeliveryFailure `protobuf:"bytes,30,opt,name=delivery_failure,json=deliveryFailure,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1262,6 +1332,14 @@ func (*Record_Vote) isRecord_Body() {}
 func (*Record_KeyRevocation) isRecord_Body() {}
 
 func (*Record_Receipt) isRecord_Body() {}
+
+func (*Record_ContactUpdate) isRecord_Body() {}
+
+func (*Record_Ping) isRecord_Body() {}
+
+func (*Record_PingAnswer) isRecord_Body() {}
+
+func (*Record_DeliveryFailure) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1539,7 +1617,8 @@ type Notification struct {
 	ResponseRequested bool     `protobuf:"varint,6,opt,name=response_requested,json=responseRequested,proto3" json:"response_requested,omitempty"`
 	// Required when response_requested.
 	RespondBy *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=respond_by,json=respondBy,proto3" json:"respond_by,omitempty"`
-	// Required for POC updates.
+	// Required for POC updates (below app version 9; from 9 a member keeps
+	// its directory entry with ContactUpdate records and the type is refused).
 	PointOfContact *PointOfContactUpdate `protobuf:"bytes,8,opt,name=point_of_contact,json=pointOfContact,proto3" json:"point_of_contact,omitempty"`
 	GeoScope       []string              `protobuf:"bytes,9,rep,name=geo_scope,json=geoScope,proto3" json:"geo_scope,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -3323,18 +3402,344 @@ func (x *KeyRevocation) GetReason() string {
 	return ""
 }
 
+// ContactUpdate replaces the signer's own directory entry (app version 9):
+// one point per role, at most three. Filing it also confirms the entry
+// (a member reconfirms by filing its points again). replaces names the
+// update in force, empty for a member's first: an update that does not name
+// the one in force is refused (contact_superseded), so two operators of one
+// member cannot overwrite each other unseen.
+type ContactUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Points        []*ContactPoint        `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	Replaces      string                 `protobuf:"bytes,2,opt,name=replaces,proto3" json:"replaces,omitempty"`
+	Statement     string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactUpdate) Reset() {
+	*x = ContactUpdate{}
+	mi := &file_normledger_v1_records_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactUpdate) ProtoMessage() {}
+
+func (x *ContactUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactUpdate.ProtoReflect.Descriptor instead.
+func (*ContactUpdate) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ContactUpdate) GetPoints() []*ContactPoint {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *ContactUpdate) GetReplaces() string {
+	if x != nil {
+		return x.Replaces
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+// PingTarget is one member a ping tests, through one of its registered
+// channels: commitment = SHA-256("normledger/v1/ping" 0x00 || member 0x00 ||
+// nonce). The nonce travels only through that channel, out of band.
+type PingTarget struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Role          ContactRole            `protobuf:"varint,2,opt,name=role,proto3,enum=normledger.v1.ContactRole" json:"role,omitempty"`
+	Channel       *ContactChannel        `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	Commitment    []byte                 `protobuf:"bytes,4,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingTarget) Reset() {
+	*x = PingTarget{}
+	mi := &file_normledger_v1_records_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingTarget) ProtoMessage() {}
+
+func (x *PingTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingTarget.ProtoReflect.Descriptor instead.
+func (*PingTarget) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PingTarget) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *PingTarget) GetRole() ContactRole {
+	if x != nil {
+		return x.Role
+	}
+	return ContactRole_CONTACT_ROLE_UNSPECIFIED
+}
+
+func (x *PingTarget) GetChannel() *ContactChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return nil
+}
+
+func (x *PingTarget) GetCommitment() []byte {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+// Ping tests that members' registered channels work (app version 9): each
+// target answers by answer_by with the nonce it received through the named
+// channel. A member holding the "directory" role may ping many members at
+// once; any other member pings one (a bilateral check).
+type Ping struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Targets       []*PingTarget          `protobuf:"bytes,1,rep,name=targets,proto3" json:"targets,omitempty"`
+	AnswerBy      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`
+	Statement     string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ping) Reset() {
+	*x = Ping{}
+	mi := &file_normledger_v1_records_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ping) ProtoMessage() {}
+
+func (x *Ping) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ping.ProtoReflect.Descriptor instead.
+func (*Ping) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Ping) GetTargets() []*PingTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *Ping) GetAnswerBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnswerBy
+	}
+	return nil
+}
+
+func (x *Ping) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+// PingAnswer is a target's answer: the nonce it received (16 to 64 bytes),
+// which the ledger checks against the ping's commitment for the signer.
+type PingAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PingId        string                 `protobuf:"bytes,1,opt,name=ping_id,json=pingId,proto3" json:"ping_id,omitempty"`
+	Nonce         []byte                 `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Statement     string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingAnswer) Reset() {
+	*x = PingAnswer{}
+	mi := &file_normledger_v1_records_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingAnswer) ProtoMessage() {}
+
+func (x *PingAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingAnswer.ProtoReflect.Descriptor instead.
+func (*PingAnswer) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *PingAnswer) GetPingId() string {
+	if x != nil {
+		return x.PingId
+	}
+	return ""
+}
+
+func (x *PingAnswer) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *PingAnswer) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+// DeliveryFailure is the pinger's record that a nonce could not be
+// delivered through the target's channel (the address bounced, the phone
+// did not answer): the target owes an update of its entry within 30 days.
+type DeliveryFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PingId        string                 `protobuf:"bytes,1,opt,name=ping_id,json=pingId,proto3" json:"ping_id,omitempty"`
+	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryFailure) Reset() {
+	*x = DeliveryFailure{}
+	mi := &file_normledger_v1_records_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryFailure) ProtoMessage() {}
+
+func (x *DeliveryFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_records_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryFailure.ProtoReflect.Descriptor instead.
+func (*DeliveryFailure) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DeliveryFailure) GetPingId() string {
+	if x != nil {
+		return x.PingId
+	}
+	return ""
+}
+
+func (x *DeliveryFailure) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *DeliveryFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_normledger_v1_records_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/governance.proto\"l\n" +
+	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\"l\n" +
 	"\n" +
 	"TimeWindow\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\x9a\t\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x97\v\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
@@ -3360,7 +3765,12 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\bproposal\x18\x17 \x01(\v2\x17.normledger.v1.ProposalH\x00R\bproposal\x12)\n" +
 	"\x04vote\x18\x18 \x01(\v2\x13.normledger.v1.VoteH\x00R\x04vote\x12E\n" +
 	"\x0ekey_revocation\x18\x19 \x01(\v2\x1c.normledger.v1.KeyRevocationH\x00R\rkeyRevocation\x122\n" +
-	"\areceipt\x18\x1a \x01(\v2\x16.normledger.v1.ReceiptH\x00R\areceiptB\x06\n" +
+	"\areceipt\x18\x1a \x01(\v2\x16.normledger.v1.ReceiptH\x00R\areceipt\x12E\n" +
+	"\x0econtact_update\x18\x1b \x01(\v2\x1c.normledger.v1.ContactUpdateH\x00R\rcontactUpdate\x12)\n" +
+	"\x04ping\x18\x1c \x01(\v2\x13.normledger.v1.PingH\x00R\x04ping\x12<\n" +
+	"\vping_answer\x18\x1d \x01(\v2\x19.normledger.v1.PingAnswerH\x00R\n" +
+	"pingAnswer\x12K\n" +
+	"\x10delivery_failure\x18\x1e \x01(\v2\x1e.normledger.v1.DeliveryFailureH\x00R\x0fdeliveryFailureB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
@@ -3536,7 +3946,32 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x128\n" +
 	"\x18compromised_since_height\x18\x03 \x01(\x03R\x16compromisedSinceHeight\x12P\n" +
 	"\x16compromised_since_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x14compromisedSinceTime\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason*\xfc\x03\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"~\n" +
+	"\rContactUpdate\x123\n" +
+	"\x06points\x18\x01 \x03(\v2\x1b.normledger.v1.ContactPointR\x06points\x12\x1a\n" +
+	"\breplaces\x18\x02 \x01(\tR\breplaces\x12\x1c\n" +
+	"\tstatement\x18\x03 \x01(\tR\tstatement\"\xad\x01\n" +
+	"\n" +
+	"PingTarget\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12.\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1a.normledger.v1.ContactRoleR\x04role\x127\n" +
+	"\achannel\x18\x03 \x01(\v2\x1d.normledger.v1.ContactChannelR\achannel\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\x04 \x01(\fR\n" +
+	"commitment\"\x92\x01\n" +
+	"\x04Ping\x123\n" +
+	"\atargets\x18\x01 \x03(\v2\x19.normledger.v1.PingTargetR\atargets\x127\n" +
+	"\tanswer_by\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\banswerBy\x12\x1c\n" +
+	"\tstatement\x18\x03 \x01(\tR\tstatement\"Y\n" +
+	"\n" +
+	"PingAnswer\x12\x17\n" +
+	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x14\n" +
+	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x1c\n" +
+	"\tstatement\x18\x03 \x01(\tR\tstatement\"Z\n" +
+	"\x0fDeliveryFailure\x12\x17\n" +
+	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\xf1\x04\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -3557,7 +3992,11 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x14RECORD_KIND_PROPOSAL\x10\x0e\x12\x14\n" +
 	"\x10RECORD_KIND_VOTE\x10\x0f\x12\x1e\n" +
 	"\x1aRECORD_KIND_KEY_REVOCATION\x10\x10\x12\x17\n" +
-	"\x13RECORD_KIND_RECEIPT\x10\x11*\xbc\x02\n" +
+	"\x13RECORD_KIND_RECEIPT\x10\x11\x12\x1e\n" +
+	"\x1aRECORD_KIND_CONTACT_UPDATE\x10\x12\x12\x14\n" +
+	"\x10RECORD_KIND_PING\x10\x13\x12\x1b\n" +
+	"\x17RECORD_KIND_PING_ANSWER\x10\x14\x12 \n" +
+	"\x1cRECORD_KIND_DELIVERY_FAILURE\x10\x15*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -3651,7 +4090,7 @@ func file_normledger_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_normledger_v1_records_proto_goTypes = []any{
 	(RecordKind)(0),               // 0: normledger.v1.RecordKind
 	(Sector)(0),                   // 1: normledger.v1.Sector
@@ -3696,15 +4135,23 @@ var file_normledger_v1_records_proto_goTypes = []any{
 	(*Proposal)(nil),              // 40: normledger.v1.Proposal
 	(*Vote)(nil),                  // 41: normledger.v1.Vote
 	(*KeyRevocation)(nil),         // 42: normledger.v1.KeyRevocation
-	(*timestamppb.Timestamp)(nil), // 43: google.protobuf.Timestamp
-	(*GovernanceAction)(nil),      // 44: normledger.v1.GovernanceAction
-	(VoteOption)(0),               // 45: normledger.v1.VoteOption
+	(*ContactUpdate)(nil),         // 43: normledger.v1.ContactUpdate
+	(*PingTarget)(nil),            // 44: normledger.v1.PingTarget
+	(*Ping)(nil),                  // 45: normledger.v1.Ping
+	(*PingAnswer)(nil),            // 46: normledger.v1.PingAnswer
+	(*DeliveryFailure)(nil),       // 47: normledger.v1.DeliveryFailure
+	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
+	(*GovernanceAction)(nil),      // 49: normledger.v1.GovernanceAction
+	(VoteOption)(0),               // 50: normledger.v1.VoteOption
+	(*ContactPoint)(nil),          // 51: normledger.v1.ContactPoint
+	(ContactRole)(0),              // 52: normledger.v1.ContactRole
+	(*ContactChannel)(nil),        // 53: normledger.v1.ContactChannel
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
-	43, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	43, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	48, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	48, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	2,  // 2: normledger.v1.Record.tlp:type_name -> normledger.v1.Tlp
-	43, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
+	48, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
 	17, // 4: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
 	19, // 5: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
 	21, // 6: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
@@ -3722,59 +4169,68 @@ var file_normledger_v1_records_proto_depIdxs = []int32{
 	41, // 18: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
 	42, // 19: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
 	37, // 20: normledger.v1.Record.receipt:type_name -> normledger.v1.Receipt
-	1,  // 21: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	43, // 22: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	43, // 23: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	43, // 24: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 25: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	18, // 26: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
-	4,  // 27: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 28: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 29: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	43, // 30: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	20, // 31: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 32: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 33: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 34: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 35: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 36: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	43, // 37: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	43, // 38: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	43, // 39: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	43, // 40: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	43, // 41: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 42: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	23, // 43: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 44: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 45: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 46: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	25, // 47: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	26, // 48: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 49: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	43, // 50: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 51: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 52: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 53: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 54: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	28, // 55: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	43, // 56: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	43, // 57: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 58: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 59: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	43, // 60: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	33, // 61: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	35, // 62: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
-	15, // 63: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
-	15, // 64: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	43, // 65: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
-	44, // 66: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
-	45, // 67: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
-	43, // 68: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
-	69, // [69:69] is the sub-list for method output_type
-	69, // [69:69] is the sub-list for method input_type
-	69, // [69:69] is the sub-list for extension type_name
-	69, // [69:69] is the sub-list for extension extendee
-	0,  // [0:69] is the sub-list for field type_name
+	43, // 21: normledger.v1.Record.contact_update:type_name -> normledger.v1.ContactUpdate
+	45, // 22: normledger.v1.Record.ping:type_name -> normledger.v1.Ping
+	46, // 23: normledger.v1.Record.ping_answer:type_name -> normledger.v1.PingAnswer
+	47, // 24: normledger.v1.Record.delivery_failure:type_name -> normledger.v1.DeliveryFailure
+	1,  // 25: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	48, // 26: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	48, // 27: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	48, // 28: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	16, // 29: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	18, // 30: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
+	4,  // 31: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	13, // 32: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 33: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	48, // 34: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	20, // 35: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	5,  // 36: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	3,  // 37: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	6,  // 38: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	7,  // 39: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 40: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	48, // 41: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	48, // 42: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	48, // 43: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	48, // 44: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	48, // 45: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	8,  // 46: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	23, // 47: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	1,  // 48: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	9,  // 49: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	14, // 50: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	25, // 51: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	26, // 52: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	3,  // 53: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	48, // 54: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	10, // 55: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	11, // 56: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	12, // 57: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	14, // 58: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	28, // 59: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	48, // 60: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	48, // 61: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	15, // 62: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 63: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	48, // 64: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	33, // 65: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	35, // 66: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
+	15, // 67: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
+	15, // 68: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	48, // 69: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
+	49, // 70: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
+	50, // 71: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
+	48, // 72: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
+	51, // 73: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
+	52, // 74: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
+	53, // 75: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
+	44, // 76: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
+	48, // 77: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
+	78, // [78:78] is the sub-list for method output_type
+	78, // [78:78] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -3783,6 +4239,7 @@ func file_normledger_v1_records_proto_init() {
 		return
 	}
 	file_normledger_v1_governance_proto_init()
+	file_normledger_v1_member_proto_init()
 	file_normledger_v1_records_proto_msgTypes[2].OneofWrappers = []any{
 		(*Record_Pledge)(nil),
 		(*Record_Notification)(nil),
@@ -3801,6 +4258,10 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_Vote)(nil),
 		(*Record_KeyRevocation)(nil),
 		(*Record_Receipt)(nil),
+		(*Record_ContactUpdate)(nil),
+		(*Record_Ping)(nil),
+		(*Record_PingAnswer)(nil),
+		(*Record_DeliveryFailure)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3808,7 +4269,7 @@ func file_normledger_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_records_proto_rawDesc), len(file_normledger_v1_records_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

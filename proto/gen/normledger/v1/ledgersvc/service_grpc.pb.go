@@ -33,6 +33,8 @@ const (
 	LedgerService_GetMemberCompliance_FullMethodName = "/normledger.v1.LedgerService/GetMemberCompliance"
 	LedgerService_GetPledgeCompliance_FullMethodName = "/normledger.v1.LedgerService/GetPledgeCompliance"
 	LedgerService_GetSealedNotice_FullMethodName     = "/normledger.v1.LedgerService/GetSealedNotice"
+	LedgerService_GetDirectory_FullMethodName        = "/normledger.v1.LedgerService/GetDirectory"
+	LedgerService_GetPingStatus_FullMethodName       = "/normledger.v1.LedgerService/GetPingStatus"
 	LedgerService_GetBlock_FullMethodName            = "/normledger.v1.LedgerService/GetBlock"
 	LedgerService_GetGenesis_FullMethodName          = "/normledger.v1.LedgerService/GetGenesis"
 	LedgerService_GetProof_FullMethodName            = "/normledger.v1.LedgerService/GetProof"
@@ -83,6 +85,12 @@ type LedgerServiceClient interface {
 	// Who a sealed record was sent to and who confirmed receipt, when
 	// (docs/sealed.md; the obligations and receipts it names are provable).
 	GetSealedNotice(ctx context.Context, in *v1.GetSealedNoticeRequest, opts ...grpc.CallOption) (*v1.GetSealedNoticeResponse, error)
+	// The contact directory at a height: every member's entry and whether
+	// it is stale at that block's time (docs/directory.md). With prove, the
+	// member entries carry proofs.
+	GetDirectory(ctx context.Context, in *v1.GetDirectoryRequest, opts ...grpc.CallOption) (*v1.GetDirectoryResponse, error)
+	// Who a ping tested and who answered, when (docs/directory.md).
+	GetPingStatus(ctx context.Context, in *v1.GetPingStatusRequest, opts ...grpc.CallOption) (*v1.GetPingStatusResponse, error)
 	// Block data (transactions) of a height, for auditors re-executing the chain.
 	GetBlock(ctx context.Context, in *v1.GetBlockRequest, opts ...grpc.CallOption) (*v1.GetBlockResponse, error)
 	// The genesis document.
@@ -247,6 +255,26 @@ func (c *ledgerServiceClient) GetSealedNotice(ctx context.Context, in *v1.GetSea
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetDirectory(ctx context.Context, in *v1.GetDirectoryRequest, opts ...grpc.CallOption) (*v1.GetDirectoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.GetDirectoryResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetDirectory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetPingStatus(ctx context.Context, in *v1.GetPingStatusRequest, opts ...grpc.CallOption) (*v1.GetPingStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.GetPingStatusResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetPingStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ledgerServiceClient) GetBlock(ctx context.Context, in *v1.GetBlockRequest, opts ...grpc.CallOption) (*v1.GetBlockResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(v1.GetBlockResponse)
@@ -394,6 +422,12 @@ type LedgerServiceServer interface {
 	// Who a sealed record was sent to and who confirmed receipt, when
 	// (docs/sealed.md; the obligations and receipts it names are provable).
 	GetSealedNotice(context.Context, *v1.GetSealedNoticeRequest) (*v1.GetSealedNoticeResponse, error)
+	// The contact directory at a height: every member's entry and whether
+	// it is stale at that block's time (docs/directory.md). With prove, the
+	// member entries carry proofs.
+	GetDirectory(context.Context, *v1.GetDirectoryRequest) (*v1.GetDirectoryResponse, error)
+	// Who a ping tested and who answered, when (docs/directory.md).
+	GetPingStatus(context.Context, *v1.GetPingStatusRequest) (*v1.GetPingStatusResponse, error)
 	// Block data (transactions) of a height, for auditors re-executing the chain.
 	GetBlock(context.Context, *v1.GetBlockRequest) (*v1.GetBlockResponse, error)
 	// The genesis document.
@@ -466,6 +500,12 @@ func (UnimplementedLedgerServiceServer) GetPledgeCompliance(context.Context, *v1
 }
 func (UnimplementedLedgerServiceServer) GetSealedNotice(context.Context, *v1.GetSealedNoticeRequest) (*v1.GetSealedNoticeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSealedNotice not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetDirectory(context.Context, *v1.GetDirectoryRequest) (*v1.GetDirectoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDirectory not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetPingStatus(context.Context, *v1.GetPingStatusRequest) (*v1.GetPingStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPingStatus not implemented")
 }
 func (UnimplementedLedgerServiceServer) GetBlock(context.Context, *v1.GetBlockRequest) (*v1.GetBlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
@@ -755,6 +795,42 @@ func _LedgerService_GetSealedNotice_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetDirectory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(v1.GetDirectoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetDirectory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetDirectory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetDirectory(ctx, req.(*v1.GetDirectoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetPingStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(v1.GetPingStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetPingStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetPingStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetPingStatus(ctx, req.(*v1.GetPingStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LedgerService_GetBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(v1.GetBlockRequest)
 	if err := dec(in); err != nil {
@@ -1011,6 +1087,14 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSealedNotice",
 			Handler:    _LedgerService_GetSealedNotice_Handler,
+		},
+		{
+			MethodName: "GetDirectory",
+			Handler:    _LedgerService_GetDirectory_Handler,
+		},
+		{
+			MethodName: "GetPingStatus",
+			Handler:    _LedgerService_GetPingStatus_Handler,
 		},
 		{
 			MethodName: "GetBlock",
