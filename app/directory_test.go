@@ -213,18 +213,33 @@ func TestPings(t *testing.T) {
 	h.now = by
 	h.block()
 	h.expect(pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, ping, "xcc", sOverdue)
-	h.fileNow("xcc", answer(ping, fixture.PingNonce("xcc")))
+	late := h.fileNow("xcc", answer(ping, fixture.PingNonce("xcc")))
 	h.expect(pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, ping, "xcc", sLate)
-
-	// Its update meets the update and reconfirmation duties and clears the
-	// failure; a failure can then no longer be recorded for that ping.
-	h.fileNow("xcc", contactUpdate(xcc, fixture.Contact("xcc", pb.ContactRole_CONTACT_ROLE_DIPLOMATIC)))
-	h.expect(pb.ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT, ping, "xcc", sMet)
-	h.expect(pb.ObligationKind_OBLIGATION_KIND_RECONFIRM_CONTACT, xcc, "xcc", sMet)
-	if cs := ledger.ContactStatusAt(h.member("xcc"), h.now); cs.Stale {
-		t.Fatalf("xcc after its update: %v", cs.StaleReasons)
+	// The nonce got through after all: the failure no longer holds.
+	if up := h.expect(pb.ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT, ping, "xcc", sMet); up.StatusRecord != late {
+		t.Fatalf("update duty met by %s, want the answer %s", up.StatusRecord, late)
 	}
-	_ = xbb
+	if cs := ledger.ContactStatusAt(h.member("xcc"), h.now); cs.Stale || len(cs.Entry.FailedDeliveries) != 0 {
+		t.Fatalf("xcc after its late answer: %v", cs)
+	}
+
+	// Its update meets the reconfirmation duty.
+	h.fileNow("xcc", contactUpdate(xcc, fixture.Contact("xcc", pb.ContactRole_CONTACT_ROLE_DIPLOMATIC)))
+	h.expect(pb.ObligationKind_OBLIGATION_KIND_RECONFIRM_CONTACT, xcc, "xcc", sMet)
+
+	// Re-filing the same entry after a ping does not escape a failure: the
+	// channel pinged is still registered. An entry that dropped it was
+	// fixed already: the failure is refused.
+	p2 := h.fileNow("observatory", pingOf(h.now.Add(time.Hour), technical("xbb")))
+	xbb2 := h.fileNow("xbb", contactUpdate(xbb, fixture.Contact("xbb", pb.ContactRole_CONTACT_ROLE_TECHNICAL)))
+	h.fileNow("observatory", failure(p2, "xbb"))
+	h.expect(pb.ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT, p2, "xbb", sOpen)
+	p3 := h.fileNow("observatory", pingOf(h.now.Add(time.Hour), technical("xbb")))
+	email := fixture.Contact("xbb", pb.ContactRole_CONTACT_ROLE_TECHNICAL)
+	email.Channels = []*pb.ContactChannel{{Type: pb.ChannelType_CHANNEL_TYPE_EMAIL, Address: "cert@xbb.example"}}
+	h.fileNow("xbb", contactUpdate(xbb2, email))
+	h.expect(pb.ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT, p2, "xbb", sMet)
+	h.mustReject(t, h.signSeq("observatory", h.nextSeq("observatory"), failure(p3, "xbb")), ledger.CodeContactSuperseded)
 
 	// The figures and the ping's status.
 	v := h.view()
@@ -242,7 +257,8 @@ func TestPings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Answered != 2 || st.AnsweredOnTime != 1 || st.FailedDeliveries != 1 || st.Targets[1].FailureId != fail || st.Targets[0].AnswerId != an {
+	if st.Answered != 2 || st.AnsweredOnTime != 1 || st.FailedDeliveries != 1 || st.Targets[1].FailureId != fail || st.Targets[0].AnswerId != an ||
+		st.Targets[1].UpdateStatus != sMet {
 		t.Fatalf("ping status: %v", st)
 	}
 }
@@ -258,6 +274,8 @@ func TestDirectoryNeedsAppVersion9(t *testing.T) {
 	h.block()
 	h.mustReject(t, h.signSeq("xbb", h.nextSeq("xbb"), contactUpdate("", fixture.Contact("xbb", pb.ContactRole_CONTACT_ROLE_TECHNICAL))), ledger.CodeNonCanonical)
 	h.mustReject(t, h.signSeq("xaa", h.nextSeq("xaa"), pingOf(h.now.Add(time.Hour), technical("xbb"))), ledger.CodeNonCanonical)
+	h.mustReject(t, h.signSeq("xbb", h.nextSeq("xbb"), answer(strings.Repeat("ab", 32), fixture.PingNonce("xbb"))), ledger.CodeNonCanonical)
+	h.mustReject(t, h.signSeq("xaa", h.nextSeq("xaa"), failure(strings.Repeat("ab", 32), "xbb")), ledger.CodeNonCanonical)
 	h.mustReject(t, h.signSeq("xaa", h.nextSeq("xaa"), &pb.Record{SchemaVersion: 1, Body: &pb.Record_Sealed{Sealed: &pb.Sealed{
 		SealedKind: pb.RecordKind_RECORD_KIND_PING, Commitment: make([]byte, 32), RevealBy: timestamppb.New(h.now.Add(time.Hour))}}}), ledger.CodeBadEnum)
 }

@@ -31,7 +31,9 @@ import (
 func directoryTxCmds(e *env) []*cobra.Command {
 	var cf sendFlags
 	var file, replaces string
-	var reconfirm bool
+	var reconfirm, ctrustNode bool
+	var cwitnesses []string
+	ctf := &trustFlags{}
 	contact := &cobra.Command{
 		Use:   "contact --from KEY (--file CONTACT.json | --reconfirm)",
 		Short: "Set or reconfirm your own directory entry (contact points)",
@@ -44,9 +46,13 @@ protojson of a ContactUpdate, e.g.
     "channels": [{"type": "CHANNEL_TYPE_PHONE", "address": "+99 555 0100"},
                  {"type": "CHANNEL_TYPE_EMAIL", "address": "cert@xaa.example"}]}]}
 
---reconfirm files the entry in force again (the yearly reconfirmation).
-The update names the entry it replaces (read from the node unless
---replaces is given); the ledger refuses it if another update came first.
+--reconfirm files the entry in force again (the yearly reconfirmation): it
+is read from your member entry proven against a light-client-verified header
+(trust root and --witness as for tx seal; --trust-node takes the node's
+word), so a node cannot have you sign addresses of its own, and printed
+before it is filed. The update names the entry it replaces (read from the
+node unless --replaces is given); the ledger refuses it if another update
+came first.
 
 Exit status as for tx submit.`,
 		Args: cobra.NoArgs,
@@ -60,17 +66,26 @@ Exit status as for tx submit.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			m, err := c.Member(ctx, s.Member)
-			if err != nil {
-				return err
-			}
+			var m *pb.Member
 			u := new(pb.ContactUpdate)
 			if reconfirm {
+				ms, err := e.recipientEntries(ctx, c, []string{s.Member}, ctrustNode, cwitnesses, ctf)
+				if err != nil {
+					return err
+				}
+				m = ms[0]
 				if m.GetDirectory() == nil {
 					return fmt.Errorf("%s has no directory entry to reconfirm: file one with --file", s.Member)
 				}
 				u.Points, u.Statement = m.Directory.Points, "Reconfirmed."
+				fmt.Fprintf(e.err, "reconfirming the entry of %s set by %s:\n", s.Member, m.Directory.UpdateId)
+				for _, p := range m.Directory.Points {
+					fmt.Fprintf(e.err, "  %s: %s (%s)\n", enum.Name(p.Role), p.Name, channels(p))
+				}
 			} else {
+				if m, err = c.Member(ctx, s.Member); err != nil {
+					return err
+				}
 				bz, err := os.ReadFile(file)
 				if err != nil {
 					return err
@@ -94,6 +109,9 @@ Exit status as for tx submit.`,
 	contact.Flags().StringVar(&file, "file", "", "contact update JSON file")
 	contact.Flags().BoolVar(&reconfirm, "reconfirm", false, "file the entry in force again")
 	contact.Flags().StringVar(&replaces, "replaces", "", "the update in force (default: as the node says)")
+	contact.Flags().StringArrayVar(&cwitnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable; --reconfirm)")
+	contact.Flags().BoolVar(&ctrustNode, "trust-node", false, "with --reconfirm, take the entry from --node without proofs")
+	ctf.add(contact, false)
 
 	var pf sendFlags
 	var to, witnesses []string
@@ -295,15 +313,19 @@ Exit status: 0 verified (stale or not: the output says); 4 not verified;
 	tf.add(contact, true)
 
 	var pwitnesses []string
+	var pingAt int64
 	ptf := &trustFlags{}
 	ping := &cobra.Command{
 		Use:   "ping ID",
 		Short: "Prove who answered a ping, and that the others did not",
-		Long: `verify ping verifies the ping record, then for each target proves its answer
-duty at the newest attested height: a met duty names the answer record,
-which is verified too and whose nonce is checked against the ping's
-commitment here; an open or overdue duty proves that no answer was accepted
-by that height (an accepted answer meets it in the same block).
+		Long: `verify ping verifies the ping record, then proves every target's answer duty
+at one height (--height, default: the newest the node attests), whose block
+time it reads from the light-client-verified header: a met duty names the
+answer record, which is verified too and whose nonce is checked against the
+ping's commitment here; an open or overdue duty proves that no answer was
+accepted by that height (an accepted answer meets it in its own block). It
+says NO ANSWER only when that block's time is at or after the ping's
+answer_by: a node cannot pass off an early state as the outcome.
 
 Exit status: 0 verified; 4 not verified; 1 other errors.`,
 		Args: cobra.ExactArgs(1),
@@ -324,14 +346,33 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 			if p == nil {
 				return &exitError{code: ExitUnverified, err: fmt.Errorf("record %s is not a ping", id)}
 			}
-			fmt.Fprintf(e.out, "VERIFIED: ping %s by %s, answers due %s\n", id, ptx.Body.Signer, p.AnswerBy.AsTime().UTC().Format(time.RFC3339))
+			due := p.AnswerBy.AsTime()
+			fmt.Fprintf(e.out, "VERIFIED: ping %s by %s, answers due %s\n", id, ptx.Body.Signer, due.UTC().Format(time.RFC3339))
+			// Every duty at one height, whose verified block time says
+			// whether the answer window had closed.
+			v.At = pingAt
+			var at time.Time
 			for _, t := range p.Targets {
 				ob, h, err := v.Obligation(ctx, ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, id, t.Member))
 				if err != nil {
 					return verifyExit(err)
 				}
+				if at.IsZero() {
+					lb, err := v.Light.Header(ctx, h)
+					if err != nil {
+						return verifyExit(err)
+					}
+					v.At, at = h, lb.Time
+					fmt.Fprintf(e.out, "  answer duties proven at height %d (block time %s)\n", h, at.UTC().Format(time.RFC3339))
+				}
 				if ledger.Open(ob) {
-					fmt.Fprintf(e.out, "  %-12s NO ANSWER at height %d: its answer duty %s is %s (proven)\n", t.Member, h, ob.Id, layout.StatusName(ob.Status))
+					if at.Before(due) {
+						fmt.Fprintf(e.out, "  %-12s no answer yet at height %d (the window is open until %s): its answer duty %s is %s (proven)\n",
+							t.Member, h, due.UTC().Format(time.RFC3339), ob.Id, layout.StatusName(ob.Status))
+						continue
+					}
+					fmt.Fprintf(e.out, "  %-12s NO ANSWER by %s (none accepted up to height %d): its answer duty %s is %s (proven)\n",
+						t.Member, due.UTC().Format(time.RFC3339), h, ob.Id, layout.StatusName(ob.Status))
 					continue
 				}
 				if ob.Status == pb.ObligationStatus_OBLIGATION_STATUS_WAIVED {
@@ -353,6 +394,7 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 		},
 	}
 	ping.Flags().StringArrayVar(&pwitnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")
+	ping.Flags().Int64Var(&pingAt, "height", 0, "state height to prove the answer duties at (default: the newest attested)")
 	ptf.add(ping, true)
 	return []*cobra.Command{contact, ping}
 }

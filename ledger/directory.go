@@ -375,11 +375,12 @@ func validateDeliveryFailure(v *validator, r *pb.Record) error {
 
 func admitDeliveryFailure(a *admission, r *pb.Record) error {
 	f := r.GetDeliveryFailure()
-	rec, tx, err := a.ownTx("delivery_failure.ping_id", f.PingId, pb.RecordKind_RECORD_KIND_PING)
+	_, tx, err := a.ownTx("delivery_failure.ping_id", f.PingId, pb.RecordKind_RECORD_KIND_PING)
 	if err != nil {
 		return err
 	}
-	if pingTarget(tx.GetBody().GetRecord().GetPing(), f.Target) == nil {
+	t := pingTarget(tx.GetBody().GetRecord().GetPing(), f.Target)
+	if t == nil {
 		return errf(CodeNotRecipient, "delivery_failure.target: %q is not a target of ping %s", f.Target, f.PingId)
 	}
 	if err := openDuty(a, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, f.PingId, f.Target, "delivery_failure.target"); err != nil {
@@ -389,10 +390,14 @@ func admitDeliveryFailure(a *admission, r *pb.Record) error {
 	if err != nil {
 		return err
 	}
-	d := m.GetDirectory()
-	if d == nil || d.ConfirmedHeight > rec.Height {
-		return errf(CodeContactSuperseded, "delivery_failure.target: %q updated its entry after ping %s; the channel pinged is no longer the one registered", f.Target, f.PingId)
+	// The failure is of the channel pinged: recorded against the entry in
+	// force as long as that still registers it (re-filing the same entry
+	// does not escape it); an entry that dropped it was already fixed.
+	if registeredChannel(m, t.Role, t.Channel) != nil {
+		return errf(CodeContactSuperseded, "delivery_failure.target: %q no longer registers the %s channel %s %q pinged by %s (its entry was updated since)",
+			f.Target, enum.Name(t.Role), enum.Name(t.Channel.GetType()), t.Channel.GetAddress(), f.PingId)
 	}
+	d := m.GetDirectory()
 	if slices.ContainsFunc(d.FailedDeliveries, func(x *pb.FailedDelivery) bool { return x.PingId == f.PingId }) {
 		return errf(CodeDuplicateRecord, "delivery_failure: a failed delivery of ping %s to %q is already recorded", f.PingId, f.Target)
 	}
@@ -435,6 +440,19 @@ func (g *govState) directoryChange(id, author string, r *pb.Record) error {
 			Channel: proto.Clone(t.GetChannel()).(*pb.ContactChannel)})
 		g.note(m, id, "delivery failed (ping "+f.PingId+")")
 		g.putMember(m)
+	case *pb.Record_PingAnswer:
+		an := body.PingAnswer
+		m, err := g.existing("ping_answer", author)
+		if err != nil {
+			return err
+		}
+		d := m.GetDirectory()
+		if d == nil || !slices.ContainsFunc(d.FailedDeliveries, func(x *pb.FailedDelivery) bool { return x.PingId == an.PingId }) {
+			return nil
+		}
+		d.FailedDeliveries = slices.DeleteFunc(d.FailedDeliveries, func(x *pb.FailedDelivery) bool { return x.PingId == an.PingId })
+		g.note(m, id, "delivery confirmed (ping "+an.PingId+" answered)")
+		g.putMember(m)
 	}
 	return nil
 }
@@ -467,6 +485,11 @@ func (o *obligations) directory(r *pb.Record) error {
 			}
 		}
 	case *pb.Record_PingAnswer:
+		// The nonce got through after all: a failure recorded for this
+		// ping no longer holds, and the update it placed is met.
+		if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT, body.PingAnswer.PingId, o.author); err != nil {
+			return err
+		}
 		return o.fulfil(pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING, body.PingAnswer.PingId, o.author)
 	case *pb.Record_DeliveryFailure:
 		f := body.DeliveryFailure

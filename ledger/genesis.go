@@ -99,6 +99,9 @@ func ValidateGenesis(gs *pb.GenesisState) error {
 		if len(m.History) > 0 {
 			return errf(CodeGenesis, "member %q: history starts empty", m.Id)
 		}
+		if m.Directory != nil {
+			return errf(CodeGenesis, "member %q: a directory entry is filed by the member (contact_update), not set in genesis", m.Id)
+		}
 	}
 	return nil
 }

@@ -149,4 +149,10 @@ func TestValidateGenesis(t *testing.T) {
 	if ledger.ValidateGenesis(dup) == nil {
 		t.Fatal("duplicate member accepted")
 	}
+	// A directory entry is the member's own record, never preset.
+	preset := fixture.Genesis(fixture.Dev(2, fixture.SeededKey))
+	preset.Members[0].Directory = &pb.DirectoryEntry{Points: []*pb.ContactPoint{fixture.Contact("xaa", pb.ContactRole_CONTACT_ROLE_TECHNICAL)}}
+	if ledger.CodeOf(ledger.ValidateGenesis(preset)) != ledger.CodeGenesis {
+		t.Fatal("a preset directory entry accepted")
+	}
 }

@@ -34,7 +34,7 @@ func (g *govState) applyRecord(id, author string, r *pb.Record, ob *obligations)
 		if err := g.revoke(m, kr.KeyId, kr.CompromisedSinceHeight, kr.CompromisedSinceTime, id, "by its member"); err != nil {
 			return err
 		}
-	case *pb.Record_ContactUpdate, *pb.Record_DeliveryFailure:
+	case *pb.Record_ContactUpdate, *pb.Record_DeliveryFailure, *pb.Record_PingAnswer:
 		return g.directoryChange(id, author, r)
 	default:
 		return nil

@@ -207,8 +207,20 @@ func TestRecordLog(t *testing.T) {
 			t.Fatalf("verify contact of a member without an entry: exit %d\n%s", code, out)
 		}
 		code, out = runCLI(t, append([]string{"verify", "ping", pingID}, flags...)...)
-		if code != 0 || !lineHas(out, silent, "NO ANSWER", "overdue (proven)") || !lineHas(out, "xaa", "answered met", "proven") {
+		if code != 0 || !lineHas(out, silent, "NO ANSWER by", "overdue (proven)") || !lineHas(out, "xaa", "answered met", "proven") {
 			t.Fatalf("verify ping: exit %d\n%s", code, out)
+		}
+		// At the ping's own height every duty is open, and proven so: but
+		// its block time is before answer_by, so that proves no silence.
+		var ping SeedStep
+		for _, s := range steps {
+			if s.Name == PingStep {
+				ping = s
+			}
+		}
+		code, out = runCLI(t, append([]string{"verify", "ping", pingID, "--height", fmt.Sprint(ping.Height)}, flags...)...)
+		if code != 0 || strings.Contains(out, "NO ANSWER") || !lineHas(out, silent, "no answer yet at height") {
+			t.Fatalf("verify ping at the ping's height: exit %d\n%s", code, out)
 		}
 		// A node that hides the answer (an answered duty shown open) is caught.
 		hider := liar(t, ln.cf.Base(), func(path string, body []byte) []byte {
