@@ -479,9 +479,13 @@ func TestRewrittenHistory(t *testing.T) {
 	if after := wstate(); after.Size != before.Size || !bytes.Equal(after.Root, before.Root) {
 		t.Fatalf("the witness moved from A's log (%d) to %d", before.Size, after.Size)
 	}
-	wlog := tail(LogFile(a.f.nw.Witnesses[0]), 200)
-	if !strings.Contains(wlog, "inconsistent checkpoint refused") {
-		t.Fatalf("the witness log shows no refusal:\n%s", tail(LogFile(a.f.nw.Witnesses[0]), 20))
+	// B's nodes push each checkpoint on their own schedule: wait for the
+	// witness to have refused one (a fixed pause was once too short in CI).
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(tail(LogFile(a.f.nw.Witnesses[0]), 400), "inconsistent checkpoint refused"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the witness log shows no refusal within a minute:\n%s", tail(LogFile(a.f.nw.Witnesses[0]), 20))
+		}
+		time.Sleep(time.Second)
 	}
 	vbp := b.verifier(t, b.cf, "")
 	vbp.Policy = pol
