@@ -138,37 +138,31 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 		}
 	}
 	c.ReviewsOnTime = onTime(reviews)
-	var receipts []*pb.Obligation
-	c.ReceiptsMissed = &pb.CountFigure{}
-	for _, o := range obs {
-		if o.Kind != pb.ObligationKind_OBLIGATION_KIND_RECEIPT {
-			continue
-		}
-		receipts = append(receipts, o)
-		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE {
-			c.ReceiptsMissed.Count++
-			c.ReceiptsMissed.Ids = append(c.ReceiptsMissed.Ids, o.Id)
-		}
-	}
-	c.ReceiptsOnTime = onTime(receipts)
-	c.TimeToReceipt = medianTime(receipts, pb.ObligationKind_OBLIGATION_KIND_RECEIPT)
-	var pings []*pb.Obligation
-	c.PingsMissed = &pb.CountFigure{}
-	for _, o := range obs {
-		if o.Kind != pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING {
-			continue
-		}
-		pings = append(pings, o)
-		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE {
-			c.PingsMissed.Count++
-			c.PingsMissed.Ids = append(c.PingsMissed.Ids, o.Id)
-		}
-	}
-	c.PingsOnTime = onTime(pings)
-	c.TimeToAnswerPing = medianTime(pings, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING)
+	c.ReceiptsOnTime, c.ReceiptsMissed, c.TimeToReceipt = answered(obs, pb.ObligationKind_OBLIGATION_KIND_RECEIPT)
+	c.PingsOnTime, c.PingsMissed, c.TimeToAnswerPing = answered(obs, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING)
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
+}
+
+// answered are the figures of the duties of kind in obs that ask for an
+// answer within a window (receipts, ping answers): on time / (on time +
+// late + overdue), the ones not answered in time (late or overdue), and
+// the median time to answer.
+func answered(obs []*pb.Obligation, kind pb.ObligationKind) (*pb.RateFigure, *pb.CountFigure, *pb.DurationFigure) {
+	var of []*pb.Obligation
+	missed := &pb.CountFigure{}
+	for _, o := range obs {
+		if o.Kind != kind {
+			continue
+		}
+		of = append(of, o)
+		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE {
+			missed.Count++
+			missed.Ids = append(missed.Ids, o.Id)
+		}
+	}
+	return onTime(of), missed, medianTime(of, kind)
 }
 
 // stageFigures are the staged reporting figures of obs, one per stage.

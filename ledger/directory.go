@@ -405,8 +405,8 @@ func admitDeliveryFailure(a *admission, r *pb.Record) error {
 	return nil
 }
 
-// directoryChange makes the member registry changes of a contact update or
-// a delivery failure.
+// directoryChange makes the member registry changes of a contact update, a
+// delivery failure, and an answer that clears one.
 func (g *govState) directoryChange(id, author string, r *pb.Record) error {
 	switch body := r.Body.(type) {
 	case *pb.Record_ContactUpdate:
@@ -457,8 +457,7 @@ func (g *govState) directoryChange(id, author string, r *pb.Record) error {
 	return nil
 }
 
-// directoryObligations places and meets the duties of the directory's
-// records.
+// directory places and meets the duties of the directory's records.
 func (o *obligations) directory(r *pb.Record) error {
 	switch body := r.Body.(type) {
 	case *pb.Record_ContactUpdate:

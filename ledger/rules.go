@@ -703,19 +703,22 @@ func admitWaiver(a *admission, r *pb.Record) error {
 // not operations or exercises, which are a state's); point-of-contact
 // updates are contact_update records (the directory), no longer
 // notifications that change nothing.
+//
+// A state's ordinary notification reads nothing more (the write path's
+// most common record): only a poc_update, or a notification by another
+// class (which allowed admitted at app version 9 only), is looked at.
 func notificationV9(a *admission, n *pb.Notification) error {
-	v9, err := atLeast(a.st, AppVersionContactDirectory)
-	if err != nil || !v9 {
-		return err
-	}
-	if n.Type == pb.NotificationType_NOTIFICATION_TYPE_POC_UPDATE {
-		return errf(CodeDeprecatedField, "notification.type poc_update is replaced from app version %d by contact_update records (docs/directory.md)", AppVersionContactDirectory)
-	}
-	if a.signer.Class != classState {
+	switch {
+	case a.signer.Class != classState:
 		switch n.Type {
 		case pb.NotificationType_NOTIFICATION_TYPE_IMMINENT_OPERATION, pb.NotificationType_NOTIFICATION_TYPE_EXERCISE:
 			return errf(CodeClassNotAllowed, "a %v notifies requests and information; %v notifications are a state's", a.signer.Class, n.Type)
 		}
+	case n.Type == pb.NotificationType_NOTIFICATION_TYPE_POC_UPDATE:
+		if v9, err := atLeast(a.st, AppVersionContactDirectory); err != nil || !v9 {
+			return err
+		}
+		return errf(CodeDeprecatedField, "notification.type poc_update is replaced from app version %d by contact_update records (docs/directory.md)", AppVersionContactDirectory)
 	}
 	return nil
 }

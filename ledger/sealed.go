@@ -90,13 +90,6 @@ func checkAppVersion(st State, r *pb.Record) error {
 	return nil
 }
 
-// beforeV8 says whether the chain in st is below app version 8, and at
-// which version it is.
-func beforeV8(st State) (bool, uint64, error) {
-	v, err := appVersion(st)
-	return v < AppVersionSealedToRecipients, v, err
-}
-
 // AgeRecipient checks an age X25519 recipient string ("age1...") and
 // returns its key id (EncryptionKeyID).
 func AgeRecipient(field, s string) (string, error) {
@@ -221,11 +214,11 @@ func validateSealedTo(s *pb.Sealed) error {
 // each an active member whose named encryption key is active.
 func admitSealedTo(a *admission, s *pb.Sealed) error {
 	if len(s.EncryptedCopies) > 0 {
-		before, _, err := beforeV8(a.st)
+		v8, err := atLeast(a.st, AppVersionSealedToRecipients)
 		if err != nil {
 			return err
 		}
-		if !before {
+		if v8 {
 			return errf(CodeDeprecatedField, "sealed.encrypted_copies is deprecated from app version %d: encrypt once to sealed.recipients", AppVersionSealedToRecipients)
 		}
 	}

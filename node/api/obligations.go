@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -118,9 +119,9 @@ func (s *Server) GetPledgeCompliance(ctx context.Context, req *pb.GetPledgeCompl
 	}
 	// The pledge's state at the time of the block at this height.
 	h := v.Version()
-	cm, err := s.chain.Commit(ctx, &h)
-	if err != nil || cm.SignedHeader.Header == nil {
-		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("no header at height %d: %v", h, err))
+	t, err := s.blockTime(ctx, h)
+	if err != nil {
+		return nil, err
 	}
 	rec, err := v.Record(id)
 	if err != nil {
@@ -130,8 +131,8 @@ func (s *Server) GetPledgeCompliance(ctx context.Context, req *pb.GetPledgeCompl
 	if err != nil {
 		return nil, internal(err)
 	}
-	c.State = ledger.PledgeStateAt(tx.Body.Record.GetPledge(), cm.SignedHeader.Header.Time)
-	c.StateTime = timestamppb.New(cm.SignedHeader.Header.Time)
+	c.State = ledger.PledgeStateAt(tx.Body.Record.GetPledge(), t)
+	c.StateTime = timestamppb.New(t)
 	return &pb.GetPledgeComplianceResponse{Compliance: c, Height: h}, nil
 }
 
@@ -183,11 +184,10 @@ func (s *Server) GetDirectory(ctx context.Context, req *pb.GetDirectoryRequest) 
 		return nil, err
 	}
 	h := v.Version()
-	cm, err := s.chain.Commit(ctx, &h)
-	if err != nil || cm.SignedHeader.Header == nil {
-		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("no header at height %d: %v", h, err))
+	t, err := s.blockTime(ctx, h)
+	if err != nil {
+		return nil, err
 	}
-	t := cm.SignedHeader.Header.Time
 	cs, ms, err := v.Directory(t)
 	if err != nil {
 		return nil, internal(err)
@@ -200,4 +200,15 @@ func (s *Server) GetDirectory(ctx context.Context, req *pb.GetDirectoryRequest) 
 		out.Members = ms
 	}
 	return out, nil
+}
+
+// blockTime is the time of the block at height h, which judgements "at
+// block time" of the state at h use (a pledge's state, a contact's
+// staleness); a verifier reads it from the light-client-verified header h.
+func (s *Server) blockTime(ctx context.Context, h int64) (time.Time, error) {
+	cm, err := s.chain.Commit(ctx, &h)
+	if err != nil || cm.SignedHeader.Header == nil {
+		return time.Time{}, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("no header at height %d: %v", h, err))
+	}
+	return cm.SignedHeader.Header.Time, nil
 }

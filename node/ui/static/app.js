@@ -186,7 +186,7 @@ async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
   overdue.textContent = String(od.count || 0);
   if (Number(od.count || 0) > 0) overdue.className = "status-overdue";
   const ta = c.timeToAcknowledge || {};
-  ack.textContent = Number(ta.samples || 0) ? `${Math.round(Number(ta.medianSeconds) / 60)} min (median of ${ta.samples})` : "—";
+  ack.textContent = Number(ta.samples || 0) ? `${Math.round(Number(ta.medianSeconds || 0) / 60)} min (median of ${ta.samples})` : "—";
   if (!mres.ok) return;
   // The figures, recomputed from their proven inputs.
   const odIds = od.ids || [];
