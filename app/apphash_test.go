@@ -25,6 +25,7 @@ func TestAppHashGolden(t *testing.T) {
 		{ledger.GenesisAppVersion, "testdata/apphash-v6.golden"},
 		{ledger.AppVersionContentIndexOff, "testdata/apphash-v7.golden"},
 		{ledger.AppVersionSealedToRecipients, "testdata/apphash-v8.golden"},
+		{ledger.AppVersionContactDirectory, "testdata/apphash-v9.golden"},
 		{ledger.CurrentAppVersion, "testdata/apphash.golden"},
 	} {
 		h := newHarnessAt(t, c.version)
@@ -33,6 +34,8 @@ func TestAppHashGolden(t *testing.T) {
 			steps = steps[:scenarioBefore8]
 		} else if c.version < ledger.AppVersionContactDirectory {
 			steps = steps[:scenarioBefore9]
+		} else if c.version < ledger.AppVersionCases {
+			steps = steps[:scenarioBefore10]
 		}
 		h.runSteps(steps)
 		got := hex.EncodeToString(h.st.Hash()) + "\n"

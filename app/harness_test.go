@@ -202,6 +202,10 @@ const scenarioBefore8 = 18
 // (before the contact directory).
 const scenarioBefore9 = 20
 
+// scenarioBefore10 is how many steps a chain below app version 10 takes
+// (before cases).
+const scenarioBefore10 = 26
+
 func (h *harness) runSteps(steps []fixture.Step) (ids []string, txs [][]byte) {
 	h.t.Helper()
 	for i, s := range steps {

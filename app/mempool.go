@@ -126,7 +126,7 @@ func (a *App) quickRecheck(c *checkedTx) bool {
 // from a waiting transaction that this recheck just dropped. Governance
 // changes are always judged in full.
 func dependenciesHold(o *ledger.Overlay, ch *ledger.Changes) bool {
-	if len(ch.Members)+len(ch.Proposals)+len(ch.Votes)+len(ch.Evidence) > 0 || ch.Params != nil || ch.GovernanceRules != nil || ch.Upgrade != nil {
+	if len(ch.Members)+len(ch.Proposals)+len(ch.Votes)+len(ch.Evidence)+len(ch.Cases) > 0 || ch.Params != nil || ch.GovernanceRules != nil || ch.Upgrade != nil {
 		return false
 	}
 	for _, ref := range ch.References {

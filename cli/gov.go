@@ -44,7 +44,16 @@ func (e *env) signer(from string) (ledger.Signer, error) {
 // signAndSend signs rec with keyring key `from`, then prints it
 // (--generate-only) or broadcasts it like `tx submit`.
 func (e *env) signAndSend(ctx context.Context, from string, rec *pb.Record, generateOnly bool, mode string) error {
-	s, err := e.signer(from)
+	return e.coSignAndSend(ctx, from, nil, rec, generateOnly, mode)
+}
+
+// coSignAndSend is signAndSend with co-signers (keyring keys).
+func (e *env) coSignAndSend(ctx context.Context, from string, co []string, rec *pb.Record, generateOnly bool, mode string) error {
+	kr, err := e.keyring()
+	if err != nil {
+		return err
+	}
+	s, cs, err := signers(kr, from, co)
 	if err != nil {
 		return err
 	}
@@ -52,7 +61,7 @@ func (e *env) signAndSend(ctx context.Context, from string, rec *pb.Record, gene
 	if err != nil {
 		return err
 	}
-	raw, err := c.Sign(ctx, rec, s, nil)
+	raw, err := c.Sign(ctx, rec, s, cs)
 	if err != nil {
 		return err
 	}

@@ -305,6 +305,7 @@ func queryCmd(e *env) *cobra.Command {
 	q.AddCommand(record, records, members, member, obligations, obligation, compliance, pledgeCompliance, sealed, checkpoints, evidence)
 	q.AddCommand(govQueries(e, withClient)...)
 	q.AddCommand(directoryQueries(e, withClient)...)
+	q.AddCommand(caseQueries(e, withClient)...)
 	return q
 }
 

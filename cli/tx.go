@@ -92,25 +92,9 @@ Exit status: 0 committed (or accepted, with --broadcast-mode sync),
 			if err != nil {
 				return err
 			}
-			kr, err := e.keyring()
-			if err != nil {
-				return err
-			}
-			s, cs, err := signers(kr, from, co)
-			if err != nil {
-				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			raw, err := c.Sign(ctx, rec, s, cs)
-			if err != nil {
-				return err
-			}
-			return e.sendSigned(ctx, c, raw, generateOnly, mode)
+			return e.coSignAndSend(ctx, from, co, rec, generateOnly, mode)
 		},
 	}
 	f := submit.Flags()

@@ -326,6 +326,7 @@ errors (network, usage, unknown id).`,
 	rtf.add(receipt, true)
 	v.AddCommand(record, bundle, evidence, receipt)
 	v.AddCommand(verifyDirectoryCmds(e)...)
+	v.AddCommand(verifyCaseCmd(e))
 	return v
 }
 

@@ -125,3 +125,27 @@ func typeNote(t pb.ChannelType) string {
 	}
 	return " and type " + enum.Name(t)
 }
+
+// Case fetches a case with the duties it placed (and, with prove, their
+// proofs) at height (0: the newest attested).
+func (c *Client) Case(ctx context.Context, id string, height int64, prove bool) (*pb.GetCaseResponse, error) {
+	out := new(pb.GetCaseResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/cases/"+url.PathEscape(id), heightQuery(height, prove), nil, out)
+}
+
+// Cases lists cases: of a party (a member id), at a stage ("requested",
+// ..., "closed"), or all; one page after pageToken.
+func (c *Client) Cases(ctx context.Context, party, stage, pageToken string, height int64, prove bool) (*pb.ListCasesResponse, error) {
+	q := heightQuery(height, prove)
+	if party != "" {
+		q.Set("party", party)
+	}
+	if stage != "" {
+		q.Set("stage", stage)
+	}
+	if pageToken != "" {
+		q.Set("page_token", pageToken)
+	}
+	out := new(pb.ListCasesResponse)
+	return out, c.do(ctx, http.MethodGet, "/v1/cases", q, nil, out)
+}

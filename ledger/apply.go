@@ -50,6 +50,8 @@ type State interface {
 	OpenProposalsDueBefore(t time.Time) ([]*pb.ProposalState, error)
 	// Upgrade is the chain's software state (nil before the first plan).
 	Upgrade() (*pb.UpgradeState, error)
+	// Case is the case with this id (its request's record id), or nil.
+	Case(id string) (*pb.CaseState, error)
 }
 
 // Block is the context a transaction is applied in. For CheckTx it describes
@@ -104,6 +106,8 @@ type Changes struct {
 	// Upgrade is the new software state: a plan scheduled or cancelled, or
 	// (BeginBlock only) applied.
 	Upgrade *pb.UpgradeState
+	// Cases: the new state of the case the record moved (app version 10).
+	Cases []*pb.CaseState
 }
 
 // BeginBlock is what happens at the start of block b before its
@@ -290,6 +294,10 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 	if err := ob.apply(body.Record); err != nil {
 		return nil, fmt.Errorf("derive obligations: %w", err)
 	}
+	cs, err := ob.caseChange(st, body.Record)
+	if err != nil {
+		return nil, fmt.Errorf("case: %w", err)
+	}
 	g := newGovState(st, b)
 	if err := g.applyRecord(id, body.Signer, body.Record, ob); err != nil {
 		return nil, fmt.Errorf("governance: %w", err)
@@ -316,6 +324,9 @@ func (reg *Registry) Apply(st State, raw []byte, b Block) (*Changes, error) {
 		Subjects:     sortedUnique(a.subjects),
 		Sectors:      sortedUnique(a.sectors),
 		NextSequence: next + 1,
+	}
+	if cs != nil {
+		ch.Cases = []*pb.CaseState{cs}
 	}
 	g.fill(ch)
 	return ch, nil
@@ -410,7 +421,13 @@ func VerifySignatures(members func(id string) (*pb.Member, error), tx *pb.Tx, he
 
 // requiredCoSigners lists who besides the signer must sign: the other
 // pledgors of a pledge (also when a pledge is amended).
-func requiredCoSigners(r *pb.Record, signer string) []string {
+func requiredCoSigners(st State, r *pb.Record, signer string) ([]string, error) {
+	if s := r.GetCaseStep(); s != nil {
+		cs, err := caseCoSigners(st, s, signer)
+		out := slices.Clone(cs)
+		sort.Strings(out)
+		return out, err
+	}
 	var pledgors []string
 	if p := r.GetPledge(); p != nil {
 		pledgors = p.Pledgors
@@ -424,11 +441,14 @@ func requiredCoSigners(r *pb.Record, signer string) []string {
 		}
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 func (reg *Registry) checkCoSignatures(st State, tx *pb.Tx, height int64) error {
-	want := requiredCoSigners(tx.Body.Record, tx.Body.Signer)
+	want, err := requiredCoSigners(st, tx.Body.Record, tx.Body.Signer)
+	if err != nil {
+		return fmt.Errorf("co-signers: %w", err)
+	}
 	got := tx.CoSignatures
 	if len(got) != len(want) {
 		return errf(CodeCoSignature, "tx has %d co-signatures, the record needs %d (%v)", len(got), len(want), want)

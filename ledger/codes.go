@@ -90,6 +90,14 @@ const (
 	CodeUnknownChannel      Code = 71 // the target's directory entry has no such contact point and channel (or no entry)
 	CodeNonceMismatch       Code = 72 // a ping answer's nonce does not match the ping's commitment for the signer
 	CodeContactSuperseded   Code = 73 // a contact update does not name the entry in force (another update came first)
+	// App version 10: cases and measures (docs/cases.md).
+	CodeUnknownCase                Code = 74 // a case step or measure names a case that does not exist
+	CodeCaseClosed                 Code = 75 // the case was closed: no further steps or new measures
+	CodeNotCaseParty               Code = 76 // the signer may not file this step (not a party, not the named mediator or respondent...)
+	CodeWrongStage                 Code = 77 // the step does not fit the case's stage (a second reply, a report before acceptance...)
+	CodeCoolingOff                 Code = 78 // an escalation step before the case's not_before, not urgent and the reply not missed
+	CodeCountermeasurePrecondition Code = 79 // a countermeasure without an earlier call upon the state or an offer to negotiate
+	CodeUnknownLadderLevel         Code = 80 // a measure's level is not on the escalation ladder in force
 )
 
 var codeNames = map[Code]string{
@@ -120,6 +128,9 @@ var codeNames = map[Code]string{
 	CodeSealedBodyMatches: "sealed_body_matches", CodeDeprecatedField: "deprecated_field", CodeNotWaivable: "not_waivable",
 	CodeVerifierNotAccepted: "verifier_not_accepted", CodeNoDirectoryRole: "no_directory_role",
 	CodeUnknownChannel: "unknown_channel", CodeNonceMismatch: "nonce_mismatch", CodeContactSuperseded: "contact_superseded",
+	CodeUnknownCase: "unknown_case", CodeCaseClosed: "case_closed", CodeNotCaseParty: "not_case_party",
+	CodeWrongStage: "wrong_stage", CodeCoolingOff: "cooling_off", CodeCountermeasurePrecondition: "countermeasure_precondition",
+	CodeUnknownLadderLevel: "unknown_ladder_level",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -140,6 +140,8 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 	c.ReviewsOnTime = onTime(reviews)
 	c.ReceiptsOnTime, c.ReceiptsMissed, c.TimeToReceipt = answered(obs, pb.ObligationKind_OBLIGATION_KIND_RECEIPT)
 	c.PingsOnTime, c.PingsMissed, c.TimeToAnswerPing = answered(obs, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING)
+	_, c.CaseRepliesMissed, _ = answered(obs, pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION)
+	_, c.MeasuresNotEnded, _ = answered(obs, pb.ObligationKind_OBLIGATION_KIND_TERMINATE_MEASURE)
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
@@ -264,4 +266,30 @@ func SealedNoticeOf(sealed *pb.StoredRecord, obligations map[string]*pb.Obligati
 		n.Recipients = append(n.Recipients, st)
 	}
 	return n, nil
+}
+
+// CaseFigures adds the figures of the cases a member is a party to
+// (cases, any order): the cases opened against it, and the median time
+// from request to a settled close of those (ids are case ids).
+func CaseFigures(c *pb.MemberCompliance, cases []*pb.CaseState) {
+	c.CasesAgainst, c.TimeToSettle = &pb.CountFigure{}, &pb.DurationFigure{}
+	sorted := append([]*pb.CaseState(nil), cases...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Id < sorted[j].Id })
+	var secs []int64
+	for _, cs := range sorted {
+		if cs.Respondent != c.Member {
+			continue
+		}
+		c.CasesAgainst.Count++
+		c.CasesAgainst.Ids = append(c.CasesAgainst.Ids, cs.Id)
+		if cs.Outcome == pb.CaseOutcome_CASE_OUTCOME_SETTLED {
+			secs = append(secs, cs.ClosedAt.Seconds-cs.OpenedAt.Seconds)
+			c.TimeToSettle.ObligationIds = append(c.TimeToSettle.ObligationIds, cs.Id)
+		}
+	}
+	c.TimeToSettle.Samples = uint32(len(secs))
+	if len(secs) > 0 {
+		sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
+		c.TimeToSettle.MedianSeconds = secs[(len(secs)-1)/2]
+	}
 }

@@ -24,20 +24,22 @@ type memState struct {
 	votes       map[string]*pb.VoteState
 	rules       *pb.GovernanceRules
 	upgrade     *pb.UpgradeState
+	cases       map[string]*pb.CaseState
 }
 
 func newMemState(ms []fixture.Member) *memState {
 	s := &memState{members: map[string]*pb.Member{}, seq: map[string]uint64{}, records: map[string]*pb.StoredRecord{},
 		content: map[string]bool{}, obligations: map[string]*pb.Obligation{}, pledges: map[string][]*pb.StoredRecord{},
 		proposals: map[string]*pb.ProposalState{}, votes: map[string]*pb.VoteState{}, rules: ledger.DefaultGovernanceRules(),
-		upgrade: &pb.UpgradeState{AppVersion: ledger.CurrentAppVersion}}
+		upgrade: &pb.UpgradeState{AppVersion: ledger.CurrentAppVersion}, cases: map[string]*pb.CaseState{}}
 	for _, m := range ms {
 		s.members[m.ID] = m.Proto()
 	}
 	return s
 }
 
-func (s *memState) Member(id string) (*pb.Member, error) { return s.members[id], nil }
+func (s *memState) Member(id string) (*pb.Member, error)  { return s.members[id], nil }
+func (s *memState) Case(id string) (*pb.CaseState, error) { return s.cases[id], nil }
 func (s *memState) NextSequence(m string) (uint64, error) {
 	if n, ok := s.seq[m]; ok {
 		return n, nil
@@ -138,6 +140,9 @@ func (s *memState) write(ch *ledger.Changes) {
 	for _, v := range ch.Votes {
 		s.votes[v.ProposalId+"/"+v.Elector] = v
 	}
+	for _, c := range ch.Cases {
+		s.cases[c.Id] = c
+	}
 	if ch.GovernanceRules != nil {
 		s.rules = ch.GovernanceRules
 	}
@@ -180,15 +185,48 @@ func FuzzApply(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(up)
+	// Case steps and measures at sequence 1, so that the fuzzer starts from
+	// steps the fresh state below admits (it holds the scenario's case).
+	caseID := ids[26]
+	for _, c := range []struct {
+		author string
+		rec    *pb.Record
+	}{
+		{"xaa", &pb.Record{SchemaVersion: 1, Body: &pb.Record_CaseStep{CaseStep: &pb.CaseStep{
+			Step: pb.CaseStepType_CASE_STEP_TYPE_REPLY, CaseId: caseID, Statement: "We reply."}}}},
+		{"xbb", &pb.Record{SchemaVersion: 1, Body: &pb.Record_CaseStep{CaseStep: &pb.CaseStep{
+			Step: pb.CaseStepType_CASE_STEP_TYPE_MEDIATION_REQUEST, CaseId: caseID, Mediator: "observatory"}}}},
+		{"xbb", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Measure{Measure: &pb.Measure{
+			Action: pb.MeasureAction_MEASURE_ACTION_TAKE, CaseId: caseID, Type: pb.MeasureType_MEASURE_TYPE_RETORSION, Target: "xaa",
+			Conduct: "attack_on_health", Proportionality: "p", Reversible: true, ExpectedEnd: timestamppb.New(t0.Add(time.Hour))}}}},
+		{"xbb", &pb.Record{SchemaVersion: 1, Body: &pb.Record_CaseStep{CaseStep: &pb.CaseStep{
+			Step: pb.CaseStepType_CASE_STEP_TYPE_REQUEST_CONSULTATION, Respondent: "xcc", Subjects: []string{ids[4]},
+			Norm: "UN-GGE-2015-13f", Conduct: "attack_on_health", Urgent: true, Statement: "Urgent."}}}},
+	} {
+		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: "fuzz", Sequence: 1, Record: c.rec}, byID[c.author].Signer())
+		if err != nil {
+			f.Fatal(err)
+		}
+		fresh := newMemState(ms)
+		for _, id := range []string{ids[0], ids[4], caseID} {
+			fresh.records[id] = seedState.records[id]
+		}
+		fresh.cases[caseID] = seedState.cases[caseID]
+		if _, err := ledger.DefaultRegistry().Apply(fresh, tx, ledger.Block{ChainID: "fuzz", Height: 5, Time: t0}); err != nil {
+			f.Fatalf("case seed by %s: %v", c.author, err)
+		}
+		f.Add(tx)
+	}
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x00})
 	reg := ledger.DefaultRegistry()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		// A fresh state each time, holding the pledge and notification the seeds refer to.
 		st := newMemState(ms)
-		for _, id := range ids[:2] {
+		for _, id := range append(ids[:2:2], ids[4], caseID) {
 			st.records[id] = seedState.records[id]
 		}
+		st.cases[caseID] = seedState.cases[caseID]
 		b := ledger.Block{ChainID: "fuzz", Height: 5, Time: t0}
 		ch, err := reg.Apply(st, raw, b)
 		if err != nil {

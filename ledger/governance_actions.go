@@ -147,6 +147,9 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		g.note(m, by, "validator "+hex.EncodeToString(m.ValidatorPubKey)+" power set to "+itoa(sv.Power))
 		g.putMember(m)
 	case *pb.GovernanceAction_SetParams:
+		if err := ladderSucceeds(paramsOf(g.b).Ladder, a.SetParams.Ladder); err != nil {
+			return err
+		}
 		g.params = proto.Clone(a.SetParams).(*pb.Params)
 	case *pb.GovernanceAction_SetGovernanceRules:
 		g.rules = proto.Clone(a.SetGovernanceRules).(*pb.GovernanceRules)

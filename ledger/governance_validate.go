@@ -125,6 +125,14 @@ func ValidateParams(p *pb.Params) error {
 	if p.AckWindowHours < 1 || p.AckWindowHours > 8760 {
 		return errf(CodeBadFormat, "params.ack_window_hours %d is outside 1..8760", p.AckWindowHours)
 	}
+	if p.CaseWindows != nil {
+		if err := validateCaseWindows("params.case_windows", p.CaseWindows); err != nil {
+			return err
+		}
+	}
+	if p.Ladder != nil {
+		return ValidateLadder(p.Ladder)
+	}
 	return nil
 }
 

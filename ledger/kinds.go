@@ -125,6 +125,10 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_PING_ANSWER
 	case *pb.Record_DeliveryFailure:
 		return pb.RecordKind_RECORD_KIND_DELIVERY_FAILURE
+	case *pb.Record_CaseStep:
+		return pb.RecordKind_RECORD_KIND_CASE_STEP
+	case *pb.Record_Measure:
+		return pb.RecordKind_RECORD_KIND_MEASURE
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -188,6 +192,13 @@ func DefaultRegistry() *Registry {
 			Validate: validatePingAnswer, Admit: admitPingAnswer},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_DELIVERY_FAILURE, Name: "delivery_failure", Classes: allWriters,
 			Validate: validateDeliveryFailure, Admit: admitDeliveryFailure},
+		// Cases (app version 10): states open cases and take measures;
+		// neutral bodies mediate; verifiers find facts. Admission decides
+		// who may file which step of which case.
+		Kind{Enum: pb.RecordKind_RECORD_KIND_CASE_STEP, Name: "case_step", Classes: allWriters,
+			Validate: validateCaseStep, Admit: admitCaseStep},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_MEASURE, Name: "measure", Classes: []pb.MemberClass{classState},
+			Validate: validateMeasure, Admit: admitMeasure},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -25,6 +25,7 @@ type Overlay struct {
 	votes       map[string]*pb.VoteState
 	rules       *pb.GovernanceRules
 	upgrade     *pb.UpgradeState
+	cases       map[string]*pb.CaseState
 	added       uint64
 }
 
@@ -41,6 +42,7 @@ func (o *Overlay) writable() {
 	o.seq, o.records, o.content = map[string]uint64{}, map[string]*pb.StoredRecord{}, map[string]bool{}
 	o.obligations, o.pledges = map[string]*pb.Obligation{}, map[string][]*pb.StoredRecord{}
 	o.members, o.proposals, o.votes = map[string]*pb.Member{}, map[string]*pb.ProposalState{}, map[string]*pb.VoteState{}
+	o.cases = map[string]*pb.CaseState{}
 }
 
 // Apply layers ch over the state. (Params are not layered: a block is
@@ -67,6 +69,9 @@ func (o *Overlay) Apply(ch *Changes) {
 	}
 	for _, v := range ch.Votes {
 		o.votes[v.ProposalId+"/"+v.Elector] = v
+	}
+	for _, c := range ch.Cases {
+		o.cases[c.Id] = c
 	}
 	if ch.GovernanceRules != nil {
 		o.rules = ch.GovernanceRules
@@ -157,6 +162,13 @@ func (o *Overlay) Proposal(id string) (*pb.ProposalState, error) {
 		return p, nil
 	}
 	return o.base.Proposal(id)
+}
+
+func (o *Overlay) Case(id string) (*pb.CaseState, error) {
+	if c, ok := o.cases[id]; ok {
+		return c, nil
+	}
+	return o.base.Case(id)
 }
 
 func (o *Overlay) Vote(proposal, elector string) (*pb.VoteState, error) {

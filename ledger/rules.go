@@ -66,6 +66,11 @@ func validatePledge(v *validator, r *pb.Record) error {
 			return errf(CodeMissingField, "pledge.staged_reporting.final_report_hours counts from the notification: notification_hours is required")
 		}
 	}
+	if p.CaseWindows != nil {
+		if err := validateCaseWindows("pledge.case_windows", p.CaseWindows); err != nil {
+			return err
+		}
+	}
 	return checkText("pledge.text", p.Text, MaxTextLen)
 }
 

@@ -75,7 +75,7 @@ func checkAppVersion(st State, r *pb.Record) error {
 	for _, c := range []struct {
 		field string
 		need  uint64
-	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}} {
+	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}, {newInV10(r), AppVersionCases}} {
 		if c.field == "" {
 			continue
 		}

@@ -86,6 +86,53 @@ func (w *world) changes(ch *ledger.Changes) []string {
 	if len(ch.Evidence) > 0 {
 		out = append(out, fmt.Sprintf("evidence: %d", len(ch.Evidence)))
 	}
+	for _, c := range ch.Cases {
+		out = append(out, w.caseChange(c)...)
+	}
+	return out
+}
+
+// caseChange renders a case's new state against its old one: the stage,
+// the step just recorded with its flags, measures and milestones.
+func (w *world) caseChange(c *pb.CaseState) []string {
+	old := w.g.st.cases[c.Id]
+	name := "case " + w.name(c.Id)
+	var out []string
+	if old == nil {
+		line := fmt.Sprintf("%s: new, %s v %s, stage %s, not_before %s", name, c.Complainant, c.Respondent, enum.Name(c.Stage), stamp(c.NotBefore.AsTime()))
+		if c.Urgent {
+			line += ", urgent"
+		}
+		out = append(out, line)
+	} else if old.Stage != c.Stage {
+		out = append(out, fmt.Sprintf("%s: stage %s -> %s", name, enum.Name(old.Stage), enum.Name(c.Stage)))
+	}
+	if n := len(c.History); n > 0 && (old == nil || len(old.History) < n) {
+		e := c.History[n-1]
+		line := fmt.Sprintf("%s: + %s by %s", name, e.Step, e.By)
+		if len(e.Flags) > 0 {
+			line += " [" + strings.Join(e.Flags, " ") + "]"
+		}
+		if e.Ref != "" {
+			line += " ref " + w.name(e.Ref)
+		}
+		out = append(out, line)
+	}
+	for i, m := range c.Measures {
+		switch {
+		case old == nil || i >= len(old.Measures):
+			out = append(out, fmt.Sprintf("%s: measure %s %s by %s against %s, level %d (allowed %d)", name, w.name(m.RecordId),
+				enum.Name(m.Type), m.Author, m.Target, m.Level, m.AllowedLevel))
+		case old.Measures[i].StandDownId == "" && m.StandDownId != "":
+			out = append(out, fmt.Sprintf("%s: measure %s stood down to level %d", name, w.name(m.RecordId), m.ReturnLevel))
+		}
+	}
+	if old != nil && !old.Remediated && c.Remediated {
+		out = append(out, name+": remediated")
+	}
+	if c.Outcome != 0 && (old == nil || old.Outcome == 0) {
+		out = append(out, fmt.Sprintf("%s: closed %s", name, enum.Name(c.Outcome)))
+	}
 	return out
 }
 

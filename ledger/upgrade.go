@@ -22,7 +22,7 @@ const GenesisAppVersion uint64 = 6
 // their genesis says it (consensus_params.version.app, which CometBFT puts
 // in every header) and their state holds it from genesis on. A genesis
 // without it (made by an older binary) is GenesisAppVersion.
-const CurrentAppVersion uint64 = 9
+const CurrentAppVersion uint64 = 10
 
 // AppVersionContentIndexOff is the first app version whose authenticated
 // state holds no duplicate-content index (the h/ keys): the store keeps it
@@ -67,10 +67,20 @@ const AppVersionContactDirectory uint64 = 9
 // migrate. Vote it with software_upgrade name "normledger-v9", app_version 9.
 const UpgradeV9 = "normledger-v9"
 
+// AppVersionCases is the first app version with cases and measures (case
+// steps, measure notices, their duties, the case windows and escalation
+// ladder in params, a pledge's case windows; docs/cases.md).
+const AppVersionCases uint64 = 10
+
+// UpgradeV10 moves a chain at app version 6 to 9 to 10: the state does not
+// migrate. Vote it with software_upgrade name "normledger-v10", app_version 10.
+const UpgradeV10 = "normledger-v10"
+
 func init() {
 	registerUpgrade(Upgrade{Name: UpgradeV7, AppVersion: 7, Migrate: func(State, Block, *Changes) error { return nil }})
 	registerUpgrade(Upgrade{Name: UpgradeV8, AppVersion: 8, Migrate: func(State, Block, *Changes) error { return nil }})
 	registerUpgrade(Upgrade{Name: UpgradeV9, AppVersion: 9, Migrate: func(State, Block, *Changes) error { return nil }})
+	registerUpgrade(Upgrade{Name: UpgradeV10, AppVersion: 10, Migrate: func(State, Block, *Changes) error { return nil }})
 }
 
 // Upgrade is a state migration a binary knows by name. At the start of the

@@ -49,6 +49,7 @@ const (
 	EventMismatch    = "mismatch"        // a recipient proved that the member's sealed record does not match its commitment
 	EventPing        = "ping"            // a ping tests one of the member's registered channels (it owes an answer with the nonce)
 	EventDelivery    = "delivery_failed" // a pinger recorded that a nonce did not reach the member's channel (it owes an update)
+	EventCase        = "case"            // a case step or measure names the member (a party, the mediator or a verifier asked)
 )
 
 // Record is the record an event is about.
@@ -180,6 +181,24 @@ func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls v
 		f := body.GetDeliveryFailure()
 		typ = EventDelivery
 		what = fmt.Sprintf("%s recorded that ping %s did not reach %s (%s): update the directory entry within 30 days (`normledger tx contact`)", r.Author, f.PingId, me, f.Reason)
+	case body.GetCaseStep() != nil:
+		cs := body.GetCaseStep()
+		typ = EventCase
+		caseID := cs.CaseId
+		if caseID == "" {
+			caseID = r.Id
+		}
+		what = fmt.Sprintf("case %s: %s by %s names %s (%s)%s (`normledger query case %s`)", caseID, ledger.StepName(cs.Step), r.Author, me,
+			strings.Join(roles, ", "), caseHint(cs, me), caseID)
+	case body.GetMeasure() != nil:
+		ms := body.GetMeasure()
+		typ = EventCase
+		if ms.Action == pb.MeasureAction_MEASURE_ACTION_STAND_DOWN {
+			what = fmt.Sprintf("case %s: %s stood down measure %s (return to level %d)", ms.CaseId, r.Author, ms.MeasureId, ms.ReturnLevel)
+		} else {
+			what = fmt.Sprintf("case %s: %s announced a %s against %s at ladder level %d, expected to end %s (`normledger query case %s`)",
+				ms.CaseId, r.Author, enum.Name(ms.Type), ms.Target, ms.Level, human.Time(ms.ExpectedEnd), ms.CaseId)
+		}
 	case body.GetReceipt() != nil && !body.GetReceipt().Matches && len(body.GetReceipt().FileKey) > 0:
 		typ = EventMismatch
 		what = fmt.Sprintf("receipt %s by %s proves that sealed record %s does not match its commitment (the published file key discloses the body)", r.Id, r.Author, body.GetReceipt().SealedId)
@@ -247,4 +266,17 @@ func obligationView(o *pb.Obligation) *Obligation {
 // eventText is an event's text line.
 func eventText(ev *Event) string {
 	return fmt.Sprintf("%s height %d %-13s %s\n", ev.BlockTime.UTC().Format(time.RFC3339), ev.Height, ev.Type, ev.Summary)
+}
+
+// caseHint says what a case step asks of member me, if anything.
+func caseHint(s *pb.CaseStep, me string) string {
+	switch {
+	case s.Step == pb.CaseStepType_CASE_STEP_TYPE_REQUEST_CONSULTATION && s.Respondent == me:
+		return ": you are called upon to reply and to consult (`normledger case reply`)"
+	case s.Step == pb.CaseStepType_CASE_STEP_TYPE_MEDIATION_REQUEST && s.Mediator == me:
+		return ": you are asked to mediate (`normledger case accept-mediation`)"
+	case s.Step == pb.CaseStepType_CASE_STEP_TYPE_FACT_FINDING_REQUEST && slices.Contains(s.Verifiers, me):
+		return ": you are asked to find the facts (file a finding that refers to this request)"
+	}
+	return ""
 }

@@ -333,6 +333,15 @@ func printWhereToLook(w io.Writer, nw *Network, steps []SeedStep) {
 		fmt.Fprintf(w, "  curl -s '%s/v1/obligations?status=overdue'\n", b)
 		fmt.Fprintf(w, "  curl -s %s/metrics | grep normledger_ledger_    # %s, records by kind, obligations by status\n", b, node.MetricOverdueObligations)
 	}
+	if id := ids[CaseStep]; id != "" {
+		fmt.Fprintf(w, "\n  A case (docs/cases.md): the hospital's state called upon the state its disclosure points at (case %s).\n"+
+			"  Its fact-finding request right after was refused (cooling_off); the reply, due within %s, never came,\n"+
+			"  so the same request was accepted once that window had passed (flag reply_missed). The consortium\n"+
+			"  adopted an escalation ladder by vote (%s). Prove the case and the missing reply:\n", id, CaseReplyWithin, ids[ParamsStep])
+		fmt.Fprintf(w, "  curl -s '%s/v1/cases/%s?prove=true'\n", b, id)
+		fmt.Fprintf(w, "  %s verify case %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
+			bin, id, b, nw.Nodes[1].RESTURL(), rel, rel)
+	}
 	fmt.Fprintf(w, "\n  OpenAPI: %s/openapi.json   metrics: %s/metrics", b, b)
 	if nw.Nodes[0].Prometheus != "" {
 		fmt.Fprintf(w, "   CometBFT metrics: %s", cometMetricsURL(nw.Nodes[0]))

@@ -187,7 +187,7 @@ func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httpt
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if strings.HasPrefix(r.URL.Path, "/v1/obligations") {
+		if strings.HasPrefix(r.URL.Path, "/v1/obligations") || strings.HasPrefix(r.URL.Path, "/v1/cases/") {
 			body = bytes.ReplaceAll(body, []byte("OBLIGATION_STATUS_OVERDUE"), []byte("OBLIGATION_STATUS_MET"))
 		}
 		if r.URL.Path == "/v1/records" {
@@ -411,6 +411,41 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.screenshot(t, dir, "2c-directory")
+
+	// The seed's case: verified, its timeline and duties from the proven
+	// state; the respondent never replies, and once its window has closed
+	// at the verified block time the page says NO REPLY (bounded wait).
+	var caseID string
+	for _, s := range steps {
+		if s.Name == CaseStep {
+			caseID = s.ID
+		}
+	}
+	if caseID == "" {
+		t.Fatalf("the seed filed no case: %v", steps)
+	}
+	for deadline := time.Now().Add(CaseReplyWithin + 30*time.Second); ; {
+		row := b.rowText(t, "#cases-table", "data-case", caseID)
+		if !b.rowVerified(t, "#cases-table", "data-case", caseID) || !strings.Contains(row, "request consultation by") ||
+			!strings.Contains(row, "reply consultation") {
+			t.Fatalf("the seed's case row: %q", row)
+		}
+		if strings.Contains(row, "NO REPLY from") {
+			if !strings.Contains(row, "overdue") {
+				t.Fatalf("NO REPLY without an overdue reply duty: %q", row)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the seed's case does not show the missed reply: %q", row)
+		}
+		time.Sleep(time.Second)
+		b.open(t, page)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#cases"))); err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot(t, dir, "2d-cases")
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the honest page: %v", errs)
 	}
@@ -446,6 +481,10 @@ func TestDashboard(t *testing.T) {
 	// The silent state's overdue answer, said to be met.
 	if row := b.rowText(t, "#ping-table", "data-ping-target", silent); b.rowVerified(t, "#ping-table", "data-ping-target", silent) || !strings.Contains(row, "NOT VERIFIED") {
 		t.Fatalf("the lying proxy's ping answer was not refused: %q", row)
+	}
+	// The case's overdue reply, said to be met.
+	if row := b.rowText(t, "#cases-table", "data-case", caseID); b.rowVerified(t, "#cases-table", "data-case", caseID) || !strings.Contains(row, "NOT VERIFIED") {
+		t.Fatalf("the lying proxy's case was not refused: %q", row)
 	}
 	b.screenshot(t, dir, "3-lying-proxy-not-verified")
 	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#directory"))); err != nil {

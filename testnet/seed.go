@@ -40,7 +40,12 @@ type SeedStep struct {
 // assessment; the verifier's finding; a challenge and the challenged
 // author's reply; a vote that admits an observer; every state's directory
 // entry and a ping of every state's technical contact by the observatory
-// (the directory), which the last state never answers (PingStep). States,
+// (the directory), which the last state never answers (PingStep); the
+// victim's request for consultation (a case, CaseStep) to the state its
+// disclosure points at, which never replies: a fact-finding request at once
+// is refused as the case is cooling off, and filed again once the reply
+// window has passed (CaseEscalationStep); and the vote that adopts the
+// escalation ladder and the testnet's case windows (ParamsStep). States,
 // organisations and places are fictional.
 func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.Writer) ([]SeedStep, error) {
 	var clients []*client.Client
@@ -113,7 +118,7 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 				continue
 			}
 			if res.Rejected() {
-				return fmt.Errorf("seed %s: rejected: %s: %s", name, res.Code, res.Log)
+				return &rejectedError{name: name, code: res.Code, log: res.Log}
 			}
 			seqs[author]++
 			ids[name] = res.ID
@@ -145,6 +150,9 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 				ReviewDue:        ts(365 * 24 * time.Hour),
 				Verification:     &pb.VerificationPromises{DiscloseWithinHours: 72, RespondWithinHours: 48, AcceptedVerifiers: []string{"lumen"}},
 				Text:             "The pledgors will not conduct or knowingly support ICT activity that damages civilian hospitals, power grids or water systems, and will disclose incidents affecting them within 72 hours.",
+				// A request for consultation under the pledge is answered
+				// within CaseReplyWithin (a testnet figure).
+				CaseWindows: &pb.CaseWindows{ReplySeconds: uint32(CaseReplyWithin / time.Second)},
 			}}}
 		}},
 		{"exercise_notification", states[0], nil, func() *pb.Record {
@@ -251,6 +259,8 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 				RespondBy:         timestamppb.New(due),
 			}}}
 		}},
+		{CaseStep, victim, nil, func() *pb.Record { return caseRequest(ids, origin) }},
+		{CaseRefusedStep, victim, nil, func() *pb.Record { return caseFactFinding(ids) }},
 		{"harm_assessment", "observatory", nil, func() *pb.Record {
 			return &pb.Record{Body: &pb.Record_HarmAssessment{HarmAssessment: &pb.HarmAssessment{
 				SubjectIncidents: []string{ids["early_warning"], ids["final_disclosure"]},
@@ -294,11 +304,23 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			}}}
 		}},
 	}...)
+	logf := func(format string, args ...any) {
+		if log != nil {
+			fmt.Fprintf(log, format, args...)
+		}
+	}
 	for _, s := range steps0 {
 		buildErr = nil
 		rec := s.rec()
 		if rec == nil {
 			return steps, fmt.Errorf("seed %s: could not build the record: %v", s.name, buildErr)
+		}
+		if s.name == CaseRefusedStep {
+			// Escalation while the case cools off: refused.
+			if err := refusedAsCoolingOff(file, ids, victim, logf); err != nil {
+				return steps, err
+			}
+			continue
 		}
 		if err := file(s.name, s.author, s.co, rec); err != nil {
 			return steps, err
@@ -350,7 +372,43 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 			break
 		}
 	}
-	return seedDirectory(ctx, states, file, &steps)
+	// The consortium adopts the escalation ladder and the testnet's case
+	// windows, by the same two-thirds vote.
+	gr, err := clients[0].GovernanceRules(ctx, 0, false)
+	if err != nil {
+		return steps, err
+	}
+	if err := file(ParamsStep, states[0], nil, CaseParamsProposal(gr.Params, now.Add(72*time.Hour))); err != nil {
+		return steps, err
+	}
+	for _, s := range states[:need] {
+		if err := file("vote_params_"+s, s, nil, &pb.Record{Body: &pb.Record_Vote{Vote: &pb.Vote{
+			ProposalId: ids[ParamsStep], Option: pb.VoteOption_VOTE_OPTION_YES, Statement: "Agreed responses, known in advance."}}}); err != nil {
+			return steps, err
+		}
+	}
+	if _, err := seedDirectory(ctx, states, file, &steps); err != nil {
+		return steps, err
+	}
+	// The respondent never replied: once the pledge's reply window has
+	// passed, the victim escalates before the cooling-off ends (flagged
+	// reply_missed).
+	reply := ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION, ids[CaseStep], origin)
+	for deadline := time.Now().Add(CaseReplyWithin + 30*time.Second); ; {
+		res, err := clients[0].Obligation(ctx, reply, 0, false)
+		if err == nil && res.Obligation.GetStatus() == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE {
+			break
+		}
+		if time.Now().After(deadline) {
+			return steps, fmt.Errorf("seed: the reply duty %s of case %s is not overdue (%v, %v)", reply, ids[CaseStep], res.GetObligation().GetStatus(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return steps, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return steps, file(CaseEscalationStep, victim, nil, caseFactFinding(ids))
 }
 
 // PingStep names the seed's ping of every state's technical contact by the

@@ -212,6 +212,8 @@ func responses(path, method string, rs obj) obj {
 		notFound = append(notFound, ledger.CodeUnknownObligation)
 	case strings.HasPrefix(path, "/v1/proposals/"):
 		notFound = append(notFound, ledger.CodeUnknownProposal)
+	case strings.HasPrefix(path, "/v1/cases/"):
+		notFound = append(notFound, ledger.CodeUnknownCase)
 	}
 	add(404, "Nothing under this id (with prove=true the details carry the absence proof, see v1AbsenceDetail), "+
 		"a height beyond the latest (height_too_high), or state this node does not keep (unavailable: pruned or before a state sync).", notFound...)
@@ -240,6 +242,8 @@ func addEnum(path string, p obj) {
 		d = pb.ObligationStatus(0).Descriptor()
 	case p["name"] == "status" && path == "/v1/proposals":
 		d = pb.ProposalStatus(0).Descriptor()
+	case p["name"] == "stage" && path == "/v1/cases":
+		d = pb.CaseStage(0).Descriptor()
 	default:
 		return
 	}

@@ -100,6 +100,7 @@ var exportKinds = map[pb.RecordKind]bool{
 	pb.RecordKind_RECORD_KIND_PLEDGE: true, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE: true,
 	pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT: true, pb.RecordKind_RECORD_KIND_FINDING: true,
 	pb.RecordKind_RECORD_KIND_CHALLENGE: true, pb.RecordKind_RECORD_KIND_AMENDMENT: true,
+	pb.RecordKind_RECORD_KIND_CASE_STEP: true, pb.RecordKind_RECORD_KIND_MEASURE: true,
 }
 
 // ExportKinds lists the record kinds an export can hold.
@@ -210,6 +211,10 @@ func concerns(r *pb.Record) []string {
 		return append(append([]string(nil), b.HarmAssessment.AffectedStates...), b.HarmAssessment.ResponsibleParty)
 	case *pb.Record_Finding:
 		return b.Finding.SubjectStates
+	case *pb.Record_CaseStep:
+		return append(append([]string{b.CaseStep.Respondent, b.CaseStep.Mediator}, b.CaseStep.CoComplainants...), b.CaseStep.Verifiers...)
+	case *pb.Record_Measure:
+		return []string{b.Measure.Target}
 	case *pb.Record_Amendment:
 		if b.Amendment.Replacement != nil {
 			return concerns(b.Amendment.Replacement)
@@ -361,6 +366,24 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		if err := e.add(id, ReportObject{Common: c, Name: p.Title, Description: p.Text, Published: c.Created, ObjectRefs: objs}); err != nil {
 			return err
 		}
+	case *pb.Record_CaseStep:
+		if err := e.caseStep(c, r, b.CaseStep); err != nil {
+			return err
+		}
+	case *pb.Record_Measure:
+		m := b.Measure
+		abstract := fmt.Sprintf("Measure: %s against %s at ladder level %d, answering %s", enum.Name(m.Type), m.Target, m.Level, m.Conduct)
+		content := fmt.Sprintf("Proportionality: %s Reversible: %v. Expected end: %s. %s", m.Proportionality, m.Reversible, Timestamp(m.ExpectedEnd.AsTime()), m.Statement)
+		if m.Action == pb.MeasureAction_MEASURE_ACTION_STAND_DOWN {
+			abstract = fmt.Sprintf("Stand-down of measure %s, returning to ladder level %d", m.MeasureId, m.ReturnLevel)
+			content = m.Statement
+			refs = append(refs, m.MeasureId)
+		} else {
+			e.named[m.Target] = true
+		}
+		if err := e.add(id, Note{Common: c, Abstract: abstract, Content: strings.TrimSpace(content), ObjectRefs: e.caseRefs(r, m.CaseId, m.Target)}); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("kind %v is not exported", kind)
 	}
@@ -389,6 +412,60 @@ func (e *exporter) relate(r *pb.StoredRecord, src, target, typ, desc string) err
 	return e.add(id, Relationship{Common: Common{Type: "relationship", SpecVersion: SpecVersion, ID: id,
 		CreatedByRef: MemberIdentity(r.Author), Created: t, Modified: t},
 		RelationshipType: typ, Description: desc, SourceRef: src, TargetRef: dst})
+}
+
+// caseRefs are what a later step of case caseID refers to: the case's
+// grouping and request note when the request is in the export, else the
+// identities of the author and of who (if anyone) it is addressed to.
+func (e *exporter) caseRefs(r *pb.StoredRecord, caseID string, also ...string) []string {
+	if o := e.refObject(caseID); o != "" {
+		return []string{CaseGroupingID(caseID), o}
+	}
+	out := []string{MemberIdentity(r.Author)}
+	for _, m := range also {
+		if m != "" {
+			out = append(out, MemberIdentity(m))
+			e.named[m] = true
+		}
+	}
+	return sortedUnique(out)
+}
+
+// caseStep exports a case step as a note; a request also becomes the
+// case's grouping (what the case is about and its parties).
+func (e *exporter) caseStep(c Common, r *pb.StoredRecord, s *pb.CaseStep) error {
+	name := ledger.StepName(s.Step)
+	if s.Step != pb.CaseStepType_CASE_STEP_TYPE_REQUEST_CONSULTATION {
+		content := s.Statement
+		if content == "" {
+			content = strings.ReplaceAll(name, "_", " ")
+		}
+		return e.add(c.ID, Note{Common: c, Abstract: "Case step: " + strings.ReplaceAll(name, "_", " "), Content: content,
+			ObjectRefs: e.caseRefs(r, s.CaseId, s.Mediator)})
+	}
+	objs := []string{MemberIdentity(r.Author), MemberIdentity(s.Respondent)}
+	e.named[s.Respondent] = true
+	for _, m := range s.CoComplainants {
+		objs = append(objs, MemberIdentity(m))
+		e.named[m] = true
+	}
+	for _, sub := range s.Subjects {
+		if o := e.refObject(sub); o != "" {
+			objs = append(objs, o)
+		}
+	}
+	if err := e.add(c.ID, Note{Common: c, Abstract: "Request for consultation: " + s.Conduct, Content: s.Statement, ObjectRefs: sortedUnique(objs)}); err != nil {
+		return err
+	}
+	g := c
+	g.Type, g.ID, g.Labels = "grouping", CaseGroupingID(r.Id), []string{"normledger-case"}
+	basis := s.Norm
+	if s.PledgeId != "" {
+		basis = strings.TrimSpace("pledge " + s.PledgeId + " " + s.Norm)
+	}
+	return e.add(g.ID, Grouping{Common: g, Name: fmt.Sprintf("Case %s: %s v %s (%s)", r.Id[:12], r.Author, s.Respondent, s.Conduct),
+		Description: fmt.Sprintf("Consultation requested under %s. Urgent: %v. %s", basis, s.Urgent, s.Statement),
+		Context:     "unspecified", ObjectRefs: sortedUnique(append(objs, c.ID))})
 }
 
 func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosure) error {

@@ -104,6 +104,15 @@ type ReportObject struct {
 	ObjectRefs  []string `json:"object_refs"`
 }
 
+// Grouping is a STIX grouping: a case and what it is about.
+type Grouping struct {
+	Common
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Context     string   `json:"context"`
+	ObjectRefs  []string `json:"object_refs"`
+}
+
 // Relationship is a STIX relationship.
 type Relationship struct {
 	Common

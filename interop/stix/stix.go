@@ -123,12 +123,17 @@ func OfficialMarking(t pb.Tlp) (json.RawMessage, error) {
 // Timestamp formats t as STIX wants: UTC, millisecond precision, Z.
 func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
+// CaseGroupingID is the STIX id of the grouping a case is exported as
+// (beside the note of its request record).
+func CaseGroupingID(caseID string) string { return ID("grouping", caseID) }
+
 // RecordObjectID is the STIX id of the object a record is exported as.
 func RecordObjectID(kind pb.RecordKind, recordID string) string {
 	switch kind {
 	case pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE:
 		return ID("incident", recordID)
-	case pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT, pb.RecordKind_RECORD_KIND_FINDING:
+	case pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT, pb.RecordKind_RECORD_KIND_FINDING,
+		pb.RecordKind_RECORD_KIND_CASE_STEP, pb.RecordKind_RECORD_KIND_MEASURE:
 		return ID("note", recordID)
 	case pb.RecordKind_RECORD_KIND_CHALLENGE:
 		return ID("opinion", recordID)

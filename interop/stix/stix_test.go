@@ -172,7 +172,7 @@ func TestExportGolden(t *testing.T) {
 		t.Fatal("two exports of the same records differ")
 	}
 	golden(t, "scenario.stix.json", got)
-	if rep.Exported != 6 || len(rep.NotCarried) == 0 || rep.Skipped["notification"] == 0 {
+	if rep.Exported != 9 || len(rep.NotCarried) == 0 || rep.Skipped["notification"] == 0 { // 6 records, a case request, its reply and a protest
 		t.Fatalf("report %+v", rep)
 	}
 	mispOut, mrep, err := stix.MISP(c.input(), stix.Filter{})

@@ -339,3 +339,43 @@ func EvidenceMemberPrefix(member string) []byte { return []byte(PrefixEvidenceMe
 func EvidenceMember(member string, height int64, index int) []byte {
 	return Cat(EvidenceMemberPrefix(member), evidenceSuffix(height, index))
 }
+
+// Case layout (app version 10):
+//
+//	k/c/<case id 32 bytes>             CaseState
+//	k/s/<stage>/<case id 32 bytes>     (cases by stage; value: the case id)
+//	k/m/<party>/<case id 32 bytes>     (cases by party: complainant,
+//	                                   co-complainants, respondent; value: the case id)
+//
+// A case's absence is proven by k/c/<id>'s; the cases of a member are
+// provably complete from k/m/<member>/ (every entry, or a proof of the
+// range's neighbours).
+const (
+	PrefixCase      = "k/c/"
+	PrefixCaseStage = "k/s/"
+	PrefixCaseParty = "k/m/"
+)
+
+// Case is where case id (its request's record id) is stored.
+func Case(id string) []byte { return Cat([]byte(PrefixCase), rawID(id)) }
+
+// CaseStagePrefix lists the cases at a stage ("requested", "closed"...).
+func CaseStagePrefix(stage string) []byte { return []byte(PrefixCaseStage + stage + "/") }
+
+// CaseStageIndex marks case id as being at stage.
+func CaseStageIndex(stage, id string) []byte { return Cat(CaseStagePrefix(stage), rawID(id)) }
+
+// CasePartyPrefix lists the cases member is a party to.
+func CasePartyPrefix(member string) []byte { return []byte(PrefixCaseParty + member + "/") }
+
+// CasePartyIndex marks member as a party to case id.
+func CasePartyIndex(member, id string) []byte { return Cat(CasePartyPrefix(member), rawID(id)) }
+
+// CaseStageName is the index name of a case stage: CASE_STAGE_REQUESTED -> "requested".
+func CaseStageName(s pb.CaseStage) string { return enum.Name(s) }
+
+// CaseStageByName is the inverse of CaseStageName.
+func CaseStageByName(name string) (pb.CaseStage, bool) {
+	v, ok := enum.Value(pb.CaseStage(0).Descriptor(), name)
+	return pb.CaseStage(v), ok
+}

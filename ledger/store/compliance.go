@@ -23,6 +23,11 @@ func (v *View) MemberCompliance(member string) (*pb.MemberCompliance, error) {
 	if err != nil {
 		return nil, err
 	}
+	cases, err := v.AllCases(CaseFilter{Party: member})
+	if err != nil {
+		return nil, err
+	}
+	ledger.CaseFigures(c, cases)
 	evs, err := v.EvidenceList(member)
 	if err != nil {
 		return nil, err

@@ -469,6 +469,9 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 			}
 		}
 	}
+	if f := ledger.ParamsNewInV10(gs.GetParams()); f != "" && appVersion < ledger.AppVersionCases {
+		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionCases, appVersion)
+	}
 	s.appVersion = appVersion
 	if appVersion > ledger.GenesisAppVersion {
 		// A chain at GenesisAppVersion holds no UpgradeState (as before
@@ -527,6 +530,11 @@ func (s *Store) Write(ch *ledger.Changes) error {
 	}
 	if err := s.writeEvidence(ch.Evidence); err != nil {
 		return err
+	}
+	for _, c := range ch.Cases {
+		if err := s.writeCase(c); err != nil {
+			return err
+		}
 	}
 	return s.WriteObligations(ch.Obligations)
 }

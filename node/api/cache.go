@@ -14,7 +14,7 @@ import (
 // honest node. (Compliance answers judge against block times and the
 // status answer is of the node; they are left out.)
 var pinnable = []string{"/v1/records", "/v1/txs/", "/v1/members", "/v1/obligations", "/v1/proposals",
-	"/v1/evidence", "/v1/proofs", "/v1/governance/rules"}
+	"/v1/evidence", "/v1/proofs", "/v1/governance/rules", "/v1/cases"}
 
 // Cache-Control values: an answer pinned to an attested height is kept
 // for a year by any cache; an answer at "the newest height" must be

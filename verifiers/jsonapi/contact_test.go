@@ -98,10 +98,10 @@ func TestMemberAt(t *testing.T) {
 	if n < 2 {
 		t.Fatalf("%d member vectors", n)
 	}
-	// "at" is verifyMember's alone.
+	// "at" is verifyMember's and verifyCase's alone.
 	for _, fn := range []string{"verifyRecord", "verifyObligation", "verifyAbsence"} {
 		req := `{"appHash": "00", "id": "x", "answer": null, "at": "2027-03-01T00:00:00Z"}`
-		if a := parse(t, Call(fn, req)); *a.OK || !strings.Contains(*a.Reason, "at is a field of verifyMember only") {
+		if a := parse(t, Call(fn, req)); *a.OK || !strings.Contains(*a.Reason, "at is a field of verifyMember and verifyCase only") {
 			t.Errorf("%s with at: ok %v (%s)", fn, *a.OK, *a.Reason)
 		}
 	}

@@ -60,6 +60,7 @@ var api = map[string]func(req []byte) any{
 	"verifyMember":     verifyMember,
 	"verifyObligation": verifyObligation,
 	"verifyAbsence":    verifyAbsence,
+	"verifyCase":       verifyCase,
 	"version":          versionInfo,
 }
 
@@ -488,6 +489,64 @@ func verifyObligation(req []byte) any {
 	return out
 }
 
+type caseResult struct {
+	result
+	// Case is the proven case (absent: its absence is proven, ok true).
+	Case        json.RawMessage   `json:"case,omitempty"`
+	Obligations []json.RawMessage `json:"obligations,omitempty"`
+	Absent      bool              `json:"absent,omitempty"`
+	Height      int64             `json:"height,omitempty"`
+	// NoReply (with at, the block time of height from a verified header):
+	// the respondent's reply duty is unmet and at is at or after its due
+	// time, so no reply was accepted in time.
+	NoReply bool `json:"noReply,omitempty"`
+}
+
+// verifyCase checks a case answer (GET /v1/cases/{id}?prove=true, or the
+// 404's details for an absent case) with verifiers.Case.
+func verifyCase(req []byte) any {
+	out := &caseResult{}
+	var r answerRequest
+	if err := decodeAnswer(req, &r, withAt); err != nil {
+		out.Reason = err.Error()
+		return out
+	}
+	resp := new(pb.GetCaseResponse)
+	if ok, err := fromDetails(r.Answer, resp); err != nil || !ok {
+		out.Reason = fmt.Sprintf("%v", err)
+		if err == nil {
+			out.Reason = "the answer is null"
+		}
+		return out
+	}
+	var at time.Time
+	if r.At != nil {
+		var err error
+		if at, err = time.Parse(time.RFC3339, *r.At); err != nil {
+			out.Reason = fmt.Sprintf("at: %q is not an RFC 3339 time", *r.At)
+			return out
+		}
+	}
+	c, obs, err := verifiers.Case(r.AppHash, r.ID, resp)
+	if err != nil {
+		out.Reason = err.Error()
+		return out
+	}
+	out.OK, out.Height = true, resp.Height
+	if c == nil {
+		out.Absent = true
+		return out
+	}
+	out.Case = display(c)
+	for _, o := range obs {
+		out.Obligations = append(out.Obligations, display(o))
+		if r.At != nil && o.Kind == pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION && ledger.Open(o) && !at.Before(o.Due.AsTime()) {
+			out.NoReply = true
+		}
+	}
+	return out
+}
+
 type absenceResult struct {
 	result
 	// Absent: no record id exists at height (ok is true only then).
@@ -521,41 +580,46 @@ func verifyAbsence(req []byte) any {
 // absenceAnswer finds the GetRecordResponse in a 404 body, or decodes the
 // answer as one; nil if there is none.
 func absenceAnswer(raw json.RawMessage) (*pb.GetRecordResponse, error) {
-	var body struct {
-		Details []json.RawMessage `json:"details"`
-	}
-	if err := json.Unmarshal(raw, &body); err == nil && body.Details != nil {
-		want := string(new(pb.GetRecordResponse).ProtoReflect().Descriptor().FullName())
-		for _, d := range body.Details {
-			var head struct {
-				Type string `json:"@type"`
-			}
-			if json.Unmarshal(d, &head) != nil || !strings.HasSuffix(head.Type, "/"+want) {
-				continue
-			}
-			a := new(anypb.Any)
-			if err := restJSON.Unmarshal(d, a); err != nil {
-				return nil, fmt.Errorf("the 404's absence proof does not decode: %v", err)
-			}
-			resp := new(pb.GetRecordResponse)
-			if err := a.UnmarshalTo(resp); err != nil {
-				return nil, fmt.Errorf("the 404's absence proof does not decode: %v", err)
-			}
-			return resp, nil
-		}
-		return nil, verifiers.Failf("the 404 carries no absence proof (ask with prove=true)")
-	}
 	resp := new(pb.GetRecordResponse)
-	if ok, err := answer(raw, resp); err != nil || !ok {
+	if ok, err := fromDetails(raw, resp); err != nil || !ok {
 		return nil, err
 	}
 	return resp, nil
 }
 
+// fromDetails decodes an answer into resp: the answer itself, or a 404
+// body (a google.rpc.Status) whose details carry one (an absence proof).
+func fromDetails(raw json.RawMessage, resp proto.Message) (bool, error) {
+	var body struct {
+		Details []json.RawMessage `json:"details"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil || body.Details == nil {
+		return answer(raw, resp)
+	}
+	want := string(resp.ProtoReflect().Descriptor().FullName())
+	for _, d := range body.Details {
+		var head struct {
+			Type string `json:"@type"`
+		}
+		if json.Unmarshal(d, &head) != nil || !strings.HasSuffix(head.Type, "/"+want) {
+			continue
+		}
+		a := new(anypb.Any)
+		if err := restJSON.Unmarshal(d, a); err != nil {
+			return false, fmt.Errorf("the 404's absence proof does not decode: %v", err)
+		}
+		if err := a.UnmarshalTo(resp); err != nil {
+			return false, fmt.Errorf("the 404's absence proof does not decode: %v", err)
+		}
+		return true, nil
+	}
+	return false, verifiers.Failf("the 404 carries no absence proof (ask with prove=true)")
+}
+
 // The fields of answerRequest that only one function takes.
 const (
 	withMembers = 1 << iota // members: verifyRecord
-	withAt                  // at: verifyMember
+	withAt                  // at: verifyMember, verifyCase
 )
 
 // readAnswer decodes an answer request (with the optional fields allow
@@ -584,7 +648,7 @@ func decodeAnswer(req []byte, r *answerRequest, allow int) error {
 		return errors.New("members is a field of verifyRecord only")
 	}
 	if r.At != nil && allow&withAt == 0 {
-		return errors.New("at is a field of verifyMember only")
+		return errors.New("at is a field of verifyMember and verifyCase only")
 	}
 	return nil
 }

@@ -60,3 +60,51 @@ func (v *Verifier) Contact(ctx context.Context, id string) (*pb.ContactStatus, i
 	}
 	return ledger.ContactStatusAt(m, lb.Time), h, lb.Time, nil
 }
+
+// CaseSource serves cases with proofs (client.Client satisfies it).
+type CaseSource interface {
+	Case(ctx context.Context, id string, height int64, prove bool) (*pb.GetCaseResponse, error)
+}
+
+// Case proves case id and its duties at v.At (or the newest attested
+// height) against the light-client-verified header, and returns them with
+// the height and that block's time (from the verified header): nil when
+// the case's absence is proven.
+func (v *Verifier) Case(ctx context.Context, id string) (*pb.CaseState, []*pb.Obligation, int64, time.Time, error) {
+	src, ok := v.API.(CaseSource)
+	if !ok {
+		return nil, nil, 0, time.Time{}, errors.New("this API serves no cases")
+	}
+	resp, err := src.Case(ctx, id, v.At, true)
+	var ce codedError
+	if errors.As(err, &ce) && ce.LedgerCode() == ledger.CodeUnknownCase {
+		// No such case: the error's details carry the absence proof.
+		resp = nil
+		for _, d := range ce.ErrorDetails() {
+			if r, ok := d.(*pb.GetCaseResponse); ok {
+				resp = r
+			}
+		}
+		if resp == nil {
+			return nil, nil, 0, time.Time{}, verifiers.Failf("node says case %s is absent but sent no proof", id)
+		}
+	} else if err != nil {
+		return nil, nil, 0, time.Time{}, err
+	}
+	if v.At > 0 && resp.Height != v.At {
+		return nil, nil, 0, time.Time{}, verifiers.Failf("asked for case %s at height %d, got height %d", id, v.At, resp.Height)
+	}
+	lb, err := v.Light.Header(ctx, resp.Height+1)
+	if err != nil {
+		return nil, nil, 0, time.Time{}, err
+	}
+	at, err := v.Light.Header(ctx, resp.Height)
+	if err != nil {
+		return nil, nil, 0, time.Time{}, err
+	}
+	c, obs, err := verifiers.Case(lb.AppHash, id, resp)
+	if err != nil {
+		return nil, nil, 0, time.Time{}, fmt.Errorf("case %s at height %d: %w", id, resp.Height, err)
+	}
+	return c, obs, resp.Height, at.Time, nil
+}

@@ -332,6 +332,85 @@ async function loadSealed() {
   }
 }
 
+// ---- cases -------------------------------------------------------------------------
+
+// checkCase proves a case and its duties (GET /v1/cases/{id}?prove=true)
+// against the verified state and judges its reply duty at the verified
+// block time; the listed case must be the proven one.
+function checkCase(listed, ans) {
+  const fail = (reason) => ({ ok: false, reason });
+  if (!state.appHash) return headerFailure();
+  if (Number(ans.height) !== state.height) return fail(`the case is of height ${ans.height}, the verified state of ${state.height}`);
+  const req = { id: listed.id, answer: ans };
+  if (state.blockTime) req.at = state.blockTime;
+  const res = withHeader("verifyCase", req);
+  if (!res.ok) return res;
+  if (res.absent) return fail(`the node lists case ${listed.id}, its absence is proven`);
+  if (canon(res.case) !== canon(listed)) return fail("the listed case differs from the proven one");
+  return res;
+}
+
+function caseTimeline(c) {
+  const ol = el("ol", { class: "case-timeline" });
+  for (const e of c.history || []) {
+    const li = el("li", { "data-step": e.step }, `${e.step.replaceAll("_", " ")} by ${e.by}`, el("span", { class: "muted", text: ` ${when(e.time)}` }));
+    for (const f of e.flags || []) li.append(" ", el("span", { class: "badge flag", "data-flag": f, text: f.replaceAll("_", " ") }));
+    ol.append(li);
+  }
+  for (const m of c.measures || []) {
+    const ended = m.standDownId ? `stood down ${when(m.endedAt)} to level ${Number(m.returnLevel || 0)}` : "in force";
+    ol.append(el("li", { class: "measure", "data-measure": m.recordId },
+      `measure: ${short(m.type, "MEASURE_TYPE_")} by ${m.author} at level ${Number(m.level || 0)} (ladder allows ${Number(m.allowedLevel || 0)}), ${ended}`));
+  }
+  return ol;
+}
+
+function caseDuties(obs) {
+  const ul = el("ul", { class: "case-duties" });
+  for (const o of obs || []) {
+    const st = short(o.status, "OBLIGATION_STATUS_");
+    ul.append(el("li", { class: "status-" + st, "data-duty": short(o.kind, "OBLIGATION_KIND_") },
+      `${short(o.kind, "OBLIGATION_KIND_").replaceAll("_", " ")} (${o.debtor}): ${st}, due ${when(o.due)}`));
+  }
+  return ul;
+}
+
+async function loadCases() {
+  const tbody = $("#cases-table tbody");
+  let list;
+  try {
+    list = await api(`/v1/cases?height=${state.height}`);
+  } catch (e) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "reason", text: e.message })));
+    return;
+  }
+  tbody.replaceChildren();
+  const cases = list.cases || [];
+  if (!cases.length) tbody.append(el("tr", {}, el("td", { colspan: "7", class: "muted", text: "no cases" })));
+  for (const listed of cases) {
+    let ans = null, res;
+    try {
+      ans = await api(`/v1/cases/${listed.id}?height=${state.height}&prove=true`);
+      res = checkCase(listed, ans);
+    } catch (e) {
+      res = { ok: false, reason: e.message };
+    }
+    // What the verifier proved when it verifies; else the node's claim,
+    // under its NOT VERIFIED badge.
+    const c = res.ok ? res.case : listed;
+    const obs = res.ok ? res.obligations : (ans && ans.obligations) || [];
+    const parties = [c.complainant, ...(c.coComplainants || [])].join(", ") + " v " + c.respondent;
+    const stage = el("td", { class: "case-stage" }, short(c.stage, "CASE_STAGE_").replaceAll("_", " "));
+    if (c.outcome) stage.append(el("div", { class: "muted", text: short(c.outcome, "CASE_OUTCOME_") }));
+    else stage.append(el("div", { class: "muted", text: `escalation not before ${when(c.notBefore)}${c.urgent ? " (urgent)" : ""}` }));
+    if (res.ok && res.noReply) stage.append(el("div", { class: "status-overdue no-reply", text: `NO REPLY from ${c.respondent}` }));
+    const tr = el("tr", { "data-case": c.id });
+    tr.append(el("td", {}, el("code", { text: shortId(c.id) })), el("td", { text: parties }), el("td", { text: c.conduct }), stage,
+      el("td", {}, caseTimeline(c)), el("td", {}, caseDuties(obs)), badge(res));
+    tbody.append(tr);
+  }
+}
+
 // ---- directory ---------------------------------------------------------------------
 
 // canon is a decoded JSON value as text with its keys sorted, so that two
@@ -668,7 +747,7 @@ async function refresh() {
       status.textContent = "NOT VERIFIED: " + e.message;
     }
   }
-  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed(), loadDirectory()]);
+  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed(), loadDirectory(), loadCases()]);
   await loadCharts();
   document.body.dataset.loaded = "true";
 }

@@ -2801,6 +2801,295 @@ func (x *GetGenesisResponse) GetGenesis() *structpb.Struct {
 	return nil
 }
 
+type ListCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cases a member is a party to (complainant, co-complainant or
+	// respondent), from the provable index k/m/<member>/; or, without it,
+	// cases at a stage (requested, replied, ..., closed), from k/s/<stage>/;
+	// or neither: every case, by id.
+	Party     string `protobuf:"bytes,1,opt,name=party,proto3" json:"party,omitempty"`
+	Stage     string `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Default 50, at most 200.
+	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Height        int64  `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool   `protobuf:"varint,6,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCasesRequest) Reset() {
+	*x = ListCasesRequest{}
+	mi := &file_normledger_v1_api_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCasesRequest) ProtoMessage() {}
+
+func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListCasesRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListCasesRequest) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListCasesRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListCasesRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type ListCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*CaseState           `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs[i] proves cases[i] at key k/c/<id>.
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCasesResponse) Reset() {
+	*x = ListCasesResponse{}
+	mi := &file_normledger_v1_api_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCasesResponse) ProtoMessage() {}
+
+func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListCasesResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListCasesResponse) GetCases() []*CaseState {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *ListCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListCasesResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ListCasesResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+type GetCaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Prove         bool                   `protobuf:"varint,3,opt,name=prove,proto3" json:"prove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseRequest) Reset() {
+	*x = GetCaseRequest{}
+	mi := &file_normledger_v1_api_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseRequest) ProtoMessage() {}
+
+func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
+func (*GetCaseRequest) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetCaseRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetCaseRequest) GetProve() bool {
+	if x != nil {
+		return x.Prove
+	}
+	return false
+}
+
+type GetCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Case  *CaseState             `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// The duties the case placed (case.obligation_ids), in that order.
+	Obligations []*Obligation `protobuf:"bytes,2,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	Height      int64         `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// With prove: proofs[0] proves the case (k/c/<id>), or its absence;
+	// proofs[1+i] proves obligations[i] (o/<id>).
+	Proofs        []*Proof `protobuf:"bytes,4,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseResponse) Reset() {
+	*x = GetCaseResponse{}
+	mi := &file_normledger_v1_api_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseResponse) ProtoMessage() {}
+
+func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_api_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
+func (*GetCaseResponse) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetCaseResponse) GetCase() *CaseState {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *GetCaseResponse) GetObligations() []*Obligation {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
+func (x *GetCaseResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetCaseResponse) GetProofs() []*Proof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
 type ListProposalsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Status name: voting, passed, rejected, vetoed, expired, aborted, failed.
@@ -2816,7 +3105,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[45]
+	mi := &file_normledger_v1_api_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2828,7 +3117,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[45]
+	mi := &file_normledger_v1_api_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2841,7 +3130,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{45}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListProposalsRequest) GetStatus() string {
@@ -2892,7 +3181,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[46]
+	mi := &file_normledger_v1_api_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3193,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[46]
+	mi := &file_normledger_v1_api_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3206,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{46}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*ProposalState {
@@ -2959,7 +3248,7 @@ type GetProposalRequest struct {
 
 func (x *GetProposalRequest) Reset() {
 	*x = GetProposalRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[47]
+	mi := &file_normledger_v1_api_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3260,7 @@ func (x *GetProposalRequest) String() string {
 func (*GetProposalRequest) ProtoMessage() {}
 
 func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[47]
+	mi := &file_normledger_v1_api_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3273,7 @@ func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
 func (*GetProposalRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{47}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetProposalRequest) GetId() string {
@@ -3024,7 +3313,7 @@ type GetProposalResponse struct {
 
 func (x *GetProposalResponse) Reset() {
 	*x = GetProposalResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[48]
+	mi := &file_normledger_v1_api_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3036,7 +3325,7 @@ func (x *GetProposalResponse) String() string {
 func (*GetProposalResponse) ProtoMessage() {}
 
 func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[48]
+	mi := &file_normledger_v1_api_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3049,7 +3338,7 @@ func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalResponse.ProtoReflect.Descriptor instead.
 func (*GetProposalResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{48}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetProposalResponse) GetProposal() *ProposalState {
@@ -3090,7 +3379,7 @@ type GetGovernanceRulesRequest struct {
 
 func (x *GetGovernanceRulesRequest) Reset() {
 	*x = GetGovernanceRulesRequest{}
-	mi := &file_normledger_v1_api_proto_msgTypes[49]
+	mi := &file_normledger_v1_api_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3391,7 @@ func (x *GetGovernanceRulesRequest) String() string {
 func (*GetGovernanceRulesRequest) ProtoMessage() {}
 
 func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[49]
+	mi := &file_normledger_v1_api_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3404,7 @@ func (x *GetGovernanceRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGovernanceRulesRequest.ProtoReflect.Descriptor instead.
 func (*GetGovernanceRulesRequest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{49}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetGovernanceRulesRequest) GetHeight() int64 {
@@ -3145,7 +3434,7 @@ type GetGovernanceRulesResponse struct {
 
 func (x *GetGovernanceRulesResponse) Reset() {
 	*x = GetGovernanceRulesResponse{}
-	mi := &file_normledger_v1_api_proto_msgTypes[50]
+	mi := &file_normledger_v1_api_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3446,7 @@ func (x *GetGovernanceRulesResponse) String() string {
 func (*GetGovernanceRulesResponse) ProtoMessage() {}
 
 func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_api_proto_msgTypes[50]
+	mi := &file_normledger_v1_api_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3459,7 @@ func (x *GetGovernanceRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGovernanceRulesResponse.ProtoReflect.Descriptor instead.
 func (*GetGovernanceRulesResponse) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_api_proto_rawDescGZIP(), []int{50}
+	return file_normledger_v1_api_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetGovernanceRulesResponse) GetRules() *GovernanceRules {
@@ -3205,7 +3494,7 @@ var File_normledger_v1_api_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x17normledger/v1/api.proto\x12\rnormledger.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/checkpoint.proto\x1a\x1cnormledger/v1/evidence.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\x1a\x1fnormledger/v1/obligations.proto\x1a\x19normledger/v1/query.proto\x1a\x16normledger/v1/tx.proto\"[\n" +
+	"\x17normledger/v1/api.proto\x12\rnormledger.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/checkpoint.proto\x1a\x1cnormledger/v1/evidence.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\x1a\x1fnormledger/v1/obligations.proto\x1a\x19normledger/v1/query.proto\x1a\x16normledger/v1/tx.proto\"[\n" +
 	"\x13ListEvidenceRequest\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
@@ -3396,7 +3685,29 @@ const file_normledger_v1_api_proto_rawDesc = "" +
 	"\x11GetGenesisRequest\"j\n" +
 	"\x12GetGenesisResponse\x12!\n" +
 	"\fgenesis_json\x18\x01 \x01(\fR\vgenesisJson\x121\n" +
-	"\agenesis\x18\x02 \x01(\v2\x17.google.protobuf.StructR\agenesis\"\x91\x01\n" +
+	"\agenesis\x18\x02 \x01(\v2\x17.google.protobuf.StructR\agenesis\"\xa1\x01\n" +
+	"\x10ListCasesRequest\x12\x14\n" +
+	"\x05party\x18\x01 \x01(\tR\x05party\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x06 \x01(\bR\x05prove\"\xb1\x01\n" +
+	"\x11ListCasesResponse\x12.\n" +
+	"\x05cases\x18\x01 \x03(\v2\x18.normledger.v1.CaseStateR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"N\n" +
+	"\x0eGetCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x14\n" +
+	"\x05prove\x18\x03 \x01(\bR\x05prove\"\xc2\x01\n" +
+	"\x0fGetCaseResponse\x12,\n" +
+	"\x04case\x18\x01 \x01(\v2\x18.normledger.v1.CaseStateR\x04case\x12;\n" +
+	"\vobligations\x18\x02 \x03(\v2\x19.normledger.v1.ObligationR\vobligations\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\x12,\n" +
+	"\x06proofs\x18\x04 \x03(\v2\x14.normledger.v1.ProofR\x06proofs\"\x91\x01\n" +
 	"\x14ListProposalsRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1d\n" +
 	"\n" +
@@ -3444,7 +3755,7 @@ func file_normledger_v1_api_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_normledger_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_normledger_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_normledger_v1_api_proto_goTypes = []any{
 	(BroadcastMode)(0),                  // 0: normledger.v1.BroadcastMode
 	(*ListEvidenceRequest)(nil),         // 1: normledger.v1.ListEvidenceRequest
@@ -3492,79 +3803,89 @@ var file_normledger_v1_api_proto_goTypes = []any{
 	(*GetBlockResponse)(nil),            // 43: normledger.v1.GetBlockResponse
 	(*GetGenesisRequest)(nil),           // 44: normledger.v1.GetGenesisRequest
 	(*GetGenesisResponse)(nil),          // 45: normledger.v1.GetGenesisResponse
-	(*ListProposalsRequest)(nil),        // 46: normledger.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),       // 47: normledger.v1.ListProposalsResponse
-	(*GetProposalRequest)(nil),          // 48: normledger.v1.GetProposalRequest
-	(*GetProposalResponse)(nil),         // 49: normledger.v1.GetProposalResponse
-	(*GetGovernanceRulesRequest)(nil),   // 50: normledger.v1.GetGovernanceRulesRequest
-	(*GetGovernanceRulesResponse)(nil),  // 51: normledger.v1.GetGovernanceRulesResponse
-	(*Evidence)(nil),                    // 52: normledger.v1.Evidence
-	(*Proof)(nil),                       // 53: normledger.v1.Proof
-	(*timestamppb.Timestamp)(nil),       // 54: google.protobuf.Timestamp
-	(*Member)(nil),                      // 55: normledger.v1.Member
-	(*StoredRecord)(nil),                // 56: normledger.v1.StoredRecord
-	(*RecordFlag)(nil),                  // 57: normledger.v1.RecordFlag
-	(*LogInclusion)(nil),                // 58: normledger.v1.LogInclusion
-	(*CheckpointInfo)(nil),              // 59: normledger.v1.CheckpointInfo
-	(*Obligation)(nil),                  // 60: normledger.v1.Obligation
-	(*MemberCompliance)(nil),            // 61: normledger.v1.MemberCompliance
-	(*SealedNotice)(nil),                // 62: normledger.v1.SealedNotice
-	(*ContactStatus)(nil),               // 63: normledger.v1.ContactStatus
-	(*PingStatus)(nil),                  // 64: normledger.v1.PingStatus
-	(*PledgeCompliance)(nil),            // 65: normledger.v1.PledgeCompliance
-	(*structpb.Struct)(nil),             // 66: google.protobuf.Struct
-	(*ProposalState)(nil),               // 67: normledger.v1.ProposalState
-	(*VoteState)(nil),                   // 68: normledger.v1.VoteState
-	(*GovernanceRules)(nil),             // 69: normledger.v1.GovernanceRules
-	(*Params)(nil),                      // 70: normledger.v1.Params
+	(*ListCasesRequest)(nil),            // 46: normledger.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),           // 47: normledger.v1.ListCasesResponse
+	(*GetCaseRequest)(nil),              // 48: normledger.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 49: normledger.v1.GetCaseResponse
+	(*ListProposalsRequest)(nil),        // 50: normledger.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),       // 51: normledger.v1.ListProposalsResponse
+	(*GetProposalRequest)(nil),          // 52: normledger.v1.GetProposalRequest
+	(*GetProposalResponse)(nil),         // 53: normledger.v1.GetProposalResponse
+	(*GetGovernanceRulesRequest)(nil),   // 54: normledger.v1.GetGovernanceRulesRequest
+	(*GetGovernanceRulesResponse)(nil),  // 55: normledger.v1.GetGovernanceRulesResponse
+	(*Evidence)(nil),                    // 56: normledger.v1.Evidence
+	(*Proof)(nil),                       // 57: normledger.v1.Proof
+	(*timestamppb.Timestamp)(nil),       // 58: google.protobuf.Timestamp
+	(*Member)(nil),                      // 59: normledger.v1.Member
+	(*StoredRecord)(nil),                // 60: normledger.v1.StoredRecord
+	(*RecordFlag)(nil),                  // 61: normledger.v1.RecordFlag
+	(*LogInclusion)(nil),                // 62: normledger.v1.LogInclusion
+	(*CheckpointInfo)(nil),              // 63: normledger.v1.CheckpointInfo
+	(*Obligation)(nil),                  // 64: normledger.v1.Obligation
+	(*MemberCompliance)(nil),            // 65: normledger.v1.MemberCompliance
+	(*SealedNotice)(nil),                // 66: normledger.v1.SealedNotice
+	(*ContactStatus)(nil),               // 67: normledger.v1.ContactStatus
+	(*PingStatus)(nil),                  // 68: normledger.v1.PingStatus
+	(*PledgeCompliance)(nil),            // 69: normledger.v1.PledgeCompliance
+	(*structpb.Struct)(nil),             // 70: google.protobuf.Struct
+	(*CaseState)(nil),                   // 71: normledger.v1.CaseState
+	(*ProposalState)(nil),               // 72: normledger.v1.ProposalState
+	(*VoteState)(nil),                   // 73: normledger.v1.VoteState
+	(*GovernanceRules)(nil),             // 74: normledger.v1.GovernanceRules
+	(*Params)(nil),                      // 75: normledger.v1.Params
 }
 var file_normledger_v1_api_proto_depIdxs = []int32{
-	52, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
-	53, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
-	52, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
-	53, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
-	54, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
+	56, // 0: normledger.v1.ListEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	57, // 1: normledger.v1.ListEvidenceResponse.proofs:type_name -> normledger.v1.Proof
+	56, // 2: normledger.v1.GetEvidenceResponse.evidence:type_name -> normledger.v1.Evidence
+	57, // 3: normledger.v1.GetEvidenceResponse.proof:type_name -> normledger.v1.Proof
+	58, // 4: normledger.v1.StatusResponse.latest_block_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: normledger.v1.StatusResponse.validators:type_name -> normledger.v1.Validator
-	55, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
-	53, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
-	55, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
-	53, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
-	56, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
-	53, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
-	57, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
-	58, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
+	59, // 6: normledger.v1.ListMembersResponse.members:type_name -> normledger.v1.Member
+	57, // 7: normledger.v1.ListMembersResponse.proofs:type_name -> normledger.v1.Proof
+	59, // 8: normledger.v1.GetMemberResponse.member:type_name -> normledger.v1.Member
+	57, // 9: normledger.v1.GetMemberResponse.proof:type_name -> normledger.v1.Proof
+	60, // 10: normledger.v1.GetRecordResponse.record:type_name -> normledger.v1.StoredRecord
+	57, // 11: normledger.v1.GetRecordResponse.proofs:type_name -> normledger.v1.Proof
+	61, // 12: normledger.v1.GetRecordResponse.flags:type_name -> normledger.v1.RecordFlag
+	62, // 13: normledger.v1.GetRecordResponse.inclusion:type_name -> normledger.v1.LogInclusion
 	0,  // 14: normledger.v1.BroadcastTxRequest.mode:type_name -> normledger.v1.BroadcastMode
-	53, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
-	53, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
-	59, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
-	54, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
-	60, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
-	53, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
-	60, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
-	53, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
-	61, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
-	62, // 24: normledger.v1.GetSealedNoticeResponse.notice:type_name -> normledger.v1.SealedNotice
-	63, // 25: normledger.v1.GetDirectoryResponse.contacts:type_name -> normledger.v1.ContactStatus
-	54, // 26: normledger.v1.GetDirectoryResponse.time:type_name -> google.protobuf.Timestamp
-	53, // 27: normledger.v1.GetDirectoryResponse.proofs:type_name -> normledger.v1.Proof
-	55, // 28: normledger.v1.GetDirectoryResponse.members:type_name -> normledger.v1.Member
-	64, // 29: normledger.v1.GetPingStatusResponse.status:type_name -> normledger.v1.PingStatus
-	65, // 30: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
-	54, // 31: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
-	66, // 32: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
-	67, // 33: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
-	53, // 34: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
-	67, // 35: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
-	68, // 36: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
-	53, // 37: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
-	69, // 38: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
-	70, // 39: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
-	53, // 40: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	57, // 15: normledger.v1.GetProofResponse.proof:type_name -> normledger.v1.Proof
+	57, // 16: normledger.v1.GetLogResponse.proof:type_name -> normledger.v1.Proof
+	63, // 17: normledger.v1.ListCheckpointsResponse.checkpoints:type_name -> normledger.v1.CheckpointInfo
+	58, // 18: normledger.v1.ListObligationsRequest.due_before:type_name -> google.protobuf.Timestamp
+	64, // 19: normledger.v1.ListObligationsResponse.obligations:type_name -> normledger.v1.Obligation
+	57, // 20: normledger.v1.ListObligationsResponse.proofs:type_name -> normledger.v1.Proof
+	64, // 21: normledger.v1.GetObligationResponse.obligation:type_name -> normledger.v1.Obligation
+	57, // 22: normledger.v1.GetObligationResponse.proof:type_name -> normledger.v1.Proof
+	65, // 23: normledger.v1.GetMemberComplianceResponse.compliance:type_name -> normledger.v1.MemberCompliance
+	66, // 24: normledger.v1.GetSealedNoticeResponse.notice:type_name -> normledger.v1.SealedNotice
+	67, // 25: normledger.v1.GetDirectoryResponse.contacts:type_name -> normledger.v1.ContactStatus
+	58, // 26: normledger.v1.GetDirectoryResponse.time:type_name -> google.protobuf.Timestamp
+	57, // 27: normledger.v1.GetDirectoryResponse.proofs:type_name -> normledger.v1.Proof
+	59, // 28: normledger.v1.GetDirectoryResponse.members:type_name -> normledger.v1.Member
+	68, // 29: normledger.v1.GetPingStatusResponse.status:type_name -> normledger.v1.PingStatus
+	69, // 30: normledger.v1.GetPledgeComplianceResponse.compliance:type_name -> normledger.v1.PledgeCompliance
+	58, // 31: normledger.v1.GetBlockResponse.time:type_name -> google.protobuf.Timestamp
+	70, // 32: normledger.v1.GetGenesisResponse.genesis:type_name -> google.protobuf.Struct
+	71, // 33: normledger.v1.ListCasesResponse.cases:type_name -> normledger.v1.CaseState
+	57, // 34: normledger.v1.ListCasesResponse.proofs:type_name -> normledger.v1.Proof
+	71, // 35: normledger.v1.GetCaseResponse.case:type_name -> normledger.v1.CaseState
+	64, // 36: normledger.v1.GetCaseResponse.obligations:type_name -> normledger.v1.Obligation
+	57, // 37: normledger.v1.GetCaseResponse.proofs:type_name -> normledger.v1.Proof
+	72, // 38: normledger.v1.ListProposalsResponse.proposals:type_name -> normledger.v1.ProposalState
+	57, // 39: normledger.v1.ListProposalsResponse.proofs:type_name -> normledger.v1.Proof
+	72, // 40: normledger.v1.GetProposalResponse.proposal:type_name -> normledger.v1.ProposalState
+	73, // 41: normledger.v1.GetProposalResponse.votes:type_name -> normledger.v1.VoteState
+	57, // 42: normledger.v1.GetProposalResponse.proofs:type_name -> normledger.v1.Proof
+	74, // 43: normledger.v1.GetGovernanceRulesResponse.rules:type_name -> normledger.v1.GovernanceRules
+	75, // 44: normledger.v1.GetGovernanceRulesResponse.params:type_name -> normledger.v1.Params
+	57, // 45: normledger.v1.GetGovernanceRulesResponse.proofs:type_name -> normledger.v1.Proof
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_api_proto_init() }
@@ -3572,6 +3893,7 @@ func file_normledger_v1_api_proto_init() {
 	if File_normledger_v1_api_proto != nil {
 		return
 	}
+	file_normledger_v1_cases_proto_init()
 	file_normledger_v1_checkpoint_proto_init()
 	file_normledger_v1_evidence_proto_init()
 	file_normledger_v1_governance_proto_init()
@@ -3585,7 +3907,7 @@ func file_normledger_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_api_proto_rawDesc), len(file_normledger_v1_api_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   51,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -232,8 +232,13 @@ type Params struct {
 	MaxClockSkewSeconds uint32 `protobuf:"varint,2,opt,name=max_clock_skew_seconds,json=maxClockSkewSeconds,proto3" json:"max_clock_skew_seconds,omitempty"`
 	// Default window for acknowledging a notification that asks for a response.
 	AckWindowHours uint32 `protobuf:"varint,3,opt,name=ack_window_hours,json=ackWindowHours,proto3" json:"ack_window_hours,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// App version 10 (docs/cases.md): the windows of cases (zero fields: the
+	// built-in defaults) and the escalation ladder in force (none: measures
+	// are not checked against a ladder).
+	CaseWindows   *CaseWindows      `protobuf:"bytes,4,opt,name=case_windows,json=caseWindows,proto3" json:"case_windows,omitempty"`
+	Ladder        *EscalationLadder `protobuf:"bytes,5,opt,name=ladder,proto3" json:"ladder,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -285,6 +290,20 @@ func (x *Params) GetAckWindowHours() uint32 {
 		return x.AckWindowHours
 	}
 	return 0
+}
+
+func (x *Params) GetCaseWindows() *CaseWindows {
+	if x != nil {
+		return x.CaseWindows
+	}
+	return nil
+}
+
+func (x *Params) GetLadder() *EscalationLadder {
+	if x != nil {
+		return x.Ladder
+	}
+	return nil
 }
 
 // ThresholdRule says how a proposal of one action is decided. Every
@@ -1696,12 +1715,14 @@ var File_normledger_v1_governance_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\n" +
-	"\x1enormledger/v1/governance.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\"\x89\x01\n" +
+	"\x1enormledger/v1/governance.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1anormledger/v1/member.proto\"\x81\x02\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\rR\n" +
 	"maxTxBytes\x123\n" +
 	"\x16max_clock_skew_seconds\x18\x02 \x01(\rR\x13maxClockSkewSeconds\x12(\n" +
-	"\x10ack_window_hours\x18\x03 \x01(\rR\x0eackWindowHours\"\xad\x03\n" +
+	"\x10ack_window_hours\x18\x03 \x01(\rR\x0eackWindowHours\x12=\n" +
+	"\fcase_windows\x18\x04 \x01(\v2\x1a.normledger.v1.CaseWindowsR\vcaseWindows\x127\n" +
+	"\x06ladder\x18\x05 \x01(\v2\x1f.normledger.v1.EscalationLadderR\x06ladder\"\xad\x03\n" +
 	"\rThresholdRule\x120\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x18.normledger.v1.GovActionR\x06action\x12/\n" +
 	"\x13threshold_numerator\x18\x02 \x01(\rR\x12thresholdNumerator\x123\n" +
@@ -1890,44 +1911,48 @@ var file_normledger_v1_governance_proto_goTypes = []any{
 	(*Tally)(nil),                 // 16: normledger.v1.Tally
 	(*ProposalState)(nil),         // 17: normledger.v1.ProposalState
 	(*VoteState)(nil),             // 18: normledger.v1.VoteState
-	(MemberClass)(0),              // 19: normledger.v1.MemberClass
-	(*PointOfContact)(nil),        // 20: normledger.v1.PointOfContact
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*CaseWindows)(nil),           // 19: normledger.v1.CaseWindows
+	(*EscalationLadder)(nil),      // 20: normledger.v1.EscalationLadder
+	(MemberClass)(0),              // 21: normledger.v1.MemberClass
+	(*PointOfContact)(nil),        // 22: normledger.v1.PointOfContact
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_normledger_v1_governance_proto_depIdxs = []int32{
-	0,  // 0: normledger.v1.ThresholdRule.action:type_name -> normledger.v1.GovAction
-	19, // 1: normledger.v1.ThresholdRule.electorate:type_name -> normledger.v1.MemberClass
-	4,  // 2: normledger.v1.GovernanceRules.rules:type_name -> normledger.v1.ThresholdRule
-	10, // 3: normledger.v1.GovernanceAction.add_member:type_name -> normledger.v1.AddMember
-	11, // 4: normledger.v1.GovernanceAction.suspend_member:type_name -> normledger.v1.MemberRef
-	11, // 5: normledger.v1.GovernanceAction.reinstate_member:type_name -> normledger.v1.MemberRef
-	11, // 6: normledger.v1.GovernanceAction.remove_member:type_name -> normledger.v1.MemberRef
-	12, // 7: normledger.v1.GovernanceAction.add_key:type_name -> normledger.v1.AddKey
-	13, // 8: normledger.v1.GovernanceAction.rotate_key:type_name -> normledger.v1.RotateKey
-	14, // 9: normledger.v1.GovernanceAction.revoke_key:type_name -> normledger.v1.RevokeKey
-	15, // 10: normledger.v1.GovernanceAction.set_validator:type_name -> normledger.v1.SetValidator
-	3,  // 11: normledger.v1.GovernanceAction.set_params:type_name -> normledger.v1.Params
-	5,  // 12: normledger.v1.GovernanceAction.set_governance_rules:type_name -> normledger.v1.GovernanceRules
-	7,  // 13: normledger.v1.GovernanceAction.software_upgrade:type_name -> normledger.v1.SoftwareUpgrade
-	7,  // 14: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
-	9,  // 15: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
-	19, // 16: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
-	20, // 17: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
-	21, // 18: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
-	0,  // 19: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
-	21, // 20: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 21: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
-	16, // 22: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
-	1,  // 23: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
-	21, // 24: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
-	21, // 25: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
-	2,  // 26: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
-	21, // 27: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	19, // 0: normledger.v1.Params.case_windows:type_name -> normledger.v1.CaseWindows
+	20, // 1: normledger.v1.Params.ladder:type_name -> normledger.v1.EscalationLadder
+	0,  // 2: normledger.v1.ThresholdRule.action:type_name -> normledger.v1.GovAction
+	21, // 3: normledger.v1.ThresholdRule.electorate:type_name -> normledger.v1.MemberClass
+	4,  // 4: normledger.v1.GovernanceRules.rules:type_name -> normledger.v1.ThresholdRule
+	10, // 5: normledger.v1.GovernanceAction.add_member:type_name -> normledger.v1.AddMember
+	11, // 6: normledger.v1.GovernanceAction.suspend_member:type_name -> normledger.v1.MemberRef
+	11, // 7: normledger.v1.GovernanceAction.reinstate_member:type_name -> normledger.v1.MemberRef
+	11, // 8: normledger.v1.GovernanceAction.remove_member:type_name -> normledger.v1.MemberRef
+	12, // 9: normledger.v1.GovernanceAction.add_key:type_name -> normledger.v1.AddKey
+	13, // 10: normledger.v1.GovernanceAction.rotate_key:type_name -> normledger.v1.RotateKey
+	14, // 11: normledger.v1.GovernanceAction.revoke_key:type_name -> normledger.v1.RevokeKey
+	15, // 12: normledger.v1.GovernanceAction.set_validator:type_name -> normledger.v1.SetValidator
+	3,  // 13: normledger.v1.GovernanceAction.set_params:type_name -> normledger.v1.Params
+	5,  // 14: normledger.v1.GovernanceAction.set_governance_rules:type_name -> normledger.v1.GovernanceRules
+	7,  // 15: normledger.v1.GovernanceAction.software_upgrade:type_name -> normledger.v1.SoftwareUpgrade
+	7,  // 16: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
+	9,  // 17: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
+	21, // 18: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
+	22, // 19: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
+	23, // 20: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	0,  // 21: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
+	23, // 22: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 23: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
+	16, // 24: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
+	1,  // 25: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
+	23, // 26: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
+	23, // 27: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
+	2,  // 28: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
+	23, // 29: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_governance_proto_init() }
@@ -1935,6 +1960,7 @@ func file_normledger_v1_governance_proto_init() {
 	if File_normledger_v1_governance_proto != nil {
 		return
 	}
+	file_normledger_v1_cases_proto_init()
 	file_normledger_v1_member_proto_init()
 	file_normledger_v1_governance_proto_msgTypes[3].OneofWrappers = []any{
 		(*GovernanceAction_AddMember)(nil),

@@ -67,6 +67,25 @@ const (
 	// A member updates its directory entry within 30 days of a recorded
 	// failed delivery.
 	ObligationKind_OBLIGATION_KIND_UPDATE_CONTACT ObligationKind = 16
+	// Cases (app version 10, docs/cases.md); the source is the case step that
+	// placed the duty, the basis the case.
+	// The respondent replies to a request for consultation.
+	ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION ObligationKind = 17
+	// The respondent holds consultations (a co-signed consultation_held).
+	ObligationKind_OBLIGATION_KIND_HOLD_CONSULTATION ObligationKind = 18
+	// The neutral body asked to mediate accepts.
+	ObligationKind_OBLIGATION_KIND_ACCEPT_MEDIATION ObligationKind = 19
+	// The mediator reports.
+	ObligationKind_OBLIGATION_KIND_MEDIATION_REPORT ObligationKind = 20
+	// A verifier asked to find facts files its finding.
+	ObligationKind_OBLIGATION_KIND_FACT_FINDING ObligationKind = 21
+	// The respondent files a remediation plan after an inconsistent finding.
+	ObligationKind_OBLIGATION_KIND_REMEDIATION_PLAN ObligationKind = 22
+	// The respondent meets a milestone of its plan (source: the plan; one
+	// duty per milestone, the source is "<plan id>/<n>").
+	ObligationKind_OBLIGATION_KIND_MILESTONE ObligationKind = 23
+	// A measure's author stands it down once the plan is met.
+	ObligationKind_OBLIGATION_KIND_TERMINATE_MEASURE ObligationKind = 24
 )
 
 // Enum value maps for ObligationKind.
@@ -89,6 +108,14 @@ var (
 		14: "OBLIGATION_KIND_ANSWER_PING",
 		15: "OBLIGATION_KIND_RECONFIRM_CONTACT",
 		16: "OBLIGATION_KIND_UPDATE_CONTACT",
+		17: "OBLIGATION_KIND_REPLY_CONSULTATION",
+		18: "OBLIGATION_KIND_HOLD_CONSULTATION",
+		19: "OBLIGATION_KIND_ACCEPT_MEDIATION",
+		20: "OBLIGATION_KIND_MEDIATION_REPORT",
+		21: "OBLIGATION_KIND_FACT_FINDING",
+		22: "OBLIGATION_KIND_REMEDIATION_PLAN",
+		23: "OBLIGATION_KIND_MILESTONE",
+		24: "OBLIGATION_KIND_TERMINATE_MEASURE",
 	}
 	ObligationKind_value = map[string]int32{
 		"OBLIGATION_KIND_UNSPECIFIED":           0,
@@ -108,6 +135,14 @@ var (
 		"OBLIGATION_KIND_ANSWER_PING":           14,
 		"OBLIGATION_KIND_RECONFIRM_CONTACT":     15,
 		"OBLIGATION_KIND_UPDATE_CONTACT":        16,
+		"OBLIGATION_KIND_REPLY_CONSULTATION":    17,
+		"OBLIGATION_KIND_HOLD_CONSULTATION":     18,
+		"OBLIGATION_KIND_ACCEPT_MEDIATION":      19,
+		"OBLIGATION_KIND_MEDIATION_REPORT":      20,
+		"OBLIGATION_KIND_FACT_FINDING":          21,
+		"OBLIGATION_KIND_REMEDIATION_PLAN":      22,
+		"OBLIGATION_KIND_MILESTONE":             23,
+		"OBLIGATION_KIND_TERMINATE_MEASURE":     24,
 	}
 )
 
@@ -748,8 +783,18 @@ type MemberCompliance struct {
 	PingsOnTime      *RateFigure     `protobuf:"bytes,16,opt,name=pings_on_time,json=pingsOnTime,proto3" json:"pings_on_time,omitempty"`
 	PingsMissed      *CountFigure    `protobuf:"bytes,17,opt,name=pings_missed,json=pingsMissed,proto3" json:"pings_missed,omitempty"`
 	TimeToAnswerPing *DurationFigure `protobuf:"bytes,18,opt,name=time_to_answer_ping,json=timeToAnswerPing,proto3" json:"time_to_answer_ping,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Cases (app version 10): cases opened against the member (ids are case
+	// ids), replies to consultation requests it missed (late or overdue
+	// duties), the median time from request to a settled close of the cases
+	// against it (ids are case ids), and measures it did not stand down in
+	// time after the other side's remediation was met (late or overdue
+	// terminate duties).
+	CasesAgainst      *CountFigure    `protobuf:"bytes,19,opt,name=cases_against,json=casesAgainst,proto3" json:"cases_against,omitempty"`
+	CaseRepliesMissed *CountFigure    `protobuf:"bytes,20,opt,name=case_replies_missed,json=caseRepliesMissed,proto3" json:"case_replies_missed,omitempty"`
+	TimeToSettle      *DurationFigure `protobuf:"bytes,21,opt,name=time_to_settle,json=timeToSettle,proto3" json:"time_to_settle,omitempty"`
+	MeasuresNotEnded  *CountFigure    `protobuf:"bytes,22,opt,name=measures_not_ended,json=measuresNotEnded,proto3" json:"measures_not_ended,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *MemberCompliance) Reset() {
@@ -904,6 +949,34 @@ func (x *MemberCompliance) GetPingsMissed() *CountFigure {
 func (x *MemberCompliance) GetTimeToAnswerPing() *DurationFigure {
 	if x != nil {
 		return x.TimeToAnswerPing
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetCasesAgainst() *CountFigure {
+	if x != nil {
+		return x.CasesAgainst
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetCaseRepliesMissed() *CountFigure {
+	if x != nil {
+		return x.CaseRepliesMissed
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetTimeToSettle() *DurationFigure {
+	if x != nil {
+		return x.TimeToSettle
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetMeasuresNotEnded() *CountFigure {
+	if x != nil {
+		return x.MeasuresNotEnded
 	}
 	return nil
 }
@@ -1785,7 +1858,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
 	"\vCountFigure\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xa0\t\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xbc\v\n" +
 	"\x10MemberCompliance\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -1805,7 +1878,11 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x0ftime_to_receipt\x18\x0f \x01(\v2\x1d.normledger.v1.DurationFigureR\rtimeToReceipt\x12=\n" +
 	"\rpings_on_time\x18\x10 \x01(\v2\x19.normledger.v1.RateFigureR\vpingsOnTime\x12=\n" +
 	"\fpings_missed\x18\x11 \x01(\v2\x1a.normledger.v1.CountFigureR\vpingsMissed\x12L\n" +
-	"\x13time_to_answer_ping\x18\x12 \x01(\v2\x1d.normledger.v1.DurationFigureR\x10timeToAnswerPing\"\xd4\x02\n" +
+	"\x13time_to_answer_ping\x18\x12 \x01(\v2\x1d.normledger.v1.DurationFigureR\x10timeToAnswerPing\x12?\n" +
+	"\rcases_against\x18\x13 \x01(\v2\x1a.normledger.v1.CountFigureR\fcasesAgainst\x12J\n" +
+	"\x13case_replies_missed\x18\x14 \x01(\v2\x1a.normledger.v1.CountFigureR\x11caseRepliesMissed\x12C\n" +
+	"\x0etime_to_settle\x18\x15 \x01(\v2\x1d.normledger.v1.DurationFigureR\ftimeToSettle\x12H\n" +
+	"\x12measures_not_ended\x18\x16 \x01(\v2\x1a.normledger.v1.CountFigureR\x10measuresNotEnded\"\xd4\x02\n" +
 	"\rContactStatus\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
@@ -1893,7 +1970,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime\x12M\n" +
 	"\x14response_obligations\x18\n" +
 	" \x03(\v2\x1a.normledger.v1.StatusCountR\x13responseObligations\x12E\n" +
-	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\xbf\x04\n" +
+	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\xe8\x06\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -1912,7 +1989,15 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x17OBLIGATION_KIND_RECEIPT\x10\r\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ANSWER_PING\x10\x0e\x12%\n" +
 	"!OBLIGATION_KIND_RECONFIRM_CONTACT\x10\x0f\x12\"\n" +
-	"\x1eOBLIGATION_KIND_UPDATE_CONTACT\x10\x10*\xc9\x01\n" +
+	"\x1eOBLIGATION_KIND_UPDATE_CONTACT\x10\x10\x12&\n" +
+	"\"OBLIGATION_KIND_REPLY_CONSULTATION\x10\x11\x12%\n" +
+	"!OBLIGATION_KIND_HOLD_CONSULTATION\x10\x12\x12$\n" +
+	" OBLIGATION_KIND_ACCEPT_MEDIATION\x10\x13\x12$\n" +
+	" OBLIGATION_KIND_MEDIATION_REPORT\x10\x14\x12 \n" +
+	"\x1cOBLIGATION_KIND_FACT_FINDING\x10\x15\x12$\n" +
+	" OBLIGATION_KIND_REMEDIATION_PLAN\x10\x16\x12\x1d\n" +
+	"\x19OBLIGATION_KIND_MILESTONE\x10\x17\x12%\n" +
+	"!OBLIGATION_KIND_TERMINATE_MEASURE\x10\x18*\xc9\x01\n" +
 	"\x10ObligationStatus\x12!\n" +
 	"\x1dOBLIGATION_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBLIGATION_STATUS_OPEN\x10\x01\x12\x19\n" +
@@ -1994,44 +2079,48 @@ var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	5,  // 22: normledger.v1.MemberCompliance.pings_on_time:type_name -> normledger.v1.RateFigure
 	8,  // 23: normledger.v1.MemberCompliance.pings_missed:type_name -> normledger.v1.CountFigure
 	6,  // 24: normledger.v1.MemberCompliance.time_to_answer_ping:type_name -> normledger.v1.DurationFigure
-	19, // 25: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
-	20, // 26: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
-	17, // 27: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
-	17, // 28: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
-	17, // 29: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
-	12, // 30: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
-	21, // 31: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
-	22, // 32: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
-	1,  // 33: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
-	17, // 34: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
-	17, // 35: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
-	1,  // 36: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
-	17, // 37: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
-	23, // 38: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
-	17, // 39: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
-	14, // 40: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
-	24, // 41: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 42: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
-	17, // 43: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
-	17, // 44: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
-	25, // 45: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
-	4,  // 46: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
-	5,  // 47: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 48: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
-	4,  // 49: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 50: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 51: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	7,  // 52: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	15, // 53: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
-	2,  // 54: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
-	17, // 55: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
-	4,  // 56: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 57: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	8,  // 25: normledger.v1.MemberCompliance.cases_against:type_name -> normledger.v1.CountFigure
+	8,  // 26: normledger.v1.MemberCompliance.case_replies_missed:type_name -> normledger.v1.CountFigure
+	6,  // 27: normledger.v1.MemberCompliance.time_to_settle:type_name -> normledger.v1.DurationFigure
+	8,  // 28: normledger.v1.MemberCompliance.measures_not_ended:type_name -> normledger.v1.CountFigure
+	19, // 29: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
+	20, // 30: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
+	17, // 31: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
+	17, // 32: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
+	17, // 33: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
+	12, // 34: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
+	21, // 35: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
+	22, // 36: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
+	1,  // 37: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
+	17, // 38: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
+	17, // 39: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
+	1,  // 40: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
+	17, // 41: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
+	23, // 42: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
+	17, // 43: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
+	14, // 44: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
+	24, // 45: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 46: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
+	17, // 47: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
+	17, // 48: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
+	25, // 49: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
+	4,  // 50: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 51: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 52: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
+	4,  // 53: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 54: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 55: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	7,  // 56: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	15, // 57: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	2,  // 58: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
+	17, // 59: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
+	4,  // 60: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 61: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }

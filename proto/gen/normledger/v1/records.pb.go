@@ -51,6 +51,9 @@ const (
 	RecordKind_RECORD_KIND_PING             RecordKind = 19
 	RecordKind_RECORD_KIND_PING_ANSWER      RecordKind = 20
 	RecordKind_RECORD_KIND_DELIVERY_FAILURE RecordKind = 21
+	// App version 10: cases and measures (docs/cases.md).
+	RecordKind_RECORD_KIND_CASE_STEP RecordKind = 22
+	RecordKind_RECORD_KIND_MEASURE   RecordKind = 23
 )
 
 // Enum value maps for RecordKind.
@@ -78,6 +81,8 @@ var (
 		19: "RECORD_KIND_PING",
 		20: "RECORD_KIND_PING_ANSWER",
 		21: "RECORD_KIND_DELIVERY_FAILURE",
+		22: "RECORD_KIND_CASE_STEP",
+		23: "RECORD_KIND_MEASURE",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -102,6 +107,8 @@ var (
 		"RECORD_KIND_PING":                19,
 		"RECORD_KIND_PING_ANSWER":         20,
 		"RECORD_KIND_DELIVERY_FAILURE":    21,
+		"RECORD_KIND_CASE_STEP":           22,
+		"RECORD_KIND_MEASURE":             23,
 	}
 )
 
@@ -950,6 +957,8 @@ type Record struct {
 	//	*Record_Ping
 	//	*Record_PingAnswer
 	//	*Record_DeliveryFailure
+	//	*Record_CaseStep
+	//	*Record_Measure
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1209,6 +1218,24 @@ func (x *Record) GetDeliveryFailure() *DeliveryFailure {
 	return nil
 }
 
+func (x *Record) GetCaseStep() *CaseStep {
+	if x != nil {
+		if x, ok := x.Body.(*Record_CaseStep); ok {
+			return x.CaseStep
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetMeasure() *Measure {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Measure); ok {
+			return x.Measure
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1299,6 +1326,15 @@ type Record_DeliveryFailure struct {
 	DeliveryFailure *DeliveryFailure `protobuf:"bytes,30,opt,name=delivery_failure,json=deliveryFailure,proto3,oneof"`
 }
 
+type Record_CaseStep struct {
+	// App version 10.
+	CaseStep *CaseStep `protobuf:"bytes,31,opt,name=case_step,json=caseStep,proto3,oneof"`
+}
+
+type Record_Measure struct {
+	Measure *Measure `protobuf:"bytes,32,opt,name=measure,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1340,6 +1376,10 @@ func (*Record_Ping) isRecord_Body() {}
 func (*Record_PingAnswer) isRecord_Body() {}
 
 func (*Record_DeliveryFailure) isRecord_Body() {}
+
+func (*Record_CaseStep) isRecord_Body() {}
+
+func (*Record_Measure) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1424,8 +1464,11 @@ type Pledge struct {
 	// Staged incident reporting the pledgors owe each other (NIS2 Article 23
 	// style); absent: none.
 	StagedReporting *StagedReporting `protobuf:"bytes,11,opt,name=staged_reporting,json=stagedReporting,proto3" json:"staged_reporting,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Case windows for cases that name this pledge (app version 10): each
+	// non-zero window overrides the chain's (params.case_windows).
+	CaseWindows   *CaseWindows `protobuf:"bytes,12,opt,name=case_windows,json=caseWindows,proto3" json:"case_windows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Pledge) Reset() {
@@ -1531,6 +1574,13 @@ func (x *Pledge) GetText() string {
 func (x *Pledge) GetStagedReporting() *StagedReporting {
 	if x != nil {
 		return x.StagedReporting
+	}
+	return nil
+}
+
+func (x *Pledge) GetCaseWindows() *CaseWindows {
+	if x != nil {
+		return x.CaseWindows
 	}
 	return nil
 }
@@ -3732,14 +3782,14 @@ var File_normledger_v1_records_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\"l\n" +
+	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\"l\n" +
 	"\n" +
 	"TimeWindow\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\x97\v\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x83\f\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
@@ -3770,12 +3820,14 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x04ping\x18\x1c \x01(\v2\x13.normledger.v1.PingH\x00R\x04ping\x12<\n" +
 	"\vping_answer\x18\x1d \x01(\v2\x19.normledger.v1.PingAnswerH\x00R\n" +
 	"pingAnswer\x12K\n" +
-	"\x10delivery_failure\x18\x1e \x01(\v2\x1e.normledger.v1.DeliveryFailureH\x00R\x0fdeliveryFailureB\x06\n" +
+	"\x10delivery_failure\x18\x1e \x01(\v2\x1e.normledger.v1.DeliveryFailureH\x00R\x0fdeliveryFailure\x126\n" +
+	"\tcase_step\x18\x1f \x01(\v2\x17.normledger.v1.CaseStepH\x00R\bcaseStep\x122\n" +
+	"\ameasure\x18  \x01(\v2\x16.normledger.v1.MeasureH\x00R\ameasureB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
 	"\x14respond_within_hours\x18\x02 \x01(\rR\x12respondWithinHours\x12-\n" +
-	"\x12accepted_verifiers\x18\x03 \x03(\tR\x11acceptedVerifiers\"\xa3\x04\n" +
+	"\x12accepted_verifiers\x18\x03 \x03(\tR\x11acceptedVerifiers\"\xe2\x04\n" +
 	"\x06Pledge\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1a\n" +
 	"\bpledgors\x18\x02 \x03(\tR\bpledgors\x12\x1b\n" +
@@ -3789,7 +3841,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\fverification\x18\t \x01(\v2#.normledger.v1.VerificationPromisesR\fverification\x12\x12\n" +
 	"\x04text\x18\n" +
 	" \x01(\tR\x04text\x12I\n" +
-	"\x10staged_reporting\x18\v \x01(\v2\x1e.normledger.v1.StagedReportingR\x0fstagedReporting\"\x9e\x01\n" +
+	"\x10staged_reporting\x18\v \x01(\v2\x1e.normledger.v1.StagedReportingR\x0fstagedReporting\x12=\n" +
+	"\fcase_windows\x18\f \x01(\v2\x1a.normledger.v1.CaseWindowsR\vcaseWindows\"\x9e\x01\n" +
 	"\x0fStagedReporting\x12.\n" +
 	"\x13early_warning_hours\x18\x01 \x01(\rR\x11earlyWarningHours\x12-\n" +
 	"\x12notification_hours\x18\x02 \x01(\rR\x11notificationHours\x12,\n" +
@@ -3971,7 +4024,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x0fDeliveryFailure\x12\x17\n" +
 	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*\xf1\x04\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\xa5\x05\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -3996,7 +4049,9 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x1aRECORD_KIND_CONTACT_UPDATE\x10\x12\x12\x14\n" +
 	"\x10RECORD_KIND_PING\x10\x13\x12\x1b\n" +
 	"\x17RECORD_KIND_PING_ANSWER\x10\x14\x12 \n" +
-	"\x1cRECORD_KIND_DELIVERY_FAILURE\x10\x15*\xbc\x02\n" +
+	"\x1cRECORD_KIND_DELIVERY_FAILURE\x10\x15\x12\x19\n" +
+	"\x15RECORD_KIND_CASE_STEP\x10\x16\x12\x17\n" +
+	"\x13RECORD_KIND_MEASURE\x10\x17*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -4141,11 +4196,14 @@ var file_normledger_v1_records_proto_goTypes = []any{
 	(*PingAnswer)(nil),            // 46: normledger.v1.PingAnswer
 	(*DeliveryFailure)(nil),       // 47: normledger.v1.DeliveryFailure
 	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
-	(*GovernanceAction)(nil),      // 49: normledger.v1.GovernanceAction
-	(VoteOption)(0),               // 50: normledger.v1.VoteOption
-	(*ContactPoint)(nil),          // 51: normledger.v1.ContactPoint
-	(ContactRole)(0),              // 52: normledger.v1.ContactRole
-	(*ContactChannel)(nil),        // 53: normledger.v1.ContactChannel
+	(*CaseStep)(nil),              // 49: normledger.v1.CaseStep
+	(*Measure)(nil),               // 50: normledger.v1.Measure
+	(*CaseWindows)(nil),           // 51: normledger.v1.CaseWindows
+	(*GovernanceAction)(nil),      // 52: normledger.v1.GovernanceAction
+	(VoteOption)(0),               // 53: normledger.v1.VoteOption
+	(*ContactPoint)(nil),          // 54: normledger.v1.ContactPoint
+	(ContactRole)(0),              // 55: normledger.v1.ContactRole
+	(*ContactChannel)(nil),        // 56: normledger.v1.ContactChannel
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
 	48, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
@@ -4173,64 +4231,67 @@ var file_normledger_v1_records_proto_depIdxs = []int32{
 	45, // 22: normledger.v1.Record.ping:type_name -> normledger.v1.Ping
 	46, // 23: normledger.v1.Record.ping_answer:type_name -> normledger.v1.PingAnswer
 	47, // 24: normledger.v1.Record.delivery_failure:type_name -> normledger.v1.DeliveryFailure
-	1,  // 25: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	48, // 26: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	48, // 27: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	48, // 28: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 29: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	18, // 30: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
-	4,  // 31: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 32: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 33: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	48, // 34: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	20, // 35: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 36: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 37: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 38: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 39: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 40: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	48, // 41: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	48, // 42: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	48, // 43: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	48, // 44: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	48, // 45: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 46: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	23, // 47: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 48: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 49: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 50: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	25, // 51: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	26, // 52: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 53: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	48, // 54: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 55: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 56: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 57: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 58: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	28, // 59: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	48, // 60: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	48, // 61: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 62: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 63: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	48, // 64: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	33, // 65: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	35, // 66: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
-	15, // 67: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
-	15, // 68: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	48, // 69: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
-	49, // 70: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
-	50, // 71: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
-	48, // 72: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
-	51, // 73: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
-	52, // 74: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
-	53, // 75: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
-	44, // 76: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
-	48, // 77: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
-	78, // [78:78] is the sub-list for method output_type
-	78, // [78:78] is the sub-list for method input_type
-	78, // [78:78] is the sub-list for extension type_name
-	78, // [78:78] is the sub-list for extension extendee
-	0,  // [0:78] is the sub-list for field type_name
+	49, // 25: normledger.v1.Record.case_step:type_name -> normledger.v1.CaseStep
+	50, // 26: normledger.v1.Record.measure:type_name -> normledger.v1.Measure
+	1,  // 27: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	48, // 28: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	48, // 29: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	48, // 30: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	16, // 31: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	18, // 32: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
+	51, // 33: normledger.v1.Pledge.case_windows:type_name -> normledger.v1.CaseWindows
+	4,  // 34: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	13, // 35: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 36: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	48, // 37: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	20, // 38: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	5,  // 39: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	3,  // 40: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	6,  // 41: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	7,  // 42: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 43: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	48, // 44: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	48, // 45: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	48, // 46: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	48, // 47: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	48, // 48: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	8,  // 49: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	23, // 50: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	1,  // 51: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	9,  // 52: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	14, // 53: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	25, // 54: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	26, // 55: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	3,  // 56: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	48, // 57: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	10, // 58: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	11, // 59: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	12, // 60: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	14, // 61: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	28, // 62: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	48, // 63: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	48, // 64: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	15, // 65: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 66: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	48, // 67: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	33, // 68: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	35, // 69: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
+	15, // 70: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
+	15, // 71: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	48, // 72: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
+	52, // 73: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
+	53, // 74: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
+	48, // 75: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
+	54, // 76: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
+	55, // 77: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
+	56, // 78: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
+	44, // 79: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
+	48, // 80: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
+	81, // [81:81] is the sub-list for method output_type
+	81, // [81:81] is the sub-list for method input_type
+	81, // [81:81] is the sub-list for extension type_name
+	81, // [81:81] is the sub-list for extension extendee
+	0,  // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -4238,6 +4299,7 @@ func file_normledger_v1_records_proto_init() {
 	if File_normledger_v1_records_proto != nil {
 		return
 	}
+	file_normledger_v1_cases_proto_init()
 	file_normledger_v1_governance_proto_init()
 	file_normledger_v1_member_proto_init()
 	file_normledger_v1_records_proto_msgTypes[2].OneofWrappers = []any{
@@ -4262,6 +4324,8 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_Ping)(nil),
 		(*Record_PingAnswer)(nil),
 		(*Record_DeliveryFailure)(nil),
+		(*Record_CaseStep)(nil),
+		(*Record_Measure)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

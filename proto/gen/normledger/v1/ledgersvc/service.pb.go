@@ -27,7 +27,7 @@ var File_normledger_v1_service_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/service.proto\x12\rnormledger.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17normledger/v1/api.proto\x1a\x19normledger/v1/query.proto\x1a.protoc-gen-openapiv2/options/annotations.proto2\xb0\x17\n" +
+	"\x1bnormledger/v1/service.proto\x12\rnormledger.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17normledger/v1/api.proto\x1a\x19normledger/v1/query.proto\x1a.protoc-gen-openapiv2/options/annotations.proto2\xf5\x18\n" +
 	"\rLedgerService\x12Y\n" +
 	"\x06Status\x12\x1c.normledger.v1.StatusRequest\x1a\x1d.normledger.v1.StatusResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/status\x12i\n" +
@@ -44,7 +44,9 @@ const file_normledger_v1_service_proto_rawDesc = "" +
 	"\x13GetPledgeCompliance\x12).normledger.v1.GetPledgeComplianceRequest\x1a*.normledger.v1.GetPledgeComplianceResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/pledges/{id}/compliance\x12y\n" +
 	"\x0fGetSealedNotice\x12%.normledger.v1.GetSealedNoticeRequest\x1a&.normledger.v1.GetSealedNoticeResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/sealed/{id}\x12n\n" +
 	"\fGetDirectory\x12\".normledger.v1.GetDirectoryRequest\x1a#.normledger.v1.GetDirectoryResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/directory\x12r\n" +
-	"\rGetPingStatus\x12#.normledger.v1.GetPingStatusRequest\x1a$.normledger.v1.GetPingStatusResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/pings/{id}\x12h\n" +
+	"\rGetPingStatus\x12#.normledger.v1.GetPingStatusRequest\x1a$.normledger.v1.GetPingStatusResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/pings/{id}\x12a\n" +
+	"\tListCases\x12\x1f.normledger.v1.ListCasesRequest\x1a .normledger.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12`\n" +
+	"\aGetCase\x12\x1d.normledger.v1.GetCaseRequest\x1a\x1e.normledger.v1.GetCaseResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12h\n" +
 	"\bGetBlock\x12\x1e.normledger.v1.GetBlockRequest\x1a\x1f.normledger.v1.GetBlockResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/blocks/{height}\x12f\n" +
 	"\n" +
 	"GetGenesis\x12 .normledger.v1.GetGenesisRequest\x1a!.normledger.v1.GetGenesisResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/genesis\x12_\n" +
@@ -77,42 +79,46 @@ var file_normledger_v1_service_proto_goTypes = []any{
 	(*v1.GetSealedNoticeRequest)(nil),      // 12: normledger.v1.GetSealedNoticeRequest
 	(*v1.GetDirectoryRequest)(nil),         // 13: normledger.v1.GetDirectoryRequest
 	(*v1.GetPingStatusRequest)(nil),        // 14: normledger.v1.GetPingStatusRequest
-	(*v1.GetBlockRequest)(nil),             // 15: normledger.v1.GetBlockRequest
-	(*v1.GetGenesisRequest)(nil),           // 16: normledger.v1.GetGenesisRequest
-	(*v1.GetProofRequest)(nil),             // 17: normledger.v1.GetProofRequest
-	(*v1.GetLogRequest)(nil),               // 18: normledger.v1.GetLogRequest
-	(*v1.GetLogConsistencyRequest)(nil),    // 19: normledger.v1.GetLogConsistencyRequest
-	(*v1.ListCheckpointsRequest)(nil),      // 20: normledger.v1.ListCheckpointsRequest
-	(*v1.ListProposalsRequest)(nil),        // 21: normledger.v1.ListProposalsRequest
-	(*v1.GetProposalRequest)(nil),          // 22: normledger.v1.GetProposalRequest
-	(*v1.GetGovernanceRulesRequest)(nil),   // 23: normledger.v1.GetGovernanceRulesRequest
-	(*v1.ListEvidenceRequest)(nil),         // 24: normledger.v1.ListEvidenceRequest
-	(*v1.GetEvidenceRequest)(nil),          // 25: normledger.v1.GetEvidenceRequest
-	(*v1.StatusResponse)(nil),              // 26: normledger.v1.StatusResponse
-	(*v1.ListMembersResponse)(nil),         // 27: normledger.v1.ListMembersResponse
-	(*v1.GetMemberResponse)(nil),           // 28: normledger.v1.GetMemberResponse
-	(*v1.GetRecordResponse)(nil),           // 29: normledger.v1.GetRecordResponse
-	(*v1.ListRecordsResponse)(nil),         // 30: normledger.v1.ListRecordsResponse
-	(*v1.BroadcastTxResponse)(nil),         // 31: normledger.v1.BroadcastTxResponse
-	(*v1.GetLightBlockResponse)(nil),       // 32: normledger.v1.GetLightBlockResponse
-	(*v1.ListObligationsResponse)(nil),     // 33: normledger.v1.ListObligationsResponse
-	(*v1.GetObligationResponse)(nil),       // 34: normledger.v1.GetObligationResponse
-	(*v1.GetMemberComplianceResponse)(nil), // 35: normledger.v1.GetMemberComplianceResponse
-	(*v1.GetPledgeComplianceResponse)(nil), // 36: normledger.v1.GetPledgeComplianceResponse
-	(*v1.GetSealedNoticeResponse)(nil),     // 37: normledger.v1.GetSealedNoticeResponse
-	(*v1.GetDirectoryResponse)(nil),        // 38: normledger.v1.GetDirectoryResponse
-	(*v1.GetPingStatusResponse)(nil),       // 39: normledger.v1.GetPingStatusResponse
-	(*v1.GetBlockResponse)(nil),            // 40: normledger.v1.GetBlockResponse
-	(*v1.GetGenesisResponse)(nil),          // 41: normledger.v1.GetGenesisResponse
-	(*v1.GetProofResponse)(nil),            // 42: normledger.v1.GetProofResponse
-	(*v1.GetLogResponse)(nil),              // 43: normledger.v1.GetLogResponse
-	(*v1.GetLogConsistencyResponse)(nil),   // 44: normledger.v1.GetLogConsistencyResponse
-	(*v1.ListCheckpointsResponse)(nil),     // 45: normledger.v1.ListCheckpointsResponse
-	(*v1.ListProposalsResponse)(nil),       // 46: normledger.v1.ListProposalsResponse
-	(*v1.GetProposalResponse)(nil),         // 47: normledger.v1.GetProposalResponse
-	(*v1.GetGovernanceRulesResponse)(nil),  // 48: normledger.v1.GetGovernanceRulesResponse
-	(*v1.ListEvidenceResponse)(nil),        // 49: normledger.v1.ListEvidenceResponse
-	(*v1.GetEvidenceResponse)(nil),         // 50: normledger.v1.GetEvidenceResponse
+	(*v1.ListCasesRequest)(nil),            // 15: normledger.v1.ListCasesRequest
+	(*v1.GetCaseRequest)(nil),              // 16: normledger.v1.GetCaseRequest
+	(*v1.GetBlockRequest)(nil),             // 17: normledger.v1.GetBlockRequest
+	(*v1.GetGenesisRequest)(nil),           // 18: normledger.v1.GetGenesisRequest
+	(*v1.GetProofRequest)(nil),             // 19: normledger.v1.GetProofRequest
+	(*v1.GetLogRequest)(nil),               // 20: normledger.v1.GetLogRequest
+	(*v1.GetLogConsistencyRequest)(nil),    // 21: normledger.v1.GetLogConsistencyRequest
+	(*v1.ListCheckpointsRequest)(nil),      // 22: normledger.v1.ListCheckpointsRequest
+	(*v1.ListProposalsRequest)(nil),        // 23: normledger.v1.ListProposalsRequest
+	(*v1.GetProposalRequest)(nil),          // 24: normledger.v1.GetProposalRequest
+	(*v1.GetGovernanceRulesRequest)(nil),   // 25: normledger.v1.GetGovernanceRulesRequest
+	(*v1.ListEvidenceRequest)(nil),         // 26: normledger.v1.ListEvidenceRequest
+	(*v1.GetEvidenceRequest)(nil),          // 27: normledger.v1.GetEvidenceRequest
+	(*v1.StatusResponse)(nil),              // 28: normledger.v1.StatusResponse
+	(*v1.ListMembersResponse)(nil),         // 29: normledger.v1.ListMembersResponse
+	(*v1.GetMemberResponse)(nil),           // 30: normledger.v1.GetMemberResponse
+	(*v1.GetRecordResponse)(nil),           // 31: normledger.v1.GetRecordResponse
+	(*v1.ListRecordsResponse)(nil),         // 32: normledger.v1.ListRecordsResponse
+	(*v1.BroadcastTxResponse)(nil),         // 33: normledger.v1.BroadcastTxResponse
+	(*v1.GetLightBlockResponse)(nil),       // 34: normledger.v1.GetLightBlockResponse
+	(*v1.ListObligationsResponse)(nil),     // 35: normledger.v1.ListObligationsResponse
+	(*v1.GetObligationResponse)(nil),       // 36: normledger.v1.GetObligationResponse
+	(*v1.GetMemberComplianceResponse)(nil), // 37: normledger.v1.GetMemberComplianceResponse
+	(*v1.GetPledgeComplianceResponse)(nil), // 38: normledger.v1.GetPledgeComplianceResponse
+	(*v1.GetSealedNoticeResponse)(nil),     // 39: normledger.v1.GetSealedNoticeResponse
+	(*v1.GetDirectoryResponse)(nil),        // 40: normledger.v1.GetDirectoryResponse
+	(*v1.GetPingStatusResponse)(nil),       // 41: normledger.v1.GetPingStatusResponse
+	(*v1.ListCasesResponse)(nil),           // 42: normledger.v1.ListCasesResponse
+	(*v1.GetCaseResponse)(nil),             // 43: normledger.v1.GetCaseResponse
+	(*v1.GetBlockResponse)(nil),            // 44: normledger.v1.GetBlockResponse
+	(*v1.GetGenesisResponse)(nil),          // 45: normledger.v1.GetGenesisResponse
+	(*v1.GetProofResponse)(nil),            // 46: normledger.v1.GetProofResponse
+	(*v1.GetLogResponse)(nil),              // 47: normledger.v1.GetLogResponse
+	(*v1.GetLogConsistencyResponse)(nil),   // 48: normledger.v1.GetLogConsistencyResponse
+	(*v1.ListCheckpointsResponse)(nil),     // 49: normledger.v1.ListCheckpointsResponse
+	(*v1.ListProposalsResponse)(nil),       // 50: normledger.v1.ListProposalsResponse
+	(*v1.GetProposalResponse)(nil),         // 51: normledger.v1.GetProposalResponse
+	(*v1.GetGovernanceRulesResponse)(nil),  // 52: normledger.v1.GetGovernanceRulesResponse
+	(*v1.ListEvidenceResponse)(nil),        // 53: normledger.v1.ListEvidenceResponse
+	(*v1.GetEvidenceResponse)(nil),         // 54: normledger.v1.GetEvidenceResponse
 }
 var file_normledger_v1_service_proto_depIdxs = []int32{
 	0,  // 0: normledger.v1.LedgerService.Status:input_type -> normledger.v1.StatusRequest
@@ -130,45 +136,49 @@ var file_normledger_v1_service_proto_depIdxs = []int32{
 	12, // 12: normledger.v1.LedgerService.GetSealedNotice:input_type -> normledger.v1.GetSealedNoticeRequest
 	13, // 13: normledger.v1.LedgerService.GetDirectory:input_type -> normledger.v1.GetDirectoryRequest
 	14, // 14: normledger.v1.LedgerService.GetPingStatus:input_type -> normledger.v1.GetPingStatusRequest
-	15, // 15: normledger.v1.LedgerService.GetBlock:input_type -> normledger.v1.GetBlockRequest
-	16, // 16: normledger.v1.LedgerService.GetGenesis:input_type -> normledger.v1.GetGenesisRequest
-	17, // 17: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
-	18, // 18: normledger.v1.LedgerService.GetLog:input_type -> normledger.v1.GetLogRequest
-	19, // 19: normledger.v1.LedgerService.GetLogConsistency:input_type -> normledger.v1.GetLogConsistencyRequest
-	20, // 20: normledger.v1.LedgerService.ListCheckpoints:input_type -> normledger.v1.ListCheckpointsRequest
-	21, // 21: normledger.v1.LedgerService.ListProposals:input_type -> normledger.v1.ListProposalsRequest
-	22, // 22: normledger.v1.LedgerService.GetProposal:input_type -> normledger.v1.GetProposalRequest
-	23, // 23: normledger.v1.LedgerService.GetGovernanceRules:input_type -> normledger.v1.GetGovernanceRulesRequest
-	24, // 24: normledger.v1.LedgerService.ListEvidence:input_type -> normledger.v1.ListEvidenceRequest
-	25, // 25: normledger.v1.LedgerService.GetEvidence:input_type -> normledger.v1.GetEvidenceRequest
-	26, // 26: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
-	27, // 27: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
-	28, // 28: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
-	29, // 29: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
-	30, // 30: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
-	31, // 31: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
-	29, // 32: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
-	32, // 33: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
-	33, // 34: normledger.v1.LedgerService.ListObligations:output_type -> normledger.v1.ListObligationsResponse
-	34, // 35: normledger.v1.LedgerService.GetObligation:output_type -> normledger.v1.GetObligationResponse
-	35, // 36: normledger.v1.LedgerService.GetMemberCompliance:output_type -> normledger.v1.GetMemberComplianceResponse
-	36, // 37: normledger.v1.LedgerService.GetPledgeCompliance:output_type -> normledger.v1.GetPledgeComplianceResponse
-	37, // 38: normledger.v1.LedgerService.GetSealedNotice:output_type -> normledger.v1.GetSealedNoticeResponse
-	38, // 39: normledger.v1.LedgerService.GetDirectory:output_type -> normledger.v1.GetDirectoryResponse
-	39, // 40: normledger.v1.LedgerService.GetPingStatus:output_type -> normledger.v1.GetPingStatusResponse
-	40, // 41: normledger.v1.LedgerService.GetBlock:output_type -> normledger.v1.GetBlockResponse
-	41, // 42: normledger.v1.LedgerService.GetGenesis:output_type -> normledger.v1.GetGenesisResponse
-	42, // 43: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
-	43, // 44: normledger.v1.LedgerService.GetLog:output_type -> normledger.v1.GetLogResponse
-	44, // 45: normledger.v1.LedgerService.GetLogConsistency:output_type -> normledger.v1.GetLogConsistencyResponse
-	45, // 46: normledger.v1.LedgerService.ListCheckpoints:output_type -> normledger.v1.ListCheckpointsResponse
-	46, // 47: normledger.v1.LedgerService.ListProposals:output_type -> normledger.v1.ListProposalsResponse
-	47, // 48: normledger.v1.LedgerService.GetProposal:output_type -> normledger.v1.GetProposalResponse
-	48, // 49: normledger.v1.LedgerService.GetGovernanceRules:output_type -> normledger.v1.GetGovernanceRulesResponse
-	49, // 50: normledger.v1.LedgerService.ListEvidence:output_type -> normledger.v1.ListEvidenceResponse
-	50, // 51: normledger.v1.LedgerService.GetEvidence:output_type -> normledger.v1.GetEvidenceResponse
-	26, // [26:52] is the sub-list for method output_type
-	0,  // [0:26] is the sub-list for method input_type
+	15, // 15: normledger.v1.LedgerService.ListCases:input_type -> normledger.v1.ListCasesRequest
+	16, // 16: normledger.v1.LedgerService.GetCase:input_type -> normledger.v1.GetCaseRequest
+	17, // 17: normledger.v1.LedgerService.GetBlock:input_type -> normledger.v1.GetBlockRequest
+	18, // 18: normledger.v1.LedgerService.GetGenesis:input_type -> normledger.v1.GetGenesisRequest
+	19, // 19: normledger.v1.LedgerService.GetProof:input_type -> normledger.v1.GetProofRequest
+	20, // 20: normledger.v1.LedgerService.GetLog:input_type -> normledger.v1.GetLogRequest
+	21, // 21: normledger.v1.LedgerService.GetLogConsistency:input_type -> normledger.v1.GetLogConsistencyRequest
+	22, // 22: normledger.v1.LedgerService.ListCheckpoints:input_type -> normledger.v1.ListCheckpointsRequest
+	23, // 23: normledger.v1.LedgerService.ListProposals:input_type -> normledger.v1.ListProposalsRequest
+	24, // 24: normledger.v1.LedgerService.GetProposal:input_type -> normledger.v1.GetProposalRequest
+	25, // 25: normledger.v1.LedgerService.GetGovernanceRules:input_type -> normledger.v1.GetGovernanceRulesRequest
+	26, // 26: normledger.v1.LedgerService.ListEvidence:input_type -> normledger.v1.ListEvidenceRequest
+	27, // 27: normledger.v1.LedgerService.GetEvidence:input_type -> normledger.v1.GetEvidenceRequest
+	28, // 28: normledger.v1.LedgerService.Status:output_type -> normledger.v1.StatusResponse
+	29, // 29: normledger.v1.LedgerService.ListMembers:output_type -> normledger.v1.ListMembersResponse
+	30, // 30: normledger.v1.LedgerService.GetMember:output_type -> normledger.v1.GetMemberResponse
+	31, // 31: normledger.v1.LedgerService.GetRecord:output_type -> normledger.v1.GetRecordResponse
+	32, // 32: normledger.v1.LedgerService.ListRecords:output_type -> normledger.v1.ListRecordsResponse
+	33, // 33: normledger.v1.LedgerService.BroadcastTx:output_type -> normledger.v1.BroadcastTxResponse
+	31, // 34: normledger.v1.LedgerService.GetTx:output_type -> normledger.v1.GetRecordResponse
+	34, // 35: normledger.v1.LedgerService.GetLightBlock:output_type -> normledger.v1.GetLightBlockResponse
+	35, // 36: normledger.v1.LedgerService.ListObligations:output_type -> normledger.v1.ListObligationsResponse
+	36, // 37: normledger.v1.LedgerService.GetObligation:output_type -> normledger.v1.GetObligationResponse
+	37, // 38: normledger.v1.LedgerService.GetMemberCompliance:output_type -> normledger.v1.GetMemberComplianceResponse
+	38, // 39: normledger.v1.LedgerService.GetPledgeCompliance:output_type -> normledger.v1.GetPledgeComplianceResponse
+	39, // 40: normledger.v1.LedgerService.GetSealedNotice:output_type -> normledger.v1.GetSealedNoticeResponse
+	40, // 41: normledger.v1.LedgerService.GetDirectory:output_type -> normledger.v1.GetDirectoryResponse
+	41, // 42: normledger.v1.LedgerService.GetPingStatus:output_type -> normledger.v1.GetPingStatusResponse
+	42, // 43: normledger.v1.LedgerService.ListCases:output_type -> normledger.v1.ListCasesResponse
+	43, // 44: normledger.v1.LedgerService.GetCase:output_type -> normledger.v1.GetCaseResponse
+	44, // 45: normledger.v1.LedgerService.GetBlock:output_type -> normledger.v1.GetBlockResponse
+	45, // 46: normledger.v1.LedgerService.GetGenesis:output_type -> normledger.v1.GetGenesisResponse
+	46, // 47: normledger.v1.LedgerService.GetProof:output_type -> normledger.v1.GetProofResponse
+	47, // 48: normledger.v1.LedgerService.GetLog:output_type -> normledger.v1.GetLogResponse
+	48, // 49: normledger.v1.LedgerService.GetLogConsistency:output_type -> normledger.v1.GetLogConsistencyResponse
+	49, // 50: normledger.v1.LedgerService.ListCheckpoints:output_type -> normledger.v1.ListCheckpointsResponse
+	50, // 51: normledger.v1.LedgerService.ListProposals:output_type -> normledger.v1.ListProposalsResponse
+	51, // 52: normledger.v1.LedgerService.GetProposal:output_type -> normledger.v1.GetProposalResponse
+	52, // 53: normledger.v1.LedgerService.GetGovernanceRules:output_type -> normledger.v1.GetGovernanceRulesResponse
+	53, // 54: normledger.v1.LedgerService.ListEvidence:output_type -> normledger.v1.ListEvidenceResponse
+	54, // 55: normledger.v1.LedgerService.GetEvidence:output_type -> normledger.v1.GetEvidenceResponse
+	28, // [28:56] is the sub-list for method output_type
+	0,  // [0:28] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

@@ -35,6 +35,8 @@ const (
 	LedgerService_GetSealedNotice_FullMethodName     = "/normledger.v1.LedgerService/GetSealedNotice"
 	LedgerService_GetDirectory_FullMethodName        = "/normledger.v1.LedgerService/GetDirectory"
 	LedgerService_GetPingStatus_FullMethodName       = "/normledger.v1.LedgerService/GetPingStatus"
+	LedgerService_ListCases_FullMethodName           = "/normledger.v1.LedgerService/ListCases"
+	LedgerService_GetCase_FullMethodName             = "/normledger.v1.LedgerService/GetCase"
 	LedgerService_GetBlock_FullMethodName            = "/normledger.v1.LedgerService/GetBlock"
 	LedgerService_GetGenesis_FullMethodName          = "/normledger.v1.LedgerService/GetGenesis"
 	LedgerService_GetProof_FullMethodName            = "/normledger.v1.LedgerService/GetProof"
@@ -91,6 +93,11 @@ type LedgerServiceClient interface {
 	GetDirectory(ctx context.Context, in *v1.GetDirectoryRequest, opts ...grpc.CallOption) (*v1.GetDirectoryResponse, error)
 	// Who a ping tested and who answered, when (docs/directory.md).
 	GetPingStatus(ctx context.Context, in *v1.GetPingStatusRequest, opts ...grpc.CallOption) (*v1.GetPingStatusResponse, error)
+	// Cases (docs/cases.md): by party, by stage, or all.
+	ListCases(ctx context.Context, in *v1.ListCasesRequest, opts ...grpc.CallOption) (*v1.ListCasesResponse, error)
+	// One case with its history and the duties it placed; with prove, their
+	// proofs (a case's absence is proven too).
+	GetCase(ctx context.Context, in *v1.GetCaseRequest, opts ...grpc.CallOption) (*v1.GetCaseResponse, error)
 	// Block data (transactions) of a height, for auditors re-executing the chain.
 	GetBlock(ctx context.Context, in *v1.GetBlockRequest, opts ...grpc.CallOption) (*v1.GetBlockResponse, error)
 	// The genesis document.
@@ -275,6 +282,26 @@ func (c *ledgerServiceClient) GetPingStatus(ctx context.Context, in *v1.GetPingS
 	return out, nil
 }
 
+func (c *ledgerServiceClient) ListCases(ctx context.Context, in *v1.ListCasesRequest, opts ...grpc.CallOption) (*v1.ListCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.ListCasesResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetCase(ctx context.Context, in *v1.GetCaseRequest, opts ...grpc.CallOption) (*v1.GetCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.GetCaseResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *ledgerServiceClient) GetBlock(ctx context.Context, in *v1.GetBlockRequest, opts ...grpc.CallOption) (*v1.GetBlockResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(v1.GetBlockResponse)
@@ -428,6 +455,11 @@ type LedgerServiceServer interface {
 	GetDirectory(context.Context, *v1.GetDirectoryRequest) (*v1.GetDirectoryResponse, error)
 	// Who a ping tested and who answered, when (docs/directory.md).
 	GetPingStatus(context.Context, *v1.GetPingStatusRequest) (*v1.GetPingStatusResponse, error)
+	// Cases (docs/cases.md): by party, by stage, or all.
+	ListCases(context.Context, *v1.ListCasesRequest) (*v1.ListCasesResponse, error)
+	// One case with its history and the duties it placed; with prove, their
+	// proofs (a case's absence is proven too).
+	GetCase(context.Context, *v1.GetCaseRequest) (*v1.GetCaseResponse, error)
 	// Block data (transactions) of a height, for auditors re-executing the chain.
 	GetBlock(context.Context, *v1.GetBlockRequest) (*v1.GetBlockResponse, error)
 	// The genesis document.
@@ -506,6 +538,12 @@ func (UnimplementedLedgerServiceServer) GetDirectory(context.Context, *v1.GetDir
 }
 func (UnimplementedLedgerServiceServer) GetPingStatus(context.Context, *v1.GetPingStatusRequest) (*v1.GetPingStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPingStatus not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListCases(context.Context, *v1.ListCasesRequest) (*v1.ListCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetCase(context.Context, *v1.GetCaseRequest) (*v1.GetCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCase not implemented")
 }
 func (UnimplementedLedgerServiceServer) GetBlock(context.Context, *v1.GetBlockRequest) (*v1.GetBlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
@@ -831,6 +869,42 @@ func _LedgerService_GetPingStatus_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_ListCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(v1.ListCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListCases(ctx, req.(*v1.ListCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(v1.GetCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetCase(ctx, req.(*v1.GetCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LedgerService_GetBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(v1.GetBlockRequest)
 	if err := dec(in); err != nil {
@@ -1095,6 +1169,14 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPingStatus",
 			Handler:    _LedgerService_GetPingStatus_Handler,
+		},
+		{
+			MethodName: "ListCases",
+			Handler:    _LedgerService_ListCases_Handler,
+		},
+		{
+			MethodName: "GetCase",
+			Handler:    _LedgerService_GetCase_Handler,
 		},
 		{
 			MethodName: "GetBlock",
