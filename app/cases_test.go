@@ -451,7 +451,9 @@ func TestCaseRulesMore(t *testing.T) {
 		return h.fileNow(by, caseStep(&pb.CaseStep{Step: stepRequest, Respondent: against, Subjects: []string{inc},
 			Norm: "UN-GGE-2015-13f", Conduct: "attack_on_health", Statement: "Consult."}))
 	}
-	next := func(author string, rec *pb.Record, co ...string) []byte { return h.signSeq(author, h.nextSeq(author), rec, co...) }
+	next := func(author string, rec *pb.Record, co ...string) []byte {
+		return h.signSeq(author, h.nextSeq(author), rec, co...)
+	}
 	c1 := open("xbb", "xcc")
 	// No ladder in force: a measure at a level is refused; level 0 is not.
 	h.mustReject(t, next("xbb", measureOf(take(c1, mProtest, "xcc", 1, h.now.Add(day)))), ledger.CodeUnknownLadderLevel)
