@@ -386,7 +386,7 @@ func textCase(w io.Writer, c *pb.CaseState, obs []*pb.Obligation, at time.Time) 
 		rows = [][]string{{"DUTY", "DEBTOR", "DUE", "STATUS", "OBLIGATION"}}
 		for _, o := range obs {
 			status := layout.StatusName(o.Status)
-			if !at.IsZero() && ledger.Open(o) && !at.Before(o.Due.AsTime()) {
+			if !at.IsZero() && ledger.UnmetAt(o, at) {
 				status = strings.ToUpper(status) + " (past due at the verified block time)"
 			}
 			rows = append(rows, []string{enum.Name(o.Kind), o.Debtor, human.Time(o.Due), status, o.Id})
@@ -440,7 +440,7 @@ Exit status: 0 verified; 4 not verified or proven absent; 1 other errors.`,
 					reply = o
 				}
 			}
-			noReply := reply != nil && ledger.Open(reply) && !t.Before(reply.Due.AsTime())
+			noReply := ledger.UnmetAt(reply, t)
 			if e.cfg.Output == "json" {
 				var ob []json.RawMessage
 				for _, o := range obs {

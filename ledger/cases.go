@@ -84,7 +84,7 @@ func newInV10(r *pb.Record) string {
 		return newInV10(body.Reveal.GetBody())
 	case *pb.Record_Proposal:
 		if sp := body.Proposal.GetAction().GetSetParams(); sp != nil {
-			return paramsNewInV10(sp)
+			return ParamsNewInV10(sp)
 		}
 	}
 	return ""
@@ -92,9 +92,7 @@ func newInV10(r *pb.Record) string {
 
 // ParamsNewInV10 names the first params field app version 10 introduced
 // ("" when p has none): genesis below 10 must not set them.
-func ParamsNewInV10(p *pb.Params) string { return paramsNewInV10(p) }
-
-func paramsNewInV10(p *pb.Params) string {
+func ParamsNewInV10(p *pb.Params) string {
 	switch {
 	case p == nil:
 		return ""
@@ -412,6 +410,14 @@ func (a *admission) noneRunning(cs *pb.CaseState, what, procedure string, ids ..
 	return nil
 }
 
+// UnmetAt says whether a duty, as proven in the state after the block at
+// time t, was not met in time: it is still open or overdue and t is at or
+// after its due time (a record meeting it can no longer come in time: later
+// blocks have later times). Verifiers say "no reply" only then.
+func UnmetAt(ob *pb.Obligation, t time.Time) bool {
+	return ob != nil && Open(ob) && !t.Before(ob.Due.AsTime())
+}
+
 // DutyMissed says whether a duty was missed by block time t: it is
 // overdue, was met late, or is open past its due time (the first block
 // after that marks it overdue).
@@ -428,27 +434,37 @@ func DutyMissed(ob *pb.Obligation, t time.Time) bool {
 	return false
 }
 
-// escalation enforces the cooling-off: an escalation step by a party
-// before the case's not_before is refused, unless the case is urgent or
-// (for the complainant's side) the respondent missed its reply window.
-// It returns the flags that let it through.
-func (a *admission) escalation(cs *pb.CaseState, what string) ([]string, error) {
-	if cs.Urgent {
-		return []string{"urgent"}, nil
+// escalationFlags is the cooling-off: an escalation step by who at block
+// time t before the case's not_before may go ahead (ok) only if the case
+// is urgent or, for the complainant's side, the respondent missed its reply
+// window (read with duty); flags say which. Admission refuses with it and
+// the case's history records its flags, so both read the same rule.
+func escalationFlags(cs *pb.CaseState, who string, t time.Time, duty func(id string) (*pb.Obligation, error)) (flags []string, ok bool, err error) {
+	switch {
+	case cs.Urgent:
+		return []string{"urgent"}, true, nil
+	case !t.Before(cs.NotBefore.AsTime()):
+		return nil, true, nil
+	case !complainantSide(cs, who):
+		return nil, false, nil
 	}
-	if !a.b.Time.Before(cs.NotBefore.AsTime()) {
-		return nil, nil
+	ob, err := duty(ObligationID(pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION, cs.Id, cs.Respondent))
+	if err != nil {
+		return nil, false, fmt.Errorf("read reply duty: %w", err)
 	}
-	if complainantSide(cs, a.author) {
-		ob, err := a.st.Obligation(ObligationID(pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION, cs.Id, cs.Respondent))
-		if err != nil {
-			return nil, fmt.Errorf("read reply duty: %w", err)
-		}
-		if DutyMissed(ob, a.b.Time) {
-			return []string{"reply_missed"}, nil
-		}
+	if DutyMissed(ob, t) {
+		return []string{"reply_missed"}, true, nil
 	}
-	return nil, errf(CodeCoolingOff, "%s: case %s is cooling off until %s (%s left); escalation waits unless the case is urgent or the respondent missed its reply",
+	return nil, false, nil
+}
+
+// escalation refuses an escalation step during the cooling-off.
+func (a *admission) escalation(cs *pb.CaseState, what string) error {
+	_, ok, err := escalationFlags(cs, a.author, a.b.Time, a.st.Obligation)
+	if err != nil || ok {
+		return err
+	}
+	return errf(CodeCoolingOff, "%s: case %s is cooling off until %s (%s left); escalation waits unless the case is urgent or the respondent missed its reply",
 		what, cs.Id, cs.NotBefore.AsTime().UTC().Format(time.RFC3339), cs.NotBefore.AsTime().Sub(a.b.Time).Round(time.Second))
 }
 
@@ -545,8 +561,7 @@ func admitCaseStep(a *admission, r *pb.Record) error {
 			}
 		}
 		a.subject(s.Verifiers...)
-		_, err := a.escalation(cs, what)
-		return err
+		return a.escalation(cs, what)
 	case pb.CaseStepType_CASE_STEP_TYPE_REMEDIATION_PLAN:
 		if err := a.only(cs, cs.Respondent, "respondent", what); err != nil {
 			return err
@@ -578,8 +593,7 @@ func admitCaseStep(a *admission, r *pb.Record) error {
 				return err
 			}
 		}
-		_, err := a.escalation(cs, what)
-		return err
+		return a.escalation(cs, what)
 	case pb.CaseStepType_CASE_STEP_TYPE_CLOSE:
 		switch s.Outcome {
 		case pb.CaseOutcome_CASE_OUTCOME_WITHDRAWN:
@@ -781,7 +795,7 @@ func admitMeasure(a *admission, r *pb.Record) error {
 		if !m.OfferToNegotiate && !cs.Urgent {
 			return errf(CodeCountermeasurePrecondition, "measure.offer_to_negotiate: a countermeasure in a case that is not urgent must offer to negotiate")
 		}
-		if _, err := a.escalation(cs, "measure countermeasure"); err != nil {
+		if err := a.escalation(cs, "measure countermeasure"); err != nil {
 			return err
 		}
 	}
@@ -923,7 +937,9 @@ func (o *obligations) caseStep(st State, s *pb.CaseStep) (*pb.CaseState, error) 
 		o.setStage(cs, pb.CaseStage_CASE_STAGE_MEDIATED)
 		err = o.fulfil(pb.ObligationKind_OBLIGATION_KIND_MEDIATION_REPORT, cs.MediationRequestId, cs.Mediator)
 	case pb.CaseStepType_CASE_STEP_TYPE_FACT_FINDING_REQUEST:
-		flags = o.escalationFlags(st, cs)
+		if flags, _, err = escalationFlags(cs, o.author, o.b.Time, o.get); err != nil {
+			return nil, err
+		}
 		cs.Verifiers, cs.FactFindingRequestId = sortedUnique(s.Verifiers), o.record
 		o.setStage(cs, pb.CaseStage_CASE_STAGE_FACT_FINDING)
 		for _, v := range cs.Verifiers {
@@ -973,7 +989,9 @@ func (o *obligations) caseStep(st State, s *pb.CaseStep) (*pb.CaseState, error) 
 			}
 		}
 	case pb.CaseStepType_CASE_STEP_TYPE_REFERRAL:
-		flags = o.escalationFlags(st, cs)
+		if flags, _, err = escalationFlags(cs, o.author, o.b.Time, o.get); err != nil {
+			return nil, err
+		}
 		o.setStage(cs, pb.CaseStage_CASE_STAGE_REFERRED)
 		e := o.event(cs, name, flags...)
 		e.Ref = s.ProposalId
@@ -988,18 +1006,6 @@ func (o *obligations) caseStep(st State, s *pb.CaseStep) (*pb.CaseState, error) 
 	}
 	o.event(cs, name, flags...)
 	return cs, nil
-}
-
-// escalationFlags are the flags of an escalation step admission let
-// through (the same test as admission.escalation).
-func (o *obligations) escalationFlags(st State, cs *pb.CaseState) []string {
-	if cs.Urgent {
-		return []string{"urgent"}
-	}
-	if !o.b.Time.Before(cs.NotBefore.AsTime()) {
-		return nil
-	}
-	return []string{"reply_missed"}
 }
 
 // terminate places the duty to end measure ms, once the respondent's
@@ -1071,7 +1077,11 @@ func (o *obligations) measure(st State, m *pb.Measure) (*pb.CaseState, error) {
 		}
 	}
 	if m.Type == pb.MeasureType_MEASURE_TYPE_COUNTERMEASURE {
-		ms.Flags = append(ms.Flags, o.escalationFlags(st, cs)...)
+		flags, _, err := escalationFlags(cs, o.author, o.b.Time, o.get)
+		if err != nil {
+			return nil, err
+		}
+		ms.Flags = append(ms.Flags, flags...)
 	}
 	if cs.Remediated {
 		ms.Flags = append(ms.Flags, "after_remediation")
@@ -1150,13 +1160,13 @@ func caseCoSigners(st State, s *pb.CaseStep, signer string) ([]string, error) {
 	if err != nil || cs == nil {
 		return nil, err
 	}
-	switch {
-	case plan && signer == cs.Respondent:
+	switch signer {
+	case cs.Respondent: // a plan, or consultations and a settlement
 		return []string{cs.Complainant}, nil
-	case two && signer == cs.Respondent:
-		return []string{cs.Complainant}, nil
-	case two && signer == cs.Complainant:
-		return []string{cs.Respondent}, nil
+	case cs.Complainant:
+		if two {
+			return []string{cs.Respondent}, nil
+		}
 	}
 	return nil, nil
 }

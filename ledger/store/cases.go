@@ -119,16 +119,8 @@ func (v *View) Cases(f CaseFilter) ([]*pb.CaseState, []byte, error) {
 
 // AllCases lists every case f selects, across pages.
 func (v *View) AllCases(f CaseFilter) ([]*pb.CaseState, error) {
-	var out []*pb.CaseState
-	for {
-		page, next, err := v.Cases(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if next == nil {
-			return out, nil
-		}
-		f.After = next
-	}
+	return allPages(func(after []byte) ([]*pb.CaseState, []byte, error) {
+		f.After = after
+		return v.Cases(f)
+	}, f.After)
 }

@@ -206,16 +206,24 @@ func (f ObligationFilter) matches(o *pb.Obligation) bool {
 
 // AllObligations lists every obligation matching f (all pages).
 func (v *View) AllObligations(f ObligationFilter) ([]*pb.Obligation, error) {
-	var out []*pb.Obligation
+	return allPages(func(after []byte) ([]*pb.Obligation, []byte, error) {
+		f.After = after
+		return v.Obligations(f)
+	}, f.After)
+}
+
+// allPages collects every page a listing gives, from the position after.
+func allPages[T any](page func(after []byte) ([]T, []byte, error), after []byte) ([]T, error) {
+	var out []T
 	for {
-		page, next, err := v.Obligations(f)
+		items, next, err := page(after)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page...)
+		out = append(out, items...)
 		if next == nil {
 			return out, nil
 		}
-		f.After = next
+		after = next
 	}
 }

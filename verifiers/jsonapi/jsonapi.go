@@ -540,7 +540,7 @@ func verifyCase(req []byte) any {
 	out.Case = display(c)
 	for _, o := range obs {
 		out.Obligations = append(out.Obligations, display(o))
-		if r.At != nil && o.Kind == pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION && ledger.Open(o) && !at.Before(o.Due.AsTime()) {
+		if r.At != nil && o.Kind == pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION && ledger.UnmetAt(o, at) {
 			out.NoReply = true
 		}
 	}
