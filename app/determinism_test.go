@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,6 +46,11 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 	all = append(all, pl)
 	blocks = append(blocks, [][]byte{pl})
 	disclosures := map[string][]string{} // by author
+	type dispute struct {
+		id, complainant, respondent string
+		replied                     bool
+	}
+	var cases []*dispute
 	for len(all) < n {
 		size := 1 + rng.IntN(25)
 		var blk [][]byte
@@ -53,6 +59,23 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 			author := states[rng.IntN(len(states))]
 			var tx []byte
 			switch r := rng.IntN(100); {
+			case r < 6 && len(cases) > 0: // a case step: a reply, a protest, or an escalation refused while cooling off
+				c := cases[rng.IntN(len(cases))]
+				switch {
+				case !c.replied:
+					c.replied = true
+					tx = g.sign(c.respondent, caseStep(&pb.CaseStep{Step: stepReply, CaseId: c.id, Statement: fmt.Sprintf("reply %d", k)}))
+				case rng.IntN(2) == 0:
+					tx = g.sign(c.complainant, measureOf(&pb.Measure{Action: pb.MeasureAction_MEASURE_ACTION_TAKE, CaseId: c.id, Type: mProtest,
+						Target: c.respondent, Conduct: "unnotified_operation", Proportionality: fmt.Sprintf("note %d", k), ExpectedEnd: timestamppb.New(t0.Add(100 * time.Hour))}))
+				default: // refused (cooling_off): the sequence is not consumed
+					tx = g.signSeq(c.complainant, g.nextSeq(c.complainant), caseStep(&pb.CaseStep{Step: stepFacts, CaseId: c.id, Verifiers: []string{"lumen"}}))
+				}
+			case r < 9: // a request for consultation to another state
+				other := states[(slices.Index(states, author)+1+rng.IntN(len(states)-1))%len(states)]
+				tx = g.sign(author, caseStep(&pb.CaseStep{Step: stepRequest, Respondent: other, Subjects: []string{pledgeID}, PledgeId: pledgeID,
+					Conduct: "unnotified_operation", Statement: fmt.Sprintf("request %d", k)}))
+				cases = append(cases, &dispute{id: ledger.RecordID(tx), complainant: author, respondent: other})
 			case r < 30: // valid notification
 				var rcpt []string
 				for _, s := range append(states, "observatory", "lumen") {
@@ -231,6 +254,22 @@ func TestDeterminism(t *testing.T) {
 	if len(passed) < 3 || codes[uint32(ledger.CodeAlreadyVoted)] == 0 {
 		t.Fatalf("governance degenerate: %d passed, %d second votes refused", len(passed), codes[uint32(ledger.CodeAlreadyVoted)])
 	}
+	// Cases really ran: opened, replied, protests taken, escalation refused.
+	all, err := v.AllCases(store.CaseFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replied, measures := 0, 0
+	for _, c := range all {
+		if len(c.History) > 1 {
+			replied++
+		}
+		measures += len(c.Measures)
+	}
+	if len(all) < 3 || replied == 0 || measures == 0 || codes[uint32(ledger.CodeCoolingOff)] == 0 {
+		t.Fatalf("cases degenerate: %d cases, %d moved, %d measures, %d refused while cooling off", len(all), replied, measures, codes[uint32(ledger.CodeCoolingOff)])
+	}
+	t.Logf("%d cases, %d moved past the request, %d measures", len(all), replied, measures)
 }
 
 // rfc6962Root is RFC 6962's Merkle tree hash (section 2.1), the slow

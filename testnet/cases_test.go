@@ -39,6 +39,15 @@ func newCaseFiler(t *testing.T, f *faultNet) *caseFiler {
 		}
 		cf.clients = append(cf.clients, c)
 	}
+	// Every node serves attested state before the first read (startAll
+	// waits only for the tip: a node a block behind answers 503).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range cf.clients {
+		if err := c.WaitAttested(ctx, 2); err != nil {
+			t.Fatalf("%s: %v", c.Base(), err)
+		}
+	}
 	return cf
 }
 
