@@ -26,6 +26,7 @@ func TestAppHashGolden(t *testing.T) {
 		{ledger.AppVersionContentIndexOff, "testdata/apphash-v7.golden"},
 		{ledger.AppVersionSealedToRecipients, "testdata/apphash-v8.golden"},
 		{ledger.AppVersionContactDirectory, "testdata/apphash-v9.golden"},
+		{ledger.AppVersionCases, "testdata/apphash-v10.golden"},
 		{ledger.CurrentAppVersion, "testdata/apphash.golden"},
 	} {
 		h := newHarnessAt(t, c.version)
@@ -36,6 +37,8 @@ func TestAppHashGolden(t *testing.T) {
 			steps = steps[:scenarioBefore9]
 		} else if c.version < ledger.AppVersionCases {
 			steps = steps[:scenarioBefore10]
+		} else if c.version < ledger.AppVersionDisclosure {
+			steps = steps[:scenarioBefore11]
 		}
 		h.runSteps(steps)
 		got := hex.EncodeToString(h.st.Hash()) + "\n"

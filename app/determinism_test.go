@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/disclose"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -51,6 +52,23 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 		replied                     bool
 	}
 	var cases []*dispute
+	// Redacted incidents and the protective orders on them: an undertaking,
+	// then an order, a delivery and a confirmation (a second one refused).
+	type redactedRec struct {
+		id, author string
+		bundle     *pb.DisclosureBundle
+	}
+	type order struct {
+		id                   string
+		delivered, confirmed bool
+	}
+	var redacted []redactedRec
+	type pending struct {
+		rd    redactedRec
+		other string
+	}
+	var going []pending
+	undertook, orders := map[string]string{}, map[string]*order{}
 	for len(all) < n {
 		size := 1 + rng.IntN(25)
 		var blk [][]byte
@@ -106,17 +124,59 @@ func genBlocks(t *testing.T, rng *rand.Rand, n int) [][][]byte {
 				if other := states[rng.IntN(len(states))]; other != author && rng.IntN(3) == 0 {
 					affected = append(affected, other)
 				}
-				tx = g.sign(author, &pb.Record{SchemaVersion: 1, Refs: refs, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+				rec := &pb.Record{SchemaVersion: 1, Refs: refs, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
 					IncidentRef: fmt.Sprintf("INC-%d", k), Stage: pb.DisclosureStage(1 + rng.IntN(3)),
 					Role: pb.IncidentRole_INCIDENT_ROLE_AFFECTED, Sectors: []pb.Sector{pb.Sector(1 + rng.IntN(13))},
 					AffectedStates: affected, DetectedAt: timestamppb.New(at), AwareAt: timestamppb.New(at.Add(time.Minute)),
 					Severity: pb.Severity(1 + rng.IntN(4)), Summary: "generated",
-				}}})
+				}}}
+				var bundle *pb.DisclosureBundle
+				if rng.IntN(3) == 0 { // withholding the summary
+					var err error
+					if rec, bundle, err = disclose.Redact(rec, []string{"summary"}, 0, pb.DesignationBasis_DESIGNATION_BASIS_PERSONAL_DATA,
+						"names withheld", rngReader{rng}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tx = g.sign(author, rec)
 				disclosures[author] = append(disclosures[author], ledger.RecordID(tx))
-			case r < 57: // a review of the pledge
+				if bundle != nil {
+					redacted = append(redacted, redactedRec{ledger.RecordID(tx), author, bundle})
+				}
+			case r < 57 && len(redacted) > 0 && len(cases) > 0: // a step of a protective order (the newest one under way first)
+				rd := redacted[rng.IntN(len(redacted))]
+				other := states[(slices.Index(states, rd.author)+1+rng.IntN(len(states)-1))%len(states)]
+				if n := len(going); n > 0 && rng.IntN(4) > 0 {
+					rd, other = going[n-1].rd, going[n-1].other
+				} else {
+					going = append(going, pending{rd, other})
+				}
+				key, purpose := rd.id+other, cases[0].id
+				switch u, o := undertook[key], orders[key]; {
+				case u == "":
+					tx = g.sign(other, undertaking(rd.id, purpose))
+					undertook[key] = ledger.RecordID(tx)
+				case o == nil:
+					tx = g.sign(rd.author, orderRec(&pb.ProtectiveOrder{SubjectId: rd.id, Paths: []string{"summary"},
+						Approved: []*pb.Approval{{Member: other, UndertakingId: u}}, PurposeRef: purpose,
+						ExpiresAt: timestamppb.New(t0.Add(200 * time.Hour)), OnExpiry: pb.OrderExpiry_ORDER_EXPIRY_PUBLISH}))
+					orders[key] = &order{id: ledger.RecordID(tx)}
+				case !o.delivered:
+					o.delivered = true
+					tx = g.sign(rd.author, dstep(deliver(t, o.id, rd.id, rd.bundle, []string{"summary"}, other)))
+				default: // a confirmation; a second one is refused (obligation_closed), its sequence not consumed
+					rec := dstep(&pb.DisclosureStep{Step: sConfirm, SourceId: o.id, Matches: true})
+					if o.confirmed {
+						tx = g.signSeq(other, g.nextSeq(other), rec)
+					} else {
+						o.confirmed = true
+						tx = g.sign(other, rec)
+					}
+				}
+			case r < 58: // a review of the pledge
 				tx = g.sign(author, &pb.Record{SchemaVersion: 1, Body: &pb.Record_Response{Response: &pb.Response{
 					RequestId: pledgeID, Disposition: pb.ResponseDisposition_RESPONSE_DISPOSITION_INFORMATION_PROVIDED, Summary: fmt.Sprintf("Reviewed %d.", k)}}})
-			case r < 59: // a governance proposal (accepted: a fresh key, params or observer each time)
+			case r < 60: // a governance proposal (accepted: a fresh key, params or observer each time)
 				var act *pb.GovernanceAction
 				switch rng.IntN(3) {
 				case 0:
@@ -270,6 +330,23 @@ func TestDeterminism(t *testing.T) {
 		t.Fatalf("cases degenerate: %d cases, %d moved, %d measures, %d refused while cooling off", len(all), replied, measures, codes[uint32(ledger.CodeCoolingOff)])
 	}
 	t.Logf("%d cases, %d moved past the request, %d measures", len(all), replied, measures)
+	// Protective orders really ran: delivered and confirmed, a second
+	// confirmation refused.
+	if staged[kDeliver][pb.ObligationStatus_OBLIGATION_STATUS_MET] == 0 || staged[kConfirm][pb.ObligationStatus_OBLIGATION_STATUS_MET] == 0 ||
+		codes[uint32(ledger.CodeObligationClosed)] == 0 {
+		t.Fatalf("orders degenerate: deliveries %v, confirmations %v, %d second confirmations refused", staged[kDeliver], staged[kConfirm], codes[uint32(ledger.CodeObligationClosed)])
+	}
+}
+
+// rngReader reads from a seeded generator: the generated salts are the
+// same every run.
+type rngReader struct{ r *rand.Rand }
+
+func (x rngReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(x.r.Uint32())
+	}
+	return len(p), nil
 }
 
 // rfc6962Root is RFC 6962's Merkle tree hash (section 2.1), the slow

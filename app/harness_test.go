@@ -206,6 +206,10 @@ const scenarioBefore9 = 20
 // (before cases).
 const scenarioBefore10 = 26
 
+// scenarioBefore11 is how many steps a chain below app version 11 takes
+// (before selective disclosure).
+const scenarioBefore11 = 29
+
 func (h *harness) runSteps(steps []fixture.Step) (ids []string, txs [][]byte) {
 	h.t.Helper()
 	for i, s := range steps {

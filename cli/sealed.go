@@ -112,15 +112,7 @@ that 'tx submit' files as it is; also with --generate-only.`,
 			if err != nil {
 				return err
 			}
-			kr, err := e.keyring()
-			if err != nil {
-				return err
-			}
-			s, err := kr.Signer(sf.from)
-			if err != nil {
-				return err
-			}
-			c, err := e.client()
+			c, _, s, err := e.signerFor(sf.from)
 			if err != nil {
 				return err
 			}
@@ -367,6 +359,20 @@ claims); 1 other errors.`,
 	}
 	cmd.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")
 	return cmd
+}
+
+// signerFor is --node's client, this home's keyring and its key from.
+func (e *env) signerFor(from string) (*client.Client, *keyring.Keyring, ledger.Signer, error) {
+	kr, err := e.keyring()
+	if err != nil {
+		return nil, nil, ledger.Signer{}, err
+	}
+	s, err := kr.Signer(from)
+	if err != nil {
+		return nil, nil, ledger.Signer{}, err
+	}
+	c, err := e.client()
+	return c, kr, s, err
 }
 
 // recipientEntries are the member entries of ids, proven against

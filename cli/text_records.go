@@ -46,6 +46,14 @@ func textRecord(w io.Writer, res *pb.GetRecordResponse) error {
 			fs = append(fs, field{key: "WARNING", value: flagText(f)})
 		}
 	}
+	if red := ledger.RedactedRecord(tx); red != nil {
+		var paths []string
+		for _, f := range red.Redaction.Fields {
+			paths = append(paths, f.Path)
+		}
+		fs = append(fs, field{key: "WITHHELD", value: fmt.Sprintf("%s (%s): %s", strings.Join(paths, ", "),
+			enum.Name(red.Redaction.Basis), red.Redaction.PublicSummary)})
+	}
 	fs = append(fs, field{key: "record", kids: messageFields(tx.Body.Record.ProtoReflect()), nested: true})
 	writeFields(w, "", fs, kvMinWidth)
 	footer(w, res.Height, time.Time{}, "")

@@ -213,7 +213,7 @@ func writeBundle(path string, b *remote.Bundle) error {
 func verifyCmd(e *env) *cobra.Command {
 	v := &cobra.Command{Use: "verify", Short: "Verify answers without trusting the node that gave them"}
 	var witnesses []string
-	var bundleOut, policyFile, bundlePolicy string
+	var bundleOut, policyFile, bundlePolicy, disclosuresFile string
 	tf := &trustFlags{}
 	record := &cobra.Command{
 		Use:   "record ID",
@@ -222,6 +222,11 @@ func verifyCmd(e *env) *cobra.Command {
 header that commits to the answer with CometBFT's light client (from a trust
 root, cross-checked against every --witness), checks the proofs, and checks
 every signature against member keys proven at the record's height.
+
+With --disclosures FILE (the values an order delivered to you, or that you
+filed), it then checks each value against its salted digest in the verified
+record and prints which withheld fields are proven and which stay closed;
+one value that does not open its digest fails the verification.
 
 Trust root: --trust-height and --trust-hash, or --genesis FILE, or a trust
 store from an earlier run (--trust-store, default <home>/light).
@@ -233,6 +238,9 @@ verified (the reason is printed); 1 other errors (network, usage).`,
 			res, b, verdict, err := e.verifyOnline(cmd.Context(), args[0], witnesses, tf, policyFile)
 			if err != nil {
 				return err
+			}
+			if disclosuresFile != "" && verdict == nil {
+				return e.verifyDisclosed(res, b, disclosuresFile)
 			}
 			e.printVerified(res, verdict)
 			if bundleOut != "" && b != nil {
@@ -246,6 +254,7 @@ verified (the reason is printed); 1 other errors (network, usage).`,
 	record.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")
 	record.Flags().StringVar(&bundleOut, "bundle-out", "", "also write an offline evidence bundle here")
 	record.Flags().StringVar(&policyFile, "witness-policy", "", "accept the answer only if a checkpoint cosigned by a quorum of these witnesses covers it (docs/witnesses.md)")
+	record.Flags().StringVar(&disclosuresFile, "disclosures", "", "also check these disclosures (a DisclosureBundle JSON file) against the verified record's digests; they are read locally and sent nowhere")
 	tf.add(record, true)
 
 	btf := &trustFlags{}
@@ -326,7 +335,7 @@ errors (network, usage, unknown id).`,
 	rtf.add(receipt, true)
 	v.AddCommand(record, bundle, evidence, receipt)
 	v.AddCommand(verifyDirectoryCmds(e)...)
-	v.AddCommand(verifyCaseCmd(e))
+	v.AddCommand(verifyCaseCmd(e), verifyOrderCmd(e))
 	return v
 }
 

@@ -31,6 +31,17 @@ func SealTo(body *pb.Record, recipients []SealKey) (*pb.Sealed, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	ct, named, err := EncryptTo(payload, recipients)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &pb.Sealed{SealedKind: ledger.KindOf(body), Commitment: commitment, Ciphertext: ct, Recipients: named}, salt, nil
+}
+
+// EncryptTo encrypts plaintext once to every recipient: an age v1 file
+// (binary) with one X25519 stanza per recipient in the order given, and the
+// recipients as a record names them.
+func EncryptTo(plaintext []byte, recipients []SealKey) ([]byte, []*pb.SealRecipient, error) {
 	var rs []age.Recipient
 	var named []*pb.SealRecipient
 	for _, k := range recipients {
@@ -46,13 +57,13 @@ func SealTo(body *pb.Record, recipients []SealKey) (*pb.Sealed, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := w.Write(payload); err != nil {
+	if _, err := w.Write(plaintext); err != nil {
 		return nil, nil, err
 	}
 	if err := w.Close(); err != nil {
 		return nil, nil, err
 	}
-	return &pb.Sealed{SealedKind: ledger.KindOf(body), Commitment: commitment, Ciphertext: ct.Bytes(), Recipients: named}, salt, nil
+	return ct.Bytes(), named, nil
 }
 
 // SealKey is one recipient of SealTo.

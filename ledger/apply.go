@@ -492,6 +492,16 @@ func (v *validator) record(r *pb.Record) error {
 	if k == nil {
 		return errf(CodeEmptyBody, "record has no body")
 	}
+	outer := v.held
+	defer func() { v.held = outer }()
+	v.held = nil
+	if r.Redaction != nil {
+		held, err := validateRedaction(r)
+		if err != nil {
+			return err
+		}
+		v.held = held
+	}
 	return k.Validate(v, r)
 }
 

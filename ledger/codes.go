@@ -98,6 +98,13 @@ const (
 	CodeCoolingOff                 Code = 78 // an escalation step before the case's not_before, not urgent and the reply not missed
 	CodeCountermeasurePrecondition Code = 79 // a countermeasure without an earlier call upon the state or an offer to negotiate
 	CodeUnknownLadderLevel         Code = 80 // a measure's level is not on the escalation ladder in force
+	// App version 11: selective disclosure and protective orders (docs/disclosure.md).
+	CodeNotRedactable      Code = 81 // the field may not be withheld: it drives obligations, indexes or figures, is not a field of the body, or the kind withholds nothing
+	CodeDigestMismatch     Code = 82 // a withheld field's digests do not fit it (a singular field with other than one digest, a value both withheld and present, a bad digest), or a published value does not open one
+	CodeOrderNotEntitled   Code = 83 // the signer may not issue this protective order (not the designating author, no ruling of its own on the record, no passed authorize_order naming it)
+	CodeUndertakingMissing Code = 84 // an approved person has no non-disclosure undertaking for the record and purpose
+	CodeUnknownOrder       Code = 85 // a disclosure step names no protective order (or, to publish, no ruling on the author's record)
+	CodeNotApproved        Code = 86 // the signer is not an approved person of the order, or a delivery's recipients are not exactly the approved persons
 )
 
 var codeNames = map[Code]string{
@@ -131,6 +138,8 @@ var codeNames = map[Code]string{
 	CodeUnknownCase: "unknown_case", CodeCaseClosed: "case_closed", CodeNotCaseParty: "not_case_party",
 	CodeWrongStage: "wrong_stage", CodeCoolingOff: "cooling_off", CodeCountermeasurePrecondition: "countermeasure_precondition",
 	CodeUnknownLadderLevel: "unknown_ladder_level",
+	CodeNotRedactable:      "not_redactable", CodeDigestMismatch: "digest_mismatch", CodeOrderNotEntitled: "order_not_entitled",
+	CodeUndertakingMissing: "undertaking_missing", CodeUnknownOrder: "unknown_order", CodeNotApproved: "not_approved",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

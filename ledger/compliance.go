@@ -2,9 +2,13 @@ package ledger
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/normledger/normledger/ledger/disclose"
 
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -142,9 +146,63 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 	c.PingsOnTime, c.PingsMissed, c.TimeToAnswerPing = answered(obs, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING)
 	_, c.CaseRepliesMissed, _ = answered(obs, pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION)
 	_, c.MeasuresNotEnded, _ = answered(obs, pb.ObligationKind_OBLIGATION_KIND_TERMINATE_MEASURE)
+	c.OrderDutiesLate, c.OrderDutiesMissed = &pb.CountFigure{}, &pb.CountFigure{}
+	for _, o := range obs {
+		if !slices.Contains(orderDuties, o.Kind) {
+			continue
+		}
+		switch o.Status {
+		case pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE:
+			c.OrderDutiesLate.Count++
+			c.OrderDutiesLate.Ids = append(c.OrderDutiesLate.Ids, o.Id)
+		case pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE:
+			c.OrderDutiesMissed.Count++
+			c.OrderDutiesMissed.Ids = append(c.OrderDutiesMissed.Ids, o.Id)
+		}
+	}
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
+}
+
+// orderDuties are the duties of protective orders (app version 11).
+var orderDuties = []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_DELIVER_DISCLOSURE, pb.ObligationKind_OBLIGATION_KIND_CONFIRM_DISCLOSURE,
+	pb.ObligationKind_OBLIGATION_KIND_PUBLISH_DISCLOSURE, pb.ObligationKind_OBLIGATION_KIND_RETURN_DISCLOSURE}
+
+// RedactionFigures adds the share of withheld fields to c: over the
+// member's records of the disclosable kinds (any order), the fields it
+// withheld over the withholdable fields it filed (set or withheld), in
+// basis points; the ids are the records with a redaction.
+func RedactionFigures(c *pb.MemberCompliance, records []*pb.StoredRecord) error {
+	c.RedactedFields = &pb.RateFigure{}
+	sorted := append([]*pb.StoredRecord(nil), records...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Id < sorted[j].Id })
+	for _, rec := range sorted {
+		tx := new(pb.Tx)
+		if err := proto.Unmarshal(rec.Tx, tx); err != nil {
+			return fmt.Errorf("record %s: %w", rec.Id, err)
+		}
+		r := tx.GetBody().GetRecord()
+		kind, body := disclose.Body(r)
+		if body == nil {
+			continue
+		}
+		for _, p := range disclose.Redactable(string(kind)) {
+			fd := body.Descriptor().Fields().ByName(protoreflect.Name(p))
+			if body.Has(fd) {
+				c.RedactedFields.Denominator++
+			}
+		}
+		if n := uint32(len(r.GetRedaction().GetFields())); n > 0 {
+			c.RedactedFields.Numerator += n
+			c.RedactedFields.Denominator += n
+			c.RedactedFields.ObligationIds = append(c.RedactedFields.ObligationIds, rec.Id)
+		}
+	}
+	if d := c.RedactedFields.Denominator; d > 0 {
+		c.RedactedFields.BasisPoints = uint32(uint64(c.RedactedFields.Numerator) * 10000 / uint64(d))
+	}
+	return nil
 }
 
 // answered are the figures of the duties of kind in obs that ask for an

@@ -156,6 +156,10 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		g.rulesChanged = true
 	case *pb.GovernanceAction_SoftwareUpgrade:
 		return g.scheduleUpgrade(a.SoftwareUpgrade, by)
+	case *pb.GovernanceAction_AuthorizeOrder:
+		// Passing is the authorisation (docs/disclosure.md): the issuer
+		// cites the proposal in its order. Nothing else changes.
+		return authorizeOrder(g, a.AuthorizeOrder)
 	default:
 		return errf(CodeMissingField, "proposal.action is required")
 	}

@@ -107,6 +107,11 @@ func validateAction(v *validator, act *pb.GovernanceAction) error {
 		return ValidateGovernanceRules(a.SetGovernanceRules)
 	case *pb.GovernanceAction_SoftwareUpgrade:
 		return validateUpgrade(a.SoftwareUpgrade)
+	case *pb.GovernanceAction_AuthorizeOrder:
+		if err := recordID("proposal.action.authorize_order.subject_id", a.AuthorizeOrder.SubjectId); err != nil {
+			return err
+		}
+		return memberRef("proposal.action.authorize_order.issuer", a.AuthorizeOrder.Issuer)
 	}
 	return errf(CodeMissingField, "proposal.action is required")
 }
@@ -127,6 +132,11 @@ func ValidateParams(p *pb.Params) error {
 	}
 	if p.CaseWindows != nil {
 		if err := validateCaseWindows("params.case_windows", p.CaseWindows); err != nil {
+			return err
+		}
+	}
+	if p.DisclosureWindows != nil {
+		if err := validateDisclosureWindows("params.disclosure_windows", p.DisclosureWindows); err != nil {
 			return err
 		}
 	}

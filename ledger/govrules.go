@@ -44,8 +44,19 @@ func GovActions() []pb.GovAction {
 // members holding the governance role; changing the rules themselves needs
 // all of them. Voting lasts 1 hour to 30 days.
 func DefaultGovernanceRules() *pb.GovernanceRules {
+	return DefaultGovernanceRulesAt(CurrentAppVersion)
+}
+
+// DefaultGovernanceRulesAt are the default rules of a chain starting at
+// app version v: one rule per action that version knows (authorize_order
+// from 11), so that an older version's genesis state stays byte for byte
+// what it was.
+func DefaultGovernanceRulesAt(v uint64) *pb.GovernanceRules {
 	r := &pb.GovernanceRules{MinVotingHours: 1, MaxVotingHours: 720}
 	for _, a := range GovActions() {
+		if a == pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER && v < AppVersionDisclosure {
+			break
+		}
 		rule := &pb.ThresholdRule{Action: a, ThresholdNumerator: 2, ThresholdDenominator: 3,
 			Electorate: []pb.MemberClass{pb.MemberClass_MEMBER_CLASS_STATE}}
 		if a == pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES {
@@ -165,6 +176,8 @@ func ActionOf(a *pb.GovernanceAction) pb.GovAction {
 		return pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES
 	case *pb.GovernanceAction_SoftwareUpgrade:
 		return pb.GovAction_GOV_ACTION_SOFTWARE_UPGRADE
+	case *pb.GovernanceAction_AuthorizeOrder:
+		return pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER
 	}
 	return pb.GovAction_GOV_ACTION_UNSPECIFIED
 }

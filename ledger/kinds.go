@@ -129,6 +129,12 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_CASE_STEP
 	case *pb.Record_Measure:
 		return pb.RecordKind_RECORD_KIND_MEASURE
+	case *pb.Record_Undertaking:
+		return pb.RecordKind_RECORD_KIND_UNDERTAKING
+	case *pb.Record_ProtectiveOrder:
+		return pb.RecordKind_RECORD_KIND_PROTECTIVE_ORDER
+	case *pb.Record_DisclosureStep:
+		return pb.RecordKind_RECORD_KIND_DISCLOSURE_STEP
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -199,6 +205,15 @@ func DefaultRegistry() *Registry {
 			Validate: validateCaseStep, Admit: admitCaseStep},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_MEASURE, Name: "measure", Classes: []pb.MemberClass{classState},
 			Validate: validateMeasure, Admit: admitMeasure},
+		// Selective disclosure (app version 11): any member may be an
+		// approved person (undertake, confirm, return); writers issue
+		// orders; admission decides who may file which step.
+		Kind{Enum: pb.RecordKind_RECORD_KIND_UNDERTAKING, Name: "undertaking", Classes: allClasses,
+			Validate: validateUndertaking, Admit: admitUndertaking},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_PROTECTIVE_ORDER, Name: "protective_order", Classes: allWriters,
+			Validate: validateOrder, Admit: admitOrder},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_DISCLOSURE_STEP, Name: "disclosure_step", Classes: allClasses,
+			Validate: validateDisclosureStep, Admit: admitDisclosureStep},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -147,8 +147,13 @@ func (o *obligations) apply(r *pb.Record) error {
 		}
 		return o.create(pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, o.record, target.Author,
 			[]string{o.author}, body.Challenge.ReplyBy.AsTime(), nil)
+	case *pb.Record_ProtectiveOrder, *pb.Record_DisclosureStep:
+		return o.disclosureDuties(r)
 	case *pb.Record_Finding:
 		f := body.Finding
+		if err := o.disclosureDuties(r); err != nil {
+			return err
+		}
 		if f.ReplyDue == nil {
 			return nil
 		}

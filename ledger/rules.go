@@ -104,7 +104,7 @@ func validateNotification(v *validator, r *pb.Record) error {
 	if err := memberIDs("notification.recipients", n.Recipients, 1); err != nil {
 		return err
 	}
-	if err := reqText("notification.summary", n.Summary, MaxSummaryLen); err != nil {
+	if err := v.summary("notification.summary", n.Summary); err != nil {
 		return err
 	}
 	switch n.Type {
@@ -292,6 +292,12 @@ func validateDisclosure(v *validator, r *pb.Record) error {
 	if err := tokens("incident_disclosure.norms_alleged_breached", d.NormsAllegedBreached, 0); err != nil {
 		return err
 	}
+	if err := textList("incident_disclosure.affected_entities", d.AffectedEntities, MaxTitleLen); err != nil {
+		return err
+	}
+	if v.withheld("summary") {
+		return nil
+	}
 	return reqText("incident_disclosure.summary", d.Summary, MaxSummaryLen)
 }
 
@@ -308,6 +314,22 @@ func admitDisclosure(a *admission, r *pb.Record) error {
 	a.subject(d.AffectedStates...)
 	a.sector(d.Sectors...)
 	return nil
+}
+
+// methodology is validateMethodology unless the record withholds it.
+func (v *validator) methodology(field string, m *pb.Methodology) error {
+	if m == nil && v.withheld("methodology") {
+		return nil
+	}
+	return validateMethodology(field, m)
+}
+
+// summary checks a required summary unless the record withholds it.
+func (v *validator) summary(field, s string) error {
+	if s == "" && v.withheld("summary") {
+		return nil
+	}
+	return reqText(field, s, MaxSummaryLen)
 }
 
 func validateMethodology(field string, m *pb.Methodology) error {
@@ -328,7 +350,7 @@ func validateAssessment(v *validator, r *pb.Record) error {
 	if err := enumReq("harm_assessment.assessor_class", h.AssessorClass); err != nil {
 		return err
 	}
-	if err := validateMethodology("harm_assessment.methodology", h.Methodology); err != nil {
+	if err := v.methodology("harm_assessment.methodology", h.Methodology); err != nil {
 		return err
 	}
 	if err := checkListLen("harm_assessment.services_lost", len(h.ServicesLost), MaxListLen); err != nil {
@@ -343,10 +365,10 @@ func validateAssessment(v *validator, r *pb.Record) error {
 		}
 	}
 	pa := h.PersonsAffected
-	if pa == nil {
+	if pa == nil && !v.withheld("persons_affected") {
 		return errf(CodeMissingField, "harm_assessment.persons_affected is required")
 	}
-	if pa.Min > pa.Best || pa.Best > pa.Max {
+	if pa != nil && (pa.Min > pa.Best || pa.Best > pa.Max) {
 		return errf(CodeBadFormat, "harm_assessment.persons_affected needs min <= best <= max")
 	}
 	if err := checkText("harm_assessment.physical_harm", h.PhysicalHarm, MaxSummaryLen); err != nil {
@@ -428,10 +450,10 @@ func validateFinding(v *validator, r *pb.Record) error {
 	if err := textList("finding.evidence_refs", f.EvidenceRefs, MaxTitleLen); err != nil {
 		return err
 	}
-	if len(f.EvidenceRefs) == 0 {
+	if len(f.EvidenceRefs) == 0 && !v.withheld("evidence_refs") {
 		return errf(CodeMissingField, "finding.evidence_refs is required")
 	}
-	if err := validateMethodology("finding.methodology", f.Methodology); err != nil {
+	if err := v.methodology("finding.methodology", f.Methodology); err != nil {
 		return err
 	}
 	coi := f.ConflictOfInterest
@@ -443,6 +465,14 @@ func validateFinding(v *validator, r *pb.Record) error {
 	}
 	if err := v.future("finding.reply_due", f.ReplyDue, false); err != nil {
 		return err
+	}
+	if f.Designation != nil {
+		if err := validateDesignation(f.Designation); err != nil {
+			return err
+		}
+	}
+	if v.withheld("summary") {
+		return nil
 	}
 	return reqText("finding.summary", f.Summary, MaxSummaryLen)
 }
@@ -484,6 +514,9 @@ func admitFinding(a *admission, r *pb.Record) error {
 		}
 	}
 	a.subject(f.SubjectStates...)
+	if f.Designation != nil {
+		return a.admitDesignation(f.Designation)
+	}
 	return nil
 }
 

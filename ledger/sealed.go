@@ -75,7 +75,7 @@ func checkAppVersion(st State, r *pb.Record) error {
 	for _, c := range []struct {
 		field string
 		need  uint64
-	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}, {newInV10(r), AppVersionCases}} {
+	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}, {newInV10(r), AppVersionCases}, {newInV11(r), AppVersionDisclosure}} {
 		if c.field == "" {
 			continue
 		}
@@ -178,34 +178,41 @@ func validateSealedTo(s *pb.Sealed) error {
 	if len(s.EncryptedCopies) > 0 {
 		return errf(CodeDeprecatedField, "sealed.encrypted_copies cannot accompany sealed.ciphertext (one ciphertext for all recipients)")
 	}
-	if err := checkListLen("sealed.recipients", len(s.Recipients), MaxListLen); err != nil {
+	return validateAgeTo("sealed", s.Ciphertext, s.Recipients)
+}
+
+// validateAgeTo checks, without keys, an age file (prefix.ciphertext)
+// against the recipients it names (prefix.recipients): sealed records and
+// deliveries of withheld values (docs/disclosure.md).
+func validateAgeTo(prefix string, ct []byte, recipients []*pb.SealRecipient) error {
+	if err := checkListLen(prefix+".recipients", len(recipients), MaxListLen); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
-	for _, r := range s.Recipients {
-		if err := memberRef("sealed.recipients.member", r.GetMember()); err != nil {
+	for _, r := range recipients {
+		if err := memberRef(prefix+".recipients.member", r.GetMember()); err != nil {
 			return err
 		}
-		if err := keyIDField("sealed.recipients.key_id", r.GetKeyId()); err != nil {
+		if err := keyIDField(prefix+".recipients.key_id", r.GetKeyId()); err != nil {
 			return err
 		}
 		if seen[r.Member] {
-			return errf(CodeBadFormat, "sealed.recipients names %q twice", r.Member)
+			return errf(CodeBadFormat, "%s.recipients names %q twice", prefix, r.Member)
 		}
 		seen[r.Member] = true
 	}
-	if len(s.Ciphertext) > MaxSealedCiphertext {
-		return errf(CodeSealTooLarge, "sealed.ciphertext is %d bytes, limit %d", len(s.Ciphertext), MaxSealedCiphertext)
+	if len(ct) > MaxSealedCiphertext {
+		return errf(CodeSealTooLarge, "%s.ciphertext is %d bytes, limit %d", prefix, len(ct), MaxSealedCiphertext)
 	}
-	stanzas, err := seal.Stanzas(s.Ciphertext)
+	stanzas, err := seal.Stanzas(ct)
 	switch {
 	case errors.Is(err, seal.ErrStanza):
-		return wrapf(CodeSealStanzaType, err, "sealed.ciphertext")
+		return wrapf(CodeSealStanzaType, err, "%s.ciphertext", prefix)
 	case err != nil:
-		return wrapf(CodeSealHeader, err, "sealed.ciphertext")
+		return wrapf(CodeSealHeader, err, "%s.ciphertext", prefix)
 	}
-	if len(stanzas) != len(s.Recipients) {
-		return errf(CodeSealStanzaCount, "sealed.ciphertext has %d recipient stanzas for %d recipients (one each)", len(stanzas), len(s.Recipients))
+	if len(stanzas) != len(recipients) {
+		return errf(CodeSealStanzaCount, "%s.ciphertext has %d recipient stanzas for %d recipients (one each)", prefix, len(stanzas), len(recipients))
 	}
 	return nil
 }
@@ -222,23 +229,30 @@ func admitSealedTo(a *admission, s *pb.Sealed) error {
 			return errf(CodeDeprecatedField, "sealed.encrypted_copies is deprecated from app version %d: encrypt once to sealed.recipients", AppVersionSealedToRecipients)
 		}
 	}
-	for _, r := range s.Recipients {
-		m, err := a.member("sealed.recipients.member", r.Member)
+	return admitRecipients(a, "sealed", "the sealer", s.Recipients)
+}
+
+// admitRecipients checks the recipients of an age file against the
+// registry: each an active member, not the signer (who), whose named
+// encryption key is active.
+func admitRecipients(a *admission, prefix, who string, recipients []*pb.SealRecipient) error {
+	for _, r := range recipients {
+		m, err := a.member(prefix+".recipients.member", r.Member)
 		if err != nil {
 			return err
 		}
 		if r.Member == a.author {
-			return errf(CodeSelfReference, "sealed.recipients: the sealer %q does not send a notice to itself", r.Member)
+			return errf(CodeSelfReference, "%s.recipients: %s %q does not send a notice to itself", prefix, who, r.Member)
 		}
 		k := findEncryptionKey(m, r.KeyId)
 		if k == nil {
 			if len(m.EncryptionKeys) == 0 {
-				return errf(CodeNoEncryptionKey, "sealed.recipients: %q has no encryption key (add one by a vote: add_key with age_recipient)", r.Member)
+				return errf(CodeNoEncryptionKey, "%s.recipients: %q has no encryption key (add one by a vote: add_key with age_recipient)", prefix, r.Member)
 			}
-			return errf(CodeNoEncryptionKey, "sealed.recipients: %q has no encryption key %q", r.Member, r.KeyId)
+			return errf(CodeNoEncryptionKey, "%s.recipients: %q has no encryption key %q", prefix, r.Member, r.KeyId)
 		}
 		if k.Status != pb.KeyStatus_KEY_STATUS_ACTIVE || a.b.Height < k.ValidFromHeight {
-			return errf(CodeEncryptionKeyInactive, "sealed.recipients: encryption key %q of %q is %v (valid from height %d)", r.KeyId, r.Member, k.Status, k.ValidFromHeight)
+			return errf(CodeEncryptionKeyInactive, "%s.recipients: encryption key %q of %q is %v (valid from height %d)", prefix, r.KeyId, r.Member, k.Status, k.ValidFromHeight)
 		}
 		a.subject(r.Member)
 	}

@@ -64,6 +64,12 @@ func DecodeTx(raw []byte, maxBytes int) (*pb.Tx, error) {
 // unmarshalCanonical decodes raw into m and insists raw is m's canonical
 // encoding: no unknown fields, nothing that re-encodes differently. what
 // names the message in the errors (CodeTxDecode, CodeNonCanonical).
+// UnmarshalCanonical decodes raw into m and insists it is m's canonical
+// encoding (no unknown fields, deterministic order).
+func UnmarshalCanonical(raw []byte, m proto.Message) error {
+	return unmarshalCanonical(raw, m, string(m.ProtoReflect().Descriptor().Name()))
+}
+
 func unmarshalCanonical(raw []byte, m proto.Message, what string) error {
 	if err := proto.Unmarshal(raw, m); err != nil {
 		return wrapf(CodeTxDecode, err, "%s does not decode", what)

@@ -22,7 +22,7 @@ const GenesisAppVersion uint64 = 6
 // their genesis says it (consensus_params.version.app, which CometBFT puts
 // in every header) and their state holds it from genesis on. A genesis
 // without it (made by an older binary) is GenesisAppVersion.
-const CurrentAppVersion uint64 = 10
+const CurrentAppVersion uint64 = 11
 
 // AppVersionContentIndexOff is the first app version whose authenticated
 // state holds no duplicate-content index (the h/ keys): the store keeps it
@@ -76,11 +76,23 @@ const AppVersionCases uint64 = 10
 // migrate. Vote it with software_upgrade name "normledger-v10", app_version 10.
 const UpgradeV10 = "normledger-v10"
 
+// AppVersionDisclosure is the first app version with selective disclosure
+// and protective orders (a record's redaction, an incident's affected
+// entities, undertakings, protective orders and their steps, a finding's
+// designation ruling, the authorize_order action, the disclosure windows
+// in params; docs/disclosure.md).
+const AppVersionDisclosure uint64 = 11
+
+// UpgradeV11 moves a chain at app version 6 to 10 to 11: the state does not
+// migrate. Vote it with software_upgrade name "normledger-v11", app_version 11.
+const UpgradeV11 = "normledger-v11"
+
 func init() {
 	registerUpgrade(Upgrade{Name: UpgradeV7, AppVersion: 7, Migrate: func(State, Block, *Changes) error { return nil }})
 	registerUpgrade(Upgrade{Name: UpgradeV8, AppVersion: 8, Migrate: func(State, Block, *Changes) error { return nil }})
 	registerUpgrade(Upgrade{Name: UpgradeV9, AppVersion: 9, Migrate: func(State, Block, *Changes) error { return nil }})
 	registerUpgrade(Upgrade{Name: UpgradeV10, AppVersion: 10, Migrate: func(State, Block, *Changes) error { return nil }})
+	registerUpgrade(Upgrade{Name: UpgradeV11, AppVersion: 11, Migrate: func(State, Block, *Changes) error { return nil }})
 }
 
 // Upgrade is a state migration a binary knows by name. At the start of the

@@ -31,6 +31,9 @@ type validator struct {
 	st        State // only for the app version, which few checks need
 	blockTime time.Time
 	skew      time.Duration
+	// held are the paths the record being validated withholds (app
+	// version 11): a withheld required field is not missing.
+	held map[string]bool
 }
 
 func isMemberID(s string) bool {

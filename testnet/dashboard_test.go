@@ -22,6 +22,7 @@ import (
 
 	"github.com/normledger/normledger/audit"
 	"github.com/normledger/normledger/client"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers/remote"
@@ -446,6 +447,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.screenshot(t, dir, "2d-cases")
+	redactedRecordInBrowser(t, b, ip.net, steps, dir)
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the honest page: %v", errs)
 	}
@@ -530,4 +532,78 @@ func waitOverdue(t *testing.T, ctx context.Context, c *client.Client) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// redactedRecordInBrowser opens the seed's redacted incident: its withheld
+// fields are shown REDACTED and the operator's name is nowhere on the page;
+// the author's disclosures file, read and checked in the page (never
+// uploaded: the input only hands the file to the page's own verifier),
+// proves the name against its digest; a file with a changed name does not.
+func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, steps []SeedStep, dir string) {
+	t.Helper()
+	var id, victim string
+	for _, s := range steps {
+		if s.Name == RedactedStep {
+			id, victim = s.ID, s.Author
+		}
+	}
+	if id == "" {
+		t.Fatalf("the seed filed no redacted incident: %v", steps)
+	}
+	row := fmt.Sprintf(`#records-table tr[data-record=%q] button`, id)
+	if err := chromedp.Do(b.ctx, chromedp.SetValue(chromedp.CSS(`#f-kind`), "incident_disclosure"),
+		chromedp.SetValue(chromedp.CSS(`#f-author`), victim), chromedp.Submit(chromedp.CSS(`#record-filter`)),
+		chromedp.WaitVisible(chromedp.CSS(row)), chromedp.Click(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-withheld`))); err != nil {
+		t.Fatalf("open the redacted record: %v (records: %s)", err, b.text(t, "#records-table"))
+	}
+	if s := b.text(t, "#detail-badge"); s != "VERIFIED" {
+		t.Fatalf("redacted record badge %q: %s", s, b.text(t, "#detail-reason"))
+	}
+	withheld := b.text(t, "#detail-withheld")
+	if !strings.Contains(withheld, "affected_entities: REDACTED") || !strings.Contains(withheld, "impacts: REDACTED") ||
+		!strings.Contains(withheld, "commercial") || strings.Contains(b.text(t, "#record-detail"), OperatorName) {
+		t.Fatalf("the redacted record's detail: %s", b.text(t, "#record-detail"))
+	}
+	path := filepath.Join(nw.MemberHomes[victim], "disclosures", id+".json")
+	if err := chromedp.Do(b.ctx, chromedp.SetUploadFiles(chromedp.CSS(`#disclosures-file`), []string{path}),
+		chromedp.WaitVisible(chromedp.CSS(`#disclosures-badge[data-verified=true]`))); err != nil {
+		t.Fatalf("check the author's disclosures: %v (%s)", err, b.text(t, "#detail-withheld"))
+	}
+	if s := b.text(t, `#withheld-list li[data-withheld="affected_entities"]`); !strings.Contains(s, "PROVEN "+OperatorName) {
+		t.Fatalf("the operator's name is not proven: %q", s)
+	}
+	b.screenshot(t, dir, "2e-redacted-record")
+	// The same file with another name: refused, the field stays REDACTED.
+	bundle, err := readDisclosures(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range bundle.Disclosures {
+		if d.Path == "affected_entities" {
+			d.Value, _ = ledger.Canonical(&pb.IncidentDisclosure{AffectedEntities: []string{"Southgrid Water Authority"}})
+		}
+	}
+	forged := filepath.Join(t.TempDir(), "forged.json")
+	if err := client.WriteDisclosures(forged, bundle); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(row)), chromedp.WaitVisible(chromedp.CSS(`#detail-withheld`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#disclosures-file`), []string{forged}),
+		chromedp.WaitVisible(chromedp.CSS(`#disclosures-badge[data-verified=false]`))); err != nil {
+		t.Fatalf("check a forged disclosures file: %v (%s)", err, b.text(t, "#detail-withheld"))
+	}
+	if s := b.text(t, "#detail-withheld"); !strings.Contains(s, "DISCLOSURES NOT VERIFIED") || !strings.Contains(s, "do not give") ||
+		!strings.Contains(s, "affected_entities: REDACTED") {
+		t.Fatalf("a forged name in the browser: %s", s)
+	}
+}
+
+func readDisclosures(path string) (*pb.DisclosureBundle, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return client.ReadBundle(f)
 }

@@ -83,6 +83,24 @@ func startInProcess(t *testing.T, validators int) *inproc {
 	return ip
 }
 
+// keysOf are this network's encryption keys of the members rs names.
+func (ip *inproc) keysOf(t *testing.T, rs []*pb.SealRecipient) []client.SealKey {
+	t.Helper()
+	var to []string
+	for _, r := range rs {
+		to = append(to, r.Member)
+	}
+	ms, err := ip.clients[0].Members(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := client.RecipientKeys(ms, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
 // seed files every scenario record through node 0 and returns their ids.
 func (ip *inproc) seed(t *testing.T) []string {
 	t.Helper()
@@ -108,24 +126,20 @@ func (ip *inproc) seed(t *testing.T) []string {
 		if sl := rec.GetSealed(); len(sl.GetCiphertext()) > 0 {
 			// The fixture's pinned ciphertext is for the fixture's keys; this
 			// network's states brought their own to genesis.
-			var to []string
-			for _, r := range sl.Recipients {
-				to = append(to, r.Member)
-			}
-			ms, err := ip.clients[0].Members(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys, err := client.RecipientKeys(ms, to)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, _, err := client.SealTo(fixture.ExerciseBody(), keys)
+			again, _, err := client.SealTo(fixture.ExerciseBody(), ip.keysOf(t, sl.Recipients))
 			if err != nil {
 				t.Fatal(err)
 			}
 			again.RevealBy, again.SubjectStates = sl.RevealBy, sl.SubjectStates
 			rec.Body = &pb.Record_Sealed{Sealed: again}
+		}
+		if ds := rec.GetDisclosureStep(); len(ds.GetCiphertext()) > 0 {
+			// The same for the pinned delivery: encrypt it to this
+			// network's keys.
+			var err error
+			if ds.Ciphertext, ds.Recipients, err = client.EncryptTo(fixture.DeliveryPayload(), ip.keysOf(t, ds.Recipients)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		res, err := ip.clients[0].Submit(ctx, rec, signer, co, true)
 		if err != nil || !res.Committed {

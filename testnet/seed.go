@@ -44,8 +44,12 @@ type SeedStep struct {
 // victim's request for consultation (a case, CaseStep) to the state its
 // disclosure points at, which never replies: a fact-finding request at once
 // is refused as the case is cooling off, and filed again once the reply
-// window has passed (CaseEscalationStep); and the vote that adopts the
-// escalation ladder and the testnet's case windows (ParamsStep). States,
+// window has passed (CaseEscalationStep); the vote that adopts the
+// escalation ladder and the testnet's case windows (ParamsStep); and a
+// water-utility incident withholding the operator's name, seen by two
+// states under protective orders: one order confirmed by both and
+// published on expiry, one whose second confirmation falls overdue
+// (RedactedStep, OrderStep, OrderLateStep, PublishStep). States,
 // organisations and places are fictional.
 func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.Writer) ([]SeedStep, error) {
 	var clients []*client.Client
@@ -390,6 +394,13 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 	if _, err := seedDirectory(ctx, states, file, &steps); err != nil {
 		return steps, err
 	}
+	// Selective disclosure: the victim withholds the operator's name; the
+	// first state and the origin state see it under protective orders
+	// (the origin never confirms under the second order).
+	bundle, err := seedOrders(ctx, clients[0], nw, file, ids, victim, []string{states[0], origin}, ids[CaseStep])
+	if err != nil {
+		return steps, err
+	}
 	// The respondent never replied: once the pledge's reply window has
 	// passed, the victim escalates before the cooling-off ends (flagged
 	// reply_missed).
@@ -408,7 +419,10 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	return steps, file(CaseEscalationStep, victim, nil, caseFactFinding(ids))
+	if err := file(CaseEscalationStep, victim, nil, caseFactFinding(ids)); err != nil {
+		return steps, err
+	}
+	return steps, seedPublish(ctx, clients[0], file, ids, victim, bundle)
 }
 
 // PingStep names the seed's ping of every state's technical contact by the
@@ -468,25 +482,7 @@ const SealedStep = "sealed_exercise_plan"
 // sealedReceipt is member's receipt for sealed record id: it decrypts the
 // record with its own identity and says whether the body matches.
 func sealedReceipt(ctx context.Context, c *client.Client, nw *Network, member, id string) (*pb.Record, error) {
-	// Reads are of attested state: the record is readable a block after
-	// its own.
-	var rec *pb.StoredRecord
-	for wait := 0; ; wait++ {
-		r, err := c.Record(ctx, id)
-		if err == nil {
-			rec = r
-			break
-		}
-		if wait == 100 {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	tx, err := ledger.DecodeTx(rec.Tx, 0)
+	tx, err := attestedTx(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,18 @@ import (
 // notification (height 2); it returns the store and the case id.
 func caseChain(t *testing.T) (*store.Store, string) {
 	t.Helper()
+	st, file := filer(t)
+	n := file("xbb", &pb.Record{Body: &pb.Record_Notification{Notification: &pb.Notification{
+		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xaa"}, Summary: "An operation."}}})
+	c := file("xaa", &pb.Record{Body: &pb.Record_CaseStep{CaseStep: &pb.CaseStep{Step: pb.CaseStepType_CASE_STEP_TYPE_REQUEST_CONSULTATION,
+		Respondent: "xbb", Subjects: []string{n}, Norm: "UN-GGE-2015-13f", Conduct: "unnotified_operation", Statement: "Consult."}}})
+	return st, c
+}
+
+// filer is a fresh ledger at the current app version and a function that
+// files one record per block, returning its id.
+func filer(t *testing.T) (*store.Store, func(author string, rec *pb.Record) string) {
+	t.Helper()
 	ms := fixture.Dev(3, fixture.SeededKey)
 	st, err := store.OpenMem()
 	if err != nil {
@@ -29,10 +41,12 @@ func caseChain(t *testing.T) (*store.Store, string) {
 	}
 	members, reg := fixture.ByID(ms), ledger.DefaultRegistry()
 	var height int64
+	seq := map[string]uint64{}
 	file := func(author string, rec *pb.Record) string {
 		height++
 		rec.SchemaVersion = 1
-		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: testChainID, Sequence: 1, Record: rec}, members[author].Signer())
+		seq[author]++
+		tx, err := ledger.BuildTx(&pb.TxBody{ChainId: testChainID, Sequence: seq[author], Record: rec}, members[author].Signer())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,11 +69,7 @@ func caseChain(t *testing.T) (*store.Store, string) {
 		}
 		return ch.Record.Id
 	}
-	n := file("xbb", &pb.Record{Body: &pb.Record_Notification{Notification: &pb.Notification{
-		Type: pb.NotificationType_NOTIFICATION_TYPE_INFORMATION, Recipients: []string{"xaa"}, Summary: "An operation."}}})
-	c := file("xaa", &pb.Record{Body: &pb.Record_CaseStep{CaseStep: &pb.CaseStep{Step: pb.CaseStepType_CASE_STEP_TYPE_REQUEST_CONSULTATION,
-		Respondent: "xbb", Subjects: []string{n}, Norm: "UN-GGE-2015-13f", Conduct: "unnotified_operation", Statement: "Consult."}}})
-	return st, c
+	return st, file
 }
 
 // caseAnswer is GET /v1/cases/{id}?prove=true as node/api assembles it.

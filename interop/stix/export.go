@@ -310,7 +310,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 	refs = append(refs, body.Refs...)
 	switch b := body.Body.(type) {
 	case *pb.Record_IncidentDisclosure:
-		if err := e.incident(c, r, b.IncidentDisclosure); err != nil {
+		if err := e.incident(c, r, b.IncidentDisclosure, body.Redaction); err != nil {
 			return err
 		}
 	case *pb.Record_HarmAssessment:
@@ -329,7 +329,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			objs = []string{MemberIdentity(r.Author)}
 		}
 		if err := e.add(id, Note{Common: c, Abstract: "Civilian harm assessment (" + enum.Name(h.Status) + ")",
-			Content: harmText(h), ObjectRefs: sortedUnique(objs)}); err != nil {
+			Content: withheld(harmText(h), body.Redaction), ObjectRefs: sortedUnique(objs)}); err != nil {
 			return err
 		}
 	case *pb.Record_Finding:
@@ -344,7 +344,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		}
 		refs = append(refs, fd.EvidenceRefs...)
 		if err := e.add(id, Note{Common: c, Abstract: "Verification finding: " + enum.Name(fd.Determination),
-			Content: fd.Summary, ObjectRefs: sortedUnique(objs)}); err != nil {
+			Content: withheld(fd.Summary, body.Redaction), ObjectRefs: sortedUnique(objs)}); err != nil {
 			return err
 		}
 	case *pb.Record_Challenge:
@@ -468,7 +468,22 @@ func (e *exporter) caseStep(c Common, r *pb.StoredRecord, s *pb.CaseStep) error 
 		Context:     "unspecified", ObjectRefs: sortedUnique(append(objs, c.ID))})
 }
 
-func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosure) error {
+// withheld adds to text what a record withholds (docs/disclosure.md): the
+// fields, the basis and the author's public summary. Withheld values are
+// never exported; a protective order delivers them off the feed.
+func withheld(text string, red *pb.Redaction) string {
+	if red == nil {
+		return text
+	}
+	var paths []string
+	for _, f := range red.Fields {
+		paths = append(paths, f.Path)
+	}
+	note := fmt.Sprintf("[Withheld (%s): %s. %s]", strings.ReplaceAll(enum.Name(red.Basis), "_", " "), strings.Join(paths, ", "), red.PublicSummary)
+	return strings.TrimSpace(text + " " + note)
+}
+
+func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosure, red *pb.Redaction) error {
 	core := IncidentCore{ExtensionType: "property-extension", Determination: "confirmed", InvestigationStatus: "open"}
 	switch d.Stage {
 	case pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING:
@@ -515,7 +530,7 @@ func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosu
 	}
 	c.Extensions[IncidentCoreExtension] = core
 	name := d.IncidentRef + " (" + strings.ReplaceAll(enum.Name(d.Stage), "_", " ") + ")"
-	return e.add(c.ID, Incident{Common: c, Name: name, Description: d.Summary})
+	return e.add(c.ID, Incident{Common: c, Name: name, Description: withheld(d.Summary, red)})
 }
 
 func harmText(h *pb.HarmAssessment) string {

@@ -175,14 +175,14 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 			Comment: "normledger " + ledger.KindNameOf(r.Kind) + " " + r.Id,
 			Attribute: []MISPAttribute{
 				attr("name", "text", "Other", d.IncidentRef, ""),
-				attr("description", "text", "Other", d.Summary, ""),
+				attr("description", "text", "Other", withheld(d.Summary, body.Redaction), ""),
 				attr("criticality", "text", "Other", crit, "from severity "+enum.Name(d.Severity)),
 				attr("investigation_status", "text", "Other", status, "from stage "+enum.Name(d.Stage)),
 			}}
 		if d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING {
 			obj.Attribute = append(obj.Attribute, attr("determination", "text", "Other", "suspected", ""))
 		}
-		ev := MISPEvent{UUID: mispUUID(r.Id), Info: oneLine(d.IncidentRef + ": " + d.Summary), Date: r.BlockTime.AsTime().UTC().Format("2006-01-02"),
+		ev := MISPEvent{UUID: mispUUID(r.Id), Info: oneLine(d.IncidentRef + ": " + withheld(d.Summary, body.Redaction)), Date: r.BlockTime.AsTime().UTC().Format("2006-01-02"),
 			ThreatLevelID: threat, Analysis: analysis, Distribution: "1", Timestamp: ts, PublishTimestamp: "0",
 			Orgc:   MISPOrg{Name: orDefault(names[r.Author], r.Author), UUID: mispUUID("member/" + r.Author)},
 			Object: []MISPObject{obj}}

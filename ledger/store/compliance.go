@@ -28,6 +28,17 @@ func (v *View) MemberCompliance(member string) (*pb.MemberCompliance, error) {
 		return nil, err
 	}
 	ledger.CaseFigures(c, cases)
+	var disclosable []*pb.StoredRecord
+	for _, k := range []string{"incident_disclosure", "harm_assessment", "finding", "notification"} {
+		recs, err := v.AllRecords(Filter{Kind: k, Author: member})
+		if err != nil {
+			return nil, err
+		}
+		disclosable = append(disclosable, recs...)
+	}
+	if err := ledger.RedactionFigures(c, disclosable); err != nil {
+		return nil, err
+	}
 	evs, err := v.EvidenceList(member)
 	if err != nil {
 		return nil, err

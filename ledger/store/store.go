@@ -472,6 +472,9 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if f := ledger.ParamsNewInV10(gs.GetParams()); f != "" && appVersion < ledger.AppVersionCases {
 		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionCases, appVersion)
 	}
+	if f := ledger.ParamsNewInV11(gs.GetParams()); f != "" && appVersion < ledger.AppVersionDisclosure {
+		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionDisclosure, appVersion)
+	}
 	s.appVersion = appVersion
 	if appVersion > ledger.GenesisAppVersion {
 		// A chain at GenesisAppVersion holds no UpgradeState (as before
@@ -495,7 +498,7 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	}
 	rules := gs.Governance
 	if rules == nil {
-		rules = ledger.DefaultGovernanceRules()
+		rules = ledger.DefaultGovernanceRulesAt(appVersion)
 	}
 	if err := s.setProto([]byte(layout.KeyGovernance), rules); err != nil {
 		return err

@@ -23,11 +23,12 @@ func grpcCode(c ledger.Code) codes.Code {
 		return codes.Internal
 	case ledger.CodeBadSignature, ledger.CodeUnknownSigner, ledger.CodeUnknownKey, ledger.CodeKeyInactive, ledger.CodeCoSignature:
 		return codes.Unauthenticated
-	case ledger.CodeClassNotAllowed, ledger.CodeNotAuthor, ledger.CodeNotRecipient, ledger.CodeMemberInactive, ledger.CodeNotCaseParty:
+	case ledger.CodeClassNotAllowed, ledger.CodeNotAuthor, ledger.CodeNotRecipient, ledger.CodeMemberInactive, ledger.CodeNotCaseParty,
+		ledger.CodeOrderNotEntitled, ledger.CodeNotApproved:
 		return codes.PermissionDenied
 	case ledger.CodeReplay, ledger.CodeSequenceGap, ledger.CodeDuplicateRecord:
 		return codes.AlreadyExists
-	case ledger.CodeUnknownRecord, ledger.CodeUnknownMember, ledger.CodeUnknownCase:
+	case ledger.CodeUnknownRecord, ledger.CodeUnknownMember, ledger.CodeUnknownCase, ledger.CodeUnknownOrder:
 		return codes.FailedPrecondition // a tx refers to something absent: the request, not the URL, is wrong
 	}
 	return codes.InvalidArgument

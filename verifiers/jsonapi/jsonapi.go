@@ -336,6 +336,11 @@ type answerRequest struct {
 	// {memberHeight}&prove=true, with the app hash of header
 	// memberHeight+1.
 	Members []memberEntry `json:"members"`
+	// Disclosures (verifyRecord only, optional) is a DisclosureBundle in
+	// protobuf JSON that the viewer holds (docs/disclosure.md): each value
+	// is checked against its digest in the verified record. It never
+	// leaves the viewer's machine.
+	Disclosures json.RawMessage `json:"disclosures"`
 }
 
 type memberEntry struct {
@@ -360,6 +365,11 @@ type recordResult struct {
 	Signers           []string `json:"signers,omitempty"`
 	MemberHeight      int64    `json:"memberHeight,omitempty"`
 	SignaturesChecked bool     `json:"signaturesChecked"`
+	// Withheld are the record's withheld fields; Disclosed the values the
+	// request's disclosures opened (each proven by its digest), and
+	// withheld then lists only the fields they leave closed.
+	Withheld  []string                   `json:"withheld,omitempty"`
+	Disclosed []verifiers.DisclosedField `json:"disclosed,omitempty"`
 }
 
 // verifyRecord checks a record answer with verifiers.RecordWithLog (the
@@ -368,7 +378,7 @@ type recordResult struct {
 // Signatures).
 func verifyRecord(req []byte) any {
 	out := &recordResult{}
-	r, resp, err := readAnswer(req, withMembers, new(pb.GetRecordResponse))
+	r, resp, err := readAnswer(req, withMembers|withDisclosures, new(pb.GetRecordResponse))
 	if err != nil {
 		out.Reason = err.Error()
 		return out
@@ -390,6 +400,10 @@ func verifyRecord(req []byte) any {
 			return out
 		}
 		out.SignaturesChecked = true
+	}
+	if err := disclosed(out, rec, r.Disclosures); err != nil {
+		out.Reason = err.Error()
+		return out
 	}
 	out.OK = true
 	out.Record = display(rec)
@@ -618,9 +632,34 @@ func fromDetails(raw json.RawMessage, resp proto.Message) (bool, error) {
 
 // The fields of answerRequest that only one function takes.
 const (
-	withMembers = 1 << iota // members: verifyRecord
-	withAt                  // at: verifyMember, verifyCase
+	withMembers     = 1 << iota // members: verifyRecord
+	withAt                      // at: verifyMember, verifyCase
+	withDisclosures             // disclosures: verifyRecord
 )
+
+// disclosed lists a verified record's withheld fields and checks the
+// request's disclosures, if any, against their digests.
+func disclosed(out *recordResult, rec *pb.StoredRecord, raw json.RawMessage) error {
+	tx := new(pb.Tx)
+	if err := proto.Unmarshal(rec.Tx, tx); err != nil {
+		return err
+	}
+	if red := ledger.RedactedRecord(tx); red != nil {
+		for _, f := range red.Redaction.Fields {
+			out.Withheld = append(out.Withheld, f.Path)
+		}
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	b := new(pb.DisclosureBundle)
+	if err := protojson.Unmarshal(raw, b); err != nil {
+		return fmt.Errorf("disclosures do not decode: %v", err)
+	}
+	var err error
+	out.Disclosed, out.Withheld, err = verifiers.Disclosures(rec, b)
+	return err
+}
 
 // readAnswer decodes an answer request (with the optional fields allow
 // names) and its answer into resp, which it returns nil when the answer is
@@ -646,6 +685,9 @@ func decodeAnswer(req []byte, r *answerRequest, allow int) error {
 	}
 	if r.Members != nil && allow&withMembers == 0 {
 		return errors.New("members is a field of verifyRecord only")
+	}
+	if r.Disclosures != nil && allow&withDisclosures == 0 {
+		return errors.New("disclosures is a field of verifyRecord only")
 	}
 	if r.At != nil && allow&withAt == 0 {
 		return errors.New("at is a field of verifyMember and verifyCase only")

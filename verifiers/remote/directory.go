@@ -1,12 +1,14 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"github.com/normledger/normledger/verifiers"
 )
@@ -43,6 +45,55 @@ func (v *Verifier) Obligation(ctx context.Context, id string) (*pb.Obligation, i
 		return nil, 0, fmt.Errorf("obligation %s at height %d: %w", id, resp.Height, err)
 	}
 	return ob, resp.Height, nil
+}
+
+// ObligationOrAbsent is Obligation that also accepts a proven absence: a
+// nil obligation when the node proves no obligation id exists at the
+// height (a duty that was never placed, such as a confirmation before any
+// delivery).
+func (v *Verifier) ObligationOrAbsent(ctx context.Context, id string) (*pb.Obligation, int64, error) {
+	src, ok := v.API.(ObligationSource)
+	if !ok {
+		return nil, 0, errors.New("this API serves no obligations")
+	}
+	resp, err := src.Obligation(ctx, id, v.At, true)
+	absent := false
+	var ce codedError
+	if errors.As(err, &ce) && ce.LedgerCode() == ledger.CodeUnknownObligation {
+		resp, absent = nil, true
+		for _, d := range ce.ErrorDetails() {
+			if r, ok := d.(*pb.GetObligationResponse); ok {
+				resp = r
+			}
+		}
+		if resp == nil {
+			return nil, 0, verifiers.Failf("node says obligation %s is absent but sent no proof", id)
+		}
+	} else if err != nil {
+		return nil, 0, err
+	}
+	if v.At > 0 && resp.Height != v.At {
+		return nil, 0, verifiers.Failf("asked for obligation %s at height %d, got height %d", id, v.At, resp.Height)
+	}
+	lb, err := v.Light.Header(ctx, resp.Height+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !absent {
+		ob, err := verifiers.Obligation(lb.AppHash, id, resp)
+		if err != nil {
+			return nil, 0, fmt.Errorf("obligation %s at height %d: %w", id, resp.Height, err)
+		}
+		return ob, resp.Height, nil
+	}
+	p := resp.GetProof()
+	if resp.Obligation != nil || p == nil || p.Exists || !bytes.Equal(p.Key, layout.Obligation(id)) {
+		return nil, 0, verifiers.Failf("the absence answer for obligation %s carries no non-existence proof of its key", id)
+	}
+	if err := verifiers.Proof(lb.AppHash, p); err != nil {
+		return nil, 0, fmt.Errorf("obligation %s absent at height %d: %w", id, resp.Height, err)
+	}
+	return nil, resp.Height, nil
 }
 
 // Contact proves member id's directory entry (at v.At, or the newest

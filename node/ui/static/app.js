@@ -665,7 +665,66 @@ function showRecord(i) {
   const tx = (res.ok && res.record && res.record.decoded) || r.decoded || {};
   const rec = (tx.body && tx.body.record) || {};
   $("#detail-body").replaceChildren(renderValue(rec));
+  showWithheld(i, res.ok ? rec : null);
   $("#record-detail").scrollIntoView();
+}
+
+// ---- withheld fields (docs/disclosure.md) ----------------------------------------
+
+let withheldIndex = -1;
+
+// showWithheld lists a verified record's withheld fields as REDACTED. A
+// viewer who holds disclosures for it (an order delivered them, or it
+// filed the record) can check them here: the file is read in this page and
+// checked by the verifier in this page; it is sent nowhere.
+function showWithheld(i, rec) {
+  withheldIndex = i;
+  const red = rec && rec.redaction;
+  $("#detail-withheld").hidden = !red;
+  const badgeEl = $("#disclosures-badge");
+  badgeEl.hidden = true;
+  badgeEl.dataset.verified = "";
+  $("#disclosures-reason").textContent = "";
+  $("#disclosures-file").value = "";
+  if (!red) return;
+  $("#withheld-summary").textContent = `Withheld (${short(red.basis, "DESIGNATION_BASIS_").replaceAll("_", " ")}): ${red.publicSummary || ""}`;
+  const ul = $("#withheld-list");
+  ul.replaceChildren();
+  for (const f of red.fields || []) {
+    const n = (f.digests || []).length;
+    ul.append(el("li", { "data-withheld": f.path, class: "redacted", text: `${f.path}: REDACTED (${n} salted digest${n === 1 ? "" : "s"})` }));
+  }
+}
+
+async function checkDisclosures(file) {
+  const badgeEl = $("#disclosures-badge");
+  let disclosures;
+  try {
+    disclosures = JSON.parse(await file.text());
+  } catch (e) {
+    disclosures = null;
+    $("#disclosures-reason").textContent = "not a disclosures file: " + e.message;
+  }
+  const res = disclosures ? withHeader("verifyRecord", { id: recordPage.records[withheldIndex].id, answer: listedAnswer(withheldIndex), disclosures }) : { ok: false };
+  badgeEl.hidden = false;
+  badgeEl.className = "badge " + (res.ok ? "ok" : "bad");
+  badgeEl.dataset.verified = res.ok ? "true" : "false";
+  badgeEl.textContent = res.ok ? "DISCLOSURES VERIFIED" : "DISCLOSURES NOT VERIFIED";
+  if (!res.ok) {
+    if (res.reason) $("#disclosures-reason").textContent = res.reason;
+    return;
+  }
+  $("#disclosures-reason").textContent = "";
+  const proven = {};
+  for (const d of res.disclosed || []) (proven[d.path] = proven[d.path] || []).push(typeof d.value === "string" ? d.value : JSON.stringify(d.value));
+  for (const li of document.querySelectorAll("#withheld-list li")) {
+    const p = li.dataset.withheld;
+    if (proven[p]) {
+      li.className = "proven";
+      li.dataset.proven = "true";
+      li.textContent = `${p}: PROVEN ${proven[p].join("; ")}` + ((res.withheld || []).includes(p) ? " (more values may stay withheld)" : "");
+    }
+  }
 }
 
 // ---- charts -----------------------------------------------------------------------
@@ -765,6 +824,7 @@ async function main() {
   }
   $("#record-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadRecords().then(loadCharts); });
   $("#sealed-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadSealed(); });
+  $("#disclosures-file").addEventListener("change", (ev) => { if (ev.target.files.length) checkDisclosures(ev.target.files[0]); });
   $("#trust-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     pinTrust($("#trust").value).then((ok) => ok && refresh());

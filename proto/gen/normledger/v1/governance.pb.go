@@ -38,6 +38,8 @@ const (
 	GovAction_GOV_ACTION_SET_PARAMS           GovAction = 9
 	GovAction_GOV_ACTION_SET_GOVERNANCE_RULES GovAction = 10
 	GovAction_GOV_ACTION_SOFTWARE_UPGRADE     GovAction = 11
+	// App version 11.
+	GovAction_GOV_ACTION_AUTHORIZE_ORDER GovAction = 12
 )
 
 // Enum value maps for GovAction.
@@ -55,6 +57,7 @@ var (
 		9:  "GOV_ACTION_SET_PARAMS",
 		10: "GOV_ACTION_SET_GOVERNANCE_RULES",
 		11: "GOV_ACTION_SOFTWARE_UPGRADE",
+		12: "GOV_ACTION_AUTHORIZE_ORDER",
 	}
 	GovAction_value = map[string]int32{
 		"GOV_ACTION_UNSPECIFIED":          0,
@@ -69,6 +72,7 @@ var (
 		"GOV_ACTION_SET_PARAMS":           9,
 		"GOV_ACTION_SET_GOVERNANCE_RULES": 10,
 		"GOV_ACTION_SOFTWARE_UPGRADE":     11,
+		"GOV_ACTION_AUTHORIZE_ORDER":      12,
 	}
 )
 
@@ -235,10 +239,12 @@ type Params struct {
 	// App version 10 (docs/cases.md): the windows of cases (zero fields: the
 	// built-in defaults) and the escalation ladder in force (none: measures
 	// are not checked against a ladder).
-	CaseWindows   *CaseWindows      `protobuf:"bytes,4,opt,name=case_windows,json=caseWindows,proto3" json:"case_windows,omitempty"`
-	Ladder        *EscalationLadder `protobuf:"bytes,5,opt,name=ladder,proto3" json:"ladder,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CaseWindows *CaseWindows      `protobuf:"bytes,4,opt,name=case_windows,json=caseWindows,proto3" json:"case_windows,omitempty"`
+	Ladder      *EscalationLadder `protobuf:"bytes,5,opt,name=ladder,proto3" json:"ladder,omitempty"`
+	// App version 11 (docs/disclosure.md): the windows of protective orders.
+	DisclosureWindows *DisclosureWindows `protobuf:"bytes,6,opt,name=disclosure_windows,json=disclosureWindows,proto3" json:"disclosure_windows,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -302,6 +308,13 @@ func (x *Params) GetCaseWindows() *CaseWindows {
 func (x *Params) GetLadder() *EscalationLadder {
 	if x != nil {
 		return x.Ladder
+	}
+	return nil
+}
+
+func (x *Params) GetDisclosureWindows() *DisclosureWindows {
+	if x != nil {
+		return x.DisclosureWindows
 	}
 	return nil
 }
@@ -506,6 +519,7 @@ type GovernanceAction struct {
 	//	*GovernanceAction_SetParams
 	//	*GovernanceAction_SetGovernanceRules
 	//	*GovernanceAction_SoftwareUpgrade
+	//	*GovernanceAction_AuthorizeOrder
 	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -647,6 +661,15 @@ func (x *GovernanceAction) GetSoftwareUpgrade() *SoftwareUpgrade {
 	return nil
 }
 
+func (x *GovernanceAction) GetAuthorizeOrder() *AuthorizeOrder {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_AuthorizeOrder); ok {
+			return x.AuthorizeOrder
+		}
+	}
+	return nil
+}
+
 type isGovernanceAction_Action interface {
 	isGovernanceAction_Action()
 }
@@ -695,6 +718,11 @@ type GovernanceAction_SoftwareUpgrade struct {
 	SoftwareUpgrade *SoftwareUpgrade `protobuf:"bytes,11,opt,name=software_upgrade,json=softwareUpgrade,proto3,oneof"`
 }
 
+type GovernanceAction_AuthorizeOrder struct {
+	// App version 11.
+	AuthorizeOrder *AuthorizeOrder `protobuf:"bytes,12,opt,name=authorize_order,json=authorizeOrder,proto3,oneof"`
+}
+
 func (*GovernanceAction_AddMember) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_SuspendMember) isGovernanceAction_Action() {}
@@ -716,6 +744,8 @@ func (*GovernanceAction_SetParams) isGovernanceAction_Action() {}
 func (*GovernanceAction_SetGovernanceRules) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_SoftwareUpgrade) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_AuthorizeOrder) isGovernanceAction_Action() {}
 
 // SoftwareUpgrade schedules a software upgrade (docs/operations.md,
 // "Upgrades"): at the start of block `height` the state migrates to
@@ -1715,14 +1745,15 @@ var File_normledger_v1_governance_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\n" +
-	"\x1enormledger/v1/governance.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1anormledger/v1/member.proto\"\x81\x02\n" +
+	"\x1enormledger/v1/governance.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/disclosure.proto\x1a\x1anormledger/v1/member.proto\"\xd2\x02\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\rR\n" +
 	"maxTxBytes\x123\n" +
 	"\x16max_clock_skew_seconds\x18\x02 \x01(\rR\x13maxClockSkewSeconds\x12(\n" +
 	"\x10ack_window_hours\x18\x03 \x01(\rR\x0eackWindowHours\x12=\n" +
 	"\fcase_windows\x18\x04 \x01(\v2\x1a.normledger.v1.CaseWindowsR\vcaseWindows\x127\n" +
-	"\x06ladder\x18\x05 \x01(\v2\x1f.normledger.v1.EscalationLadderR\x06ladder\"\xad\x03\n" +
+	"\x06ladder\x18\x05 \x01(\v2\x1f.normledger.v1.EscalationLadderR\x06ladder\x12O\n" +
+	"\x12disclosure_windows\x18\x06 \x01(\v2 .normledger.v1.DisclosureWindowsR\x11disclosureWindows\"\xad\x03\n" +
 	"\rThresholdRule\x120\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x18.normledger.v1.GovActionR\x06action\x12/\n" +
 	"\x13threshold_numerator\x18\x02 \x01(\rR\x12thresholdNumerator\x123\n" +
@@ -1738,7 +1769,7 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x0fGovernanceRules\x122\n" +
 	"\x05rules\x18\x01 \x03(\v2\x1c.normledger.v1.ThresholdRuleR\x05rules\x12(\n" +
 	"\x10min_voting_hours\x18\x02 \x01(\rR\x0eminVotingHours\x12(\n" +
-	"\x10max_voting_hours\x18\x03 \x01(\rR\x0emaxVotingHours\"\xe7\x05\n" +
+	"\x10max_voting_hours\x18\x03 \x01(\rR\x0emaxVotingHours\"\xb1\x06\n" +
 	"\x10GovernanceAction\x129\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x18.normledger.v1.AddMemberH\x00R\taddMember\x12A\n" +
@@ -1755,7 +1786,8 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"set_params\x18\t \x01(\v2\x15.normledger.v1.ParamsH\x00R\tsetParams\x12R\n" +
 	"\x14set_governance_rules\x18\n" +
 	" \x01(\v2\x1e.normledger.v1.GovernanceRulesH\x00R\x12setGovernanceRules\x12K\n" +
-	"\x10software_upgrade\x18\v \x01(\v2\x1e.normledger.v1.SoftwareUpgradeH\x00R\x0fsoftwareUpgradeB\b\n" +
+	"\x10software_upgrade\x18\v \x01(\v2\x1e.normledger.v1.SoftwareUpgradeH\x00R\x0fsoftwareUpgrade\x12H\n" +
+	"\x0fauthorize_order\x18\f \x01(\v2\x1d.normledger.v1.AuthorizeOrderH\x00R\x0eauthorizeOrderB\b\n" +
 	"\x06action\"r\n" +
 	"\x0fSoftwareUpgrade\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1846,7 +1878,7 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\trecord_id\x18\x04 \x01(\tR\brecordId\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x03R\x06height\x12.\n" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\acounted\x18\a \x01(\bR\acounted*\xed\x02\n" +
+	"\acounted\x18\a \x01(\bR\acounted*\x8d\x03\n" +
 	"\tGovAction\x12\x1a\n" +
 	"\x16GOV_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15GOV_ACTION_ADD_MEMBER\x10\x01\x12\x1d\n" +
@@ -1860,7 +1892,8 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x15GOV_ACTION_SET_PARAMS\x10\t\x12#\n" +
 	"\x1fGOV_ACTION_SET_GOVERNANCE_RULES\x10\n" +
 	"\x12\x1f\n" +
-	"\x1bGOV_ACTION_SOFTWARE_UPGRADE\x10\v*\xf9\x01\n" +
+	"\x1bGOV_ACTION_SOFTWARE_UPGRADE\x10\v\x12\x1e\n" +
+	"\x1aGOV_ACTION_AUTHORIZE_ORDER\x10\f*\xf9\x01\n" +
 	"\x0eProposalStatus\x12\x1f\n" +
 	"\x1bPROPOSAL_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PROPOSAL_STATUS_VOTING\x10\x01\x12\x1a\n" +
@@ -1913,46 +1946,50 @@ var file_normledger_v1_governance_proto_goTypes = []any{
 	(*VoteState)(nil),             // 18: normledger.v1.VoteState
 	(*CaseWindows)(nil),           // 19: normledger.v1.CaseWindows
 	(*EscalationLadder)(nil),      // 20: normledger.v1.EscalationLadder
-	(MemberClass)(0),              // 21: normledger.v1.MemberClass
-	(*PointOfContact)(nil),        // 22: normledger.v1.PointOfContact
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*DisclosureWindows)(nil),     // 21: normledger.v1.DisclosureWindows
+	(MemberClass)(0),              // 22: normledger.v1.MemberClass
+	(*AuthorizeOrder)(nil),        // 23: normledger.v1.AuthorizeOrder
+	(*PointOfContact)(nil),        // 24: normledger.v1.PointOfContact
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_normledger_v1_governance_proto_depIdxs = []int32{
 	19, // 0: normledger.v1.Params.case_windows:type_name -> normledger.v1.CaseWindows
 	20, // 1: normledger.v1.Params.ladder:type_name -> normledger.v1.EscalationLadder
-	0,  // 2: normledger.v1.ThresholdRule.action:type_name -> normledger.v1.GovAction
-	21, // 3: normledger.v1.ThresholdRule.electorate:type_name -> normledger.v1.MemberClass
-	4,  // 4: normledger.v1.GovernanceRules.rules:type_name -> normledger.v1.ThresholdRule
-	10, // 5: normledger.v1.GovernanceAction.add_member:type_name -> normledger.v1.AddMember
-	11, // 6: normledger.v1.GovernanceAction.suspend_member:type_name -> normledger.v1.MemberRef
-	11, // 7: normledger.v1.GovernanceAction.reinstate_member:type_name -> normledger.v1.MemberRef
-	11, // 8: normledger.v1.GovernanceAction.remove_member:type_name -> normledger.v1.MemberRef
-	12, // 9: normledger.v1.GovernanceAction.add_key:type_name -> normledger.v1.AddKey
-	13, // 10: normledger.v1.GovernanceAction.rotate_key:type_name -> normledger.v1.RotateKey
-	14, // 11: normledger.v1.GovernanceAction.revoke_key:type_name -> normledger.v1.RevokeKey
-	15, // 12: normledger.v1.GovernanceAction.set_validator:type_name -> normledger.v1.SetValidator
-	3,  // 13: normledger.v1.GovernanceAction.set_params:type_name -> normledger.v1.Params
-	5,  // 14: normledger.v1.GovernanceAction.set_governance_rules:type_name -> normledger.v1.GovernanceRules
-	7,  // 15: normledger.v1.GovernanceAction.software_upgrade:type_name -> normledger.v1.SoftwareUpgrade
-	7,  // 16: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
-	9,  // 17: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
-	21, // 18: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
-	22, // 19: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
-	23, // 20: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
-	0,  // 21: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
-	23, // 22: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 23: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
-	16, // 24: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
-	1,  // 25: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
-	23, // 26: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
-	23, // 27: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
-	2,  // 28: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
-	23, // 29: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	21, // 2: normledger.v1.Params.disclosure_windows:type_name -> normledger.v1.DisclosureWindows
+	0,  // 3: normledger.v1.ThresholdRule.action:type_name -> normledger.v1.GovAction
+	22, // 4: normledger.v1.ThresholdRule.electorate:type_name -> normledger.v1.MemberClass
+	4,  // 5: normledger.v1.GovernanceRules.rules:type_name -> normledger.v1.ThresholdRule
+	10, // 6: normledger.v1.GovernanceAction.add_member:type_name -> normledger.v1.AddMember
+	11, // 7: normledger.v1.GovernanceAction.suspend_member:type_name -> normledger.v1.MemberRef
+	11, // 8: normledger.v1.GovernanceAction.reinstate_member:type_name -> normledger.v1.MemberRef
+	11, // 9: normledger.v1.GovernanceAction.remove_member:type_name -> normledger.v1.MemberRef
+	12, // 10: normledger.v1.GovernanceAction.add_key:type_name -> normledger.v1.AddKey
+	13, // 11: normledger.v1.GovernanceAction.rotate_key:type_name -> normledger.v1.RotateKey
+	14, // 12: normledger.v1.GovernanceAction.revoke_key:type_name -> normledger.v1.RevokeKey
+	15, // 13: normledger.v1.GovernanceAction.set_validator:type_name -> normledger.v1.SetValidator
+	3,  // 14: normledger.v1.GovernanceAction.set_params:type_name -> normledger.v1.Params
+	5,  // 15: normledger.v1.GovernanceAction.set_governance_rules:type_name -> normledger.v1.GovernanceRules
+	7,  // 16: normledger.v1.GovernanceAction.software_upgrade:type_name -> normledger.v1.SoftwareUpgrade
+	23, // 17: normledger.v1.GovernanceAction.authorize_order:type_name -> normledger.v1.AuthorizeOrder
+	7,  // 18: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
+	9,  // 19: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
+	22, // 20: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
+	24, // 21: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
+	25, // 22: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
+	25, // 24: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 25: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
+	16, // 26: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
+	1,  // 27: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
+	25, // 28: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
+	25, // 29: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
+	2,  // 30: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
+	25, // 31: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_governance_proto_init() }
@@ -1961,6 +1998,7 @@ func file_normledger_v1_governance_proto_init() {
 		return
 	}
 	file_normledger_v1_cases_proto_init()
+	file_normledger_v1_disclosure_proto_init()
 	file_normledger_v1_member_proto_init()
 	file_normledger_v1_governance_proto_msgTypes[3].OneofWrappers = []any{
 		(*GovernanceAction_AddMember)(nil),
@@ -1974,6 +2012,7 @@ func file_normledger_v1_governance_proto_init() {
 		(*GovernanceAction_SetParams)(nil),
 		(*GovernanceAction_SetGovernanceRules)(nil),
 		(*GovernanceAction_SoftwareUpgrade)(nil),
+		(*GovernanceAction_AuthorizeOrder)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1015,6 +1015,62 @@ func (x *ContactPoint) GetValidUntil() *timestamppb.Timestamp {
 	return nil
 }
 
+// SealRecipient names one recipient of a sealed record (or of a
+// delivery of withheld values, docs/disclosure.md): a member and the
+// id of the encryption key (Member.encryption_keys) the body is encrypted
+// to. Each recipient owes a Receipt within params.ack_window_hours.
+type SealRecipient struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	KeyId         string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealRecipient) Reset() {
+	*x = SealRecipient{}
+	mi := &file_normledger_v1_member_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealRecipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealRecipient) ProtoMessage() {}
+
+func (x *SealRecipient) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_member_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealRecipient.ProtoReflect.Descriptor instead.
+func (*SealRecipient) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_member_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SealRecipient) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *SealRecipient) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
 var File_normledger_v1_member_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_member_proto_rawDesc = "" +
@@ -1078,7 +1134,10 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\tlanguages\x18\x05 \x03(\tR\tlanguages\x12\x14\n" +
 	"\x05hours\x18\x06 \x01(\tR\x05hours\x12;\n" +
 	"\vvalid_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"validUntil*\x98\x01\n" +
+	"validUntil\">\n" +
+	"\rSealRecipient\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId*\x98\x01\n" +
 	"\vMemberClass\x12\x1c\n" +
 	"\x18MEMBER_CLASS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MEMBER_CLASS_STATE\x10\x01\x12\x1d\n" +
@@ -1121,7 +1180,7 @@ func file_normledger_v1_member_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_member_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_normledger_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_normledger_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_normledger_v1_member_proto_goTypes = []any{
 	(MemberClass)(0),              // 0: normledger.v1.MemberClass
 	(MemberStatus)(0),             // 1: normledger.v1.MemberStatus
@@ -1136,12 +1195,13 @@ var file_normledger_v1_member_proto_goTypes = []any{
 	(*FailedDelivery)(nil),        // 10: normledger.v1.FailedDelivery
 	(*ContactChannel)(nil),        // 11: normledger.v1.ContactChannel
 	(*ContactPoint)(nil),          // 12: normledger.v1.ContactPoint
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*SealRecipient)(nil),         // 13: normledger.v1.SealRecipient
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_normledger_v1_member_proto_depIdxs = []int32{
 	2,  // 0: normledger.v1.MemberKey.status:type_name -> normledger.v1.KeyStatus
-	13, // 1: normledger.v1.MemberKey.compromised_since_time:type_name -> google.protobuf.Timestamp
-	13, // 2: normledger.v1.MemberChange.time:type_name -> google.protobuf.Timestamp
+	14, // 1: normledger.v1.MemberKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	14, // 2: normledger.v1.MemberChange.time:type_name -> google.protobuf.Timestamp
 	0,  // 3: normledger.v1.Member.class:type_name -> normledger.v1.MemberClass
 	5,  // 4: normledger.v1.Member.keys:type_name -> normledger.v1.MemberKey
 	7,  // 5: normledger.v1.Member.point_of_contact:type_name -> normledger.v1.PointOfContact
@@ -1150,14 +1210,14 @@ var file_normledger_v1_member_proto_depIdxs = []int32{
 	5,  // 8: normledger.v1.Member.encryption_keys:type_name -> normledger.v1.MemberKey
 	9,  // 9: normledger.v1.Member.directory:type_name -> normledger.v1.DirectoryEntry
 	12, // 10: normledger.v1.DirectoryEntry.points:type_name -> normledger.v1.ContactPoint
-	13, // 11: normledger.v1.DirectoryEntry.confirmed_at:type_name -> google.protobuf.Timestamp
+	14, // 11: normledger.v1.DirectoryEntry.confirmed_at:type_name -> google.protobuf.Timestamp
 	10, // 12: normledger.v1.DirectoryEntry.failed_deliveries:type_name -> normledger.v1.FailedDelivery
-	13, // 13: normledger.v1.FailedDelivery.time:type_name -> google.protobuf.Timestamp
+	14, // 13: normledger.v1.FailedDelivery.time:type_name -> google.protobuf.Timestamp
 	11, // 14: normledger.v1.FailedDelivery.channel:type_name -> normledger.v1.ContactChannel
 	4,  // 15: normledger.v1.ContactChannel.type:type_name -> normledger.v1.ChannelType
 	3,  // 16: normledger.v1.ContactPoint.role:type_name -> normledger.v1.ContactRole
 	11, // 17: normledger.v1.ContactPoint.channels:type_name -> normledger.v1.ContactChannel
-	13, // 18: normledger.v1.ContactPoint.valid_until:type_name -> google.protobuf.Timestamp
+	14, // 18: normledger.v1.ContactPoint.valid_until:type_name -> google.protobuf.Timestamp
 	19, // [19:19] is the sub-list for method output_type
 	19, // [19:19] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
@@ -1176,7 +1236,7 @@ func file_normledger_v1_member_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_member_proto_rawDesc), len(file_normledger_v1_member_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -86,6 +86,16 @@ const (
 	ObligationKind_OBLIGATION_KIND_MILESTONE ObligationKind = 23
 	// A measure's author stands it down once the plan is met.
 	ObligationKind_OBLIGATION_KIND_TERMINATE_MEASURE ObligationKind = 24
+	// Protective orders (app version 11, docs/disclosure.md); the source is
+	// the order (or, for a publication a ruling asks for, the finding).
+	// The designating author delivers the withheld values to the approved persons.
+	ObligationKind_OBLIGATION_KIND_DELIVER_DISCLOSURE ObligationKind = 25
+	// Each approved person confirms the delivered values match the digests.
+	ObligationKind_OBLIGATION_KIND_CONFIRM_DISCLOSURE ObligationKind = 26
+	// The designating author publishes the values.
+	ObligationKind_OBLIGATION_KIND_PUBLISH_DISCLOSURE ObligationKind = 27
+	// Each approved person returns or destroys the values.
+	ObligationKind_OBLIGATION_KIND_RETURN_DISCLOSURE ObligationKind = 28
 )
 
 // Enum value maps for ObligationKind.
@@ -116,6 +126,10 @@ var (
 		22: "OBLIGATION_KIND_REMEDIATION_PLAN",
 		23: "OBLIGATION_KIND_MILESTONE",
 		24: "OBLIGATION_KIND_TERMINATE_MEASURE",
+		25: "OBLIGATION_KIND_DELIVER_DISCLOSURE",
+		26: "OBLIGATION_KIND_CONFIRM_DISCLOSURE",
+		27: "OBLIGATION_KIND_PUBLISH_DISCLOSURE",
+		28: "OBLIGATION_KIND_RETURN_DISCLOSURE",
 	}
 	ObligationKind_value = map[string]int32{
 		"OBLIGATION_KIND_UNSPECIFIED":           0,
@@ -143,6 +157,10 @@ var (
 		"OBLIGATION_KIND_REMEDIATION_PLAN":      22,
 		"OBLIGATION_KIND_MILESTONE":             23,
 		"OBLIGATION_KIND_TERMINATE_MEASURE":     24,
+		"OBLIGATION_KIND_DELIVER_DISCLOSURE":    25,
+		"OBLIGATION_KIND_CONFIRM_DISCLOSURE":    26,
+		"OBLIGATION_KIND_PUBLISH_DISCLOSURE":    27,
+		"OBLIGATION_KIND_RETURN_DISCLOSURE":     28,
 	}
 )
 
@@ -793,6 +811,14 @@ type MemberCompliance struct {
 	CaseRepliesMissed *CountFigure    `protobuf:"bytes,20,opt,name=case_replies_missed,json=caseRepliesMissed,proto3" json:"case_replies_missed,omitempty"`
 	TimeToSettle      *DurationFigure `protobuf:"bytes,21,opt,name=time_to_settle,json=timeToSettle,proto3" json:"time_to_settle,omitempty"`
 	MeasuresNotEnded  *CountFigure    `protobuf:"bytes,22,opt,name=measures_not_ended,json=measuresNotEnded,proto3" json:"measures_not_ended,omitempty"`
+	// App version 11: redacted fields / redactable fields (set or redacted)
+	// in the member's disclosable records, in basis points (ids: the
+	// records with a redaction).
+	RedactedFields *RateFigure `protobuf:"bytes,23,opt,name=redacted_fields,json=redactedFields,proto3" json:"redacted_fields,omitempty"`
+	// Protective order duties (deliver, confirm, publish, return) met late,
+	// and not met by their due time.
+	OrderDutiesLate   *CountFigure `protobuf:"bytes,24,opt,name=order_duties_late,json=orderDutiesLate,proto3" json:"order_duties_late,omitempty"`
+	OrderDutiesMissed *CountFigure `protobuf:"bytes,25,opt,name=order_duties_missed,json=orderDutiesMissed,proto3" json:"order_duties_missed,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -977,6 +1003,27 @@ func (x *MemberCompliance) GetTimeToSettle() *DurationFigure {
 func (x *MemberCompliance) GetMeasuresNotEnded() *CountFigure {
 	if x != nil {
 		return x.MeasuresNotEnded
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetRedactedFields() *RateFigure {
+	if x != nil {
+		return x.RedactedFields
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetOrderDutiesLate() *CountFigure {
+	if x != nil {
+		return x.OrderDutiesLate
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetOrderDutiesMissed() *CountFigure {
+	if x != nil {
+		return x.OrderDutiesMissed
 	}
 	return nil
 }
@@ -1858,7 +1905,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
 	"\vCountFigure\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\xbc\v\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x94\r\n" +
 	"\x10MemberCompliance\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -1882,7 +1929,10 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\rcases_against\x18\x13 \x01(\v2\x1a.normledger.v1.CountFigureR\fcasesAgainst\x12J\n" +
 	"\x13case_replies_missed\x18\x14 \x01(\v2\x1a.normledger.v1.CountFigureR\x11caseRepliesMissed\x12C\n" +
 	"\x0etime_to_settle\x18\x15 \x01(\v2\x1d.normledger.v1.DurationFigureR\ftimeToSettle\x12H\n" +
-	"\x12measures_not_ended\x18\x16 \x01(\v2\x1a.normledger.v1.CountFigureR\x10measuresNotEnded\"\xd4\x02\n" +
+	"\x12measures_not_ended\x18\x16 \x01(\v2\x1a.normledger.v1.CountFigureR\x10measuresNotEnded\x12B\n" +
+	"\x0fredacted_fields\x18\x17 \x01(\v2\x19.normledger.v1.RateFigureR\x0eredactedFields\x12F\n" +
+	"\x11order_duties_late\x18\x18 \x01(\v2\x1a.normledger.v1.CountFigureR\x0forderDutiesLate\x12J\n" +
+	"\x13order_duties_missed\x18\x19 \x01(\v2\x1a.normledger.v1.CountFigureR\x11orderDutiesMissed\"\xd4\x02\n" +
 	"\rContactStatus\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
@@ -1970,7 +2020,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime\x12M\n" +
 	"\x14response_obligations\x18\n" +
 	" \x03(\v2\x1a.normledger.v1.StatusCountR\x13responseObligations\x12E\n" +
-	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\xe8\x06\n" +
+	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\x87\b\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -1997,7 +2047,11 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x1cOBLIGATION_KIND_FACT_FINDING\x10\x15\x12$\n" +
 	" OBLIGATION_KIND_REMEDIATION_PLAN\x10\x16\x12\x1d\n" +
 	"\x19OBLIGATION_KIND_MILESTONE\x10\x17\x12%\n" +
-	"!OBLIGATION_KIND_TERMINATE_MEASURE\x10\x18*\xc9\x01\n" +
+	"!OBLIGATION_KIND_TERMINATE_MEASURE\x10\x18\x12&\n" +
+	"\"OBLIGATION_KIND_DELIVER_DISCLOSURE\x10\x19\x12&\n" +
+	"\"OBLIGATION_KIND_CONFIRM_DISCLOSURE\x10\x1a\x12&\n" +
+	"\"OBLIGATION_KIND_PUBLISH_DISCLOSURE\x10\x1b\x12%\n" +
+	"!OBLIGATION_KIND_RETURN_DISCLOSURE\x10\x1c*\xc9\x01\n" +
 	"\x10ObligationStatus\x12!\n" +
 	"\x1dOBLIGATION_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBLIGATION_STATUS_OPEN\x10\x01\x12\x19\n" +
@@ -2083,44 +2137,47 @@ var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	8,  // 26: normledger.v1.MemberCompliance.case_replies_missed:type_name -> normledger.v1.CountFigure
 	6,  // 27: normledger.v1.MemberCompliance.time_to_settle:type_name -> normledger.v1.DurationFigure
 	8,  // 28: normledger.v1.MemberCompliance.measures_not_ended:type_name -> normledger.v1.CountFigure
-	19, // 29: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
-	20, // 30: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
-	17, // 31: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
-	17, // 32: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
-	17, // 33: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
-	12, // 34: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
-	21, // 35: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
-	22, // 36: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
-	1,  // 37: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
-	17, // 38: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
-	17, // 39: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
-	1,  // 40: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
-	17, // 41: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
-	23, // 42: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
-	17, // 43: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
-	14, // 44: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
-	24, // 45: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 46: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
-	17, // 47: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
-	17, // 48: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
-	25, // 49: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
-	4,  // 50: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
-	5,  // 51: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 52: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
-	4,  // 53: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 54: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 55: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	7,  // 56: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	15, // 57: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
-	2,  // 58: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
-	17, // 59: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
-	4,  // 60: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 61: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	5,  // 29: normledger.v1.MemberCompliance.redacted_fields:type_name -> normledger.v1.RateFigure
+	8,  // 30: normledger.v1.MemberCompliance.order_duties_late:type_name -> normledger.v1.CountFigure
+	8,  // 31: normledger.v1.MemberCompliance.order_duties_missed:type_name -> normledger.v1.CountFigure
+	19, // 32: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
+	20, // 33: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
+	17, // 34: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
+	17, // 35: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
+	17, // 36: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
+	12, // 37: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
+	21, // 38: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
+	22, // 39: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
+	1,  // 40: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
+	17, // 41: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
+	17, // 42: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
+	1,  // 43: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
+	17, // 44: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
+	23, // 45: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
+	17, // 46: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
+	14, // 47: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
+	24, // 48: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 49: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
+	17, // 50: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
+	17, // 51: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
+	25, // 52: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
+	4,  // 53: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 54: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 55: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
+	4,  // 56: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 57: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 58: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	7,  // 59: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	15, // 60: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	2,  // 61: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
+	17, // 62: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
+	4,  // 63: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 64: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }

@@ -54,6 +54,10 @@ const (
 	// App version 10: cases and measures (docs/cases.md).
 	RecordKind_RECORD_KIND_CASE_STEP RecordKind = 22
 	RecordKind_RECORD_KIND_MEASURE   RecordKind = 23
+	// App version 11 (docs/disclosure.md).
+	RecordKind_RECORD_KIND_UNDERTAKING      RecordKind = 24
+	RecordKind_RECORD_KIND_PROTECTIVE_ORDER RecordKind = 25
+	RecordKind_RECORD_KIND_DISCLOSURE_STEP  RecordKind = 26
 )
 
 // Enum value maps for RecordKind.
@@ -83,6 +87,9 @@ var (
 		21: "RECORD_KIND_DELIVERY_FAILURE",
 		22: "RECORD_KIND_CASE_STEP",
 		23: "RECORD_KIND_MEASURE",
+		24: "RECORD_KIND_UNDERTAKING",
+		25: "RECORD_KIND_PROTECTIVE_ORDER",
+		26: "RECORD_KIND_DISCLOSURE_STEP",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -109,6 +116,9 @@ var (
 		"RECORD_KIND_DELIVERY_FAILURE":    21,
 		"RECORD_KIND_CASE_STEP":           22,
 		"RECORD_KIND_MEASURE":             23,
+		"RECORD_KIND_UNDERTAKING":         24,
+		"RECORD_KIND_PROTECTIVE_ORDER":    25,
+		"RECORD_KIND_DISCLOSURE_STEP":     26,
 	}
 )
 
@@ -934,6 +944,10 @@ type Record struct {
 	Tlp  Tlp      `protobuf:"varint,3,opt,name=tlp,proto3,enum=normledger.v1.Tlp" json:"tlp,omitempty"`
 	// The author's own clock; must not be beyond block time plus the allowed skew.
 	ClientTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=client_time,json=clientTime,proto3" json:"client_time,omitempty"`
+	// App version 11 (docs/disclosure.md): fields of the body withheld,
+	// committed to by salted digests. Only on incident disclosures, harm
+	// assessments, findings and notifications.
+	Redaction *Redaction `protobuf:"bytes,5,opt,name=redaction,proto3" json:"redaction,omitempty"`
 	// Types that are valid to be assigned to Body:
 	//
 	//	*Record_Pledge
@@ -959,6 +973,9 @@ type Record struct {
 	//	*Record_DeliveryFailure
 	//	*Record_CaseStep
 	//	*Record_Measure
+	//	*Record_Undertaking
+	//	*Record_ProtectiveOrder
+	//	*Record_DisclosureStep
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1018,6 +1035,13 @@ func (x *Record) GetTlp() Tlp {
 func (x *Record) GetClientTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ClientTime
+	}
+	return nil
+}
+
+func (x *Record) GetRedaction() *Redaction {
+	if x != nil {
+		return x.Redaction
 	}
 	return nil
 }
@@ -1236,6 +1260,33 @@ func (x *Record) GetMeasure() *Measure {
 	return nil
 }
 
+func (x *Record) GetUndertaking() *Undertaking {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Undertaking); ok {
+			return x.Undertaking
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetProtectiveOrder() *ProtectiveOrder {
+	if x != nil {
+		if x, ok := x.Body.(*Record_ProtectiveOrder); ok {
+			return x.ProtectiveOrder
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDisclosureStep() *DisclosureStep {
+	if x != nil {
+		if x, ok := x.Body.(*Record_DisclosureStep); ok {
+			return x.DisclosureStep
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1335,6 +1386,19 @@ type Record_Measure struct {
 	Measure *Measure `protobuf:"bytes,32,opt,name=measure,proto3,oneof"`
 }
 
+type Record_Undertaking struct {
+	// App version 11.
+	Undertaking *Undertaking `protobuf:"bytes,33,opt,name=undertaking,proto3,oneof"`
+}
+
+type Record_ProtectiveOrder struct {
+	ProtectiveOrder *ProtectiveOrder `protobuf:"bytes,34,opt,name=protective_order,json=protectiveOrder,proto3,oneof"`
+}
+
+type Record_DisclosureStep struct {
+	DisclosureStep *DisclosureStep `protobuf:"bytes,35,opt,name=disclosure_step,json=disclosureStep,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1380,6 +1444,12 @@ func (*Record_DeliveryFailure) isRecord_Body() {}
 func (*Record_CaseStep) isRecord_Body() {}
 
 func (*Record_Measure) isRecord_Body() {}
+
+func (*Record_Undertaking) isRecord_Body() {}
+
+func (*Record_ProtectiveOrder) isRecord_Body() {}
+
+func (*Record_DisclosureStep) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2033,8 +2103,10 @@ type IncidentDisclosure struct {
 	Attribution          *Attribution           `protobuf:"bytes,13,opt,name=attribution,proto3" json:"attribution,omitempty"`
 	NormsAllegedBreached []string               `protobuf:"bytes,14,rep,name=norms_alleged_breached,json=normsAllegedBreached,proto3" json:"norms_alleged_breached,omitempty"`
 	Summary              string                 `protobuf:"bytes,15,opt,name=summary,proto3" json:"summary,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// App version 11: the operators, facilities or services affected, by name.
+	AffectedEntities []string `protobuf:"bytes,16,rep,name=affected_entities,json=affectedEntities,proto3" json:"affected_entities,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *IncidentDisclosure) Reset() {
@@ -2170,6 +2242,13 @@ func (x *IncidentDisclosure) GetSummary() string {
 		return x.Summary
 	}
 	return ""
+}
+
+func (x *IncidentDisclosure) GetAffectedEntities() []string {
+	if x != nil {
+		return x.AffectedEntities
+	}
+	return nil
 }
 
 type ServiceLoss struct {
@@ -2503,8 +2582,10 @@ type Finding struct {
 	ConflictOfInterest *ConflictOfInterest    `protobuf:"bytes,7,opt,name=conflict_of_interest,json=conflictOfInterest,proto3" json:"conflict_of_interest,omitempty"`
 	ReplyDue           *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=reply_due,json=replyDue,proto3" json:"reply_due,omitempty"`
 	Summary            string                 `protobuf:"bytes,9,opt,name=summary,proto3" json:"summary,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// App version 11: a ruling on a redacted record's designation.
+	Designation   *DesignationRuling `protobuf:"bytes,10,opt,name=designation,proto3" json:"designation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Finding) Reset() {
@@ -2598,6 +2679,13 @@ func (x *Finding) GetSummary() string {
 		return x.Summary
 	}
 	return ""
+}
+
+func (x *Finding) GetDesignation() *DesignationRuling {
+	if x != nil {
+		return x.Designation
+	}
+	return nil
 }
 
 // Challenge disputes an incident disclosure, harm assessment or finding.
@@ -2936,61 +3024,6 @@ func (x *Sealed) GetRecipients() []*SealRecipient {
 	return nil
 }
 
-// SealRecipient names one recipient of a sealed record: a member and the
-// id of the encryption key (Member.encryption_keys) the body is encrypted
-// to. Each recipient owes a Receipt within params.ack_window_hours.
-type SealRecipient struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	KeyId         string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SealRecipient) Reset() {
-	*x = SealRecipient{}
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SealRecipient) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SealRecipient) ProtoMessage() {}
-
-func (x *SealRecipient) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SealRecipient.ProtoReflect.Descriptor instead.
-func (*SealRecipient) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *SealRecipient) GetMember() string {
-	if x != nil {
-		return x.Member
-	}
-	return ""
-}
-
-func (x *SealRecipient) GetKeyId() string {
-	if x != nil {
-		return x.KeyId
-	}
-	return ""
-}
-
 // SealedPayload is the plaintext of Sealed.ciphertext (canonical
 // encoding): the salt and body a Reveal would carry.
 type SealedPayload struct {
@@ -3003,7 +3036,7 @@ type SealedPayload struct {
 
 func (x *SealedPayload) Reset() {
 	*x = SealedPayload{}
-	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3015,7 +3048,7 @@ func (x *SealedPayload) String() string {
 func (*SealedPayload) ProtoMessage() {}
 
 func (x *SealedPayload) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3028,7 +3061,7 @@ func (x *SealedPayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedPayload.ProtoReflect.Descriptor instead.
 func (*SealedPayload) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SealedPayload) GetSalt() []byte {
@@ -3066,7 +3099,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3111,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3124,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Receipt) GetSealedId() string {
@@ -3135,7 +3168,7 @@ type Reveal struct {
 
 func (x *Reveal) Reset() {
 	*x = Reveal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3147,7 +3180,7 @@ func (x *Reveal) String() string {
 func (*Reveal) ProtoMessage() {}
 
 func (x *Reveal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3160,7 +3193,7 @@ func (x *Reveal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reveal.ProtoReflect.Descriptor instead.
 func (*Reveal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Reveal) GetSealedId() string {
@@ -3196,7 +3229,7 @@ type Waiver struct {
 
 func (x *Waiver) Reset() {
 	*x = Waiver{}
-	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3241,7 @@ func (x *Waiver) String() string {
 func (*Waiver) ProtoMessage() {}
 
 func (x *Waiver) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3254,7 @@ func (x *Waiver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Waiver.ProtoReflect.Descriptor instead.
 func (*Waiver) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Waiver) GetObligationId() string {
@@ -3253,7 +3286,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[27]
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +3298,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[27]
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +3311,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{27}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Proposal) GetTitle() string {
@@ -3322,7 +3355,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_normledger_v1_records_proto_msgTypes[28]
+	mi := &file_normledger_v1_records_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3367,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[28]
+	mi := &file_normledger_v1_records_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3380,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{28}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Vote) GetProposalId() string {
@@ -3389,7 +3422,7 @@ type KeyRevocation struct {
 
 func (x *KeyRevocation) Reset() {
 	*x = KeyRevocation{}
-	mi := &file_normledger_v1_records_proto_msgTypes[29]
+	mi := &file_normledger_v1_records_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3401,7 +3434,7 @@ func (x *KeyRevocation) String() string {
 func (*KeyRevocation) ProtoMessage() {}
 
 func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[29]
+	mi := &file_normledger_v1_records_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3414,7 +3447,7 @@ func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRevocation.ProtoReflect.Descriptor instead.
 func (*KeyRevocation) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{29}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *KeyRevocation) GetMember() string {
@@ -3469,7 +3502,7 @@ type ContactUpdate struct {
 
 func (x *ContactUpdate) Reset() {
 	*x = ContactUpdate{}
-	mi := &file_normledger_v1_records_proto_msgTypes[30]
+	mi := &file_normledger_v1_records_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3481,7 +3514,7 @@ func (x *ContactUpdate) String() string {
 func (*ContactUpdate) ProtoMessage() {}
 
 func (x *ContactUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[30]
+	mi := &file_normledger_v1_records_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3494,7 +3527,7 @@ func (x *ContactUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactUpdate.ProtoReflect.Descriptor instead.
 func (*ContactUpdate) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{30}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ContactUpdate) GetPoints() []*ContactPoint {
@@ -3533,7 +3566,7 @@ type PingTarget struct {
 
 func (x *PingTarget) Reset() {
 	*x = PingTarget{}
-	mi := &file_normledger_v1_records_proto_msgTypes[31]
+	mi := &file_normledger_v1_records_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3578,7 @@ func (x *PingTarget) String() string {
 func (*PingTarget) ProtoMessage() {}
 
 func (x *PingTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[31]
+	mi := &file_normledger_v1_records_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3591,7 @@ func (x *PingTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingTarget.ProtoReflect.Descriptor instead.
 func (*PingTarget) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{31}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PingTarget) GetMember() string {
@@ -3604,7 +3637,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_normledger_v1_records_proto_msgTypes[32]
+	mi := &file_normledger_v1_records_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3616,7 +3649,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[32]
+	mi := &file_normledger_v1_records_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3629,7 +3662,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{32}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Ping) GetTargets() []*PingTarget {
@@ -3666,7 +3699,7 @@ type PingAnswer struct {
 
 func (x *PingAnswer) Reset() {
 	*x = PingAnswer{}
-	mi := &file_normledger_v1_records_proto_msgTypes[33]
+	mi := &file_normledger_v1_records_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3678,7 +3711,7 @@ func (x *PingAnswer) String() string {
 func (*PingAnswer) ProtoMessage() {}
 
 func (x *PingAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[33]
+	mi := &file_normledger_v1_records_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3691,7 +3724,7 @@ func (x *PingAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingAnswer.ProtoReflect.Descriptor instead.
 func (*PingAnswer) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{33}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PingAnswer) GetPingId() string {
@@ -3729,7 +3762,7 @@ type DeliveryFailure struct {
 
 func (x *DeliveryFailure) Reset() {
 	*x = DeliveryFailure{}
-	mi := &file_normledger_v1_records_proto_msgTypes[34]
+	mi := &file_normledger_v1_records_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3741,7 +3774,7 @@ func (x *DeliveryFailure) String() string {
 func (*DeliveryFailure) ProtoMessage() {}
 
 func (x *DeliveryFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[34]
+	mi := &file_normledger_v1_records_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +3787,7 @@ func (x *DeliveryFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryFailure.ProtoReflect.Descriptor instead.
 func (*DeliveryFailure) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{34}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeliveryFailure) GetPingId() string {
@@ -3782,20 +3815,21 @@ var File_normledger_v1_records_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\"l\n" +
+	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/disclosure.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\"l\n" +
 	"\n" +
 	"TimeWindow\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\x83\f\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x92\x0e\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
 	"\x03tlp\x18\x03 \x01(\x0e2\x12.normledger.v1.TlpR\x03tlp\x12;\n" +
 	"\vclient_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"clientTime\x12/\n" +
+	"clientTime\x126\n" +
+	"\tredaction\x18\x05 \x01(\v2\x18.normledger.v1.RedactionR\tredaction\x12/\n" +
 	"\x06pledge\x18\n" +
 	" \x01(\v2\x15.normledger.v1.PledgeH\x00R\x06pledge\x12A\n" +
 	"\fnotification\x18\v \x01(\v2\x1b.normledger.v1.NotificationH\x00R\fnotification\x12J\n" +
@@ -3822,7 +3856,10 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"pingAnswer\x12K\n" +
 	"\x10delivery_failure\x18\x1e \x01(\v2\x1e.normledger.v1.DeliveryFailureH\x00R\x0fdeliveryFailure\x126\n" +
 	"\tcase_step\x18\x1f \x01(\v2\x17.normledger.v1.CaseStepH\x00R\bcaseStep\x122\n" +
-	"\ameasure\x18  \x01(\v2\x16.normledger.v1.MeasureH\x00R\ameasureB\x06\n" +
+	"\ameasure\x18  \x01(\v2\x16.normledger.v1.MeasureH\x00R\ameasure\x12>\n" +
+	"\vundertaking\x18! \x01(\v2\x1a.normledger.v1.UndertakingH\x00R\vundertaking\x12K\n" +
+	"\x10protective_order\x18\" \x01(\v2\x1e.normledger.v1.ProtectiveOrderH\x00R\x0fprotectiveOrder\x12H\n" +
+	"\x0fdisclosure_step\x18# \x01(\v2\x1d.normledger.v1.DisclosureStepH\x00R\x0edisclosureStepB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
@@ -3878,7 +3915,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"confidence\x18\x02 \x01(\x0e2\x19.normledger.v1.ConfidenceR\n" +
 	"confidence\x12\x14\n" +
-	"\x05basis\x18\x03 \x01(\tR\x05basis\"\x91\x06\n" +
+	"\x05basis\x18\x03 \x01(\tR\x05basis\"\xbe\x06\n" +
 	"\x12IncidentDisclosure\x12!\n" +
 	"\fincident_ref\x18\x01 \x01(\tR\vincidentRef\x124\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x1e.normledger.v1.DisclosureStageR\x05stage\x12/\n" +
@@ -3896,7 +3933,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\bseverity\x18\f \x01(\x0e2\x17.normledger.v1.SeverityR\bseverity\x12<\n" +
 	"\vattribution\x18\r \x01(\v2\x1a.normledger.v1.AttributionR\vattribution\x124\n" +
 	"\x16norms_alleged_breached\x18\x0e \x03(\tR\x14normsAllegedBreached\x12\x18\n" +
-	"\asummary\x18\x0f \x01(\tR\asummary\"\x99\x01\n" +
+	"\asummary\x18\x0f \x01(\tR\asummary\x12+\n" +
+	"\x11affected_entities\x18\x10 \x03(\tR\x10affectedEntities\"\x99\x01\n" +
 	"\vServiceLoss\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12-\n" +
 	"\x06sector\x18\x02 \x01(\x0e2\x15.normledger.v1.SectorR\x06sector\x12)\n" +
@@ -3922,7 +3960,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x0faffected_states\x18\f \x03(\tR\x0eaffectedStates\"W\n" +
 	"\x12ConflictOfInterest\x12#\n" +
 	"\rnone_declared\x18\x01 \x01(\bR\fnoneDeclared\x12\x1c\n" +
-	"\tstatement\x18\x02 \x01(\tR\tstatement\"\xe4\x03\n" +
+	"\tstatement\x18\x02 \x01(\tR\tstatement\"\xa8\x04\n" +
 	"\aFinding\x12D\n" +
 	"\fsubject_type\x18\x01 \x01(\x0e2!.normledger.v1.FindingSubjectTypeR\vsubjectType\x12\x1d\n" +
 	"\n" +
@@ -3933,7 +3971,9 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\vmethodology\x18\x06 \x01(\v2\x1a.normledger.v1.MethodologyR\vmethodology\x12S\n" +
 	"\x14conflict_of_interest\x18\a \x01(\v2!.normledger.v1.ConflictOfInterestR\x12conflictOfInterest\x127\n" +
 	"\treply_due\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\breplyDue\x12\x18\n" +
-	"\asummary\x18\t \x01(\tR\asummary\"y\n" +
+	"\asummary\x18\t \x01(\tR\asummary\x12B\n" +
+	"\vdesignation\x18\n" +
+	" \x01(\v2 .normledger.v1.DesignationRulingR\vdesignation\"y\n" +
 	"\tChallenge\x12\x1b\n" +
 	"\ttarget_id\x18\x01 \x01(\tR\btargetId\x12\x18\n" +
 	"\agrounds\x18\x02 \x01(\tR\agrounds\x125\n" +
@@ -3965,10 +4005,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"ciphertext\x12<\n" +
 	"\n" +
 	"recipients\x18\a \x03(\v2\x1c.normledger.v1.SealRecipientR\n" +
-	"recipients\">\n" +
-	"\rSealRecipient\x12\x16\n" +
-	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
-	"\x06key_id\x18\x02 \x01(\tR\x05keyId\"N\n" +
+	"recipients\"N\n" +
 	"\rSealedPayload\x12\x12\n" +
 	"\x04salt\x18\x01 \x01(\fR\x04salt\x12)\n" +
 	"\x04body\x18\x02 \x01(\v2\x15.normledger.v1.RecordR\x04body\"y\n" +
@@ -4024,7 +4061,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x0fDeliveryFailure\x12\x17\n" +
 	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*\xa5\x05\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\x85\x06\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -4051,7 +4088,10 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x17RECORD_KIND_PING_ANSWER\x10\x14\x12 \n" +
 	"\x1cRECORD_KIND_DELIVERY_FAILURE\x10\x15\x12\x19\n" +
 	"\x15RECORD_KIND_CASE_STEP\x10\x16\x12\x17\n" +
-	"\x13RECORD_KIND_MEASURE\x10\x17*\xbc\x02\n" +
+	"\x13RECORD_KIND_MEASURE\x10\x17\x12\x1b\n" +
+	"\x17RECORD_KIND_UNDERTAKING\x10\x18\x12 \n" +
+	"\x1cRECORD_KIND_PROTECTIVE_ORDER\x10\x19\x12\x1f\n" +
+	"\x1bRECORD_KIND_DISCLOSURE_STEP\x10\x1a*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -4145,7 +4185,7 @@ func file_normledger_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_normledger_v1_records_proto_goTypes = []any{
 	(RecordKind)(0),               // 0: normledger.v1.RecordKind
 	(Sector)(0),                   // 1: normledger.v1.Sector
@@ -4182,116 +4222,126 @@ var file_normledger_v1_records_proto_goTypes = []any{
 	(*Retraction)(nil),            // 32: normledger.v1.Retraction
 	(*EncryptedCopy)(nil),         // 33: normledger.v1.EncryptedCopy
 	(*Sealed)(nil),                // 34: normledger.v1.Sealed
-	(*SealRecipient)(nil),         // 35: normledger.v1.SealRecipient
-	(*SealedPayload)(nil),         // 36: normledger.v1.SealedPayload
-	(*Receipt)(nil),               // 37: normledger.v1.Receipt
-	(*Reveal)(nil),                // 38: normledger.v1.Reveal
-	(*Waiver)(nil),                // 39: normledger.v1.Waiver
-	(*Proposal)(nil),              // 40: normledger.v1.Proposal
-	(*Vote)(nil),                  // 41: normledger.v1.Vote
-	(*KeyRevocation)(nil),         // 42: normledger.v1.KeyRevocation
-	(*ContactUpdate)(nil),         // 43: normledger.v1.ContactUpdate
-	(*PingTarget)(nil),            // 44: normledger.v1.PingTarget
-	(*Ping)(nil),                  // 45: normledger.v1.Ping
-	(*PingAnswer)(nil),            // 46: normledger.v1.PingAnswer
-	(*DeliveryFailure)(nil),       // 47: normledger.v1.DeliveryFailure
-	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
+	(*SealedPayload)(nil),         // 35: normledger.v1.SealedPayload
+	(*Receipt)(nil),               // 36: normledger.v1.Receipt
+	(*Reveal)(nil),                // 37: normledger.v1.Reveal
+	(*Waiver)(nil),                // 38: normledger.v1.Waiver
+	(*Proposal)(nil),              // 39: normledger.v1.Proposal
+	(*Vote)(nil),                  // 40: normledger.v1.Vote
+	(*KeyRevocation)(nil),         // 41: normledger.v1.KeyRevocation
+	(*ContactUpdate)(nil),         // 42: normledger.v1.ContactUpdate
+	(*PingTarget)(nil),            // 43: normledger.v1.PingTarget
+	(*Ping)(nil),                  // 44: normledger.v1.Ping
+	(*PingAnswer)(nil),            // 45: normledger.v1.PingAnswer
+	(*DeliveryFailure)(nil),       // 46: normledger.v1.DeliveryFailure
+	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
+	(*Redaction)(nil),             // 48: normledger.v1.Redaction
 	(*CaseStep)(nil),              // 49: normledger.v1.CaseStep
 	(*Measure)(nil),               // 50: normledger.v1.Measure
-	(*CaseWindows)(nil),           // 51: normledger.v1.CaseWindows
-	(*GovernanceAction)(nil),      // 52: normledger.v1.GovernanceAction
-	(VoteOption)(0),               // 53: normledger.v1.VoteOption
-	(*ContactPoint)(nil),          // 54: normledger.v1.ContactPoint
-	(ContactRole)(0),              // 55: normledger.v1.ContactRole
-	(*ContactChannel)(nil),        // 56: normledger.v1.ContactChannel
+	(*Undertaking)(nil),           // 51: normledger.v1.Undertaking
+	(*ProtectiveOrder)(nil),       // 52: normledger.v1.ProtectiveOrder
+	(*DisclosureStep)(nil),        // 53: normledger.v1.DisclosureStep
+	(*CaseWindows)(nil),           // 54: normledger.v1.CaseWindows
+	(*DesignationRuling)(nil),     // 55: normledger.v1.DesignationRuling
+	(*SealRecipient)(nil),         // 56: normledger.v1.SealRecipient
+	(*GovernanceAction)(nil),      // 57: normledger.v1.GovernanceAction
+	(VoteOption)(0),               // 58: normledger.v1.VoteOption
+	(*ContactPoint)(nil),          // 59: normledger.v1.ContactPoint
+	(ContactRole)(0),              // 60: normledger.v1.ContactRole
+	(*ContactChannel)(nil),        // 61: normledger.v1.ContactChannel
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
-	48, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	48, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	47, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	47, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	2,  // 2: normledger.v1.Record.tlp:type_name -> normledger.v1.Tlp
-	48, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
-	17, // 4: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
-	19, // 5: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
-	21, // 6: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
-	22, // 7: normledger.v1.Record.response:type_name -> normledger.v1.Response
-	24, // 8: normledger.v1.Record.incident_disclosure:type_name -> normledger.v1.IncidentDisclosure
-	27, // 9: normledger.v1.Record.harm_assessment:type_name -> normledger.v1.HarmAssessment
-	29, // 10: normledger.v1.Record.finding:type_name -> normledger.v1.Finding
-	30, // 11: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
-	31, // 12: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
-	32, // 13: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
-	38, // 14: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
-	34, // 15: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
-	39, // 16: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
-	40, // 17: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
-	41, // 18: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
-	42, // 19: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
-	37, // 20: normledger.v1.Record.receipt:type_name -> normledger.v1.Receipt
-	43, // 21: normledger.v1.Record.contact_update:type_name -> normledger.v1.ContactUpdate
-	45, // 22: normledger.v1.Record.ping:type_name -> normledger.v1.Ping
-	46, // 23: normledger.v1.Record.ping_answer:type_name -> normledger.v1.PingAnswer
-	47, // 24: normledger.v1.Record.delivery_failure:type_name -> normledger.v1.DeliveryFailure
-	49, // 25: normledger.v1.Record.case_step:type_name -> normledger.v1.CaseStep
-	50, // 26: normledger.v1.Record.measure:type_name -> normledger.v1.Measure
-	1,  // 27: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	48, // 28: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	48, // 29: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	48, // 30: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 31: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	18, // 32: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
-	51, // 33: normledger.v1.Pledge.case_windows:type_name -> normledger.v1.CaseWindows
-	4,  // 34: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 35: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 36: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	48, // 37: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	20, // 38: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 39: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 40: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 41: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 42: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 43: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	48, // 44: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	48, // 45: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	48, // 46: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	48, // 47: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	48, // 48: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 49: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	23, // 50: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 51: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 52: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 53: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	25, // 54: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	26, // 55: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 56: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	48, // 57: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 58: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 59: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 60: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 61: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	28, // 62: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	48, // 63: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	48, // 64: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 65: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 66: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	48, // 67: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	33, // 68: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	35, // 69: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
-	15, // 70: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
-	15, // 71: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	48, // 72: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
-	52, // 73: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
-	53, // 74: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
-	48, // 75: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
-	54, // 76: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
-	55, // 77: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
-	56, // 78: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
-	44, // 79: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
-	48, // 80: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
-	81, // [81:81] is the sub-list for method output_type
-	81, // [81:81] is the sub-list for method input_type
-	81, // [81:81] is the sub-list for extension type_name
-	81, // [81:81] is the sub-list for extension extendee
-	0,  // [0:81] is the sub-list for field type_name
+	47, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
+	48, // 4: normledger.v1.Record.redaction:type_name -> normledger.v1.Redaction
+	17, // 5: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
+	19, // 6: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
+	21, // 7: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
+	22, // 8: normledger.v1.Record.response:type_name -> normledger.v1.Response
+	24, // 9: normledger.v1.Record.incident_disclosure:type_name -> normledger.v1.IncidentDisclosure
+	27, // 10: normledger.v1.Record.harm_assessment:type_name -> normledger.v1.HarmAssessment
+	29, // 11: normledger.v1.Record.finding:type_name -> normledger.v1.Finding
+	30, // 12: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
+	31, // 13: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
+	32, // 14: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
+	37, // 15: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
+	34, // 16: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
+	38, // 17: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
+	39, // 18: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
+	40, // 19: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
+	41, // 20: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
+	36, // 21: normledger.v1.Record.receipt:type_name -> normledger.v1.Receipt
+	42, // 22: normledger.v1.Record.contact_update:type_name -> normledger.v1.ContactUpdate
+	44, // 23: normledger.v1.Record.ping:type_name -> normledger.v1.Ping
+	45, // 24: normledger.v1.Record.ping_answer:type_name -> normledger.v1.PingAnswer
+	46, // 25: normledger.v1.Record.delivery_failure:type_name -> normledger.v1.DeliveryFailure
+	49, // 26: normledger.v1.Record.case_step:type_name -> normledger.v1.CaseStep
+	50, // 27: normledger.v1.Record.measure:type_name -> normledger.v1.Measure
+	51, // 28: normledger.v1.Record.undertaking:type_name -> normledger.v1.Undertaking
+	52, // 29: normledger.v1.Record.protective_order:type_name -> normledger.v1.ProtectiveOrder
+	53, // 30: normledger.v1.Record.disclosure_step:type_name -> normledger.v1.DisclosureStep
+	1,  // 31: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	47, // 32: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	47, // 33: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	47, // 34: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	16, // 35: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	18, // 36: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
+	54, // 37: normledger.v1.Pledge.case_windows:type_name -> normledger.v1.CaseWindows
+	4,  // 38: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	13, // 39: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 40: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	47, // 41: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	20, // 42: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	5,  // 43: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	3,  // 44: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	6,  // 45: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	7,  // 46: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 47: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	47, // 48: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	47, // 49: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	47, // 50: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	47, // 51: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	47, // 52: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	8,  // 53: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	23, // 54: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	1,  // 55: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	9,  // 56: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	14, // 57: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	25, // 58: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	26, // 59: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	3,  // 60: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	47, // 61: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	10, // 62: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	11, // 63: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	12, // 64: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	14, // 65: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	28, // 66: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	47, // 67: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	55, // 68: normledger.v1.Finding.designation:type_name -> normledger.v1.DesignationRuling
+	47, // 69: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	15, // 70: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 71: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	47, // 72: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	33, // 73: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	56, // 74: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
+	15, // 75: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
+	15, // 76: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	47, // 77: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
+	57, // 78: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
+	58, // 79: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
+	47, // 80: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
+	59, // 81: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
+	60, // 82: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
+	61, // 83: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
+	43, // 84: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
+	47, // 85: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
+	86, // [86:86] is the sub-list for method output_type
+	86, // [86:86] is the sub-list for method input_type
+	86, // [86:86] is the sub-list for extension type_name
+	86, // [86:86] is the sub-list for extension extendee
+	0,  // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -4299,6 +4349,7 @@ func file_normledger_v1_records_proto_init() {
 	if File_normledger_v1_records_proto != nil {
 		return
 	}
+	file_normledger_v1_disclosure_proto_init()
 	file_normledger_v1_cases_proto_init()
 	file_normledger_v1_governance_proto_init()
 	file_normledger_v1_member_proto_init()
@@ -4326,6 +4377,9 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_DeliveryFailure)(nil),
 		(*Record_CaseStep)(nil),
 		(*Record_Measure)(nil),
+		(*Record_Undertaking)(nil),
+		(*Record_ProtectiveOrder)(nil),
+		(*Record_DisclosureStep)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4333,7 +4387,7 @@ func file_normledger_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_records_proto_rawDesc), len(file_normledger_v1_records_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   35,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
