@@ -391,3 +391,53 @@ func TestRedactionRefusals(t *testing.T) {
 	old.mustReject(t, old.sign("xaa", r), ledger.CodeNonCanonical)
 	old.mustReject(t, old.sign("xbb", undertaking(strings.Repeat("a", 64), strings.Repeat("b", 64))), ledger.CodeNonCanonical)
 }
+
+// What a review of the first version found: the author cannot silence a
+// confirmation by waiving it, nor an approved person cancel a delivery for
+// the others; a delivery is due by expiry at the latest; a ruling cannot
+// hide in an amendment; published values must pass their field's checks;
+// rules for authorize_order wait for version 11.
+func TestDisclosureRulesMore(t *testing.T) {
+	h := pledgeTerms(t, ledger.CurrentAppVersion)
+	next := func(m string, r *pb.Record) []byte { return h.signSeq(m, h.nextSeq(m), r) }
+	inc := h.fileNow("xaa", v1(incident("INC-H", []string{"xaa"}, pb.Sector_SECTOR_WATER)))
+	// A self-assessment whose withheld estimate could never have been
+	// filed in clear (min above best).
+	ha, hb := redact(t, v1(&pb.Record{Body: &pb.Record_HarmAssessment{HarmAssessment: &pb.HarmAssessment{
+		SubjectIncidents: []string{inc}, AssessorClass: pb.AssessorClass_ASSESSOR_CLASS_SELF,
+		Methodology: &pb.Methodology{Name: "m", Version: "1"}, PersonsAffected: &pb.Estimate{Min: 10, Best: 5, Max: 20},
+		CausationConfidence: pb.Confidence_CONFIDENCE_LOW, Status: pb.AssessmentStatus_ASSESSMENT_STATUS_PRELIMINARY}}}), "persons_affected")
+	assess := h.fileNow("xaa", ha)
+	caseID := h.fileNow("xbb", caseStep(&pb.CaseStep{Step: stepRequest, Respondent: "xaa", Subjects: []string{inc},
+		Norm: "UN-GGE-2015-13f", Conduct: "attack_on_water", Statement: "Consult."}))
+	uB := h.fileNow("xbb", undertaking(assess, caseID))
+	expires := h.now.Add(day)
+	oid := h.fileNow("xaa", orderRec(&pb.ProtectiveOrder{SubjectId: assess, Paths: []string{"persons_affected"},
+		Approved: []*pb.Approval{{Member: "xbb", UndertakingId: uB}}, PurposeRef: caseID,
+		ExpiresAt: timestamppb.New(expires), OnExpiry: pb.OrderExpiry_ORDER_EXPIRY_PUBLISH}))
+	if d := h.ob(kDeliver, oid, "xaa"); !d.Due.AsTime().Equal(expires) || len(d.Creditors) != 0 {
+		t.Fatalf("delivery duty: due %s (expiry %s), creditors %v", d.Due.AsTime(), expires, d.Creditors)
+	}
+	h.mustReject(t, next("xbb", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Waiver{Waiver: &pb.Waiver{
+		ObligationId: ledger.ObligationID(kDeliver, oid, "xaa"), Reason: "not needed"}}}), ledger.CodeNotCreditor)
+	h.fileNow("xaa", dstep(deliver(t, oid, assess, hb, []string{"persons_affected"}, "xbb")))
+	h.mustReject(t, next("xaa", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Waiver{Waiver: &pb.Waiver{
+		ObligationId: ledger.ObligationID(kConfirm, oid, "xbb"), Reason: "silence"}}}), ledger.CodeNotWaivable)
+	h.mustReject(t, next("xaa", dstep(&pb.DisclosureStep{Step: sPublish, SourceId: oid, Disclosures: hb.Disclosures})), ledger.CodeBadFormat)
+
+	// A ruling on a designation stands in a finding of its own.
+	f := &pb.Finding{SubjectType: pb.FindingSubjectType_FINDING_SUBJECT_TYPE_INCIDENT, SubjectId: inc, SubjectStates: []string{"xaa"},
+		Determination: pb.Determination_DETERMINATION_CONSISTENT, EvidenceRefs: []string{"e"}, Methodology: &pb.Methodology{Name: "m", Version: "1"},
+		ConflictOfInterest: &pb.ConflictOfInterest{NoneDeclared: true}, Summary: "s"}
+	fid := h.fileNow("lumen", v1(&pb.Record{Body: &pb.Record_Finding{Finding: f}}))
+	ruled := proto.Clone(f).(*pb.Finding)
+	ruled.Designation = &pb.DesignationRuling{RecordId: assess}
+	h.mustReject(t, next("lumen", &pb.Record{SchemaVersion: 1, Body: &pb.Record_Amendment{Amendment: &pb.Amendment{TargetId: fid, Reason: "r",
+		Replacement: v1(&pb.Record{Body: &pb.Record_Finding{Finding: ruled}})}}}), ledger.CodeBadFormat)
+
+	// Below 11 a governance rule for authorize_order is an unknown field.
+	old := newHarnessAt(t, ledger.AppVersionCases)
+	old.block()
+	old.mustReject(t, old.sign("xaa", govProposal(&pb.GovernanceAction{Action: &pb.GovernanceAction_SetGovernanceRules{
+		SetGovernanceRules: ledger.DefaultGovernanceRulesAt(ledger.AppVersionDisclosure)}}, old.now.Add(48*time.Hour))), ledger.CodeNonCanonical)
+}

@@ -247,6 +247,11 @@ windows default to the chain's (params.disclosure_windows).`,
 				o.Approved = append(o.Approved, &pb.Approval{Member: m, UndertakingId: strings.ToLower(u)})
 			}
 			client.SortApprovals(o.Approved)
+			for _, d := range []time.Duration{deliverIn, confirmIn, publishIn, returnIn} {
+				if d < 0 || d > 366*24*time.Hour {
+					return fmt.Errorf("a window of %s: give 0 (the chain's) up to 366 days", d)
+				}
+			}
 			if deliverIn+confirmIn+publishIn+returnIn > 0 {
 				o.Windows = &pb.DisclosureWindows{DeliverSeconds: uint32(deliverIn / time.Second), ConfirmSeconds: uint32(confirmIn / time.Second),
 					PublishSeconds: uint32(publishIn / time.Second), ReturnSeconds: uint32(returnIn / time.Second)}
@@ -558,9 +563,20 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 			defer done()
 			v.At = at
 			id := strings.ToLower(args[0])
-			otx, err := verifiedTx(ctx, v, id)
+			ores, ob, err := v.Record(ctx, id)
 			if err != nil {
 				return verifyExit(err)
+			}
+			// Every later answer at the order's answer height: one state,
+			// which holds the order.
+			v.At = ores.Height
+			oresp := new(pb.GetRecordResponse)
+			if err := protojson.Unmarshal(ob.Record, oresp); err != nil {
+				return err
+			}
+			otx, err := ledger.DecodeTx(oresp.GetRecord().GetTx(), 0)
+			if err != nil {
+				return err
 			}
 			o := otx.GetBody().GetRecord().GetProtectiveOrder()
 			if o == nil {
@@ -583,13 +599,12 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 				return verifyExit(verifiers.Failf("record %s withholds nothing", o.SubjectId))
 			}
 			var obs []*pb.Obligation
-			var h int64
+			h := v.At
 			for _, oid := range orderDuties(id, o, sres.Author) {
-				ob, oh, err := v.ObligationOrAbsent(ctx, oid)
+				ob, _, err := v.ObligationOrAbsent(ctx, oid)
 				if err != nil {
 					return verifyExit(err)
 				}
-				h = oh
 				if ob != nil {
 					obs = append(obs, ob)
 				}

@@ -101,11 +101,25 @@ func newInV11(r *pb.Record) string {
 		if body.Proposal.GetAction().GetAuthorizeOrder() != nil {
 			return "proposal.action.authorize_order"
 		}
+		if RulesNewInV11(body.Proposal.GetAction().GetSetGovernanceRules()) {
+			return "proposal.action.set_governance_rules (a rule for authorize_order)"
+		}
 		if sp := body.Proposal.GetAction().GetSetParams(); sp != nil {
 			return ParamsNewInV11(sp)
 		}
 	}
 	return ""
+}
+
+// RulesNewInV11 says whether governance rules hold a rule for an action
+// app version 11 introduced (authorize_order): rules below 11 may not.
+func RulesNewInV11(r *pb.GovernanceRules) bool {
+	for _, rule := range r.GetRules() {
+		if rule.Action >= pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER {
+			return true
+		}
+	}
+	return false
 }
 
 // ParamsNewInV11 names the first params field app version 11 introduced
@@ -559,7 +573,7 @@ func (a *admission) provenMismatch(order string, o *pb.ProtectiveOrder, subject 
 	if err != nil {
 		return err
 	}
-	pt, err := seal.Open(dlv.Ciphertext, fileKey)
+	pt, err := seal.Open(dlv.GetCiphertext(), fileKey)
 	if errors.Is(err, seal.ErrFileKey) || errors.Is(err, seal.ErrHeader) {
 		return wrapf(CodeBadFileKey, err, "disclosure_step.file_key")
 	}
@@ -596,31 +610,33 @@ func (a *admission) delivery(order string, o *pb.ProtectiveOrder) (*pb.Disclosur
 // CheckDelivery says whether a delivery's plaintext opens what order o
 // covers in the redacted record subject: a canonical DisclosureBundle
 // whose disclosures each open a digest and that opens every path the
-// order names at least once. nil means it matches.
+// order names at least once (its record_id is not judged). nil means it
+// matches.
 func CheckDelivery(subject *pb.Record, o *pb.ProtectiveOrder, plaintext []byte) error {
 	b := new(pb.DisclosureBundle)
 	if err := unmarshalCanonical(plaintext, b, "delivery"); err != nil {
 		return err
 	}
-	if b.RecordId != o.SubjectId {
-		return fmt.Errorf("the delivery is for record %s, the order for %s", b.RecordId, o.SubjectId)
-	}
-	return covers(subject, b, o.Paths)
+	// Only the values are judged: a bundle that names another record (or
+	// none) but opens this record's digests delivers what was owed.
+	b.RecordId = ""
+	_, err := covers(subject, b, o.Paths)
+	return err
 }
 
 // covers checks a bundle against a redacted record and that it opens each
-// of paths at least once.
-func covers(subject *pb.Record, b *pb.DisclosureBundle, paths []string) error {
+// of paths at least once; it returns what the bundle opened.
+func covers(subject *pb.Record, b *pb.DisclosureBundle, paths []string) ([]*disclose.Opened, error) {
 	opened, err := disclose.Verify(subject, "", b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range paths {
 		if !slices.ContainsFunc(opened, func(o *disclose.Opened) bool { return o.Path == p }) {
-			return fmt.Errorf("nothing opens %s", p)
+			return nil, fmt.Errorf("nothing opens %s", p)
 		}
 	}
-	return nil
+	return opened, nil
 }
 
 // publish admits a publication: by the designating author, for an order
@@ -652,8 +668,22 @@ func (a *admission) publish(s *pb.DisclosureStep) error {
 	if subject.Author != a.author {
 		return errf(CodeNotAuthor, "disclosure_step publish: only %q, who designated record %s, holds the values to publish", subject.Author, subjectID)
 	}
-	if err := covers(red, &pb.DisclosureBundle{Disclosures: s.Disclosures}, paths); err != nil {
-		return wrapf(CodeDigestMismatch, err, "disclosure_step.disclosures do not open record %s's digests", subjectID)
+	opened, err := covers(red, &pb.DisclosureBundle{Disclosures: s.Disclosures}, paths)
+	if err != nil {
+		return wrapf(CodeDigestMismatch, err, "disclosure_step.disclosures do not open record %s's digests: %v", subjectID, err)
+	}
+	// The values must also be ones the record could have carried: the
+	// body with them put back passes its kind's checks, as of the
+	// record's own block (withheld fields still count as present).
+	restored := disclose.Restore(red, opened)
+	restored.Redaction = nil
+	v := &validator{reg: a.reg, st: a.st, blockTime: subject.BlockTime.AsTime(),
+		skew: time.Duration(paramsOf(a.b).MaxClockSkewSeconds) * time.Second, held: map[string]bool{}}
+	for _, p := range disclose.Paths(red) {
+		v.held[p] = true
+	}
+	if err := a.reg.Kind(KindOf(restored)).Validate(v, restored); err != nil {
+		return wrapf(CodeOf(err), err, "disclosure_step.disclosures: record %s could not have carried the published values: %v", subjectID, err)
 	}
 	return nil
 }
@@ -725,9 +755,15 @@ func (o *obligations) disclosureDuties(r *pb.Record) error {
 			return err
 		}
 		w := EffectiveDisclosureWindows(o.params.GetDisclosureWindows(), po.Windows)
-		creditors := append(ApprovedMembers(po), o.author)
-		if err := o.create(pb.ObligationKind_OBLIGATION_KIND_DELIVER_DISCLOSURE, o.record, author, creditors,
-			o.b.Time.Add(secs(w.DeliverSeconds)), []string{po.SubjectId}); err != nil {
+		// Owed to the order's issuer (none when the author issued it): an
+		// approved person cannot waive the delivery or publication for the
+		// others. Delivery is due by expiry at the latest.
+		creditors := []string{o.author}
+		due := o.b.Time.Add(secs(w.DeliverSeconds))
+		if exp := po.ExpiresAt.AsTime(); exp.Before(due) {
+			due = exp
+		}
+		if err := o.create(pb.ObligationKind_OBLIGATION_KIND_DELIVER_DISCLOSURE, o.record, author, creditors, due, []string{po.SubjectId}); err != nil {
 			return err
 		}
 		if po.OnExpiry == pb.OrderExpiry_ORDER_EXPIRY_PUBLISH {

@@ -358,7 +358,7 @@ func TestGovernanceActions(t *testing.T) {
 			}
 		}},
 		{"change the governance rules", func(g *govNet) *pb.GovernanceAction {
-			r := ledger.DefaultGovernanceRules()
+			r := ledger.DefaultGovernanceRulesAt(ledger.GenesisAppVersion) // the test state is at the genesis version
 			ledger.RuleFor(r, pb.GovAction_GOV_ACTION_SUSPEND_MEMBER).Unanimous = true
 			return act(r)
 		}, func(t *testing.T, g *govNet, h int64) {
@@ -517,7 +517,7 @@ func TestAbortOnRuleChange(t *testing.T) {
 	g := newGovNet(t, 4, 4, nil)
 	pending := g.propose("xbb", suspend("xdd"))
 	other := g.propose("xbb", act(&pb.SetValidator{Member: "xcc", Power: 11}))
-	r := ledger.DefaultGovernanceRules()
+	r := ledger.DefaultGovernanceRulesAt(ledger.GenesisAppVersion)
 	ledger.RuleFor(r, pb.GovAction_GOV_ACTION_SUSPEND_MEMBER).Unanimous = true
 	rc := g.propose("xaa", act(r))
 	for _, s := range []string{"xaa", "xbb", "xcc", "xdd"} {
@@ -584,7 +584,7 @@ func TestGovernanceRejections(t *testing.T) {
 		{"a deadline too far", "xaa", proposal(suspend("xdd"), gt0.Add(800*time.Hour)), ledger.CodeBadTime},
 		{"reinstating an active member", "xaa", proposal(reinstate("xdd"), gt0.Add(48*time.Hour)), ledger.CodeWrongMemberStatus},
 		{"rules that make rule changes easy", "xaa", proposal(act(func() *pb.GovernanceRules {
-			r := ledger.DefaultGovernanceRules()
+			r := ledger.DefaultGovernanceRulesAt(ledger.GenesisAppVersion)
 			ledger.RuleFor(r, pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES).Unanimous = false
 			return r
 		}()), gt0.Add(48*time.Hour)), ledger.CodeBadGovernanceRules},

@@ -571,6 +571,11 @@ func (v *validator) carried(field string, r *pb.Record, may func(*Kind) bool, as
 	if !may(k) {
 		return errf(CodeWrongRecordKind, "%s: %s records cannot be %s", field, k.Name, as)
 	}
+	if r.GetFinding().GetDesignation() != nil {
+		// A ruling entitles its author and places a duty from its own id:
+		// it stands in a finding of its own (docs/disclosure.md).
+		return errf(CodeBadFormat, "%s: a ruling on a designation (finding.designation) cannot be %s; file it in a finding of its own", field, as)
+	}
 	return v.record(r)
 }
 
@@ -727,6 +732,11 @@ func admitWaiver(a *admission, r *pb.Record) error {
 		// Waived, a receipt could never be filed: the sealer would silence
 		// the one recipient able to prove its notice false.
 		return errf(CodeNotWaivable, "waiver.obligation_id: %s is a receipt; the sealer it is owed to cannot waive it", id)
+	}
+	if ob.Kind == pb.ObligationKind_OBLIGATION_KIND_CONFIRM_DISCLOSURE {
+		// The same for a delivery's confirmation: the designating author
+		// would silence the approved person able to prove it false.
+		return errf(CodeNotWaivable, "waiver.obligation_id: %s is a delivery's confirmation; the author it is owed to cannot waive it", id)
 	}
 	if !Open(ob) {
 		return errf(CodeObligationClosed, "waiver.obligation_id: obligation %s is already %v", id, ob.Status)

@@ -475,6 +475,9 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if f := ledger.ParamsNewInV11(gs.GetParams()); f != "" && appVersion < ledger.AppVersionDisclosure {
 		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionDisclosure, appVersion)
 	}
+	if ledger.RulesNewInV11(gs.GetGovernance()) && appVersion < ledger.AppVersionDisclosure {
+		return fmt.Errorf("init genesis: a governance rule for authorize_order needs app version %d (genesis says %d)", ledger.AppVersionDisclosure, appVersion)
+	}
 	s.appVersion = appVersion
 	if appVersion > ledger.GenesisAppVersion {
 		// A chain at GenesisAppVersion holds no UpgradeState (as before
