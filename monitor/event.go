@@ -50,6 +50,7 @@ const (
 	EventPing        = "ping"            // a ping tests one of the member's registered channels (it owes an answer with the nonce)
 	EventDelivery    = "delivery_failed" // a pinger recorded that a nonce did not reach the member's channel (it owes an update)
 	EventCase        = "case"            // a case step or measure names the member (a party, the mediator or a verifier asked)
+	EventDisclosure  = "disclosure"      // a protective order or its step asks something of the member (approved person, designating author)
 )
 
 // Record is the record an event is about.
@@ -199,6 +200,9 @@ func (m *daemon) recordEvent(p proven, r *pb.StoredRecord, viaSubject bool, ls v
 			what = fmt.Sprintf("case %s: %s announced a %s against %s at ladder level %d, expected to end %s (`normledger query case %s`)",
 				ms.CaseId, r.Author, enum.Name(ms.Type), ms.Target, ms.Level, human.Time(ms.ExpectedEnd), ms.CaseId)
 		}
+	case body.GetProtectiveOrder() != nil || body.GetDisclosureStep() != nil:
+		typ = EventDisclosure
+		what = disclosureHint(r, body, me)
 	case body.GetReceipt() != nil && !body.GetReceipt().Matches && len(body.GetReceipt().FileKey) > 0:
 		typ = EventMismatch
 		what = fmt.Sprintf("receipt %s by %s proves that sealed record %s does not match its commitment (the published file key discloses the body)", r.Id, r.Author, body.GetReceipt().SealedId)
@@ -279,4 +283,28 @@ func caseHint(s *pb.CaseStep, me string) string {
 		return ": you are asked to find the facts (file a finding that refers to this request)"
 	}
 	return ""
+}
+
+// disclosureHint says what a protective order or one of its steps asks of
+// member me (docs/disclosure.md): an approved person confirms a delivery,
+// the designating author delivers, publishes or answers a proven mismatch.
+func disclosureHint(r *pb.StoredRecord, body *pb.Record, me string) string {
+	if o := body.GetProtectiveOrder(); o != nil {
+		if slices.Contains(ledger.ApprovedMembers(o), me) {
+			return fmt.Sprintf("order %s by %s approves %s to see %s of record %s for %s until %s: the values will be delivered encrypted to its key (`normledger disclose status %s`)",
+				r.Id, r.Author, me, strings.Join(o.Paths, ", "), o.SubjectId, o.PurposeRef, human.Time(o.ExpiresAt), r.Id)
+		}
+		return fmt.Sprintf("order %s by %s covers %s of %s's record %s: deliver them to %s (`normledger disclose deliver %s`)",
+			r.Id, r.Author, strings.Join(o.Paths, ", "), me, o.SubjectId, strings.Join(ledger.ApprovedMembers(o), ", "), r.Id)
+	}
+	s := body.GetDisclosureStep()
+	switch {
+	case s.Step == pb.DisclosureStepType_DISCLOSURE_STEP_TYPE_DELIVER:
+		return fmt.Sprintf("delivery %s by %s under order %s is encrypted to %s: open and check it, then confirm (`normledger disclose confirm %s`)",
+			r.Id, r.Author, s.SourceId, me, s.SourceId)
+	case s.Step == pb.DisclosureStepType_DISCLOSURE_STEP_TYPE_CONFIRM && len(s.FileKey) > 0:
+		return fmt.Sprintf("%s proves that %s's delivery under order %s does not open the record's digests (the published file key discloses the values)",
+			r.Author, me, s.SourceId)
+	}
+	return fmt.Sprintf("disclosure step %s (%s) by %s under %s names %s", r.Id, ledger.DisclosureStepName(s.Step), r.Author, s.SourceId, me)
 }

@@ -102,3 +102,31 @@ func TestMonitorOptionsChecked(t *testing.T) {
 		}
 	}
 }
+
+// A protective order and its steps tell each member what they ask of it:
+// the approved person that it may see the values and must confirm a
+// delivery, the designating author that it must deliver, and that a
+// confirmation proved its delivery false.
+func TestDisclosureHints(t *testing.T) {
+	order := &pb.Record{Body: &pb.Record_ProtectiveOrder{ProtectiveOrder: &pb.ProtectiveOrder{SubjectId: "rec", Paths: []string{"affected_entities"},
+		Approved: []*pb.Approval{{Member: "xbb", UndertakingId: "u"}}, PurposeRef: "case"}}}
+	step := func(s *pb.DisclosureStep) *pb.Record {
+		return &pb.Record{Body: &pb.Record_DisclosureStep{DisclosureStep: s}}
+	}
+	for _, c := range []struct {
+		rec    *pb.Record
+		author string
+		me     string
+		want   string
+	}{
+		{order, "lumen", "xbb", "approves xbb to see affected_entities of record rec"},
+		{order, "lumen", "xaa", "deliver them to xbb (`normledger disclose deliver o1`)"},
+		{step(&pb.DisclosureStep{Step: pb.DisclosureStepType_DISCLOSURE_STEP_TYPE_DELIVER, SourceId: "o1"}), "xaa", "xbb", "confirm (`normledger disclose confirm o1`)"},
+		{step(&pb.DisclosureStep{Step: pb.DisclosureStepType_DISCLOSURE_STEP_TYPE_CONFIRM, SourceId: "o1", FileKey: make([]byte, 16)}), "xbb", "xaa", "proves that xaa's delivery under order o1 does not open"},
+		{step(&pb.DisclosureStep{Step: pb.DisclosureStepType_DISCLOSURE_STEP_TYPE_RETURN, SourceId: "o1"}), "xbb", "xaa", "disclosure step o1 (return) by xbb"},
+	} {
+		if got := disclosureHint(&pb.StoredRecord{Id: "o1", Author: c.author}, c.rec, c.me); !strings.Contains(got, c.want) {
+			t.Errorf("%s for %s: %q, want %q", c.author, c.me, got, c.want)
+		}
+	}
+}
