@@ -342,6 +342,27 @@ func printWhereToLook(w io.Writer, nw *Network, steps []SeedStep) {
 		fmt.Fprintf(w, "  %s verify case %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
 			bin, id, b, nw.Nodes[1].RESTURL(), rel, rel)
 	}
+	if id := ids[RedactedStep]; id != "" {
+		victim := ""
+		for _, s := range steps {
+			if s.Name == RedactedStep {
+				victim = s.Author
+			}
+		}
+		file := filepath.Join(nw.MemberHomes[victim], "disclosures", id+".json")
+		if wd, err := os.Getwd(); err == nil {
+			if r, err := filepath.Rel(wd, file); err == nil {
+				file = r
+			}
+		}
+		fmt.Fprintf(w, "\n  Selective disclosure (docs/disclosure.md): %s withheld a water operator's name (record %s).\n"+
+			"  Order %s showed it to two states, who both confirmed, and published it on expiry; under order %s\n"+
+			"  the second state never confirmed. Prove the name from the author's disclosures, and the missed confirmation:\n", victim, id, ids[OrderStep], ids[OrderLateStep])
+		fmt.Fprintf(w, "  %s verify record %s --disclosures %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
+			bin, id, file, b, nw.Nodes[1].RESTURL(), rel, rel)
+		fmt.Fprintf(w, "  %s verify order %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
+			bin, ids[OrderLateStep], b, nw.Nodes[1].RESTURL(), rel, rel)
+	}
 	fmt.Fprintf(w, "\n  OpenAPI: %s/openapi.json   metrics: %s/metrics", b, b)
 	if nw.Nodes[0].Prometheus != "" {
 		fmt.Fprintf(w, "   CometBFT metrics: %s", cometMetricsURL(nw.Nodes[0]))
