@@ -77,15 +77,7 @@ func ageID(t *testing.T, m string) *age.X25519Identity {
 // deliver encrypts the bundle (only the paths named) to members.
 func deliver(t *testing.T, order, record string, b *pb.DisclosureBundle, paths []string, members ...string) *pb.DisclosureStep {
 	t.Helper()
-	sub := &pb.DisclosureBundle{RecordId: record}
-	for _, d := range b.Disclosures {
-		for _, p := range paths {
-			if d.Path == p {
-				sub.Disclosures = append(sub.Disclosures, d)
-			}
-		}
-	}
-	pt, err := ledger.Canonical(sub)
+	pt, err := ledger.Canonical(&pb.DisclosureBundle{RecordId: record, Disclosures: only(b, paths...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +92,7 @@ func deliver(t *testing.T, order, record string, b *pb.DisclosureBundle, paths [
 	return s
 }
 
+// only are the disclosures of b for paths.
 func only(b *pb.DisclosureBundle, paths ...string) []*pb.Disclosure {
 	var out []*pb.Disclosure
 	for _, d := range b.Disclosures {

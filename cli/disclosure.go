@@ -6,9 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,15 +36,6 @@ func disclosureRecord(s *pb.DisclosureStep) *pb.Record {
 // disclosuresPath is where this home keeps the disclosures of record id.
 func (e *env) disclosuresPath(id string) string {
 	return filepath.Join(e.cfg.Home, "disclosures", id+".json")
-}
-
-func readBundleFile(path string) (*pb.DisclosureBundle, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return client.ReadBundle(f)
 }
 
 func parseBasis(s string) (pb.DesignationBasis, error) {
@@ -237,7 +227,7 @@ windows default to the chain's (params.disclosure_windows).`,
 			if !ok || oe == 0 {
 				return fmt.Errorf("--on-expiry %q: return or publish", onExpiry)
 			}
-			o := &pb.ProtectiveOrder{SubjectId: strings.ToLower(args[0]), Paths: sortedStrings(splitList(paths)), PurposeRef: strings.ToLower(oPurpose),
+			o := &pb.ProtectiveOrder{SubjectId: strings.ToLower(args[0]), Paths: slices.Sorted(slices.Values(splitList(paths))), PurposeRef: strings.ToLower(oPurpose),
 				ExpiresAt: timestamppb.New(exp), OnExpiry: pb.OrderExpiry(oe), AuthorityRef: strings.ToLower(authority), Statement: oStatement}
 			for _, a := range approve {
 				m, u, ok := strings.Cut(a, "=")
@@ -248,8 +238,8 @@ windows default to the chain's (params.disclosure_windows).`,
 			}
 			client.SortApprovals(o.Approved)
 			for _, d := range []time.Duration{deliverIn, confirmIn, publishIn, returnIn} {
-				if d < 0 || d > 366*24*time.Hour {
-					return fmt.Errorf("a window of %s: give 0 (the chain's) up to 366 days", d)
+				if d < 0 || d > 365*24*time.Hour {
+					return fmt.Errorf("a window of %s: give 0 (the chain's) up to 365 days", d)
 				}
 			}
 			if deliverIn+confirmIn+publishIn+returnIn > 0 {
@@ -304,7 +294,7 @@ light client verified (as seal does); --trust-node takes the node's word.`,
 			if path == "" {
 				path = e.disclosuresPath(srec.Id)
 			}
-			bundle, err := readBundleFile(path)
+			bundle, err := client.ReadDisclosures(path)
 			if err != nil {
 				return err
 			}
@@ -439,7 +429,7 @@ ledger can prove the mismatch (and the values become public);
 			if path == "" {
 				path = e.disclosuresPath(subject)
 			}
-			bundle, err := readBundleFile(path)
+			bundle, err := client.ReadDisclosures(path)
 			if err != nil {
 				return err
 			}
@@ -499,12 +489,6 @@ ledger can prove the mismatch (and the values become public);
 	}
 	root.AddCommand(fileCmd, undertake, order, deliver, confirm, publish, ret, status)
 	return root
-}
-
-func sortedStrings(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }
 
 // printOrder writes an order, the record it covers and its duties.
@@ -629,7 +613,7 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 // verifyDisclosed checks a disclosures file against a record verify record
 // verified, and prints both.
 func (e *env) verifyDisclosed(res *remote.Verified, b *remote.Bundle, path string) error {
-	bundle, err := readBundleFile(path)
+	bundle, err := client.ReadDisclosures(path)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -113,15 +112,16 @@ func WriteDisclosures(path string, b *pb.DisclosureBundle) error {
 	return atomicfile.WriteFile(path, append(bz, '\n'), 0o600)
 }
 
-// ReadBundle reads a disclosures file: a DisclosureBundle in protobuf JSON.
-func ReadBundle(r io.Reader) (*pb.DisclosureBundle, error) {
-	bz, err := io.ReadAll(r)
+// ReadDisclosures reads a disclosures file (WriteDisclosures writes one):
+// a DisclosureBundle in protobuf JSON.
+func ReadDisclosures(path string) (*pb.DisclosureBundle, error) {
+	bz, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	b := new(pb.DisclosureBundle)
 	if err := protojson.Unmarshal(bz, b); err != nil {
-		return nil, fmt.Errorf("disclosures file: %w", err)
+		return nil, fmt.Errorf("disclosures file %s: %w", path, err)
 	}
 	return b, nil
 }

@@ -31,6 +31,8 @@ const (
 	MaxCaseHistory = 256
 	maxConductLen  = 64
 	maxLadderLevel = 16
+	// maxWindow bounds every window of cases and protective orders: a year.
+	maxWindow = 365 * 24 * 3600
 )
 
 // DefaultCaseWindows are the windows of a chain whose params give none (or
@@ -49,13 +51,19 @@ func DefaultCaseWindows() *pb.CaseWindows {
 // overridden field by field by the chain's (params) and then by the
 // pledge the case names.
 func EffectiveCaseWindows(chain, pledge *pb.CaseWindows) *pb.CaseWindows {
-	w := DefaultCaseWindows()
-	for _, o := range []*pb.CaseWindows{chain, pledge} {
-		if o == nil {
+	return layerWindows(DefaultCaseWindows(), chain, pledge)
+}
+
+// layerWindows overrides the windows w (a message of uint32 seconds)
+// field by field with each layer in turn; a zero field (or a nil layer)
+// leaves the one below.
+func layerWindows[W proto.Message](w W, layers ...W) W {
+	dst := w.ProtoReflect()
+	for _, l := range layers {
+		if !l.ProtoReflect().IsValid() {
 			continue
 		}
-		dst := w.ProtoReflect()
-		o.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		l.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 			if v.Uint() != 0 {
 				dst.Set(fd, v)
 			}
@@ -166,11 +174,12 @@ func ValidateLadder(l *pb.EscalationLadder) error {
 	return nil
 }
 
-// validateCaseWindows checks windows: each at most a year.
-func validateCaseWindows(field string, w *pb.CaseWindows) error {
+// validateWindows checks windows (a message of uint32 seconds: case
+// windows, disclosure windows): each at most a year.
+func validateWindows(field string, w proto.Message) error {
 	var err error
 	w.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if v.Uint() > 365*24*3600 {
+		if v.Uint() > maxWindow {
 			err = errf(CodeBadFormat, "%s.%s %d exceeds a year", field, fd.Name(), v.Uint())
 		}
 		return err == nil

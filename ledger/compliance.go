@@ -121,18 +121,10 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 		TimeToAcknowledge: medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE),
 		TimeToDisclose:    medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_DISCLOSE),
 		TimeToRemediate:   medianTime(obs, pb.ObligationKind_OBLIGATION_KIND_REMEDIATE),
-		OpenChallenges:    &pb.CountFigure{},
-		Overdue:           &pb.CountFigure{},
-	}
-	for _, o := range obs {
-		if o.Kind == pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE && Open(o) {
-			c.OpenChallenges.Count++
-			c.OpenChallenges.Ids = append(c.OpenChallenges.Ids, o.Id)
-		}
-		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE {
-			c.Overdue.Count++
-			c.Overdue.Ids = append(c.Overdue.Ids, o.Id)
-		}
+		OpenChallenges: countWhere(obs, func(o *pb.Obligation) bool {
+			return o.Kind == pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE && Open(o)
+		}),
+		Overdue: countWhere(obs, func(o *pb.Obligation) bool { return o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE }),
 	}
 	c.StagedReporting = stageFigures(obs)
 	var reviews []*pb.Obligation
@@ -146,20 +138,11 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 	c.PingsOnTime, c.PingsMissed, c.TimeToAnswerPing = answered(obs, pb.ObligationKind_OBLIGATION_KIND_ANSWER_PING)
 	_, c.CaseRepliesMissed, _ = answered(obs, pb.ObligationKind_OBLIGATION_KIND_REPLY_CONSULTATION)
 	_, c.MeasuresNotEnded, _ = answered(obs, pb.ObligationKind_OBLIGATION_KIND_TERMINATE_MEASURE)
-	c.OrderDutiesLate, c.OrderDutiesMissed = &pb.CountFigure{}, &pb.CountFigure{}
-	for _, o := range obs {
-		if !slices.Contains(orderDuties, o.Kind) {
-			continue
-		}
-		switch o.Status {
-		case pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE:
-			c.OrderDutiesLate.Count++
-			c.OrderDutiesLate.Ids = append(c.OrderDutiesLate.Ids, o.Id)
-		case pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE:
-			c.OrderDutiesMissed.Count++
-			c.OrderDutiesMissed.Ids = append(c.OrderDutiesMissed.Ids, o.Id)
-		}
+	orderDuty := func(s pb.ObligationStatus) func(*pb.Obligation) bool {
+		return func(o *pb.Obligation) bool { return o.Status == s && slices.Contains(orderDuties, o.Kind) }
 	}
+	c.OrderDutiesLate = countWhere(obs, orderDuty(pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE))
+	c.OrderDutiesMissed = countWhere(obs, orderDuty(pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE))
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
@@ -205,23 +188,32 @@ func RedactionFigures(c *pb.MemberCompliance, records []*pb.StoredRecord) error 
 	return nil
 }
 
+// countWhere counts the obligations of obs that match, with their ids.
+func countWhere(obs []*pb.Obligation, match func(*pb.Obligation) bool) *pb.CountFigure {
+	c := &pb.CountFigure{}
+	for _, o := range obs {
+		if match(o) {
+			c.Count++
+			c.Ids = append(c.Ids, o.Id)
+		}
+	}
+	return c
+}
+
 // answered are the figures of the duties of kind in obs that ask for an
 // answer within a window (receipts, ping answers): on time / (on time +
 // late + overdue), the ones not answered in time (late or overdue), and
 // the median time to answer.
 func answered(obs []*pb.Obligation, kind pb.ObligationKind) (*pb.RateFigure, *pb.CountFigure, *pb.DurationFigure) {
 	var of []*pb.Obligation
-	missed := &pb.CountFigure{}
 	for _, o := range obs {
-		if o.Kind != kind {
-			continue
-		}
-		of = append(of, o)
-		if o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE {
-			missed.Count++
-			missed.Ids = append(missed.Ids, o.Id)
+		if o.Kind == kind {
+			of = append(of, o)
 		}
 	}
+	missed := countWhere(of, func(o *pb.Obligation) bool {
+		return o.Status == pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE || o.Status == pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE
+	})
 	return onTime(of), missed, medianTime(of, kind)
 }
 

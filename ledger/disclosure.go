@@ -20,57 +20,18 @@ import (
 // file is what the ledger enforces: which fields may be withheld and how,
 // who may issue an order and to whom, and the duties an order places.
 
-// Built-in disclosure windows (params.disclosure_windows and an order's
-// windows override them field by field).
-const (
-	defaultDeliverSeconds = 7 * 24 * 3600
-	defaultConfirmSeconds = 3 * 24 * 3600
-	defaultPublishSeconds = 7 * 24 * 3600
-	defaultReturnSeconds  = 14 * 24 * 3600
-	// No window may exceed a year.
-	maxDisclosureWindow = 366 * 24 * 3600
-)
-
-// DefaultDisclosureWindows are the built-in windows of protective orders.
+// DefaultDisclosureWindows are the built-in windows of protective orders
+// (params.disclosure_windows and an order's windows override them field by
+// field).
 func DefaultDisclosureWindows() *pb.DisclosureWindows {
-	return &pb.DisclosureWindows{DeliverSeconds: defaultDeliverSeconds, ConfirmSeconds: defaultConfirmSeconds,
-		PublishSeconds: defaultPublishSeconds, ReturnSeconds: defaultReturnSeconds}
+	const day = 24 * 3600
+	return &pb.DisclosureWindows{DeliverSeconds: 7 * day, ConfirmSeconds: 3 * day, PublishSeconds: 7 * day, ReturnSeconds: 14 * day}
 }
 
 // EffectiveDisclosureWindows layers an order's windows over the chain's
 // over the defaults, field by field (zero: the layer below).
 func EffectiveDisclosureWindows(chain, order *pb.DisclosureWindows) *pb.DisclosureWindows {
-	w := DefaultDisclosureWindows()
-	for _, l := range []*pb.DisclosureWindows{chain, order} {
-		if l == nil {
-			continue
-		}
-		w.DeliverSeconds = firstNonZero(l.DeliverSeconds, w.DeliverSeconds)
-		w.ConfirmSeconds = firstNonZero(l.ConfirmSeconds, w.ConfirmSeconds)
-		w.PublishSeconds = firstNonZero(l.PublishSeconds, w.PublishSeconds)
-		w.ReturnSeconds = firstNonZero(l.ReturnSeconds, w.ReturnSeconds)
-	}
-	return w
-}
-
-func firstNonZero(a, b uint32) uint32 {
-	if a != 0 {
-		return a
-	}
-	return b
-}
-
-func validateDisclosureWindows(field string, w *pb.DisclosureWindows) error {
-	for _, c := range []struct {
-		name string
-		v    uint32
-	}{{"deliver_seconds", w.DeliverSeconds}, {"confirm_seconds", w.ConfirmSeconds},
-		{"publish_seconds", w.PublishSeconds}, {"return_seconds", w.ReturnSeconds}} {
-		if c.v > maxDisclosureWindow {
-			return errf(CodeBadFormat, "%s.%s %d exceeds a year (%d)", field, c.name, c.v, maxDisclosureWindow)
-		}
-	}
-	return nil
+	return layerWindows(DefaultDisclosureWindows(), chain, order)
 }
 
 // newInV11 names the first part of r that app version 11 introduced, or "".
@@ -270,13 +231,8 @@ func validateOrder(v *validator, r *pb.Record) error {
 	if len(o.Paths) == 0 {
 		return errf(CodeMissingField, "protective_order.paths is required")
 	}
-	if err := checkListLen("protective_order.paths", len(o.Paths), MaxListLen); err != nil {
+	if err := sortedPaths("protective_order.paths", o.Paths); err != nil {
 		return err
-	}
-	for i, p := range o.Paths {
-		if p == "" || (i > 0 && o.Paths[i-1] >= p) {
-			return errf(CodeBadFormat, "protective_order.paths must be sorted, non-empty and each once")
-		}
 	}
 	if len(o.Approved) == 0 {
 		return errf(CodeMissingField, "protective_order.approved is required")
@@ -313,7 +269,7 @@ func validateOrder(v *validator, r *pb.Record) error {
 		}
 	}
 	if o.Windows != nil {
-		if err := validateDisclosureWindows("protective_order.windows", o.Windows); err != nil {
+		if err := validateWindows("protective_order.windows", o.Windows); err != nil {
 			return err
 		}
 	}
@@ -375,14 +331,10 @@ func (a *admission) entitled(o *pb.ProtectiveOrder, subject *pb.StoredRecord) er
 		}
 		return errf(CodeOrderNotEntitled, "protective_order: %q did not designate record %s (its author %q did); cite a finding of yours ruling on it or a passed authorize_order in authority_ref", a.author, o.SubjectId, subject.Author)
 	}
-	rec, err := a.st.Record(o.AuthorityRef)
-	if err != nil {
-		return fmt.Errorf("read record %s: %w", o.AuthorityRef, err)
-	}
-	if rec == nil {
+	rec, tx, err := a.record("protective_order.authority_ref", o.AuthorityRef)
+	if CodeOf(err) == CodeUnknownRecord {
 		return errf(CodeOrderNotEntitled, "protective_order.authority_ref: record %s does not exist", o.AuthorityRef)
 	}
-	_, tx, err := a.record("protective_order.authority_ref", o.AuthorityRef)
 	if err != nil {
 		return err
 	}
@@ -559,7 +511,7 @@ func admitDisclosureStep(a *admission, r *pb.Record) error {
 			return err
 		}
 		if len(s.FileKey) > 0 {
-			return a.provenMismatch(orec.Id, o, RedactedRecord(stx), s.FileKey)
+			return a.provenMismatch(orec.Id, o, subject.Author, RedactedRecord(stx), s.FileKey)
 		}
 		return nil
 	}
@@ -568,8 +520,8 @@ func admitDisclosureStep(a *admission, r *pb.Record) error {
 
 // provenMismatch accepts a confirmation's published file key only if it
 // opens the delivery and what it opens does not match the digests.
-func (a *admission) provenMismatch(order string, o *pb.ProtectiveOrder, subject *pb.Record, fileKey []byte) error {
-	dlv, err := a.delivery(order, o)
+func (a *admission) provenMismatch(order string, o *pb.ProtectiveOrder, author string, subject *pb.Record, fileKey []byte) error {
+	dlv, err := a.delivery(order, author)
 	if err != nil {
 		return err
 	}
@@ -583,17 +535,10 @@ func (a *admission) provenMismatch(order string, o *pb.ProtectiveOrder, subject 
 	return nil
 }
 
-// delivery loads the delivery that met an order's delivery duty.
-func (a *admission) delivery(order string, o *pb.ProtectiveOrder) (*pb.DisclosureStep, error) {
-	rec, err := a.st.Record(order)
-	if err != nil || rec == nil {
-		return nil, fmt.Errorf("read order %s: %w", order, err)
-	}
-	subject, err := a.st.Record(o.SubjectId)
-	if err != nil || subject == nil {
-		return nil, fmt.Errorf("read record %s: %w", o.SubjectId, err)
-	}
-	ob, err := a.st.Obligation(ObligationID(pb.ObligationKind_OBLIGATION_KIND_DELIVER_DISCLOSURE, order, subject.Author))
+// delivery loads the delivery that met the delivery duty an order placed
+// on the record's author.
+func (a *admission) delivery(order, author string) (*pb.DisclosureStep, error) {
+	ob, err := a.st.Obligation(ObligationID(pb.ObligationKind_OBLIGATION_KIND_DELIVER_DISCLOSURE, order, author))
 	if err != nil {
 		return nil, err
 	}
@@ -693,12 +638,18 @@ func validateDesignation(d *pb.DesignationRuling) error {
 	if err := recordID("finding.designation.record_id", d.RecordId); err != nil {
 		return err
 	}
-	if err := checkListLen("finding.designation.excessive_paths", len(d.ExcessivePaths), MaxListLen); err != nil {
+	return sortedPaths("finding.designation.excessive_paths", d.ExcessivePaths)
+}
+
+// sortedPaths checks a list of field paths: at most MaxListLen, each
+// non-empty, sorted, each once.
+func sortedPaths(field string, paths []string) error {
+	if err := checkListLen(field, len(paths), MaxListLen); err != nil {
 		return err
 	}
-	for i, p := range d.ExcessivePaths {
-		if p == "" || (i > 0 && d.ExcessivePaths[i-1] >= p) {
-			return errf(CodeBadFormat, "finding.designation.excessive_paths must be sorted, non-empty and each once")
+	for i, p := range paths {
+		if p == "" || (i > 0 && paths[i-1] >= p) {
+			return errf(CodeBadFormat, "%s must be sorted, non-empty and each once", field)
 		}
 	}
 	return nil

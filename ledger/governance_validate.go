@@ -131,12 +131,12 @@ func ValidateParams(p *pb.Params) error {
 		return errf(CodeBadFormat, "params.ack_window_hours %d is outside 1..8760", p.AckWindowHours)
 	}
 	if p.CaseWindows != nil {
-		if err := validateCaseWindows("params.case_windows", p.CaseWindows); err != nil {
+		if err := validateWindows("params.case_windows", p.CaseWindows); err != nil {
 			return err
 		}
 	}
 	if p.DisclosureWindows != nil {
-		if err := validateDisclosureWindows("params.disclosure_windows", p.DisclosureWindows); err != nil {
+		if err := validateWindows("params.disclosure_windows", p.DisclosureWindows); err != nil {
 			return err
 		}
 	}

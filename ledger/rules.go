@@ -67,7 +67,7 @@ func validatePledge(v *validator, r *pb.Record) error {
 		}
 	}
 	if p.CaseWindows != nil {
-		if err := validateCaseWindows("pledge.case_windows", p.CaseWindows); err != nil {
+		if err := validateWindows("pledge.case_windows", p.CaseWindows); err != nil {
 			return err
 		}
 	}

@@ -575,7 +575,7 @@ func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, steps []Seed
 	}
 	b.screenshot(t, dir, "2e-redacted-record")
 	// The same file with another name: refused, the field stays REDACTED.
-	bundle, err := readDisclosures(path)
+	bundle, err := client.ReadDisclosures(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,13 +597,4 @@ func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, steps []Seed
 		!strings.Contains(s, "affected_entities: REDACTED") {
 		t.Fatalf("a forged name in the browser: %s", s)
 	}
-}
-
-func readDisclosures(path string) (*pb.DisclosureBundle, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return client.ReadBundle(f)
 }

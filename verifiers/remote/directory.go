@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/layout"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
@@ -23,28 +25,13 @@ type ObligationSource interface {
 // attested height) and verifies it against the light-client-verified
 // header: where a duty stands, and so whether the record that would have
 // met it exists (an open or overdue answer duty proves no answer was
-// accepted by that height).
+// accepted by that height). A proven absence fails verification.
 func (v *Verifier) Obligation(ctx context.Context, id string) (*pb.Obligation, int64, error) {
-	src, ok := v.API.(ObligationSource)
-	if !ok {
-		return nil, 0, errors.New("this API serves no obligations")
+	ob, h, err := v.ObligationOrAbsent(ctx, id)
+	if err == nil && ob == nil {
+		return nil, 0, verifiers.Failf("obligation %s is proven absent at height %d", id, h)
 	}
-	resp, err := src.Obligation(ctx, id, v.At, true)
-	if err != nil {
-		return nil, 0, err
-	}
-	if v.At > 0 && resp.Height != v.At {
-		return nil, 0, verifiers.Failf("asked for obligation %s at height %d, got height %d", id, v.At, resp.Height)
-	}
-	lb, err := v.Light.Header(ctx, resp.Height+1)
-	if err != nil {
-		return nil, 0, err
-	}
-	ob, err := verifiers.Obligation(lb.AppHash, id, resp)
-	if err != nil {
-		return nil, 0, fmt.Errorf("obligation %s at height %d: %w", id, resp.Height, err)
-	}
-	return ob, resp.Height, nil
+	return ob, h, err
 }
 
 // ObligationOrAbsent is Obligation that also accepts a proven absence: a
@@ -57,19 +44,8 @@ func (v *Verifier) ObligationOrAbsent(ctx context.Context, id string) (*pb.Oblig
 		return nil, 0, errors.New("this API serves no obligations")
 	}
 	resp, err := src.Obligation(ctx, id, v.At, true)
-	absent := false
-	var ce codedError
-	if errors.As(err, &ce) && ce.LedgerCode() == ledger.CodeUnknownObligation {
-		resp, absent = nil, true
-		for _, d := range ce.ErrorDetails() {
-			if r, ok := d.(*pb.GetObligationResponse); ok {
-				resp = r
-			}
-		}
-		if resp == nil {
-			return nil, 0, verifiers.Failf("node says obligation %s is absent but sent no proof", id)
-		}
-	} else if err != nil {
+	resp, absent, err := absentAnswer(resp, err, ledger.CodeUnknownObligation, "obligation "+id)
+	if err != nil {
 		return nil, 0, err
 	}
 	if v.At > 0 && resp.Height != v.At {
@@ -94,6 +70,23 @@ func (v *Verifier) ObligationOrAbsent(ctx context.Context, id string) (*pb.Oblig
 		return nil, 0, fmt.Errorf("obligation %s absent at height %d: %w", id, resp.Height, err)
 	}
 	return nil, resp.Height, nil
+}
+
+// absentAnswer reads a node's "not found" answer (err carrying ledger code
+// absent) as the answer its error details hold, which carries the
+// non-membership proof (absent true); any other error is returned as it is.
+func absentAnswer[R proto.Message](resp R, err error, absent ledger.Code, what string) (R, bool, error) {
+	var ce codedError
+	if !errors.As(err, &ce) || ce.LedgerCode() != absent {
+		return resp, false, err
+	}
+	for _, d := range ce.ErrorDetails() {
+		if r, ok := d.(R); ok {
+			return r, true, nil
+		}
+	}
+	var none R
+	return none, true, verifiers.Failf("node says %s is absent but sent no proof", what)
 }
 
 // Contact proves member id's directory entry (at v.At, or the newest
@@ -127,19 +120,9 @@ func (v *Verifier) Case(ctx context.Context, id string) (*pb.CaseState, []*pb.Ob
 		return nil, nil, 0, time.Time{}, errors.New("this API serves no cases")
 	}
 	resp, err := src.Case(ctx, id, v.At, true)
-	var ce codedError
-	if errors.As(err, &ce) && ce.LedgerCode() == ledger.CodeUnknownCase {
-		// No such case: the error's details carry the absence proof.
-		resp = nil
-		for _, d := range ce.ErrorDetails() {
-			if r, ok := d.(*pb.GetCaseResponse); ok {
-				resp = r
-			}
-		}
-		if resp == nil {
-			return nil, nil, 0, time.Time{}, verifiers.Failf("node says case %s is absent but sent no proof", id)
-		}
-	} else if err != nil {
+	// No such case: the error's details carry the absence proof.
+	resp, _, err = absentAnswer(resp, err, ledger.CodeUnknownCase, "case "+id)
+	if err != nil {
 		return nil, nil, 0, time.Time{}, err
 	}
 	if v.At > 0 && resp.Height != v.At {
