@@ -133,7 +133,7 @@ func TestListRecords(t *testing.T) {
 	if got := list(&pb.ListRecordsRequest{Kind: "pledge"}); len(got.Records) != 1 || got.Records[0].Id != ids[0] {
 		t.Fatalf("kind=pledge: %v", got.Records)
 	}
-	if got := list(&pb.ListRecordsRequest{Author: "xbb"}); len(got.Records) != 14 { // 5 records, a vote, a receipt, a contact update, a ping answer, a case request, a protest, an undertaking, a confirmation and a return
+	if got := list(&pb.ListRecordsRequest{Author: "xbb"}); len(got.Records) != 19 { // 5 records, a vote, a receipt, a contact update, a ping answer, a case request, a protest, an undertaking, a confirmation and a return; an attribution, a proposal, a vote, an exercise notice and an intermediate report
 		t.Fatalf("author=xbb: %d records", len(got.Records))
 	}
 	if got := list(&pb.ListRecordsRequest{Sector: "health", Author: "observatory"}); len(got.Records) != 1 {

@@ -27,6 +27,7 @@ func TestAppHashGolden(t *testing.T) {
 		{ledger.AppVersionSealedToRecipients, "testdata/apphash-v8.golden"},
 		{ledger.AppVersionContactDirectory, "testdata/apphash-v9.golden"},
 		{ledger.AppVersionCases, "testdata/apphash-v10.golden"},
+		{ledger.AppVersionDisclosure, "testdata/apphash-v11.golden"},
 		{ledger.CurrentAppVersion, "testdata/apphash.golden"},
 	} {
 		h := newHarnessAt(t, c.version)
@@ -39,6 +40,8 @@ func TestAppHashGolden(t *testing.T) {
 			steps = steps[:scenarioBefore10]
 		} else if c.version < ledger.AppVersionDisclosure {
 			steps = steps[:scenarioBefore11]
+		} else if c.version < ledger.AppVersionEvidence {
+			steps = steps[:scenarioBefore12]
 		}
 		h.runSteps(steps)
 		got := hex.EncodeToString(h.st.Hash()) + "\n"

@@ -210,6 +210,10 @@ const scenarioBefore10 = 26
 // (before selective disclosure).
 const scenarioBefore11 = 29
 
+// scenarioBefore12 is how many steps a chain below app version 12 takes
+// (before evidence standards).
+const scenarioBefore12 = 36
+
 func (h *harness) runSteps(steps []fixture.Step) (ids []string, txs [][]byte) {
 	h.t.Helper()
 	for i, s := range steps {

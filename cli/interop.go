@@ -18,6 +18,7 @@ import (
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/interop/stix"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -144,7 +145,7 @@ them with normledger verify record ID. See docs/interop.md for the mapping.`
 		f := c.Flags()
 		f.StringVar(&since, "since", "", "only records in blocks at or after this RFC 3339 time")
 		f.StringVar(&member, "member", "", "only records by this member or naming it")
-		f.StringVar(&kinds, "kind", "", "comma-separated kinds (pledge, incident_disclosure, harm_assessment, finding, challenge, amendment)")
+		f.StringVar(&kinds, "kind", "", "comma-separated kinds (pledge, incident_disclosure, harm_assessment, finding, challenge, amendment, attribution)")
 		f.StringVarP(&out, "out", "f", "", "output file (default: standard output)")
 		ex.AddCommand(c)
 	}
@@ -152,8 +153,9 @@ them with normledger verify record ID. See docs/interop.md for the mapping.`
 }
 
 func importCmd(e *env) *cobra.Command {
-	im := &cobra.Command{Use: "import", Short: "Import incidents from CSIRT tools (STIX 2.1)"}
+	im := &cobra.Command{Use: "import", Short: "Import incidents and attributions from CSIRT tools (STIX 2.1)"}
 	var from string
+	var coSigners []string
 	var dryRun, yes bool
 	var sectors []string
 	st := &cobra.Command{
@@ -168,7 +170,15 @@ value, and nothing is submitted.
 Incidents exported by normledger carry their record and come back unchanged;
 others are mapped from STIX and the Incident Core extension (stage from
 investigation_status, severity from criticality, impacts from impact
-objects, sectors from the victims' identities or --sector).`,
+objects, sectors from the victims' identities or --sector; determination
+blocked or failed-attempt makes a near-miss).
+
+Attributions a normledger export carried (attributed-to relationships with
+the normledger extension) are submitted after the incidents they name, with
+the new incidents' record ids; co-attributing states co-sign (--co-signer
+KEY for each; an attribution whose co-signers are missing is skipped and
+said so). An incident the signer already filed (duplicate_record) is
+skipped, and so are the attributions that name it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readLimited(args[0], stix.MaxBundleBytes)
@@ -204,12 +214,32 @@ objects, sectors from the victims' identities or --sector).`,
 					enum.Name(d.Stage),
 					enum.Name(d.Severity), d.Summary)
 			}
+			for i, a := range imp.Attributions {
+				at := a.Record.GetAttribution()
+				var parties, of []string
+				for _, p := range at.Attributed {
+					parties = append(parties, p.Party)
+				}
+				for _, k := range a.Incidents {
+					of = append(of, fmt.Sprint(k+1))
+				}
+				fmt.Fprintf(e.out, "A%d. %s -> %s attribution (%s) of incident %s to %s, co-attributors %v\n", i+1, a.Source,
+					enum.Name(at.Kind), enum.Name(at.StandardOfProof), strings.Join(of, ", "), strings.Join(parties, ", "), at.CoAttributors)
+			}
 			printReport(e.out, imp.Report, "would submit", "other objects, read only for the incidents")
 			if dryRun || len(imp.Records) == 0 {
 				return nil
 			}
+			co := map[string]ledger.Signer{}
+			for _, name := range coSigners {
+				cs, err := e.signer(name)
+				if err != nil {
+					return err
+				}
+				co[cs.Member] = cs
+			}
 			if !yes {
-				fmt.Fprintf(e.out, "Sign %d records as %s and submit them? [y/N] ", len(imp.Records), s.Member)
+				fmt.Fprintf(e.out, "Sign %d records as %s and submit them? [y/N] ", len(imp.Records)+len(imp.Attributions), s.Member)
 				line, _ := bufio.NewReader(e.in).ReadString('\n')
 				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
 					return fmt.Errorf("nothing submitted")
@@ -222,16 +252,54 @@ objects, sectors from the victims' identities or --sector).`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
 			var last client.Result
+			ids := make([]string, len(imp.Records))
 			for i, r := range imp.Records {
 				res, err := c.Submit(ctx, r, s, nil, true)
 				if err != nil {
 					return fmt.Errorf("record %d of %d (%s): %w", i+1, len(imp.Records), imp.Sources[i], err)
 				}
+				if res.Rejected() && ledger.Code(res.Code) == ledger.CodeDuplicateRecord {
+					fmt.Fprintf(e.out, "skipped %s: %s already filed this record\n", imp.Sources[i], s.Member)
+					continue
+				}
 				if res.Rejected() {
 					return e.printResult(res)
 				}
 				fmt.Fprintf(e.out, "committed %s as record %s at height %d\n", imp.Sources[i], res.ID, res.Height)
+				ids[i], last = res.ID, res
+			}
+			for _, a := range imp.Attributions {
+				one := &stix.Imported{Records: imp.Records, Attributions: []*stix.ImportedAttribution{a}}
+				recs, err := one.Link(ids)
+				if err != nil {
+					fmt.Fprintf(e.out, "skipped attribution %s: an incident it names was not committed (%v)\n", a.Source, err)
+					continue
+				}
+				var cs []ledger.Signer
+				var missing []string
+				for _, m := range recs[0].GetAttribution().GetCoAttributors() {
+					if sig, ok := co[m]; ok {
+						cs = append(cs, sig)
+					} else {
+						missing = append(missing, m)
+					}
+				}
+				if len(missing) > 0 {
+					fmt.Fprintf(e.out, "skipped attribution %s: co-attributors %v must co-sign (--co-signer)\n", a.Source, missing)
+					continue
+				}
+				res, err := c.Submit(ctx, recs[0], s, cs, true)
+				if err != nil {
+					return fmt.Errorf("attribution %s: %w", a.Source, err)
+				}
+				if res.Rejected() {
+					return e.printResult(res)
+				}
+				fmt.Fprintf(e.out, "committed %s as attribution %s at height %d\n", a.Source, res.ID, res.Height)
 				last = res
+			}
+			if last.Height == 0 {
+				return nil
 			}
 			return c.WaitAttested(ctx, last.Height)
 		},
@@ -241,6 +309,7 @@ objects, sectors from the victims' identities or --sector).`,
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be submitted, submit nothing")
 	f.BoolVarP(&yes, "yes", "y", false, "submit without asking")
 	f.StringSliceVar(&sectors, "sector", nil, "sectors to assume for incidents whose victims name none (health, energy, ...)")
+	f.StringArrayVar(&coSigners, "co-signer", nil, "keyring key of a co-attributing state, for imported attributions (repeatable)")
 	_ = st.MarkFlagRequired("from")
 	im.AddCommand(st)
 	return im

@@ -15,6 +15,7 @@ import (
 //	${name}          the value of --var name=VALUE
 //	${now}           the current time, RFC 3339, whole seconds, UTC
 //	${now+72h}       now plus a duration (Go syntax, plus "d" for days: ${now-30d})
+//	${year}          the current year, UTC (a number: a declaration's year)
 var placeholder = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)([+-][0-9][0-9a-z.]*)?\}`)
 
 func expand(src []byte, vars map[string]string, now time.Time) ([]byte, error) {
@@ -34,6 +35,11 @@ func expand(src []byte, vars map[string]string, now time.Time) ([]byte, error) {
 				t = t.Add(d)
 			}
 			return []byte(t.Format(time.RFC3339))
+		}
+		if name == "year" && off == "" {
+			if _, set := vars[name]; !set {
+				return []byte(strconv.Itoa(now.UTC().Year()))
+			}
 		}
 		v, ok := vars[name]
 		if !ok || off != "" {

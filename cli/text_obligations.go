@@ -164,7 +164,13 @@ func textMemberCompliance(w io.Writer, res *pb.GetMemberComplianceResponse) erro
 	}
 	rows = append(rows, stageRows(c.StagedReporting)...)
 	rows = append(rows, statusRows("obligations", c.Obligations)...)
+	for _, k := range c.ByKind {
+		name := enum.Name(k.Kind)
+		rows = append(rows, []string{name + " on time", rateText(k.OnTime), idList(k.GetOnTime().GetObligationIds())})
+	}
 	rows = append(rows, findingRows(c.Findings)...)
+	// Exercise duties count in none of the figures above.
+	rows = append(rows, statusRows("EXERCISE obligations", c.ExerciseObligations)...)
 	if err := table(w, rows); err != nil {
 		return err
 	}

@@ -46,6 +46,12 @@ func textRecord(w io.Writer, res *pb.GetRecordResponse) error {
 			fs = append(fs, field{key: "WARNING", value: flagText(f)})
 		}
 	}
+	if tx.Body.Record.GetExercise() {
+		fs = append(fs, field{key: "EXERCISE", value: "exercise traffic: its duties count apart, never in real compliance"})
+	}
+	if d := tx.Body.Record.GetIncidentDisclosure(); ledger.IsNearMiss(d) {
+		fs = append(fs, field{key: "NEAR-MISS", value: enum.Name(d.Outcome) + ": the attack did not take effect"})
+	}
 	if red := ledger.RedactedRecord(tx); red != nil {
 		var paths []string
 		for _, f := range red.Redaction.Fields {
@@ -58,6 +64,19 @@ func textRecord(w io.Writer, res *pb.GetRecordResponse) error {
 	writeFields(w, "", fs, kvMinWidth)
 	footer(w, res.Height, time.Time{}, "")
 	return nil
+}
+
+// marks are the words that set a record apart in a listing: exercise
+// traffic and near-misses (app version 12).
+func marks(r *pb.Record) string {
+	var m string
+	if r.GetExercise() {
+		m += " EXERCISE"
+	}
+	if ledger.IsNearMiss(r.GetIncidentDisclosure()) {
+		m += " NEAR-MISS"
+	}
+	return m
 }
 
 // textRecords shows a page of records as a table.
@@ -74,7 +93,11 @@ func textRecords(w io.Writer, res *pb.ListRecordsResponse) error {
 	rows := [][]string{{"SEQ", "HEIGHT", "TIME", "KIND", "AUTHOR", "ID"}}
 	nFlagged := 0
 	for _, r := range res.Records {
-		row := []string{fmt.Sprint(r.Seq), fmt.Sprint(r.Height), human.Time(r.BlockTime), ledger.KindNameOf(r.Kind), r.Author, r.Id}
+		kind := ledger.KindNameOf(r.Kind)
+		if tx, err := ledger.DecodeTx(r.Tx, 0); err == nil {
+			kind += marks(tx.Body.Record)
+		}
+		row := []string{fmt.Sprint(r.Seq), fmt.Sprint(r.Height), human.Time(r.BlockTime), kind, r.Author, r.Id}
 		if flagged[r.Id] {
 			row = append(row, "FLAGGED: signing key revoked as compromised")
 			nFlagged++

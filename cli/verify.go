@@ -335,7 +335,7 @@ errors (network, usage, unknown id).`,
 	rtf.add(receipt, true)
 	v.AddCommand(record, bundle, evidence, receipt)
 	v.AddCommand(verifyDirectoryCmds(e)...)
-	v.AddCommand(verifyCaseCmd(e), verifyOrderCmd(e))
+	v.AddCommand(verifyCaseCmd(e), verifyOrderCmd(e), verifyStatementCmd(e))
 	return v
 }
 

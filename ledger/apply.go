@@ -428,11 +428,40 @@ func requiredCoSigners(st State, r *pb.Record, signer string) ([]string, error) 
 		sort.Strings(out)
 		return out, err
 	}
+	body := r
+	if am := r.GetAmendment(); am != nil {
+		body = am.GetReplacement()
+	} else if rv := r.GetReveal(); rv != nil {
+		body = rv.GetBody()
+	}
 	var pledgors []string
-	if p := r.GetPledge(); p != nil {
-		pledgors = p.Pledgors
-	} else if am := r.GetAmendment(); am != nil {
-		pledgors = am.GetReplacement().GetPledge().GetPledgors()
+	switch {
+	case r.GetPledge() != nil || r.GetAmendment().GetReplacement().GetPledge() != nil:
+		pledgors = body.GetPledge().GetPledgors()
+	case body.GetHarmAssessment() != nil:
+		// Joint assessments and attributions (app version 12).
+		pledgors = body.GetHarmAssessment().GetCoAssessors()
+	case body.GetAttribution() != nil:
+		pledgors = body.GetAttribution().GetCoAttributors()
+	}
+	// An amendment of a joint assessment or an attribution is signed again
+	// by everyone who signed the original too: the author cannot drop a
+	// co-assessor's dissent or a co-attributor alone.
+	if am := r.GetAmendment(); am != nil && (body.GetHarmAssessment() != nil || body.GetAttribution() != nil) {
+		target, err := st.Record(am.TargetId)
+		if err != nil {
+			return nil, fmt.Errorf("read record %s: %w", am.TargetId, err)
+		}
+		if target != nil {
+			ttx := new(pb.Tx)
+			if err := proto.Unmarshal(target.Tx, ttx); err != nil {
+				return nil, fmt.Errorf("stored record %s: %w", am.TargetId, err)
+			}
+			tr := ttx.GetBody().GetRecord()
+			pledgors = append(append([]string(nil), pledgors...), tr.GetHarmAssessment().GetCoAssessors()...)
+			pledgors = append(pledgors, tr.GetAttribution().GetCoAttributors()...)
+			pledgors = sortedUnique(pledgors)
+		}
 	}
 	var out []string
 	for _, p := range pledgors {
@@ -491,6 +520,9 @@ func (v *validator) record(r *pb.Record) error {
 	k := v.reg.Kind(KindOf(r))
 	if k == nil {
 		return errf(CodeEmptyBody, "record has no body")
+	}
+	if err := checkExercise(r); err != nil {
+		return err
 	}
 	outer := v.held
 	defer func() { v.held = outer }()

@@ -105,6 +105,13 @@ const (
 	CodeUndertakingMissing Code = 84 // an approved person has no non-disclosure undertaking for the record and purpose
 	CodeUnknownOrder       Code = 85 // a disclosure step names no protective order (or, to publish, no ruling on the author's record)
 	CodeNotApproved        Code = 86 // the signer is not an approved person of the order, or a delivery's recipients are not exactly the approved persons
+	// App version 12: evidence that carries its standard (docs/evidence.md).
+	CodeExerciseNotAllowed    Code = 87 // the record's kind cannot be exercise traffic (only notices, answers, disclosures, assessments, findings, challenges, attributions, sealed records and receipts can)
+	CodeAttributionNotAllowed Code = 88 // a legal or political attribution by a member that is not a state
+	CodeNotAssessor           Code = 89 // a dissent by a member that is neither the author nor a co-assessor of the assessment (or twice by one)
+	CodeDimensionNotInMethod  Code = 90 // a harm's dimension is not one the cited methodology assesses
+	CodeNotIncidentParty      Code = 91 // a report request's recipient neither reported nor is affected by the incident it names
+	CodeStandingChanged       Code = 92 // an amendment or reveal changes what decided the record's duties: its exercise flag, or a near-miss's outcome
 )
 
 var codeNames = map[Code]string{
@@ -140,6 +147,9 @@ var codeNames = map[Code]string{
 	CodeUnknownLadderLevel: "unknown_ladder_level",
 	CodeNotRedactable:      "not_redactable", CodeDigestMismatch: "digest_mismatch", CodeOrderNotEntitled: "order_not_entitled",
 	CodeUndertakingMissing: "undertaking_missing", CodeUnknownOrder: "unknown_order", CodeNotApproved: "not_approved",
+	CodeExerciseNotAllowed: "exercise_not_allowed", CodeAttributionNotAllowed: "attribution_not_allowed",
+	CodeNotAssessor: "not_assessor", CodeDimensionNotInMethod: "dimension_not_in_method", CodeNotIncidentParty: "not_incident_party",
+	CodeStandingChanged: "standing_changed",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

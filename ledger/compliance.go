@@ -97,7 +97,7 @@ func byDetermination(findings []*pb.StoredRecord) ([]*pb.DeterminationCount, err
 			return nil, err
 		}
 		f := tx.Body.Record.GetFinding()
-		if f == nil {
+		if f == nil || tx.Body.Record.GetExercise() {
 			continue
 		}
 		for _, c := range out {
@@ -112,8 +112,12 @@ func byDetermination(findings []*pb.StoredRecord) ([]*pb.DeterminationCount, err
 
 // MemberCompliance computes a member's figures from the obligations it owes
 // and the findings that concern it.
+//
+// Exercise duties (app version 12) count in no figure but their own
+// (exercise_obligations), and exercise findings in none.
 func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.StoredRecord) (*pb.MemberCompliance, error) {
-	obs := sortedObligations(owed)
+	real, drill := splitExercise(owed)
+	obs := sortedObligations(real)
 	c := &pb.MemberCompliance{
 		Member:            member,
 		Obligations:       byStatus(obs),
@@ -143,9 +147,45 @@ func MemberCompliance(member string, owed []*pb.Obligation, findings []*pb.Store
 	}
 	c.OrderDutiesLate = countWhere(obs, orderDuty(pb.ObligationStatus_OBLIGATION_STATUS_MET_LATE))
 	c.OrderDutiesMissed = countWhere(obs, orderDuty(pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE))
+	c.ByKind = kindFigures(obs)
+	if len(drill) > 0 {
+		c.ExerciseObligations = byStatus(sortedObligations(drill))
+	}
 	var err error
 	c.Findings, err = byDetermination(findings)
 	return c, err
+}
+
+// splitExercise separates real duties from exercise duties.
+func splitExercise(obs []*pb.Obligation) (real, drill []*pb.Obligation) {
+	for _, o := range obs {
+		if o.Exercise {
+			drill = append(drill, o)
+		} else {
+			real = append(real, o)
+		}
+	}
+	return real, drill
+}
+
+// kindFigures are the figures of obs (sorted by id) per kind, for the
+// kinds present, ascending.
+func kindFigures(obs []*pb.Obligation) []*pb.KindFigure {
+	by := map[pb.ObligationKind][]*pb.Obligation{}
+	var kinds []pb.ObligationKind
+	for _, o := range obs {
+		if _, ok := by[o.Kind]; !ok {
+			kinds = append(kinds, o.Kind)
+		}
+		by[o.Kind] = append(by[o.Kind], o)
+	}
+	slices.Sort(kinds)
+	out := make([]*pb.KindFigure, 0, len(kinds))
+	for _, k := range kinds {
+		of := by[k]
+		out = append(out, &pb.KindFigure{Kind: k, Obligations: byStatus(of), OnTime: onTime(of), TimeToMeet: medianTime(of, k)})
+	}
+	return out
 }
 
 // orderDuties are the duties of protective orders (app version 11).
@@ -167,7 +207,7 @@ func RedactionFigures(c *pb.MemberCompliance, records []*pb.StoredRecord) error 
 		}
 		r := tx.GetBody().GetRecord()
 		kind, body := disclose.Body(r)
-		if body == nil {
+		if body == nil || r.GetExercise() {
 			continue
 		}
 		for _, p := range disclose.Redactable(string(kind)) {
@@ -242,7 +282,8 @@ func PledgeCompliance(pledge *pb.StoredRecord, duties []*pb.Obligation, findings
 		return nil, err
 	}
 	var obs, responses []*pb.Obligation
-	for _, o := range sortedObligations(duties) {
+	real, _ := splitExercise(duties)
+	for _, o := range sortedObligations(real) {
 		if o.Kind == pb.ObligationKind_OBLIGATION_KIND_RESPOND {
 			responses = append(responses, o)
 		} else {

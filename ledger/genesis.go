@@ -102,6 +102,9 @@ func ValidateGenesis(gs *pb.GenesisState) error {
 		if m.Directory != nil {
 			return errf(CodeGenesis, "member %q: a directory entry is filed by the member (contact_update), not set in genesis", m.Id)
 		}
+		if m.LastDeclaration != "" {
+			return errf(CodeGenesis, "member %q: last_declaration is set by the member's declarations, not in genesis", m.Id)
+		}
 	}
 	return nil
 }

@@ -160,6 +160,10 @@ func (g *govState) applyAction(act *pb.GovernanceAction, by string) error {
 		// Passing is the authorisation (docs/disclosure.md): the issuer
 		// cites the proposal in its order. Nothing else changes.
 		return authorizeOrder(g, a.AuthorizeOrder)
+	case *pb.GovernanceAction_AdoptStatement:
+		// Passing is the adoption (docs/evidence.md): the proposal state
+		// and the electors' votes are the statement's record.
+		return nil
 	default:
 		return errf(CodeMissingField, "proposal.action is required")
 	}

@@ -112,6 +112,8 @@ func validateAction(v *validator, act *pb.GovernanceAction) error {
 			return err
 		}
 		return memberRef("proposal.action.authorize_order.issuer", a.AuthorizeOrder.Issuer)
+	case *pb.GovernanceAction_AdoptStatement:
+		return validateStatement(a.AdoptStatement)
 	}
 	return errf(CodeMissingField, "proposal.action is required")
 }
@@ -139,6 +141,9 @@ func ValidateParams(p *pb.Params) error {
 		if err := validateWindows("params.disclosure_windows", p.DisclosureWindows); err != nil {
 			return err
 		}
+	}
+	if p.DeclarationIntervalDays > MaxDeclarationIntervalDays {
+		return errf(CodeBadFormat, "params.declaration_interval_days %d exceeds %d (ten years)", p.DeclarationIntervalDays, MaxDeclarationIntervalDays)
 	}
 	if p.Ladder != nil {
 		return ValidateLadder(p.Ladder)

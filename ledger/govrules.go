@@ -54,12 +54,14 @@ func DefaultGovernanceRules() *pb.GovernanceRules {
 func DefaultGovernanceRulesAt(v uint64) *pb.GovernanceRules {
 	r := &pb.GovernanceRules{MinVotingHours: 1, MaxVotingHours: 720}
 	for _, a := range GovActions() {
-		if a == pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER && v < AppVersionDisclosure {
+		if a == pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER && v < AppVersionDisclosure ||
+			a == pb.GovAction_GOV_ACTION_ADOPT_STATEMENT && v < AppVersionEvidence {
 			break
 		}
 		rule := &pb.ThresholdRule{Action: a, ThresholdNumerator: 2, ThresholdDenominator: 3,
 			Electorate: []pb.MemberClass{pb.MemberClass_MEMBER_CLASS_STATE}}
-		if a == pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES {
+		// A collective statement is adopted by consensus, as NATO's are.
+		if a == pb.GovAction_GOV_ACTION_SET_GOVERNANCE_RULES || a == pb.GovAction_GOV_ACTION_ADOPT_STATEMENT {
 			rule.Unanimous = true
 			rule.ThresholdNumerator, rule.ThresholdDenominator = 1, 1
 		}
@@ -178,6 +180,8 @@ func ActionOf(a *pb.GovernanceAction) pb.GovAction {
 		return pb.GovAction_GOV_ACTION_SOFTWARE_UPGRADE
 	case *pb.GovernanceAction_AuthorizeOrder:
 		return pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER
+	case *pb.GovernanceAction_AdoptStatement:
+		return pb.GovAction_GOV_ACTION_ADOPT_STATEMENT
 	}
 	return pb.GovAction_GOV_ACTION_UNSPECIFIED
 }

@@ -135,6 +135,12 @@ func KindOf(r *pb.Record) pb.RecordKind {
 		return pb.RecordKind_RECORD_KIND_PROTECTIVE_ORDER
 	case *pb.Record_DisclosureStep:
 		return pb.RecordKind_RECORD_KIND_DISCLOSURE_STEP
+	case *pb.Record_Methodology:
+		return pb.RecordKind_RECORD_KIND_METHODOLOGY
+	case *pb.Record_Attribution:
+		return pb.RecordKind_RECORD_KIND_ATTRIBUTION
+	case *pb.Record_Declaration:
+		return pb.RecordKind_RECORD_KIND_DECLARATION
 	}
 	return pb.RecordKind_RECORD_KIND_UNSPECIFIED
 }
@@ -214,6 +220,16 @@ func DefaultRegistry() *Registry {
 			Validate: validateOrder, Admit: admitOrder},
 		Kind{Enum: pb.RecordKind_RECORD_KIND_DISCLOSURE_STEP, Name: "disclosure_step", Classes: allClasses,
 			Validate: validateDisclosureStep, Admit: admitDisclosureStep},
+		// Evidence that carries its standard (app version 12): any writer
+		// publishes a method; states and neutral bodies attribute (only
+		// states legally or politically), verifiers attribute technically;
+		// states declare.
+		Kind{Enum: pb.RecordKind_RECORD_KIND_METHODOLOGY, Name: "methodology", Classes: allWriters,
+			Amendable: true, Validate: validateMethodologyRecord, Admit: admitMethodologyRecord},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_ATTRIBUTION, Name: "attribution", Classes: allWriters,
+			Sealable: true, Amendable: true, Validate: validateAttribution, Admit: admitAttribution},
+		Kind{Enum: pb.RecordKind_RECORD_KIND_DECLARATION, Name: "declaration", Classes: []pb.MemberClass{classState},
+			Amendable: true, Validate: validateDeclaration, Admit: admitDeclaration},
 	)
 	if err != nil {
 		panic(err) // a broken built-in table is a programming error

@@ -42,6 +42,10 @@ type obligations struct {
 	changed map[string]*pb.Obligation
 	order   []string
 	pledges map[string][]idPledge // pledgesOf's memo
+	// exercise: the record being applied is exercise traffic (app
+	// version 12): the duties it places are exercise duties, and it meets
+	// only exercise duties.
+	exercise bool
 }
 
 func (o *obligations) get(id string) (*pb.Obligation, error) {
@@ -58,8 +62,15 @@ func (o *obligations) put(ob *pb.Obligation) {
 	o.changed[ob.Id] = ob
 }
 
-// create adds an obligation unless it exists already.
+// create adds an obligation unless it exists already; it is an exercise
+// duty when the record being applied is exercise traffic.
 func (o *obligations) create(kind pb.ObligationKind, source, debtor string, creditors []string, due time.Time, basis []string) error {
+	return o.createFor(o.exercise, kind, source, debtor, creditors, due, basis)
+}
+
+// createFor is create with the exercise flag given: a follow-on duty
+// (a final or progress report) takes the flag of the duty it follows.
+func (o *obligations) createFor(exercise bool, kind pb.ObligationKind, source, debtor string, creditors []string, due time.Time, basis []string) error {
 	id := ObligationID(kind, source, debtor)
 	old, err := o.get(id)
 	if err != nil || old != nil {
@@ -75,6 +86,7 @@ func (o *obligations) create(kind pb.ObligationKind, source, debtor string, cred
 		Id: id, Kind: kind, Debtor: debtor, Creditors: cs, SourceRecord: source, Basis: sortedUnique(basis),
 		CreatedAt: timestamppb.New(o.b.Time), CreatedHeight: o.b.Height, Due: timestamppb.New(due),
 		Status: pb.ObligationStatus_OBLIGATION_STATUS_OPEN, StatusAt: timestamppb.New(o.b.Time), StatusHeight: o.b.Height,
+		Exercise: exercise,
 	})
 	return nil
 }
@@ -89,7 +101,7 @@ func (o *obligations) fulfil(kind pb.ObligationKind, source, debtor string) erro
 // fulfilled is fulfil, reporting whether it met an open obligation.
 func (o *obligations) fulfilled(kind pb.ObligationKind, source, debtor string) (bool, error) {
 	ob, err := o.get(ObligationID(kind, source, debtor))
-	if err != nil || ob == nil || !Open(ob) {
+	if err != nil || ob == nil || !Open(ob) || (o.exercise && !ob.Exercise) {
 		return false, err
 	}
 	ob = proto.Clone(ob).(*pb.Obligation)
@@ -112,11 +124,19 @@ func (o *obligations) list() []*pb.Obligation {
 
 // apply derives the obligations a record creates and fulfils.
 func (o *obligations) apply(r *pb.Record) error {
+	if r.GetExercise() && !o.exercise {
+		o.exercise = true
+		defer func() { o.exercise = false }()
+	}
 	var refs []string
 	refs = append(refs, r.Refs...)
 	switch body := r.Body.(type) {
 	case *pb.Record_Notification:
 		return o.notification(body.Notification)
+	case *pb.Record_Attribution:
+		return o.attribution(body.Attribution)
+	case *pb.Record_Declaration:
+		return o.declaration()
 	case *pb.Record_ContactUpdate, *pb.Record_Ping, *pb.Record_PingAnswer, *pb.Record_DeliveryFailure:
 		return o.directory(r)
 	case *pb.Record_Acknowledgement:
@@ -127,7 +147,7 @@ func (o *obligations) apply(r *pb.Record) error {
 		id := body.Response.RequestId
 		for _, k := range []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_RESPOND, pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE,
 			pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, pb.ObligationKind_OBLIGATION_KIND_REPLY_FINDING,
-			pb.ObligationKind_OBLIGATION_KIND_REVIEW} {
+			pb.ObligationKind_OBLIGATION_KIND_REVIEW, pb.ObligationKind_OBLIGATION_KIND_REPLY_ATTRIBUTION} {
 			if err := o.fulfil(k, id, o.author); err != nil {
 				return err
 			}
@@ -220,6 +240,14 @@ func (o *obligations) apply(r *pb.Record) error {
 // respond_within_hours of the recipient's pledges in force that promise
 // one (the pledges are the duty's basis), whether or not it asked.
 func (o *obligations) notification(n *pb.Notification) error {
+	if n.Type == pb.NotificationType_NOTIFICATION_TYPE_REPORT_REQUEST {
+		for _, rc := range sortedUnique(n.Recipients) {
+			if err := o.create(pb.ObligationKind_OBLIGATION_KIND_INTERMEDIATE_REPORT, o.record, rc, []string{o.author}, n.RespondBy.AsTime(), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	request := n.Type == pb.NotificationType_NOTIFICATION_TYPE_CONSULTATION_REQUEST ||
 		n.Type == pb.NotificationType_NOTIFICATION_TYPE_ASSISTANCE_REQUEST
 	if request {
@@ -288,6 +316,12 @@ func (o *obligations) responsePromised(member string) (uint32, []string, error) 
 // it meets the author's disclosure and remediation duties it refers to, and
 // places disclosure duties on affected pledgors other than the author.
 func (o *obligations) disclosure(d *pb.IncidentDisclosure, refs []string, place bool) error {
+	// A near-miss (app version 12) is reported by choice: it places no
+	// disclosure or staged duties on others, and meets the author's own;
+	// an intermediate or progress report follows an incident and places
+	// none either.
+	place = place && !IsNearMiss(d) && d.Stage != pb.DisclosureStage_DISCLOSURE_STAGE_INTERMEDIATE &&
+		d.Stage != pb.DisclosureStage_DISCLOSURE_STAGE_PROGRESS
 	for _, ref := range sortedUnique(refs) {
 		if err := o.fulfil(pb.ObligationKind_OBLIGATION_KIND_DISCLOSE, ref, o.author); err != nil {
 			return err
@@ -381,13 +415,17 @@ func StageKind(s pb.DisclosureStage) pb.ObligationKind {
 // disclosure's aware_at when it filed d itself, otherwise the block time
 // (the ledger tells it at the latest then).
 func (o *obligations) staged(d *pb.IncidentDisclosure, refs []string, place bool) error {
-	sources, err := o.incidentSources(refs)
+	v12, err := atLeast(o.st, AppVersionEvidence)
+	if err != nil {
+		return err
+	}
+	sources, err := o.incidentSources(refs, v12)
 	if err != nil {
 		return err
 	}
 	if place {
 		for _, p := range sortedUnique(d.AffectedStates) {
-			cont, err := o.continues(sources, p)
+			cont, err := o.continues(sources, p, v12)
 			if err != nil {
 				return err
 			}
@@ -415,42 +453,88 @@ func (o *obligations) staged(d *pb.IncidentDisclosure, refs []string, place bool
 				if err := o.placeFinal(src); err != nil {
 					return err
 				}
+				// Progress reports follow a notification (a final report
+				// that also meets the notification needs none).
+				if v12 && d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION {
+					if err := o.placeProgress(src, 1); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
-	return nil
+	if !v12 {
+		return nil
+	}
+	return o.stagedV12(d, refs, sources)
 }
 
 // incidentSources lists the records a disclosure referring to refs may
-// continue: each ref, and the refs of each referred disclosure.
-func (o *obligations) incidentSources(refs []string) ([]string, error) {
+// continue: each ref, and the refs of each referred disclosure. From app
+// version 12 (deep) it follows refs through disclosures (and report
+// requests) up to maxSourceDepth levels, so a progress report that refers
+// to the previous one still continues the incident.
+func (o *obligations) incidentSources(refs []string, deep bool) ([]string, error) {
+	depth := 1
+	if deep {
+		depth = maxSourceDepth
+	}
 	out := append([]string(nil), refs...)
-	for _, ref := range sortedUnique(refs) {
-		rec, err := o.st.Record(ref)
-		if err != nil {
-			return nil, err
+	seen := map[string]bool{}
+	level := sortedUnique(refs)
+	for ; depth > 0 && len(level) > 0; depth-- {
+		var next []string
+		for _, ref := range level {
+			if seen[ref] {
+				continue
+			}
+			seen[ref] = true
+			rec, err := o.st.Record(ref)
+			if err != nil {
+				return nil, err
+			}
+			if rec == nil {
+				continue
+			}
+			follow := rec.Kind == pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE
+			if !follow && (!deep || rec.Kind != pb.RecordKind_RECORD_KIND_NOTIFICATION) {
+				continue
+			}
+			tx := new(pb.Tx)
+			if err := proto.Unmarshal(rec.Tx, tx); err != nil {
+				return nil, fmt.Errorf("stored record %s: %w", rec.Id, err)
+			}
+			r := tx.GetBody().GetRecord()
+			if !follow && r.GetNotification().GetType() != pb.NotificationType_NOTIFICATION_TYPE_REPORT_REQUEST {
+				continue
+			}
+			out = append(out, r.GetRefs()...)
+			next = append(next, r.GetRefs()...)
 		}
-		if rec == nil || rec.Kind != pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE {
-			continue
-		}
-		tx := new(pb.Tx)
-		if err := proto.Unmarshal(rec.Tx, tx); err != nil {
-			return nil, fmt.Errorf("stored record %s: %w", rec.Id, err)
-		}
-		out = append(out, tx.GetBody().GetRecord().GetRefs()...)
+		level = sortedUnique(next)
 	}
 	return sortedUnique(out), nil
 }
 
-// continues reports whether any source placed staged duties on debtor.
-func (o *obligations) continues(sources []string, debtor string) (bool, error) {
+// maxSourceDepth bounds how far (app version 12) a disclosure's refs are
+// followed to find the staged incident it continues.
+const maxSourceDepth = 8
+
+// continues reports whether any source placed staged duties on debtor
+// (from app version 12: vulnerability duties too, and only duties that are
+// drills exactly when the record being applied is one).
+func (o *obligations) continues(sources []string, debtor string, v12 bool) (bool, error) {
+	kinds := stagedKinds
+	if v12 {
+		kinds = append(slices.Clone(stagedKinds), vulnerabilityKinds...)
+	}
 	for _, src := range sources {
-		for _, k := range stagedKinds {
+		for _, k := range kinds {
 			ob, err := o.get(ObligationID(k, src, debtor))
 			if err != nil {
 				return false, err
 			}
-			if ob != nil {
+			if ob != nil && ob.Exercise == o.exercise {
 				return true, nil
 			}
 		}
@@ -494,7 +578,7 @@ func (o *obligations) pledgesOf(member string) ([]idPledge, error) {
 // stagedPledges lists the pledges of member in force at t that declare
 // staged reporting and protect one of sectors, and the shortest window of
 // each stage among them (0: no pledge requires it).
-func (o *obligations) stagedPledges(member string, t time.Time, sectors []pb.Sector) (basis, creditors []string, windows [3]uint32, err error) {
+func (o *obligations) stagedPledges(member string, t time.Time, sectors []pb.Sector, pick func(*pb.StagedReporting) [3]uint32) (basis, creditors []string, windows [3]uint32, err error) {
 	pledges, err := o.pledgesOf(member)
 	if err != nil {
 		return nil, nil, windows, err
@@ -502,12 +586,12 @@ func (o *obligations) stagedPledges(member string, t time.Time, sectors []pb.Sec
 	for _, pr := range pledges {
 		pl := pr.pledge
 		sr := pl.GetStagedReporting()
-		if sr == nil || !activeAt(pl, t) || !overlaps(pl.ProtectedSectors, sectors) {
+		if sr == nil || !activeAt(pl, t) || !overlaps(pl.ProtectedSectors, sectors) || pick(sr) == [3]uint32{} {
 			continue
 		}
 		basis = append(basis, pr.id)
 		creditors = append(creditors, pl.Pledgors...)
-		for i, h := range []uint32{sr.EarlyWarningHours, sr.NotificationHours, sr.FinalReportHours} {
+		for i, h := range pick(sr) {
 			if h > 0 && (windows[i] == 0 || h < windows[i]) {
 				windows[i] = h
 			}
@@ -517,7 +601,16 @@ func (o *obligations) stagedPledges(member string, t time.Time, sectors []pb.Sec
 }
 
 func (o *obligations) placeStaged(d *pb.IncidentDisclosure, p string) error {
-	basis, creditors, windows, err := o.stagedPledges(p, o.b.Time, d.Sectors)
+	pick, kinds := incidentWindows, stagedKinds
+	if d.GetVulnerability().GetActivelyExploited() {
+		pick, kinds = vulnerabilityWindows, vulnerabilityKinds
+	}
+	basis, creditors, windows, err := o.stagedPledges(p, o.b.Time, d.Sectors, pick)
+	if err == nil && len(basis) == 0 && kinds[0] != stagedKinds[0] {
+		// No pledge has vulnerability windows: the incident's apply.
+		kinds = stagedKinds
+		basis, creditors, windows, err = o.stagedPledges(p, o.b.Time, d.Sectors, incidentWindows)
+	}
 	if err != nil || len(basis) == 0 {
 		return err
 	}
@@ -525,7 +618,7 @@ func (o *obligations) placeStaged(d *pb.IncidentDisclosure, p string) error {
 	if p == o.author && d.AwareAt != nil {
 		aware = d.AwareAt.AsTime()
 	}
-	for i, k := range stagedKinds[:2] {
+	for i, k := range kinds[:2] {
 		if windows[i] == 0 {
 			continue
 		}
@@ -535,6 +628,11 @@ func (o *obligations) placeStaged(d *pb.IncidentDisclosure, p string) error {
 		}
 	}
 	return nil
+}
+
+// incidentWindows are a pledge's incident windows, in the order of stagedKinds.
+func incidentWindows(sr *pb.StagedReporting) [3]uint32 {
+	return [3]uint32{sr.EarlyWarningHours, sr.NotificationHours, sr.FinalReportHours}
 }
 
 // placeFinal places the final report of the incident from source on the
@@ -565,7 +663,7 @@ func (o *obligations) placeFinal(source string) error {
 	if window == 0 {
 		return nil
 	}
-	return o.create(pb.ObligationKind_OBLIGATION_KIND_FINAL_REPORT, source, o.author, notif.Creditors,
+	return o.createFor(notif.Exercise, pb.ObligationKind_OBLIGATION_KIND_FINAL_REPORT, source, o.author, notif.Creditors,
 		o.b.Time.Add(time.Duration(window)*time.Hour), notif.Basis)
 }
 

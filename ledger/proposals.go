@@ -36,6 +36,14 @@ func (g *govState) applyRecord(id, author string, r *pb.Record, ob *obligations)
 		}
 	case *pb.Record_ContactUpdate, *pb.Record_DeliveryFailure, *pb.Record_PingAnswer:
 		return g.directoryChange(id, author, r)
+	case *pb.Record_Declaration:
+		m, err := g.existing("declaration", author)
+		if err != nil {
+			return err
+		}
+		m.LastDeclaration = id
+		g.putMember(m)
+		return nil
 	default:
 		return nil
 	}

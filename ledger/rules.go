@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"time"
 
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -55,7 +56,7 @@ func validatePledge(v *validator, r *pb.Record) error {
 		if sr.EarlyWarningHours > 8760 || sr.NotificationHours > 8760 || sr.FinalReportHours > 8760 {
 			return errf(CodeBadFormat, "pledge.staged_reporting windows are limited to 8760 hours")
 		}
-		if sr.EarlyWarningHours == 0 && sr.NotificationHours == 0 && sr.FinalReportHours == 0 {
+		if sr.EarlyWarningHours == 0 && sr.NotificationHours == 0 && sr.FinalReportHours == 0 && sr.Vulnerabilities == nil && sr.FinalAfterMeasureHours == 0 {
 			return errf(CodeMissingField, "pledge.staged_reporting needs at least one window")
 		}
 		if sr.EarlyWarningHours > 0 && sr.NotificationHours > 0 && sr.EarlyWarningHours > sr.NotificationHours {
@@ -64,6 +65,9 @@ func validatePledge(v *validator, r *pb.Record) error {
 		}
 		if sr.FinalReportHours > 0 && sr.NotificationHours == 0 {
 			return errf(CodeMissingField, "pledge.staged_reporting.final_report_hours counts from the notification: notification_hours is required")
+		}
+		if err := validateStagedV12(sr); err != nil {
+			return err
 		}
 	}
 	if p.CaseWindows != nil {
@@ -100,6 +104,23 @@ func validateNotification(v *validator, r *pb.Record) error {
 	n := r.GetNotification()
 	if err := enumReq("notification.type", n.Type); err != nil {
 		return err
+	}
+	if err := v.enumSince("notification.type", AppVersionEvidence, n.Type == pb.NotificationType_NOTIFICATION_TYPE_REPORT_REQUEST, int32(n.Type)); err != nil {
+		return err
+	}
+	if n.Type == pb.NotificationType_NOTIFICATION_TYPE_REPORT_REQUEST {
+		if len(r.Refs) == 0 {
+			return errf(CodeMissingField, "record.refs: a report request refers to the incident's disclosure")
+		}
+		if err := v.future("notification.respond_by", n.RespondBy, true); err != nil {
+			return wrapf(CodeOf(err), err, "a report request says by when")
+		}
+		if n.ResponseRequested {
+			return errf(CodeBadFormat, "notification.response_requested: a report request is answered by an intermediate report, not a response")
+		}
+		if n.RespondBy.AsTime().Sub(v.blockTime) < MinReplyHours*time.Hour {
+			return errf(CodeBadTime, "notification.respond_by: a report request gives at least %d hours", MinReplyHours)
+		}
 	}
 	if err := memberIDs("notification.recipients", n.Recipients, 1); err != nil {
 		return err
@@ -162,6 +183,11 @@ func admitNotification(a *admission, r *pb.Record) error {
 			return err
 		}
 	}
+	if n.Type == pb.NotificationType_NOTIFICATION_TYPE_REPORT_REQUEST {
+		if err := reportRequest(a, r, n); err != nil {
+			return err
+		}
+	}
 	a.subject(a.author)
 	a.subject(n.Recipients...)
 	a.sector(n.ExcludedSectors...)
@@ -212,7 +238,8 @@ func admitResponse(a *admission, r *pb.Record) error {
 	const field = "response.request_id"
 	id := r.GetResponse().RequestId
 	rec, tx, err := a.record(field, id, pb.RecordKind_RECORD_KIND_NOTIFICATION,
-		pb.RecordKind_RECORD_KIND_CHALLENGE, pb.RecordKind_RECORD_KIND_FINDING, pb.RecordKind_RECORD_KIND_PLEDGE)
+		pb.RecordKind_RECORD_KIND_CHALLENGE, pb.RecordKind_RECORD_KIND_FINDING, pb.RecordKind_RECORD_KIND_PLEDGE,
+		pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_REVEAL)
 	if err != nil {
 		return err
 	}
@@ -235,6 +262,21 @@ func admitResponse(a *admission, r *pb.Record) error {
 		if !slices.Contains(tx.Body.Record.GetFinding().SubjectStates, a.author) {
 			return errf(CodeNotRecipient, "%s: %q is not a subject of finding %s", field, a.author, id)
 		}
+	case pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_REVEAL:
+		// An attribution, filed or revealed (the private-first path).
+		at := tx.Body.Record.GetAttribution()
+		if rec.Kind == pb.RecordKind_RECORD_KIND_REVEAL {
+			if at = tx.Body.Record.GetReveal().GetBody().GetAttribution(); at == nil {
+				return errf(CodeWrongRecordKind, "%s: record %s reveals no attribution, and a response answers no other revealed record", field, id)
+			}
+		}
+		named, err := attributedMembers(a.st, at)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(named, a.author) {
+			return errf(CodeNotRecipient, "%s: attribution %s does not name %q", field, id, a.author)
+		}
 	}
 	a.subject(rec.Author)
 	return nil
@@ -249,6 +291,12 @@ func validateDisclosure(v *validator, r *pb.Record) error {
 		return errf(CodeBadFormat, "incident_disclosure.incident_ref %q is not a valid reference", d.IncidentRef)
 	}
 	if err := enumReq("incident_disclosure.stage", d.Stage); err != nil {
+		return err
+	}
+	if err := v.enumSince("incident_disclosure.stage", AppVersionEvidence, d.Stage >= pb.DisclosureStage_DISCLOSURE_STAGE_INTERMEDIATE, int32(d.Stage)); err != nil {
+		return err
+	}
+	if err := validateIncidentV12(v, d); err != nil {
 		return err
 	}
 	if err := enumReq("incident_disclosure.role", d.Role); err != nil {
@@ -324,6 +372,15 @@ func (v *validator) methodology(field string, m *pb.Methodology) error {
 	return validateMethodology(field, m)
 }
 
+// methodologyOrRef is methodology, except that a record citing a
+// methodology record (app version 12) may leave the name and version out.
+func (v *validator) methodologyOrRef(field string, m *pb.Methodology, ref string) error {
+	if ref != "" && m == nil {
+		return nil
+	}
+	return v.methodology(field, m)
+}
+
 // summary checks a required summary unless the record withholds it.
 func (v *validator) summary(field, s string) error {
 	if s == "" && v.withheld("summary") {
@@ -350,7 +407,10 @@ func validateAssessment(v *validator, r *pb.Record) error {
 	if err := enumReq("harm_assessment.assessor_class", h.AssessorClass); err != nil {
 		return err
 	}
-	if err := v.methodology("harm_assessment.methodology", h.Methodology); err != nil {
+	if err := v.methodologyOrRef("harm_assessment.methodology", h.Methodology, h.MethodologyRef); err != nil {
+		return err
+	}
+	if err := validateAssessmentV2(h); err != nil {
 		return err
 	}
 	if err := checkListLen("harm_assessment.services_lost", len(h.ServicesLost), MaxListLen); err != nil {
@@ -423,6 +483,10 @@ func admitAssessment(a *admission, r *pb.Record) error {
 	for _, s := range h.ServicesLost {
 		a.sector(s.Sector)
 	}
+	if err := a.admitAssessmentV2(h); err != nil {
+		return err
+	}
+	a.subject(h.CoAssessors...)
 	return nil
 }
 
@@ -453,8 +517,13 @@ func validateFinding(v *validator, r *pb.Record) error {
 	if len(f.EvidenceRefs) == 0 && !v.withheld("evidence_refs") {
 		return errf(CodeMissingField, "finding.evidence_refs is required")
 	}
-	if err := v.methodology("finding.methodology", f.Methodology); err != nil {
+	if err := v.methodologyOrRef("finding.methodology", f.Methodology, f.MethodologyRef); err != nil {
 		return err
+	}
+	if f.MethodologyRef != "" {
+		if err := recordID("finding.methodology_ref", f.MethodologyRef); err != nil {
+			return err
+		}
 	}
 	coi := f.ConflictOfInterest
 	if coi == nil || (!coi.NoneDeclared && coi.Statement == "") {
@@ -514,6 +583,9 @@ func admitFinding(a *admission, r *pb.Record) error {
 		}
 	}
 	a.subject(f.SubjectStates...)
+	if _, err := a.citedMethodology("finding.methodology_ref", f.MethodologyRef); err != nil {
+		return err
+	}
 	if f.Designation != nil {
 		return a.admitDesignation(f.Designation)
 	}
@@ -582,7 +654,11 @@ func (v *validator) carried(field string, r *pb.Record, may func(*Kind) bool, as
 func admitAmendment(a *admission, r *pb.Record) error {
 	am := r.GetAmendment()
 	kind := KindOf(am.Replacement)
-	if _, err := a.own("amendment.target_id", am.TargetId, kind); err != nil {
+	_, ttx, err := a.ownTx("amendment.target_id", am.TargetId, kind)
+	if err != nil {
+		return err
+	}
+	if err := sameStanding("amendment.replacement", ttx.GetBody().GetRecord(), am.Replacement); err != nil {
 		return err
 	}
 	return a.admitBody(am.Replacement)
@@ -616,6 +692,9 @@ func validateSealed(v *validator, r *pb.Record) error {
 		return err
 	}
 	if err := v.enumSince("sealed.sealed_kind", AppVersionContactDirectory, s.SealedKind >= pb.RecordKind_RECORD_KIND_CONTACT_UPDATE, int32(s.SealedKind)); err != nil {
+		return err
+	}
+	if err := v.enumSince("sealed.sealed_kind", AppVersionEvidence, s.SealedKind >= pb.RecordKind_RECORD_KIND_METHODOLOGY, int32(s.SealedKind)); err != nil {
 		return err
 	}
 	if k := v.reg.Kind(s.SealedKind); k == nil || !k.Sealable {
@@ -701,6 +780,10 @@ func admitReveal(a *admission, r *pb.Record) error {
 	}
 	if !bytes.Equal(c, sealed.Commitment) {
 		return errf(CodeRevealMismatch, "reveal.salt and reveal.body do not match the sealed commitment")
+	}
+	if rv.Body.GetExercise() != stx.Body.Record.GetExercise() {
+		return errf(CodeStandingChanged, "reveal.body: exercise is %v but the sealed record's is %v (a drill is sealed as a drill)",
+			rv.Body.GetExercise(), stx.Body.Record.GetExercise())
 	}
 	return a.admitBody(rv.Body)
 }

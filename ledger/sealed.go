@@ -75,7 +75,7 @@ func checkAppVersion(st State, r *pb.Record) error {
 	for _, c := range []struct {
 		field string
 		need  uint64
-	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}, {newInV10(r), AppVersionCases}, {newInV11(r), AppVersionDisclosure}} {
+	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}, {newInV10(r), AppVersionCases}, {newInV11(r), AppVersionDisclosure}, {newInV12(r), AppVersionEvidence}} {
 		if c.field == "" {
 			continue
 		}

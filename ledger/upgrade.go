@@ -22,7 +22,7 @@ const GenesisAppVersion uint64 = 6
 // their genesis says it (consensus_params.version.app, which CometBFT puts
 // in every header) and their state holds it from genesis on. A genesis
 // without it (made by an older binary) is GenesisAppVersion.
-const CurrentAppVersion uint64 = 11
+const CurrentAppVersion uint64 = 12
 
 // AppVersionContentIndexOff is the first app version whose authenticated
 // state holds no duplicate-content index (the h/ keys): the store keeps it

@@ -363,6 +363,15 @@ func printWhereToLook(w io.Writer, nw *Network, steps []SeedStep) {
 		fmt.Fprintf(w, "  %s verify order %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
 			bin, ids[OrderLateStep], b, nw.Nodes[1].RESTURL(), rel, rel)
 	}
+	if id := ids[StatementStep]; id != "" {
+		fmt.Fprintf(w, "\n  Evidence standards (docs/evidence.md): a co-signed attribution (%s) and the accused's reply,\n"+
+			"  a national declaration (%s), an exercise drill whose overdue duty counts apart (%s), a near-miss (%s),\n"+
+			"  and a collective statement adopted by every state. Prove the attribution and the statement:\n", ids[AttributionStep], ids[DeclarationStep], ids[ExerciseStep], ids[NearMissStep])
+		fmt.Fprintf(w, "  %s verify record %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
+			bin, ids[AttributionStep], b, nw.Nodes[1].RESTURL(), rel, rel)
+		fmt.Fprintf(w, "  %s verify statement %s --node %s --witness %s --genesis %s/genesis.json --home %s/members/lumen\n",
+			bin, id, b, nw.Nodes[1].RESTURL(), rel, rel)
+	}
 	fmt.Fprintf(w, "\n  OpenAPI: %s/openapi.json   metrics: %s/metrics", b, b)
 	if nw.Nodes[0].Prometheus != "" {
 		fmt.Fprintf(w, "   CometBFT metrics: %s", cometMetricsURL(nw.Nodes[0]))

@@ -3,6 +3,7 @@ package testnet
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -170,10 +171,14 @@ func (b *browser) screenshot(t *testing.T, dir, name string) {
 	t.Logf("screenshot %s", p)
 }
 
+// The lying proxy's change to the collective statement's text.
+const statementVerb, statementLie = "The members condemn", "The members regret"
+
 // lyingDashboardProxy proxies a node, changing answers the way a lying node would: the
 // overdue obligation is said to be met, and a record's readable text is
-// not what was signed; in the directory, staleLie's entry is said to be
-// stale and phoneLie's technical phone number is another one.
+// not what was signed (in the listing, and the collective statement's text
+// where a record is read alone); in the directory, staleLie's entry is
+// said to be stale and phoneLie's technical phone number is another one.
 func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httptest.Server {
 	t.Helper()
 	u, _ := url.Parse(target)
@@ -193,6 +198,10 @@ func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httpt
 		}
 		if r.URL.Path == "/v1/records" {
 			body = bytes.ReplaceAll(body, []byte("Marrowgate"), []byte("Somewhere Else"))
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/records/") {
+			// The collective statement's text, softened.
+			body = bytes.ReplaceAll(body, []byte(statementVerb), []byte(statementLie))
 		}
 		if strings.HasPrefix(r.URL.Path, "/v1/sealed/") {
 			// A recipient that never answered, claimed to have.
@@ -292,9 +301,11 @@ func (b *browser) rowVerified(t *testing.T, sel, attr, value string) bool {
 // shows the states and the overdue obligation, each verified in the
 // browser against the pinned genesis hash; a record opens verified; the
 // directory lists every state's entry, verified, and the newest ping with
-// each target's answer (the silent state's falls overdue); behind a lying
-// proxy the same page says NOT VERIFIED with the reason. A JavaScript
-// exception fails the test.
+// each target's answer (the silent state's falls overdue); the evidence
+// standards show (the drill and its duty marked EXERCISE and kept apart, the
+// near-miss, the attribution, the declaration, the adopted statement whose
+// text the page hashes to its digest); behind a lying proxy the same page
+// says NOT VERIFIED with the reason. A JavaScript exception fails the test.
 func TestDashboard(t *testing.T) {
 	t.Parallel() // an in-process network, mostly waiting on block time
 	exe := chromium(t)
@@ -447,7 +458,8 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.screenshot(t, dir, "2d-cases")
-	redactedRecordInBrowser(t, b, ip.net, steps, dir)
+	redactedRecordInBrowser(t, b, ip.net, page, steps, dir)
+	statementID := evidenceInBrowser(t, b, ip.clients[0], page, steps, dir)
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the honest page: %v", errs)
 	}
@@ -488,11 +500,21 @@ func TestDashboard(t *testing.T) {
 	if row := b.rowText(t, "#cases-table", "data-case", caseID); b.rowVerified(t, "#cases-table", "data-case", caseID) || !strings.Contains(row, "NOT VERIFIED") {
 		t.Fatalf("the lying proxy's case was not refused: %q", row)
 	}
+	// The collective statement with another text: its record is refused,
+	// and the page finds the text no longer hashes to its signed digest.
+	if row := b.rowText(t, "#statements-table", "data-statement", statementID); b.rowVerified(t, "#statements-table", "data-statement", statementID) ||
+		!strings.Contains(row, "NOT VERIFIED") || !strings.Contains(row, "DIGEST MISMATCH") || !strings.Contains(row, statementLie) {
+		t.Fatalf("the lying proxy's statement text was not refused: %q", row)
+	}
 	b.screenshot(t, dir, "3-lying-proxy-not-verified")
 	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#directory"))); err != nil {
 		t.Fatal(err)
 	}
 	b.screenshot(t, dir, "3b-lying-proxy-directory")
+	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#statements"))); err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot(t, dir, "3c-lying-proxy-statement")
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
@@ -539,7 +561,7 @@ func waitOverdue(t *testing.T, ctx context.Context, c *client.Client) {
 // the author's disclosures file, read and checked in the page (never
 // uploaded: the input only hands the file to the page's own verifier),
 // proves the name against its digest; a file with a changed name does not.
-func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, steps []SeedStep, dir string) {
+func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, page string, steps []SeedStep, dir string) {
 	t.Helper()
 	var id, victim string
 	for _, s := range steps {
@@ -551,14 +573,11 @@ func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, steps []Seed
 		t.Fatalf("the seed filed no redacted incident: %v", steps)
 	}
 	row := fmt.Sprintf(`#records-table tr[data-record=%q] button`, id)
-	if err := chromedp.Do(b.ctx, chromedp.SetValue(chromedp.CSS(`#f-kind`), "incident_disclosure"),
-		chromedp.SetValue(chromedp.CSS(`#f-author`), victim), chromedp.Submit(chromedp.CSS(`#record-filter`)),
-		chromedp.WaitVisible(chromedp.CSS(row)), chromedp.Click(chromedp.CSS(row)),
-		chromedp.WaitVisible(chromedp.CSS(`#detail-withheld`))); err != nil {
-		t.Fatalf("open the redacted record: %v (records: %s)", err, b.text(t, "#records-table"))
-	}
-	if s := b.text(t, "#detail-badge"); s != "VERIFIED" {
-		t.Fatalf("redacted record badge %q: %s", s, b.text(t, "#detail-reason"))
+	b.openRecord(t, page, "incident_disclosure", victim, id)
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#detail-withheld`))); err != nil {
+		t.Fatalf("the redacted record's withheld fields: %v", err)
 	}
 	withheld := b.text(t, "#detail-withheld")
 	if !strings.Contains(withheld, "affected_entities: REDACTED") || !strings.Contains(withheld, "impacts: REDACTED") ||
@@ -597,4 +616,185 @@ func redactedRecordInBrowser(t *testing.T, b *browser, nw *Network, steps []Seed
 		!strings.Contains(s, "affected_entities: REDACTED") {
 		t.Fatalf("a forged name in the browser: %s", s)
 	}
+}
+
+// openRecord loads the page with its records filtered by kind and author
+// (the filter form's own parameters), opens record id and checks that its
+// detail is verified; it returns the detail's text.
+func (b *browser) openRecord(t *testing.T, page, kind, author, id string) string {
+	t.Helper()
+	b.open(t, page+"&"+url.Values{"kind": {kind}, "author": {author}}.Encode())
+	row := fmt.Sprintf(`#records-table tr[data-record=%q] button`, id)
+	if n := b.count(t, fmt.Sprintf(`document.querySelectorAll(%q).length`, row)); n != 1 {
+		t.Fatalf("the %s %s is not listed by kind and author: %s", kind, id, b.text(t, "#records-table"))
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row)), chromedp.WaitVisible(chromedp.CSS(`#record-detail`))); err != nil {
+		t.Fatalf("open the %s %s: %v", kind, id, err)
+	}
+	if s := b.text(t, "#detail-id"); s != id {
+		t.Fatalf("the detail shows record %q, want %s", s, id)
+	}
+	if s := b.text(t, "#detail-badge"); s != "VERIFIED" {
+		t.Fatalf("the %s's detail badge %q: %s", kind, s, b.text(t, "#detail-reason"))
+	}
+	return b.text(t, "#record-detail")
+}
+
+// marked counts the markers (exercise, near-miss) on record id's row.
+func (b *browser) marked(t *testing.T, id, marker string) int {
+	t.Helper()
+	return b.count(t, fmt.Sprintf(`document.querySelectorAll('#records-table tr[data-record=%q] [data-marker=%q]').length`, id, marker))
+}
+
+// evidenceInBrowser checks the seed's evidence standards in the page
+// (testnet/standards.go): the drill's notice and its overdue duty marked
+// EXERCISE, the duty listed apart from the real ones and out of the
+// debtor's verified figures; the blocked attempt marked NEAR-MISS; the
+// attribution's summary with its kind, standard and the co-attributor's
+// signature on the transaction; the declaration's year; the collective
+// statement adopted, its text hashing to its signed digest in the page.
+// It returns the statement's proposal id.
+func evidenceInBrowser(t *testing.T, b *browser, c *client.Client, page string, steps []SeedStep, dir string) string {
+	t.Helper()
+	step := map[string]SeedStep{}
+	for _, s := range steps {
+		step[s.Name] = s
+	}
+	for _, n := range []string{AttributionStep, DeclarationStep, StatementStep, ExerciseStep, NearMissStep, JointAssessmentStep, MethodologyStep} {
+		if step[n].ID == "" {
+			t.Fatalf("the seed filed no %s: %v", n, steps)
+		}
+	}
+	if !strings.Contains(StatementText, statementVerb) {
+		t.Fatalf("the lying proxy would not change the statement %q", StatementText)
+	}
+	// The drill's response duty falls overdue ExerciseWithin after it is
+	// filed: wait for it on the node, then reload until the page shows it.
+	drill := step[ExerciseStep]
+	var duty *pb.Obligation
+	for deadline := time.Now().Add(ExerciseWithin + 30*time.Second); duty == nil; time.Sleep(500 * time.Millisecond) {
+		res, err := c.Obligations(context.Background(), &pb.ListObligationsRequest{Status: "overdue", Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Obligations {
+			if o.SourceRecord == drill.ID {
+				duty = o
+			}
+		}
+		if duty == nil && time.Now().After(deadline) {
+			t.Fatalf("the drill %s placed no overdue duty", drill.ID)
+		}
+	}
+	if !duty.Exercise {
+		t.Fatalf("the drill's duty %s is not an exercise duty", duty.Id)
+	}
+	dutyRow := fmt.Sprintf(`#overdue-table tr[data-obligation=%q]`, duty.Id)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		b.open(t, page)
+		if b.count(t, fmt.Sprintf(`document.querySelectorAll(%q).length`, dutyRow)) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the drill's overdue duty %s is not shown: %s", duty.Id, b.text(t, "#overdue-table"))
+		}
+	}
+	// Marked EXERCISE and listed apart, below every real duty.
+	if row := b.rowText(t, "#overdue-table", "data-obligation", duty.Id); !b.rowVerified(t, "#overdue-table", "data-obligation", duty.Id) ||
+		!strings.Contains(row, "EXERCISE") ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('#overdue-table tr.exercise[data-obligation=%q] [data-marker=exercise]').length`, duty.Id)) != 1 ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('#overdue-table tr.exercise-head ~ tr[data-obligation=%q]').length`, duty.Id)) != 1 ||
+		b.count(t, `document.querySelectorAll('#overdue-table tr.exercise-head ~ tr:not(.exercise)').length`) != 0 {
+		t.Fatalf("the drill's overdue duty: %q (table: %s)", row, b.text(t, "#overdue-table"))
+	}
+	if s := b.text(t, "#overdue-table-count"); !strings.Contains(s, "exercise, apart") {
+		t.Fatalf("the overdue count does not keep the drill apart: %q", s)
+	}
+	if n := b.count(t, `document.querySelectorAll('#overdue-table tr:not(.exercise) [data-marker=exercise]').length`); n != 0 {
+		t.Fatalf("%d real overdue duties marked EXERCISE: %s", n, b.text(t, "#overdue-table"))
+	}
+	// The debtor's figures, verified: its exercise duty counted apart (the
+	// page checks from the proofs that no real figure counts an exercise
+	// duty, and that the exercise count's duties are exercise ones).
+	if row := b.rowText(t, "#members-table", "data-member", duty.Debtor); !b.rowVerified(t, "#members-table", "data-member", duty.Debtor) ||
+		!strings.Contains(row, "EXERCISE apart") || !strings.Contains(row, "overdue") {
+		t.Fatalf("the drill's debtor %s in the members table: %q", duty.Debtor, row)
+	}
+	b.screenshot(t, dir, "4a-exercise-duty")
+
+	// The collective statement: adopted, each vote proven, its text
+	// hashing to its digest in the page.
+	st := step[StatementStep].ID
+	if row := b.rowText(t, "#statements-table", "data-statement", st); !b.rowVerified(t, "#statements-table", "data-statement", st) ||
+		!strings.Contains(row, "adopted") || !strings.Contains(row, "digest matches") || !strings.Contains(row, StatementText) ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('#statements-table tr[data-statement=%q] [data-digest=match]').length`, st)) != 1 {
+		t.Fatalf("the collective statement: %q (page errors %v)", row, b.jsErrors())
+	}
+	for _, s := range steps {
+		if strings.HasPrefix(s.Name, "vote_statement_") {
+			if row := b.rowText(t, "#statements-table", "data-statement", st); !strings.Contains(row, s.Author+": yes") {
+				t.Fatalf("the statement's row does not show %s's yes vote: %q", s.Author, row)
+			}
+		}
+	}
+	if err := chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS("#statements"))); err != nil {
+		t.Fatal(err)
+	}
+	b.screenshot(t, dir, "4b-collective-statement")
+
+	// The drill's notice carries EXERCISE, the real consultation request
+	// by the same author does not.
+	b.openRecord(t, page, "notification", drill.Author, drill.ID)
+	if n := b.marked(t, drill.ID, "exercise"); n != 1 {
+		t.Fatalf("the drill's row carries %d EXERCISE markers: %s", n, b.rowText(t, "#records-table", "data-record", drill.ID))
+	}
+	if real := step[ConsultationStep]; b.marked(t, real.ID, "exercise") != 0 {
+		t.Fatalf("the real consultation request is marked EXERCISE: %s", b.rowText(t, "#records-table", "data-record", real.ID))
+	}
+	// The blocked attempt carries NEAR-MISS.
+	nm := step[NearMissStep]
+	if s := b.openRecord(t, page, "incident_disclosure", nm.Author, nm.ID); b.marked(t, nm.ID, "near-miss") != 1 || !strings.Contains(s, "NEAR-MISS") {
+		t.Fatalf("the near-miss: row %q, detail %s", b.rowText(t, "#records-table", "data-record", nm.ID), s)
+	}
+	if n := b.count(t, `document.querySelectorAll('#records-table [data-marker=near-miss]').length`); n != 1 {
+		t.Fatalf("%d incident disclosures of %s marked NEAR-MISS, want 1", n, nm.Author)
+	}
+	de := step[DeclarationStep]
+	// The attribution: its kind and standard, the co-attributor's
+	// signature on the transaction, the evidence digest in hex.
+	at := step[AttributionStep]
+	co := de.Author // the seed's first state co-attributes, and declares
+	s := b.openRecord(t, page, "attribution", at.Author, at.ID)
+	summary := b.text(t, "#detail-summary")
+	if !strings.Contains(summary, "political") || !strings.Contains(summary, "clear and convincing") || !strings.Contains(summary, "ARSIWA art. 8") ||
+		!strings.Contains(summary, "direction or control") || !strings.Contains(summary, co+": co-signed the transaction") ||
+		!strings.Contains(summary, hex.EncodeToString(digest("evidence bundle HOSP-2026-117 v1"))) || !strings.Contains(summary, "168 hours") ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('#detail-summary [data-cosigner=%q][data-cosigned=true]').length`, co)) != 1 {
+		t.Fatalf("the attribution's detail: %s", s)
+	}
+	b.screenshot(t, dir, "4c-attribution")
+	// The joint harm assessment: harms by dimension, the co-assessor's
+	// signature and its dissent.
+	ja := step[JointAssessmentStep]
+	b.openRecord(t, page, "harm_assessment", ja.Author, ja.ID)
+	if s := b.text(t, "#detail-summary"); !strings.Contains(s, "physical") || !strings.Contains(s, "second order") || !strings.Contains(s, "oncology outpatients") ||
+		!strings.Contains(s, "lumen: co-signed the transaction") || !strings.Contains(s, "anecdote") {
+		t.Fatalf("the joint harm assessment's detail: %s", s)
+	}
+	// The method it cites: its document digest in hex.
+	me := step[MethodologyStep]
+	b.openRecord(t, page, "methodology", me.Author, me.ID)
+	if s := b.text(t, "#detail-summary"); !strings.Contains(s, hex.EncodeToString(digest(MethodDocument))) || !strings.Contains(s, "psychological") {
+		t.Fatalf("the methodology's detail: %s", s)
+	}
+	// The declaration: its year and organisation.
+	b.openRecord(t, page, "declaration", de.Author, de.ID)
+	if s := b.text(t, "#detail-summary"); !strings.Contains(s, fmt.Sprintf("National declaration for %d", time.Now().UTC().Year())) ||
+		!strings.Contains(s, "National CERT") || !strings.Contains(s, "critical infrastructure") {
+		t.Fatalf("the declaration's detail: %s", s)
+	}
+	b.screenshot(t, dir, "4d-declaration")
+	return st
 }

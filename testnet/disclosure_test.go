@@ -16,13 +16,15 @@ import (
 	"github.com/normledger/normledger/verifiers/remote"
 )
 
-// Selective disclosure on a 4-validator network of OS processes, as the
+// Selective disclosure and evidence standards on a 4-validator network of
+// OS processes, as the
 // seed files it: an incident withholding the operator's name; order A
 // grants it to two states, is delivered, confirmed by both and published
 // on expiry; under order B the second state never confirms and its duty
 // falls overdue. The CLI proves the name from the author's disclosures,
 // proves order B with the missed confirmation (and catches a node that
-// hides it), and an audit re-executes the whole chain.
+// hides it); the evidence part of the seed is checked by evidenceOnNet;
+// and an audit re-executes the whole chain.
 func TestDisclosureOnProcessNet(t *testing.T) {
 	binaries(t) // an OS-process network: NORMLEDGER_NETWORKS=1
 	f, _ := newProcessNet(t, Options{ChainID: "disclosure", Validators: 4}, 0)
@@ -108,6 +110,8 @@ func TestDisclosureOnProcessNet(t *testing.T) {
 		t.Fatalf("verify order through a node that shows the confirmation met: exit %d\n%s", code, out)
 	}
 
+	evidenceOnNet(t, ctx, cf, steps, flags)
+
 	// The audit re-executes the chain, deliveries and publication included.
 	st, err := c0.Status(ctx)
 	if err != nil {
@@ -123,4 +127,99 @@ func TestDisclosureOnProcessNet(t *testing.T) {
 		t.Fatalf("audit: %d/%d app hashes, %d records, discrepancies %v", arep.AppHashesMatched, arep.Blocks, arep.RecordsCompared, arep.Discrepancies)
 	}
 	t.Logf("audit: %d blocks, %d txs re-executed, %d records compared, %d app hashes matched", arep.Blocks, arep.Txs, arep.RecordsCompared, arep.AppHashesMatched)
+}
+
+// evidenceOnNet checks the seed's evidence standards (docs/evidence.md):
+// the co-signed attribution and the origin's reply, the declaration's next
+// duty, the statement proven adopted by every state (and a node that
+// changes its text caught), the exercise duty overdue but apart from the
+// real figures, and the near-miss that placed no duty.
+func evidenceOnNet(t *testing.T, ctx context.Context, cf *caseFiler, steps []SeedStep, flags []string) {
+	t.Helper()
+	ids, by := map[string]string{}, map[string]string{}
+	var states []string
+	for _, s := range steps {
+		ids[s.Name], by[s.Name] = s.ID, s.Author
+		if strings.HasPrefix(s.Name, "vote_statement_") {
+			states = append(states, s.Author)
+		}
+	}
+	for _, n := range []string{MethodologyStep, JointAssessmentStep, AttributionStep, AttributionReplyStep, DeclarationStep, StatementStep, ExerciseStep, NearMissStep} {
+		if ids[n] == "" {
+			t.Fatalf("the seed filed no %s: %v", n, steps)
+		}
+	}
+	c0 := cf.clients[0]
+	origin := by[AttributionReplyStep]
+	met := pb.ObligationStatus_OBLIGATION_STATUS_MET
+	reply := cf.await(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_REPLY_ATTRIBUTION, ids[AttributionStep], origin), met, 10*time.Second)
+	if reply.StatusRecord != ids[AttributionReplyStep] || len(reply.Creditors) != 2 {
+		t.Fatalf("the attribution's reply duty: %v", reply)
+	}
+	cf.await(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_DECLARE, ids[DeclarationStep], by[DeclarationStep]), pb.ObligationStatus_OBLIGATION_STATUS_OPEN, 10*time.Second)
+	drill := cf.await(ledger.ObligationID(pb.ObligationKind_OBLIGATION_KIND_RESPOND, ids[ExerciseStep], origin),
+		pb.ObligationStatus_OBLIGATION_STATUS_OVERDUE, ExerciseWithin+30*time.Second)
+	if !drill.Exercise {
+		t.Fatalf("the drill's duty is not an exercise duty: %v", drill)
+	}
+	mc, err := c0.MemberCompliance(ctx, origin, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range mc.Compliance.GetOverdue().GetIds() {
+		if id == drill.Id {
+			t.Fatalf("the drill's overdue duty counts in %s's real figures", origin)
+		}
+	}
+	if sc := mc.Compliance.GetExerciseObligations(); len(sc) != 5 || sc[3].Count < 1 {
+		t.Fatalf("%s's exercise figures: %v", origin, sc)
+	}
+
+	// The attribution, verified, co-signed by the co-attributor.
+	code, out := runCLI(t, append([]string{"verify", "record", ids[AttributionStep]}, flags...)...)
+	if code != 0 || !strings.Contains(out, "VERIFIED") {
+		t.Fatalf("verify record (attribution): exit %d\n%s", code, out)
+	}
+	rr, err := c0.GetRecord(ctx, ids[AttributionStep], 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := ledger.DecodeTx(rr.Record.Tx, 0)
+	if err != nil || len(tx.CoSignatures) != 1 || tx.CoSignatures[0].Signer != tx.Body.Record.GetAttribution().GetCoAttributors()[0] {
+		t.Fatalf("the attribution's co-signatures: %v %v", tx.GetCoSignatures(), err)
+	}
+
+	// The statement: adopted by every state, its digest the text's.
+	code, out = runCLI(t, append([]string{"verify", "statement", ids[StatementStep]}, flags...)...)
+	if code != 0 || !strings.Contains(out, "ADOPTED") || !strings.Contains(out, StatementText) || !strings.Contains(out, "matches") {
+		t.Fatalf("verify statement: exit %d\n%s", code, out)
+	}
+	for _, s := range states {
+		if !lineHas(out, s, "yes", "true") {
+			t.Fatalf("verify statement does not show %s's counted yes vote:\n%s", s, out)
+		}
+	}
+	// A node that shows the proposal still voting is caught.
+	liarNode := liar(t, c0.Base(), func(path string, body []byte) []byte {
+		if path != "/v1/proposals/"+ids[StatementStep] {
+			return body
+		}
+		return []byte(strings.Replace(string(body), `"PROPOSAL_STATUS_PASSED"`, `"PROPOSAL_STATUS_VOTING"`, 1))
+	})
+	defer liarNode.Close()
+	code, out = runCLI(t, append(append([]string{"verify", "statement", ids[StatementStep]}, flags...), "--node", liarNode.URL)...)
+	if code != cli.ExitUnverified {
+		t.Fatalf("verify statement through a node that shows it still voting: exit %d\n%s", code, out)
+	}
+
+	// The near-miss placed no duty on anyone.
+	obs, err := c0.Obligations(ctx, &pb.ListObligationsRequest{Debtor: by[NearMissStep]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range obs.Obligations {
+		if o.SourceRecord == ids[NearMissStep] {
+			t.Fatalf("the near-miss placed %v", o)
+		}
+	}
 }

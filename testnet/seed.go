@@ -401,6 +401,9 @@ func Seed(ctx context.Context, nw *Network, respondWithin time.Duration, log io.
 	if err != nil {
 		return steps, err
 	}
+	if err := seedEvidence(file, ids, states, victim, origin, ids["final_disclosure"]); err != nil {
+		return steps, err
+	}
 	// The respondent never replied: once the pledge's reply window has
 	// passed, the victim escalates before the cooling-off ends (flagged
 	// reply_missed).

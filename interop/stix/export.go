@@ -52,6 +52,9 @@ type Report struct {
 	NotCarried []string `json:"not_carried,omitempty"`
 	// Unmapped lists, on import, each field that could not be mapped (JSON pointer: reason).
 	Unmapped []string `json:"unmapped,omitempty"`
+	// Attributions counts, on import, the attribution records read
+	// (Imported.Attributions; not in Exported, which counts the incidents).
+	Attributions int `json:"attributions,omitempty"`
 }
 
 // NotCarried is what no STIX object can carry, whatever the record.
@@ -90,6 +93,13 @@ var externalImpact = map[pb.Sector]string{
 	pb.Sector_SECTOR_EDUCATION:          "public-confidence",
 }
 
+// determination is the Incident Core determination of a near-miss (an
+// outcome other than unspecified, which keeps the stage's determination).
+var determination = map[pb.IncidentOutcome]string{
+	pb.IncidentOutcome_INCIDENT_OUTCOME_BLOCKED:        "blocked",
+	pb.IncidentOutcome_INCIDENT_OUTCOME_FAILED_ATTEMPT: "failed-attempt",
+}
+
 // Criticality of a severity: Appendix B "5 qualitative" of Incident Core.
 var criticality = map[pb.Severity]int{
 	pb.Severity_SEVERITY_LOW: 15, pb.Severity_SEVERITY_MEDIUM: 40, pb.Severity_SEVERITY_HIGH: 70, pb.Severity_SEVERITY_CRITICAL: 95,
@@ -101,6 +111,7 @@ var exportKinds = map[pb.RecordKind]bool{
 	pb.RecordKind_RECORD_KIND_HARM_ASSESSMENT: true, pb.RecordKind_RECORD_KIND_FINDING: true,
 	pb.RecordKind_RECORD_KIND_CHALLENGE: true, pb.RecordKind_RECORD_KIND_AMENDMENT: true,
 	pb.RecordKind_RECORD_KIND_CASE_STEP: true, pb.RecordKind_RECORD_KIND_MEASURE: true,
+	pb.RecordKind_RECORD_KIND_ATTRIBUTION: true,
 }
 
 // ExportKinds lists the record kinds an export can hold.
@@ -208,13 +219,20 @@ func concerns(r *pb.Record) []string {
 	case *pb.Record_IncidentDisclosure:
 		return b.IncidentDisclosure.AffectedStates
 	case *pb.Record_HarmAssessment:
-		return append(append([]string(nil), b.HarmAssessment.AffectedStates...), b.HarmAssessment.ResponsibleParty)
+		h := b.HarmAssessment
+		return append(append(slices.Clone(h.AffectedStates), h.CoAssessors...), h.ResponsibleParty)
 	case *pb.Record_Finding:
 		return b.Finding.SubjectStates
 	case *pb.Record_CaseStep:
 		return append(append([]string{b.CaseStep.Respondent, b.CaseStep.Mediator}, b.CaseStep.CoComplainants...), b.CaseStep.Verifiers...)
 	case *pb.Record_Measure:
 		return []string{b.Measure.Target}
+	case *pb.Record_Attribution:
+		out := slices.Clone(b.Attribution.CoAttributors)
+		for _, p := range b.Attribution.Attributed {
+			out = append(out, p.Party)
+		}
+		return out
 	case *pb.Record_Amendment:
 		if b.Amendment.Replacement != nil {
 			return concerns(b.Amendment.Replacement)
@@ -279,7 +297,8 @@ func (e *exporter) ext(r *pb.StoredRecord, rec, body *pb.Record, kind pb.RecordK
 		return RecordExt{}, err
 	}
 	x := RecordExt{ExtensionType: "property-extension", ChainID: e.in.ChainID, RecordID: r.Id, Kind: ledger.KindNameOf(kind),
-		Author: r.Author, Height: r.Height, BlockTime: Timestamp(r.BlockTime.AsTime()), Record: buf.Bytes(), RetractedBy: e.retract[r.Id]}
+		Author: r.Author, Height: r.Height, BlockTime: Timestamp(r.BlockTime.AsTime()), Record: buf.Bytes(), RetractedBy: e.retract[r.Id],
+		Exercise: rec.Exercise || body.Exercise}
 	if p := body.GetPledge(); p != nil {
 		x.PledgeState = enum.Name(ledger.PledgeStateAt(p, e.in.At))
 	}
@@ -299,12 +318,18 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			body.Tlp = rec.Tlp
 		}
 	}
+	if kind == pb.RecordKind_RECORD_KIND_ATTRIBUTION {
+		// No one object stands for an attribution (nor for the new
+		// version of an amended one): it is relationships.
+		return e.attribution(r, rec, body)
+	}
 	id := RecordObjectID(kind, r.Id)
 	x, err := e.ext(r, rec, body, kind)
 	if err != nil {
 		return err
 	}
 	c := e.common(strings.SplitN(id, "--", 2)[0], id, r, body)
+	c.Labels = exerciseLabel(rec, body)
 	c.Extensions = map[string]any{RecordExtension: x}
 	var refs []string // ids of records this one refers to, for relationships
 	refs = append(refs, body.Refs...)
@@ -325,6 +350,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			objs = append(objs, MemberIdentity(s))
 			e.named[s] = true
 		}
+		refs = append(refs, h.CascadeRefs...)
 		if len(objs) == 0 {
 			objs = []string{MemberIdentity(r.Author)}
 		}
@@ -362,7 +388,7 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			objs = append(objs, MemberIdentity(s))
 			e.named[s] = true
 		}
-		c.Labels = []string{"pledge"}
+		c.Labels = append(c.Labels, "pledge")
 		if err := e.add(id, ReportObject{Common: c, Name: p.Title, Description: p.Text, Published: c.Created, ObjectRefs: objs}); err != nil {
 			return err
 		}
@@ -458,7 +484,7 @@ func (e *exporter) caseStep(c Common, r *pb.StoredRecord, s *pb.CaseStep) error 
 		return err
 	}
 	g := c
-	g.Type, g.ID, g.Labels = "grouping", CaseGroupingID(r.Id), []string{"normledger-case"}
+	g.Type, g.ID, g.Labels = "grouping", CaseGroupingID(r.Id), append(slices.Clone(c.Labels), "normledger-case")
 	basis := s.Norm
 	if s.PledgeId != "" {
 		basis = strings.TrimSpace("pledge " + s.PledgeId + " " + s.Norm)
@@ -491,6 +517,10 @@ func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosu
 	case pb.DisclosureStage_DISCLOSURE_STAGE_FINAL:
 		core.InvestigationStatus = "closed"
 	}
+	// A near-miss (app version 12) says how it ended, whatever the stage.
+	if det, ok := determination[d.Outcome]; ok {
+		core.Determination = det
+	}
 	if v, ok := criticality[d.Severity]; ok {
 		core.Criticality = &v
 	}
@@ -511,7 +541,7 @@ func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosu
 	for i, text := range d.Impacts {
 		iid := ID("impact", fmt.Sprintf("%s/%d", r.Id, i))
 		ic := Common{Type: "impact", SpecVersion: SpecVersion, ID: iid, CreatedByRef: c.CreatedByRef, Created: c.Created, Modified: c.Modified,
-			ObjectMarkingRefs: c.ObjectMarkingRefs, Revoked: c.Revoked,
+			ObjectMarkingRefs: c.ObjectMarkingRefs, Revoked: c.Revoked, Labels: c.Labels,
 			Extensions: map[string]any{ImpactExtension: map[string]string{"extension_type": "new-sdo"},
 				"external-ext": map[string]string{"impact_type": impactType}}}
 		im := Impact{Common: ic, ImpactCategory: "external", Criticality: core.Criticality, Description: text, ImpactedRefs: victims}
@@ -547,7 +577,27 @@ func harmText(h *pb.HarmAssessment) string {
 	if h.EconomicHarmUsd > 0 {
 		fmt.Fprintf(&b, "Economic harm: USD %d. ", h.EconomicHarmUsd)
 	}
+	// Harm assessment v2 (app version 12).
+	for _, hm := range h.Harms {
+		fmt.Fprintf(&b, "Harm (%s, %s order): %s", human(hm.Dimension), human(hm.Order), hm.Description)
+		if est := hm.Estimate; est != nil {
+			fmt.Fprintf(&b, " Estimate: %d %s (range %d to %d).", est.Best, hm.Unit, est.Min, est.Max)
+		}
+		if hm.DurationHours > 0 {
+			fmt.Fprintf(&b, " Lasted %d hours.", hm.DurationHours)
+		}
+		b.WriteString(" ")
+	}
+	if len(h.VulnerableGroups) > 0 {
+		fmt.Fprintf(&b, "Vulnerable groups: %s. ", strings.Join(h.VulnerableGroups, "; "))
+	}
 	fmt.Fprintf(&b, "Causation confidence: %s.", enum.Name(h.CausationConfidence))
+	if len(h.CoAssessors) > 0 {
+		fmt.Fprintf(&b, " Joint assessment with %s.", strings.Join(h.CoAssessors, ", "))
+	}
+	for _, d := range h.Dissents {
+		fmt.Fprintf(&b, " Dissent (%s): %s", d.Member, d.Statement)
+	}
 	return strings.TrimSpace(b.String())
 }
 

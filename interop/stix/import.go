@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
@@ -68,7 +69,51 @@ type Imported struct {
 	Records []*pb.Record
 	// Sources are the STIX ids of the incidents they came from.
 	Sources []string
-	Report  *Report
+	// Attributions are the attribution records a normledger export
+	// carried on its attributed-to relationships, in bundle order. They
+	// name incidents of Records, which get their record ids only when
+	// committed: submit them after Records, as Link returns them.
+	Attributions []*ImportedAttribution
+	Report       *Report
+}
+
+// ImportedAttribution is an attribution record waiting for the record ids
+// of the incidents it attributes.
+type ImportedAttribution struct {
+	// Record is the attribution as signed at the source, with no
+	// incidents (Link fills them in), no refs and no client time.
+	Record *pb.Record
+	// Incidents are the indexes in Imported.Records of the attributed
+	// incidents, in the order the source record named them.
+	Incidents []int
+	// Source is the STIX id of the first relationship that carried it.
+	Source string
+}
+
+// Link returns the attribution records to submit once the imported
+// incidents are committed, ids[i] being the record id Records[i] got:
+// copies of Attributions whose incidents name those records.
+func (imp *Imported) Link(ids []string) ([]*pb.Record, error) {
+	if len(ids) != len(imp.Records) {
+		return nil, fmt.Errorf("stix: %d record ids for %d imported incidents", len(ids), len(imp.Records))
+	}
+	var out []*pb.Record
+	for _, a := range imp.Attributions {
+		rec := proto.Clone(a.Record).(*pb.Record)
+		at := rec.GetAttribution()
+		if at == nil {
+			return nil, fmt.Errorf("stix: %s: not an attribution", a.Source)
+		}
+		at.Incidents = nil
+		for _, k := range a.Incidents {
+			if k < 0 || k >= len(ids) || !ledger.IsRecordID(ids[k]) {
+				return nil, fmt.Errorf("stix: %s: no record id for imported incident %d", a.Source, k)
+			}
+			at.Incidents = append(at.Incidents, ids[k])
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }
 
 var (
@@ -104,8 +149,11 @@ var timestampProps = []string{"created", "modified", "published", "valid_from", 
 	"first_observed", "last_observed", "start_time", "stop_time"}
 
 // Import reads a STIX 2.1 bundle and turns its incidents into incident
-// disclosures. A bad bundle is an *Error naming the offending value, and
-// nothing is returned to submit.
+// disclosures, and the attributions a normledger export carried on its
+// attributed-to relationships into attribution records of those incidents
+// (Imported.Attributions, submitted after the incidents: Link). A bad
+// bundle is an *Error naming the offending value, and nothing is returned
+// to submit.
 func Import(data []byte, opt ImportOptions) (*Imported, error) {
 	if len(data) > MaxBundleBytes {
 		return nil, bad("", "%d bytes exceed the limit of %d", len(data), MaxBundleBytes)
@@ -170,10 +218,16 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 	}
 	out := &Imported{Report: &Report{Skipped: map[string]int{}}}
 	seen := map[string]bool{}
+	// imported maps the record id an imported incident had at its source
+	// (normledger exports) to its index in out.Records.
+	imported := map[string]int{}
 	for i, o := range objs {
 		m := o.(map[string]any)
 		id := m["id"].(string)
 		typ := m["type"].(string)
+		if typ == "relationship" && m["relationship_type"] == "attributed-to" && recordExt(m) != nil {
+			continue // an attribution: read once the incidents are
+		}
 		if typ != "incident" {
 			out.Report.Skipped[typ]++
 			continue
@@ -190,13 +244,22 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 		if err != nil {
 			return nil, err
 		}
+		if x := recordExt(m); x != nil {
+			if rid, _ := x["record_id"].(string); rid != "" {
+				imported[rid] = len(out.Records)
+			}
+		}
 		out.Records = append(out.Records, rec)
 		out.Sources = append(out.Sources, id)
+	}
+	if err := importAttributions(objs, byID, imported, opt, out); err != nil {
+		return nil, err
 	}
 	if len(out.Report.Skipped) == 0 {
 		out.Report.Skipped = nil
 	}
 	out.Report.Exported = len(out.Records)
+	out.Report.Attributions = len(out.Attributions)
 	if len(out.Records) > 0 {
 		out.Report.NotCarried = NotCarried
 	}
@@ -352,7 +415,7 @@ func checkObject(ptr string, m map[string]any) error {
 
 // Incident properties an import reads; any other is reported unmapped.
 var incidentRead = map[string]bool{"type": true, "spec_version": true, "id": true, "created": true, "modified": true,
-	"name": true, "description": true, "object_marking_refs": true, "extensions": true}
+	"name": true, "description": true, "object_marking_refs": true, "extensions": true, "labels": true}
 
 var coreRead = map[string]bool{"extension_type": true, "determination": true, "investigation_status": true,
 	"criticality": true, "impact_refs": true}
@@ -370,6 +433,13 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 		if !incidentRead[k] {
 			unmapped("/"+ptrEsc(k), "no ledger field")
 		}
+	}
+	// The label "exercise" marks exercise traffic (record.exercise); other
+	// labels have no ledger field.
+	labels, _ := m["labels"].([]any)
+	exercise := slices.Contains(labels, any("exercise"))
+	if slices.ContainsFunc(labels, func(l any) bool { return l != "exercise" }) {
+		unmapped("/labels", "no ledger field")
 	}
 	for _, k := range slices.Sorted(maps.Keys(exts)) {
 		if k != IncidentCoreExtension {
@@ -411,8 +481,10 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 		switch det, _ := core["determination"].(string); det {
 		case "false-positive":
 			return nil, bad(cptr+"/determination", "a false positive is not an incident to disclose")
-		case "blocked", "failed-attempt":
-			unmapped("/extensions/"+ptrEsc(IncidentCoreExtension)+"/determination", fmt.Sprintf("%q has no ledger field (the disclosure reads as an incident)", det))
+		case "blocked":
+			d.Outcome = pb.IncidentOutcome_INCIDENT_OUTCOME_BLOCKED
+		case "failed-attempt":
+			d.Outcome = pb.IncidentOutcome_INCIDENT_OUTCOME_FAILED_ATTEMPT
 		case "confirmed", "suspected", "":
 		default:
 			return nil, bad(cptr+"/determination", "%q is not in incident-determination-enum", det)
@@ -469,7 +541,7 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 	if len(d.Sectors) == 0 {
 		return nil, bad(ptr, "no sector: the incident's victims name no industry sector the ledger knows; pass the sectors to assume")
 	}
-	rec := &pb.Record{SchemaVersion: 1, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: d}}
+	rec := &pb.Record{SchemaVersion: 1, Exercise: exercise, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: d}}
 	rec.Tlp = tlpOf(m["object_marking_refs"])
 	return rec, nil
 }
@@ -525,8 +597,36 @@ func victimSectors(incident string, byID map[string]map[string]any) []pb.Sector 
 	return out
 }
 
-// fromRecordExtension decodes the record a normledger export carried.
+// recordExt is the normledger record extension of object m, or nil.
+func recordExt(m map[string]any) map[string]any {
+	exts, _ := m["extensions"].(map[string]any)
+	x, _ := exts[RecordExtension].(map[string]any)
+	return x
+}
+
+// fromRecordExtension decodes the incident disclosure a normledger export
+// carried.
 func fromRecordExtension(ptr string, x map[string]any, rep *Report) (*pb.Record, error) {
+	rec, err := decodeRecordExtension(ptr, x)
+	if err != nil {
+		return nil, err
+	}
+	if rec.GetIncidentDisclosure() == nil {
+		return nil, bad(ptr+"/record", "an incident's record is not an incident disclosure")
+	}
+	if len(rec.Refs) > 0 {
+		rep.Unmapped = append(rep.Unmapped, fmt.Sprintf("%s/record/refs: %d references to records of the exporting ledger dropped", ptr, len(rec.Refs)))
+		rec.Refs = nil
+	}
+	rec.ClientTime = nil
+	rec.SchemaVersion = 1
+	return rec, nil
+}
+
+// decodeRecordExtension decodes the record of a normledger record
+// extension: an amendment as its new version (with the amendment's TLP
+// and exercise flag where the new version sets none).
+func decodeRecordExtension(ptr string, x map[string]any) (*pb.Record, error) {
 	raw, ok := x["record"]
 	if !ok {
 		return nil, bad(ptr+"/record", "the normledger extension carries no record")
@@ -540,7 +640,7 @@ func fromRecordExtension(ptr string, x map[string]any, rep *Report) (*pb.Record,
 		return nil, bad(ptr+"/record", "not a normledger record: %v", err)
 	}
 	if am := rec.GetAmendment(); am != nil {
-		tlp := rec.Tlp
+		tlp, exercise := rec.Tlp, rec.Exercise
 		rec = am.Replacement
 		if rec == nil {
 			return nil, bad(ptr+"/record/amendment", "no replacement")
@@ -548,15 +648,7 @@ func fromRecordExtension(ptr string, x map[string]any, rep *Report) (*pb.Record,
 		if rec.Tlp == pb.Tlp_TLP_UNSPECIFIED {
 			rec.Tlp = tlp
 		}
+		rec.Exercise = rec.Exercise || exercise
 	}
-	if rec.GetIncidentDisclosure() == nil {
-		return nil, bad(ptr+"/record", "an incident's record is not an incident disclosure")
-	}
-	if len(rec.Refs) > 0 {
-		rep.Unmapped = append(rep.Unmapped, fmt.Sprintf("%s/record/refs: %d references to records of the exporting ledger dropped", ptr, len(rec.Refs)))
-		rec.Refs = nil
-	}
-	rec.ClientTime = nil
-	rec.SchemaVersion = 1
 	return rec, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -66,9 +67,9 @@ func mustJSON(v any) string {
 	return string(bz)
 }
 
-// Export the scenario, import its incidents into a fresh chain, export
-// again: the incidents are equal field by field, and what STIX cannot
-// carry is listed.
+// Export the scenario, import its incidents and attributions into a fresh
+// chain, export again: the incidents and attributions are equal field by
+// field, and what STIX cannot carry is listed.
 func TestRoundTrip(t *testing.T) {
 	a := scenario(t)
 	first, _ := export(t, a.input(), stix.Filter{})
@@ -76,22 +77,58 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(imp.Records) != 3 { // the disclosure, its amendment, and the incident withholding the operator's name
-		t.Fatalf("imported %d incidents, want 3", len(imp.Records))
+	// The disclosure, its amendment, the incident withholding the
+	// operator's name, the near-miss and the intermediate report; the
+	// co-signed attribution.
+	if len(imp.Records) != 5 || len(imp.Attributions) != 1 || imp.Report.Attributions != 1 || imp.Report.Exported != 5 {
+		t.Fatalf("imported %d incidents and %d attributions, want 5 and 1", len(imp.Records), len(imp.Attributions))
 	}
-	if len(imp.Report.NotCarried) == 0 || imp.Report.Skipped["identity"] == 0 || imp.Report.Skipped["note"] == 0 {
+	if len(imp.Report.NotCarried) == 0 || imp.Report.Skipped["identity"] == 0 || imp.Report.Skipped["note"] == 0 ||
+		imp.Report.Skipped["threat-actor"] == 0 {
 		t.Fatalf("the import report does not say what it left: %+v", imp.Report)
+	}
+	if d := imp.Records[3].GetIncidentDisclosure(); d.Outcome != pb.IncidentOutcome_INCIDENT_OUTCOME_BLOCKED {
+		t.Fatalf("the near-miss came back as %v", d)
 	}
 	b := newChain(t)
 	b.now = t0.Add(24 * time.Hour)
-	for _, rec := range imp.Records {
-		b.block(b.sign("xbb", rec))
-	}
-	b.block()
-	second, rep := export(t, b.input(), stix.Filter{Kinds: []pb.RecordKind{pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE}})
+	second, rep := replay(t, b, imp, "xbb")
 	if len(rep.NotCarried) == 0 {
 		t.Fatal("the export does not list what STIX cannot carry")
 	}
+	compareIncidents(t, first, second)
+	compareAttributions(t, first, second)
+}
+
+// replay signs the imported incidents as author on chain c, then the
+// attributions linked to them (co-signed by their co-attributors), and
+// exports the incidents and attributions of the chain.
+func replay(t *testing.T, c *chain, imp *stix.Imported, author string) ([]byte, *stix.Report) {
+	t.Helper()
+	var ids []string
+	for _, rec := range imp.Records {
+		tx := c.sign(author, rec)
+		c.block(tx)
+		ids = append(ids, ledger.RecordID(tx))
+	}
+	atts, err := imp.Link(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imp.Link(ids[1:]); err == nil {
+		t.Fatal("Link takes a wrong number of ids")
+	}
+	for _, rec := range atts {
+		c.block(c.sign(author, rec, rec.GetAttribution().CoAttributors...))
+	}
+	c.block()
+	return export(t, c.input(), stix.Filter{Kinds: []pb.RecordKind{pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE, pb.RecordKind_RECORD_KIND_ATTRIBUTION}})
+}
+
+// compareIncidents checks that the incidents of two exports are equal
+// field by field (the second being of records imported from the first).
+func compareIncidents(t *testing.T, first, second []byte) {
+	t.Helper()
 	x, y := incidentsOf(t, first), incidentsOf(t, second)
 	if len(x) != len(y) {
 		t.Fatalf("%d incidents, then %d", len(x), len(y))
@@ -107,6 +144,96 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if x[i]["id"] == y[i]["id"] {
 			t.Errorf("incident %d: the new chain's record has the old id", i)
+		}
+	}
+}
+
+// attribution is what of an exported attribution must survive a round
+// trip: the STIX content of its relationships and threat actors, the
+// record (incidents aside), and the incidents it attributes (by their
+// disclosures, which have other record ids on another chain).
+type attribution struct {
+	stix      []string
+	record    *pb.Record
+	incidents []*pb.IncidentDisclosure
+}
+
+// attributionsOf reads the attributions of an export, in bundle order.
+func attributionsOf(t *testing.T, bz []byte) []*attribution {
+	t.Helper()
+	var b struct {
+		Objects []map[string]any `json:"objects"`
+	}
+	if err := json.Unmarshal(bz, &b); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]map[string]any{}
+	disclosures := map[string]*pb.IncidentDisclosure{} // by record id
+	for _, o := range b.Objects {
+		byID[o["id"].(string)] = o
+		if o["type"] == "incident" {
+			_, d, _ := content(t, o)
+			x := o["extensions"].(map[string]any)[stix.RecordExtension].(map[string]any)
+			disclosures[x["record_id"].(string)] = d
+		}
+	}
+	var out []*attribution
+	index := map[string]*attribution{}
+	for _, o := range b.Objects {
+		if o["type"] != "relationship" || o["relationship_type"] != "attributed-to" {
+			continue
+		}
+		exts, _ := o["extensions"].(map[string]any)
+		x, ok := exts[stix.RecordExtension].(map[string]any)
+		if !ok {
+			continue
+		}
+		rid := x["record_id"].(string)
+		a := index[rid]
+		if a == nil {
+			rec := new(pb.Record)
+			if err := protojson.Unmarshal([]byte(mustJSON(x["record"])), rec); err != nil {
+				t.Fatal(err)
+			}
+			a = &attribution{record: rec}
+			for _, inc := range rec.GetAttribution().Incidents {
+				a.incidents = append(a.incidents, disclosures[inc])
+			}
+			rec.GetAttribution().Incidents = nil
+			index[rid] = a
+			out = append(out, a)
+		}
+		ta := byID[o["target_ref"].(string)]
+		src := byID[o["source_ref"].(string)]
+		a.stix = append(a.stix, fmt.Sprintf("description=%v confidence=%v markings=%v labels=%v incident=%v actor=%v %v %v %v",
+			o["description"], o["confidence"], o["object_marking_refs"], o["labels"], src["name"],
+			ta["name"], ta["threat_actor_types"], ta["description"], ta["object_marking_refs"]))
+	}
+	return out
+}
+
+// compareAttributions checks that the attributions of two exports are
+// equal field by field, the second's naming the second's incidents.
+func compareAttributions(t *testing.T, first, second []byte) {
+	t.Helper()
+	x, y := attributionsOf(t, first), attributionsOf(t, second)
+	if len(x) == 0 || len(x) != len(y) {
+		t.Fatalf("%d attributions, then %d", len(x), len(y))
+	}
+	for i := range x {
+		if !proto.Equal(x[i].record, y[i].record) {
+			t.Errorf("attribution %d differs:\n%v\n%v", i, x[i].record, y[i].record)
+		}
+		if len(x[i].incidents) != len(y[i].incidents) {
+			t.Fatalf("attribution %d: %d incidents, then %d", i, len(x[i].incidents), len(y[i].incidents))
+		}
+		for j := range x[i].incidents {
+			if x[i].incidents[j] == nil || !proto.Equal(x[i].incidents[j], y[i].incidents[j]) {
+				t.Errorf("attribution %d, incident %d: not the same incident:\n%v\n%v", i, j, x[i].incidents[j], y[i].incidents[j])
+			}
+		}
+		if strings.Join(x[i].stix, "\n") != strings.Join(y[i].stix, "\n") {
+			t.Errorf("attribution %d: STIX content differs:\n%s\n%s", i, strings.Join(x[i].stix, "\n"), strings.Join(y[i].stix, "\n"))
 		}
 	}
 }
@@ -230,7 +357,8 @@ func TestImportBadBundles(t *testing.T) {
 }
 
 // The importer never panics, and what it accepts is a record the ledger's
-// format checks would look at (an incident disclosure with a body).
+// format checks would look at (an incident disclosure with a body, an
+// attribution of imported incidents).
 func FuzzImport(f *testing.F) {
 	f.Add([]byte(`{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[]}`))
 	f.Add([]byte(`{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[{"type":"incident","spec_version":"2.1","id":"incident--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T09:00:00.000Z","name":"X-1","extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"property-extension","determination":"confirmed","investigation_status":"open","criticality":50,"impact_refs":["impact--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"]}}}]}`))
@@ -248,6 +376,19 @@ func FuzzImport(f *testing.F) {
 		for _, r := range imp.Records {
 			if r.GetIncidentDisclosure() == nil || ledger.KindOf(r) != pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE {
 				t.Fatalf("imported a non-incident %v", r)
+			}
+		}
+		ids := make([]string, len(imp.Records))
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%064x", i)
+		}
+		atts, err := imp.Link(ids)
+		if err != nil || len(atts) != len(imp.Attributions) {
+			t.Fatalf("link: %v", err)
+		}
+		for _, r := range atts {
+			if at := r.GetAttribution(); at == nil || len(at.Incidents) == 0 {
+				t.Fatalf("imported an attribution of no incident, or not an attribution: %v", r)
 			}
 		}
 	})

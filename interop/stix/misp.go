@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/normledger/normledger/ledger"
@@ -21,6 +23,15 @@ import (
 // that mirrors STIX Incident Core), its text, impacts and ledger link as
 // attributes, and the TLP as a tlp: tag. Values are strings, as the format
 // wants; uuids are UUIDv5 like the STIX ids, so re-exports update events.
+//
+// A near-miss carries the incident object's determination (blocked,
+// failed-attempt), exercise traffic the exercise:generic tag of MISP's
+// exercise taxonomy. An attribution rides in the events of the incidents
+// it attributes: one attribute per attributed party of MISP's own type for
+// it (threat-actor, category Attribution) whose comment says the
+// attribution in words (withheld values never, as in STIX), and a link to
+// the signed record, tagged with the attribution's TLP (and exercise)
+// tags. It is left out of an event whose TLP is less strict than its own.
 
 // MISPIncidentTemplate is the MISP object template "incident".
 const (
@@ -61,17 +72,18 @@ type MISPTag struct {
 
 // MISPAttribute is an attribute of an event or object.
 type MISPAttribute struct {
-	UUID           string `json:"uuid"`
-	ObjectRelation string `json:"object_relation,omitempty"`
-	Type           string `json:"type"`
-	Category       string `json:"category"`
-	Value          string `json:"value"`
-	ToIDs          bool   `json:"to_ids"`
-	Distribution   string `json:"distribution"`
-	Timestamp      string `json:"timestamp"`
-	Comment        string `json:"comment"`
-	Deleted        bool   `json:"deleted"`
-	FirstSeen      string `json:"first_seen,omitempty"`
+	UUID           string    `json:"uuid"`
+	ObjectRelation string    `json:"object_relation,omitempty"`
+	Type           string    `json:"type"`
+	Category       string    `json:"category"`
+	Value          string    `json:"value"`
+	ToIDs          bool      `json:"to_ids"`
+	Distribution   string    `json:"distribution"`
+	Timestamp      string    `json:"timestamp"`
+	Comment        string    `json:"comment"`
+	Deleted        bool      `json:"deleted"`
+	FirstSeen      string    `json:"first_seen,omitempty"`
+	Tag            []MISPTag `json:"Tag,omitempty"`
 }
 
 // MISPObject is an object (a template instance) of an event.
@@ -93,6 +105,39 @@ var tlpColour = map[pb.Tlp]string{pb.Tlp_TLP_CLEAR: "#ffffff", pb.Tlp_TLP_GREEN:
 	pb.Tlp_TLP_AMBER_STRICT: "#FFC000", pb.Tlp_TLP_RED: "#FF2B2B"}
 
 func mispUUID(name string) string { return uuid.NewSHA1(Namespace, []byte("misp\x00"+name)).String() }
+
+// MISPExerciseTag marks exercise traffic: the "generic" (unnamed exercise)
+// predicate of MISP's exercise taxonomy.
+const MISPExerciseTag = "exercise:generic"
+
+// tlpRank orders TLP levels by strictness; an unmarked record restricts
+// nothing more than TLP:CLEAR.
+func tlpRank(t pb.Tlp) int {
+	if t == pb.Tlp_TLP_UNSPECIFIED {
+		return int(pb.Tlp_TLP_CLEAR)
+	}
+	return int(t)
+}
+
+// mispTags are the tags of a record's TLP and exercise flag.
+func mispTags(tlp pb.Tlp, exercise bool) []MISPTag {
+	var tags []MISPTag
+	if m := markingOf(tlp); m != nil {
+		tags = append(tags, MISPTag{Name: m.misp, Colour: tlpColour[tlp], Exportable: true})
+	}
+	if exercise {
+		tags = append(tags, MISPTag{Name: MISPExerciseTag, Exportable: true})
+	}
+	return tags
+}
+
+// mispAttribution is an attribution the MISP export carries.
+type mispAttribution struct {
+	r       *pb.StoredRecord
+	body    *pb.Record
+	tlp     pb.Tlp
+	carried bool
+}
 
 // MISP exports the incident disclosures f selects (amendments as their new
 // version) as MISP events: {"response": [{"Event": ...}, ...]}, the shape
@@ -117,6 +162,40 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 			}
 		}
 	}
+	// The attributions (not retracted) by the incident records they name,
+	// when the kind filter lets them through.
+	var attributions []*mispAttribution
+	attributed := map[string][]*mispAttribution{}
+	for _, r := range in.Records {
+		if retracted[r.Id] || r.Kind != pb.RecordKind_RECORD_KIND_ATTRIBUTION && r.Kind != pb.RecordKind_RECORD_KIND_AMENDMENT {
+			continue
+		}
+		tx, err := ledger.DecodeTx(r.Tx, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record %s: %w", r.Id, err)
+		}
+		rec := tx.Body.Record
+		body := rec
+		if am := rec.GetAmendment(); am != nil {
+			body = am.Replacement
+		}
+		at := body.GetAttribution()
+		if at == nil || len(f.Kinds) > 0 && !slices.Contains(f.Kinds, r.Kind) && !slices.Contains(f.Kinds, pb.RecordKind_RECORD_KIND_ATTRIBUTION) {
+			continue
+		}
+		a := &mispAttribution{r: r, body: body, tlp: body.Tlp}
+		if a.tlp == pb.Tlp_TLP_UNSPECIFIED {
+			a.tlp = rec.Tlp
+		}
+		if rec.Exercise {
+			a.body = proto.Clone(body).(*pb.Record)
+			a.body.Exercise = true
+		}
+		attributions = append(attributions, a)
+		for _, inc := range at.Incidents {
+			attributed[inc] = append(attributed[inc], a)
+		}
+	}
 	for _, r := range in.Records {
 		if retracted[r.Id] {
 			rep.Skipped["retracted "+ledger.KindNameOf(r.Kind)]++
@@ -133,7 +212,9 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 		}
 		d := body.GetIncidentDisclosure()
 		if d == nil {
-			rep.Skipped[ledger.KindNameOf(r.Kind)]++
+			if body.GetAttribution() == nil {
+				rep.Skipped[ledger.KindNameOf(r.Kind)]++
+			} // else counted below, unless an event carries it
 			continue
 		}
 		if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, r.Kind) && !slices.Contains(f.Kinds, pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE) {
@@ -162,13 +243,15 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 			threat = "4"
 		}
 		analysis := map[pb.DisclosureStage]string{pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING: "0",
-			pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION: "1", pb.DisclosureStage_DISCLOSURE_STAGE_FINAL: "2"}[d.Stage]
+			pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION: "1", pb.DisclosureStage_DISCLOSURE_STAGE_FINAL: "2",
+			pb.DisclosureStage_DISCLOSURE_STAGE_INTERMEDIATE: "1", pb.DisclosureStage_DISCLOSURE_STAGE_PROGRESS: "1"}[d.Stage]
 		crit := "Not Specified"
 		if c, ok := criticality[d.Severity]; ok {
 			crit = map[int]string{15: "Low", 40: "Moderate", 70: "High", 95: "Extreme"}[c]
 		}
 		status := map[pb.DisclosureStage]string{pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING: "new",
-			pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION: "open", pb.DisclosureStage_DISCLOSURE_STAGE_FINAL: "closed"}[d.Stage]
+			pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION: "open", pb.DisclosureStage_DISCLOSURE_STAGE_FINAL: "closed",
+			pb.DisclosureStage_DISCLOSURE_STAGE_INTERMEDIATE: "open", pb.DisclosureStage_DISCLOSURE_STAGE_PROGRESS: "open"}[d.Stage]
 		obj := MISPObject{UUID: mispUUID(r.Id + "/incident"), Name: "incident", MetaCategory: "misc",
 			Description:  "Incident object template as described in STIX 2.1 Incident object and its core extension.",
 			TemplateUUID: MISPIncidentTemplate, TemplateVersion: MISPIncidentTemplateVersion, Timestamp: ts, Distribution: "5",
@@ -179,16 +262,16 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 				attr("criticality", "text", "Other", crit, "from severity "+enum.Name(d.Severity)),
 				attr("investigation_status", "text", "Other", status, "from stage "+enum.Name(d.Stage)),
 			}}
-		if d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING {
+		if det, ok := determination[d.Outcome]; ok {
+			obj.Attribute = append(obj.Attribute, attr("determination", "text", "Other", det, "near-miss: outcome "+enum.Name(d.Outcome)))
+		} else if d.Stage == pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING {
 			obj.Attribute = append(obj.Attribute, attr("determination", "text", "Other", "suspected", ""))
 		}
 		ev := MISPEvent{UUID: mispUUID(r.Id), Info: oneLine(d.IncidentRef + ": " + withheld(d.Summary, body.Redaction)), Date: r.BlockTime.AsTime().UTC().Format("2006-01-02"),
 			ThreatLevelID: threat, Analysis: analysis, Distribution: "1", Timestamp: ts, PublishTimestamp: "0",
 			Orgc:   MISPOrg{Name: orDefault(names[r.Author], r.Author), UUID: mispUUID("member/" + r.Author)},
 			Object: []MISPObject{obj}}
-		if m := markingOf(tlp); m != nil {
-			ev.Tag = []MISPTag{{Name: m.misp, Colour: tlpColour[tlp], Exportable: true}}
-		}
+		ev.Tag = mispTags(tlp, rec.Exercise || body.Exercise)
 		ev.Attribute = append(ev.Attribute, attr("", "link", "Internal reference", strings.TrimSuffix(in.BaseURL, "/")+"/v1/records/"+r.Id+"?prove=true",
 			"the signed record on the normledger ledger, with its merkle proof"))
 		for _, s := range d.Sectors {
@@ -200,15 +283,36 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 		for _, im := range d.Impacts {
 			ev.Attribute = append(ev.Attribute, attr("", "text", "Other", im, "impact"))
 		}
-		for _, t := range []struct {
-			name string
-			ts   interface{ IsValid() bool }
-		}{{"first_observed_at", d.FirstObservedAt}, {"detected_at", d.DetectedAt}, {"aware_at", d.AwareAt},
-			{"contained_at", d.ContainedAt}, {"remediated_at", d.RemediatedAt}} {
-			if p, ok := t.ts.(*timestamppb.Timestamp); ok && p != nil {
-				ev.Attribute = append(ev.Attribute, attr("", "datetime", "Other", p.AsTime().UTC().Format("2006-01-02T15:04:05.000000+00:00"), t.name))
+		if v := d.Vulnerability; v != nil {
+			comment := strings.TrimSpace(fmt.Sprintf("vulnerability of %s; actively exploited: %v", orDefault(v.Product, "an unnamed product"), v.ActivelyExploited))
+			if cve.MatchString(v.Identifier) {
+				ev.Attribute = append(ev.Attribute, attr("", "vulnerability", "External analysis", v.Identifier, comment))
+			} else {
+				ev.Attribute = append(ev.Attribute, attr("", "text", "Other", "vulnerability: "+v.Identifier, comment))
 			}
 		}
+		for _, t := range []struct {
+			name string
+			ts   *timestamppb.Timestamp
+		}{{"first_observed_at", d.FirstObservedAt}, {"detected_at", d.DetectedAt}, {"aware_at", d.AwareAt},
+			{"contained_at", d.ContainedAt}, {"remediated_at", d.RemediatedAt}, {"corrective_measure_at", d.CorrectiveMeasureAt}} {
+			if t.ts != nil {
+				ev.Attribute = append(ev.Attribute, attr("", "datetime", "Other", t.ts.AsTime().UTC().Format("2006-01-02T15:04:05.000000+00:00"), t.name))
+			}
+		}
+		evTime := r.BlockTime.AsTime().Unix()
+		for _, a := range attributed[r.Id] {
+			if tlpRank(a.tlp) > tlpRank(tlp) {
+				continue // stricter than the event: not in it
+			}
+			ev.Attribute = append(ev.Attribute, mispAttributionAttributes(in, names, r.Id, a)...)
+			// The event changed when the attribution came.
+			if t := a.r.BlockTime.AsTime(); t.Unix() > evTime {
+				evTime = t.Unix()
+			}
+			a.carried = true
+		}
+		ev.Timestamp = strconv.FormatInt(evTime, 10)
 		count := len(ev.Attribute)
 		for _, o := range ev.Object {
 			count += len(o.Attribute)
@@ -216,6 +320,11 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 		ev.AttributeCount = strconv.Itoa(count)
 		out.Response = append(out.Response, wrapped{ev})
 		rep.Exported++
+	}
+	for _, a := range attributions {
+		if !a.carried {
+			rep.Skipped[ledger.KindNameOf(a.r.Kind)]++
+		}
 	}
 	if len(rep.Skipped) == 0 {
 		rep.Skipped = nil
@@ -230,6 +339,29 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 	}
 	buf.WriteByte('\n')
 	return buf.Bytes(), rep, nil
+}
+
+// cve is the shape MISP's vulnerability attribute type accepts.
+var cve = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
+
+// mispAttributionAttributes are the attributes of attribution a in the
+// event of incident record incident: a threat-actor attribute per party,
+// saying the attribution in words (never a withheld value), and a link to
+// the signed record.
+func mispAttributionAttributes(in Input, names map[string]string, incident string, a *mispAttribution) []MISPAttribute {
+	at := a.body.GetAttribution()
+	ts := strconv.FormatInt(a.r.BlockTime.AsTime().Unix(), 10)
+	tags := mispTags(a.tlp, a.body.Exercise)
+	var out []MISPAttribute
+	for _, p := range at.Attributed {
+		name := orDefault(names[p.Party], p.Party)
+		out = append(out, MISPAttribute{UUID: mispUUID(incident + "/attribution/" + a.r.Id + "/" + p.Party), Type: "threat-actor",
+			Category: "Attribution", Value: name, Distribution: "5", Timestamp: ts, Tag: tags,
+			Comment: withheld(attributionText(a.r.Author, at, p, name), a.body.Redaction)})
+	}
+	return append(out, MISPAttribute{UUID: mispUUID(incident + "/attribution/" + a.r.Id), Type: "link", Category: "Internal reference",
+		Value: strings.TrimSuffix(in.BaseURL, "/") + "/v1/records/" + a.r.Id + "?prove=true", Distribution: "5", Timestamp: ts, Tag: tags,
+		Comment: "the signed " + human(at.Kind) + " attribution on the normledger ledger, with its merkle proof"})
 }
 
 func orDefault(s, d string) string {

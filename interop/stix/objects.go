@@ -116,10 +116,20 @@ type Grouping struct {
 // Relationship is a STIX relationship.
 type Relationship struct {
 	Common
+	// Confidence is the STIX confidence (0-100) of the assertion.
+	Confidence       *int   `json:"confidence,omitempty"`
 	RelationshipType string `json:"relationship_type"`
 	Description      string `json:"description,omitempty"`
 	SourceRef        string `json:"source_ref"`
 	TargetRef        string `json:"target_ref"`
+}
+
+// ThreatActor is a STIX threat actor: a party an attribution names.
+type ThreatActor struct {
+	Common
+	Name             string   `json:"name"`
+	Description      string   `json:"description,omitempty"`
+	ThreatActorTypes []string `json:"threat_actor_types,omitempty"`
 }
 
 // RecordExt is the normledger record extension of an exported object.
@@ -138,6 +148,9 @@ type RecordExt struct {
 	PledgeState string `json:"pledge_state,omitempty"`
 	// RetractedBy is the retraction that withdrew the record, if any.
 	RetractedBy string `json:"retracted_by,omitempty"`
+	// Exercise says the record is exercise traffic (record.exercise, app
+	// version 12), repeated here so a consumer need not decode the record.
+	Exercise bool `json:"exercise,omitempty"`
 }
 
 // Marshal writes a bundle as indented JSON; the official TLP marking

@@ -2,10 +2,13 @@
 // the exchange format of national CSIRTs, MISP and OpenCTI.
 //
 // Export maps incident disclosures to incident objects with the Incident
-// Core extension (and impact objects), harm assessments and findings to
-// notes, challenges to opinions, pledges to reports, members to
-// identities, record references to relationships and TLP markings to the
-// official TLP 2.0 marking definitions (copied verbatim, tlp/). Everything a
+// Core extension (and impact objects; a near-miss's outcome as the
+// determination blocked or failed-attempt), harm assessments and findings
+// to notes, challenges to opinions, pledges to reports, attributions to
+// threat actors and attributed-to relationships from the attributed
+// incidents (attribution.go), members to identities, record references to
+// relationships, exercise traffic to the label "exercise" and TLP markings
+// to the official TLP 2.0 marking definitions (copied verbatim, tlp/). Everything a
 // record says that STIX has no property for travels in the normledger
 // record extension (extension.json, its JSON schema in schema.json): the
 // record exactly as signed, decoded, so an export can be imported again
@@ -127,7 +130,9 @@ func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.
 // (beside the note of its request record).
 func CaseGroupingID(caseID string) string { return ID("grouping", caseID) }
 
-// RecordObjectID is the STIX id of the object a record is exported as.
+// RecordObjectID is the STIX id of the object a record is exported as; ""
+// for kinds not exported, and for attributions, which are exported as
+// several objects (AttributionThreatActorID, AttributionRelationshipID).
 func RecordObjectID(kind pb.RecordKind, recordID string) string {
 	switch kind {
 	case pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE:

@@ -29,6 +29,7 @@ var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 // chain is an in-memory ledger fed block by block.
 type chain struct {
 	t       testing.TB
+	id      string // chain id
 	st      *store.Store
 	reg     *ledger.Registry
 	members map[string]fixture.Member
@@ -37,17 +38,21 @@ type chain struct {
 	now     time.Time
 }
 
-func newChain(t testing.TB) *chain {
+func newChain(t testing.TB) *chain { return newChainID(t, chainID) }
+
+// newChainID is a chain with chain id id (another ledger: the same record
+// signed there has another id).
+func newChainID(t testing.TB, id string) *chain {
 	t.Helper()
 	ms := fixture.Dev(3, fixture.SeededKey)
 	st, err := store.OpenMem()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.InitGenesis(chainID, fixture.Genesis(ms), 1, ledger.CurrentAppVersion); err != nil {
+	if _, err := st.InitGenesis(id, fixture.Genesis(ms), 1, ledger.CurrentAppVersion); err != nil {
 		t.Fatal(err)
 	}
-	return &chain{t: t, st: st, reg: ledger.DefaultRegistry(), members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}
+	return &chain{t: t, id: id, st: st, reg: ledger.DefaultRegistry(), members: fixture.ByID(ms), seq: map[string]uint64{}, now: t0}
 }
 
 func (c *chain) sign(author string, rec *pb.Record, co ...string) []byte {
@@ -58,7 +63,7 @@ func (c *chain) sign(author string, rec *pb.Record, co ...string) []byte {
 	for _, m := range co {
 		cs = append(cs, c.members[m].Signer())
 	}
-	tx, err := ledger.BuildTx(&pb.TxBody{ChainId: chainID, Sequence: c.seq[author], Record: rec}, c.members[author].Signer(), cs...)
+	tx, err := ledger.BuildTx(&pb.TxBody{ChainId: c.id, Sequence: c.seq[author], Record: rec}, c.members[author].Signer(), cs...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -70,7 +75,7 @@ func (c *chain) block(txs ...[]byte) {
 	c.t.Helper()
 	c.height++
 	c.now = c.now.Add(time.Minute)
-	b := ledger.Block{ChainID: chainID, Height: c.height, Time: c.now, Params: ledger.DefaultParams()}
+	b := ledger.Block{ChainID: c.id, Height: c.height, Time: c.now, Params: ledger.DefaultParams()}
 	if err := c.st.BeginBlock(c.height); err != nil {
 		c.t.Fatal(err)
 	}
@@ -129,7 +134,7 @@ func (c *chain) input() stix.Input {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return stix.Input{ChainID: chainID, BaseURL: "http://127.0.0.1:1317", GenesisTime: t0, Members: ms, Records: recs, At: c.now}
+	return stix.Input{ChainID: c.id, BaseURL: "http://127.0.0.1:1317", GenesisTime: t0, Members: ms, Records: recs, At: c.now}
 }
 
 func export(t *testing.T, in stix.Input, f stix.Filter) ([]byte, *stix.Report) {
@@ -172,7 +177,11 @@ func TestExportGolden(t *testing.T) {
 		t.Fatal("two exports of the same records differ")
 	}
 	golden(t, "scenario.stix.json", got)
-	if rep.Exported != 10 || len(rep.NotCarried) == 0 || rep.Skipped["notification"] == 0 { // 6 records, a case request, its reply, a protest and a redacted incident
+	// 6 records, a case request, its reply, a protest, a redacted incident,
+	// a joint harm assessment, an attribution, a near-miss and an
+	// intermediate report.
+	if rep.Exported != 14 || len(rep.NotCarried) == 0 || rep.Skipped["notification"] == 0 || rep.Skipped["methodology"] != 1 ||
+		rep.Skipped["declaration"] != 1 {
 		t.Fatalf("report %+v", rep)
 	}
 	// A withheld value never reaches the feed: the redacted incident says
@@ -186,8 +195,14 @@ func TestExportGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "scenario.misp.json", mispOut)
-	if mrep.Exported != 3 { // the disclosure, its amendment and the redacted incident
+	if mrep.Exported != 5 { // the disclosure, its amendment, the redacted incident, the near-miss and the intermediate report
 		t.Fatalf("MISP events: %d", mrep.Exported)
+	}
+	// The attribution rides in the event of the incident it attributes
+	// (so it is not left out), the near-miss says how it ended.
+	if mrep.Skipped["attribution"] != 0 || !bytes.Contains(mispOut, []byte(`"type": "threat-actor"`)) ||
+		!bytes.Contains(mispOut, []byte(`"value": "blocked"`)) || bytes.Contains(mispOut, []byte("Northgrid")) {
+		t.Fatalf("MISP: attribution or near-miss missing, or a withheld value leaks (report %+v)", mrep)
 	}
 }
 
@@ -203,7 +218,8 @@ var (
 var requiredProps = map[string][]string{
 	"identity": {"name"}, "incident": {"name"}, "note": {"content", "object_refs"}, "opinion": {"opinion", "object_refs"},
 	"report": {"name", "published", "object_refs"}, "relationship": {"relationship_type", "source_ref", "target_ref"},
-	"impact": {"impact_category", "extensions"}, "extension-definition": {"created_by_ref", "name", "schema", "version", "extension_types"},
+	"threat-actor": {"name"},
+	"impact":       {"impact_category", "extensions"}, "extension-definition": {"created_by_ref", "name", "schema", "version", "extension_types"},
 	"marking-definition": {"created", "extensions"},
 }
 
@@ -214,6 +230,8 @@ var vocab = map[string][]string{
 	"opinion":              {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"},
 	"identity_class":       {"individual", "group", "system", "organization", "class", "unknown"},
 	"impact_type":          {"economic", "emergency-services", "foreign-relations", "national-security", "public-confidence", "public-health", "public-safety"},
+	"threat_actor_types": {"activist", "competitor", "crime-syndicate", "criminal", "hacker", "insider-accidental", "insider-disgruntled",
+		"nation-state", "sensationalist", "spy", "terrorist", "unknown"},
 	"sectors": {"agriculture", "aerospace", "automotive", "chemical", "commercial", "communications", "construction", "defense",
 		"education", "energy", "engineering", "entertainment", "financial-services", "government", "emergency-services",
 		"government-local", "government-national", "government-public-services", "government-regional", "healthcare",
@@ -314,6 +332,16 @@ func TestExportValid(t *testing.T) {
 		if v, ok := o["opinion"]; ok && !in(vocab["opinion"], v.(string)) {
 			where("opinion %v", v)
 		}
+		if list, ok := o["threat_actor_types"].([]any); ok {
+			for _, s := range list {
+				if !in(vocab["threat_actor_types"], s.(string)) {
+					where("threat_actor_type %v", s)
+				}
+			}
+		}
+		if v, ok := o["confidence"].(float64); ok && (v < 0 || v > 100 || v != float64(int(v))) {
+			where("confidence %v", v)
+		}
 		exts, _ := o["extensions"].(map[string]any)
 		for k, v := range exts {
 			e := v.(map[string]any)
@@ -397,7 +425,7 @@ func TestExportValid(t *testing.T) {
 			}
 		}
 	}
-	for _, typ := range []string{"identity", "incident", "impact", "note", "opinion", "report", "relationship", "marking-definition", "extension-definition"} {
+	for _, typ := range []string{"identity", "incident", "impact", "note", "opinion", "report", "relationship", "threat-actor", "marking-definition", "extension-definition"} {
 		if types[typ] == 0 {
 			t.Errorf("no %s object in the scenario's export: %v", typ, types)
 		}
@@ -507,11 +535,19 @@ func TestExportFilters(t *testing.T) {
 		return rep.Exported
 	}
 	all := count(stix.Filter{})
-	if n := count(stix.Filter{Kinds: []pb.RecordKind{pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE}}); n != 3 { // the disclosure, its amendment and the redacted incident
+	// The disclosure, its amendment, the redacted incident, the near-miss
+	// and the intermediate report.
+	if n := count(stix.Filter{Kinds: []pb.RecordKind{pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE}}); n != 5 {
 		t.Fatalf("incidents: %d", n)
 	}
-	if n := count(stix.Filter{Member: "lumen"}); n != 1 {
+	if n := count(stix.Filter{Kinds: []pb.RecordKind{pb.RecordKind_RECORD_KIND_ATTRIBUTION}}); n != 1 {
+		t.Fatalf("attributions: %d", n)
+	}
+	if n := count(stix.Filter{Member: "lumen"}); n != 2 { // its finding, and the harm assessment it co-signed
 		t.Fatalf("lumen's: %d", n)
+	}
+	if n := count(stix.Filter{Member: "xcc"}); n != 2 { // the near-miss, and the attribution it co-signed
+		t.Fatalf("xcc's: %d", n)
 	}
 	if n := count(stix.Filter{Since: t0.Add(6 * time.Minute)}); n == 0 || n >= all {
 		t.Fatalf("since: %d of %d", n, all)

@@ -57,6 +57,8 @@ var redactable = map[protoreflect.Name][]protoreflect.Name{
 	"harm_assessment":     {"methodology", "persons_affected", "physical_harm", "economic_harm_usd"},
 	"finding":             {"summary", "evidence_refs", "methodology"},
 	"notification":        {"summary", "geo_scope"},
+	// App version 12: an attribution's evidence in words and summary.
+	"attribution": {"evidence", "summary"},
 }
 
 // Body returns the body message of r and the name of its oneof case ("",

@@ -478,6 +478,12 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if ledger.RulesNewInV11(gs.GetGovernance()) && appVersion < ledger.AppVersionDisclosure {
 		return fmt.Errorf("init genesis: a governance rule for authorize_order needs app version %d (genesis says %d)", ledger.AppVersionDisclosure, appVersion)
 	}
+	if f := ledger.ParamsNewInV12(gs.GetParams()); f != "" && appVersion < ledger.AppVersionEvidence {
+		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionEvidence, appVersion)
+	}
+	if ledger.RulesNewInV12(gs.GetGovernance()) && appVersion < ledger.AppVersionEvidence {
+		return fmt.Errorf("init genesis: a governance rule for adopt_statement needs app version %d (genesis says %d)", ledger.AppVersionEvidence, appVersion)
+	}
 	s.appVersion = appVersion
 	if appVersion > ledger.GenesisAppVersion {
 		// A chain at GenesisAppVersion holds no UpgradeState (as before

@@ -24,7 +24,7 @@ func grpcCode(c ledger.Code) codes.Code {
 	case ledger.CodeBadSignature, ledger.CodeUnknownSigner, ledger.CodeUnknownKey, ledger.CodeKeyInactive, ledger.CodeCoSignature:
 		return codes.Unauthenticated
 	case ledger.CodeClassNotAllowed, ledger.CodeNotAuthor, ledger.CodeNotRecipient, ledger.CodeMemberInactive, ledger.CodeNotCaseParty,
-		ledger.CodeOrderNotEntitled, ledger.CodeNotApproved:
+		ledger.CodeOrderNotEntitled, ledger.CodeNotApproved, ledger.CodeAttributionNotAllowed, ledger.CodeNotAssessor:
 		return codes.PermissionDenied
 	case ledger.CodeReplay, ledger.CodeSequenceGap, ledger.CodeDuplicateRecord:
 		return codes.AlreadyExists

@@ -61,6 +61,7 @@ var api = map[string]func(req []byte) any{
 	"verifyObligation": verifyObligation,
 	"verifyAbsence":    verifyAbsence,
 	"verifyCase":       verifyCase,
+	"verifyProposal":   verifyProposal,
 	"version":          versionInfo,
 }
 
@@ -500,6 +501,37 @@ func verifyObligation(req []byte) any {
 		return out
 	}
 	out.OK, out.Obligation, out.Height = true, display(o), resp.Height
+	return out
+}
+
+type proposalResult struct {
+	result
+	// Proposal is the proven proposal state; Votes the proven votes, in
+	// electorate order (an elector without one is proven not to have voted).
+	Proposal json.RawMessage   `json:"proposal,omitempty"`
+	Votes    []json.RawMessage `json:"votes,omitempty"`
+	Height   int64             `json:"height,omitempty"`
+}
+
+// verifyProposal checks a proposal answer (GET /v1/proposals/{id}?prove=true)
+// with verifiers.Proposal: the proposal state and every elector's vote or
+// its absence (app version 12's collective statements are proposals).
+func verifyProposal(req []byte) any {
+	out := &proposalResult{}
+	r, resp, err := readAnswer(req, 0, new(pb.GetProposalResponse))
+	if err != nil {
+		out.Reason = err.Error()
+		return out
+	}
+	p, votes, err := verifiers.Proposal(r.AppHash, r.ID, resp)
+	if err != nil {
+		out.Reason = err.Error()
+		return out
+	}
+	out.OK, out.Proposal, out.Height = true, display(p), resp.Height
+	for _, v := range votes {
+		out.Votes = append(out.Votes, display(v))
+	}
 	return out
 }
 

@@ -215,7 +215,7 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(Call("version", "")), &v); err != nil || !v.OK || v.API != APIVersion {
 		t.Fatalf("version: %+v, %v", v, err)
 	}
-	want := []string{"verifyAbsence", "verifyCase", "verifyHeaders", "verifyMember", "verifyObligation", "verifyRecord", "version"}
+	want := []string{"verifyAbsence", "verifyCase", "verifyHeaders", "verifyMember", "verifyObligation", "verifyProposal", "verifyRecord", "version"}
 	if !slices.Equal(v.Functions, want) {
 		t.Fatalf("functions %v, want %v", v.Functions, want)
 	}

@@ -142,3 +142,34 @@ func (v *Verifier) Case(ctx context.Context, id string) (*pb.CaseState, []*pb.Ob
 	}
 	return c, obs, resp.Height, at.Time, nil
 }
+
+// ProposalSource serves proposals with their vote proofs.
+type ProposalSource interface {
+	Proposal(ctx context.Context, id string, height int64, prove bool) (*pb.GetProposalResponse, error)
+}
+
+// Proposal proves proposal id and every elector's vote (or its absence)
+// at v.At (or the newest attested height) against the light-client-
+// verified header, and returns them with the height.
+func (v *Verifier) Proposal(ctx context.Context, id string) (*pb.ProposalState, []*pb.VoteState, int64, error) {
+	src, ok := v.API.(ProposalSource)
+	if !ok {
+		return nil, nil, 0, errors.New("this API serves no proposals")
+	}
+	resp, err := src.Proposal(ctx, id, v.At, true)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if v.At > 0 && resp.Height != v.At {
+		return nil, nil, 0, verifiers.Failf("asked for proposal %s at height %d, got height %d", id, v.At, resp.Height)
+	}
+	lb, err := v.Light.Header(ctx, resp.Height+1)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	p, votes, err := verifiers.Proposal(lb.AppHash, id, resp)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("proposal %s at height %d: %w", id, resp.Height, err)
+	}
+	return p, votes, resp.Height, nil
+}

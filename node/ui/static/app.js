@@ -35,6 +35,18 @@ async function api(path) {
 const short = (v, prefix) => (v || "").replace(prefix, "").toLowerCase();
 const shortId = (id) => (id || "").slice(0, 12);
 const when = (t) => (t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+// words is an enum value as words: "clear and convincing".
+const words = (v, prefix) => short(v, prefix).replaceAll("_", " ");
+// hex is protojson bytes (base64) as lowercase hex.
+function hex(b64) {
+  try {
+    return Array.from(atob(b64 || ""), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+  } catch (e) {
+    return "";
+  }
+}
+// tag is a small marker: EXERCISE, NEAR-MISS, digest matches...
+const tag = (text, cls, attrs) => el("span", { class: "badge " + cls, ...(attrs || {}), text });
 
 // ---- the verifier ---------------------------------------------------------
 
@@ -141,13 +153,18 @@ async function provenObligation(id) {
 }
 
 // recompute checks a figure against the proven obligations it lists: every
-// one must verify and have the status the figure counts it under.
-async function recompute(ids, expect) {
+// one must verify and have the status the figure counts it under, and be
+// an exercise duty exactly when the figure counts exercise duties (real
+// figures never count one).
+async function recompute(ids, expect, exercise = false) {
   for (const id of ids) {
     const { ans, res } = await provenObligation(id);
     if (!res.ok) return { ok: false, reason: res.reason };
     const st = short(ans.obligation.status, "OBLIGATION_STATUS_");
     if (!expect(st)) return { ok: false, reason: `obligation ${shortId(id)} is ${st} in its proof` };
+    if (Boolean(ans.obligation.exercise) !== exercise) {
+      return { ok: false, reason: `obligation ${shortId(id)} is ${exercise ? "a real duty" : "an exercise duty"} in its proof, counted as ${exercise ? "exercise" : "real"}` };
+    }
   }
   return { ok: true };
 }
@@ -185,6 +202,12 @@ async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
   const od = c.overdue || {};
   overdue.textContent = String(od.count || 0);
   if (Number(od.count || 0) > 0) overdue.className = "status-overdue";
+  // Exercise duties, apart: never in the figures above.
+  const ex = (c.exerciseObligations || []).filter((x) => Number(x.count || 0) > 0);
+  if (ex.length) {
+    overdue.append(el("div", { class: "exercise-note" }, tag("EXERCISE", "exercise", { "data-marker": "exercise" }),
+      " apart: " + ex.map((x) => `${x.count} ${words(x.status, "OBLIGATION_STATUS_")}`).join(", ")));
+  }
   const ta = c.timeToAcknowledge || {};
   ack.textContent = Number(ta.samples || 0) ? `${Math.round(Number(ta.medianSeconds || 0) / 60)} min (median of ${ta.samples})` : "—";
   if (!mres.ok) return;
@@ -196,6 +219,12 @@ async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
     let met = 0;
     res = ids.length === den ? await recompute(ids, (s) => { if (s === "met") met++; return ["met", "met_late", "overdue"].includes(s); }) : { ok: false, reason: "the on-time rate does not match the obligations it lists" };
     if (res.ok && met !== num) res = { ok: false, reason: `on-time rate: ${met} of the proven obligations were met on time, the node says ${num}` };
+  }
+  for (const x of ex) {
+    if (!res.ok) break;
+    const ids = x.obligationIds || [];
+    const want = short(x.status, "OBLIGATION_STATUS_");
+    res = ids.length === Number(x.count || 0) ? await recompute(ids, (s) => s === want, true) : { ok: false, reason: "an exercise count does not match the obligations it lists" };
   }
   const b = cell.querySelector(".badge");
   if (!res.ok) {
@@ -210,25 +239,42 @@ async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
 
 // ---- obligations ---------------------------------------------------------------
 
+// loadObligations lists the obligations of one status, real duties first
+// and exercise duties (placed by exercise traffic) apart below them, each
+// marked EXERCISE as its proof says: they never count in compliance.
 async function loadObligations(status, table) {
   const ans = await api(`/v1/obligations?status=${status}&height=${state.height}&prove=true&limit=200`);
   const tbody = $(table + " tbody");
   tbody.replaceChildren();
-  const obs = ans.obligations || [];
-  if (!obs.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: `no ${status} obligations` })));
-  obs.sort((a, b) => (a.due < b.due ? -1 : 1));
-  for (let i = 0; i < obs.length; i++) {
-    const o = obs[i];
-    const st = short(o.status, "OBLIGATION_STATUS_");
-    const tr = el("tr", { class: st, "data-obligation": o.id });
-    tr.append(el("td", {}, el("code", { text: shortId(o.id) })), el("td", { text: short(o.kind, "OBLIGATION_KIND_") }),
-      el("td", { text: o.debtor }), el("td", { text: (o.creditors || []).join(", ") }),
-      el("td", { class: st === "overdue" ? "status-overdue" : "", text: when(o.due) + (st === "overdue" ? " (overdue)" : "") }));
+  // Each with its verification; the proven obligation when it verifies,
+  // else the node's claim under its NOT VERIFIED badge.
+  const rows = (ans.obligations || []).map((o, i) => {
     const res = withHeader("verifyObligation", { id: o.id, answer: { obligation: o, height: ans.height, proof: (ans.proofs || [])[i] } });
-    tr.append(badge(res));
-    tbody.append(tr);
+    return { o: (res.ok && res.obligation) || o, res };
+  });
+  const real = rows.filter((x) => !x.o.exercise), drills = rows.filter((x) => x.o.exercise);
+  const byDue = (a, b) => (a.o.due < b.o.due ? -1 : 1);
+  real.sort(byDue);
+  drills.sort(byDue);
+  const count = $(table + "-count");
+  if (count) count.textContent = `${real.length} real` + (drills.length ? `; ${drills.length} exercise, apart` : "");
+  if (!real.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: `no ${status} obligations` })));
+  const row = ({ o, res }) => {
+    const st = short(o.status, "OBLIGATION_STATUS_");
+    const tr = el("tr", { class: st + (o.exercise ? " exercise" : ""), "data-obligation": o.id });
+    const kind = el("td", { text: short(o.kind, "OBLIGATION_KIND_") });
+    if (o.exercise) kind.append(" ", tag("EXERCISE", "exercise", { "data-marker": "exercise", title: "placed by exercise traffic: never counts in compliance" }));
+    tr.append(el("td", {}, el("code", { text: shortId(o.id) })), kind,
+      el("td", { text: o.debtor }), el("td", { text: (o.creditors || []).join(", ") }),
+      el("td", { class: st === "overdue" ? "status-overdue" : "", text: when(o.due) + (st === "overdue" ? " (overdue)" : "") }), badge(res));
+    return tr;
+  };
+  for (const x of real) tbody.append(row(x));
+  if (drills.length) {
+    tbody.append(el("tr", { class: "exercise-head" }, el("td", { colspan: "6", text: `Exercise duties (${drills.length}): drills, kept apart; they never count in compliance` })));
+    for (const x of drills) tbody.append(row(x));
   }
-  return obs.length;
+  return rows.length;
 }
 
 // ---- sealed notices -----------------------------------------------------------------
@@ -407,6 +453,110 @@ async function loadCases() {
     const tr = el("tr", { "data-case": c.id });
     tr.append(el("td", {}, el("code", { text: shortId(c.id) })), el("td", { text: parties }), el("td", { text: c.conduct }), stage,
       el("td", {}, caseTimeline(c)), el("td", {}, caseDuties(obs)), badge(res));
+    tbody.append(tr);
+  }
+}
+
+// ---- collective statements -----------------------------------------------------------
+
+// sha256Hex is SHA-256 of text (UTF-8) in hex, computed in this page; null
+// where the page has no crypto.subtle (not a secure context: https or
+// localhost).
+async function sha256Hex(text) {
+  if (!globalThis.crypto || !crypto.subtle) return null;
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// checkStatement proves an adopt_statement proposal p (as the node lists
+// it): its record, which gives the statement's title, text and digest as
+// the proposer signed them, and its state and every elector's vote (or
+// proven absence of one) at the page's height (verifyProposal). What the
+// row shows of status and votes is the proven state, never the listing.
+async function checkStatement(p) {
+  const out = { res: { ok: true }, st: null, proposer: "", votes: [], proven: null };
+  const fail = (reason) => ({ ...out, res: { ok: false, reason } });
+  let ans;
+  try {
+    ans = await api(`/v1/records/${p.id}?height=${state.height}&prove=true`);
+  } catch (e) {
+    return fail(`proposal record ${shortId(p.id)}: ${e.message}`);
+  }
+  const rres = withHeader("verifyRecord", { id: p.id, answer: ans });
+  // The statement as the verifier decoded it from the signed bytes; an
+  // unverified answer shows the node's copy under NOT VERIFIED.
+  const tx = ((rres.ok && rres.record) || ans.record || {}).decoded || {};
+  const prop = ((tx.body || {}).record || {}).proposal || {};
+  out.st = (prop.action || {}).adoptStatement || null;
+  out.proposer = (tx.body || {}).signer || p.proposer;
+  if (!rres.ok) return fail(rres.reason);
+  if (!out.st) return fail(`record ${shortId(p.id)} does not adopt a statement`);
+  let pans;
+  try {
+    pans = await api(`/v1/proposals/${p.id}?height=${state.height}&prove=true`);
+  } catch (e) {
+    return fail(`proposal state: ${e.message}`);
+  }
+  const pres = withHeader("verifyProposal", { id: p.id, answer: pans });
+  if (!pres.ok) return fail(`proposal state: ${pres.reason}`);
+  out.proven = pres.proposal || {};
+  if (out.proven.proposer !== out.proposer) return fail("the proven proposal state is not the proven proposal record's");
+  for (const v of pres.votes || []) {
+    out.votes.push(`${v.elector}: ${short(v.option, "VOTE_OPTION_")}`);
+  }
+  if (short(p.status, "PROPOSAL_STATUS_") !== short(out.proven.status, "PROPOSAL_STATUS_")) {
+    return fail(`the node lists it ${short(p.status, "PROPOSAL_STATUS_")}; proven: ${short(out.proven.status, "PROPOSAL_STATUS_")}`);
+  }
+  return out;
+}
+
+async function loadStatements() {
+  const tbody = $("#statements-table tbody");
+  let props = [];
+  try {
+    for (const st of ["passed", "voting"]) {
+      const a = await api(`/v1/proposals?status=${st}&height=${state.height}&limit=200`);
+      props.push(...(a.proposals || []));
+    }
+  } catch (e) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "reason", text: e.message })));
+    return;
+  }
+  props = props.filter((p) => p.action === "GOV_ACTION_ADOPT_STATEMENT");
+  tbody.replaceChildren();
+  if (!props.length) tbody.append(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "no collective statements" })));
+  for (const p of props) {
+    let { res, st, proposer, votes, proven } = await checkStatement(p);
+    const shown = proven || p;
+    const what = el("td", { class: "statement" });
+    if (st) {
+      what.append(el("strong", { text: st.title || p.title || "" }), el("blockquote", { class: "statement-text", text: st.text || "" }));
+      if ((st.normRefs || []).length) what.append(el("div", { class: "muted", text: "norms: " + st.normRefs.join(", ") }));
+    } else {
+      what.append(el("span", { class: "muted", text: p.title || "" }));
+    }
+    // The digest, checked here: SHA-256 of the text shown.
+    const digest = el("td", { class: "statement-digest" });
+    if (st) {
+      const got = await sha256Hex(st.text || ""), want = hex(st.textDigest);
+      if (got === null) {
+        digest.append(tag("digest not checked", "pending", { "data-digest": "unchecked", title: "this page has no crypto.subtle (open it over https or from localhost)" }));
+      } else if (got === want) {
+        digest.append(tag("digest matches", "ok", { "data-digest": "match" }), el("div", { class: "muted" }, el("code", { class: "digest", text: want })));
+      } else {
+        digest.append(tag("DIGEST MISMATCH", "bad", { "data-digest": "mismatch" }),
+          el("div", { class: "reason" }, "SHA-256 of the text is ", el("code", { class: "digest", text: got }), ", its textDigest ", el("code", { class: "digest", text: want || "(none)" })));
+        if (res.ok) res = { ok: false, reason: "the statement's text does not hash to its textDigest" };
+      }
+    }
+    const status = short(shown.status, "PROPOSAL_STATUS_");
+    const adoption = el("td", { class: "statement-adoption" },
+      status === "passed" ? el("span", { class: res.ok ? "adopted" : "", text: `adopted ${when(shown.decidedAt)}` }) : el("span", { text: `${status}, voting until ${when(shown.deadline)}` }));
+    if (votes.length) adoption.append(list(votes));
+    const tr = el("tr", { "data-statement": p.id, "data-status": status });
+    tr.append(what, el("td", {}, el("code", { text: proposer || "" }), el("div", { class: "muted" }, el("code", { text: shortId(p.id), title: p.id }), " ", when(p.createdAt))),
+      adoption, digest, badge(res));
+    if (res.ok) tr.lastChild.querySelector(".badge").title = "statement proven as signed; its state and every elector's vote proven at this height";
     tbody.append(tr);
   }
 }
@@ -615,11 +765,30 @@ async function loadRecords() {
     const tr = el("tr", { "data-record": r.id });
     const open = el("button", { class: "link", type: "button", text: shortId(r.id) });
     open.addEventListener("click", () => showRecord(i));
-    tr.append(el("td", { text: r.seq }), el("td", { text: when(r.blockTime) }), el("td", { text: short(r.kind, "RECORD_KIND_") }),
-      el("td", { text: r.author }), el("td", {}, open), badge(verifyListed(i)));
+    const res = verifyListed(i);
+    const kind = el("td", { text: short(r.kind, "RECORD_KIND_") });
+    for (const m of recordMarkers(res)) kind.append(" ", m);
+    tr.append(el("td", { text: r.seq }), el("td", { text: when(r.blockTime) }), kind,
+      el("td", { text: r.author }), el("td", {}, open), badge(res));
     tbody.append(tr);
   });
   return recs;
+}
+
+const nearMiss = (d) => ["INCIDENT_OUTCOME_BLOCKED", "INCIDENT_OUTCOME_FAILED_ATTEMPT"].includes((d || {}).outcome);
+
+// recordMarkers are a record's EXERCISE and NEAR-MISS markers, read only
+// from the record as the verifier decoded it from the signed bytes: an
+// unverified answer gets none.
+function recordMarkers(res) {
+  if (!res.ok) return [];
+  const rec = (((res.record || {}).decoded || {}).body || {}).record || {};
+  const out = [];
+  if (rec.exercise) out.push(tag("EXERCISE", "exercise", { "data-marker": "exercise", title: "exercise traffic: its duties count apart, never in compliance" }));
+  if (nearMiss(rec.incidentDisclosure)) {
+    out.push(tag("NEAR-MISS", "near-miss", { "data-marker": "near-miss", title: `a near-miss: ${words(rec.incidentDisclosure.outcome, "INCIDENT_OUTCOME_")}` }));
+  }
+  return out;
 }
 
 function listedAnswer(i) {
@@ -664,9 +833,136 @@ function showRecord(i) {
   // unverified answer shows the node's copy under its NOT VERIFIED badge.
   const tx = (res.ok && res.record && res.record.decoded) || r.decoded || {};
   const rec = (tx.body && tx.body.record) || {};
-  $("#detail-body").replaceChildren(renderValue(rec));
+  const markers = $("#detail-markers");
+  markers.replaceChildren();
+  for (const m of recordMarkers(res)) markers.append(" ", m);
+  const signers = (res.ok ? res.signers : r.signers) || [];
+  const summary = recordSummary(rec, signers, (res.ok && res.record) || r);
+  $("#detail-summary").replaceChildren(...summary);
+  $("#detail-body").replaceChildren(...(summary.length ? [el("h4", { text: "Every field" })] : []), renderValue(rec));
   showWithheld(i, res.ok ? rec : null);
   $("#record-detail").scrollIntoView();
+}
+
+// ---- readable summaries (docs/evidence.md) ----------------------------------------
+
+// facts is a definition list of the entries that have a value.
+function facts(entries) {
+  const dl = el("dl", { class: "summary" });
+  for (const [k, v] of entries) {
+    if (v === undefined || v === null || v === "" || (v instanceof Element && v.matches("ul:empty"))) continue;
+    dl.append(el("dt", { text: k }), el("dd", {}, v));
+  }
+  return dl;
+}
+
+const list = (items) => {
+  const ul = el("ul", { class: "summary-list" });
+  for (const x of items || []) ul.append(el("li", {}, x));
+  return ul;
+};
+const idList = (ids) => list((ids || []).map((id) => el("code", { text: shortId(id), title: id })));
+
+// coSigners says, for each member a record names as co-signing (its
+// co-attributors, co-assessors), whether it signed the transaction: the
+// signers are the verifier's, read from the signed transaction (the author
+// first, then each co-signer).
+function coSigners(members, signers) {
+  const co = new Set((signers || []).slice(1));
+  return list((members || []).map((m) => el("span", { "data-cosigner": m, "data-cosigned": co.has(m) ? "true" : "false" }, el("code", { text: m }), ": ",
+    co.has(m) ? tag("co-signed the transaction", "ok") : tag("DID NOT CO-SIGN the transaction", "bad"))));
+}
+
+const dimensions = ["PHYSICAL", "PSYCHOLOGICAL", "ECONOMIC", "DIGITAL", "SOCIETAL", "INFORMATIONAL"];
+const dimensionRank = (d) => dimensions.indexOf(short(d, "HARM_DIMENSION_").toUpperCase());
+const orderRank = (o) => ["FIRST", "SECOND", "THIRD"].indexOf(short(o, "EFFECT_ORDER_").toUpperCase());
+
+function estimateText(e, unit) {
+  if (!e) return "not estimated";
+  const n = (x) => Number(x || 0).toLocaleString("en");
+  return `${n(e.best)} ${unit || ""} (${n(e.min)} to ${n(e.max)})`.replace("  ", " ");
+}
+
+function harmsTable(harms) {
+  const sorted = [...(harms || [])].sort((a, b) => dimensionRank(a.dimension) - dimensionRank(b.dimension) || orderRank(a.order) - orderRank(b.order));
+  const tbody = el("tbody");
+  for (const h of sorted) {
+    const hours = Number(h.durationHours || 0);
+    tbody.append(el("tr", { "data-harm": short(h.dimension, "HARM_DIMENSION_") },
+      el("td", { text: words(h.dimension, "HARM_DIMENSION_") }), el("td", { text: words(h.order, "EFFECT_ORDER_") + " order" }),
+      el("td", { text: h.description || "" }), el("td", { text: estimateText(h.estimate, h.unit) }),
+      el("td", { text: hours ? `${hours} h` : "unknown or not over" })));
+  }
+  return el("table", { class: "harms" }, el("thead", {}, el("tr", {}, ...["Dimension", "Order", "Harm", "Estimate (best, range)", "Duration"].map((t) => el("th", { text: t })))), tbody);
+}
+
+// recordSummary is what a reader needs of a record of the evidence kinds,
+// in words, above the record's full fields.
+function recordSummary(rec, signers, r) {
+  const out = [];
+  if (rec.exercise) {
+    out.push(el("p", { class: "exercise-note" }, tag("EXERCISE", "exercise"), " Exercise traffic: the duties it places are drills, counted apart and never in compliance."));
+  }
+  const inc = rec.incidentDisclosure;
+  if (nearMiss(inc)) {
+    out.push(el("p", { class: "near-miss-note" }, tag("NEAR-MISS", "near-miss"), ` Outcome: ${words(inc.outcome, "INCIDENT_OUTCOME_")}; the attack did not take effect.`));
+  }
+  const a = rec.attribution;
+  if (a) {
+    const hours = Number(a.replyWithinHours || 0) || 720;
+    const by = r.blockTime ? new Date(Date.parse(r.blockTime) + hours * 3600e3).toISOString() : "";
+    out.push(el("h4", { text: `Attribution (${words(a.kind, "ATTRIBUTION_KIND_")})` }), facts([
+      ["kind", words(a.kind, "ATTRIBUTION_KIND_")],
+      ["standard of proof", words(a.standardOfProof, "STANDARD_OF_PROOF_")],
+      ["legal basis", a.legalBasis],
+      ["confidence", `${words(a.confidence, "CONFIDENCE_") || "unspecified"} (intent: ${words(a.intentConfidence, "CONFIDENCE_") || "unspecified"})`],
+      ["incidents", idList(a.incidents)],
+      ["attributed to", list((a.attributed || []).map((p) => el("span", {}, el("code", { text: p.party }), `: ${words(p.conduct, "CONDUCT_BASIS_") || "conduct basis unspecified"}`)))],
+      ["co-attributors", coSigners(a.coAttributors, signers)],
+      ["reply window", `${hours} hours${a.replyWithinHours ? "" : " (the default)"}: each attributed state owes a reply by ${when(by)}`],
+      ["evidence digest", a.evidenceDigest ? el("code", { class: "digest", text: hex(a.evidenceDigest) }) : "none"],
+      ["evidence", list(a.evidence)],
+      ["summary", a.summary],
+    ]));
+  }
+  const d = rec.declaration;
+  if (d) {
+    out.push(el("h4", { text: `National declaration for ${d.year || "no year"}` }), facts([
+      ["year", String(d.year || "")],
+      ["doctrine", d.doctrineSummary],
+      ["thresholds", list(d.thresholds)],
+      ["organisation", list((d.organisation || []).map((b) => `${b.name}: ${b.role || ""}`))],
+      ["terminology", list((d.terminology || []).map((t) => el("span", {}, el("b", { text: t.term }), `: ${t.definition || ""}`)))],
+      ["strategy documents", list(d.strategyRefs)],
+    ]));
+  }
+  const h = rec.harmAssessment;
+  if (h && (h.harms || h.methodologyRef || h.coAssessors || h.dissents || h.vulnerableGroups || h.cascadeRefs)) {
+    out.push(el("h4", { text: "Harm assessment" }), facts([
+      ["status", words(h.status, "ASSESSMENT_STATUS_")],
+      ["method", h.methodologyRef ? el("code", { text: shortId(h.methodologyRef), title: h.methodologyRef }) : ""],
+      ["incidents", idList(h.subjectIncidents)],
+      ["persons affected", h.personsAffected ? estimateText(h.personsAffected, "persons") : ""],
+      ["causation confidence", words(h.causationConfidence, "CONFIDENCE_")],
+      ["harms", (h.harms || []).length ? harmsTable(h.harms) : ""],
+      ["vulnerable groups", list(h.vulnerableGroups)],
+      ["cascades from", idList(h.cascadeRefs)],
+      ["co-assessors", coSigners(h.coAssessors, signers)],
+      ["dissents", list((h.dissents || []).map((x) => el("span", { "data-dissent": x.member }, el("code", { text: x.member }), `: “${x.statement || ""}”`)))],
+    ]));
+  }
+  const m = rec.methodology;
+  if (m) {
+    out.push(el("h4", { text: `Method: ${m.name || ""} ${m.version || ""}` }), facts([
+      ["name", m.name],
+      ["version", m.version],
+      ["document digest", m.documentDigest ? el("code", { class: "digest", text: hex(m.documentDigest) }) : ""],
+      ["document", m.uri],
+      ["summary", m.summary],
+      ["dimensions", list((m.dimensions || []).map((x) => words(x, "HARM_DIMENSION_")))],
+    ]));
+  }
+  return out;
 }
 
 // ---- withheld fields (docs/disclosure.md) ----------------------------------------
@@ -761,12 +1057,17 @@ async function loadCharts() {
     kinds[k] = (kinds[k] || 0) + 1;
   }
   bars($("#chart-kinds"), Object.entries(kinds).sort());
+  // Real duties only: exercise duties are counted apart.
   const statuses = [];
+  let drills = 0;
   for (const s of ["open", "met", "met_late", "overdue", "waived"]) {
     const a = await api(`/v1/obligations?status=${s}&height=${state.height}&limit=200`);
-    statuses.push([s, (a.obligations || []).length]);
+    const obs = a.obligations || [];
+    statuses.push([s, obs.filter((o) => !o.exercise).length]);
+    drills += obs.length - statuses[statuses.length - 1][1];
   }
   bars($("#chart-status"), statuses, (l) => (l === "overdue" ? "overdue" : ""));
+  $("#status-caption").textContent = "Obligations by status (real duties" + (drills ? `; ${drills} exercise duties apart)` : ")");
 }
 
 // ---- start ------------------------------------------------------------------------
@@ -806,7 +1107,7 @@ async function refresh() {
       status.textContent = "NOT VERIFIED: " + e.message;
     }
   }
-  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed(), loadDirectory(), loadCases()]);
+  await Promise.all([loadMembers(), loadObligations("overdue", "#overdue-table"), loadObligations("open", "#open-table"), loadRecords(), loadSealed(), loadDirectory(), loadCases(), loadStatements()]);
   await loadCharts();
   document.body.dataset.loaded = "true";
 }
@@ -822,6 +1123,10 @@ async function main() {
   } catch (e) {
     console.warn("no filter values: " + e.message);
   }
+  // Filters given in the address: a link to a filtered list, or the form
+  // sent as a plain GET.
+  const params = new URLSearchParams(location.search);
+  for (const k of ["kind", "author", "sector"]) if (params.get(k)) $("#f-" + k).value = params.get(k);
   $("#record-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadRecords().then(loadCharts); });
   $("#sealed-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadSealed(); });
   $("#disclosures-file").addEventListener("change", (ev) => { if (ev.target.files.length) checkDisclosures(ev.target.files[0]); });

@@ -40,6 +40,8 @@ const (
 	GovAction_GOV_ACTION_SOFTWARE_UPGRADE     GovAction = 11
 	// App version 11.
 	GovAction_GOV_ACTION_AUTHORIZE_ORDER GovAction = 12
+	// App version 12: adopt a collective statement.
+	GovAction_GOV_ACTION_ADOPT_STATEMENT GovAction = 13
 )
 
 // Enum value maps for GovAction.
@@ -58,6 +60,7 @@ var (
 		10: "GOV_ACTION_SET_GOVERNANCE_RULES",
 		11: "GOV_ACTION_SOFTWARE_UPGRADE",
 		12: "GOV_ACTION_AUTHORIZE_ORDER",
+		13: "GOV_ACTION_ADOPT_STATEMENT",
 	}
 	GovAction_value = map[string]int32{
 		"GOV_ACTION_UNSPECIFIED":          0,
@@ -73,6 +76,7 @@ var (
 		"GOV_ACTION_SET_GOVERNANCE_RULES": 10,
 		"GOV_ACTION_SOFTWARE_UPGRADE":     11,
 		"GOV_ACTION_AUTHORIZE_ORDER":      12,
+		"GOV_ACTION_ADOPT_STATEMENT":      13,
 	}
 )
 
@@ -243,8 +247,11 @@ type Params struct {
 	Ladder      *EscalationLadder `protobuf:"bytes,5,opt,name=ladder,proto3" json:"ladder,omitempty"`
 	// App version 11 (docs/disclosure.md): the windows of protective orders.
 	DisclosureWindows *DisclosureWindows `protobuf:"bytes,6,opt,name=disclosure_windows,json=disclosureWindows,proto3" json:"disclosure_windows,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// App version 12: a state's next national declaration is due this many
+	// days after its last (0: 365).
+	DeclarationIntervalDays uint32 `protobuf:"varint,7,opt,name=declaration_interval_days,json=declarationIntervalDays,proto3" json:"declaration_interval_days,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -317,6 +324,13 @@ func (x *Params) GetDisclosureWindows() *DisclosureWindows {
 		return x.DisclosureWindows
 	}
 	return nil
+}
+
+func (x *Params) GetDeclarationIntervalDays() uint32 {
+	if x != nil {
+		return x.DeclarationIntervalDays
+	}
+	return 0
 }
 
 // ThresholdRule says how a proposal of one action is decided. Every
@@ -520,6 +534,7 @@ type GovernanceAction struct {
 	//	*GovernanceAction_SetGovernanceRules
 	//	*GovernanceAction_SoftwareUpgrade
 	//	*GovernanceAction_AuthorizeOrder
+	//	*GovernanceAction_AdoptStatement
 	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -670,6 +685,15 @@ func (x *GovernanceAction) GetAuthorizeOrder() *AuthorizeOrder {
 	return nil
 }
 
+func (x *GovernanceAction) GetAdoptStatement() *AdoptStatement {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_AdoptStatement); ok {
+			return x.AdoptStatement
+		}
+	}
+	return nil
+}
+
 type isGovernanceAction_Action interface {
 	isGovernanceAction_Action()
 }
@@ -723,6 +747,10 @@ type GovernanceAction_AuthorizeOrder struct {
 	AuthorizeOrder *AuthorizeOrder `protobuf:"bytes,12,opt,name=authorize_order,json=authorizeOrder,proto3,oneof"`
 }
 
+type GovernanceAction_AdoptStatement struct {
+	AdoptStatement *AdoptStatement `protobuf:"bytes,13,opt,name=adopt_statement,json=adoptStatement,proto3,oneof"`
+}
+
 func (*GovernanceAction_AddMember) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_SuspendMember) isGovernanceAction_Action() {}
@@ -746,6 +774,8 @@ func (*GovernanceAction_SetGovernanceRules) isGovernanceAction_Action() {}
 func (*GovernanceAction_SoftwareUpgrade) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_AuthorizeOrder) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_AdoptStatement) isGovernanceAction_Action() {}
 
 // SoftwareUpgrade schedules a software upgrade (docs/operations.md,
 // "Upgrades"): at the start of block `height` the state migrates to
@@ -1745,7 +1775,7 @@ var File_normledger_v1_governance_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\n" +
-	"\x1enormledger/v1/governance.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/disclosure.proto\x1a\x1anormledger/v1/member.proto\"\xd2\x02\n" +
+	"\x1enormledger/v1/governance.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/disclosure.proto\x1a\x1anormledger/v1/member.proto\x1a\x1dnormledger/v1/standards.proto\"\x8e\x03\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\rR\n" +
 	"maxTxBytes\x123\n" +
@@ -1753,7 +1783,8 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x10ack_window_hours\x18\x03 \x01(\rR\x0eackWindowHours\x12=\n" +
 	"\fcase_windows\x18\x04 \x01(\v2\x1a.normledger.v1.CaseWindowsR\vcaseWindows\x127\n" +
 	"\x06ladder\x18\x05 \x01(\v2\x1f.normledger.v1.EscalationLadderR\x06ladder\x12O\n" +
-	"\x12disclosure_windows\x18\x06 \x01(\v2 .normledger.v1.DisclosureWindowsR\x11disclosureWindows\"\xad\x03\n" +
+	"\x12disclosure_windows\x18\x06 \x01(\v2 .normledger.v1.DisclosureWindowsR\x11disclosureWindows\x12:\n" +
+	"\x19declaration_interval_days\x18\a \x01(\rR\x17declarationIntervalDays\"\xad\x03\n" +
 	"\rThresholdRule\x120\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x18.normledger.v1.GovActionR\x06action\x12/\n" +
 	"\x13threshold_numerator\x18\x02 \x01(\rR\x12thresholdNumerator\x123\n" +
@@ -1769,7 +1800,7 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x0fGovernanceRules\x122\n" +
 	"\x05rules\x18\x01 \x03(\v2\x1c.normledger.v1.ThresholdRuleR\x05rules\x12(\n" +
 	"\x10min_voting_hours\x18\x02 \x01(\rR\x0eminVotingHours\x12(\n" +
-	"\x10max_voting_hours\x18\x03 \x01(\rR\x0emaxVotingHours\"\xb1\x06\n" +
+	"\x10max_voting_hours\x18\x03 \x01(\rR\x0emaxVotingHours\"\xfb\x06\n" +
 	"\x10GovernanceAction\x129\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x18.normledger.v1.AddMemberH\x00R\taddMember\x12A\n" +
@@ -1787,7 +1818,8 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x14set_governance_rules\x18\n" +
 	" \x01(\v2\x1e.normledger.v1.GovernanceRulesH\x00R\x12setGovernanceRules\x12K\n" +
 	"\x10software_upgrade\x18\v \x01(\v2\x1e.normledger.v1.SoftwareUpgradeH\x00R\x0fsoftwareUpgrade\x12H\n" +
-	"\x0fauthorize_order\x18\f \x01(\v2\x1d.normledger.v1.AuthorizeOrderH\x00R\x0eauthorizeOrderB\b\n" +
+	"\x0fauthorize_order\x18\f \x01(\v2\x1d.normledger.v1.AuthorizeOrderH\x00R\x0eauthorizeOrder\x12H\n" +
+	"\x0fadopt_statement\x18\r \x01(\v2\x1d.normledger.v1.AdoptStatementH\x00R\x0eadoptStatementB\b\n" +
 	"\x06action\"r\n" +
 	"\x0fSoftwareUpgrade\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1878,7 +1910,7 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\trecord_id\x18\x04 \x01(\tR\brecordId\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x03R\x06height\x12.\n" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\acounted\x18\a \x01(\bR\acounted*\x8d\x03\n" +
+	"\acounted\x18\a \x01(\bR\acounted*\xad\x03\n" +
 	"\tGovAction\x12\x1a\n" +
 	"\x16GOV_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15GOV_ACTION_ADD_MEMBER\x10\x01\x12\x1d\n" +
@@ -1893,7 +1925,8 @@ const file_normledger_v1_governance_proto_rawDesc = "" +
 	"\x1fGOV_ACTION_SET_GOVERNANCE_RULES\x10\n" +
 	"\x12\x1f\n" +
 	"\x1bGOV_ACTION_SOFTWARE_UPGRADE\x10\v\x12\x1e\n" +
-	"\x1aGOV_ACTION_AUTHORIZE_ORDER\x10\f*\xf9\x01\n" +
+	"\x1aGOV_ACTION_AUTHORIZE_ORDER\x10\f\x12\x1e\n" +
+	"\x1aGOV_ACTION_ADOPT_STATEMENT\x10\r*\xf9\x01\n" +
 	"\x0eProposalStatus\x12\x1f\n" +
 	"\x1bPROPOSAL_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PROPOSAL_STATUS_VOTING\x10\x01\x12\x1a\n" +
@@ -1949,8 +1982,9 @@ var file_normledger_v1_governance_proto_goTypes = []any{
 	(*DisclosureWindows)(nil),     // 21: normledger.v1.DisclosureWindows
 	(MemberClass)(0),              // 22: normledger.v1.MemberClass
 	(*AuthorizeOrder)(nil),        // 23: normledger.v1.AuthorizeOrder
-	(*PointOfContact)(nil),        // 24: normledger.v1.PointOfContact
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*AdoptStatement)(nil),        // 24: normledger.v1.AdoptStatement
+	(*PointOfContact)(nil),        // 25: normledger.v1.PointOfContact
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_normledger_v1_governance_proto_depIdxs = []int32{
 	19, // 0: normledger.v1.Params.case_windows:type_name -> normledger.v1.CaseWindows
@@ -1971,25 +2005,26 @@ var file_normledger_v1_governance_proto_depIdxs = []int32{
 	5,  // 15: normledger.v1.GovernanceAction.set_governance_rules:type_name -> normledger.v1.GovernanceRules
 	7,  // 16: normledger.v1.GovernanceAction.software_upgrade:type_name -> normledger.v1.SoftwareUpgrade
 	23, // 17: normledger.v1.GovernanceAction.authorize_order:type_name -> normledger.v1.AuthorizeOrder
-	7,  // 18: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
-	9,  // 19: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
-	22, // 20: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
-	24, // 21: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
-	25, // 22: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
-	0,  // 23: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
-	25, // 24: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 25: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
-	16, // 26: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
-	1,  // 27: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
-	25, // 28: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
-	25, // 29: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
-	2,  // 30: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
-	25, // 31: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	24, // 18: normledger.v1.GovernanceAction.adopt_statement:type_name -> normledger.v1.AdoptStatement
+	7,  // 19: normledger.v1.UpgradeState.pending:type_name -> normledger.v1.SoftwareUpgrade
+	9,  // 20: normledger.v1.UpgradeState.applied:type_name -> normledger.v1.AppliedUpgrade
+	22, // 21: normledger.v1.AddMember.class:type_name -> normledger.v1.MemberClass
+	25, // 22: normledger.v1.AddMember.point_of_contact:type_name -> normledger.v1.PointOfContact
+	26, // 23: normledger.v1.RevokeKey.compromised_since_time:type_name -> google.protobuf.Timestamp
+	0,  // 24: normledger.v1.ProposalState.action:type_name -> normledger.v1.GovAction
+	26, // 25: normledger.v1.ProposalState.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 26: normledger.v1.ProposalState.rule:type_name -> normledger.v1.ThresholdRule
+	16, // 27: normledger.v1.ProposalState.tally:type_name -> normledger.v1.Tally
+	1,  // 28: normledger.v1.ProposalState.status:type_name -> normledger.v1.ProposalStatus
+	26, // 29: normledger.v1.ProposalState.created_at:type_name -> google.protobuf.Timestamp
+	26, // 30: normledger.v1.ProposalState.decided_at:type_name -> google.protobuf.Timestamp
+	2,  // 31: normledger.v1.VoteState.option:type_name -> normledger.v1.VoteOption
+	26, // 32: normledger.v1.VoteState.time:type_name -> google.protobuf.Timestamp
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_governance_proto_init() }
@@ -2000,6 +2035,7 @@ func file_normledger_v1_governance_proto_init() {
 	file_normledger_v1_cases_proto_init()
 	file_normledger_v1_disclosure_proto_init()
 	file_normledger_v1_member_proto_init()
+	file_normledger_v1_standards_proto_init()
 	file_normledger_v1_governance_proto_msgTypes[3].OneofWrappers = []any{
 		(*GovernanceAction_AddMember)(nil),
 		(*GovernanceAction_SuspendMember)(nil),
@@ -2013,6 +2049,7 @@ func file_normledger_v1_governance_proto_init() {
 		(*GovernanceAction_SetGovernanceRules)(nil),
 		(*GovernanceAction_SoftwareUpgrade)(nil),
 		(*GovernanceAction_AuthorizeOrder)(nil),
+		(*GovernanceAction_AdoptStatement)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

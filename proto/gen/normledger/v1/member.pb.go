@@ -582,9 +582,12 @@ type Member struct {
 	EncryptionKeys []*MemberKey `protobuf:"bytes,12,rep,name=encryption_keys,json=encryptionKeys,proto3" json:"encryption_keys,omitempty"`
 	// The member's own directory entry (app version 9, docs/directory.md):
 	// set and reconfirmed only by the member's ContactUpdate records.
-	Directory     *DirectoryEntry `protobuf:"bytes,13,opt,name=directory,proto3" json:"directory,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Directory *DirectoryEntry `protobuf:"bytes,13,opt,name=directory,proto3" json:"directory,omitempty"`
+	// App version 12: the member's last national declaration (record id),
+	// whose DECLARE duty the next one meets.
+	LastDeclaration string `protobuf:"bytes,14,opt,name=last_declaration,json=lastDeclaration,proto3" json:"last_declaration,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
@@ -706,6 +709,13 @@ func (x *Member) GetDirectory() *DirectoryEntry {
 		return x.Directory
 	}
 	return nil
+}
+
+func (x *Member) GetLastDeclaration() string {
+	if x != nil {
+		return x.LastDeclaration
+	}
+	return ""
 }
 
 // DirectoryEntry is a member's contact points as its last ContactUpdate
@@ -1095,7 +1105,7 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\forganisation\x18\x02 \x01(\tR\forganisation\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x04 \x01(\tR\x05phone\"\xcf\x04\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\"\xfa\x04\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x05class\x18\x02 \x01(\x0e2\x1a.normledger.v1.MemberClassR\x05class\x12\x12\n" +
@@ -1110,7 +1120,8 @@ const file_normledger_v1_member_proto_rawDesc = "" +
 	" \x01(\x0e2\x1b.normledger.v1.MemberStatusR\x06status\x125\n" +
 	"\ahistory\x18\v \x03(\v2\x1b.normledger.v1.MemberChangeR\ahistory\x12A\n" +
 	"\x0fencryption_keys\x18\f \x03(\v2\x18.normledger.v1.MemberKeyR\x0eencryptionKeys\x12;\n" +
-	"\tdirectory\x18\r \x01(\v2\x1d.normledger.v1.DirectoryEntryR\tdirectory\"\x98\x02\n" +
+	"\tdirectory\x18\r \x01(\v2\x1d.normledger.v1.DirectoryEntryR\tdirectory\x12)\n" +
+	"\x10last_declaration\x18\x0e \x01(\tR\x0flastDeclaration\"\x98\x02\n" +
 	"\x0eDirectoryEntry\x123\n" +
 	"\x06points\x18\x01 \x03(\v2\x1b.normledger.v1.ContactPointR\x06points\x12\x1b\n" +
 	"\tupdate_id\x18\x02 \x01(\tR\bupdateId\x12)\n" +

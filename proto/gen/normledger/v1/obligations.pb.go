@@ -96,6 +96,24 @@ const (
 	ObligationKind_OBLIGATION_KIND_PUBLISH_DISCLOSURE ObligationKind = 27
 	// Each approved person returns or destroys the values.
 	ObligationKind_OBLIGATION_KIND_RETURN_DISCLOSURE ObligationKind = 28
+	// App version 12 (docs/evidence.md).
+	// A state member an attribution names replies to it (a Response).
+	ObligationKind_OBLIGATION_KIND_REPLY_ATTRIBUTION ObligationKind = 29
+	// A state files its next national declaration (source: its last one).
+	ObligationKind_OBLIGATION_KIND_DECLARE ObligationKind = 30
+	// A recipient of a report request files an intermediate-stage report
+	// referring to it by its respond_by.
+	ObligationKind_OBLIGATION_KIND_INTERMEDIATE_REPORT ObligationKind = 31
+	// A progress-stage report while the incident is handled (source
+	// "<incident source>/<n>").
+	ObligationKind_OBLIGATION_KIND_PROGRESS_REPORT ObligationKind = 32
+	// A final report counted from the corrective measure.
+	ObligationKind_OBLIGATION_KIND_FINAL_REPORT_AFTER_MEASURE ObligationKind = 33
+	// CRA style, for an actively exploited vulnerability: early warning,
+	// notification, and the final report counted from the fix.
+	ObligationKind_OBLIGATION_KIND_VULNERABILITY_EARLY_WARNING ObligationKind = 34
+	ObligationKind_OBLIGATION_KIND_VULNERABILITY_NOTIFICATION  ObligationKind = 35
+	ObligationKind_OBLIGATION_KIND_VULNERABILITY_FINAL_REPORT  ObligationKind = 36
 )
 
 // Enum value maps for ObligationKind.
@@ -130,37 +148,53 @@ var (
 		26: "OBLIGATION_KIND_CONFIRM_DISCLOSURE",
 		27: "OBLIGATION_KIND_PUBLISH_DISCLOSURE",
 		28: "OBLIGATION_KIND_RETURN_DISCLOSURE",
+		29: "OBLIGATION_KIND_REPLY_ATTRIBUTION",
+		30: "OBLIGATION_KIND_DECLARE",
+		31: "OBLIGATION_KIND_INTERMEDIATE_REPORT",
+		32: "OBLIGATION_KIND_PROGRESS_REPORT",
+		33: "OBLIGATION_KIND_FINAL_REPORT_AFTER_MEASURE",
+		34: "OBLIGATION_KIND_VULNERABILITY_EARLY_WARNING",
+		35: "OBLIGATION_KIND_VULNERABILITY_NOTIFICATION",
+		36: "OBLIGATION_KIND_VULNERABILITY_FINAL_REPORT",
 	}
 	ObligationKind_value = map[string]int32{
-		"OBLIGATION_KIND_UNSPECIFIED":           0,
-		"OBLIGATION_KIND_ACKNOWLEDGE":           1,
-		"OBLIGATION_KIND_RESPOND":               2,
-		"OBLIGATION_KIND_DISCLOSE":              3,
-		"OBLIGATION_KIND_REMEDIATE":             4,
-		"OBLIGATION_KIND_REPLY_CHALLENGE":       5,
-		"OBLIGATION_KIND_REPLY_FINDING":         6,
-		"OBLIGATION_KIND_REVEAL":                7,
-		"OBLIGATION_KIND_VOTE":                  8,
-		"OBLIGATION_KIND_EARLY_WARNING":         9,
-		"OBLIGATION_KIND_INCIDENT_NOTIFICATION": 10,
-		"OBLIGATION_KIND_FINAL_REPORT":          11,
-		"OBLIGATION_KIND_REVIEW":                12,
-		"OBLIGATION_KIND_RECEIPT":               13,
-		"OBLIGATION_KIND_ANSWER_PING":           14,
-		"OBLIGATION_KIND_RECONFIRM_CONTACT":     15,
-		"OBLIGATION_KIND_UPDATE_CONTACT":        16,
-		"OBLIGATION_KIND_REPLY_CONSULTATION":    17,
-		"OBLIGATION_KIND_HOLD_CONSULTATION":     18,
-		"OBLIGATION_KIND_ACCEPT_MEDIATION":      19,
-		"OBLIGATION_KIND_MEDIATION_REPORT":      20,
-		"OBLIGATION_KIND_FACT_FINDING":          21,
-		"OBLIGATION_KIND_REMEDIATION_PLAN":      22,
-		"OBLIGATION_KIND_MILESTONE":             23,
-		"OBLIGATION_KIND_TERMINATE_MEASURE":     24,
-		"OBLIGATION_KIND_DELIVER_DISCLOSURE":    25,
-		"OBLIGATION_KIND_CONFIRM_DISCLOSURE":    26,
-		"OBLIGATION_KIND_PUBLISH_DISCLOSURE":    27,
-		"OBLIGATION_KIND_RETURN_DISCLOSURE":     28,
+		"OBLIGATION_KIND_UNSPECIFIED":                 0,
+		"OBLIGATION_KIND_ACKNOWLEDGE":                 1,
+		"OBLIGATION_KIND_RESPOND":                     2,
+		"OBLIGATION_KIND_DISCLOSE":                    3,
+		"OBLIGATION_KIND_REMEDIATE":                   4,
+		"OBLIGATION_KIND_REPLY_CHALLENGE":             5,
+		"OBLIGATION_KIND_REPLY_FINDING":               6,
+		"OBLIGATION_KIND_REVEAL":                      7,
+		"OBLIGATION_KIND_VOTE":                        8,
+		"OBLIGATION_KIND_EARLY_WARNING":               9,
+		"OBLIGATION_KIND_INCIDENT_NOTIFICATION":       10,
+		"OBLIGATION_KIND_FINAL_REPORT":                11,
+		"OBLIGATION_KIND_REVIEW":                      12,
+		"OBLIGATION_KIND_RECEIPT":                     13,
+		"OBLIGATION_KIND_ANSWER_PING":                 14,
+		"OBLIGATION_KIND_RECONFIRM_CONTACT":           15,
+		"OBLIGATION_KIND_UPDATE_CONTACT":              16,
+		"OBLIGATION_KIND_REPLY_CONSULTATION":          17,
+		"OBLIGATION_KIND_HOLD_CONSULTATION":           18,
+		"OBLIGATION_KIND_ACCEPT_MEDIATION":            19,
+		"OBLIGATION_KIND_MEDIATION_REPORT":            20,
+		"OBLIGATION_KIND_FACT_FINDING":                21,
+		"OBLIGATION_KIND_REMEDIATION_PLAN":            22,
+		"OBLIGATION_KIND_MILESTONE":                   23,
+		"OBLIGATION_KIND_TERMINATE_MEASURE":           24,
+		"OBLIGATION_KIND_DELIVER_DISCLOSURE":          25,
+		"OBLIGATION_KIND_CONFIRM_DISCLOSURE":          26,
+		"OBLIGATION_KIND_PUBLISH_DISCLOSURE":          27,
+		"OBLIGATION_KIND_RETURN_DISCLOSURE":           28,
+		"OBLIGATION_KIND_REPLY_ATTRIBUTION":           29,
+		"OBLIGATION_KIND_DECLARE":                     30,
+		"OBLIGATION_KIND_INTERMEDIATE_REPORT":         31,
+		"OBLIGATION_KIND_PROGRESS_REPORT":             32,
+		"OBLIGATION_KIND_FINAL_REPORT_AFTER_MEASURE":  33,
+		"OBLIGATION_KIND_VULNERABILITY_EARLY_WARNING": 34,
+		"OBLIGATION_KIND_VULNERABILITY_NOTIFICATION":  35,
+		"OBLIGATION_KIND_VULNERABILITY_FINAL_REPORT":  36,
 	}
 )
 
@@ -330,7 +364,10 @@ type Obligation struct {
 	StatusHeight int64                  `protobuf:"varint,12,opt,name=status_height,json=statusHeight,proto3" json:"status_height,omitempty"`
 	StatusRecord string                 `protobuf:"bytes,13,opt,name=status_record,json=statusRecord,proto3" json:"status_record,omitempty"`
 	// When it first became overdue, if it did.
-	OverdueAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=overdue_at,json=overdueAt,proto3" json:"overdue_at,omitempty"`
+	OverdueAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=overdue_at,json=overdueAt,proto3" json:"overdue_at,omitempty"`
+	// App version 12: placed by an exercise record; never counts in real
+	// compliance.
+	Exercise      bool `protobuf:"varint,15,opt,name=exercise,proto3" json:"exercise,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,6 +498,13 @@ func (x *Obligation) GetOverdueAt() *timestamppb.Timestamp {
 		return x.OverdueAt
 	}
 	return nil
+}
+
+func (x *Obligation) GetExercise() bool {
+	if x != nil {
+		return x.Exercise
+	}
+	return false
 }
 
 type StatusCount struct {
@@ -819,8 +863,13 @@ type MemberCompliance struct {
 	// and not met by their due time.
 	OrderDutiesLate   *CountFigure `protobuf:"bytes,24,opt,name=order_duties_late,json=orderDutiesLate,proto3" json:"order_duties_late,omitempty"`
 	OrderDutiesMissed *CountFigure `protobuf:"bytes,25,opt,name=order_duties_missed,json=orderDutiesMissed,proto3" json:"order_duties_missed,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// App version 12: every kind of duty owed (real ones only), one entry
+	// per kind the member owes, ascending.
+	ByKind []*KindFigure `protobuf:"bytes,26,rep,name=by_kind,json=byKind,proto3" json:"by_kind,omitempty"`
+	// Exercise duties, by status, apart from everything above.
+	ExerciseObligations []*StatusCount `protobuf:"bytes,27,rep,name=exercise_obligations,json=exerciseObligations,proto3" json:"exercise_obligations,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *MemberCompliance) Reset() {
@@ -1028,6 +1077,89 @@ func (x *MemberCompliance) GetOrderDutiesMissed() *CountFigure {
 	return nil
 }
 
+func (x *MemberCompliance) GetByKind() []*KindFigure {
+	if x != nil {
+		return x.ByKind
+	}
+	return nil
+}
+
+func (x *MemberCompliance) GetExerciseObligations() []*StatusCount {
+	if x != nil {
+		return x.ExerciseObligations
+	}
+	return nil
+}
+
+// KindFigure is the duties of one kind a member owes.
+type KindFigure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          ObligationKind         `protobuf:"varint,1,opt,name=kind,proto3,enum=normledger.v1.ObligationKind" json:"kind,omitempty"`
+	Obligations   []*StatusCount         `protobuf:"bytes,2,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	OnTime        *RateFigure            `protobuf:"bytes,3,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	TimeToMeet    *DurationFigure        `protobuf:"bytes,4,opt,name=time_to_meet,json=timeToMeet,proto3" json:"time_to_meet,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KindFigure) Reset() {
+	*x = KindFigure{}
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KindFigure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KindFigure) ProtoMessage() {}
+
+func (x *KindFigure) ProtoReflect() protoreflect.Message {
+	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KindFigure.ProtoReflect.Descriptor instead.
+func (*KindFigure) Descriptor() ([]byte, []int) {
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *KindFigure) GetKind() ObligationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ObligationKind_OBLIGATION_KIND_UNSPECIFIED
+}
+
+func (x *KindFigure) GetObligations() []*StatusCount {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
+func (x *KindFigure) GetOnTime() *RateFigure {
+	if x != nil {
+		return x.OnTime
+	}
+	return nil
+}
+
+func (x *KindFigure) GetTimeToMeet() *DurationFigure {
+	if x != nil {
+		return x.TimeToMeet
+	}
+	return nil
+}
+
 // ContactStatus is one member's directory entry and whether it is stale at
 // a block time (GET /v1/directory). A verifier recomputes it from the
 // proven member entry and the light-client-verified header's time
@@ -1051,7 +1183,7 @@ type ContactStatus struct {
 
 func (x *ContactStatus) Reset() {
 	*x = ContactStatus{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1195,7 @@ func (x *ContactStatus) String() string {
 func (*ContactStatus) ProtoMessage() {}
 
 func (x *ContactStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[7]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1208,7 @@ func (x *ContactStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactStatus.ProtoReflect.Descriptor instead.
 func (*ContactStatus) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ContactStatus) GetMember() string {
@@ -1155,7 +1287,7 @@ type PingStatus struct {
 
 func (x *PingStatus) Reset() {
 	*x = PingStatus{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1299,7 @@ func (x *PingStatus) String() string {
 func (*PingStatus) ProtoMessage() {}
 
 func (x *PingStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[8]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1312,7 @@ func (x *PingStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingStatus.ProtoReflect.Descriptor instead.
 func (*PingStatus) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PingStatus) GetPingId() string {
@@ -1268,7 +1400,7 @@ type PingTargetStatus struct {
 
 func (x *PingTargetStatus) Reset() {
 	*x = PingTargetStatus{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1412,7 @@ func (x *PingTargetStatus) String() string {
 func (*PingTargetStatus) ProtoMessage() {}
 
 func (x *PingTargetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[9]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1425,7 @@ func (x *PingTargetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingTargetStatus.ProtoReflect.Descriptor instead.
 func (*PingTargetStatus) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{9}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PingTargetStatus) GetMember() string {
@@ -1407,7 +1539,7 @@ type SealedNotice struct {
 
 func (x *SealedNotice) Reset() {
 	*x = SealedNotice{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1551,7 @@ func (x *SealedNotice) String() string {
 func (*SealedNotice) ProtoMessage() {}
 
 func (x *SealedNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[10]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1564,7 @@ func (x *SealedNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedNotice.ProtoReflect.Descriptor instead.
 func (*SealedNotice) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{10}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SealedNotice) GetSealedId() string {
@@ -1545,7 +1677,7 @@ type SealedRecipientStatus struct {
 
 func (x *SealedRecipientStatus) Reset() {
 	*x = SealedRecipientStatus{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[11]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1689,7 @@ func (x *SealedRecipientStatus) String() string {
 func (*SealedRecipientStatus) ProtoMessage() {}
 
 func (x *SealedRecipientStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[11]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1702,7 @@ func (x *SealedRecipientStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedRecipientStatus.ProtoReflect.Descriptor instead.
 func (*SealedRecipientStatus) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{11}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SealedRecipientStatus) GetMember() string {
@@ -1671,7 +1803,7 @@ type StageFigure struct {
 
 func (x *StageFigure) Reset() {
 	*x = StageFigure{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[12]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1815,7 @@ func (x *StageFigure) String() string {
 func (*StageFigure) ProtoMessage() {}
 
 func (x *StageFigure) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[12]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1828,7 @@ func (x *StageFigure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageFigure.ProtoReflect.Descriptor instead.
 func (*StageFigure) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{12}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StageFigure) GetStage() DisclosureStage {
@@ -1755,7 +1887,7 @@ type PledgeCompliance struct {
 
 func (x *PledgeCompliance) Reset() {
 	*x = PledgeCompliance{}
-	mi := &file_normledger_v1_obligations_proto_msgTypes[13]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1899,7 @@ func (x *PledgeCompliance) String() string {
 func (*PledgeCompliance) ProtoMessage() {}
 
 func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_obligations_proto_msgTypes[13]
+	mi := &file_normledger_v1_obligations_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1912,7 @@ func (x *PledgeCompliance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PledgeCompliance.ProtoReflect.Descriptor instead.
 func (*PledgeCompliance) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{13}
+	return file_normledger_v1_obligations_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PledgeCompliance) GetPledgeId() string {
@@ -1864,7 +1996,7 @@ var File_normledger_v1_obligations_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\n" +
-	"\x1fnormledger/v1/obligations.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x1bnormledger/v1/records.proto\"\xc7\x04\n" +
+	"\x1fnormledger/v1/obligations.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anormledger/v1/member.proto\x1a\x1bnormledger/v1/records.proto\"\xe3\x04\n" +
 	"\n" +
 	"Obligation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
@@ -1883,7 +2015,8 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\rstatus_height\x18\f \x01(\x03R\fstatusHeight\x12#\n" +
 	"\rstatus_record\x18\r \x01(\tR\fstatusRecord\x129\n" +
 	"\n" +
-	"overdue_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\toverdueAt\"\x83\x01\n" +
+	"overdue_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\toverdueAt\x12\x1a\n" +
+	"\bexercise\x18\x0f \x01(\bR\bexercise\"\x83\x01\n" +
 	"\vStatusCount\x127\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1f.normledger.v1.ObligationStatusR\x06status\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12%\n" +
@@ -1905,7 +2038,7 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"record_ids\x18\x03 \x03(\tR\trecordIds\"5\n" +
 	"\vCountFigure\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x94\r\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x97\x0e\n" +
 	"\x10MemberCompliance\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12<\n" +
 	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
@@ -1932,7 +2065,16 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\x12measures_not_ended\x18\x16 \x01(\v2\x1a.normledger.v1.CountFigureR\x10measuresNotEnded\x12B\n" +
 	"\x0fredacted_fields\x18\x17 \x01(\v2\x19.normledger.v1.RateFigureR\x0eredactedFields\x12F\n" +
 	"\x11order_duties_late\x18\x18 \x01(\v2\x1a.normledger.v1.CountFigureR\x0forderDutiesLate\x12J\n" +
-	"\x13order_duties_missed\x18\x19 \x01(\v2\x1a.normledger.v1.CountFigureR\x11orderDutiesMissed\"\xd4\x02\n" +
+	"\x13order_duties_missed\x18\x19 \x01(\v2\x1a.normledger.v1.CountFigureR\x11orderDutiesMissed\x122\n" +
+	"\aby_kind\x18\x1a \x03(\v2\x19.normledger.v1.KindFigureR\x06byKind\x12M\n" +
+	"\x14exercise_obligations\x18\x1b \x03(\v2\x1a.normledger.v1.StatusCountR\x13exerciseObligations\"\xf2\x01\n" +
+	"\n" +
+	"KindFigure\x121\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1d.normledger.v1.ObligationKindR\x04kind\x12<\n" +
+	"\vobligations\x18\x02 \x03(\v2\x1a.normledger.v1.StatusCountR\vobligations\x122\n" +
+	"\aon_time\x18\x03 \x01(\v2\x19.normledger.v1.RateFigureR\x06onTime\x12?\n" +
+	"\ftime_to_meet\x18\x04 \x01(\v2\x1d.normledger.v1.DurationFigureR\n" +
+	"timeToMeet\"\xd4\x02\n" +
 	"\rContactStatus\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
@@ -2020,7 +2162,8 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"state_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstateTime\x12M\n" +
 	"\x14response_obligations\x18\n" +
 	" \x03(\v2\x1a.normledger.v1.StatusCountR\x13responseObligations\x12E\n" +
-	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\x87\b\n" +
+	"\x11responses_on_time\x18\v \x01(\v2\x19.normledger.v1.RateFigureR\x0fresponsesOnTime*\xda\n" +
+	"\n" +
 	"\x0eObligationKind\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOBLIGATION_KIND_ACKNOWLEDGE\x10\x01\x12\x1b\n" +
@@ -2051,7 +2194,15 @@ const file_normledger_v1_obligations_proto_rawDesc = "" +
 	"\"OBLIGATION_KIND_DELIVER_DISCLOSURE\x10\x19\x12&\n" +
 	"\"OBLIGATION_KIND_CONFIRM_DISCLOSURE\x10\x1a\x12&\n" +
 	"\"OBLIGATION_KIND_PUBLISH_DISCLOSURE\x10\x1b\x12%\n" +
-	"!OBLIGATION_KIND_RETURN_DISCLOSURE\x10\x1c*\xc9\x01\n" +
+	"!OBLIGATION_KIND_RETURN_DISCLOSURE\x10\x1c\x12%\n" +
+	"!OBLIGATION_KIND_REPLY_ATTRIBUTION\x10\x1d\x12\x1b\n" +
+	"\x17OBLIGATION_KIND_DECLARE\x10\x1e\x12'\n" +
+	"#OBLIGATION_KIND_INTERMEDIATE_REPORT\x10\x1f\x12#\n" +
+	"\x1fOBLIGATION_KIND_PROGRESS_REPORT\x10 \x12.\n" +
+	"*OBLIGATION_KIND_FINAL_REPORT_AFTER_MEASURE\x10!\x12/\n" +
+	"+OBLIGATION_KIND_VULNERABILITY_EARLY_WARNING\x10\"\x12.\n" +
+	"*OBLIGATION_KIND_VULNERABILITY_NOTIFICATION\x10#\x12.\n" +
+	"*OBLIGATION_KIND_VULNERABILITY_FINAL_REPORT\x10$*\xc9\x01\n" +
 	"\x10ObligationStatus\x12!\n" +
 	"\x1dOBLIGATION_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBLIGATION_STATUS_OPEN\x10\x01\x12\x19\n" +
@@ -2078,7 +2229,7 @@ func file_normledger_v1_obligations_proto_rawDescGZIP() []byte {
 }
 
 var file_normledger_v1_obligations_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_normledger_v1_obligations_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_normledger_v1_obligations_proto_goTypes = []any{
 	(ObligationKind)(0),           // 0: normledger.v1.ObligationKind
 	(ObligationStatus)(0),         // 1: normledger.v1.ObligationStatus
@@ -2090,32 +2241,33 @@ var file_normledger_v1_obligations_proto_goTypes = []any{
 	(*DeterminationCount)(nil),    // 7: normledger.v1.DeterminationCount
 	(*CountFigure)(nil),           // 8: normledger.v1.CountFigure
 	(*MemberCompliance)(nil),      // 9: normledger.v1.MemberCompliance
-	(*ContactStatus)(nil),         // 10: normledger.v1.ContactStatus
-	(*PingStatus)(nil),            // 11: normledger.v1.PingStatus
-	(*PingTargetStatus)(nil),      // 12: normledger.v1.PingTargetStatus
-	(*SealedNotice)(nil),          // 13: normledger.v1.SealedNotice
-	(*SealedRecipientStatus)(nil), // 14: normledger.v1.SealedRecipientStatus
-	(*StageFigure)(nil),           // 15: normledger.v1.StageFigure
-	(*PledgeCompliance)(nil),      // 16: normledger.v1.PledgeCompliance
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(Determination)(0),            // 18: normledger.v1.Determination
-	(MemberClass)(0),              // 19: normledger.v1.MemberClass
-	(*DirectoryEntry)(nil),        // 20: normledger.v1.DirectoryEntry
-	(ContactRole)(0),              // 21: normledger.v1.ContactRole
-	(*ContactChannel)(nil),        // 22: normledger.v1.ContactChannel
-	(RecordKind)(0),               // 23: normledger.v1.RecordKind
-	(*TimeWindow)(nil),            // 24: normledger.v1.TimeWindow
-	(DisclosureStage)(0),          // 25: normledger.v1.DisclosureStage
+	(*KindFigure)(nil),            // 10: normledger.v1.KindFigure
+	(*ContactStatus)(nil),         // 11: normledger.v1.ContactStatus
+	(*PingStatus)(nil),            // 12: normledger.v1.PingStatus
+	(*PingTargetStatus)(nil),      // 13: normledger.v1.PingTargetStatus
+	(*SealedNotice)(nil),          // 14: normledger.v1.SealedNotice
+	(*SealedRecipientStatus)(nil), // 15: normledger.v1.SealedRecipientStatus
+	(*StageFigure)(nil),           // 16: normledger.v1.StageFigure
+	(*PledgeCompliance)(nil),      // 17: normledger.v1.PledgeCompliance
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(Determination)(0),            // 19: normledger.v1.Determination
+	(MemberClass)(0),              // 20: normledger.v1.MemberClass
+	(*DirectoryEntry)(nil),        // 21: normledger.v1.DirectoryEntry
+	(ContactRole)(0),              // 22: normledger.v1.ContactRole
+	(*ContactChannel)(nil),        // 23: normledger.v1.ContactChannel
+	(RecordKind)(0),               // 24: normledger.v1.RecordKind
+	(*TimeWindow)(nil),            // 25: normledger.v1.TimeWindow
+	(DisclosureStage)(0),          // 26: normledger.v1.DisclosureStage
 }
 var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	0,  // 0: normledger.v1.Obligation.kind:type_name -> normledger.v1.ObligationKind
-	17, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
-	17, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
+	18, // 1: normledger.v1.Obligation.created_at:type_name -> google.protobuf.Timestamp
+	18, // 2: normledger.v1.Obligation.due:type_name -> google.protobuf.Timestamp
 	1,  // 3: normledger.v1.Obligation.status:type_name -> normledger.v1.ObligationStatus
-	17, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
-	17, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
+	18, // 4: normledger.v1.Obligation.status_at:type_name -> google.protobuf.Timestamp
+	18, // 5: normledger.v1.Obligation.overdue_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: normledger.v1.StatusCount.status:type_name -> normledger.v1.ObligationStatus
-	18, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
+	19, // 7: normledger.v1.DeterminationCount.determination:type_name -> normledger.v1.Determination
 	4,  // 8: normledger.v1.MemberCompliance.obligations:type_name -> normledger.v1.StatusCount
 	5,  // 9: normledger.v1.MemberCompliance.on_time:type_name -> normledger.v1.RateFigure
 	6,  // 10: normledger.v1.MemberCompliance.time_to_acknowledge:type_name -> normledger.v1.DurationFigure
@@ -2124,7 +2276,7 @@ var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	7,  // 13: normledger.v1.MemberCompliance.findings:type_name -> normledger.v1.DeterminationCount
 	8,  // 14: normledger.v1.MemberCompliance.open_challenges:type_name -> normledger.v1.CountFigure
 	8,  // 15: normledger.v1.MemberCompliance.overdue:type_name -> normledger.v1.CountFigure
-	15, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	16, // 16: normledger.v1.MemberCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
 	5,  // 17: normledger.v1.MemberCompliance.reviews_on_time:type_name -> normledger.v1.RateFigure
 	8,  // 18: normledger.v1.MemberCompliance.misbehaviour:type_name -> normledger.v1.CountFigure
 	5,  // 19: normledger.v1.MemberCompliance.receipts_on_time:type_name -> normledger.v1.RateFigure
@@ -2140,44 +2292,50 @@ var file_normledger_v1_obligations_proto_depIdxs = []int32{
 	5,  // 29: normledger.v1.MemberCompliance.redacted_fields:type_name -> normledger.v1.RateFigure
 	8,  // 30: normledger.v1.MemberCompliance.order_duties_late:type_name -> normledger.v1.CountFigure
 	8,  // 31: normledger.v1.MemberCompliance.order_duties_missed:type_name -> normledger.v1.CountFigure
-	19, // 32: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
-	20, // 33: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
-	17, // 34: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
-	17, // 35: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
-	17, // 36: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
-	12, // 37: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
-	21, // 38: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
-	22, // 39: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
-	1,  // 40: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
-	17, // 41: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
-	17, // 42: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
-	1,  // 43: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
-	17, // 44: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
-	23, // 45: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
-	17, // 46: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
-	14, // 47: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
-	24, // 48: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 49: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
-	17, // 50: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
-	17, // 51: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
-	25, // 52: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
-	4,  // 53: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
-	5,  // 54: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 55: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
-	4,  // 56: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 57: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
-	6,  // 58: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
-	7,  // 59: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
-	15, // 60: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
-	2,  // 61: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
-	17, // 62: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
-	4,  // 63: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
-	5,  // 64: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
-	65, // [65:65] is the sub-list for method output_type
-	65, // [65:65] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	10, // 32: normledger.v1.MemberCompliance.by_kind:type_name -> normledger.v1.KindFigure
+	4,  // 33: normledger.v1.MemberCompliance.exercise_obligations:type_name -> normledger.v1.StatusCount
+	0,  // 34: normledger.v1.KindFigure.kind:type_name -> normledger.v1.ObligationKind
+	4,  // 35: normledger.v1.KindFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 36: normledger.v1.KindFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 37: normledger.v1.KindFigure.time_to_meet:type_name -> normledger.v1.DurationFigure
+	20, // 38: normledger.v1.ContactStatus.class:type_name -> normledger.v1.MemberClass
+	21, // 39: normledger.v1.ContactStatus.entry:type_name -> normledger.v1.DirectoryEntry
+	18, // 40: normledger.v1.ContactStatus.reconfirm_by:type_name -> google.protobuf.Timestamp
+	18, // 41: normledger.v1.PingStatus.time:type_name -> google.protobuf.Timestamp
+	18, // 42: normledger.v1.PingStatus.answer_by:type_name -> google.protobuf.Timestamp
+	13, // 43: normledger.v1.PingStatus.targets:type_name -> normledger.v1.PingTargetStatus
+	22, // 44: normledger.v1.PingTargetStatus.role:type_name -> normledger.v1.ContactRole
+	23, // 45: normledger.v1.PingTargetStatus.channel:type_name -> normledger.v1.ContactChannel
+	1,  // 46: normledger.v1.PingTargetStatus.status:type_name -> normledger.v1.ObligationStatus
+	18, // 47: normledger.v1.PingTargetStatus.due:type_name -> google.protobuf.Timestamp
+	18, // 48: normledger.v1.PingTargetStatus.answer_time:type_name -> google.protobuf.Timestamp
+	1,  // 49: normledger.v1.PingTargetStatus.update_status:type_name -> normledger.v1.ObligationStatus
+	18, // 50: normledger.v1.SealedNotice.time:type_name -> google.protobuf.Timestamp
+	24, // 51: normledger.v1.SealedNotice.sealed_kind:type_name -> normledger.v1.RecordKind
+	18, // 52: normledger.v1.SealedNotice.reveal_by:type_name -> google.protobuf.Timestamp
+	15, // 53: normledger.v1.SealedNotice.recipients:type_name -> normledger.v1.SealedRecipientStatus
+	25, // 54: normledger.v1.SealedNotice.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 55: normledger.v1.SealedRecipientStatus.status:type_name -> normledger.v1.ObligationStatus
+	18, // 56: normledger.v1.SealedRecipientStatus.due:type_name -> google.protobuf.Timestamp
+	18, // 57: normledger.v1.SealedRecipientStatus.receipt_time:type_name -> google.protobuf.Timestamp
+	26, // 58: normledger.v1.StageFigure.stage:type_name -> normledger.v1.DisclosureStage
+	4,  // 59: normledger.v1.StageFigure.obligations:type_name -> normledger.v1.StatusCount
+	5,  // 60: normledger.v1.StageFigure.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 61: normledger.v1.StageFigure.time_to_file:type_name -> normledger.v1.DurationFigure
+	4,  // 62: normledger.v1.PledgeCompliance.disclosure_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 63: normledger.v1.PledgeCompliance.on_time:type_name -> normledger.v1.RateFigure
+	6,  // 64: normledger.v1.PledgeCompliance.time_to_disclose:type_name -> normledger.v1.DurationFigure
+	7,  // 65: normledger.v1.PledgeCompliance.findings:type_name -> normledger.v1.DeterminationCount
+	16, // 66: normledger.v1.PledgeCompliance.staged_reporting:type_name -> normledger.v1.StageFigure
+	2,  // 67: normledger.v1.PledgeCompliance.state:type_name -> normledger.v1.PledgeState
+	18, // 68: normledger.v1.PledgeCompliance.state_time:type_name -> google.protobuf.Timestamp
+	4,  // 69: normledger.v1.PledgeCompliance.response_obligations:type_name -> normledger.v1.StatusCount
+	5,  // 70: normledger.v1.PledgeCompliance.responses_on_time:type_name -> normledger.v1.RateFigure
+	71, // [71:71] is the sub-list for method output_type
+	71, // [71:71] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_obligations_proto_init() }
@@ -2193,7 +2351,7 @@ func file_normledger_v1_obligations_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_obligations_proto_rawDesc), len(file_normledger_v1_obligations_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

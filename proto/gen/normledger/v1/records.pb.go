@@ -58,6 +58,10 @@ const (
 	RecordKind_RECORD_KIND_UNDERTAKING      RecordKind = 24
 	RecordKind_RECORD_KIND_PROTECTIVE_ORDER RecordKind = 25
 	RecordKind_RECORD_KIND_DISCLOSURE_STEP  RecordKind = 26
+	// App version 12 (docs/evidence.md).
+	RecordKind_RECORD_KIND_METHODOLOGY RecordKind = 27
+	RecordKind_RECORD_KIND_ATTRIBUTION RecordKind = 28
+	RecordKind_RECORD_KIND_DECLARATION RecordKind = 29
 )
 
 // Enum value maps for RecordKind.
@@ -90,6 +94,9 @@ var (
 		24: "RECORD_KIND_UNDERTAKING",
 		25: "RECORD_KIND_PROTECTIVE_ORDER",
 		26: "RECORD_KIND_DISCLOSURE_STEP",
+		27: "RECORD_KIND_METHODOLOGY",
+		28: "RECORD_KIND_ATTRIBUTION",
+		29: "RECORD_KIND_DECLARATION",
 	}
 	RecordKind_value = map[string]int32{
 		"RECORD_KIND_UNSPECIFIED":         0,
@@ -119,6 +126,9 @@ var (
 		"RECORD_KIND_UNDERTAKING":         24,
 		"RECORD_KIND_PROTECTIVE_ORDER":    25,
 		"RECORD_KIND_DISCLOSURE_STEP":     26,
+		"RECORD_KIND_METHODOLOGY":         27,
+		"RECORD_KIND_ATTRIBUTION":         28,
+		"RECORD_KIND_DECLARATION":         29,
 	}
 )
 
@@ -292,58 +302,6 @@ func (Tlp) EnumDescriptor() ([]byte, []int) {
 	return file_normledger_v1_records_proto_rawDescGZIP(), []int{2}
 }
 
-type Confidence int32
-
-const (
-	Confidence_CONFIDENCE_UNSPECIFIED Confidence = 0
-	Confidence_CONFIDENCE_LOW         Confidence = 1
-	Confidence_CONFIDENCE_MODERATE    Confidence = 2
-	Confidence_CONFIDENCE_HIGH        Confidence = 3
-)
-
-// Enum value maps for Confidence.
-var (
-	Confidence_name = map[int32]string{
-		0: "CONFIDENCE_UNSPECIFIED",
-		1: "CONFIDENCE_LOW",
-		2: "CONFIDENCE_MODERATE",
-		3: "CONFIDENCE_HIGH",
-	}
-	Confidence_value = map[string]int32{
-		"CONFIDENCE_UNSPECIFIED": 0,
-		"CONFIDENCE_LOW":         1,
-		"CONFIDENCE_MODERATE":    2,
-		"CONFIDENCE_HIGH":        3,
-	}
-)
-
-func (x Confidence) Enum() *Confidence {
-	p := new(Confidence)
-	*p = x
-	return p
-}
-
-func (x Confidence) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Confidence) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[3].Descriptor()
-}
-
-func (Confidence) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[3]
-}
-
-func (x Confidence) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Confidence.Descriptor instead.
-func (Confidence) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{3}
-}
-
 type NotificationType int32
 
 const (
@@ -354,6 +312,9 @@ const (
 	NotificationType_NOTIFICATION_TYPE_ASSISTANCE_REQUEST   NotificationType = 4
 	NotificationType_NOTIFICATION_TYPE_POC_UPDATE           NotificationType = 5
 	NotificationType_NOTIFICATION_TYPE_INFORMATION          NotificationType = 6
+	// App version 12: asks the recipients for an intermediate report on an
+	// incident (refs: the incident's disclosure) by respond_by.
+	NotificationType_NOTIFICATION_TYPE_REPORT_REQUEST NotificationType = 7
 )
 
 // Enum value maps for NotificationType.
@@ -366,6 +327,7 @@ var (
 		4: "NOTIFICATION_TYPE_ASSISTANCE_REQUEST",
 		5: "NOTIFICATION_TYPE_POC_UPDATE",
 		6: "NOTIFICATION_TYPE_INFORMATION",
+		7: "NOTIFICATION_TYPE_REPORT_REQUEST",
 	}
 	NotificationType_value = map[string]int32{
 		"NOTIFICATION_TYPE_UNSPECIFIED":          0,
@@ -375,6 +337,7 @@ var (
 		"NOTIFICATION_TYPE_ASSISTANCE_REQUEST":   4,
 		"NOTIFICATION_TYPE_POC_UPDATE":           5,
 		"NOTIFICATION_TYPE_INFORMATION":          6,
+		"NOTIFICATION_TYPE_REPORT_REQUEST":       7,
 	}
 )
 
@@ -389,11 +352,11 @@ func (x NotificationType) String() string {
 }
 
 func (NotificationType) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[4].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[3].Descriptor()
 }
 
 func (NotificationType) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[4]
+	return &file_normledger_v1_records_proto_enumTypes[3]
 }
 
 func (x NotificationType) Number() protoreflect.EnumNumber {
@@ -402,7 +365,7 @@ func (x NotificationType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NotificationType.Descriptor instead.
 func (NotificationType) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{4}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{3}
 }
 
 type ResponseDisposition int32
@@ -444,11 +407,11 @@ func (x ResponseDisposition) String() string {
 }
 
 func (ResponseDisposition) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[5].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[4].Descriptor()
 }
 
 func (ResponseDisposition) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[5]
+	return &file_normledger_v1_records_proto_enumTypes[4]
 }
 
 func (x ResponseDisposition) Number() protoreflect.EnumNumber {
@@ -457,7 +420,7 @@ func (x ResponseDisposition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResponseDisposition.Descriptor instead.
 func (ResponseDisposition) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{5}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{4}
 }
 
 type DisclosureStage int32
@@ -467,6 +430,10 @@ const (
 	DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING DisclosureStage = 1
 	DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION  DisclosureStage = 2
 	DisclosureStage_DISCLOSURE_STAGE_FINAL         DisclosureStage = 3
+	// App version 12: a report asked for by a report request.
+	DisclosureStage_DISCLOSURE_STAGE_INTERMEDIATE DisclosureStage = 4
+	// App version 12: a report on an incident still being handled.
+	DisclosureStage_DISCLOSURE_STAGE_PROGRESS DisclosureStage = 5
 )
 
 // Enum value maps for DisclosureStage.
@@ -476,12 +443,16 @@ var (
 		1: "DISCLOSURE_STAGE_EARLY_WARNING",
 		2: "DISCLOSURE_STAGE_NOTIFICATION",
 		3: "DISCLOSURE_STAGE_FINAL",
+		4: "DISCLOSURE_STAGE_INTERMEDIATE",
+		5: "DISCLOSURE_STAGE_PROGRESS",
 	}
 	DisclosureStage_value = map[string]int32{
 		"DISCLOSURE_STAGE_UNSPECIFIED":   0,
 		"DISCLOSURE_STAGE_EARLY_WARNING": 1,
 		"DISCLOSURE_STAGE_NOTIFICATION":  2,
 		"DISCLOSURE_STAGE_FINAL":         3,
+		"DISCLOSURE_STAGE_INTERMEDIATE":  4,
+		"DISCLOSURE_STAGE_PROGRESS":      5,
 	}
 )
 
@@ -496,11 +467,11 @@ func (x DisclosureStage) String() string {
 }
 
 func (DisclosureStage) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[6].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[5].Descriptor()
 }
 
 func (DisclosureStage) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[6]
+	return &file_normledger_v1_records_proto_enumTypes[5]
 }
 
 func (x DisclosureStage) Number() protoreflect.EnumNumber {
@@ -509,7 +480,7 @@ func (x DisclosureStage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DisclosureStage.Descriptor instead.
 func (DisclosureStage) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{6}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{5}
 }
 
 type IncidentRole int32
@@ -551,11 +522,11 @@ func (x IncidentRole) String() string {
 }
 
 func (IncidentRole) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[7].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[6].Descriptor()
 }
 
 func (IncidentRole) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[7]
+	return &file_normledger_v1_records_proto_enumTypes[6]
 }
 
 func (x IncidentRole) Number() protoreflect.EnumNumber {
@@ -564,7 +535,7 @@ func (x IncidentRole) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use IncidentRole.Descriptor instead.
 func (IncidentRole) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{7}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{6}
 }
 
 type Severity int32
@@ -606,11 +577,11 @@ func (x Severity) String() string {
 }
 
 func (Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[8].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[7].Descriptor()
 }
 
 func (Severity) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[8]
+	return &file_normledger_v1_records_proto_enumTypes[7]
 }
 
 func (x Severity) Number() protoreflect.EnumNumber {
@@ -619,7 +590,7 @@ func (x Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Severity.Descriptor instead.
 func (Severity) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{8}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{7}
 }
 
 type AssessorClass int32
@@ -659,11 +630,11 @@ func (x AssessorClass) String() string {
 }
 
 func (AssessorClass) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[9].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[8].Descriptor()
 }
 
 func (AssessorClass) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[9]
+	return &file_normledger_v1_records_proto_enumTypes[8]
 }
 
 func (x AssessorClass) Number() protoreflect.EnumNumber {
@@ -672,7 +643,7 @@ func (x AssessorClass) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AssessorClass.Descriptor instead.
 func (AssessorClass) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{9}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{8}
 }
 
 type AssessmentStatus int32
@@ -708,11 +679,11 @@ func (x AssessmentStatus) String() string {
 }
 
 func (AssessmentStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[10].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[9].Descriptor()
 }
 
 func (AssessmentStatus) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[10]
+	return &file_normledger_v1_records_proto_enumTypes[9]
 }
 
 func (x AssessmentStatus) Number() protoreflect.EnumNumber {
@@ -721,7 +692,7 @@ func (x AssessmentStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AssessmentStatus.Descriptor instead.
 func (AssessmentStatus) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{10}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{9}
 }
 
 type FindingSubjectType int32
@@ -760,11 +731,11 @@ func (x FindingSubjectType) String() string {
 }
 
 func (FindingSubjectType) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[11].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[10].Descriptor()
 }
 
 func (FindingSubjectType) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[11]
+	return &file_normledger_v1_records_proto_enumTypes[10]
 }
 
 func (x FindingSubjectType) Number() protoreflect.EnumNumber {
@@ -773,7 +744,7 @@ func (x FindingSubjectType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FindingSubjectType.Descriptor instead.
 func (FindingSubjectType) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{11}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{10}
 }
 
 type Determination int32
@@ -812,11 +783,11 @@ func (x Determination) String() string {
 }
 
 func (Determination) Descriptor() protoreflect.EnumDescriptor {
-	return file_normledger_v1_records_proto_enumTypes[12].Descriptor()
+	return file_normledger_v1_records_proto_enumTypes[11].Descriptor()
 }
 
 func (Determination) Type() protoreflect.EnumType {
-	return &file_normledger_v1_records_proto_enumTypes[12]
+	return &file_normledger_v1_records_proto_enumTypes[11]
 }
 
 func (x Determination) Number() protoreflect.EnumNumber {
@@ -825,7 +796,7 @@ func (x Determination) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Determination.Descriptor instead.
 func (Determination) EnumDescriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{11}
 }
 
 type TimeWindow struct {
@@ -948,6 +919,10 @@ type Record struct {
 	// committed to by salted digests. Only on incident disclosures, harm
 	// assessments, findings and notifications.
 	Redaction *Redaction `protobuf:"bytes,5,opt,name=redaction,proto3" json:"redaction,omitempty"`
+	// App version 12: the record is exercise traffic. Its duties are shown
+	// apart and never count in real compliance; it meets only exercise
+	// duties.
+	Exercise bool `protobuf:"varint,6,opt,name=exercise,proto3" json:"exercise,omitempty"`
 	// Types that are valid to be assigned to Body:
 	//
 	//	*Record_Pledge
@@ -976,6 +951,9 @@ type Record struct {
 	//	*Record_Undertaking
 	//	*Record_ProtectiveOrder
 	//	*Record_DisclosureStep
+	//	*Record_Methodology
+	//	*Record_Attribution
+	//	*Record_Declaration
 	Body          isRecord_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1044,6 +1022,13 @@ func (x *Record) GetRedaction() *Redaction {
 		return x.Redaction
 	}
 	return nil
+}
+
+func (x *Record) GetExercise() bool {
+	if x != nil {
+		return x.Exercise
+	}
+	return false
 }
 
 func (x *Record) GetBody() isRecord_Body {
@@ -1287,6 +1272,33 @@ func (x *Record) GetDisclosureStep() *DisclosureStep {
 	return nil
 }
 
+func (x *Record) GetMethodology() *PublishedMethodology {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Methodology); ok {
+			return x.Methodology
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetAttribution() *AttributionRecord {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Attribution); ok {
+			return x.Attribution
+		}
+	}
+	return nil
+}
+
+func (x *Record) GetDeclaration() *Declaration {
+	if x != nil {
+		if x, ok := x.Body.(*Record_Declaration); ok {
+			return x.Declaration
+		}
+	}
+	return nil
+}
+
 type isRecord_Body interface {
 	isRecord_Body()
 }
@@ -1399,6 +1411,19 @@ type Record_DisclosureStep struct {
 	DisclosureStep *DisclosureStep `protobuf:"bytes,35,opt,name=disclosure_step,json=disclosureStep,proto3,oneof"`
 }
 
+type Record_Methodology struct {
+	// App version 12.
+	Methodology *PublishedMethodology `protobuf:"bytes,36,opt,name=methodology,proto3,oneof"`
+}
+
+type Record_Attribution struct {
+	Attribution *AttributionRecord `protobuf:"bytes,37,opt,name=attribution,proto3,oneof"`
+}
+
+type Record_Declaration struct {
+	Declaration *Declaration `protobuf:"bytes,38,opt,name=declaration,proto3,oneof"`
+}
+
 func (*Record_Pledge) isRecord_Body() {}
 
 func (*Record_Notification) isRecord_Body() {}
@@ -1450,6 +1475,12 @@ func (*Record_Undertaking) isRecord_Body() {}
 func (*Record_ProtectiveOrder) isRecord_Body() {}
 
 func (*Record_DisclosureStep) isRecord_Body() {}
+
+func (*Record_Methodology) isRecord_Body() {}
+
+func (*Record_Attribution) isRecord_Body() {}
+
+func (*Record_Declaration) isRecord_Body() {}
 
 type VerificationPromises struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1669,8 +1700,16 @@ type StagedReporting struct {
 	NotificationHours uint32 `protobuf:"varint,2,opt,name=notification_hours,json=notificationHours,proto3" json:"notification_hours,omitempty"`
 	// Counted from the notification. NIS2: one month (720).
 	FinalReportHours uint32 `protobuf:"varint,3,opt,name=final_report_hours,json=finalReportHours,proto3" json:"final_report_hours,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// App version 12. While the incident is open, a progress-stage report
+	// every progress_report_hours, the first counted from the notification.
+	ProgressReportHours uint32 `protobuf:"varint,4,opt,name=progress_report_hours,json=progressReportHours,proto3" json:"progress_report_hours,omitempty"`
+	// A final report counted from the corrective measure
+	// (incident_disclosure.corrective_measure_at).
+	FinalAfterMeasureHours uint32 `protobuf:"varint,5,opt,name=final_after_measure_hours,json=finalAfterMeasureHours,proto3" json:"final_after_measure_hours,omitempty"`
+	// Actively exploited vulnerabilities (CRA style).
+	Vulnerabilities *VulnerabilityReporting `protobuf:"bytes,6,opt,name=vulnerabilities,proto3" json:"vulnerabilities,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StagedReporting) Reset() {
@@ -1722,6 +1761,27 @@ func (x *StagedReporting) GetFinalReportHours() uint32 {
 		return x.FinalReportHours
 	}
 	return 0
+}
+
+func (x *StagedReporting) GetProgressReportHours() uint32 {
+	if x != nil {
+		return x.ProgressReportHours
+	}
+	return 0
+}
+
+func (x *StagedReporting) GetFinalAfterMeasureHours() uint32 {
+	if x != nil {
+		return x.FinalAfterMeasureHours
+	}
+	return 0
+}
+
+func (x *StagedReporting) GetVulnerabilities() *VulnerabilityReporting {
+	if x != nil {
+		return x.Vulnerabilities
+	}
+	return nil
 }
 
 type Notification struct {
@@ -2105,8 +2165,14 @@ type IncidentDisclosure struct {
 	Summary              string                 `protobuf:"bytes,15,opt,name=summary,proto3" json:"summary,omitempty"`
 	// App version 11: the operators, facilities or services affected, by name.
 	AffectedEntities []string `protobuf:"bytes,16,rep,name=affected_entities,json=affectedEntities,proto3" json:"affected_entities,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// App version 12: a blocked or failed attempt (a near-miss).
+	Outcome IncidentOutcome `protobuf:"varint,17,opt,name=outcome,proto3,enum=normledger.v1.IncidentOutcome" json:"outcome,omitempty"`
+	// App version 12: when a corrective or mitigating measure became available.
+	CorrectiveMeasureAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=corrective_measure_at,json=correctiveMeasureAt,proto3" json:"corrective_measure_at,omitempty"`
+	// App version 12: the report is of an actively exploited vulnerability.
+	Vulnerability *Vulnerability `protobuf:"bytes,19,opt,name=vulnerability,proto3" json:"vulnerability,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IncidentDisclosure) Reset() {
@@ -2251,6 +2317,27 @@ func (x *IncidentDisclosure) GetAffectedEntities() []string {
 	return nil
 }
 
+func (x *IncidentDisclosure) GetOutcome() IncidentOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return IncidentOutcome_INCIDENT_OUTCOME_UNSPECIFIED
+}
+
+func (x *IncidentDisclosure) GetCorrectiveMeasureAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CorrectiveMeasureAt
+	}
+	return nil
+}
+
+func (x *IncidentDisclosure) GetVulnerability() *Vulnerability {
+	if x != nil {
+		return x.Vulnerability
+	}
+	return nil
+}
+
 type ServiceLoss struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Service         string                 `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
@@ -2319,67 +2406,6 @@ func (x *ServiceLoss) GetPeople() uint64 {
 	return 0
 }
 
-// Estimate is a bounded count: min <= best <= max.
-type Estimate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Min           uint64                 `protobuf:"varint,1,opt,name=min,proto3" json:"min,omitempty"`
-	Best          uint64                 `protobuf:"varint,2,opt,name=best,proto3" json:"best,omitempty"`
-	Max           uint64                 `protobuf:"varint,3,opt,name=max,proto3" json:"max,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Estimate) Reset() {
-	*x = Estimate{}
-	mi := &file_normledger_v1_records_proto_msgTypes[13]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Estimate) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Estimate) ProtoMessage() {}
-
-func (x *Estimate) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[13]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Estimate.ProtoReflect.Descriptor instead.
-func (*Estimate) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *Estimate) GetMin() uint64 {
-	if x != nil {
-		return x.Min
-	}
-	return 0
-}
-
-func (x *Estimate) GetBest() uint64 {
-	if x != nil {
-		return x.Best
-	}
-	return 0
-}
-
-func (x *Estimate) GetMax() uint64 {
-	if x != nil {
-		return x.Max
-	}
-	return 0
-}
-
 type HarmAssessment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Record ids of the incident disclosures assessed.
@@ -2398,13 +2424,22 @@ type HarmAssessment struct {
 	ResponsibleParty string           `protobuf:"bytes,10,opt,name=responsible_party,json=responsibleParty,proto3" json:"responsible_party,omitempty"`
 	Status           AssessmentStatus `protobuf:"varint,11,opt,name=status,proto3,enum=normledger.v1.AssessmentStatus" json:"status,omitempty"`
 	AffectedStates   []string         `protobuf:"bytes,12,rep,name=affected_states,json=affectedStates,proto3" json:"affected_states,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// App version 12 (harm assessment v2): the methodology record cited.
+	MethodologyRef   string   `protobuf:"bytes,13,opt,name=methodology_ref,json=methodologyRef,proto3" json:"methodology_ref,omitempty"`
+	Harms            []*Harm  `protobuf:"bytes,14,rep,name=harms,proto3" json:"harms,omitempty"`
+	VulnerableGroups []string `protobuf:"bytes,15,rep,name=vulnerable_groups,json=vulnerableGroups,proto3" json:"vulnerable_groups,omitempty"`
+	// Record ids of incidents or assessments this harm cascades from or to.
+	CascadeRefs []string   `protobuf:"bytes,16,rep,name=cascade_refs,json=cascadeRefs,proto3" json:"cascade_refs,omitempty"`
+	Dissents    []*Dissent `protobuf:"bytes,17,rep,name=dissents,proto3" json:"dissents,omitempty"`
+	// Member ids of joint assessors; each co-signs.
+	CoAssessors   []string `protobuf:"bytes,18,rep,name=co_assessors,json=coAssessors,proto3" json:"co_assessors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HarmAssessment) Reset() {
 	*x = HarmAssessment{}
-	mi := &file_normledger_v1_records_proto_msgTypes[14]
+	mi := &file_normledger_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2451,7 @@ func (x *HarmAssessment) String() string {
 func (*HarmAssessment) ProtoMessage() {}
 
 func (x *HarmAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[14]
+	mi := &file_normledger_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2464,7 @@ func (x *HarmAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HarmAssessment.ProtoReflect.Descriptor instead.
 func (*HarmAssessment) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HarmAssessment) GetSubjectIncidents() []string {
@@ -2516,6 +2551,48 @@ func (x *HarmAssessment) GetAffectedStates() []string {
 	return nil
 }
 
+func (x *HarmAssessment) GetMethodologyRef() string {
+	if x != nil {
+		return x.MethodologyRef
+	}
+	return ""
+}
+
+func (x *HarmAssessment) GetHarms() []*Harm {
+	if x != nil {
+		return x.Harms
+	}
+	return nil
+}
+
+func (x *HarmAssessment) GetVulnerableGroups() []string {
+	if x != nil {
+		return x.VulnerableGroups
+	}
+	return nil
+}
+
+func (x *HarmAssessment) GetCascadeRefs() []string {
+	if x != nil {
+		return x.CascadeRefs
+	}
+	return nil
+}
+
+func (x *HarmAssessment) GetDissents() []*Dissent {
+	if x != nil {
+		return x.Dissents
+	}
+	return nil
+}
+
+func (x *HarmAssessment) GetCoAssessors() []string {
+	if x != nil {
+		return x.CoAssessors
+	}
+	return nil
+}
+
 type ConflictOfInterest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when the verifier declares it has no conflict of interest.
@@ -2527,7 +2604,7 @@ type ConflictOfInterest struct {
 
 func (x *ConflictOfInterest) Reset() {
 	*x = ConflictOfInterest{}
-	mi := &file_normledger_v1_records_proto_msgTypes[15]
+	mi := &file_normledger_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2616,7 @@ func (x *ConflictOfInterest) String() string {
 func (*ConflictOfInterest) ProtoMessage() {}
 
 func (x *ConflictOfInterest) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[15]
+	mi := &file_normledger_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2629,7 @@ func (x *ConflictOfInterest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConflictOfInterest.ProtoReflect.Descriptor instead.
 func (*ConflictOfInterest) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConflictOfInterest) GetNoneDeclared() bool {
@@ -2583,14 +2660,16 @@ type Finding struct {
 	ReplyDue           *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=reply_due,json=replyDue,proto3" json:"reply_due,omitempty"`
 	Summary            string                 `protobuf:"bytes,9,opt,name=summary,proto3" json:"summary,omitempty"`
 	// App version 11: a ruling on a redacted record's designation.
-	Designation   *DesignationRuling `protobuf:"bytes,10,opt,name=designation,proto3" json:"designation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Designation *DesignationRuling `protobuf:"bytes,10,opt,name=designation,proto3" json:"designation,omitempty"`
+	// App version 12: the methodology record cited.
+	MethodologyRef string `protobuf:"bytes,11,opt,name=methodology_ref,json=methodologyRef,proto3" json:"methodology_ref,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_normledger_v1_records_proto_msgTypes[16]
+	mi := &file_normledger_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2681,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[16]
+	mi := &file_normledger_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2694,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Finding) GetSubjectType() FindingSubjectType {
@@ -2688,6 +2767,13 @@ func (x *Finding) GetDesignation() *DesignationRuling {
 	return nil
 }
 
+func (x *Finding) GetMethodologyRef() string {
+	if x != nil {
+		return x.MethodologyRef
+	}
+	return ""
+}
+
 // Challenge disputes an incident disclosure, harm assessment or finding.
 type Challenge struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2700,7 +2786,7 @@ type Challenge struct {
 
 func (x *Challenge) Reset() {
 	*x = Challenge{}
-	mi := &file_normledger_v1_records_proto_msgTypes[17]
+	mi := &file_normledger_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2798,7 @@ func (x *Challenge) String() string {
 func (*Challenge) ProtoMessage() {}
 
 func (x *Challenge) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[17]
+	mi := &file_normledger_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2811,7 @@ func (x *Challenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Challenge.ProtoReflect.Descriptor instead.
 func (*Challenge) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Challenge) GetTargetId() string {
@@ -2762,7 +2848,7 @@ type Amendment struct {
 
 func (x *Amendment) Reset() {
 	*x = Amendment{}
-	mi := &file_normledger_v1_records_proto_msgTypes[18]
+	mi := &file_normledger_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +2860,7 @@ func (x *Amendment) String() string {
 func (*Amendment) ProtoMessage() {}
 
 func (x *Amendment) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[18]
+	mi := &file_normledger_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +2873,7 @@ func (x *Amendment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Amendment.ProtoReflect.Descriptor instead.
 func (*Amendment) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{18}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Amendment) GetTargetId() string {
@@ -2822,7 +2908,7 @@ type Retraction struct {
 
 func (x *Retraction) Reset() {
 	*x = Retraction{}
-	mi := &file_normledger_v1_records_proto_msgTypes[19]
+	mi := &file_normledger_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +2920,7 @@ func (x *Retraction) String() string {
 func (*Retraction) ProtoMessage() {}
 
 func (x *Retraction) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[19]
+	mi := &file_normledger_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +2933,7 @@ func (x *Retraction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retraction.ProtoReflect.Descriptor instead.
 func (*Retraction) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{19}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Retraction) GetTargetId() string {
@@ -2879,7 +2965,7 @@ type EncryptedCopy struct {
 
 func (x *EncryptedCopy) Reset() {
 	*x = EncryptedCopy{}
-	mi := &file_normledger_v1_records_proto_msgTypes[20]
+	mi := &file_normledger_v1_records_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +2977,7 @@ func (x *EncryptedCopy) String() string {
 func (*EncryptedCopy) ProtoMessage() {}
 
 func (x *EncryptedCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[20]
+	mi := &file_normledger_v1_records_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +2990,7 @@ func (x *EncryptedCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EncryptedCopy.ProtoReflect.Descriptor instead.
 func (*EncryptedCopy) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{20}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EncryptedCopy) GetRecipient() string {
@@ -2947,7 +3033,7 @@ type Sealed struct {
 
 func (x *Sealed) Reset() {
 	*x = Sealed{}
-	mi := &file_normledger_v1_records_proto_msgTypes[21]
+	mi := &file_normledger_v1_records_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3045,7 @@ func (x *Sealed) String() string {
 func (*Sealed) ProtoMessage() {}
 
 func (x *Sealed) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[21]
+	mi := &file_normledger_v1_records_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3058,7 @@ func (x *Sealed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sealed.ProtoReflect.Descriptor instead.
 func (*Sealed) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{21}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Sealed) GetSealedKind() RecordKind {
@@ -3036,7 +3122,7 @@ type SealedPayload struct {
 
 func (x *SealedPayload) Reset() {
 	*x = SealedPayload{}
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	mi := &file_normledger_v1_records_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3048,7 +3134,7 @@ func (x *SealedPayload) String() string {
 func (*SealedPayload) ProtoMessage() {}
 
 func (x *SealedPayload) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[22]
+	mi := &file_normledger_v1_records_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3061,7 +3147,7 @@ func (x *SealedPayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedPayload.ProtoReflect.Descriptor instead.
 func (*SealedPayload) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SealedPayload) GetSalt() []byte {
@@ -3099,7 +3185,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3197,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[23]
+	mi := &file_normledger_v1_records_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3210,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Receipt) GetSealedId() string {
@@ -3168,7 +3254,7 @@ type Reveal struct {
 
 func (x *Reveal) Reset() {
 	*x = Reveal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3180,7 +3266,7 @@ func (x *Reveal) String() string {
 func (*Reveal) ProtoMessage() {}
 
 func (x *Reveal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[24]
+	mi := &file_normledger_v1_records_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3193,7 +3279,7 @@ func (x *Reveal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reveal.ProtoReflect.Descriptor instead.
 func (*Reveal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Reveal) GetSealedId() string {
@@ -3229,7 +3315,7 @@ type Waiver struct {
 
 func (x *Waiver) Reset() {
 	*x = Waiver{}
-	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3241,7 +3327,7 @@ func (x *Waiver) String() string {
 func (*Waiver) ProtoMessage() {}
 
 func (x *Waiver) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[25]
+	mi := &file_normledger_v1_records_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3254,7 +3340,7 @@ func (x *Waiver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Waiver.ProtoReflect.Descriptor instead.
 func (*Waiver) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Waiver) GetObligationId() string {
@@ -3286,7 +3372,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3298,7 +3384,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[26]
+	mi := &file_normledger_v1_records_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3311,7 +3397,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Proposal) GetTitle() string {
@@ -3355,7 +3441,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_normledger_v1_records_proto_msgTypes[27]
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3453,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[27]
+	mi := &file_normledger_v1_records_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3466,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{27}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Vote) GetProposalId() string {
@@ -3422,7 +3508,7 @@ type KeyRevocation struct {
 
 func (x *KeyRevocation) Reset() {
 	*x = KeyRevocation{}
-	mi := &file_normledger_v1_records_proto_msgTypes[28]
+	mi := &file_normledger_v1_records_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3434,7 +3520,7 @@ func (x *KeyRevocation) String() string {
 func (*KeyRevocation) ProtoMessage() {}
 
 func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[28]
+	mi := &file_normledger_v1_records_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3447,7 +3533,7 @@ func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRevocation.ProtoReflect.Descriptor instead.
 func (*KeyRevocation) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{28}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *KeyRevocation) GetMember() string {
@@ -3502,7 +3588,7 @@ type ContactUpdate struct {
 
 func (x *ContactUpdate) Reset() {
 	*x = ContactUpdate{}
-	mi := &file_normledger_v1_records_proto_msgTypes[29]
+	mi := &file_normledger_v1_records_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3514,7 +3600,7 @@ func (x *ContactUpdate) String() string {
 func (*ContactUpdate) ProtoMessage() {}
 
 func (x *ContactUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[29]
+	mi := &file_normledger_v1_records_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3527,7 +3613,7 @@ func (x *ContactUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactUpdate.ProtoReflect.Descriptor instead.
 func (*ContactUpdate) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{29}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ContactUpdate) GetPoints() []*ContactPoint {
@@ -3566,7 +3652,7 @@ type PingTarget struct {
 
 func (x *PingTarget) Reset() {
 	*x = PingTarget{}
-	mi := &file_normledger_v1_records_proto_msgTypes[30]
+	mi := &file_normledger_v1_records_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3664,7 @@ func (x *PingTarget) String() string {
 func (*PingTarget) ProtoMessage() {}
 
 func (x *PingTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[30]
+	mi := &file_normledger_v1_records_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3677,7 @@ func (x *PingTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingTarget.ProtoReflect.Descriptor instead.
 func (*PingTarget) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{30}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PingTarget) GetMember() string {
@@ -3637,7 +3723,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_normledger_v1_records_proto_msgTypes[31]
+	mi := &file_normledger_v1_records_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3649,7 +3735,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[31]
+	mi := &file_normledger_v1_records_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3662,7 +3748,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{31}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Ping) GetTargets() []*PingTarget {
@@ -3699,7 +3785,7 @@ type PingAnswer struct {
 
 func (x *PingAnswer) Reset() {
 	*x = PingAnswer{}
-	mi := &file_normledger_v1_records_proto_msgTypes[32]
+	mi := &file_normledger_v1_records_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3711,7 +3797,7 @@ func (x *PingAnswer) String() string {
 func (*PingAnswer) ProtoMessage() {}
 
 func (x *PingAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[32]
+	mi := &file_normledger_v1_records_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3724,7 +3810,7 @@ func (x *PingAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingAnswer.ProtoReflect.Descriptor instead.
 func (*PingAnswer) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{32}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PingAnswer) GetPingId() string {
@@ -3762,7 +3848,7 @@ type DeliveryFailure struct {
 
 func (x *DeliveryFailure) Reset() {
 	*x = DeliveryFailure{}
-	mi := &file_normledger_v1_records_proto_msgTypes[33]
+	mi := &file_normledger_v1_records_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3774,7 +3860,7 @@ func (x *DeliveryFailure) String() string {
 func (*DeliveryFailure) ProtoMessage() {}
 
 func (x *DeliveryFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_normledger_v1_records_proto_msgTypes[33]
+	mi := &file_normledger_v1_records_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3787,7 +3873,7 @@ func (x *DeliveryFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryFailure.ProtoReflect.Descriptor instead.
 func (*DeliveryFailure) Descriptor() ([]byte, []int) {
-	return file_normledger_v1_records_proto_rawDescGZIP(), []int{33}
+	return file_normledger_v1_records_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeliveryFailure) GetPingId() string {
@@ -3815,21 +3901,22 @@ var File_normledger_v1_records_proto protoreflect.FileDescriptor
 
 const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/disclosure.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\"l\n" +
+	"\x1bnormledger/v1/records.proto\x12\rnormledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enormledger/v1/disclosure.proto\x1a\x19normledger/v1/cases.proto\x1a\x1enormledger/v1/governance.proto\x1a\x1anormledger/v1/member.proto\x1a\x1dnormledger/v1/standards.proto\"l\n" +
 	"\n" +
 	"TimeWindow\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\";\n" +
 	"\vMethodology\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\x92\x0e\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xfd\x0f\n" +
 	"\x06Record\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x12\n" +
 	"\x04refs\x18\x02 \x03(\tR\x04refs\x12$\n" +
 	"\x03tlp\x18\x03 \x01(\x0e2\x12.normledger.v1.TlpR\x03tlp\x12;\n" +
 	"\vclient_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"clientTime\x126\n" +
-	"\tredaction\x18\x05 \x01(\v2\x18.normledger.v1.RedactionR\tredaction\x12/\n" +
+	"\tredaction\x18\x05 \x01(\v2\x18.normledger.v1.RedactionR\tredaction\x12\x1a\n" +
+	"\bexercise\x18\x06 \x01(\bR\bexercise\x12/\n" +
 	"\x06pledge\x18\n" +
 	" \x01(\v2\x15.normledger.v1.PledgeH\x00R\x06pledge\x12A\n" +
 	"\fnotification\x18\v \x01(\v2\x1b.normledger.v1.NotificationH\x00R\fnotification\x12J\n" +
@@ -3859,7 +3946,10 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\ameasure\x18  \x01(\v2\x16.normledger.v1.MeasureH\x00R\ameasure\x12>\n" +
 	"\vundertaking\x18! \x01(\v2\x1a.normledger.v1.UndertakingH\x00R\vundertaking\x12K\n" +
 	"\x10protective_order\x18\" \x01(\v2\x1e.normledger.v1.ProtectiveOrderH\x00R\x0fprotectiveOrder\x12H\n" +
-	"\x0fdisclosure_step\x18# \x01(\v2\x1d.normledger.v1.DisclosureStepH\x00R\x0edisclosureStepB\x06\n" +
+	"\x0fdisclosure_step\x18# \x01(\v2\x1d.normledger.v1.DisclosureStepH\x00R\x0edisclosureStep\x12G\n" +
+	"\vmethodology\x18$ \x01(\v2#.normledger.v1.PublishedMethodologyH\x00R\vmethodology\x12D\n" +
+	"\vattribution\x18% \x01(\v2 .normledger.v1.AttributionRecordH\x00R\vattribution\x12>\n" +
+	"\vdeclaration\x18& \x01(\v2\x1a.normledger.v1.DeclarationH\x00R\vdeclarationB\x06\n" +
 	"\x04body\"\xab\x01\n" +
 	"\x14VerificationPromises\x122\n" +
 	"\x15disclose_within_hours\x18\x01 \x01(\rR\x13discloseWithinHours\x120\n" +
@@ -3879,11 +3969,14 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x04text\x18\n" +
 	" \x01(\tR\x04text\x12I\n" +
 	"\x10staged_reporting\x18\v \x01(\v2\x1e.normledger.v1.StagedReportingR\x0fstagedReporting\x12=\n" +
-	"\fcase_windows\x18\f \x01(\v2\x1a.normledger.v1.CaseWindowsR\vcaseWindows\"\x9e\x01\n" +
+	"\fcase_windows\x18\f \x01(\v2\x1a.normledger.v1.CaseWindowsR\vcaseWindows\"\xde\x02\n" +
 	"\x0fStagedReporting\x12.\n" +
 	"\x13early_warning_hours\x18\x01 \x01(\rR\x11earlyWarningHours\x12-\n" +
 	"\x12notification_hours\x18\x02 \x01(\rR\x11notificationHours\x12,\n" +
-	"\x12final_report_hours\x18\x03 \x01(\rR\x10finalReportHours\"\xdb\x03\n" +
+	"\x12final_report_hours\x18\x03 \x01(\rR\x10finalReportHours\x122\n" +
+	"\x15progress_report_hours\x18\x04 \x01(\rR\x13progressReportHours\x129\n" +
+	"\x19final_after_measure_hours\x18\x05 \x01(\rR\x16finalAfterMeasureHours\x12O\n" +
+	"\x0fvulnerabilities\x18\x06 \x01(\v2%.normledger.v1.VulnerabilityReportingR\x0fvulnerabilities\"\xdb\x03\n" +
 	"\fNotification\x123\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1f.normledger.v1.NotificationTypeR\x04type\x12\x1e\n" +
 	"\n" +
@@ -3915,7 +4008,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"confidence\x18\x02 \x01(\x0e2\x19.normledger.v1.ConfidenceR\n" +
 	"confidence\x12\x14\n" +
-	"\x05basis\x18\x03 \x01(\tR\x05basis\"\xbe\x06\n" +
+	"\x05basis\x18\x03 \x01(\tR\x05basis\"\x8c\b\n" +
 	"\x12IncidentDisclosure\x12!\n" +
 	"\fincident_ref\x18\x01 \x01(\tR\vincidentRef\x124\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x1e.normledger.v1.DisclosureStageR\x05stage\x12/\n" +
@@ -3934,16 +4027,15 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\vattribution\x18\r \x01(\v2\x1a.normledger.v1.AttributionR\vattribution\x124\n" +
 	"\x16norms_alleged_breached\x18\x0e \x03(\tR\x14normsAllegedBreached\x12\x18\n" +
 	"\asummary\x18\x0f \x01(\tR\asummary\x12+\n" +
-	"\x11affected_entities\x18\x10 \x03(\tR\x10affectedEntities\"\x99\x01\n" +
+	"\x11affected_entities\x18\x10 \x03(\tR\x10affectedEntities\x128\n" +
+	"\aoutcome\x18\x11 \x01(\x0e2\x1e.normledger.v1.IncidentOutcomeR\aoutcome\x12N\n" +
+	"\x15corrective_measure_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x13correctiveMeasureAt\x12B\n" +
+	"\rvulnerability\x18\x13 \x01(\v2\x1c.normledger.v1.VulnerabilityR\rvulnerability\"\x99\x01\n" +
 	"\vServiceLoss\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12-\n" +
 	"\x06sector\x18\x02 \x01(\x0e2\x15.normledger.v1.SectorR\x06sector\x12)\n" +
 	"\x10duration_minutes\x18\x03 \x01(\x04R\x0fdurationMinutes\x12\x16\n" +
-	"\x06people\x18\x04 \x01(\x04R\x06people\"B\n" +
-	"\bEstimate\x12\x10\n" +
-	"\x03min\x18\x01 \x01(\x04R\x03min\x12\x12\n" +
-	"\x04best\x18\x02 \x01(\x04R\x04best\x12\x10\n" +
-	"\x03max\x18\x03 \x01(\x04R\x03max\"\xb8\x05\n" +
+	"\x06people\x18\x04 \x01(\x04R\x06people\"\xb3\a\n" +
 	"\x0eHarmAssessment\x12+\n" +
 	"\x11subject_incidents\x18\x01 \x03(\tR\x10subjectIncidents\x12C\n" +
 	"\x0eassessor_class\x18\x02 \x01(\x0e2\x1c.normledger.v1.AssessorClassR\rassessorClass\x12<\n" +
@@ -3957,10 +4049,16 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x11responsible_party\x18\n" +
 	" \x01(\tR\x10responsibleParty\x127\n" +
 	"\x06status\x18\v \x01(\x0e2\x1f.normledger.v1.AssessmentStatusR\x06status\x12'\n" +
-	"\x0faffected_states\x18\f \x03(\tR\x0eaffectedStates\"W\n" +
+	"\x0faffected_states\x18\f \x03(\tR\x0eaffectedStates\x12'\n" +
+	"\x0fmethodology_ref\x18\r \x01(\tR\x0emethodologyRef\x12)\n" +
+	"\x05harms\x18\x0e \x03(\v2\x13.normledger.v1.HarmR\x05harms\x12+\n" +
+	"\x11vulnerable_groups\x18\x0f \x03(\tR\x10vulnerableGroups\x12!\n" +
+	"\fcascade_refs\x18\x10 \x03(\tR\vcascadeRefs\x122\n" +
+	"\bdissents\x18\x11 \x03(\v2\x16.normledger.v1.DissentR\bdissents\x12!\n" +
+	"\fco_assessors\x18\x12 \x03(\tR\vcoAssessors\"W\n" +
 	"\x12ConflictOfInterest\x12#\n" +
 	"\rnone_declared\x18\x01 \x01(\bR\fnoneDeclared\x12\x1c\n" +
-	"\tstatement\x18\x02 \x01(\tR\tstatement\"\xa8\x04\n" +
+	"\tstatement\x18\x02 \x01(\tR\tstatement\"\xd1\x04\n" +
 	"\aFinding\x12D\n" +
 	"\fsubject_type\x18\x01 \x01(\x0e2!.normledger.v1.FindingSubjectTypeR\vsubjectType\x12\x1d\n" +
 	"\n" +
@@ -3973,7 +4071,8 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\treply_due\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\breplyDue\x12\x18\n" +
 	"\asummary\x18\t \x01(\tR\asummary\x12B\n" +
 	"\vdesignation\x18\n" +
-	" \x01(\v2 .normledger.v1.DesignationRulingR\vdesignation\"y\n" +
+	" \x01(\v2 .normledger.v1.DesignationRulingR\vdesignation\x12'\n" +
+	"\x0fmethodology_ref\x18\v \x01(\tR\x0emethodologyRef\"y\n" +
 	"\tChallenge\x12\x1b\n" +
 	"\ttarget_id\x18\x01 \x01(\tR\btargetId\x12\x18\n" +
 	"\agrounds\x18\x02 \x01(\tR\agrounds\x125\n" +
@@ -4061,7 +4160,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x0fDeliveryFailure\x12\x17\n" +
 	"\aping_id\x18\x01 \x01(\tR\x06pingId\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*\x85\x06\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\xdc\x06\n" +
 	"\n" +
 	"RecordKind\x12\x1b\n" +
 	"\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -4091,7 +4190,10 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\x13RECORD_KIND_MEASURE\x10\x17\x12\x1b\n" +
 	"\x17RECORD_KIND_UNDERTAKING\x10\x18\x12 \n" +
 	"\x1cRECORD_KIND_PROTECTIVE_ORDER\x10\x19\x12\x1f\n" +
-	"\x1bRECORD_KIND_DISCLOSURE_STEP\x10\x1a*\xbc\x02\n" +
+	"\x1bRECORD_KIND_DISCLOSURE_STEP\x10\x1a\x12\x1b\n" +
+	"\x17RECORD_KIND_METHODOLOGY\x10\x1b\x12\x1b\n" +
+	"\x17RECORD_KIND_ATTRIBUTION\x10\x1c\x12\x1b\n" +
+	"\x17RECORD_KIND_DECLARATION\x10\x1d*\xbc\x02\n" +
 	"\x06Sector\x12\x16\n" +
 	"\x12SECTOR_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSECTOR_HEALTH\x10\x01\x12\x11\n" +
@@ -4114,13 +4216,7 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"\tTLP_GREEN\x10\x02\x12\r\n" +
 	"\tTLP_AMBER\x10\x03\x12\x14\n" +
 	"\x10TLP_AMBER_STRICT\x10\x04\x12\v\n" +
-	"\aTLP_RED\x10\x05*j\n" +
-	"\n" +
-	"Confidence\x12\x1a\n" +
-	"\x16CONFIDENCE_UNSPECIFIED\x10\x00\x12\x12\n" +
-	"\x0eCONFIDENCE_LOW\x10\x01\x12\x17\n" +
-	"\x13CONFIDENCE_MODERATE\x10\x02\x12\x13\n" +
-	"\x0fCONFIDENCE_HIGH\x10\x03*\x9a\x02\n" +
+	"\aTLP_RED\x10\x05*\xc0\x02\n" +
 	"\x10NotificationType\x12!\n" +
 	"\x1dNOTIFICATION_TYPE_UNSPECIFIED\x10\x00\x12(\n" +
 	"$NOTIFICATION_TYPE_IMMINENT_OPERATION\x10\x01\x12\x1e\n" +
@@ -4128,18 +4224,21 @@ const file_normledger_v1_records_proto_rawDesc = "" +
 	"&NOTIFICATION_TYPE_CONSULTATION_REQUEST\x10\x03\x12(\n" +
 	"$NOTIFICATION_TYPE_ASSISTANCE_REQUEST\x10\x04\x12 \n" +
 	"\x1cNOTIFICATION_TYPE_POC_UPDATE\x10\x05\x12!\n" +
-	"\x1dNOTIFICATION_TYPE_INFORMATION\x10\x06*\xd2\x01\n" +
+	"\x1dNOTIFICATION_TYPE_INFORMATION\x10\x06\x12$\n" +
+	" NOTIFICATION_TYPE_REPORT_REQUEST\x10\a*\xd2\x01\n" +
 	"\x13ResponseDisposition\x12$\n" +
 	" RESPONSE_DISPOSITION_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dRESPONSE_DISPOSITION_ACCEPTED\x10\x01\x12!\n" +
 	"\x1dRESPONSE_DISPOSITION_DECLINED\x10\x02\x12 \n" +
 	"\x1cRESPONSE_DISPOSITION_PARTIAL\x10\x03\x12-\n" +
-	")RESPONSE_DISPOSITION_INFORMATION_PROVIDED\x10\x04*\x96\x01\n" +
+	")RESPONSE_DISPOSITION_INFORMATION_PROVIDED\x10\x04*\xd8\x01\n" +
 	"\x0fDisclosureStage\x12 \n" +
 	"\x1cDISCLOSURE_STAGE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eDISCLOSURE_STAGE_EARLY_WARNING\x10\x01\x12!\n" +
 	"\x1dDISCLOSURE_STAGE_NOTIFICATION\x10\x02\x12\x1a\n" +
-	"\x16DISCLOSURE_STAGE_FINAL\x10\x03*\xa6\x01\n" +
+	"\x16DISCLOSURE_STAGE_FINAL\x10\x03\x12!\n" +
+	"\x1dDISCLOSURE_STAGE_INTERMEDIATE\x10\x04\x12\x1d\n" +
+	"\x19DISCLOSURE_STAGE_PROGRESS\x10\x05*\xa6\x01\n" +
 	"\fIncidentRole\x12\x1d\n" +
 	"\x19INCIDENT_ROLE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INCIDENT_ROLE_VICTIM\x10\x01\x12\"\n" +
@@ -4184,164 +4283,181 @@ func file_normledger_v1_records_proto_rawDescGZIP() []byte {
 	return file_normledger_v1_records_proto_rawDescData
 }
 
-var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_normledger_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
+var file_normledger_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_normledger_v1_records_proto_goTypes = []any{
-	(RecordKind)(0),               // 0: normledger.v1.RecordKind
-	(Sector)(0),                   // 1: normledger.v1.Sector
-	(Tlp)(0),                      // 2: normledger.v1.Tlp
-	(Confidence)(0),               // 3: normledger.v1.Confidence
-	(NotificationType)(0),         // 4: normledger.v1.NotificationType
-	(ResponseDisposition)(0),      // 5: normledger.v1.ResponseDisposition
-	(DisclosureStage)(0),          // 6: normledger.v1.DisclosureStage
-	(IncidentRole)(0),             // 7: normledger.v1.IncidentRole
-	(Severity)(0),                 // 8: normledger.v1.Severity
-	(AssessorClass)(0),            // 9: normledger.v1.AssessorClass
-	(AssessmentStatus)(0),         // 10: normledger.v1.AssessmentStatus
-	(FindingSubjectType)(0),       // 11: normledger.v1.FindingSubjectType
-	(Determination)(0),            // 12: normledger.v1.Determination
-	(*TimeWindow)(nil),            // 13: normledger.v1.TimeWindow
-	(*Methodology)(nil),           // 14: normledger.v1.Methodology
-	(*Record)(nil),                // 15: normledger.v1.Record
-	(*VerificationPromises)(nil),  // 16: normledger.v1.VerificationPromises
-	(*Pledge)(nil),                // 17: normledger.v1.Pledge
-	(*StagedReporting)(nil),       // 18: normledger.v1.StagedReporting
-	(*Notification)(nil),          // 19: normledger.v1.Notification
-	(*PointOfContactUpdate)(nil),  // 20: normledger.v1.PointOfContactUpdate
-	(*Acknowledgement)(nil),       // 21: normledger.v1.Acknowledgement
-	(*Response)(nil),              // 22: normledger.v1.Response
-	(*Attribution)(nil),           // 23: normledger.v1.Attribution
-	(*IncidentDisclosure)(nil),    // 24: normledger.v1.IncidentDisclosure
-	(*ServiceLoss)(nil),           // 25: normledger.v1.ServiceLoss
-	(*Estimate)(nil),              // 26: normledger.v1.Estimate
-	(*HarmAssessment)(nil),        // 27: normledger.v1.HarmAssessment
-	(*ConflictOfInterest)(nil),    // 28: normledger.v1.ConflictOfInterest
-	(*Finding)(nil),               // 29: normledger.v1.Finding
-	(*Challenge)(nil),             // 30: normledger.v1.Challenge
-	(*Amendment)(nil),             // 31: normledger.v1.Amendment
-	(*Retraction)(nil),            // 32: normledger.v1.Retraction
-	(*EncryptedCopy)(nil),         // 33: normledger.v1.EncryptedCopy
-	(*Sealed)(nil),                // 34: normledger.v1.Sealed
-	(*SealedPayload)(nil),         // 35: normledger.v1.SealedPayload
-	(*Receipt)(nil),               // 36: normledger.v1.Receipt
-	(*Reveal)(nil),                // 37: normledger.v1.Reveal
-	(*Waiver)(nil),                // 38: normledger.v1.Waiver
-	(*Proposal)(nil),              // 39: normledger.v1.Proposal
-	(*Vote)(nil),                  // 40: normledger.v1.Vote
-	(*KeyRevocation)(nil),         // 41: normledger.v1.KeyRevocation
-	(*ContactUpdate)(nil),         // 42: normledger.v1.ContactUpdate
-	(*PingTarget)(nil),            // 43: normledger.v1.PingTarget
-	(*Ping)(nil),                  // 44: normledger.v1.Ping
-	(*PingAnswer)(nil),            // 45: normledger.v1.PingAnswer
-	(*DeliveryFailure)(nil),       // 46: normledger.v1.DeliveryFailure
-	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
-	(*Redaction)(nil),             // 48: normledger.v1.Redaction
-	(*CaseStep)(nil),              // 49: normledger.v1.CaseStep
-	(*Measure)(nil),               // 50: normledger.v1.Measure
-	(*Undertaking)(nil),           // 51: normledger.v1.Undertaking
-	(*ProtectiveOrder)(nil),       // 52: normledger.v1.ProtectiveOrder
-	(*DisclosureStep)(nil),        // 53: normledger.v1.DisclosureStep
-	(*CaseWindows)(nil),           // 54: normledger.v1.CaseWindows
-	(*DesignationRuling)(nil),     // 55: normledger.v1.DesignationRuling
-	(*SealRecipient)(nil),         // 56: normledger.v1.SealRecipient
-	(*GovernanceAction)(nil),      // 57: normledger.v1.GovernanceAction
-	(VoteOption)(0),               // 58: normledger.v1.VoteOption
-	(*ContactPoint)(nil),          // 59: normledger.v1.ContactPoint
-	(ContactRole)(0),              // 60: normledger.v1.ContactRole
-	(*ContactChannel)(nil),        // 61: normledger.v1.ContactChannel
+	(RecordKind)(0),                // 0: normledger.v1.RecordKind
+	(Sector)(0),                    // 1: normledger.v1.Sector
+	(Tlp)(0),                       // 2: normledger.v1.Tlp
+	(NotificationType)(0),          // 3: normledger.v1.NotificationType
+	(ResponseDisposition)(0),       // 4: normledger.v1.ResponseDisposition
+	(DisclosureStage)(0),           // 5: normledger.v1.DisclosureStage
+	(IncidentRole)(0),              // 6: normledger.v1.IncidentRole
+	(Severity)(0),                  // 7: normledger.v1.Severity
+	(AssessorClass)(0),             // 8: normledger.v1.AssessorClass
+	(AssessmentStatus)(0),          // 9: normledger.v1.AssessmentStatus
+	(FindingSubjectType)(0),        // 10: normledger.v1.FindingSubjectType
+	(Determination)(0),             // 11: normledger.v1.Determination
+	(*TimeWindow)(nil),             // 12: normledger.v1.TimeWindow
+	(*Methodology)(nil),            // 13: normledger.v1.Methodology
+	(*Record)(nil),                 // 14: normledger.v1.Record
+	(*VerificationPromises)(nil),   // 15: normledger.v1.VerificationPromises
+	(*Pledge)(nil),                 // 16: normledger.v1.Pledge
+	(*StagedReporting)(nil),        // 17: normledger.v1.StagedReporting
+	(*Notification)(nil),           // 18: normledger.v1.Notification
+	(*PointOfContactUpdate)(nil),   // 19: normledger.v1.PointOfContactUpdate
+	(*Acknowledgement)(nil),        // 20: normledger.v1.Acknowledgement
+	(*Response)(nil),               // 21: normledger.v1.Response
+	(*Attribution)(nil),            // 22: normledger.v1.Attribution
+	(*IncidentDisclosure)(nil),     // 23: normledger.v1.IncidentDisclosure
+	(*ServiceLoss)(nil),            // 24: normledger.v1.ServiceLoss
+	(*HarmAssessment)(nil),         // 25: normledger.v1.HarmAssessment
+	(*ConflictOfInterest)(nil),     // 26: normledger.v1.ConflictOfInterest
+	(*Finding)(nil),                // 27: normledger.v1.Finding
+	(*Challenge)(nil),              // 28: normledger.v1.Challenge
+	(*Amendment)(nil),              // 29: normledger.v1.Amendment
+	(*Retraction)(nil),             // 30: normledger.v1.Retraction
+	(*EncryptedCopy)(nil),          // 31: normledger.v1.EncryptedCopy
+	(*Sealed)(nil),                 // 32: normledger.v1.Sealed
+	(*SealedPayload)(nil),          // 33: normledger.v1.SealedPayload
+	(*Receipt)(nil),                // 34: normledger.v1.Receipt
+	(*Reveal)(nil),                 // 35: normledger.v1.Reveal
+	(*Waiver)(nil),                 // 36: normledger.v1.Waiver
+	(*Proposal)(nil),               // 37: normledger.v1.Proposal
+	(*Vote)(nil),                   // 38: normledger.v1.Vote
+	(*KeyRevocation)(nil),          // 39: normledger.v1.KeyRevocation
+	(*ContactUpdate)(nil),          // 40: normledger.v1.ContactUpdate
+	(*PingTarget)(nil),             // 41: normledger.v1.PingTarget
+	(*Ping)(nil),                   // 42: normledger.v1.Ping
+	(*PingAnswer)(nil),             // 43: normledger.v1.PingAnswer
+	(*DeliveryFailure)(nil),        // 44: normledger.v1.DeliveryFailure
+	(*timestamppb.Timestamp)(nil),  // 45: google.protobuf.Timestamp
+	(*Redaction)(nil),              // 46: normledger.v1.Redaction
+	(*CaseStep)(nil),               // 47: normledger.v1.CaseStep
+	(*Measure)(nil),                // 48: normledger.v1.Measure
+	(*Undertaking)(nil),            // 49: normledger.v1.Undertaking
+	(*ProtectiveOrder)(nil),        // 50: normledger.v1.ProtectiveOrder
+	(*DisclosureStep)(nil),         // 51: normledger.v1.DisclosureStep
+	(*PublishedMethodology)(nil),   // 52: normledger.v1.PublishedMethodology
+	(*AttributionRecord)(nil),      // 53: normledger.v1.AttributionRecord
+	(*Declaration)(nil),            // 54: normledger.v1.Declaration
+	(*CaseWindows)(nil),            // 55: normledger.v1.CaseWindows
+	(*VulnerabilityReporting)(nil), // 56: normledger.v1.VulnerabilityReporting
+	(Confidence)(0),                // 57: normledger.v1.Confidence
+	(IncidentOutcome)(0),           // 58: normledger.v1.IncidentOutcome
+	(*Vulnerability)(nil),          // 59: normledger.v1.Vulnerability
+	(*Estimate)(nil),               // 60: normledger.v1.Estimate
+	(*Harm)(nil),                   // 61: normledger.v1.Harm
+	(*Dissent)(nil),                // 62: normledger.v1.Dissent
+	(*DesignationRuling)(nil),      // 63: normledger.v1.DesignationRuling
+	(*SealRecipient)(nil),          // 64: normledger.v1.SealRecipient
+	(*GovernanceAction)(nil),       // 65: normledger.v1.GovernanceAction
+	(VoteOption)(0),                // 66: normledger.v1.VoteOption
+	(*ContactPoint)(nil),           // 67: normledger.v1.ContactPoint
+	(ContactRole)(0),               // 68: normledger.v1.ContactRole
+	(*ContactChannel)(nil),         // 69: normledger.v1.ContactChannel
 }
 var file_normledger_v1_records_proto_depIdxs = []int32{
-	47, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	47, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	45, // 0: normledger.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	45, // 1: normledger.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	2,  // 2: normledger.v1.Record.tlp:type_name -> normledger.v1.Tlp
-	47, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
-	48, // 4: normledger.v1.Record.redaction:type_name -> normledger.v1.Redaction
-	17, // 5: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
-	19, // 6: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
-	21, // 7: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
-	22, // 8: normledger.v1.Record.response:type_name -> normledger.v1.Response
-	24, // 9: normledger.v1.Record.incident_disclosure:type_name -> normledger.v1.IncidentDisclosure
-	27, // 10: normledger.v1.Record.harm_assessment:type_name -> normledger.v1.HarmAssessment
-	29, // 11: normledger.v1.Record.finding:type_name -> normledger.v1.Finding
-	30, // 12: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
-	31, // 13: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
-	32, // 14: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
-	37, // 15: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
-	34, // 16: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
-	38, // 17: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
-	39, // 18: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
-	40, // 19: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
-	41, // 20: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
-	36, // 21: normledger.v1.Record.receipt:type_name -> normledger.v1.Receipt
-	42, // 22: normledger.v1.Record.contact_update:type_name -> normledger.v1.ContactUpdate
-	44, // 23: normledger.v1.Record.ping:type_name -> normledger.v1.Ping
-	45, // 24: normledger.v1.Record.ping_answer:type_name -> normledger.v1.PingAnswer
-	46, // 25: normledger.v1.Record.delivery_failure:type_name -> normledger.v1.DeliveryFailure
-	49, // 26: normledger.v1.Record.case_step:type_name -> normledger.v1.CaseStep
-	50, // 27: normledger.v1.Record.measure:type_name -> normledger.v1.Measure
-	51, // 28: normledger.v1.Record.undertaking:type_name -> normledger.v1.Undertaking
-	52, // 29: normledger.v1.Record.protective_order:type_name -> normledger.v1.ProtectiveOrder
-	53, // 30: normledger.v1.Record.disclosure_step:type_name -> normledger.v1.DisclosureStep
-	1,  // 31: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
-	47, // 32: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
-	47, // 33: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
-	47, // 34: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
-	16, // 35: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
-	18, // 36: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
-	54, // 37: normledger.v1.Pledge.case_windows:type_name -> normledger.v1.CaseWindows
-	4,  // 38: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
-	13, // 39: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
-	1,  // 40: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
-	47, // 41: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
-	20, // 42: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
-	5,  // 43: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
-	3,  // 44: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
-	6,  // 45: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
-	7,  // 46: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
-	1,  // 47: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
-	47, // 48: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
-	47, // 49: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
-	47, // 50: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
-	47, // 51: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
-	47, // 52: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
-	8,  // 53: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
-	23, // 54: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
-	1,  // 55: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
-	9,  // 56: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
-	14, // 57: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
-	25, // 58: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
-	26, // 59: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
-	3,  // 60: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
-	47, // 61: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
-	10, // 62: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
-	11, // 63: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
-	12, // 64: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
-	14, // 65: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
-	28, // 66: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
-	47, // 67: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
-	55, // 68: normledger.v1.Finding.designation:type_name -> normledger.v1.DesignationRuling
-	47, // 69: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
-	15, // 70: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
-	0,  // 71: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
-	47, // 72: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
-	33, // 73: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
-	56, // 74: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
-	15, // 75: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
-	15, // 76: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
-	47, // 77: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
-	57, // 78: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
-	58, // 79: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
-	47, // 80: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
-	59, // 81: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
-	60, // 82: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
-	61, // 83: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
-	43, // 84: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
-	47, // 85: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
-	86, // [86:86] is the sub-list for method output_type
-	86, // [86:86] is the sub-list for method input_type
-	86, // [86:86] is the sub-list for extension type_name
-	86, // [86:86] is the sub-list for extension extendee
-	0,  // [0:86] is the sub-list for field type_name
+	45, // 3: normledger.v1.Record.client_time:type_name -> google.protobuf.Timestamp
+	46, // 4: normledger.v1.Record.redaction:type_name -> normledger.v1.Redaction
+	16, // 5: normledger.v1.Record.pledge:type_name -> normledger.v1.Pledge
+	18, // 6: normledger.v1.Record.notification:type_name -> normledger.v1.Notification
+	20, // 7: normledger.v1.Record.acknowledgement:type_name -> normledger.v1.Acknowledgement
+	21, // 8: normledger.v1.Record.response:type_name -> normledger.v1.Response
+	23, // 9: normledger.v1.Record.incident_disclosure:type_name -> normledger.v1.IncidentDisclosure
+	25, // 10: normledger.v1.Record.harm_assessment:type_name -> normledger.v1.HarmAssessment
+	27, // 11: normledger.v1.Record.finding:type_name -> normledger.v1.Finding
+	28, // 12: normledger.v1.Record.challenge:type_name -> normledger.v1.Challenge
+	29, // 13: normledger.v1.Record.amendment:type_name -> normledger.v1.Amendment
+	30, // 14: normledger.v1.Record.retraction:type_name -> normledger.v1.Retraction
+	35, // 15: normledger.v1.Record.reveal:type_name -> normledger.v1.Reveal
+	32, // 16: normledger.v1.Record.sealed:type_name -> normledger.v1.Sealed
+	36, // 17: normledger.v1.Record.waiver:type_name -> normledger.v1.Waiver
+	37, // 18: normledger.v1.Record.proposal:type_name -> normledger.v1.Proposal
+	38, // 19: normledger.v1.Record.vote:type_name -> normledger.v1.Vote
+	39, // 20: normledger.v1.Record.key_revocation:type_name -> normledger.v1.KeyRevocation
+	34, // 21: normledger.v1.Record.receipt:type_name -> normledger.v1.Receipt
+	40, // 22: normledger.v1.Record.contact_update:type_name -> normledger.v1.ContactUpdate
+	42, // 23: normledger.v1.Record.ping:type_name -> normledger.v1.Ping
+	43, // 24: normledger.v1.Record.ping_answer:type_name -> normledger.v1.PingAnswer
+	44, // 25: normledger.v1.Record.delivery_failure:type_name -> normledger.v1.DeliveryFailure
+	47, // 26: normledger.v1.Record.case_step:type_name -> normledger.v1.CaseStep
+	48, // 27: normledger.v1.Record.measure:type_name -> normledger.v1.Measure
+	49, // 28: normledger.v1.Record.undertaking:type_name -> normledger.v1.Undertaking
+	50, // 29: normledger.v1.Record.protective_order:type_name -> normledger.v1.ProtectiveOrder
+	51, // 30: normledger.v1.Record.disclosure_step:type_name -> normledger.v1.DisclosureStep
+	52, // 31: normledger.v1.Record.methodology:type_name -> normledger.v1.PublishedMethodology
+	53, // 32: normledger.v1.Record.attribution:type_name -> normledger.v1.AttributionRecord
+	54, // 33: normledger.v1.Record.declaration:type_name -> normledger.v1.Declaration
+	1,  // 34: normledger.v1.Pledge.protected_sectors:type_name -> normledger.v1.Sector
+	45, // 35: normledger.v1.Pledge.effective_from:type_name -> google.protobuf.Timestamp
+	45, // 36: normledger.v1.Pledge.effective_until:type_name -> google.protobuf.Timestamp
+	45, // 37: normledger.v1.Pledge.review_due:type_name -> google.protobuf.Timestamp
+	15, // 38: normledger.v1.Pledge.verification:type_name -> normledger.v1.VerificationPromises
+	17, // 39: normledger.v1.Pledge.staged_reporting:type_name -> normledger.v1.StagedReporting
+	55, // 40: normledger.v1.Pledge.case_windows:type_name -> normledger.v1.CaseWindows
+	56, // 41: normledger.v1.StagedReporting.vulnerabilities:type_name -> normledger.v1.VulnerabilityReporting
+	3,  // 42: normledger.v1.Notification.type:type_name -> normledger.v1.NotificationType
+	12, // 43: normledger.v1.Notification.operation_window:type_name -> normledger.v1.TimeWindow
+	1,  // 44: normledger.v1.Notification.excluded_sectors:type_name -> normledger.v1.Sector
+	45, // 45: normledger.v1.Notification.respond_by:type_name -> google.protobuf.Timestamp
+	19, // 46: normledger.v1.Notification.point_of_contact:type_name -> normledger.v1.PointOfContactUpdate
+	4,  // 47: normledger.v1.Response.disposition:type_name -> normledger.v1.ResponseDisposition
+	57, // 48: normledger.v1.Attribution.confidence:type_name -> normledger.v1.Confidence
+	5,  // 49: normledger.v1.IncidentDisclosure.stage:type_name -> normledger.v1.DisclosureStage
+	6,  // 50: normledger.v1.IncidentDisclosure.role:type_name -> normledger.v1.IncidentRole
+	1,  // 51: normledger.v1.IncidentDisclosure.sectors:type_name -> normledger.v1.Sector
+	45, // 52: normledger.v1.IncidentDisclosure.first_observed_at:type_name -> google.protobuf.Timestamp
+	45, // 53: normledger.v1.IncidentDisclosure.detected_at:type_name -> google.protobuf.Timestamp
+	45, // 54: normledger.v1.IncidentDisclosure.aware_at:type_name -> google.protobuf.Timestamp
+	45, // 55: normledger.v1.IncidentDisclosure.contained_at:type_name -> google.protobuf.Timestamp
+	45, // 56: normledger.v1.IncidentDisclosure.remediated_at:type_name -> google.protobuf.Timestamp
+	7,  // 57: normledger.v1.IncidentDisclosure.severity:type_name -> normledger.v1.Severity
+	22, // 58: normledger.v1.IncidentDisclosure.attribution:type_name -> normledger.v1.Attribution
+	58, // 59: normledger.v1.IncidentDisclosure.outcome:type_name -> normledger.v1.IncidentOutcome
+	45, // 60: normledger.v1.IncidentDisclosure.corrective_measure_at:type_name -> google.protobuf.Timestamp
+	59, // 61: normledger.v1.IncidentDisclosure.vulnerability:type_name -> normledger.v1.Vulnerability
+	1,  // 62: normledger.v1.ServiceLoss.sector:type_name -> normledger.v1.Sector
+	8,  // 63: normledger.v1.HarmAssessment.assessor_class:type_name -> normledger.v1.AssessorClass
+	13, // 64: normledger.v1.HarmAssessment.methodology:type_name -> normledger.v1.Methodology
+	24, // 65: normledger.v1.HarmAssessment.services_lost:type_name -> normledger.v1.ServiceLoss
+	60, // 66: normledger.v1.HarmAssessment.persons_affected:type_name -> normledger.v1.Estimate
+	57, // 67: normledger.v1.HarmAssessment.causation_confidence:type_name -> normledger.v1.Confidence
+	45, // 68: normledger.v1.HarmAssessment.remediation_due:type_name -> google.protobuf.Timestamp
+	9,  // 69: normledger.v1.HarmAssessment.status:type_name -> normledger.v1.AssessmentStatus
+	61, // 70: normledger.v1.HarmAssessment.harms:type_name -> normledger.v1.Harm
+	62, // 71: normledger.v1.HarmAssessment.dissents:type_name -> normledger.v1.Dissent
+	10, // 72: normledger.v1.Finding.subject_type:type_name -> normledger.v1.FindingSubjectType
+	11, // 73: normledger.v1.Finding.determination:type_name -> normledger.v1.Determination
+	13, // 74: normledger.v1.Finding.methodology:type_name -> normledger.v1.Methodology
+	26, // 75: normledger.v1.Finding.conflict_of_interest:type_name -> normledger.v1.ConflictOfInterest
+	45, // 76: normledger.v1.Finding.reply_due:type_name -> google.protobuf.Timestamp
+	63, // 77: normledger.v1.Finding.designation:type_name -> normledger.v1.DesignationRuling
+	45, // 78: normledger.v1.Challenge.reply_by:type_name -> google.protobuf.Timestamp
+	14, // 79: normledger.v1.Amendment.replacement:type_name -> normledger.v1.Record
+	0,  // 80: normledger.v1.Sealed.sealed_kind:type_name -> normledger.v1.RecordKind
+	45, // 81: normledger.v1.Sealed.reveal_by:type_name -> google.protobuf.Timestamp
+	31, // 82: normledger.v1.Sealed.encrypted_copies:type_name -> normledger.v1.EncryptedCopy
+	64, // 83: normledger.v1.Sealed.recipients:type_name -> normledger.v1.SealRecipient
+	14, // 84: normledger.v1.SealedPayload.body:type_name -> normledger.v1.Record
+	14, // 85: normledger.v1.Reveal.body:type_name -> normledger.v1.Record
+	45, // 86: normledger.v1.Proposal.deadline:type_name -> google.protobuf.Timestamp
+	65, // 87: normledger.v1.Proposal.action:type_name -> normledger.v1.GovernanceAction
+	66, // 88: normledger.v1.Vote.option:type_name -> normledger.v1.VoteOption
+	45, // 89: normledger.v1.KeyRevocation.compromised_since_time:type_name -> google.protobuf.Timestamp
+	67, // 90: normledger.v1.ContactUpdate.points:type_name -> normledger.v1.ContactPoint
+	68, // 91: normledger.v1.PingTarget.role:type_name -> normledger.v1.ContactRole
+	69, // 92: normledger.v1.PingTarget.channel:type_name -> normledger.v1.ContactChannel
+	41, // 93: normledger.v1.Ping.targets:type_name -> normledger.v1.PingTarget
+	45, // 94: normledger.v1.Ping.answer_by:type_name -> google.protobuf.Timestamp
+	95, // [95:95] is the sub-list for method output_type
+	95, // [95:95] is the sub-list for method input_type
+	95, // [95:95] is the sub-list for extension type_name
+	95, // [95:95] is the sub-list for extension extendee
+	0,  // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_normledger_v1_records_proto_init() }
@@ -4353,6 +4469,7 @@ func file_normledger_v1_records_proto_init() {
 	file_normledger_v1_cases_proto_init()
 	file_normledger_v1_governance_proto_init()
 	file_normledger_v1_member_proto_init()
+	file_normledger_v1_standards_proto_init()
 	file_normledger_v1_records_proto_msgTypes[2].OneofWrappers = []any{
 		(*Record_Pledge)(nil),
 		(*Record_Notification)(nil),
@@ -4380,14 +4497,17 @@ func file_normledger_v1_records_proto_init() {
 		(*Record_Undertaking)(nil),
 		(*Record_ProtectiveOrder)(nil),
 		(*Record_DisclosureStep)(nil),
+		(*Record_Methodology)(nil),
+		(*Record_Attribution)(nil),
+		(*Record_Declaration)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_normledger_v1_records_proto_rawDesc), len(file_normledger_v1_records_proto_rawDesc)),
-			NumEnums:      13,
-			NumMessages:   34,
+			NumEnums:      12,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
