@@ -605,3 +605,27 @@ func TestRevealKeepsExercise(t *testing.T) {
 		SealedKind: pb.RecordKind_RECORD_KIND_NOTIFICATION, Commitment: c, RevealBy: ts(t0.Add(24 * time.Hour))}}})
 	h.reject(time.Hour, "xaa", &pb.Record{Body: &pb.Record_Reveal{Reveal: &pb.Reveal{SealedId: sealed, Salt: salt, Body: body}}}, ledger.CodeStandingChanged)
 }
+
+// An amended attribution that names another state obliges it to reply to
+// the amendment; the states named before owe their reply to the original.
+func TestAttributionAmendedNamesMore(t *testing.T) {
+	st, err := store.OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, st, true, 4, 1)
+	inc := h.file(time.Second, "xbb", incident("XBB-1", []string{"xbb"}, pb.Sector_SECTOR_HEALTH))
+	at := h.file(time.Hour, "xbb", attributionRec(inc))
+	h.expect(kReplyAttribution, at, "xaa", sOpen)
+	more := attributionRec(inc)
+	more.SchemaVersion = 1
+	more.GetAttribution().Attributed = append(more.GetAttribution().Attributed, &pb.AttributedParty{Party: "xdd", Conduct: pb.ConductBasis_CONDUCT_BASIS_STATE_ORGAN})
+	am := h.file(2*time.Hour, "xbb", &pb.Record{Body: &pb.Record_Amendment{Amendment: &pb.Amendment{TargetId: at, Reason: "xdd's organ took part.", Replacement: more}}})
+	h.expect(kReplyAttribution, am, "xdd", sOpen)
+	if h.ob(kReplyAttribution, am, "xaa") != nil {
+		t.Fatal("the amendment placed a second reply duty on xaa")
+	}
+	h.reject(3*time.Hour, "xcc", reply(am), ledger.CodeNotRecipient)
+	h.file(4*time.Hour, "xdd", reply(am))
+	h.expect(kReplyAttribution, am, "xdd", sMet)
+}

@@ -148,6 +148,7 @@ func (o *obligations) apply(r *pb.Record) error {
 		for _, k := range []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_RESPOND, pb.ObligationKind_OBLIGATION_KIND_ACKNOWLEDGE,
 			pb.ObligationKind_OBLIGATION_KIND_REPLY_CHALLENGE, pb.ObligationKind_OBLIGATION_KIND_REPLY_FINDING,
 			pb.ObligationKind_OBLIGATION_KIND_REVIEW, pb.ObligationKind_OBLIGATION_KIND_REPLY_ATTRIBUTION} {
+			// (REPLY_ATTRIBUTION: of an attribution, its reveal or an amendment naming the replier.)
 			if err := o.fulfil(k, id, o.author); err != nil {
 				return err
 			}
@@ -211,6 +212,23 @@ func (o *obligations) apply(r *pb.Record) error {
 		// others were placed by the original and are not placed again.
 		if d := am.Replacement.GetIncidentDisclosure(); d != nil {
 			return o.disclosure(d, append(append(refs, am.TargetId), am.Replacement.Refs...), false)
+		}
+		// An amended attribution obliges the states it newly names to
+		// reply (to the amendment); the others owe the original's reply.
+		if at := am.Replacement.GetAttribution(); at != nil {
+			orig, err := o.st.Record(am.TargetId)
+			if err != nil || orig == nil {
+				return err
+			}
+			otx := new(pb.Tx)
+			if err := proto.Unmarshal(orig.Tx, otx); err != nil {
+				return fmt.Errorf("stored record %s: %w", orig.Id, err)
+			}
+			before, err := attributedMembers(o.st, otx.GetBody().GetRecord().GetAttribution())
+			if err != nil {
+				return err
+			}
+			return o.attribution(at, before...)
 		}
 		// Amending a pledge reviews it; the new version's review date, if
 		// any, places the next review.

@@ -239,7 +239,7 @@ func admitResponse(a *admission, r *pb.Record) error {
 	id := r.GetResponse().RequestId
 	rec, tx, err := a.record(field, id, pb.RecordKind_RECORD_KIND_NOTIFICATION,
 		pb.RecordKind_RECORD_KIND_CHALLENGE, pb.RecordKind_RECORD_KIND_FINDING, pb.RecordKind_RECORD_KIND_PLEDGE,
-		pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_REVEAL)
+		pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_REVEAL, pb.RecordKind_RECORD_KIND_AMENDMENT)
 	if err != nil {
 		return err
 	}
@@ -262,12 +262,18 @@ func admitResponse(a *admission, r *pb.Record) error {
 		if !slices.Contains(tx.Body.Record.GetFinding().SubjectStates, a.author) {
 			return errf(CodeNotRecipient, "%s: %q is not a subject of finding %s", field, a.author, id)
 		}
-	case pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_REVEAL:
-		// An attribution, filed or revealed (the private-first path).
+	case pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_REVEAL, pb.RecordKind_RECORD_KIND_AMENDMENT:
+		// An attribution, filed, revealed (the private-first path) or
+		// amended (naming someone new).
 		at := tx.Body.Record.GetAttribution()
-		if rec.Kind == pb.RecordKind_RECORD_KIND_REVEAL {
+		switch rec.Kind {
+		case pb.RecordKind_RECORD_KIND_REVEAL:
 			if at = tx.Body.Record.GetReveal().GetBody().GetAttribution(); at == nil {
 				return errf(CodeWrongRecordKind, "%s: record %s reveals no attribution, and a response answers no other revealed record", field, id)
+			}
+		case pb.RecordKind_RECORD_KIND_AMENDMENT:
+			if at = tx.Body.Record.GetAmendment().GetReplacement().GetAttribution(); at == nil {
+				return errf(CodeWrongRecordKind, "%s: record %s amends no attribution, and a response answers no other amendment", field, id)
 			}
 		}
 		named, err := attributedMembers(a.st, at)

@@ -428,8 +428,9 @@ func attributedMembers(st State, at *pb.AttributionRecord) ([]string, error) {
 }
 
 // attribution places the reply duty of every state member an attribution
-// names (not its authors), owed to the author and co-attributors.
-func (o *obligations) attribution(at *pb.AttributionRecord) error {
+// names (not its authors, and not those in except), owed to the author and
+// co-attributors.
+func (o *obligations) attribution(at *pb.AttributionRecord, except ...string) error {
 	named, err := attributedMembers(o.st, at)
 	if err != nil {
 		return err
@@ -441,7 +442,7 @@ func (o *obligations) attribution(at *pb.AttributionRecord) error {
 	due := o.b.Time.Add(time.Duration(hours) * time.Hour)
 	creditors := append([]string{o.author}, at.CoAttributors...)
 	for _, m := range named {
-		if slices.Contains(creditors, m) {
+		if slices.Contains(creditors, m) || slices.Contains(except, m) {
 			continue
 		}
 		mem, err := o.st.Member(m)
