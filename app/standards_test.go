@@ -629,3 +629,21 @@ func TestAttributionAmendedNamesMore(t *testing.T) {
 	h.file(4*time.Hour, "xdd", reply(am))
 	h.expect(kReplyAttribution, am, "xdd", sMet)
 }
+
+// From app version 12 an amendment cannot loosen a record's TLP; an unset
+// TLP keeps the original's.
+func TestAmendmentKeepsTLP(t *testing.T) {
+	h := newHarness(t)
+	red := incident("XBB-9", []string{"xbb"}, pb.Sector_SECTOR_HEALTH)
+	red.Tlp = pb.Tlp_TLP_RED
+	id := h.file(time.Second, "xbb", red)
+	amend := func(tlp pb.Tlp) *pb.Record {
+		r := incident("XBB-9", []string{"xbb"}, pb.Sector_SECTOR_HEALTH)
+		r.SchemaVersion, r.Tlp = 1, tlp
+		r.GetIncidentDisclosure().Summary = "Updated " + tlp.String()
+		return &pb.Record{Body: &pb.Record_Amendment{Amendment: &pb.Amendment{TargetId: id, Reason: "Update.", Replacement: r}}}
+	}
+	h.reject(time.Hour, "xbb", amend(pb.Tlp_TLP_GREEN), ledger.CodeTLPLoosened)
+	h.file(2*time.Hour, "xbb", amend(pb.Tlp_TLP_UNSPECIFIED))
+	h.file(3*time.Hour, "xbb", amend(pb.Tlp_TLP_RED))
+}

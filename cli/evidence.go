@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -36,8 +38,11 @@ every elector's vote (or that the elector did not vote) at --height
 (default: the newest attested) against a light-client-verified header.
 It says ADOPTED only when the proven proposal passed.
 
-Exit status: 0 verified and adopted; 4 not verified, not a statement, or not
-(yet) adopted; 1 other errors.`,
+The text is printed after the vote table, each line behind "| " and with
+control characters escaped, so that no text can pass for a verdict line.
+
+Exit status: 0 verified and adopted; 3 the proposal record is proven absent;
+4 not verified, not a statement, or not (yet) adopted; 1 other errors.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := strings.ToLower(args[0])
@@ -98,7 +103,6 @@ Exit status: 0 verified and adopted; 4 not verified, not a statement, or not
 				default:
 					fmt.Fprintf(e.out, "NOT ADOPTED: the proposal is %s\n", enum.Name(p.Status))
 				}
-				fmt.Fprintf(e.out, "\n%s\n\n", st.Text)
 				voted := map[string]*pb.VoteState{}
 				for _, vt := range votes {
 					voted[vt.Elector] = vt
@@ -114,6 +118,10 @@ Exit status: 0 verified and adopted; 4 not verified, not a statement, or not
 				if err := table(e.out, rows); err != nil {
 					return err
 				}
+				fmt.Fprintf(e.out, "\ntext (%d bytes):\n", len(st.Text))
+				for _, line := range strings.Split(st.Text, "\n") {
+					fmt.Fprintf(e.out, "| %s\n", quoteControls(line))
+				}
 			}
 			if !digestOK || !adopted {
 				return &exitError{code: ExitUnverified, err: fmt.Errorf("statement %s is not adopted with a matching digest", id)}
@@ -125,4 +133,19 @@ Exit status: 0 verified and adopted; 4 not verified, not a statement, or not
 	cmd.Flags().Int64Var(&at, "height", 0, "prove the proposal at this height (default: the newest attested)")
 	tf.add(cmd, true)
 	return cmd
+}
+
+// quoteControls escapes the control characters of s (a carriage return
+// could otherwise overwrite a verdict on a terminal).
+func quoteControls(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -34,3 +34,9 @@ func TestExerciseAndNearMissMarks(t *testing.T) {
 		t.Fatalf("record:\n%s", out)
 	}
 }
+
+func TestQuoteControls(t *testing.T) {
+	if got := quoteControls("ADOPTED\r\x1b[2Kfake\tline"); got != `ADOPTED\r\x1b[2Kfake\tline` {
+		t.Fatalf("quoteControls: %q", got)
+	}
+}

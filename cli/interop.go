@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -47,6 +48,19 @@ func exportInput(ctx context.Context, c *client.Client, f stix.Filter) (stix.Inp
 			break
 		}
 		req.PageToken = res.NextPageToken
+	}
+	// The originals of amendments from since on: their TLP bounds the new
+	// versions' markings.
+	missing, err := stix.MissingOriginals(in.Records)
+	if err != nil {
+		return in, err
+	}
+	for _, id := range missing {
+		res, err := c.GetRecord(ctx, id, h, false)
+		if err != nil {
+			return in, fmt.Errorf("original %s of an amendment: %w", id, err)
+		}
+		in.Amended = append(in.Amended, res.Record)
 	}
 	ms, err := c.ListMembers(ctx, h, false)
 	if err != nil {
@@ -156,6 +170,7 @@ func importCmd(e *env) *cobra.Command {
 	im := &cobra.Command{Use: "import", Short: "Import incidents and attributions from CSIRT tools (STIX 2.1)"}
 	var from string
 	var coSigners []string
+	var noAttributions bool
 	var dryRun, yes bool
 	var sectors []string
 	st := &cobra.Command{
@@ -201,12 +216,18 @@ skipped, and so are the attributions that name it.`,
 			if err != nil {
 				return err
 			}
+			if noAttributions {
+				imp.Attributions = nil
+			}
 			if e.cfg.Output == "json" && dryRun {
-				var recs []any
+				var recs, attrs []any
 				for _, r := range imp.Records {
 					recs = append(recs, protoJSON(r))
 				}
-				return printJSON(e.out, map[string]any{"records": recs, "sources": imp.Sources, "report": imp.Report})
+				for _, a := range imp.Attributions {
+					attrs = append(attrs, map[string]any{"record": protoJSON(a.Record), "incidents": a.Incidents, "source": a.Source})
+				}
+				return printJSON(e.out, map[string]any{"records": recs, "sources": imp.Sources, "attributions": attrs, "report": imp.Report})
 			}
 			for i, r := range imp.Records {
 				d := r.GetIncidentDisclosure()
@@ -214,22 +235,26 @@ skipped, and so are the attributions that name it.`,
 					enum.Name(d.Stage),
 					enum.Name(d.Severity), d.Summary)
 			}
+			// What each attribution will say, and who will co-sign it.
 			for i, a := range imp.Attributions {
 				at := a.Record.GetAttribution()
 				var parties, of []string
 				for _, p := range at.Attributed {
-					parties = append(parties, p.Party)
+					parties = append(parties, p.Party+" ("+enum.Name(p.Conduct)+")")
 				}
 				for _, k := range a.Incidents {
 					of = append(of, fmt.Sprint(k+1))
 				}
-				fmt.Fprintf(e.out, "A%d. %s -> %s attribution (%s) of incident %s to %s, co-attributors %v\n", i+1, a.Source,
-					enum.Name(at.Kind), enum.Name(at.StandardOfProof), strings.Join(of, ", "), strings.Join(parties, ", "), at.CoAttributors)
+				fmt.Fprintf(e.out, "A%d. %s -> %s attribution (%s, confidence %s, %s) of incident %s to %s; co-signed by %v; reply within %d h: %s\n",
+					i+1, a.Source, enum.Name(at.Kind), enum.Name(at.StandardOfProof), enum.Name(at.Confidence), enum.Name(a.Record.GetTlp()),
+					strings.Join(of, ", "), strings.Join(parties, ", "), at.CoAttributors, at.ReplyWithinHours, at.Summary)
 			}
 			printReport(e.out, imp.Report, "would submit", "other objects, read only for the incidents")
-			if dryRun || len(imp.Records) == 0 {
-				return nil
+			if len(imp.Attributions) > 0 {
+				fmt.Fprintf(e.out, "and %d attributions after them (--no-attributions leaves them out)\n", len(imp.Attributions))
 			}
+			// Everything an attribution needs is checked before anything is
+			// signed: its co-signers' keys, and that the signer may file it.
 			co := map[string]ledger.Signer{}
 			for _, name := range coSigners {
 				cs, err := e.signer(name)
@@ -238,12 +263,26 @@ skipped, and so are the attributions that name it.`,
 				}
 				co[cs.Member] = cs
 			}
-			if !yes {
-				fmt.Fprintf(e.out, "Sign %d records as %s and submit them? [y/N] ", len(imp.Records)+len(imp.Attributions), s.Member)
-				line, _ := bufio.NewReader(e.in).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-					return fmt.Errorf("nothing submitted")
+			var missing []string
+			political := false
+			for _, a := range imp.Attributions {
+				at := a.Record.GetAttribution()
+				political = political || at.Kind != pb.AttributionKind_ATTRIBUTION_KIND_TECHNICAL
+				for _, m := range at.CoAttributors {
+					if _, ok := co[m]; !ok && !slices.Contains(missing, m) {
+						missing = append(missing, m)
+					}
 				}
+			}
+			if len(missing) > 0 {
+				msg := fmt.Sprintf("the attributions need the co-signatures of %v: pass --co-signer KEY for each, or --no-attributions", missing)
+				if !dryRun {
+					return errors.New(msg)
+				}
+				fmt.Fprintln(e.out, "to submit: "+msg)
+			}
+			if dryRun || len(imp.Records)+len(imp.Attributions) == 0 {
+				return nil
 			}
 			c, err := e.client()
 			if err != nil {
@@ -251,6 +290,22 @@ skipped, and so are the attributions that name it.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
+			if political {
+				m, err := c.Member(ctx, s.Member)
+				if err != nil {
+					return err
+				}
+				if m.GetClass() != pb.MemberClass_MEMBER_CLASS_STATE {
+					return fmt.Errorf("%s is a %s: only a state files legal or political attributions (pass --no-attributions)", s.Member, enum.Name(m.GetClass()))
+				}
+			}
+			if !yes {
+				fmt.Fprintf(e.out, "Sign %d records as %s (the attributions co-signed as listed) and submit them? [y/N] ", len(imp.Records)+len(imp.Attributions), s.Member)
+				line, _ := bufio.NewReader(e.in).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+					return fmt.Errorf("nothing submitted")
+				}
+			}
 			var last client.Result
 			ids := make([]string, len(imp.Records))
 			for i, r := range imp.Records {
@@ -259,7 +314,13 @@ skipped, and so are the attributions that name it.`,
 					return fmt.Errorf("record %d of %d (%s): %w", i+1, len(imp.Records), imp.Sources[i], err)
 				}
 				if res.Rejected() && ledger.Code(res.Code) == ledger.CodeDuplicateRecord {
-					fmt.Fprintf(e.out, "skipped %s: %s already filed this record\n", imp.Sources[i], s.Member)
+					// Filed before (an earlier run): its id, for the attributions.
+					id, err := filedBefore(ctx, c, s.Member, r)
+					if err != nil {
+						return fmt.Errorf("%s was filed before, and its record could not be found: %w", imp.Sources[i], err)
+					}
+					fmt.Fprintf(e.out, "already filed: %s is record %s\n", imp.Sources[i], id)
+					ids[i] = id
 					continue
 				}
 				if res.Rejected() {
@@ -268,40 +329,42 @@ skipped, and so are the attributions that name it.`,
 				fmt.Fprintf(e.out, "committed %s as record %s at height %d\n", imp.Sources[i], res.ID, res.Height)
 				ids[i], last = res.ID, res
 			}
+			skipped := 0
 			for _, a := range imp.Attributions {
 				one := &stix.Imported{Records: imp.Records, Attributions: []*stix.ImportedAttribution{a}}
 				recs, err := one.Link(ids)
 				if err != nil {
-					fmt.Fprintf(e.out, "skipped attribution %s: an incident it names was not committed (%v)\n", a.Source, err)
-					continue
+					return fmt.Errorf("attribution %s: %w", a.Source, err)
 				}
 				var cs []ledger.Signer
-				var missing []string
 				for _, m := range recs[0].GetAttribution().GetCoAttributors() {
-					if sig, ok := co[m]; ok {
-						cs = append(cs, sig)
-					} else {
-						missing = append(missing, m)
-					}
-				}
-				if len(missing) > 0 {
-					fmt.Fprintf(e.out, "skipped attribution %s: co-attributors %v must co-sign (--co-signer)\n", a.Source, missing)
-					continue
+					cs = append(cs, co[m])
 				}
 				res, err := c.Submit(ctx, recs[0], s, cs, true)
 				if err != nil {
 					return fmt.Errorf("attribution %s: %w", a.Source, err)
 				}
+				if res.Rejected() && ledger.Code(res.Code) == ledger.CodeDuplicateRecord {
+					fmt.Fprintf(e.out, "already filed: attribution %s\n", a.Source)
+					continue
+				}
 				if res.Rejected() {
-					return e.printResult(res)
+					fmt.Fprintf(e.out, "NOT IMPORTED: attribution %s: %s (%s)\n", a.Source, ledger.Code(res.Code), res.Log)
+					skipped++
+					continue
 				}
 				fmt.Fprintf(e.out, "committed %s as attribution %s at height %d\n", a.Source, res.ID, res.Height)
 				last = res
 			}
-			if last.Height == 0 {
-				return nil
+			if last.Height > 0 {
+				if err := c.WaitAttested(ctx, last.Height); err != nil {
+					return err
+				}
 			}
-			return c.WaitAttested(ctx, last.Height)
+			if skipped > 0 {
+				return fmt.Errorf("%d of %d attributions were not imported (see above)", skipped, len(imp.Attributions))
+			}
+			return nil
 		},
 	}
 	f := st.Flags()
@@ -310,9 +373,39 @@ skipped, and so are the attributions that name it.`,
 	f.BoolVarP(&yes, "yes", "y", false, "submit without asking")
 	f.StringSliceVar(&sectors, "sector", nil, "sectors to assume for incidents whose victims name none (health, energy, ...)")
 	f.StringArrayVar(&coSigners, "co-signer", nil, "keyring key of a co-attributing state, for imported attributions (repeatable)")
+	f.BoolVar(&noAttributions, "no-attributions", false, "import the incidents only")
 	_ = st.MarkFlagRequired("from")
 	im.AddCommand(st)
 	return im
+}
+
+// filedBefore finds the record member filed with r's content (what
+// duplicate_record refused): its id.
+func filedBefore(ctx context.Context, c *client.Client, member string, r *pb.Record) (string, error) {
+	want, err := ledger.ContentHash(r)
+	if err != nil {
+		return "", err
+	}
+	req := &pb.ListRecordsRequest{Author: member, Kind: ledger.KindNameOf(ledger.KindOf(r)), Limit: 200}
+	for {
+		page, err := c.Records(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		for _, sr := range page.Records {
+			tx, err := ledger.DecodeTx(sr.Tx, 0)
+			if err != nil {
+				return "", err
+			}
+			if got, err := ledger.ContentHash(tx.Body.Record); err == nil && got == want {
+				return sr.Id, nil
+			}
+		}
+		if page.NextPageToken == "" {
+			return "", fmt.Errorf("no record of %s has this content", member)
+		}
+		req.PageToken = page.NextPageToken
+	}
 }
 
 func readLimited(path string, max int) ([]byte, error) {

@@ -112,6 +112,7 @@ const (
 	CodeDimensionNotInMethod  Code = 90 // a harm's dimension is not one the cited methodology assesses
 	CodeNotIncidentParty      Code = 91 // a report request's recipient neither reported nor is affected by the incident it names
 	CodeStandingChanged       Code = 92 // an amendment or reveal changes what decided the record's duties: its exercise flag, or a near-miss's outcome
+	CodeTLPLoosened           Code = 93 // an amendment's new version names a looser TLP than the original (an unset TLP keeps the original's)
 )
 
 var codeNames = map[Code]string{
@@ -149,7 +150,7 @@ var codeNames = map[Code]string{
 	CodeUndertakingMissing: "undertaking_missing", CodeUnknownOrder: "unknown_order", CodeNotApproved: "not_approved",
 	CodeExerciseNotAllowed: "exercise_not_allowed", CodeAttributionNotAllowed: "attribution_not_allowed",
 	CodeNotAssessor: "not_assessor", CodeDimensionNotInMethod: "dimension_not_in_method", CodeNotIncidentParty: "not_incident_party",
-	CodeStandingChanged: "standing_changed",
+	CodeStandingChanged: "standing_changed", CodeTLPLoosened: "tlp_loosened",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

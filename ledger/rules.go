@@ -667,6 +667,9 @@ func admitAmendment(a *admission, r *pb.Record) error {
 	if err := sameStanding("amendment.replacement", ttx.GetBody().GetRecord(), am.Replacement); err != nil {
 		return err
 	}
+	if err := notLooser(a.st, ttx.GetBody().GetRecord().GetTlp(), am.Replacement.GetTlp()); err != nil {
+		return err
+	}
 	return a.admitBody(am.Replacement)
 }
 

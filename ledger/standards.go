@@ -178,6 +178,19 @@ func sameStanding(field string, orig, repl *pb.Record) error {
 	return nil
 }
 
+// notLooser refuses, from app version 12, a new version whose TLP is set
+// and looser than the original's: an amendment cannot widen who may see a
+// record (an unset TLP keeps the original's, as exports read it).
+func notLooser(st State, orig, repl pb.Tlp) error {
+	if repl == pb.Tlp_TLP_UNSPECIFIED || repl >= orig {
+		return nil
+	}
+	if ok, err := atLeast(st, AppVersionEvidence); err != nil || !ok {
+		return err
+	}
+	return errf(CodeTLPLoosened, "amendment.replacement.tlp %v is looser than the original's %v (leave it unset to keep the original's)", repl, orig)
+}
+
 // validateMethodologyRecord checks a published methodology.
 func validateMethodologyRecord(v *validator, r *pb.Record) error {
 	m := r.GetMethodology()

@@ -175,11 +175,13 @@ func (b *browser) screenshot(t *testing.T, dir, name string) {
 const statementVerb, statementLie = "The members condemn", "The members regret"
 
 // lyingDashboardProxy proxies a node, changing answers the way a lying node would: the
-// overdue obligation is said to be met, and a record's readable text is
-// not what was signed (in the listing, and the collective statement's text
-// where a record is read alone); in the directory, staleLie's entry is
-// said to be stale and phoneLie's technical phone number is another one.
-func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httptest.Server {
+// overdue obligations are said to be met, but for exerciseLie, a real
+// overdue one, said to be an exercise duty (in the listing and in its own
+// answer); a record's readable text is not what was signed (in the
+// listing, and the collective statement's text where a record is read
+// alone); in the directory, staleLie's entry is said to be stale and
+// phoneLie's technical phone number is another one.
+func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie, exerciseLie string) *httptest.Server {
 	t.Helper()
 	u, _ := url.Parse(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +195,10 @@ func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httpt
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if strings.HasPrefix(r.URL.Path, "/v1/obligations") || strings.HasPrefix(r.URL.Path, "/v1/cases/") {
+		if strings.HasPrefix(r.URL.Path, "/v1/obligations") && resp.StatusCode == http.StatusOK {
+			body = lieAboutObligations(t, body, exerciseLie)
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/cases/") {
 			body = bytes.ReplaceAll(body, []byte("OBLIGATION_STATUS_OVERDUE"), []byte("OBLIGATION_STATUS_MET"))
 		}
 		if r.URL.Path == "/v1/records" {
@@ -220,6 +225,41 @@ func lyingDashboardProxy(t *testing.T, target, staleLie, phoneLie string) *httpt
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// lieAboutObligations rewrites a GET /v1/obligations or
+// /v1/obligations/{id} answer: obligation exerciseLie is said to be an
+// exercise duty (its status left alone), every other overdue one is said
+// to be met.
+func lieAboutObligations(t *testing.T, body []byte, exerciseLie string) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var ans map[string]any
+	if err := dec.Decode(&ans); err != nil {
+		t.Errorf("the obligations answer is not JSON: %v", err)
+		return body
+	}
+	lie := func(v any) {
+		o, _ := v.(map[string]any)
+		switch {
+		case o == nil:
+		case o["id"] == exerciseLie:
+			o["exercise"] = true
+		case o["status"] == "OBLIGATION_STATUS_OVERDUE":
+			o["status"] = "OBLIGATION_STATUS_MET"
+		}
+	}
+	lie(ans["obligation"])
+	obs, _ := ans["obligations"].([]any)
+	for _, o := range obs {
+		lie(o)
+	}
+	out, err := json.Marshal(ans)
+	if err != nil {
+		t.Error(err)
+		return body
+	}
+	return out
 }
 
 // seededPhone is the technical phone number the seed registers for member.
@@ -304,8 +344,11 @@ func (b *browser) rowVerified(t *testing.T, sel, attr, value string) bool {
 // each target's answer (the silent state's falls overdue); the evidence
 // standards show (the drill and its duty marked EXERCISE and kept apart, the
 // near-miss, the attribution, the declaration, the adopted statement whose
-// text the page hashes to its digest); behind a lying proxy the same page
-// says NOT VERIFIED with the reason. A JavaScript exception fails the test.
+// text the page hashes to its digest, the attribution's reply duty read
+// from its proven obligation); behind a lying proxy the same page says NOT
+// VERIFIED with the reason (a real overdue duty said to be a drill is
+// listed apart from both groups, never marked EXERCISE; an unverified
+// record gets no summary). A JavaScript exception fails the test.
 func TestDashboard(t *testing.T) {
 	t.Parallel() // an in-process network, mostly waiting on block time
 	exe := chromium(t)
@@ -466,11 +509,28 @@ func TestDashboard(t *testing.T) {
 
 	// The same page through a lying proxy.
 	staleLie, phoneLie := states[0], states[1]
-	lie := lyingDashboardProxy(t, ip.net.Nodes[0].RESTURL(), staleLie, phoneLie)
+	exerciseLie := realOverdue(t, ip.clients[0])
+	lie := lyingDashboardProxy(t, ip.net.Nodes[0].RESTURL(), staleLie, phoneLie, exerciseLie)
 	b.open(t, lie.URL+"/ui/?trust="+ip.net.GenesisHash)
 	bad := b.count(t, `document.querySelectorAll("#overdue-table [data-verified=false], #open-table [data-verified=false]").length`)
 	if bad < 1 {
 		t.Fatalf("the lying proxy's obligation was not refused: %s %s", b.text(t, "#overdue-table"), b.text(t, "#open-table"))
+	}
+	// A real overdue duty said to be a drill: NOT VERIFIED, listed apart
+	// from both groups, never marked EXERCISE nor counted as one.
+	sel := fmt.Sprintf(`#overdue-table tr[data-obligation=%q]`, exerciseLie)
+	if row := b.rowText(t, "#overdue-table", "data-obligation", exerciseLie); b.rowVerified(t, "#overdue-table", "data-obligation", exerciseLie) ||
+		!strings.Contains(row, "NOT VERIFIED") || strings.Contains(row, "EXERCISE") ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('%s[data-group=unverified]:not(.exercise)').length`, sel)) != 1 ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('%s [data-marker=exercise]').length`, sel)) != 0 ||
+		b.count(t, `document.querySelectorAll('#overdue-table tr[data-group=unverified] [data-marker=exercise], #overdue-table tr.unverified.exercise').length`) != 0 {
+		t.Fatalf("the real overdue duty %s said to be an exercise duty: %q (table: %s)", exerciseLie, row, b.text(t, "#overdue-table"))
+	}
+	if s := b.text(t, "#overdue-table-count"); strings.Contains(s, "exercise") || !strings.Contains(s, "NOT VERIFIED") {
+		t.Fatalf("the overdue count behind the lying proxy: %q", s)
+	}
+	if s := b.text(t, "#overdue-table"); strings.Contains(s, "Exercise duties") {
+		t.Fatalf("an exercise group of unverified duties: %s", s)
 	}
 	if s := b.text(t, "#records-table"); !strings.Contains(s, "NOT VERIFIED") || !strings.Contains(s, "decoded record") {
 		t.Fatalf("the lying proxy's record text was not refused: %s", s)
@@ -501,9 +561,11 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("the lying proxy's case was not refused: %q", row)
 	}
 	// The collective statement with another text: its record is refused,
-	// and the page finds the text no longer hashes to its signed digest.
+	// and no digest result is given for the node's unverified copy.
 	if row := b.rowText(t, "#statements-table", "data-statement", statementID); b.rowVerified(t, "#statements-table", "data-statement", statementID) ||
-		!strings.Contains(row, "NOT VERIFIED") || !strings.Contains(row, "DIGEST MISMATCH") || !strings.Contains(row, statementLie) {
+		!strings.Contains(row, "NOT VERIFIED") || !strings.Contains(row, "digest not checked") || strings.Contains(row, "digest matches") ||
+		!strings.Contains(row, statementLie) ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('#statements-table tr[data-statement=%q] [data-digest=unchecked]').length`, statementID)) != 1 {
 		t.Fatalf("the lying proxy's statement text was not refused: %q", row)
 	}
 	b.screenshot(t, dir, "3-lying-proxy-not-verified")
@@ -515,6 +577,8 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.screenshot(t, dir, "3c-lying-proxy-statement")
+	unverifiedRecordInBrowser(t, b, lie.URL+"/ui/?trust="+ip.net.GenesisHash, steps)
+	b.screenshot(t, dir, "3d-lying-proxy-record")
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
@@ -534,6 +598,48 @@ func TestDashboard(t *testing.T) {
 	}
 	t.Logf("audit of the seeded chain: %d blocks, %d txs, %d records, 0 discrepancies", rep.Blocks, rep.Txs, rep.RecordsCompared)
 	fmt.Fprintf(os.Stderr, "dashboard screenshots in %s\n", dir)
+}
+
+// realOverdue is an overdue obligation that is not an exercise duty.
+func realOverdue(t *testing.T, c *client.Client) string {
+	t.Helper()
+	res, err := c.Obligations(context.Background(), &pb.ListObligationsRequest{Status: "overdue", Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Obligations {
+		if !o.Exercise {
+			return o.Id
+		}
+	}
+	t.Fatalf("no real overdue obligation: %v", res.Obligations)
+	return ""
+}
+
+// unverifiedRecordInBrowser opens, behind the lying proxy (whose listing
+// changes its summary), the seed's attribution: NOT VERIFIED, and its
+// detail shows no summary read from the node's copy (no co-signature
+// badges, no reply duties), nor any marker.
+func unverifiedRecordInBrowser(t *testing.T, b *browser, page string, steps []SeedStep) {
+	t.Helper()
+	var at SeedStep
+	for _, s := range steps {
+		if s.Name == AttributionStep {
+			at = s
+		}
+	}
+	b.open(t, page+"&"+url.Values{"kind": {"attribution"}, "author": {at.Author}}.Encode())
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#records-table tr[data-record=%q] button`, at.ID))),
+		chromedp.WaitVisible(chromedp.CSS(`#record-detail`))); err != nil {
+		t.Fatalf("open the attribution behind the lying proxy: %v", err)
+	}
+	summary := b.text(t, "#detail-summary")
+	if s := b.text(t, "#detail-badge"); s != "NOT VERIFIED" || !strings.Contains(summary, "NOT VERIFIED") || strings.Contains(summary, "co-signed") ||
+		b.count(t, `document.querySelectorAll('#detail-summary [data-cosigner], #detail-summary [data-reply-duty], #detail-summary .badge.ok, #detail-markers .badge').length`) != 0 {
+		t.Fatalf("the attribution behind the lying proxy: badge %q, summary %q", s, summary)
+	}
 }
 
 // waitOverdue waits until the seeded consultation request's response is
@@ -704,7 +810,7 @@ func evidenceInBrowser(t *testing.T, b *browser, c *client.Client, page string, 
 	// Marked EXERCISE and listed apart, below every real duty.
 	if row := b.rowText(t, "#overdue-table", "data-obligation", duty.Id); !b.rowVerified(t, "#overdue-table", "data-obligation", duty.Id) ||
 		!strings.Contains(row, "EXERCISE") ||
-		b.count(t, fmt.Sprintf(`document.querySelectorAll('#overdue-table tr.exercise[data-obligation=%q] [data-marker=exercise]').length`, duty.Id)) != 1 ||
+		b.count(t, fmt.Sprintf(`document.querySelectorAll('#overdue-table tr.exercise[data-group=exercise][data-obligation=%q] [data-marker=exercise]').length`, duty.Id)) != 1 ||
 		b.count(t, fmt.Sprintf(`document.querySelectorAll('#overdue-table tr.exercise-head ~ tr[data-obligation=%q]').length`, duty.Id)) != 1 ||
 		b.count(t, `document.querySelectorAll('#overdue-table tr.exercise-head ~ tr:not(.exercise)').length`) != 0 {
 		t.Fatalf("the drill's overdue duty: %q (table: %s)", row, b.text(t, "#overdue-table"))
@@ -773,6 +879,21 @@ func evidenceInBrowser(t *testing.T, b *browser, c *client.Client, page string, 
 		!strings.Contains(summary, hex.EncodeToString(digest("evidence bundle HOSP-2026-117 v1"))) || !strings.Contains(summary, "168 hours") ||
 		b.count(t, fmt.Sprintf(`document.querySelectorAll('#detail-summary [data-cosigner=%q][data-cosigned=true]').length`, co)) != 1 {
 		t.Fatalf("the attribution's detail: %s", s)
+	}
+	// The origin's reply duty, read from its proven obligation (the page
+	// derives its id): due 168 hours after the attribution, met by the
+	// origin's reply. The named group is no member: it owes none.
+	origin := step[AttributionReplyStep].Author
+	dctx, dcancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer dcancel()
+	if err := chromedp.Do(dctx, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#detail-summary li[data-reply-duty=%q][data-verified=true]`, origin)))); err != nil {
+		t.Fatalf("the origin's reply duty is not proven: %v (%s)", err, b.text(t, "#detail-summary"))
+	}
+	if line := b.text(t, fmt.Sprintf(`#detail-summary li[data-reply-duty=%q]`, origin)); !strings.Contains(line, "reply due") || !strings.Contains(line, "met") {
+		t.Fatalf("the origin's reply duty: %q", line)
+	}
+	if err := chromedp.Do(dctx, chromedp.WaitVisible(chromedp.CSS(`#detail-summary li[data-reply-duty="BRINE-TIDE"][data-verified=none]`))); err != nil {
+		t.Fatalf("the named group's reply duty: %v (%s)", err, b.text(t, "#detail-summary"))
 	}
 	b.screenshot(t, dir, "4c-attribution")
 	// The joint harm assessment: harms by dimension, the co-assessor's

@@ -2,6 +2,7 @@ package stix
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -48,6 +49,17 @@ import (
 //
 // The source of the incident relationship is the deterministic id of the
 // incident's object, whether or not the incident is in the same export.
+//
+// An amended attribution is exported as its new version: objects of the
+// amendment (their ids derive from the amendment's record id), marked
+// with the strictest of the original's, the amendment's and the new
+// version's TLP, and each of its threat actors derived-from the original's
+// threat actor for the same party (for a party the original did not name,
+// from each of the original's threat actors). STIX relates SDOs and SCOs
+// only, never relationships, so the new version's attributed-to
+// relationships are linked to the original's through their threat actors
+// (and the record extension, whose record is the amendment naming the
+// original).
 
 // stixConfidence is the STIX 2.1 confidence (Appendix A, None/Low/Med/High
 // scale) of a ledger confidence.
@@ -80,11 +92,24 @@ func AttributionThreatActorID(recordID, party string) string {
 	return ID("threat-actor", recordID+"/"+party)
 }
 
-func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record) error {
+// attribution exports attribution record r (rec as signed, body the
+// attribution it stands for: rec, or the new version of the original
+// amends).
+func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record, amends string) error {
 	at := body.GetAttribution()
 	x, err := e.ext(r, rec, body, pb.RecordKind_RECORD_KIND_ATTRIBUTION)
 	if err != nil {
 		return err
+	}
+	var original []string // the parties the amended original names
+	if amends != "" {
+		orig, err := e.versions.record(amends)
+		if err != nil {
+			return err
+		}
+		for _, p := range orig.GetAttribution().GetAttributed() {
+			original = append(original, p.Party)
+		}
 	}
 	var conf *int
 	if v, ok := stixConfidence[at.Confidence]; ok {
@@ -107,6 +132,21 @@ func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record) error {
 			Description: fmt.Sprintf("%s, named responsible (conduct: %s) in a %s attribution by %s on the normledger ledger.",
 				p.Party, human(p.Conduct), human(at.Kind), attributors(r.Author, at))}); err != nil {
 			return err
+		}
+		from := original
+		if slices.Contains(original, p.Party) {
+			from = []string{p.Party}
+		}
+		for _, q := range from {
+			target := AttributionThreatActorID(amends, q)
+			id := ID("relationship", r.Id+"/derived-from/"+p.Party+"/"+q)
+			c := e.common("relationship", id, r, body)
+			c.Labels = labels
+			if err := e.add(id, Relationship{Common: c, RelationshipType: "derived-from",
+				Description: "a new version of the attribution, by amendment: the threat actor the original named as " + q,
+				SourceRef:   taID, TargetRef: target}); err != nil {
+				return err
+			}
 		}
 		if member != nil {
 			e.named[p.Party] = true
@@ -184,17 +224,43 @@ func capitalize(s string) string {
 
 // importAttributions reads the attribution records a normledger export
 // carried on its attributed-to relationships, each once however many
-// relationships carry it (one per incident and party). The incidents an
-// attribution names must be among those imported from the same bundle
-// (imported maps their record ids at the source to their index in
-// out.Records): one that is not is dropped and reported, and an
-// attribution left with none is not imported. An attributed-to
-// relationship from an incident without the normledger record (another
-// tool's) is reported: a ledger attribution needs a standard of proof, a
-// confidence and an evidence digest, which STIX does not carry.
-func importAttributions(objs []any, byID map[string]map[string]any, imported map[string]int, opt ImportOptions, out *Imported) error {
+// relationships carry it (one per incident and party).
+//
+//   - Versions: of an amended attribution (an amendment whose new version
+//     is an attribution, and the original it amends) only the newest
+//     version not revoked is imported (the highest height, then the last
+//     in the bundle); the others are reported as superseded. A revoked one
+//     (retracted at the source) is reported, not imported.
+//   - Authorship: the importer signs what it imports, so it imports an
+//     attribution only if it is the source record's author or one of its
+//     co-attributors; a co-attributor becomes the author and the source
+//     author a co-attributor (who must co-sign), and the report says so.
+//     A record that withholds fields (record.redaction) is imported only
+//     by its author: no one else holds the salts that answer a protective
+//     order for the withheld values.
+//   - Incidents: those an attribution names must be among those imported
+//     from the same bundle (imported maps their record ids at the source
+//     to their index in out.Records): one that is not is dropped and
+//     reported, and an attribution left with none is not imported.
+//
+// An attributed-to relationship from an incident without the normledger
+// record (another tool's) is reported: a ledger attribution needs a
+// standard of proof, a confidence and an evidence digest, which STIX does
+// not carry. src maps records the bundle carries to their TLP at the
+// source (decodeRecordExtension).
+func importAttributions(objs []any, byID map[string]map[string]any, imported map[string]int, src map[string]pb.Tlp, opt ImportOptions, out *Imported) error {
 	rep := out.Report
 	unmapped := func(ptr, why string) { rep.Unmapped = append(rep.Unmapped, ptr+": "+why) }
+	// One entry per attribution record, at its first relationship.
+	type version struct {
+		ptr, source string // JSON pointer and STIX id of the relationship
+		m, x        map[string]any
+		rid         string // record id at the source
+		original    string // the record it is a version of: itself, or the original it amends
+		height      int64
+		revoked     bool
+	}
+	var all []*version
 	seen := map[string]bool{}  // relationship ids
 	taken := map[string]bool{} // attribution record ids
 	for i, o := range objs {
@@ -220,12 +286,38 @@ func importAttributions(objs []any, byID map[string]map[string]any, imported map
 			continue
 		}
 		taken[rid] = true
-		if rv, _ := m["revoked"].(bool); rv {
+		v := &version{ptr: ptr, source: id, m: m, x: x, rid: rid, original: rid}
+		v.revoked, _ = m["revoked"].(bool)
+		if n, ok := x["height"].(json.Number); ok {
+			v.height, _ = n.Int64()
+		}
+		rec, _ := x["record"].(map[string]any)
+		if am, ok := rec["amendment"].(map[string]any); ok {
+			if t, _ := am["target_id"].(string); t != "" {
+				v.original = t
+			}
+		}
+		all = append(all, v)
+	}
+	// The newest version of each attribution not revoked.
+	newest := map[string]*version{}
+	for _, v := range all {
+		if n := newest[v.original]; !v.revoked && (n == nil || v.height >= n.height) {
+			newest[v.original] = v
+		}
+	}
+	for _, v := range all {
+		ptr, x := v.ptr, v.x
+		if v.revoked {
 			unmapped(ptr, "revoked (the attribution was retracted at the source): not imported")
 			continue
 		}
+		if n := newest[v.original]; n != v {
+			unmapped(ptr, fmt.Sprintf("attribution record %s is superseded by its newer version %s in this bundle (an amendment): only the newest version is imported", v.rid, n.rid))
+			continue
+		}
 		xptr := ptr + "/extensions/" + ptrEsc(RecordExtension)
-		rec, err := decodeRecordExtension(xptr, x)
+		rec, err := decodeRecordExtension(xptr, x, tlpOf(v.m["object_marking_refs"]), src)
 		if err != nil {
 			return err
 		}
@@ -233,7 +325,17 @@ func importAttributions(objs []any, byID map[string]map[string]any, imported map
 		if at == nil {
 			return bad(xptr+"/record", "the record of an attributed-to relationship is not an attribution")
 		}
-		a := &ImportedAttribution{Record: rec, Source: id}
+		author, _ := x["author"].(string)
+		coAttributor := slices.Contains(at.CoAttributors, opt.Author)
+		switch {
+		case opt.Author != author && !coAttributor:
+			unmapped(xptr+"/author", fmt.Sprintf("attribution by %s: only its author or a co-attributor may re-file it; not imported", author))
+			continue
+		case opt.Author != author && rec.Redaction != nil:
+			unmapped(xptr+"/record/redaction", fmt.Sprintf("the attribution withholds fields and only its author %s holds the salts to answer a protective order for them: not imported (%s may file it itself)", author, author))
+			continue
+		}
+		a := &ImportedAttribution{Record: rec, Source: v.source}
 		for j, inc := range at.Incidents {
 			k, ok := imported[inc]
 			if !ok {
@@ -247,9 +349,9 @@ func importAttributions(objs []any, byID map[string]map[string]any, imported map
 			continue
 		}
 		at.Incidents = nil
-		if j := slices.Index(at.CoAttributors, opt.Author); j >= 0 {
-			at.CoAttributors = slices.Delete(at.CoAttributors, j, j+1)
-			unmapped(xptr+"/record", fmt.Sprintf("co-attributor %s signs the import as its author: no longer a co-attributor", opt.Author))
+		if coAttributor && opt.Author != author {
+			at.CoAttributors = sortedUnique(append(slices.DeleteFunc(at.CoAttributors, func(m string) bool { return m == opt.Author }), author))
+			unmapped(xptr+"/record/attribution/co_attributors", fmt.Sprintf("co-attributor %s re-files the attribution as its author; its author at the source, %s, becomes a co-attributor and must co-sign", opt.Author, author))
 		}
 		if len(rec.Refs) > 0 {
 			unmapped(xptr+"/record/refs", fmt.Sprintf("%d references to records of the exporting ledger dropped", len(rec.Refs)))

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/enum"
@@ -31,6 +30,11 @@ type Input struct {
 	Members []*pb.Member
 	// Records, in ledger order. Export filters them.
 	Records []*pb.StoredRecord
+	// Amended are the originals amended by amendments in Records that
+	// are not in Records themselves (an export from since), read for what
+	// the new versions inherit (the TLP; an attribution's parties) and
+	// never exported. Without them, such a new version is marked TLP:RED.
+	Amended []*pb.StoredRecord
 	// At is the block time the export describes (pledge states); zero: the
 	// newest record's time.
 	At time.Time
@@ -138,6 +142,7 @@ type exporter struct {
 	named    map[string]bool // members needing an identity
 	markings map[pb.Tlp]bool
 	retract  map[string]string // record id -> retraction id
+	versions *versions
 	report   *Report
 }
 
@@ -177,6 +182,14 @@ func Export(in Input, f Filter) (*Bundle, *Report, error) {
 		}
 	}
 	e.in.At = at
+	retracted := map[string]bool{}
+	for id := range e.retract {
+		retracted[id] = true
+	}
+	var err error
+	if e.versions, err = newVersions(in, retracted); err != nil {
+		return nil, nil, err
+	}
 	for _, r := range in.Records {
 		tx, err := ledger.DecodeTx(r.Tx, 0)
 		if err != nil {
@@ -207,6 +220,9 @@ func Export(in Input, f Filter) (*Bundle, *Report, error) {
 	}
 	if e.report.Exported > 0 {
 		e.report.NotCarried = NotCarried
+	}
+	if note := e.versions.unknownNote(); note != "" {
+		e.report.NotCarried = append(slices.Clone(e.report.NotCarried), note)
 	}
 	return e.finish()
 }
@@ -245,19 +261,17 @@ func concerns(r *pb.Record) []string {
 // it is an exported kind present in the input (any export would give it
 // that id, so references resolve across exports).
 func (e *exporter) refObject(id string) string {
-	for _, r := range e.in.Records {
-		if r.Id != id {
-			continue
-		}
-		kind := r.Kind
-		if kind == pb.RecordKind_RECORD_KIND_AMENDMENT {
-			if tx, err := ledger.DecodeTx(r.Tx, 0); err == nil {
-				kind = ledger.KindOf(tx.Body.Record.GetAmendment().GetReplacement())
-			}
-		}
-		return RecordObjectID(kind, id)
+	r := e.versions.byID[id]
+	if r == nil {
+		return ""
 	}
-	return ""
+	kind := r.Kind
+	if kind == pb.RecordKind_RECORD_KIND_AMENDMENT {
+		if rec, err := e.versions.record(id); err == nil && rec != nil {
+			kind = ledger.KindOf(rec.GetAmendment().GetReplacement())
+		}
+	}
+	return RecordObjectID(kind, id)
 }
 
 func (e *exporter) common(typ, id string, r *pb.StoredRecord, rec *pb.Record) Common {
@@ -305,23 +319,21 @@ func (e *exporter) ext(r *pb.StoredRecord, rec, body *pb.Record, kind pb.RecordK
 	return x, nil
 }
 
-// record exports one record (an amendment as the new version of its target).
+// record exports one record (an amendment as the new version of its
+// target, marked with the strictest of the original's, the amendment's and
+// the new version's TLP).
 func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 	rec := tx.Body.Record
-	body := rec
-	kind := r.Kind
-	var amends string
-	if am := rec.GetAmendment(); am != nil {
-		// A copy: the record extension carries the record as signed.
-		body, kind, amends = proto.Clone(am.Replacement).(*pb.Record), ledger.KindOf(am.Replacement), am.TargetId
-		if body.Tlp == pb.Tlp_TLP_UNSPECIFIED {
-			body.Tlp = rec.Tlp
-		}
+	// For an amendment body is a copy: the record extension carries the
+	// record as signed.
+	body, kind, amends, err := e.versions.effective(r, rec)
+	if err != nil {
+		return err
 	}
 	if kind == pb.RecordKind_RECORD_KIND_ATTRIBUTION {
 		// No one object stands for an attribution (nor for the new
 		// version of an amended one): it is relationships.
-		return e.attribution(r, rec, body)
+		return e.attribution(r, rec, body, amends)
 	}
 	id := RecordObjectID(kind, r.Id)
 	x, err := e.ext(r, rec, body, kind)
@@ -414,30 +426,34 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		return fmt.Errorf("kind %v is not exported", kind)
 	}
 	if amends != "" {
-		if err := e.relate(r, id, amends, "derived-from", "a new version of the record, by amendment"); err != nil {
+		if err := e.relate(r, body.Tlp, id, amends, "derived-from", "a new version of the record, by amendment"); err != nil {
 			return err
 		}
 	}
 	for _, ref := range sortedUnique(refs) {
-		if err := e.relate(r, id, ref, "related-to", "the record refers to it"); err != nil {
+		if err := e.relate(r, body.Tlp, id, ref, "related-to", "the record refers to it"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// relate adds a relationship from object src (record r) to the object of
-// record target, if it is an exported kind.
-func (e *exporter) relate(r *pb.StoredRecord, src, target, typ, desc string) error {
+// relate adds a relationship from object src (record r, of TLP tlp, which
+// marks the relationship too) to the object of record target, if it is an
+// exported kind.
+func (e *exporter) relate(r *pb.StoredRecord, tlp pb.Tlp, src, target, typ, desc string) error {
 	dst := e.refObject(target)
 	if dst == "" || dst == src {
 		return nil
 	}
 	t := Timestamp(r.BlockTime.AsTime())
 	id := ID("relationship", r.Id+"/"+typ+"/"+target)
-	return e.add(id, Relationship{Common: Common{Type: "relationship", SpecVersion: SpecVersion, ID: id,
-		CreatedByRef: MemberIdentity(r.Author), Created: t, Modified: t},
-		RelationshipType: typ, Description: desc, SourceRef: src, TargetRef: dst})
+	c := Common{Type: "relationship", SpecVersion: SpecVersion, ID: id, CreatedByRef: MemberIdentity(r.Author), Created: t, Modified: t}
+	if m := markingOf(tlp); m != nil {
+		c.ObjectMarkingRefs = []string{m.id}
+		e.markings[tlp] = true
+	}
+	return e.add(id, Relationship{Common: c, RelationshipType: typ, Description: desc, SourceRef: src, TargetRef: dst})
 }
 
 // caseRefs are what a later step of case caseID refers to: the case's

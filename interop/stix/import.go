@@ -56,7 +56,8 @@ func ptrEsc(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "
 // ImportOptions say how incidents become records.
 type ImportOptions struct {
 	// Author is the importing member: the affected state of incidents that
-	// carry no normledger record.
+	// carry no normledger record. It re-files only attributions it wrote
+	// or co-attributed at the source (importAttributions).
 	Author string
 	// Sectors of incidents that carry no normledger record and whose
 	// victims' identities name none.
@@ -80,8 +81,10 @@ type Imported struct {
 // ImportedAttribution is an attribution record waiting for the record ids
 // of the incidents it attributes.
 type ImportedAttribution struct {
-	// Record is the attribution as signed at the source, with no
-	// incidents (Link fills them in), no refs and no client time.
+	// Record is the attribution as signed at the source (an amended one
+	// as its newest version), with no incidents (Link fills them in), no
+	// refs and no client time; re-filed by a co-attributor, its author at
+	// the source is a co-attributor in the importer's place.
 	Record *pb.Record
 	// Incidents are the indexes in Imported.Records of the attributed
 	// incidents, in the order the source record named them.
@@ -216,6 +219,7 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 		}
 		byID[id] = m
 	}
+	src := sourceTLPs(byID)
 	out := &Imported{Report: &Report{Skipped: map[string]int{}}}
 	seen := map[string]bool{}
 	// imported maps the record id an imported incident had at its source
@@ -240,7 +244,7 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 			out.Report.Unmapped = append(out.Report.Unmapped, "/objects/"+strconv.Itoa(i)+": revoked (retracted at the source): not imported")
 			continue
 		}
-		rec, err := incidentRecord("/objects/"+strconv.Itoa(i), m, byID, opt, out.Report)
+		rec, err := incidentRecord("/objects/"+strconv.Itoa(i), m, byID, src, opt, out.Report)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +256,7 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 		out.Records = append(out.Records, rec)
 		out.Sources = append(out.Sources, id)
 	}
-	if err := importAttributions(objs, byID, imported, opt, out); err != nil {
+	if err := importAttributions(objs, byID, imported, src, opt, out); err != nil {
 		return nil, err
 	}
 	if len(out.Report.Skipped) == 0 {
@@ -423,10 +427,10 @@ var coreRead = map[string]bool{"extension_type": true, "determination": true, "i
 // incidentRecord turns incident m into an incident disclosure: from the
 // normledger record extension when it has one (lossless), else from the
 // STIX properties and the Incident Core extension.
-func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any, opt ImportOptions, rep *Report) (*pb.Record, error) {
+func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any, src map[string]pb.Tlp, opt ImportOptions, rep *Report) (*pb.Record, error) {
 	exts, _ := m["extensions"].(map[string]any)
 	if x, ok := exts[RecordExtension].(map[string]any); ok {
-		return fromRecordExtension(ptr+"/extensions/"+ptrEsc(RecordExtension), x, rep)
+		return fromRecordExtension(ptr+"/extensions/"+ptrEsc(RecordExtension), x, tlpOf(m["object_marking_refs"]), src, rep)
 	}
 	unmapped := func(p, why string) { rep.Unmapped = append(rep.Unmapped, ptr+p+": "+why) }
 	for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -553,16 +557,36 @@ func incidentRef(name, id string) string {
 	return "STIX-" + strings.TrimPrefix(id, "incident--")[:8]
 }
 
+// tlpOf is the strictest TLP of the official markings in v (an
+// object_marking_refs list), UNSPECIFIED if none.
 func tlpOf(v any) pb.Tlp {
+	out := pb.Tlp_TLP_UNSPECIFIED
 	list, _ := v.([]any)
 	for _, x := range list {
 		for _, m := range tlpMarkings {
 			if x == m.id {
-				return m.tlp
+				out = strictest(out, m.tlp)
 			}
 		}
 	}
-	return pb.Tlp_TLP_UNSPECIFIED
+	return out
+}
+
+// sourceTLPs maps the id at the source of every record a normledger
+// record extension of the bundle carries to its TLP as signed (what an
+// amendment of it in the same bundle inherits).
+func sourceTLPs(byID map[string]map[string]any) map[string]pb.Tlp {
+	out := map[string]pb.Tlp{}
+	for _, m := range byID {
+		x := recordExt(m)
+		rid, _ := x["record_id"].(string)
+		rec, _ := x["record"].(map[string]any)
+		name, _ := rec["tlp"].(string)
+		if t, ok := pb.Tlp_value[name]; ok && rid != "" {
+			out[rid] = strictest(out[rid], pb.Tlp(t))
+		}
+	}
+	return out
 }
 
 // victimSectors are the ledger sectors of the identities an incident's
@@ -605,9 +629,9 @@ func recordExt(m map[string]any) map[string]any {
 }
 
 // fromRecordExtension decodes the incident disclosure a normledger export
-// carried.
-func fromRecordExtension(ptr string, x map[string]any, rep *Report) (*pb.Record, error) {
-	rec, err := decodeRecordExtension(ptr, x)
+// carried on an object marked marked.
+func fromRecordExtension(ptr string, x map[string]any, marked pb.Tlp, src map[string]pb.Tlp, rep *Report) (*pb.Record, error) {
+	rec, err := decodeRecordExtension(ptr, x, marked, src)
 	if err != nil {
 		return nil, err
 	}
@@ -624,9 +648,13 @@ func fromRecordExtension(ptr string, x map[string]any, rep *Report) (*pb.Record,
 }
 
 // decodeRecordExtension decodes the record of a normledger record
-// extension: an amendment as its new version (with the amendment's TLP
-// and exercise flag where the new version sets none).
-func decodeRecordExtension(ptr string, x map[string]any) (*pb.Record, error) {
+// extension on an object marked marked: an amendment as its new version
+// (with the amendment's exercise flag where the new version sets none).
+// Its TLP is the strictest of the record's, the object's marking and, for
+// an amendment, the amendment's and the original's (src, when the bundle
+// carries the original): an amendment never loosens the original's TLP,
+// whether or not its new version restates it.
+func decodeRecordExtension(ptr string, x map[string]any, marked pb.Tlp, src map[string]pb.Tlp) (*pb.Record, error) {
 	raw, ok := x["record"]
 	if !ok {
 		return nil, bad(ptr+"/record", "the normledger extension carries no record")
@@ -639,16 +667,16 @@ func decodeRecordExtension(ptr string, x map[string]any) (*pb.Record, error) {
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(bz, rec); err != nil {
 		return nil, bad(ptr+"/record", "not a normledger record: %v", err)
 	}
+	tlp := strictest(rec.Tlp, marked)
 	if am := rec.GetAmendment(); am != nil {
-		tlp, exercise := rec.Tlp, rec.Exercise
+		exercise := rec.Exercise
+		tlp = strictest(tlp, src[am.TargetId])
 		rec = am.Replacement
 		if rec == nil {
 			return nil, bad(ptr+"/record/amendment", "no replacement")
 		}
-		if rec.Tlp == pb.Tlp_TLP_UNSPECIFIED {
-			rec.Tlp = tlp
-		}
 		rec.Exercise = rec.Exercise || exercise
 	}
+	rec.Tlp = strictest(rec.Tlp, tlp)
 	return rec, nil
 }

@@ -98,6 +98,43 @@ func TestRoundTrip(t *testing.T) {
 	}
 	compareIncidents(t, first, second)
 	compareAttributions(t, first, second)
+
+	// Imported by a co-attributor (xcc), the attribution is re-filed with
+	// the importer as its author and the author at the source (xbb) as a
+	// co-attributor, who co-signs; the report says so.
+	imp, err = stix.Import(first, stix.ImportOptions{Author: "xcc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := strings.Join(imp.Report.Unmapped, "\n")
+	if len(imp.Attributions) != 1 || !strings.Contains(report,
+		"co-attributor xcc re-files the attribution as its author; its author at the source, xbb, becomes a co-attributor and must co-sign") {
+		t.Fatalf("imported by a co-attributor: %v, report\n%s", imp.Attributions, report)
+	}
+	c := newChain(t)
+	c.now = t0.Add(24 * time.Hour)
+	third, _ := replay(t, c, imp, "xcc")
+	x, y := attributionsOf(t, first), attributionsOf(t, third)
+	if len(y) != 1 {
+		t.Fatalf("%d attributions re-filed by the co-attributor", len(y))
+	}
+	want := proto.Clone(x[0].record).(*pb.Record)
+	want.GetAttribution().CoAttributors = []string{"xbb"}
+	if !proto.Equal(y[0].record, want) || !strings.Contains(strings.Join(y[0].stix, "\n"), "by xcc with xbb") {
+		t.Fatalf("re-filed by the co-attributor:\n%v\n%s\nwant\n%v", y[0].record, strings.Join(y[0].stix, "\n"), want)
+	}
+	// Imported by a member that is neither its author nor a co-attributor
+	// (here the state it names), the attribution is not imported: that
+	// would put it under another author's name.
+	imp, err = stix.Import(first, stix.ImportOptions{Author: "xaa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report = strings.Join(imp.Report.Unmapped, "\n")
+	if len(imp.Attributions) != 0 || imp.Report.Attributions != 0 ||
+		!strings.Contains(report, "attribution by xbb: only its author or a co-attributor may re-file it; not imported") {
+		t.Fatalf("imported by neither author nor co-attributor: %v, report\n%s", imp.Attributions, report)
+	}
 }
 
 // replay signs the imported incidents as author on chain c, then the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -519,6 +520,21 @@ func TestExtensionDefinition(t *testing.T) {
 		json.Unmarshal([]byte(bad), &v)
 		if sch.Validate(v) == nil {
 			t.Errorf("schema accepts %s", bad)
+		}
+	}
+	// An attribution's reply window is 0 (the default) or 24 to 8760
+	// hours, as the ledger checks it.
+	for hours, ok := range map[int]bool{0: true, 1: false, 23: false, 24: true, 720: true, 8760: true, 8761: false} {
+		x := fmt.Sprintf(`{"extension_type":"property-extension","record_id":"%[1]s","kind":"attribution","author":"xbb","height":1,
+			"block_time":"2026-01-01T00:00:00.000Z","record":{"attribution":{"kind":"ATTRIBUTION_KIND_TECHNICAL","incidents":["%[1]s"],
+			"attributed":[{"party":"xaa","conduct":"CONDUCT_BASIS_STATE_ORGAN"}],"standard_of_proof":"STANDARD_OF_PROOF_PREPONDERANCE",
+			"confidence":"CONFIDENCE_LOW","evidence_digest":"%[2]s=","reply_within_hours":%[3]d}}}`, strings.Repeat("a", 64), strings.Repeat("A", 43), hours)
+		var v any
+		if err := json.Unmarshal([]byte(x), &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(v); (err == nil) != ok {
+			t.Errorf("reply_within_hours %d: schema says %v", hours, err)
 		}
 	}
 }

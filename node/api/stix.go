@@ -107,6 +107,21 @@ func (s *Server) exportInput(r *http.Request, v *store.View, f stix.Filter) (sti
 		return stix.Input{}, err
 	}
 	in := stix.Input{Members: ms, Records: recs, BaseURL: "http://" + r.Host}
+	// The originals of amendments from since on: their TLP bounds the new
+	// versions' markings.
+	missing, err := stix.MissingOriginals(recs)
+	if err != nil {
+		return stix.Input{}, err
+	}
+	for _, id := range missing {
+		orig, err := v.Record(id)
+		if err != nil {
+			return stix.Input{}, err
+		}
+		if orig != nil {
+			in.Amended = append(in.Amended, orig)
+		}
+	}
 	if r.TLS != nil {
 		in.BaseURL = "https://" + r.Host
 	}

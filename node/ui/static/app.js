@@ -142,27 +142,35 @@ function withHeader(fn, req) {
 
 // ---- members and compliance --------------------------------------------------
 
+// provenObligation reads obligation id (with its proof) and verifies it;
+// status is the HTTP status of a failed read (404: the node has none).
 async function provenObligation(id) {
   if (!state.obligations.has(id)) {
-    state.obligations.set(id, api(`/v1/obligations/${id}?height=${state.height}&prove=true`).then(
+    state.obligations.set(id, api(`/v1/obligations/${encodeURIComponent(id)}?height=${state.height}&prove=true`).then(
       (ans) => ({ ans, res: withHeader("verifyObligation", { id, answer: ans }) }),
-      (e) => ({ ans: null, res: { ok: false, reason: `obligation ${shortId(id)}: ${e.message}` } }),
+      (e) => ({ ans: null, status: e.status, res: { ok: false, reason: `obligation ${shortId(id)}: ${e.message}` } }),
     ));
   }
   return state.obligations.get(id);
 }
 
-// recompute checks a figure against the proven obligations it lists: every
-// one must verify and have the status the figure counts it under, and be
-// an exercise duty exactly when the figure counts exercise duties (real
+// recompute checks a figure of member's against the proven obligations it
+// lists: each listed once (seen holds the ids already counted, shared by
+// the figures that must not count one twice), every one must verify, be
+// owed by member, have the status the figure counts it under, and be an
+// exercise duty exactly when the figure counts exercise duties (real
 // figures never count one).
-async function recompute(ids, expect, exercise = false) {
+async function recompute(member, ids, expect, exercise = false, seen = new Set()) {
   for (const id of ids) {
-    const { ans, res } = await provenObligation(id);
+    if (seen.has(id)) return { ok: false, reason: `obligation ${shortId(id)} is counted twice` };
+    seen.add(id);
+    const { res } = await provenObligation(id);
     if (!res.ok) return { ok: false, reason: res.reason };
-    const st = short(ans.obligation.status, "OBLIGATION_STATUS_");
+    const o = res.obligation || {};
+    if (o.debtor !== member) return { ok: false, reason: `obligation ${shortId(id)} is owed by ${o.debtor || "no one"} in its proof, not ${member}` };
+    const st = short(o.status, "OBLIGATION_STATUS_");
     if (!expect(st)) return { ok: false, reason: `obligation ${shortId(id)} is ${st} in its proof` };
-    if (Boolean(ans.obligation.exercise) !== exercise) {
+    if (Boolean(o.exercise) !== exercise) {
       return { ok: false, reason: `obligation ${shortId(id)} is ${exercise ? "a real duty" : "an exercise duty"} in its proof, counted as ${exercise ? "exercise" : "real"}` };
     }
   }
@@ -191,7 +199,7 @@ async function loadMembers() {
 async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
   let c;
   try {
-    c = (await api(`/v1/compliance/${m.id}?height=${state.height}`)).compliance;
+    c = (await api(`/v1/compliance/${encodeURIComponent(m.id)}?height=${state.height}`)).compliance;
   } catch (e) {
     onTime.textContent = overdue.textContent = ack.textContent = "—";
     return;
@@ -213,18 +221,20 @@ async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
   if (!mres.ok) return;
   // The figures, recomputed from their proven inputs.
   const odIds = od.ids || [];
-  let res = odIds.length === Number(od.count || 0) ? await recompute(odIds, (s) => s === "overdue") : { ok: false, reason: "the overdue count does not match the obligations it lists" };
+  let res = odIds.length === Number(od.count || 0) ? await recompute(m.id, odIds, (s) => s === "overdue") : { ok: false, reason: "the overdue count does not match the obligations it lists" };
   if (res.ok) {
     const ids = ot.obligationIds || [];
     let met = 0;
-    res = ids.length === den ? await recompute(ids, (s) => { if (s === "met") met++; return ["met", "met_late", "overdue"].includes(s); }) : { ok: false, reason: "the on-time rate does not match the obligations it lists" };
+    res = ids.length === den ? await recompute(m.id, ids, (s) => { if (s === "met") met++; return ["met", "met_late", "overdue"].includes(s); }) : { ok: false, reason: "the on-time rate does not match the obligations it lists" };
     if (res.ok && met !== num) res = { ok: false, reason: `on-time rate: ${met} of the proven obligations were met on time, the node says ${num}` };
   }
+  // One set across the exercise counts: a duty has one status, counted once.
+  const exSeen = new Set();
   for (const x of ex) {
     if (!res.ok) break;
     const ids = x.obligationIds || [];
     const want = short(x.status, "OBLIGATION_STATUS_");
-    res = ids.length === Number(x.count || 0) ? await recompute(ids, (s) => s === want, true) : { ok: false, reason: "an exercise count does not match the obligations it lists" };
+    res = ids.length === Number(x.count || 0) ? await recompute(m.id, ids, (s) => s === want, true, exSeen) : { ok: false, reason: "an exercise count does not match the obligations it lists" };
   }
   const b = cell.querySelector(".badge");
   if (!res.ok) {
@@ -239,11 +249,15 @@ async function fillCompliance(m, [onTime, overdue, ack], cell, mres) {
 
 // ---- obligations ---------------------------------------------------------------
 
-// loadObligations lists the obligations of one status, real duties first
-// and exercise duties (placed by exercise traffic) apart below them, each
-// marked EXERCISE as its proof says: they never count in compliance.
+// loadObligations lists the obligations of one status: the proven real
+// duties first, then the proven exercise duties (placed by exercise
+// traffic) apart below them, each marked EXERCISE as its proof says: they
+// never count in compliance. An obligation that does not verify goes in
+// neither group: it is listed last, NOT VERIFIED, as the node's claim
+// (never marked EXERCISE, whatever the node says), counted in neither
+// total.
 async function loadObligations(status, table) {
-  const ans = await api(`/v1/obligations?status=${status}&height=${state.height}&prove=true&limit=200`);
+  const ans = await api(`/v1/obligations?status=${encodeURIComponent(status)}&height=${state.height}&prove=true&limit=200`);
   const tbody = $(table + " tbody");
   tbody.replaceChildren();
   // Each with its verification; the proven obligation when it verifies,
@@ -252,27 +266,45 @@ async function loadObligations(status, table) {
     const res = withHeader("verifyObligation", { id: o.id, answer: { obligation: o, height: ans.height, proof: (ans.proofs || [])[i] } });
     return { o: (res.ok && res.obligation) || o, res };
   });
-  const real = rows.filter((x) => !x.o.exercise), drills = rows.filter((x) => x.o.exercise);
+  const proven = rows.filter((x) => x.res.ok);
+  const real = proven.filter((x) => !x.o.exercise), drills = proven.filter((x) => x.o.exercise);
+  const unverified = rows.filter((x) => !x.res.ok);
   const byDue = (a, b) => (a.o.due < b.o.due ? -1 : 1);
   real.sort(byDue);
   drills.sort(byDue);
   const count = $(table + "-count");
-  if (count) count.textContent = `${real.length} real` + (drills.length ? `; ${drills.length} exercise, apart` : "");
-  if (!real.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: `no ${status} obligations` })));
-  const row = ({ o, res }) => {
+  if (count) {
+    count.textContent = `${real.length} real` + (drills.length ? `; ${drills.length} exercise, apart` : "") +
+      (unverified.length ? `; ${unverified.length} NOT VERIFIED (counted in neither)` : "");
+  }
+  if (!real.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: `no verified real ${status} obligations` })));
+  const row = ({ o, res }, group) => {
     const st = short(o.status, "OBLIGATION_STATUS_");
-    const tr = el("tr", { class: st + (o.exercise ? " exercise" : ""), "data-obligation": o.id });
+    const tr = el("tr", { "data-obligation": o.id, "data-group": group });
     const kind = el("td", { text: short(o.kind, "OBLIGATION_KIND_") });
-    if (o.exercise) kind.append(" ", tag("EXERCISE", "exercise", { "data-marker": "exercise", title: "placed by exercise traffic: never counts in compliance" }));
+    const due = el("td", {});
+    if (group === "unverified") {
+      // The node's claim: no status styling, no EXERCISE marker.
+      tr.className = "unverified";
+      due.textContent = `${when(o.due)} (the node says: ${words(o.status, "OBLIGATION_STATUS_") || "no status"})`;
+    } else {
+      tr.className = st + (group === "exercise" ? " exercise" : "");
+      if (group === "exercise") kind.append(" ", tag("EXERCISE", "exercise", { "data-marker": "exercise", title: "placed by exercise traffic: never counts in compliance" }));
+      if (st === "overdue") due.className = "status-overdue";
+      due.textContent = when(o.due) + (st === "overdue" ? " (overdue)" : "");
+    }
     tr.append(el("td", {}, el("code", { text: shortId(o.id) })), kind,
-      el("td", { text: o.debtor }), el("td", { text: (o.creditors || []).join(", ") }),
-      el("td", { class: st === "overdue" ? "status-overdue" : "", text: when(o.due) + (st === "overdue" ? " (overdue)" : "") }), badge(res));
+      el("td", { text: o.debtor }), el("td", { text: (o.creditors || []).join(", ") }), due, badge(res));
     return tr;
   };
-  for (const x of real) tbody.append(row(x));
+  for (const x of real) tbody.append(row(x, "real"));
   if (drills.length) {
     tbody.append(el("tr", { class: "exercise-head" }, el("td", { colspan: "6", text: `Exercise duties (${drills.length}): drills, kept apart; they never count in compliance` })));
-    for (const x of drills) tbody.append(row(x));
+    for (const x of drills) tbody.append(row(x, "exercise"));
+  }
+  if (unverified.length) {
+    tbody.append(el("tr", { class: "unverified-head" }, el("td", { colspan: "6", text: `NOT VERIFIED (${unverified.length}): the node's claims, which did not verify; counted neither as real nor as exercise duties` })));
+    for (const x of unverified) tbody.append(row(x, "unverified"));
   }
   return rows.length;
 }
@@ -293,7 +325,7 @@ function receiptText(member, o, rc) {
 
 async function provenRecord(id) {
   try {
-    const ans = await api(`/v1/records/${id}?height=${state.height}&prove=true`);
+    const ans = await api(`/v1/records/${encodeURIComponent(id)}?height=${state.height}&prove=true`);
     return withHeader("verifyRecord", { id, answer: ans });
   } catch (e) {
     return { ok: false, reason: `record ${shortId(id)}: ${e.message}` };
@@ -362,7 +394,7 @@ async function loadSealed() {
     const res = withHeader("verifyRecord", { id: r.id, answer: { record: r, height: ans.height, proofs: [(ans.proofs || [])[i], ans.logProof], inclusion: (ans.inclusions || [])[i] } });
     let notice;
     try {
-      notice = (await api(`/v1/sealed/${r.id}?height=${state.height}`)).notice;
+      notice = (await api(`/v1/sealed/${encodeURIComponent(r.id)}?height=${state.height}`)).notice;
     } catch (e) {
       tr.append(el("td", {}, el("code", { text: shortId(r.id) })), el("td", { text: r.author }), el("td", { text: when(r.blockTime) }),
         el("td", { colspan: "2", class: "muted", text: e.status === 404 ? "sealed without recipients (older form)" : e.message }), badge(res));
@@ -436,7 +468,7 @@ async function loadCases() {
   for (const listed of cases) {
     let ans = null, res;
     try {
-      ans = await api(`/v1/cases/${listed.id}?height=${state.height}&prove=true`);
+      ans = await api(`/v1/cases/${encodeURIComponent(listed.id)}?height=${state.height}&prove=true`);
       res = checkCase(listed, ans);
     } catch (e) {
       res = { ok: false, reason: e.message };
@@ -474,11 +506,13 @@ async function sha256Hex(text) {
 // proven absence of one) at the page's height (verifyProposal). What the
 // row shows of status and votes is the proven state, never the listing.
 async function checkStatement(p) {
-  const out = { res: { ok: true }, st: null, proposer: "", votes: [], proven: null };
+  // recordOk: the proposal record (the statement's title, text and
+  // digest) verified, whatever became of the proposal's state.
+  const out = { res: { ok: true }, recordOk: false, st: null, proposer: "", votes: [], proven: null };
   const fail = (reason) => ({ ...out, res: { ok: false, reason } });
   let ans;
   try {
-    ans = await api(`/v1/records/${p.id}?height=${state.height}&prove=true`);
+    ans = await api(`/v1/records/${encodeURIComponent(p.id)}?height=${state.height}&prove=true`);
   } catch (e) {
     return fail(`proposal record ${shortId(p.id)}: ${e.message}`);
   }
@@ -490,10 +524,11 @@ async function checkStatement(p) {
   out.st = (prop.action || {}).adoptStatement || null;
   out.proposer = (tx.body || {}).signer || p.proposer;
   if (!rres.ok) return fail(rres.reason);
+  out.recordOk = true;
   if (!out.st) return fail(`record ${shortId(p.id)} does not adopt a statement`);
   let pans;
   try {
-    pans = await api(`/v1/proposals/${p.id}?height=${state.height}&prove=true`);
+    pans = await api(`/v1/proposals/${encodeURIComponent(p.id)}?height=${state.height}&prove=true`);
   } catch (e) {
     return fail(`proposal state: ${e.message}`);
   }
@@ -526,7 +561,7 @@ async function loadStatements() {
   tbody.replaceChildren();
   if (!props.length) tbody.append(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "no collective statements" })));
   for (const p of props) {
-    let { res, st, proposer, votes, proven } = await checkStatement(p);
+    let { res, recordOk, st, proposer, votes, proven } = await checkStatement(p);
     const shown = proven || p;
     const what = el("td", { class: "statement" });
     if (st) {
@@ -535,12 +570,16 @@ async function loadStatements() {
     } else {
       what.append(el("span", { class: "muted", text: p.title || "" }));
     }
-    // The digest, checked here: SHA-256 of the text shown.
+    // The digest, checked here: SHA-256 of the text shown, of a verified
+    // record only (the node's unverified copy proves nothing either way).
     const digest = el("td", { class: "statement-digest" });
-    if (st) {
+    if (st && !recordOk) {
+      digest.append(tag("digest not checked", "pending", { "data-digest": "unchecked", title: "the proposal record did not verify: its text and digest are the node's unproven copy" }));
+    } else if (st) {
       const got = await sha256Hex(st.text || ""), want = hex(st.textDigest);
       if (got === null) {
-        digest.append(tag("digest not checked", "pending", { "data-digest": "unchecked", title: "this page has no crypto.subtle (open it over https or from localhost)" }));
+        digest.append(tag("digest not checked", "pending", { "data-digest": "unchecked",
+          title: "this page has no crypto.subtle (open it over https or from localhost) to hash the text itself; the ledger checked the text against its digest when it admitted the proposal, and the record is proven admitted" }));
       } else if (got === want) {
         digest.append(tag("digest matches", "ok", { "data-digest": "match" }), el("div", { class: "muted" }, el("code", { class: "digest", text: want })));
       } else {
@@ -716,7 +755,7 @@ async function loadPing() {
   const rres = withHeader("verifyRecord", { id: r.id, answer: { record: r, height: page.height, proofs: [(page.proofs || [])[i], page.logProof], inclusion: (page.inclusions || [])[i] } });
   let st = null, stErr = "";
   try {
-    st = (await api(`/v1/pings/${r.id}?height=${state.height}`)).status;
+    st = (await api(`/v1/pings/${encodeURIComponent(r.id)}?height=${state.height}`)).status;
   } catch (e) {
     stErr = e.message;
   }
@@ -827,7 +866,7 @@ function showRecord(i) {
   $("#detail-reason").textContent = res.ok ? "" : res.reason;
   const meta = $("#detail-meta");
   meta.replaceChildren();
-  const facts = { kind: short(r.kind, "RECORD_KIND_"), author: r.author, signers: (r.signers || []).join(", "), "committed at": `height ${r.height}, ${when(r.blockTime)}`, "ledger position": r.seq };
+  const facts = { kind: short(r.kind, "RECORD_KIND_"), author: r.author, signers: ((res.ok ? res.signers : r.signers) || []).join(", "), "committed at": `height ${r.height}, ${when(r.blockTime)}`, "ledger position": r.seq };
   for (const [k, v] of Object.entries(facts)) meta.append(el("dt", { text: k }), el("dd", { text: v }));
   // Show the record as the verifier decoded it from the signed bytes; an
   // unverified answer shows the node's copy under its NOT VERIFIED badge.
@@ -836,10 +875,13 @@ function showRecord(i) {
   const markers = $("#detail-markers");
   markers.replaceChildren();
   for (const m of recordMarkers(res)) markers.append(" ", m);
-  const signers = (res.ok ? res.signers : r.signers) || [];
-  const summary = recordSummary(rec, signers, (res.ok && res.record) || r);
+  // The readable summary is of the verified record only: no tags,
+  // co-signatures or reply dates are read from an unverified copy.
+  const summary = res.ok ? recordSummary(r.id, rec, res.signers || []) :
+    [el("p", { class: "reason", "data-summary": "unverified" }, tag("NOT VERIFIED", "bad"),
+      " No summary: the record did not verify. The fields below are the node's copy, unproven.")];
   $("#detail-summary").replaceChildren(...summary);
-  $("#detail-body").replaceChildren(...(summary.length ? [el("h4", { text: "Every field" })] : []), renderValue(rec));
+  $("#detail-body").replaceChildren(...(summary.length ? [el("h4", { text: res.ok ? "Every field" : "Every field (the node's copy, NOT VERIFIED)" })] : []), renderValue(rec));
   showWithheld(i, res.ok ? rec : null);
   $("#record-detail").scrollIntoView();
 }
@@ -896,9 +938,69 @@ function harmsTable(harms) {
   return el("table", { class: "harms" }, el("thead", {}, el("tr", {}, ...["Dimension", "Order", "Harm", "Estimate (best, range)", "Duration"].map((t) => el("th", { text: t })))), tbody);
 }
 
+// obligationId is ledger.ObligationID: the lowercase hex of the first 16
+// bytes of SHA-256("normledger/v1/obligation" 0x00 kind 0x00 source 0x00
+// debtor), kind as its enum number in decimal; null where the page has no
+// crypto.subtle.
+async function obligationId(kind, source, debtor) {
+  const h = await sha256Hex(`normledger/v1/obligation\x00${kind}\x00${source}\x00${debtor}`);
+  return h && h.slice(0, 32);
+}
+
+const REPLY_ATTRIBUTION = 29; // OBLIGATION_KIND_REPLY_ATTRIBUTION
+
+// fillReplyDuties lists, in ul, the reply duty attribution id placed on
+// each party it names: the obligation at the id the ledger derives for it,
+// read and proven here, which must be that party's reply to this record.
+// Its due date and status are the proven obligation's. The lines are
+// added at once (each "checking…"), then filled in.
+async function fillReplyDuties(ul, id, attributed) {
+  const parties = [...new Set(attributed.map((p) => p.party).filter(Boolean))];
+  const lines = parties.map((party) => {
+    const li = el("li", { "data-reply-duty": party }, el("code", { text: party }), ": ");
+    const what = el("span", { class: "muted", text: "checking…" });
+    li.append(what);
+    ul.append(li);
+    return { party, li, what };
+  });
+  for (const { party, li, what } of lines) {
+    const set = (verified, ...kids) => {
+      li.dataset.verified = verified;
+      what.className = "";
+      what.replaceChildren(...kids);
+    };
+    const oid = await obligationId(REPLY_ATTRIBUTION, id, party);
+    if (!oid) {
+      set("unchecked", tag("not checked", "pending", { title: "this page has no crypto.subtle (open it over https or from localhost) to derive the duty's id" }));
+      continue;
+    }
+    const { res, status } = await provenObligation(oid);
+    if (!res.ok && status === 404) {
+      set("none", el("span", { class: "muted", text: "the node has no reply duty for it (not proven absent here; only a state member the attribution names, not one of its authors, owes one)" }));
+      continue;
+    }
+    if (!res.ok) {
+      set("false", tag("NOT VERIFIED", "bad", { title: res.reason || "" }), el("span", { class: "reason", text: " " + (res.reason || "") }));
+      continue;
+    }
+    const o = res.obligation || {};
+    if (short(o.kind, "OBLIGATION_KIND_") !== "reply_attribution" || o.sourceRecord !== id || o.debtor !== party) {
+      set("false", tag("NOT VERIFIED", "bad"), el("span", { class: "reason", text: ` obligation ${shortId(oid)} is not ${party}'s reply to this attribution` }));
+      continue;
+    }
+    const st = short(o.status, "OBLIGATION_STATUS_");
+    const done = ["met", "met_late"].includes(st) ? ` ${when(o.statusAt)}` : "";
+    set("true", `reply due ${when(o.due)}; ${words(o.status, "OBLIGATION_STATUS_")}${done}${o.exercise ? " (an exercise duty)" : ""} `,
+      tag("proven", "ok", { title: `obligation ${oid}, proven at height ${state.height}` }));
+    if (st === "overdue") what.classList.add("status-overdue");
+  }
+}
+
 // recordSummary is what a reader needs of a record of the evidence kinds,
-// in words, above the record's full fields.
-function recordSummary(rec, signers, r) {
+// in words, above the record's full fields: of record id, as the verifier
+// decoded it from the signed bytes (rec), with the signers it read from the
+// signed transaction. Only ever called for a verified record.
+function recordSummary(id, rec, signers) {
   const out = [];
   if (rec.exercise) {
     out.push(el("p", { class: "exercise-note" }, tag("EXERCISE", "exercise"), " Exercise traffic: the duties it places are drills, counted apart and never in compliance."));
@@ -910,7 +1012,10 @@ function recordSummary(rec, signers, r) {
   const a = rec.attribution;
   if (a) {
     const hours = Number(a.replyWithinHours || 0) || 720;
-    const by = r.blockTime ? new Date(Date.parse(r.blockTime) + hours * 3600e3).toISOString() : "";
+    // Each named party's reply duty, and its due date, from the proven
+    // obligation the ledger placed (never computed here).
+    const replies = el("ul", { class: "summary-list reply-duties" });
+    fillReplyDuties(replies, id, a.attributed || []).catch((e) => replies.append(el("li", { class: "reason", text: "reply duties: " + e.message })));
     out.push(el("h4", { text: `Attribution (${words(a.kind, "ATTRIBUTION_KIND_")})` }), facts([
       ["kind", words(a.kind, "ATTRIBUTION_KIND_")],
       ["standard of proof", words(a.standardOfProof, "STANDARD_OF_PROOF_")],
@@ -919,7 +1024,8 @@ function recordSummary(rec, signers, r) {
       ["incidents", idList(a.incidents)],
       ["attributed to", list((a.attributed || []).map((p) => el("span", {}, el("code", { text: p.party }), `: ${words(p.conduct, "CONDUCT_BASIS_") || "conduct basis unspecified"}`)))],
       ["co-attributors", coSigners(a.coAttributors, signers)],
-      ["reply window", `${hours} hours${a.replyWithinHours ? "" : " (the default)"}: each attributed state owes a reply by ${when(by)}`],
+      ["reply window", `${hours} hours${a.replyWithinHours ? "" : " (the default)"} from the record's block time`],
+      ["reply duties", replies],
       ["evidence digest", a.evidenceDigest ? el("code", { class: "digest", text: hex(a.evidenceDigest) }) : "none"],
       ["evidence", list(a.evidence)],
       ["summary", a.summary],
@@ -1057,7 +1163,8 @@ async function loadCharts() {
     kinds[k] = (kinds[k] || 0) + 1;
   }
   bars($("#chart-kinds"), Object.entries(kinds).sort());
-  // Real duties only: exercise duties are counted apart.
+  // As the node lists them (these listings are not proven): real duties
+  // by the node's word, exercise duties counted apart.
   const statuses = [];
   let drills = 0;
   for (const s of ["open", "met", "met_late", "overdue", "waived"]) {
@@ -1067,7 +1174,7 @@ async function loadCharts() {
     drills += obs.length - statuses[statuses.length - 1][1];
   }
   bars($("#chart-status"), statuses, (l) => (l === "overdue" ? "overdue" : ""));
-  $("#status-caption").textContent = "Obligations by status (real duties" + (drills ? `; ${drills} exercise duties apart)` : ")");
+  $("#status-caption").textContent = "Obligations by status, as the node lists them, not verified (real duties" + (drills ? `; ${drills} exercise duties apart)` : ")");
 }
 
 // ---- start ------------------------------------------------------------------------
