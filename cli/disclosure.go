@@ -554,11 +554,7 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 			// Every later answer at the order's answer height: one state,
 			// which holds the order.
 			v.At = ores.Height
-			oresp := new(pb.GetRecordResponse)
-			if err := protojson.Unmarshal(ob.Record, oresp); err != nil {
-				return err
-			}
-			otx, err := ledger.DecodeTx(oresp.GetRecord().GetTx(), 0)
+			otx, err := bundleTx(ob)
 			if err != nil {
 				return err
 			}
@@ -570,11 +566,7 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 			if err != nil {
 				return verifyExit(err)
 			}
-			resp := new(pb.GetRecordResponse)
-			if err := protojson.Unmarshal(sb.Record, resp); err != nil {
-				return err
-			}
-			stx, err := ledger.DecodeTx(resp.Record.Tx, 0)
+			subject, stx, err := bundleRecord(sb)
 			if err != nil {
 				return err
 			}
@@ -601,7 +593,7 @@ Exit status: 0 verified; 4 not verified; 1 other errors.`,
 				fmt.Fprintf(e.out, "VERIFIED: order %s, record %s and the order's %d duties at height %d, proven against light-client-verified headers\n",
 					id, o.SubjectId, len(obs), h)
 			}
-			return e.printOrder(id, o, resp.Record, red, obs, t)
+			return e.printOrder(id, o, subject, red, obs, t)
 		},
 	}
 	cmd.Flags().StringArrayVar(&witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")

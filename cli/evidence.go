@@ -13,9 +13,7 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/enum"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -46,28 +44,6 @@ Exit status: 0 verified and adopted; 3 the proposal record is proven absent;
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := strings.ToLower(args[0])
-			res, b, verdict, err := e.verifyOnline(cmd.Context(), id, witnesses, tf, "")
-			if err != nil {
-				return err
-			}
-			if verdict != nil {
-				e.printVerified(res, verdict)
-				return verifyExit(verdict)
-			}
-			gr := new(pb.GetRecordResponse)
-			if err := protojson.Unmarshal(b.Record, gr); err != nil {
-				return fmt.Errorf("verified record: %w", err)
-			}
-			tx, err := ledger.DecodeTx(gr.GetRecord().GetTx(), 0)
-			if err != nil {
-				return fmt.Errorf("verified record: %w", err)
-			}
-			st := tx.Body.Record.GetProposal().GetAction().GetAdoptStatement()
-			if st == nil {
-				return &exitError{code: ExitUnverified, err: fmt.Errorf("record %s is not an adopt_statement proposal", id)}
-			}
-			sum := sha256.Sum256([]byte(st.Text))
-			digestOK := bytes.Equal(sum[:], st.TextDigest)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			v, done, err := e.verifier(ctx, witnesses, tf, nil)
@@ -75,7 +51,25 @@ Exit status: 0 verified and adopted; 3 the proposal record is proven absent;
 				return err
 			}
 			defer done()
+			res, b, err := v.Record(ctx, id)
+			if err != nil {
+				return verifyExit(err)
+			}
+			tx, err := bundleTx(b)
+			if err != nil {
+				return err
+			}
+			st := tx.Body.Record.GetProposal().GetAction().GetAdoptStatement()
+			if st == nil {
+				return &exitError{code: ExitUnverified, err: fmt.Errorf("record %s is not an adopt_statement proposal", id)}
+			}
+			sum := sha256.Sum256([]byte(st.Text))
+			digestOK := bytes.Equal(sum[:], st.TextDigest)
+			// The proposal at the record's answer height, unless asked for another.
 			v.At = at
+			if at == 0 {
+				v.At = res.Height
+			}
 			p, votes, h, err := v.Proposal(ctx, id)
 			if err != nil {
 				return verifyExit(err)

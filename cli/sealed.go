@@ -414,11 +414,24 @@ func verifiedTx(ctx context.Context, v *remote.Verifier, id string) (*pb.Tx, err
 	if err != nil {
 		return nil, err
 	}
+	return bundleTx(b)
+}
+
+// bundleTx is the signed tx of the record a verification bundle holds.
+func bundleTx(b *remote.Bundle) (*pb.Tx, error) {
+	_, tx, err := bundleRecord(b)
+	return tx, err
+}
+
+// bundleRecord is the stored record a verification bundle holds, and its
+// signed tx.
+func bundleRecord(b *remote.Bundle) (*pb.StoredRecord, *pb.Tx, error) {
 	resp := new(pb.GetRecordResponse)
 	if err := protojson.Unmarshal(b.Record, resp); err != nil {
-		return nil, fmt.Errorf("verified answer for %s: %w", id, err)
+		return nil, nil, fmt.Errorf("verified answer for %s: %w", b.RecordID, err)
 	}
-	return ledger.DecodeTx(resp.GetRecord().GetTx(), 0)
+	tx, err := ledger.DecodeTx(resp.GetRecord().GetTx(), 0)
+	return resp.GetRecord(), tx, err
 }
 
 // sealedFor is what opening and answering a sealed record start from: the

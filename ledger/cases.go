@@ -86,10 +86,6 @@ func newInV10(r *pb.Record) string {
 		if body.Pledge.CaseWindows != nil {
 			return "pledge.case_windows"
 		}
-	case *pb.Record_Amendment:
-		return newInV10(body.Amendment.GetReplacement())
-	case *pb.Record_Reveal:
-		return newInV10(body.Reveal.GetBody())
 	case *pb.Record_Proposal:
 		if sp := body.Proposal.GetAction().GetSetParams(); sp != nil {
 			return ParamsNewInV10(sp)

@@ -59,7 +59,7 @@ func PingCommitment(target string, nonce []byte) []byte {
 
 // newInV9 names the first part of r that app version 9 introduced, or "".
 func newInV9(r *pb.Record) string {
-	switch body := r.GetBody().(type) {
+	switch r.GetBody().(type) {
 	case *pb.Record_ContactUpdate:
 		return "record.contact_update"
 	case *pb.Record_Ping:
@@ -68,10 +68,6 @@ func newInV9(r *pb.Record) string {
 		return "record.ping_answer"
 	case *pb.Record_DeliveryFailure:
 		return "record.delivery_failure"
-	case *pb.Record_Amendment:
-		return newInV9(body.Amendment.GetReplacement())
-	case *pb.Record_Reveal:
-		return newInV9(body.Reveal.GetBody())
 	}
 	return ""
 }

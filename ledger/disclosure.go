@@ -54,15 +54,11 @@ func newInV11(r *pb.Record) string {
 		if body.Finding.Designation != nil {
 			return "finding.designation"
 		}
-	case *pb.Record_Amendment:
-		return newInV11(body.Amendment.GetReplacement())
-	case *pb.Record_Reveal:
-		return newInV11(body.Reveal.GetBody())
 	case *pb.Record_Proposal:
 		if body.Proposal.GetAction().GetAuthorizeOrder() != nil {
 			return "proposal.action.authorize_order"
 		}
-		if RulesNewInV11(body.Proposal.GetAction().GetSetGovernanceRules()) {
+		if RulesSince(body.Proposal.GetAction().GetSetGovernanceRules()) >= AppVersionDisclosure {
 			return "proposal.action.set_governance_rules (a rule for authorize_order)"
 		}
 		if sp := body.Proposal.GetAction().GetSetParams(); sp != nil {
@@ -70,17 +66,6 @@ func newInV11(r *pb.Record) string {
 		}
 	}
 	return ""
-}
-
-// RulesNewInV11 says whether governance rules hold a rule for an action
-// app version 11 introduced (authorize_order): rules below 11 may not.
-func RulesNewInV11(r *pb.GovernanceRules) bool {
-	for _, rule := range r.GetRules() {
-		if rule.Action >= pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER {
-			return true
-		}
-	}
-	return false
 }
 
 // ParamsNewInV11 names the first params field app version 11 introduced

@@ -39,6 +39,52 @@ func GovActions() []pb.GovAction {
 	return out
 }
 
+// GovActionSince is the app version that introduced action a.
+func GovActionSince(a pb.GovAction) uint64 {
+	switch {
+	case a >= pb.GovAction_GOV_ACTION_ADOPT_STATEMENT:
+		return AppVersionEvidence
+	case a >= pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER:
+		return AppVersionDisclosure
+	}
+	return GenesisAppVersion
+}
+
+// RulesSince is the app version governance rules need: the newest that
+// introduced an action they hold a rule for (GenesisAppVersion for none).
+func RulesSince(r *pb.GovernanceRules) uint64 {
+	v := GenesisAppVersion
+	for _, rule := range r.GetRules() {
+		v = max(v, GovActionSince(rule.Action))
+	}
+	return v
+}
+
+// GenesisNeeds names the first part of a genesis state that a later app
+// version than v introduced, and that version ("" and 0 when none): a
+// genesis at v must not hold it.
+func GenesisNeeds(gs *pb.GenesisState, v uint64) (string, uint64) {
+	if v < AppVersionSealedToRecipients {
+		for _, m := range gs.GetMembers() {
+			if len(m.EncryptionKeys) > 0 {
+				return "member " + strconv.Quote(m.Id) + "'s encryption keys", AppVersionSealedToRecipients
+			}
+		}
+	}
+	for _, p := range []struct {
+		find func(*pb.Params) string
+		need uint64
+	}{{ParamsNewInV10, AppVersionCases}, {ParamsNewInV11, AppVersionDisclosure}, {ParamsNewInV12, AppVersionEvidence}} {
+		if f := p.find(gs.GetParams()); f != "" && v < p.need {
+			return f, p.need
+		}
+	}
+	if need := RulesSince(gs.GetGovernance()); need > v {
+		return "a governance rule for an action of app version " + itoa(int64(need)), need
+	}
+	return "", 0
+}
+
 // DefaultGovernanceRules are the rules when genesis gives none: every
 // action needs yes votes from at least two thirds of the active state
 // members holding the governance role; changing the rules themselves needs
@@ -54,9 +100,8 @@ func DefaultGovernanceRules() *pb.GovernanceRules {
 func DefaultGovernanceRulesAt(v uint64) *pb.GovernanceRules {
 	r := &pb.GovernanceRules{MinVotingHours: 1, MaxVotingHours: 720}
 	for _, a := range GovActions() {
-		if a == pb.GovAction_GOV_ACTION_AUTHORIZE_ORDER && v < AppVersionDisclosure ||
-			a == pb.GovAction_GOV_ACTION_ADOPT_STATEMENT && v < AppVersionEvidence {
-			break
+		if GovActionSince(a) > v {
+			break // actions are numbered in the order versions added them
 		}
 		rule := &pb.ThresholdRule{Action: a, ThresholdNumerator: 2, ThresholdDenominator: 3,
 			Electorate: []pb.MemberClass{pb.MemberClass_MEMBER_CLASS_STATE}}

@@ -544,7 +544,7 @@ const maxSourceDepth = 8
 func (o *obligations) continues(sources []string, debtor string, v12 bool) (bool, error) {
 	kinds := stagedKinds
 	if v12 {
-		kinds = append(slices.Clone(stagedKinds), vulnerabilityKinds...)
+		kinds = allStagedKinds
 	}
 	for _, src := range sources {
 		for _, k := range kinds {
@@ -620,11 +620,12 @@ func (o *obligations) stagedPledges(member string, t time.Time, sectors []pb.Sec
 
 func (o *obligations) placeStaged(d *pb.IncidentDisclosure, p string) error {
 	pick, kinds := incidentWindows, stagedKinds
-	if d.GetVulnerability().GetActivelyExploited() {
+	vuln := d.GetVulnerability().GetActivelyExploited()
+	if vuln {
 		pick, kinds = vulnerabilityWindows, vulnerabilityKinds
 	}
 	basis, creditors, windows, err := o.stagedPledges(p, o.b.Time, d.Sectors, pick)
-	if err == nil && len(basis) == 0 && kinds[0] != stagedKinds[0] {
+	if err == nil && len(basis) == 0 && vuln {
 		// No pledge has vulnerability windows: the incident's apply.
 		kinds = stagedKinds
 		basis, creditors, windows, err = o.stagedPledges(p, o.b.Time, d.Sectors, incidentWindows)

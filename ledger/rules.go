@@ -709,11 +709,8 @@ func validateSealed(v *validator, r *pb.Record) error {
 	if k := v.reg.Kind(s.SealedKind); k == nil || !k.Sealable {
 		return errf(CodeWrongRecordKind, "sealed.sealed_kind %v cannot be sealed", s.SealedKind)
 	}
-	if len(s.Commitment) == 0 {
-		return errf(CodeMissingField, "sealed.commitment is required")
-	}
-	if len(s.Commitment) != 32 {
-		return errf(CodeBadFormat, "sealed.commitment must be 32 bytes (SHA-256), got %d", len(s.Commitment))
+	if err := digestField("sealed.commitment", s.Commitment); err != nil {
+		return err
 	}
 	if err := v.future("sealed.reveal_by", s.RevealBy, true); err != nil {
 		return err

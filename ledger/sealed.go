@@ -24,8 +24,8 @@ const MaxSealedCiphertext = 32768
 // Below that version such a transaction is refused as carrying unknown
 // fields, the answer a binary that predates them gives (DecodeTx), so that
 // a chain's results do not depend on which binary a validator runs before
-// the upgrade. Records carried inside others (an amendment's replacement,
-// a reveal's body) are looked into too.
+// the upgrade. checkAppVersion looks into the records carried inside
+// others (an amendment's replacement, a reveal's body) too.
 func newInV8(r *pb.Record) string {
 	switch body := r.GetBody().(type) {
 	case *pb.Record_Receipt:
@@ -37,10 +37,6 @@ func newInV8(r *pb.Record) string {
 		if len(body.Sealed.Recipients) > 0 {
 			return "sealed.recipients"
 		}
-	case *pb.Record_Amendment:
-		return newInV8(body.Amendment.GetReplacement())
-	case *pb.Record_Reveal:
-		return newInV8(body.Reveal.GetBody())
 	case *pb.Record_Proposal:
 		switch a := body.Proposal.GetAction().GetAction().(type) {
 		case *pb.GovernanceAction_AddKey:
@@ -68,15 +64,32 @@ func (v *validator) enumSince(field string, since uint64, isNew bool, n int32) e
 	return errf(CodeBadEnum, "%s has undefined value %d", field, n)
 }
 
-// checkAppVersion refuses a record using what a later app version than
-// the chain's introduced (8: sealed records to recipients; 9: the contact
-// directory).
+// newIn names, per app version, the first part of a record (not looking
+// into the records it carries) that version introduced.
+var newIn = []struct {
+	find func(*pb.Record) string
+	need uint64
+}{{newInV8, AppVersionSealedToRecipients}, {newInV9, AppVersionContactDirectory}, {newInV10, AppVersionCases},
+	{newInV11, AppVersionDisclosure}, {newInV12, AppVersionEvidence}}
+
+// carried is the record r carries (an amendment's replacement, a reveal's
+// body), or nil.
+func carried(r *pb.Record) *pb.Record {
+	if am := r.GetAmendment(); am != nil {
+		return am.GetReplacement()
+	}
+	return r.GetReveal().GetBody()
+}
+
+// checkAppVersion refuses a record, or a record it carries, using what a
+// later app version than the chain's introduced (newIn).
 func checkAppVersion(st State, r *pb.Record) error {
-	for _, c := range []struct {
-		field string
-		need  uint64
-	}{{newInV8(r), AppVersionSealedToRecipients}, {newInV9(r), AppVersionContactDirectory}, {newInV10(r), AppVersionCases}, {newInV11(r), AppVersionDisclosure}, {newInV12(r), AppVersionEvidence}} {
-		if c.field == "" {
+	for _, c := range newIn {
+		field := ""
+		for x := r; x != nil && field == ""; x = carried(x) {
+			field = c.find(x)
+		}
+		if field == "" {
 			continue
 		}
 		v, err := appVersion(st)
@@ -84,7 +97,7 @@ func checkAppVersion(st State, r *pb.Record) error {
 			return err
 		}
 		if v < c.need {
-			return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", c.field, c.need, v)
+			return errf(CodeNonCanonical, "tx carries unknown fields (%s needs app version %d; the chain is at %d)", field, c.need, v)
 		}
 	}
 	return nil

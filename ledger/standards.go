@@ -114,15 +114,11 @@ func newInV12(r *pb.Record) string {
 		if sr := body.Pledge.GetStagedReporting(); sr.GetProgressReportHours() != 0 || sr.GetFinalAfterMeasureHours() != 0 || sr.GetVulnerabilities() != nil {
 			return "pledge.staged_reporting (progress, after-measure or vulnerability windows)"
 		}
-	case *pb.Record_Amendment:
-		return newInV12(body.Amendment.GetReplacement())
-	case *pb.Record_Reveal:
-		return newInV12(body.Reveal.GetBody())
 	case *pb.Record_Proposal:
 		if body.Proposal.GetAction().GetAdoptStatement() != nil {
 			return "proposal.action.adopt_statement"
 		}
-		if RulesNewInV12(body.Proposal.GetAction().GetSetGovernanceRules()) {
+		if RulesSince(body.Proposal.GetAction().GetSetGovernanceRules()) >= AppVersionEvidence {
 			return "proposal.action.set_governance_rules (a rule for adopt_statement)"
 		}
 		if sp := body.Proposal.GetAction().GetSetParams(); sp != nil {
@@ -130,17 +126,6 @@ func newInV12(r *pb.Record) string {
 		}
 	}
 	return ""
-}
-
-// RulesNewInV12 says whether governance rules hold a rule for an action
-// app version 12 introduced (adopt_statement).
-func RulesNewInV12(r *pb.GovernanceRules) bool {
-	for _, rule := range r.GetRules() {
-		if rule.Action >= pb.GovAction_GOV_ACTION_ADOPT_STATEMENT {
-			return true
-		}
-	}
-	return false
 }
 
 // ParamsNewInV12 names the first params field app version 12 introduced.
@@ -200,11 +185,8 @@ func validateMethodologyRecord(v *validator, r *pb.Record) error {
 	if err := reqText("methodology.version", m.Version, MaxIDLen); err != nil {
 		return err
 	}
-	if len(m.DocumentDigest) == 0 {
-		return errf(CodeMissingField, "methodology.document_digest is required")
-	}
-	if len(m.DocumentDigest) != sha256.Size {
-		return errf(CodeBadFormat, "methodology.document_digest must be 32 bytes (SHA-256), got %d", len(m.DocumentDigest))
+	if err := digestField("methodology.document_digest", m.DocumentDigest); err != nil {
+		return err
 	}
 	if err := checkText("methodology.uri", m.Uri, MaxTitleLen); err != nil {
 		return err
@@ -375,11 +357,8 @@ func validateAttribution(v *validator, r *pb.Record) error {
 	if err := enumOpt("attribution.intent_confidence", at.IntentConfidence); err != nil {
 		return err
 	}
-	if len(at.EvidenceDigest) == 0 {
-		return errf(CodeMissingField, "attribution.evidence_digest is required (SHA-256 of the evidence bundle)")
-	}
-	if len(at.EvidenceDigest) != sha256.Size {
-		return errf(CodeBadFormat, "attribution.evidence_digest must be 32 bytes (SHA-256), got %d", len(at.EvidenceDigest))
+	if err := digestField("attribution.evidence_digest", at.EvidenceDigest); err != nil {
+		return err
 	}
 	if err := textList("attribution.evidence", at.Evidence, MaxSummaryLen); err != nil {
 		return err
@@ -545,8 +524,8 @@ func validateStatement(s *pb.AdoptStatement) error {
 	if err := reqText(f+".text", s.Text, MaxTextLen); err != nil {
 		return err
 	}
-	if len(s.TextDigest) != sha256.Size {
-		return errf(CodeBadFormat, "%s.text_digest must be 32 bytes (SHA-256 of the text), got %d", f, len(s.TextDigest))
+	if err := digestField(f+".text_digest", s.TextDigest); err != nil {
+		return err
 	}
 	if sum := sha256.Sum256([]byte(s.Text)); !bytes.Equal(sum[:], s.TextDigest) {
 		return errf(CodeDigestMismatch, "%s.text_digest is not SHA-256 of the text (it is %x)", f, sum)
@@ -764,6 +743,10 @@ func vulnerabilityWindows(sr *pb.StagedReporting) [3]uint32 {
 
 var vulnerabilityKinds = []pb.ObligationKind{pb.ObligationKind_OBLIGATION_KIND_VULNERABILITY_EARLY_WARNING,
 	pb.ObligationKind_OBLIGATION_KIND_VULNERABILITY_NOTIFICATION}
+
+// allStagedKinds are the first duties of a staged incident from app
+// version 12: the incident's and the vulnerability's.
+var allStagedKinds = slices.Concat(stagedKinds, vulnerabilityKinds)
 
 // validateStagedV12 checks the staged reporting windows app version 12 added.
 func validateStagedV12(sr *pb.StagedReporting) error {

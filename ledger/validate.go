@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/sha256"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -177,6 +178,17 @@ func recordIDs(field string, ids []string, min, max int) error {
 		if slices.Contains(ids[:i], id) {
 			return errf(CodeBadFormat, "%s lists %s twice", field, id)
 		}
+	}
+	return nil
+}
+
+// digestField checks a required SHA-256 digest: present, 32 bytes.
+func digestField(field string, b []byte) error {
+	if len(b) == 0 {
+		return errf(CodeMissingField, "%s is required (SHA-256, 32 bytes)", field)
+	}
+	if len(b) != sha256.Size {
+		return errf(CodeBadFormat, "%s must be 32 bytes (SHA-256), got %d", field, len(b))
 	}
 	return nil
 }

@@ -462,27 +462,8 @@ func (s *Store) initGenesis(chainID string, gs *pb.GenesisState, initialHeight i
 	if appVersion < ledger.GenesisAppVersion || appVersion > ledger.CurrentAppVersion {
 		return fmt.Errorf("init genesis: app version %d: this binary starts chains at versions %d to %d", appVersion, ledger.GenesisAppVersion, ledger.CurrentAppVersion)
 	}
-	if appVersion < ledger.AppVersionSealedToRecipients {
-		for _, m := range gs.GetMembers() {
-			if len(m.EncryptionKeys) > 0 {
-				return fmt.Errorf("init genesis: member %q has encryption keys, which need app version %d (genesis says %d)", m.Id, ledger.AppVersionSealedToRecipients, appVersion)
-			}
-		}
-	}
-	if f := ledger.ParamsNewInV10(gs.GetParams()); f != "" && appVersion < ledger.AppVersionCases {
-		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionCases, appVersion)
-	}
-	if f := ledger.ParamsNewInV11(gs.GetParams()); f != "" && appVersion < ledger.AppVersionDisclosure {
-		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionDisclosure, appVersion)
-	}
-	if ledger.RulesNewInV11(gs.GetGovernance()) && appVersion < ledger.AppVersionDisclosure {
-		return fmt.Errorf("init genesis: a governance rule for authorize_order needs app version %d (genesis says %d)", ledger.AppVersionDisclosure, appVersion)
-	}
-	if f := ledger.ParamsNewInV12(gs.GetParams()); f != "" && appVersion < ledger.AppVersionEvidence {
-		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, ledger.AppVersionEvidence, appVersion)
-	}
-	if ledger.RulesNewInV12(gs.GetGovernance()) && appVersion < ledger.AppVersionEvidence {
-		return fmt.Errorf("init genesis: a governance rule for adopt_statement needs app version %d (genesis says %d)", ledger.AppVersionEvidence, appVersion)
+	if f, need := ledger.GenesisNeeds(gs, appVersion); f != "" {
+		return fmt.Errorf("init genesis: %s needs app version %d (genesis says %d)", f, need, appVersion)
 	}
 	s.appVersion = appVersion
 	if appVersion > ledger.GenesisAppVersion {
