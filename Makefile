@@ -5,10 +5,16 @@ BIN     ?= build/normledger
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/normledger/normledger/cli.Version=$(VERSION)
 
-.PHONY: build test unit race run proto proto-check lint fuzz fuzz-long ci bench clean
+.PHONY: build release test unit race run proto proto-check lint fuzz fuzz-long ci bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/normledger
+
+# Reproducible static binaries for linux/amd64 and linux/arm64, an SBOM
+# (CycloneDX) of each and SHA256SUMS in build/release (scripts/release.sh;
+# VERSION, SOURCE_DATE_EPOCH, PLATFORMS and RELEASE_DIR override).
+release:
+	VERSION="$(VERSION)" GO="$(GO)" bash scripts/release.sh
 
 # The README's whole-suite command (what .ci/run runs).
 test:

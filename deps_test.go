@@ -100,6 +100,9 @@ var floors = []struct {
 }{
 	{"helpers", []string{"internal/atomicfile", "internal/codedoc", "internal/human", "internal/testports"}, nil},
 	{"messages", []string{"proto/gen/normledger/v1"}, nil},
+	{"examples", []string{"examples"}, nil},
+	// normledger_build_info, for every process that serves metrics.
+	{"build info", []string{"internal/buildinfo"}, nil},
 	{"core", []string{"ledger", "ledger/enum", "ledger/layout", "ledger/fixture"}, []string{"messages"}},
 	{"record log", []string{"ledger/store/tlog"}, nil},
 	{"store", []string{"ledger/store"}, []string{"core", "record log", "messages"}},
@@ -110,11 +113,14 @@ var floors = []struct {
 	{"app", []string{"app"}, []string{"core", "store", "record log", "messages"}},
 	{"audit", []string{"audit"}, []string{"app", "store", "record log", "core", "verifiers", "remote verifier", "messages"}},
 	{"service", []string{"proto/gen/normledger/v1/ledgersvc", "proto"}, []string{"messages"}},
-	{"node", []string{"node"}, []string{"app", "store", "record log", "core", "interop", "verifiers", "service", "messages"}},
-	{"monitor", []string{"monitor"}, []string{"client", "verifiers", "remote verifier", "core", "messages"}},
-	{"cli", []string{"cli"}, []string{"monitor", "node", "audit", "app", "store", "record log", "core", "interop", "verifiers", "remote verifier", "client", "service", "messages"}},
+	{"node", []string{"node"}, []string{"build info", "app", "store", "record log", "core", "interop", "verifiers", "service", "messages"}},
+	{"monitor", []string{"monitor"}, []string{"build info", "client", "verifiers", "remote verifier", "core", "messages"}},
+	{"cli", []string{"cli"}, []string{"examples", "monitor", "node", "audit", "app", "store", "record log", "core", "interop", "verifiers", "remote verifier", "client", "service", "messages"}},
 	{"testnet", []string{"testnet"}, []string{"cli", "monitor", "node", "audit", "app", "store", "record log", "core", "interop", "verifiers", "remote verifier", "client", "service", "messages"}},
 	{"commands", []string{"cmd/", "internal/openapigen"}, []string{"testnet", "cli", "node", "service", "verifiers", "core", "messages"}},
+	// Operators' files (units, images, proxy and alert configurations)
+	// and the tests that check them; nothing imports deploy.
+	{"deploy", []string{"deploy"}, nil},
 	{"root", []string{""}, nil},
 }
 

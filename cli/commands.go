@@ -274,6 +274,8 @@ func (e *env) nodeConfig() (node.Config, error) {
 		API: api.Config{
 			RESTListen: e.cfg.API.RESTLaddr, GRPCListen: e.cfg.API.GRPCLaddr, CORSOrigins: e.cfg.API.CORSOrigins,
 			MaxBodyBytes: e.cfg.API.MaxBodyBytes, ReadRateLimit: e.cfg.API.ReadRateLimit, ReadRateBurst: e.cfg.API.ReadRateBurst,
+			TLSCertFile: e.cfg.API.TLSCertFile, TLSKeyFile: e.cfg.API.TLSKeyFile, TrustedProxies: e.cfg.API.TrustedProxies,
+			MetricsListen: e.cfg.API.MetricsLaddr,
 		},
 	}, nil
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -62,6 +64,16 @@ type Config struct {
 		MaxBodyBytes  int64    `mapstructure:"max_body_bytes"`
 		ReadRateLimit float64  `mapstructure:"read_rate_limit"`
 		ReadRateBurst int      `mapstructure:"read_rate_burst"`
+		// TLSCertFile and TLSKeyFile (PEM): REST serves HTTPS and gRPC
+		// TLS when both are set.
+		TLSCertFile string `mapstructure:"tls_cert_file"`
+		TLSKeyFile  string `mapstructure:"tls_key_file"`
+		// TrustedProxies (IPs or CIDRs) may set X-Forwarded-For and
+		// X-Forwarded-Proto; nobody else's are believed.
+		TrustedProxies []string `mapstructure:"trusted_proxies"`
+		// MetricsLaddr serves /metrics on a listener of its own (and not
+		// on the REST port) when set.
+		MetricsLaddr string `mapstructure:"metrics_laddr"`
 	} `mapstructure:"api"`
 }
 
@@ -98,6 +110,10 @@ var defaults = map[string]any{
 	"api.max_body_bytes":               int64(256 << 10),
 	"api.read_rate_limit":              200.0,
 	"api.read_rate_burst":              400,
+	"api.tls_cert_file":                "",
+	"api.tls_key_file":                 "",
+	"api.trusted_proxies":              []string{},
+	"api.metrics_laddr":                "",
 }
 
 // flagKeys maps flag names to configuration keys.
@@ -144,6 +160,9 @@ func loadConfig(cmd *cobra.Command) (*Config, error) {
 			return nil, fmt.Errorf("read %s: %w", v.ConfigFileUsed(), err)
 		}
 	}
+	if err := unknownKeys(v.ConfigFileUsed()); err != nil {
+		return nil, err
+	}
 	cfg := new(Config)
 	if err := v.Unmarshal(cfg); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -152,4 +171,91 @@ func loadConfig(cmd *cobra.Command) (*Config, error) {
 		return nil, fmt.Errorf("--output %q: want text or json", cfg.Output)
 	}
 	return cfg, nil
+}
+
+// unknownKeys refuses an app.toml that sets a key normledger does not know
+// (a typo would otherwise be ignored, and its default used in silence).
+// A missing file is fine: every key has its default.
+func unknownKeys(path string) error {
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		return nil // reported (or a missing file accepted) by the caller's read
+	}
+	var settings map[string]any
+	if err := toml.Unmarshal(bz, &settings); err != nil {
+		return nil // the caller's read reports the syntax error
+	}
+	unknown := unknownIn("", settings)
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	msgs := make([]string, len(unknown))
+	for i, k := range unknown {
+		msgs[i] = fmt.Sprintf("%q", k)
+		if near := nearestKey(k); near != "" {
+			msgs[i] += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+	}
+	return fmt.Errorf("%s: unknown key %s: remove it or correct its name (docs/operations.md lists every key)", path, strings.Join(msgs, ", "))
+}
+
+// unknownIn lists the keys of settings (a decoded TOML table, paths
+// joined with ".", lower case as viper reads them) that are no key, and
+// the empty tables that are no section, normledger knows.
+func unknownIn(prefix string, settings map[string]any) []string {
+	var out []string
+	for k, v := range settings {
+		path := prefix + strings.ToLower(k)
+		if m, ok := v.(map[string]any); ok {
+			if len(m) > 0 {
+				out = append(out, unknownIn(path+".", m)...)
+				continue
+			}
+			known := false
+			for d := range defaults {
+				known = known || strings.HasPrefix(d, path+".")
+			}
+			if !known {
+				out = append(out, path)
+			}
+			continue
+		}
+		if _, ok := defaults[path]; !ok {
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// nearestKey is the known key closest to k by edit distance, if it is
+// close enough to be a typo (at most a third of k's length).
+func nearestKey(k string) string {
+	best, bestD := "", len(k)/3+1
+	for known := range defaults {
+		if d := editDistance(k, known); d < bestD || (d == bestD && best != "" && known < best) {
+			best, bestD = known, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/normledger/normledger/client"
 	"github.com/normledger/normledger/client/keyring"
+	nlexamples "github.com/normledger/normledger/examples"
 	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/node"
 )
@@ -33,8 +36,8 @@ type Manifest struct {
 
 // seedExamples submits the example records of dir (in manifest.json order)
 // through c, signing with keys from kr, and returns the ids by save_as name.
-func seedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir string, log io.Writer) (map[string]string, error) {
-	bz, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+func seedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, dir fs.FS, log io.Writer) (map[string]string, error) {
+	bz, err := fs.ReadFile(dir, "manifest.json")
 	if err != nil {
 		return nil, fmt.Errorf("examples: %w", err)
 	}
@@ -44,7 +47,11 @@ func seedExamples(ctx context.Context, c *client.Client, kr *keyring.Keyring, di
 	}
 	ids := map[string]string{}
 	for _, s := range m.Steps {
-		rec, err := loadRecord(filepath.Join(dir, s.File), ids, time.Now())
+		raw, err := fs.ReadFile(dir, s.File)
+		if err != nil {
+			return ids, fmt.Errorf("examples: %w", err)
+		}
+		rec, err := parseRecord(s.File, raw, ids, time.Now())
 		if err != nil {
 			return ids, err
 		}
@@ -74,8 +81,10 @@ func devCmd(e *env) *cobra.Command {
 		Use:   "dev",
 		Short: "Run a single-validator development ledger with the example records committed",
 		Long: `dev initialises a development chain in ./.normledger-dev (or --home), starts
-the node, submits every example record in examples/records as signed
-transactions, prints how to query them, and runs until Ctrl-C. Each run starts
+the node, submits every example record (examples/records, built into the
+binary; --examples DIR reads another directory) as signed transactions,
+copies the example files to <home>/examples for your own submissions, prints
+how to query them, and runs until Ctrl-C. Each run starts
 from a fresh chain unless --keep is given; it only ever wipes a directory it
 created itself.`,
 		Args: cobra.NoArgs,
@@ -152,19 +161,28 @@ created itself.`,
 				return err
 			}
 			var ids map[string]string
+			src, from := nlexamples.Records(), "the examples built into this binary"
+			if examples != "" {
+				src, from = os.DirFS(examples), examples
+			}
+			// The files the printed hints submit, wherever dev runs.
+			copied := filepath.Join(home, "examples")
+			if err := copyExamples(src, copied); err != nil {
+				return err
+			}
 			if len(existing.Records) == 0 {
-				fmt.Fprintf(e.out, "submitting example records from %s:\n", examples)
-				if ids, err = seedExamples(ctx, c, kr, examples, e.out); err != nil {
+				fmt.Fprintf(e.out, "submitting example records from %s:\n", from)
+				if ids, err = seedExamples(ctx, c, kr, src, e.out); err != nil {
 					return err
 				}
 			}
-			printDevHelp(e.out, home, n.CometConfig().RPC.ListenAddress, n.RESTAddress(), ids)
+			printDevHelp(e.out, home, copied, n.CometConfig().RPC.ListenAddress, n.RESTAddress(), ids)
 			<-ctx.Done()
 			fmt.Fprintln(e.out, "stopping")
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&examples, "examples", filepath.Join("examples", "records"), "directory of example records with manifest.json")
+	cmd.Flags().StringVar(&examples, "examples", "", "directory of example records with manifest.json (default: the examples built into the binary)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the existing dev chain instead of starting fresh")
 	cmd.Flags().String("rpc.laddr", "", "CometBFT RPC listen address (default tcp://127.0.0.1:26657)")
 	cmd.Flags().String("p2p.laddr", "", "CometBFT P2P listen address (default tcp://127.0.0.1:26656)")
@@ -183,7 +201,29 @@ func progName() string {
 	return "normledger"
 }
 
-func printDevHelp(w io.Writer, home, rpc, rest string, ids map[string]string) {
+// copyExamples writes the example files of src into dir (created); a file
+// already there is kept (with --keep it may hold the user's edits).
+func copyExamples(src fs.FS, dir string) error {
+	return fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".json" {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if exists(dst) {
+			return nil
+		}
+		bz, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return atomicfile.WriteFile(dst, bz, 0o644)
+	})
+}
+
+func printDevHelp(w io.Writer, home, examples, rpc, rest string, ids map[string]string) {
 	p := progName()
 	rel := home
 	if wd, err := os.Getwd(); err == nil {
@@ -201,8 +241,14 @@ func printDevHelp(w io.Writer, home, rpc, rest string, ids map[string]string) {
 		fmt.Fprintf(w, "  %s query record %s --home %s -o json\n", p, id, rel)
 	}
 	fmt.Fprintf(w, "  %s query members --home %s\n", p, rel)
-	fmt.Fprintf(w, "  %s tx submit --from xcc --file examples/records/acknowledgement.json --var notification=%s --home %s\n",
-		p, ids["notification"], rel)
+	ack := filepath.Join(examples, "acknowledgement.json")
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, ack); err == nil && !strings.HasPrefix(r, "..") {
+			ack = r
+		}
+	}
+	fmt.Fprintf(w, "  %s tx submit --from xcc --file %s --var notification=%s --home %s\n",
+		p, ack, ids["notification"], rel)
 	if rest != "" {
 		u := "http://" + rest
 		fmt.Fprintf(w, "\nREST API %s (OpenAPI at %s/openapi.json):\n\n", u, u)

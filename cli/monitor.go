@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 func monitorCmd(e *env) *cobra.Command {
 	var o monitor.Options
+	var metricsAddr string
 	tf := &trustFlags{}
 	cmd := &cobra.Command{
 		Use:   "monitor --member ID --witness URL [--genesis FILE]",
@@ -37,6 +40,11 @@ atomically, so a restart neither loses nor repeats events (a crash between a
 delivery and its record repeats that one delivery: receivers deduplicate by
 id). Obligation listings do not prove completeness; see docs/monitor.md.
 
+With --webhook-secret-file the calls are signed as Standard Webhooks
+(standardwebhooks.com: webhook-id, the same on every retry of an event;
+webhook-timestamp; webhook-signature, HMAC-SHA256 with each whsec_ secret in
+the file). --metrics-laddr serves Prometheus metrics at /metrics.
+
 Trust root on the first run: --genesis FILE, or --trust-height and
 --trust-hash, or the newest header in normledger verify's trust store
 (--trust-store, default <home>/light). The monitor keeps its own trust store
@@ -58,6 +66,13 @@ next to the state file (<state>.light).`,
 				}
 				o.StatePath = monitor.DefaultStatePath(e.cfg.Home, o.Member)
 			}
+			if metricsAddr != "" {
+				l, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					return fmt.Errorf("--metrics-laddr: %w", err)
+				}
+				o.MetricsListener = l // monitor.Run closes it
+			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			o.Version = Version
@@ -73,6 +88,8 @@ next to the state file (<state>.light).`,
 	f.DurationVar(&o.Within, "within", 24*time.Hour, "report obligations the member owes that fall due within this long of block time")
 	f.DurationVar(&o.Interval, "interval", 5*time.Second, "how often to poll the node for new heights")
 	f.StringVar(&o.Webhook, "webhook", "", "also POST each event as JSON to this URL (retried until it answers 2xx)")
+	f.StringVar(&o.WebhookSecretFile, "webhook-secret-file", "", "sign the webhook calls (Standard Webhooks) with the whsec_ secret(s) in this file (mode 600 or 640)")
+	f.StringVar(&metricsAddr, "metrics-laddr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; empty: off)")
 	f.StringVar(&o.StatePath, "state", "", "state file (default <home>/monitor-<member>.json; its trust store is <state>.light)")
 	f.BoolVar(&o.Once, "once", false, "process up to the newest attested height, deliver, and exit (for cron)")
 	f.StringArrayVar(&o.Witnesses, "witness", nil, "REST URL of another node to cross-check headers with (repeatable, at least one)")

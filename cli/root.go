@@ -95,7 +95,7 @@ func NewRootCmd(out, errOut io.Writer, in io.Reader) *cobra.Command {
 	pf.String("passphrase-file", "", "read key passphrases from this file instead of prompting (env NORMLEDGER_KEYRING_PASSPHRASE also works)")
 	root.AddCommand(
 		initCmd(e), startCmd(e), devCmd(e), keysCmd(e), txCmd(e), govCmd(e), queryCmd(e), verifyCmd(e), openCmd(e), monitorCmd(e), auditCmd(e), versionCmd(e),
-		genesisCmd(e), signerCmd(e), witnessCmd(e), exportCmd(e), importCmd(e), caseCmd(e), discloseCmd(e),
+		genesisCmd(e), signerCmd(e), witnessCmd(e), exportCmd(e), importCmd(e), caseCmd(e), discloseCmd(e), snapshotCmd(e), rollbackCmd(e),
 	)
 	return root
 }

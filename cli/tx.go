@@ -23,6 +23,11 @@ func loadRecord(path string, vars map[string]string, now time.Time) (*pb.Record,
 	if err != nil {
 		return nil, err
 	}
+	return parseRecord(path, raw, vars, now)
+}
+
+// parseRecord is loadRecord of a file's content (path names it in errors).
+func parseRecord(path string, raw []byte, vars map[string]string, now time.Time) (*pb.Record, error) {
 	bz, err := expand(raw, vars, now)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

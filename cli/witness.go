@@ -25,7 +25,7 @@ import (
 
 func witnessCmd(e *env) *cobra.Command {
 	w := &cobra.Command{Use: "witness", Short: "Run a neutral witness that cosigns the record log's checkpoints, or write a witness policy"}
-	var member, listen, genesis string
+	var member, listen, genesis, metricsAddr string
 	var nodes []string
 	var follow bool
 	var interval time.Duration
@@ -42,11 +42,21 @@ certificate's header verifies with the witness's light client (trust root:
 the genesis validators, cross-checked against every --node-url) and it is
 consistent with the last checkpoint it cosigned, which it keeps crash-safely
 in <home>/witness. With --follow it also fetches checkpoints and proofs from
-the nodes itself and hands them its cosignatures.`,
+the nodes itself and hands them its cosignatures. --metrics-laddr serves
+Prometheus metrics at /metrics (cosigned and refused checkpoints, the size
+it trusts) on a listener of its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if member == "" || genesis == "" || len(nodes) == 0 {
 				return errors.New("--member, --genesis and at least one --node-url are required")
+			}
+			var ml net.Listener
+			if metricsAddr != "" {
+				var err error
+				if ml, err = net.Listen("tcp", metricsAddr); err != nil {
+					return fmt.Errorf("--metrics-laddr: %w", err)
+				}
+				defer ml.Close()
 			}
 			kr, err := e.keyring()
 			if err != nil {
@@ -97,7 +107,7 @@ the nodes itself and hands them its cosignatures.`,
 			}
 			origin := checkpoint.Origin(gen.ChainID)
 			wt, err := witness.New(witness.Config{Dir: dir, Name: checkpoint.WitnessName(member), Key: ed25519.PrivateKey(s.Key),
-				Logger: log.With("module", "witness"),
+				Logger: log.With("module", "witness"), Version: Version,
 				Logs: []witness.Log{{Origin: origin, ChainID: gen.ChainID, CheckHeader: func(lb *types.LightBlock) error {
 					hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 					defer cancel()
@@ -114,6 +124,12 @@ the nodes itself and hands them its cosignatures.`,
 			}
 			srv := &http.Server{Handler: wt.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 			go srv.Serve(ln)
+			if ml != nil {
+				msrv := &http.Server{Handler: wt.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+				go msrv.Serve(ml)
+				defer msrv.Close()
+				log.Info("witness metrics", "listen", ml.Addr().String())
+			}
 			log.Info("witness started", "name", checkpoint.WitnessName(member), "origin", origin, "listen", ln.Addr().String(),
 				"vkey", wt.VerifierKey(), "follow", follow)
 			if follow {
@@ -129,6 +145,7 @@ the nodes itself and hands them its cosignatures.`,
 	f.StringVar(&member, "member", "", "witness member id (its key in the keyring signs)")
 	f.StringVar(&listen, "listen", "127.0.0.1:7380", "address of the witness HTTP API")
 	f.StringVar(&genesis, "genesis", "", "genesis file of the chain to witness")
+	f.StringVar(&metricsAddr, "metrics-laddr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; empty: off)")
 	f.StringArrayVar(&nodes, "node-url", nil, "REST URL of a node (repeatable): light client sources and, with --follow, checkpoint sources")
 	f.BoolVar(&follow, "follow", false, "also fetch checkpoints from the nodes and deliver the cosignatures to them")
 	f.DurationVar(&interval, "follow-interval", 2*time.Second, "how often to fetch checkpoints with --follow")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -16,6 +17,7 @@ import (
 func (m *daemon) deliverPending(ctx context.Context) error {
 	for len(m.st.Pending) > 0 {
 		ev := m.st.Pending[0]
+		start := time.Now()
 		if err := m.deliver(ctx, ev); err != nil {
 			return err
 		}
@@ -31,6 +33,7 @@ func (m *daemon) deliverPending(ctx context.Context) error {
 		if err := m.save(); err != nil {
 			return err
 		}
+		m.mx.deliveredEvent(ev, start, m.st)
 	}
 	return nil
 }
@@ -54,11 +57,13 @@ func (m *daemon) deliver(ctx context.Context, ev *Event) error {
 		line = []byte(eventText(ev))
 	}
 	if _, err := m.o.Out.Write(line); err != nil && m.o.Webhook == "" {
+		m.mx.failedAttempt(ev)
 		return fmt.Errorf("write event %s: %w", ev.ID, err)
 	}
 	switch w := m.o.Out.(type) {
 	case interface{ Flush() error }:
 		if err := w.Flush(); err != nil && m.o.Webhook == "" {
+			m.mx.failedAttempt(ev)
 			return fmt.Errorf("flush event %s: %w", ev.ID, err)
 		}
 	case *os.File:
@@ -68,7 +73,9 @@ func (m *daemon) deliver(ctx context.Context, ev *Event) error {
 }
 
 // post sends ev to the webhook, retrying with exponential backoff until a
-// 2xx answer (or ctx ends; with Once, until OnceGiveUp has passed).
+// 2xx answer (or ctx ends; with Once, until OnceGiveUp has passed). Every
+// attempt carries the same webhook-id and is signed anew with its own
+// timestamp.
 func (m *daemon) post(ctx context.Context, ev *Event) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -77,7 +84,10 @@ func (m *daemon) post(ctx context.Context, ev *Event) error {
 	wait := m.o.RetryMin
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err := m.postOnce(ctx, ev.ID, body)
+		if attempt > 1 {
+			m.mx.retry()
+		}
+		err := m.postOnce(ctx, ev, body)
 		if err == nil {
 			if attempt > 1 {
 				m.logf("webhook: event %s delivered after %d attempts", ev.ID, attempt)
@@ -87,6 +97,7 @@ func (m *daemon) post(ctx context.Context, ev *Event) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		m.mx.failedAttempt(ev)
 		if m.o.Once && time.Since(start)+wait > m.o.OnceGiveUp {
 			return fmt.Errorf("webhook: event %s not delivered after %d attempts (%v); it stays queued in %s", ev.ID, attempt, err, m.o.StatePath)
 		}
@@ -100,15 +111,23 @@ func (m *daemon) post(ctx context.Context, ev *Event) error {
 	}
 }
 
-func (m *daemon) postOnce(ctx context.Context, id string, body []byte) error {
+func (m *daemon) postOnce(ctx context.Context, ev *Event, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.o.Webhook, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "normledger-monitor/"+m.o.Version)
-	req.Header.Set("Normledger-Event-Id", id)
-	req.Header.Set("Idempotency-Key", id)
+	req.Header.Set("Normledger-Event-Id", ev.ID)
+	req.Header.Set("Idempotency-Key", ev.ID)
+	// Standard Webhooks: the id and the attempt's time always, the
+	// signatures with a secret.
+	if len(m.keys) > 0 {
+		SignWebhook(req.Header, m.keys, webhookID(ev.ChainID, ev.Member, ev.ID), time.Now(), body)
+	} else {
+		req.Header.Set(HeaderWebhookID, webhookID(ev.ChainID, ev.Member, ev.ID))
+		req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(time.Now().Unix(), 10))
+	}
 	resp, err := m.hc.Do(req)
 	if err != nil {
 		return err

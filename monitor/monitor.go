@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -35,9 +36,15 @@ type Options struct {
 	Within    time.Duration
 	Interval  time.Duration
 	Webhook   string
-	JSON      bool
-	Once      bool
-	Out, Err  io.Writer
+	// WebhookSecretFile, if set, holds the whsec_ secret(s) the webhook
+	// calls are signed with (Standard Webhooks; ReadWebhookSecrets).
+	WebhookSecretFile string
+	// MetricsListener, if set, serves the monitor's Prometheus metrics at
+	// /metrics while Run runs; Run closes it.
+	MetricsListener net.Listener
+	JSON            bool
+	Once            bool
+	Out, Err        io.Writer
 	// Version is the monitor's version, sent in the webhook's User-Agent.
 	Version string
 	// RetryMin and RetryMax bound the webhook's exponential backoff
@@ -70,12 +77,17 @@ type daemon struct {
 	lc      *remote.LightClient
 	st      *state
 	hc      *http.Client
+	keys    [][]byte // webhook signing keys (none: unsigned)
+	mx      *metrics
 }
 
 // Run follows the chain for o.Member until ctx ends (nil then) or,
 // with o.Once, until it has processed the newest attested height and
 // delivered every event.
 func Run(ctx context.Context, o Options) error {
+	if o.MetricsListener != nil {
+		defer o.MetricsListener.Close()
+	}
 	if !ledger.IsMemberID(o.Member) {
 		return fmt.Errorf("--member %q is not a member id", o.Member)
 	}
@@ -106,16 +118,33 @@ func Run(ctx context.Context, o Options) error {
 	if o.Webhook != "" && !strings.HasPrefix(o.Webhook, "http://") && !strings.HasPrefix(o.Webhook, "https://") {
 		return fmt.Errorf("--webhook %q: want an http(s) URL", o.Webhook)
 	}
+	var keys [][]byte
+	if o.WebhookSecretFile != "" {
+		if o.Webhook == "" {
+			return errors.New("--webhook-secret-file without --webhook: there is nothing to sign")
+		}
+		var err error
+		if keys, err = ReadWebhookSecrets(o.WebhookSecretFile); err != nil {
+			return err
+		}
+	}
 	c, err := client.New(o.Node)
 	if err != nil {
 		return err
 	}
-	m := &daemon{o: o, c: c, hc: &http.Client{Timeout: 10 * time.Second}}
+	m := &daemon{o: o, c: c, hc: &http.Client{Timeout: 10 * time.Second}, keys: keys, mx: newMetrics(o.Member, o.Version)}
 	if m.st, err = loadState(o.StatePath); err != nil {
 		return err
 	}
 	if m.st.Member != "" && m.st.Member != o.Member {
 		return fmt.Errorf("state file %s is of member %s, not %s", o.StatePath, m.st.Member, o.Member)
+	}
+	m.mx.state(m.st)
+	if o.MetricsListener != nil {
+		defer serveMetrics(o.MetricsListener, m.mx.reg, m.logf)()
+	}
+	if o.Webhook != "" && len(keys) == 0 {
+		m.logf("webhook calls are not signed: give --webhook-secret-file so that the receiver can tell them from anyone's")
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = m.connect(sctx)
@@ -207,6 +236,14 @@ func (m *daemon) run(ctx context.Context) error {
 			return err
 		}
 		err := m.poll(ctx)
+		switch {
+		case err == nil:
+			m.mx.polled(pollOK)
+		case errors.Is(err, verifiers.ErrVerification):
+			m.mx.polled(pollUnverified)
+		case ctx.Err() == nil:
+			m.mx.polled(pollError)
+		}
 		var crash errCrash
 		switch {
 		case errors.As(err, &crash):

@@ -156,6 +156,7 @@ func (m *daemon) step(ctx context.Context, t int64) error {
 	if err := m.save(); err != nil {
 		return err
 	}
+	m.mx.queued(fresh, m.st)
 	if err := m.hook(Queued, fresh); err != nil {
 		return errCrash{err}
 	}

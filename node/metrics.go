@@ -17,7 +17,7 @@ import (
 )
 
 // Ledger metric names, as /metrics exports them (docs/operations.md,
-// docs/grafana-dashboard.json).
+// deploy/monitoring/grafana-dashboard.json).
 const (
 	MetricRecords            = "normledger_ledger_records"
 	MetricObligations        = "normledger_ledger_obligations"

@@ -85,6 +85,8 @@ type Node struct {
 	// upgrade receives the software upgrade the next block needs, when
 	// this binary lacks it (see app.Options.UpgradeNeeded).
 	upgrade chan *ledger.UpgradeNeededError
+	// lock is the home's lock (LockHome), held until Stop.
+	lock *HomeLock
 }
 
 // UpgradeNeeded receives, once, the software upgrade this binary lacks
@@ -93,7 +95,10 @@ func (n *Node) UpgradeNeeded() <-chan *ledger.UpgradeNeededError { return n.upgr
 
 // New assembles a node from an initialised home. It opens the state
 // database; if the database is damaged it fails here, before consensus.
-func New(cfg Config) (*Node, error) {
+// It takes the home's lock (LockHome) for the node's whole run, so it
+// fails at once on a home another normledger process uses, and refuses a
+// home where a restore was interrupted (CheckNoRestore).
+func New(cfg Config) (_ *Node, err error) {
 	if cfg.LogOutput == nil {
 		cfg.LogOutput = os.Stderr
 	}
@@ -113,6 +118,18 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Comet == nil {
 		return nil, fmt.Errorf("node config: no CometBFT configuration for %s", cfg.Home)
+	}
+	lock, err := LockHome(cfg.Home, "node")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
+	if err := CheckNoRestore(cfg.Home); err != nil {
+		return nil, err
 	}
 	ccfg := cfg.Comet
 	if cfg.RPCListen != "" {
@@ -187,7 +204,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
 	metrics.setBlockHeight(cn.BlockStore().Height)
-	return &Node{cfg: cfg, log: log, comet: cn, st: st, app: a, ccfg: ccfg, snaps: snaps, checkpoints: cps, metrics: metrics, upgrade: upgrade}, nil
+	return &Node{cfg: cfg, log: log, comet: cn, st: st, app: a, ccfg: ccfg, snaps: snaps, checkpoints: cps, metrics: metrics, upgrade: upgrade, lock: lock}, nil
 }
 
 // Start starts consensus and the RPC server.
@@ -195,9 +212,14 @@ func (n *Node) Start() error {
 	if err := n.comet.Start(); err != nil {
 		return fmt.Errorf("start cometbft: %w", err)
 	}
-	if n.cfg.API.RESTListen != "" || n.cfg.API.GRPCListen != "" {
+	if n.cfg.API.RESTListen != "" || n.cfg.API.GRPCListen != "" || n.cfg.API.MetricsListen != "" {
 		acfg := n.cfg.API
 		acfg.Logger = n.log.With("module", "api")
+		// Not ready while a state-sync snapshot is restored, nor when far
+		// behind its peers (CometBFT's catching_up covers only the initial
+		// block sync or state sync).
+		acfg.Restoring = n.snaps.Restoring
+		acfg.Lag = n.peerLag
 		// The ledger metrics join the API's own on /metrics.
 		acfg.Collectors = append(append([]prometheus.Collector(nil), acfg.Collectors...), n.metrics)
 		svc := api.NewServer(n.st, local.New(n.comet), n.comet.BlockStore().Height, n.cfg.Version)
@@ -267,6 +289,7 @@ func (n *Node) Stop() error {
 	if err := n.st.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	n.lock.Release()
 	n.log.Info("node stopped", "height", n.st.Version())
 	return errors.Join(errs...)
 }
@@ -296,11 +319,15 @@ func Run(ctx context.Context, cfg Config) error {
 		n.log.Error("not starting: " + un.Error())
 		n.snaps.Close()
 		n.checkpoints.Close()
-		return errors.Join(un, n.st.Close())
+		err := n.st.Close()
+		n.lock.Release()
+		// For a supervisor (cosmovisor): which upgrade, at which height.
+		return errors.Join(un, err, WriteUpgradeInfo(n.cfg.Home, un))
 	default:
 	}
 	if err := n.Start(); err != nil {
 		n.st.Close()
+		n.lock.Release()
 		return err
 	}
 	select {
@@ -317,8 +344,41 @@ func Run(ctx context.Context, cfg Config) error {
 		// chain halted with no node able to finish the height.
 		n.log.Error("stopping for a software upgrade: "+un.Error(), "height", n.st.Version())
 		n.awaitPeersAt(ctx, un.Plan.GetHeight(), upgradeGrace)
-		return errors.Join(un, n.Stop())
+		// upgrade-info.json only once stopped: cosmovisor kills the process
+		// as soon as it sees the file (unless DAEMON_SHUTDOWN_GRACE is set),
+		// which would cut the wait above and the clean stop short.
+		err := n.Stop()
+		return errors.Join(un, err, WriteUpgradeInfo(n.cfg.Home, un))
 	}
+}
+
+// peerLag is how many heights the connected peers have committed beyond
+// this node. A peer's consensus state is at the height it works on, so it
+// has committed the one before. The height a peer announces is its own
+// word: with three peers or more the second highest counts, so that one
+// peer claiming a height far ahead cannot keep this node out of rotation.
+func (n *Node) peerLag() int64 {
+	ours := n.comet.BlockStore().Height()
+	var first, second int64
+	peers := 0
+	for _, p := range n.comet.Switch().Peers().List() {
+		ps, ok := p.Get(cmttypes.PeerStateKey).(*cs.PeerState)
+		if !ok {
+			continue
+		}
+		peers++
+		switch h := ps.GetHeight() - 1; {
+		case h > first:
+			first, second = h, first
+		case h > second:
+			second = h
+		}
+	}
+	best := first
+	if peers >= 3 {
+		best = second
+	}
+	return max(best-ours, 0)
 }
 
 // upgradeGrace bounds how long a node that must stop for an upgrade waits

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -51,11 +52,19 @@ type Snapshots struct {
 	dir  string // data/snapshots
 	work string // data/snapshot-restore
 
+	// restoring mirrors restore != nil without the lock, which Apply holds
+	// for a whole chunk and for the install: readiness probes must not wait.
+	restoring atomic.Bool
+
 	mu       sync.Mutex // guards the fields below
 	creating bool
 	restore  *store.Restorer
 	wg       sync.WaitGroup
 }
+
+// restoreWorkDir, in a data directory, is where a restore (a state sync's
+// or an export's) builds the state before it replaces the node's.
+const restoreWorkDir = "snapshot-restore"
 
 // NewSnapshots manages snapshots under dataDir for st. A restore left
 // behind by a crash is removed.
@@ -66,7 +75,7 @@ func NewSnapshots(cfg SnapshotConfig, st *store.Store, dataDir string, log *slog
 	if cfg.ChunkHeight <= 0 {
 		cfg.ChunkHeight = store.DefaultChunkHeight
 	}
-	s := &Snapshots{cfg: cfg, st: st, log: log, dir: filepath.Join(dataDir, "snapshots"), work: filepath.Join(dataDir, "snapshot-restore")}
+	s := &Snapshots{cfg: cfg, st: st, log: log, dir: filepath.Join(dataDir, "snapshots"), work: filepath.Join(dataDir, restoreWorkDir)}
 	if err := os.RemoveAll(s.work); err != nil {
 		return nil, err
 	}
@@ -103,6 +112,16 @@ func (s *Snapshots) Committed(height int64) {
 		s.log.Info("snapshot taken", "height", height, "chunks", n, "took", time.Since(start).Round(time.Millisecond))
 		s.prune()
 	}()
+}
+
+// Restoring reports whether a state-sync restore is under way (a
+// snapshot was accepted and its chunks are being applied).
+func (s *Snapshots) Restoring() bool { return s.restoring.Load() }
+
+// setRestore sets the restore under way (nil: none); s.mu is held.
+func (s *Snapshots) setRestore(r *store.Restorer) {
+	s.restore = r
+	s.restoring.Store(r != nil)
 }
 
 // Close waits for a snapshot being taken.
@@ -175,7 +194,7 @@ func (s *Snapshots) create(height int64) (int, error) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	var idx []byte
 	var off uint64
-	m, err := s.st.ExportSnapshot(height, s.cfg.ChunkHeight, func(i int, bz []byte) error {
+	m, mbz, err := snapshotTo(s.st, height, s.cfg.ChunkHeight, func(i int, bz []byte) error {
 		if _, err := w.Write(bz); err != nil {
 			return err
 		}
@@ -199,11 +218,7 @@ func (s *Snapshots) create(height int64) (int, error) {
 		os.RemoveAll(tmp)
 		return 0, err
 	}
-	bz, err := ledger.Canonical(m)
-	if err != nil {
-		return 0, err
-	}
-	if err := writeSynced(filepath.Join(tmp, "manifest"), bz); err != nil {
+	if err := writeSynced(filepath.Join(tmp, "manifest"), mbz); err != nil {
 		return 0, err
 	}
 	if err := atomicfile.SyncDir(tmp); err != nil {
@@ -213,6 +228,40 @@ func (s *Snapshots) create(height int64) (int, error) {
 		return 0, err
 	}
 	return store.ChunkCount(m), atomicfile.SyncDir(s.dir)
+}
+
+// snapshotTo cuts committed height of st into chunks, handing each to
+// emit in order, and returns the manifest with its canonical encoding: what
+// a snapshot directory holds, what peers are served, what an export file
+// carries (backup.go).
+func snapshotTo(st *store.Store, height int64, chunkHeight int, emit func(i int, chunk []byte) error) (*pb.SnapshotManifest, []byte, error) {
+	m, err := st.ExportSnapshot(height, chunkHeight, emit)
+	if err != nil {
+		return nil, nil, err
+	}
+	bz, err := ledger.Canonical(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, bz, nil
+}
+
+// parseManifest decodes a snapshot's manifest and requires it to be of the
+// height and number of chunks its carrier (a state-sync offer, an export
+// file) says. Whether its tree hashes to the app hash is
+// store.VerifyManifest's to check.
+func parseManifest(bz []byte, height int64, chunks int) (*pb.SnapshotManifest, error) {
+	m := new(pb.SnapshotManifest)
+	if err := proto.Unmarshal(bz, m); err != nil {
+		return nil, fmt.Errorf("the manifest does not decode: %v", err)
+	}
+	if m.Height != height {
+		return nil, fmt.Errorf("the manifest is of height %d, not %d", m.Height, height)
+	}
+	if n := store.ChunkCount(m); n != chunks {
+		return nil, fmt.Errorf("the manifest names %d chunks, not %d", n, chunks)
+	}
+	return m, nil
 }
 
 // heights lists the complete snapshots, newest first.
@@ -294,7 +343,7 @@ func (s *Snapshots) Offer(snap *abci.Snapshot, appHash []byte) abci.ResponseOffe
 	if s.restore != nil {
 		s.log.Info("dropping the restore under way for a new offer")
 		s.restore.Abort()
-		s.restore = nil
+		s.setRestore(nil)
 	}
 	if v := s.st.Version(); v != 0 {
 		s.log.Error("refusing to restore a snapshot into a database that holds state", "height", v)
@@ -304,10 +353,9 @@ func (s *Snapshots) Offer(snap *abci.Snapshot, appHash []byte) abci.ResponseOffe
 		return abci.ResponseOfferSnapshot_REJECT_FORMAT
 	}
 	sum := sha256.Sum256(snap.Metadata)
-	m := new(pb.SnapshotManifest)
-	if err := proto.Unmarshal(snap.Metadata, m); err != nil || string(sum[:]) != string(snap.Hash) ||
-		m.Height != int64(snap.Height) || store.ChunkCount(m) != int(snap.Chunks) {
-		s.log.Warn("rejecting a malformed snapshot", "height", snap.Height)
+	m, err := parseManifest(snap.Metadata, int64(snap.Height), int(snap.Chunks))
+	if err != nil || string(sum[:]) != string(snap.Hash) {
+		s.log.Warn("rejecting a malformed snapshot", "height", snap.Height, "err", err)
 		return abci.ResponseOfferSnapshot_REJECT
 	}
 	if err := store.VerifyManifest(m, appHash); err != nil {
@@ -319,7 +367,7 @@ func (s *Snapshots) Offer(snap *abci.Snapshot, appHash []byte) abci.ResponseOffe
 		s.log.Error("cannot start a restore", "err", err)
 		return abci.ResponseOfferSnapshot_ABORT
 	}
-	s.restore = r
+	s.setRestore(r)
 	s.log.Info("restoring a snapshot", "height", snap.Height, "chunks", snap.Chunks)
 	return abci.ResponseOfferSnapshot_ACCEPT
 }
@@ -342,13 +390,13 @@ func (s *Snapshots) Apply(index uint32, chunk []byte, sender string) (*abci.Resp
 		}
 		s.log.Error("snapshot restore failed", "chunk", index, "err", err)
 		r.Abort()
-		s.restore = nil
+		s.setRestore(nil)
 		return &abci.ResponseApplySnapshotChunk{Result: abci.ResponseApplySnapshotChunk_ABORT}, false
 	}
 	if !r.Done() {
 		return &abci.ResponseApplySnapshotChunk{Result: abci.ResponseApplySnapshotChunk_ACCEPT}, false
 	}
-	s.restore = nil
+	s.setRestore(nil)
 	if err := r.Finish(); err != nil {
 		s.log.Error("restored state does not verify", "err", err)
 		r.Abort()

@@ -2,6 +2,9 @@ package testnet
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -108,7 +111,19 @@ func TestStateSync(t *testing.T) {
 	if !logHas(s2, "restoring a snapshot") {
 		t.Fatalf("%s never started a restore:\n%s", s2.Name, tail(LogFile(s2), 20))
 	}
-	time.Sleep(time.Second) // a few chunks in
+	// Not ready while it restores: /readyz is 503 and says so (a load
+	// balancer keeps it out; it would serve no proofs anyway).
+	readiness := map[string]int{}
+	ready := func() {
+		status, msg := readyz(s2.RESTURL())
+		if status == http.StatusOK && !logHas(s2, "snapshot restored") {
+			t.Fatalf("%s: /readyz 200 before its snapshot was restored", s2.Name)
+		}
+		readiness[fmt.Sprintf("%d %s", status, msg)]++
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		ready() // a few chunks in
+	}
 	f.kill("node1")
 	c2, _ := client.New(s2.RESTURL())
 	served := 0
@@ -116,13 +131,34 @@ func TestStateSync(t *testing.T) {
 		if _, err := c2.Records(context.Background(), nil); err == nil {
 			served++
 		}
+		ready()
 		time.Sleep(200 * time.Millisecond)
 	}
 	if served > 0 && !logHas(s2, "snapshot restored") {
 		t.Fatalf("%s answered %d reads with a half-restored state", s2.Name, served)
 	}
+	restoring := 0
+	for k, n := range readiness {
+		if strings.HasPrefix(k, "503 ") && strings.HasSuffix(k, "restoring a state-sync snapshot") {
+			restoring += n
+		}
+	}
+	if restoring == 0 {
+		t.Fatalf("%s: /readyz never said it was restoring: %v", s2.Name, readiness)
+	}
+	t.Logf("%s /readyz while restoring: %v", s2.Name, readiness)
 	f.start("node1")
 	took2 := f.waitCatchUp(s2.Name, 180*time.Second)
+	// Ready once caught up (the answer is cached for a quarter second).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		status, msg := readyz(s2.RESTURL())
+		if status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s caught up but /readyz is %d %s", s2.Name, status, msg)
+		}
+	}
 	st2, err := c2.Status(context.Background())
 	if err != nil || st2.StateSyncedFrom == 0 {
 		t.Fatalf("%s status: %+v %v", s2.Name, st2, err)
@@ -177,4 +213,18 @@ func TestStateSync(t *testing.T) {
 			t.Fatalf("audit against %s: %v", s.Name, err)
 		}
 	}
+}
+
+// readyz is a node's /readyz status and, on 503, the error's message.
+func readyz(rest string) (int, string) {
+	resp, err := http.Get(rest + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Message string `json:"message"`
+	}
+	json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e.Message
 }

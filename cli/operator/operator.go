@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
+	"github.com/mitchellh/mapstructure"
 	"github.com/spf13/viper"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -438,9 +440,22 @@ grpc_laddr = "tcp://127.0.0.1:9090"
 cors_origins = []
 # Largest accepted request body, bytes (413 beyond).
 max_body_bytes = 262144
-# GET requests per second per client address, and burst (429 beyond); 0 disables.
+# Reads per second per client, and burst (REST GET/HEAD: 429 beyond; gRPC
+# reads: RESOURCE_EXHAUSTED); 0 disables.
 read_rate_limit = 200
 read_rate_burst = 400
+# Native TLS (PEM files): REST serves HTTPS and gRPC TLS when both are set.
+tls_cert_file = ""
+tls_key_file = ""
+# Reverse proxies (IPs or CIDRs, e.g. ["127.0.0.1", "10.0.0.0/8"]) whose
+# X-Forwarded-For and X-Forwarded-Proto are believed: the client is the
+# rightmost address in X-Forwarded-For that is not a trusted proxy, and links
+# the node writes use the proxy's scheme. Headers from anyone else are ignored.
+trusted_proxies = []
+# Serve Prometheus /metrics on a listener of its own (e.g.
+# "tcp://127.0.0.1:26661"; CometBFT's own metrics default to :26660) instead
+# of the REST port, with /livez and /readyz; "" keeps them on REST.
+metrics_laddr = ""
 `
 
 // WriteAppToml writes home's config/app.toml with the defaults and the
@@ -462,8 +477,14 @@ func LoadCometConfig(home string) (*cmtcfg.Config, error) {
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if err := v.Unmarshal(cfg); err != nil {
+	md := new(mapstructure.Metadata)
+	if err := v.Unmarshal(cfg, func(dc *mapstructure.DecoderConfig) { dc.Metadata = md }); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	// A typo would otherwise leave CometBFT's default in place in silence.
+	if len(md.Unused) > 0 {
+		sort.Strings(md.Unused)
+		return nil, fmt.Errorf("%s: unknown key %q: remove it or correct its name (CometBFT v0.38's config.toml)", path, strings.Join(md.Unused, `", "`))
 	}
 	cfg.SetRoot(home)
 	if err := cfg.ValidateBasic(); err != nil {

@@ -1,8 +1,11 @@
 // Package api serves LedgerService over gRPC and, through grpc-gateway
 // registered in-process, over REST/JSON, with the HTTP edge a public
 // endpoint needs: body limits, timeouts, a per-client read rate limit, a CORS
-// allowlist, JSON errors that carry the ledger's result code, /healthz,
-// Prometheus /metrics and the generated /openapi.json.
+// allowlist, JSON errors that carry the ledger's result code, /livez and
+// /readyz (/healthz), Prometheus /metrics (optionally on a listener of its
+// own) and the generated /openapi.json; native TLS and trusted reverse
+// proxies (proxy.go); on gRPC the same read budget, request metrics and the
+// standard health service (grpcedge.go).
 //
 // Reads come from immutable IAVL snapshots (ledger/store), never through the
 // ABCI connection, and default to the newest height whose next header

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -13,8 +12,12 @@ import (
 )
 
 // edge applies CORS, the route table's checks (methods, parameters),
-// body limits, rate limits and metrics.
-func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) http.Handler {
+// body limits, rate limits and metrics. The rate limit's client is the
+// peer's address, or the client a trusted proxy names (proxy.go); the
+// request's origin (scheme and host for links) is set the same way. GET
+// and HEAD are reads, except the probes (probePath).
+func edge(cfg Config, rs routes, e *edgeState, next http.Handler) http.Handler {
+	lim, m := e.lim, e.metrics
 	allowAll := false
 	origins := map[string]bool{}
 	for _, o := range cfg.CORSOrigins {
@@ -55,7 +58,9 @@ func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) ht
 			writeError(rw, bad.status, bad.gc, bad.lc, bad.msg)
 			return
 		}
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !lim.allow(clientKey(r)) {
+		r = withOrigin(r, e.proxies.requestOrigin(r))
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !probePath(r.URL.Path) &&
+			!lim.allow(e.proxies.client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))) {
 			rw.Header().Set("Retry-After", "1")
 			writeError(rw, http.StatusTooManyRequests, codes.ResourceExhausted, ledger.CodeRateLimited, "rate limit exceeded; retry later")
 			return
@@ -81,12 +86,14 @@ func edge(cfg Config, rs routes, lim *limiter, m *metrics, next http.Handler) ht
 	})
 }
 
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// probePath says whether a path is a liveness or readiness probe's
+// (/livez, /readyz, /healthz). Probes are not reads for the rate limit
+// (nor are gRPC health checks): a load balancer probing through a proxy
+// the node does not trust shares its clients' bucket, and a 429 to its
+// probe would take a healthy node out of rotation. They cost little:
+// /livez nothing, /readyz an answer cached for readyCacheFor.
+func probePath(p string) bool {
+	return p == "/livez" || p == "/readyz" || p == "/healthz"
 }
 
 type statusWriter struct {

@@ -20,12 +20,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"method", "route", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "normledger", Subsystem: "api", Name: "request_duration_seconds", Help: "REST request latency by route.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5, 30},
+			Buckets: latencyBuckets,
 		}, []string{"method", "route"}),
 	}
 	reg.MustRegister(m.requests, m.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
+
+// latencyBuckets are REST's and gRPC's latency buckets (seconds); the
+// last ones are for commit-mode broadcasts, which wait for a block.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5, 30}
 
 // observe counts a request under its route's template (/v1/records/{id}),
 // so labels stay bounded: paths no route has, and methods no route takes,

@@ -3,6 +3,7 @@ package api
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestReadRateLimit(t *testing.T) {
 	reads := func(what string, want ...int) {
 		t.Helper()
 		for i, w := range want {
-			path := "/healthz"
+			path := "/openapi.json"
 			if i%2 == 1 {
 				path = "/v1/status"
 			}
@@ -73,7 +74,7 @@ func TestReadRateLimitPerClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(remote string) int { return serve(h, http.MethodGet, "/healthz", remote, nil).Code }
+	read := func(remote string) int { return serve(h, http.MethodGet, "/v1/status", remote, nil).Code }
 	for i, want := range []int{200, 200, 429} {
 		if got := read("192.0.2.1:1000"); got != want {
 			t.Fatalf("client 1 read %d: %d, want %d", i, got, want)
@@ -104,7 +105,7 @@ func TestReadRateLimitOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 100; i++ {
-		if w := serve(h, http.MethodGet, "/healthz", "", nil); w.Code != 200 {
+		if w := serve(h, http.MethodGet, "/v1/status", "", nil); w.Code != 200 {
 			t.Fatalf("read %d without a limit: %d", i, w.Code)
 		}
 	}
@@ -118,16 +119,15 @@ func TestLimiterForgetsIdleClients(t *testing.T) {
 	if !lim.allow("idle") || lim.allow("idle") {
 		t.Fatal("burst of one")
 	}
-	clk.Advance(11 * time.Minute)
-	for lim.calls%4096 != 4095 {
-		lim.allow("busy")
-	}
-	if _, ok := lim.m["idle"]; !ok {
-		t.Fatal("forgotten before the sweep")
-	}
+	clk.Advance(5 * time.Minute)
 	lim.allow("busy")
-	if _, ok := lim.m["idle"]; ok || len(lim.m) != 1 {
-		t.Fatalf("after the sweep: %d clients, idle kept: %v", len(lim.m), ok)
+	if _, ok := lim.m["idle"]; !ok {
+		t.Fatal("forgotten after five minutes")
+	}
+	clk.Advance(6 * time.Minute)
+	lim.allow("busy")
+	if _, ok := lim.m["idle"]; ok || len(lim.m) != 1 || lim.lru.Len() != 1 {
+		t.Fatalf("after eleven minutes: %d clients, idle kept: %v", len(lim.m), ok)
 	}
 	if !lim.allow("idle") {
 		t.Fatal("a forgotten client starts with a full bucket")
@@ -139,5 +139,117 @@ func TestLimiterDefaultClock(t *testing.T) {
 	lim := newLimiter(1, 1, nil)
 	if lim.now == nil || time.Since(lim.now()) > time.Minute {
 		t.Fatal("the default clock is not time.Now")
+	}
+}
+
+// Probes are no reads for the rate limit (as gRPC's health service is
+// not): /livez, /readyz and /healthz answer 200 whatever the client's
+// budget, and spend none of it.
+func TestProbesNotRateLimited(t *testing.T) {
+	l := newTestLedger(t)
+	clk := newFakeClock()
+	h, err := Handler(Config{MaxBodyBytes: 1 << 10, ReadRateLimit: 1, ReadRateBurst: 1, Now: clk.Now}, l.server(&fakeChain{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const client = "192.0.2.1:1000"
+	probes := func(what string) {
+		t.Helper()
+		for i := 0; i < 3; i++ {
+			for _, path := range []string{"/livez", "/readyz", "/healthz"} {
+				for _, method := range []string{http.MethodGet, http.MethodHead} {
+					if w := serve(h, method, path, client, nil); w.Code != 200 {
+						t.Fatalf("%s: %s %s (%d): %d %s", what, method, path, i, w.Code, w.Body.Bytes())
+					}
+				}
+			}
+		}
+	}
+	probes("a full budget")
+	if w := serve(h, http.MethodGet, "/v1/status", client, nil); w.Code != 200 {
+		t.Fatalf("the probes spent the read budget: %d", w.Code)
+	}
+	if w := serve(h, http.MethodGet, "/v1/status", client, nil); w.Code != 429 {
+		t.Fatalf("past the burst: %d", w.Code)
+	}
+	probes("the budget spent")
+}
+
+// IPv6 clients are keyed by their /64 (what one host usually has to
+// itself: per address, one host would have 2^64 budgets), IPv4 clients
+// by their address, directly or behind a trusted proxy.
+func TestReadRateLimitIPv6Prefix(t *testing.T) {
+	l := newTestLedger(t)
+	clk := newFakeClock()
+	h, err := Handler(Config{MaxBodyBytes: 1 << 10, ReadRateLimit: 1, ReadRateBurst: 1, Now: clk.Now,
+		TrustedProxies: []string{"192.0.2.100"}}, l.server(&fakeChain{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(remote, xff string) int {
+		r := httptest.NewRequest(http.MethodGet, "/v1/status", nil)
+		r.RemoteAddr = remote
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, c := range []struct {
+		what, remote, xff string
+		want              int
+	}{
+		{"an IPv6 client", "[2001:db8:1:2::1]:1000", "", 200},
+		{"another address in its /64", "[2001:db8:1:2:ffff:ffff:ffff:fffe]:1001", "", 429},
+		{"the next /64", "[2001:db8:1:3::1]:1000", "", 200},
+		{"an IPv4 client", "198.51.100.1:1000", "", 200},
+		{"the IPv4 address next to it", "198.51.100.2:1000", "", 200},
+		{"the first IPv4 client, IPv4-mapped", "[::ffff:198.51.100.1]:1000", "", 429},
+		{"an IPv6 client behind the proxy", "192.0.2.100:1", "2001:db8:9:9::1", 200},
+		{"its /64 neighbour behind the proxy", "192.0.2.100:2", "2001:db8:9:9::2", 429},
+	} {
+		if got := read(c.remote, c.xff); got != c.want {
+			t.Errorf("%s: %d, want %d", c.what, got, c.want)
+		}
+	}
+}
+
+// The limiter remembers at most max clients: a new one past that makes it
+// forget the client seen least recently (whose next read then starts
+// from a full bucket, as an idle client's does).
+func TestLimiterCap(t *testing.T) {
+	clk := newFakeClock()
+	lim := newLimiter(1, 1, clk.Now)
+	if lim.max != 100_000 {
+		t.Errorf("the default cap is %d clients", lim.max)
+	}
+	lim.max = 3
+	for _, k := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		if !lim.allow(k) {
+			t.Fatalf("%s: first read", k)
+		}
+	}
+	if lim.allow("192.0.2.1") {
+		t.Fatal("192.0.2.1 past its burst")
+	}
+	// 192.0.2.2 is now the least recently seen: the fourth client evicts it.
+	if !lim.allow("192.0.2.4") {
+		t.Fatal("192.0.2.4: first read")
+	}
+	if len(lim.m) != 3 {
+		t.Fatalf("%d clients remembered, cap 3", len(lim.m))
+	}
+	if _, ok := lim.m["192.0.2.2"]; ok {
+		t.Fatal("the least recently seen client was kept")
+	}
+	if lim.allow("192.0.2.1") {
+		t.Error("a recently seen client was forgotten (its bucket refilled)")
+	}
+	if !lim.allow("192.0.2.2") {
+		t.Error("a forgotten client does not start from a full bucket")
+	}
+	if len(lim.m) != 3 {
+		t.Errorf("%d clients remembered, cap 3", len(lim.m))
 	}
 }

@@ -106,7 +106,9 @@ func (s *Server) exportInput(r *http.Request, v *store.View, f stix.Filter) (sti
 	if err != nil {
 		return stix.Input{}, err
 	}
-	in := stix.Input{Members: ms, Records: recs, BaseURL: "http://" + r.Host}
+	// Links use the scheme and host the client used: https over TLS, or
+	// what a trusted proxy says it received (proxy.go).
+	in := stix.Input{Members: ms, Records: recs, BaseURL: baseURL(r)}
 	// The originals of amendments from since on: their TLP bounds the new
 	// versions' markings.
 	missing, err := stix.MissingOriginals(recs)
@@ -121,9 +123,6 @@ func (s *Server) exportInput(r *http.Request, v *store.View, f stix.Filter) (sti
 		if orig != nil {
 			in.Amended = append(in.Amended, orig)
 		}
-	}
-	if r.TLS != nil {
-		in.BaseURL = "https://" + r.Host
 	}
 	if g, err := s.chain.Genesis(r.Context()); err == nil && g.Genesis != nil {
 		in.ChainID, in.GenesisTime = g.Genesis.ChainID, g.Genesis.GenesisTime

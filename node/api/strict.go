@@ -78,7 +78,8 @@ func loadRoutes() (routes, error) {
 		rs = append(rs, r)
 	}
 	for _, own := range []struct{ path, method string }{
-		{"healthz", http.MethodGet}, {"metrics", http.MethodGet}, {"openapi.json", http.MethodGet},
+		{"livez", http.MethodGet}, {"readyz", http.MethodGet}, {"healthz", http.MethodGet},
+		{"metrics", http.MethodGet}, {"openapi.json", http.MethodGet},
 		{"tlog/checkpoint", http.MethodGet}, {"tlog/cosignature", http.MethodPost}, {"tlog/tile/*", http.MethodGet},
 		{"ui", http.MethodGet}, {"ui/*", http.MethodGet},
 	} {

@@ -22,9 +22,13 @@ func (w *Witness) Follow(ctx context.Context, origin string, nodes []string, int
 	hc := &http.Client{Timeout: 10 * time.Second}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	for _, n := range nodes {
+		w.mx.followErrors.WithLabelValues(origin, n)
+	}
 	for {
 		for _, n := range nodes {
 			if err := w.followOnce(ctx, hc, origin, n); err != nil && ctx.Err() == nil {
+				w.mx.followErrors.WithLabelValues(origin, n).Inc()
 				w.log.Debug("follow", "node", n, "err", err)
 			}
 		}
@@ -37,6 +41,7 @@ func (w *Witness) Follow(ctx context.Context, origin string, nodes []string, int
 }
 
 func (w *Witness) followOnce(ctx context.Context, hc *http.Client, origin, node string) error {
+	nodeLabel := node
 	node = strings.TrimSuffix(node, "/")
 	msg, err := get(ctx, hc, node+"/tlog/checkpoint")
 	if err != nil {
@@ -55,6 +60,7 @@ func (w *Witness) followOnce(ctx context.Context, hc *http.Client, origin, node 
 	if _, err := fmt.Sscanf(lines[1], "%d", &size); err != nil {
 		return err
 	}
+	w.mx.served.WithLabelValues(origin, nodeLabel).Set(float64(size))
 	if size < st.Size {
 		return fmt.Errorf("%s serves a checkpoint of %d entries, older than the %d cosigned", node, size, st.Size)
 	}

@@ -61,6 +61,8 @@ type Config struct {
 	MaxBody     int64
 	BodyTimeout time.Duration
 	Logger      *slog.Logger
+	// Version is the binary's version, for normledger_build_info.
+	Version string
 	// Persisted, if set, is called after a new state is on disk and before
 	// the cosignature is returned (fault tests kill the process there).
 	Persisted func()
@@ -72,6 +74,7 @@ type Witness struct {
 	signer note.Signer
 	logs   map[string]*logState
 	log    *slog.Logger
+	mx     *metrics
 
 	dmu       sync.Mutex
 	delivered map[string]uint64 // follower mode: node -> size delivered
@@ -111,7 +114,7 @@ func New(cfg Config) (*Witness, error) {
 	if err != nil {
 		return nil, fmt.Errorf("witness key: %w", err)
 	}
-	w := &Witness{cfg: cfg, signer: s, logs: map[string]*logState{}, log: cfg.Logger, delivered: map[string]uint64{}}
+	w := &Witness{cfg: cfg, signer: s, logs: map[string]*logState{}, log: cfg.Logger, delivered: map[string]uint64{}, mx: newMetrics(cfg.Version)}
 	for _, l := range cfg.Logs {
 		ls := &logState{Log: l, file: filepath.Join(cfg.Dir, stateFile(l.Origin))}
 		ls.state = State{Origin: l.Origin, Root: logproof.Hasher.EmptyRoot()}
@@ -126,6 +129,7 @@ func New(cfg Config) (*Witness, error) {
 			}
 		}
 		w.logs[l.Origin] = ls
+		w.mx.addLog(l.Origin, ls.state.Size)
 	}
 	// Temporary files a crash left are never state.
 	ents, _ := os.ReadDir(cfg.Dir)
@@ -163,6 +167,7 @@ type Error struct {
 	Msg    string
 	// Size is the latest cosigned size (for 409).
 	Size uint64
+	why  string // the refusal reason, where the status does not tell it (metrics)
 }
 
 func (e *Error) Error() string {
@@ -222,8 +227,18 @@ func (w *Witness) AddCheckpoint(r *Request) ([]byte, error) {
 	origin, _, _ := bytes.Cut(r.Note, []byte("\n"))
 	ls, ok := w.logs[string(origin)]
 	if !ok {
-		return nil, bad(http.StatusNotFound, "unknown log origin %q", origin)
+		err := bad(http.StatusNotFound, "unknown log origin %q", origin)
+		w.mx.refusal("", err)
+		return nil, err
 	}
+	sig, err := w.addCheckpoint(ls, r)
+	if err != nil {
+		w.mx.refusal(ls.Origin, err)
+	}
+	return sig, err
+}
+
+func (w *Witness) addCheckpoint(ls *logState, r *Request) ([]byte, error) {
 	n, err := ls.open(r.Note)
 	if err != nil {
 		return nil, err
@@ -245,11 +260,13 @@ func (w *Witness) AddCheckpoint(r *Request) ([]byte, error) {
 	}
 	if r.Old == c.Size {
 		if len(r.Proof) != 0 {
-			return nil, bad(http.StatusUnprocessableEntity, "a consistency proof between equal sizes must be empty")
+			e := bad(http.StatusUnprocessableEntity, "a consistency proof between equal sizes must be empty")
+			e.why = ReasonMalformed
+			return nil, e
 		}
 		if !bytes.Equal(c.Hash, st.Root) {
 			e := bad(http.StatusConflict, "a checkpoint of size %d with root %X, but %X was cosigned at that size", c.Size, c.Hash, st.Root)
-			e.Size = st.Size
+			e.Size, e.why = st.Size, ReasonInconsistent
 			return nil, e
 		}
 	} else if err := logproof.VerifyConsistency(r.Old, c.Size, r.Proof, st.Root, c.Hash); err != nil {
@@ -269,6 +286,9 @@ func (w *Witness) AddCheckpoint(r *Request) ([]byte, error) {
 		return nil, bad(http.StatusInternalServerError, "cosign: %v", err)
 	}
 	w.log.Info("cosigned", "origin", ls.Origin, "size", c.Size)
+	w.mx.cosigned.WithLabelValues(ls.Origin).Inc()
+	w.mx.size.WithLabelValues(ls.Origin).Set(float64(c.Size))
+	w.mx.lastTime.WithLabelValues(ls.Origin).SetToCurrentTime()
 	return sig, nil
 }
 
@@ -316,6 +336,7 @@ func (w *Witness) Handler() http.Handler {
 		body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.cfg.MaxBody))
 		if err != nil {
 			var tooBig *http.MaxBytesError
+			w.mx.refusal("", bad(http.StatusBadRequest, "%v", err))
 			if errors.As(err, &tooBig) {
 				http.Error(rw, fmt.Sprintf("body exceeds %d bytes", w.cfg.MaxBody), http.StatusRequestEntityTooLarge)
 				return
@@ -325,6 +346,7 @@ func (w *Witness) Handler() http.Handler {
 		}
 		req, err := ParseRequest(body)
 		if err != nil {
+			w.mx.refusal("", bad(http.StatusBadRequest, "%v", err))
 			http.Error(rw, err.Error(), http.StatusBadRequest)
 			return
 		}

@@ -1,0 +1,78 @@
+package main_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// `normledger dev` run from a directory with no checkout in it seeds the
+// example records built into the binary, copies them into its home for the
+// hints it prints, and stops cleanly on SIGINT.
+func TestDevOutsideACheckout(t *testing.T) {
+	wd := t.TempDir()
+	cmd := exec.Command(binary, "dev",
+		"--rpc.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
+		"--rest.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "--grpc.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)))
+	cmd.Dir = wd
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	printed := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			sb.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Press Ctrl-C") {
+				printed <- sb.String()
+				io.Copy(io.Discard, out)
+				return
+			}
+		}
+		printed <- sb.String()
+	}()
+	var text string
+	select {
+	case text = <-printed:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("dev did not finish seeding in 90 s; logs:\n%s", logs.String())
+	}
+	if !strings.Contains(text, "from the examples built into this binary") || !strings.Contains(text, "example records committed") {
+		t.Fatalf("dev did not seed the embedded examples:\n%s\nlogs:\n%s", text, logs.String())
+	}
+	// The hint's record file exists, relative to where dev ran.
+	m := regexp.MustCompile(`--file (\S+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no tx submit hint:\n%s", text)
+	}
+	if _, err := os.Stat(filepath.Join(wd, m[1])); err != nil {
+		t.Fatalf("the hint names %s, which does not exist: %v", m[1], err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("dev did not stop cleanly on SIGINT: %v\n%s", err, logs.String())
+	}
+}
