@@ -913,8 +913,21 @@ func RestoreState(home, path string, o RestoreOptions) (_ *RestoreReport, err er
 	// Refuse a home with state before the (long) restore, and before
 	// creating anything in it.
 	v, verr := appStateVersion(data)
-	keep := verr != nil || v != 0 // a state to move aside
+	// A state to move aside: one at a height, one that does not open, or
+	// what is left of one (a commit marker, an index without the database:
+	// the store would refuse to open the restored state beside them).
+	var left []string
+	for _, n := range AppStateFiles {
+		if _, err := os.Lstat(filepath.Join(data, n)); err == nil && n != restoreWorkDir {
+			left = append(left, n)
+		}
+	}
+	keep := verr != nil || v != 0 || len(left) > 0
 	if keep && !o.Force {
+		if verr == nil && v == 0 {
+			return nil, fmt.Errorf("the home holds what is left of an application state (%s in %s): use --force to move it aside (into %s), or remove it",
+				strings.Join(left, ", "), data, filepath.Join(data, "app-state-<time>"))
+		}
 		if verr != nil {
 			return nil, fmt.Errorf("the home's application state does not open (%v): restore with --force to move it aside", verr)
 		}

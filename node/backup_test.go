@@ -182,12 +182,20 @@ func TestExportRestore(t *testing.T) {
 	if _, err := node.RestoreState(home, out, node.RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "holds application state") {
 		t.Fatalf("restore over state: %v", err)
 	}
-	// Wipe the application's state (CometBFT's data stays).
+	// Wipe the application's state (CometBFT's data stays), all but its
+	// commit marker: what is left of a state is a state to move aside.
 	for _, f := range node.AppStateFiles {
+		if f == "appstate.commit" {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(data, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if _, err := node.RestoreState(home, out, node.RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "what is left of an application state (appstate.commit") {
+		t.Fatalf("restore beside a commit marker: %v", err)
+	}
+	os.Remove(filepath.Join(data, "appstate.commit"))
 	before := tree(t, data)
 	refused := func(what string, b []byte, want string) {
 		t.Helper()

@@ -131,6 +131,9 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := CheckNoRestore(cfg.Home); err != nil {
 		return nil, err
 	}
+	if err := CheckNoRollback(cfg.Home); err != nil {
+		return nil, err
+	}
 	ccfg := cfg.Comet
 	if cfg.RPCListen != "" {
 		ccfg.RPC.ListenAddress = cfg.RPCListen
@@ -326,6 +329,8 @@ func Run(ctx context.Context, cfg Config) error {
 	default:
 	}
 	if err := n.Start(); err != nil {
+		n.snaps.Close()
+		n.checkpoints.Close()
 		n.st.Close()
 		n.lock.Release()
 		return err
@@ -365,6 +370,9 @@ func (n *Node) peerLag() int64 {
 		ps, ok := p.Get(cmttypes.PeerStateKey).(*cs.PeerState)
 		if !ok {
 			continue
+		}
+		if ps.GetHeight() <= 0 {
+			continue // no height announced yet (just connected, or syncing)
 		}
 		peers++
 		switch h := ps.GetHeight() - 1; {

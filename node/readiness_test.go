@@ -30,11 +30,13 @@ import (
 // its own listener only.
 func TestReadinessWhileCatchingUp(t *testing.T) {
 	metricsAddr := freeAddr(t)
-	// Blocks every 300 ms: a node that falls behind catches up through
-	// consensus gossip at about ten heights a second, so with faster blocks
-	// on a loaded machine it could stay behind (and so, rightly, unready).
+	// Blocks every second or so, as on a real chain: a node that finishes
+	// block sync a few heights short catches up through consensus gossip
+	// at a few heights a second, which faster blocks on a loaded machine
+	// can outrun (it then stays behind, and so, rightly, not ready; seen
+	// in CI with blocks every 300 ms).
 	val, _, _ := startNodeWith(t, api.Config{ReadRateLimit: 0, MetricsListen: "tcp://" + metricsAddr}, func(c *cmtcfg.Config) {
-		c.Consensus.TimeoutCommit = 300 * time.Millisecond
+		c.Consensus.TimeoutCommit = time.Second
 	})
 
 	// The late node: its own home, the validator's genesis, no peers yet.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -18,6 +19,7 @@ import (
 	sm "github.com/cometbft/cometbft/state"
 	cmtstore "github.com/cometbft/cometbft/store"
 
+	"github.com/normledger/normledger/internal/atomicfile"
 	"github.com/normledger/normledger/ledger/store"
 )
 
@@ -43,11 +45,16 @@ import (
 // dropped, as CometBFT's rollback does: the state stays at N-1 and the
 // application goes to N-1 too.
 //
-// The application goes first: if CometBFT's rollback then fails, the
-// node is left with the application one height behind CometBFT, a
-// position the handshake resolves by replaying block N, and running the
-// command again rolls CometBFT back alone (it finds the application
-// already at the height CometBFT goes to).
+// The application goes first: CometBFT first would let the handshake
+// adopt the stored (wrong) result of block N. If CometBFT's rollback then
+// fails, or the process dies, the application is one height behind
+// CometBFT: a start would replay block N and compare the result with the
+// wrong app hash CometBFT's state still holds, and stop. So a marker
+// (data/rollback-in-progress, RollbackMarkerFile) is written before the
+// first change and removed after the last: while it exists the node
+// refuses to start (CheckNoRollback), and running the command again
+// finishes the job (it finds the application already at the height
+// CometBFT goes to, and rolls CometBFT back alone).
 
 // RollbackOptions configure Rollback.
 type RollbackOptions struct {
@@ -195,6 +202,22 @@ func Rollback(home string, o RollbackOptions) (*RollbackResult, error) {
 			res.Height, have, res.Height+1, want)
 	}
 
+	// From here on the home changes: the marker first (see above).
+	marker := filepath.Join(data, RollbackMarkerFile)
+	if err := atomicfile.WriteFile(marker, []byte(fmt.Sprintf("a rollback to height %d, begun at %s by pid %d\n",
+		res.Height, time.Now().UTC().Format(time.RFC3339), os.Getpid())), 0o600); err != nil {
+		return nil, fmt.Errorf("rollback marker: %w", err)
+	}
+	// What was made of the rolled-back state (taken again after the
+	// replay), first: derived files, and a snapshot directory of height N
+	// left behind would make taking it again fail.
+	if res.RemovedSnapshots, err = removeAbove(filepath.Join(data, "snapshots"), "", res.Height); err != nil {
+		return nil, fmt.Errorf("remove the snapshots above height %d: %w", res.Height, err)
+	}
+	if res.RemovedCheckpoints, err = removeAbove(filepath.Join(data, "checkpoints"), ".note", res.Height); err != nil {
+		return nil, fmt.Errorf("remove the checkpoints above height %d: %w", res.Height, err)
+	}
+
 	// The application first (see above), then CometBFT.
 	res.AppHash, res.LogTo = res.AppFromHash, res.LogFrom
 	if res.AppFrom > res.Height {
@@ -219,15 +242,38 @@ func Rollback(home string, o RollbackOptions) (*RollbackResult, error) {
 		res.RemovedBlock = res.BlocksFrom
 	}
 
-	// What was made of the rolled-back state: taken again after the replay.
-	if res.RemovedSnapshots, err = removeAbove(filepath.Join(data, "snapshots"), "", res.Height); err != nil {
-		return res, fmt.Errorf("remove the snapshots above height %d: %w", res.Height, err)
+	if err := os.Remove(marker); err != nil {
+		return res, fmt.Errorf("rollback marker: %w", err)
 	}
-	if res.RemovedCheckpoints, err = removeAbove(filepath.Join(data, "checkpoints"), ".note", res.Height); err != nil {
-		return res, fmt.Errorf("remove the checkpoints above height %d: %w", res.Height, err)
+	if err := atomicfile.SyncDir(data); err != nil {
+		return res, fmt.Errorf("rollback marker: %w", err)
 	}
 	res.SignedHeight = signedHeight(ccfg)
 	return res, nil
+}
+
+// RollbackMarkerFile, in a home's data directory, says a rollback began
+// and has not finished.
+const RollbackMarkerFile = "rollback-in-progress"
+
+// ErrRollbackInterrupted: a rollback began and did not finish.
+var ErrRollbackInterrupted = errors.New("a rollback was interrupted")
+
+// CheckNoRollback refuses a home where a rollback began and did not
+// finish: the application may be one height behind CometBFT, whose state
+// still holds the app hash being rolled back; a start would replay the
+// block and stop on the mismatch.
+func CheckNoRollback(home string) error {
+	path := filepath.Join(home, "data", RollbackMarkerFile)
+	bz, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s says %s: nothing starts on it; run `normledger rollback --home %s` again (as the node's user, with --hard if the first run had it): it finishes the rollback",
+		ErrRollbackInterrupted, path, strings.TrimSpace(string(bz)), home)
 }
 
 // openCometStores opens the home's CometBFT block store and state store

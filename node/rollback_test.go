@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,9 +158,20 @@ func TestRollback(t *testing.T) {
 	if _, err := store.Rollback(data, M-1, store.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	// Its marker stays: the node refuses to start (it would replay block M
+	// and stop on CometBFT's old app hash) until the rollback is finished.
+	if err := os.WriteFile(filepath.Join(data, node.RollbackMarkerFile), []byte("a rollback to height 1 (test)\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.CheckNoRollback(home); !errors.Is(err, node.ErrRollbackInterrupted) || !strings.Contains(err.Error(), "normledger rollback --home") {
+		t.Fatalf("a home with an unfinished rollback: %v", err)
+	}
 	rb, err = node.Rollback(home, node.RollbackOptions{})
 	if err != nil || rb.Height != M-1 || rb.CometFrom != M || rb.AppFrom != M-1 || rb.LogTo != rb.LogFrom {
 		t.Fatalf("rollback after the application's step alone: %+v %v", rb, err)
+	}
+	if err := node.CheckNoRollback(home); err != nil {
+		t.Fatalf("the finished rollback left its marker: %v", err)
 	}
 	runHome(t, home, M+1)
 }

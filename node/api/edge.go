@@ -91,7 +91,8 @@ func edge(cfg Config, rs routes, e *edgeState, next http.Handler) http.Handler {
 // (nor are gRPC health checks): a load balancer probing through a proxy
 // the node does not trust shares its clients' bucket, and a 429 to its
 // probe would take a healthy node out of rotation. They cost little:
-// /livez nothing, /readyz an answer cached for readyCacheFor.
+// /livez nothing, /readyz a ready answer cached for readyCacheFor, or one
+// computation at a time shared by every probe waiting for it.
 func probePath(p string) bool {
 	return p == "/livez" || p == "/readyz" || p == "/healthz"
 }

@@ -133,7 +133,10 @@ func newHealthServer(ready func(context.Context) (int64, string)) *healthServer 
 			case <-h.stop:
 				return
 			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), healthPoll)
+				// As long as one readiness computation may take: a poll
+				// that gave up waiting for another caller's computation
+				// would report NOT_SERVING for no reason.
+				ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 				h.refresh(ctx)
 				cancel()
 			}

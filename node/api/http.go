@@ -172,12 +172,24 @@ const readyTimeout = 5 * time.Second
 // time (sem), so answers are stored in the order they were computed and
 // callers arriving meanwhile take the fresh one.
 type readyCache struct {
-	sem   chan struct{} // a token while a computation runs
-	mu    sync.Mutex    // guards the rest
-	valid bool
-	at    time.Time
-	h     int64
-	why   string
+	sem     chan struct{} // a token while a computation runs
+	mu      sync.Mutex    // guards the rest
+	valid   bool          // the last answer was ready: reusable until at+readyCacheFor
+	at      time.Time     // when the last computation ended
+	started time.Time     // when it began
+	h       int64
+	why     string
+}
+
+// since is the last answer if its computation began at or after t: fresh
+// for a caller that arrived at t, whatever it says.
+func (c *readyCache) since(t time.Time) (int64, string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started.IsZero() || c.started.Before(t) {
+		return 0, "", false
+	}
+	return c.h, c.why, true
 }
 
 func (c *readyCache) get() (int64, string, bool) {
@@ -200,26 +212,30 @@ func (e *edgeState) ready(ctx context.Context) (int64, string) {
 	if h, why, ok := c.get(); ok {
 		return h, why
 	}
+	arrived := time.Now()
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
 		return 0, "readiness unavailable: " + ctx.Err().Error()
 	}
 	defer func() { <-c.sem }()
-	if h, why, ok := c.get(); ok {
-		return h, why // computed while this caller waited
+	if h, why, ok := c.since(arrived); ok {
+		return h, why // computed, from its start, while this caller waited
 	}
 	// Not the caller's context: a probe that gives up must not leave
 	// its cancellation cached as the answer for the others.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readyTimeout)
 	defer cancel()
+	started := time.Now()
 	h, why := e.computeReady(cctx)
-	// Only a ready answer is kept: one computed just before the node
-	// became ready (its first attested state, the end of a catch-up) must
-	// not keep it out for another readyCacheFor. Not-ready answers are
-	// computed afresh, still one at a time.
+	// A ready answer is reused for readyCacheFor; a not-ready one only by
+	// the callers that were waiting while it was computed (so a flood of
+	// probes on a node that is not ready costs one computation at a time,
+	// each shared by everyone who arrived before it began), never by a
+	// later caller: one computed just before the node became ready (its
+	// first attested state, the end of a catch-up) must not keep it out.
 	c.mu.Lock()
-	c.valid, c.at, c.h, c.why = why == "", time.Now(), h, why
+	c.valid, c.at, c.started, c.h, c.why = why == "", time.Now(), started, h, why
 	c.mu.Unlock()
 	return h, why
 }
