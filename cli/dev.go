@@ -103,7 +103,15 @@ created itself.`,
 				if !exists(filepath.Join(home, devMarker)) {
 					return fmt.Errorf("refusing to wipe %s: it was not created by `normledger dev` (use --keep or another --home)", home)
 				}
-				if err := os.RemoveAll(home); err != nil {
+				// Not under a node (or a tool) that works on it: the
+				// home's lock says whether one does.
+				lock, err := node.LockHome(home, "dev")
+				if err != nil {
+					return err
+				}
+				err = os.RemoveAll(home)
+				lock.Release()
+				if err != nil {
 					return err
 				}
 				initialised = false

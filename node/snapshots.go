@@ -75,6 +75,11 @@ func NewSnapshots(cfg SnapshotConfig, st *store.Store, dataDir string, log *slog
 	if cfg.ChunkHeight <= 0 {
 		cfg.ChunkHeight = store.DefaultChunkHeight
 	}
+	// The bound an export's --chunk-height has: larger chunks would not
+	// fit a state-sync message, and a joining node could never take them.
+	if err := CheckChunkHeight(cfg.ChunkHeight); err != nil {
+		return nil, fmt.Errorf("[state_sync] snapshot_chunk_height: %w", err)
+	}
 	s := &Snapshots{cfg: cfg, st: st, log: log, dir: filepath.Join(dataDir, "snapshots"), work: filepath.Join(dataDir, restoreWorkDir)}
 	if err := os.RemoveAll(s.work); err != nil {
 		return nil, err

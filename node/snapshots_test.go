@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -82,5 +83,27 @@ func TestSnapshotOffers(t *testing.T) {
 	v, _ := dst.At(0)
 	if cid, _ := v.ChainID(); cid != "c" {
 		t.Fatal("chain id")
+	}
+}
+
+// [state_sync] snapshot_chunk_height is held to the bound an export's
+// --chunk-height has: chunks a joining node could never take are refused
+// at start, not served.
+func TestSnapshotChunkHeightBound(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "data"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := NewSnapshots(SnapshotConfig{Interval: 1, ChunkHeight: MaxChunkHeight + 1}, st, filepath.Join(dir, "data"), log); err == nil ||
+		!strings.Contains(err.Error(), "snapshot_chunk_height") {
+		t.Fatalf("chunk height %d: %v", MaxChunkHeight+1, err)
+	}
+	for _, h := range []int{0, MinChunkHeight, MaxChunkHeight} {
+		if _, err := NewSnapshots(SnapshotConfig{Interval: 1, ChunkHeight: h}, st, filepath.Join(dir, "data"), log); err != nil {
+			t.Fatalf("chunk height %d: %v", h, err)
+		}
 	}
 }

@@ -69,6 +69,16 @@ func TestDevOutsideACheckout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(wd, m[1])); err != nil {
 		t.Fatalf("the hint names %s, which does not exist: %v", m[1], err)
 	}
+	// A second dev in the same directory does not wipe the running one's
+	// home: the home's lock says a node runs on it.
+	second := exec.Command(binary, "dev")
+	second.Dir = wd
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "in use by another normledger process") {
+		t.Fatalf("a second dev on the running one's home: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(wd, ".normledger-dev", "config", "config.toml")); err != nil {
+		t.Fatalf("the second dev removed the running one's home: %v", err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
