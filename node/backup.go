@@ -322,7 +322,9 @@ func checkOwner(home, command string, owner HomeOwner) error {
 // offline readies home for an offline command: it must run as the owner
 // of the home's data directory, take the home's lock (held until the
 // returned lock is released), and find every database free and no
-// interrupted restore (unless command is a restore, which undoes it).
+// interrupted restore or rollback (CheckInterrupted) but one the command
+// itself finishes (a restore undoes an interrupted restore, a rollback
+// finishes an interrupted rollback).
 func offline(home, command string, ccfg *cmtcfg.Config, owner HomeOwner) (*HomeLock, error) {
 	if err := checkOwner(home, command, owner); err != nil {
 		return nil, err
@@ -332,8 +334,8 @@ func offline(home, command string, ccfg *cmtcfg.Config, owner HomeOwner) (*HomeL
 		return nil, err
 	}
 	err = CheckStopped(home, ccfg)
-	if err == nil && command != "snapshot restore" {
-		err = CheckNoRestore(home)
+	if err == nil {
+		err = checkInterrupted(home, command)
 	}
 	if err != nil {
 		lock.Release()
@@ -829,7 +831,7 @@ var ErrRestoreInterrupted = errors.New("a restore of the application state was i
 // before it moves or removes anything, and removes it last, once the
 // restored state is installed and durable. While it exists nothing
 // starts on the home (node.New, an export, a rollback refuse:
-// CheckNoRestore); the next `snapshot restore` undoes what it says.
+// checkNoRestore); the next `snapshot restore` undoes what it says.
 const RestoreMarkerFile = "restore-in-progress"
 
 // restoreMarker is RestoreMarkerFile: what the restore moves where, so
@@ -1207,12 +1209,12 @@ func readRestoreMarker(data string) (*restoreMarker, error) {
 	return mk, nil
 }
 
-// CheckNoRestore returns ErrRestoreInterrupted, saying what to do, if
+// checkNoRestore returns ErrRestoreInterrupted, saying what to do, if
 // home's data directory holds RestoreMarkerFile: a restore stopped
 // midway (killed, a power loss), and the application state may be half
 // replaced. Without this check a node would start on it, and on an
 // empty one replay the chain from genesis without a word.
-func CheckNoRestore(home string) error {
+func checkNoRestore(home string) error {
 	data := filepath.Join(home, "data")
 	mk, err := readRestoreMarker(data)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -1227,6 +1229,26 @@ func CheckNoRestore(home string) error {
 	}
 	return fmt.Errorf("%w: %s says a restore of %s (height %d, begun at %s by pid %d) did not finish: the application state in %s may be half replaced (%s); nothing starts on it: run `normledger snapshot restore --home %s %s%s` again (as the node's user): it first undoes the interrupted restore, putting the previous application state back, then restores the export",
 		ErrRestoreInterrupted, filepath.Join(data, RestoreMarkerFile), mk.Export, mk.Height, mk.Started, mk.PID, data, prev, home, mk.Export, force)
+}
+
+// CheckInterrupted refuses a home where a restore or a rollback began
+// and did not finish (their markers, RestoreMarkerFile and
+// RollbackMarkerFile): the application state may be half replaced, or one
+// height behind CometBFT's. The node checks it at start.
+func CheckInterrupted(home string) error { return checkInterrupted(home, "") }
+
+// checkInterrupted is CheckInterrupted but for the operation command
+// finishes itself.
+func checkInterrupted(home, command string) error {
+	if command != "snapshot restore" {
+		if err := checkNoRestore(home); err != nil {
+			return err
+		}
+	}
+	if command != "rollback" {
+		return checkNoRollback(home)
+	}
+	return nil
 }
 
 // appStateVersion is the height of the application state in data (0: none

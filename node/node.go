@@ -97,7 +97,7 @@ func (n *Node) UpgradeNeeded() <-chan *ledger.UpgradeNeededError { return n.upgr
 // database; if the database is damaged it fails here, before consensus.
 // It takes the home's lock (LockHome) for the node's whole run, so it
 // fails at once on a home another normledger process uses, and refuses a
-// home where a restore was interrupted (CheckNoRestore).
+// home where a restore or a rollback was interrupted (CheckInterrupted).
 func New(cfg Config) (_ *Node, err error) {
 	if cfg.LogOutput == nil {
 		cfg.LogOutput = os.Stderr
@@ -128,10 +128,7 @@ func New(cfg Config) (_ *Node, err error) {
 			lock.Release()
 		}
 	}()
-	if err := CheckNoRestore(cfg.Home); err != nil {
-		return nil, err
-	}
-	if err := CheckNoRollback(cfg.Home); err != nil {
+	if err := CheckInterrupted(cfg.Home); err != nil {
 		return nil, err
 	}
 	ccfg := cfg.Comet

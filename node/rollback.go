@@ -52,7 +52,7 @@ import (
 // wrong app hash CometBFT's state still holds, and stop. So a marker
 // (data/rollback-in-progress, RollbackMarkerFile) is written before the
 // first change and removed after the last: while it exists the node
-// refuses to start (CheckNoRollback), and running the command again
+// refuses to start (checkNoRollback), and running the command again
 // finishes the job (it finds the application already at the height
 // CometBFT goes to, and rolls CometBFT back alone).
 
@@ -259,11 +259,11 @@ const RollbackMarkerFile = "rollback-in-progress"
 // ErrRollbackInterrupted: a rollback began and did not finish.
 var ErrRollbackInterrupted = errors.New("a rollback was interrupted")
 
-// CheckNoRollback refuses a home where a rollback began and did not
+// checkNoRollback refuses a home where a rollback began and did not
 // finish: the application may be one height behind CometBFT, whose state
 // still holds the app hash being rolled back; a start would replay the
 // block and stop on the mismatch.
-func CheckNoRollback(home string) error {
+func checkNoRollback(home string) error {
 	path := filepath.Join(home, "data", RollbackMarkerFile)
 	bz, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -163,14 +163,17 @@ func TestRollback(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, node.RollbackMarkerFile), []byte("a rollback to height 1 (test)\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := node.CheckNoRollback(home); !errors.Is(err, node.ErrRollbackInterrupted) || !strings.Contains(err.Error(), "normledger rollback --home") {
+	if err := node.CheckInterrupted(home); !errors.Is(err, node.ErrRollbackInterrupted) || !strings.Contains(err.Error(), "normledger rollback --home") {
 		t.Fatalf("a home with an unfinished rollback: %v", err)
+	}
+	if _, err := node.ExportStateFile(home, filepath.Join(t.TempDir(), "x"), node.ExportOptions{}); !errors.Is(err, node.ErrRollbackInterrupted) {
+		t.Fatalf("an export of a home with an unfinished rollback: %v", err)
 	}
 	rb, err = node.Rollback(home, node.RollbackOptions{})
 	if err != nil || rb.Height != M-1 || rb.CometFrom != M || rb.AppFrom != M-1 || rb.LogTo != rb.LogFrom {
 		t.Fatalf("rollback after the application's step alone: %+v %v", rb, err)
 	}
-	if err := node.CheckNoRollback(home); err != nil {
+	if err := node.CheckInterrupted(home); err != nil {
 		t.Fatalf("the finished rollback left its marker: %v", err)
 	}
 	runHome(t, home, M+1)

@@ -58,7 +58,6 @@ func edge(cfg Config, rs routes, e *edgeState, next http.Handler) http.Handler {
 			writeError(rw, bad.status, bad.gc, bad.lc, bad.msg)
 			return
 		}
-		r = withOrigin(r, e.proxies.requestOrigin(r))
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !probePath(r.URL.Path) &&
 			!lim.allow(e.proxies.client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))) {
 			rw.Header().Set("Retry-After", "1")

@@ -571,7 +571,11 @@ func (e *edgeState) handler(cfg Config, svc *Server) (http.Handler, error) {
 		}
 		w.Write(bz)
 	})
-	mux.HandleFunc("GET /v1/stix/bundle", svc.stixBundle)
+	mux.HandleFunc("GET /v1/stix/bundle", func(w http.ResponseWriter, r *http.Request) {
+		// Links use the scheme and host the client used: https over TLS,
+		// or what a trusted proxy says it received (proxy.go).
+		svc.stixBundle(w, r, e.proxies.baseURL(r))
+	})
 	mux.Handle("/v1/", cacheable(svc, gw))
 	noRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeNoRoute, "no such endpoint: "+r.URL.Path)

@@ -124,8 +124,6 @@ func (tp trustedProxies) client(remote string, xff []string) string {
 // must use.
 type origin struct{ scheme, host string }
 
-type originKey struct{}
-
 // requestOrigin is the scheme and host a client used: "https" when the
 // request came over TLS, and the host it asked for (directHost); from a
 // trusted proxy, and only from one, X-Forwarded-Proto and
@@ -203,19 +201,11 @@ func validHost(h string) bool {
 	return true
 }
 
-// withOrigin puts r's origin in its context for the handlers that write
-// links (the STIX export).
-func withOrigin(r *http.Request, o origin) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), originKey{}, o))
-}
-
 // baseURL is scheme://host of the request as its client made it (see
-// requestOrigin): the base of the links an answer carries.
-func baseURL(r *http.Request) string {
-	o, ok := r.Context().Value(originKey{}).(origin)
-	if !ok {
-		o = trustedProxies(nil).requestOrigin(r)
-	}
+// requestOrigin): the base of the links an answer carries. Only the
+// handlers that write links ask for it.
+func (tp trustedProxies) baseURL(r *http.Request) string {
+	o := tp.requestOrigin(r)
 	return o.scheme + "://" + o.host
 }
 

@@ -22,8 +22,9 @@ const MaxExportRecords = 20000
 
 // stixBundle serves GET /v1/stix/bundle: the STIX 2.1 export (or, with
 // format=misp, the MISP events) of the state at a height, for TAXII-like
-// consumers that pull.
-func (s *Server) stixBundle(w http.ResponseWriter, r *http.Request) {
+// consumers that pull. Its links start with base (scheme://host as the
+// client reached the node: trustedProxies.baseURL).
+func (s *Server) stixBundle(w http.ResponseWriter, r *http.Request, base string) {
 	q := r.URL.Query()
 	f, err := stix.ParseFilter(q.Get("since"), q.Get("member"), q.Get("kind"))
 	if err != nil {
@@ -47,7 +48,7 @@ func (s *Server) stixBundle(w http.ResponseWriter, r *http.Request) {
 		writeStatusError(w, err)
 		return
 	}
-	in, err := s.exportInput(r, v, f)
+	in, err := s.exportInput(r, v, f, base)
 	if err != nil {
 		var tooMany *tooManyError
 		if errors.As(err, &tooMany) {
@@ -82,7 +83,7 @@ func (e *tooManyError) Error() string {
 	return fmt.Sprintf("more than %d records match: narrow the export with since, or use normledger export, which pages", e.n)
 }
 
-func (s *Server) exportInput(r *http.Request, v *store.View, f stix.Filter) (stix.Input, error) {
+func (s *Server) exportInput(r *http.Request, v *store.View, f stix.Filter, base string) (stix.Input, error) {
 	lf := store.Filter{Limit: store.MaxPageSize}
 	if !f.Since.IsZero() {
 		lf.From, lf.HasFrom = f.Since, true
@@ -106,9 +107,7 @@ func (s *Server) exportInput(r *http.Request, v *store.View, f stix.Filter) (sti
 	if err != nil {
 		return stix.Input{}, err
 	}
-	// Links use the scheme and host the client used: https over TLS, or
-	// what a trusted proxy says it received (proxy.go).
-	in := stix.Input{Members: ms, Records: recs, BaseURL: baseURL(r)}
+	in := stix.Input{Members: ms, Records: recs, BaseURL: base}
 	// The originals of amendments from since on: their TLP bounds the new
 	// versions' markings.
 	missing, err := stix.MissingOriginals(recs)
