@@ -110,7 +110,8 @@ func printReport(w io.Writer, rep *stix.Report, verb, skipped string) {
 }
 
 func exportCmd(e *env) *cobra.Command {
-	ex := &cobra.Command{Use: "export", Short: "Export records for CSIRT tools (STIX 2.1, MISP)"}
+	ex := &cobra.Command{Use: "export", Short: "Export records for CSIRT tools (STIX 2.1, MISP) and listings for analysis (JSON lines, CSV)"}
+	ex.AddCommand(bulkCmd(e, "jsonl"), bulkCmd(e, "csv"))
 	var since, member, kinds, out string
 	run := func(format string) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {

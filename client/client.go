@@ -503,3 +503,26 @@ func (c *Client) ListMembers(ctx context.Context, height int64, prove bool) (*pb
 	out := new(pb.ListMembersResponse)
 	return out, c.do(ctx, http.MethodGet, "/v1/members", heightQuery(height, prove), nil, out)
 }
+
+// Stream GETs path with query q and returns the answer's body to read
+// (a bulk export: ?format=jsonl or csv); an error answer is decoded.
+func (c *Client) Stream(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		bz, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		return nil, decodeError(resp.StatusCode, bz)
+	}
+	return resp.Body, nil
+}

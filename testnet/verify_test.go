@@ -232,6 +232,33 @@ func TestVerification(t *testing.T) {
 		}
 		t.Logf("lying node's forged header %d: dropped; the light client used an honest witness's header", h)
 	})
+	t.Run("bulk export with the CLI", func(t *testing.T) {
+		testBulkCLI(t, ip)
+	})
+	// Last: it retracts a record (the challenge, whose opinion gets a
+	// revoked version) while a TAXII client pages.
+	t.Run("TAXII collection paged across nodes", func(t *testing.T) {
+		testTAXIIAcrossNodes(t, ip, func() {
+			signer, err := ip.net.Signer("xaa")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &pb.Record{SchemaVersion: 1, Body: &pb.Record_Retraction{Retraction: &pb.Retraction{
+				TargetId: ids[7], Reason: "Withdrawn while a TAXII client pages."}}}
+			res, err := ip.clients[0].Submit(ctx, rec, signer, nil, true)
+			if err != nil || !res.Committed {
+				t.Fatalf("retraction: %+v %v", res, err)
+			}
+			// Every node serves it before the paging goes on: a node
+			// behind would end the paging early (more: false), as it
+			// should, and the client would poll again later.
+			for _, c := range ip.clients {
+				if err := c.WaitAttested(ctx, res.Height); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	})
 }
 
 // runCLI runs the normledger command in-process and returns its exit status and output.

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,42 +24,7 @@ func TestDevOutsideACheckout(t *testing.T) {
 	cmd := exec.Command(binary, "dev",
 		"--rpc.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)),
 		"--rest.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "--grpc.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)))
-	cmd.Dir = wd
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	printed := make(chan string, 1)
-	go func() {
-		var sb strings.Builder
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			sb.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Press Ctrl-C") {
-				printed <- sb.String()
-				io.Copy(io.Discard, out)
-				return
-			}
-		}
-		printed <- sb.String()
-	}()
-	var text string
-	select {
-	case text = <-printed:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("dev did not finish seeding in 90 s; logs:\n%s", logs.String())
-	}
+	text, logs := startDev(t, cmd, wd)
 	if !strings.Contains(text, "from the examples built into this binary") || !strings.Contains(text, "example records committed") {
 		t.Fatalf("dev did not seed the embedded examples:\n%s\nlogs:\n%s", text, logs.String())
 	}
@@ -85,4 +52,68 @@ func TestDevOutsideACheckout(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("dev did not stop cleanly on SIGINT: %v\n%s", err, logs.String())
 	}
+}
+
+// startDev starts a `normledger dev` command in wd and waits (at most 90
+// s) until it has seeded its examples: what it printed until then, and its
+// stderr as it goes. The command is killed when the test ends, if it is
+// still running.
+func startDev(t *testing.T, cmd *exec.Cmd, wd string) (string, *logBuffer) {
+	t.Helper()
+	cmd.Dir = wd
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(logBuffer)
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	printed := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			sb.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Press Ctrl-C") {
+				printed <- sb.String()
+				io.Copy(io.Discard, out)
+				return
+			}
+		}
+		printed <- sb.String()
+	}()
+	select {
+	case text := <-printed:
+		return text, logs
+	case <-time.After(90 * time.Second):
+		t.Fatalf("dev did not finish seeding in 90 s; logs:\n%s", logs.String())
+	}
+	return "", logs
+}
+
+// logBuffer is a buffer a process's stderr is copied into while the test
+// may read it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -5,9 +5,18 @@
 // normledger.v1.ErrorInfo detail and the 404-with-absence-proof detail, and
 // the values each filter parameter accepts. Everything it adds is derived
 // from the code (ledger/codes.go, the kind registry, the enums), so the
-// document cannot drift from what the node does.
+// document cannot drift from what the node does. It also adds the routes
+// the node serves outside the gateway that clients need (routes.go: the
+// STIX export, TAXII 2.1, the MISP feed) and what OpenAPI linters rightly
+// ask for (tidy.go: servers, security, one-line summaries, no unused
+// definitions).
 //
-//	go run ./internal/openapigen proto/gen/normledger.swagger.json
+//	go run ./internal/openapigen proto/gen/normledger.swagger.json ledger/codes.go
+//
+// With -v3 it writes the OpenAPI 3 form the node serves at /openapi3.json
+// (proto.OpenAPI3), for the linters and the client generator CI runs:
+//
+//	go run ./internal/openapigen -v3 /tmp/normledger.openapi3.json
 package main
 
 import (
@@ -23,19 +32,37 @@ import (
 	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/enum"
 	"github.com/normledger/normledger/node/api"
+	nlproto "github.com/normledger/normledger/proto"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: openapigen SWAGGER.json ledger/codes.go")
+		fmt.Fprintln(os.Stderr, "usage: openapigen SWAGGER.json ledger/codes.go\n       openapigen -v3 OUT.json")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	var err error
+	if os.Args[1] == "-v3" {
+		err = writeV3(os.Args[2])
+	} else {
+		err = run(os.Args[1], os.Args[2])
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "openapigen:", err)
 		os.Exit(1)
 	}
+}
+
+// writeV3 writes the OpenAPI 3 document the node serves at /openapi3.json
+// (proto.OpenAPI3: the embedded Swagger 2.0 document, converted), for
+// linters and client generators (.ci/run).
+func writeV3(path string) error {
+	bz, err := nlproto.OpenAPI3()
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, bz, 0o644)
 }
 
 type obj = map[string]any
@@ -77,40 +104,22 @@ func run(path, codesFile string) error {
 			"proofs": obj{"type": "array", "items": obj{"$ref": "#/definitions/v1Proof"}},
 		},
 	}
+	addOwnRoutes(doc)
 	paths := doc["paths"].(obj)
-	// Served by the node itself, not the gateway (its answer is STIX, not protobuf JSON).
-	q := func(name, typ, format, desc string) obj {
-		o := obj{"name": name, "in": "query", "required": false, "type": typ, "description": desc}
-		if format != "" {
-			o["format"] = format
-		}
-		return o
-	}
-	paths["/v1/stix/bundle"] = obj{"get": obj{
-		"operationId": "LedgerService_StixBundle",
-		"summary":     "The records as a STIX 2.1 bundle (or MISP events), for pulling consumers (docs/interop.md).",
-		"produces":    []string{"application/stix+json;version=2.1", "application/json"},
-		"parameters": []any{
-			q("since", "string", "date-time", "Only records in blocks at or after this time (RFC 3339)."),
-			q("member", "string", "", "Only records by this member or naming it (pledgor, affected state, subject)."),
-			q("kind", "string", "", "Comma-separated kinds: pledge, incident_disclosure, harm_assessment, finding, challenge, amendment (short or full names)."),
-			obj{"name": "format", "in": "query", "required": false, "type": "string", "enum": []string{"stix", "misp"},
-				"description": "stix (default): a STIX 2.1 bundle; misp: MISP core-format events of the incident disclosures."},
-			q("height", "string", "int64", "State height to export (0 or absent: the latest attested)."),
-		},
-		"responses": obj{"200": obj{"description": "A STIX 2.1 bundle ({type, id, objects}), or {response: [{Event}]} for format=misp. " +
-			"X-Normledger-Height names the height exported.", "schema": obj{"type": "object"}}},
-		"tags": []string{"LedgerService"},
-	}}
 	for p, ops := range paths {
 		for method, op := range ops.(obj) {
 			o := op.(obj)
+			if strings.HasPrefix(p, "/taxii2/") {
+				o["responses"] = taxiiResponses(p, o["responses"].(obj))
+				continue
+			}
 			o["responses"] = responses(p, method, o["responses"].(obj))
 			for _, prm := range asList(o["parameters"]) {
 				addEnum(p, prm.(obj))
 			}
 		}
 	}
+	tidy(doc)
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
@@ -197,6 +206,15 @@ func responses(path, method string, rs obj) obj {
 		add(409, "A replay, a sequence out of order or a duplicate record.", conflict...)
 		add(413, "The body or the transaction is too large.", ledger.CodeTxTooLarge)
 		add(503, "The node cannot take transactions now (mempool full, catching up).", ledger.CodeUnavailable)
+		return rs
+	}
+	if strings.HasPrefix(path, "/misp/") { // the feed's files take no parameters
+		add(400, "A query string: the feed takes no parameters.", ledger.CodeBadFormat)
+		add(404, "No such file in the feed (no_route), no event with this uuid (unknown_record), or no state to read (unavailable).",
+			ledger.CodeNoRoute, ledger.CodeUnknownRecord, ledger.CodeUnavailable)
+		add(429, "Over the read rate limit (retry after the Retry-After header's seconds), or more records than a feed is made from "+
+			"(bad_format: export with normledger export misp --since).", ledger.CodeRateLimited, ledger.CodeBadFormat)
+		add(503, "No attested state yet (the node is starting).", ledger.CodeUnavailable)
 		return rs
 	}
 	add(400, "A parameter is unknown, malformed or out of range; the message names it.", ledger.CodeBadFormat,

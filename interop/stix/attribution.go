@@ -128,7 +128,7 @@ func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record, amends 
 		taID := AttributionThreatActorID(r.Id, p.Party)
 		c := e.common("threat-actor", taID, r, body)
 		c.Labels = labels
-		if err := e.add(taID, ThreatActor{Common: c, Name: name, ThreatActorTypes: types,
+		if err := e.add(taID, c.Modified, ThreatActor{Common: c, Name: name, ThreatActorTypes: types,
 			Description: fmt.Sprintf("%s, named responsible (conduct: %s) in a %s attribution by %s on the normledger ledger.",
 				p.Party, human(p.Conduct), human(at.Kind), attributors(r.Author, at))}); err != nil {
 			return err
@@ -142,7 +142,7 @@ func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record, amends 
 			id := ID("relationship", r.Id+"/derived-from/"+p.Party+"/"+q)
 			c := e.common("relationship", id, r, body)
 			c.Labels = labels
-			if err := e.add(id, Relationship{Common: c, RelationshipType: "derived-from",
+			if err := e.add(id, c.Modified, Relationship{Common: c, RelationshipType: "derived-from",
 				Description: "a new version of the attribution, by amendment: the threat actor the original named as " + q,
 				SourceRef:   taID, TargetRef: target}); err != nil {
 				return err
@@ -153,7 +153,7 @@ func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record, amends 
 			id := ID("relationship", r.Id+"/attributed-to/"+p.Party)
 			c := e.common("relationship", id, r, body)
 			c.Labels = labels
-			if err := e.add(id, Relationship{Common: c, Confidence: conf, RelationshipType: "attributed-to",
+			if err := e.add(id, c.Modified, Relationship{Common: c, Confidence: conf, RelationshipType: "attributed-to",
 				Description: "the party the attribution names is the ledger member " + p.Party,
 				SourceRef:   taID, TargetRef: MemberIdentity(p.Party)}); err != nil {
 				return err
@@ -164,7 +164,7 @@ func (e *exporter) attribution(r *pb.StoredRecord, rec, body *pb.Record, amends 
 			c := e.common("relationship", id, r, body)
 			c.Labels = labels
 			c.Extensions = map[string]any{RecordExtension: x}
-			if err := e.add(id, Relationship{Common: c, Confidence: conf, RelationshipType: "attributed-to",
+			if err := e.add(id, c.Modified, Relationship{Common: c, Confidence: conf, RelationshipType: "attributed-to",
 				Description: withheld(attributionText(r.Author, at, p, name), body.Redaction),
 				SourceRef:   RecordObjectID(pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE, inc), TargetRef: taID}); err != nil {
 				return err

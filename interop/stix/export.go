@@ -128,40 +128,61 @@ func ExportKinds() []pb.RecordKind {
 	return out
 }
 
-// object is one exported object with its sort key.
+// object is one exported object version with its sort key.
 type object struct {
 	id  string
 	raw json.RawMessage
 }
 
 type exporter struct {
-	in       Input
-	members  map[string]*pb.Member
+	in Input
+	// members by id.
+	members map[string]*pb.Member
+	// objects by key (objectKey: id and modified, so the versions of one
+	// object never replace each other); order lists the keys in the
+	// order the objects are written.
 	objects  map[string]object
 	order    []string
 	named    map[string]bool // members needing an identity
 	markings map[pb.Tlp]bool
 	retract  map[string]string // record id -> retraction id
-	versions *versions
-	report   *Report
+	// index is each input record's position in ledger order.
+	index map[string]int
+	// families are the objects written in versions (versions.go), by
+	// STIX id, in the order of their first version.
+	families   map[string]*family
+	familyList []*family
+	versions   *versions
+	// createdUnknown counts the families whose original is not in the
+	// input: created is their first version's block time.
+	createdUnknown int
+	report         *Report
 }
 
-func (e *exporter) add(id string, v any) error {
+// objectKey is the key of one version of an object: its id and modified.
+func objectKey(id, modified string) string { return id + "\x00" + modified }
+
+// add adds one object version (modified: its modified, or "" for an
+// object without one). A second version of an object is a second object
+// of the bundle: nothing is keyed by id alone.
+func (e *exporter) add(id, modified string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", id, err)
 	}
-	if _, ok := e.objects[id]; !ok {
-		e.order = append(e.order, id)
+	key := objectKey(id, modified)
+	if _, ok := e.objects[key]; !ok {
+		e.order = append(e.order, key)
 	}
-	e.objects[id] = object{id, raw}
+	e.objects[key] = object{id, raw}
 	return nil
 }
 
 // Export makes a bundle of the records f selects.
 func Export(in Input, f Filter) (*Bundle, *Report, error) {
 	e := &exporter{in: in, members: map[string]*pb.Member{}, objects: map[string]object{}, named: map[string]bool{},
-		markings: map[pb.Tlp]bool{}, retract: map[string]string{}, report: &Report{Skipped: map[string]int{}}}
+		markings: map[pb.Tlp]bool{}, retract: map[string]string{}, index: map[string]int{}, families: map[string]*family{},
+		report: &Report{Skipped: map[string]int{}}}
 	for _, m := range in.Members {
 		e.members[m.Id] = m
 	}
@@ -170,7 +191,8 @@ func Export(in Input, f Filter) (*Bundle, *Report, error) {
 		kinds[k] = true
 	}
 	at := in.At
-	for _, r := range in.Records {
+	for i, r := range in.Records {
+		e.index[r.Id] = i
 		if r.BlockTime != nil && r.BlockTime.AsTime().After(at) {
 			at = r.BlockTime.AsTime()
 		}
@@ -215,6 +237,9 @@ func Export(in Input, f Filter) (*Bundle, *Report, error) {
 		}
 		e.report.Exported++
 	}
+	if err := e.writeVersions(); err != nil {
+		return nil, nil, err
+	}
 	if len(e.report.Skipped) == 0 {
 		e.report.Skipped = nil
 	}
@@ -223,6 +248,11 @@ func Export(in Input, f Filter) (*Bundle, *Report, error) {
 	}
 	if note := e.versions.unknownNote(); note != "" {
 		e.report.NotCarried = append(slices.Clone(e.report.NotCarried), note)
+	}
+	if e.createdUnknown > 0 {
+		e.report.NotCarried = append(slices.Clone(e.report.NotCarried), fmt.Sprintf("the created time of %d object(s) whose versions "+
+			"are amendments of an original not in the export's input (an export from since): the first version's block time "+
+			"stands in for the original's (an export without since gives the original's)", e.createdUnknown))
 	}
 	return e.finish()
 }
@@ -259,7 +289,9 @@ func concerns(r *pb.Record) []string {
 
 // refObject is the STIX id of the object a referenced record became, if
 // it is an exported kind present in the input (any export would give it
-// that id, so references resolve across exports).
+// that id, so references resolve across exports). An amendment of a kind
+// exported as one object is a version of its original's object: its id
+// is the original's.
 func (e *exporter) refObject(id string) string {
 	r := e.versions.byID[id]
 	if r == nil {
@@ -267,11 +299,33 @@ func (e *exporter) refObject(id string) string {
 	}
 	kind := r.Kind
 	if kind == pb.RecordKind_RECORD_KIND_AMENDMENT {
-		if rec, err := e.versions.record(id); err == nil && rec != nil {
-			kind = ledger.KindOf(rec.GetAmendment().GetReplacement())
+		rec, err := e.versions.record(id)
+		if err != nil || rec == nil {
+			return ""
+		}
+		am := rec.GetAmendment()
+		kind = ledger.KindOf(am.GetReplacement())
+		if kind != pb.RecordKind_RECORD_KIND_ATTRIBUTION && am.GetTargetId() != "" {
+			id = am.GetTargetId()
 		}
 	}
 	return RecordObjectID(kind, id)
+}
+
+// recordTimes are the created and modified of the objects record r makes
+// itself (not versions of another record's object): its block time, and
+// when it is retracted, revoked with the retraction's block time as
+// modified.
+func (e *exporter) recordTimes(r *pb.StoredRecord) (created, modified string, revoked bool) {
+	created = Timestamp(r.BlockTime.AsTime())
+	modified = created
+	if ret, ok := e.retract[r.Id]; ok {
+		revoked = true
+		if i, ok := e.index[ret]; ok {
+			modified = Timestamp(e.in.Records[i].BlockTime.AsTime())
+		}
+	}
+	return created, modified, revoked
 }
 
 func (e *exporter) common(typ, id string, r *pb.StoredRecord, rec *pb.Record) Common {
@@ -285,14 +339,7 @@ func (e *exporter) common(typ, id string, r *pb.StoredRecord, rec *pb.Record) Co
 		c.ObjectMarkingRefs = []string{m.id}
 		e.markings[rec.Tlp] = true
 	}
-	if ret, ok := e.retract[r.Id]; ok {
-		c.Revoked = true
-		for _, x := range e.in.Records {
-			if x.Id == ret {
-				c.Modified = Timestamp(x.BlockTime.AsTime())
-			}
-		}
-	}
+	_, c.Modified, c.Revoked = e.recordTimes(r)
 	return c
 }
 
@@ -319,9 +366,14 @@ func (e *exporter) ext(r *pb.StoredRecord, rec, body *pb.Record, kind pb.RecordK
 	return x, nil
 }
 
-// record exports one record (an amendment as the new version of its
-// target, marked with the strictest of the original's, the amendment's and
-// the new version's TLP).
+// record exports one record. A record of a kind exported as one object
+// (incident, note, opinion, report) is a version of that object: an
+// amendment is a version of its original's object (same id, created the
+// original's block time, modified its own), marked with the strictest of
+// the original's, the amendment's and the new version's TLP and carrying
+// the amendment as signed in the record extension (versions.go). The
+// other objects a record makes (impacts, groupings, relationships) have
+// ids of their own, derived from the record's id.
 func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 	rec := tx.Body.Record
 	// For an amendment body is a copy: the record extension carries the
@@ -335,7 +387,11 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		// version of an amended one): it is relationships.
 		return e.attribution(r, rec, body, amends)
 	}
-	id := RecordObjectID(kind, r.Id)
+	orig := r.Id
+	if amends != "" {
+		orig = amends
+	}
+	id := RecordObjectID(kind, orig)
 	x, err := e.ext(r, rec, body, kind)
 	if err != nil {
 		return err
@@ -343,11 +399,13 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 	c := e.common(strings.SplitN(id, "--", 2)[0], id, r, body)
 	c.Labels = exerciseLabel(rec, body)
 	c.Extensions = map[string]any{RecordExtension: x}
-	var refs []string // ids of records this one refers to, for relationships
+	var obj func(c Common) any // the version, given its common properties
+	slot := -1                 // where in the bundle the version goes (-1: after the record's other objects)
+	var refs []string          // ids of records this one refers to, for relationships
 	refs = append(refs, body.Refs...)
 	switch b := body.Body.(type) {
 	case *pb.Record_IncidentDisclosure:
-		if err := e.incident(c, r, b.IncidentDisclosure, body.Redaction); err != nil {
+		if obj, err = e.incident(c, r, b.IncidentDisclosure, body.Redaction); err != nil {
 			return err
 		}
 	case *pb.Record_HarmAssessment:
@@ -366,10 +424,9 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		if len(objs) == 0 {
 			objs = []string{MemberIdentity(r.Author)}
 		}
-		if err := e.add(id, Note{Common: c, Abstract: "Civilian harm assessment (" + enum.Name(h.Status) + ")",
-			Content: withheld(harmText(h), body.Redaction), ObjectRefs: sortedUnique(objs)}); err != nil {
-			return err
-		}
+		n := Note{Abstract: "Civilian harm assessment (" + enum.Name(h.Status) + ")",
+			Content: withheld(harmText(h), body.Redaction), ObjectRefs: sortedUnique(objs)}
+		obj = func(c Common) any { n.Common = c; return n }
 	case *pb.Record_Finding:
 		fd := b.Finding
 		var objs []string
@@ -381,18 +438,16 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			e.named[s] = true
 		}
 		refs = append(refs, fd.EvidenceRefs...)
-		if err := e.add(id, Note{Common: c, Abstract: "Verification finding: " + enum.Name(fd.Determination),
-			Content: withheld(fd.Summary, body.Redaction), ObjectRefs: sortedUnique(objs)}); err != nil {
-			return err
-		}
+		n := Note{Abstract: "Verification finding: " + enum.Name(fd.Determination),
+			Content: withheld(fd.Summary, body.Redaction), ObjectRefs: sortedUnique(objs)}
+		obj = func(c Common) any { n.Common = c; return n }
 	case *pb.Record_Challenge:
 		target := e.refObject(b.Challenge.TargetId)
 		if target == "" {
 			target = MemberIdentity(r.Author)
 		}
-		if err := e.add(id, Opinion{Common: c, Explanation: b.Challenge.Grounds, Opinion: "disagree", ObjectRefs: []string{target}}); err != nil {
-			return err
-		}
+		o := Opinion{Explanation: b.Challenge.Grounds, Opinion: "disagree", ObjectRefs: []string{target}}
+		obj = func(c Common) any { o.Common = c; return o }
 	case *pb.Record_Pledge:
 		p := b.Pledge
 		var objs []string
@@ -401,11 +456,12 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 			e.named[s] = true
 		}
 		c.Labels = append(c.Labels, "pledge")
-		if err := e.add(id, ReportObject{Common: c, Name: p.Title, Description: p.Text, Published: c.Created, ObjectRefs: objs}); err != nil {
-			return err
-		}
+		// published: when the pledge was first published (the version's
+		// created), whichever version this is.
+		rp := ReportObject{Name: p.Title, Description: p.Text, ObjectRefs: objs}
+		obj = func(c Common) any { rp.Common, rp.Published = c, c.Created; return rp }
 	case *pb.Record_CaseStep:
-		if err := e.caseStep(c, r, b.CaseStep); err != nil {
+		if obj, err = e.caseStep(c, r, b.CaseStep, &slot); err != nil {
 			return err
 		}
 	case *pb.Record_Measure:
@@ -419,17 +475,12 @@ func (e *exporter) record(r *pb.StoredRecord, tx *pb.Tx) error {
 		} else {
 			e.named[m.Target] = true
 		}
-		if err := e.add(id, Note{Common: c, Abstract: abstract, Content: strings.TrimSpace(content), ObjectRefs: e.caseRefs(r, m.CaseId, m.Target)}); err != nil {
-			return err
-		}
+		n := Note{Abstract: abstract, Content: strings.TrimSpace(content), ObjectRefs: e.caseRefs(r, m.CaseId, m.Target)}
+		obj = func(c Common) any { n.Common = c; return n }
 	default:
 		return fmt.Errorf("kind %v is not exported", kind)
 	}
-	if amends != "" {
-		if err := e.relate(r, body.Tlp, id, amends, "derived-from", "a new version of the record, by amendment"); err != nil {
-			return err
-		}
-	}
+	e.version(slot, id, orig, r, c, obj)
 	for _, ref := range sortedUnique(refs) {
 		if err := e.relate(r, body.Tlp, id, ref, "related-to", "the record refers to it"); err != nil {
 			return err
@@ -453,7 +504,7 @@ func (e *exporter) relate(r *pb.StoredRecord, tlp pb.Tlp, src, target, typ, desc
 		c.ObjectMarkingRefs = []string{m.id}
 		e.markings[tlp] = true
 	}
-	return e.add(id, Relationship{Common: c, RelationshipType: typ, Description: desc, SourceRef: src, TargetRef: dst})
+	return e.add(id, c.Modified, Relationship{Common: c, RelationshipType: typ, Description: desc, SourceRef: src, TargetRef: dst})
 }
 
 // caseRefs are what a later step of case caseID refers to: the case's
@@ -473,17 +524,19 @@ func (e *exporter) caseRefs(r *pb.StoredRecord, caseID string, also ...string) [
 	return sortedUnique(out)
 }
 
-// caseStep exports a case step as a note; a request also becomes the
-// case's grouping (what the case is about and its parties).
-func (e *exporter) caseStep(c Common, r *pb.StoredRecord, s *pb.CaseStep) error {
+// caseStep exports a case step as a note (the version it returns); a
+// request also becomes the case's grouping (what the case is about and
+// its parties), an object of the request's own.
+func (e *exporter) caseStep(c Common, r *pb.StoredRecord, s *pb.CaseStep, slot *int) (func(Common) any, error) {
 	name := ledger.StepName(s.Step)
 	if s.Step != pb.CaseStepType_CASE_STEP_TYPE_REQUEST_CONSULTATION {
 		content := s.Statement
 		if content == "" {
 			content = strings.ReplaceAll(name, "_", " ")
 		}
-		return e.add(c.ID, Note{Common: c, Abstract: "Case step: " + strings.ReplaceAll(name, "_", " "), Content: content,
-			ObjectRefs: e.caseRefs(r, s.CaseId, s.Mediator)})
+		n := Note{Abstract: "Case step: " + strings.ReplaceAll(name, "_", " "), Content: content,
+			ObjectRefs: e.caseRefs(r, s.CaseId, s.Mediator)}
+		return func(c Common) any { n.Common = c; return n }, nil
 	}
 	objs := []string{MemberIdentity(r.Author), MemberIdentity(s.Respondent)}
 	e.named[s.Respondent] = true
@@ -496,18 +549,21 @@ func (e *exporter) caseStep(c Common, r *pb.StoredRecord, s *pb.CaseStep) error 
 			objs = append(objs, o)
 		}
 	}
-	if err := e.add(c.ID, Note{Common: c, Abstract: "Request for consultation: " + s.Conduct, Content: s.Statement, ObjectRefs: sortedUnique(objs)}); err != nil {
-		return err
-	}
+	n := Note{Abstract: "Request for consultation: " + s.Conduct, Content: s.Statement, ObjectRefs: sortedUnique(objs)}
+	*slot = e.reserve() // the request's note before the case's grouping
 	g := c
 	g.Type, g.ID, g.Labels = "grouping", CaseGroupingID(r.Id), append(slices.Clone(c.Labels), "normledger-case")
+	g.Created, g.Modified, g.Revoked = e.recordTimes(r)
 	basis := s.Norm
 	if s.PledgeId != "" {
 		basis = strings.TrimSpace("pledge " + s.PledgeId + " " + s.Norm)
 	}
-	return e.add(g.ID, Grouping{Common: g, Name: fmt.Sprintf("Case %s: %s v %s (%s)", r.Id[:12], r.Author, s.Respondent, s.Conduct),
+	if err := e.add(g.ID, g.Modified, Grouping{Common: g, Name: fmt.Sprintf("Case %s: %s v %s (%s)", r.Id[:12], r.Author, s.Respondent, s.Conduct),
 		Description: fmt.Sprintf("Consultation requested under %s. Urgent: %v. %s", basis, s.Urgent, s.Statement),
-		Context:     "unspecified", ObjectRefs: sortedUnique(append(objs, c.ID))})
+		Context:     "unspecified", ObjectRefs: sortedUnique(append(objs, c.ID))}); err != nil {
+		return nil, err
+	}
+	return func(c Common) any { n.Common = c; return n }, nil
 }
 
 // withheld adds to text what a record withholds (docs/disclosure.md): the
@@ -525,7 +581,7 @@ func withheld(text string, red *pb.Redaction) string {
 	return strings.TrimSpace(text + " " + note)
 }
 
-func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosure, red *pb.Redaction) error {
+func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosure, red *pb.Redaction) (func(Common) any, error) {
 	core := IncidentCore{ExtensionType: "property-extension", Determination: "confirmed", InvestigationStatus: "open"}
 	switch d.Stage {
 	case pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING:
@@ -554,13 +610,16 @@ func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosu
 			impactType = v
 		}
 	}
+	// The impacts are objects of the record itself (an amendment's are new
+	// objects, not versions of the original's).
+	created, modified, revoked := e.recordTimes(r)
 	for i, text := range d.Impacts {
 		iid := ID("impact", fmt.Sprintf("%s/%d", r.Id, i))
-		ic := Common{Type: "impact", SpecVersion: SpecVersion, ID: iid, CreatedByRef: c.CreatedByRef, Created: c.Created, Modified: c.Modified,
-			ObjectMarkingRefs: c.ObjectMarkingRefs, Revoked: c.Revoked, Labels: c.Labels,
+		ic := Common{Type: "impact", SpecVersion: SpecVersion, ID: iid, CreatedByRef: c.CreatedByRef, Created: created, Modified: modified,
+			ObjectMarkingRefs: c.ObjectMarkingRefs, Revoked: revoked, Labels: c.Labels,
 			Extensions: map[string]any{ImpactExtension: map[string]string{"extension_type": "new-sdo"},
-				"external-ext": map[string]string{"impact_type": impactType}}}
-		im := Impact{Common: ic, ImpactCategory: "external", Criticality: core.Criticality, Description: text, ImpactedRefs: victims}
+				ExternalImpactExtension: map[string]string{"impact_type": impactType}}}
+		im := Impact{Common: ic, ImpactCategory: ExternalImpactCategory, Criticality: core.Criticality, Description: text, ImpactedRefs: victims}
 		if d.FirstObservedAt != nil {
 			im.StartTime = Timestamp(d.FirstObservedAt.AsTime())
 		} else if d.DetectedAt != nil {
@@ -569,14 +628,14 @@ func (e *exporter) incident(c Common, r *pb.StoredRecord, d *pb.IncidentDisclosu
 		if d.RemediatedAt != nil {
 			im.EndTime = Timestamp(d.RemediatedAt.AsTime())
 		}
-		if err := e.add(iid, im); err != nil {
-			return err
+		if err := e.add(iid, ic.Modified, im); err != nil {
+			return nil, err
 		}
 		core.ImpactRefs = append(core.ImpactRefs, iid)
 	}
 	c.Extensions[IncidentCoreExtension] = core
-	name := d.IncidentRef + " (" + strings.ReplaceAll(enum.Name(d.Stage), "_", " ") + ")"
-	return e.add(c.ID, Incident{Common: c, Name: name, Description: withheld(d.Summary, red)})
+	inc := Incident{Name: d.IncidentRef + " (" + strings.ReplaceAll(enum.Name(d.Stage), "_", " ") + ")", Description: withheld(d.Summary, red)}
+	return func(c Common) any { inc.Common = c; return inc }, nil
 }
 
 func harmText(h *pb.HarmAssessment) string {
@@ -672,8 +731,10 @@ func (e *exporter) finish() (*Bundle, *Report, error) {
 		head = append(head, raw)
 	}
 	b := &Bundle{Type: "bundle", Objects: head, verbatim: verbatim}
-	for _, id := range e.order {
-		b.Objects = append(b.Objects, e.objects[id].raw)
+	for _, key := range e.order {
+		if o, ok := e.objects[key]; ok { // a reserved place may stay empty
+			b.Objects = append(b.Objects, o.raw)
+		}
 	}
 	// The bundle id is derived from its content, so the same export has the same id.
 	h := sha256.New()

@@ -219,9 +219,11 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 		}
 		byID[id] = m
 	}
-	src := sourceTLPs(byID)
+	src := sourceTLPs(objs)
+	withdrawn := withdrawnRecords(objs)
 	out := &Imported{Report: &Report{Skipped: map[string]int{}}}
-	seen := map[string]bool{}
+	seen := map[string]bool{}       // object ids imported (another tool's incidents)
+	seenRecord := map[string]bool{} // record ids imported (normledger incidents)
 	// imported maps the record id an imported incident had at its source
 	// (normledger exports) to its index in out.Records.
 	imported := map[string]int{}
@@ -229,6 +231,7 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 		m := o.(map[string]any)
 		id := m["id"].(string)
 		typ := m["type"].(string)
+		ptr := "/objects/" + strconv.Itoa(i)
 		if typ == "relationship" && m["relationship_type"] == "attributed-to" && recordExt(m) != nil {
 			continue // an attribution: read once the incidents are
 		}
@@ -236,22 +239,38 @@ func Import(data []byte, opt ImportOptions) (*Imported, error) {
 			out.Report.Skipped[typ]++
 			continue
 		}
-		if seen[id] || byID[id]["modified"] != m["modified"] {
-			continue // an older version, or one already imported
+		// A normledger export writes each record as one version: the
+		// original and each amendment (the same object id, or, from
+		// exports before versions, an object of its own) are records of
+		// their own, each imported once. Of another tool's incident only
+		// the newest version is read.
+		x := recordExt(m)
+		rid, _ := x["record_id"].(string)
+		if x != nil && rid != "" {
+			if seenRecord[rid] {
+				continue
+			}
+			seenRecord[rid] = true
+			if why, ok := withdrawn[rid]; ok {
+				out.Report.Unmapped = append(out.Report.Unmapped, ptr+": "+why+": not imported")
+				continue
+			}
+		} else {
+			if seen[id] || byID[id]["modified"] != m["modified"] {
+				continue // an older version, or one already imported
+			}
+			seen[id] = true
+			if rv, _ := m["revoked"].(bool); rv {
+				out.Report.Unmapped = append(out.Report.Unmapped, ptr+": revoked (retracted at the source): not imported")
+				continue
+			}
 		}
-		seen[id] = true
-		if rv, _ := m["revoked"].(bool); rv {
-			out.Report.Unmapped = append(out.Report.Unmapped, "/objects/"+strconv.Itoa(i)+": revoked (retracted at the source): not imported")
-			continue
-		}
-		rec, err := incidentRecord("/objects/"+strconv.Itoa(i), m, byID, src, opt, out.Report)
+		rec, err := incidentRecord(ptr, m, byID, src, opt, out.Report)
 		if err != nil {
 			return nil, err
 		}
-		if x := recordExt(m); x != nil {
-			if rid, _ := x["record_id"].(string); rid != "" {
-				imported[rid] = len(out.Records)
-			}
+		if rid != "" {
+			imported[rid] = len(out.Records)
 		}
 		out.Records = append(out.Records, rec)
 		out.Sources = append(out.Sources, id)
@@ -476,12 +495,20 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 				unmapped("/extensions/"+ptrEsc(IncidentCoreExtension)+"/"+ptrEsc(k), "no ledger field")
 			}
 		}
+		// incident-investigation-ov (an open vocabulary).
 		switch s, _ := core["investigation_status"].(string); s {
 		case "new":
 			d.Stage = pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING
 		case "closed":
 			d.Stage = pb.DisclosureStage_DISCLOSURE_STAGE_FINAL
+		case "open", "":
+		default:
+			unmapped("/extensions/"+ptrEsc(IncidentCoreExtension)+"/investigation_status", fmt.Sprintf("%q is not in incident-investigation-ov: stage notification assumed", s))
 		}
+		// incident-determination-enum: Incident Core 2.0 and 2.1 (blocked,
+		// confirmed, failed-attempt, false-positive, suspected) and the
+		// 2.0 drafts before it (successful-attempt for confirmed, and
+		// low-value).
 		switch det, _ := core["determination"].(string); det {
 		case "false-positive":
 			return nil, bad(cptr+"/determination", "a false positive is not an incident to disclose")
@@ -489,7 +516,9 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 			d.Outcome = pb.IncidentOutcome_INCIDENT_OUTCOME_BLOCKED
 		case "failed-attempt":
 			d.Outcome = pb.IncidentOutcome_INCIDENT_OUTCOME_FAILED_ATTEMPT
-		case "confirmed", "suspected", "":
+		case "confirmed", "successful-attempt", "suspected", "":
+		case "low-value":
+			unmapped("/extensions/"+ptrEsc(IncidentCoreExtension)+"/determination", "low-value (an incident of no importance, Incident Core 2.0 drafts) has no ledger field: imported as an incident")
 		default:
 			return nil, bad(cptr+"/determination", "%q is not in incident-determination-enum", det)
 		}
@@ -522,11 +551,19 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 			if s, _ := im["description"].(string); s != "" {
 				d.Impacts = append(d.Impacts, s)
 			}
+			iptr := fmt.Sprintf("/extensions/%s/impact_refs/%d", ptrEsc(IncidentCoreExtension), j)
 			for _, k := range slices.Sorted(maps.Keys(im)) {
 				switch k {
 				case "type", "spec_version", "id", "created", "modified", "description", "start_time", "extensions", "impact_category":
 				default:
-					unmapped(fmt.Sprintf("/extensions/%s/impact_refs/%d", ptrEsc(IncidentCoreExtension), j), fmt.Sprintf("impact property %q has no ledger field", k))
+					unmapped(iptr, fmt.Sprintf("impact property %q has no ledger field", k))
+				}
+			}
+			if cat, key := ImpactCategory(im); cat != "" {
+				if key == "" {
+					unmapped(iptr, fmt.Sprintf("impact category %q has no extension of its name", cat))
+				} else {
+					unmapped(iptr, fmt.Sprintf("impact category %q (extensions/%s) has no ledger field", cat, ptrEsc(key)))
 				}
 			}
 			if st, ok := im["start_time"]; ok && d.FirstObservedAt == nil {
@@ -548,6 +585,30 @@ func incidentRecord(ptr string, m map[string]any, byID map[string]map[string]any
 	rec := &pb.Record{SchemaVersion: 1, Exercise: exercise, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: d}}
 	rec.Tlp = tlpOf(m["object_marking_refs"])
 	return rec, nil
+}
+
+// ImpactCategory is the category of impact object im (its
+// impact_category without the "-ext" suffix) and the key of its
+// extensions that holds the category's details, or "" if none does. It
+// reads every form of the Incident Extension Suite: the category named
+// without the suffix (2.1, revision 07) or with it (2.1 drafts until
+// revision 06), and the details under the name with the suffix (2.0 and
+// later: "external-ext") or without it (the 2.0 drafts: "external").
+// Incident Core 2.1 renamed the monetary category economic; both are
+// categories of their own here, as in the extension keys.
+func ImpactCategory(im map[string]any) (category, key string) {
+	cat, _ := im["impact_category"].(string)
+	category = strings.TrimSuffix(cat, "-ext")
+	if category == "" {
+		return "", ""
+	}
+	exts, _ := im["extensions"].(map[string]any)
+	for _, k := range []string{category + "-ext", category} {
+		if _, ok := exts[k].(map[string]any); ok {
+			return category, k
+		}
+	}
+	return category, ""
 }
 
 func incidentRef(name, id string) string {
@@ -572,13 +633,37 @@ func tlpOf(v any) pb.Tlp {
 	return out
 }
 
-// sourceTLPs maps the id at the source of every record a normledger
-// record extension of the bundle carries to its TLP as signed (what an
-// amendment of it in the same bundle inherits).
-func sourceTLPs(byID map[string]map[string]any) map[string]pb.Tlp {
-	out := map[string]pb.Tlp{}
-	for _, m := range byID {
+// withdrawnRecords maps the id at the source of every record a version
+// of the bundle shows withdrawn (a revoked version carrying it, or its
+// record extension naming the retraction) to why.
+func withdrawnRecords(objs []any) map[string]string {
+	out := map[string]string{}
+	for _, o := range objs {
+		m := o.(map[string]any)
 		x := recordExt(m)
+		rid, _ := x["record_id"].(string)
+		if rid == "" {
+			continue
+		}
+		ret, _ := x["retracted_by"].(string)
+		switch rv, _ := m["revoked"].(bool); {
+		case ret != "":
+			out[rid] = "record " + rid + " was retracted at the source (retraction " + ret + ")"
+		case rv:
+			out[rid] = "revoked (retracted at the source)"
+		}
+	}
+	return out
+}
+
+// sourceTLPs maps the id at the source of every record a normledger
+// record extension of the bundle carries (in any version of any object)
+// to its TLP as signed (what an amendment of it in the same bundle
+// inherits).
+func sourceTLPs(objs []any) map[string]pb.Tlp {
+	out := map[string]pb.Tlp{}
+	for _, o := range objs {
+		x := recordExt(o.(map[string]any))
 		rid, _ := x["record_id"].(string)
 		rec, _ := x["record"].(map[string]any)
 		name, _ := rec["tlp"].(string)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,11 @@ func attributionsOf(t *testing.T, bz []byte) []*attribution {
 	byID := map[string]map[string]any{}
 	disclosures := map[string]*pb.IncidentDisclosure{} // by record id
 	for _, o := range b.Objects {
-		byID[o["id"].(string)] = o
+		// The first version of each object: the one an attribution of an
+		// original names (the later are its amendments).
+		if _, ok := byID[o["id"].(string)]; !ok {
+			byID[o["id"].(string)] = o
+		}
 		if o["type"] == "incident" {
 			_, d, _ := content(t, o)
 			x := o["extensions"].(map[string]any)[stix.RecordExtension].(map[string]any)
@@ -429,4 +434,92 @@ func FuzzImport(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Another tool's incident is read in every form of the Incident Extension
+// Suite: the determinations of Incident Core 2.0 and 2.1 and of the
+// drafts before 2.0 (successful-attempt, low-value), and impacts whose
+// category is named with or without the "-ext" suffix and whose details
+// sit under the extension with the suffix (2.0 and later) or without it
+// (the drafts), monetary (2.0) or economic (2.1).
+func TestImportIncidentCoreForms(t *testing.T) {
+	bundle := func(determination, status, category, key string) []byte {
+		return []byte(`{"type":"bundle","id":"bundle--6b4c2f4e-0d4f-4d5e-9c55-2f7d0d8f8e11","objects":[
+	 {"type":"incident","spec_version":"2.1","id":"incident--7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T09:00:00.000Z","name":"CERT-XB-2026-119",
+	  "extensions":{"extension-definition--ef765651-680c-498d-9894-99799f2fa126":{"extension_type":"property-extension","determination":"` + determination + `","investigation_status":"` + status + `","criticality":40,"impact_refs":["impact--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"]}}},
+	 {"type":"impact","spec_version":"2.1","id":"impact--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e","created":"2026-11-02T08:30:00.000Z","modified":"2026-11-02T08:30:00.000Z","impact_category":"` + category + `","description":"Clinic network down","start_time":"2026-11-01T23:00:00Z",
+	  "extensions":{"extension-definition--7cc33dd6-f6a1-489b-98ea-522d351d71b9":{"extension_type":"new-sdo"},"` + key + `":{"impact_type":"public-health","variety":"business-disruption"}}}
+	]}`)
+	}
+	imp := func(t *testing.T, bz []byte) (*stix.Imported, string) {
+		t.Helper()
+		out, err := stix.Import(bz, stix.ImportOptions{Author: "xbb", Sectors: []pb.Sector{pb.Sector_SECTOR_HEALTH}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Records) != 1 {
+			t.Fatalf("%d records", len(out.Records))
+		}
+		if d := out.Records[0].GetIncidentDisclosure(); !slices.Equal(d.Impacts, []string{"Clinic network down"}) || d.FirstObservedAt == nil {
+			t.Fatalf("impact not read: %v", d)
+		}
+		return out, strings.Join(out.Report.Unmapped, "\n")
+	}
+	const corePtr = "/objects/0/extensions/extension-definition--ef765651-680c-498d-9894-99799f2fa126"
+	for _, c := range []struct {
+		determination, status string
+		outcome               pb.IncidentOutcome
+		stage                 pb.DisclosureStage
+		report                string // a line the report must hold
+	}{
+		{"confirmed", "open", 0, pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION, ""},                          // 2.0, 2.1
+		{"successful-attempt", "closed", 0, pb.DisclosureStage_DISCLOSURE_STAGE_FINAL, ""},                      // the drafts before 2.0
+		{"suspected", "new", 0, pb.DisclosureStage_DISCLOSURE_STAGE_EARLY_WARNING, ""},                          // all
+		{"low-value", "open", 0, pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION, "/determination: low-value"}, // the drafts before 2.0
+		{"blocked", "closed", pb.IncidentOutcome_INCIDENT_OUTCOME_BLOCKED, pb.DisclosureStage_DISCLOSURE_STAGE_FINAL, ""},
+		{"failed-attempt", "open", pb.IncidentOutcome_INCIDENT_OUTCOME_FAILED_ATTEMPT, pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION, ""},
+		{"confirmed", "triaged", 0, pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION, `/investigation_status: "triaged" is not in incident-investigation-ov`},
+	} {
+		t.Run(c.determination+"/"+c.status, func(t *testing.T) {
+			out, report := imp(t, bundle(c.determination, c.status, "external", "external-ext"))
+			d := out.Records[0].GetIncidentDisclosure()
+			if d.Outcome != c.outcome || d.Stage != c.stage {
+				t.Fatalf("outcome %v stage %v, want %v %v", d.Outcome, d.Stage, c.outcome, c.stage)
+			}
+			if c.report != "" && !strings.Contains(report, corePtr+c.report) {
+				t.Fatalf("report does not say %q:\n%s", c.report, report)
+			}
+			if c.report == "" && strings.Contains(report, corePtr+"/determination") {
+				t.Fatalf("the determination is reported:\n%s", report)
+			}
+			// The ledger takes the record.
+			ch := newChain(t)
+			ch.now = t0.Add(30 * 24 * time.Hour)
+			ch.block(ch.sign("xbb", out.Records[0]))
+		})
+	}
+	// A false positive is refused, and so is a determination no version
+	// of the suite has.
+	for _, det := range []string{"false-positive", "probable"} {
+		if _, err := stix.Import(bundle(det, "open", "external", "external-ext"), stix.ImportOptions{Author: "xbb", Sectors: []pb.Sector{pb.Sector_SECTOR_HEALTH}}); err == nil {
+			t.Errorf("determination %s imported", det)
+		}
+	}
+	// Impacts: the category and the key of its details in every form.
+	const impactPtr = "/objects/0/extensions/extension-definition--ef765651-680c-498d-9894-99799f2fa126/impact_refs/0: "
+	for _, c := range []struct{ category, key, report string }{
+		{"external", "external-ext", `impact category "external" (extensions/external-ext) has no ledger field`},     // 2.1
+		{"external-ext", "external-ext", `impact category "external" (extensions/external-ext) has no ledger field`}, // 2.1 drafts
+		{"external", "external", `impact category "external" (extensions/external) has no ledger field`},             // the drafts before 2.0
+		{"monetary", "monetary-ext", `impact category "monetary" (extensions/monetary-ext) has no ledger field`},     // 2.0
+		{"economic", "economic-ext", `impact category "economic" (extensions/economic-ext) has no ledger field`},     // 2.1
+		{"external", "availability-ext", `impact category "external" has no extension of its name`},
+	} {
+		t.Run(c.category+"/"+c.key, func(t *testing.T) {
+			_, report := imp(t, bundle("confirmed", "open", c.category, c.key))
+			if !strings.Contains(report, impactPtr+c.report) {
+				t.Fatalf("report does not say %q:\n%s", c.report, report)
+			}
+		})
+	}
 }

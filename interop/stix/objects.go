@@ -56,18 +56,27 @@ type Incident struct {
 	Description string `json:"description,omitempty"`
 }
 
-// IncidentCore is the Incident Core extension (v2) of an incident.
+// IncidentCore is the Incident Core extension of an incident, as Incident
+// Core 2.1 defines it (the Incident Extension Suite, revision 07, in
+// oasis-open/cti-stix-common-objects extension-definition-specifications/
+// incident-ef7): determination from incident-determination-enum (blocked,
+// confirmed, failed-attempt, false-positive, suspected), investigation
+// status from incident-investigation-ov (new, open, closed). 2.1 dropped
+// impacted_entity_counts from the incident (it stays on impacts, as a
+// list of entity counts): it is not written.
 type IncidentCore struct {
-	ExtensionType        string           `json:"extension_type"`
-	Determination        string           `json:"determination"`
-	InvestigationStatus  string           `json:"investigation_status"`
-	Criticality          *int             `json:"criticality,omitempty"`
-	ImpactRefs           []string         `json:"impact_refs,omitempty"`
-	ImpactedEntityCounts map[string]int64 `json:"impacted_entity_counts,omitempty"`
-	Recoverability       string           `json:"recoverability,omitempty"`
+	ExtensionType       string   `json:"extension_type"`
+	Determination       string   `json:"determination"`
+	InvestigationStatus string   `json:"investigation_status"`
+	Criticality         *int     `json:"criticality,omitempty"`
+	ImpactRefs          []string `json:"impact_refs,omitempty"`
+	Recoverability      string   `json:"recoverability,omitempty"`
 }
 
-// Impact is an impact object (Impact extension, new SDO).
+// Impact is an impact object (the Impact extension's new SDO): its
+// impact_category names the category without the "-ext" suffix, and the
+// category's details ride in the extension of that name with the suffix
+// (ExternalImpactCategory, ExternalImpactExtension).
 type Impact struct {
 	Common
 	ImpactCategory string   `json:"impact_category"`

@@ -13,7 +13,10 @@
 // record extension (extension.json, its JSON schema in schema.json): the
 // record exactly as signed, decoded, so an export can be imported again
 // without loss. Object ids are UUIDv5 of the record id (or member id), so
-// exports are stable and objects can be referred to across exports.
+// exports are stable and objects can be referred to across exports. An
+// amendment of a record exported as one object is a new STIX version of
+// that object (same id, later modified: versions.go); an import reads
+// each version's record.
 //
 // The package is pure: no I/O, no clock. The caller passes the records and
 // members (read from a node, with proofs where it wants them).
@@ -38,6 +41,17 @@ const (
 	IncidentCoreExtension = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
 	ImpactExtension       = "extension-definition--7cc33dd6-f6a1-489b-98ea-522d351d71b9"
 	TLPExtension          = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+)
+
+// The category of the impacts exported and the Impact extension's
+// sub-extension that carries it: Incident Core 2.1 (revision 07 of the
+// Incident Extension Suite) names an impact's category without the
+// "-ext" suffix and its details in the extension of the same name with
+// the suffix. The drafts before 2.0 named the extension without the
+// suffix ("external"); ImpactCategory reads every form.
+const (
+	ExternalImpactCategory  = "external"
+	ExternalImpactExtension = "external-ext"
 )
 
 // Namespace is the UUIDv5 namespace of every id normledger derives (not the
@@ -133,6 +147,8 @@ func CaseGroupingID(caseID string) string { return ID("grouping", caseID) }
 // RecordObjectID is the STIX id of the object a record is exported as; ""
 // for kinds not exported, and for attributions, which are exported as
 // several objects (AttributionThreatActorID, AttributionRelationshipID).
+// The amendments of a record are versions of its object: recordID is the
+// original's.
 func RecordObjectID(kind pb.RecordKind, recordID string) string {
 	switch kind {
 	case pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE:

@@ -272,6 +272,8 @@ func TestExportValid(t *testing.T) {
 	}
 	sch := extensionSchema(t)
 	ids := map[string]string{}
+	versions := map[string]bool{}
+	created := map[string]any{}
 	types := map[string]int{}
 	for i, raw := range b.Objects {
 		var o map[string]any
@@ -288,10 +290,19 @@ func TestExportValid(t *testing.T) {
 		if m := idRE.FindStringSubmatch(id); m == nil || m[1] != typ {
 			where("bad id")
 		}
-		if _, dup := ids[id]; dup {
-			where("duplicate id")
+		// Versions of one object share its id; no two objects share an
+		// id and modified, and the versions of one id agree on type and
+		// created.
+		version := id + " " + fmt.Sprint(o["modified"])
+		if versions[version] {
+			where("duplicate version (id and modified)")
+		}
+		versions[version] = true
+		if t, dup := ids[id]; dup && (t != typ || created[id] != o["created"]) {
+			where("a version of another type or created")
 		}
 		ids[id] = typ
+		created[id] = o["created"]
 		if o["spec_version"] != "2.1" {
 			where("spec_version %v", o["spec_version"])
 		}

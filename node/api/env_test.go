@@ -33,6 +33,8 @@ type testLedger struct {
 	st  *store.Store
 	app *app.App
 	ids []string // record ids, in scenario order
+	// extend commits more steps, one block each, and an empty block after.
+	extend func(steps ...fixture.Step)
 }
 
 func newTestLedger(t testing.TB) *testLedger {
@@ -78,18 +80,21 @@ func newTestLedger(t testing.TB) *testLedger {
 			t.Fatal(err)
 		}
 	}
-	for _, s := range fixture.Scenario(testT0) {
-		if s.Key != nil {
-			members[s.Author] = fixture.Member{ID: s.Author, Key: s.Key}
+	l.extend = func(steps ...fixture.Step) {
+		for _, s := range steps {
+			if s.Key != nil {
+				members[s.Author] = fixture.Member{ID: s.Author, Key: s.Key}
+			}
+			seq[s.Author]++
+			tx, err := s.Tx(testChainID, seq[s.Author], members, l.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			block(tx)
 		}
-		seq[s.Author]++
-		tx, err := s.Tx(testChainID, seq[s.Author], members, l.ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block(tx)
+		block() // so that the last record's state is attested
 	}
-	block() // so that the last record's state is attested
+	l.extend(fixture.Scenario(testT0)...)
 	return l
 }
 

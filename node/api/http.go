@@ -508,6 +508,17 @@ func (e *edgeState) handler(cfg Config, svc *Server) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(nlproto.OpenAPI)
 	})
+	// The same document as OpenAPI 3.0, converted on the first request
+	// (proto.OpenAPI3).
+	mux.HandleFunc("GET /openapi3.json", func(w http.ResponseWriter, r *http.Request) {
+		bz, err := nlproto.OpenAPI3()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, codes.Internal, ledger.CodeInternal, "the OpenAPI 3 document: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(bz)
+	})
 	mux.HandleFunc("GET /tlog/checkpoint", func(w http.ResponseWriter, r *http.Request) {
 		cp, err := svc.Checkpoint()
 		if err != nil {
@@ -576,7 +587,9 @@ func (e *edgeState) handler(cfg Config, svc *Server) (http.Handler, error) {
 		// or what a trusted proxy says it received (proxy.go).
 		svc.stixBundle(w, r, e.proxies.baseURL(r))
 	})
-	mux.Handle("/v1/", cacheable(svc, gw))
+	newTaxii(svc).register(mux, e.proxies.baseURL)
+	new(mispFeedCache).register(mux, svc, e.proxies.baseURL)
+	mux.Handle("/v1/", bulk(gw, cacheable(svc, gw)))
 	noRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codes.NotFound, ledger.CodeNoRoute, "no such endpoint: "+r.URL.Path)
 	})

@@ -65,6 +65,11 @@ func loadRoutes() (routes, error) {
 	}
 	var rs routes
 	for path, ops := range doc.Paths {
+		if strings.HasPrefix(path, "/taxii2/") || strings.HasPrefix(path, "/misp/") {
+			// Documented for clients, but TAXII and the MISP feed check
+			// their own requests and answer in their own formats.
+			continue
+		}
 		r := &apiRoute{segs: strings.Split(strings.Trim(path, "/"), "/"), methods: map[string][]param{}}
 		for method, op := range ops {
 			var ps []param
@@ -79,13 +84,19 @@ func loadRoutes() (routes, error) {
 	}
 	for _, own := range []struct{ path, method string }{
 		{"livez", http.MethodGet}, {"readyz", http.MethodGet}, {"healthz", http.MethodGet},
-		{"metrics", http.MethodGet}, {"openapi.json", http.MethodGet},
+		{"metrics", http.MethodGet}, {"openapi.json", http.MethodGet}, {"openapi3.json", http.MethodGet},
 		{"tlog/checkpoint", http.MethodGet}, {"tlog/cosignature", http.MethodPost}, {"tlog/tile/*", http.MethodGet},
 		{"ui", http.MethodGet}, {"ui/*", http.MethodGet},
 	} {
 		rs = append(rs, &apiRoute{segs: strings.Split(own.path, "/"), methods: map[string][]param{own.method: nil},
 			anyQuery: strings.HasPrefix(own.path, "ui")})
 	}
+	// TAXII 2.1 (taxii.go) and the MISP feed (mispfeed.go) read their own
+	// query parameters (match[type]...) and answer in their own formats.
+	rs = append(rs,
+		&apiRoute{segs: []string{"taxii2"}, methods: map[string][]param{http.MethodGet: nil}, anyQuery: true},
+		&apiRoute{segs: []string{"taxii2", "*"}, methods: map[string][]param{http.MethodGet: nil, http.MethodPost: nil, http.MethodDelete: nil}, anyQuery: true},
+		&apiRoute{segs: []string{"misp", "*"}, methods: map[string][]param{http.MethodGet: nil}, anyQuery: true})
 	// Literal segments before parameters: /v1/log/consistency must not be
 	// taken for a parameter of some /v1/log/{x}.
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].literals() > rs[j].literals() })
