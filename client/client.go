@@ -515,7 +515,11 @@ func (c *Client) Stream(ctx context.Context, path string, q url.Values) (io.Read
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.hc.Do(req)
+	// No overall timeout: a bulk export streams for as long as it has
+	// pages (ctx bounds it).
+	hc := *c.hc
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}

@@ -221,8 +221,8 @@ func TestQueryParameters(t *testing.T) {
 	for path, ops := range doc.Paths {
 		for _, p := range ops["get"].Parameters {
 			for _, v := range p.Enum {
-				if strings.Contains(path, "{") {
-					continue
+				if strings.Contains(path, "{") || p.Name == "format" && (v == "jsonl" || v == "csv") {
+					continue // not filters: the bulk export's other answers (node/api bulk_test.go)
 				}
 				enums++
 				count(path + "?" + p.Name + "=" + url.QueryEscape(v))

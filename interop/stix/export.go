@@ -132,6 +132,10 @@ func ExportKinds() []pb.RecordKind {
 type object struct {
 	id  string
 	raw json.RawMessage
+	// maker is the record that made this version: the record, or for a
+	// revoked (or, after a retracted amendment, restored) version, the
+	// retraction (RecordObjects keeps a record's own).
+	maker string
 }
 
 type exporter struct {
@@ -143,6 +147,7 @@ type exporter struct {
 	// order the objects are written.
 	objects  map[string]object
 	order    []string
+	current  string          // the record being exported
 	named    map[string]bool // members needing an identity
 	markings map[pb.Tlp]bool
 	retract  map[string]string // record id -> retraction id
@@ -174,8 +179,31 @@ func (e *exporter) add(id, modified string, v any) error {
 	if _, ok := e.objects[key]; !ok {
 		e.order = append(e.order, key)
 	}
-	e.objects[key] = object{id, raw}
+	e.objects[key] = object{id, raw, e.makerOf(e.current)}
 	return nil
+}
+
+// makerOf is the record that makes the objects of record id: itself, or
+// its retraction when the input holds one (they are revoked).
+func (e *exporter) makerOf(id string) string {
+	if ret, ok := e.retract[id]; ok {
+		if _, ok := e.index[ret]; ok {
+			return ret
+		}
+	}
+	return id
+}
+
+// revokedAt is when a retraction of record r at block time t revokes r's
+// objects: t, but at least a millisecond (STIX timestamps' precision)
+// after r's own version, so that a record and its retraction in one block
+// make two versions.
+func revokedAt(r *pb.StoredRecord, t time.Time) time.Time {
+	own := r.BlockTime.AsTime().UTC().Truncate(time.Millisecond)
+	if t = t.UTC().Truncate(time.Millisecond); !t.After(own) {
+		t = own.Add(time.Millisecond)
+	}
+	return t
 }
 
 // Export makes a bundle of the records f selects.
@@ -232,6 +260,7 @@ func Export(in Input, f Filter) (*Bundle, *Report, error) {
 		if f.Member != "" && r.Author != f.Member && !slices.Contains(concerns(rec), f.Member) {
 			continue
 		}
+		e.current = r.Id
 		if err := e.record(r, tx); err != nil {
 			return nil, nil, fmt.Errorf("record %s: %w", r.Id, err)
 		}
@@ -322,7 +351,7 @@ func (e *exporter) recordTimes(r *pb.StoredRecord) (created, modified string, re
 	if ret, ok := e.retract[r.Id]; ok {
 		revoked = true
 		if i, ok := e.index[ret]; ok {
-			modified = Timestamp(e.in.Records[i].BlockTime.AsTime())
+			modified = Timestamp(revokedAt(r, e.in.Records[i].BlockTime.AsTime()))
 		}
 	}
 	return created, modified, revoked
@@ -730,10 +759,11 @@ func (e *exporter) finish() (*Bundle, *Report, error) {
 		verbatim[len(head)] = true
 		head = append(head, raw)
 	}
-	b := &Bundle{Type: "bundle", Objects: head, verbatim: verbatim}
+	b := &Bundle{Type: "bundle", Objects: head, verbatim: verbatim, makers: make([]string, len(head))}
 	for _, key := range e.order {
 		if o, ok := e.objects[key]; ok { // a reserved place may stay empty
 			b.Objects = append(b.Objects, o.raw)
+			b.makers = append(b.makers, o.maker)
 		}
 	}
 	// The bundle id is derived from its content, so the same export has the same id.

@@ -23,14 +23,8 @@ import (
 // incidentsOf returns the incident objects of an export, in bundle order.
 func incidentsOf(t *testing.T, bz []byte) []map[string]any {
 	t.Helper()
-	var b struct {
-		Objects []map[string]any `json:"objects"`
-	}
-	if err := json.Unmarshal(bz, &b); err != nil {
-		t.Fatal(err)
-	}
 	var out []map[string]any
-	for _, o := range b.Objects {
+	for _, o := range objectsOf(t, bz) {
 		if o["type"] == "incident" {
 			out = append(out, o)
 		}

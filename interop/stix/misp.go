@@ -164,6 +164,13 @@ const MISPAttributionNote = "attributions as objects of their own: MISP has none
 // selects attributions and not incidents, those events are exported to
 // carry them (since and member then select the attributions).
 func MISP(in Input, f Filter) ([]byte, *Report, error) {
+	return mispExport(in, f, false)
+}
+
+// mispExport is MISP; keepRetracted keeps the events of retracted
+// incident disclosures (without attributions), for a feed that marks them
+// deleted (BuildMISPFeed).
+func mispExport(in Input, f Filter, keepRetracted bool) ([]byte, *Report, error) {
 	rep := &Report{Skipped: map[string]int{}}
 	names := map[string]string{}
 	for _, m := range in.Members {
@@ -197,7 +204,7 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 	var events []*mispEvent
 	byRecord := map[string]*mispEvent{}
 	for _, r := range in.Records {
-		if retracted[r.Id] {
+		if retracted[r.Id] && !keepRetracted {
 			rep.Skipped["retracted "+ledger.KindNameOf(r.Kind)]++
 			continue
 		}
@@ -208,6 +215,10 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 		body, kind, amends, err := v.effective(r, rec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("record %s: %w", r.Id, err)
+		}
+		if retracted[r.Id] && kind != pb.RecordKind_RECORD_KIND_INCIDENT_DISCLOSURE {
+			rep.Skipped["retracted "+ledger.KindNameOf(r.Kind)]++
+			continue
 		}
 		if kind == pb.RecordKind_RECORD_KIND_ATTRIBUTION {
 			// Only the newest version of an attribution rides (an
@@ -237,7 +248,9 @@ func MISP(in Input, f Filter) ([]byte, *Report, error) {
 		me := mispIncidentEvent(in, names, r, rec, body, d)
 		me.selected = selected
 		events = append(events, me)
-		byRecord[r.Id] = me
+		if !retracted[r.Id] {
+			byRecord[r.Id] = me // a retracted incident's event carries no attribution
+		}
 	}
 	// Each attribution rides in the event of the newest version of each
 	// incident it names (the ledger's attributions name originals), if

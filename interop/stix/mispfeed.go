@@ -178,10 +178,9 @@ func attributeHashes(a feedAttribute) []string {
 // whole ledger in order, or at least its incident disclosures,
 // amendments, attributions and retractions).
 func BuildMISPFeed(in Input) (*MISPFeed, error) {
-	// Retractions apart: the events of retracted records are made, then
-	// marked deleted as of the retraction.
+	// The events of retracted incidents are made too, then marked deleted
+	// as of the retraction; retracted attributions ride nowhere.
 	retractedAt := map[string]string{}
-	var kept []*pb.StoredRecord
 	for _, r := range in.Records {
 		if r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION {
 			tx, err := ledger.DecodeTx(r.Tx, 0)
@@ -189,12 +188,9 @@ func BuildMISPFeed(in Input) (*MISPFeed, error) {
 				return nil, fmt.Errorf("record %s: %w", r.Id, err)
 			}
 			retractedAt[mispUUID(tx.Body.Record.GetRetraction().GetTargetId())] = strconv.FormatInt(r.BlockTime.AsTime().Unix(), 10)
-			continue
 		}
-		kept = append(kept, r)
 	}
-	in.Records = kept
-	bz, _, err := MISP(in, Filter{})
+	bz, _, err := mispExport(in, Filter{}, true)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,9 @@ type Bundle struct {
 	// verbatim marks objects Marshal writes byte for byte (the official
 	// TLP marking definitions, exactly as published).
 	verbatim map[int]bool
+	// makers names, for each object, the record that made it ("" for
+	// the reference objects every export repeats).
+	makers []string
 }
 
 // ExternalReference is a STIX external reference.

@@ -1,9 +1,13 @@
 package stix
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -14,13 +18,15 @@ import (
 
 // The object stream: what a TAXII collection serves. Every record in the
 // ledger's log adds the versions of the STIX objects it makes (an
-// exportable record its objects; a retraction the revoked versions of
-// its target's objects), computed as an export of that record alone with
-// the records it names read beside it, so that an object version is the
-// same whoever computes it and whenever: it depends only on records that
-// never change. Reference objects (the members' identities, the
-// normledger identity and extension definition, the TLP marking
-// definitions) are served apart (ReferenceObjects).
+// exportable record its objects, an amendment the new version of its
+// original's object, a retraction the revoked versions of its target's
+// objects or, for a retracted amendment, the version that stands again),
+// computed as an export of the record with the earlier versions of the
+// same object and the records it names read beside it (RecordObjects), so
+// that an object version is the same whoever computes it and whenever.
+// Reference objects (the members' identities, the normledger identity
+// and extension definition, the TLP marking definitions) are served apart
+// (ReferenceObjects).
 
 // StreamObject is one version of one STIX object.
 type StreamObject struct {
@@ -35,63 +41,47 @@ type StreamObject struct {
 // are not part of any one record's objects.
 var referenceTypes = map[string]bool{"identity": true, "extension-definition": true, "marking-definition": true}
 
-// RecordObjects returns the object versions record r adds to the stream.
-// in carries the chain, members, genesis time and base URL; in.Records and
-// in.Amended are ignored: context holds the records r names (RecordRefs),
-// and for a retraction, its target (and what the target names).
-//
-// For a retraction, family holds the records before it that add versions
-// of its target's object (VersionedObjectID: the original, its
-// amendments and their retractions, in log order), so that the version
-// the retraction makes is the one a whole export holds: the revoked
-// version of a retracted original, or for a retracted amendment the
-// version that stands again.
+// RecordObjects returns the object versions record r adds to the stream:
+// the objects an export of r, with the records before it that add versions
+// of the same object (family), makes, and r's own among them (for a
+// retraction, what it revokes or restores). in carries the chain, members,
+// genesis time and base URL; in.Records and in.Amended are ignored:
+// context holds the records r names (RecordRefs; for a retraction, its
+// target and what the target names) and family, in log order, the
+// original, amendments and retractions before r that make versions of the
+// object r makes a version of (VersionedObjectID). So a version is what a
+// whole export makes of it, whoever computes it and whenever: it depends
+// only on records that never change, and on the members admitted by r's
+// block (an attribution names a party as a member only if it was one).
 func RecordObjects(in Input, r *pb.StoredRecord, context, family []*pb.StoredRecord) ([]StreamObject, error) {
-	recs := []*pb.StoredRecord{r}
-	famID := ""
+	var recs []*pb.StoredRecord
+	have := map[string]bool{r.Id: true}
+	for _, f := range family {
+		if f.Seq < r.Seq && !have[f.Id] {
+			recs, have[f.Id] = append(recs, f), true
+		}
+	}
 	if r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION {
 		tx, err := ledger.DecodeTx(r.Tx, 0)
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Id, err)
 		}
 		target := tx.Body.Record.GetRetraction().GetTargetId()
-		var t *pb.StoredRecord
 		for _, c := range context {
-			if c.Id == target {
-				t = c
+			if c.Id == target && !have[c.Id] {
+				recs, have[c.Id] = append(recs, c), true
 			}
 		}
-		if t == nil {
-			return nil, nil // a target the context does not hold is not exported
-		}
-		if famID, err = VersionedObjectID(t); err != nil {
-			return nil, err
-		}
-		recs = nil
-		for _, f := range family {
-			if f.Id != t.Id && f.Seq < t.Seq {
-				recs = append(recs, f)
-			}
-		}
-		recs = append(recs, t)
-		for _, f := range family {
-			if f.Id != t.Id && f.Seq > t.Seq && f.Seq < r.Seq {
-				recs = append(recs, f)
-			}
-		}
-		recs = append(recs, r)
 	}
-	in.Records = recs
+	slices.SortFunc(recs, func(a, b *pb.StoredRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	in.Records = append(recs, r)
 	in.Amended = nil
-	inRecs := map[string]bool{}
-	for _, x := range recs {
-		inRecs[x.Id] = true
-	}
 	for _, c := range context {
-		if !inRecs[c.Id] {
+		if !have[c.Id] {
 			in.Amended = append(in.Amended, c)
 		}
 	}
+	in.Members = membersAt(in.Members, r.BlockTime.AsTime())
 	// A version describes the state when it was made (a pledge's state).
 	in.At = r.BlockTime.AsTime()
 	b, _, err := Export(in, Filter{})
@@ -99,22 +89,62 @@ func RecordObjects(in Input, r *pb.StoredRecord, context, family []*pb.StoredRec
 		return nil, err
 	}
 	var out []StreamObject
-	for _, raw := range b.Objects {
-		o, revoked, err := streamObject(raw)
+	for i, raw := range b.Objects {
+		if b.makers[i] != r.Id {
+			continue
+		}
+		o, _, err := streamObject(raw)
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Id, err)
-		}
-		if referenceTypes[o.Type] {
-			continue
-		}
-		// Of a retraction, only what it changed: its target's object (and
-		// those of the target's versions it revokes), as of its time.
-		if r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION && (o.Version < Timestamp(r.BlockTime.AsTime()) || !revoked && o.ID != famID) {
-			continue
 		}
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// membersAt are the members of ms admitted at or before t (genesis
+// members always).
+func membersAt(ms []*pb.Member, t time.Time) []*pb.Member {
+	var out []*pb.Member
+	for _, m := range ms {
+		if len(m.History) > 0 && m.History[0].Time != nil && strings.Contains(m.History[0].Change, "admitted") && m.History[0].Time.AsTime().After(t) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// VersionedObjectID is the id of the object record r is a version of,
+// when r is of a kind exported as one object (incident, note, opinion,
+// report) or an amendment of one: its original's object. "" otherwise.
+func VersionedObjectID(r *pb.StoredRecord) (string, error) {
+	kind, orig := r.Kind, r.Id
+	if kind == pb.RecordKind_RECORD_KIND_AMENDMENT {
+		tx, err := ledger.DecodeTx(r.Tx, 0)
+		if err != nil {
+			return "", fmt.Errorf("record %s: %w", r.Id, err)
+		}
+		am := tx.Body.Record.GetAmendment()
+		kind, orig = ledger.KindOf(am.GetReplacement()), am.GetTargetId()
+	}
+	if kind == pb.RecordKind_RECORD_KIND_ATTRIBUTION {
+		return "", nil
+	}
+	return RecordObjectID(kind, orig), nil
+}
+
+// RetractionTarget is the id of the record a retraction retracts ("" for
+// another kind).
+func RetractionTarget(r *pb.StoredRecord) (string, error) {
+	if r.Kind != pb.RecordKind_RECORD_KIND_RETRACTION {
+		return "", nil
+	}
+	tx, err := ledger.DecodeTx(r.Tx, 0)
+	if err != nil {
+		return "", fmt.Errorf("record %s: %w", r.Id, err)
+	}
+	return tx.Body.Record.GetRetraction().GetTargetId(), nil
 }
 
 // streamObject reads an exported object's head: its version is modified
@@ -140,25 +170,6 @@ func streamObject(raw json.RawMessage) (StreamObject, bool, error) {
 		o.Marking = head.Markings[0]
 	}
 	return o, head.Revoked, nil
-}
-
-// VersionedObjectID is the id of the object record r is a version of,
-// when r is of a kind exported as one object (incident, note, opinion,
-// report) or an amendment of one: its original's object. "" otherwise.
-func VersionedObjectID(r *pb.StoredRecord) (string, error) {
-	kind, orig := r.Kind, r.Id
-	if kind == pb.RecordKind_RECORD_KIND_AMENDMENT {
-		tx, err := ledger.DecodeTx(r.Tx, 0)
-		if err != nil {
-			return "", fmt.Errorf("record %s: %w", r.Id, err)
-		}
-		am := tx.Body.Record.GetAmendment()
-		kind, orig = ledger.KindOf(am.GetReplacement()), am.GetTargetId()
-	}
-	if kind == pb.RecordKind_RECORD_KIND_ATTRIBUTION {
-		return "", nil
-	}
-	return RecordObjectID(kind, orig), nil
 }
 
 // RecordRefs lists, sorted, the record ids record r names anywhere in its

@@ -213,6 +213,7 @@ type version struct {
 	revoked bool
 	// amendment: the version is an amendment's (not the original's).
 	amendment bool
+	maker     string // the record that makes it (object.maker)
 	c         Common
 	obj       func(Common) any
 }
@@ -243,10 +244,10 @@ func (e *exporter) version(slot int, id, orig string, r *pb.StoredRecord, c Comm
 		e.families[id] = f
 		e.familyList = append(e.familyList, f)
 	}
-	v := &version{slot: slot, seq: e.index[r.Id], at: r.BlockTime.AsTime(), c: c, obj: obj, amendment: orig != r.Id}
+	v := &version{slot: slot, seq: e.index[r.Id], at: r.BlockTime.AsTime(), c: c, obj: obj, amendment: orig != r.Id, maker: r.Id}
 	if ret, ok := e.retract[r.Id]; ok {
 		if i, ok := e.index[ret]; ok {
-			v.seq, v.at = i, e.in.Records[i].BlockTime.AsTime()
+			v.seq, v.at, v.maker = i, revokedAt(r, e.in.Records[i].BlockTime.AsTime()), ret
 		}
 		v.revoked = true
 	}
@@ -278,8 +279,14 @@ func (e *exporter) writeVersions() error {
 		}
 		var prev time.Time
 		// standing is the newest version not retracted: what a retracted
-		// amendment's retraction restores.
+		// amendment's retraction restores. It starts as the original's,
+		// wherever its own retraction sorts it.
 		var standing *version
+		for _, v := range vs {
+			if !v.amendment {
+				standing = v
+			}
+		}
 		for i, v := range vs {
 			at := v.at.UTC().Truncate(time.Millisecond)
 			if i > 0 && !at.After(prev) {
@@ -309,7 +316,7 @@ func (e *exporter) writeVersions() error {
 			}
 			key := objectKey(f.id, c.Modified)
 			e.order[v.slot] = key
-			e.objects[key] = object{f.id, raw}
+			e.objects[key] = object{f.id, raw, v.maker}
 		}
 	}
 	return nil

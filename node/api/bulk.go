@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -35,6 +36,9 @@ type bulkListing struct {
 	msg   protoreflect.MessageDescriptor
 	paged bool
 }
+
+// bulkPageWriteTime is the write time each page of a bulk export gets.
+const bulkPageWriteTime = 30 * time.Second
 
 var bulkListings = []bulkListing{
 	{"/v1/records", "records", (&pb.StoredRecord{}).ProtoReflect().Descriptor(), true},
@@ -167,7 +171,15 @@ func bulk(pager, next http.Handler) http.Handler {
 		cols := BulkColumns(listing.msg)
 		var cw *csv.Writer
 		started := false
+		rc := http.NewResponseController(w)
+		// abort ends a stream whose status is sent: the connection is
+		// closed without the last chunk, so that no client takes a short
+		// export for a whole one.
+		abort := func() { panic(http.ErrAbortHandler) }
 		for written := 0; ; {
+			// Each page has the server's write time of its own: an export
+			// streams for as long as it has pages.
+			_ = rc.SetWriteDeadline(time.Now().Add(bulkPageWriteTime))
 			if listing.paged {
 				page := store.MaxPageSize
 				if total >= 0 && total-written < page {
@@ -186,22 +198,22 @@ func bulk(pager, next http.Handler) http.Handler {
 					}
 					w.WriteHeader(rec.Code)
 					w.Write(rec.Body.Bytes())
+					return
 				}
-				// Past the first page the status is sent: the stream
-				// ends short, and the last line is not an item.
-				return
+				abort() // past the first page the status is sent
 			}
 			var resp map[string]json.RawMessage
-			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-				writeError(w, http.StatusInternalServerError, codes.Internal, ledger.CodeInternal, err.Error())
-				return
-			}
 			var items []json.RawMessage
-			if raw := resp[listing.items]; len(raw) > 0 {
-				if err := json.Unmarshal(raw, &items); err != nil {
+			err := json.Unmarshal(rec.Body.Bytes(), &resp)
+			if raw := resp[listing.items]; err == nil && len(raw) > 0 {
+				err = json.Unmarshal(raw, &items)
+			}
+			if err != nil {
+				if !started {
 					writeError(w, http.StatusInternalServerError, codes.Internal, ledger.CodeInternal, err.Error())
 					return
 				}
+				abort()
 			}
 			var height string
 			_ = json.Unmarshal(resp["height"], &height)
@@ -223,6 +235,9 @@ func bulk(pager, next http.Handler) http.Handler {
 				} else {
 					w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
 				}
+				if headRequest(r) {
+					return // the headers of the GET; no body to make
+				}
 			}
 			for _, it := range items {
 				if total >= 0 && written == total {
@@ -232,7 +247,7 @@ func bulk(pager, next http.Handler) http.Handler {
 				if format == "jsonl" {
 					var buf bytes.Buffer
 					if err := json.Compact(&buf, it); err != nil {
-						return
+						abort()
 					}
 					buf.WriteByte('\n')
 					w.Write(buf.Bytes())
@@ -242,7 +257,7 @@ func bulk(pager, next http.Handler) http.Handler {
 				dec.UseNumber()
 				var m map[string]any
 				if err := dec.Decode(&m); err != nil {
-					return
+					abort()
 				}
 				row := make([]string, len(cols))
 				for i, c := range cols {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -97,6 +98,15 @@ func TestBulkExport(t *testing.T) {
 				}
 			}
 		}
+	}
+	// HEAD: the GET's headers, no body.
+	res, err := http.Head(srv.URL + "/v1/records?format=csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || res.Header.Get("X-Normledger-Height") == "" {
+		t.Errorf("HEAD: %d %v", res.StatusCode, res.Header)
 	}
 	for _, q := range []string{"/v1/records?format=xml", "/v1/records?format=jsonl&prove=true", "/v1/records?format=jsonl&limit=0", "/v1/records?format=jsonl&kind=nonsense"} {
 		if res, bz := fetch(t, srv.URL+q); res.StatusCode != 400 {

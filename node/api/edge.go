@@ -76,8 +76,9 @@ func edge(cfg Config, rs routes, e *edgeState, next http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodHead {
 			// Answered as the GET it asks about; the server writes no body
-			// for the original HEAD request.
-			g := r.Clone(r.Context())
+			// for the original HEAD request (a handler that streams may
+			// stop early: headRequest).
+			g := r.Clone(context.WithValue(r.Context(), headKey{}, true))
 			g.Method = http.MethodGet
 			r = g
 		}
@@ -96,10 +97,21 @@ func probePath(p string) bool {
 	return p == "/livez" || p == "/readyz" || p == "/healthz"
 }
 
+// headKey marks the context of a HEAD request answered as a GET.
+type headKey struct{}
+
+// headRequest says r was a HEAD request.
+func headRequest(r *http.Request) bool { v, _ := r.Context().Value(headKey{}).(bool); return v }
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap gives http.ResponseController the connection's writer (for a
+// write deadline of its own: a bulk export streams for longer than the
+// server's WriteTimeout).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code

@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +38,9 @@ type testLedger struct {
 	ids []string // record ids, in scenario order
 	// extend commits more steps, one block each, and an empty block after.
 	extend func(steps ...fixture.Step)
+	// together commits steps in one block (a step may name the ones
+	// before it), and an empty block after.
+	together func(steps ...fixture.Step)
 }
 
 func newTestLedger(t testing.TB) *testLedger {
@@ -94,6 +100,22 @@ func newTestLedger(t testing.TB) *testLedger {
 		}
 		block() // so that the last record's state is attested
 	}
+	l.together = func(steps ...fixture.Step) {
+		ids := slices.Clone(l.ids)
+		var txs [][]byte
+		for _, s := range steps {
+			seq[s.Author]++
+			tx, err := s.Tx(testChainID, seq[s.Author], members, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(tx)
+			ids = append(ids, hex.EncodeToString(sum[:]))
+			txs = append(txs, tx)
+		}
+		block(txs...)
+		block()
+	}
 	l.extend(fixture.Scenario(testT0)...)
 	return l
 }
@@ -152,8 +174,10 @@ func (c *fakeChain) Block(context.Context, *int64) (*coretypes.ResultBlock, erro
 	return nil, errNoChain
 }
 
+// Genesis is the test chain's genesis (chain id and time: what the
+// exports and TAXII name and date things with).
 func (c *fakeChain) Genesis(context.Context) (*coretypes.ResultGenesis, error) {
-	return nil, errNoChain
+	return &coretypes.ResultGenesis{Genesis: &cmttypes.GenesisDoc{ChainID: testChainID, GenesisTime: testT0}}, nil
 }
 
 // fakeClock is a clock that moves only when told.

@@ -19,8 +19,8 @@ import (
 // The MISP feed (interop/stix/mispfeed.go) of the newest attested state:
 // GET /misp/manifest.json, /misp/hashes.csv and /misp/<uuid>.json, the
 // layout MISP's "Add feed" (source format "MISP Feed") pulls from a URL.
-// It is built once per height and client origin (its ledger links name
-// the node as the client reached it) and kept until the next height.
+// It is built once per log size and client origin (its ledger links name
+// the node as the client reached it) and kept until records are added.
 
 // mispFeedMaxRecords bounds the records a feed is made from.
 const mispFeedMaxRecords = 100000
@@ -31,12 +31,22 @@ var mispFeedKinds = []pb.RecordKind{
 	pb.RecordKind_RECORD_KIND_ATTRIBUTION, pb.RecordKind_RECORD_KIND_RETRACTION,
 }
 
+// mispFeedCache keeps the feed per client origin (the links in it name
+// the node as the client reached it), for the log size it was made from:
+// a new block without records keeps it. Builds are one at a time.
 type mispFeedCache struct {
-	mu     sync.Mutex
-	height int64
-	base   string
-	feed   *stix.MISPFeed
+	mu    sync.Mutex
+	feeds map[string]*cachedFeed // by base URL
 }
+
+type cachedFeed struct {
+	records uint64 // the log size it was made from
+	height  int64
+	feed    *stix.MISPFeed
+}
+
+// mispFeedOrigins bounds the origins whose feeds are kept.
+const mispFeedOrigins = 8
 
 var mispEventPath = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$`)
 
@@ -82,10 +92,15 @@ func (c *mispFeedCache) get(r *http.Request, svc *Server, base string) (*stix.MI
 	if err != nil {
 		return nil, 0, err
 	}
+	n, err := v.RecordCount()
+	if err != nil {
+		return nil, 0, internal(err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.feed != nil && c.height == v.Version() && c.base == base {
-		return c.feed, c.height, nil
+	if f := c.feeds[base]; f != nil && f.records >= n {
+		// The same records (a view that is not newer never replaces it).
+		return f.feed, f.height, nil
 	}
 	in, err := mispFeedInput(r, svc, v, base)
 	if err != nil {
@@ -95,8 +110,11 @@ func (c *mispFeedCache) get(r *http.Request, svc *Server, base string) (*stix.MI
 	if err != nil {
 		return nil, 0, internal(err)
 	}
-	c.feed, c.height, c.base = feed, v.Version(), base
-	return feed, c.height, nil
+	if c.feeds == nil || len(c.feeds) >= mispFeedOrigins && c.feeds[base] == nil {
+		c.feeds = map[string]*cachedFeed{}
+	}
+	c.feeds[base] = &cachedFeed{records: n, height: v.Version(), feed: feed}
+	return feed, v.Version(), nil
 }
 
 // mispFeedInput reads the records of the kinds the MISP mapping reads,
@@ -127,8 +145,10 @@ func mispFeedInput(r *http.Request, svc *Server, v *store.View, base string) (st
 		return stix.Input{}, internal(err)
 	}
 	in := stix.Input{Members: ms, Records: recs, BaseURL: base}
-	if g, err := svc.chain.Genesis(r.Context()); err == nil && g.Genesis != nil {
-		in.ChainID, in.GenesisTime = g.Genesis.ChainID, g.Genesis.GenesisTime
+	g, err := svc.chain.Genesis(r.Context())
+	if err != nil || g.Genesis == nil {
+		return stix.Input{}, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("the genesis is not readable: %v", err))
 	}
+	in.ChainID, in.GenesisTime = g.Genesis.ChainID, g.Genesis.GenesisTime
 	return in, nil
 }

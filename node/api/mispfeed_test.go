@@ -158,6 +158,37 @@ func TestMISPFeed(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(wantHashes, "\n") {
 		t.Errorf("hashes.csv:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantHashes, "\n"))
 	}
+	// A retracted attribution rides in no event: the feed made after its
+	// retraction has no threat-actor attribute left.
+	countActors := func() int {
+		_, mz := fetch(t, srv.URL+"/misp/manifest.json")
+		var man map[string]any
+		json.Unmarshal(mz, &man)
+		n := 0
+		for id := range man {
+			_, ez := fetch(t, srv.URL+"/misp/"+id+".json")
+			n += strings.Count(string(ez), `"type": "threat-actor"`)
+		}
+		return n
+	}
+	if countActors() == 0 {
+		t.Fatal("the scenario's attribution rides in no event")
+	}
+	_, az := fetch(t, srv.URL+"/v1/records?kind=attribution")
+	var atts struct {
+		Records []struct{ ID, Author string } `json:"records"`
+	}
+	if err := json.Unmarshal(az, &atts); err != nil || len(atts.Records) == 0 {
+		t.Fatalf("attributions: %v %s", err, az)
+	}
+	for _, a := range atts.Records {
+		l.extend(fixture.Step{Author: a.Author, Build: func([]string) *pb.Record {
+			return &pb.Record{SchemaVersion: 1, Body: &pb.Record_Retraction{Retraction: &pb.Retraction{TargetId: a.ID, Reason: "Withdrawn."}}}
+		}})
+	}
+	if n := countActors(); n != 0 {
+		t.Errorf("%d threat-actor attributes after the attributions' retraction", n)
+	}
 	for _, p := range []string{"/misp/nothing.json", "/misp/00000000-0000-0000-0000-000000000000.json"} {
 		if res, _ := fetch(t, srv.URL+p); res.StatusCode != 404 {
 			t.Errorf("%s: %d", p, res.StatusCode)

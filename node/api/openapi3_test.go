@@ -386,7 +386,7 @@ func TestOpenAPI3DescribesAnswers(t *testing.T) {
 	get("/taxii2/api/collections/{id}/manifest/", "/taxii2/api/collections/"+id+"/manifest/?limit=3&next="+
 		url.QueryEscape(fmt.Sprint(field(page, "next"))), "", 200)
 	get("/taxii2/api/collections/{id}/", "/taxii2/api/collections/no-such-collection/", "", 404)
-	get("/taxii2/api/collections/{id}/objects/", "/taxii2/api/collections/"+id+"/objects/?match[colour]=red", "", 400)
+	get("/taxii2/api/collections/{id}/objects/", "/taxii2/api/collections/"+id+"/objects/?colour=red", "", 400)
 	get("/taxii2/api/collections/", "/taxii2/api/collections/", "text/html", 406)
 
 	manifest := get("/misp/manifest.json", "/misp/manifest.json", "", 200)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -17,9 +18,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/normledger/normledger/interop/stix"
+	"github.com/normledger/normledger/ledger"
 	"github.com/normledger/normledger/ledger/store"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -144,7 +147,7 @@ func decodeStreamKey(s string) (streamKey, error) {
 	k.seq, e3 = strconv.ParseUint(f[2], 10, 64)
 	k.k, e4 = strconv.Atoi(f[3])
 	k.class, k.id = uint8(c), f[4]
-	if errors.Join(e1, e2, e3, e4) != nil || k.class > 1 || k.k < 0 {
+	if errors.Join(e1, e2, e3, e4) != nil || k.class > 1 || k.k < 0 || k.class == 0 && k.seq < 1 {
 		return streamKey{}, errors.New("next is not a token this server issued")
 	}
 	return k, nil
@@ -155,6 +158,8 @@ type streamEntry struct {
 	key   streamKey
 	added time.Time
 	obj   stix.StreamObject
+	// retraction: made by a retraction (a revoked or restored version).
+	retraction bool
 }
 
 func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
@@ -175,10 +180,37 @@ type taxii struct {
 	// of it, ascending; built up to indexed records as requests need it.
 	versions map[string][]uint64
 	indexed  uint64
+	cache    map[uint64]cachedEntries
 }
 
 func newTaxii(svc *Server) *taxii {
-	return &taxii{svc: svc, versions: map[string][]uint64{}}
+	return &taxii{svc: svc, versions: map[string][]uint64{}, cache: map[uint64]cachedEntries{}}
+}
+
+// taxiiCacheRecords bounds the records whose entries are kept.
+const taxiiCacheRecords = 50000
+
+// cachedEntries are a record's entries (computed with taxiiBase), kept:
+// they depend only on records before it, which never change.
+type cachedEntries struct {
+	es []streamEntry
+	at time.Time
+}
+
+func (t *taxii) cached(seq uint64) (cachedEntries, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.cache[seq]
+	return c, ok
+}
+
+func (t *taxii) keep(seq uint64, c cachedEntries) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.cache) >= taxiiCacheRecords {
+		clear(t.cache) // simple and bounded: the next requests fill it again
+	}
+	t.cache[seq] = c
 }
 
 // taxiiError writes a TAXII error message (section 3.6.1).
@@ -348,7 +380,10 @@ func (m *taxiiMatch) wantsVersion(v string, first, last bool) bool {
 				return true
 			}
 		default:
-			if x == v {
+			// A timestamp: the same instant, however many digits.
+			a, err1 := time.Parse(time.RFC3339Nano, x)
+			b, err2 := time.Parse(time.RFC3339Nano, v)
+			if err1 == nil && err2 == nil && a.Equal(b) {
 				return true
 			}
 		}
@@ -367,7 +402,11 @@ func (m *taxiiMatch) matches(o stix.StreamObject) bool {
 func parseMatch(q url.Values, allowed ...string) (*taxiiMatch, error) {
 	m := &taxiiMatch{limit: taxiiDefaultLimit, version: []string{"last"}}
 	for name := range q {
-		if !slices.Contains(allowed, name) {
+		// A match[...] filter this server does not know is ignored (a
+		// client may send filters of a later TAXII); any other unknown
+		// parameter is a mistake worth naming.
+		if !slices.Contains(allowed, name) && !(strings.HasPrefix(name, "match[") && strings.HasSuffix(name, "]") &&
+			!slices.Contains([]string{"match[id]", "match[type]", "match[version]", "match[spec_version]"}, name)) {
 			return nil, fmt.Errorf("unknown parameter %q (this endpoint takes %s)", name, strings.Join(allowed, ", "))
 		}
 	}
@@ -425,9 +464,21 @@ func parseMatch(q url.Values, allowed ...string) (*taxiiMatch, error) {
 type taxiiSource struct {
 	t     *taxii
 	v     *store.View
-	in    stix.Input
+	in    stix.Input // BaseURL: taxiiBase, replaced in answers (raw)
+	base  string     // scheme://host as the client reached the node
 	count uint64
 	refs  []streamEntry // sorted by key
+}
+
+// taxiiBase stands for the node's address in the objects computed (and
+// cached) for every client; raw writes the client's in its place.
+const taxiiBase = "https://node.normledger.invalid"
+
+// raw is an object as written to the client: its links name the node as
+// the client reached it.
+func (s *taxiiSource) raw(o json.RawMessage) json.RawMessage {
+	base, _ := json.Marshal(s.base)
+	return bytes.ReplaceAll(o, []byte(taxiiBase), base[1:len(base)-1])
 }
 
 func (t *taxii) source(r *http.Request, base string) (*taxiiSource, error) {
@@ -443,22 +494,37 @@ func (t *taxii) source(r *http.Request, base string) (*taxiiSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := stix.Input{Members: ms, BaseURL: base}
-	if g, err := t.svc.chain.Genesis(r.Context()); err == nil && g.Genesis != nil {
-		in.ChainID, in.GenesisTime = g.Genesis.ChainID, g.Genesis.GenesisTime
+	in := stix.Input{Members: ms, BaseURL: taxiiBase}
+	// The chain id names the collections and the genesis time dates the
+	// reference objects: without them every answer would differ from
+	// other nodes'.
+	g, err := t.svc.chain.Genesis(r.Context())
+	if err != nil || g.Genesis == nil {
+		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("the genesis is not readable: %v", err))
 	}
-	src := &taxiiSource{t: t, v: v, in: in, count: n}
+	in.ChainID, in.GenesisTime = g.Genesis.ChainID, g.Genesis.GenesisTime
+	src := &taxiiSource{t: t, v: v, in: in, base: base, count: n}
 	objs, err := stix.ReferenceObjects(in)
 	if err != nil {
 		return nil, err
 	}
+	// A member's identity was added when it last changed (exactly: the
+	// identity's modified is in milliseconds).
+	changed := map[string]time.Time{}
+	for _, m := range ms {
+		for _, h := range m.History {
+			if h.Time != nil && h.Time.AsTime().After(changed[stix.MemberIdentity(m.Id)]) {
+				changed[stix.MemberIdentity(m.Id)] = h.Time.AsTime()
+			}
+		}
+	}
 	for _, o := range objs {
 		added := in.GenesisTime
-		if o.Type == "identity" && o.ID != stix.LedgerIdentity {
-			// A member's identity was added when it last changed.
-			if m, err := time.Parse(time.RFC3339Nano, o.Version); err == nil && m.After(added) {
-				added = m
-			}
+		if t, ok := changed[o.ID]; ok && t.After(added) {
+			added = t
+		} else if v, err := time.Parse(time.RFC3339Nano, o.Version); err == nil && o.Type != "identity" && o.Type != "marking-definition" && v.After(added) {
+			// The extension definition: a new version after an upgrade.
+			added = v
 		}
 		src.refs = append(src.refs, streamEntry{key: streamKey{t: micros(added), class: 1, id: o.ID}, added: added, obj: o})
 	}
@@ -474,6 +540,18 @@ func (s *taxiiSource) recordEntries(seq uint64) ([]streamEntry, error) {
 
 // recordEntriesAt is recordEntries with the record's block time.
 func (s *taxiiSource) recordEntriesAt(seq uint64) ([]streamEntry, time.Time, error) {
+	if c, ok := s.t.cached(seq); ok {
+		return c.es, c.at, nil
+	}
+	es, at, err := s.computeEntries(seq)
+	if err == nil {
+		s.t.keep(seq, cachedEntries{es, at})
+	}
+	return es, at, err
+}
+
+// computeEntries is recordEntriesAt without the cache.
+func (s *taxiiSource) computeEntries(seq uint64) ([]streamEntry, time.Time, error) {
 	r, err := s.v.RecordBySeq(seq)
 	if err != nil || r == nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: %v", seq, err)
@@ -517,28 +595,34 @@ func (s *taxiiSource) recordEntriesAt(seq uint64) ([]streamEntry, time.Time, err
 	if err := load(ids, 0); err != nil {
 		return nil, added, err
 	}
-	var family []*pb.StoredRecord
-	if r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION {
-		// The records before it that add versions of its target's object.
+	// The earlier versions of the object this record makes a version of
+	// (for a retraction: its target's).
+	famRec := r
+	if target, err := stix.RetractionTarget(r); err != nil {
+		return nil, added, err
+	} else if target != "" {
+		famRec = nil
 		for _, c := range ctx {
-			famID, err := stix.VersionedObjectID(c)
-			if err != nil {
-				return nil, added, err
+			if c.Id == target {
+				famRec = c
 			}
-			if famID == "" {
+		}
+	}
+	var family []*pb.StoredRecord
+	if famRec != nil {
+		famID, err := stix.VersionedObjectID(famRec)
+		if err != nil {
+			return nil, added, err
+		}
+		for _, p := range s.positions(famID) {
+			if p >= seq {
 				continue
 			}
-			for _, p := range s.positions(famID) {
-				if p >= seq {
-					continue
-				}
-				f, err := s.v.RecordBySeq(p)
-				if err != nil || f == nil {
-					return nil, added, fmt.Errorf("record %d: %v", p, err)
-				}
-				family = append(family, f)
+			f, err := s.v.RecordBySeq(p)
+			if err != nil || f == nil {
+				return nil, added, fmt.Errorf("record %d: %v", p, err)
 			}
-			break
+			family = append(family, f)
 		}
 	}
 	objs, err := stix.RecordObjects(s.in, r, ctx, family)
@@ -547,7 +631,8 @@ func (s *taxiiSource) recordEntriesAt(seq uint64) ([]streamEntry, time.Time, err
 	}
 	out := make([]streamEntry, len(objs))
 	for k, o := range objs {
-		out[k] = streamEntry{key: streamKey{t: micros(added), seq: seq, k: k}, added: added, obj: o}
+		out[k] = streamEntry{key: streamKey{t: micros(added), seq: seq, k: k}, added: added, obj: o,
+			retraction: r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION}
 	}
 	return out, added, nil
 }
@@ -592,16 +677,20 @@ func (s *taxiiSource) positions(id string) []uint64 {
 	return out
 }
 
-// firstLast says whether entry e is its object's first and last version.
-func (s *taxiiSource) firstLast(e streamEntry) (first, last bool) {
+// firstLast says whether entry e is the first and the last version of its
+// object that collection c holds.
+func (s *taxiiSource) firstLast(c *taxiiCollection, e streamEntry) (first, last bool, err error) {
 	if e.key.class == 1 {
-		return true, true // a reference object: only its current version is served
+		return true, true, nil // a reference object: only its current version is served
 	}
-	ps := s.positions(e.obj.ID)
-	if len(ps) == 0 {
-		return true, true
+	if ps := s.positions(e.obj.ID); len(ps) <= 1 {
+		return true, true, nil
 	}
-	return ps[0] == e.key.seq, ps[len(ps)-1] == e.key.seq
+	vs, err := s.versionsOf(c, e.obj.ID)
+	if err != nil || len(vs) == 0 {
+		return true, true, err
+	}
+	return vs[0].key == e.key, vs[len(vs)-1].key == e.key, nil
 }
 
 // firstAfter is the first log position whose block time, to the
@@ -639,11 +728,21 @@ func (s *taxiiSource) page(c *taxiiCollection, m *taxiiMatch) (out []streamEntry
 	if m.hasAfter {
 		refs = slices.DeleteFunc(slices.Clone(refs), func(e streamEntry) bool { return !after.less(e.key) })
 	}
+	var kerr error
 	keep := func(e streamEntry) bool {
-		if !s.holds(c, e) || !m.matches(e.obj) {
+		if !m.matches(e.obj) {
 			return false
 		}
-		first, lastV := s.firstLast(e)
+		held, err := s.holds(c, e)
+		if err != nil || !held {
+			kerr = errors.Join(kerr, err)
+			return false
+		}
+		first, lastV, err := s.firstLast(c, e)
+		if err != nil {
+			kerr = errors.Join(kerr, err)
+			return false
+		}
 		return m.wantsVersion(e.obj.Version, first, lastV)
 	}
 	// take adds e if it is kept; false when the page is full (e then
@@ -664,7 +763,7 @@ func (s *taxiiSource) page(c *taxiiCollection, m *taxiiMatch) (out []streamEntry
 	scanned := 0
 	for seq := start; seq <= s.count; seq++ {
 		if scanned == taxiiMaxScan {
-			return out, true, last, nil
+			return out, true, last, kerr
 		}
 		scanned++
 		es, at, err := s.recordEntriesAt(seq)
@@ -674,7 +773,7 @@ func (s *taxiiSource) page(c *taxiiCollection, m *taxiiMatch) (out []streamEntry
 		// The reference objects added before this record's time.
 		for rk := (streamKey{t: micros(at), seq: seq}); len(refs) > 0 && refs[0].key.less(rk); refs = refs[1:] {
 			if !take(refs[0]) {
-				return out, true, last, nil
+				return out, true, last, kerr
 			}
 		}
 		if len(es) == 0 {
@@ -689,22 +788,46 @@ func (s *taxiiSource) page(c *taxiiCollection, m *taxiiMatch) (out []streamEntry
 				continue
 			}
 			if !take(e) {
-				return out, true, last, nil
+				return out, true, last, kerr
 			}
 		}
 	}
 	for _, e := range refs {
 		if !take(e) {
-			return out, true, last, nil
+			return out, true, last, kerr
 		}
 	}
-	return out, false, last, nil
+	return out, false, last, kerr
 }
 
 // holds says collection c holds entry e: every collection holds the
 // reference objects (what its objects refer to).
-func (s *taxiiSource) holds(c *taxiiCollection, e streamEntry) bool {
-	return e.key.class == 1 || c.holds(e.obj.Marking)
+// A retraction's version (a revocation, or the version that stands again
+// after a retracted amendment) also goes to every collection that held
+// an earlier version of the object: its subscribers must learn of it,
+// whatever the marking of the content that stands.
+func (s *taxiiSource) holds(c *taxiiCollection, e streamEntry) (bool, error) {
+	if e.key.class == 1 || c.holds(e.obj.Marking) {
+		return true, nil
+	}
+	if !e.retraction {
+		return false, nil
+	}
+	for _, p := range s.positions(e.obj.ID) {
+		if p >= e.key.seq {
+			break
+		}
+		es, err := s.recordEntries(p)
+		if err != nil {
+			return false, err
+		}
+		for _, x := range es {
+			if x.obj.ID == e.obj.ID && c.holds(x.obj.Marking) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // dateHeaders sets X-TAXII-Date-Added-First and -Last of a page.
@@ -764,7 +887,7 @@ func (t *taxii) objects(w http.ResponseWriter, r *http.Request, base string, man
 	} else {
 		objs := make([]json.RawMessage, 0, len(es))
 		for _, e := range es {
-			objs = append(objs, e.obj.Raw)
+			objs = append(objs, src.raw(e.obj.Raw))
 		}
 		if len(objs) > 0 {
 			out["objects"] = objs
@@ -788,7 +911,12 @@ func (s *taxiiSource) versionsOf(c *taxiiCollection, id string) ([]streamEntry, 
 			return nil, err
 		}
 		for _, e := range es {
-			if e.obj.ID == id && c.holds(e.obj.Marking) {
+			if e.obj.ID != id {
+				continue
+			}
+			if ok, err := s.holds(c, e); err != nil {
+				return nil, err
+			} else if ok {
 				out = append(out, e)
 			}
 		}
@@ -799,34 +927,34 @@ func (s *taxiiSource) versionsOf(c *taxiiCollection, id string) ([]streamEntry, 
 // objectRequest reads an object or versions request (the query names
 // allowed) and the versions of its object the collection holds; ok false
 // when it has answered.
-func (t *taxii) objectRequest(w http.ResponseWriter, r *http.Request, base string, allowed ...string) (*taxiiMatch, []streamEntry, bool) {
+func (t *taxii) objectRequest(w http.ResponseWriter, r *http.Request, base string, allowed ...string) (*taxiiMatch, *taxiiSource, []streamEntry, bool) {
 	c, ok := t.findCollection(w, r)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	m, err := parseMatch(r.URL.Query(), allowed...)
 	if err != nil {
 		taxiiError(w, http.StatusBadRequest, "Bad request", err.Error())
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	src := t.sourceOrError(w, r, base)
 	if src == nil {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	vs, err := src.versionsOf(c, r.PathValue("object"))
 	if err != nil {
 		taxiiError(w, http.StatusInternalServerError, "Internal error", err.Error())
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if len(vs) == 0 {
 		taxiiError(w, http.StatusNotFound, "Unknown object", fmt.Sprintf("collection %s holds no object %s", c.alias, r.PathValue("object")))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return m, vs, true
+	return m, src, vs, true
 }
 
 func (t *taxii) object(w http.ResponseWriter, r *http.Request, base string) {
-	m, vs, ok := t.objectRequest(w, r, base, "added_after", "limit", "next", "match[version]", "match[spec_version]")
+	m, src, vs, ok := t.objectRequest(w, r, base, "added_after", "limit", "next", "match[version]", "match[spec_version]")
 	if !ok {
 		return
 	}
@@ -854,7 +982,7 @@ func (t *taxii) object(w http.ResponseWriter, r *http.Request, base string) {
 	}
 	objs := make([]json.RawMessage, 0, len(es))
 	for _, e := range es {
-		objs = append(objs, e.obj.Raw)
+		objs = append(objs, src.raw(e.obj.Raw))
 	}
 	if len(objs) > 0 {
 		out["objects"] = objs
@@ -863,7 +991,7 @@ func (t *taxii) object(w http.ResponseWriter, r *http.Request, base string) {
 }
 
 func (t *taxii) objectVersions(w http.ResponseWriter, r *http.Request, base string) {
-	m, vs, ok := t.objectRequest(w, r, base, "added_after", "limit", "next", "match[spec_version]")
+	m, _, vs, ok := t.objectRequest(w, r, base, "added_after", "limit", "next", "match[spec_version]")
 	if !ok {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/normledger/normledger/ledger/fixture"
 	pb "github.com/normledger/normledger/proto/gen/normledger/v1"
 )
@@ -146,13 +148,63 @@ func retractAmendment() fixture.Step {
 	}}
 }
 
+// incidentStep is a new incident disclosure by xcc (summary makes it
+// unique), TLP tlp.
+func incidentStep(summary string, tlp pb.Tlp) fixture.Step {
+	return fixture.Step{Author: "xcc", Build: func([]string) *pb.Record {
+		return &pb.Record{SchemaVersion: 1, Tlp: tlp, Body: &pb.Record_IncidentDisclosure{IncidentDisclosure: &pb.IncidentDisclosure{
+			IncidentRef: "XCC-" + summary[:4], Stage: pb.DisclosureStage_DISCLOSURE_STAGE_NOTIFICATION,
+			Role: pb.IncidentRole_INCIDENT_ROLE_VICTIM, Sectors: []pb.Sector{pb.Sector_SECTOR_WATER},
+			AffectedStates: []string{"xcc"}, DetectedAt: timestamppb.New(testT0.Add(-2 * time.Hour)),
+			AwareAt: timestamppb.New(testT0.Add(-time.Hour)), Impacts: []string{"Pumping stations on manual control"},
+			Severity: pb.Severity_SEVERITY_MEDIUM, Summary: summary,
+		}}}
+	}}
+}
+
+// amendStep amends the record at index i (an incident by xcc) with a new
+// summary, TLP tlp.
+func amendStep(i int, summary string, tlp pb.Tlp) fixture.Step {
+	return fixture.Step{Author: "xcc", Build: func(ids []string) *pb.Record {
+		repl := incidentStep(summary, pb.Tlp_TLP_UNSPECIFIED).Build(ids)
+		return &pb.Record{SchemaVersion: 1, Tlp: tlp, Body: &pb.Record_Amendment{Amendment: &pb.Amendment{
+			TargetId: ids[i], Reason: "Update.", Replacement: repl}}}
+	}}
+}
+
+// retractStep retracts the record at index i, by author.
+func retractStep(author string, i int) fixture.Step {
+	return fixture.Step{Author: author, Build: func(ids []string) *pb.Record {
+		return &pb.Record{SchemaVersion: 1, Body: &pb.Record_Retraction{Retraction: &pb.Retraction{TargetId: ids[i], Reason: "Withdrawn."}}}
+	}}
+}
+
 // TestTAXIIMatchesExport: every object version of the whole export (the
 // bundle a consumer gets from /v1/stix/bundle) is in the TAXII stream,
-// byte for byte, and the stream's last versions are the bundle's: the
-// stream computes each record's versions alone, the bundle all at once.
+// byte for byte; the stream holds each (id, version) once; and an
+// object's last version in the stream is its last in the bundle: the
+// stream computes each record's versions with the object's earlier
+// versions, the bundle all at once. With the versions of one object in
+// one block (a record and its retraction, two amendments, an amendment
+// and the original's retraction) and amendments that raise the TLP.
 func TestTAXIIMatchesExport(t *testing.T) {
 	l := newTestLedger(t)
 	l.extend(retractChallenge(), retractAmendment())
+	n := len(l.ids)
+	// n: an incident and its retraction, in one block.
+	l.together(incidentStep("Alpha: filed and withdrawn at once", pb.Tlp_TLP_GREEN), retractStep("xcc", n))
+	// n+2: an incident; n+3, n+4: two amendments in one block (the second
+	// raises the TLP to AMBER).
+	l.extend(incidentStep("Bravo: pumping stations", pb.Tlp_TLP_GREEN))
+	l.together(amendStep(n+2, "Bravo: contained", pb.Tlp_TLP_GREEN), amendStep(n+2, "Charlie: remediated", pb.Tlp_TLP_AMBER))
+	// n+5: an incident; n+6 an amendment and n+7 the original's
+	// retraction, in one block.
+	l.extend(incidentStep("Delta: a false alarm", pb.Tlp_TLP_GREEN))
+	l.together(amendStep(n+5, "Delta: confirmed false alarm", pb.Tlp_TLP_GREEN), retractStep("xcc", n+5))
+	// n+8: an incident, n+9 an amendment raising it to AMBER, n+10 the
+	// amendment's retraction: the original stands again.
+	l.extend(incidentStep("Echo: telemetry loss", pb.Tlp_TLP_GREEN), amendStep(n+8, "Echo: telemetry restored", pb.Tlp_TLP_AMBER),
+		retractStep("xcc", n+9))
 	srv := restServer(t, Config{}, l.server(&fakeChain{}))
 	_, bz := fetch(t, srv.URL+"/v1/stix/bundle")
 	var bundle struct {
@@ -171,11 +223,16 @@ func TestTAXIIMatchesExport(t *testing.T) {
 			v, _ = m["created"].(string)
 		}
 		raw, _ := json.Marshal(m)
-		stream[objVersion{m["id"].(string), v}] = string(raw)
+		k := objVersion{m["id"].(string), v}
+		if prev, ok := stream[k]; ok {
+			t.Errorf("%v twice in the stream:\n%s\n%s", k, prev, raw)
+		}
+		stream[k] = string(raw)
 		if v > last[m["id"].(string)] {
 			last[m["id"].(string)] = v
 		}
 	}
+	bundleLast := map[string]string{}
 	restored := false
 	for _, raw := range bundle.Objects {
 		var m map[string]any
@@ -186,6 +243,9 @@ func TestTAXIIMatchesExport(t *testing.T) {
 			continue
 		}
 		v, _ := m["modified"].(string)
+		if v > bundleLast[m["id"].(string)] {
+			bundleLast[m["id"].(string)] = v
+		}
 		canon, _ := json.Marshal(m)
 		got, ok := stream[objVersion{m["id"].(string), v}]
 		if !ok {
@@ -206,6 +266,78 @@ func TestTAXIIMatchesExport(t *testing.T) {
 	}
 	if !restored {
 		t.Error("the retracted amendment's incident: no later version with the original's record")
+	}
+	for id, v := range bundleLast {
+		if last[id] != v {
+			t.Errorf("%s: last version %s in the stream, %s in the bundle", id, last[id], v)
+		}
+	}
+	// The default (last) versions: one per object, the bundle's last.
+	_, env = taxiiGet(t, srv.URL, "/taxii2/api/collections/all/objects/?limit=1000", "")
+	seen := map[string]bool{}
+	byName := map[string]map[string]any{}
+	for _, o := range env["objects"].([]any) {
+		m := o.(map[string]any)
+		id := m["id"].(string)
+		if seen[id] {
+			t.Errorf("%s: two last versions", id)
+		}
+		seen[id] = true
+		if v, ok := bundleLast[id]; ok && m["modified"] != v {
+			t.Errorf("%s: last %v, bundle's last %s", id, m["modified"], v)
+		}
+		if m["type"] == "incident" {
+			byName[strings.SplitN(m["description"].(string), ":", 2)[0]] = m
+		}
+	}
+	for name, want := range map[string]struct {
+		desc    string
+		revoked bool
+	}{
+		"Alpha": {"Alpha: filed and withdrawn at once", true}, "Charlie": {"Charlie: remediated", false},
+		"Delta": {"Delta: a false alarm", true}, "Echo": {"Echo: telemetry loss", false},
+	} {
+		m := byName[name]
+		if m == nil {
+			t.Errorf("no last version of %s among %v", name, byName)
+			continue
+		}
+		if rv, _ := m["revoked"].(bool); m["description"] != want.desc || rv != want.revoked {
+			t.Errorf("%s's last version: %q revoked %v, want %q revoked %v", name, m["description"], rv, want.desc, want.revoked)
+		}
+	}
+	// Each collection's last version of an object is the newest it holds;
+	// a retraction's version reaches every collection that held a version
+	// (Echo's restored original, after an amendment raised it to AMBER,
+	// is the last in both); Bravo, raised to AMBER by its second
+	// amendment, stands in TLP:GREEN at its last GREEN version.
+	echo := byName["Echo"]["id"].(string)
+	for _, col := range []string{"tlp-green", "tlp-amber"} {
+		_, all := taxiiGet(t, srv.URL, "/taxii2/api/collections/"+col+"/objects/?limit=1000&match[type]=incident&match[version]=all", "")
+		newest := map[string]string{}
+		for _, o := range all["objects"].([]any) {
+			m := o.(map[string]any)
+			if v := m["modified"].(string); v > newest[m["id"].(string)] {
+				newest[m["id"].(string)] = v
+			}
+		}
+		_, env := taxiiGet(t, srv.URL, "/taxii2/api/collections/"+col+"/objects/?limit=1000&match[type]=incident", "")
+		lastOf := map[string]string{}
+		for _, o := range env["objects"].([]any) {
+			m := o.(map[string]any)
+			if lastOf[m["id"].(string)] != "" {
+				t.Errorf("%s: two last versions of %s", col, m["id"])
+			}
+			lastOf[m["id"].(string)] = m["modified"].(string)
+		}
+		for id, v := range newest {
+			if lastOf[id] != v {
+				t.Errorf("%s: %s's last version %s, the newest it holds %s", col, id, lastOf[id], v)
+			}
+		}
+		if lastOf[echo] != bundleLast[echo] {
+			t.Errorf("%s: Echo's last version %s, the restored original is %s", col, lastOf[echo], bundleLast[echo])
+		}
 	}
 }
 
@@ -305,6 +437,14 @@ func TestTAXII(t *testing.T) {
 		t.Fatalf("first version %v, want %v", fo, got[0])
 	}
 
+	// A version named in another precision is the same instant; a match
+	// filter this server does not know is ignored.
+	short := strings.Replace(got[0].(string), ".000Z", "Z", 1)
+	res, byTime := taxiiGet(t, srv.URL, "/taxii2/api/collections/"+ids["all"]+"/objects/"+multi+"/?match[version]="+short+"&match[relationship_type]=x", "")
+	if bo, _ := byTime["objects"].([]any); res.StatusCode != 200 || len(bo) != 1 || bo[0].(map[string]any)["modified"] != got[0] {
+		t.Fatalf("match[version]=%s: %d %v", short, res.StatusCode, byTime)
+	}
+
 	// Every record's object links to the signed record and its proof.
 	res, env := taxiiGet(t, srv.URL, "/taxii2/api/collections/"+ids["all"]+"/objects/?match[type]=incident,note,report,opinion,relationship,grouping,threat-actor&limit=1000", "")
 	if res.StatusCode != 200 {
@@ -378,7 +518,9 @@ func TestTAXII(t *testing.T) {
 		{"/taxii2/api/collections/" + ids["all"] + "/objects/?limit=0", "", 400},
 		{"/taxii2/api/collections/" + ids["all"] + "/objects/?next=garbage", "", 400},
 		{"/taxii2/api/collections/" + ids["all"] + "/objects/?added_after=yesterday", "", 400},
-		{"/taxii2/api/collections/" + ids["all"] + "/objects/?match[colour]=red", "", 400},
+		{"/taxii2/api/collections/" + ids["all"] + "/objects/?colour=red", "", 400},
+		{"/taxii2/api/collections/" + ids["all"] + "/objects/?next=" + streamKey{t: 1}.encode(), "", 400},
+		{"/taxii2/api/collections/" + ids["all"] + "/manifest/?match[id]=x&match[version]=yesterday", "", 400},
 		{"/taxii2/api/collections/" + ids["all"] + "/objects/incident--00000000-0000-4000-8000-000000000000/", "", 404},
 		{"/taxii2/api/nowhere/", "", 404},
 	} {

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -129,6 +130,9 @@ class Verifier:
             if payload is not None and payload.get("verified") is False:
                 # A zero exit that says otherwise: never report it as verified.
                 raise NotVerifiedError(_reason(payload, p.stdout, p.stderr), **common)
+            if payload is None or payload.get("verified") is not True:
+                # A zero exit without its JSON report is not a verification.
+                raise VerifyCommandError("normledger verify exited 0 without a JSON report saying verified", **common)
             return VerifyResult(verified=True, absent=bool(payload and payload.get("absent")), result=result,
                                 stdout=p.stdout, stderr=p.stderr)
         if p.returncode == EXIT_NOT_FOUND and payload is not None and payload.get("absent"):
@@ -171,6 +175,9 @@ class Verifier:
         """
         if isinstance(witnesses, str):
             witnesses = [witnesses]
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", record_id or ""):
+            # Never a flag in disguise: a record id is 64 hex digits.
+            raise ValueError(f"{record_id!r} is not a record id (64 hex digits)")
         args = ["record", record_id]
         for w in witnesses:
             args += ["--witness", w]
@@ -191,7 +198,10 @@ class Verifier:
         bundle (``query record --bundle`` or ``bundle_out=`` above), no
         network. Without a trust root the command only checks the bundle's
         internal consistency (and says so on stderr)."""
-        args = ["bundle", os.fspath(path)] + self._trust(genesis, trust_height, trust_hash, None)
+        path = os.fspath(path)
+        if path.startswith("-"):
+            path = os.path.join(".", path)  # a file, never a flag
+        args = ["bundle", path] + self._trust(genesis, trust_height, trust_hash, None)
         if witness_policy:
             args += ["--witness-policy", os.fspath(witness_policy)]
         return self.run(*args)

@@ -42,23 +42,26 @@ def fake(tmp_path):
     return make
 
 
+RID = "ab" * 32  # a record id: 64 hex digits
+
+
 def out(**kw):
     return json.dumps(kw, indent=2) + "\n"
 
 
 def test_verified(fake):
-    v = fake(0, out(verified=True, result={"record_id": "ab", "height": 7, "log_size": 3}))
-    r = v.record("ab", witnesses=["http://w1", "http://w2"], genesis="/g.json", bundle_out="/b.json")
+    v = fake(0, out(verified=True, result={"record_id": RID, "height": 7, "log_size": 3}))
+    r = v.record(RID, witnesses=["http://w1", "http://w2"], genesis="/g.json", bundle_out="/b.json")
     assert r.verified and not r.absent and r.result["height"] == 7
-    assert v.argv() == ["verify", "record", "ab", "--witness", "http://w1", "--witness", "http://w2",
+    assert v.argv() == ["verify", "record", RID, "--witness", "http://w1", "--witness", "http://w2",
                         "--genesis", "/g.json", "--bundle-out", "/b.json",
                         "--node", "http://127.0.0.1:1", "-o", "json", "--home", v.home]
 
 
 def test_trust_flags(fake):
     v = fake(0, out(verified=True, result={}))
-    v.record("ab", witnesses="http://w", trust_height=5, trust_hash="AB", trust_period="24h", trust_store="/ts")
-    assert v.argv()[:12] == ["verify", "record", "ab", "--witness", "http://w", "--trust-height", "5",
+    v.record(RID, witnesses="http://w", trust_height=5, trust_hash="AB", trust_period="24h", trust_store="/ts")
+    assert v.argv()[:12] == ["verify", "record", RID, "--witness", "http://w", "--trust-height", "5",
                              "--trust-hash", "AB", "--trust-period", "24h", "--trust-store"]
     v.bundle("/b.json", genesis="/g.json")
     assert v.argv()[:4] == ["verify", "bundle", "/b.json", "--genesis"]
@@ -67,7 +70,7 @@ def test_trust_flags(fake):
 def test_not_verified(fake):
     v = fake(4, out(verified=False, error="verification failed: log entry 0 is not in the log"), "Error: verification failed\n")
     with pytest.raises(NotVerifiedError) as ei:
-        v.record("ab", witnesses=["http://w"])
+        v.record(RID, witnesses=["http://w"])
     e = ei.value
     assert isinstance(e, VerifyError) and e.exit_code == 4
     assert "log entry 0 is not in the log" in str(e) and e.reason.startswith("verification failed")
@@ -75,7 +78,7 @@ def test_not_verified(fake):
 
 def test_zero_exit_that_says_unverified_is_not_trusted(fake):
     with pytest.raises(NotVerifiedError):
-        fake(0, out(verified=False, error="odd")).record("ab", witnesses=["http://w"])
+        fake(0, out(verified=False, error="odd")).record(RID, witnesses=["http://w"])
 
 
 def test_absent(fake):
@@ -89,13 +92,13 @@ def test_absent(fake):
 
 def test_command_errors(fake):
     with pytest.raises(VerifyCommandError) as ei:
-        fake(1, "", "Error: light client: no witnesses connected. please reset light client\n").record("ab")
+        fake(1, "", "Error: light client: no witnesses connected. please reset light client\n").record(RID)
     assert ei.value.exit_code == 1 and ei.value.reason == "light client: no witnesses connected. please reset light client"
     # Exit 3 without an absence in the output is not a verdict.
     with pytest.raises(VerifyCommandError):
-        fake(3, "", "Error: something\n").record("ab")
+        fake(3, "", "Error: something\n").record(RID)
     with pytest.raises(VerifyCommandError) as ei:
-        fake(0, "", "", fake_sleep=5, timeout=0.5).record("ab")
+        fake(0, "", "", fake_sleep=5, timeout=0.5).record(RID)
     assert "did not finish" in str(ei.value)
 
 
@@ -112,3 +115,18 @@ def test_binary_lookup(tmp_path, monkeypatch):
     assert find_binary() == str(b)
     monkeypatch.setenv("NORMLEDGER_BIN", str(b))
     assert find_binary() == str(b)
+
+
+def test_zero_exit_without_a_report_is_not_a_verification(fake):
+    with pytest.raises(VerifyCommandError):
+        fake(0, "").record(RID, witnesses=["http://w"])
+    with pytest.raises(VerifyCommandError):
+        fake(0, out(result={})).record(RID, witnesses=["http://w"])
+
+
+def test_arguments_are_never_flags(fake):
+    v = fake(0, out(verified=True, result={}))
+    with pytest.raises(ValueError):
+        v.record("--trust-hash=00", witnesses=["http://w"])
+    v.bundle("-b.json")
+    assert v.argv()[:3] == ["verify", "bundle", "./-b.json"]
