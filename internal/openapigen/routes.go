@@ -1,9 +1,12 @@
 package main
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/normledger/normledger/ledger"
+	"github.com/normledger/normledger/node/api"
 )
 
 // The routes the node serves itself, outside the gateway, that clients
@@ -79,14 +82,11 @@ func addOwnRoutes(doc obj) {
 	addBulkFormat(paths)
 }
 
-// bulkListings are the listings the node also writes as JSON lines or CSV
-// (node/api/bulk.go).
-var bulkListings = []string{"/v1/records", "/v1/obligations", "/v1/members", "/v1/cases", "/v1/proposals"}
-
 // addBulkFormat adds the format parameter (and the media types it
 // answers with) to the bulk listings.
 func addBulkFormat(paths obj) {
-	for _, path := range bulkListings {
+	// The listings the node also writes as JSON lines or CSV (node/api/bulk.go).
+	for _, path := range slices.Sorted(maps.Keys(api.BulkListingMessages())) {
 		op, _ := paths[path].(obj)["get"].(obj)
 		if op == nil {
 			continue

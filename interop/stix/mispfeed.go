@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -262,14 +261,4 @@ func BuildMISPFeed(in Input) (*MISPFeed, error) {
 	feed.Manifest = append(feed.Manifest, '\n')
 	feed.Hashes = hashes.Bytes()
 	return feed, nil
-}
-
-// FeedEventUUIDs lists a feed's event uuids, sorted.
-func (f *MISPFeed) FeedEventUUIDs() []string {
-	out := make([]string, 0, len(f.Events))
-	for u := range f.Events {
-		out = append(out, u)
-	}
-	sort.Strings(out)
-	return out
 }

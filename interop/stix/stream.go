@@ -37,10 +37,6 @@ type StreamObject struct {
 	Raw     json.RawMessage
 }
 
-// referenceTypes are the types of the objects every export repeats: they
-// are not part of any one record's objects.
-var referenceTypes = map[string]bool{"identity": true, "extension-definition": true, "marking-definition": true}
-
 // RecordObjects returns the object versions record r adds to the stream:
 // the objects an export of r, with the records before it that add versions
 // of the same object (family), makes, and r's own among them (for a
@@ -93,7 +89,7 @@ func RecordObjects(in Input, r *pb.StoredRecord, context, family []*pb.StoredRec
 		if b.makers[i] != r.Id {
 			continue
 		}
-		o, _, err := streamObject(raw)
+		o, err := streamObject(raw)
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", r.Id, err)
 		}
@@ -149,7 +145,7 @@ func RetractionTarget(r *pb.StoredRecord) (string, error) {
 
 // streamObject reads an exported object's head: its version is modified
 // (created for the TLP 2.0 marking definitions, which have only that).
-func streamObject(raw json.RawMessage) (StreamObject, bool, error) {
+func streamObject(raw json.RawMessage) (StreamObject, error) {
 	var head struct {
 		Type        string   `json:"type"`
 		ID          string   `json:"id"`
@@ -157,10 +153,9 @@ func streamObject(raw json.RawMessage) (StreamObject, bool, error) {
 		Modified    string   `json:"modified"`
 		SpecVersion string   `json:"spec_version"`
 		Markings    []string `json:"object_marking_refs"`
-		Revoked     bool     `json:"revoked"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return StreamObject{}, false, err
+		return StreamObject{}, err
 	}
 	o := StreamObject{ID: head.ID, Type: head.Type, Version: head.Modified, SpecVersion: head.SpecVersion, Raw: raw}
 	if o.Version == "" {
@@ -169,7 +164,7 @@ func streamObject(raw json.RawMessage) (StreamObject, bool, error) {
 	if len(head.Markings) > 0 {
 		o.Marking = head.Markings[0]
 	}
-	return o, head.Revoked, nil
+	return o, nil
 }
 
 // RecordRefs lists, sorted, the record ids record r names anywhere in its
@@ -247,7 +242,7 @@ func ReferenceObjects(in Input) ([]StreamObject, error) {
 	}
 	out := make([]StreamObject, 0, len(b.Objects))
 	for _, raw := range b.Objects {
-		o, _, err := streamObject(raw)
+		o, err := streamObject(raw)
 		if err != nil {
 			return nil, err
 		}

@@ -132,15 +132,20 @@ func csvCell(v any) string {
 // pager (the gateway); every other request goes to next.
 func bulk(pager, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		format := q.Get("format")
+		// Every read passes here: the query is parsed only for a listing.
 		var listing *bulkListing
 		for i := range bulkListings {
 			if bulkListings[i].path == strings.TrimSuffix(r.URL.Path, "/") {
 				listing = &bulkListings[i]
 			}
 		}
-		if r.Method != http.MethodGet || listing == nil || !q.Has("format") {
+		if r.Method != http.MethodGet || listing == nil || !strings.Contains(r.URL.RawQuery, "format") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		format := q.Get("format")
+		if !q.Has("format") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -155,9 +155,8 @@ func decodeStreamKey(s string) (streamKey, error) {
 
 // streamEntry is one object version in the stream.
 type streamEntry struct {
-	key   streamKey
-	added time.Time
-	obj   stix.StreamObject
+	key streamKey
+	obj stix.StreamObject
 	// retraction: made by a retraction (a revoked or restored version).
 	retraction bool
 }
@@ -465,7 +464,7 @@ type taxiiSource struct {
 	t     *taxii
 	v     *store.View
 	in    stix.Input // BaseURL: taxiiBase, replaced in answers (raw)
-	base  string     // scheme://host as the client reached the node
+	base  []byte     // scheme://host as the client reached the node, as in a JSON string
 	count uint64
 	refs  []streamEntry // sorted by key
 }
@@ -477,8 +476,7 @@ const taxiiBase = "https://node.normledger.invalid"
 // raw is an object as written to the client: its links name the node as
 // the client reached it.
 func (s *taxiiSource) raw(o json.RawMessage) json.RawMessage {
-	base, _ := json.Marshal(s.base)
-	return bytes.ReplaceAll(o, []byte(taxiiBase), base[1:len(base)-1])
+	return bytes.ReplaceAll(o, []byte(taxiiBase), s.base)
 }
 
 func (t *taxii) source(r *http.Request, base string) (*taxiiSource, error) {
@@ -503,7 +501,8 @@ func (t *taxii) source(r *http.Request, base string) (*taxiiSource, error) {
 		return nil, apiError(codes.Unavailable, ledger.CodeUnavailable, fmt.Sprintf("the genesis is not readable: %v", err))
 	}
 	in.ChainID, in.GenesisTime = g.Genesis.ChainID, g.Genesis.GenesisTime
-	src := &taxiiSource{t: t, v: v, in: in, base: base, count: n}
+	quoted, _ := json.Marshal(base)
+	src := &taxiiSource{t: t, v: v, in: in, base: quoted[1 : len(quoted)-1], count: n}
 	objs, err := stix.ReferenceObjects(in)
 	if err != nil {
 		return nil, err
@@ -526,7 +525,7 @@ func (t *taxii) source(r *http.Request, base string) (*taxiiSource, error) {
 			// The extension definition: a new version after an upgrade.
 			added = v
 		}
-		src.refs = append(src.refs, streamEntry{key: streamKey{t: micros(added), class: 1, id: o.ID}, added: added, obj: o})
+		src.refs = append(src.refs, streamEntry{key: streamKey{t: micros(added), class: 1, id: o.ID}, obj: o})
 	}
 	sort.Slice(src.refs, func(i, j int) bool { return src.refs[i].key.less(src.refs[j].key) })
 	return src, src.t.index(src)
@@ -631,7 +630,7 @@ func (s *taxiiSource) computeEntries(seq uint64) ([]streamEntry, time.Time, erro
 	}
 	out := make([]streamEntry, len(objs))
 	for k, o := range objs {
-		out[k] = streamEntry{key: streamKey{t: micros(added), seq: seq, k: k}, added: added, obj: o,
+		out[k] = streamEntry{key: streamKey{t: micros(added), seq: seq, k: k}, obj: o,
 			retraction: r.Kind == pb.RecordKind_RECORD_KIND_RETRACTION}
 	}
 	return out, added, nil
